@@ -1,0 +1,349 @@
+//! `[connections.NAME]` and `[connections.NAME.children.CHILD]` sections.
+
+use tern_engine::config::{AuthConfig, ChildConfig, Connection, Lifetime, Mode, StartAction};
+
+use crate::duration::{duration, format as format_duration};
+
+use crate::error::{ConfigError, Source};
+use crate::identity::identity;
+use crate::proposal::{esp_proposal, ike_proposal};
+use crate::psk::{psk_bytes, read_psk_file, resolve, PskFileError};
+use crate::reader::{Field, Located, TableReader};
+use crate::schema::{ip_list, Context};
+use crate::suggest::nearest;
+use crate::ts::ts;
+
+const CONNECTION_KEYS: &[&str] = &[
+    "local_addrs",
+    "remote_addrs",
+    "remote_port",
+    "local_id",
+    "remote_id",
+    "auth",
+    "psk",
+    "psk_file",
+    "proposals",
+    "start_action",
+    "rekey_time",
+    "life_time",
+    "rand_time",
+    "children",
+];
+
+const CHILD_KEYS: &[&str] = &[
+    "local_ts",
+    "remote_ts",
+    "esp_proposals",
+    "mode",
+    "start_action",
+    "rekey_time",
+    "life_time",
+    "rand_time",
+];
+
+/// Offered when a connection lists no `proposals`.
+pub const DEFAULT_IKE_PROPOSALS: &[&str] = &[
+    "aes128gcm16-prfsha256-x25519",
+    "aes256gcm16-prfsha384-x25519",
+];
+
+/// Offered when a child lists no `esp_proposals`.
+pub const DEFAULT_ESP_PROPOSALS: &[&str] = &["aes128gcm16", "aes256gcm16"];
+
+pub(crate) fn connections(
+    ctx: &Context<'_>,
+    table: &TableReader<'_>,
+) -> Result<Vec<Connection>, ConfigError> {
+    table
+        .entries()
+        .into_iter()
+        .map(|(name, field)| {
+            check_name(&ctx.src, &name, "connection")?;
+            connection(ctx, name.value, &field.table(CONNECTION_KEYS)?)
+        })
+        .collect()
+}
+
+fn connection(
+    ctx: &Context<'_>,
+    name: &str,
+    table: &TableReader<'_>,
+) -> Result<Connection, ConfigError> {
+    let src = &ctx.src;
+    let local_addrs = optional(table, "local_addrs", ip_list)?.unwrap_or_default();
+    let remote_addrs = optional(table, "remote_addrs", ip_list)?.unwrap_or_default();
+    let remote_port = optional(table, "remote_port", |f| f.port())?.unwrap_or(500);
+    let local_id = table
+        .required("local_id")?
+        .string()?
+        .parse_with(src, identity)?;
+    let remote_id = match table.field("remote_id") {
+        Some(f) => match f.string()? {
+            any if any.value == "%any" => None,
+            id => Some(id.parse_with(src, identity)?),
+        },
+        None => None,
+    };
+    let auth = auth(ctx, table)?;
+    let ike_proposals = proposals(table, "proposals", DEFAULT_IKE_PROPOSALS, ike_proposal)?;
+    let start_action = optional(table, "start_action", start_action)?.unwrap_or_default();
+    let children = match table.field("children") {
+        Some(f) => children(src, &f.named_tables()?)?,
+        None => Vec::new(),
+    };
+
+    // Starting a connection means initiating, which needs somewhere to send to.
+    if remote_addrs.is_empty() {
+        let starts_itself =
+            (start_action == StartAction::Start).then(|| table.field("start_action"));
+        let starting_child = children
+            .iter()
+            .find(|c| c.start_action == StartAction::Start)
+            .map(|c| child_field(table, &c.name, "start_action"));
+        if let Some(Some(f)) = starts_itself.or(starting_child) {
+            return Err(f.error(format!(
+                "`start_action = \"start\"` needs `remote_addrs` in [connections.{name}]: \
+                 without a peer address tern can only respond"
+            )));
+        }
+    }
+
+    Ok(Connection {
+        name: name.to_string(),
+        local_addrs,
+        remote_addrs,
+        remote_port,
+        local_id,
+        remote_id,
+        auth,
+        ike_proposals,
+        children,
+        start_action,
+        lifetime: lifetime(table, Lifetime::ike_default())?,
+    })
+}
+
+/// The value of `key` in child `child` of a connection table (for error positions).
+fn child_field<'a>(table: &TableReader<'a>, child: &str, key: &str) -> Option<Field<'a>> {
+    let children = table.field("children")?.named_tables().ok()?;
+    children.field(child)?.table(CHILD_KEYS).ok()?.field(key)
+}
+
+fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, ConfigError> {
+    let method = table.required("auth")?.string()?;
+    if method.value != "psk" {
+        return Err(method.error(
+            &ctx.src,
+            format!(
+                "unsupported auth method `{}`; tern supports: psk",
+                method.value
+            ),
+        ));
+    }
+    match (table.field("psk"), table.field("psk_file")) {
+        (Some(_), Some(file)) => Err(ctx.src.error(
+            file.key_span(),
+            format!(
+                "set either `psk` or `psk_file` in {}, not both",
+                table_name(table)
+            ),
+        )),
+        (None, None) => Err(table.error(format!(
+            "missing key `psk` (or `psk_file`) in {}: auth = \"psk\" needs the key",
+            table_name(table)
+        ))),
+        (Some(inline), None) => {
+            let text = inline.string()?;
+            let bytes = psk_bytes(text.value).map_err(|m| text.error(&ctx.src, m))?;
+            Ok(AuthConfig::Psk(bytes))
+        }
+        (None, Some(file)) => {
+            let text = file.string()?;
+            let path = resolve(text.value, ctx.base_dir);
+            let shown = path.display();
+            let bytes = read_psk_file(&path).map_err(|e| match e {
+                PskFileError::Unreadable(io) => {
+                    text.error(&ctx.src, format!("cannot read psk_file {shown}: {io}"))
+                }
+                PskFileError::WorldReadable { mode } => text.error(
+                    &ctx.src,
+                    format!(
+                        "psk_file {shown} is readable by every user (mode {mode:04o}); \
+                         restrict it with `chmod o-r {shown}`"
+                    ),
+                ),
+                PskFileError::Invalid(m) => text.error(&ctx.src, format!("psk_file {shown}: {m}")),
+            })?;
+            Ok(AuthConfig::Psk(bytes))
+        }
+    }
+}
+
+fn table_name(table: &TableReader<'_>) -> String {
+    format!("[{}]", table.path())
+}
+
+fn children(src: &Source<'_>, table: &TableReader<'_>) -> Result<Vec<ChildConfig>, ConfigError> {
+    // TOML itself rejects a child defined twice, so names are unique here.
+    table
+        .entries()
+        .into_iter()
+        .map(|(name, field)| {
+            check_name(src, &name, "child")?;
+            child(src, name.value, &field.table(CHILD_KEYS)?)
+        })
+        .collect()
+}
+
+fn child(
+    src: &Source<'_>,
+    name: &str,
+    table: &TableReader<'_>,
+) -> Result<ChildConfig, ConfigError> {
+    let selectors = |key: &str| -> Result<Vec<_>, ConfigError> {
+        let field = table.required(key)?;
+        let list = field.string_array()?;
+        if list.is_empty() {
+            return Err(field.error(format!("`{key}` needs at least one traffic selector")));
+        }
+        list.iter().map(|s| s.parse_with(src, ts)).collect()
+    };
+    Ok(ChildConfig {
+        name: name.to_string(),
+        local_ts: selectors("local_ts")?,
+        remote_ts: selectors("remote_ts")?,
+        esp_proposals: proposals(table, "esp_proposals", DEFAULT_ESP_PROPOSALS, esp_proposal)?,
+        mode: optional(table, "mode", mode)?.unwrap_or_default(),
+        start_action: optional(table, "start_action", start_action)?.unwrap_or_default(),
+        lifetime: lifetime(table, Lifetime::default())?,
+    })
+}
+
+/// `rekey_time`, `life_time` and `rand_time` of an IKE or CHILD SA, with strongSwan's
+/// defaults (`default` gives rekey_time when absent): life_time
+/// is rekey_time + 10 %, rand_time the difference. A rekey_time of 0 turns
+/// rekeying off.
+fn lifetime(table: &TableReader<'_>, default: Lifetime) -> Result<Lifetime, ConfigError> {
+    let rekey_time = optional(table, "rekey_time", duration)?;
+    let base = Lifetime::from_rekey_time(rekey_time.unwrap_or(default.rekey_time));
+    let life_time = optional(table, "life_time", duration)?.unwrap_or(base.life_time);
+    let rand_time = optional(table, "rand_time", duration)?
+        .unwrap_or_else(|| life_time.saturating_sub(base.rekey_time));
+    let lifetime = Lifetime {
+        rekey_time: base.rekey_time,
+        life_time,
+        rand_time,
+    };
+    if !lifetime.rekey_time.is_zero() && lifetime.life_time <= lifetime.rekey_time {
+        let field = table
+            .field("life_time")
+            .or_else(|| table.field("rekey_time"));
+        let message = format!(
+            "life_time ({}) must be longer than rekey_time ({}), or the SA ends before it is rekeyed",
+            format_duration(lifetime.life_time),
+            format_duration(lifetime.rekey_time)
+        );
+        return Err(field.map_or_else(
+            || table.error(message.clone()),
+            |f| f.error(message.clone()),
+        ));
+    }
+    if !lifetime.rekey_time.is_zero() && lifetime.rand_time >= lifetime.rekey_time {
+        let message = format!(
+            "rand_time ({}) must be shorter than rekey_time ({})",
+            format_duration(lifetime.rand_time),
+            format_duration(lifetime.rekey_time)
+        );
+        return Err(table.field("rand_time").map_or_else(
+            || table.error(message.clone()),
+            |f| f.error(message.clone()),
+        ));
+    }
+    Ok(lifetime)
+}
+
+/// A list of proposal strings, or the defaults when the key is absent.
+fn proposals<P>(
+    table: &TableReader<'_>,
+    key: &str,
+    defaults: &[&str],
+    parse: fn(&str) -> Result<P, crate::error::ValueError>,
+) -> Result<Vec<P>, ConfigError> {
+    let Some(field) = table.field(key) else {
+        // The defaults are constants covered by tests; a failure here is a tern bug.
+        return defaults
+            .iter()
+            .map(|p| {
+                parse(p).map_err(|e| table.error(format!("built-in default {p}: {}", e.message)))
+            })
+            .collect();
+    };
+    let list = field.string_array()?;
+    if list.is_empty() {
+        return Err(field.error(format!("`{key}` needs at least one proposal")));
+    }
+    list.iter()
+        .map(|p| p.parse_with(field.src(), parse))
+        .collect()
+}
+
+fn start_action(field: &Field<'_>) -> Result<StartAction, ConfigError> {
+    choice(
+        field,
+        &[("none", StartAction::None), ("start", StartAction::Start)],
+    )
+}
+
+fn mode(field: &Field<'_>) -> Result<Mode, ConfigError> {
+    choice(
+        field,
+        &[("tunnel", Mode::Tunnel), ("transport", Mode::Transport)],
+    )
+}
+
+/// One of a fixed set of words.
+fn choice<T: Copy>(field: &Field<'_>, choices: &[(&str, T)]) -> Result<T, ConfigError> {
+    let word = field.string()?;
+    if let Some(&(_, value)) = choices.iter().find(|(w, _)| *w == word.value) {
+        return Ok(value);
+    }
+    let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+    let hint =
+        nearest(word.value, &words).map_or(String::new(), |w| format!("; did you mean `{w}`?"));
+    Err(field.error(format!(
+        "`{}` must be one of {}, not `{}`{hint}",
+        field.key(),
+        words.join(", "),
+        word.value
+    )))
+}
+
+/// `read(field)` if `key` is present.
+fn optional<'a, T>(
+    table: &TableReader<'a>,
+    key: &str,
+    read: impl FnOnce(&Field<'a>) -> Result<T, ConfigError>,
+) -> Result<Option<T>, ConfigError> {
+    table.field(key).map(|f| read(&f)).transpose()
+}
+
+/// Connection and child names appear on ternctl's command line and in logs.
+fn check_name(src: &Source<'_>, name: &Located<&str>, what: &str) -> Result<(), ConfigError> {
+    let ok = !name.value.is_empty()
+        && name.value.len() <= 64
+        && name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(name.error(
+            src,
+            format!(
+                "{what} name `{}` must be 1 to 64 characters of A-Z, a-z, 0-9, `-`, `_` and `.`",
+                name.value
+            ),
+        ))
+    }
+}

@@ -1,0 +1,53 @@
+//! Configured connections as ternctl shows them (`list-conns`), in file syntax.
+
+use tern_control::{ChildConnInfo, ConnInfo};
+use tern_engine::config::{AuthConfig, ChildConfig, Connection, Mode, StartAction};
+
+use crate::{format_esp_proposal, format_identity, format_ike_proposal, format_ts};
+
+/// The description of `conn` sent to ternctl. Never includes the key material.
+pub fn conn_info(conn: &Connection) -> ConnInfo {
+    ConnInfo {
+        name: conn.name.clone(),
+        local_addrs: conn.local_addrs.iter().map(|a| a.to_string()).collect(),
+        remote_addrs: conn.remote_addrs.iter().map(|a| a.to_string()).collect(),
+        local_id: format_identity(&conn.local_id),
+        remote_id: conn.remote_id.as_ref().map(format_identity),
+        auth: match conn.auth {
+            AuthConfig::Psk(_) => "psk".to_string(),
+        },
+        ike_proposals: conn.ike_proposals.iter().map(format_ike_proposal).collect(),
+        children: conn.children.iter().map(child_conn_info).collect(),
+    }
+}
+
+fn child_conn_info(child: &ChildConfig) -> ChildConnInfo {
+    ChildConnInfo {
+        name: child.name.clone(),
+        local_ts: child.local_ts.iter().map(format_ts).collect(),
+        remote_ts: child.remote_ts.iter().map(format_ts).collect(),
+        esp_proposals: child
+            .esp_proposals
+            .iter()
+            .map(format_esp_proposal)
+            .collect(),
+        mode: format_mode(child.mode).to_string(),
+        start_action: format_start_action(child.start_action).to_string(),
+    }
+}
+
+/// `tunnel` or `transport`, as in the file.
+pub fn format_mode(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Tunnel => "tunnel",
+        Mode::Transport => "transport",
+    }
+}
+
+/// `none` or `start`, as in the file.
+pub fn format_start_action(action: StartAction) -> &'static str {
+    match action {
+        StartAction::None => "none",
+        StartAction::Start => "start",
+    }
+}

@@ -1,0 +1,97 @@
+//! tern-config: the configuration file (TOML) -> the daemon's settings and the
+//! engine's [`EngineConfig`].
+//!
+//! Every error names the file, line and column it concerns; unknown keys come with a
+//! "did you mean" suggestion. The schema is documented in `conf/ternd.toml`, which is
+//! also the configuration ternd uses when given none ([`DEFAULT_CONFIG`]).
+
+mod connection;
+mod describe;
+mod duration;
+mod error;
+mod identity;
+mod proposal;
+mod psk;
+mod reader;
+mod schema;
+mod suggest;
+mod ts;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use tern_engine::config::EngineConfig;
+
+pub use connection::{DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS};
+pub use describe::{conn_info, format_mode, format_start_action};
+pub use duration::{format as format_duration, parse as parse_duration};
+pub use error::ConfigError;
+pub use identity::{format_identity, parse_identity};
+pub use proposal::{
+    format_esp_proposal, format_ike_proposal, parse_esp_proposal, parse_ike_proposal,
+};
+pub use schema::DEFAULT_SOCKET;
+pub use ts::{format_ts, parse_ts};
+
+/// The embedded default configuration: the moon side of the demo.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../conf/ternd.toml");
+
+/// Name under which errors in [`DEFAULT_CONFIG`] are reported.
+pub const DEFAULT_CONFIG_ORIGIN: &str = "<built-in ternd.toml>";
+
+/// A whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+    pub engine: EngineConfig,
+}
+
+/// Settings of the daemon itself (`[daemon]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// The control socket ternctl connects to.
+    pub socket: PathBuf,
+    /// Addresses to bind the IKE ports on; default `0.0.0.0` and `::`.
+    pub listen: Vec<IpAddr>,
+    /// IKE port, default 500.
+    pub port: u16,
+    /// IKE port for NAT traversal (UDP encapsulation), default 4500.
+    pub nat_port: u16,
+}
+
+/// Parses configuration text. `origin` names it in errors; a relative `psk_file` is
+/// resolved against the current directory.
+pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let ctx = schema::Context {
+        src: error::Source { origin, text },
+        base_dir: None,
+    };
+    schema::config(&ctx)
+}
+
+/// Reads and parses a configuration file. A relative `psk_file` is resolved against
+/// the file's directory.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        error::Source {
+            origin: &origin,
+            text: "",
+        }
+        .file_error(format!("cannot read the configuration: {e}"))
+    })?;
+    let base_dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let ctx = schema::Context {
+        src: error::Source {
+            origin: &origin,
+            text: &text,
+        },
+        base_dir,
+    };
+    schema::config(&ctx)
+}
+
+/// The embedded default configuration, parsed.
+pub fn default_config() -> Result<Config, ConfigError> {
+    parse_str(DEFAULT_CONFIG, DEFAULT_CONFIG_ORIGIN)
+}

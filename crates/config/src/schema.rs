@@ -1,0 +1,148 @@
+//! The top level of the file: `[daemon]`, `[retransmit]` and `[connections]`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tern_engine::config::{EngineConfig, RetransmitConfig};
+
+use crate::connection::connections;
+use crate::error::{ConfigError, Source};
+use crate::reader::TableReader;
+use crate::{Config, DaemonConfig};
+
+/// Where ternd listens for ternctl unless configured otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            socket: PathBuf::from(DEFAULT_SOCKET),
+            listen: vec![
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            ],
+            port: 500,
+            nat_port: 4500,
+        }
+    }
+}
+
+/// Everything the parser needs besides the document.
+pub(crate) struct Context<'a> {
+    pub src: Source<'a>,
+    /// Directory that relative paths (`psk_file`) are resolved against.
+    pub base_dir: Option<&'a Path>,
+}
+
+pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
+    let document = toml_edit::ImDocument::parse(ctx.src.text)
+        .map_err(|e| ctx.src.error(e.span(), one_line(e.message())))?;
+    let root = TableReader::root(
+        ctx.src,
+        document.as_table(),
+        &["daemon", "retransmit", "connections"],
+    )?;
+    let daemon = match root.field("daemon") {
+        Some(f) => daemon(&f.table(&["socket", "listen", "port", "nat_port"])?)?,
+        None => DaemonConfig::default(),
+    };
+    let retransmit = match root.field("retransmit") {
+        Some(f) => retransmit(&f.table(&["base_secs", "factor", "tries"])?)?,
+        None => RetransmitConfig::default(),
+    };
+    let connections = match root.field("connections") {
+        Some(f) => connections(ctx, &f.named_tables()?)?,
+        None => Vec::new(),
+    };
+    Ok(Config {
+        daemon,
+        engine: EngineConfig {
+            connections,
+            retransmit,
+        },
+    })
+}
+
+fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
+    let mut daemon = DaemonConfig::default();
+    if let Some(f) = table.field("socket") {
+        let path = f.string()?;
+        if path.value.is_empty() {
+            return Err(f.error("`daemon.socket` must not be empty"));
+        }
+        daemon.socket = PathBuf::from(path.value);
+    }
+    if let Some(f) = table.field("listen") {
+        daemon.listen = ip_list(&f)?;
+        if daemon.listen.is_empty() {
+            return Err(f.error("`daemon.listen` needs at least one address"));
+        }
+    }
+    if let Some(f) = table.field("port") {
+        daemon.port = f.port()?;
+    }
+    if let Some(f) = table.field("nat_port") {
+        daemon.nat_port = f.port()?;
+    }
+    if daemon.port == daemon.nat_port {
+        return Err(table.error("`daemon.port` and `daemon.nat_port` must differ"));
+    }
+    Ok(daemon)
+}
+
+fn retransmit(table: &TableReader<'_>) -> Result<RetransmitConfig, ConfigError> {
+    let mut config = RetransmitConfig::default();
+    if let Some(f) = table.field("base_secs") {
+        let secs = f.number()?.value;
+        if !(0.01..=600.0).contains(&secs) {
+            return Err(f.error(format!(
+                "`retransmit.base_secs` must be between 0.01 and 600, not {secs}"
+            )));
+        }
+        config.base = Duration::from_secs_f64(secs);
+    }
+    if let Some(f) = table.field("factor") {
+        let factor = f.number()?.value;
+        if !(1.0..=10.0).contains(&factor) {
+            return Err(f.error(format!(
+                "`retransmit.factor` must be between 1.0 and 10.0, not {factor}"
+            )));
+        }
+        // The engine keeps tenths so its configuration stays `Eq`.
+        config.factor_tenths = (factor * 10.0).round() as u32;
+    }
+    if let Some(f) = table.field("tries") {
+        config.tries = f.integer_in(1, 20)? as u32;
+    }
+    Ok(config)
+}
+
+/// An array of IP address literals.
+pub(crate) fn ip_list(field: &crate::reader::Field<'_>) -> Result<Vec<IpAddr>, ConfigError> {
+    field
+        .string_array()?
+        .iter()
+        .map(|s| {
+            s.value.parse::<IpAddr>().map_err(|_| {
+                field.error_at(
+                    s.span.clone(),
+                    format!(
+                        "`{}` is not an IPv4 or IPv6 address (host names are not supported)",
+                        s.value
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The TOML parser's multi-line message ("invalid string\nexpected ...") on one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,500 @@
+//! The configuration files shipped in conf/ and the errors every kind of mistake gets.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tern_config::{load_file, parse_str, Config, ConfigError, DaemonConfig};
+use tern_engine::config::{
+    AuthConfig, ChildConfig, Connection, Encryption, EngineConfig, EspProposal, Identity,
+    IkeProposal, KeyExchange, Mode, Prf, RetransmitConfig, StartAction, TsConfig,
+};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn net(addr: &str, prefix_len: u8) -> TsConfig {
+    TsConfig {
+        addr: ip(addr),
+        prefix_len,
+        protocol: 0,
+        port_start: 0,
+        port_end: 65535,
+    }
+}
+
+fn demo_connection(
+    local: &str,
+    remote: &str,
+    local_id: &str,
+    remote_id: &str,
+    local_net: &str,
+    remote_net: &str,
+) -> Connection {
+    Connection {
+        name: "demo".into(),
+        local_addrs: vec![ip(local)],
+        remote_addrs: vec![ip(remote)],
+        remote_port: 500,
+        local_id: Identity::Fqdn(local_id.into()),
+        remote_id: Some(Identity::Fqdn(remote_id.into())),
+        auth: AuthConfig::Psk(b"tern-demo-psk-change-me".to_vec()),
+        ike_proposals: vec![IkeProposal {
+            encryption: vec![Encryption::AesGcm16 { key_bits: 128 }],
+            integrity: vec![],
+            prf: vec![Prf::HmacSha256],
+            key_exchange: vec![KeyExchange::X25519],
+        }],
+        children: vec![ChildConfig {
+            name: "net".into(),
+            local_ts: vec![net(local_net, 24)],
+            remote_ts: vec![net(remote_net, 24)],
+            esp_proposals: vec![EspProposal {
+                encryption: vec![Encryption::AesGcm16 { key_bits: 128 }],
+                integrity: vec![],
+                key_exchange: vec![],
+                esn: false,
+            }],
+            mode: Mode::Tunnel,
+            start_action: StartAction::None,
+            lifetime: Default::default(),
+        }],
+        start_action: StartAction::None,
+        lifetime: tern_engine::config::Lifetime::ike_default(),
+    }
+}
+
+#[test]
+fn default_config_is_the_moon_side_of_the_demo() {
+    let config = tern_config::default_config().unwrap();
+    let expected = Config {
+        daemon: DaemonConfig {
+            socket: PathBuf::from("/run/tern/ternd.sock"),
+            listen: vec![ip("0.0.0.0"), ip("::")],
+            port: 500,
+            nat_port: 4500,
+        },
+        engine: EngineConfig {
+            connections: vec![demo_connection(
+                "192.0.2.1",
+                "192.0.2.2",
+                "moon.tern.example",
+                "sun.tern.example",
+                "10.1.0.0",
+                "10.2.0.0",
+            )],
+            retransmit: RetransmitConfig {
+                base: Duration::from_secs(4),
+                factor_tenths: 18,
+                tries: 5,
+            },
+        },
+    };
+    assert_eq!(config, expected);
+    assert_eq!(config.daemon, DaemonConfig::default());
+    assert_eq!(tern_config::DEFAULT_SOCKET, tern_control::DEFAULT_SOCKET);
+}
+
+#[test]
+fn sun_example_mirrors_the_default() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../conf/examples/demo-sun.toml");
+    let config = load_file(&path).unwrap();
+    assert_eq!(config.daemon, DaemonConfig::default());
+    assert_eq!(
+        config.engine,
+        EngineConfig {
+            connections: vec![demo_connection(
+                "192.0.2.2",
+                "192.0.2.1",
+                "sun.tern.example",
+                "moon.tern.example",
+                "10.2.0.0",
+                "10.1.0.0",
+            )],
+            retransmit: RetransmitConfig::default(),
+        }
+    );
+}
+
+#[test]
+fn conn_info_describes_the_demo_without_the_key() {
+    let config = tern_config::default_config().unwrap();
+    let info = tern_config::conn_info(&config.engine.connections[0]);
+    assert_eq!(info.local_id, "moon.tern.example");
+    assert_eq!(info.remote_id.as_deref(), Some("sun.tern.example"));
+    assert_eq!(info.ike_proposals, ["aes128gcm16-prfsha256-x25519"]);
+    assert_eq!(info.children[0].local_ts, ["10.1.0.0/24"]);
+    assert_eq!(info.children[0].esp_proposals, ["aes128gcm16"]);
+    assert_eq!(info.children[0].mode, "tunnel");
+    assert!(!format!("{info:?}").contains("change-me"));
+}
+
+/// A minimal valid connection, to which each test adds one mistake.
+const BASE: &str = r#"[connections.c]
+local_id = "moon"
+auth = "psk"
+psk = "k"
+"#;
+
+fn error(text: &str) -> ConfigError {
+    match parse_str(text, "test.toml") {
+        Ok(config) => panic!("expected an error, got {config:?}"),
+        Err(e) => e,
+    }
+}
+
+fn assert_error(text: &str, line: usize, column: usize, needle: &str) {
+    let e = error(text);
+    assert_eq!(
+        (e.file.as_str(), e.line, e.column),
+        ("test.toml", line, column),
+        "{e}"
+    );
+    assert!(e.message.contains(needle), "`{needle}` not in: {e}");
+}
+
+#[test]
+fn minimal_connection_gets_the_defaults() {
+    let config = parse_str(BASE, "test.toml").unwrap();
+    let c = &config.engine.connections[0];
+    assert!(c.local_addrs.is_empty() && c.remote_addrs.is_empty());
+    assert_eq!(c.remote_id, None);
+    assert_eq!(c.ike_proposals.len(), 2);
+    assert_eq!(c.ike_proposals[1].prf, [Prf::HmacSha384]);
+    assert!(c.children.is_empty());
+    assert!(parse_str("", "empty.toml")
+        .unwrap()
+        .engine
+        .connections
+        .is_empty());
+}
+
+#[test]
+fn unknown_key_suggests_the_nearest() {
+    let text = format!("{BASE}remote_adrs = [\"192.0.2.2\"]\n");
+    assert_error(
+        &text,
+        5,
+        1,
+        "unknown key `remote_adrs` in [connections.c]; did you mean `remote_addrs`?",
+    );
+    assert_error(
+        "[daemon]\n  sockt = \"/x\"\n",
+        2,
+        3,
+        "did you mean `socket`?",
+    );
+    assert_error("[deamon]\n", 1, 2, "did you mean `daemon`?");
+    let child = format!("{BASE}[connections.c.children.n]\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\nmdoe = \"tunnel\"\n");
+    assert_error(&child, 8, 1, "did you mean `mode`?");
+    assert_error(
+        "[daemon]\nwhatever = 1\n",
+        2,
+        1,
+        "known keys: socket, listen, port, nat_port",
+    );
+}
+
+#[test]
+fn bad_proposal_keyword_is_pointed_at() {
+    let text = format!("{BASE}proposals = [\"aes128gcm16-prfsha256-modp768\"]\n");
+    // Column of `modp768` inside the string.
+    assert_error(
+        &text,
+        5,
+        37,
+        "unsupported algorithm `modp768` in IKE proposal; tern supports",
+    );
+    let esp = format!("{BASE}[connections.c.children.n]\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\nesp_proposals = [\"aes128gcm16\", \"serpent256\"]\n");
+    assert_error(
+        &esp,
+        8,
+        34,
+        "unsupported algorithm `serpent256` in ESP proposal",
+    );
+    let empty = format!("{BASE}proposals = []\n");
+    assert_error(&empty, 5, 13, "at least one proposal");
+}
+
+#[test]
+fn bad_traffic_selectors() {
+    let child = |local: &str| {
+        format!("{BASE}[connections.c.children.n]\nlocal_ts = [\"{local}\"]\nremote_ts = [\"10.2.0.0/24\"]\n")
+    };
+    assert_error(&child("10.1.0.0/33"), 6, 23, "prefix length `33`");
+    assert_error(
+        &child("10.1.0.9/24"),
+        6,
+        14,
+        "host bits set; did you mean `10.1.0.0/24`?",
+    );
+    assert_error(
+        &child("10.1.0/24"),
+        6,
+        14,
+        "`10.1.0` is not an IPv4 or IPv6 address",
+    );
+    assert_error(&child("10.1.0.0/24[tcp/99999]"), 6, 30, "not a port number");
+    let missing = format!("{BASE}[connections.c.children.n]\nlocal_ts = [\"10.1.0.0/24\"]\n");
+    assert_error(
+        &missing,
+        5,
+        1,
+        "missing key `remote_ts` in [connections.c.children.n]",
+    );
+}
+
+#[test]
+fn missing_local_id_points_at_the_section() {
+    assert_error(
+        "# comment\n[connections.c]\nauth = \"psk\"\npsk = \"k\"\n",
+        2,
+        1,
+        "missing key `local_id` in [connections.c]",
+    );
+}
+
+#[test]
+fn psk_and_psk_file_are_exclusive() {
+    let both = format!("{BASE}psk_file = \"k.psk\"\n");
+    assert_error(
+        &both,
+        5,
+        1,
+        "set either `psk` or `psk_file` in [connections.c], not both",
+    );
+    let neither = "[connections.c]\nlocal_id = \"moon\"\nauth = \"psk\"\n";
+    assert_error(neither, 1, 1, "missing key `psk` (or `psk_file`)");
+    assert_error(
+        &BASE.replace("psk = \"k\"", "psk = \"0xzz\""),
+        4,
+        7,
+        "hex digits",
+    );
+}
+
+#[test]
+fn values_of_the_wrong_kind() {
+    assert_error(
+        "[daemon]\nport = \"500\"\n",
+        2,
+        8,
+        "`daemon.port` must be an integer, not a string",
+    );
+    assert_error("[daemon]\nport = 0\n", 2, 8, "between 1 and 65535");
+    assert_error(
+        "[daemon]\nlisten = [\"0.0.0.0\", 7]\n",
+        2,
+        22,
+        "must hold strings, not an integer",
+    );
+    assert_error(
+        "[daemon]\nlisten = [\"moon\"]\n",
+        2,
+        11,
+        "`moon` is not an IPv4 or IPv6 address",
+    );
+    assert_error(
+        "[retransmit]\nfactor = 0.5\n",
+        2,
+        10,
+        "between 1.0 and 10.0",
+    );
+    assert_error(
+        &BASE.replace("auth = \"psk\"", "auth = \"pubkey\""),
+        3,
+        8,
+        "unsupported auth method `pubkey`; tern supports: psk",
+    );
+    assert_error(
+        &BASE.replace("\"moon\"", "\"dn:CN=moon\""),
+        2,
+        13,
+        "not supported yet",
+    );
+    assert_error(
+        &format!("{BASE}start_action = \"strat\"\n"),
+        5,
+        16,
+        "did you mean `start`?",
+    );
+    assert_error("connections = 5\n", 1, 15, "must be a table");
+}
+
+#[test]
+fn retransmit_settings() {
+    let config = parse_str(
+        "[retransmit]\nbase_secs = 0.5\nfactor = 2\ntries = 3\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        config.engine.retransmit,
+        RetransmitConfig {
+            base: Duration::from_millis(500),
+            factor_tenths: 20,
+            tries: 3
+        }
+    );
+}
+
+#[test]
+fn starting_needs_a_remote_address() {
+    assert_error(
+        &format!("{BASE}start_action = \"start\"\n"),
+        5,
+        16,
+        "needs `remote_addrs`",
+    );
+    let child = format!("{BASE}[connections.c.children.n]\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\nstart_action = \"start\"\n");
+    assert_error(&child, 8, 16, "needs `remote_addrs`");
+    let ok = format!("{BASE}remote_addrs = [\"192.0.2.2\"]\nstart_action = \"start\"\n");
+    assert_eq!(
+        parse_str(&ok, "t").unwrap().engine.connections[0].start_action,
+        StartAction::Start
+    );
+}
+
+#[test]
+fn remote_id_any() {
+    let text = format!("{BASE}remote_id = \"%any\"\n");
+    assert_eq!(
+        parse_str(&text, "t").unwrap().engine.connections[0].remote_id,
+        None
+    );
+}
+
+#[test]
+fn toml_syntax_errors_are_located() {
+    let e = error("[daemon]\nport = \n");
+    assert_eq!((e.line, e.column), (2, 8), "{e}");
+    assert!(!e.message.contains('\n'), "{e}");
+    let e = error("[connections.c]\nlocal_id = \"a\"\nlocal_id = \"b\"\n");
+    assert_eq!(e.line, 3, "{e}");
+}
+
+#[test]
+fn bad_connection_names() {
+    assert_error(
+        "[connections.\"my conn\"]\nlocal_id = \"a\"\n",
+        1,
+        14,
+        "connection name `my conn`",
+    );
+}
+
+/// A fresh directory under the system temp directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("tern-config-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn psk_file_must_not_be_world_readable() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("psk");
+    let key = dir.0.join("demo.psk");
+    std::fs::write(&key, "0x00112233\n").unwrap();
+    let config = dir.0.join("ternd.toml");
+    std::fs::write(
+        &config,
+        "[connections.c]\nlocal_id = \"moon\"\nauth = \"psk\"\npsk_file = \"demo.psk\"\n",
+    )
+    .unwrap();
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = load_file(&config).unwrap_err();
+    assert_eq!((e.line, e.column), (4, 12), "{e}");
+    assert!(
+        e.message.contains("readable by every user (mode 0644)"),
+        "{e}"
+    );
+    assert!(e.message.contains("chmod o-r"), "{e}");
+    assert_eq!(e.file, config.display().to_string());
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let loaded = load_file(&config).unwrap();
+    assert_eq!(
+        loaded.engine.connections[0].auth,
+        AuthConfig::Psk(vec![0x00, 0x11, 0x22, 0x33])
+    );
+
+    std::fs::remove_file(&key).unwrap();
+    let e = load_file(&config).unwrap_err();
+    assert!(e.message.contains("cannot read psk_file"), "{e}");
+}
+
+#[test]
+fn unreadable_config_file() {
+    let e = load_file(std::path::Path::new("/nonexistent/ternd.toml")).unwrap_err();
+    assert_eq!(e.line, 0);
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/ternd.toml: cannot read the configuration"),
+        "{e}"
+    );
+}
+
+const CHILD: &str =
+    "[connections.c.children.n]\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\n";
+
+#[test]
+fn child_lifetimes_default_like_strongswan() {
+    let config = parse_str(&format!("{BASE}{CHILD}"), "t").unwrap();
+    let l = config.engine.connections[0].children[0].lifetime;
+    assert_eq!(l.rekey_time, std::time::Duration::from_secs(3600));
+    assert_eq!(l.life_time, std::time::Duration::from_secs(3960));
+    assert_eq!(l.rand_time, std::time::Duration::from_secs(360));
+
+    let config = parse_str(&format!("{BASE}{CHILD}rekey_time = \"45m\"\n"), "t").unwrap();
+    let l = config.engine.connections[0].children[0].lifetime;
+    assert_eq!(
+        l.life_time,
+        std::time::Duration::from_secs(2970),
+        "rekey_time + 10 %"
+    );
+    assert_eq!(l.rand_time, std::time::Duration::from_secs(270));
+
+    let config = parse_str(
+        &format!("{BASE}{CHILD}rekey_time = 20\nlife_time = \"1m\"\nrand_time = 0\n"),
+        "t",
+    )
+    .unwrap();
+    let l = config.engine.connections[0].children[0].lifetime;
+    assert_eq!(
+        (
+            l.rekey_time.as_secs(),
+            l.life_time.as_secs(),
+            l.rand_time.as_secs()
+        ),
+        (20, 60, 0)
+    );
+}
+
+#[test]
+fn a_life_time_not_past_rekey_time_is_refused_where_it_is_written() {
+    let e = error(&format!(
+        "{BASE}{CHILD}rekey_time = \"1h\"\nlife_time = \"45m\"\n"
+    ));
+    assert_eq!((e.line, e.column), (9, 13), "{e}");
+    assert!(
+        e.message
+            .contains("life_time (45m) must be longer than rekey_time (1h)"),
+        "{e}"
+    );
+    let e = error(&format!("{BASE}{CHILD}rekey_time = \"1x\"\n"));
+    assert!(e.message.contains("`1x` is not a duration"), "{e}");
+}

@@ -1,0 +1,410 @@
+//! Requests, responses and the SA/connection descriptions they carry.
+//!
+//! The JSON shape of these types is part of tern's interface (scripts parse
+//! `ternctl --json` output): renaming a field is a breaking change.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::PROTOCOL_VERSION;
+
+/// One request from a client to the daemon.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Request {
+    pub version: u32,
+    pub command: Command,
+}
+
+impl Request {
+    /// A request for `command` in this crate's protocol version.
+    pub fn new(command: Command) -> Self {
+        Request {
+            version: PROTOCOL_VERSION,
+            command,
+        }
+    }
+}
+
+/// What the client asks the daemon to do.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Command {
+    /// List the IKE SAs and their CHILD SAs.
+    ListSas,
+    /// List the configured connections.
+    ListConns,
+    /// Bring a connection up and wait (at most `timeout_secs`) until its SAs are
+    /// established or have failed.
+    Initiate {
+        connection: String,
+        timeout_secs: u64,
+    },
+    /// Delete a connection's SAs and wait for the peer's answer.
+    Terminate { connection: String },
+    /// Rekey the connection's CHILD SAs now and wait for the new ones.
+    Rekey { connection: String },
+    /// Read the configuration file again and apply it.
+    Reload,
+    /// The daemon's version.
+    Version,
+}
+
+/// The daemon's answer to one request.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Response {
+    Ok {
+        body: ResponseBody,
+    },
+    /// The request failed; `message` is meant for people and says why in plain words.
+    Error {
+        message: String,
+    },
+}
+
+/// The data of a successful response, one variant per command.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ResponseBody {
+    Sas { sas: Vec<IkeSaInfo> },
+    Conns { conns: Vec<ConnInfo> },
+    Initiated { message: String },
+    Terminated { message: String },
+    Rekeyed { message: String },
+    Reloaded { message: String },
+    Version { version: String },
+}
+
+/// State of an IKE SA as shown to users.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IkeSaState {
+    Connecting,
+    Established,
+    Deleting,
+}
+
+/// Which side started the IKE SA.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IkeRole {
+    Initiator,
+    Responder,
+}
+
+/// State of a CHILD SA as shown to users.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChildSaState {
+    Installing,
+    Installed,
+    /// Our rekey of it is in flight.
+    Rekeying,
+    /// Replaced by a new CHILD SA; about to be deleted.
+    Rekeyed,
+    Deleting,
+}
+
+/// IPsec mode of a CHILD SA.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChildSaMode {
+    Tunnel,
+    Transport,
+}
+
+/// One IKE SA. SPIs are 16 lowercase hex digits without `0x`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IkeSaInfo {
+    pub connection: String,
+    pub unique_id: u64,
+    pub state: IkeSaState,
+    pub role: IkeRole,
+    /// `address:port`, IPv6 in brackets.
+    pub local_addr: String,
+    pub remote_addr: String,
+    pub local_id: String,
+    pub remote_id: String,
+    pub initiator_spi: String,
+    pub responder_spi: String,
+    /// Negotiated algorithms, e.g. `AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE25519`.
+    pub proposal: String,
+    /// Seconds since the SA was established; `null` while it is still connecting.
+    pub established_secs: Option<u64>,
+    /// Seconds until the IKE SA is rekeyed, and until it ends.
+    #[serde(default)]
+    pub rekey_in_secs: Option<u64>,
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+    pub children: Vec<ChildSaInfo>,
+}
+
+/// One CHILD SA (a pair of ESP SAs). SPIs are 8 lowercase hex digits without `0x`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ChildSaInfo {
+    pub name: String,
+    pub unique_id: u64,
+    pub state: ChildSaState,
+    pub mode: ChildSaMode,
+    /// `ESP` for now.
+    pub protocol: String,
+    pub spi_in: String,
+    pub spi_out: String,
+    /// Negotiated algorithms, e.g. `AES_GCM_16_128`.
+    pub proposal: String,
+    pub local_ts: Vec<String>,
+    pub remote_ts: Vec<String>,
+    /// Traffic counters from the kernel; `null` when there is no kernel backend.
+    pub bytes_in: Option<u64>,
+    pub packets_in: Option<u64>,
+    pub bytes_out: Option<u64>,
+    pub packets_out: Option<u64>,
+    /// Seconds since it was installed.
+    #[serde(default)]
+    pub installed_secs: Option<u64>,
+    /// Seconds until rekeying starts; none while rekeying or if rekeying is off.
+    #[serde(default)]
+    pub rekey_in_secs: Option<u64>,
+    /// Seconds until it ends, rekeyed or not.
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+}
+
+/// One configured connection, in configuration-file syntax.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConnInfo {
+    pub name: String,
+    pub local_addrs: Vec<String>,
+    pub remote_addrs: Vec<String>,
+    pub local_id: String,
+    /// `None` accepts any identity the peer proves.
+    pub remote_id: Option<String>,
+    pub auth: String,
+    pub ike_proposals: Vec<String>,
+    pub children: Vec<ChildConnInfo>,
+}
+
+/// One configured CHILD SA template, in configuration-file syntax.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ChildConnInfo {
+    pub name: String,
+    pub local_ts: Vec<String>,
+    pub remote_ts: Vec<String>,
+    pub esp_proposals: Vec<String>,
+    pub mode: String,
+    pub start_action: String,
+}
+
+impl fmt::Display for IkeSaState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IkeSaState::Connecting => "CONNECTING",
+            IkeSaState::Established => "ESTABLISHED",
+            IkeSaState::Deleting => "DELETING",
+        })
+    }
+}
+
+impl fmt::Display for IkeRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IkeRole::Initiator => "initiator",
+            IkeRole::Responder => "responder",
+        })
+    }
+}
+
+impl fmt::Display for ChildSaState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChildSaState::Installing => "INSTALLING",
+            ChildSaState::Installed => "INSTALLED",
+            ChildSaState::Rekeying => "REKEYING",
+            ChildSaState::Rekeyed => "REKEYED",
+            ChildSaState::Deleting => "DELETING",
+        })
+    }
+}
+
+impl fmt::Display for ChildSaMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChildSaMode::Tunnel => "TUNNEL",
+            ChildSaMode::Transport => "TRANSPORT",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// The example of INTERFACES.md, as a value.
+    fn sample_sa() -> IkeSaInfo {
+        IkeSaInfo {
+            connection: "demo".into(),
+            unique_id: 1,
+            state: IkeSaState::Established,
+            role: IkeRole::Initiator,
+            local_addr: "192.0.2.1:500".into(),
+            remote_addr: "192.0.2.2:500".into(),
+            local_id: "moon.tern.example".into(),
+            remote_id: "sun.tern.example".into(),
+            initiator_spi: "0123456789abcdef".into(),
+            responder_spi: "fedcba9876543210".into(),
+            proposal: "AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE25519".into(),
+            established_secs: Some(12),
+            rekey_in_secs: None,
+            expires_in_secs: None,
+            children: vec![ChildSaInfo {
+                name: "net".into(),
+                unique_id: 1,
+                state: ChildSaState::Installed,
+                mode: ChildSaMode::Tunnel,
+                protocol: "ESP".into(),
+                spi_in: "c1a2b3c4".into(),
+                spi_out: "c5d6e7f8".into(),
+                proposal: "AES_GCM_16_128".into(),
+                local_ts: vec!["10.1.0.0/24".into()],
+                remote_ts: vec!["10.2.0.0/24".into()],
+                bytes_in: Some(0),
+                packets_in: Some(0),
+                bytes_out: Some(0),
+                packets_out: Some(0),
+                installed_secs: None,
+                rekey_in_secs: None,
+                expires_in_secs: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn ike_sa_json_matches_the_documented_shape() {
+        let documented = json!([{"connection":"demo","unique_id":1,"state":"ESTABLISHED","role":"initiator",
+          "local_addr":"192.0.2.1:500","remote_addr":"192.0.2.2:500",
+          "local_id":"moon.tern.example","remote_id":"sun.tern.example",
+          "initiator_spi":"0123456789abcdef","responder_spi":"fedcba9876543210",
+          "proposal":"AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE25519","established_secs":12,
+          "rekey_in_secs":null,"expires_in_secs":null,
+          "children":[{"name":"net","unique_id":1,"state":"INSTALLED","mode":"TUNNEL","protocol":"ESP",
+             "spi_in":"c1a2b3c4","spi_out":"c5d6e7f8","proposal":"AES_GCM_16_128",
+             "local_ts":["10.1.0.0/24"],"remote_ts":["10.2.0.0/24"],
+             "bytes_in":0,"packets_in":0,"bytes_out":0,"packets_out":0,
+             "installed_secs":null,"rekey_in_secs":null,"expires_in_secs":null}]}]);
+        let ours = serde_json::to_value(vec![sample_sa()]).unwrap();
+        assert_eq!(ours, documented);
+        let back: Vec<IkeSaInfo> = serde_json::from_value(documented).unwrap();
+        assert_eq!(back, vec![sample_sa()]);
+    }
+
+    #[test]
+    fn missing_counters_serialize_as_null() {
+        let mut sa = sample_sa();
+        sa.children[0].bytes_in = None;
+        sa.established_secs = None;
+        let v = serde_json::to_value(&sa).unwrap();
+        assert_eq!(v["children"][0]["bytes_in"], Value::Null);
+        assert_eq!(v["established_secs"], Value::Null);
+    }
+
+    #[test]
+    fn request_json_shape() {
+        let req = Request::new(Command::Initiate {
+            connection: "demo".into(),
+            timeout_secs: 30,
+        });
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"version":1,"command":{"type":"initiate","connection":"demo","timeout_secs":30}})
+        );
+        assert_eq!(
+            serde_json::to_value(Request::new(Command::ListSas)).unwrap(),
+            json!({"version":1,"command":{"type":"list-sas"}})
+        );
+    }
+
+    #[test]
+    fn response_json_shape() {
+        let ok = Response::Ok {
+            body: ResponseBody::Version {
+                version: "0.1.0".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&ok).unwrap(),
+            json!({"status":"ok","body":{"kind":"version","version":"0.1.0"}})
+        );
+        let err = Response::Error {
+            message: "no connection named `x`".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            json!({"status":"error","message":"no connection named `x`"})
+        );
+    }
+
+    #[test]
+    fn every_command_and_response_round_trips() {
+        let commands = [
+            Command::ListSas,
+            Command::ListConns,
+            Command::Initiate {
+                connection: "demo".into(),
+                timeout_secs: 5,
+            },
+            Command::Terminate {
+                connection: "demo".into(),
+            },
+            Command::Version,
+        ];
+        for command in commands {
+            let req = Request::new(command);
+            let text = serde_json::to_string(&req).unwrap();
+            assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), req);
+        }
+        let conn = ConnInfo {
+            name: "demo".into(),
+            local_addrs: vec!["192.0.2.1".into()],
+            remote_addrs: vec![],
+            local_id: "moon.tern.example".into(),
+            remote_id: None,
+            auth: "psk".into(),
+            ike_proposals: vec!["aes128gcm16-prfsha256-x25519".into()],
+            children: vec![ChildConnInfo {
+                name: "net".into(),
+                local_ts: vec!["10.1.0.0/24".into()],
+                remote_ts: vec!["10.2.0.0/24".into()],
+                esp_proposals: vec!["aes128gcm16".into()],
+                mode: "tunnel".into(),
+                start_action: "none".into(),
+            }],
+        };
+        let bodies = [
+            ResponseBody::Sas {
+                sas: vec![sample_sa()],
+            },
+            ResponseBody::Conns { conns: vec![conn] },
+            ResponseBody::Initiated {
+                message: "up".into(),
+            },
+            ResponseBody::Terminated {
+                message: "down".into(),
+            },
+            ResponseBody::Version {
+                version: "0.1.0".into(),
+            },
+        ];
+        for body in bodies {
+            let resp = Response::Ok { body };
+            let text = serde_json::to_string(&resp).unwrap();
+            assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), resp);
+        }
+    }
+
+    #[test]
+    fn unknown_command_is_rejected() {
+        let r = serde_json::from_str::<Request>(r#"{"version":1,"command":{"type":"reboot"}}"#);
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,372 @@
+//! CHILD SAs: what we ask for, what was agreed, their lifetimes, and the kernel
+//! state that follows.
+//!
+//! A CHILD SA's policies belong to its reqid, not to one pair of SAs: a rekeyed
+//! CHILD SA keeps the reqid, so the policies stay while SAs come and go beneath
+//! them, and are removed with the last SA of that reqid.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use tern_crypto::{ChildKeys, Secret};
+
+use crate::config::{ChildConfig, KeyExchange, Lifetime, Mode};
+use crate::output::{KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector};
+use crate::proposal::EspSuite;
+use crate::ts::Ts;
+
+/// How long an old inbound SA keeps accepting packets after it was replaced or
+/// deleted, so that packets already in flight are not lost.
+pub const INBOUND_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a CHILD SA the peer rekeyed may wait for the peer's DELETE before we
+/// delete it ourselves.
+pub const REKEYED_LINGER: Duration = Duration::from_secs(30);
+
+/// An initiator's CHILD SA request in IKE_AUTH, between sending it and the answer.
+pub struct ChildRequest {
+    pub config: ChildConfig,
+    pub spi_in: u32,
+    pub reqid: u32,
+    pub local_ts: Vec<Ts>,
+    pub remote_ts: Vec<Ts>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildState {
+    Installed,
+    /// Our CREATE_CHILD_SA rekeying it is in flight.
+    Rekeying,
+    /// Replaced by a new CHILD SA; the side that rekeyed deletes it.
+    Rekeyed,
+    /// Our DELETE for it is in flight.
+    Deleting,
+}
+
+impl ChildState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChildState::Installed => "INSTALLED",
+            ChildState::Rekeying => "REKEYING",
+            ChildState::Rekeyed => "REKEYED",
+            ChildState::Deleting => "DELETING",
+        }
+    }
+}
+
+/// The peer rekeyed a CHILD SA while our own rekey of it was in flight
+/// (RFC 7296 §2.8.1). Settled when our exchange completes.
+pub struct Collision {
+    /// The lower of the two nonces of the peer's exchange.
+    pub lowest_nonce: Vec<u8>,
+}
+
+pub struct ChildSa {
+    pub name: String,
+    pub unique_id: u64,
+    pub reqid: u32,
+    pub mode: Mode,
+    pub suite: EspSuite,
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub local_ts: Vec<Ts>,
+    pub remote_ts: Vec<Ts>,
+    pub state: ChildState,
+    pub installed_at: Instant,
+    /// When to start rekeying (while installed).
+    pub rekey_at: Option<Instant>,
+    /// When the SA ends, rekeyed or not.
+    pub expire_at: Option<Instant>,
+    pub collision: Option<Collision>,
+    /// The outbound SA of a CHILD SA the peer's rekey made, held back until the
+    /// peer deletes the old one: before that, the peer may not have it yet.
+    pub pending_outbound: Option<SaInstall>,
+    /// The CHILD SA that replaces this one, whose outbound SA goes in when this
+    /// one goes.
+    pub successor: Option<u64>,
+}
+
+/// What a new CHILD SA is made of, before its timers are set.
+pub struct Negotiated {
+    pub name: String,
+    pub reqid: u32,
+    pub mode: Mode,
+    pub suite: EspSuite,
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub local_ts: Vec<Ts>,
+    pub remote_ts: Vec<Ts>,
+}
+
+impl ChildSa {
+    /// A freshly installed CHILD SA; `jitter` is the random part taken off `rekey_time`.
+    /// A rekey_time of zero turns rekeying off, as in strongSwan.
+    pub fn new(
+        n: Negotiated,
+        unique_id: u64,
+        now: Instant,
+        lifetime: Lifetime,
+        jitter: Duration,
+    ) -> ChildSa {
+        let rekeys = lifetime.rekey_time > Duration::ZERO;
+        ChildSa {
+            name: n.name,
+            unique_id,
+            reqid: n.reqid,
+            mode: n.mode,
+            suite: n.suite,
+            spi_in: n.spi_in,
+            spi_out: n.spi_out,
+            local_ts: n.local_ts,
+            remote_ts: n.remote_ts,
+            state: ChildState::Installed,
+            installed_at: now,
+            rekey_at: rekeys.then(|| now + lifetime.rekey_time.saturating_sub(jitter)),
+            expire_at: (lifetime.life_time > Duration::ZERO).then(|| now + lifetime.life_time),
+            collision: None,
+            pending_outbound: None,
+            successor: None,
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let rekey = self
+            .rekey_at
+            .filter(|_| self.state == ChildState::Installed);
+        match (rekey, self.expire_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// A CHILD SA exchange of ours in flight: a new CHILD SA or the rekey of one.
+pub struct ChildExchange {
+    /// The inbound SPI of the CHILD SA being rekeyed, if this is a rekey.
+    pub rekey_of: Option<u32>,
+    pub config: ChildConfig,
+    pub spi_in: u32,
+    pub reqid: u32,
+    pub nonce: Vec<u8>,
+    /// Our key exchange for PFS.
+    pub ke: Option<(KeyExchange, Secret)>,
+    pub local_ts: Vec<Ts>,
+    pub remote_ts: Vec<Ts>,
+    pub mode: Mode,
+}
+
+/// The tunnel endpoints of a CHILD SA.
+#[derive(Clone, Copy)]
+pub struct Endpoints {
+    pub local: IpAddr,
+    pub remote: IpAddr,
+}
+
+/// The two ESP SAs of a negotiated CHILD SA: the inbound one (filling the reserved
+/// SPI) and the outbound one. `initiator` is whether we initiated the exchange that
+/// made the keys (RFC 7296 §2.17: keys for initiator-to-responder come first).
+pub fn sa_installs(
+    child: &ChildSa,
+    ends: Endpoints,
+    keys: ChildKeys,
+    initiator: bool,
+) -> (SaInstall, SaInstall) {
+    let ChildKeys {
+        encr_i2r,
+        integ_i2r,
+        encr_r2i,
+        integ_r2i,
+    } = keys;
+    let i2r = Secret::new([encr_i2r.expose(), integ_i2r.expose()].concat());
+    let r2i = Secret::new([encr_r2i.expose(), integ_r2i.expose()].concat());
+    let (key_in, key_out) = if initiator { (r2i, i2r) } else { (i2r, r2i) };
+    // IPv6 in an IPv4 tunnel (or the reverse) works only if the SA says which
+    // family it carries: a selector for all of that family.
+    let inner_v4 = child.local_ts.first().is_some_and(|t| t.start.is_ipv4());
+    let selector = (child.mode == Mode::Tunnel && inner_v4 != ends.local.is_ipv4()).then(|| {
+        let any: IpAddr = if inner_v4 {
+            Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            Ipv6Addr::UNSPECIFIED.into()
+        };
+        let all = Selector {
+            addr: any,
+            prefix_len: 0,
+            protocol: 0,
+            port: 0,
+            port_mask: 0,
+        };
+        (all, all)
+    });
+    let sa = |src, dst, spi, key, update| SaInstall {
+        src,
+        dst,
+        spi,
+        reqid: child.reqid,
+        mode: child.mode,
+        encryption: child.suite.encryption,
+        integrity: child.suite.integrity,
+        key,
+        selector,
+        esn: child.suite.esn,
+        update,
+    };
+    (
+        sa(ends.remote, ends.local, child.spi_in, key_in, true),
+        sa(ends.local, ends.remote, child.spi_out, key_out, false),
+    )
+}
+
+/// In/out/fwd policies for every selector pair of a CHILD SA.
+pub fn policy_installs(child: &ChildSa, ends: Endpoints) -> Vec<KernelOp> {
+    policies(child, ends)
+        .into_iter()
+        .map(KernelOp::AddPolicy)
+        .collect()
+}
+
+/// The outbound SA goes at once; the inbound one is returned separately so the
+/// caller can keep it for [`INBOUND_GRACE`].
+pub fn outbound_removal(child: &ChildSa, ends: Endpoints) -> KernelOp {
+    KernelOp::DeleteSa {
+        src: ends.local,
+        dst: ends.remote,
+        spi: child.spi_out,
+    }
+}
+
+pub fn inbound_removal(child: &ChildSa, ends: Endpoints) -> KernelOp {
+    KernelOp::DeleteSa {
+        src: ends.remote,
+        dst: ends.local,
+        spi: child.spi_in,
+    }
+}
+
+/// Policies go first when a reqid's last CHILD SA goes, so no packet is sent in
+/// the clear or dropped for want of an SA in between.
+pub fn policy_removal(child: &ChildSa, ends: Endpoints) -> Vec<KernelOp> {
+    policies(child, ends)
+        .into_iter()
+        .map(KernelOp::DeletePolicy)
+        .collect()
+}
+
+fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
+    let mut out = Vec::new();
+    for local in child.local_ts.iter().flat_map(Ts::selectors) {
+        for remote in child.remote_ts.iter().flat_map(Ts::selectors) {
+            let policy = |direction, src, dst, tunnel_src, tunnel_dst| PolicyInstall {
+                direction,
+                src,
+                dst,
+                tunnel_src,
+                tunnel_dst,
+                reqid: child.reqid,
+                mode: child.mode,
+                priority: priority(&src, &dst),
+            };
+            out.push(policy(
+                PolicyDirection::Out,
+                local,
+                remote,
+                ends.local,
+                ends.remote,
+            ));
+            out.push(policy(
+                PolicyDirection::In,
+                remote,
+                local,
+                ends.remote,
+                ends.local,
+            ));
+            out.push(policy(
+                PolicyDirection::Fwd,
+                remote,
+                local,
+                ends.remote,
+                ends.local,
+            ));
+        }
+    }
+    out
+}
+
+/// XFRM picks the policy with the lowest priority value: more specific selectors
+/// (longer prefixes, a protocol, a port) get lower values.
+fn priority(src: &Selector, dst: &Selector) -> u32 {
+    const BASE: u32 = 200_000;
+    let prefixes = u32::from(src.prefix_len) + u32::from(dst.prefix_len);
+    let protocol = u32::from(src.protocol != 0);
+    let ports = u32::from(src.port_mask != 0) + u32::from(dst.port_mask != 0);
+    BASE - prefixes * 256 - protocol * 128 - ports * 32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Encryption, TsConfig};
+
+    fn child(local: &str, remote: &str) -> ChildSa {
+        let ts = |s: &str| {
+            let (a, l) = s.split_once('/').unwrap();
+            Ts::from_config(&TsConfig {
+                addr: a.parse().unwrap(),
+                prefix_len: l.parse().unwrap(),
+                protocol: 0,
+                port_start: 0,
+                port_end: u16::MAX,
+            })
+        };
+        let n = Negotiated {
+            name: "net".into(),
+            reqid: 1,
+            mode: Mode::Tunnel,
+            suite: EspSuite {
+                encryption: Encryption::AesGcm16 { key_bits: 128 },
+                integrity: None,
+                key_exchange: None,
+                esn: false,
+            },
+            spi_in: 1,
+            spi_out: 2,
+            local_ts: vec![ts(local)],
+            remote_ts: vec![ts(remote)],
+        };
+        ChildSa::new(n, 1, Instant::now(), Lifetime::default(), Duration::ZERO)
+    }
+
+    fn keys() -> ChildKeys {
+        let k = || Secret::new(vec![7; 20]);
+        ChildKeys {
+            encr_i2r: k(),
+            integ_i2r: Secret::new(vec![]),
+            encr_r2i: k(),
+            integ_r2i: Secret::new(vec![]),
+        }
+    }
+
+    #[test]
+    fn ipv6_inside_ipv4_tells_the_kernel_the_inner_family() {
+        let ends = Endpoints {
+            local: "192.0.2.1".parse().unwrap(),
+            remote: "192.0.2.2".parse().unwrap(),
+        };
+        let (inbound, outbound) = sa_installs(
+            &child("2001:db8:1::/64", "2001:db8:2::/64"),
+            ends,
+            keys(),
+            true,
+        );
+        let (src, dst) = outbound.selector.expect("a selector for the inner family");
+        assert_eq!((src.addr, src.prefix_len), ("::".parse().unwrap(), 0));
+        assert_eq!(dst.addr, "::".parse::<IpAddr>().unwrap());
+        assert!(inbound.selector.is_some());
+        let (_, same_family) =
+            sa_installs(&child("10.1.0.0/24", "10.2.0.0/24"), ends, keys(), true);
+        assert_eq!(
+            same_family.selector, None,
+            "the kernel needs none when the families agree"
+        );
+    }
+}

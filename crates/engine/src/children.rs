@@ -1,0 +1,305 @@
+//! The life of CHILD SAs on an IKE SA: installed, timed, rekeyed, retired.
+
+use std::time::{Duration, Instant};
+
+use tern_crypto::{derive_child_keys, ChildKeys, Secret};
+use tern_wire::{DeletePayload, ExchangeType, Payload, ProtocolId};
+
+use crate::child_sa::{self, ChildSa, ChildState, Endpoints, Negotiated, INBOUND_GRACE};
+use crate::engine::Ctx;
+use crate::ike_sa::{IkeSa, Lingering, Purpose};
+use crate::output::{Event, KernelOp};
+use crate::proposal::{self, EspSuite};
+
+/// KEYMAT for a CHILD SA (RFC 7296 §2.17): prf+(SK_d, [g^ir (new) |] Ni | Nr) with
+/// the nonces of the exchange that made it (IKE_SA_INIT's for the first CHILD SA)
+/// and, with PFS, the new shared secret.
+pub(crate) fn child_keys(
+    sa: &IkeSa,
+    suite: EspSuite,
+    shared: Option<&Secret>,
+    nonce_i: &[u8],
+    nonce_r: &[u8],
+) -> Result<ChildKeys, String> {
+    let keys = sa
+        .keys
+        .as_ref()
+        .expect("CHILD SAs come after the IKE SA's keys");
+    let (encr_len, integ_len) = proposal::key_lengths(suite.encryption, suite.integrity);
+    derive_child_keys(
+        proposal::prf_alg(keys.prf),
+        &keys.sk_d,
+        shared,
+        nonce_i,
+        nonce_r,
+        encr_len,
+        integ_len,
+    )
+    .map_err(|e| format!("deriving CHILD SA keys: {e}"))
+}
+
+fn endpoints(sa: &IkeSa) -> Endpoints {
+    Endpoints {
+        local: sa.local.ip(),
+        remote: sa.remote.ip(),
+    }
+}
+
+impl Ctx {
+    /// A random duration below `max`, for rand_time.
+    pub(crate) fn jitter(&mut self, max: Duration) -> Duration {
+        let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+        if nanos == 0 {
+            return Duration::ZERO;
+        }
+        let r = u64::from_be_bytes(self.random(8).try_into().expect("8 bytes"));
+        Duration::from_nanos(r % nanos)
+    }
+
+    /// Installs a negotiated CHILD SA in the kernel and records it; returns its id.
+    /// `we_initiated` is whether we initiated the exchange that made its keys.
+    pub(crate) fn install_child(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        n: Negotiated,
+        keys: ChildKeys,
+        we_initiated: bool,
+    ) -> u64 {
+        self.install_child_with(now, sa, n, keys, we_initiated, false)
+    }
+
+    /// As [`install_child`](Self::install_child); with `defer_outbound` the outbound
+    /// SA waits (see `ChildSa::pending_outbound`).
+    pub(crate) fn install_child_with(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        n: Negotiated,
+        keys: ChildKeys,
+        we_initiated: bool,
+        defer_outbound: bool,
+    ) -> u64 {
+        // A configuration removed by a reload leaves the SA with default lifetimes.
+        let lifetime = sa
+            .connection
+            .children
+            .iter()
+            .find(|c| c.name == n.name)
+            .map(|c| c.lifetime)
+            .unwrap_or_default();
+        let jitter = self.jitter(lifetime.rand_time);
+        let with_policies = !sa.children.iter().any(|c| c.reqid == n.reqid);
+        let mut child = ChildSa::new(n, self.unique_id(), now, lifetime, jitter);
+        let ends = endpoints(sa);
+        let (inbound, outbound) = child_sa::sa_installs(&child, ends, keys, we_initiated);
+        self.kernel_ops.push_back(KernelOp::AddSa(inbound));
+        if defer_outbound {
+            child.pending_outbound = Some(outbound);
+        } else {
+            self.kernel_ops.push_back(KernelOp::AddSa(outbound));
+        }
+        if with_policies {
+            self.kernel_ops
+                .extend(child_sa::policy_installs(&child, ends));
+        }
+        tracing::info!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            child = child.name,
+            spi_in = format_args!("{:08x}", child.spi_in),
+            spi_out = format_args!("{:08x}", child.spi_out),
+            proposal = %child.suite,
+            rekey_in_s = child.rekey_at.map(|t| (t - now).as_secs()),
+            "CHILD SA installed: {} === {}",
+            crate::ts::describe(&child.local_ts),
+            crate::ts::describe(&child.remote_ts)
+        );
+        self.events.push_back(Event::ChildSaInstalled {
+            connection: sa.connection.name.clone(),
+            ike_id: sa.unique_id,
+            child: child.name.clone(),
+            spi_in: child.spi_in,
+            spi_out: child.spi_out,
+        });
+        let id = child.unique_id;
+        sa.children.push(child);
+        id
+    }
+
+    pub(crate) fn child_failed(&mut self, sa: &IkeSa, name: &str, reason: String) {
+        tracing::warn!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            child = name,
+            "CHILD SA failed: {reason}"
+        );
+        self.events.push_back(Event::ChildSaFailed {
+            connection: sa.connection.name.clone(),
+            ike_id: sa.unique_id,
+            child: name.to_string(),
+            reason,
+        });
+    }
+
+    /// Takes a CHILD SA out of the kernel and off the IKE SA: its outbound SA at
+    /// once, its inbound SA after [`INBOUND_GRACE`] if `grace`, its policies if it was
+    /// the last SA of its reqid.
+    pub(crate) fn retire_child(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        unique_id: u64,
+        reason: &str,
+        grace: bool,
+    ) {
+        let Some(pos) = sa.children.iter().position(|c| c.unique_id == unique_id) else {
+            return;
+        };
+        let child = sa.children.remove(pos);
+        let ends = endpoints(sa);
+        // Its replacement starts sending before it stops.
+        let successor = sa
+            .children
+            .iter_mut()
+            .find(|c| Some(c.unique_id) == child.successor);
+        if let Some(outbound) = successor.and_then(|c| c.pending_outbound.take()) {
+            self.kernel_ops.push_back(KernelOp::AddSa(outbound));
+        }
+        if !sa.children.iter().any(|c| c.reqid == child.reqid) {
+            self.kernel_ops
+                .extend(child_sa::policy_removal(&child, ends));
+        }
+        // An outbound SA still held back was never installed.
+        if child.pending_outbound.is_none() {
+            self.kernel_ops
+                .push_back(child_sa::outbound_removal(&child, ends));
+        }
+        let inbound = child_sa::inbound_removal(&child, ends);
+        if grace {
+            sa.lingering.push(Lingering {
+                until: now + INBOUND_GRACE,
+                op: inbound,
+            });
+        } else {
+            self.kernel_ops.push_back(inbound);
+        }
+        tracing::info!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            child = child.name,
+            spi_in = format_args!("{:08x}", child.spi_in),
+            "CHILD SA removed: {reason}"
+        );
+        self.events.push_back(Event::ChildSaDeleted {
+            connection: sa.connection.name.clone(),
+            ike_id: sa.unique_id,
+            child: child.name,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Asks the peer to delete one of our CHILD SAs; it is removed when the peer answers.
+    pub(crate) fn start_child_delete(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        unique_id: u64,
+        reason: &str,
+    ) {
+        let Some(child) = sa.children.iter_mut().find(|c| c.unique_id == unique_id) else {
+            return;
+        };
+        child.state = ChildState::Deleting;
+        child.expire_at = None;
+        let spi_in = child.spi_in;
+        tracing::debug!(
+            ike = sa.unique_id,
+            spi_in = format_args!("{spi_in:08x}"),
+            "deleting CHILD SA: {reason}"
+        );
+        let delete = Payload::Delete(DeletePayload {
+            protocol: ProtocolId::ESP,
+            spi_size: 4,
+            spis: vec![spi_in.to_be_bytes().to_vec()],
+        });
+        self.request(
+            now,
+            sa,
+            ExchangeType::INFORMATIONAL,
+            Purpose::DeleteChild {
+                spi_in,
+                reason: reason.to_string(),
+            },
+            vec![delete],
+        );
+    }
+
+    /// Runs what is due among an IKE SA's CHILD SAs: lingering inbound SAs,
+    /// rekeys, hard expiries.
+    pub(crate) fn run_child_timers(&mut self, now: Instant, sa: &mut IkeSa) {
+        let (due, kept): (Vec<Lingering>, Vec<Lingering>) = std::mem::take(&mut sa.lingering)
+            .into_iter()
+            .partition(|l| l.until <= now);
+        sa.lingering = kept;
+        self.kernel_ops.extend(due.into_iter().map(|l| l.op));
+        if !sa.is_established() {
+            return;
+        }
+        let due: Vec<(u64, ChildState, bool)> = sa
+            .children
+            .iter()
+            .filter_map(|c| {
+                let expired = c.expire_at.is_some_and(|t| t <= now);
+                let rekey =
+                    c.state == ChildState::Installed && c.rekey_at.is_some_and(|t| t <= now);
+                (expired || rekey).then_some((c.unique_id, c.state, expired))
+            })
+            .collect();
+        for (id, state, expired) in due {
+            match (state, expired) {
+                (ChildState::Rekeyed, true) => self.start_child_delete(
+                    now,
+                    sa,
+                    id,
+                    "rekeyed, and the peer did not delete the old SA",
+                ),
+                (ChildState::Deleting, _) => {}
+                (_, true) => {
+                    self.stats.child_hard_expiries += 1;
+                    let spi_in = sa
+                        .children
+                        .iter()
+                        .find(|c| c.unique_id == id)
+                        .map(|c| c.spi_in);
+                    self.retire_child(
+                        now,
+                        sa,
+                        id,
+                        "life_time reached before a rekey succeeded (hard expiry)",
+                        false,
+                    );
+                    if let Some(spi_in) = spi_in {
+                        // Tell the peer, so it does not keep sending into an SA we dropped.
+                        let delete = Payload::Delete(DeletePayload {
+                            protocol: ProtocolId::ESP,
+                            spi_size: 4,
+                            spis: vec![spi_in.to_be_bytes().to_vec()],
+                        });
+                        self.request(
+                            now,
+                            sa,
+                            ExchangeType::INFORMATIONAL,
+                            Purpose::DeleteChild {
+                                spi_in,
+                                reason: "hard expiry".into(),
+                            },
+                            vec![delete],
+                        );
+                    }
+                }
+                (_, false) => self.start_child_rekey(now, sa, id),
+            }
+        }
+    }
+}

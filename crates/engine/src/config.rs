@@ -1,0 +1,243 @@
+//! The engine's view of the configuration: plain values, already validated.
+//!
+//! tern-config parses the TOML file into these; the engine never sees text.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Everything the engine needs to know about the configured connections.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineConfig {
+    pub connections: Vec<Connection>,
+    pub retransmit: RetransmitConfig,
+}
+
+/// Retransmission of requests: `base * factor^n`, `tries` attempts in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetransmitConfig {
+    pub base: Duration,
+    /// Backoff factor in tenths (18 = 1.8), so the config stays `Eq`.
+    pub factor_tenths: u32,
+    pub tries: u32,
+}
+
+impl Default for RetransmitConfig {
+    fn default() -> Self {
+        // strongSwan's defaults: 4 s, factor 1.8, 5 tries.
+        RetransmitConfig {
+            base: Duration::from_secs(4),
+            factor_tenths: 18,
+            tries: 5,
+        }
+    }
+}
+
+/// One IKE connection: who the peer is, how both sides authenticate, and its children.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    pub name: String,
+    /// Local addresses this connection may use; empty means any.
+    pub local_addrs: Vec<IpAddr>,
+    /// Remote addresses; empty means any (then the connection can only respond).
+    pub remote_addrs: Vec<IpAddr>,
+    /// UDP port of the peer's IKE service (500 unless configured).
+    pub remote_port: u16,
+    pub local_id: Identity,
+    /// `None` accepts any identity the peer proves.
+    pub remote_id: Option<Identity>,
+    pub auth: AuthConfig,
+    /// IKE proposals in order of preference.
+    pub ike_proposals: Vec<IkeProposal>,
+    pub children: Vec<ChildConfig>,
+    pub start_action: StartAction,
+    /// When the IKE SA is rekeyed and when it ends (default 4 h, +10 %).
+    pub lifetime: Lifetime,
+}
+
+/// How a connection is brought up when the configuration is loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StartAction {
+    /// Wait for the peer or for `ternctl initiate`.
+    #[default]
+    None,
+    /// Initiate as soon as the configuration is loaded.
+    Start,
+}
+
+/// An IKE identity (RFC 7296 §3.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identity {
+    Ipv4(std::net::Ipv4Addr),
+    Ipv6(std::net::Ipv6Addr),
+    Fqdn(String),
+    Email(String),
+    /// DER-encoded distinguished name.
+    DerDn(Vec<u8>),
+    KeyId(Vec<u8>),
+}
+
+/// How both sides of a connection authenticate.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AuthConfig {
+    /// Pre-shared key (RFC 7296 §2.15), the same on both sides.
+    Psk(Vec<u8>),
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Never print the key itself.
+            AuthConfig::Psk(k) => write!(f, "Psk(<{} bytes>)", k.len()),
+        }
+    }
+}
+
+/// Encryption algorithms tern can negotiate, for IKE and for ESP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encryption {
+    /// AES-GCM (RFC 4106/5282) with a 16-, 12- or 8-octet ICV; key size in bits.
+    AesGcm16 {
+        key_bits: u16,
+    },
+    AesGcm12 {
+        key_bits: u16,
+    },
+    AesGcm8 {
+        key_bits: u16,
+    },
+    /// ChaCha20-Poly1305 (RFC 7634).
+    ChaCha20Poly1305,
+    /// AES-CBC (RFC 3602); needs an integrity algorithm.
+    AesCbc {
+        key_bits: u16,
+    },
+}
+
+impl Encryption {
+    /// Authenticated encryption needs no separate integrity algorithm.
+    pub fn is_aead(self) -> bool {
+        !matches!(self, Encryption::AesCbc { .. })
+    }
+}
+
+/// Integrity algorithms, for encryption that is not authenticated (AES-CBC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Integrity {
+    HmacSha1_96,
+    HmacSha256_128,
+    HmacSha384_192,
+    HmacSha512_256,
+}
+
+/// Pseudo-random functions for IKE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Prf {
+    HmacSha1,
+    HmacSha256,
+    HmacSha384,
+    HmacSha512,
+}
+
+/// Key exchange methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyExchange {
+    X25519,
+    Ecp256,
+    Ecp384,
+    /// Legacy (about 80 bits of strength): only when a configuration names it.
+    Modp1024,
+    Modp2048,
+    Modp3072,
+    Modp4096,
+}
+
+/// One IKE proposal: every combination of the listed algorithms is acceptable.
+/// `integrity` is empty when every encryption algorithm is AEAD.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IkeProposal {
+    pub encryption: Vec<Encryption>,
+    pub integrity: Vec<Integrity>,
+    pub prf: Vec<Prf>,
+    pub key_exchange: Vec<KeyExchange>,
+}
+
+/// One ESP proposal. AEAD algorithms need no integrity algorithm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EspProposal {
+    pub encryption: Vec<Encryption>,
+    pub integrity: Vec<Integrity>,
+    /// Key exchange for PFS; empty means no PFS.
+    pub key_exchange: Vec<KeyExchange>,
+    /// Extended sequence numbers: `false` is the usual "no ESN".
+    pub esn: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Tunnel,
+    Transport,
+}
+
+/// A traffic selector as configured: an address prefix, optionally narrowed to a
+/// protocol and a port range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TsConfig {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    /// IP protocol number; 0 means any.
+    pub protocol: u8,
+    pub port_start: u16,
+    pub port_end: u16,
+}
+
+/// A CHILD SA template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildConfig {
+    pub name: String,
+    pub local_ts: Vec<TsConfig>,
+    pub remote_ts: Vec<TsConfig>,
+    pub esp_proposals: Vec<EspProposal>,
+    pub mode: Mode,
+    pub start_action: StartAction,
+    pub lifetime: Lifetime,
+}
+
+/// When an SA is rekeyed and when it ends, with strongSwan's names (and, by
+/// default, its CHILD SA values).
+///
+/// Rekeying starts at `rekey_time` minus a random part of `rand_time`, so two
+/// peers with the same settings do not rekey at the same instant; an SA whose
+/// rekeying never succeeds ends at `life_time`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    pub rekey_time: Duration,
+    pub life_time: Duration,
+    pub rand_time: Duration,
+}
+
+impl Lifetime {
+    /// `life_time` defaults to `rekey_time` + 10 %, `rand_time` to their difference.
+    pub fn from_rekey_time(rekey_time: Duration) -> Lifetime {
+        let life_time = rekey_time + rekey_time / 10;
+        Lifetime {
+            rekey_time,
+            life_time,
+            rand_time: life_time - rekey_time,
+        }
+    }
+}
+
+impl Lifetime {
+    /// strongSwan's IKE SA defaults: rekey after 4 h, end at 4 h 24 min.
+    pub fn ike_default() -> Lifetime {
+        Lifetime::from_rekey_time(Duration::from_secs(4 * 3600))
+    }
+}
+
+impl Default for Lifetime {
+    /// strongSwan's CHILD SA defaults: rekey after 1 h, end at 1 h 6 min.
+    fn default() -> Self {
+        Lifetime::from_rekey_time(Duration::from_secs(3600))
+    }
+}

@@ -1,0 +1,619 @@
+//! CREATE_CHILD_SA (RFC 7296 §1.3): CHILD SA rekeying and additional CHILD SAs,
+//! with and without PFS, both roles, and simultaneous rekeys (§2.8.1).
+
+use std::time::{Duration, Instant};
+
+use tern_crypto::{ke_public, ke_shared, ChildKeys};
+use tern_wire::{
+    ExchangeType, KeMethod, KePayload, NotifyPayload, NotifyType, Payload, ProtocolId,
+};
+
+use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated, REKEYED_LINGER};
+use crate::child_select;
+use crate::config::{KeyExchange, Mode};
+use crate::engine::{Ctx, Next};
+use crate::ike_sa::{IkeSa, Phase, Purpose};
+use crate::ike_sa_init::{NONCE_LEN, NONCE_RANGE};
+use crate::payloads;
+use crate::proposal;
+use crate::ts;
+
+/// After TEMPORARY_FAILURE the rekey is tried again within this many seconds.
+const TEMPORARY_FAILURE_RETRY: Duration = Duration::from_secs(10);
+/// After a refusal (e.g. NO_PROPOSAL_CHOSEN) the rekey is tried again after this,
+/// in case the peer's configuration changes before life_time.
+const REFUSED_RETRY: Duration = Duration::from_secs(60);
+
+impl Ctx {
+    /// Starts rekeying a CHILD SA (RFC 7296 §2.8).
+    pub(crate) fn start_child_rekey(&mut self, now: Instant, sa: &mut IkeSa, unique_id: u64) {
+        let Some(child) = sa
+            .children
+            .iter_mut()
+            .find(|c| c.unique_id == unique_id && c.state == ChildState::Installed)
+        else {
+            return;
+        };
+        child.rekey_at = None;
+        let Some(config) = sa
+            .connection
+            .children
+            .iter()
+            .find(|c| c.name == child.name)
+            .cloned()
+        else {
+            // Its configuration is gone (reloaded away): let it run to its end.
+            return;
+        };
+        child.state = ChildState::Rekeying;
+        self.stats.child_rekeys_initiated += 1;
+        tracing::info!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            child = child.name,
+            spi_in = format_args!("{:08x}", child.spi_in),
+            "rekeying CHILD SA"
+        );
+        let exchange = ChildExchange {
+            rekey_of: Some(child.spi_in),
+            reqid: child.reqid,
+            local_ts: child.local_ts.clone(),
+            remote_ts: child.remote_ts.clone(),
+            mode: child.mode,
+            ke: None,
+            config,
+            spi_in: 0,
+            nonce: Vec::new(),
+        };
+        let pfs = first_pfs_group(&exchange);
+        self.send_create_child(now, sa, exchange, pfs);
+    }
+
+    /// Sends a CREATE_CHILD_SA request for `ex`, with a KE payload of `pfs` if set.
+    fn send_create_child(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        mut ex: ChildExchange,
+        pfs: Option<KeyExchange>,
+    ) {
+        ex.spi_in = match self
+            .env
+            .allocate_spi(sa.local.ip(), sa.remote.ip(), ex.reqid)
+        {
+            Ok(spi) => spi,
+            Err(e) => {
+                let reason = format!("cannot reserve an ESP SPI in the kernel: {e}");
+                return self.child_exchange_failed(
+                    now,
+                    sa,
+                    &ex,
+                    reason,
+                    Some(TEMPORARY_FAILURE_RETRY),
+                );
+            }
+        };
+        ex.nonce = self.random(NONCE_LEN);
+        ex.ke = pfs.map(|k| (k, self.ke_private(k)));
+        let mut p = Vec::new();
+        if let Some(old_spi) = ex.rekey_of {
+            p.push(Payload::Notify(NotifyPayload {
+                protocol: ProtocolId::ESP,
+                spi: old_spi.to_be_bytes().to_vec(),
+                notify_type: NotifyType::REKEY_SA,
+                data: Vec::new(),
+            }));
+        }
+        if ex.mode == Mode::Transport {
+            p.push(payloads::status(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+        }
+        p.push(Payload::Sa(proposal::esp_offer(
+            &ex.config.esp_proposals,
+            ex.spi_in,
+        )));
+        p.push(Payload::Nonce(ex.nonce.clone()));
+        if let Some((k, private)) = &ex.ke {
+            match ke_public(proposal::ke_alg(*k), private) {
+                Ok(data) => p.push(Payload::Ke(KePayload {
+                    method: proposal::ke_method(*k),
+                    data,
+                })),
+                Err(e) => return self.child_exchange_failed(now, sa, &ex, e.to_string(), None),
+            }
+        }
+        p.push(Payload::TsI(ts::to_payload(&ex.local_ts)));
+        p.push(Payload::TsR(ts::to_payload(&ex.remote_ts)));
+        self.request(
+            now,
+            sa,
+            ExchangeType::CREATE_CHILD_SA,
+            Purpose::CreateChild(Box::new(ex)),
+            p,
+        );
+    }
+
+    /// Initiator: the answer to our CREATE_CHILD_SA request.
+    pub(crate) fn handle_create_child_response(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        ex: Box<ChildExchange>,
+        p: Vec<Payload>,
+    ) -> Next {
+        if let Some(err) = payloads::error_notify(&p) {
+            self.child_refused(now, sa, *ex, err.notify_type, &err.data);
+            return Next::Keep;
+        }
+        let outcome = self.accept_child_answer(sa, &ex, &p);
+        let (negotiated, keys) = match outcome {
+            Ok(x) => x,
+            Err(reason) => {
+                self.child_exchange_failed(now, sa, &ex, reason, Some(REFUSED_RETRY));
+                return Next::Keep;
+            }
+        };
+        let nonce_r = payloads::nonce(&p).cloned().unwrap_or_default();
+        let new_id = self.install_child(now, sa, negotiated, keys, true);
+        let Some(old_spi) = ex.rekey_of else {
+            return Next::Keep;
+        };
+        let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
+            return Next::Keep;
+        };
+        let old_id = old.unique_id;
+        match old.collision.take() {
+            // §2.8.1: the rekey with the lowest of the four nonces made a redundant SA;
+            // its initiator deletes that, and the other side deletes the old SA.
+            Some(c) if lowest(&ex.nonce, &nonce_r) < c.lowest_nonce.as_slice() => {
+                self.stats.child_rekey_collisions += 1;
+                old.state = ChildState::Rekeyed;
+                old.expire_at = Some(
+                    old.expire_at
+                        .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
+                );
+                tracing::info!(
+                    ike = sa.unique_id,
+                    "simultaneous rekey: ours has the lowest nonce, deleting our new SA"
+                );
+                self.start_child_delete(
+                    now,
+                    sa,
+                    new_id,
+                    "redundant after a simultaneous rekey (RFC 7296 §2.8.1)",
+                );
+            }
+            Some(_) => {
+                self.stats.child_rekey_collisions += 1;
+                // The SA the peer's rekey made is the redundant one; the peer deletes it.
+                old.successor = None;
+                tracing::info!(
+                    ike = sa.unique_id,
+                    "simultaneous rekey: the peer's has the lowest nonce; it deletes its new SA"
+                );
+                self.start_child_delete(now, sa, old_id, "rekeyed");
+            }
+            None => self.start_child_delete(now, sa, old_id, "rekeyed"),
+        }
+        Next::Keep
+    }
+
+    fn accept_child_answer(
+        &mut self,
+        sa: &IkeSa,
+        ex: &ChildExchange,
+        p: &[Payload],
+    ) -> Result<(Negotiated, ChildKeys), String> {
+        let c = child_select::child_payloads(p).ok_or("the peer's answer lacks SA, TSi or TSr")?;
+        let nonce_r = payloads::nonce(p)
+            .filter(|n| NONCE_RANGE.contains(&n.len()))
+            .ok_or("the peer's answer has no valid nonce")?;
+        let (suite, spi_out, local_ts, remote_ts) = child_select::check_answer(
+            &ex.config.esp_proposals,
+            &ex.local_ts,
+            &ex.remote_ts,
+            ex.mode,
+            &c,
+        )?;
+        let shared = match (suite.key_exchange, &ex.ke, payloads::ke(p)) {
+            (None, _, _) => None,
+            (Some(k), Some((ours, private)), Some(ke))
+                if *ours == k && ke.method == proposal::ke_method(k) =>
+            {
+                Some(
+                    ke_shared(proposal::ke_alg(k), private, &ke.data)
+                        .map_err(|e| format!("the peer's key exchange value is invalid: {e}"))?,
+                )
+            }
+            (Some(k), _, _) => {
+                return Err(format!(
+                    "the peer chose PFS with {} but its KE payload does not match",
+                    proposal::ke_name(k)
+                ))
+            }
+        };
+        let keys = crate::children::child_keys(sa, suite, shared.as_ref(), &ex.nonce, nonce_r)?;
+        let negotiated = Negotiated {
+            name: ex.config.name.clone(),
+            reqid: ex.reqid,
+            mode: ex.mode,
+            suite,
+            spi_in: ex.spi_in,
+            spi_out,
+            local_ts,
+            remote_ts,
+        };
+        Ok((negotiated, keys))
+    }
+
+    /// The peer answered our CREATE_CHILD_SA with an error notify.
+    fn child_refused(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        ex: ChildExchange,
+        notify: NotifyType,
+        data: &[u8],
+    ) {
+        match notify {
+            NotifyType::INVALID_KE_PAYLOAD => {
+                let wanted = data
+                    .get(..2)
+                    .map(|d| KeMethod(u16::from_be_bytes([d[0], d[1]])));
+                let offered = ex
+                    .config
+                    .esp_proposals
+                    .iter()
+                    .flat_map(|p| p.key_exchange.iter().copied());
+                let group = wanted
+                    .and_then(proposal::ke_from_method)
+                    .filter(|k| offered.clone().any(|o| o == *k));
+                self.release_spi(sa, ex.spi_in);
+                match group {
+                    Some(k) if ex.ke.as_ref().map(|(o, _)| *o) != Some(k) => {
+                        self.send_create_child(now, sa, ex, Some(k))
+                    }
+                    _ => {
+                        let reason = format!("the peer requires a PFS group we do not offer (INVALID_KE_PAYLOAD {wanted:?})");
+                        self.child_exchange_failed(
+                            now,
+                            sa,
+                            &ChildExchange { spi_in: 0, ..ex },
+                            reason,
+                            Some(REFUSED_RETRY),
+                        );
+                    }
+                }
+            }
+            NotifyType::CHILD_SA_NOT_FOUND if ex.rekey_of.is_some() => {
+                // The peer lost this CHILD SA (e.g. it restarted its side): replace it.
+                self.release_spi(sa, ex.spi_in);
+                if let Some(old) = sa
+                    .children
+                    .iter()
+                    .find(|c| Some(c.spi_in) == ex.rekey_of)
+                    .map(|c| c.unique_id)
+                {
+                    self.retire_child(
+                        now,
+                        sa,
+                        old,
+                        "the peer no longer knows this CHILD SA (CHILD_SA_NOT_FOUND)",
+                        false,
+                    );
+                }
+                let pfs = first_pfs_group(&ex);
+                let ex = ChildExchange {
+                    rekey_of: None,
+                    spi_in: 0,
+                    ke: None,
+                    ..ex
+                };
+                self.send_create_child(now, sa, ex, pfs);
+            }
+            NotifyType::TEMPORARY_FAILURE => {
+                let retry = self.jitter(TEMPORARY_FAILURE_RETRY) + Duration::from_secs(1);
+                self.child_exchange_failed(
+                    now,
+                    sa,
+                    &ex,
+                    "the peer answered TEMPORARY_FAILURE".into(),
+                    Some(retry),
+                );
+            }
+            other => {
+                let reason = format!(
+                    "the peer refused with {other}; we offered {}",
+                    proposal::describe_esp_proposals(&ex.config.esp_proposals)
+                );
+                self.child_exchange_failed(now, sa, &ex, reason, Some(REFUSED_RETRY));
+            }
+        }
+    }
+
+    fn release_spi(&mut self, sa: &IkeSa, spi_in: u32) {
+        if spi_in != 0 {
+            self.kernel_ops
+                .push_back(crate::output::KernelOp::DeleteSa {
+                    src: sa.remote.ip(),
+                    dst: sa.local.ip(),
+                    spi: spi_in,
+                });
+        }
+    }
+
+    /// Our CHILD SA exchange made no SA: release what it reserved; a rekey is tried
+    /// again after `retry` (the old SA keeps working until its life_time).
+    fn child_exchange_failed(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        ex: &ChildExchange,
+        reason: String,
+        retry: Option<Duration>,
+    ) {
+        self.release_spi(sa, ex.spi_in);
+        let Some(old_spi) = ex.rekey_of else {
+            return self.child_failed(sa, &ex.config.name, reason);
+        };
+        let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
+            return;
+        };
+        if old.collision.is_some() {
+            // The peer's simultaneous rekey replaced it; the peer deletes it.
+            old.collision = None;
+            old.state = ChildState::Rekeyed;
+            old.expire_at = Some(
+                old.expire_at
+                    .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
+            );
+            return;
+        }
+        if old.state == ChildState::Rekeying {
+            old.state = ChildState::Installed;
+            old.rekey_at = retry.map(|d| now + d);
+        }
+        let retry_text = retry.map_or(String::new(), |d| {
+            format!("; retrying in {} s", d.as_secs())
+        });
+        let reason = format!("rekey failed: {reason}{retry_text}");
+        self.child_failed(sa, &ex.config.name, reason);
+    }
+
+    /// Responder: a CREATE_CHILD_SA request.
+    pub(crate) fn handle_create_child_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        id: u32,
+        p: Vec<Payload>,
+    ) -> Next {
+        let refuse = |ctx: &mut Ctx, sa: &mut IkeSa, notify: NotifyType, why: &str| {
+            tracing::warn!(
+                ike = sa.unique_id,
+                connection = sa.connection.name,
+                "CREATE_CHILD_SA refused with {notify}: {why}"
+            );
+            ctx.respond(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                id,
+                &[payloads::error(notify)],
+            );
+            Next::Keep
+        };
+        if !matches!(sa.phase, Phase::Established) {
+            return refuse(
+                self,
+                sa,
+                NotifyType::TEMPORARY_FAILURE,
+                "the IKE SA is being deleted",
+            );
+        }
+        let (Some(offer), Some(nonce_i)) = (payloads::sa(&p), payloads::nonce(&p)) else {
+            return refuse(
+                self,
+                sa,
+                NotifyType::INVALID_SYNTAX,
+                "no SA or Nonce payload",
+            );
+        };
+        if !NONCE_RANGE.contains(&nonce_i.len()) {
+            return refuse(
+                self,
+                sa,
+                NotifyType::INVALID_SYNTAX,
+                "nonce length outside 16..=256",
+            );
+        }
+        if offer
+            .proposals
+            .iter()
+            .any(|x| x.protocol == ProtocolId::IKE)
+        {
+            return self.handle_ike_rekey_request(now, sa, id, &p);
+        }
+        // A rekey names the SA by the peer's inbound SPI: our outbound one.
+        let rekey_of = payloads::notify(&p, NotifyType::REKEY_SA)
+            .filter(|n| n.protocol == ProtocolId::ESP)
+            .map(|n| <[u8; 4]>::try_from(n.spi.as_slice()).map(u32::from_be_bytes));
+        let old = match rekey_of {
+            None => None,
+            Some(Err(_)) => {
+                return refuse(
+                    self,
+                    sa,
+                    NotifyType::INVALID_SYNTAX,
+                    "REKEY_SA with a malformed SPI",
+                )
+            }
+            Some(Ok(spi_out)) => match sa.children.iter().find(|c| c.spi_out == spi_out) {
+                None => {
+                    return refuse(
+                        self,
+                        sa,
+                        NotifyType::CHILD_SA_NOT_FOUND,
+                        &format!("no CHILD SA with outbound SPI {spi_out:08x}"),
+                    )
+                }
+                Some(c) if matches!(c.state, ChildState::Rekeyed | ChildState::Deleting) => {
+                    // §2.25: a rekey of an SA we are closing.
+                    return refuse(
+                        self,
+                        sa,
+                        NotifyType::TEMPORARY_FAILURE,
+                        "that CHILD SA is already being replaced or deleted",
+                    );
+                }
+                Some(c) => Some((c.unique_id, c.reqid, c.name.clone())),
+            },
+        };
+        let Some(c) = child_select::child_payloads(&p) else {
+            return refuse(self, sa, NotifyType::INVALID_SYNTAX, "no TSi/TSr");
+        };
+        let only = match &old {
+            Some((_, _, name)) => match sa.connection.children.iter().find(|x| &x.name == name) {
+                Some(config) => Some(config.clone()),
+                None => {
+                    return refuse(
+                        self,
+                        sa,
+                        NotifyType::NO_PROPOSAL_CHOSEN,
+                        "the CHILD SA's configuration was removed",
+                    )
+                }
+            },
+            None => None,
+        };
+        let choice = match child_select::choose(&sa.connection, only.as_ref(), &c, false) {
+            Ok(choice) => choice,
+            Err((notify, why)) => return refuse(self, sa, notify, &why),
+        };
+        let ke_private = match (choice.suite.key_exchange, payloads::ke(&p)) {
+            (None, _) => None,
+            (Some(k), Some(ke)) if ke.method == proposal::ke_method(k) => {
+                Some((k, self.ke_private(k), ke.data.clone()))
+            }
+            (Some(k), _) => {
+                let group = proposal::ke_method(k).0.to_be_bytes().to_vec();
+                tracing::info!(
+                    ike = sa.unique_id,
+                    "asking the peer for PFS group {}",
+                    proposal::ke_name(k)
+                );
+                self.respond(
+                    sa,
+                    ExchangeType::CREATE_CHILD_SA,
+                    id,
+                    &[payloads::status(NotifyType::INVALID_KE_PAYLOAD, group)],
+                );
+                return Next::Keep;
+            }
+        };
+        let (ke_response, shared) = match &ke_private {
+            None => (None, None),
+            Some((k, private, peer)) => {
+                let alg = proposal::ke_alg(*k);
+                match (ke_public(alg, private), ke_shared(alg, private, peer)) {
+                    (Ok(public), Ok(shared)) => (
+                        Some(KePayload {
+                            method: proposal::ke_method(*k),
+                            data: public,
+                        }),
+                        Some(shared),
+                    ),
+                    _ => {
+                        return refuse(
+                            self,
+                            sa,
+                            NotifyType::INVALID_SYNTAX,
+                            "the peer's key exchange value is invalid",
+                        )
+                    }
+                }
+            }
+        };
+        let reqid = match &old {
+            Some((_, reqid, _)) => *reqid,
+            None => self.reqid(),
+        };
+        let spi_in = match self.env.allocate_spi(sa.local.ip(), sa.remote.ip(), reqid) {
+            Ok(spi) => spi,
+            Err(e) => {
+                return refuse(
+                    self,
+                    sa,
+                    NotifyType::TEMPORARY_FAILURE,
+                    &format!("cannot reserve an ESP SPI: {e}"),
+                )
+            }
+        };
+        let nonce_r = self.random(NONCE_LEN);
+        let keys =
+            match crate::children::child_keys(sa, choice.suite, shared.as_ref(), nonce_i, &nonce_r)
+            {
+                Ok(k) => k,
+                Err(e) => return refuse(self, sa, NotifyType::NO_PROPOSAL_CHOSEN, &e),
+            };
+        let mut response = Vec::new();
+        if choice.mode == Mode::Transport {
+            response.push(payloads::status(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+        }
+        response.push(Payload::Sa(proposal::esp_answer(
+            choice.proposal_number,
+            choice.suite,
+            spi_in,
+        )));
+        response.push(Payload::Nonce(nonce_r.clone()));
+        response.extend(ke_response.map(Payload::Ke));
+        response.push(Payload::TsI(ts::to_payload(&choice.remote_ts)));
+        response.push(Payload::TsR(ts::to_payload(&choice.local_ts)));
+        self.respond(sa, ExchangeType::CREATE_CHILD_SA, id, &response);
+        let negotiated = Negotiated {
+            name: choice.config.name.clone(),
+            reqid,
+            mode: choice.mode,
+            suite: choice.suite,
+            spi_in,
+            spi_out: choice.spi_out,
+            local_ts: choice.local_ts,
+            remote_ts: choice.remote_ts,
+        };
+        // Make-before-break for the responder: the initiator installs its new SAs
+        // only when our answer arrives, so ours sends on the old SA until the
+        // initiator deletes it.
+        let rekey = old.is_some();
+        let new_id = self.install_child_with(now, sa, negotiated, keys, false, rekey);
+        if let Some((old_id, _, _)) = old {
+            if let Some(old) = sa.children.iter_mut().find(|c| c.unique_id == old_id) {
+                old.successor = Some(new_id);
+                if old.state == ChildState::Rekeying {
+                    // Ours is in flight too: settled when its answer comes (§2.8.1).
+                    old.collision = Some(Collision {
+                        lowest_nonce: lowest(nonce_i, &nonce_r).to_vec(),
+                    });
+                } else {
+                    // The peer rekeyed it and will delete it.
+                    old.state = ChildState::Rekeyed;
+                    old.expire_at = Some(
+                        old.expire_at
+                            .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
+                    );
+                }
+            }
+        }
+        Next::Keep
+    }
+}
+
+/// The PFS group we propose first, if our first proposal asks for one.
+fn first_pfs_group(ex: &ChildExchange) -> Option<KeyExchange> {
+    ex.config
+        .esp_proposals
+        .first()
+        .and_then(|p| p.key_exchange.first().copied())
+}
+
+/// The lower of an exchange's two nonces, compared as octet strings.
+fn lowest<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
+    a.min(b)
+}

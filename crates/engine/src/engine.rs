@@ -1,0 +1,795 @@
+//! The engine: owns every IKE SA, routes datagrams, timers and commands to them,
+//! and queues what must go out.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tern_wire::{ExchangeType, Message, Payload};
+
+use crate::config::{Connection, EngineConfig};
+use crate::env::Environment;
+use crate::identity;
+use crate::ike_sa::{IkeSa, InFlight, Phase, Purpose, Queued, Spi};
+use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
+use crate::stats::{DropReason, Stats};
+use crate::timers::Timers;
+
+/// How long a responder keeps an IKE SA whose IKE_AUTH never came.
+pub(crate) const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an exchange handler decided about its IKE SA.
+pub(crate) enum Next {
+    Keep,
+    /// Remove the SA and its kernel state, telling the user why.
+    Destroy(String),
+}
+
+/// Commands from the control socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Initiate {
+        connection: String,
+    },
+    Terminate {
+        connection: String,
+    },
+    /// Rekey every CHILD SA of the connection now.
+    Rekey {
+        connection: String,
+    },
+}
+
+/// What a reload did, by connection name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// What a command started: the IKE SAs whose events will tell how it ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandAccepted {
+    pub ike_ids: Vec<u64>,
+}
+
+/// Everything but the SA table, so handlers can borrow one SA and the rest at once.
+pub(crate) struct Ctx {
+    pub connections: Vec<Arc<Connection>>,
+    pub config: EngineConfig,
+    pub env: Box<dyn Environment + Send>,
+    pub transmits: VecDeque<Transmit>,
+    pub kernel_ops: VecDeque<KernelOp>,
+    pub events: VecDeque<Event>,
+    pub stats: Stats,
+    /// IKE SAs made by a handler (rekeying), for the engine to take into its table.
+    pub new_sas: Vec<IkeSa>,
+    next_unique_id: u64,
+    next_reqid: u32,
+}
+
+pub struct Engine {
+    ctx: Ctx,
+    sas: HashMap<Spi, IkeSa>,
+    /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
+    /// IKE_SA_INIT finds its SA instead of making a second one.
+    by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
+    timers: Timers,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, env: Box<dyn Environment + Send>) -> Engine {
+        Engine {
+            ctx: Ctx {
+                connections: config.connections.iter().cloned().map(Arc::new).collect(),
+                config,
+                env,
+                transmits: VecDeque::new(),
+                kernel_ops: VecDeque::new(),
+                events: VecDeque::new(),
+                stats: Stats::default(),
+                new_sas: Vec::new(),
+                next_unique_id: 1,
+                next_reqid: 1,
+            },
+            sas: HashMap::new(),
+            by_peer_spi: HashMap::new(),
+            timers: Timers::default(),
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.ctx.config
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.ctx.stats
+    }
+
+    /// A datagram arrived on `local` from `remote` (non-ESP marker already removed).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        self.ctx.stats.received += 1;
+        let message = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.ctx
+                    .drop_packet(DropReason::Malformed, remote, &e.to_string());
+                return;
+            }
+        };
+        let header = &message.header;
+        if header.exchange == ExchangeType::IKE_SA_INIT && !header.flags.is_response() {
+            self.handle_init_request(now, local, remote, bytes, message);
+            return;
+        }
+        // The I flag says who sent it: the original initiator knows us by the responder SPI.
+        let our_spi = if header.flags.is_initiator() {
+            header.responder_spi
+        } else {
+            header.initiator_spi
+        };
+        let Some(mut sa) = self.sas.remove(&our_spi) else {
+            self.ctx.drop_packet(
+                DropReason::UnknownSpi,
+                remote,
+                &format!("no IKE SA with SPI {}", hex(&our_spi)),
+            );
+            return;
+        };
+        let next = self
+            .ctx
+            .dispatch(now, &mut sa, local, remote, bytes, message);
+        self.settle(now, sa, next);
+    }
+
+    fn handle_init_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        message: Message,
+    ) {
+        let peer_spi = message.header.initiator_spi;
+        if let Some(our_spi) = self.by_peer_spi.get(&(remote, peer_spi)) {
+            if let Some(sa) = self.sas.get(our_spi) {
+                if sa.init_request == bytes && !sa.init_response.is_empty() {
+                    self.ctx.stats.retransmits_answered += 1;
+                    tracing::debug!(
+                        ike = sa.unique_id,
+                        "IKE_SA_INIT retransmitted by the peer; resending our response"
+                    );
+                    let response = sa.init_response.clone();
+                    self.ctx.transmit(local, remote, response);
+                } else {
+                    self.ctx.drop_packet(
+                        DropReason::Unexpected,
+                        remote,
+                        "IKE_SA_INIT for an IKE SA that already exists",
+                    );
+                }
+                return;
+            }
+        }
+        if let Some(sa) = self.ctx.respond_to_init(now, local, remote, bytes, message) {
+            self.by_peer_spi.insert((remote, peer_spi), sa.our_spi());
+            self.settle(now, sa, Next::Keep);
+        }
+    }
+
+    /// Runs commands from the control socket.
+    pub fn handle_command(
+        &mut self,
+        now: Instant,
+        command: Command,
+    ) -> Result<CommandAccepted, String> {
+        match command {
+            Command::Initiate { connection } => {
+                let conn = self
+                    .ctx
+                    .connections
+                    .iter()
+                    .find(|c| c.name == connection)
+                    .cloned()
+                    .ok_or_else(|| format!("no connection named `{connection}`"))?;
+                let sa = self.ctx.initiate(now, conn)?;
+                let id = sa.unique_id;
+                self.settle(now, sa, Next::Keep);
+                Ok(CommandAccepted { ike_ids: vec![id] })
+            }
+            Command::Rekey { connection } => {
+                let mut ike_ids = Vec::new();
+                for sa in self
+                    .sas
+                    .values_mut()
+                    .filter(|sa| sa.connection.name == connection && sa.is_established())
+                {
+                    ike_ids.push(sa.unique_id);
+                    let children: Vec<u64> = sa.children.iter().map(|c| c.unique_id).collect();
+                    for id in children {
+                        self.ctx.start_child_rekey(now, sa, id);
+                    }
+                }
+                if ike_ids.is_empty() {
+                    return Err(format!(
+                        "no established IKE SA for connection `{connection}`"
+                    ));
+                }
+                let spis: Vec<Spi> = self
+                    .sas
+                    .iter()
+                    .filter(|(_, sa)| ike_ids.contains(&sa.unique_id))
+                    .map(|(spi, _)| *spi)
+                    .collect();
+                for spi in spis {
+                    if let Some(sa) = self.sas.remove(&spi) {
+                        self.settle(now, sa, Next::Keep);
+                    }
+                }
+                Ok(CommandAccepted { ike_ids })
+            }
+            Command::Terminate { connection } => {
+                let ike_ids = self.delete_sas_of(now, &connection, "terminated by ternctl");
+                if ike_ids.is_empty() {
+                    return Err(format!("no IKE SA for connection `{connection}`"));
+                }
+                Ok(CommandAccepted { ike_ids })
+            }
+        }
+    }
+
+    /// Starts deleting every IKE SA of a connection; returns their ids.
+    fn delete_sas_of(&mut self, now: Instant, connection: &str, reason: &str) -> Vec<u64> {
+        let spis: Vec<Spi> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.connection.name == connection)
+            .map(|(spi, _)| *spi)
+            .collect();
+        let mut ike_ids = Vec::new();
+        for spi in spis {
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                continue;
+            };
+            ike_ids.push(sa.unique_id);
+            let next = self.ctx.start_delete(now, &mut sa, reason);
+            self.settle(now, sa, next);
+        }
+        ike_ids
+    }
+
+    /// Applies a new configuration: SAs of removed and changed connections are
+    /// deleted, those of unchanged ones are left alone, and added or changed
+    /// connections with `start_action = start` are brought up.
+    pub fn reload(&mut self, now: Instant, config: EngineConfig) -> ReloadReport {
+        let old = std::mem::take(&mut self.ctx.connections);
+        let mut report = ReloadReport::default();
+        for conn in &old {
+            match config.connections.iter().find(|c| c.name == conn.name) {
+                None => report.removed.push(conn.name.clone()),
+                Some(new) if **conn != *new => report.changed.push(conn.name.clone()),
+                Some(_) => report.unchanged.push(conn.name.clone()),
+            }
+        }
+        report.added = config
+            .connections
+            .iter()
+            .filter(|c| !old.iter().any(|o| o.name == c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        // Unchanged connections keep their Arc, so their SAs keep pointing at it.
+        self.ctx.connections = config
+            .connections
+            .iter()
+            .map(|c| {
+                old.iter()
+                    .find(|o| o.as_ref() == c)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(c.clone()))
+            })
+            .collect();
+        self.ctx.config = config;
+        for name in &report.removed {
+            self.delete_sas_of(now, name, "connection removed from the configuration");
+        }
+        for name in &report.changed {
+            self.delete_sas_of(now, name, "connection changed in the configuration");
+        }
+        let starting: Vec<Arc<Connection>> = self
+            .ctx
+            .connections
+            .iter()
+            .filter(|c| report.added.contains(&c.name) || report.changed.contains(&c.name))
+            .filter(|c| c.start_action == crate::config::StartAction::Start)
+            .cloned()
+            .collect();
+        for conn in starting {
+            match self.ctx.initiate(now, conn) {
+                Ok(sa) => self.settle(now, sa, Next::Keep),
+                Err(e) => tracing::warn!("after reload: {e}"),
+            }
+        }
+        tracing::info!(added = ?report.added, removed = ?report.removed, changed = ?report.changed, "configuration reloaded");
+        report
+    }
+
+    /// Call when `poll_timeout()` has passed (early or spurious calls are harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(spi) = self.timers.pop_due(now) {
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                continue;
+            };
+            sa.scheduled = None;
+            let next = self.ctx.on_timeout(now, &mut sa);
+            self.settle(now, sa, next);
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.ctx.transmits.pop_front()
+    }
+
+    pub fn poll_kernel_op(&mut self) -> Option<KernelOp> {
+        self.ctx.kernel_ops.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.ctx.events.pop_front()
+    }
+
+    pub fn list_sas(&self, now: Instant) -> Vec<IkeSaInfo> {
+        let mut out: Vec<IkeSaInfo> = self.sas.values().map(|sa| info(sa, now)).collect();
+        out.sort_by_key(|i| i.unique_id);
+        out
+    }
+
+    /// Puts an SA back in the table (or tears it down) after a handler ran.
+    fn settle(&mut self, now: Instant, sa: IkeSa, next: Next) {
+        self.settle_one(now, sa, next);
+        // IKE SAs the handler made (rekeying).
+        for new in std::mem::take(&mut self.ctx.new_sas) {
+            self.settle_one(now, new, Next::Keep);
+        }
+    }
+
+    fn settle_one(&mut self, now: Instant, mut sa: IkeSa, next: Next) {
+        match next {
+            Next::Keep => {
+                if let Some(deadline) = sa.next_deadline() {
+                    if sa.scheduled != Some(deadline) {
+                        self.timers.schedule(deadline.max(now), sa.our_spi());
+                        sa.scheduled = Some(deadline);
+                    }
+                }
+                self.sas.insert(sa.our_spi(), sa);
+            }
+            Next::Destroy(reason) => {
+                self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
+                self.ctx.destroy(now, sa, &reason);
+            }
+        }
+    }
+}
+
+impl Ctx {
+    pub fn random(&mut self, len: usize) -> Vec<u8> {
+        let mut buf = vec![0; len];
+        self.env.random(&mut buf);
+        buf
+    }
+
+    pub fn unique_id(&mut self) -> u64 {
+        let id = self.next_unique_id;
+        self.next_unique_id += 1;
+        id
+    }
+
+    pub fn reqid(&mut self) -> u32 {
+        let id = self.next_reqid;
+        self.next_reqid += 1;
+        id
+    }
+
+    pub fn transmit(&mut self, local: SocketAddr, remote: SocketAddr, payload: Vec<u8>) {
+        self.stats.sent += 1;
+        self.transmits.push_back(Transmit {
+            local,
+            remote,
+            payload,
+        });
+    }
+
+    pub fn drop_packet(&mut self, reason: DropReason, from: SocketAddr, detail: &str) {
+        self.stats.count_drop(reason);
+        tracing::warn!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
+    }
+
+    /// Routes a message for an existing SA: window checks, decryption, then the
+    /// handler for its exchange.
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        message: Message,
+    ) -> Next {
+        let header = message.header.clone();
+        if header.exchange == ExchangeType::IKE_SA_INIT {
+            return self.handle_init_response(now, sa, bytes, message);
+        }
+        if header.flags.is_response() {
+            if sa.in_flight.as_ref().map(|r| r.message_id) != Some(header.message_id) {
+                self.drop_packet(
+                    DropReason::Unexpected,
+                    remote,
+                    &format!(
+                        "response with message ID {} matches no request of ours",
+                        header.message_id
+                    ),
+                );
+                return Next::Keep;
+            }
+        } else if header.message_id.wrapping_add(1) == sa.expected_request_id {
+            if let Some(response) = sa.last_response.clone() {
+                self.stats.retransmits_answered += 1;
+                tracing::debug!(
+                    ike = sa.unique_id,
+                    id = header.message_id,
+                    "request retransmitted by the peer; resending our response"
+                );
+                self.transmit(sa.local, sa.remote, response);
+            }
+            return Next::Keep;
+        } else if header.message_id != sa.expected_request_id {
+            self.drop_packet(
+                DropReason::OutOfWindow,
+                remote,
+                &format!(
+                    "request with message ID {}, expected {}",
+                    header.message_id, sa.expected_request_id
+                ),
+            );
+            return Next::Keep;
+        }
+        let payloads = match sa.open(bytes, &message) {
+            Ok(p) => p,
+            Err(e) => {
+                self.drop_packet(
+                    DropReason::Unauthenticated,
+                    remote,
+                    &format!("IKE SA #{}: {e}", sa.unique_id),
+                );
+                return Next::Keep;
+            }
+        };
+        self.follow_peer(sa, local, remote);
+        if let Some(critical) = unknown_critical(&payloads) {
+            if !header.flags.is_response() {
+                let notify = Payload::Notify(tern_wire::NotifyPayload {
+                    protocol: tern_wire::ProtocolId(0),
+                    spi: Vec::new(),
+                    notify_type: tern_wire::NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+                    data: vec![critical],
+                });
+                self.respond(sa, header.exchange, header.message_id, &[notify]);
+            }
+            return Next::Keep;
+        }
+        if header.flags.is_response() {
+            let request = sa.in_flight.take().expect("checked above");
+            let next = self.handle_response(now, sa, header.exchange, request.purpose, payloads);
+            if matches!(next, Next::Keep) {
+                self.send_queued(now, sa);
+            }
+            next
+        } else {
+            self.handle_request(now, sa, header.exchange, header.message_id, payloads)
+        }
+    }
+
+    /// An authenticated message came over other addresses or ports than the SA's: the
+    /// peer moved (e.g. it floated to port 4500, as strongSwan does with MOBIKE).
+    /// Answers and our later requests follow it (RFC 7296 §2.11, §2.23).
+    fn follow_peer(&mut self, sa: &mut IkeSa, local: SocketAddr, remote: SocketAddr) {
+        if (sa.local, sa.remote) != (local, remote) {
+            tracing::info!(ike = sa.unique_id, from = %sa.remote, to = %remote, local = %local, "peer moved; following it");
+            sa.local = local;
+            sa.remote = remote;
+        }
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        id: u32,
+        payloads: Vec<Payload>,
+    ) -> Next {
+        match (exchange, &sa.phase) {
+            (ExchangeType::IKE_AUTH, Phase::AwaitAuthRequest) => {
+                self.handle_auth_request(now, sa, id, payloads)
+            }
+            (ExchangeType::INFORMATIONAL, _) => {
+                self.handle_informational_request(now, sa, id, payloads)
+            }
+            (ExchangeType::CREATE_CHILD_SA, Phase::Established | Phase::Deleting(_)) => {
+                self.handle_create_child_request(now, sa, id, payloads)
+            }
+            (exchange, phase) => {
+                let detail = format!("{exchange} request while {}", phase.name());
+                self.drop_packet(DropReason::Unexpected, sa.remote, &detail);
+                Next::Keep
+            }
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        purpose: Purpose,
+        payloads: Vec<Payload>,
+    ) -> Next {
+        match (purpose, exchange) {
+            (Purpose::IkeAuth, ExchangeType::IKE_AUTH) => {
+                self.handle_auth_response(now, sa, payloads)
+            }
+            (Purpose::RekeyIke(rekey), ExchangeType::CREATE_CHILD_SA) => {
+                self.handle_ike_rekey_response(now, sa, rekey, payloads)
+            }
+            (Purpose::CreateChild(ex), ExchangeType::CREATE_CHILD_SA) => {
+                self.handle_create_child_response(now, sa, ex, payloads)
+            }
+            (
+                purpose @ (Purpose::DeleteIke | Purpose::DeleteChild { .. }),
+                ExchangeType::INFORMATIONAL,
+            ) => self.handle_informational_response(now, sa, purpose, payloads),
+            (purpose, exchange) => {
+                let detail = format!("{exchange} response to our {} request", purpose.describe());
+                self.drop_packet(DropReason::Unexpected, sa.remote, &detail);
+                Next::Keep
+            }
+        }
+    }
+
+    /// Sends (or queues, while another request is in flight) an encrypted request.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        purpose: Purpose,
+        payloads: Vec<Payload>,
+    ) {
+        if sa.in_flight.is_some() {
+            sa.queued.push_back(Queued {
+                exchange,
+                purpose,
+                payloads,
+            });
+            return;
+        }
+        let id = sa.next_request_id;
+        sa.next_request_id += 1;
+        let bytes = sa.seal(exchange, false, id, &payloads);
+        self.send_first(now, sa, id, purpose, bytes);
+    }
+
+    /// Sends a request for the first time and arms its retransmission.
+    pub fn send_first(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        message_id: u32,
+        purpose: Purpose,
+        bytes: Vec<u8>,
+    ) {
+        self.transmit(sa.local, sa.remote, bytes.clone());
+        sa.in_flight = Some(InFlight {
+            message_id,
+            purpose,
+            bytes,
+            sends: 1,
+            next_retransmit: now + self.retransmit_delay(0),
+        });
+    }
+
+    fn send_queued(&mut self, now: Instant, sa: &mut IkeSa) {
+        if let Some(q) = sa.queued.pop_front() {
+            self.request(now, sa, q.exchange, q.purpose, q.payloads);
+        }
+    }
+
+    /// Answers the peer's request `id` and remembers the answer for retransmits.
+    pub fn respond(
+        &mut self,
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        id: u32,
+        payloads: &[Payload],
+    ) {
+        let bytes = sa.seal(exchange, true, id, payloads);
+        sa.expected_request_id = id.wrapping_add(1);
+        sa.last_response = Some(bytes.clone());
+        self.transmit(sa.local, sa.remote, bytes);
+    }
+
+    /// Delay before retransmission number `n + 1`: base * factor^n.
+    fn retransmit_delay(&self, n: u32) -> Duration {
+        let r = &self.config.retransmit;
+        let factor = f64::from(r.factor_tenths) / 10.0;
+        r.base.mul_f64(factor.powi(n as i32))
+    }
+
+    fn on_timeout(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
+        if sa.phase_deadline.is_some_and(|d| d <= now) {
+            return Next::Destroy(match sa.phase {
+                Phase::AwaitAuthRequest => {
+                    "the peer never sent IKE_AUTH (half-open IKE SA timed out)".into()
+                }
+                _ => "timed out".into(),
+            });
+        }
+        if let Next::Destroy(reason) = self.retransmit_due(now, sa) {
+            return Next::Destroy(reason);
+        }
+        self.run_child_timers(now, sa);
+        self.run_ike_timers(now, sa)
+    }
+
+    /// Retransmits our request if its time has come, or gives up on the peer.
+    fn retransmit_due(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
+        let tries = self.config.retransmit.tries;
+        let delay_next = match &sa.in_flight {
+            Some(r) if r.next_retransmit <= now => self.retransmit_delay(r.sends),
+            _ => return Next::Keep,
+        };
+        let request = sa.in_flight.as_mut().expect("matched above");
+        if request.sends > tries {
+            if matches!(request.purpose, Purpose::DeleteIke) {
+                let why = match &sa.phase {
+                    Phase::Deleting(reason) => reason.as_str(),
+                    _ => "deleted",
+                };
+                return Next::Destroy(format!("{why} (the peer did not confirm the DELETE)"));
+            }
+            return Next::Destroy(format!(
+                "the peer did not answer our {} request after {} transmissions: peer unreachable or not running IKE",
+                request.purpose.describe(),
+                request.sends
+            ));
+        }
+        request.sends += 1;
+        request.next_retransmit = now + delay_next;
+        self.stats.retransmits_sent += 1;
+        tracing::info!(
+            ike = sa.unique_id,
+            id = request.message_id,
+            attempt = request.sends,
+            "retransmitting request"
+        );
+        let bytes = request.bytes.clone();
+        self.transmit(sa.local, sa.remote, bytes);
+        Next::Keep
+    }
+
+    /// Removes an SA's kernel state and tells the user how it ended.
+    fn destroy(&mut self, now: Instant, mut sa: IkeSa, reason: &str) {
+        // SPIs reserved for CHILD SAs that never came.
+        let pending_spi = match (&sa.phase, sa.in_flight.as_ref().map(|r| &r.purpose)) {
+            (Phase::AwaitAuthResponse(pending), _) => pending.child.as_ref().map(|c| c.spi_in),
+            (_, Some(Purpose::CreateChild(ex))) => Some(ex.spi_in),
+            _ => None,
+        };
+        if let Some(spi) = pending_spi.filter(|s| *s != 0) {
+            self.kernel_ops.push_back(KernelOp::DeleteSa {
+                src: sa.remote.ip(),
+                dst: sa.local.ip(),
+                spi,
+            });
+        }
+        self.kernel_ops.extend(sa.lingering.drain(..).map(|l| l.op));
+        let ids: Vec<u64> = sa.children.iter().map(|c| c.unique_id).collect();
+        for id in ids {
+            self.retire_child(now, &mut sa, id, reason, false);
+        }
+        let connection = sa.connection.name.clone();
+        if sa.established_at.is_some() {
+            tracing::info!(ike = sa.unique_id, connection, "IKE SA deleted: {reason}");
+            self.events.push_back(Event::IkeSaDeleted {
+                connection,
+                ike_id: sa.unique_id,
+                reason: reason.to_string(),
+            });
+        } else {
+            tracing::warn!(ike = sa.unique_id, connection, "IKE SA failed: {reason}");
+            self.events.push_back(Event::IkeSaFailed {
+                connection,
+                ike_id: sa.unique_id,
+                reason: reason.to_string(),
+            });
+        }
+    }
+}
+
+/// The type of the first unknown payload with its critical bit set (RFC 7296 §2.5).
+fn unknown_critical(payloads: &[Payload]) -> Option<u8> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Unknown {
+            payload_type,
+            critical: true,
+            ..
+        } => Some(payload_type.0),
+        _ => None,
+    })
+}
+
+fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
+    IkeSaInfo {
+        connection: sa.connection.name.clone(),
+        unique_id: sa.unique_id,
+        state: sa.phase.name(),
+        initiator: sa.initiator,
+        local_addr: sa.local,
+        remote_addr: sa.remote,
+        local_id: identity::describe_config(&sa.connection.local_id),
+        remote_id: sa
+            .peer_id
+            .as_ref()
+            .map(identity::describe)
+            .unwrap_or_default(),
+        initiator_spi: sa.spi_i,
+        responder_spi: sa.spi_r,
+        proposal: sa.suite.map(|s| s.to_string()).unwrap_or_default(),
+        established_for: sa.established_at.map(|t| now.saturating_duration_since(t)),
+        rekey_in: sa
+            .rekey_at
+            .filter(|_| sa.is_established())
+            .map(|t| t.saturating_duration_since(now)),
+        expires_in: sa.expire_at.map(|t| t.saturating_duration_since(now)),
+        children: sa
+            .children
+            .iter()
+            .map(|c| ChildSaInfo {
+                name: c.name.clone(),
+                unique_id: c.unique_id,
+                state: c.state.name(),
+                mode: c.mode,
+                spi_in: c.spi_in,
+                spi_out: c.spi_out,
+                proposal: c.suite.to_string(),
+                local_ts: c.local_ts.iter().map(|t| t.to_string()).collect(),
+                remote_ts: c.remote_ts.iter().map(|t| t.to_string()).collect(),
+                installed_for: now.saturating_duration_since(c.installed_at),
+                rekey_in: c
+                    .rekey_at
+                    .filter(|_| c.state == crate::child_sa::ChildState::Installed)
+                    .map(|t| t.saturating_duration_since(now)),
+                expires_in: c.expire_at.map(|t| t.saturating_duration_since(now)),
+                local_addr: sa.local.ip(),
+                remote_addr: sa.remote.ip(),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,433 @@
+//! IKE_AUTH (RFC 7296 §1.2, §2.15): identities, PSK authentication and the first
+//! CHILD SA.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tern_crypto::{psk_auth, signed_octets, verify_psk_auth, ChildKeys};
+use tern_wire::{AuthMethod, AuthPayload, ExchangeType, Identification, NotifyType, Payload};
+
+use crate::child_sa::{ChildRequest, Negotiated};
+use crate::child_select;
+use crate::config::{AuthConfig, Connection, Mode};
+use crate::engine::{Ctx, Next};
+use crate::identity;
+use crate::ike_sa::{AwaitAuthResponse, IkeSa, Phase, Purpose};
+use crate::output::{Event, KernelOp};
+use crate::payloads;
+use crate::proposal;
+use crate::ts::{self, Ts};
+
+/// Whose AUTH payload is being computed or checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signer {
+    Initiator,
+    Responder,
+}
+
+/// The octets `signer` authenticates with its ID payload (RFC 7296 §2.15).
+fn octets_signed_by(sa: &IkeSa, signer: Signer, id: &Identification) -> Vec<u8> {
+    let keys = sa
+        .keys
+        .as_ref()
+        .expect("IKE_AUTH runs after key derivation");
+    let prf = proposal::prf_alg(keys.prf);
+    let (message, nonce, sk_p) = match signer {
+        Signer::Initiator => (&sa.init_request, &sa.nonce_r, &keys.sk_pi),
+        Signer::Responder => (&sa.init_response, &sa.nonce_i, &keys.sk_pr),
+    };
+    signed_octets(prf, message, nonce, sk_p, &id.body_bytes())
+}
+
+fn sa_prf(sa: &IkeSa) -> tern_crypto::PrfAlg {
+    proposal::prf_alg(
+        sa.keys
+            .as_ref()
+            .expect("IKE_AUTH runs after key derivation")
+            .prf,
+    )
+}
+
+/// The PSK AUTH value of `signer` for an ID payload.
+fn auth_value(sa: &IkeSa, signer: Signer, id: &Identification, psk: &[u8]) -> Vec<u8> {
+    psk_auth(sa_prf(sa), psk, &octets_signed_by(sa, signer, id))
+}
+
+fn verify_auth(
+    sa: &IkeSa,
+    signer: Signer,
+    id: &Identification,
+    auth: &AuthPayload,
+    psk: &[u8],
+) -> bool {
+    auth.method == AuthMethod::SHARED_KEY_MIC
+        && verify_psk_auth(
+            sa_prf(sa),
+            psk,
+            &octets_signed_by(sa, signer, id),
+            &auth.data,
+        )
+}
+
+fn psk(conn: &Connection) -> &[u8] {
+    match &conn.auth {
+        AuthConfig::Psk(k) => k,
+    }
+}
+
+impl Ctx {
+    /// Initiator: IDi, [IDr], AUTH and the first CHILD SA's SA, TSi, TSr.
+    pub(crate) fn send_auth_request(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
+        let conn = sa.connection.clone();
+        let id_i = identity::to_wire(&conn.local_id);
+        let auth = auth_value(sa, Signer::Initiator, &id_i, psk(&conn));
+        let mut payloads = vec![Payload::IdI(id_i)];
+        if let Some(remote_id) = &conn.remote_id {
+            payloads.push(Payload::IdR(identity::to_wire(remote_id)));
+        }
+        payloads.push(Payload::Auth(AuthPayload {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: auth,
+        }));
+        let mut child = None;
+        if let Some(config) = conn.children.first() {
+            let reqid = self.reqid();
+            let spi_in = match self.env.allocate_spi(sa.local.ip(), sa.remote.ip(), reqid) {
+                Ok(spi) => spi,
+                Err(e) => {
+                    return Next::Destroy(format!("cannot reserve an ESP SPI in the kernel: {e}"))
+                }
+            };
+            let local_ts: Vec<Ts> = config.local_ts.iter().map(Ts::from_config).collect();
+            let remote_ts: Vec<Ts> = config.remote_ts.iter().map(Ts::from_config).collect();
+            if config.mode == Mode::Transport {
+                payloads.push(payloads::status(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+            }
+            payloads.push(Payload::Sa(proposal::esp_offer(
+                &proposal::without_pfs(&config.esp_proposals),
+                spi_in,
+            )));
+            payloads.push(Payload::TsI(ts::to_payload(&local_ts)));
+            payloads.push(Payload::TsR(ts::to_payload(&remote_ts)));
+            child = Some(ChildRequest {
+                config: config.clone(),
+                spi_in,
+                reqid,
+                local_ts,
+                remote_ts,
+            });
+        }
+        sa.phase = Phase::AwaitAuthResponse(AwaitAuthResponse { child });
+        self.request(now, sa, ExchangeType::IKE_AUTH, Purpose::IkeAuth, payloads);
+        Next::Keep
+    }
+
+    /// Initiator: the responder's IKE_AUTH answer.
+    pub(crate) fn handle_auth_response(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        p: Vec<Payload>,
+    ) -> Next {
+        let conn = sa.connection.clone();
+        let (id_r, auth) = match (payloads::id_r(&p), payloads::auth(&p)) {
+            (Some(id), Some(auth)) => (id.clone(), auth.clone()),
+            _ => {
+                return Next::Destroy(match payloads::error_notify(&p).map(|n| n.notify_type) {
+                    Some(NotifyType::AUTHENTICATION_FAILED) => format!(
+                        "connection `{}`: the peer rejected our authentication (AUTHENTICATION_FAILED): pre-shared key mismatch, or the peer does not accept our identity '{}'",
+                        conn.name,
+                        identity::describe_config(&conn.local_id)
+                    ),
+                    Some(other) => format!("the peer refused IKE_AUTH with {other}"),
+                    None => "the peer's IKE_AUTH response lacks IDr or AUTH".into(),
+                });
+            }
+        };
+        if let Some(expected) = &conn.remote_id {
+            if !identity::matches(expected, &id_r) {
+                self.tell_auth_failed(sa);
+                return Next::Destroy(format!(
+                    "connection `{}`: the peer identified as '{}', but remote_id is '{}'",
+                    conn.name,
+                    identity::describe(&id_r),
+                    identity::describe_config(expected)
+                ));
+            }
+        }
+        if !verify_auth(sa, Signer::Responder, &id_r, &auth, psk(&conn)) {
+            self.tell_auth_failed(sa);
+            let why = if auth.method == AuthMethod::SHARED_KEY_MIC {
+                "pre-shared key mismatch: the peer's AUTH payload does not verify with our psk"
+                    .to_string()
+            } else {
+                format!(
+                    "the peer authenticates with {}, but this connection uses a pre-shared key",
+                    auth.method
+                )
+            };
+            tracing::warn!(
+                ike = sa.unique_id,
+                connection = conn.name,
+                peer = identity::describe(&id_r),
+                "{why}"
+            );
+            return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+        }
+        let Phase::AwaitAuthResponse(pending) =
+            std::mem::replace(&mut sa.phase, Phase::Established)
+        else {
+            unreachable!("IKE_AUTH responses are only accepted while awaiting one")
+        };
+        self.established(now, sa, id_r);
+        if let Some(request) = pending.child {
+            self.finish_child(now, sa, request, &p);
+        }
+        Next::Keep
+    }
+
+    /// Initiator: install the CHILD SA the responder agreed to, or report why not.
+    fn finish_child(&mut self, now: Instant, sa: &mut IkeSa, request: ChildRequest, p: &[Payload]) {
+        let name = request.config.name.clone();
+        let outcome = match (payloads::error_notify(p), child_select::child_payloads(p)) {
+            (Some(err), _) => Err(format!(
+                "the peer refused the CHILD SA with {}",
+                err.notify_type
+            )),
+            (None, None) => Err("the peer's answer has no CHILD SA (SA, TSi, TSr missing)".into()),
+            (None, Some(c)) => child_select::check_answer(
+                &proposal::without_pfs(&request.config.esp_proposals),
+                &request.local_ts,
+                &request.remote_ts,
+                request.config.mode,
+                &c,
+            ),
+        };
+        let keys = outcome.and_then(|(suite, spi_out, local_ts, remote_ts)| {
+            let keys = crate::children::child_keys(sa, suite, None, &sa.nonce_i, &sa.nonce_r)?;
+            Ok((
+                Negotiated {
+                    name: name.clone(),
+                    reqid: request.reqid,
+                    mode: request.config.mode,
+                    suite,
+                    spi_in: request.spi_in,
+                    spi_out,
+                    local_ts,
+                    remote_ts,
+                },
+                keys,
+            ))
+        });
+        match keys {
+            Ok((negotiated, keys)) => {
+                self.install_child(now, sa, negotiated, keys, true);
+            }
+            Err(reason) => {
+                self.kernel_ops.push_back(KernelOp::DeleteSa {
+                    src: sa.remote.ip(),
+                    dst: sa.local.ip(),
+                    spi: request.spi_in,
+                });
+                self.child_failed(sa, &name, reason);
+            }
+        }
+    }
+
+    /// Responder: the initiator's IKE_AUTH request.
+    pub(crate) fn handle_auth_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        id: u32,
+        p: Vec<Payload>,
+    ) -> Next {
+        let (Some(id_i), Some(auth)) = (payloads::id_i(&p), payloads::auth(&p)) else {
+            self.respond(
+                sa,
+                ExchangeType::IKE_AUTH,
+                id,
+                &[payloads::error(NotifyType::INVALID_SYNTAX)],
+            );
+            return Next::Destroy("the peer's IKE_AUTH request lacks IDi or AUTH".into());
+        };
+        let id_r_hint = payloads::id_r(&p);
+        let Some(conn) = self.connection_for_peer(sa, id_i, id_r_hint) else {
+            self.respond(
+                sa,
+                ExchangeType::IKE_AUTH,
+                id,
+                &[payloads::error(NotifyType::AUTHENTICATION_FAILED)],
+            );
+            let why = format!(
+                "no connection accepts the peer identity '{}' from {}",
+                identity::describe(id_i),
+                sa.remote.ip()
+            );
+            tracing::warn!(ike = sa.unique_id, "{why}");
+            return Next::Destroy(why);
+        };
+        if !verify_auth(sa, Signer::Initiator, id_i, auth, psk(&conn)) {
+            self.respond(
+                sa,
+                ExchangeType::IKE_AUTH,
+                id,
+                &[payloads::error(NotifyType::AUTHENTICATION_FAILED)],
+            );
+            let why = if auth.method == AuthMethod::SHARED_KEY_MIC {
+                format!(
+                    "pre-shared key mismatch: the AUTH payload of peer '{}' ({}) does not verify with our psk",
+                    identity::describe(id_i),
+                    sa.remote.ip()
+                )
+            } else {
+                format!(
+                    "the peer authenticates with {}, but this connection uses a pre-shared key",
+                    auth.method
+                )
+            };
+            tracing::warn!(
+                ike = sa.unique_id,
+                connection = conn.name,
+                "{why}; answered AUTHENTICATION_FAILED"
+            );
+            sa.connection = conn.clone();
+            return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+        }
+        sa.connection = conn.clone();
+        let id_r = identity::to_wire(&conn.local_id);
+        let our_auth = auth_value(sa, Signer::Responder, &id_r, psk(&conn));
+        let mut response = vec![
+            Payload::IdR(id_r),
+            Payload::Auth(AuthPayload {
+                method: AuthMethod::SHARED_KEY_MIC,
+                data: our_auth,
+            }),
+        ];
+        let child = child_select::child_payloads(&p).map(|c| self.negotiate_first_child(sa, &c));
+        match &child {
+            Some(Ok((n, _, number))) => {
+                if n.mode == Mode::Transport {
+                    response.push(payloads::status(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+                }
+                response.push(Payload::Sa(proposal::esp_answer(
+                    *number, n.suite, n.spi_in,
+                )));
+                response.push(Payload::TsI(ts::to_payload(&n.remote_ts)));
+                response.push(Payload::TsR(ts::to_payload(&n.local_ts)));
+            }
+            Some(Err((notify, _))) => response.push(payloads::error(*notify)),
+            None => {}
+        }
+        self.respond(sa, ExchangeType::IKE_AUTH, id, &response);
+        sa.phase = Phase::Established;
+        sa.phase_deadline = None;
+        self.established(now, sa, id_i.clone());
+        match child {
+            Some(Ok((negotiated, keys, _))) => {
+                self.install_child(now, sa, negotiated, keys, false);
+            }
+            Some(Err((_, reason))) => {
+                let name = conn
+                    .children
+                    .first()
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default();
+                self.child_failed(sa, &name, reason);
+            }
+            None => {}
+        }
+        Next::Keep
+    }
+
+    /// The connection a responder's IKE SA belongs to, now that the peer has named itself.
+    fn connection_for_peer(
+        &self,
+        sa: &IkeSa,
+        id_i: &Identification,
+        id_r: Option<&Identification>,
+    ) -> Option<Arc<Connection>> {
+        let suite = sa.suite?;
+        let fits = |c: &Arc<Connection>| {
+            (c.local_addrs.is_empty() || c.local_addrs.contains(&sa.local.ip()))
+                && (c.remote_addrs.is_empty() || c.remote_addrs.contains(&sa.remote.ip()))
+                && c.remote_id
+                    .as_ref()
+                    .is_none_or(|r| identity::matches(r, id_i))
+                && proposal::select_ike(&proposal::ike_answer(1, suite), &c.ike_proposals).is_some()
+        };
+        let names_us = |c: &Arc<Connection>| id_r.is_none_or(|r| identity::matches(&c.local_id, r));
+        let current = std::iter::once(&sa.connection);
+        let all = current.chain(self.connections.iter());
+        let candidates: Vec<&Arc<Connection>> = all.filter(|c| fits(c)).collect();
+        candidates
+            .iter()
+            .find(|c| names_us(c))
+            .or(candidates.first())
+            .map(|c| Arc::clone(c))
+    }
+
+    /// Responder: the CHILD SA that comes with IKE_AUTH. Returns it, its keys and the
+    /// number of the proposal we took.
+    fn negotiate_first_child(
+        &mut self,
+        sa: &IkeSa,
+        c: &child_select::ChildPayloads<'_>,
+    ) -> Result<(Negotiated, ChildKeys, u8), child_select::Refusal> {
+        let choice = child_select::choose(&sa.connection, None, c, true)?;
+        let reqid = self.reqid();
+        let spi_in = self
+            .env
+            .allocate_spi(sa.local.ip(), sa.remote.ip(), reqid)
+            .map_err(|e| {
+                (
+                    NotifyType::TEMPORARY_FAILURE,
+                    format!("cannot reserve an ESP SPI in the kernel: {e}"),
+                )
+            })?;
+        let keys = crate::children::child_keys(sa, choice.suite, None, &sa.nonce_i, &sa.nonce_r)
+            .map_err(|e| (NotifyType::NO_PROPOSAL_CHOSEN, e))?;
+        let negotiated = Negotiated {
+            name: choice.config.name,
+            reqid,
+            mode: choice.mode,
+            suite: choice.suite,
+            spi_in,
+            spi_out: choice.spi_out,
+            local_ts: choice.local_ts,
+            remote_ts: choice.remote_ts,
+        };
+        Ok((negotiated, keys, choice.proposal_number))
+    }
+
+    fn established(&mut self, now: Instant, sa: &mut IkeSa, peer_id: Identification) {
+        sa.established_at = Some(now);
+        self.schedule_ike_lifetime(now, sa);
+        tracing::info!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            peer = identity::describe(&peer_id),
+            remote = %sa.remote,
+            "IKE SA established"
+        );
+        sa.peer_id = Some(peer_id);
+        self.events.push_back(Event::IkeSaEstablished {
+            connection: sa.connection.name.clone(),
+            ike_id: sa.unique_id,
+        });
+    }
+
+    /// Initiator: the responder failed our checks; tell it, without waiting for an answer
+    /// (RFC 7296 §2.21.2).
+    fn tell_auth_failed(&mut self, sa: &mut IkeSa) {
+        let id = sa.next_request_id;
+        sa.next_request_id += 1;
+        let bytes = sa.seal(
+            ExchangeType::INFORMATIONAL,
+            false,
+            id,
+            &[payloads::error(NotifyType::AUTHENTICATION_FAILED)],
+        );
+        self.transmit(sa.local, sa.remote, bytes);
+    }
+}

@@ -1,0 +1,406 @@
+//! IKE SA rekeying (RFC 7296 §1.3.2, §2.18): a new IKE SA from a CREATE_CHILD_SA
+//! exchange on the old one; the CHILD SAs move over, and the rekeying side
+//! deletes the old IKE SA.
+//!
+//! Simultaneous IKE rekeys are avoided rather than resolved: a responder with an
+//! exchange of its own in flight answers TEMPORARY_FAILURE, and the rekey is
+//! retried after a random delay, so one side goes first (cf. §2.25).
+
+use std::time::{Duration, Instant};
+
+use tern_crypto::{ike_keys_from_skeyseed, ke_public, ke_shared, skeyseed_rekey, Secret};
+use tern_wire::{ExchangeType, KeMethod, KePayload, NotifyType, Payload, SaPayload};
+
+use crate::engine::{Ctx, Next};
+use crate::ike_sa::{IkeRekey, IkeSa, Phase, Purpose, Spi};
+use crate::ike_sa_init::{set_keys, NONCE_LEN, NONCE_RANGE};
+use crate::output::Event;
+use crate::payloads;
+use crate::proposal::{self, IkeSuite};
+
+/// How long the old IKE SA waits for the peer's DELETE after the peer rekeyed it:
+/// longer than the peer's whole retransmission schedule for that DELETE.
+const REKEYED_IKE_LINGER: Duration = Duration::from_secs(180);
+const RETRY: Duration = Duration::from_secs(10);
+const REFUSED_RETRY: Duration = Duration::from_secs(120);
+
+/// Our IKE proposals, each carrying the new SPI (§3.3.1).
+fn offer_with_spi(sa: &IkeSa, spi: Spi) -> SaPayload {
+    let mut offer = proposal::ike_offer(&sa.connection.ike_proposals);
+    for p in &mut offer.proposals {
+        p.spi = spi.to_vec();
+    }
+    offer
+}
+
+impl Ctx {
+    /// Sets the IKE SA's rekey and end times from its connection's lifetime.
+    pub(crate) fn schedule_ike_lifetime(&mut self, now: Instant, sa: &mut IkeSa) {
+        let lifetime = sa.connection.lifetime;
+        let jitter = self.jitter(lifetime.rand_time);
+        sa.rekey_at = (!lifetime.rekey_time.is_zero())
+            .then(|| now + lifetime.rekey_time.saturating_sub(jitter));
+        sa.expire_at = (!lifetime.life_time.is_zero()).then(|| now + lifetime.life_time);
+    }
+
+    /// Runs the IKE SA's own lifetime: rekey when due, delete at life_time.
+    pub(crate) fn run_ike_timers(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
+        if sa.expire_at.is_some_and(|t| t <= now) {
+            sa.expire_at = None;
+            return match sa.phase {
+                Phase::Rekeyed => Next::Destroy("rekeyed".into()),
+                _ => {
+                    self.stats.ike_hard_expiries += 1;
+                    self.start_delete(
+                        now,
+                        sa,
+                        "IKE SA life_time reached before a rekey succeeded (hard expiry)",
+                    )
+                }
+            };
+        }
+        if sa.is_established() && sa.rekey_at.is_some_and(|t| t <= now) {
+            sa.rekey_at = None;
+            self.start_ike_rekey(now, sa);
+        }
+        Next::Keep
+    }
+
+    /// Starts rekeying the IKE SA with the key exchange group it uses now.
+    pub(crate) fn start_ike_rekey(&mut self, now: Instant, sa: &mut IkeSa) {
+        let Some(suite) = sa.suite else { return };
+        if sa.in_flight.is_some() || !sa.queued.is_empty() {
+            // An IKE rekey goes alone, so no exchange straddles two IKE SAs.
+            sa.rekey_at = Some(now + Duration::from_secs(1) + self.jitter(RETRY));
+            return;
+        }
+        self.stats.ike_rekeys_initiated += 1;
+        let new_spi = self.new_spi();
+        let nonce = self.random(NONCE_LEN);
+        let ke_private = self.ke_private(suite.key_exchange);
+        let public = match ke_public(proposal::ke_alg(suite.key_exchange), &ke_private) {
+            Ok(p) => p,
+            Err(e) => return tracing::error!(ike = sa.unique_id, "cannot rekey: {e}"),
+        };
+        tracing::info!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            "rekeying IKE SA"
+        );
+        let payloads = vec![
+            Payload::Sa(offer_with_spi(sa, new_spi)),
+            Payload::Nonce(nonce.clone()),
+            Payload::Ke(KePayload {
+                method: proposal::ke_method(suite.key_exchange),
+                data: public,
+            }),
+        ];
+        let rekey = IkeRekey {
+            new_spi,
+            nonce,
+            key_exchange: suite.key_exchange,
+            ke_private,
+        };
+        self.request(
+            now,
+            sa,
+            ExchangeType::CREATE_CHILD_SA,
+            Purpose::RekeyIke(Box::new(rekey)),
+            payloads,
+        );
+    }
+
+    /// Initiator: the answer to our IKE rekey.
+    pub(crate) fn handle_ike_rekey_response(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        rekey: Box<IkeRekey>,
+        p: Vec<Payload>,
+    ) -> Next {
+        if let Some(err) = payloads::error_notify(&p) {
+            let (retry, why) = match err.notify_type {
+                NotifyType::TEMPORARY_FAILURE => (
+                    Duration::from_secs(1) + self.jitter(RETRY),
+                    "TEMPORARY_FAILURE".to_string(),
+                ),
+                other => (
+                    REFUSED_RETRY,
+                    format!(
+                        "{other}; we offered {}",
+                        proposal::describe_ike_proposals(&sa.connection.ike_proposals)
+                    ),
+                ),
+            };
+            tracing::warn!(
+                ike = sa.unique_id,
+                connection = sa.connection.name,
+                "IKE SA rekey refused: {why}; retrying in {} s",
+                retry.as_secs()
+            );
+            sa.rekey_at = Some(now + retry);
+            return Next::Keep;
+        }
+        match self.finish_ike_rekey(now, sa, &rekey, &p) {
+            // The old IKE SA, now without CHILD SAs, goes.
+            Ok(()) => self.start_delete(now, sa, "rekeyed"),
+            Err(reason) => {
+                tracing::warn!(
+                    ike = sa.unique_id,
+                    "IKE SA rekey failed: {reason}; retrying in {} s",
+                    REFUSED_RETRY.as_secs()
+                );
+                sa.rekey_at = Some(now + REFUSED_RETRY);
+                Next::Keep
+            }
+        }
+    }
+
+    fn finish_ike_rekey(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        rekey: &IkeRekey,
+        p: &[Payload],
+    ) -> Result<(), String> {
+        let answer = payloads::sa(p).ok_or("no SA payload")?;
+        let suite =
+            proposal::accept_ike_answer(answer, &sa.connection.ike_proposals).ok_or_else(|| {
+                format!(
+                    "the peer chose a proposal we did not offer: {}",
+                    proposal::describe_offer(answer)
+                )
+            })?;
+        let peer_spi: Spi = answer.proposals[0]
+            .spi
+            .as_slice()
+            .try_into()
+            .map_err(|_| "the peer's new IKE SPI is not 8 octets")?;
+        let nonce_r = payloads::nonce(p)
+            .filter(|n| NONCE_RANGE.contains(&n.len()))
+            .ok_or("no valid nonce")?;
+        let ke = payloads::ke(p).filter(|k| {
+            k.method == proposal::ke_method(suite.key_exchange)
+                && suite.key_exchange == rekey.key_exchange
+        });
+        let ke = ke.ok_or("the peer's KE payload does not match the agreed group")?;
+        let shared = ke_shared(
+            proposal::ke_alg(suite.key_exchange),
+            &rekey.ke_private,
+            &ke.data,
+        )
+        .map_err(|e| e.to_string())?;
+        let new = self.rekeyed_sa(
+            now,
+            sa,
+            suite,
+            true,
+            (rekey.new_spi, peer_spi),
+            (&rekey.nonce, nonce_r),
+            &shared,
+        )?;
+        self.new_sas.push(new);
+        Ok(())
+    }
+
+    /// Responder: the peer rekeys the IKE SA.
+    pub(crate) fn handle_ike_rekey_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        id: u32,
+        p: &[Payload],
+    ) -> Next {
+        let refuse = |ctx: &mut Ctx, sa: &mut IkeSa, notify: Payload, why: &str| {
+            tracing::warn!(
+                ike = sa.unique_id,
+                connection = sa.connection.name,
+                "IKE SA rekey refused: {why}"
+            );
+            ctx.respond(sa, ExchangeType::CREATE_CHILD_SA, id, &[notify]);
+            Next::Keep
+        };
+        if sa.in_flight.is_some() || !sa.queued.is_empty() {
+            return refuse(
+                self,
+                sa,
+                payloads::error(NotifyType::TEMPORARY_FAILURE),
+                "an exchange of ours is in flight",
+            );
+        }
+        let (Some(offer), Some(nonce_i), Some(ke)) =
+            (payloads::sa(p), payloads::nonce(p), payloads::ke(p))
+        else {
+            return refuse(
+                self,
+                sa,
+                payloads::error(NotifyType::INVALID_SYNTAX),
+                "SA, Nonce or KE missing",
+            );
+        };
+        if !NONCE_RANGE.contains(&nonce_i.len()) {
+            return refuse(
+                self,
+                sa,
+                payloads::error(NotifyType::INVALID_SYNTAX),
+                "nonce length outside 16..=256",
+            );
+        }
+        let Some((number, suite)) = proposal::select_ike(offer, &sa.connection.ike_proposals)
+        else {
+            let why = format!(
+                "no proposal in common; the peer offered {}; ours: {}",
+                proposal::describe_offer(offer),
+                proposal::describe_ike_proposals(&sa.connection.ike_proposals)
+            );
+            return refuse(
+                self,
+                sa,
+                payloads::error(NotifyType::NO_PROPOSAL_CHOSEN),
+                &why,
+            );
+        };
+        let Some(peer_spi) = offer
+            .proposals
+            .iter()
+            .find(|x| x.number == number)
+            .and_then(|x| <Spi>::try_from(x.spi.as_slice()).ok())
+        else {
+            return refuse(
+                self,
+                sa,
+                payloads::error(NotifyType::INVALID_SYNTAX),
+                "the new IKE SPI is not 8 octets",
+            );
+        };
+        if ke.method != proposal::ke_method(suite.key_exchange) {
+            let group = proposal::ke_method(suite.key_exchange)
+                .0
+                .to_be_bytes()
+                .to_vec();
+            return refuse(
+                self,
+                sa,
+                payloads::status(NotifyType::INVALID_KE_PAYLOAD, group),
+                "another key exchange group wanted",
+            );
+        }
+        let private = self.ke_private(suite.key_exchange);
+        let alg = proposal::ke_alg(suite.key_exchange);
+        let (Ok(public), Ok(shared)) =
+            (ke_public(alg, &private), ke_shared(alg, &private, &ke.data))
+        else {
+            return refuse(
+                self,
+                sa,
+                payloads::error(NotifyType::INVALID_SYNTAX),
+                "invalid key exchange value",
+            );
+        };
+        let our_spi = self.new_spi();
+        let nonce_r = self.random(NONCE_LEN);
+        let new = match self.rekeyed_sa(
+            now,
+            sa,
+            suite,
+            false,
+            (peer_spi, our_spi),
+            (nonce_i, &nonce_r),
+            &shared,
+        ) {
+            Ok(new) => new,
+            Err(e) => {
+                return refuse(
+                    self,
+                    sa,
+                    payloads::error(NotifyType::NO_PROPOSAL_CHOSEN),
+                    &e,
+                )
+            }
+        };
+        let mut answer = proposal::ike_answer(number, suite);
+        answer.proposals[0].spi = our_spi.to_vec();
+        let response = vec![
+            Payload::Sa(answer),
+            Payload::Nonce(nonce_r),
+            Payload::Ke(KePayload {
+                method: KeMethod(proposal::ke_method(suite.key_exchange).0),
+                data: public,
+            }),
+        ];
+        self.respond(sa, ExchangeType::CREATE_CHILD_SA, id, &response);
+        self.new_sas.push(new);
+        // The peer deletes the old IKE SA; if it does not, we do.
+        sa.phase = Phase::Rekeyed;
+        sa.rekey_at = None;
+        sa.expire_at = Some(now + REKEYED_IKE_LINGER);
+        Next::Keep
+    }
+
+    /// The new IKE SA (RFC 7296 §2.18): keys from the old SK_d and the new shared
+    /// secret; the CHILD SAs move over. `we_initiated`: we initiated the rekey,
+    /// and so are the new SA's original initiator.
+    #[allow(clippy::too_many_arguments)]
+    fn rekeyed_sa(
+        &mut self,
+        now: Instant,
+        old: &mut IkeSa,
+        suite: IkeSuite,
+        we_initiated: bool,
+        (spi_i, spi_r): (Spi, Spi),
+        (nonce_i, nonce_r): (&[u8], &[u8]),
+        shared: &Secret,
+    ) -> Result<IkeSa, String> {
+        let old_keys = old.keys.as_ref().expect("rekeying an established IKE SA");
+        let skeyseed = skeyseed_rekey(
+            proposal::prf_alg(old_keys.prf),
+            &old_keys.sk_d,
+            shared,
+            nonce_i,
+            nonce_r,
+        );
+        let (encr_len, integ_len) = proposal::key_lengths(suite.encryption, suite.integrity);
+        let keys = ike_keys_from_skeyseed(
+            proposal::prf_alg(suite.prf),
+            &skeyseed,
+            nonce_i,
+            nonce_r,
+            &spi_i,
+            &spi_r,
+            encr_len,
+            integ_len,
+        )
+        .map_err(|e| format!("deriving the new IKE SA's keys: {e}"))?;
+        let mut new = IkeSa::new(
+            self.unique_id(),
+            old.connection.clone(),
+            we_initiated,
+            old.local,
+            old.remote,
+            Phase::Established,
+        );
+        new.spi_i = spi_i;
+        new.spi_r = spi_r;
+        new.nonce_i = nonce_i.to_vec();
+        new.nonce_r = nonce_r.to_vec();
+        set_keys(&mut new, suite, keys)?;
+        new.peer_id = old.peer_id.clone();
+        new.established_at = Some(now);
+        new.children = std::mem::take(&mut old.children);
+        new.lingering = std::mem::take(&mut old.lingering);
+        self.schedule_ike_lifetime(now, &mut new);
+        tracing::info!(
+            old = old.unique_id,
+            new = new.unique_id,
+            connection = new.connection.name,
+            suite = %suite,
+            "IKE SA rekeyed"
+        );
+        self.events.push_back(Event::IkeSaRekeyed {
+            connection: new.connection.name.clone(),
+            old_ike_id: old.unique_id,
+            new_ike_id: new.unique_id,
+        });
+        Ok(new)
+    }
+}

@@ -1,0 +1,317 @@
+//! One IKE SA: its identity, keys, message windows, children and phase.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tern_crypto::{Secret, SkCipher};
+use tern_wire::{
+    EncryptedPayload, ExchangeType, Flags, Header, Identification, Message, Payload, PayloadType,
+};
+
+use crate::child_sa::{ChildExchange, ChildRequest, ChildSa};
+use crate::config::{Connection, KeyExchange, Prf};
+use crate::output::KernelOp;
+use crate::proposal::IkeSuite;
+
+/// An IKE SPI, as it appears on the wire.
+pub type Spi = [u8; 8];
+
+/// What the IKE SA is waiting for. Data only one phase needs lives in that phase.
+pub enum Phase {
+    /// Initiator: IKE_SA_INIT sent.
+    AwaitInitResponse(AwaitInitResponse),
+    /// Responder: IKE_SA_INIT answered, IKE_AUTH not yet received.
+    AwaitAuthRequest,
+    /// Initiator: IKE_AUTH sent.
+    AwaitAuthResponse(AwaitAuthResponse),
+    Established,
+    /// A DELETE for the whole IKE SA is in flight; why we sent it.
+    Deleting(String),
+    /// Replaced by a rekeyed IKE SA (RFC 7296 §2.18); the side that rekeyed deletes it.
+    Rekeyed,
+}
+
+pub struct AwaitInitResponse {
+    pub key_exchange: KeyExchange,
+    pub ke_private: Secret,
+    pub cookie: Option<Vec<u8>>,
+    /// INVALID_KE_PAYLOAD and COOKIE answers are followed at most this often,
+    /// so a hostile responder cannot keep us looping.
+    pub restarts_left: u8,
+}
+
+pub struct AwaitAuthResponse {
+    pub child: Option<ChildRequest>,
+}
+
+impl Phase {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::AwaitInitResponse(_) | Phase::AwaitAuthRequest | Phase::AwaitAuthResponse(_) => {
+                "CONNECTING"
+            }
+            Phase::Established => "ESTABLISHED",
+            Phase::Deleting(_) => "DELETING",
+            Phase::Rekeyed => "REKEYED",
+        }
+    }
+}
+
+/// Why we sent a request, so its response (or its silence) can be handled.
+pub enum Purpose {
+    IkeSaInit,
+    IkeAuth,
+    DeleteIke,
+    DeleteChild { spi_in: u32, reason: String },
+    CreateChild(Box<ChildExchange>),
+    RekeyIke(Box<IkeRekey>),
+}
+
+/// Our IKE SA rekey in flight (RFC 7296 §1.3.2).
+pub struct IkeRekey {
+    pub new_spi: Spi,
+    pub nonce: Vec<u8>,
+    pub key_exchange: KeyExchange,
+    pub ke_private: Secret,
+}
+
+impl Purpose {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Purpose::IkeSaInit => "IKE_SA_INIT",
+            Purpose::IkeAuth => "IKE_AUTH",
+            Purpose::DeleteIke | Purpose::DeleteChild { .. } => "DELETE",
+            Purpose::CreateChild(ex) if ex.rekey_of.is_some() => "CHILD SA rekey",
+            Purpose::CreateChild(_) => "CREATE_CHILD_SA",
+            Purpose::RekeyIke(_) => "IKE SA rekey",
+        }
+    }
+}
+
+/// An inbound SA kept a little after its CHILD SA ended (see `INBOUND_GRACE`).
+pub struct Lingering {
+    pub until: Instant,
+    pub op: KernelOp,
+}
+
+/// A request of ours awaiting its response.
+pub struct InFlight {
+    pub message_id: u32,
+    pub purpose: Purpose,
+    pub bytes: Vec<u8>,
+    /// How many times it has been sent, the first time included.
+    pub sends: u32,
+    pub next_retransmit: Instant,
+}
+
+/// A request waiting for the one in flight to be answered (window size 1).
+pub struct Queued {
+    pub exchange: ExchangeType,
+    pub purpose: Purpose,
+    pub payloads: Vec<Payload>,
+}
+
+/// The keys of an established IKE SA.
+pub struct SaKeys {
+    pub prf: Prf,
+    pub sk_d: Secret,
+    pub sk_pi: Secret,
+    pub sk_pr: Secret,
+    pub outbound: SkCipher,
+    pub inbound: SkCipher,
+}
+
+pub struct IkeSa {
+    pub unique_id: u64,
+    /// The connection this SA belongs to. A responder's choice is provisional until
+    /// IKE_AUTH names the peer.
+    pub connection: Arc<Connection>,
+    /// Whether we were the original initiator (the I flag of our messages).
+    pub initiator: bool,
+    pub spi_i: Spi,
+    pub spi_r: Spi,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Where the IKE_SA_INIT request came from (the responder's key for spotting
+    /// its retransmissions), even after the peer moved.
+    pub init_remote: SocketAddr,
+    pub phase: Phase,
+    pub suite: Option<IkeSuite>,
+    pub keys: Option<SaKeys>,
+    pub nonce_i: Vec<u8>,
+    pub nonce_r: Vec<u8>,
+    /// The IKE_SA_INIT messages exactly as sent and received: AUTH signs them.
+    pub init_request: Vec<u8>,
+    pub init_response: Vec<u8>,
+    pub peer_id: Option<Identification>,
+    pub children: Vec<ChildSa>,
+    pub lingering: Vec<Lingering>,
+    /// Our next request's message ID.
+    pub next_request_id: u32,
+    pub in_flight: Option<InFlight>,
+    pub queued: VecDeque<Queued>,
+    /// The message ID we expect on the peer's next request.
+    pub expected_request_id: u32,
+    /// Our last response, resent when its request is retransmitted.
+    pub last_response: Option<Vec<u8>>,
+    pub established_at: Option<Instant>,
+    /// When to rekey the IKE SA (while established) and when it ends.
+    pub rekey_at: Option<Instant>,
+    pub expire_at: Option<Instant>,
+    /// Deadline of the current phase (half-open SAs, deletes).
+    pub phase_deadline: Option<Instant>,
+    /// The deadline last put in the timer table, to avoid queueing it twice.
+    pub scheduled: Option<Instant>,
+    iv_counter: u64,
+}
+
+impl IkeSa {
+    pub fn new(
+        unique_id: u64,
+        connection: Arc<Connection>,
+        initiator: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+        phase: Phase,
+    ) -> IkeSa {
+        IkeSa {
+            unique_id,
+            connection,
+            initiator,
+            spi_i: [0; 8],
+            spi_r: [0; 8],
+            local,
+            remote,
+            init_remote: remote,
+            phase,
+            suite: None,
+            keys: None,
+            nonce_i: Vec::new(),
+            nonce_r: Vec::new(),
+            init_request: Vec::new(),
+            init_response: Vec::new(),
+            peer_id: None,
+            children: Vec::new(),
+            lingering: Vec::new(),
+            next_request_id: 0,
+            in_flight: None,
+            queued: VecDeque::new(),
+            expected_request_id: 0,
+            last_response: None,
+            established_at: None,
+            rekey_at: None,
+            expire_at: None,
+            phase_deadline: None,
+            scheduled: None,
+            iv_counter: 0,
+        }
+    }
+
+    /// The SPI by which we know this SA.
+    pub fn our_spi(&self) -> Spi {
+        if self.initiator {
+            self.spi_i
+        } else {
+            self.spi_r
+        }
+    }
+
+    pub fn is_established(&self) -> bool {
+        matches!(self.phase, Phase::Established)
+    }
+
+    pub fn header(&self, exchange: ExchangeType, response: bool, message_id: u32) -> Header {
+        let mut flags = 0;
+        if self.initiator {
+            flags |= Flags::INITIATOR.0;
+        }
+        if response {
+            flags |= Flags::RESPONSE.0;
+        }
+        Header {
+            initiator_spi: self.spi_i,
+            responder_spi: self.spi_r,
+            next_payload: PayloadType::NONE,
+            major_version: 2,
+            minor_version: 0,
+            exchange,
+            flags: Flags(flags),
+            message_id,
+            length: 0,
+        }
+    }
+
+    /// Builds an encrypted message: the payloads go inside an SK payload.
+    pub fn seal(
+        &mut self,
+        exchange: ExchangeType,
+        response: bool,
+        message_id: u32,
+        payloads: &[Payload],
+    ) -> Vec<u8> {
+        let header = self.header(exchange, response, message_id);
+        let keys = self
+            .keys
+            .as_ref()
+            .expect("sealing needs keys: only called after IKE_SA_INIT");
+        let (first_inner, plaintext) = tern_wire::write_payloads(payloads);
+        let body_len = keys.outbound.sealed_len(plaintext.len());
+        let message = Message {
+            header,
+            payloads: vec![Payload::Encrypted(EncryptedPayload {
+                first_inner,
+                body: vec![0; body_len],
+            })],
+        };
+        let mut bytes = message.to_bytes();
+        let aad_len = bytes.len() - body_len;
+        self.iv_counter += 1;
+        // A counter, made unpredictable for CBC by the cipher (NIST SP 800-38A,
+        // appendix C); AES-GCM and ChaCha20 need only that it never repeats.
+        let iv = keys.outbound.iv_from_counter(self.iv_counter);
+        let (aad, body) = bytes.split_at_mut(aad_len);
+        keys.outbound
+            .seal(&iv, aad, &plaintext, body)
+            .expect("sealing into a buffer of sealed_len() cannot fail");
+        bytes
+    }
+
+    /// Verifies and decrypts a message's SK payload; returns the inner payloads.
+    pub fn open(&self, bytes: &[u8], message: &Message) -> Result<Vec<Payload>, String> {
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or("no keys yet for an encrypted message")?;
+        let Some(Payload::Encrypted(sk)) = message.payloads.last() else {
+            return Err("expected an encrypted (SK) payload, found none".into());
+        };
+        if message.payloads.len() != 1 {
+            return Err("unencrypted payloads beside the SK payload".into());
+        }
+        let aad = &bytes[..bytes.len() - sk.body.len()];
+        let plaintext = keys
+            .inbound
+            .open(aad, &sk.body)
+            .map_err(|e| format!("SK payload does not verify: {e}"))?;
+        tern_wire::parse_payloads(sk.first_inner, &plaintext)
+            .map_err(|e| format!("decrypted payloads do not parse: {e}"))
+    }
+
+    /// The earliest moment something is due on this SA.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let retransmit = self.in_flight.as_ref().map(|r| r.next_retransmit);
+        let children = self.children.iter().filter_map(ChildSa::next_deadline);
+        let lingering = self.lingering.iter().map(|l| l.until);
+        let rekey = self.rekey_at.filter(|_| self.is_established());
+        retransmit
+            .into_iter()
+            .chain(self.phase_deadline)
+            .chain(rekey)
+            .chain(self.expire_at)
+            .chain(children)
+            .chain(lingering)
+            .min()
+    }
+}

@@ -1,0 +1,146 @@
+//! INFORMATIONAL (RFC 7296 §1.4): DELETE of IKE and CHILD SAs, liveness checks,
+//! error notifies.
+
+use std::time::Instant;
+
+use tern_wire::{DeletePayload, ExchangeType, NotifyType, Payload, ProtocolId};
+
+use crate::child_sa::ChildState;
+use crate::engine::{Ctx, Next};
+use crate::ike_sa::{IkeSa, Phase, Purpose};
+use crate::payloads;
+
+impl Ctx {
+    /// Starts deleting an IKE SA: its CHILD SAs leave the kernel now, the peer is told,
+    /// and the SA goes when the peer confirms (or stops answering).
+    pub(crate) fn start_delete(&mut self, now: Instant, sa: &mut IkeSa, reason: &str) -> Next {
+        if !sa.is_established() {
+            return Next::Destroy(reason.to_string());
+        }
+        let ids: Vec<u64> = sa.children.iter().map(|c| c.unique_id).collect();
+        for id in ids {
+            self.retire_child(now, sa, id, reason, false);
+        }
+        sa.phase = Phase::Deleting(reason.to_string());
+        let delete = Payload::Delete(DeletePayload {
+            protocol: ProtocolId::IKE,
+            spi_size: 0,
+            spis: Vec::new(),
+        });
+        self.request(
+            now,
+            sa,
+            ExchangeType::INFORMATIONAL,
+            Purpose::DeleteIke,
+            vec![delete],
+        );
+        Next::Keep
+    }
+
+    pub(crate) fn handle_informational_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        id: u32,
+        p: Vec<Payload>,
+    ) -> Next {
+        let deletes: Vec<&DeletePayload> = p
+            .iter()
+            .filter_map(|x| {
+                if let Payload::Delete(d) = x {
+                    Some(d)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if deletes.iter().any(|d| d.protocol == ProtocolId::IKE) {
+            self.respond(sa, ExchangeType::INFORMATIONAL, id, &[]);
+            let reason = if matches!(sa.phase, Phase::Rekeyed) {
+                "rekeyed"
+            } else {
+                "deleted by the peer"
+            };
+            return Next::Destroy(reason.into());
+        }
+        if !sa.is_established() {
+            if let Some(err) = payloads::error_notify(&p) {
+                self.respond(sa, ExchangeType::INFORMATIONAL, id, &[]);
+                return Next::Destroy(match err.notify_type {
+                    NotifyType::AUTHENTICATION_FAILED => format!(
+                        "connection `{}`: the peer rejected our authentication (AUTHENTICATION_FAILED): pre-shared key mismatch, or the peer does not accept our identity",
+                        sa.connection.name
+                    ),
+                    other => format!("the peer reported {other}"),
+                });
+            }
+        }
+        // The peer names its inbound SPIs, which are our outbound ones; we answer
+        // with our inbound SPIs of the same CHILD SAs (RFC 7296 §1.4.1), except for
+        // those we are deleting ourselves: their DELETEs crossed, and each side
+        // removes them on its own exchange.
+        let peer_spis: Vec<u32> = deletes
+            .iter()
+            .filter(|d| d.protocol == ProtocolId::ESP)
+            .flat_map(|d| d.spis.iter())
+            .filter_map(|s| Some(u32::from_be_bytes(s.as_slice().try_into().ok()?)))
+            .collect();
+        let gone: Vec<(u64, u32, ChildState)> = sa
+            .children
+            .iter()
+            .filter(|c| peer_spis.contains(&c.spi_out))
+            .map(|c| (c.unique_id, c.spi_in, c.state))
+            .collect();
+        let our_spis: Vec<Vec<u8>> = gone
+            .iter()
+            .filter(|(_, _, state)| *state != ChildState::Deleting)
+            .map(|(_, spi_in, _)| spi_in.to_be_bytes().to_vec())
+            .collect();
+        for (child_id, _, state) in gone {
+            let reason = if state == ChildState::Rekeyed {
+                "rekeyed"
+            } else {
+                "deleted by the peer"
+            };
+            self.retire_child(now, sa, child_id, reason, true);
+        }
+        let response = if our_spis.is_empty() {
+            Vec::new()
+        } else {
+            vec![Payload::Delete(DeletePayload {
+                protocol: ProtocolId::ESP,
+                spi_size: 4,
+                spis: our_spis,
+            })]
+        };
+        self.respond(sa, ExchangeType::INFORMATIONAL, id, &response);
+        Next::Keep
+    }
+
+    pub(crate) fn handle_informational_response(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        purpose: Purpose,
+        _p: Vec<Payload>,
+    ) -> Next {
+        match purpose {
+            Purpose::DeleteIke => Next::Destroy(match &sa.phase {
+                Phase::Deleting(reason) => reason.clone(),
+                _ => "deleted".into(),
+            }),
+            Purpose::DeleteChild { spi_in, reason } => {
+                if let Some(id) = sa
+                    .children
+                    .iter()
+                    .find(|c| c.spi_in == spi_in)
+                    .map(|c| c.unique_id)
+                {
+                    self.retire_child(now, sa, id, &reason, true);
+                }
+                Next::Keep
+            }
+            _ => Next::Keep,
+        }
+    }
+}

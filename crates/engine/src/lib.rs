@@ -1,0 +1,38 @@
+//! tern-engine: the sans-IO IKEv2 protocol engine.
+//!
+//! The engine is handed datagrams, time and commands, and hands back datagrams,
+//! kernel operations, timer deadlines and events. It never performs I/O, reads the
+//! clock or draws randomness itself (see [`Environment`]), so a simulation of two
+//! engines is deterministic and runs hours of protocol time in milliseconds.
+
+pub mod config;
+
+mod algorithms;
+mod child_sa;
+mod child_select;
+mod children;
+mod create_child_sa;
+mod engine;
+mod env;
+mod identity;
+mod ike_auth;
+mod ike_rekey;
+mod ike_sa;
+mod ike_sa_init;
+mod informational;
+mod output;
+mod payloads;
+mod proposal;
+mod stats;
+mod timers;
+mod ts;
+
+pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
+pub use env::Environment;
+pub use identity::describe_config as describe_identity;
+pub use output::{
+    ChildSaInfo, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector,
+    Transmit,
+};
+pub use proposal::{encryption_name, EspSuite, IkeSuite};
+pub use stats::{DropReason, Stats};

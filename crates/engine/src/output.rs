@@ -1,0 +1,167 @@
+//! What the engine hands back: datagrams, kernel operations, events, and the
+//! read-only views used by `ternctl list-sas`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tern_crypto::Secret;
+
+use crate::config::{Encryption, Integrity, Mode};
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+/// An operation on the kernel's IPsec state (XFRM), described as data.
+#[derive(Debug)]
+pub enum KernelOp {
+    AddSa(SaInstall),
+    DeleteSa { src: IpAddr, dst: IpAddr, spi: u32 },
+    AddPolicy(PolicyInstall),
+    DeletePolicy(PolicyInstall),
+}
+
+/// One direction of a CHILD SA: an ESP SA from `src` to `dst`.
+#[derive(Debug)]
+pub struct SaInstall {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub spi: u32,
+    pub reqid: u32,
+    pub mode: Mode,
+    pub encryption: Encryption,
+    /// For AES-CBC.
+    pub integrity: Option<Integrity>,
+    /// Key material: the encryption key (for AES-GCM and ChaCha20 followed by the
+    /// 4-octet salt), then the integrity key if there is one.
+    pub key: Secret,
+    /// Traffic the SA carries, (source, destination), when the kernel needs to be
+    /// told: an SA whose inner address family differs from its outer one.
+    pub selector: Option<(Selector, Selector)>,
+    /// Extended sequence numbers, as negotiated.
+    pub esn: bool,
+    /// Fill a SPI reserved earlier by [`Environment::allocate_spi`](crate::Environment::allocate_spi).
+    pub update: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyDirection {
+    In,
+    Out,
+    Fwd,
+}
+
+/// An address prefix with optional protocol and port, as XFRM selectors take them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Selector {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    pub protocol: u8,
+    pub port: u16,
+    /// 0 means any port; 0xffff an exact port.
+    pub port_mask: u16,
+}
+
+/// One policy: traffic from `src` to `dst` goes through (or comes from) the ESP SA
+/// between `tunnel_src` and `tunnel_dst` with `reqid`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyInstall {
+    pub direction: PolicyDirection,
+    pub src: Selector,
+    pub dst: Selector,
+    pub tunnel_src: IpAddr,
+    pub tunnel_dst: IpAddr,
+    pub reqid: u32,
+    pub mode: Mode,
+    pub priority: u32,
+}
+
+/// Something that happened, for ternd's control clients and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    IkeSaEstablished {
+        connection: String,
+        ike_id: u64,
+    },
+    /// The IKE SA could not be established (or died before it was).
+    IkeSaFailed {
+        connection: String,
+        ike_id: u64,
+        reason: String,
+    },
+    IkeSaDeleted {
+        connection: String,
+        ike_id: u64,
+        reason: String,
+    },
+    /// The IKE SA was replaced by a new one, which took over its CHILD SAs.
+    IkeSaRekeyed {
+        connection: String,
+        old_ike_id: u64,
+        new_ike_id: u64,
+    },
+    ChildSaInstalled {
+        connection: String,
+        ike_id: u64,
+        child: String,
+        spi_in: u32,
+        spi_out: u32,
+    },
+    ChildSaFailed {
+        connection: String,
+        ike_id: u64,
+        child: String,
+        reason: String,
+    },
+    ChildSaDeleted {
+        connection: String,
+        ike_id: u64,
+        child: String,
+        reason: String,
+    },
+}
+
+/// The state of an IKE SA, as `ternctl list-sas` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IkeSaInfo {
+    pub connection: String,
+    pub unique_id: u64,
+    pub state: &'static str,
+    pub initiator: bool,
+    pub local_addr: SocketAddr,
+    pub remote_addr: SocketAddr,
+    pub local_id: String,
+    pub remote_id: String,
+    pub initiator_spi: [u8; 8],
+    pub responder_spi: [u8; 8],
+    pub proposal: String,
+    pub established_for: Option<Duration>,
+    pub rekey_in: Option<Duration>,
+    pub expires_in: Option<Duration>,
+    pub children: Vec<ChildSaInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildSaInfo {
+    pub name: String,
+    pub unique_id: u64,
+    pub state: &'static str,
+    pub mode: Mode,
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub proposal: String,
+    pub local_ts: Vec<String>,
+    pub remote_ts: Vec<String>,
+    pub installed_for: Duration,
+    /// Until rekeying starts (none while rekeying or when rekeying is off).
+    pub rekey_in: Option<Duration>,
+    /// Until the SA ends, rekeyed or not.
+    pub expires_in: Option<Duration>,
+    /// For reading the kernel's counters: the inbound SA is `remote -> local`.
+    pub local_addr: IpAddr,
+    pub remote_addr: IpAddr,
+}

@@ -1,0 +1,69 @@
+//! Counters for `ternctl stats` and for tests: what came in, what went out, and
+//! every packet dropped, by reason.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The datagram is not a well-formed IKEv2 message.
+    Malformed,
+    /// No IKE SA has the SPI the message names.
+    UnknownSpi,
+    /// The SK payload failed its integrity check or did not decrypt.
+    Unauthenticated,
+    /// A request outside the message ID window.
+    OutOfWindow,
+    /// Well-formed, but not what the SA expects now.
+    Unexpected,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::UnknownSpi => "unknown-spi",
+            DropReason::Unauthenticated => "unauthenticated",
+            DropReason::OutOfWindow => "out-of-window",
+            DropReason::Unexpected => "unexpected",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub received: u64,
+    pub sent: u64,
+    pub retransmits_sent: u64,
+    pub retransmits_answered: u64,
+    pub dropped_malformed: u64,
+    pub dropped_unknown_spi: u64,
+    pub dropped_unauthenticated: u64,
+    pub dropped_out_of_window: u64,
+    pub dropped_unexpected: u64,
+    pub child_rekeys_initiated: u64,
+    /// Simultaneous CHILD SA rekeys resolved by the nonce rule (RFC 7296 §2.8.1).
+    pub child_rekey_collisions: u64,
+    /// CHILD SAs that reached life_time (should never happen with a live peer).
+    pub child_hard_expiries: u64,
+    pub ike_rekeys_initiated: u64,
+    pub ike_hard_expiries: u64,
+}
+
+impl Stats {
+    pub fn count_drop(&mut self, reason: DropReason) {
+        let counter = match reason {
+            DropReason::Malformed => &mut self.dropped_malformed,
+            DropReason::UnknownSpi => &mut self.dropped_unknown_spi,
+            DropReason::Unauthenticated => &mut self.dropped_unauthenticated,
+            DropReason::OutOfWindow => &mut self.dropped_out_of_window,
+            DropReason::Unexpected => &mut self.dropped_unexpected,
+        };
+        *counter += 1;
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped_malformed
+            + self.dropped_unknown_spi
+            + self.dropped_unauthenticated
+            + self.dropped_out_of_window
+            + self.dropped_unexpected
+    }
+}

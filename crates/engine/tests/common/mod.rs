@@ -1,0 +1,354 @@
+//! A deterministic world for two engines: a virtual clock, a seeded RNG, a fake
+//! kernel that applies the engine's XFRM operations, and a network that can lose
+//! or duplicate datagrams on demand.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tern_engine::config::*;
+use tern_engine::{Engine, Environment, Event, KernelOp, PolicyDirection, Transmit};
+
+/// xorshift64*: plenty for simulations, and reproducible from a seed.
+pub struct SeededEnv {
+    state: u64,
+    next_spi: u32,
+    pub kernel: std::sync::Arc<std::sync::Mutex<FakeKernel>>,
+}
+
+impl Environment for SeededEnv {
+    fn random(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            *b = (self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8;
+        }
+    }
+
+    fn allocate_spi(&mut self, local: IpAddr, remote: IpAddr, _reqid: u32) -> Result<u32, String> {
+        self.next_spi += 1;
+        let spi = self.next_spi;
+        self.kernel
+            .lock()
+            .unwrap()
+            .larval
+            .insert((remote, local, spi));
+        Ok(spi)
+    }
+
+    fn local_address_for(&mut self, _remote: IpAddr) -> Option<IpAddr> {
+        None
+    }
+}
+
+/// What the kernel would hold after the engine's operations.
+#[derive(Default, Debug)]
+pub struct FakeKernel {
+    /// (src, dst, spi) -> key material
+    pub sas: BTreeMap<(IpAddr, IpAddr, u32), Vec<u8>>,
+    /// SPIs reserved by ALLOCSPI and not yet filled.
+    pub larval: BTreeSet<(IpAddr, IpAddr, u32)>,
+    pub policies: BTreeSet<(String, u32)>,
+    pub errors: Vec<String>,
+}
+
+impl FakeKernel {
+    pub fn apply(&mut self, op: KernelOp) {
+        match op {
+            KernelOp::AddSa(sa) => {
+                let id = (sa.src, sa.dst, sa.spi);
+                if sa.update && !self.larval.remove(&id) {
+                    self.errors.push(format!(
+                        "UPDSA for SPI {:08x} that was never allocated",
+                        sa.spi
+                    ));
+                }
+                if self.sas.insert(id, sa.key.expose().to_vec()).is_some() {
+                    self.errors.push(format!("SA {:08x} added twice", sa.spi));
+                }
+            }
+            KernelOp::DeleteSa { src, dst, spi } => {
+                let id = (src, dst, spi);
+                if self.sas.remove(&id).is_none() && !self.larval.remove(&id) {
+                    self.errors.push(format!("deleting unknown SA {spi:08x}"));
+                }
+            }
+            KernelOp::AddPolicy(p) => {
+                let key = (policy_key(&p), p.reqid);
+                if !self.policies.insert(key) {
+                    self.errors.push(format!("policy added twice: {p:?}"));
+                }
+            }
+            KernelOp::DeletePolicy(p) => {
+                if !self.policies.remove(&(policy_key(&p), p.reqid)) {
+                    self.errors.push(format!("deleting unknown policy {p:?}"));
+                }
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sas.is_empty() && self.larval.is_empty() && self.policies.is_empty()
+    }
+}
+
+fn policy_key(p: &tern_engine::PolicyInstall) -> String {
+    let dir = match p.direction {
+        PolicyDirection::In => "in",
+        PolicyDirection::Out => "out",
+        PolicyDirection::Fwd => "fwd",
+    };
+    format!(
+        "{dir} {}/{} -> {}/{}",
+        p.src.addr, p.src.prefix_len, p.dst.addr, p.dst.prefix_len
+    )
+}
+
+pub struct Node {
+    pub engine: Engine,
+    pub addr: SocketAddr,
+    pub kernel: std::sync::Arc<std::sync::Mutex<FakeKernel>>,
+    pub events: Vec<Event>,
+}
+
+impl Node {
+    pub fn new(config: EngineConfig, addr: SocketAddr, seed: u64) -> Node {
+        let kernel = std::sync::Arc::new(std::sync::Mutex::new(FakeKernel::default()));
+        let env = SeededEnv {
+            state: seed | 1,
+            next_spi: 0xc000_0000 + (seed as u32 & 0xff) * 0x100,
+            kernel: kernel.clone(),
+        };
+        Node {
+            engine: Engine::new(config, Box::new(env)),
+            addr,
+            kernel,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn kernel(&self) -> std::sync::MutexGuard<'_, FakeKernel> {
+        self.kernel.lock().unwrap()
+    }
+
+    fn drain_local(&mut self) {
+        while let Some(op) = self.engine.poll_kernel_op() {
+            self.kernel.lock().unwrap().apply(op);
+        }
+        while let Some(e) = self.engine.poll_event() {
+            self.events.push(e);
+        }
+    }
+}
+
+/// What the network does with one datagram.
+pub enum Fate {
+    Deliver,
+    Drop,
+    Duplicate,
+}
+
+/// The network's behaviour: sees each datagram and whether A sent it.
+pub type Network = Box<dyn FnMut(&Transmit, bool) -> Fate>;
+
+pub struct Pair {
+    pub a: Node,
+    pub b: Node,
+    pub start: Instant,
+    pub now: Instant,
+    /// Decides each datagram's fate; the default delivers everything.
+    pub network: Network,
+    /// Every datagram sent, (from_a, bytes), for inspection.
+    pub wire_log: Vec<(bool, Vec<u8>)>,
+}
+
+pub const A_ADDR: &str = "192.0.2.1:500";
+pub const B_ADDR: &str = "192.0.2.2:500";
+
+impl Pair {
+    pub fn new(a: EngineConfig, b: EngineConfig) -> Pair {
+        let start = Instant::now();
+        Pair {
+            a: Node::new(a, A_ADDR.parse().unwrap(), 1),
+            b: Node::new(b, B_ADDR.parse().unwrap(), 2),
+            start,
+            now: start,
+            network: Box::new(|_, _| Fate::Deliver),
+            wire_log: Vec::new(),
+        }
+    }
+
+    /// Demo-like configurations: A is moon (initiator), B is sun.
+    pub fn demo() -> Pair {
+        Pair::new(moon_config(), sun_config())
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    /// Delivers datagrams until both sides are quiet (no time passes).
+    pub fn deliver(&mut self) {
+        for _ in 0..1000 {
+            self.a.drain_local();
+            self.b.drain_local();
+            let mut moved = false;
+            while let Some(t) = self.a.engine.poll_transmit() {
+                moved = true;
+                self.carry(t, true);
+            }
+            while let Some(t) = self.b.engine.poll_transmit() {
+                moved = true;
+                self.carry(t, false);
+            }
+            if !moved {
+                self.a.drain_local();
+                self.b.drain_local();
+                return;
+            }
+        }
+        panic!("the engines kept talking for 1000 rounds");
+    }
+
+    fn carry(&mut self, t: Transmit, from_a: bool) {
+        self.wire_log.push((from_a, t.payload.clone()));
+        let copies = match (self.network)(&t, from_a) {
+            Fate::Deliver => 1,
+            Fate::Drop => 0,
+            Fate::Duplicate => 2,
+        };
+        let (to, from_addr) = if from_a {
+            (&mut self.b, self.a.addr)
+        } else {
+            (&mut self.a, self.b.addr)
+        };
+        assert_eq!(t.remote, to.addr, "datagram sent to the wrong address");
+        assert_eq!(t.local, from_addr, "datagram sent from the wrong address");
+        for _ in 0..copies {
+            to.engine
+                .handle_datagram(self.now, to.addr, from_addr, &t.payload);
+        }
+    }
+
+    /// Delivers, then advances the clock deadline by deadline until `limit` has passed.
+    pub fn run_for(&mut self, limit: Duration) {
+        let end = self.now + limit;
+        loop {
+            self.deliver();
+            let next = [self.a.engine.poll_timeout(), self.b.engine.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.a.engine.handle_timeout(self.now);
+                    self.b.engine.handle_timeout(self.now);
+                }
+                _ => {
+                    self.now = end;
+                    return;
+                }
+            }
+        }
+    }
+
+    pub fn initiate_from_a(&mut self, connection: &str) {
+        self.a
+            .engine
+            .handle_command(
+                self.now,
+                tern_engine::Command::Initiate {
+                    connection: connection.into(),
+                },
+            )
+            .expect("initiate");
+    }
+}
+
+pub fn cidr(s: &str) -> TsConfig {
+    let (a, l) = s.split_once('/').unwrap();
+    TsConfig {
+        addr: a.parse().unwrap(),
+        prefix_len: l.parse().unwrap(),
+        protocol: 0,
+        port_start: 0,
+        port_end: u16::MAX,
+    }
+}
+
+pub fn gcm128() -> Encryption {
+    Encryption::AesGcm16 { key_bits: 128 }
+}
+
+pub fn connection(
+    local: &str,
+    remote: &str,
+    local_id: &str,
+    remote_id: &str,
+    local_ts: &str,
+    remote_ts: &str,
+) -> Connection {
+    Connection {
+        name: "demo".into(),
+        local_addrs: vec![local.parse().unwrap()],
+        remote_addrs: vec![remote.parse().unwrap()],
+        remote_port: 500,
+        local_id: Identity::Fqdn(local_id.into()),
+        remote_id: Some(Identity::Fqdn(remote_id.into())),
+        auth: AuthConfig::Psk(b"a shared secret for tests".to_vec()),
+        ike_proposals: vec![IkeProposal {
+            encryption: vec![gcm128()],
+            integrity: vec![],
+            prf: vec![Prf::HmacSha256],
+            key_exchange: vec![KeyExchange::X25519],
+        }],
+        children: vec![ChildConfig {
+            name: "net".into(),
+            local_ts: vec![cidr(local_ts)],
+            remote_ts: vec![cidr(remote_ts)],
+            esp_proposals: vec![EspProposal {
+                encryption: vec![gcm128()],
+                integrity: vec![],
+                key_exchange: vec![],
+                esn: false,
+            }],
+            mode: Mode::Tunnel,
+            start_action: StartAction::None,
+            lifetime: Default::default(),
+        }],
+        start_action: StartAction::None,
+        lifetime: tern_engine::config::Lifetime::ike_default(),
+    }
+}
+
+pub fn moon_config() -> EngineConfig {
+    EngineConfig {
+        connections: vec![connection(
+            "192.0.2.1",
+            "192.0.2.2",
+            "moon.tern.example",
+            "sun.tern.example",
+            "10.1.0.0/24",
+            "10.2.0.0/24",
+        )],
+        ..Default::default()
+    }
+}
+
+pub fn sun_config() -> EngineConfig {
+    EngineConfig {
+        connections: vec![connection(
+            "192.0.2.2",
+            "192.0.2.1",
+            "sun.tern.example",
+            "moon.tern.example",
+            "10.2.0.0/24",
+            "10.1.0.0/24",
+        )],
+        ..Default::default()
+    }
+}

@@ -1,0 +1,155 @@
+//! IKE SA rekeying (RFC 7296 §1.3.2, §2.18): the CHILD SAs move to the new IKE SA,
+//! which then works for everything the old one did.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tern_engine::config::{EngineConfig, Lifetime};
+use tern_engine::{Command, Event};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn ike_lifetime(mut config: EngineConfig, rekey: u64, life: u64, rand: u64) -> EngineConfig {
+    config.connections[0].lifetime = Lifetime {
+        rekey_time: secs(rekey),
+        life_time: secs(life),
+        rand_time: secs(rand),
+    };
+    config
+}
+
+fn up(pair: &mut Pair) {
+    pair.initiate_from_a("demo");
+    pair.deliver();
+}
+
+/// Both sides hold one IKE SA, the same one, with one CHILD SA between them.
+fn assert_one_ike_sa(pair: &Pair) -> (tern_engine::IkeSaInfo, tern_engine::IkeSaInfo) {
+    let a = pair.a.engine.list_sas(pair.now);
+    let b = pair.b.engine.list_sas(pair.now);
+    assert_eq!(a.len(), 1, "moon: {a:?}");
+    assert_eq!(b.len(), 1, "sun: {b:?}");
+    assert_eq!(a[0].state, "ESTABLISHED");
+    assert_eq!(
+        (a[0].initiator_spi, a[0].responder_spi),
+        (b[0].initiator_spi, b[0].responder_spi)
+    );
+    assert_eq!(a[0].children.len(), 1);
+    assert_eq!(b[0].children.len(), 1);
+    assert_eq!(a[0].children[0].spi_in, b[0].children[0].spi_out);
+    (a[0].clone(), b[0].clone())
+}
+
+#[test]
+fn initiator_rekeys_the_ike_sa_and_the_child_sa_moves_over() {
+    let mut pair = Pair::new(ike_lifetime(moon_config(), 100, 110, 0), sun_config());
+    up(&mut pair);
+    let (before, _) = assert_one_ike_sa(&pair);
+    pair.run_for(secs(105));
+    let (after, _) = assert_one_ike_sa(&pair);
+    assert_ne!(after.initiator_spi, before.initiator_spi, "new SPIs");
+    assert_ne!(after.unique_id, before.unique_id);
+    assert_eq!(
+        after.children[0].spi_in, before.children[0].spi_in,
+        "the CHILD SA is untouched"
+    );
+    assert_eq!(
+        pair.a.kernel().sas.len(),
+        2,
+        "no kernel change for an IKE rekey"
+    );
+    assert_eq!(pair.a.engine.stats().ike_rekeys_initiated, 1);
+    for node in [&pair.a, &pair.b] {
+        assert!(node
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::IkeSaRekeyed { .. })));
+        assert!(node
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::IkeSaDeleted { reason, .. } if reason == "rekeyed")));
+        assert!(!node
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ChildSaDeleted { .. })));
+    }
+}
+
+#[test]
+fn responder_rekeys_the_ike_sa_and_it_keeps_working_afterwards() {
+    let mut pair = Pair::new(moon_config(), ike_lifetime(sun_config(), 100, 110, 0));
+    up(&mut pair);
+    let (before, _) = assert_one_ike_sa(&pair);
+    pair.run_for(secs(105));
+    let (after, _) = assert_one_ike_sa(&pair);
+    assert_ne!(after.responder_spi, before.responder_spi);
+    assert_eq!(pair.b.engine.stats().ike_rekeys_initiated, 1);
+    // The new IKE SA carries a CHILD rekey (fresh message IDs) and then a delete.
+    pair.a
+        .engine
+        .handle_command(
+            pair.now,
+            Command::Rekey {
+                connection: "demo".into(),
+            },
+        )
+        .unwrap();
+    pair.run_for(secs(10));
+    let (rekeyed, _) = assert_one_ike_sa(&pair);
+    assert_ne!(rekeyed.children[0].spi_in, after.children[0].spi_in);
+    pair.a
+        .engine
+        .handle_command(
+            pair.now,
+            Command::Terminate {
+                connection: "demo".into(),
+            },
+        )
+        .unwrap();
+    pair.run_for(secs(10));
+    assert!(pair.a.engine.list_sas(pair.now).is_empty());
+    assert!(pair.b.engine.list_sas(pair.now).is_empty());
+    assert!(pair.a.kernel().is_empty() && pair.b.kernel().is_empty());
+}
+
+#[test]
+fn simultaneous_ike_rekeys_converge_on_one_ike_sa() {
+    let same = |c| ike_lifetime(c, 100, 200, 0);
+    let mut pair = Pair::new(same(moon_config()), same(sun_config()));
+    up(&mut pair);
+    pair.run_for(secs(130));
+    assert_one_ike_sa(&pair);
+    let rekeys =
+        pair.a.engine.stats().ike_rekeys_initiated + pair.b.engine.stats().ike_rekeys_initiated;
+    assert!(
+        rekeys >= 3,
+        "both tried, were told TEMPORARY_FAILURE, and one went again: {rekeys}"
+    );
+    let hard = pair.a.engine.stats().ike_hard_expiries + pair.b.engine.stats().ike_hard_expiries;
+    assert_eq!(hard, 0);
+}
+
+#[test]
+fn a_week_of_ike_and_child_rekeys_keeps_one_tunnel() {
+    let moon = ike_lifetime(moon_config(), 4 * 3600, 4 * 3960, 1440);
+    let sun = ike_lifetime(sun_config(), 3 * 3600, 3 * 3960, 1080);
+    let mut pair = Pair::new(moon, sun);
+    up(&mut pair);
+    pair.run_for(secs(7 * 24 * 3600));
+    assert_one_ike_sa(&pair);
+    let a = pair.a.engine.stats();
+    let b = pair.b.engine.stats();
+    assert!(a.ike_rekeys_initiated + b.ike_rekeys_initiated >= 40);
+    assert!(a.child_rekeys_initiated + b.child_rekeys_initiated >= 160);
+    assert_eq!(
+        a.ike_hard_expiries + b.ike_hard_expiries + a.child_hard_expiries + b.child_hard_expiries,
+        0
+    );
+    let k = pair.a.kernel();
+    assert!(k.errors.is_empty(), "{:?}", k.errors);
+    assert_eq!(k.sas.len(), 2);
+}

@@ -1,0 +1,131 @@
+//! ternctl's command line, as clap definitions only (no behaviour), so that shell
+//! completions and man pages can be generated from it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Control a running ternd.
+#[derive(Parser, Debug, PartialEq, Eq)]
+#[command(name = "ternctl", version, about)]
+pub struct Cli {
+    /// The daemon's control socket.
+    #[arg(long, global = true, value_name = "PATH", default_value = tern_control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+
+    /// Print the answer as JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+pub enum CliCommand {
+    /// List the IKE SAs and their CHILD SAs.
+    ListSas,
+    /// List the configured connections.
+    ListConns,
+    /// Bring a connection up and wait until its SAs are established or have failed.
+    Initiate {
+        /// The connection's name, as in the configuration.
+        #[arg(value_name = "CONN")]
+        connection: String,
+        /// Give up waiting after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 30,
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
+    },
+    /// Delete a connection's SAs and wait for the peer's answer.
+    Terminate {
+        /// The connection's name, as in the configuration.
+        #[arg(value_name = "CONN")]
+        connection: String,
+    },
+    /// Rekey a connection's CHILD SAs now, whatever their lifetimes, and wait for
+    /// the new ones.
+    Rekey {
+        /// The connection's name, as in the configuration.
+        #[arg(value_name = "CONN")]
+        connection: String,
+    },
+    /// Read the configuration file again and apply it: unchanged connections keep
+    /// their SAs; a file with errors changes nothing.
+    Reload,
+    /// Show the versions of ternctl and ternd.
+    Version,
+    /// Print the IKE messages in a capture (pcap or pcapng, UDP 500 and 4500) or a
+    /// hex file (one message per block of lines); does not need the daemon.
+    Decode {
+        /// The capture or hex file; `-` reads stdin.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli =
+            Cli::try_parse_from(["ternctl", "list-sas", "--json", "--socket", "/tmp/s"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.socket, PathBuf::from("/tmp/s"));
+        assert_eq!(cli.command, CliCommand::ListSas);
+    }
+
+    #[test]
+    fn initiate_defaults_to_30_seconds() {
+        let cli = Cli::try_parse_from(["ternctl", "initiate", "demo"]).unwrap();
+        assert_eq!(
+            cli.command,
+            CliCommand::Initiate {
+                connection: "demo".into(),
+                timeout: 30
+            }
+        );
+        assert_eq!(cli.socket, PathBuf::from(tern_control::DEFAULT_SOCKET));
+        let cli = Cli::try_parse_from(["ternctl", "initiate", "demo", "--timeout", "5"]).unwrap();
+        assert_eq!(
+            cli.command,
+            CliCommand::Initiate {
+                connection: "demo".into(),
+                timeout: 5
+            }
+        );
+    }
+
+    #[test]
+    fn decode_takes_a_file_or_stdin() {
+        let cli = Cli::try_parse_from(["ternctl", "decode", "--json", "-"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(
+            cli.command,
+            CliCommand::Decode {
+                file: PathBuf::from("-")
+            }
+        );
+        assert!(Cli::try_parse_from(["ternctl", "decode"]).is_err());
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(Cli::try_parse_from(["ternctl"]).is_err());
+        assert!(Cli::try_parse_from(["ternctl", "initiate"]).is_err());
+        assert!(Cli::try_parse_from(["ternctl", "initiate", "demo", "--timeout", "0"]).is_err());
+        assert!(
+            Cli::try_parse_from(["ternctl", "rekey"]).is_err(),
+            "rekey needs a connection"
+        );
+        assert!(Cli::try_parse_from(["ternctl", "frobnicate", "demo"]).is_err());
+    }
+}

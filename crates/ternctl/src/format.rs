@@ -1,0 +1,325 @@
+//! Text output for people, modelled on swanctl's so its users feel at home.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use tern_control::{ChildSaInfo, ConnInfo, IkeRole, IkeSaInfo};
+
+/// `list-sas`: each IKE SA with its CHILD SAs indented below it.
+pub fn ike_sas(sas: &[IkeSaInfo]) -> String {
+    if sas.is_empty() {
+        return "no IKE SAs\n".to_string();
+    }
+    let mut out = String::new();
+    for sa in sas {
+        ike_sa(&mut out, sa);
+    }
+    out
+}
+
+fn ike_sa(out: &mut String, sa: &IkeSaInfo) {
+    // `*` marks the SPI that is ours.
+    let (mark_i, mark_r) = match sa.role {
+        IkeRole::Initiator => ("*", ""),
+        IkeRole::Responder => ("", "*"),
+    };
+    let _ = writeln!(
+        out,
+        "{}: #{}, {}, IKEv2, {}_i{mark_i} {}_r{mark_r}",
+        sa.connection, sa.unique_id, sa.state, sa.initiator_spi, sa.responder_spi
+    );
+    let _ = writeln!(
+        out,
+        "  local  '{}' @ {}",
+        sa.local_id,
+        endpoint(&sa.local_addr)
+    );
+    let _ = writeln!(
+        out,
+        "  remote '{}' @ {}",
+        sa.remote_id,
+        endpoint(&sa.remote_addr)
+    );
+    if !sa.proposal.is_empty() {
+        let _ = writeln!(out, "  {}", sa.proposal);
+    }
+    if let Some(timing) = timing(
+        sa.established_secs,
+        "established",
+        sa.rekey_in_secs,
+        sa.expires_in_secs,
+    ) {
+        let _ = writeln!(out, "  {timing}");
+    }
+    for child in &sa.children {
+        child_sa(out, child);
+    }
+}
+
+fn child_sa(out: &mut String, child: &ChildSaInfo) {
+    let _ = writeln!(
+        out,
+        "  {}: #{}, {}, {}, {} SPIs: {}_i {}_o",
+        child.name,
+        child.unique_id,
+        child.state,
+        child.mode,
+        child.protocol,
+        child.spi_in,
+        child.spi_out
+    );
+    if !child.proposal.is_empty() {
+        let _ = writeln!(out, "    {}", child.proposal);
+    }
+    if let Some(timing) = timing(
+        child.installed_secs,
+        "installed",
+        child.rekey_in_secs,
+        child.expires_in_secs,
+    ) {
+        let _ = writeln!(out, "    {timing}");
+    }
+    let _ = writeln!(
+        out,
+        "    in  {}{}",
+        child.spi_in,
+        counters(child.bytes_in, child.packets_in)
+    );
+    let _ = writeln!(
+        out,
+        "    out {}{}",
+        child.spi_out,
+        counters(child.bytes_out, child.packets_out)
+    );
+    let _ = writeln!(out, "    local  {}", child.local_ts.join(" "));
+    let _ = writeln!(out, "    remote {}", child.remote_ts.join(" "));
+}
+
+/// `installed 12s ago, rekeying in 55m, expires in 65m`, as swanctl says it.
+fn timing(
+    age: Option<u64>,
+    verb: &str,
+    rekey_in: Option<u64>,
+    expires_in: Option<u64>,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(age) = age {
+        parts.push(format!("{verb} {} ago", duration(age)));
+    }
+    if let Some(r) = rekey_in {
+        parts.push(format!("rekeying in {}", duration(r)));
+    }
+    if let Some(e) = expires_in {
+        parts.push(format!("expires in {}", duration(e)));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Seconds as swanctl shows them: `12s`, `55m`, `4h`.
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 300 => format!("{s}s"),
+        s if s < 3 * 3600 => format!("{}m", s / 60),
+        s => format!("{}h", s / 3600),
+    }
+}
+
+/// `, 840 bytes, 10 packets`, or nothing when the kernel gave no counters.
+fn counters(bytes: Option<u64>, packets: Option<u64>) -> String {
+    match (bytes, packets) {
+        (Some(b), Some(p)) => format!(", {b} bytes, {p} packets"),
+        (Some(b), None) => format!(", {b} bytes"),
+        (None, Some(p)) => format!(", {p} packets"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `192.0.2.1:500` as `192.0.2.1[500]`, swanctl style; anything else unchanged.
+fn endpoint(addr: &str) -> String {
+    match addr.parse::<SocketAddr>() {
+        Ok(sa) => format!("{}[{}]", sa.ip(), sa.port()),
+        Err(_) => addr.to_string(),
+    }
+}
+
+/// `list-conns`: each connection with its children.
+pub fn conns(conns: &[ConnInfo]) -> String {
+    if conns.is_empty() {
+        return "no connections configured\n".to_string();
+    }
+    let mut out = String::new();
+    for conn in conns {
+        let _ = writeln!(out, "{}: IKEv2", conn.name);
+        let _ = writeln!(out, "  local:  {}", addresses(&conn.local_addrs));
+        let _ = writeln!(out, "  remote: {}", addresses(&conn.remote_addrs));
+        let _ = writeln!(out, "  local {} authentication:", conn.auth);
+        let _ = writeln!(out, "    id: {}", conn.local_id);
+        let _ = writeln!(out, "  remote {} authentication:", conn.auth);
+        let _ = writeln!(
+            out,
+            "    id: {}",
+            conn.remote_id.as_deref().unwrap_or("%any")
+        );
+        let _ = writeln!(out, "  proposals: {}", conn.ike_proposals.join(", "));
+        for child in &conn.children {
+            let start = if child.start_action == "none" {
+                String::new()
+            } else {
+                format!(", start_action {}", child.start_action)
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {}{start}",
+                child.name,
+                child.mode.to_uppercase()
+            );
+            let _ = writeln!(out, "    local:  {}", child.local_ts.join(" "));
+            let _ = writeln!(out, "    remote: {}", child.remote_ts.join(" "));
+            let _ = writeln!(out, "    esp_proposals: {}", child.esp_proposals.join(", "));
+        }
+    }
+    out
+}
+
+fn addresses(addrs: &[String]) -> String {
+    if addrs.is_empty() {
+        "%any".to_string()
+    } else {
+        addrs.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_control::{ChildConnInfo, ChildSaMode, ChildSaState, IkeSaState};
+
+    fn demo_sa() -> IkeSaInfo {
+        IkeSaInfo {
+            connection: "demo".into(),
+            unique_id: 1,
+            state: IkeSaState::Established,
+            role: IkeRole::Initiator,
+            local_addr: "192.0.2.1:500".into(),
+            remote_addr: "192.0.2.2:500".into(),
+            local_id: "moon.tern.example".into(),
+            remote_id: "sun.tern.example".into(),
+            initiator_spi: "0123456789abcdef".into(),
+            responder_spi: "fedcba9876543210".into(),
+            proposal: "AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE25519".into(),
+            established_secs: Some(12),
+            rekey_in_secs: Some(13900),
+            expires_in_secs: Some(15828),
+            children: vec![ChildSaInfo {
+                name: "net".into(),
+                unique_id: 1,
+                state: ChildSaState::Installed,
+                mode: ChildSaMode::Tunnel,
+                protocol: "ESP".into(),
+                spi_in: "c1a2b3c4".into(),
+                spi_out: "c5d6e7f8".into(),
+                proposal: "AES_GCM_16_128".into(),
+                local_ts: vec!["10.1.0.0/24".into()],
+                remote_ts: vec!["10.2.0.0/24".into()],
+                bytes_in: Some(840),
+                packets_in: Some(10),
+                bytes_out: Some(840),
+                packets_out: Some(10),
+                installed_secs: Some(12),
+                rekey_in_secs: Some(3300),
+                expires_in_secs: Some(3948),
+            }],
+        }
+    }
+
+    #[test]
+    fn established_sa_reads_like_swanctl() {
+        let expected = "\
+demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
+  local  'moon.tern.example' @ 192.0.2.1[500]
+  remote 'sun.tern.example' @ 192.0.2.2[500]
+  AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE25519
+  established 12s ago, rekeying in 3h, expires in 4h
+  net: #1, INSTALLED, TUNNEL, ESP SPIs: c1a2b3c4_i c5d6e7f8_o
+    AES_GCM_16_128
+    installed 12s ago, rekeying in 55m, expires in 65m
+    in  c1a2b3c4, 840 bytes, 10 packets
+    out c5d6e7f8, 840 bytes, 10 packets
+    local  10.1.0.0/24
+    remote 10.2.0.0/24
+";
+        assert_eq!(ike_sas(&[demo_sa()]), expected);
+    }
+
+    #[test]
+    fn responder_connecting_without_counters() {
+        let mut sa = demo_sa();
+        sa.role = IkeRole::Responder;
+        sa.state = IkeSaState::Connecting;
+        sa.established_secs = None;
+        sa.local_addr = "[2001:db8::1]:4500".into();
+        for c in &mut sa.children {
+            c.bytes_in = None;
+            c.packets_in = None;
+            c.bytes_out = None;
+            c.packets_out = None;
+        }
+        let text = ike_sas(&[sa]);
+        assert!(
+            text.starts_with(
+                "demo: #1, CONNECTING, IKEv2, 0123456789abcdef_i fedcba9876543210_r*\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  local  'moon.tern.example' @ 2001:db8::1[4500]\n"),
+            "{text}"
+        );
+        assert!(!text.contains("established"), "{text}");
+        assert!(
+            text.contains("    in  c1a2b3c4\n    out c5d6e7f8\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_sas() {
+        assert_eq!(ike_sas(&[]), "no IKE SAs\n");
+    }
+
+    #[test]
+    fn connections() {
+        let conn = ConnInfo {
+            name: "demo".into(),
+            local_addrs: vec!["192.0.2.1".into()],
+            remote_addrs: vec![],
+            local_id: "moon.tern.example".into(),
+            remote_id: None,
+            auth: "psk".into(),
+            ike_proposals: vec!["aes128gcm16-prfsha256-x25519".into()],
+            children: vec![ChildConnInfo {
+                name: "net".into(),
+                local_ts: vec!["10.1.0.0/24".into()],
+                remote_ts: vec!["10.2.0.0/24".into(), "10.3.0.0/24".into()],
+                esp_proposals: vec!["aes128gcm16".into()],
+                mode: "tunnel".into(),
+                start_action: "start".into(),
+            }],
+        };
+        let expected = "\
+demo: IKEv2
+  local:  192.0.2.1
+  remote: %any
+  local psk authentication:
+    id: moon.tern.example
+  remote psk authentication:
+    id: %any
+  proposals: aes128gcm16-prfsha256-x25519
+  net: TUNNEL, start_action start
+    local:  10.1.0.0/24
+    remote: 10.2.0.0/24 10.3.0.0/24
+    esp_proposals: aes128gcm16
+";
+        assert_eq!(conns(&[conn]), expected);
+    }
+}

@@ -1,0 +1,197 @@
+//! ternctl: the command line for ternd.
+//!
+//! Exit codes: 0 ok, 1 the daemon reported an error (or answered nonsense), 2 usage
+//! error, 3 cannot reach the daemon. `decode` exits 1 if anything failed to decode.
+
+mod cli;
+mod decode;
+mod format;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use serde_json::json;
+use tern_control::{Client, ClientError, Command, Response, ResponseBody};
+
+use cli::{Cli, CliCommand};
+
+/// How long to wait for answers that need no negotiation.
+const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Slack on top of `initiate --timeout`, so the daemon's own verdict arrives first.
+const INITIATE_SLACK: Duration = Duration::from_secs(10);
+/// `terminate` waits for the peer's answer or for retransmissions to give up
+/// (about 90 s with the default retransmission settings).
+const TERMINATE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Why a command did not succeed, and which exit code says so.
+enum Failure {
+    /// The daemon answered with an error.
+    Daemon(String),
+    /// A problem talking to the daemon.
+    Client(ClientError),
+    /// The daemon answered something that does not fit the question.
+    Unexpected(String),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Client(ClientError::Unreachable { .. }) => 3,
+            Failure::Daemon(_) | Failure::Client(_) | Failure::Unexpected(_) => 1,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Failure::Daemon(m) | Failure::Unexpected(m) => m.clone(),
+            Failure::Client(e) => e.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Prints help and --version to stdout (exit 0), usage errors to stderr (2).
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    if let CliCommand::Decode { file } = &cli.command {
+        return run_decode(file, cli.json);
+    }
+    match run(&cli) {
+        Ok(text) => {
+            print_stdout(&text);
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("ternctl: {}", failure.message());
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+/// `ternctl decode`: messages to stdout, problems to stderr, 1 if there were any.
+fn run_decode(file: &std::path::Path, as_json: bool) -> ExitCode {
+    let report = match decode::read_input(file) {
+        Ok(input) => decode::report(&input, as_json),
+        Err(e) => {
+            eprintln!("ternctl: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    print_stdout(&report.stdout);
+    for error in &report.errors {
+        eprintln!("ternctl: {error}");
+    }
+    if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Sends the command and renders the answer (text or JSON).
+fn run(cli: &Cli) -> Result<String, Failure> {
+    let (command, timeout) = match &cli.command {
+        CliCommand::ListSas => (Command::ListSas, QUICK_TIMEOUT),
+        CliCommand::ListConns => (Command::ListConns, QUICK_TIMEOUT),
+        CliCommand::Initiate {
+            connection,
+            timeout,
+        } => (
+            Command::Initiate {
+                connection: connection.clone(),
+                timeout_secs: *timeout,
+            },
+            Duration::from_secs(*timeout) + INITIATE_SLACK,
+        ),
+        CliCommand::Terminate { connection } => (
+            Command::Terminate {
+                connection: connection.clone(),
+            },
+            TERMINATE_TIMEOUT,
+        ),
+        CliCommand::Rekey { connection } => (
+            Command::Rekey {
+                connection: connection.clone(),
+            },
+            // A rekey waits for the peer like a terminate does.
+            TERMINATE_TIMEOUT,
+        ),
+        CliCommand::Reload => (Command::Reload, QUICK_TIMEOUT),
+        CliCommand::Version => (Command::Version, QUICK_TIMEOUT),
+        CliCommand::Decode { .. } => {
+            return Err(Failure::Unexpected(
+                "decode does not talk to the daemon".into(),
+            ))
+        }
+    };
+    let body = match Client::new(&cli.socket)
+        .call(command, timeout)
+        .map_err(Failure::Client)?
+    {
+        Response::Ok { body } => body,
+        Response::Error { message } => return Err(Failure::Daemon(message)),
+    };
+    render(&cli.command, body, cli.json)
+}
+
+fn render(asked: &CliCommand, body: ResponseBody, as_json: bool) -> Result<String, Failure> {
+    let text = match (asked, body) {
+        (CliCommand::ListSas, ResponseBody::Sas { sas }) => {
+            if as_json {
+                to_json(&sas)
+            } else {
+                format::ike_sas(&sas)
+            }
+        }
+        (CliCommand::ListConns, ResponseBody::Conns { conns }) => {
+            if as_json {
+                to_json(&conns)
+            } else {
+                format::conns(&conns)
+            }
+        }
+        (CliCommand::Initiate { .. }, ResponseBody::Initiated { message })
+        | (CliCommand::Terminate { .. }, ResponseBody::Terminated { message })
+        | (CliCommand::Rekey { .. }, ResponseBody::Rekeyed { message })
+        | (CliCommand::Reload, ResponseBody::Reloaded { message }) => {
+            if as_json {
+                to_json(&json!({ "message": message }))
+            } else {
+                format!("{message}\n")
+            }
+        }
+        (CliCommand::Version, ResponseBody::Version { version }) => {
+            if as_json {
+                to_json(&json!({ "version": version }))
+            } else {
+                format!("ternctl {}\nternd {version}\n", env!("CARGO_PKG_VERSION"))
+            }
+        }
+        (_, other) => {
+            return Err(Failure::Unexpected(format!(
+                "ternd answered with an unexpected response: {other:?}"
+            )))
+        }
+    };
+    Ok(text)
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    // Serializing these plain data types cannot fail; fall back to null to be safe.
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    text.push('\n');
+    text
+}
+
+/// Writes to stdout; a closed pipe (`ternctl list-sas | head`) is not an error.
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}

@@ -1,0 +1,124 @@
+//! ternctl as a process against a fake daemon: output and exit codes.
+
+use std::io::BufReader;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::{Command as Process, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use tern_control::{read_line, write_line, Command, Request, Response, ResponseBody};
+
+fn temp_socket() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("ternctl-test-{}-{n}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Runs ternctl with `args` against a daemon that answers one request with `answer`;
+/// returns the process output and the request the daemon saw.
+fn run_against(answer: Response, args: &[&str]) -> (Output, Request) {
+    let path = temp_socket();
+    let listener = UnixListener::bind(&path).unwrap();
+    let daemon = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let request: Request = read_line(&mut BufReader::new(&stream)).unwrap();
+        write_line(&mut &stream, &answer).unwrap();
+        request
+    });
+    let output = Process::new(env!("CARGO_BIN_EXE_ternctl"))
+        .arg("--socket")
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap();
+    let request = daemon.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    (output, request)
+}
+
+#[test]
+fn list_sas_json_prints_the_array() {
+    let (output, request) = run_against(
+        Response::Ok {
+            body: ResponseBody::Sas { sas: vec![] },
+        },
+        &["--json", "list-sas"],
+    );
+    assert_eq!(request.command, Command::ListSas);
+    assert_eq!(request.version, tern_control::PROTOCOL_VERSION);
+    assert_eq!(output.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, serde_json::json!([]));
+}
+
+#[test]
+fn initiate_passes_the_timeout_and_prints_the_message() {
+    let message =
+        "demo: IKE SA #1 established, CHILD SA net installed (in c1a2b3c4, out c5d6e7f8) in 23 ms";
+    let (output, request) = run_against(
+        Response::Ok {
+            body: ResponseBody::Initiated {
+                message: message.into(),
+            },
+        },
+        &["initiate", "demo", "--timeout", "7"],
+    );
+    assert_eq!(
+        request.command,
+        Command::Initiate {
+            connection: "demo".into(),
+            timeout_secs: 7
+        }
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{message}\n")
+    );
+}
+
+#[test]
+fn daemon_error_exits_1() {
+    let (output, _) = run_against(
+        Response::Error {
+            message: "no connection named `nope`".into(),
+        },
+        &["terminate", "nope"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no connection named `nope`"));
+}
+
+#[test]
+fn unreachable_daemon_exits_3() {
+    let path = temp_socket();
+    let output = Process::new(env!("CARGO_BIN_EXE_ternctl"))
+        .arg("--socket")
+        .arg(&path)
+        .arg("list-sas")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot reach daemon at") && stderr.contains("is ternd running?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let output = Process::new(env!("CARGO_BIN_EXE_ternctl"))
+        .arg("initiate")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let output = Process::new(env!("CARGO_BIN_EXE_ternctl"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -1,0 +1,142 @@
+//! The control socket: one request line in, one response line out.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use tern_control::{Command, Request, Response, PROTOCOL_VERSION};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+
+/// A request handed to the daemon loop, with where to send the answer.
+pub struct ControlRequest {
+    pub command: Command,
+    pub reply: oneshot::Sender<Response>,
+}
+
+/// Longest request line accepted.
+const MAX_LINE: u64 = 1 << 20;
+
+pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // A socket file left by an earlier ternd would make bind fail.
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+pub async fn serve(listener: UnixListener, to_daemon: mpsc::Sender<ControlRequest>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let to_daemon = to_daemon.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = handle(stream, to_daemon).await {
+                        tracing::debug!("control client: {e}");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("control socket accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Who may talk to ternd: root, ternd's own user, and members of its group (the
+/// socket's mode, 0660, says the same; this holds even if the mode is loosened).
+fn allowed(uid: u32, gid: u32) -> bool {
+    // SAFETY: geteuid/getegid cannot fail.
+    let (our_uid, our_gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    uid == 0 || uid == our_uid || gid == our_gid
+}
+
+async fn handle(stream: UnixStream, to_daemon: mpsc::Sender<ControlRequest>) -> anyhow::Result<()> {
+    let credentials = stream.peer_cred()?;
+    let (read, mut write) = stream.into_split();
+    // The request is read before a refusal, so the client gets to see the answer.
+    let mut line = String::new();
+    BufReader::new(read.take(MAX_LINE))
+        .read_line(&mut line)
+        .await?;
+    if !allowed(credentials.uid(), credentials.gid()) {
+        tracing::warn!(
+            uid = credentials.uid(),
+            gid = credentials.gid(),
+            "control request refused: not root, ternd's user or its group"
+        );
+        let refusal = Response::Error {
+            message: "permission denied: ternctl must run as root, as ternd's user or in its group"
+                .into(),
+        };
+        let mut out = serde_json::to_vec(&refusal)?;
+        out.push(b'\n');
+        write.write_all(&out).await?;
+        return Ok(());
+    }
+    let response = match serde_json::from_str::<Request>(&line) {
+        Err(e) => Response::Error {
+            message: format!("bad request: {e}"),
+        },
+        Ok(req) if req.version != PROTOCOL_VERSION => Response::Error {
+            message: format!(
+                "protocol version {} is not supported (ternd speaks {PROTOCOL_VERSION})",
+                req.version
+            ),
+        },
+        Ok(req) => ask(&to_daemon, req.command).await,
+    };
+    let mut out = serde_json::to_vec(&response)?;
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    Ok(())
+}
+
+async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Response {
+    let wait = match &command {
+        Command::Initiate { timeout_secs, .. } => Duration::from_secs(*timeout_secs),
+        // A terminate waits for the peer at most through the retransmission schedule.
+        Command::Terminate { .. } => Duration::from_secs(180),
+        _ => Duration::from_secs(10),
+    };
+    let (reply, answer) = oneshot::channel();
+    if to_daemon
+        .send(ControlRequest { command, reply })
+        .await
+        .is_err()
+    {
+        return Response::Error {
+            message: "ternd is shutting down".into(),
+        };
+    }
+    match tokio::time::timeout(wait, answer).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_)) => Response::Error { message: "ternd dropped the request".into() },
+        Err(_) => Response::Error {
+            message: format!("no outcome after {} s; the negotiation may still be running (see ternctl list-sas)", wait.as_secs()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed;
+
+    #[test]
+    fn root_and_our_own_user_and_group_may_connect() {
+        // SAFETY: as above.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        assert!(allowed(0, 12345));
+        assert!(allowed(uid, 54321));
+        assert!(allowed(54321, gid));
+        let (stranger_uid, stranger_gid) = (uid + 54321, gid + 54322);
+        assert!(!allowed(stranger_uid, stranger_gid));
+    }
+}

@@ -1,0 +1,427 @@
+//! The daemon loop: one task owns the engine and feeds it datagrams, control
+//! requests and its single timer, then carries out what it asks for.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tern_control::{Command as ControlCommand, Response, ResponseBody};
+use tern_engine::{Command, Engine, Event};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::control::ControlRequest;
+use crate::kernel::Kernel;
+use crate::present;
+use crate::udp::{IkeSocket, NON_ESP_MARKER};
+
+/// A datagram from one of the reader tasks.
+pub struct Inbound {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+/// A control client waiting for IKE SAs to reach an outcome.
+struct Waiter {
+    connection: String,
+    ike_ids: Vec<u64>,
+    goal: Goal,
+    started: Instant,
+    reply: tokio::sync::oneshot::Sender<Response>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    /// The IKE SA and its first CHILD SA (if the connection has children) are up.
+    Established {
+        with_child: bool,
+    },
+    Deleted,
+    /// A new CHILD SA replaced the old one (or the rekey failed).
+    Rekeyed,
+}
+
+pub struct Daemon {
+    pub engine: Engine,
+    pub kernel: Arc<Mutex<dyn Kernel>>,
+    pub sockets: Vec<Arc<IkeSocket>>,
+    pub nat_port: u16,
+    /// Where `reload` reads the configuration; `None` is the built-in one.
+    config_source: Option<std::path::PathBuf>,
+    waiters: Vec<Waiter>,
+}
+
+impl Daemon {
+    pub fn new(
+        engine: Engine,
+        kernel: Arc<Mutex<dyn Kernel>>,
+        sockets: Vec<Arc<IkeSocket>>,
+        nat_port: u16,
+        config_source: Option<std::path::PathBuf>,
+    ) -> Daemon {
+        Daemon {
+            engine,
+            kernel,
+            sockets,
+            nat_port,
+            waiters: Vec::new(),
+            config_source,
+        }
+    }
+
+    pub async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut control: mpsc::Receiver<ControlRequest>,
+        notifier: &crate::systemd::Notifier,
+    ) {
+        self.start_connections();
+        let mut shutdown = std::pin::pin!(shutdown_signal());
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("SIGHUP handler");
+        loop {
+            let deadline = self.engine.poll_timeout();
+            tokio::select! {
+                Some(d) = inbound.recv() => {
+                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.bytes);
+                }
+                Some(req) = control.recv() => self.control(req),
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    self.engine.handle_timeout(std::time::Instant::now());
+                }
+                _ = hangup.recv() => match self.reload() {
+                    Ok(message) => tracing::info!("SIGHUP: {message}"),
+                    Err(e) => tracing::error!("SIGHUP: reload refused, the running configuration stays: {e}"),
+                },
+                _ = &mut shutdown => break,
+            }
+            self.flush();
+        }
+        notifier.stopping();
+        self.shut_down(&mut inbound).await;
+    }
+
+    fn start_connections(&mut self) {
+        let starting: Vec<String> = self
+            .engine
+            .config()
+            .connections
+            .iter()
+            .filter(|c| c.start_action == tern_engine::config::StartAction::Start)
+            .map(|c| c.name.clone())
+            .collect();
+        for connection in starting {
+            if let Err(e) = self.engine.handle_command(
+                std::time::Instant::now(),
+                Command::Initiate {
+                    connection: connection.clone(),
+                },
+            ) {
+                tracing::error!(connection, "start_action = start failed: {e}");
+            }
+        }
+        self.flush();
+    }
+
+    /// Deletes every IKE SA (telling the peers) and waits a little for their answers,
+    /// so a stopped ternd leaves no SA or policy behind.
+    async fn shut_down(&mut self, inbound: &mut mpsc::Receiver<Inbound>) {
+        tracing::info!("shutting down: deleting all IKE SAs");
+        let now = std::time::Instant::now();
+        let names: Vec<String> = self
+            .engine
+            .list_sas(now)
+            .into_iter()
+            .map(|s| s.connection)
+            .collect();
+        for connection in names {
+            let _ = self
+                .engine
+                .handle_command(now, Command::Terminate { connection });
+        }
+        self.flush();
+        let give_up = Instant::now() + Duration::from_secs(2);
+        while !self.engine.list_sas(std::time::Instant::now()).is_empty() {
+            tokio::select! {
+                Some(d) = inbound.recv() => self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.bytes),
+                _ = tokio::time::sleep_until(give_up) => break,
+            }
+            self.flush();
+        }
+    }
+
+    /// Reads the configuration again and applies what changed. A file that does not
+    /// load changes nothing.
+    fn reload(&mut self) -> Result<String, String> {
+        let config = match &self.config_source {
+            Some(path) => tern_config::load_file(path),
+            None => tern_config::default_config(),
+        }
+        .map_err(|e| e.to_string())?;
+        let report = self.engine.reload(std::time::Instant::now(), config.engine);
+        self.flush();
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        Ok(format!(
+            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (daemon settings such as sockets apply at restart)",
+            list(&report.added),
+            list(&report.removed),
+            list(&report.changed),
+            report.unchanged.len()
+        ))
+    }
+
+    /// Carries out everything the engine queued.
+    fn flush(&mut self) {
+        while let Some(t) = self.engine.poll_transmit() {
+            self.send(t);
+        }
+        {
+            let mut kernel = self.kernel.lock().expect("kernel lock");
+            while let Some(op) = self.engine.poll_kernel_op() {
+                if let Err(e) = kernel.apply(op) {
+                    tracing::error!("kernel: {e}");
+                }
+            }
+        }
+        while let Some(event) = self.engine.poll_event() {
+            self.on_event(event);
+        }
+    }
+
+    fn send(&self, t: tern_engine::Transmit) {
+        let socket = self
+            .sockets
+            .iter()
+            .find(|s| s.bound.port() == t.local.port() && s.bound.is_ipv4() == t.remote.is_ipv4());
+        let Some(socket) = socket else {
+            tracing::error!(local = %t.local, remote = %t.remote, "no socket to send from");
+            return;
+        };
+        let result = if t.local.port() == self.nat_port {
+            let mut framed = NON_ESP_MARKER.to_vec();
+            framed.extend_from_slice(&t.payload);
+            socket.send(t.local.ip(), t.remote, &framed)
+        } else {
+            socket.send(t.local.ip(), t.remote, &t.payload)
+        };
+        if let Err(e) = result {
+            tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+        }
+    }
+
+    fn control(&mut self, req: ControlRequest) {
+        let now = std::time::Instant::now();
+        let response = match req.command {
+            ControlCommand::ListSas => {
+                let mut kernel = self.kernel.lock().expect("kernel lock");
+                let sas = self
+                    .engine
+                    .list_sas(now)
+                    .iter()
+                    .map(|sa| present::ike_sa(sa, &mut *kernel))
+                    .collect();
+                Response::Ok {
+                    body: ResponseBody::Sas { sas },
+                }
+            }
+            ControlCommand::ListConns => {
+                let conns = self
+                    .engine
+                    .config()
+                    .connections
+                    .iter()
+                    .map(tern_config::conn_info)
+                    .collect();
+                Response::Ok {
+                    body: ResponseBody::Conns { conns },
+                }
+            }
+            ControlCommand::Reload => match self.reload() {
+                Ok(message) => Response::Ok {
+                    body: ResponseBody::Reloaded { message },
+                },
+                Err(e) => Response::Error {
+                    message: format!("reload refused, the running configuration stays: {e}"),
+                },
+            },
+            ControlCommand::Version => Response::Ok {
+                body: ResponseBody::Version {
+                    version: env!("CARGO_PKG_VERSION").into(),
+                },
+            },
+            ControlCommand::Initiate { connection, .. } => {
+                let with_child = self
+                    .engine
+                    .config()
+                    .connections
+                    .iter()
+                    .any(|c| c.name == connection && !c.children.is_empty());
+                return self.start_waiting(
+                    req.reply,
+                    connection.clone(),
+                    Command::Initiate { connection },
+                    Goal::Established { with_child },
+                );
+            }
+            ControlCommand::Rekey { connection } => {
+                return self.start_waiting(
+                    req.reply,
+                    connection.clone(),
+                    Command::Rekey { connection },
+                    Goal::Rekeyed,
+                );
+            }
+            ControlCommand::Terminate { connection } => {
+                return self.start_waiting(
+                    req.reply,
+                    connection.clone(),
+                    Command::Terminate { connection },
+                    Goal::Deleted,
+                );
+            }
+        };
+        let _ = req.reply.send(response);
+    }
+
+    fn start_waiting(
+        &mut self,
+        reply: tokio::sync::oneshot::Sender<Response>,
+        connection: String,
+        command: Command,
+        goal: Goal,
+    ) {
+        match self
+            .engine
+            .handle_command(std::time::Instant::now(), command)
+        {
+            Ok(accepted) => self.waiters.push(Waiter {
+                connection,
+                ike_ids: accepted.ike_ids,
+                goal,
+                started: Instant::now(),
+                reply,
+            }),
+            Err(message) => {
+                let _ = reply.send(Response::Error { message });
+            }
+        }
+    }
+
+    /// Completes the control requests an event settles.
+    fn on_event(&mut self, event: Event) {
+        let (id, outcome) = match &event {
+            Event::IkeSaEstablished { ike_id, .. } => (*ike_id, Outcome::IkeUp),
+            Event::ChildSaInstalled {
+                ike_id,
+                child,
+                spi_in,
+                spi_out,
+                ..
+            } => (
+                *ike_id,
+                Outcome::ChildUp(format!(
+                    "CHILD SA {child} installed (in {spi_in:08x}, out {spi_out:08x})"
+                )),
+            ),
+            Event::ChildSaFailed {
+                ike_id,
+                child,
+                reason,
+                ..
+            } => (
+                *ike_id,
+                Outcome::ChildFailed(format!("CHILD SA {child} failed: {reason}")),
+            ),
+            Event::IkeSaFailed { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
+            Event::IkeSaDeleted { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
+            Event::ChildSaDeleted { .. } | Event::IkeSaRekeyed { .. } => return,
+        };
+        let mut i = 0;
+        while i < self.waiters.len() {
+            if self.waiters[i].ike_ids.contains(&id) {
+                if let Some(response) = settle(&mut self.waiters[i], id, &outcome) {
+                    let waiter = self.waiters.swap_remove(i);
+                    let _ = waiter.reply.send(response);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+}
+
+enum Outcome {
+    IkeUp,
+    ChildUp(String),
+    ChildFailed(String),
+    Gone(String),
+}
+
+/// Whether `outcome` for IKE SA `id` finishes the waiter's request, and how.
+fn settle(w: &mut Waiter, id: u64, outcome: &Outcome) -> Option<Response> {
+    let ms = w.started.elapsed().as_millis();
+    let ok = |message: String| {
+        Some(Response::Ok {
+            body: ResponseBody::Initiated { message },
+        })
+    };
+    let fail = |message: String| Some(Response::Error { message });
+    match (w.goal, outcome) {
+        (Goal::Established { with_child: false }, Outcome::IkeUp) => ok(format!(
+            "{}: IKE SA #{id} established in {ms} ms",
+            w.connection
+        )),
+        (Goal::Established { with_child: true }, Outcome::ChildUp(what)) => ok(format!(
+            "{}: IKE SA #{id} established, {what} in {ms} ms",
+            w.connection
+        )),
+        (Goal::Established { .. }, Outcome::ChildFailed(what)) => fail(format!(
+            "{}: IKE SA #{id} established, but {what}",
+            w.connection
+        )),
+        (Goal::Established { .. }, Outcome::Gone(reason)) => {
+            fail(format!("{}: {reason}", w.connection))
+        }
+        (Goal::Rekeyed, Outcome::ChildUp(what)) => Some(Response::Ok {
+            body: ResponseBody::Rekeyed {
+                message: format!("{}: rekeyed, {what} in {ms} ms", w.connection),
+            },
+        }),
+        (Goal::Rekeyed, Outcome::ChildFailed(what) | Outcome::Gone(what)) => {
+            fail(format!("{}: {what}", w.connection))
+        }
+        (Goal::Deleted, Outcome::Gone(_)) => {
+            w.ike_ids.retain(|x| *x != id);
+            w.ike_ids.is_empty().then(|| Response::Ok {
+                body: ResponseBody::Terminated {
+                    message: format!("{}: IKE SA deleted in {ms} ms", w.connection),
+                },
+            })
+        }
+        _ => None,
+    }
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

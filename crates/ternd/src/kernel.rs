@@ -1,0 +1,367 @@
+//! The kernel backend: the engine's XFRM operations translated into SAs and
+//! policies, installed through netlink, or — when ternd runs with
+//! `--no-kernel` (IKE only) — kept in an in-memory XFRM that answers as the
+//! kernel does, so both modes go through the same translation.
+
+use std::net::IpAddr;
+
+use tern_engine::config::{Encryption, Integrity, Mode};
+use tern_engine::{KernelOp, PolicyDirection, PolicyInstall, SaInstall};
+use tern_xfrm::{
+    kernel_reqid, EspAlgorithm, FakeXfrm, Lifetime, PolicyDir, PolicyParams, SaParams, Selector,
+    Template, Xfrm, XfrmOps, TERN_REQIDS,
+};
+
+/// Where inbound SPIs are taken from: a range that reads as ours in `ip xfrm`.
+const SPI_RANGE: (u32, u32) = (0xc000_0000, 0xcfff_ffff);
+const REPLAY_WINDOW: u32 = 32;
+
+/// Traffic counters of one SA.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    pub bytes: u64,
+    pub packets: u64,
+}
+
+pub trait Kernel: Send {
+    fn allocate_spi(&mut self, local: IpAddr, remote: IpAddr, reqid: u32) -> Result<u32, String>;
+    fn apply(&mut self, op: KernelOp) -> Result<(), String>;
+    /// `None` when the SA is not there (or cannot be read). The in-memory
+    /// backend counts nothing: its SAs show zeros.
+    fn counters(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<Counters>;
+}
+
+/// The engine's kernel operations on an XFRM: the kernel's ([`Xfrm`]) or
+/// an in-memory one ([`FakeXfrm`]).
+pub struct XfrmKernel<X> {
+    xfrm: X,
+}
+
+/// A SPI reserved by ALLOCSPI lives `net.core.xfrm_acq_expires` seconds (30 by
+/// default); IKE_AUTH with its retransmissions can take up to 165 s.
+const ACQ_EXPIRES_PATH: &str = "/proc/sys/net/core/xfrm_acq_expires";
+const ACQ_EXPIRES_NEEDED: u64 = 165;
+
+impl XfrmKernel<Xfrm> {
+    /// Opens XFRM and first removes what a previous ternd that died without
+    /// cleaning up (kill -9, a crash) left in the kernel: its policies would
+    /// otherwise steer traffic into SAs nobody rekeys. tern's SAs and
+    /// policies are recognised by their reqid (tern_xfrm::TERN_REQIDS).
+    pub fn open() -> Result<XfrmKernel<Xfrm>, String> {
+        let mut xfrm = Xfrm::open().map_err(|e| e.to_string())?;
+        match xfrm.remove_stale(&TERN_REQIDS) {
+            Ok(removed) if removed.is_empty() => {}
+            Ok(removed) => {
+                for p in &removed.policies {
+                    tracing::info!(
+                        "removed stale policy {} dir {} (left by a previous ternd)",
+                        p.selector,
+                        p.dir
+                    );
+                }
+                for sa in &removed.sas {
+                    tracing::info!(
+                        "removed stale SA {}->{} spi 0x{:08x} (left by a previous ternd)",
+                        sa.src,
+                        sa.dst,
+                        sa.spi
+                    );
+                }
+                tracing::warn!(
+                    policies = removed.policies.len(),
+                    sas = removed.sas.len(),
+                    "a previous ternd left SAs and policies in the kernel; removed them"
+                );
+            }
+            Err(e) => tracing::warn!("could not remove a previous ternd's SAs and policies: {e}"),
+        }
+        keep_reserved_spis_long_enough();
+        Ok(XfrmKernel { xfrm })
+    }
+}
+
+impl XfrmKernel<FakeXfrm> {
+    /// For `--no-kernel`: nothing is installed, but every operation is
+    /// translated and checked as for the kernel. `seed` varies the SPIs
+    /// handed out, so two such daemons on one host do not pick the same.
+    pub fn in_memory(seed: u32) -> XfrmKernel<FakeXfrm> {
+        XfrmKernel {
+            xfrm: FakeXfrm::with_seed(u64::from(seed)),
+        }
+    }
+}
+
+fn keep_reserved_spis_long_enough() {
+    let current = std::fs::read_to_string(ACQ_EXPIRES_PATH)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    if current.is_some_and(|c| c < ACQ_EXPIRES_NEEDED) {
+        match std::fs::write(ACQ_EXPIRES_PATH, ACQ_EXPIRES_NEEDED.to_string()) {
+            Ok(()) => tracing::info!("raised {ACQ_EXPIRES_PATH} to {ACQ_EXPIRES_NEEDED} s so reserved SPIs outlive IKE_AUTH retransmissions"),
+            Err(e) => tracing::warn!("cannot raise {ACQ_EXPIRES_PATH} to {ACQ_EXPIRES_NEEDED}: {e}; a slow IKE_AUTH may lose its reserved SPI"),
+        }
+    }
+}
+
+impl<X: XfrmOps + Send> Kernel for XfrmKernel<X> {
+    fn allocate_spi(&mut self, local: IpAddr, remote: IpAddr, reqid: u32) -> Result<u32, String> {
+        self.xfrm
+            .alloc_spi(remote, local, kernel_reqid(reqid), SPI_RANGE.0, SPI_RANGE.1)
+            .map_err(|e| e.to_string())
+    }
+
+    fn apply(&mut self, op: KernelOp) -> Result<(), String> {
+        let result = match op {
+            KernelOp::AddSa(sa) => self.xfrm.add_sa(&sa_params(&sa)?),
+            KernelOp::DeleteSa { src, dst, spi } => match self.xfrm.delete_sa(src, dst, spi) {
+                // Gone already (the kernel expired it, or an admin flushed it): fine.
+                Err(e) if e.is_not_found() => Ok(()),
+                other => other,
+            },
+            KernelOp::AddPolicy(p) => self.xfrm.add_policy(&policy_params(&p)),
+            KernelOp::DeletePolicy(p) => match self
+                .xfrm
+                .delete_policy(&selector(&p), direction(p.direction))
+            {
+                Err(e) if e.is_not_found() => Ok(()),
+                other => other,
+            },
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    fn counters(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<Counters> {
+        let c = self.xfrm.sa_counters(src, dst, spi).ok()?;
+        Some(Counters {
+            bytes: c.bytes,
+            packets: c.packets,
+        })
+    }
+}
+
+fn xfrm_mode(mode: Mode) -> tern_xfrm::Mode {
+    match mode {
+        Mode::Tunnel => tern_xfrm::Mode::Tunnel,
+        Mode::Transport => tern_xfrm::Mode::Transport,
+    }
+}
+
+/// The kernel's transform for a negotiated ESP algorithm.
+fn esp_algorithm(
+    encryption: Encryption,
+    integrity: Option<Integrity>,
+) -> Result<EspAlgorithm, String> {
+    Ok(match encryption {
+        Encryption::AesGcm16 { key_bits } => EspAlgorithm::AesGcm {
+            key_bits,
+            icv_octets: 16,
+        },
+        Encryption::AesGcm12 { key_bits } => EspAlgorithm::AesGcm {
+            key_bits,
+            icv_octets: 12,
+        },
+        Encryption::AesGcm8 { key_bits } => EspAlgorithm::AesGcm {
+            key_bits,
+            icv_octets: 8,
+        },
+        Encryption::ChaCha20Poly1305 => EspAlgorithm::ChaCha20Poly1305,
+        Encryption::AesCbc { key_bits } => {
+            let integrity =
+                match integrity.ok_or("AES-CBC negotiated without an integrity algorithm")? {
+                    Integrity::HmacSha1_96 => tern_xfrm::Integrity::HmacSha1_96,
+                    Integrity::HmacSha256_128 => tern_xfrm::Integrity::HmacSha256_128,
+                    Integrity::HmacSha384_192 => tern_xfrm::Integrity::HmacSha384_192,
+                    Integrity::HmacSha512_256 => tern_xfrm::Integrity::HmacSha512_256,
+                };
+            EspAlgorithm::AesCbc {
+                key_bits,
+                integrity,
+            }
+        }
+    })
+}
+
+fn sa_params(sa: &SaInstall) -> Result<SaParams, String> {
+    let mut params = SaParams {
+        src: sa.src,
+        dst: sa.dst,
+        spi: sa.spi,
+        // In the kernel, tern's reqids live in a band of their own: that is
+        // how a restarted ternd recognises what it left behind.
+        reqid: kernel_reqid(sa.reqid),
+        mode: xfrm_mode(sa.mode),
+        aead: None,
+        encryption: None,
+        integrity: None,
+        encap: None,
+        replay_window: REPLAY_WINDOW,
+        esn: sa.esn,
+        lifetime: Lifetime::default(),
+        selector: sa.selector.map(|(src, dst)| Selector {
+            src: src.addr,
+            src_prefix: src.prefix_len,
+            dst: dst.addr,
+            dst_prefix: dst.prefix_len,
+            proto: src.protocol,
+            sport: src.port,
+            sport_mask: src.port_mask,
+            dport: dst.port,
+            dport_mask: dst.port_mask,
+        }),
+        update: sa.update,
+        mark: None,
+        if_id: None,
+    };
+    let algorithm = esp_algorithm(sa.encryption, sa.integrity)?;
+    algorithm
+        .apply_to(&mut params, sa.key.expose())
+        .map_err(|e| format!("ESP SA {:08x}: {e}", sa.spi))?;
+    Ok(params)
+}
+
+fn direction(d: PolicyDirection) -> PolicyDir {
+    match d {
+        PolicyDirection::In => PolicyDir::In,
+        PolicyDirection::Out => PolicyDir::Out,
+        PolicyDirection::Fwd => PolicyDir::Fwd,
+    }
+}
+
+fn selector(p: &PolicyInstall) -> Selector {
+    Selector {
+        src: p.src.addr,
+        src_prefix: p.src.prefix_len,
+        dst: p.dst.addr,
+        dst_prefix: p.dst.prefix_len,
+        proto: p.src.protocol,
+        sport: p.src.port,
+        sport_mask: p.src.port_mask,
+        dport: p.dst.port,
+        dport_mask: p.dst.port_mask,
+    }
+}
+
+fn policy_params(p: &PolicyInstall) -> PolicyParams {
+    PolicyParams {
+        selector: selector(p),
+        dir: direction(p.direction),
+        priority: p.priority,
+        templates: vec![Template {
+            src: p.tunnel_src,
+            dst: p.tunnel_dst,
+            reqid: kernel_reqid(p.reqid),
+            mode: xfrm_mode(p.mode),
+            spi: 0,
+        }],
+        update: false,
+        mark: None,
+        if_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_crypto::Secret;
+    use tern_engine::Selector as TrafficSelector;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn subnet(addr: &str, prefix_len: u8) -> TrafficSelector {
+        TrafficSelector {
+            addr: ip(addr),
+            prefix_len,
+            protocol: 0,
+            port: 0,
+            port_mask: 0,
+        }
+    }
+
+    fn esp_sa(src: &str, dst: &str, spi: u32, update: bool) -> KernelOp {
+        KernelOp::AddSa(SaInstall {
+            src: ip(src),
+            dst: ip(dst),
+            spi,
+            reqid: 3,
+            mode: Mode::Tunnel,
+            encryption: Encryption::AesGcm16 { key_bits: 128 },
+            integrity: None,
+            key: Secret::new(vec![7; 20]),
+            selector: None,
+            esn: false,
+            update,
+        })
+    }
+
+    fn policy(direction: PolicyDirection) -> PolicyInstall {
+        let (src, dst, tunnel_src, tunnel_dst) = match direction {
+            PolicyDirection::Out => ("10.1.0.0", "10.2.0.0", "192.0.2.1", "192.0.2.2"),
+            _ => ("10.2.0.0", "10.1.0.0", "192.0.2.2", "192.0.2.1"),
+        };
+        PolicyInstall {
+            direction,
+            src: subnet(src, 16),
+            dst: subnet(dst, 16),
+            tunnel_src: ip(tunnel_src),
+            tunnel_dst: ip(tunnel_dst),
+            reqid: 3,
+            mode: Mode::Tunnel,
+            priority: 1000,
+        }
+    }
+
+    #[test]
+    fn in_memory_backend_keeps_what_the_kernel_would() {
+        let mut k = XfrmKernel::in_memory(1);
+        let (us, peer) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        let spi_in = k.allocate_spi(us, peer, 3).unwrap();
+        assert!((SPI_RANGE.0..=SPI_RANGE.1).contains(&spi_in), "{spi_in:#x}");
+        k.apply(esp_sa("192.0.2.2", "192.0.2.1", spi_in, true))
+            .unwrap();
+        k.apply(esp_sa("192.0.2.1", "192.0.2.2", 0xc0de_0001, false))
+            .unwrap();
+        let dirs = [
+            PolicyDirection::Out,
+            PolicyDirection::In,
+            PolicyDirection::Fwd,
+        ];
+        for d in dirs {
+            k.apply(KernelOp::AddPolicy(policy(d))).unwrap();
+        }
+
+        let sas = k.xfrm.list_sas().unwrap();
+        assert_eq!(sas.len(), 2, "the reserved SPI was filled: {sas:#?}");
+        assert!(sas.iter().all(|s| s.reqid == kernel_reqid(3)));
+        let policies = k.xfrm.list_policies().unwrap();
+        assert_eq!(policies.len(), 3);
+        assert!(policies
+            .iter()
+            .all(|p| p.templates[0].reqid == kernel_reqid(3)));
+        let c = k.counters(peer, us, spi_in).unwrap();
+        assert_eq!((c.bytes, c.packets), (0, 0));
+
+        // Installing twice is an error, as in the kernel.
+        let e = k.apply(KernelOp::AddPolicy(policy(PolicyDirection::Out)));
+        assert!(e.unwrap_err().contains("already exists"));
+        let e = k.apply(esp_sa("192.0.2.2", "192.0.2.1", 0xc0de_0002, true));
+        assert!(e.unwrap_err().contains("no such SA"));
+
+        // Deleting what is gone already is fine.
+        for _ in 0..2 {
+            k.apply(KernelOp::DeleteSa {
+                src: peer,
+                dst: us,
+                spi: spi_in,
+            })
+            .unwrap();
+            for d in dirs {
+                k.apply(KernelOp::DeletePolicy(policy(d))).unwrap();
+            }
+        }
+        assert!(k.counters(peer, us, spi_in).is_none());
+        assert_eq!(k.xfrm.list_sas().unwrap().len(), 1);
+        assert!(k.xfrm.list_policies().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,197 @@
+//! ternd: the tern IKEv2 daemon.
+
+mod control;
+mod daemon;
+mod env;
+mod kernel;
+mod present;
+mod systemd;
+mod udp;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::sync::mpsc;
+
+use crate::daemon::{Daemon, Inbound};
+use crate::kernel::{Kernel, XfrmKernel};
+use crate::udp::{IkeSocket, NON_ESP_MARKER};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ternd",
+    version,
+    about = "tern: an IKEv2 daemon that keeps tunnels up"
+)]
+struct Args {
+    /// Configuration file (default: the built-in configuration, conf/ternd.toml).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Control socket path (overrides [daemon].socket).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Negotiate IKE only; keep CHILD SAs in memory instead of the kernel (for
+    /// hosts without ESP support).
+    #[arg(long)]
+    no_kernel: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log_level)
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ternd: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => tern_config::load_file(path)?,
+        None => tern_config::default_config()?,
+    };
+    let origin = args
+        .config
+        .as_ref()
+        .map_or("the built-in configuration".to_string(), |p| {
+            p.display().to_string()
+        });
+    tracing::info!(
+        connections = config.engine.connections.len(),
+        "configuration loaded from {origin}"
+    );
+
+    let kernel: Arc<Mutex<dyn Kernel>> = if args.no_kernel {
+        tracing::warn!(
+            "--no-kernel: CHILD SAs are negotiated but not installed; no traffic is protected"
+        );
+        Arc::new(Mutex::new(XfrmKernel::in_memory(std::process::id())))
+    } else {
+        let report = tern_xfrm::probe();
+        if !report.ready() {
+            anyhow::bail!("this kernel cannot carry tern's tunnels: {report}\n(run with --no-kernel to negotiate IKE only)");
+        }
+        Arc::new(Mutex::new(XfrmKernel::open().map_err(anyhow::Error::msg)?))
+    };
+
+    let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(1024);
+    let mut sockets = Vec::new();
+    for ip in &config.daemon.listen {
+        for port in [config.daemon.port, config.daemon.nat_port] {
+            let addr = SocketAddr::new(*ip, port);
+            match IkeSocket::bind(addr) {
+                Ok(s) => {
+                    if port == config.daemon.nat_port && !args.no_kernel {
+                        if let Err(e) = s.enable_esp_in_udp() {
+                            tracing::warn!(%addr, "cannot enable ESP in UDP (UDP_ENCAP) on the NAT-T port: {e}");
+                        }
+                    }
+                    tracing::info!(%addr, "listening");
+                    sockets.push(Arc::new(s));
+                }
+                Err(e) if ip.is_ipv6() => {
+                    tracing::warn!(%addr, "IPv6 unavailable, not listening: {e}")
+                }
+                Err(e) => return Err(e).with_context(|| format!("binding IKE socket {addr}")),
+            }
+        }
+    }
+    for socket in &sockets {
+        tokio::spawn(read_datagrams(
+            socket.clone(),
+            inbound_tx.clone(),
+            config.daemon.nat_port,
+        ));
+    }
+
+    let socket_path = args.socket.unwrap_or(config.daemon.socket.clone());
+    let listener = control::bind(&socket_path)
+        .with_context(|| format!("control socket {}", socket_path.display()))?;
+    tracing::info!(path = %socket_path.display(), "control socket ready");
+    let (control_tx, control_rx) = mpsc::channel(64);
+    tokio::spawn(control::serve(listener, control_tx));
+
+    let environment = env::DaemonEnv::new(kernel.clone());
+    let connections = config.engine.connections.len();
+    let engine = tern_engine::Engine::new(config.engine, Box::new(environment));
+    let notifier = systemd::Notifier::from_env();
+    notifier.ready(&format!("{connections} connection(s) loaded"));
+    if let Some(every) = systemd::Notifier::watchdog_interval() {
+        tokio::spawn(async move {
+            let notifier = systemd::Notifier::from_env();
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                notifier.watchdog();
+            }
+        });
+    }
+    Daemon::new(
+        engine,
+        kernel,
+        sockets,
+        config.daemon.nat_port,
+        args.config.clone(),
+    )
+    .run(inbound_rx, control_rx, &notifier)
+    .await;
+    let _ = std::fs::remove_file(&socket_path);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reads datagrams from one socket into the daemon loop.
+async fn read_datagrams(socket: Arc<IkeSocket>, to_daemon: mpsc::Sender<Inbound>, nat_port: u16) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let received = match socket.recv(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(socket = %socket.bound, "receive failed: {e}");
+                continue;
+            }
+        };
+        let mut bytes = &buf[..received.len];
+        if socket.bound.port() == nat_port {
+            // On the NAT-T port IKE carries a zero marker; anything else is ESP.
+            match bytes.strip_prefix(&NON_ESP_MARKER) {
+                Some(rest) => bytes = rest,
+                None => continue,
+            }
+        }
+        let inbound = Inbound {
+            local: received.local,
+            remote: received.remote,
+            bytes: bytes.to_vec(),
+        };
+        if to_daemon.send(inbound).await.is_err() {
+            return;
+        }
+    }
+}

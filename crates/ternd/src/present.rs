@@ -1,0 +1,71 @@
+//! The engine's views turned into the control protocol's types.
+
+use tern_control::{ChildSaInfo, ChildSaMode, ChildSaState, IkeRole, IkeSaInfo, IkeSaState};
+use tern_engine::config::Mode;
+
+use crate::kernel::Kernel;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo {
+    IkeSaInfo {
+        connection: sa.connection.clone(),
+        unique_id: sa.unique_id,
+        state: match sa.state {
+            "ESTABLISHED" => IkeSaState::Established,
+            "DELETING" => IkeSaState::Deleting,
+            _ => IkeSaState::Connecting,
+        },
+        role: if sa.initiator {
+            IkeRole::Initiator
+        } else {
+            IkeRole::Responder
+        },
+        local_addr: sa.local_addr.to_string(),
+        remote_addr: sa.remote_addr.to_string(),
+        local_id: sa.local_id.clone(),
+        remote_id: sa.remote_id.clone(),
+        initiator_spi: hex(&sa.initiator_spi),
+        responder_spi: hex(&sa.responder_spi),
+        proposal: sa.proposal.clone(),
+        established_secs: sa.established_for.map(|d| d.as_secs()),
+        rekey_in_secs: sa.rekey_in.map(|d| d.as_secs()),
+        expires_in_secs: sa.expires_in.map(|d| d.as_secs()),
+        children: sa.children.iter().map(|c| child_sa(c, kernel)).collect(),
+    }
+}
+
+fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInfo {
+    let inbound = kernel.counters(c.remote_addr, c.local_addr, c.spi_in);
+    let outbound = kernel.counters(c.local_addr, c.remote_addr, c.spi_out);
+    ChildSaInfo {
+        name: c.name.clone(),
+        unique_id: c.unique_id,
+        state: match c.state {
+            "INSTALLED" => ChildSaState::Installed,
+            "REKEYING" => ChildSaState::Rekeying,
+            "REKEYED" => ChildSaState::Rekeyed,
+            "DELETING" => ChildSaState::Deleting,
+            _ => ChildSaState::Installing,
+        },
+        mode: match c.mode {
+            Mode::Tunnel => ChildSaMode::Tunnel,
+            Mode::Transport => ChildSaMode::Transport,
+        },
+        protocol: "ESP".into(),
+        spi_in: format!("{:08x}", c.spi_in),
+        spi_out: format!("{:08x}", c.spi_out),
+        proposal: c.proposal.clone(),
+        local_ts: c.local_ts.clone(),
+        remote_ts: c.remote_ts.clone(),
+        bytes_in: inbound.map(|x| x.bytes),
+        packets_in: inbound.map(|x| x.packets),
+        bytes_out: outbound.map(|x| x.bytes),
+        packets_out: outbound.map(|x| x.packets),
+        installed_secs: Some(c.installed_for.as_secs()),
+        rekey_in_secs: c.rekey_in.map(|d| d.as_secs()),
+        expires_in_secs: c.expires_in.map(|d| d.as_secs()),
+    }
+}

@@ -1,0 +1,237 @@
+//! IKE's UDP sockets: bound to a wildcard address, with packet info so that every
+//! answer leaves from the address its request came to.
+//!
+//! tokio's UdpSocket has no recvmsg/sendmsg with control messages, so these
+//! sockets are socket2 sockets driven through `AsyncFd`.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::unix::AsyncFd;
+
+/// The four zero octets that precede IKE messages on the NAT-T port (RFC 3948 §2.2).
+pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
+
+pub struct IkeSocket {
+    fd: AsyncFd<Socket>,
+    pub bound: SocketAddr,
+}
+
+/// One received datagram and the local address it was sent to.
+pub struct Received {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub len: usize,
+}
+
+impl IkeSocket {
+    pub fn bind(addr: SocketAddr) -> io::Result<IkeSocket> {
+        let domain = if addr.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        let fd = socket.as_raw_fd();
+        if addr.is_ipv4() {
+            set_int_option(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+        } else {
+            socket.set_only_v6(true)?;
+            set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+        }
+        socket.bind(&addr.into())?;
+        // SAFETY: the socket2 Socket owns its descriptor and never changes it, and
+        // the AsyncFd owns the Socket for as long as it is registered.
+        let fd = unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) }
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(IkeSocket { fd, bound: addr })
+    }
+
+    /// Lets the kernel take ESP-in-UDP packets off this socket (the NAT-T port);
+    /// IKE messages, behind their zero marker, still come to us.
+    pub fn enable_esp_in_udp(&self) -> io::Result<()> {
+        tern_xfrm::set_udp_encap(std::os::fd::AsFd::as_fd(self.fd.get_ref()))
+    }
+
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| recv_with_pktinfo(fd.get_ref().as_raw_fd(), buf, self.bound)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Sends from `local` (its address only; the port is the socket's).
+    pub fn send(&self, local: IpAddr, remote: SocketAddr, payload: &[u8]) -> io::Result<()> {
+        send_with_pktinfo(self.fd.get_ref().as_raw_fd(), local, remote, payload)
+    }
+}
+
+fn set_int_option(fd: i32, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: a plain int option on a socket we own.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const i32).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Room for one IP_PKTINFO or IPV6_PKTINFO control message.
+const CMSG_SPACE: usize = 64;
+
+fn recv_with_pktinfo(fd: i32, buf: &mut [u8], bound: SocketAddr) -> io::Result<Received> {
+    // SAFETY: every pointer handed to recvmsg points into a live local of the right
+    // size; control messages are read only within msg_controllen as the kernel set it.
+    unsafe {
+        let mut from: libc::sockaddr_storage = zeroed();
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = [0u8; CMSG_SPACE];
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_name = (&mut from as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = CMSG_SPACE as _;
+        let n = libc::recvmsg(fd, &mut msg, 0);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let remote = sockaddr_to_std(&from)
+            .ok_or_else(|| io::Error::other("datagram from an unknown address family"))?;
+        let mut local_ip = bound.ip();
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let (level, kind) = ((*cmsg).cmsg_level, (*cmsg).cmsg_type);
+            if level == libc::IPPROTO_IP && kind == libc::IP_PKTINFO {
+                let info = libc::CMSG_DATA(cmsg)
+                    .cast::<libc::in_pktinfo>()
+                    .read_unaligned();
+                local_ip = IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)));
+            } else if level == libc::IPPROTO_IPV6 && kind == libc::IPV6_PKTINFO {
+                let info = libc::CMSG_DATA(cmsg)
+                    .cast::<libc::in6_pktinfo>()
+                    .read_unaligned();
+                local_ip = IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        Ok(Received {
+            local: SocketAddr::new(local_ip, bound.port()),
+            remote,
+            len: n as usize,
+        })
+    }
+}
+
+fn send_with_pktinfo(fd: i32, local: IpAddr, remote: SocketAddr, payload: &[u8]) -> io::Result<()> {
+    // SAFETY: as in recv_with_pktinfo; the control buffer is large enough for the
+    // one control message written into it, and msg_controllen says exactly how much.
+    unsafe {
+        let (mut to, to_len) = std_to_sockaddr(remote);
+        let mut iov = libc::iovec {
+            iov_base: payload.as_ptr() as *mut _,
+            iov_len: payload.len(),
+        };
+        let mut control = [0u8; CMSG_SPACE];
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_name = (&mut to as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = to_len;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if !local.is_unspecified() {
+            msg.msg_control = control.as_mut_ptr().cast();
+            let cmsg;
+            match local {
+                IpAddr::V4(v4) => {
+                    msg.msg_controllen =
+                        libc::CMSG_SPACE(size_of::<libc::in_pktinfo>() as u32) as _;
+                    cmsg = libc::CMSG_FIRSTHDR(&msg);
+                    (*cmsg).cmsg_level = libc::IPPROTO_IP;
+                    (*cmsg).cmsg_type = libc::IP_PKTINFO;
+                    (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as u32) as _;
+                    let mut info: libc::in_pktinfo = zeroed();
+                    info.ipi_spec_dst.s_addr = u32::from(v4).to_be();
+                    libc::CMSG_DATA(cmsg)
+                        .cast::<libc::in_pktinfo>()
+                        .write_unaligned(info);
+                }
+                IpAddr::V6(v6) => {
+                    msg.msg_controllen =
+                        libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as u32) as _;
+                    cmsg = libc::CMSG_FIRSTHDR(&msg);
+                    (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
+                    (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
+                    (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<libc::in6_pktinfo>() as u32) as _;
+                    let mut info: libc::in6_pktinfo = zeroed();
+                    info.ipi6_addr.s6_addr = v6.octets();
+                    libc::CMSG_DATA(cmsg)
+                        .cast::<libc::in6_pktinfo>()
+                        .write_unaligned(info);
+                }
+            }
+        }
+        if libc::sendmsg(fd, &msg, 0) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+fn sockaddr_to_std(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    // SAFETY: the family field says which layout the storage holds.
+    unsafe {
+        match i32::from(s.ss_family) {
+            libc::AF_INET => {
+                let a = &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                    u16::from_be(a.sin_port),
+                )))
+            }
+            libc::AF_INET6 => {
+                let a = &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(a.sin6_addr.s6_addr),
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn std_to_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    let converted: socket2::SockAddr = addr.into();
+    // SAFETY: SockAddr holds a valid sockaddr of `len()` bytes, which fits in storage.
+    unsafe {
+        let mut storage: libc::sockaddr_storage = zeroed();
+        std::ptr::copy_nonoverlapping(
+            converted.as_ptr().cast::<u8>(),
+            (&mut storage as *mut libc::sockaddr_storage).cast::<u8>(),
+            converted.len() as usize,
+        );
+        (storage, converted.len())
+    }
+}

@@ -1,0 +1,74 @@
+//! conf/ternd.service gives ternd what it needs and nothing more: Type=notify (ternd
+//! speaks sd_notify), only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, and the usual
+//! hardening. (`systemd-analyze verify` accepts it too; run by hand where systemd is.)
+
+use std::collections::HashMap;
+
+fn unit() -> HashMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../conf/ternd.service"
+    ))
+    .expect("conf/ternd.service");
+    let mut keys: HashMap<String, Vec<String>> = HashMap::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('#') || line.starts_with('[') || line.is_empty() {
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("not key=value: {line}"));
+        keys.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    keys
+}
+
+fn one<'a>(u: &'a HashMap<String, Vec<String>>, key: &str) -> &'a str {
+    match u.get(key).map(Vec::as_slice) {
+        Some([v]) => v,
+        other => panic!("{key}: expected one value, found {other:?}"),
+    }
+}
+
+#[test]
+fn notify_type_with_a_watchdog() {
+    let u = unit();
+    assert_eq!(one(&u, "Type"), "notify");
+    assert_eq!(one(&u, "NotifyAccess"), "main");
+    assert!(one(&u, "WatchdogSec").ends_with('s'));
+    assert_eq!(
+        one(&u, "RuntimeDirectory"),
+        "tern",
+        "the control socket's directory"
+    );
+}
+
+#[test]
+fn only_the_two_capabilities() {
+    let u = unit();
+    for key in ["CapabilityBoundingSet", "AmbientCapabilities"] {
+        let mut caps: Vec<&str> = one(&u, key).split_whitespace().collect();
+        caps.sort();
+        assert_eq!(caps, ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"], "{key}");
+    }
+}
+
+#[test]
+fn hardened() {
+    let u = unit();
+    for (key, value) in [
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+        ("RestrictNamespaces", "yes"),
+        ("MemoryDenyWriteExecute", "yes"),
+    ] {
+        assert_eq!(one(&u, key), value, "{key}");
+    }
+    let mut families: Vec<&str> = one(&u, "RestrictAddressFamilies")
+        .split_whitespace()
+        .collect();
+    families.sort();
+    assert_eq!(families, ["AF_INET", "AF_INET6", "AF_NETLINK", "AF_UNIX"]);
+}

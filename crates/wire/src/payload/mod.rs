@@ -1,0 +1,168 @@
+//! The payloads of RFC 7296 §3.2–§3.16 and RFC 7383 §2.5, one module per payload.
+//!
+//! Each payload type knows how to parse and write its *body* (what follows the
+//! 4-byte generic payload header); `chain` handles generic headers and the
+//! next-payload chain.
+
+mod cert;
+pub(crate) mod chain;
+mod cp;
+mod delete;
+mod encrypted;
+mod id_auth;
+mod ke;
+mod notify;
+mod notify_data;
+mod sa;
+mod ts;
+
+pub use cert::{CertPayload, CertReqPayload};
+pub use cp::{CpAttribute, CpPayload};
+pub use delete::DeletePayload;
+pub use encrypted::{EncryptedFragmentPayload, EncryptedPayload};
+pub use id_auth::{AuthPayload, Identification, SignatureAuthData};
+pub use ke::KePayload;
+pub use notify::NotifyPayload;
+pub use notify_data::{GatewayIdentity, NotifyData};
+pub use sa::{AttributeValue, Proposal, SaPayload, Transform, TransformAttribute};
+pub use ts::{AnyTrafficSelector, AnyTsPayload, OtherTrafficSelector, TrafficSelector, TsPayload};
+
+use crate::codec::{Reader, Writer};
+use crate::error::WireError;
+use crate::registry::PayloadType;
+
+/// One payload of an IKE message or of the plaintext inside SK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    Sa(SaPayload),
+    Ke(KePayload),
+    IdI(Identification),
+    IdR(Identification),
+    Cert(CertPayload),
+    CertReq(CertReqPayload),
+    Auth(AuthPayload),
+    Nonce(Vec<u8>),
+    Notify(NotifyPayload),
+    Delete(DeletePayload),
+    VendorId(Vec<u8>),
+    TsI(TsPayload),
+    TsR(TsPayload),
+    /// TSi with a selector type other than an IPv4/IPv6 range (see [`AnyTsPayload`]).
+    TsIAny(AnyTsPayload),
+    /// TSr with a selector type other than an IPv4/IPv6 range (see [`AnyTsPayload`]).
+    TsRAny(AnyTsPayload),
+    /// SK: must be the last payload of a message.
+    Encrypted(EncryptedPayload),
+    Cp(CpPayload),
+    /// The EAP message, opaque here.
+    Eap(Vec<u8>),
+    /// SKF (RFC 7383): must be the last payload of a message.
+    EncryptedFragment(EncryptedFragmentPayload),
+    /// A payload type this crate does not parse, kept verbatim with its critical bit
+    /// so the engine can answer UNSUPPORTED_CRITICAL_PAYLOAD or skip it.
+    Unknown {
+        payload_type: PayloadType,
+        critical: bool,
+        body: Vec<u8>,
+    },
+}
+
+impl Payload {
+    /// The payload type that announces this payload in the chain.
+    pub fn payload_type(&self) -> PayloadType {
+        match self {
+            Payload::Sa(_) => PayloadType::SA,
+            Payload::Ke(_) => PayloadType::KE,
+            Payload::IdI(_) => PayloadType::IDI,
+            Payload::IdR(_) => PayloadType::IDR,
+            Payload::Cert(_) => PayloadType::CERT,
+            Payload::CertReq(_) => PayloadType::CERTREQ,
+            Payload::Auth(_) => PayloadType::AUTH,
+            Payload::Nonce(_) => PayloadType::NONCE,
+            Payload::Notify(_) => PayloadType::NOTIFY,
+            Payload::Delete(_) => PayloadType::DELETE,
+            Payload::VendorId(_) => PayloadType::VENDOR_ID,
+            Payload::TsI(_) => PayloadType::TSI,
+            Payload::TsR(_) => PayloadType::TSR,
+            Payload::TsIAny(_) => PayloadType::TSI,
+            Payload::TsRAny(_) => PayloadType::TSR,
+            Payload::Encrypted(_) => PayloadType::SK,
+            Payload::Cp(_) => PayloadType::CP,
+            Payload::Eap(_) => PayloadType::EAP,
+            Payload::EncryptedFragment(_) => PayloadType::SKF,
+            Payload::Unknown { payload_type, .. } => *payload_type,
+        }
+    }
+
+    /// The critical bit written in the generic header. RFC 7296 §3.2: zero for every
+    /// payload type defined there; unknown payloads keep what they arrived with.
+    pub fn is_critical(&self) -> bool {
+        matches!(self, Payload::Unknown { critical: true, .. })
+    }
+
+    /// True for SK and SKF, which must end a message.
+    pub fn is_encrypted(&self) -> bool {
+        matches!(self, Payload::Encrypted(_) | Payload::EncryptedFragment(_))
+    }
+
+    /// Parses the body of a payload that is not SK/SKF (those need their
+    /// next-payload field, see `chain`). `body` must be consumed entirely.
+    fn parse_body(
+        payload_type: PayloadType,
+        critical: bool,
+        body: &mut Reader<'_>,
+    ) -> Result<Payload, WireError> {
+        let payload = match payload_type {
+            PayloadType::SA => Payload::Sa(SaPayload::parse(body)?),
+            PayloadType::KE => Payload::Ke(KePayload::parse(body)?),
+            PayloadType::IDI => Payload::IdI(Identification::parse(body)?),
+            PayloadType::IDR => Payload::IdR(Identification::parse(body)?),
+            PayloadType::CERT => Payload::Cert(CertPayload::parse(body)?),
+            PayloadType::CERTREQ => Payload::CertReq(CertReqPayload::parse(body)?),
+            PayloadType::AUTH => Payload::Auth(AuthPayload::parse(body)?),
+            PayloadType::NONCE => Payload::Nonce(body.rest().to_vec()),
+            PayloadType::NOTIFY => Payload::Notify(NotifyPayload::parse(body)?),
+            PayloadType::DELETE => Payload::Delete(DeletePayload::parse(body)?),
+            PayloadType::VENDOR_ID => Payload::VendorId(body.rest().to_vec()),
+            PayloadType::TSI => match ts::parse_ts_payload(body)? {
+                ts::ParsedTs::Ranges(p) => Payload::TsI(p),
+                ts::ParsedTs::Any(p) => Payload::TsIAny(p),
+            },
+            PayloadType::TSR => match ts::parse_ts_payload(body)? {
+                ts::ParsedTs::Ranges(p) => Payload::TsR(p),
+                ts::ParsedTs::Any(p) => Payload::TsRAny(p),
+            },
+            PayloadType::CP => Payload::Cp(CpPayload::parse(body)?),
+            PayloadType::EAP => Payload::Eap(body.rest().to_vec()),
+            _ => Payload::Unknown {
+                payload_type,
+                critical,
+                body: body.rest().to_vec(),
+            },
+        };
+        body.expect_end()?;
+        Ok(payload)
+    }
+
+    /// Writes the body (everything after the generic payload header).
+    fn write_body(&self, w: &mut Writer) -> Result<(), WireError> {
+        match self {
+            Payload::Sa(p) => p.write(w)?,
+            Payload::Ke(p) => p.write(w),
+            Payload::IdI(p) | Payload::IdR(p) => p.write(w),
+            Payload::Cert(p) => p.write(w),
+            Payload::CertReq(p) => p.write(w),
+            Payload::Auth(p) => p.write(w),
+            Payload::Notify(p) => p.write(w)?,
+            Payload::Delete(p) => p.write(w)?,
+            Payload::TsI(p) | Payload::TsR(p) => p.write(w)?,
+            Payload::TsIAny(p) | Payload::TsRAny(p) => p.write(w)?,
+            Payload::Encrypted(p) => p.write(w),
+            Payload::Cp(p) => p.write(w)?,
+            Payload::EncryptedFragment(p) => p.write(w),
+            Payload::Nonce(data) | Payload::VendorId(data) | Payload::Eap(data) => w.bytes(data),
+            Payload::Unknown { body, .. } => w.bytes(body),
+        }
+        Ok(())
+    }
+}

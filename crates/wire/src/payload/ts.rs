@@ -1,0 +1,300 @@
+//! Traffic Selector payloads (RFC 7296 §3.13).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::codec::{Reader, Writer};
+use crate::error::{WireError, WireErrorKind};
+use crate::registry::TsType;
+
+/// Type, protocol (or reserved), length: common to every selector type.
+const SELECTOR_HEADER_LEN: usize = 4;
+/// Type, protocol, length, start port, end port.
+const SELECTOR_FIXED_LEN: usize = 8;
+const IPV4_SELECTOR_LEN: usize = SELECTOR_FIXED_LEN + 2 * 4;
+const IPV6_SELECTOR_LEN: usize = SELECTOR_FIXED_LEN + 2 * 16;
+
+/// TSi / TSr payload body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TsPayload {
+    pub selectors: Vec<TrafficSelector>,
+}
+
+/// One traffic selector: an address range, a port range and an IP protocol (0 = any).
+///
+/// `ts_type` must agree with the address family of both addresses; the
+/// constructors below guarantee it, and writing checks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrafficSelector {
+    pub ts_type: TsType,
+    pub ip_protocol: u8,
+    pub start_port: u16,
+    pub end_port: u16,
+    pub start_addr: IpAddr,
+    pub end_addr: IpAddr,
+}
+
+impl TrafficSelector {
+    /// A selector for `start_addr..=end_addr` (both of one family) with the type
+    /// chosen from that family, or `None` if the families differ.
+    pub fn range(
+        ip_protocol: u8,
+        start_port: u16,
+        end_port: u16,
+        start_addr: IpAddr,
+        end_addr: IpAddr,
+    ) -> Option<TrafficSelector> {
+        let ts_type = match (start_addr, end_addr) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => TsType::IPV4_ADDR_RANGE,
+            (IpAddr::V6(_), IpAddr::V6(_)) => TsType::IPV6_ADDR_RANGE,
+            _ => return None,
+        };
+        Some(TrafficSelector {
+            ts_type,
+            ip_protocol,
+            start_port,
+            end_port,
+            start_addr,
+            end_addr,
+        })
+    }
+
+    /// Every IPv4 address, protocol and port.
+    pub fn any_ipv4() -> TrafficSelector {
+        TrafficSelector {
+            ts_type: TsType::IPV4_ADDR_RANGE,
+            ip_protocol: 0,
+            start_port: 0,
+            end_port: u16::MAX,
+            start_addr: Ipv4Addr::UNSPECIFIED.into(),
+            end_addr: Ipv4Addr::BROADCAST.into(),
+        }
+    }
+
+    /// Every IPv6 address, protocol and port.
+    pub fn any_ipv6() -> TrafficSelector {
+        TrafficSelector {
+            ts_type: TsType::IPV6_ADDR_RANGE,
+            ip_protocol: 0,
+            start_port: 0,
+            end_port: u16::MAX,
+            start_addr: Ipv6Addr::UNSPECIFIED.into(),
+            end_addr: Ipv6Addr::from(u128::MAX).into(),
+        }
+    }
+
+    /// Parses an IPv4 or IPv6 range selector (the caller has checked the type).
+    fn parse(r: &mut Reader<'_>) -> Result<TrafficSelector, WireError> {
+        let start = r.offset();
+        let ts_type = TsType(r.u8("traffic selector type")?);
+        let expected_len = match ts_type {
+            TsType::IPV4_ADDR_RANGE => IPV4_SELECTOR_LEN,
+            TsType::IPV6_ADDR_RANGE => IPV6_SELECTOR_LEN,
+            _ => {
+                return Err(WireError {
+                    offset: start,
+                    kind: WireErrorKind::UnsupportedTrafficSelector(ts_type),
+                })
+            }
+        };
+        let ip_protocol = r.u8("traffic selector IP protocol")?;
+        let length_offset = r.offset();
+        let declared = usize::from(r.u16("traffic selector length")?);
+        if declared != expected_len {
+            return Err(WireError {
+                offset: length_offset,
+                kind: WireErrorKind::BadLength {
+                    what: "traffic selector",
+                    declared,
+                    min: expected_len,
+                    max: expected_len,
+                },
+            });
+        }
+        let start_port = r.u16("traffic selector start port")?;
+        let end_port = r.u16("traffic selector end port")?;
+        let (start_addr, end_addr) = if ts_type == TsType::IPV4_ADDR_RANGE {
+            let start: [u8; 4] = r.array("traffic selector start address")?;
+            let end: [u8; 4] = r.array("traffic selector end address")?;
+            (IpAddr::from(start), IpAddr::from(end))
+        } else {
+            let start: [u8; 16] = r.array("traffic selector start address")?;
+            let end: [u8; 16] = r.array("traffic selector end address")?;
+            (IpAddr::from(start), IpAddr::from(end))
+        };
+        Ok(TrafficSelector {
+            ts_type,
+            ip_protocol,
+            start_port,
+            end_port,
+            start_addr,
+            end_addr,
+        })
+    }
+
+    fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        let (length, start, end) = match (self.ts_type, self.start_addr, self.end_addr) {
+            (TsType::IPV4_ADDR_RANGE, IpAddr::V4(start), IpAddr::V4(end)) => (
+                IPV4_SELECTOR_LEN,
+                start.octets().to_vec(),
+                end.octets().to_vec(),
+            ),
+            (TsType::IPV6_ADDR_RANGE, IpAddr::V6(start), IpAddr::V6(end)) => (
+                IPV6_SELECTOR_LEN,
+                start.octets().to_vec(),
+                end.octets().to_vec(),
+            ),
+            (TsType::IPV4_ADDR_RANGE | TsType::IPV6_ADDR_RANGE, _, _) => {
+                return Err(w.error(WireErrorKind::BadTrafficSelector(
+                    "the addresses' family does not match the selector type",
+                )))
+            }
+            (other, _, _) => return Err(w.error(WireErrorKind::UnsupportedTrafficSelector(other))),
+        };
+        w.u8(self.ts_type.0);
+        w.u8(self.ip_protocol);
+        w.u16(w.fit_u16(length, "traffic selector")?);
+        w.u16(self.start_port);
+        w.u16(self.end_port);
+        w.bytes(&start);
+        w.bytes(&end);
+        Ok(())
+    }
+}
+
+/// A TSi/TSr payload with at least one selector that is not an IPv4 or IPv6 address
+/// range (TS_FC_ADDR_RANGE, TS_SECLABEL of RFC 9478, or an unassigned type). Parsed
+/// as [`crate::Payload::TsIAny`] / [`crate::Payload::TsRAny`] so that the message
+/// still parses and the engine can answer TS_UNACCEPTABLE; payloads with address
+/// ranges only are [`TsPayload`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnyTsPayload {
+    pub selectors: Vec<AnyTrafficSelector>,
+}
+
+/// One selector of an [`AnyTsPayload`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnyTrafficSelector {
+    Range(TrafficSelector),
+    Other(OtherTrafficSelector),
+}
+
+/// A selector of a type this crate does not model, kept verbatim. Every selector
+/// starts with type (1 octet), one octet (the IP protocol for address ranges,
+/// reserved in the others) and its length (2 octets); `data` is what follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherTrafficSelector {
+    pub ts_type: TsType,
+    pub second_octet: u8,
+    pub data: Vec<u8>,
+}
+
+impl AnyTrafficSelector {
+    fn parse(r: &mut Reader<'_>) -> Result<AnyTrafficSelector, WireError> {
+        let ts_type = TsType(r.peek_u8("traffic selector type")?);
+        if matches!(ts_type, TsType::IPV4_ADDR_RANGE | TsType::IPV6_ADDR_RANGE) {
+            return Ok(AnyTrafficSelector::Range(TrafficSelector::parse(r)?));
+        }
+        r.u8("traffic selector type")?;
+        let second_octet = r.u8("traffic selector protocol/reserved octet")?;
+        let length_offset = r.offset();
+        let declared = usize::from(r.u16("traffic selector length")?);
+        let max = SELECTOR_HEADER_LEN + r.remaining();
+        if declared < SELECTOR_HEADER_LEN || declared > max {
+            return Err(WireError {
+                offset: length_offset,
+                kind: WireErrorKind::BadLength {
+                    what: "traffic selector",
+                    declared,
+                    min: SELECTOR_HEADER_LEN,
+                    max,
+                },
+            });
+        }
+        let data = r
+            .bytes(declared - SELECTOR_HEADER_LEN, "traffic selector")?
+            .to_vec();
+        Ok(AnyTrafficSelector::Other(OtherTrafficSelector {
+            ts_type,
+            second_octet,
+            data,
+        }))
+    }
+
+    fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        match self {
+            AnyTrafficSelector::Range(selector) => selector.write(w),
+            AnyTrafficSelector::Other(other) => {
+                w.u8(other.ts_type.0);
+                w.u8(other.second_octet);
+                w.u16(w.fit_u16(SELECTOR_HEADER_LEN + other.data.len(), "traffic selector")?);
+                w.bytes(&other.data);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A TS payload as parsed: address ranges only, or with other selector types.
+pub(crate) enum ParsedTs {
+    Ranges(TsPayload),
+    Any(AnyTsPayload),
+}
+
+/// Parses a TSi/TSr body (RFC 7296 §3.13).
+pub(crate) fn parse_ts_payload(r: &mut Reader<'_>) -> Result<ParsedTs, WireError> {
+    let count_offset = r.offset();
+    let declared = usize::from(r.u8("number of traffic selectors")?);
+    r.skip_reserved(3)?;
+    let mut selectors = Vec::new();
+    while !r.is_empty() {
+        selectors.push(AnyTrafficSelector::parse(r)?);
+    }
+    if selectors.len() != declared {
+        return Err(WireError {
+            offset: count_offset,
+            kind: WireErrorKind::CountMismatch {
+                what: "traffic selectors",
+                declared,
+                found: selectors.len(),
+            },
+        });
+    }
+    let all_ranges = selectors
+        .iter()
+        .all(|s| matches!(s, AnyTrafficSelector::Range(_)));
+    Ok(if all_ranges {
+        ParsedTs::Ranges(TsPayload {
+            selectors: selectors
+                .into_iter()
+                .filter_map(|s| match s {
+                    AnyTrafficSelector::Range(range) => Some(range),
+                    AnyTrafficSelector::Other(_) => None,
+                })
+                .collect(),
+        })
+    } else {
+        ParsedTs::Any(AnyTsPayload { selectors })
+    })
+}
+
+impl AnyTsPayload {
+    pub(crate) fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        w.u8(w.fit_u8(self.selectors.len(), "number of traffic selectors")?);
+        w.zeros(3);
+        for selector in &self.selectors {
+            selector.write(w)?;
+        }
+        Ok(())
+    }
+}
+
+impl TsPayload {
+    pub(crate) fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        w.u8(w.fit_u8(self.selectors.len(), "number of traffic selectors")?);
+        w.zeros(3);
+        for selector in &self.selectors {
+            selector.write(w)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,501 @@
+# shellcheck shell=bash
+# Shared helpers for tern's end-to-end tests: tests/uml/run-in-uml, tests/interop/run,
+# tests/demo/run and tests/run-all all source this one file.
+#
+# Sections: paths and messages | waiting | packages | the kernel (ESP or not) |
+# the moon/sun topology | strongSwan (charon) | ternd.
+
+# ---------------------------------------------------------------------------
+# Paths and messages
+
+# The checkout's root: two levels above this file (tests/interop/lib.sh).
+TERN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export TERN_ROOT
+# Binaries come from cargo's default target directory (never CARGO_TARGET_DIR, which the
+# engineers point at private directories): the tests always use the checkout's build.
+TERN_BIN_DIR="$TERN_ROOT/target/debug"
+
+info() { printf '%s\n' "$*"; }
+# warn also remembers its message, so a caller can give it as the reason of a failure.
+LAST_WARNING=
+warn() {
+    LAST_WARNING="$*"
+    printf 'warning: %s\n' "$*" >&2
+}
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Milliseconds since the epoch, for measuring how long something took. Bash 5's clock
+# where there is one: starting `date` costs 0.1-0.2 s in the UML guest.
+now_ms() {
+    if [[ -n ${EPOCHREALTIME:-} ]]; then
+        echo $((${EPOCHREALTIME/[.,]/} / 1000))
+    else
+        echo $(($(date +%s%N) / 1000000))
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Waiting: every wait polls with a deadline instead of sleeping a fixed time.
+
+# wait_until TIMEOUT_SECS DESCRIPTION COMMAND...
+# Runs COMMAND every 0.1 s until it succeeds (return 0) or the timeout passes (return 1,
+# after saying what it waited for).
+wait_until() {
+    local timeout=$1 what=$2
+    shift 2
+    local deadline=$(($(now_ms) + timeout * 1000))
+    while ! "$@" >/dev/null 2>&1; do
+        if (($(now_ms) > deadline)); then
+            warn "timed out after ${timeout}s waiting for: $what"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Packages: what the tests need from Debian, installed only when missing.
+
+TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swanctl
+    strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps)
+
+# Installs the packages that dpkg does not know as installed. Needs root and apt-get.
+ensure_debian_packages() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    if ((${#missing[@]} == 0)); then
+        return 0
+    fi
+    command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get to install them"
+    (($(id -u) == 0)) || die "missing packages ${missing[*]}; run as root to install them"
+    info "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q || die "apt-get update failed"
+    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null ||
+        die "apt-get install ${missing[*]} failed"
+}
+
+# cargo from rustup lives in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
+ensure_cargo_on_path() {
+    if ! command -v cargo >/dev/null && [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]]; then
+        export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    fi
+    command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+}
+
+# ---------------------------------------------------------------------------
+# The kernel: can it do ESP? If not, the tests run inside User-Mode Linux.
+
+# Succeeds if this kernel accepts an ESP SA (AES-GCM, tunnel mode), tried in a
+# scratch network namespace so nothing is left behind.
+host_kernel_has_esp() {
+    local ns="tern-esp-probe-$$" ok=1
+    ip netns add "$ns" 2>/dev/null || return 1
+    if ip -n "$ns" xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 \
+        mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 \
+        2>/dev/null; then
+        ok=0
+    fi
+    ip netns del "$ns" 2>/dev/null
+    return $ok
+}
+
+# True inside the guest started by tests/uml/run-in-uml (or its direct-on-host
+# equivalent): the place where namespaces, charon and ternd may be set up.
+in_test_kernel() { [[ -n "${TERN_TEST_KERNEL:-}" ]]; }
+
+# ---------------------------------------------------------------------------
+# The moon/sun topology of docs (INTERFACES.md): two namespaces joined by a veth pair,
+# each with a "LAN" address on a dummy interface behind it.
+
+TOPO_MOON_WAN=192.0.2.1 TOPO_SUN_WAN=192.0.2.2
+TOPO_MOON_LAN=10.1.0.1 TOPO_SUN_LAN=10.2.0.1
+TOPO_MOON_NET=10.1.0.0/24 TOPO_SUN_NET=10.2.0.0/24
+
+topology_up() {
+    topology_down
+    ip netns add moon && ip netns add sun || return 1
+    ip link add moon0 netns moon type veth peer name sun0 netns sun || return 1
+    _topology_side moon moon0 "$TOPO_MOON_WAN" "$TOPO_MOON_LAN" "$TOPO_SUN_NET" "$TOPO_SUN_WAN" &&
+        _topology_side sun sun0 "$TOPO_SUN_WAN" "$TOPO_SUN_LAN" "$TOPO_MOON_NET" "$TOPO_MOON_WAN"
+}
+
+# _topology_side NS WAN_IF WAN_ADDR LAN_ADDR PEER_NET PEER_WAN
+_topology_side() {
+    local ns=$1 wan_if=$2 wan=$3 lan=$4 peer_net=$5 peer_wan=$6
+    ip -n "$ns" link set lo up &&
+        ip -n "$ns" addr add "$wan/24" dev "$wan_if" &&
+        ip -n "$ns" link set "$wan_if" up &&
+        ip -n "$ns" link add lan0 type dummy &&
+        ip -n "$ns" addr add "$lan/24" dev lan0 &&
+        ip -n "$ns" link set lan0 up &&
+        # The source address makes traffic to the peer's LAN match the tunnel's policy.
+        ip -n "$ns" route add "$peer_net" via "$peer_wan" dev "$wan_if" src "$lan"
+}
+
+# Deleting the namespaces also deletes the veth pair, the dummies and any XFRM
+# state and policy inside them.
+topology_down() {
+    ip netns del moon 2>/dev/null
+    ip netns del sun 2>/dev/null
+    return 0
+}
+
+# xfrm_is_empty NS: no SA and no policy in the namespace. Per-socket policies (listed as
+# "socket in/out", e.g. the bypass charon sets on its IKE sockets) belong to a socket,
+# not to a tunnel, and do not count.
+xfrm_is_empty() {
+    [[ -z "$(ip -n "$1" xfrm state)" ]] && ! ip -n "$1" xfrm policy | grep -qE '^[[:space:]]+dir '
+}
+
+# xfrm_esp_spis NS: the SPIs of the namespace's ESP SAs, one per line, as 8 hex digits.
+xfrm_esp_spis() { ip -n "$1" xfrm state | xfrm_state_esp_spis; }
+
+# xfrm_esp_spi_to NS DST: the SPI (8 hex digits) of the (first) ESP SA whose destination is DST.
+xfrm_esp_spi_to() { ip -n "$1" xfrm state | xfrm_state_esp_spi_to "$2" | head -n1; }
+
+# The same two, reading `ip xfrm state` output on stdin (one snapshot, several questions).
+xfrm_state_esp_spis() {
+    awk '$1 == "proto" && $2 == "esp" && $3 == "spi" { v = $4; sub(/\(.*/, "", v); sub(/^0x/, "", v); print v }'
+}
+# Every SA to DST, one per line (during a rekey there are two).
+xfrm_state_esp_spi_to() {
+    awk -v d="$1" '
+        $1 == "src" { m = ($4 == d) }
+        m && $1 == "proto" && $2 == "esp" && $3 == "spi" { v = $4; sub(/\(.*/, "", v); sub(/^0x/, "", v); print v }'
+}
+
+# xfrm_esp_bytes NS SPI: the current byte count of one ESP SA. `ip -s xfrm state` prints
+# "spi 0x0000abcd(43981)" and, under "lifetime current:", "  1234(bytes), 5(packets)".
+xfrm_esp_bytes() {
+    ip -n "$1" -s xfrm state | awk -v spi="0x$2" '
+        $1 == "src" { cur = 0 }
+        $1 == "proto" && $3 == "spi" { v = $4; sub(/\(.*/, "", v); cur = (v == spi) }
+        cur && /^[ \t]+[0-9]+\(bytes\)/ { sub(/\(bytes\).*/, ""); gsub(/[ \t]/, ""); print; exit }'
+}
+
+# xfrm_policy_dirs NS SRC DST: the directions (in/out/fwd) of policies between the nets.
+xfrm_policy_dirs() {
+    ip -n "$1" xfrm policy | awk -v s="$2" -v d="$3" '
+        $1 == "src" { m = ($2 == s && $4 == d) || ($2 == d && $4 == s) }
+        m && $1 == "dir" { print $2 }' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# ike_port_violations PCAP: every IKE response whose addresses and ports are not those of
+# its request, reversed (RFC 7296 §2.11: a response goes back to where the request came
+# from; strongSwan moves to port 4500 for IKE_AUTH even without a NAT). One line each.
+ike_port_violations() {
+    ike_exchanges "$1" |
+        awk '# fields: src sport dst dport msgid initiator-spi exchange flags (R = response)
+             { path = $1 ":" $2 " -> " $3 ":" $4; resp = ($8 ~ /R/) }
+             # Message IDs count per requester: key on the SA, the ID and who asked.
+             { key = $6 " " $5 " " (resp ? $3 : $1) }
+             !resp { req[key] = path; want[key] = $3 ":" $4 " -> " $1 ":" $2; next }
+             (key in want) && path != want[key] {
+                 id = $5; sub(/^0+/, "", id)
+                 printf "%s response (message ID 0x%s) went %s, but its request went %s\n", $7, (id == "" ? "0" : id), path, req[key] }'
+}
+
+# ike_exchanges PCAP: one line per IKE message: "SRC SPORT DST DPORT MSGID INITIATOR_SPI
+# EXCHANGE FLAGS", FLAGS being "-" and the header's I (original initiator) and R (response)
+# flags, e.g. "-IR". tcpdump prints them as "child_sa[IR]", or no brackets when neither
+# is set (a request from the original responder).
+ike_exchanges() {
+    tcpdump -r "$1" -n -vvv 2>/dev/null |
+        sed -nE 's/^ *([0-9.]+)\.([0-9]+) > ([0-9.]+)\.([0-9]+): .*isakmp 2\.0 msgid ([0-9a-f]+) cookie ([0-9a-f]+)->[0-9a-f]+: [a-z_0-9]+ +([a-z_0-9]+)(\[([IR]*)\])?:.*/\1 \2 \3 \4 \5 \6 \7 -\9/p'
+}
+
+# dump_kernel_state NS DIR: what the kernel holds, saved for a failure report.
+dump_kernel_state() {
+    {
+        echo "# ip xfrm state"
+        ip -n "$1" -s xfrm state
+        echo "# ip xfrm policy"
+        ip -n "$1" xfrm policy
+        echo "# ip addr"
+        ip -n "$1" addr
+        echo "# ip route (all tables)"
+        ip -n "$1" route show table all
+    } >"$2/$1-kernel.txt" 2>&1
+}
+
+# ---------------------------------------------------------------------------
+# strongSwan: one charon per namespace, each in its own mount namespace so that its
+# /etc/swanctl, /etc/strongswan.conf and /run (vici socket, pid file) are private.
+
+CHARON=/usr/lib/ipsec/charon
+
+# An explicit plugin list: load_modular = yes hangs inside UML (see KERNEL-TESTING.md).
+# X25519 comes from the openssl plugin (Debian ships no curve25519 plugin).
+CHARON_PLUGINS="random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey aes sha1 sha2 hmac gcm kdf kernel-netlink socket-default vici updown"
+
+# charon_write_config DIR LOGFILE: the strongswan.conf of one charon instance.
+charon_write_config() {
+    local dir=$1 log=$2
+    mkdir -p "$dir/swanctl/conf.d" "$dir/run"
+    cat >"$dir/strongswan.conf" <<EOF
+charon {
+    load_modular = no
+    load = $CHARON_PLUGINS
+    # Give up fast on an unanswered request, so failures show within the test's timeouts.
+    retransmit_tries = 3
+    retransmit_timeout = 2.0
+    plugins {
+        random {
+            random = /dev/urandom
+            urandom = /dev/urandom
+        }
+    }
+    filelog {
+        test {
+            path = $log
+            time_format = %H:%M:%S
+            ike_name = yes
+            append = no
+            flush_line = yes
+            default = 1
+            ike = 2
+            cfg = 1
+            knl = 2
+            enc = 1
+            net = 1
+        }
+    }
+    syslog {
+        daemon {
+            default = -1
+        }
+    }
+}
+# swanctl reads this file too; without a list it tries plugins Debian does not ship.
+swanctl {
+    load = pem pkcs1 pkcs8 x509 revocation constraints pubkey openssl random
+}
+EOF
+}
+
+# charon_write_conn DIR LOCAL_ADDR REMOTE_ADDR LOCAL_ID REMOTE_ID LOCAL_NET REMOTE_NET PSK
+#                   [IKE_PROPOSALS [ESP_PROPOSALS [CHILD_OPTIONS]]]
+# The `demo` connection with child `net`. Without proposals strongSwan offers its
+# defaults (no proposals/esp_proposals lines at all). CHILD_OPTIONS: more lines for the
+# child's section, e.g. "rekey_time = 10s".
+charon_write_conn() {
+    local dir=$1 laddr=$2 raddr=$3 lid=$4 rid=$5 lnet=$6 rnet=$7 psk=$8 ike_prop=${9:-} esp_prop=${10:-}
+    local child_opts=${11:-}
+    cat >"$dir/swanctl/swanctl.conf" <<EOF
+connections {
+    demo {
+        version = 2
+        local_addrs = $laddr
+        remote_addrs = $raddr
+        ${ike_prop:+proposals = $ike_prop}
+        local {
+            auth = psk
+            id = $lid
+        }
+        remote {
+            auth = psk
+            id = $rid
+        }
+        children {
+            net {
+                mode = tunnel
+                local_ts = $lnet
+                remote_ts = $rnet
+                ${esp_prop:+esp_proposals = $esp_prop}
+                $child_opts
+            }
+        }
+    }
+}
+secrets {
+    ike-demo {
+        id-1 = $lid
+        id-2 = $rid
+        secret = $(swanctl_quote "$psk")
+    }
+}
+EOF
+}
+
+# swanctl.conf wants 0x/0s-prefixed keys as they are, text keys in double quotes.
+swanctl_quote() {
+    case $1 in
+    0x* | 0s*) printf '%s' "$1" ;;
+    *) printf '"%s"' "${1//\"/\\\"}" ;;
+    esac
+}
+
+# charon_start NS DIR: starts charon in NS with DIR's configuration bound over /etc and
+# /run, waits for its vici socket, loads the connection. Records the pid in DIR/charon.pid.
+charon_start() {
+    local ns=$1 dir=$2
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    ip netns exec "$ns" unshare -m --propagation private sh -c '
+        dir=$1
+        mount --bind "$dir/swanctl" /etc/swanctl &&
+        mount --bind "$dir/strongswan.conf" /etc/strongswan.conf &&
+        mount --bind "$dir/run" /run || exit 1
+        exec "$2" </dev/null' charon "$dir" "$CHARON" >"$dir/charon.stdout" 2>&1 &
+    echo $! >"$dir/charon.pid"
+    if ! wait_until 20 "charon's vici socket in $ns" test -S "$dir/run/charon.vici"; then
+        return 1
+    fi
+    swanctl_in "$dir" --load-all >"$dir/swanctl-load.txt" 2>&1 || {
+        warn "swanctl --load-all failed in $ns: $(cat "$dir/swanctl-load.txt")"
+        return 1
+    }
+}
+
+# swanctl_in DIR ARGS...: swanctl inside the charon's namespaces (network + mount).
+swanctl_in() {
+    local dir=$1
+    shift
+    nsenter -t "$(cat "$dir/charon.pid")" -n -m swanctl "$@"
+}
+
+# charon_stop DIR: SIGTERM, then SIGKILL if it has not gone after 5 s.
+charon_stop() {
+    local pidfile="$1/charon.pid" pid
+    [[ -f "$pidfile" ]] || return 0
+    pid=$(cat "$pidfile")
+    _stop_pid "$pid"
+    rm -f "$pidfile"
+}
+
+_stop_pid() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || return 0
+    wait_until 5 "process $pid to exit" _pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# charon_ike_established DIR: swanctl lists an ESTABLISHED IKE SA named demo.
+charon_ike_established() {
+    swanctl_in "$1" --list-sas --ike demo 2>/dev/null | grep -q '^demo: .*ESTABLISHED'
+}
+
+# charon_child_installed DIR: the CHILD SA net is INSTALLED.
+charon_child_installed() {
+    swanctl_in "$1" --list-sas --ike demo 2>/dev/null | grep -q '^  net: .*INSTALLED'
+}
+
+# charon_has_no_sa DIR: swanctl lists no IKE SA (lines like "demo: #1, ESTABLISHED, ...").
+charon_has_no_sa() {
+    local out
+    out=$(swanctl_in "$1" --list-sas 2>&1) || return 1
+    ! grep -qE '^[^ ]+: #[0-9]+,' <<<"$out"
+}
+
+# charon_child_spis DIR: "SPI_IN SPI_OUT" of the CHILD SA net, as 8 lowercase hex digits.
+# swanctl prints them as "    in  c0fdd2da,      0 bytes, ..." and "    out c4241c88, ...".
+charon_child_spis() { swanctl_in "$1" --list-sas --ike demo 2>/dev/null | swanctl_text_child_spis; }
+
+# The same, reading `swanctl --list-sas` output on stdin (the last CHILD SA listed).
+swanctl_text_child_spis() {
+    awk '$1 == "in" { si = $2 } $1 == "out" { so = $2 }
+         END { sub(/,$/, "", si); sub(/,$/, "", so); print tolower(si), tolower(so) }'
+}
+
+# swanctl_text_children: the CHILD SA lines of `swanctl --list-sas` output on stdin, e.g.
+# "  net: #3, reqid 1, INSTALLED, TUNNEL, ESP:AES_GCM_16-128".
+swanctl_text_children() { grep -E '^  [^ ]+: #[0-9]+,'; }
+
+# ---------------------------------------------------------------------------
+# ternd: the daemon under test, run in a namespace with its socket in its work directory.
+
+TERND="$TERN_BIN_DIR/ternd"
+TERNCTL="$TERN_BIN_DIR/ternctl"
+
+# The PSK of the demo connection, read from the embedded default configuration, so
+# the peer's configuration always matches whatever conf/ternd.toml says.
+tern_demo_psk() {
+    local conf="$TERN_ROOT/conf/ternd.toml" psk
+    [[ -f "$conf" ]] || {
+        warn "conf/ternd.toml not found"
+        return 1
+    }
+    psk=$(sed -nE "s/^[[:space:]]*(psk|secret)[[:space:]]*=[[:space:]]*[\"']([^\"']*)[\"'].*/\2/p" "$conf" | head -n1)
+    [[ -n "$psk" ]] || {
+        warn "no psk = \"...\" line in conf/ternd.toml"
+        return 1
+    }
+    printf '%s' "$psk"
+}
+
+# ternd_start NS DIR LOG [ARGS...]: starts ternd in NS with its socket at DIR/ternd.sock
+# (DIR on a tmpfs), logging to LOG; waits until ternctl can reach it.
+ternd_start() {
+    local ns=$1 dir=$2 log=$3
+    shift 3
+    [[ -x "$TERND" ]] || {
+        warn "ternd not built ($TERND missing)"
+        return 1
+    }
+    [[ -x "$TERNCTL" ]] || {
+        warn "ternctl not built ($TERNCTL missing)"
+        return 1
+    }
+    mkdir -p "$dir"
+    ip netns exec "$ns" "$TERND" --socket "$dir/ternd.sock" --log-level debug "$@" \
+        </dev/null >"$log" 2>&1 &
+    local pid=$!
+    echo "$pid" >"$dir/ternd.pid"
+    local deadline=$(($(now_ms) + 15000))
+    # Ready: the socket exists and answers, and the daemon is (still) alive.
+    until [[ -S "$dir/ternd.sock" ]] && ternctl_in "$dir" version >/dev/null 2>&1 && kill -0 "$pid" 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid"
+            warn "ternd exited at startup with status $? (last log lines: $(tail -n 3 "$log" | tr '\n' ' '))"
+            return 1
+        fi
+        if (($(now_ms) > deadline)); then
+            warn "ternd in $ns did not answer ternctl within 15 s"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# ternctl_in DIR ARGS...: ternctl talking to the ternd of DIR. ternctl only needs the
+# socket, which lives on a filesystem every namespace sees, so no netns needed.
+ternctl_in() {
+    local dir=$1
+    shift
+    "$TERNCTL" --socket "$dir/ternd.sock" "$@"
+}
+
+ternd_stop() {
+    local pidfile="$1/ternd.pid"
+    [[ -f "$pidfile" ]] || return 0
+    _stop_pid "$(cat "$pidfile")"
+    rm -f "$pidfile"
+}
+
+# ternd_running DIR: the daemon is still alive (a crash is a failure by itself).
+ternd_running() { [[ -f "$1/ternd.pid" ]] && kill -0 "$(cat "$1/ternd.pid")" 2>/dev/null; }
+
+# tern_sas_json DIR: `ternctl --json list-sas`.
+tern_sas_json() { ternctl_in "$1" --json list-sas; }
+
+# tern_ike_established DIR: an ESTABLISHED IKE SA for demo with an INSTALLED CHILD SA net.
+tern_child_installed() {
+    tern_sas_json "$1" | jq -e 'any(.[]; .connection == "demo" and .state == "ESTABLISHED"
+        and any(.children[]; .name == "net" and .state == "INSTALLED"))' >/dev/null
+}
+
+# tern_has_no_sa DIR: list-sas answers with an empty list.
+tern_has_no_sa() { tern_sas_json "$1" | jq -e 'length == 0' >/dev/null; }
+
+# tern_child_spis DIR: "SPI_IN SPI_OUT" of demo's CHILD SA net.
+tern_child_spis() {
+    tern_sas_json "$1" | jq -r 'first(.[] | select(.connection == "demo") | .children[]
+        | select(.name == "net")) | "\(.spi_in) \(.spi_out)"'
+}
