@@ -59,7 +59,7 @@ wait_until() {
 # ---------------------------------------------------------------------------
 # Packages: what the tests need from Debian, installed only when missing.
 
-TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swanctl
+TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swanctl libstrongswan-standard-plugins
     strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps)
 
 # Installs the packages that dpkg does not know as installed. Needs root and apt-get.
