@@ -179,9 +179,9 @@ impl Daemon {
 
     /// Carries out everything the engine queued.
     fn flush(&mut self) {
-        while let Some(t) = self.engine.poll_transmit() {
-            self.send(t);
-        }
+        // The kernel first: a CREATE_CHILD_SA response lets the peer send on the new
+        // SA at once, so our inbound SA must hold its keys before the response leaves
+        // (sent first, strongSwan's first packets met a key-less SPI and were lost).
         {
             let mut kernel = self.kernel.lock().expect("kernel lock");
             while let Some(op) = self.engine.poll_kernel_op() {
@@ -189,6 +189,9 @@ impl Daemon {
                     tracing::error!("kernel: {e}");
                 }
             }
+        }
+        while let Some(t) = self.engine.poll_transmit() {
+            self.send(t);
         }
         while let Some(event) = self.engine.poll_event() {
             self.on_event(event);
