@@ -55,7 +55,8 @@ impl ChildState {
 }
 
 /// The peer rekeyed a CHILD SA while our own rekey of it was in flight
-/// (RFC 7296 §2.8.1). Settled when our exchange completes.
+/// (RFC 7296 §2.8.1). Kept with our exchange, not with the old SA: the peer's DELETE
+/// of the old SA may arrive before the answer that settles the collision.
 pub struct Collision {
     /// The lower of the two nonces of the peer's exchange.
     pub lowest_nonce: Vec<u8>,
@@ -77,7 +78,6 @@ pub struct ChildSa {
     pub rekey_at: Option<Instant>,
     /// When the SA ends, rekeyed or not.
     pub expire_at: Option<Instant>,
-    pub collision: Option<Collision>,
     /// The outbound SA of a CHILD SA the peer's rekey made, held back until the
     /// peer deletes the old one: before that, the peer may not have it yet.
     pub pending_outbound: Option<SaInstall>,
@@ -123,7 +123,6 @@ impl ChildSa {
             installed_at: now,
             rekey_at: rekeys.then(|| now + lifetime.rekey_time.saturating_sub(jitter)),
             expire_at: (lifetime.life_time > Duration::ZERO).then(|| now + lifetime.life_time),
-            collision: None,
             pending_outbound: None,
             successor: None,
         }
@@ -153,6 +152,8 @@ pub struct ChildExchange {
     pub local_ts: Vec<Ts>,
     pub remote_ts: Vec<Ts>,
     pub mode: Mode,
+    /// Set when the peer rekeyed the same CHILD SA while this rekey was in flight.
+    pub collision: Option<Collision>,
 }
 
 /// The tunnel endpoints of a CHILD SA.

@@ -12,7 +12,7 @@ use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated, REKEYED_
 use crate::child_select;
 use crate::config::{KeyExchange, Mode};
 use crate::engine::{Ctx, Next};
-use crate::ike_sa::{IkeSa, Phase, Purpose};
+use crate::ike_sa::{IkeSa, Phase, Purpose, Queued};
 use crate::ike_sa_init::{NONCE_LEN, NONCE_RANGE};
 use crate::payloads;
 use crate::proposal;
@@ -64,6 +64,7 @@ impl Ctx {
             config,
             spi_in: 0,
             nonce: Vec::new(),
+            collision: None,
         };
         let pfs = first_pfs_group(&exchange);
         self.send_create_child(now, sa, exchange, pfs);
@@ -157,20 +158,20 @@ impl Ctx {
         let Some(old_spi) = ex.rekey_of else {
             return Next::Keep;
         };
-        let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
-            return Next::Keep;
-        };
-        let old_id = old.unique_id;
-        match old.collision.take() {
+        let old = sa.children.iter_mut().find(|c| c.spi_in == old_spi);
+        match &ex.collision {
             // §2.8.1: the rekey with the lowest of the four nonces made a redundant SA;
-            // its initiator deletes that, and the other side deletes the old SA.
+            // its initiator deletes that, and the other side deletes the old SA (which
+            // may be gone already: the peer's DELETE can overtake its answer).
             Some(c) if lowest(&ex.nonce, &nonce_r) < c.lowest_nonce.as_slice() => {
                 self.stats.child_rekey_collisions += 1;
-                old.state = ChildState::Rekeyed;
-                old.expire_at = Some(
-                    old.expire_at
-                        .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
-                );
+                if let Some(old) = old {
+                    old.state = ChildState::Rekeyed;
+                    old.expire_at = Some(
+                        old.expire_at
+                            .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
+                    );
+                }
                 tracing::info!(
                     ike = sa.unique_id,
                     "simultaneous rekey: ours has the lowest nonce, deleting our new SA"
@@ -184,15 +185,22 @@ impl Ctx {
             }
             Some(_) => {
                 self.stats.child_rekey_collisions += 1;
-                // The SA the peer's rekey made is the redundant one; the peer deletes it.
-                old.successor = None;
                 tracing::info!(
                     ike = sa.unique_id,
                     "simultaneous rekey: the peer's has the lowest nonce; it deletes its new SA"
                 );
-                self.start_child_delete(now, sa, old_id, "rekeyed");
+                if let Some(old) = old {
+                    // The SA the peer's rekey made is the redundant one, not the successor.
+                    old.successor = None;
+                    let old_id = old.unique_id;
+                    self.start_child_delete(now, sa, old_id, "rekeyed");
+                }
             }
-            None => self.start_child_delete(now, sa, old_id, "rekeyed"),
+            None => {
+                if let Some(old_id) = old.map(|o| o.unique_id) {
+                    self.start_child_delete(now, sa, old_id, "rekeyed");
+                }
+            }
         }
         Next::Keep
     }
@@ -306,6 +314,7 @@ impl Ctx {
                     rekey_of: None,
                     spi_in: 0,
                     ke: None,
+                    collision: None,
                     ..ex
                 };
                 self.send_create_child(now, sa, ex, pfs);
@@ -358,9 +367,8 @@ impl Ctx {
         let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
             return;
         };
-        if old.collision.is_some() {
+        if ex.collision.is_some() {
             // The peer's simultaneous rekey replaced it; the peer deletes it.
-            old.collision = None;
             old.state = ChildState::Rekeyed;
             old.expire_at = Some(
                 old.expire_at
@@ -584,24 +592,56 @@ impl Ctx {
         let rekey = old.is_some();
         let new_id = self.install_child_with(now, sa, negotiated, keys, false, rekey);
         if let Some((old_id, _, _)) = old {
-            if let Some(old) = sa.children.iter_mut().find(|c| c.unique_id == old_id) {
-                old.successor = Some(new_id);
-                if old.state == ChildState::Rekeying {
-                    // Ours is in flight too: settled when its answer comes (§2.8.1).
-                    old.collision = Some(Collision {
-                        lowest_nonce: lowest(nonce_i, &nonce_r).to_vec(),
-                    });
-                } else {
-                    // The peer rekeyed it and will delete it.
-                    old.state = ChildState::Rekeyed;
-                    old.expire_at = Some(
-                        old.expire_at
-                            .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
-                    );
-                }
+            let Some(pos) = sa.children.iter().position(|c| c.unique_id == old_id) else {
+                return Next::Keep;
+            };
+            sa.children[pos].successor = Some(new_id);
+            let old_spi = sa.children[pos].spi_in;
+            let collision = Collision {
+                lowest_nonce: lowest(nonce_i, &nonce_r).to_vec(),
+            };
+            let ours_pending = sa.children[pos].state == ChildState::Rekeying;
+            if !(ours_pending && self.note_collision(sa, old_spi, collision)) {
+                // The peer rekeyed it and will delete it.
+                let old = &mut sa.children[pos];
+                old.state = ChildState::Rekeyed;
+                old.expire_at = Some(
+                    old.expire_at
+                        .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
+                );
             }
         }
         Next::Keep
+    }
+
+    /// The peer rekeyed the CHILD SA `old_spi` while we were rekeying it too. If our
+    /// request is in flight, the collision is recorded with it and settled by its
+    /// answer (§2.8.1): returns true. If it is still queued, unsent, it is dropped (the
+    /// peer's rekey replaces it): returns false, as when there is none.
+    fn note_collision(&mut self, sa: &mut IkeSa, old_spi: u32, collision: Collision) -> bool {
+        let rekeys_old =
+            |p: &Purpose| matches!(p, Purpose::CreateChild(ex) if ex.rekey_of == Some(old_spi));
+        if let Some(request) = sa.in_flight.as_mut().filter(|r| rekeys_old(&r.purpose)) {
+            if let Purpose::CreateChild(ex) = &mut request.purpose {
+                ex.collision = Some(collision);
+            }
+            return true;
+        }
+        if let Some(pos) = sa.queued.iter().position(|q| rekeys_old(&q.purpose)) {
+            if let Some(Queued {
+                purpose: Purpose::CreateChild(ex),
+                ..
+            }) = sa.queued.remove(pos)
+            {
+                tracing::info!(
+                    ike = sa.unique_id,
+                    spi_in = format_args!("{old_spi:08x}"),
+                    "the peer rekeyed the CHILD SA first; our queued rekey is dropped"
+                );
+                self.release_spi(sa, ex.spi_in);
+            }
+        }
+        false
     }
 }
 

@@ -239,6 +239,50 @@ fn simultaneous_rekeys_leave_exactly_one_child_sa() {
     );
 }
 
+/// Simultaneous rekeys where one side's answer is overtaken by the other side's
+/// DELETE of the old SA: the collision must still be settled (RFC 7296 §2.8.1), or
+/// the side whose answer was late keeps a redundant CHILD SA.
+fn simultaneous_rekeys_with_a_late_answer(late_from_a: bool) {
+    let same = lifetime(60, 120, 0);
+    let mut pair = Pair::new(
+        with_child_lifetime(moon_config(), same),
+        with_child_lifetime(sun_config(), same),
+    );
+    up(&mut pair);
+    let mut held = false;
+    pair.network = Box::new(move |t, from_a| {
+        let create_response = Message::parse(&t.payload)
+            .map(|m| {
+                m.header.exchange == ExchangeType::CREATE_CHILD_SA && m.header.flags.is_response()
+            })
+            .unwrap_or(false);
+        if from_a == late_from_a && create_response && !held {
+            held = true;
+            Fate::Hold
+        } else {
+            Fate::Deliver
+        }
+    });
+    pair.run_for(secs(61));
+    assert_eq!(pair.held.len(), 1, "one answer was held back");
+    pair.release_held();
+    pair.run_for(secs(10));
+    let collisions =
+        pair.a.engine.stats().child_rekey_collisions + pair.b.engine.stats().child_rekey_collisions;
+    assert_eq!(collisions, 2, "both sides settled the collision");
+    assert_one_consistent_child(&pair);
+}
+
+#[test]
+fn simultaneous_rekeys_with_moons_answer_overtaken() {
+    simultaneous_rekeys_with_a_late_answer(true);
+}
+
+#[test]
+fn simultaneous_rekeys_with_suns_answer_overtaken() {
+    simultaneous_rekeys_with_a_late_answer(false);
+}
+
 #[test]
 fn ternctl_rekey_works_at_any_time() {
     let mut pair = Pair::demo();

@@ -149,6 +149,8 @@ pub enum Fate {
     Deliver,
     Drop,
     Duplicate,
+    /// Kept back until `release_held`: a datagram overtaken by later ones.
+    Hold,
 }
 
 /// The network's behaviour: sees each datagram and whether A sent it.
@@ -163,6 +165,8 @@ pub struct Pair {
     pub network: Network,
     /// Every datagram sent, (from_a, bytes), for inspection.
     pub wire_log: Vec<(bool, Vec<u8>)>,
+    /// Datagrams the network holds back, (from_a, datagram).
+    pub held: Vec<(bool, Transmit)>,
 }
 
 pub const A_ADDR: &str = "192.0.2.1:500";
@@ -178,6 +182,7 @@ impl Pair {
             now: start,
             network: Box::new(|_, _| Fate::Deliver),
             wire_log: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -219,7 +224,22 @@ impl Pair {
             Fate::Deliver => 1,
             Fate::Drop => 0,
             Fate::Duplicate => 2,
+            Fate::Hold => {
+                self.held.push((from_a, t));
+                return;
+            }
         };
+        self.arrive(t, from_a, copies);
+    }
+
+    /// Delivers what the network held back, in the order it was sent.
+    pub fn release_held(&mut self) {
+        for (from_a, t) in std::mem::take(&mut self.held) {
+            self.arrive(t, from_a, 1);
+        }
+    }
+
+    fn arrive(&mut self, t: Transmit, from_a: bool, copies: usize) {
         let (to, from_addr) = if from_a {
             (&mut self.b, self.a.addr)
         } else {
