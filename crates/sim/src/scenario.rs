@@ -1,0 +1,347 @@
+//! A scenario file: how long to run, the two sides' configurations, the network
+//! between them and what happens on the way.
+//!
+//! ```toml
+//! duration = "7d"
+//! seed = 1
+//!
+//! [local]
+//! config = "moon.toml"          # a tern configuration file, relative to this one
+//! [peer]
+//! config_text = """             # ... or one written inline
+//! [connections.demo]
+//! ...
+//! """
+//!
+//! [network]
+//! loss = 0.05                   # fraction of datagrams lost, each way
+//! delay = "40ms"                # one way
+//! jitter = "10ms"               # up to this much more, at random (reorders)
+//! nat_timeout = "30s"           # a NAT in front of local forgets idle mappings
+//!
+//! [[events]]
+//! at = "2h"
+//! action = "restart"            # restart | initiate | terminate | rekey | network
+//! side = "peer"
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tern_engine::config::EngineConfig;
+
+/// A parsed, validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub duration: Duration,
+    pub seed: u64,
+    pub local: EngineConfig,
+    pub peer: EngineConfig,
+    pub network: NetworkSettings,
+    /// In time order.
+    pub events: Vec<ScheduledEvent>,
+}
+
+/// What the network does to each datagram.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NetworkSettings {
+    /// Probability that a datagram is lost, each way, independently.
+    pub loss: f64,
+    /// One-way delay.
+    pub delay: Duration,
+    /// Up to this much more delay, drawn per datagram; datagrams may overtake.
+    pub jitter: Duration,
+    /// A NAT in front of the local side that drops the peer's datagrams once local
+    /// has sent nothing for this long (the simulation carries IKE only, no ESP data).
+    pub nat_timeout: Option<Duration>,
+}
+
+/// Which of the two simulated hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Local,
+    Peer,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Local => "local",
+            Side::Peer => "peer",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledEvent {
+    pub at: Duration,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// The host loses all state (daemon and kernel) and starts again.
+    Restart(Side),
+    Initiate(Side, String),
+    Terminate(Side, String),
+    Rekey(Side, String),
+    /// The network changes, e.g. `loss = 1.0` for a link that went dead.
+    Network(NetworkSettings),
+}
+
+/// Reads a scenario file; configurations named in it are read relative to it.
+pub fn load(path: &Path) -> Result<Scenario, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read the scenario: {e}", path.display()))?;
+    parse(&text, &path.display().to_string(), path.parent())
+}
+
+/// Parses scenario text; `origin` names it in errors and `base_dir` resolves `config`.
+pub fn parse(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Scenario, String> {
+    let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let (line, column) = line_column(text, s.start);
+                format!(":{line}:{column}")
+            })
+            .unwrap_or_default();
+        format!("{origin}{at}: {}", e.message())
+    })?;
+    let err = |what: &str| format!("{origin}: {what}");
+    let duration = parse_duration(&file.duration)
+        .ok_or_else(|| err(&format!("duration: `{}` is not a duration", file.duration)))?;
+    if duration.is_zero() {
+        return Err(err("duration must be more than 0"));
+    }
+    let local = side_config(&file.local, "local", text, origin, base_dir)?;
+    let peer = side_config(&file.peer, "peer", text, origin, base_dir)?;
+    let network = network(&file.network, &NetworkSettings::default())
+        .map_err(|e| err(&format!("[network]: {e}")))?;
+    let mut events = Vec::new();
+    for (i, e) in file.events.iter().enumerate() {
+        let event = scheduled_event(e, &network)
+            .map_err(|why| err(&format!("[[events]] #{}: {why}", i + 1)))?;
+        if event.at > duration {
+            return Err(err(&format!(
+                "[[events]] #{}: at {} is after the end of the scenario",
+                i + 1,
+                e.at
+            )));
+        }
+        events.push(event);
+    }
+    // Stable: events at the same time happen in file order.
+    events.sort_by_key(|e| e.at);
+    Ok(Scenario {
+        duration,
+        seed: file.seed,
+        local,
+        peer,
+        network,
+        events,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    duration: String,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    local: SideFile,
+    peer: SideFile,
+    #[serde(default)]
+    network: NetworkFile,
+    #[serde(default)]
+    events: Vec<EventFile>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SideFile {
+    config: Option<String>,
+    config_text: Option<toml::Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NetworkFile {
+    loss: Option<f64>,
+    delay: Option<String>,
+    jitter: Option<String>,
+    nat_timeout: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventFile {
+    at: String,
+    action: String,
+    side: Option<String>,
+    connection: Option<String>,
+    loss: Option<f64>,
+    delay: Option<String>,
+    jitter: Option<String>,
+    nat_timeout: Option<String>,
+}
+
+fn side_config(
+    side: &SideFile,
+    name: &str,
+    scenario_text: &str,
+    origin: &str,
+    base_dir: Option<&Path>,
+) -> Result<EngineConfig, String> {
+    match (&side.config, &side.config_text) {
+        (Some(path), None) => {
+            let path = match base_dir {
+                Some(dir) => dir.join(path),
+                None => path.into(),
+            };
+            tern_config::load_file(&path)
+                .map(|c| c.engine)
+                .map_err(|e| format!("[{name}] config: {e}"))
+        }
+        (None, Some(text)) => {
+            tern_config::parse_str(text.get_ref(), origin)
+                .map(|c| c.engine)
+                .map_err(|mut e| {
+                    // Errors point into the scenario file, not into the string.
+                    if e.line > 0 {
+                        let (line, _) = line_column(scenario_text, text.span().start);
+                        // A multi-line string starts on the line after its opening quotes.
+                        let opens_on_own_line = scenario_text[text.span().start..]
+                            .starts_with("\"\"\"\n")
+                            || scenario_text[text.span().start..].starts_with("'''\n");
+                        e.line += line - usize::from(!opens_on_own_line);
+                    }
+                    format!("[{name}] config_text: {e}")
+                })
+        }
+        _ => Err(format!(
+            "{origin}: [{name}] needs exactly one of `config` (a file) and `config_text`"
+        )),
+    }
+}
+
+fn network(n: &NetworkFile, base: &NetworkSettings) -> Result<NetworkSettings, String> {
+    let loss = n.loss.unwrap_or(base.loss);
+    if !(0.0..=1.0).contains(&loss) {
+        return Err(format!("loss = {loss}: a fraction between 0 and 1"));
+    }
+    let duration = |value: &Option<String>, key: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(text) => {
+            parse_duration(text).ok_or_else(|| format!("{key}: `{text}` is not a duration"))
+        }
+    };
+    let nat_timeout = match &n.nat_timeout {
+        None => base.nat_timeout,
+        Some(text) => Some(
+            parse_duration(text)
+                .ok_or_else(|| format!("nat_timeout: `{text}` is not a duration"))?,
+        ),
+    };
+    Ok(NetworkSettings {
+        loss,
+        delay: duration(&n.delay, "delay", base.delay)?,
+        jitter: duration(&n.jitter, "jitter", base.jitter)?,
+        nat_timeout,
+    })
+}
+
+fn scheduled_event(e: &EventFile, network_now: &NetworkSettings) -> Result<ScheduledEvent, String> {
+    let at = parse_duration(&e.at).ok_or_else(|| format!("at: `{}` is not a duration", e.at))?;
+    let side = || match e.side.as_deref() {
+        Some("local") => Ok(Side::Local),
+        Some("peer") => Ok(Side::Peer),
+        Some(other) => Err(format!("side = \"{other}\": write \"local\" or \"peer\"")),
+        None => Err(format!(
+            "action \"{}\" needs side = \"local\" or \"peer\"",
+            e.action
+        )),
+    };
+    let connection = || {
+        e.connection
+            .clone()
+            .ok_or_else(|| format!("action \"{}\" needs a connection", e.action))
+    };
+    let network_keys =
+        e.loss.is_some() || e.delay.is_some() || e.jitter.is_some() || e.nat_timeout.is_some();
+    if network_keys && e.action != "network" {
+        return Err("loss, delay, jitter and nat_timeout belong to action \"network\"".into());
+    }
+    let action = match e.action.as_str() {
+        "restart" => Action::Restart(side()?),
+        "initiate" => Action::Initiate(side()?, connection()?),
+        "terminate" => Action::Terminate(side()?, connection()?),
+        "rekey" => Action::Rekey(side()?, connection()?),
+        "network" => {
+            let n = NetworkFile {
+                loss: e.loss,
+                delay: e.delay.clone(),
+                jitter: e.jitter.clone(),
+                nat_timeout: e.nat_timeout.clone(),
+            };
+            // Settings not named keep the scenario's [network] values.
+            Action::Network(network(&n, network_now)?)
+        }
+        other => {
+            return Err(format!(
+                "action = \"{other}\": one of restart, initiate, terminate, rekey, network"
+            ))
+        }
+    };
+    Ok(ScheduledEvent { at, action })
+}
+
+/// tern's durations (`3600`, `45m`, `1h`, `7d`) plus milliseconds (`40ms`) and
+/// fractions of a second (`0.25s`), which network delays need.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Some(ms) = text.strip_suffix("ms") {
+        return ms.trim().parse::<u64>().ok().map(Duration::from_millis);
+    }
+    if let Some(secs) = text.strip_suffix('s') {
+        if secs.contains('.') {
+            let secs: f64 = secs.trim().parse().ok()?;
+            return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        }
+    }
+    tern_config::parse_duration(text)
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("40ms"), Some(Duration::from_millis(40)));
+        assert_eq!(parse_duration("0.25s"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("-1.0s"), None);
+    }
+
+    #[test]
+    fn line_and_column() {
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_column("ab", 0), (1, 1));
+    }
+}

@@ -1,0 +1,143 @@
+//! The field cases of PROBLEM.md, simulated: the tunnel must stay up.
+
+mod common;
+
+use common::*;
+
+fn ike_default() -> Lifetimes {
+    Lifetimes::default()
+}
+
+#[test]
+fn defaults_on_both_sides_for_a_day() {
+    let local = side(true, &ike_default(), &Lifetimes::default(), "");
+    let peer = side(false, &ike_default(), &Lifetimes::default(), "");
+    let report = run(&scenario("1d", 7, &local, &peer, ""));
+    assert!(report.first_up_s.is_some_and(|t| t < 1.0), "{report}");
+    assert_eq!(report.max_outage_s, 0.0, "{report}");
+    assert!(report.up_at_end && report.kernels_agree, "{report}");
+    assert_eq!(report.duplicate_child_sas, 0, "{report}");
+    // CHILD SAs rekey about every hour (rand_time shortens it), the IKE SA every 4 h.
+    let child_rekeys = report.local.child_rekeys + report.peer.child_rekeys;
+    assert!(
+        (22..=30).contains(&child_rekeys),
+        "{child_rekeys} CHILD rekeys\n{report}"
+    );
+    let ike_rekeys = report.local.ike_rekeys + report.peer.ike_rekeys;
+    assert!(
+        (5..=8).contains(&ike_rekeys),
+        "{ike_rekeys} IKE rekeys\n{report}"
+    );
+    assert_eq!(report.local.hard_expiries + report.peer.hard_expiries, 0);
+}
+
+/// 3600 s against 2700 s, and against 28800 s: the shorter side does the rekeying,
+/// the longer side never reaches its own.
+#[test]
+fn mismatched_child_lifetimes() {
+    for other in ["45m", "8h"] {
+        let local = side(true, &ike_default(), &Lifetimes::rekey("1h"), "");
+        let peer = side(false, &ike_default(), &Lifetimes::rekey(other), "");
+        let report = run(&scenario("2d", 3, &local, &peer, ""));
+        assert_eq!(report.max_outage_s, 0.0, "vs {other}: {report}");
+        assert_eq!(report.local.hard_expiries + report.peer.hard_expiries, 0);
+        assert_eq!(report.duplicate_child_sas, 0, "vs {other}: {report}");
+        assert!(report.kernels_agree, "vs {other}: {report}");
+        if other == "8h" {
+            assert_eq!(report.peer.child_rekeys, 0, "{report}");
+        } else {
+            assert!(
+                report.peer.child_rekeys > report.local.child_rekeys,
+                "{report}"
+            );
+        }
+    }
+}
+
+/// Identical lifetimes, no jitter, a network delay: both sides start their rekeys
+/// at the same instant, and RFC 7296 §2.8.1 must leave exactly one CHILD SA.
+#[test]
+fn identical_lifetimes_without_jitter_collide_and_resolve() {
+    let child = Lifetimes::exact("10m");
+    let local = side(true, &ike_default(), &child, "");
+    let peer = side(false, &ike_default(), &child, "");
+    let report = run(&scenario(
+        "1d",
+        11,
+        &local,
+        &peer,
+        "[network]\ndelay = \"50ms\"\njitter = \"40ms\"\n",
+    ));
+    assert!(
+        report.local.collisions + report.peer.collisions > 0,
+        "{report}"
+    );
+    assert_eq!(report.max_outage_s, 0.0, "{report}");
+    assert_eq!(report.duplicate_child_sas, 0, "{report}");
+    assert!(report.kernels_agree, "{report}");
+}
+
+#[test]
+fn same_seed_same_report() {
+    let local = side(true, &ike_default(), &Lifetimes::rekey("20m"), "");
+    let peer = side(false, &ike_default(), &Lifetimes::rekey("30m"), "");
+    let text = scenario(
+        "12h",
+        5,
+        &local,
+        &peer,
+        "[network]\nloss = 0.1\ndelay = \"20ms\"\njitter = \"30ms\"\n",
+    );
+    assert_eq!(run(&text), run(&text));
+}
+
+#[test]
+fn a_dead_link_is_an_outage_with_its_cause() {
+    let local = side(true, &ike_default(), &Lifetimes::rekey("10m"), "");
+    let peer = side(false, &ike_default(), &Lifetimes::rekey("1h"), "");
+    let report = run(&scenario(
+        "2h",
+        1,
+        &local,
+        &peer,
+        "[[events]]\nat = \"30m\"\naction = \"network\"\nloss = 1.0\n",
+    ));
+    // The next rekey (by 10 min) goes unanswered; retransmits give up and the IKE
+    // SA is deleted, which ends the tunnel for good: nobody restarts it.
+    assert!(!report.up_at_end, "{report}");
+    let last = report.outages.last().expect("an outage");
+    assert!(last.ongoing, "{report}");
+    assert!(
+        report
+            .timeline
+            .iter()
+            .any(|e| e.what.contains("did not answer")),
+        "{report}"
+    );
+}
+
+#[test]
+fn scenario_errors_name_the_place() {
+    let e = tern_sim::parse("duration = \"1h\"\nsedd = 3\n", "x.toml", None).unwrap_err();
+    assert!(e.starts_with("x.toml:2:1:"), "{e}");
+    let local = side(true, &ike_default(), &Lifetimes::default(), "");
+    let bad_peer = "[connections.demo]\nlocal_addrs = [\"192.0.2.2\"]\nrekey_tim = 5\n";
+    let text = scenario("1h", 1, &local, bad_peer, "");
+    let e = tern_sim::parse(&text, "x.toml", None).unwrap_err();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("rekey_tim"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.contains(&format!("x.toml:{line}:")),
+        "error should point at line {line}: {e}"
+    );
+    let e = tern_sim::parse(
+        &scenario("1h", 1, &local, &local, "[network]\nloss = 2\n"),
+        "x.toml",
+        None,
+    )
+    .unwrap_err();
+    assert!(e.contains("loss"), "{e}");
+}
