@@ -62,6 +62,14 @@ pub enum CliCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Run a scenario (TOML: both sides' configurations, the network, events) with
+    /// two tern engines in virtual time and report what the tunnel went through:
+    /// rekeys, collisions, hard expiries, outages. Does not need the daemon.
+    Simulate {
+        /// The scenario file.
+        #[arg(value_name = "SCENARIO")]
+        file: PathBuf,
+    },
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! ternctl: the command line for ternd.
 //!
 //! Exit codes: 0 ok, 1 the daemon reported an error (or answered nonsense), 2 usage
-//! error, 3 cannot reach the daemon. `decode` exits 1 if anything failed to decode.
+//! error, 3 cannot reach the daemon. `decode` exits 1 if anything failed to decode;
+//! `simulate` exits 1 if the scenario could not be run.
 
 mod cli;
 mod decode;
@@ -60,8 +61,10 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    if let CliCommand::Decode { file } = &cli.command {
-        return run_decode(file, cli.json);
+    match &cli.command {
+        CliCommand::Decode { file } => return run_decode(file, cli.json),
+        CliCommand::Simulate { file } => return run_simulate(file, cli.json),
+        _ => {}
     }
     match run(&cli) {
         Ok(text) => {
@@ -95,6 +98,24 @@ fn run_decode(file: &std::path::Path, as_json: bool) -> ExitCode {
     }
 }
 
+/// `ternctl simulate`: the report to stdout; 1 if the scenario could not be run.
+fn run_simulate(file: &std::path::Path, as_json: bool) -> ExitCode {
+    let report = match tern_sim::load(file).and_then(|scenario| tern_sim::run(&scenario)) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("ternctl: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let text = if as_json {
+        serde_json::to_string_pretty(&report).expect("a report serializes") + "\n"
+    } else {
+        report.to_string()
+    };
+    print_stdout(&text);
+    ExitCode::SUCCESS
+}
+
 /// Sends the command and renders the answer (text or JSON).
 fn run(cli: &Cli) -> Result<String, Failure> {
     let (command, timeout) = match &cli.command {
@@ -125,9 +146,9 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         ),
         CliCommand::Reload => (Command::Reload, QUICK_TIMEOUT),
         CliCommand::Version => (Command::Version, QUICK_TIMEOUT),
-        CliCommand::Decode { .. } => {
+        CliCommand::Decode { .. } | CliCommand::Simulate { .. } => {
             return Err(Failure::Unexpected(
-                "decode does not talk to the daemon".into(),
+                "decode and simulate do not talk to the daemon".into(),
             ))
         }
     };
