@@ -7,6 +7,7 @@ use tern_wire::{DeletePayload, ExchangeType, Payload, ProtocolId};
 
 use crate::child_sa::{self, ChildSa, ChildState, Endpoints, Negotiated, INBOUND_GRACE};
 use crate::engine::Ctx;
+use crate::history::{SaEnd, SaKind};
 use crate::ike_sa::{IkeSa, Lingering, Purpose};
 use crate::output::{Event, KernelOp};
 use crate::proposal::{self, EspSuite};
@@ -127,12 +128,25 @@ impl Ctx {
         id
     }
 
-    pub(crate) fn child_failed(&mut self, sa: &IkeSa, name: &str, reason: String) {
+    pub(crate) fn child_failed(&mut self, now: Instant, sa: &IkeSa, name: &str, reason: String) {
         tracing::warn!(
             ike = sa.unique_id,
             connection = sa.connection.name,
             child = name,
             "CHILD SA failed: {reason}"
+        );
+        self.history.record(
+            &sa.connection.name,
+            SaEnd {
+                at: now,
+                kind: SaKind::Child,
+                ike_id: sa.unique_id,
+                child: name.to_string(),
+                spi_in: 0,
+                spi_out: 0,
+                was_up: false,
+                cause: reason.clone(),
+            },
         );
         self.events.push_back(Event::ChildSaFailed {
             connection: sa.connection.name.clone(),
@@ -190,6 +204,19 @@ impl Ctx {
             child = child.name,
             spi_in = format_args!("{:08x}", child.spi_in),
             "CHILD SA removed: {reason}"
+        );
+        self.history.record(
+            &sa.connection.name,
+            SaEnd {
+                at: now,
+                kind: SaKind::Child,
+                ike_id: sa.unique_id,
+                child: child.name.clone(),
+                spi_in: child.spi_in,
+                spi_out: child.spi_out,
+                was_up: true,
+                cause: reason.to_string(),
+            },
         );
         self.events.push_back(Event::ChildSaDeleted {
             connection: sa.connection.name.clone(),

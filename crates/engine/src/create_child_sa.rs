@@ -362,7 +362,7 @@ impl Ctx {
     ) {
         self.release_spi(sa, ex.spi_in);
         let Some(old_spi) = ex.rekey_of else {
-            return self.child_failed(sa, &ex.config.name, reason);
+            return self.child_failed(now, sa, &ex.config.name, reason);
         };
         let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
             return;
@@ -384,7 +384,7 @@ impl Ctx {
             format!("; retrying in {} s", d.as_secs())
         });
         let reason = format!("rekey failed: {reason}{retry_text}");
-        self.child_failed(sa, &ex.config.name, reason);
+        self.child_failed(now, sa, &ex.config.name, reason);
     }
 
     /// Responder: a CREATE_CHILD_SA request.

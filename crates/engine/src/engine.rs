@@ -10,6 +10,7 @@ use tern_wire::{ExchangeType, Message, Payload};
 
 use crate::config::{Connection, EngineConfig};
 use crate::env::Environment;
+use crate::history::{History, SaEnd, SaKind};
 use crate::identity;
 use crate::ike_sa::{IkeSa, InFlight, Phase, Purpose, Queued, Spi};
 use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
@@ -64,6 +65,8 @@ pub(crate) struct Ctx {
     pub transmits: VecDeque<Transmit>,
     pub kernel_ops: VecDeque<KernelOp>,
     pub events: VecDeque<Event>,
+    /// How SAs ended, per connection.
+    pub history: History,
     pub stats: Stats,
     /// IKE SAs made by a handler (rekeying), for the engine to take into its table.
     pub new_sas: Vec<IkeSa>,
@@ -90,6 +93,7 @@ impl Engine {
                 transmits: VecDeque::new(),
                 kernel_ops: VecDeque::new(),
                 events: VecDeque::new(),
+                history: History::default(),
                 stats: Stats::default(),
                 new_sas: Vec::new(),
                 next_unique_id: 1,
@@ -304,6 +308,16 @@ impl Engine {
         for name in &report.changed {
             self.delete_sas_of(now, name, "connection changed in the configuration");
         }
+        // The ends of a removed connection's SAs stay readable until the next reload.
+        let kept: Vec<String> = self
+            .ctx
+            .connections
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        self.ctx.history.retain(|name| {
+            kept.iter().any(|k| k == name) || report.removed.iter().any(|r| r == name)
+        });
         let starting: Vec<Arc<Connection>> = self
             .ctx
             .connections
@@ -354,6 +368,15 @@ impl Engine {
         let mut out: Vec<IkeSaInfo> = self.sas.values().map(|sa| info(sa, now)).collect();
         out.sort_by_key(|i| i.unique_id);
         out
+    }
+
+    /// How the SAs of each connection ended, recent ones last; connections by name.
+    pub fn history(&self) -> Vec<(String, Vec<SaEnd>)> {
+        let h = &self.ctx.history;
+        h.connections()
+            .into_iter()
+            .map(|name| (name.to_string(), h.of(name).cloned().collect()))
+            .collect()
     }
 
     /// Puts an SA back in the table (or tears it down) after a handler ran.
@@ -711,6 +734,19 @@ impl Ctx {
             self.retire_child(now, &mut sa, id, reason, false);
         }
         let connection = sa.connection.name.clone();
+        self.history.record(
+            &connection,
+            SaEnd {
+                at: now,
+                kind: SaKind::Ike,
+                ike_id: sa.unique_id,
+                child: String::new(),
+                spi_in: 0,
+                spi_out: 0,
+                was_up: sa.established_at.is_some(),
+                cause: reason.to_string(),
+            },
+        );
         if sa.established_at.is_some() {
             tracing::info!(ike = sa.unique_id, connection, "IKE SA deleted: {reason}");
             self.events.push_back(Event::IkeSaDeleted {

@@ -229,7 +229,7 @@ impl Ctx {
                     dst: sa.local.ip(),
                     spi: request.spi_in,
                 });
-                self.child_failed(sa, &name, reason);
+                self.child_failed(now, sa, &name, reason);
             }
         }
     }
@@ -333,7 +333,7 @@ impl Ctx {
                     .first()
                     .map(|c| c.name.clone())
                     .unwrap_or_default();
-                self.child_failed(sa, &name, reason);
+                self.child_failed(now, sa, &name, reason);
             }
             None => {}
         }

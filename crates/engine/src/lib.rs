@@ -14,6 +14,7 @@ mod children;
 mod create_child_sa;
 mod engine;
 mod env;
+mod history;
 mod identity;
 mod ike_auth;
 mod ike_rekey;
@@ -29,6 +30,7 @@ mod ts;
 
 pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
+pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
 pub use output::{
     ChildSaInfo, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector,
