@@ -66,13 +66,30 @@ pub enum Response {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ResponseBody {
-    Sas { sas: Vec<IkeSaInfo> },
-    Conns { conns: Vec<ConnInfo> },
-    Initiated { message: String },
-    Terminated { message: String },
-    Rekeyed { message: String },
-    Reloaded { message: String },
-    Version { version: String },
+    Sas {
+        sas: Vec<IkeSaInfo>,
+        /// How each connection's recent SAs ended (absent from older daemons).
+        #[serde(default)]
+        history: Vec<ConnHistory>,
+    },
+    Conns {
+        conns: Vec<ConnInfo>,
+    },
+    Initiated {
+        message: String,
+    },
+    Terminated {
+        message: String,
+    },
+    Rekeyed {
+        message: String,
+    },
+    Reloaded {
+        message: String,
+    },
+    Version {
+        version: String,
+    },
 }
 
 /// State of an IKE SA as shown to users.
@@ -111,6 +128,34 @@ pub enum ChildSaState {
 pub enum ChildSaMode {
     Tunnel,
     Transport,
+}
+
+/// The recent ends of one connection's SAs, oldest first.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConnHistory {
+    pub connection: String,
+    pub ends: Vec<SaEndInfo>,
+}
+
+/// One SA's end and its cause.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SaEndInfo {
+    /// Seconds before the answer was made.
+    pub ago_secs: u64,
+    /// "IKE" or "CHILD".
+    pub kind: String,
+    pub ike_id: u64,
+    /// The CHILD SA's name; absent for an IKE SA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<String>,
+    /// The CHILD SA's SPIs (8 hex digits), when it had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spi_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spi_out: Option<String>,
+    /// False if the SA never came up (a failed negotiation or rekey).
+    pub was_up: bool,
+    pub cause: String,
 }
 
 /// One IKE SA. SPIs are 16 lowercase hex digits without `0x`.
@@ -383,6 +428,19 @@ mod tests {
         let bodies = [
             ResponseBody::Sas {
                 sas: vec![sample_sa()],
+                history: vec![ConnHistory {
+                    connection: "demo".into(),
+                    ends: vec![SaEndInfo {
+                        ago_secs: 5,
+                        kind: "CHILD".into(),
+                        ike_id: 1,
+                        child: Some("net".into()),
+                        spi_in: Some("c0000101".into()),
+                        spi_out: Some("c1b2c3d4".into()),
+                        was_up: true,
+                        cause: "deleted by the peer".into(),
+                    }],
+                }],
             },
             ResponseBody::Conns { conns: vec![conn] },
             ResponseBody::Initiated {

@@ -23,8 +23,19 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug, PartialEq, Eq)]
 pub enum CliCommand {
-    /// List the IKE SAs and their CHILD SAs.
+    /// List the IKE SAs and their CHILD SAs, then how recent SAs ended (rekeys
+    /// left out).
     ListSas,
+    /// How each connection's recent SAs ended and why, newest first (`--json`: all
+    /// of them, oldest first).
+    History {
+        /// Only this connection.
+        #[arg(value_name = "CONN")]
+        connection: Option<String>,
+        /// Show routine ends (SAs replaced by their rekey) too.
+        #[arg(long)]
+        all: bool,
+    },
     /// List the configured connections.
     ListConns,
     /// Bring a connection up and wait until its SAs are established or have failed.

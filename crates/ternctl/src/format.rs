@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use tern_control::{ChildSaInfo, ConnInfo, IkeRole, IkeSaInfo};
+use tern_control::{ChildSaInfo, ConnHistory, ConnInfo, IkeRole, IkeSaInfo, SaEndInfo};
 
 /// `list-sas`: each IKE SA with its CHILD SAs indented below it.
 pub fn ike_sas(sas: &[IkeSaInfo]) -> String {
@@ -15,6 +15,43 @@ pub fn ike_sas(sas: &[IkeSaInfo]) -> String {
         ike_sa(&mut out, sa);
     }
     out
+}
+
+/// How each connection's recent SAs ended, newest first: the answer to "why did
+/// the tunnel drop?". Routine ends (rekeys) are left out unless `all`.
+pub fn history(history: &[ConnHistory], all: bool) -> String {
+    let mut out = String::new();
+    for conn in history {
+        let ends: Vec<&SaEndInfo> = conn
+            .ends
+            .iter()
+            .rev()
+            .filter(|e| all || !is_routine(e))
+            .collect();
+        if ends.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}: recent ends", conn.connection);
+        for e in ends {
+            let what = match (&e.child, &e.spi_in, &e.spi_out) {
+                (Some(child), Some(i), Some(o)) => format!("CHILD SA {child} {i}_i {o}_o"),
+                (Some(child), _, _) => format!("CHILD SA {child}"),
+                (None, _, _) => format!("IKE SA #{}", e.ike_id),
+            };
+            let verb = if e.was_up { "ended" } else { "failed" };
+            let _ = writeln!(
+                out,
+                "  {} ago: {what} {verb}: {}",
+                duration(e.ago_secs),
+                e.cause
+            );
+        }
+    }
+    out
+}
+
+fn is_routine(e: &SaEndInfo) -> bool {
+    e.cause.starts_with("rekeyed") || e.cause.starts_with("redundant after")
 }
 
 fn ike_sa(out: &mut String, sa: &IkeSaInfo) {
@@ -280,6 +317,47 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
             text.contains("    in  c1a2b3c4\n    out c5d6e7f8\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn history_newest_first_without_rekeys_unless_asked() {
+        let end = |ago_secs, child: Option<&str>, cause: &str, was_up| SaEndInfo {
+            ago_secs,
+            kind: if child.is_some() { "CHILD" } else { "IKE" }.into(),
+            ike_id: 3,
+            child: child.map(Into::into),
+            spi_in: child.map(|_| "c0000101".into()),
+            spi_out: child.map(|_| "c1b2c3d4".into()),
+            was_up,
+            cause: cause.into(),
+        };
+        let history = [ConnHistory {
+            connection: "demo".into(),
+            ends: vec![
+                end(4000, Some("net"), "rekeyed", true),
+                end(700, Some("net"), "dead peer (DPD timeout)", true),
+                end(700, None, "dead peer (DPD timeout)", true),
+                end(20, None, "the peer rejected our authentication", false),
+            ],
+        }];
+        assert_eq!(
+            history_text(&history, false),
+            "demo: recent ends\n\
+             \x20 20s ago: IKE SA #3 failed: the peer rejected our authentication\n\
+             \x20 11m ago: IKE SA #3 ended: dead peer (DPD timeout)\n\
+             \x20 11m ago: CHILD SA net c0000101_i c1b2c3d4_o ended: dead peer (DPD timeout)\n"
+        );
+        assert!(history_text(&history, true)
+            .ends_with("66m ago: CHILD SA net c0000101_i c1b2c3d4_o ended: rekeyed\n"));
+        let routine_only = [ConnHistory {
+            connection: "demo".into(),
+            ends: vec![end(5, Some("net"), "rekeyed", true)],
+        }];
+        assert_eq!(history_text(&routine_only, false), "");
+    }
+
+    fn history_text(h: &[ConnHistory], all: bool) -> String {
+        history(h, all)
     }
 
     #[test]

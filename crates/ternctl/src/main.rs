@@ -119,7 +119,7 @@ fn run_simulate(file: &std::path::Path, as_json: bool) -> ExitCode {
 /// Sends the command and renders the answer (text or JSON).
 fn run(cli: &Cli) -> Result<String, Failure> {
     let (command, timeout) = match &cli.command {
-        CliCommand::ListSas => (Command::ListSas, QUICK_TIMEOUT),
+        CliCommand::ListSas | CliCommand::History { .. } => (Command::ListSas, QUICK_TIMEOUT),
         CliCommand::ListConns => (Command::ListConns, QUICK_TIMEOUT),
         CliCommand::Initiate {
             connection,
@@ -164,11 +164,31 @@ fn run(cli: &Cli) -> Result<String, Failure> {
 
 fn render(asked: &CliCommand, body: ResponseBody, as_json: bool) -> Result<String, Failure> {
     let text = match (asked, body) {
-        (CliCommand::ListSas, ResponseBody::Sas { sas }) => {
+        (CliCommand::ListSas, ResponseBody::Sas { sas, history }) => {
             if as_json {
                 to_json(&sas)
             } else {
-                format::ike_sas(&sas)
+                let ends = format::history(&history, false);
+                if ends.is_empty() {
+                    format::ike_sas(&sas)
+                } else {
+                    format!("{}\n{ends}", format::ike_sas(&sas))
+                }
+            }
+        }
+        (CliCommand::History { connection, all }, ResponseBody::Sas { mut history, .. }) => {
+            if let Some(name) = connection {
+                history.retain(|h| &h.connection == name);
+            }
+            if as_json {
+                to_json(&history)
+            } else {
+                let text = format::history(&history, *all);
+                if text.is_empty() {
+                    "no SA has ended yet\n".to_string()
+                } else {
+                    text
+                }
             }
         }
         (CliCommand::ListConns, ResponseBody::Conns { conns }) => {

@@ -43,7 +43,10 @@ fn run_against(answer: Response, args: &[&str]) -> (Output, Request) {
 fn list_sas_json_prints_the_array() {
     let (output, request) = run_against(
         Response::Ok {
-            body: ResponseBody::Sas { sas: vec![] },
+            body: ResponseBody::Sas {
+                sas: vec![],
+                history: vec![],
+            },
         },
         &["--json", "list-sas"],
     );

@@ -230,8 +230,9 @@ impl Daemon {
                     .iter()
                     .map(|sa| present::ike_sa(sa, &mut *kernel))
                     .collect();
+                let history = present::history(self.engine.history(), now);
                 Response::Ok {
-                    body: ResponseBody::Sas { sas },
+                    body: ResponseBody::Sas { sas, history },
                 }
             }
             ControlCommand::ListConns => {

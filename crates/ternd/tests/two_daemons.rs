@@ -154,8 +154,27 @@ impl Daemon {
             .unwrap()
         {
             tern_control::Response::Ok {
-                body: tern_control::ResponseBody::Sas { sas },
+                body: tern_control::ResponseBody::Sas { sas, .. },
             } => sas,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    /// Each connection's SA ends: (kind, cause), oldest first.
+    fn ends(&self, connection: &str) -> Vec<(String, String)> {
+        let client = tern_control::Client::new(&self.socket);
+        match client
+            .call(tern_control::Command::ListSas, Duration::from_secs(5))
+            .unwrap()
+        {
+            tern_control::Response::Ok {
+                body: tern_control::ResponseBody::Sas { history, .. },
+            } => history
+                .into_iter()
+                .filter(|h| h.connection == connection)
+                .flat_map(|h| h.ends)
+                .map(|e| (e.kind, e.cause))
+                .collect(),
             other => panic!("unexpected answer {other:?}"),
         }
     }
@@ -234,6 +253,14 @@ fn tunnel_up_and_down_between_two_daemons_despite_garbage() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Both remember why: list-sas carries each connection's recent ends.
+    let peer_deleted = |kind: &str| (kind.to_string(), "deleted by the peer".to_string());
+    assert_eq!(
+        moon.ends("demo"),
+        [peer_deleted("CHILD"), peer_deleted("IKE")]
+    );
+    let terminated = |kind: &str| (kind.to_string(), "terminated by ternctl".to_string());
+    assert_eq!(sun.ends("demo"), [terminated("CHILD"), terminated("IKE")]);
 }
 
 #[test]
