@@ -339,9 +339,12 @@ pub fn connection(
             mode: Mode::Tunnel,
             start_action: StartAction::None,
             lifetime: Default::default(),
+            dpd_action: Default::default(),
+            close_action: Default::default(),
         }],
         start_action: StartAction::None,
         lifetime: tern_engine::config::Lifetime::ike_default(),
+        dpd_delay: Duration::ZERO,
     }
 }
 
