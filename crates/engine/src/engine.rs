@@ -478,6 +478,7 @@ impl Ctx {
             }
         };
         self.follow_peer(sa, local, remote);
+        sa.last_heard = Some(now);
         if let Some(critical) = unknown_critical(&payloads) {
             if !header.flags.is_response() {
                 let notify = Payload::Notify(tern_wire::NotifyPayload {
@@ -558,7 +559,7 @@ impl Ctx {
                 self.handle_create_child_response(now, sa, ex, payloads)
             }
             (
-                purpose @ (Purpose::DeleteIke | Purpose::DeleteChild { .. }),
+                purpose @ (Purpose::DeleteIke | Purpose::DeleteChild { .. } | Purpose::Liveness),
                 ExchangeType::INFORMATIONAL,
             ) => self.handle_informational_response(now, sa, purpose, payloads),
             (purpose, exchange) => {
@@ -651,7 +652,11 @@ impl Ctx {
             return Next::Destroy(reason);
         }
         self.run_child_timers(now, sa);
-        self.run_ike_timers(now, sa)
+        let next = self.run_ike_timers(now, sa);
+        if matches!(next, Next::Keep) {
+            self.run_dpd(now, sa);
+        }
+        next
     }
 
     /// Retransmits our request if its time has come, or gives up on the peer.
@@ -670,11 +675,19 @@ impl Ctx {
                 };
                 return Next::Destroy(format!("{why} (the peer did not confirm the DELETE)"));
             }
-            return Next::Destroy(format!(
-                "the peer did not answer our {} request after {} transmissions: peer unreachable or not running IKE",
+            let unanswered = format!(
+                "the peer did not answer our {} request after {} transmissions",
                 request.purpose.describe(),
                 request.sends
-            ));
+            );
+            if sa.established_at.is_none() {
+                return Next::Destroy(format!("{unanswered}: peer unreachable or not running IKE"));
+            }
+            self.stats.dead_peers += 1;
+            return Next::Destroy(match request.purpose {
+                Purpose::Liveness => format!("{}: {unanswered}", crate::dpd::DEAD_PEER),
+                _ => format!("dead peer: {unanswered}"),
+            });
         }
         request.sends += 1;
         request.next_retransmit = now + delay_next;

@@ -389,6 +389,8 @@ impl Ctx {
         new.children = std::mem::take(&mut old.children);
         new.lingering = std::mem::take(&mut old.lingering);
         self.schedule_ike_lifetime(now, &mut new);
+        new.last_heard = old.last_heard;
+        self.arm_dpd(now, &mut new);
         tracing::info!(
             old = old.unique_id,
             new = new.unique_id,

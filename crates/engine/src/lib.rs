@@ -12,6 +12,7 @@ mod child_sa;
 mod child_select;
 mod children;
 mod create_child_sa;
+mod dpd;
 mod engine;
 mod env;
 mod identity;

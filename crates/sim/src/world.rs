@@ -564,4 +564,7 @@ fn add_stats(total: &mut Stats, more: &Stats) {
     total.child_hard_expiries += more.child_hard_expiries;
     total.ike_rekeys_initiated += more.ike_rekeys_initiated;
     total.ike_hard_expiries += more.ike_hard_expiries;
+    total.dpd_checks_sent += more.dpd_checks_sent;
+    total.dead_peers += more.dead_peers;
+    total.restarts += more.restarts;
 }
