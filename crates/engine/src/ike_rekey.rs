@@ -51,6 +51,7 @@ impl Ctx {
                 Phase::Rekeyed => Next::Destroy("rekeyed".into()),
                 _ => {
                     self.stats.ike_hard_expiries += 1;
+                    sa.end_cause = Some(crate::end_action::EndCause::Expired);
                     self.start_delete(
                         now,
                         sa,

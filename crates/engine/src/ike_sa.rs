@@ -12,6 +12,7 @@ use tern_wire::{
 
 use crate::child_sa::{ChildExchange, ChildRequest, ChildSa};
 use crate::config::{Connection, KeyExchange, Prf};
+use crate::end_action::{EndCause, Restart};
 use crate::output::KernelOp;
 use crate::proposal::IkeSuite;
 
@@ -175,6 +176,10 @@ pub struct IkeSa {
     pub last_heard: Option<Instant>,
     /// When dead peer detection next looks at the peer's silence.
     pub dpd_at: Option<Instant>,
+    /// Why the SA is ending, where that may call for an end action.
+    pub end_cause: Option<EndCause>,
+    /// Set on an SA initiated to bring its connection back (see `end_action`).
+    pub restart: Option<Restart>,
     iv_counter: u64,
 }
 
@@ -218,6 +223,8 @@ impl IkeSa {
             scheduled: None,
             last_heard: None,
             dpd_at: None,
+            end_cause: None,
+            restart: None,
             iv_counter: 0,
         }
     }

@@ -13,6 +13,7 @@ mod child_select;
 mod children;
 mod create_child_sa;
 mod dpd;
+mod end_action;
 mod engine;
 mod env;
 mod identity;
@@ -32,8 +33,8 @@ pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
 pub use identity::describe_config as describe_identity;
 pub use output::{
-    ChildSaInfo, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector,
-    Transmit,
+    ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,
+    Selector, Transmit,
 };
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
 pub use stats::{DropReason, Stats};

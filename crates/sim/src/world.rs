@@ -375,6 +375,12 @@ impl World {
             } if reason != "rekeyed" => {
                 format!("{connection}/{child}: CHILD SA deleted: {reason}")
             }
+            Event::EndAction {
+                connection,
+                child,
+                reason,
+                ..
+            } => format!("{connection}/{child}: {reason}"),
             _ => return,
         };
         self.note(Some(i), what);
