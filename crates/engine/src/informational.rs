@@ -105,7 +105,9 @@ impl Ctx {
             } else {
                 "deleted by the peer"
             };
-            if state != ChildState::Rekeyed {
+            // Not those being replaced (a rekey, perhaps colliding with ours), nor
+            // those we are deleting ourselves.
+            if state == ChildState::Installed {
                 closed.extend(
                     sa.children
                         .iter()

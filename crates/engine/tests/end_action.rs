@@ -278,3 +278,42 @@ fn ike_life_time_reached_is_re_established() {
     assert_one_tunnel(&pair);
     assert_ne!(pair.a.engine.list_sas(pair.now)[0].unique_id, first_sa);
 }
+
+#[test]
+fn rekeys_are_not_mistaken_for_closes_or_deaths() {
+    let stay_up = |c: &mut Connection| {
+        c.dpd_delay = DELAY;
+        c.children[0].dpd_action = DpdAction::Restart;
+        c.children[0].close_action = CloseAction::Start;
+    };
+    let mut pair = up(Pair::new(
+        edit(moon_config(), stay_up),
+        edit(sun_config(), stay_up),
+    ));
+    // Several CHILD SA rekeys and an IKE SA rekey by each side's clock.
+    pair.run_for(Duration::from_secs(6 * 3600));
+    assert!(
+        pair.a.engine.stats().child_rekeys_initiated + pair.b.engine.stats().child_rekeys_initiated
+            >= 5
+    );
+    assert!(
+        pair.a.engine.stats().ike_rekeys_initiated + pair.b.engine.stats().ike_rekeys_initiated
+            >= 1
+    );
+    assert!(
+        end_actions(&pair.a).is_empty(),
+        "{:#?}",
+        end_actions(&pair.a)
+    );
+    assert!(
+        end_actions(&pair.b).is_empty(),
+        "{:#?}",
+        end_actions(&pair.b)
+    );
+    assert_eq!(
+        pair.a.engine.stats().restarts + pair.b.engine.stats().restarts,
+        0
+    );
+    pair.run_for(Duration::from_secs(60));
+    assert_one_tunnel(&pair);
+}
