@@ -1,6 +1,10 @@
 //! `[connections.NAME]` and `[connections.NAME.children.CHILD]` sections.
 
-use tern_engine::config::{AuthConfig, ChildConfig, Connection, Lifetime, Mode, StartAction};
+use std::time::Duration;
+
+use tern_engine::config::{
+    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Lifetime, Mode, StartAction,
+};
 
 use crate::duration::{duration, format as format_duration};
 
@@ -27,6 +31,8 @@ const CONNECTION_KEYS: &[&str] = &[
     "rekey_time",
     "life_time",
     "rand_time",
+    "dpd_delay",
+    "dpd_timeout",
     "children",
 ];
 
@@ -39,6 +45,8 @@ const CHILD_KEYS: &[&str] = &[
     "rekey_time",
     "life_time",
     "rand_time",
+    "dpd_action",
+    "close_action",
 ];
 
 /// Offered when a connection lists no `proposals`.
@@ -87,6 +95,10 @@ fn connection(
     let auth = auth(ctx, table)?;
     let ike_proposals = proposals(table, "proposals", DEFAULT_IKE_PROPOSALS, ike_proposal)?;
     let start_action = optional(table, "start_action", start_action)?.unwrap_or_default();
+    let dpd_delay = optional(table, "dpd_delay", duration)?.unwrap_or(Duration::ZERO);
+    // IKEv2 judges a peer dead by the retransmission schedule, as strongSwan does;
+    // dpd_timeout is read (and checked) so swanctl-style files load unchanged.
+    optional(table, "dpd_timeout", duration)?;
     let children = match table.field("children") {
         Some(f) => children(src, &f.named_tables()?)?,
         None => Vec::new(),
@@ -96,13 +108,22 @@ fn connection(
     if remote_addrs.is_empty() {
         let starts_itself =
             (start_action == StartAction::Start).then(|| table.field("start_action"));
-        let starting_child = children
-            .iter()
-            .find(|c| c.start_action == StartAction::Start)
-            .map(|c| child_field(table, &c.name, "start_action"));
-        if let Some(Some(f)) = starts_itself.or(starting_child) {
+        let initiating_child = children.iter().find_map(|c| {
+            let key = if c.start_action == StartAction::Start {
+                "start_action"
+            } else if c.dpd_action == DpdAction::Restart {
+                "dpd_action"
+            } else if c.close_action == CloseAction::Start {
+                "close_action"
+            } else {
+                return None;
+            };
+            Some(child_field(table, &c.name, key))
+        });
+        if let Some(Some(f)) = starts_itself.or(initiating_child) {
+            let setting = format!("{} = {}", f.key(), f.string()?.value);
             return Err(f.error(format!(
-                "`start_action = \"start\"` needs `remote_addrs` in [connections.{name}]: \
+                "`{setting}` needs `remote_addrs` in [connections.{name}]: \
                  without a peer address tern can only respond"
             )));
         }
@@ -120,6 +141,7 @@ fn connection(
         children,
         start_action,
         lifetime: lifetime(table, Lifetime::ike_default())?,
+        dpd_delay,
     })
 }
 
@@ -216,6 +238,8 @@ fn child(
         mode: optional(table, "mode", mode)?.unwrap_or_default(),
         start_action: optional(table, "start_action", start_action)?.unwrap_or_default(),
         lifetime: lifetime(table, Lifetime::default())?,
+        dpd_action: optional(table, "dpd_action", dpd_action)?.unwrap_or_default(),
+        close_action: optional(table, "close_action", close_action)?.unwrap_or_default(),
     })
 }
 
@@ -292,6 +316,39 @@ fn start_action(field: &Field<'_>) -> Result<StartAction, ConfigError> {
         field,
         &[("none", StartAction::None), ("start", StartAction::Start)],
     )
+}
+
+fn dpd_action(field: &Field<'_>) -> Result<DpdAction, ConfigError> {
+    refuse_trap(field)?;
+    choice(
+        field,
+        &[("clear", DpdAction::Clear), ("restart", DpdAction::Restart)],
+    )
+}
+
+fn close_action(field: &Field<'_>) -> Result<CloseAction, ConfigError> {
+    refuse_trap(field)?;
+    choice(
+        field,
+        &[("none", CloseAction::None), ("start", CloseAction::Start)],
+    )
+}
+
+/// strongSwan's `trap` installs a policy that waits for traffic (an XFRM ACQUIRE);
+/// tern cannot do that yet, and says so rather than suggesting a near word.
+fn refuse_trap(field: &Field<'_>) -> Result<(), ConfigError> {
+    if field.string()?.value == "trap" {
+        let alternative = if field.key() == "dpd_action" {
+            "\"restart\" re-initiates at once instead"
+        } else {
+            "\"start\" re-initiates at once instead"
+        };
+        return Err(field.error(format!(
+            "`{} = \"trap\"`: on-demand (trap) tunnels are not supported yet; {alternative}",
+            field.key()
+        )));
+    }
+    Ok(())
 }
 
 fn mode(field: &Field<'_>) -> Result<Mode, ConfigError> {

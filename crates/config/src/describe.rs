@@ -1,9 +1,13 @@
 //! Configured connections as ternctl shows them (`list-conns`), in file syntax.
 
 use tern_control::{ChildConnInfo, ConnInfo};
-use tern_engine::config::{AuthConfig, ChildConfig, Connection, Mode, StartAction};
+use tern_engine::config::{
+    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Mode, StartAction,
+};
 
-use crate::{format_esp_proposal, format_identity, format_ike_proposal, format_ts};
+use crate::{
+    format_duration, format_esp_proposal, format_identity, format_ike_proposal, format_ts,
+};
 
 /// The description of `conn` sent to ternctl. Never includes the key material.
 pub fn conn_info(conn: &Connection) -> ConnInfo {
@@ -18,6 +22,7 @@ pub fn conn_info(conn: &Connection) -> ConnInfo {
         },
         ike_proposals: conn.ike_proposals.iter().map(format_ike_proposal).collect(),
         children: conn.children.iter().map(child_conn_info).collect(),
+        dpd_delay: (!conn.dpd_delay.is_zero()).then(|| format_duration(conn.dpd_delay)),
     }
 }
 
@@ -33,6 +38,24 @@ fn child_conn_info(child: &ChildConfig) -> ChildConnInfo {
             .collect(),
         mode: format_mode(child.mode).to_string(),
         start_action: format_start_action(child.start_action).to_string(),
+        dpd_action: format_dpd_action(child.dpd_action).to_string(),
+        close_action: format_close_action(child.close_action).to_string(),
+    }
+}
+
+/// `clear` or `restart`, as in the file.
+pub fn format_dpd_action(action: DpdAction) -> &'static str {
+    match action {
+        DpdAction::Clear => "clear",
+        DpdAction::Restart => "restart",
+    }
+}
+
+/// `none` or `start`, as in the file.
+pub fn format_close_action(action: CloseAction) -> &'static str {
+    match action {
+        CloseAction::None => "none",
+        CloseAction::Start => "start",
     }
 }
 

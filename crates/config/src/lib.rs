@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use tern_engine::config::EngineConfig;
 
 pub use connection::{DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS};
-pub use describe::{conn_info, format_mode, format_start_action};
+pub use describe::{
+    conn_info, format_close_action, format_dpd_action, format_mode, format_start_action,
+};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use error::ConfigError;
 pub use identity::{format_identity, parse_identity};

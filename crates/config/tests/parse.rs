@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use tern_config::{load_file, parse_str, Config, ConfigError, DaemonConfig};
 use tern_engine::config::{
-    AuthConfig, ChildConfig, Connection, Encryption, EngineConfig, EspProposal, Identity,
-    IkeProposal, KeyExchange, Mode, Prf, RetransmitConfig, StartAction, TsConfig,
+    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Encryption, EngineConfig,
+    EspProposal, Identity, IkeProposal, KeyExchange, Mode, Prf, RetransmitConfig, StartAction,
+    TsConfig,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -59,9 +60,12 @@ fn demo_connection(
             mode: Mode::Tunnel,
             start_action: StartAction::None,
             lifetime: Default::default(),
+            dpd_action: Default::default(),
+            close_action: Default::default(),
         }],
         start_action: StartAction::None,
         lifetime: tern_engine::config::Lifetime::ike_default(),
+        dpd_delay: Duration::ZERO,
     }
 }
 
@@ -497,4 +501,138 @@ fn a_life_time_not_past_rekey_time_is_refused_where_it_is_written() {
     );
     let e = error(&format!("{BASE}{CHILD}rekey_time = \"1x\"\n"));
     assert!(e.message.contains("`1x` is not a duration"), "{e}");
+}
+
+/// BASE with a peer address, so actions that initiate are allowed.
+fn with_peer() -> String {
+    format!("{BASE}remote_addrs = [\"192.0.2.2\"]\n")
+}
+
+#[test]
+fn dpd_is_off_and_actions_are_passive_by_default() {
+    let config = parse_str(&format!("{BASE}{CHILD}"), "t").unwrap();
+    let c = &config.engine.connections[0];
+    assert_eq!(c.dpd_delay, Duration::ZERO);
+    assert_eq!(c.children[0].dpd_action, DpdAction::Clear);
+    assert_eq!(c.children[0].close_action, CloseAction::None);
+    let info = tern_config::conn_info(c);
+    assert_eq!(info.dpd_delay, None);
+    assert_eq!(
+        (
+            info.children[0].dpd_action.as_str(),
+            info.children[0].close_action.as_str()
+        ),
+        ("clear", "none")
+    );
+}
+
+#[test]
+fn dpd_settings_are_read() {
+    let text = format!(
+        "{}dpd_delay = \"30s\"\ndpd_timeout = \"150s\"\n{CHILD}dpd_action = \"restart\"\nclose_action = \"start\"\n",
+        with_peer()
+    );
+    let config = parse_str(&text, "t").unwrap();
+    let c = &config.engine.connections[0];
+    assert_eq!(c.dpd_delay, Duration::from_secs(30));
+    assert_eq!(c.children[0].dpd_action, DpdAction::Restart);
+    assert_eq!(c.children[0].close_action, CloseAction::Start);
+    assert_eq!(tern_config::conn_info(c).dpd_delay.as_deref(), Some("30s"));
+
+    let text = format!(
+        "{}dpd_delay = 10\n{CHILD}dpd_action = \"clear\"\nclose_action = \"none\"\n",
+        with_peer()
+    );
+    let config = parse_str(&text, "t").unwrap();
+    let c = &config.engine.connections[0];
+    assert_eq!(c.dpd_delay, Duration::from_secs(10));
+    assert_eq!(c.children[0].dpd_action, DpdAction::Clear);
+    assert_eq!(c.children[0].close_action, CloseAction::None);
+}
+
+#[test]
+fn bad_dpd_values_are_pointed_at() {
+    assert_error(
+        &format!("{BASE}dpd_delay = \"soon\"\n"),
+        5,
+        13,
+        "`soon` is not a duration",
+    );
+    assert_error(
+        &format!("{BASE}dpd_delay = -5\n"),
+        5,
+        13,
+        "a duration cannot be negative",
+    );
+    assert_error(
+        &format!("{BASE}dpd_timeout = \"2x\"\n"),
+        5,
+        15,
+        "`2x` is not a duration",
+    );
+    assert_error(
+        &format!("{BASE}dpd_dealy = \"30s\"\n"),
+        5,
+        1,
+        "did you mean `dpd_delay`?",
+    );
+    let peer = with_peer();
+    // Line 6 is the child's header in `{peer}{CHILD}`; its keys follow on line 9.
+    assert_error(
+        &format!("{peer}{CHILD}dpd_action = \"restrat\"\n"),
+        9,
+        14,
+        "`dpd_action` must be one of clear, restart, not `restrat`; did you mean `restart`?",
+    );
+    assert_error(
+        &format!("{peer}{CHILD}close_action = \"stat\"\n"),
+        9,
+        16,
+        "`close_action` must be one of none, start, not `stat`; did you mean `start`?",
+    );
+    assert_error(&format!("{peer}{CHILD}dpd_action = 1\n"), 9, 14, "string");
+    assert_error(
+        &format!("{peer}{CHILD}close_acton = \"start\"\n"),
+        9,
+        1,
+        "did you mean `close_action`?",
+    );
+}
+
+#[test]
+fn trap_is_refused_as_not_supported_yet() {
+    let peer = with_peer();
+    for key in ["dpd_action", "close_action"] {
+        let e = error(&format!("{peer}{CHILD}{key} = \"trap\"\n"));
+        assert_eq!((e.line, e.column), (9, key.len() + 4), "{e}");
+        assert!(
+            e.message
+                .contains("on-demand (trap) tunnels are not supported yet"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn actions_that_initiate_need_a_remote_address() {
+    let e = error(&format!("{BASE}{CHILD}dpd_action = \"restart\"\n"));
+    assert_eq!((e.line, e.column), (8, 14), "{e}");
+    assert!(
+        e.message
+            .contains("`dpd_action = restart` needs `remote_addrs` in [connections.c]"),
+        "{e}"
+    );
+    let e = error(&format!("{BASE}{CHILD}close_action = \"start\"\n"));
+    assert_eq!((e.line, e.column), (8, 16), "{e}");
+    assert!(
+        e.message
+            .contains("`close_action = start` needs `remote_addrs`"),
+        "{e}"
+    );
+    // Passive values need no peer address.
+    parse_str(
+        &format!("{BASE}{CHILD}dpd_action = \"clear\"\nclose_action = \"none\"\n"),
+        "t",
+    )
+    .unwrap();
 }

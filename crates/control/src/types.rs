@@ -227,6 +227,9 @@ pub struct ConnInfo {
     pub auth: String,
     pub ike_proposals: Vec<String>,
     pub children: Vec<ChildConnInfo>,
+    /// Dead peer detection interval ("30s"); `None` when DPD is off.
+    #[serde(default)]
+    pub dpd_delay: Option<String>,
 }
 
 /// One configured CHILD SA template, in configuration-file syntax.
@@ -238,6 +241,12 @@ pub struct ChildConnInfo {
     pub esp_proposals: Vec<String>,
     pub mode: String,
     pub start_action: String,
+    /// `clear` or `restart` (empty from daemons that predate it).
+    #[serde(default)]
+    pub dpd_action: String,
+    /// `none` or `start` (empty from daemons that predate it).
+    #[serde(default)]
+    pub close_action: String,
 }
 
 impl fmt::Display for IkeSaState {
@@ -423,7 +432,10 @@ mod tests {
                 esp_proposals: vec!["aes128gcm16".into()],
                 mode: "tunnel".into(),
                 start_action: "none".into(),
+                dpd_action: "restart".into(),
+                close_action: "none".into(),
             }],
+            dpd_delay: Some("30s".into()),
         };
         let bodies = [
             ResponseBody::Sas {

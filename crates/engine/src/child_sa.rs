@@ -84,6 +84,8 @@ pub struct ChildSa {
     /// The CHILD SA that replaces this one, whose outbound SA goes in when this
     /// one goes.
     pub successor: Option<u64>,
+    /// The inbound SA's byte counter when dead peer detection last read it.
+    pub inbound_bytes_seen: u64,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -125,6 +127,7 @@ impl ChildSa {
             expire_at: (lifetime.life_time > Duration::ZERO).then(|| now + lifetime.life_time),
             pending_outbound: None,
             successor: None,
+            inbound_bytes_seen: 0,
         }
     }
 

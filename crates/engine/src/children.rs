@@ -294,11 +294,14 @@ impl Ctx {
                 (ChildState::Deleting, _) => {}
                 (_, true) => {
                     self.stats.child_hard_expiries += 1;
-                    let spi_in = sa
+                    let Some((spi_in, name)) = sa
                         .children
                         .iter()
                         .find(|c| c.unique_id == id)
-                        .map(|c| c.spi_in);
+                        .map(|c| (c.spi_in, c.name.clone()))
+                    else {
+                        continue;
+                    };
                     self.retire_child(
                         now,
                         sa,
@@ -306,24 +309,30 @@ impl Ctx {
                         "life_time reached before a rekey succeeded (hard expiry)",
                         false,
                     );
-                    if let Some(spi_in) = spi_in {
-                        // Tell the peer, so it does not keep sending into an SA we dropped.
-                        let delete = Payload::Delete(DeletePayload {
-                            protocol: ProtocolId::ESP,
-                            spi_size: 4,
-                            spis: vec![spi_in.to_be_bytes().to_vec()],
-                        });
-                        self.request(
-                            now,
-                            sa,
-                            ExchangeType::INFORMATIONAL,
-                            Purpose::DeleteChild {
-                                spi_in,
-                                reason: "hard expiry".into(),
-                            },
-                            vec![delete],
-                        );
-                    }
+                    // Tell the peer, so it does not keep sending into an SA we dropped.
+                    let delete = Payload::Delete(DeletePayload {
+                        protocol: ProtocolId::ESP,
+                        spi_size: 4,
+                        spis: vec![spi_in.to_be_bytes().to_vec()],
+                    });
+                    self.request(
+                        now,
+                        sa,
+                        ExchangeType::INFORMATIONAL,
+                        Purpose::DeleteChild {
+                            spi_in,
+                            reason: "hard expiry".into(),
+                        },
+                        vec![delete],
+                    );
+                    // A tunnel configured to stay up is not left down.
+                    self.restart_child(
+                        now,
+                        sa,
+                        &name,
+                        crate::end_action::EndCause::Expired,
+                        "reached life_time before a rekey succeeded",
+                    );
                 }
                 (_, false) => self.start_child_rekey(now, sa, id),
             }

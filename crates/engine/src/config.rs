@@ -52,6 +52,11 @@ pub struct Connection {
     pub start_action: StartAction,
     /// When the IKE SA is rekeyed and when it ends (default 4 h, +10 %).
     pub lifetime: Lifetime,
+    /// Dead peer detection: send a liveness check when nothing (no IKE message, no
+    /// inbound ESP traffic) came from the peer for this long. Zero turns it off.
+    /// The peer is dead when the check goes unanswered through the retransmission
+    /// schedule, as strongSwan does for IKEv2 (it has no separate dpd_timeout).
+    pub dpd_delay: Duration,
 }
 
 /// How a connection is brought up when the configuration is loaded.
@@ -61,6 +66,28 @@ pub enum StartAction {
     #[default]
     None,
     /// Initiate as soon as the configuration is loaded.
+    Start,
+}
+
+/// What to do with a CHILD SA when its peer is found dead (strongSwan's
+/// `dpd_action`; `trap` needs kernel ACQUIREs and is not supported yet).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DpdAction {
+    /// Remove the SAs and leave it there.
+    #[default]
+    Clear,
+    /// Remove the SAs and initiate the connection again, retrying until it is up.
+    Restart,
+}
+
+/// What to do when the peer closes a CHILD SA or its IKE SA (strongSwan's
+/// `close_action`, without `trap`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CloseAction {
+    /// Leave it closed.
+    #[default]
+    None,
+    /// Bring it up again at once.
     Start,
 }
 
@@ -201,6 +228,8 @@ pub struct ChildConfig {
     pub mode: Mode,
     pub start_action: StartAction,
     pub lifetime: Lifetime,
+    pub dpd_action: DpdAction,
+    pub close_action: CloseAction,
 }
 
 /// When an SA is rekeyed and when it ends, with strongSwan's names (and, by

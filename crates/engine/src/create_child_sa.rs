@@ -10,7 +10,7 @@ use tern_wire::{
 
 use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated, REKEYED_LINGER};
 use crate::child_select;
-use crate::config::{KeyExchange, Mode};
+use crate::config::{ChildConfig, KeyExchange, Mode};
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeSa, Phase, Purpose, Queued};
 use crate::ike_sa_init::{NONCE_LEN, NONCE_RANGE};
@@ -60,6 +60,24 @@ impl Ctx {
             local_ts: child.local_ts.clone(),
             remote_ts: child.remote_ts.clone(),
             mode: child.mode,
+            ke: None,
+            config,
+            spi_in: 0,
+            nonce: Vec::new(),
+            collision: None,
+        };
+        let pfs = first_pfs_group(&exchange);
+        self.send_create_child(now, sa, exchange, pfs);
+    }
+
+    /// Starts a new CHILD SA from `config` on an established IKE SA.
+    pub(crate) fn start_child(&mut self, now: Instant, sa: &mut IkeSa, config: ChildConfig) {
+        let exchange = ChildExchange {
+            rekey_of: None,
+            reqid: self.reqid(),
+            local_ts: config.local_ts.iter().map(ts::Ts::from_config).collect(),
+            remote_ts: config.remote_ts.iter().map(ts::Ts::from_config).collect(),
+            mode: config.mode,
             ke: None,
             config,
             spi_in: 0,

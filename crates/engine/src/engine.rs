@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tern_wire::{ExchangeType, Message, Payload};
 
 use crate::config::{Connection, EngineConfig};
+use crate::end_action::{self, EndCause, PendingRestart};
 use crate::env::Environment;
 use crate::history::{History, SaEnd, SaKind};
 use crate::identity;
@@ -70,6 +71,8 @@ pub(crate) struct Ctx {
     pub stats: Stats,
     /// IKE SAs made by a handler (rekeying), for the engine to take into its table.
     pub new_sas: Vec<IkeSa>,
+    /// Connections to initiate again (dpd_action, close_action), and when.
+    pub pending_restarts: Vec<PendingRestart>,
     next_unique_id: u64,
     next_reqid: u32,
 }
@@ -96,6 +99,7 @@ impl Engine {
                 history: History::default(),
                 stats: Stats::default(),
                 new_sas: Vec::new(),
+                pending_restarts: Vec::new(),
                 next_unique_id: 1,
                 next_reqid: 1,
             },
@@ -242,7 +246,17 @@ impl Engine {
                 Ok(CommandAccepted { ike_ids })
             }
             Command::Terminate { connection } => {
+                let restarting = self
+                    .ctx
+                    .pending_restarts
+                    .iter()
+                    .any(|p| p.restart.connection == connection);
                 let ike_ids = self.delete_sas_of(now, &connection, "terminated by ternctl");
+                if ike_ids.is_empty() && restarting {
+                    return Err(format!(
+                        "no IKE SA for connection `{connection}`; its pending restart is cancelled"
+                    ));
+                }
                 if ike_ids.is_empty() {
                     return Err(format!("no IKE SA for connection `{connection}`"));
                 }
@@ -251,8 +265,10 @@ impl Engine {
         }
     }
 
-    /// Starts deleting every IKE SA of a connection; returns their ids.
+    /// Starts deleting every IKE SA of a connection, for a local reason: nothing
+    /// brings it back. Returns their ids.
     fn delete_sas_of(&mut self, now: Instant, connection: &str, reason: &str) -> Vec<u64> {
+        self.ctx.cancel_restarts(connection);
         let spis: Vec<Spi> = self
             .sas
             .iter()
@@ -265,6 +281,8 @@ impl Engine {
                 continue;
             };
             ike_ids.push(sa.unique_id);
+            sa.end_cause = None;
+            sa.restart = None;
             let next = self.ctx.start_delete(now, &mut sa, reason);
             self.settle(now, sa, next);
         }
@@ -346,10 +364,62 @@ impl Engine {
             let next = self.ctx.on_timeout(now, &mut sa);
             self.settle(now, sa, next);
         }
+        self.run_restarts(now);
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        [self.timers.next(), self.ctx.next_restart()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Initiates the connections whose restart is due.
+    fn run_restarts(&mut self, now: Instant) {
+        for restart in self.ctx.take_due_restarts(now) {
+            let name = restart.connection.as_str();
+            let Some(conn) = self
+                .ctx
+                .connections
+                .iter()
+                .find(|c| c.name == name)
+                .cloned()
+            else {
+                continue;
+            };
+            if self.has_live_sa(name) {
+                tracing::debug!(connection = name, "restart not needed: an IKE SA is up");
+                continue;
+            }
+            self.ctx.stats.restarts += 1;
+            tracing::info!(
+                connection = name,
+                attempt = restart.attempt,
+                "restarting connection ({})",
+                restart.action
+            );
+            match self.ctx.initiate(now, conn) {
+                Ok(mut sa) => {
+                    sa.restart = Some(restart);
+                    self.settle(now, sa, Next::Keep);
+                }
+                Err(e) => {
+                    let next = end_action::Restart {
+                        attempt: restart.attempt + 1,
+                        ..restart
+                    };
+                    self.ctx.schedule_restart(now, 0, next, &e);
+                }
+            }
+        }
+    }
+
+    /// Whether the connection has an IKE SA that is up or coming up.
+    fn has_live_sa(&self, connection: &str) -> bool {
+        self.sas.values().any(|sa| {
+            sa.connection.name == connection
+                && !matches!(sa.phase, Phase::Deleting(_) | Phase::Rekeyed)
+        })
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -401,7 +471,16 @@ impl Engine {
             }
             Next::Destroy(reason) => {
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
+                let restart = end_action::plan(&sa);
+                let (ike_id, connection) = (sa.unique_id, sa.connection.name.clone());
                 self.ctx.destroy(now, sa, &reason);
+                if let Some(restart) = restart {
+                    if self.has_live_sa(&connection) {
+                        tracing::debug!(connection, "not restarting: another IKE SA is up");
+                    } else {
+                        self.ctx.schedule_restart(now, ike_id, restart, &reason);
+                    }
+                }
             }
         }
     }
@@ -501,6 +580,7 @@ impl Ctx {
             }
         };
         self.follow_peer(sa, local, remote);
+        sa.last_heard = Some(now);
         if let Some(critical) = unknown_critical(&payloads) {
             if !header.flags.is_response() {
                 let notify = Payload::Notify(tern_wire::NotifyPayload {
@@ -581,7 +661,7 @@ impl Ctx {
                 self.handle_create_child_response(now, sa, ex, payloads)
             }
             (
-                purpose @ (Purpose::DeleteIke | Purpose::DeleteChild { .. }),
+                purpose @ (Purpose::DeleteIke | Purpose::DeleteChild { .. } | Purpose::Liveness),
                 ExchangeType::INFORMATIONAL,
             ) => self.handle_informational_response(now, sa, purpose, payloads),
             (purpose, exchange) => {
@@ -674,7 +754,11 @@ impl Ctx {
             return Next::Destroy(reason);
         }
         self.run_child_timers(now, sa);
-        self.run_ike_timers(now, sa)
+        let next = self.run_ike_timers(now, sa);
+        if matches!(next, Next::Keep) {
+            self.run_dpd(now, sa);
+        }
+        next
     }
 
     /// Retransmits our request if its time has come, or gives up on the peer.
@@ -693,11 +777,20 @@ impl Ctx {
                 };
                 return Next::Destroy(format!("{why} (the peer did not confirm the DELETE)"));
             }
-            return Next::Destroy(format!(
-                "the peer did not answer our {} request after {} transmissions: peer unreachable or not running IKE",
+            let unanswered = format!(
+                "the peer did not answer our {} request after {} transmissions",
                 request.purpose.describe(),
                 request.sends
-            ));
+            );
+            if sa.established_at.is_none() {
+                return Next::Destroy(format!("{unanswered}: peer unreachable or not running IKE"));
+            }
+            self.stats.dead_peers += 1;
+            sa.end_cause = Some(EndCause::PeerDead);
+            return Next::Destroy(match request.purpose {
+                Purpose::Liveness => format!("{}: {unanswered}", crate::dpd::DEAD_PEER),
+                _ => format!("dead peer: {unanswered}"),
+            });
         }
         request.sends += 1;
         request.next_retransmit = now + delay_next;

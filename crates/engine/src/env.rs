@@ -21,4 +21,12 @@ pub trait Environment {
     /// The source address the system would use to reach `remote`, for connections
     /// that leave their local address open.
     fn local_address_for(&mut self, remote: IpAddr) -> Option<IpAddr>;
+
+    /// How many bytes the inbound ESP SA `(src, dst, spi)` has received so far, if
+    /// the kernel can tell. Dead peer detection treats growth as a sign of life, so
+    /// a tunnel carrying traffic needs no liveness checks. `None` (the default)
+    /// leaves DPD to judge by IKE messages alone.
+    fn inbound_bytes(&mut self, _src: IpAddr, _dst: IpAddr, _spi: u32) -> Option<u64> {
+        None
+    }
 }

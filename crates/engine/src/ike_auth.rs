@@ -403,6 +403,7 @@ impl Ctx {
     fn established(&mut self, now: Instant, sa: &mut IkeSa, peer_id: Identification) {
         sa.established_at = Some(now);
         self.schedule_ike_lifetime(now, sa);
+        self.arm_dpd(now, sa);
         tracing::info!(
             ike = sa.unique_id,
             connection = sa.connection.name,

@@ -51,6 +51,7 @@ impl Ctx {
                 Phase::Rekeyed => Next::Destroy("rekeyed".into()),
                 _ => {
                     self.stats.ike_hard_expiries += 1;
+                    sa.end_cause = Some(crate::end_action::EndCause::Expired);
                     self.start_delete(
                         now,
                         sa,
@@ -389,6 +390,8 @@ impl Ctx {
         new.children = std::mem::take(&mut old.children);
         new.lingering = std::mem::take(&mut old.lingering);
         self.schedule_ike_lifetime(now, &mut new);
+        new.last_heard = old.last_heard;
+        self.arm_dpd(now, &mut new);
         tracing::info!(
             old = old.unique_id,
             new = new.unique_id,

@@ -12,6 +12,7 @@ use tern_wire::{
 
 use crate::child_sa::{ChildExchange, ChildRequest, ChildSa};
 use crate::config::{Connection, KeyExchange, Prf};
+use crate::end_action::{EndCause, Restart};
 use crate::output::KernelOp;
 use crate::proposal::IkeSuite;
 
@@ -64,9 +65,14 @@ pub enum Purpose {
     IkeSaInit,
     IkeAuth,
     DeleteIke,
-    DeleteChild { spi_in: u32, reason: String },
+    DeleteChild {
+        spi_in: u32,
+        reason: String,
+    },
     CreateChild(Box<ChildExchange>),
     RekeyIke(Box<IkeRekey>),
+    /// An empty INFORMATIONAL: is the peer still there? (RFC 7296 §2.4)
+    Liveness,
 }
 
 /// Our IKE SA rekey in flight (RFC 7296 §1.3.2).
@@ -86,6 +92,7 @@ impl Purpose {
             Purpose::CreateChild(ex) if ex.rekey_of.is_some() => "CHILD SA rekey",
             Purpose::CreateChild(_) => "CREATE_CHILD_SA",
             Purpose::RekeyIke(_) => "IKE SA rekey",
+            Purpose::Liveness => "liveness check",
         }
     }
 }
@@ -164,6 +171,15 @@ pub struct IkeSa {
     pub phase_deadline: Option<Instant>,
     /// The deadline last put in the timer table, to avoid queueing it twice.
     pub scheduled: Option<Instant>,
+    /// When an authenticated message (or, as DPD finds out, ESP traffic) last came
+    /// from the peer.
+    pub last_heard: Option<Instant>,
+    /// When dead peer detection next looks at the peer's silence.
+    pub dpd_at: Option<Instant>,
+    /// Why the SA is ending, where that may call for an end action.
+    pub end_cause: Option<EndCause>,
+    /// Set on an SA initiated to bring its connection back (see `end_action`).
+    pub restart: Option<Restart>,
     iv_counter: u64,
 }
 
@@ -205,6 +221,10 @@ impl IkeSa {
             expire_at: None,
             phase_deadline: None,
             scheduled: None,
+            last_heard: None,
+            dpd_at: None,
+            end_cause: None,
+            restart: None,
             iv_counter: 0,
         }
     }
@@ -305,10 +325,12 @@ impl IkeSa {
         let children = self.children.iter().filter_map(ChildSa::next_deadline);
         let lingering = self.lingering.iter().map(|l| l.until);
         let rekey = self.rekey_at.filter(|_| self.is_established());
+        let dpd = self.dpd_at.filter(|_| self.is_established());
         retransmit
             .into_iter()
             .chain(self.phase_deadline)
             .chain(rekey)
+            .chain(dpd)
             .chain(self.expire_at)
             .chain(children)
             .chain(lingering)

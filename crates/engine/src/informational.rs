@@ -6,6 +6,7 @@ use std::time::Instant;
 use tern_wire::{DeletePayload, ExchangeType, NotifyType, Payload, ProtocolId};
 
 use crate::child_sa::ChildState;
+use crate::end_action::EndCause;
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeSa, Phase, Purpose};
 use crate::payloads;
@@ -59,6 +60,7 @@ impl Ctx {
             let reason = if matches!(sa.phase, Phase::Rekeyed) {
                 "rekeyed"
             } else {
+                sa.end_cause = Some(EndCause::PeerClosed);
                 "deleted by the peer"
             };
             return Next::Destroy(reason.into());
@@ -96,12 +98,23 @@ impl Ctx {
             .filter(|(_, _, state)| *state != ChildState::Deleting)
             .map(|(_, spi_in, _)| spi_in.to_be_bytes().to_vec())
             .collect();
+        let mut closed = Vec::new();
         for (child_id, _, state) in gone {
             let reason = if state == ChildState::Rekeyed {
                 "rekeyed"
             } else {
                 "deleted by the peer"
             };
+            // Not those being replaced (a rekey, perhaps colliding with ours), nor
+            // those we are deleting ourselves.
+            if state == ChildState::Installed {
+                closed.extend(
+                    sa.children
+                        .iter()
+                        .find(|c| c.unique_id == child_id)
+                        .map(|c| c.name.clone()),
+                );
+            }
             self.retire_child(now, sa, child_id, reason, true);
         }
         let response = if our_spis.is_empty() {
@@ -114,6 +127,11 @@ impl Ctx {
             })]
         };
         self.respond(sa, ExchangeType::INFORMATIONAL, id, &response);
+        if sa.is_established() {
+            for name in closed {
+                self.restart_child(now, sa, &name, EndCause::PeerClosed, "deleted by the peer");
+            }
+        }
         Next::Keep
     }
 

@@ -12,6 +12,8 @@ mod child_sa;
 mod child_select;
 mod children;
 mod create_child_sa;
+mod dpd;
+mod end_action;
 mod engine;
 mod env;
 mod history;
@@ -33,8 +35,8 @@ pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
 pub use output::{
-    ChildSaInfo, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector,
-    Transmit,
+    ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,
+    Selector, Transmit,
 };
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
 pub use stats::{DropReason, Stats};

@@ -123,6 +123,35 @@ pub enum Event {
         child: String,
         reason: String,
     },
+    /// An SA ended and `child`'s configuration brings it back: the connection is
+    /// initiated again (or, for one CHILD SA the peer deleted, the CHILD SA is
+    /// created again). `ike_id` is the IKE SA that ended (0 if none could be made);
+    /// `reason` says why and what happens next, in one sentence.
+    EndAction {
+        connection: String,
+        ike_id: u64,
+        child: String,
+        action: EndAction,
+        reason: String,
+    },
+}
+
+/// The setting behind an [`Event::EndAction`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndAction {
+    /// `dpd_action = restart`: the peer stopped answering (or the IKE SA expired).
+    Restart,
+    /// `close_action = start`: the peer closed the SA (or the IKE SA expired).
+    Start,
+}
+
+impl std::fmt::Display for EndAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndAction::Restart => "dpd_action = restart",
+            EndAction::Start => "close_action = start",
+        })
+    }
 }
 
 /// The state of an IKE SA, as `ternctl list-sas` shows it.

@@ -45,6 +45,13 @@ pub struct Stats {
     pub child_hard_expiries: u64,
     pub ike_rekeys_initiated: u64,
     pub ike_hard_expiries: u64,
+    /// Liveness checks sent because the peer was silent for dpd_delay.
+    pub dpd_checks_sent: u64,
+    /// IKE SAs ended because the peer stopped answering an established SA's requests.
+    pub dead_peers: u64,
+    /// Connections initiated again by dpd_action = restart or close_action = start
+    /// (each attempt counts).
+    pub restarts: u64,
 }
 
 impl Stats {

@@ -375,6 +375,12 @@ impl World {
             } if reason != "rekeyed" => {
                 format!("{connection}/{child}: CHILD SA deleted: {reason}")
             }
+            Event::EndAction {
+                connection,
+                child,
+                reason,
+                ..
+            } => format!("{connection}/{child}: {reason}"),
             _ => return,
         };
         self.note(Some(i), what);
@@ -564,4 +570,7 @@ fn add_stats(total: &mut Stats, more: &Stats) {
     total.child_hard_expiries += more.child_hard_expiries;
     total.ike_rekeys_initiated += more.ike_rekeys_initiated;
     total.ike_hard_expiries += more.ike_hard_expiries;
+    total.dpd_checks_sent += more.dpd_checks_sent;
+    total.dead_peers += more.dead_peers;
+    total.restarts += more.restarts;
 }

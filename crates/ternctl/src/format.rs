@@ -198,12 +198,20 @@ pub fn conns(conns: &[ConnInfo]) -> String {
             conn.remote_id.as_deref().unwrap_or("%any")
         );
         let _ = writeln!(out, "  proposals: {}", conn.ike_proposals.join(", "));
+        if let Some(delay) = &conn.dpd_delay {
+            let _ = writeln!(out, "  dpd_delay: {delay}");
+        }
         for child in &conn.children {
-            let start = if child.start_action == "none" {
-                String::new()
-            } else {
-                format!(", start_action {}", child.start_action)
-            };
+            // Only the settings that differ from their defaults.
+            let start: String = [
+                ("start_action", &child.start_action, "none"),
+                ("dpd_action", &child.dpd_action, "clear"),
+                ("close_action", &child.close_action, "none"),
+            ]
+            .iter()
+            .filter(|(_, value, default)| !value.is_empty() && value != default)
+            .map(|(key, value, _)| format!(", {key} {value}"))
+            .collect();
             let _ = writeln!(
                 out,
                 "  {}: {}{start}",
@@ -382,7 +390,10 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
                 esp_proposals: vec!["aes128gcm16".into()],
                 mode: "tunnel".into(),
                 start_action: "start".into(),
+                dpd_action: "restart".into(),
+                close_action: "none".into(),
             }],
+            dpd_delay: Some("30s".into()),
         };
         let expected = "\
 demo: IKEv2
@@ -393,7 +404,8 @@ demo: IKEv2
   remote psk authentication:
     id: %any
   proposals: aes128gcm16-prfsha256-x25519
-  net: TUNNEL, start_action start
+  dpd_delay: 30s
+  net: TUNNEL, start_action start, dpd_action restart
     local:  10.1.0.0/24
     remote: 10.2.0.0/24 10.3.0.0/24
     esp_proposals: aes128gcm16

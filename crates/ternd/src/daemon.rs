@@ -345,7 +345,10 @@ impl Daemon {
             ),
             Event::IkeSaFailed { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
             Event::IkeSaDeleted { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
-            Event::ChildSaDeleted { .. } | Event::IkeSaRekeyed { .. } => return,
+            // The engine logs end actions itself; no control request waits on one.
+            Event::ChildSaDeleted { .. } | Event::IkeSaRekeyed { .. } | Event::EndAction { .. } => {
+                return
+            }
         };
         let mut i = 0;
         while i < self.waiters.len() {

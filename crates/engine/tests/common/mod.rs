@@ -42,6 +42,15 @@ impl Environment for SeededEnv {
     fn local_address_for(&mut self, _remote: IpAddr) -> Option<IpAddr> {
         None
     }
+
+    fn inbound_bytes(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<u64> {
+        let kernel = self.kernel.lock().unwrap();
+        let id = (src, dst, spi);
+        kernel
+            .sas
+            .contains_key(&id)
+            .then(|| kernel.bytes.get(&id).copied().unwrap_or(0))
+    }
 }
 
 /// What the kernel would hold after the engine's operations.
@@ -53,6 +62,8 @@ pub struct FakeKernel {
     pub larval: BTreeSet<(IpAddr, IpAddr, u32)>,
     pub policies: BTreeSet<(String, u32)>,
     pub errors: Vec<String>,
+    /// Bytes each SA has carried, as GETSA would report them.
+    pub bytes: BTreeMap<(IpAddr, IpAddr, u32), u64>,
 }
 
 impl FakeKernel {
@@ -87,6 +98,14 @@ impl FakeKernel {
                     self.errors.push(format!("deleting unknown policy {p:?}"));
                 }
             }
+        }
+    }
+
+    /// ESP traffic arrives: every SA into `dst` counts `bytes` more.
+    pub fn receive_esp(&mut self, dst: IpAddr, bytes: u64) {
+        let inbound: Vec<_> = self.sas.keys().filter(|k| k.1 == dst).copied().collect();
+        for id in inbound {
+            *self.bytes.entry(id).or_default() += bytes;
         }
     }
 
@@ -132,6 +151,11 @@ impl Node {
 
     pub fn kernel(&self) -> std::sync::MutexGuard<'_, FakeKernel> {
         self.kernel.lock().unwrap()
+    }
+
+    /// ESP traffic from the peer arrives at this node's inbound SAs.
+    pub fn receive_esp(&self, bytes: u64) {
+        self.kernel().receive_esp(self.addr.ip(), bytes);
     }
 
     fn drain_local(&mut self) {
@@ -339,9 +363,12 @@ pub fn connection(
             mode: Mode::Tunnel,
             start_action: StartAction::None,
             lifetime: Default::default(),
+            dpd_action: Default::default(),
+            close_action: Default::default(),
         }],
         start_action: StartAction::None,
         lifetime: tern_engine::config::Lifetime::ike_default(),
+        dpd_delay: Duration::ZERO,
     }
 }
 

@@ -1,0 +1,202 @@
+//! What follows the end of an SA: `dpd_action = restart` and `close_action = start`
+//! bring the connection back, and a restart that fails is tried again, with
+//! growing pauses, for as long as the configuration asks for it.
+
+use std::time::{Duration, Instant};
+
+use crate::config::{ChildConfig, CloseAction, DpdAction};
+use crate::engine::Ctx;
+use crate::ike_sa::IkeSa;
+use crate::output::{EndAction, Event};
+
+/// Pause before the second attempt; it doubles for each later one, up to
+/// `RETRY_MAX`. The first attempt goes at once.
+const RETRY_BASE: Duration = Duration::from_secs(5);
+const RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// Why an established IKE SA is ending, where that may call for an end action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EndCause {
+    /// A request went unanswered through the retransmit schedule.
+    PeerDead,
+    /// The peer deleted the IKE SA.
+    PeerClosed,
+    /// The IKE SA reached its life_time without a successful rekey.
+    Expired,
+}
+
+/// A connection being brought back.
+#[derive(Clone, Debug)]
+pub(crate) struct Restart {
+    pub connection: String,
+    /// The child whose configuration asked for it.
+    pub child: String,
+    pub action: EndAction,
+    /// Which initiation this is since the SA ended, 1 for the first.
+    pub attempt: u32,
+}
+
+pub(crate) struct PendingRestart {
+    pub at: Instant,
+    pub restart: Restart,
+}
+
+/// The action a child's configuration asks for after `cause`.
+pub(crate) fn action_for(child: &ChildConfig, cause: EndCause) -> Option<EndAction> {
+    let restart = (child.dpd_action == DpdAction::Restart).then_some(EndAction::Restart);
+    let start = (child.close_action == CloseAction::Start).then_some(EndAction::Start);
+    match cause {
+        EndCause::PeerDead => restart,
+        EndCause::PeerClosed => start,
+        // Either setting says the tunnel should not stay down.
+        EndCause::Expired => restart.or(start),
+    }
+}
+
+/// The restart an ending IKE SA calls for, if any.
+pub(crate) fn plan(sa: &IkeSa) -> Option<Restart> {
+    if sa.established_at.is_none() {
+        // A restart attempt that failed, for whatever reason, is tried again.
+        return sa.restart.as_ref().map(|r| Restart {
+            attempt: r.attempt + 1,
+            ..r.clone()
+        });
+    }
+    let cause = sa.end_cause?;
+    if sa.connection.remote_addrs.is_empty() {
+        // A responder-only connection cannot initiate (tern-config refuses this).
+        return None;
+    }
+    sa.connection.children.iter().find_map(|c| {
+        action_for(c, cause).map(|action| Restart {
+            connection: sa.connection.name.clone(),
+            child: c.name.clone(),
+            action,
+            attempt: 1,
+        })
+    })
+}
+
+/// How long to wait before initiation number `attempt`.
+fn retry_delay(attempt: u32) -> Duration {
+    match attempt {
+        0 | 1 => Duration::ZERO,
+        n => RETRY_BASE
+            .saturating_mul(1 << (n - 2).min(16))
+            .min(RETRY_MAX),
+    }
+}
+
+impl Ctx {
+    /// Schedules `restart` after IKE SA `ike_id` ended (0: none could be made)
+    /// because of `reason`, and says so.
+    pub(crate) fn schedule_restart(
+        &mut self,
+        now: Instant,
+        ike_id: u64,
+        restart: Restart,
+        reason: &str,
+    ) {
+        if self
+            .pending_restarts
+            .iter()
+            .any(|p| p.restart.connection == restart.connection)
+        {
+            return;
+        }
+        let delay = retry_delay(restart.attempt);
+        let what = if restart.attempt <= 1 {
+            format!("{reason}; {}: initiating again", restart.action)
+        } else {
+            format!(
+                "restart attempt {} failed: {reason}; {}: trying again in {} s",
+                restart.attempt - 1,
+                restart.action,
+                delay.as_secs()
+            )
+        };
+        tracing::warn!(
+            connection = restart.connection,
+            ike = ike_id,
+            child = restart.child,
+            "{what}"
+        );
+        self.events.push_back(Event::EndAction {
+            connection: restart.connection.clone(),
+            ike_id,
+            child: restart.child.clone(),
+            action: restart.action,
+            reason: what,
+        });
+        self.pending_restarts.push(PendingRestart {
+            at: now + delay,
+            restart,
+        });
+    }
+
+    /// Restarts due now, taken out of the queue.
+    pub(crate) fn take_due_restarts(&mut self, now: Instant) -> Vec<Restart> {
+        let (due, later) = std::mem::take(&mut self.pending_restarts)
+            .into_iter()
+            .partition(|p| p.at <= now);
+        self.pending_restarts = later;
+        due.into_iter().map(|p| p.restart).collect()
+    }
+
+    pub(crate) fn next_restart(&self) -> Option<Instant> {
+        self.pending_restarts.iter().map(|p| p.at).min()
+    }
+
+    /// Drops the pending restarts of a connection (terminated, or reloaded away).
+    pub(crate) fn cancel_restarts(&mut self, connection: &str) {
+        self.pending_restarts
+            .retain(|p| p.restart.connection != connection);
+    }
+
+    /// The peer deleted (or let expire) one CHILD SA: bring it back on the same
+    /// IKE SA if its configuration says so.
+    pub(crate) fn restart_child(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        name: &str,
+        cause: EndCause,
+        reason: &str,
+    ) {
+        let Some(config) = sa.connection.children.iter().find(|c| c.name == name) else {
+            return;
+        };
+        let Some(action) = action_for(config, cause) else {
+            return;
+        };
+        let config = config.clone();
+        let what = format!("CHILD SA {reason}; {action}: creating it again");
+        tracing::warn!(
+            connection = sa.connection.name,
+            ike = sa.unique_id,
+            child = name,
+            "{what}"
+        );
+        self.events.push_back(Event::EndAction {
+            connection: sa.connection.name.clone(),
+            ike_id: sa.unique_id,
+            child: name.to_string(),
+            action,
+            reason: what,
+        });
+        self.stats.restarts += 1;
+        self.start_child(now, sa, config);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_a_ceiling_and_never_stop() {
+        let secs: Vec<u64> = (1..=9).map(|n| retry_delay(n).as_secs()).collect();
+        assert_eq!(secs, [0, 5, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(retry_delay(u32::MAX), RETRY_MAX);
+    }
+}
