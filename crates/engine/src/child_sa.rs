@@ -135,7 +135,12 @@ impl ChildSa {
         let rekey = self
             .rekey_at
             .filter(|_| self.state == ChildState::Installed);
-        match (rekey, self.expire_at) {
+        // A CHILD SA being deleted ends with its DELETE exchange (answered, or
+        // given up after retransmissions), not at its expiry.
+        let expire = self
+            .expire_at
+            .filter(|_| self.state != ChildState::Deleting);
+        match (rekey, expire) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

@@ -322,7 +322,13 @@ impl IkeSa {
     /// The earliest moment something is due on this SA.
     pub fn next_deadline(&self) -> Option<Instant> {
         let retransmit = self.in_flight.as_ref().map(|r| r.next_retransmit);
-        let children = self.children.iter().filter_map(ChildSa::next_deadline);
+        // CHILD SA timers run only on an established IKE SA (see run_child_timers);
+        // a deadline nothing acts on would wake the engine at once, forever.
+        let children = self
+            .children
+            .iter()
+            .filter(|_| self.is_established())
+            .filter_map(ChildSa::next_deadline);
         let lingering = self.lingering.iter().map(|l| l.until);
         let rekey = self.rekey_at.filter(|_| self.is_established());
         let dpd = self.dpd_at.filter(|_| self.is_established());
