@@ -23,6 +23,9 @@ const MAX_STEPS_AT_ONE_INSTANT: u32 = 100_000;
 /// Datagrams in one run before the simulation concludes the engines are in a
 /// runaway (a month of keepalives and rekeys is a few hundred thousand).
 const MAX_DATAGRAMS: u64 = 5_000_000;
+/// Steps (deadlines handled) in one run before the simulation concludes the
+/// engines are in a runaway: a month of default lifetimes takes a few thousand.
+const MAX_STEPS: u64 = 20_000_000;
 
 /// Runs a scenario to its end.
 pub fn run(scenario: &Scenario) -> Result<Report, String> {
@@ -61,6 +64,8 @@ struct World {
     nat_refreshed: Option<Instant>,
     /// Datagrams sent so far, both ways.
     datagrams: u64,
+    /// Deadlines handled so far.
+    steps: u64,
     events: VecDeque<ScheduledEvent>,
     watch: TunnelWatch,
     timeline: Vec<TimelineEntry>,
@@ -97,6 +102,7 @@ impl World {
             sent: 0,
             nat_refreshed: None,
             datagrams: 0,
+            steps: 0,
             events: s
                 .events
                 .iter()
@@ -183,6 +189,15 @@ impl World {
             } else {
                 steps_here = 0;
                 self.now = next;
+            }
+            self.steps += 1;
+            if self.steps > MAX_STEPS {
+                return Err(format!(
+                    "the engines handled more than {MAX_STEPS} deadlines by {:.3} s: a runaway (next deadlines: local {:?}, peer {:?})",
+                    (self.now - self.start).as_secs_f64(),
+                    self.hosts[0].engine.poll_timeout().map(|t| t - self.now),
+                    self.hosts[1].engine.poll_timeout().map(|t| t - self.now),
+                ));
             }
             if self.datagrams > MAX_DATAGRAMS {
                 return Err(format!(
