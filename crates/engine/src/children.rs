@@ -245,6 +245,13 @@ impl Ctx {
             spi_in = format_args!("{spi_in:08x}"),
             "deleting CHILD SA: {reason}"
         );
+        self.request_child_delete(now, sa, spi_in, reason);
+    }
+
+    /// Runs what is due among an IKE SA's CHILD SAs: lingering inbound SAs,
+    /// rekeys, hard expiries.
+    /// Sends the INFORMATIONAL DELETE for our CHILD SA `spi_in`.
+    fn request_child_delete(&mut self, now: Instant, sa: &mut IkeSa, spi_in: u32, reason: &str) {
         let delete = Payload::Delete(DeletePayload {
             protocol: ProtocolId::ESP,
             spi_size: 4,
@@ -262,8 +269,6 @@ impl Ctx {
         );
     }
 
-    /// Runs what is due among an IKE SA's CHILD SAs: lingering inbound SAs,
-    /// rekeys, hard expiries.
     pub(crate) fn run_child_timers(&mut self, now: Instant, sa: &mut IkeSa) {
         let (due, kept): (Vec<Lingering>, Vec<Lingering>) = std::mem::take(&mut sa.lingering)
             .into_iter()
@@ -310,21 +315,7 @@ impl Ctx {
                         false,
                     );
                     // Tell the peer, so it does not keep sending into an SA we dropped.
-                    let delete = Payload::Delete(DeletePayload {
-                        protocol: ProtocolId::ESP,
-                        spi_size: 4,
-                        spis: vec![spi_in.to_be_bytes().to_vec()],
-                    });
-                    self.request(
-                        now,
-                        sa,
-                        ExchangeType::INFORMATIONAL,
-                        Purpose::DeleteChild {
-                            spi_in,
-                            reason: "hard expiry".into(),
-                        },
-                        vec![delete],
-                    );
+                    self.request_child_delete(now, sa, spi_in, "hard expiry");
                     // A tunnel configured to stay up is not left down.
                     self.restart_child(
                         now,
