@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tern_engine::config::{EngineConfig, RetransmitConfig};
+use tern_engine::config::{EngineConfig, RetransmitConfig, DEFAULT_COOKIE_THRESHOLD};
 
 use crate::connection::connections;
 use crate::error::{ConfigError, Source};
@@ -43,9 +43,12 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
         document.as_table(),
         &["daemon", "retransmit", "connections"],
     )?;
-    let daemon = match root.field("daemon") {
-        Some(f) => daemon(&f.table(&["socket", "listen", "port", "nat_port"])?)?,
-        None => DaemonConfig::default(),
+    let (daemon, cookie_threshold) = match root.field("daemon") {
+        Some(f) => {
+            let table = f.table(&["socket", "listen", "port", "nat_port", "cookie_threshold"])?;
+            (daemon(&table)?, cookie_threshold(&table)?)
+        }
+        None => (DaemonConfig::default(), DEFAULT_COOKIE_THRESHOLD),
     };
     let retransmit = match root.field("retransmit") {
         Some(f) => retransmit(&f.table(&["base_secs", "factor", "tries"])?)?,
@@ -60,6 +63,7 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
         engine: EngineConfig {
             connections,
             retransmit,
+            cookie_threshold,
         },
     })
 }
@@ -89,6 +93,14 @@ fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
         return Err(table.error("`daemon.port` and `daemon.nat_port` must differ"));
     }
     Ok(daemon)
+}
+
+/// `daemon.cookie_threshold`: an engine setting that lives with the daemon's.
+fn cookie_threshold(table: &TableReader<'_>) -> Result<u32, ConfigError> {
+    match table.field("cookie_threshold") {
+        Some(f) => Ok(f.integer_in(0, i64::from(u32::MAX))? as u32),
+        None => Ok(DEFAULT_COOKIE_THRESHOLD),
+    }
 }
 
 fn retransmit(table: &TableReader<'_>) -> Result<RetransmitConfig, ConfigError> {

@@ -93,6 +93,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 factor_tenths: 18,
                 tries: 5,
             },
+            cookie_threshold: 30,
         },
     };
     assert_eq!(config, expected);
@@ -117,6 +118,7 @@ fn sun_example_mirrors_the_default() {
                 "10.1.0.0",
             )],
             retransmit: RetransmitConfig::default(),
+            cookie_threshold: tern_engine::config::DEFAULT_COOKIE_THRESHOLD,
         }
     );
 }
@@ -340,6 +342,19 @@ fn retransmit_settings() {
             factor_tenths: 20,
             tries: 3
         }
+    );
+}
+
+#[test]
+fn cookie_threshold_is_a_daemon_setting() {
+    let config = parse_str("[daemon]\ncookie_threshold = 0\n", "t").unwrap();
+    assert_eq!(config.engine.cookie_threshold, 0);
+    assert_eq!(config.daemon, DaemonConfig::default());
+    assert_error(
+        "[daemon]\ncookie_threshold = -1\n",
+        2,
+        20,
+        "must be between 0 and 4294967295",
     );
 }
 

@@ -6,10 +6,27 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// Everything the engine needs to know about the configured connections.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
     pub connections: Vec<Connection>,
     pub retransmit: RetransmitConfig,
+    /// Half-open IKE SAs (IKE_SA_INIT answered, no IKE_AUTH yet) from which on new
+    /// IKE_SA_INIT requests must come back with a COOKIE (RFC 7296 §2.6). 0 demands
+    /// a cookie always; `u32::MAX` never.
+    pub cookie_threshold: u32,
+}
+
+/// strongSwan's `charon.cookie_threshold` default.
+pub const DEFAULT_COOKIE_THRESHOLD: u32 = 30;
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            connections: Vec::new(),
+            retransmit: RetransmitConfig::default(),
+            cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+        }
+    }
 }
 
 /// Retransmission of requests: `base * factor^n`, `tries` attempts in all.

@@ -287,6 +287,9 @@ impl Ctx {
             );
             return None;
         }
+        if !self.cookie_admits(now, local, remote, header, nonce, p) {
+            return None;
+        }
         let candidates: Vec<Arc<Connection>> = self
             .connections
             .iter()
@@ -391,6 +394,46 @@ impl Ctx {
         tracing::info!(ike = sa.unique_id, connection = sa.connection.name, %remote, suite = %suite, "IKE_SA_INIT answered");
         self.transmit(local, remote, bytes);
         Some(sa)
+    }
+
+    /// Whether a new IKE_SA_INIT may go on to the key exchange. Above the
+    /// half-open threshold it must bring back a cookie we made for it; if not, it
+    /// is answered with one and no state is kept (RFC 7296 §2.6).
+    fn cookie_admits(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        request: &Header,
+        nonce: &[u8],
+        p: &[Payload],
+    ) -> bool {
+        let spi = request.initiator_spi;
+        if let Some(presented) = payloads::notify(p, NotifyType::COOKIE) {
+            if self
+                .cookies
+                .is_valid(&presented.data, nonce, remote.ip(), &spi)
+            {
+                return true;
+            }
+        }
+        let half_open = u32::try_from(self.half_open.len()).unwrap_or(u32::MAX);
+        if half_open < self.config.cookie_threshold {
+            return true;
+        }
+        let env = &mut self.env;
+        let cookie = self
+            .cookies
+            .make(now, |buf| env.random(buf), nonce, remote.ip(), &spi);
+        self.stats.cookies_demanded += 1;
+        tracing::debug!(%remote, half_open, "IKE_SA_INIT answered with a COOKIE demand");
+        self.refuse_init(
+            local,
+            remote,
+            request,
+            payloads::status(NotifyType::COOKIE, cookie),
+        );
+        false
     }
 
     /// An IKE_SA_INIT error answer: no state is kept (RFC 7296 §2.6).

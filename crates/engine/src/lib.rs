@@ -11,6 +11,7 @@ mod algorithms;
 mod child_sa;
 mod child_select;
 mod children;
+mod cookie;
 mod create_child_sa;
 mod dpd;
 mod end_action;
