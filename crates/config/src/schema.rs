@@ -4,7 +4,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tern_engine::config::{EngineConfig, RetransmitConfig, DEFAULT_COOKIE_THRESHOLD};
+use tern_engine::config::{
+    EngineConfig, RetransmitConfig, DEFAULT_COOKIE_THRESHOLD, DEFAULT_NAT_KEEPALIVE,
+};
 
 use crate::connection::connections;
 use crate::error::{ConfigError, Source};
@@ -43,12 +45,19 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
         document.as_table(),
         &["daemon", "retransmit", "connections"],
     )?;
-    let (daemon, cookie_threshold) = match root.field("daemon") {
+    let (daemon, settings) = match root.field("daemon") {
         Some(f) => {
-            let table = f.table(&["socket", "listen", "port", "nat_port", "cookie_threshold"])?;
-            (daemon(&table)?, cookie_threshold(&table)?)
+            let table = f.table(&[
+                "socket",
+                "listen",
+                "port",
+                "nat_port",
+                "cookie_threshold",
+                "nat_keepalive",
+            ])?;
+            (daemon(&table)?, engine_settings(&table)?)
         }
-        None => (DaemonConfig::default(), DEFAULT_COOKIE_THRESHOLD),
+        None => (DaemonConfig::default(), EngineSettings::default()),
     };
     let retransmit = match root.field("retransmit") {
         Some(f) => retransmit(&f.table(&["base_secs", "factor", "tries"])?)?,
@@ -58,12 +67,15 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
         Some(f) => connections(ctx, &f.named_tables()?)?,
         None => Vec::new(),
     };
+    let nat_port = daemon.nat_port;
     Ok(Config {
         daemon,
         engine: EngineConfig {
             connections,
             retransmit,
-            cookie_threshold,
+            cookie_threshold: settings.cookie_threshold,
+            nat_port,
+            nat_keepalive: settings.nat_keepalive,
         },
     })
 }
@@ -95,12 +107,30 @@ fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
     Ok(daemon)
 }
 
-/// `daemon.cookie_threshold`: an engine setting that lives with the daemon's.
-fn cookie_threshold(table: &TableReader<'_>) -> Result<u32, ConfigError> {
-    match table.field("cookie_threshold") {
-        Some(f) => Ok(f.integer_in(0, i64::from(u32::MAX))? as u32),
-        None => Ok(DEFAULT_COOKIE_THRESHOLD),
+/// Engine settings that live in `[daemon]`, as they concern every connection.
+struct EngineSettings {
+    cookie_threshold: u32,
+    nat_keepalive: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            nat_keepalive: DEFAULT_NAT_KEEPALIVE,
+        }
     }
+}
+
+fn engine_settings(table: &TableReader<'_>) -> Result<EngineSettings, ConfigError> {
+    let mut settings = EngineSettings::default();
+    if let Some(f) = table.field("cookie_threshold") {
+        settings.cookie_threshold = f.integer_in(0, i64::from(u32::MAX))? as u32;
+    }
+    if let Some(f) = table.field("nat_keepalive") {
+        settings.nat_keepalive = crate::duration::duration(&f)?;
+    }
+    Ok(settings)
 }
 
 fn retransmit(table: &TableReader<'_>) -> Result<RetransmitConfig, ConfigError> {

@@ -94,6 +94,8 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 tries: 5,
             },
             cookie_threshold: 30,
+            nat_port: 4500,
+            nat_keepalive: Duration::from_secs(20),
         },
     };
     assert_eq!(config, expected);
@@ -118,7 +120,7 @@ fn sun_example_mirrors_the_default() {
                 "10.1.0.0",
             )],
             retransmit: RetransmitConfig::default(),
-            cookie_threshold: tern_engine::config::DEFAULT_COOKIE_THRESHOLD,
+            ..EngineConfig::default()
         }
     );
 }
@@ -346,10 +348,16 @@ fn retransmit_settings() {
 }
 
 #[test]
-fn cookie_threshold_is_a_daemon_setting() {
+fn cookie_and_nat_settings_live_in_daemon() {
     let config = parse_str("[daemon]\ncookie_threshold = 0\n", "t").unwrap();
     assert_eq!(config.engine.cookie_threshold, 0);
     assert_eq!(config.daemon, DaemonConfig::default());
+    let config = parse_str("[daemon]\nnat_port = 4600\nnat_keepalive = \"25s\"\n", "t").unwrap();
+    assert_eq!(
+        config.engine.nat_port, 4600,
+        "the engine floats to the daemon's port"
+    );
+    assert_eq!(config.engine.nat_keepalive, Duration::from_secs(25));
     assert_error(
         "[daemon]\ncookie_threshold = -1\n",
         2,

@@ -14,7 +14,15 @@ pub struct EngineConfig {
     /// IKE_SA_INIT requests must come back with a COOKIE (RFC 7296 §2.6). 0 demands
     /// a cookie always; `u32::MAX` never.
     pub cookie_threshold: u32,
+    /// Our UDP port for IKE and ESP once a NAT is detected (RFC 7296 §2.23).
+    pub nat_port: u16,
+    /// How often the side behind a NAT sends a NAT-keepalive (RFC 3948 §2.3);
+    /// zero sends none.
+    pub nat_keepalive: Duration,
 }
+
+/// strongSwan's `charon.keep_alive` default.
+pub const DEFAULT_NAT_KEEPALIVE: Duration = Duration::from_secs(20);
 
 /// strongSwan's `charon.cookie_threshold` default.
 pub const DEFAULT_COOKIE_THRESHOLD: u32 = 30;
@@ -25,6 +33,8 @@ impl Default for EngineConfig {
             connections: Vec::new(),
             retransmit: RetransmitConfig::default(),
             cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            nat_port: 4500,
+            nat_keepalive: DEFAULT_NAT_KEEPALIVE,
         }
     }
 }

@@ -766,6 +766,7 @@ impl Ctx {
         if let Next::Destroy(reason) = self.retransmit_due(now, sa) {
             return Next::Destroy(reason);
         }
+        self.run_keepalive(now, sa);
         self.run_child_timers(now, sa);
         let next = self.run_ike_timers(now, sa);
         if matches!(next, Next::Keep) {

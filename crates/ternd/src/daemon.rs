@@ -207,7 +207,7 @@ impl Daemon {
             tracing::error!(local = %t.local, remote = %t.remote, "no socket to send from");
             return;
         };
-        let result = if t.local.port() == self.nat_port {
+        let result = if t.local.port() == self.nat_port && !t.is_nat_keepalive() {
             let mut framed = NON_ESP_MARKER.to_vec();
             framed.extend_from_slice(&t.payload);
             socket.send(t.local.ip(), t.remote, &framed)
