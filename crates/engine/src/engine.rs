@@ -19,7 +19,8 @@ use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
 
-/// How long a responder keeps an IKE SA whose IKE_AUTH never came.
+/// How long a responder keeps an IKE SA whose IKE_AUTH never came, at least
+/// (strongSwan's half_open_timeout); longer when the retransmission schedule is.
 pub(crate) const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What an exchange handler decided about its IKE SA.
@@ -758,6 +759,16 @@ impl Ctx {
         sa.expected_request_id = id.wrapping_add(1);
         sa.last_response = Some(bytes.clone());
         self.transmit(sa.local, sa.remote, bytes);
+    }
+
+    /// How long a half-open IKE SA waits for IKE_AUTH: as long as an initiator
+    /// retransmitting on our schedule would keep trying, so that an IKE_AUTH that
+    /// got through only at its last try still finds its SA.
+    pub fn half_open_timeout(&self) -> Duration {
+        let schedule: Duration = (0..=self.config.retransmit.tries)
+            .map(|n| self.retransmit_delay(n))
+            .sum();
+        schedule.max(HALF_OPEN_TIMEOUT)
     }
 
     /// Delay before retransmission number `n + 1`: base * factor^n.

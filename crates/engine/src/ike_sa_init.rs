@@ -10,7 +10,7 @@ use tern_wire::{
 };
 
 use crate::config::{Connection, KeyExchange};
-use crate::engine::{Ctx, Next, HALF_OPEN_TIMEOUT};
+use crate::engine::{Ctx, Next};
 use crate::ike_sa::{AwaitInitResponse, IkeSa, Phase, Purpose, SaKeys};
 use crate::payloads;
 use crate::proposal::{self, IkeSuite};
@@ -370,7 +370,7 @@ impl Ctx {
         sa.nonce_r = self.random(NONCE_LEN);
         sa.init_request = bytes.to_vec();
         sa.expected_request_id = 1;
-        sa.phase_deadline = Some(now + HALF_OPEN_TIMEOUT);
+        sa.phase_deadline = Some(now + self.half_open_timeout());
         if let Err(e) = install_keys(&mut sa, suite, &shared) {
             tracing::error!("{e}");
             return None;
