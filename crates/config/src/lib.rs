@@ -15,6 +15,7 @@ mod psk;
 mod reader;
 mod schema;
 mod suggest;
+mod traffic;
 mod ts;
 
 use std::net::IpAddr;

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use tern_crypto::{ChildKeys, Secret};
 
 use crate::config::{ChildConfig, KeyExchange, Lifetime, Mode};
-use crate::output::{KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector, UdpEncap};
+use crate::output::{
+    KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector, TrafficLimits, UdpEncap,
+};
 use crate::proposal::EspSuite;
 use crate::ts::Ts;
 
@@ -86,6 +88,8 @@ pub struct ChildSa {
     pub successor: Option<u64>,
     /// The inbound SA's byte counter when dead peer detection last read it.
     pub inbound_bytes_seen: u64,
+    /// The traffic limits its kernel SAs carry.
+    pub limits: TrafficLimits,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -128,6 +132,7 @@ impl ChildSa {
             pending_outbound: None,
             successor: None,
             inbound_bytes_seen: 0,
+            limits: TrafficLimits::default(),
         }
     }
 
@@ -233,6 +238,7 @@ pub fn sa_installs(
         esn: child.suite.esn,
         update: inbound,
         encap: encap(inbound),
+        limits: child.limits,
     };
     (
         sa(ends.remote, ends.local, child.spi_in, key_in, true),

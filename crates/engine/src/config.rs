@@ -255,8 +255,23 @@ pub struct ChildConfig {
     pub mode: Mode,
     pub start_action: StartAction,
     pub lifetime: Lifetime,
+    /// Limits on the traffic each ESP SA carries, enforced by the kernel.
+    pub traffic: TrafficLifetime,
     pub dpd_action: DpdAction,
     pub close_action: CloseAction,
+}
+
+/// strongSwan's `rekey_bytes`/`life_bytes`/`rand_bytes` and the `_packets` trio:
+/// the kernel rekeys (soft limit) and ends (hard limit) an SA by the traffic it
+/// carried. Zero turns a limit off; all are off by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrafficLifetime {
+    pub rekey_bytes: u64,
+    pub life_bytes: u64,
+    pub rand_bytes: u64,
+    pub rekey_packets: u64,
+    pub life_packets: u64,
+    pub rand_packets: u64,
 }
 
 /// When an SA is rekeyed and when it ends, with strongSwan's names (and, by

@@ -470,7 +470,7 @@ impl Engine {
     }
 
     /// Puts an SA back in the table (or tears it down) after a handler ran.
-    fn settle(&mut self, now: Instant, sa: IkeSa, next: Next) {
+    pub(crate) fn settle(&mut self, now: Instant, sa: IkeSa, next: Next) {
         self.settle_one(now, sa, next);
         // IKE SAs the handler made (rekeying).
         for new in std::mem::take(&mut self.ctx.new_sas) {

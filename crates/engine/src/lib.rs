@@ -25,6 +25,7 @@ mod ike_sa;
 mod ike_sa_init;
 mod informational;
 mod initial_contact;
+mod kernel_events;
 mod nat;
 mod output;
 mod payloads;
@@ -37,10 +38,11 @@ pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
+pub use kernel_events::KernelEvent;
 pub use nat::NAT_KEEPALIVE;
 pub use output::{
     ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,
-    Selector, Transmit, UdpEncap,
+    Selector, TrafficLimits, Transmit, UdpEncap,
 };
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
 pub use stats::{DropReason, Stats};

@@ -56,6 +56,17 @@ pub struct SaInstall {
     pub update: bool,
     /// ESP in UDP, when a NAT is in the way.
     pub encap: Option<UdpEncap>,
+    /// Traffic limits for the kernel to enforce (EXPIRE events come back).
+    pub limits: TrafficLimits,
+}
+
+/// Soft (rekey) and hard (end) limits of one SA; zero means none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrafficLimits {
+    pub soft_bytes: u64,
+    pub hard_bytes: u64,
+    pub soft_packets: u64,
+    pub hard_packets: u64,
 }
 
 /// The UDP ports of an SA's ESP-in-UDP packets (RFC 3948), as sent: source then

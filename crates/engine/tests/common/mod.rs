@@ -9,7 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use tern_engine::config::*;
-use tern_engine::{Engine, Environment, Event, KernelOp, PolicyDirection, Transmit, UdpEncap};
+use tern_engine::{
+    Engine, Environment, Event, KernelOp, PolicyDirection, TrafficLimits, Transmit, UdpEncap,
+};
 
 /// xorshift64*: plenty for simulations, and reproducible from a seed.
 pub struct SeededEnv {
@@ -66,6 +68,8 @@ pub struct FakeKernel {
     pub bytes: BTreeMap<(IpAddr, IpAddr, u32), u64>,
     /// The ESP-in-UDP ports of the SAs that have them.
     pub encap: BTreeMap<(IpAddr, IpAddr, u32), UdpEncap>,
+    /// The traffic limits of every SA.
+    pub limits: BTreeMap<(IpAddr, IpAddr, u32), TrafficLimits>,
 }
 
 impl FakeKernel {
@@ -82,6 +86,7 @@ impl FakeKernel {
                 if let Some(encap) = sa.encap {
                     self.encap.insert(id, encap);
                 }
+                self.limits.insert(id, sa.limits);
                 if self.sas.insert(id, sa.key.expose().to_vec()).is_some() {
                     self.errors.push(format!("SA {:08x} added twice", sa.spi));
                 }
@@ -89,6 +94,7 @@ impl FakeKernel {
             KernelOp::DeleteSa { src, dst, spi } => {
                 let id = (src, dst, spi);
                 self.encap.remove(&id);
+                self.limits.remove(&id);
                 if self.sas.remove(&id).is_none() && !self.larval.remove(&id) {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
@@ -456,6 +462,7 @@ pub fn connection(
             mode: Mode::Tunnel,
             start_action: StartAction::None,
             lifetime: Default::default(),
+            traffic: Default::default(),
             dpd_action: Default::default(),
             close_action: Default::default(),
         }],
