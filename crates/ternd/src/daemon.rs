@@ -74,6 +74,7 @@ impl Daemon {
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
         mut control: mpsc::Receiver<ControlRequest>,
+        mut kernel_events: mpsc::Receiver<tern_engine::KernelEvent>,
         notifier: &crate::systemd::Notifier,
     ) {
         self.start_connections();
@@ -87,6 +88,9 @@ impl Daemon {
                     self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.bytes);
                 }
                 Some(req) = control.recv() => self.control(req),
+                Some(event) = kernel_events.recv() => {
+                    self.engine.handle_kernel_event(std::time::Instant::now(), event);
+                }
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     self.engine.handle_timeout(std::time::Instant::now());
                 }

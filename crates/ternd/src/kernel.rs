@@ -199,7 +199,13 @@ fn sa_params(sa: &SaInstall) -> Result<SaParams, String> {
         }),
         replay_window: REPLAY_WINDOW,
         esn: sa.esn,
-        lifetime: Lifetime::default(),
+        lifetime: Lifetime {
+            soft_bytes: sa.limits.soft_bytes,
+            hard_bytes: sa.limits.hard_bytes,
+            soft_packets: sa.limits.soft_packets,
+            hard_packets: sa.limits.hard_packets,
+            ..Lifetime::default()
+        },
         selector: sa.selector.map(|(src, dst)| Selector {
             src: src.addr,
             src_prefix: src.prefix_len,
@@ -296,6 +302,7 @@ mod tests {
             esn: false,
             update,
             encap: None,
+            limits: Default::default(),
         })
     }
 
@@ -322,6 +329,11 @@ mod tests {
             unreachable!()
         };
         assert_eq!(sa_params(&sa).unwrap().encap, None);
+        assert_eq!(
+            sa_params(&sa).unwrap().lifetime,
+            Lifetime::default(),
+            "no limits"
+        );
         sa.encap = Some(tern_engine::UdpEncap {
             sport: 4500,
             dport: 61001,
@@ -332,6 +344,29 @@ mod tests {
                 sport: 4500,
                 dport: 61001
             })
+        );
+    }
+
+    #[test]
+    fn traffic_limits_reach_the_kernel() {
+        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "192.0.2.2", 0xc0de_0004, false) else {
+            unreachable!()
+        };
+        sa.limits = tern_engine::TrafficLimits {
+            soft_bytes: 900,
+            hard_bytes: 1100,
+            soft_packets: 9,
+            hard_packets: 11,
+        };
+        let l = sa_params(&sa).unwrap().lifetime;
+        assert_eq!(
+            (l.soft_bytes, l.hard_bytes, l.soft_packets, l.hard_packets),
+            (900, 1100, 9, 11)
+        );
+        assert_eq!(
+            (l.soft_seconds, l.hard_seconds),
+            (0, 0),
+            "time is the engine's"
         );
     }
 

@@ -4,6 +4,7 @@ mod control;
 mod daemon;
 mod env;
 mod kernel;
+mod kernel_events;
 mod present;
 mod systemd;
 mod udp;
@@ -152,6 +153,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         });
     }
+    // Kernel EXPIREs (traffic limits); none without a kernel backend.
+    let (expire_tx, expire_rx) = mpsc::channel(256);
+    if !args.no_kernel {
+        let monitor = kernel_events::open()
+            .map_err(anyhow::Error::msg)
+            .context("subscribing to XFRM EXPIRE events")?;
+        tokio::spawn(kernel_events::forward(monitor, expire_tx));
+    }
     Daemon::new(
         engine,
         kernel,
@@ -159,7 +168,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         config.daemon.nat_port,
         args.config.clone(),
     )
-    .run(inbound_rx, control_rx, &notifier)
+    .run(inbound_rx, control_rx, expire_rx, &notifier)
     .await;
     let _ = std::fs::remove_file(&socket_path);
     tracing::info!("stopped");
