@@ -1,18 +1,26 @@
-//! The control socket: one request line in, one response line out.
+//! The control socket: one request line in, one response line out; after `watch`,
+//! event lines until the client hangs up.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use tern_control::{Command, Request, Response, PROTOCOL_VERSION};
+use tern_control::{
+    Command, EventInfo, Request, Response, ResponseBody, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::watch::WATCH_QUEUE;
 
 /// A request handed to the daemon loop, with where to send the answer.
 pub struct ControlRequest {
     pub command: Command,
     pub reply: oneshot::Sender<Response>,
+    /// For `watch`: where the daemon queues the events.
+    pub events: Option<mpsc::Sender<EventInfo>>,
 }
 
 /// Longest request line accepted.
@@ -63,9 +71,8 @@ async fn handle(stream: UnixStream, to_daemon: mpsc::Sender<ControlRequest>) -> 
     let (read, mut write) = stream.into_split();
     // The request is read before a refusal, so the client gets to see the answer.
     let mut line = String::new();
-    BufReader::new(read.take(MAX_LINE))
-        .read_line(&mut line)
-        .await?;
+    let mut reader = BufReader::new(read.take(MAX_LINE));
+    reader.read_line(&mut line).await?;
     if !allowed(credentials.uid(), credentials.gid()) {
         tracing::warn!(
             uid = credentials.uid(),
@@ -76,27 +83,94 @@ async fn handle(stream: UnixStream, to_daemon: mpsc::Sender<ControlRequest>) -> 
             message: "permission denied: ternctl must run as root, as ternd's user or in its group"
                 .into(),
         };
-        let mut out = serde_json::to_vec(&refusal)?;
-        out.push(b'\n');
-        write.write_all(&out).await?;
-        return Ok(());
+        return send(&mut write, &refusal).await;
     }
     let response = match serde_json::from_str::<Request>(&line) {
         Err(e) => Response::Error {
             message: format!("bad request: {e}"),
         },
-        Ok(req) if req.version != PROTOCOL_VERSION => Response::Error {
+        Ok(req) if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&req.version) => {
+            Response::Error {
+                message: format!(
+                    "protocol version {} is not supported (ternd speaks {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION})",
+                    req.version
+                ),
+            }
+        }
+        Ok(req) if req.version < req.command.since_version() => Response::Error {
             message: format!(
-                "protocol version {} is not supported (ternd speaks {PROTOCOL_VERSION})",
+                "this command needs protocol version {}, the request says {}",
+                req.command.since_version(),
                 req.version
             ),
         },
+        Ok(Request {
+            command: Command::Watch { connection },
+            ..
+        }) => {
+            let read = reader.into_inner().into_inner();
+            return watch(connection, &to_daemon, read, write).await;
+        }
         Ok(req) => ask(&to_daemon, req.command).await,
     };
-    let mut out = serde_json::to_vec(&response)?;
+    send(&mut write, &response).await
+}
+
+async fn send<T: serde::Serialize>(write: &mut OwnedWriteHalf, value: &T) -> anyhow::Result<()> {
+    let mut out = serde_json::to_vec(value)?;
     out.push(b'\n');
     write.write_all(&out).await?;
     Ok(())
+}
+
+/// Subscribes, then copies events to the client until it hangs up or ternd stops.
+/// Only this task waits on a slow client; the daemon drops what does not fit.
+async fn watch(
+    connection: Option<String>,
+    to_daemon: &mpsc::Sender<ControlRequest>,
+    mut read: OwnedReadHalf,
+    mut write: OwnedWriteHalf,
+) -> anyhow::Result<()> {
+    let (events_tx, mut events) = mpsc::channel(WATCH_QUEUE);
+    let (reply, answer) = oneshot::channel();
+    let request = ControlRequest {
+        command: Command::Watch { connection },
+        reply,
+        events: Some(events_tx),
+    };
+    let response = if to_daemon.send(request).await.is_err() {
+        Response::Error {
+            message: "ternd is shutting down".into(),
+        }
+    } else {
+        answer.await.unwrap_or(Response::Error {
+            message: "ternd dropped the request".into(),
+        })
+    };
+    let watching = matches!(
+        response,
+        Response::Ok {
+            body: ResponseBody::Watching { .. }
+        }
+    );
+    send(&mut write, &response).await?;
+    if !watching {
+        return Ok(());
+    }
+    // The client says nothing more; its end of file (or an error) means it is gone.
+    let mut ignored = [0u8; 256];
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => send(&mut write, &event).await?,
+                None => return Ok(()),
+            },
+            read = read.read(&mut ignored) => match read {
+                Ok(0) | Err(_) => return Ok(()),
+                Ok(_) => {}
+            },
+        }
+    }
 }
 
 async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Response {
@@ -108,7 +182,11 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
     };
     let (reply, answer) = oneshot::channel();
     if to_daemon
-        .send(ControlRequest { command, reply })
+        .send(ControlRequest {
+            command,
+            reply,
+            events: None,
+        })
         .await
         .is_err()
     {

@@ -1,9 +1,10 @@
 //! The daemon loop: one task owns the engine and feeds it datagrams, control
 //! requests and its single timer, then carries out what it asks for.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tern_control::{Command as ControlCommand, Response, ResponseBody};
 use tern_engine::{Command, Engine, Event};
@@ -13,7 +14,9 @@ use tokio::time::Instant;
 use crate::control::ControlRequest;
 use crate::kernel::Kernel;
 use crate::present;
+use crate::stats::{self, DaemonCounters, SocketCounters};
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
+use crate::watch::Watchers;
 
 /// A datagram from one of the reader tasks.
 pub struct Inbound {
@@ -50,6 +53,12 @@ pub struct Daemon {
     /// Where `reload` reads the configuration; `None` is the built-in one.
     config_source: Option<std::path::PathBuf>,
     waiters: Vec<Waiter>,
+    watchers: Watchers,
+    /// IKE SPIs by unique id, for the event stream; kept only while someone watches.
+    ike_spis: HashMap<u64, ([u8; 8], [u8; 8])>,
+    sockets_counted: Arc<SocketCounters>,
+    counters: DaemonCounters,
+    started: Instant,
 }
 
 impl Daemon {
@@ -59,6 +68,7 @@ impl Daemon {
         sockets: Vec<Arc<IkeSocket>>,
         nat_port: u16,
         config_source: Option<std::path::PathBuf>,
+        sockets_counted: Arc<SocketCounters>,
     ) -> Daemon {
         Daemon {
             engine,
@@ -67,6 +77,11 @@ impl Daemon {
             nat_port,
             waiters: Vec::new(),
             config_source,
+            watchers: Watchers::default(),
+            ike_spis: HashMap::new(),
+            sockets_counted,
+            counters: DaemonCounters::default(),
+            started: Instant::now(),
         }
     }
 
@@ -198,13 +213,14 @@ impl Daemon {
         }
     }
 
-    fn send(&self, t: tern_engine::Transmit) {
+    fn send(&mut self, t: tern_engine::Transmit) {
         let socket = self
             .sockets
             .iter()
             .find(|s| s.bound.port() == t.local.port() && s.bound.is_ipv4() == t.remote.is_ipv4());
         let Some(socket) = socket else {
             tracing::error!(local = %t.local, remote = %t.remote, "no socket to send from");
+            self.counters.send_failed += 1;
             return;
         };
         let result = if t.local.port() == self.nat_port {
@@ -214,8 +230,12 @@ impl Daemon {
         } else {
             socket.send(t.local.ip(), t.remote, &t.payload)
         };
-        if let Err(e) = result {
-            tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+        match result {
+            Ok(_) => self.counters.sent += 1,
+            Err(e) => {
+                self.counters.send_failed += 1;
+                tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+            }
         }
     }
 
@@ -260,6 +280,20 @@ impl Daemon {
                     version: env!("CARGO_PKG_VERSION").into(),
                 },
             },
+            ControlCommand::Stats => Response::Ok {
+                body: ResponseBody::Stats {
+                    stats: Box::new(stats::info(stats::Sources {
+                        engine: self.engine.stats(),
+                        sas: &self.engine.list_sas(now),
+                        sockets: &self.sockets_counted,
+                        daemon: &self.counters,
+                        uptime: self.started.elapsed(),
+                        watchers: self.watchers.count(),
+                        events_dropped: self.watchers.dropped(),
+                    })),
+                },
+            },
+            ControlCommand::Watch { connection } => self.subscribe(connection, req.events),
             ControlCommand::Initiate { connection, .. } => {
                 let with_child = self
                     .engine
@@ -318,8 +352,82 @@ impl Daemon {
         }
     }
 
+    /// A new watcher of `connection` (or of all), if there is such a connection.
+    fn subscribe(
+        &mut self,
+        connection: Option<String>,
+        events: Option<mpsc::Sender<tern_control::EventInfo>>,
+    ) -> Response {
+        let Some(events) = events else {
+            return Response::Error {
+                message: "watch needs a stream".into(),
+            };
+        };
+        if let Some(name) = &connection {
+            if !self
+                .engine
+                .config()
+                .connections
+                .iter()
+                .any(|c| &c.name == name)
+            {
+                return Response::Error {
+                    message: format!("no connection named `{name}`"),
+                };
+            }
+        }
+        if self.watchers.is_empty() {
+            self.ike_spis = self
+                .engine
+                .list_sas(std::time::Instant::now())
+                .iter()
+                .map(|sa| (sa.unique_id, (sa.initiator_spi, sa.responder_spi)))
+                .collect();
+        }
+        self.watchers.subscribe(connection.clone(), events);
+        Response::Ok {
+            body: ResponseBody::Watching { connection },
+        }
+    }
+
+    /// Counts `event` and hands it to the watchers.
+    fn publish(&mut self, event: &Event) {
+        self.counters.count_event(event);
+        if self.watchers.is_empty() {
+            self.ike_spis.clear();
+            return;
+        }
+        let spis = match event {
+            Event::IkeSaEstablished { ike_id, .. } => self.learn_spis(*ike_id),
+            Event::IkeSaRekeyed { new_ike_id, .. } => self.learn_spis(*new_ike_id),
+            Event::IkeSaDeleted { ike_id, .. } | Event::IkeSaFailed { ike_id, .. } => {
+                self.ike_spis.remove(ike_id)
+            }
+            Event::ChildSaInstalled { ike_id, .. }
+            | Event::ChildSaFailed { ike_id, .. }
+            | Event::ChildSaDeleted { ike_id, .. }
+            | Event::EndAction { ike_id, .. } => self.ike_spis.get(ike_id).copied(),
+        };
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.watchers.publish(&present::event(event, unix_ms, spis));
+    }
+
+    fn learn_spis(&mut self, ike_id: u64) -> Option<([u8; 8], [u8; 8])> {
+        let sa = self
+            .engine
+            .list_sas(std::time::Instant::now())
+            .into_iter()
+            .find(|sa| sa.unique_id == ike_id)?;
+        let spis = (sa.initiator_spi, sa.responder_spi);
+        self.ike_spis.insert(ike_id, spis);
+        Some(spis)
+    }
+
     /// Completes the control requests an event settles.
     fn on_event(&mut self, event: Event) {
+        self.publish(&event);
         let (id, outcome) = match &event {
             Event::IkeSaEstablished { ike_id, .. } => (*ike_id, Outcome::IkeUp),
             Event::ChildSaInstalled {

@@ -5,8 +5,10 @@ mod daemon;
 mod env;
 mod kernel;
 mod present;
+mod stats;
 mod systemd;
 mod udp;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::daemon::{Daemon, Inbound};
 use crate::kernel::{Kernel, XfrmKernel};
+use crate::stats::SocketCounters;
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
 
 #[derive(Parser, Debug)]
@@ -122,11 +125,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    let counted = Arc::new(SocketCounters::default());
     for socket in &sockets {
         tokio::spawn(read_datagrams(
             socket.clone(),
             inbound_tx.clone(),
             config.daemon.nat_port,
+            counted.clone(),
         ));
     }
 
@@ -158,6 +163,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         sockets,
         config.daemon.nat_port,
         args.config.clone(),
+        counted,
     )
     .run(inbound_rx, control_rx, &notifier)
     .await;
@@ -167,22 +173,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Reads datagrams from one socket into the daemon loop.
-async fn read_datagrams(socket: Arc<IkeSocket>, to_daemon: mpsc::Sender<Inbound>, nat_port: u16) {
+async fn read_datagrams(
+    socket: Arc<IkeSocket>,
+    to_daemon: mpsc::Sender<Inbound>,
+    nat_port: u16,
+    counted: Arc<SocketCounters>,
+) {
     let mut buf = vec![0u8; 65536];
     loop {
         let received = match socket.recv(&mut buf).await {
             Ok(r) => r,
             Err(e) => {
+                SocketCounters::count(&counted.receive_failed);
                 tracing::warn!(socket = %socket.bound, "receive failed: {e}");
                 continue;
             }
         };
+        SocketCounters::count(&counted.received);
         let mut bytes = &buf[..received.len];
         if socket.bound.port() == nat_port {
             // On the NAT-T port IKE carries a zero marker; anything else is ESP.
             match bytes.strip_prefix(&NON_ESP_MARKER) {
                 Some(rest) => bytes = rest,
-                None => continue,
+                None => {
+                    SocketCounters::count(&counted.not_ike);
+                    continue;
+                }
             }
         }
         let inbound = Inbound {
