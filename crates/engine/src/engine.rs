@@ -341,7 +341,7 @@ impl Engine {
             .connections
             .iter()
             .filter(|c| report.added.contains(&c.name) || report.changed.contains(&c.name))
-            .filter(|c| c.start_action == crate::config::StartAction::Start)
+            .filter(|c| c.starts_on_load())
             .cloned()
             .collect();
         for conn in starting {
