@@ -123,7 +123,7 @@ impl Daemon {
             .config()
             .connections
             .iter()
-            .filter(|c| c.start_action == tern_engine::config::StartAction::Start)
+            .filter(|c| c.starts_on_load())
             .map(|c| c.name.clone())
             .collect();
         for connection in starting {
