@@ -17,7 +17,7 @@ use crate::schema::{ip_list, Context};
 use crate::suggest::nearest;
 use crate::ts::ts;
 
-const CONNECTION_KEYS: &[&str] = &[
+pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "local_addrs",
     "remote_addrs",
     "remote_port",
@@ -36,7 +36,7 @@ const CONNECTION_KEYS: &[&str] = &[
     "children",
 ];
 
-const CHILD_KEYS: &[&str] = &[
+pub(crate) const CHILD_KEYS: &[&str] = &[
     "local_ts",
     "remote_ts",
     "esp_proposals",

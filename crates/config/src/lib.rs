@@ -35,6 +35,17 @@ pub use proposal::{
 pub use schema::DEFAULT_SOCKET;
 pub use ts::{format_ts, parse_ts};
 
+/// Every table of the file and the keys it accepts, for documentation and its
+/// tests (docs/CONFIGURATION.md is checked against this). `NAME` and `CHILD`
+/// stand for the names the user chooses.
+pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    ("", schema::ROOT_KEYS),
+    ("daemon", schema::DAEMON_KEYS),
+    ("retransmit", schema::RETRANSMIT_KEYS),
+    ("connections.NAME", connection::CONNECTION_KEYS),
+    ("connections.NAME.children.CHILD", connection::CHILD_KEYS),
+];
+
 /// The embedded default configuration: the moon side of the demo.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../conf/ternd.toml");
 

@@ -14,6 +14,10 @@ use crate::{Config, DaemonConfig};
 /// Where ternd listens for ternctl unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
 
+pub(crate) const ROOT_KEYS: &[&str] = &["daemon", "retransmit", "connections"];
+pub(crate) const DAEMON_KEYS: &[&str] = &["socket", "listen", "port", "nat_port"];
+pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
@@ -38,17 +42,13 @@ pub(crate) struct Context<'a> {
 pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
     let document = toml_edit::ImDocument::parse(ctx.src.text)
         .map_err(|e| ctx.src.error(e.span(), one_line(e.message())))?;
-    let root = TableReader::root(
-        ctx.src,
-        document.as_table(),
-        &["daemon", "retransmit", "connections"],
-    )?;
+    let root = TableReader::root(ctx.src, document.as_table(), ROOT_KEYS)?;
     let daemon = match root.field("daemon") {
-        Some(f) => daemon(&f.table(&["socket", "listen", "port", "nat_port"])?)?,
+        Some(f) => daemon(&f.table(DAEMON_KEYS)?)?,
         None => DaemonConfig::default(),
     };
     let retransmit = match root.field("retransmit") {
-        Some(f) => retransmit(&f.table(&["base_secs", "factor", "tries"])?)?,
+        Some(f) => retransmit(&f.table(RETRANSMIT_KEYS)?)?,
         None => RetransmitConfig::default(),
     };
     let connections = match root.field("connections") {
