@@ -265,6 +265,22 @@ impl Engine {
         }
     }
 
+    /// Starts deleting every IKE SA, telling each peer, with `reason` as the cause
+    /// recorded for each (the daemon is stopping). Returns their ids.
+    pub fn delete_all(&mut self, now: Instant, reason: &str) -> Vec<u64> {
+        let mut names: Vec<String> = self
+            .sas
+            .values()
+            .map(|sa| sa.connection.name.clone())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+            .iter()
+            .flat_map(|name| self.delete_sas_of(now, name, reason))
+            .collect()
+    }
+
     /// Starts deleting every IKE SA of a connection, for a local reason: nothing
     /// brings it back. Returns their ids.
     fn delete_sas_of(&mut self, now: Instant, connection: &str, reason: &str) -> Vec<u64> {
