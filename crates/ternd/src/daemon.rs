@@ -143,18 +143,8 @@ impl Daemon {
     /// so a stopped ternd leaves no SA or policy behind.
     async fn shut_down(&mut self, inbound: &mut mpsc::Receiver<Inbound>) {
         tracing::info!("shutting down: deleting all IKE SAs");
-        let now = std::time::Instant::now();
-        let names: Vec<String> = self
-            .engine
-            .list_sas(now)
-            .into_iter()
-            .map(|s| s.connection)
-            .collect();
-        for connection in names {
-            let _ = self
-                .engine
-                .handle_command(now, Command::Terminate { connection });
-        }
+        self.engine
+            .delete_all(std::time::Instant::now(), "ternd is stopping");
         self.flush();
         let give_up = Instant::now() + Duration::from_secs(2);
         while !self.engine.list_sas(std::time::Instant::now()).is_empty() {

@@ -237,7 +237,8 @@ fn sigterm_deletes_every_ike_sa_and_ends_the_watch() {
         assert!(
             stdout
                 .lines()
-                .any(|l| l.contains(&format!(" {conn}: IKE SA #")) && l.contains("ended: ")),
+                .any(|l| l.contains(&format!(" {conn}: IKE SA #"))
+                    && l.ends_with("ended: ternd is stopping")),
             "{stdout}"
         );
     }
