@@ -58,12 +58,31 @@ pub async fn serve(listener: UnixListener, to_daemon: mpsc::Sender<ControlReques
     }
 }
 
-/// Who may talk to ternd: root, ternd's own user, and members of its group (the
-/// socket's mode, 0660, says the same; this holds even if the mode is loosened).
-fn allowed(uid: u32, gid: u32) -> bool {
+/// Who may talk to ternd: root, ternd's own user, and members of its group, as
+/// their primary or a supplementary group (the socket's mode, 0660, says the same;
+/// this holds even if the mode is loosened). `groups` is asked only when needed.
+fn allowed(uid: u32, gid: u32, groups: impl FnOnce() -> Vec<u32>) -> bool {
     // SAFETY: geteuid/getegid cannot fail.
     let (our_uid, our_gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    uid == 0 || uid == our_uid || gid == our_gid
+    uid == 0 || uid == our_uid || gid == our_gid || groups().contains(&our_gid)
+}
+
+/// The supplementary groups of process `pid`. SO_PEERCRED carries only the primary
+/// group, so they come from /proc; none if the process is already gone.
+fn supplementary_groups(pid: Option<i32>) -> Vec<u32> {
+    let Some(pid) = pid else {
+        return Vec::new();
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|g| {
+            g.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn handle(stream: UnixStream, to_daemon: mpsc::Sender<ControlRequest>) -> anyhow::Result<()> {
@@ -73,7 +92,8 @@ async fn handle(stream: UnixStream, to_daemon: mpsc::Sender<ControlRequest>) -> 
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_LINE));
     reader.read_line(&mut line).await?;
-    if !allowed(credentials.uid(), credentials.gid()) {
+    let groups = || supplementary_groups(credentials.pid());
+    if !allowed(credentials.uid(), credentials.gid(), groups) {
         tracing::warn!(
             uid = credentials.uid(),
             gid = credentials.gid(),
@@ -205,16 +225,33 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::allowed;
+    use super::{allowed, supplementary_groups};
 
     #[test]
     fn root_and_our_own_user_and_group_may_connect() {
         // SAFETY: as above.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        assert!(allowed(0, 12345));
-        assert!(allowed(uid, 54321));
-        assert!(allowed(54321, gid));
+        let none = Vec::new;
+        assert!(allowed(0, 12345, none));
+        assert!(allowed(uid, 54321, none));
+        assert!(allowed(54321, gid, none));
         let (stranger_uid, stranger_gid) = (uid + 54321, gid + 54322);
-        assert!(!allowed(stranger_uid, stranger_gid));
+        assert!(!allowed(stranger_uid, stranger_gid, none));
+        assert!(allowed(stranger_uid, stranger_gid, || vec![7, gid]));
+        assert!(!allowed(stranger_uid, stranger_gid, || vec![7]));
+    }
+
+    #[test]
+    fn supplementary_groups_of_a_process() {
+        // SAFETY: getgroups with a zero size only counts.
+        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+        let mut ours = vec![0; n as usize];
+        // SAFETY: the buffer holds n entries.
+        unsafe { libc::getgroups(n, ours.as_mut_ptr()) };
+        let mut seen = supplementary_groups(Some(std::process::id() as i32));
+        seen.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(seen, ours);
+        assert!(supplementary_groups(None).is_empty());
     }
 }

@@ -293,6 +293,22 @@ fn the_control_socket_is_0660_and_checks_who_connects() {
         );
     }
     assert!(moon.log_text().contains("control request refused"));
+    // A member of ternd's group (root's here) by a supplementary group gets in,
+    // as `usermod -aG` makes members.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--groups=0"])
+        .arg(ternctl_path())
+        .arg("--socket")
+        .arg(&moon.socket)
+        .arg("list-conns")
+        .output()
+        .expect("setpriv (util-linux) runs ternctl as another user");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Root still gets in.
     assert_eq!(moon.ternctl(&["list-sas"]).code, 0);
 }
