@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tern_control::{
@@ -21,6 +22,35 @@ pub struct ControlRequest {
     pub reply: oneshot::Sender<Response>,
     /// For `watch`: where the daemon queues the events.
     pub events: Option<mpsc::Sender<EventInfo>>,
+}
+
+/// Watch streams still being written. Once the daemon loop has ended (and with it
+/// the event queues' senders), each stream writes what is queued and ends; ternd
+/// waits for that on its way out, so watchers see the last events (the SAs it
+/// deleted while stopping).
+static OPEN_STREAMS: AtomicUsize = AtomicUsize::new(0);
+
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> OpenStream {
+        OPEN_STREAMS.fetch_add(1, Ordering::SeqCst);
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        OPEN_STREAMS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits (at most `limit`) until every watch stream has written its last event.
+pub async fn finish_streams(limit: Duration) {
+    let give_up = tokio::time::Instant::now() + limit;
+    while OPEN_STREAMS.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Longest request line accepted.
@@ -173,10 +203,11 @@ async fn watch(
             body: ResponseBody::Watching { .. }
         }
     );
-    send(&mut write, &response).await?;
     if !watching {
-        return Ok(());
+        return send(&mut write, &response).await;
     }
+    let _open = OpenStream::new();
+    send(&mut write, &response).await?;
     // The client says nothing more; its end of file (or an error) means it is gone.
     let mut ignored = [0u8; 256];
     loop {

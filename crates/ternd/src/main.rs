@@ -167,6 +167,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .run(inbound_rx, control_rx, &notifier)
     .await;
+    control::finish_streams(std::time::Duration::from_secs(1)).await;
     let _ = std::fs::remove_file(&socket_path);
     tracing::info!("stopped");
     Ok(())

@@ -74,7 +74,13 @@ fn site_to_site_with_psk_comes_up_by_itself() {
     // A rekey of the CHILD SA uses the PFS group of esp_proposals.
     let out = west.ternctl(&["rekey", "east"]);
     assert_eq!(out.code, 0, "{out:?}");
-    let child = &west.sas()[0].children[0];
+    // The old CHILD SA may still be there, REKEYED, until its DELETE is answered.
+    let sa = &west.sas()[0];
+    let child = sa
+        .children
+        .iter()
+        .find(|c| c.state == tern_control::ChildSaState::Installed)
+        .unwrap_or_else(|| panic!("no installed CHILD SA: {sa:?}"));
     assert!(child.proposal.contains("ECP_384"), "{}", child.proposal);
 
     // close_action = "start": east closes the tunnel, west brings it straight back.

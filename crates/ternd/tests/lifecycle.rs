@@ -58,7 +58,11 @@ fn sa_of(daemon: &Daemon, conn: &str) -> Option<(u64, String)> {
         .sas()
         .into_iter()
         .find(|sa| sa.connection == conn)
-        .map(|sa| (sa.unique_id, sa.children[0].spi_in.clone()))
+        .map(|sa| {
+            // An SA being deleted has no CHILD SA left.
+            let spi = sa.children.first().map(|c| c.spi_in.clone());
+            (sa.unique_id, spi.unwrap_or_default())
+        })
 }
 
 /// `file:line:column: ` at the start of a message.

@@ -161,6 +161,10 @@ fn every_command_in_text_and_json_with_a_live_event_stream() {
             .starts_with("demo: rekeyed, CHILD SA net installed"),
         "{out:?}"
     );
+    // The old CHILD SA goes once the peer answers its DELETE.
+    moon.wait_for("the rekeyed CHILD SA's end", || {
+        moon.sas()[0].children.len() == 1
+    });
     let sas = moon.ternctl(&["list-sas", "--json"]).json();
     assert_ne!(sas[0]["children"][0]["spi_in"], first_in.as_str());
 
