@@ -93,6 +93,9 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 factor_tenths: 18,
                 tries: 5,
             },
+            cookie_threshold: 30,
+            nat_port: 4500,
+            nat_keepalive: Duration::from_secs(20),
         },
     };
     assert_eq!(config, expected);
@@ -117,6 +120,7 @@ fn sun_example_mirrors_the_default() {
                 "10.1.0.0",
             )],
             retransmit: RetransmitConfig::default(),
+            ..EngineConfig::default()
         }
     );
 }
@@ -340,6 +344,25 @@ fn retransmit_settings() {
             factor_tenths: 20,
             tries: 3
         }
+    );
+}
+
+#[test]
+fn cookie_and_nat_settings_live_in_daemon() {
+    let config = parse_str("[daemon]\ncookie_threshold = 0\n", "t").unwrap();
+    assert_eq!(config.engine.cookie_threshold, 0);
+    assert_eq!(config.daemon, DaemonConfig::default());
+    let config = parse_str("[daemon]\nnat_port = 4600\nnat_keepalive = \"25s\"\n", "t").unwrap();
+    assert_eq!(
+        config.engine.nat_port, 4600,
+        "the engine floats to the daemon's port"
+    );
+    assert_eq!(config.engine.nat_keepalive, Duration::from_secs(25));
+    assert_error(
+        "[daemon]\ncookie_threshold = -1\n",
+        2,
+        20,
+        "must be between 0 and 4294967295",
     );
 }
 

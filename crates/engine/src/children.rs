@@ -43,6 +43,11 @@ fn endpoints(sa: &IkeSa) -> Endpoints {
     Endpoints {
         local: sa.local.ip(),
         remote: sa.remote.ip(),
+        // ESP goes in UDP on the IKE SA's (NAT-T) ports when a NAT is in the way.
+        ports: sa
+            .nat
+            .detected()
+            .then(|| (sa.local.port(), sa.remote.port())),
     }
 }
 

@@ -6,10 +6,37 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// Everything the engine needs to know about the configured connections.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
     pub connections: Vec<Connection>,
     pub retransmit: RetransmitConfig,
+    /// Half-open IKE SAs (IKE_SA_INIT answered, no IKE_AUTH yet) from which on new
+    /// IKE_SA_INIT requests must come back with a COOKIE (RFC 7296 §2.6). 0 demands
+    /// a cookie always; `u32::MAX` never.
+    pub cookie_threshold: u32,
+    /// Our UDP port for IKE and ESP once a NAT is detected (RFC 7296 §2.23).
+    pub nat_port: u16,
+    /// How often the side behind a NAT sends a NAT-keepalive (RFC 3948 §2.3);
+    /// zero sends none.
+    pub nat_keepalive: Duration,
+}
+
+/// strongSwan's `charon.keep_alive` default.
+pub const DEFAULT_NAT_KEEPALIVE: Duration = Duration::from_secs(20);
+
+/// strongSwan's `charon.cookie_threshold` default.
+pub const DEFAULT_COOKIE_THRESHOLD: u32 = 30;
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            connections: Vec::new(),
+            retransmit: RetransmitConfig::default(),
+            cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            nat_port: 4500,
+            nat_keepalive: DEFAULT_NAT_KEEPALIVE,
+        }
+    }
 }
 
 /// Retransmission of requests: `base * factor^n`, `tries` attempts in all.

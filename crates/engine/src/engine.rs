@@ -1,7 +1,7 @@
 //! The engine: owns every IKE SA, routes datagrams, timers and commands to them,
 //! and queues what must go out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tern_wire::{ExchangeType, Message, Payload};
 
 use crate::config::{Connection, EngineConfig};
+use crate::cookie::CookieJar;
 use crate::end_action::{self, EndCause, PendingRestart};
 use crate::env::Environment;
 use crate::history::{History, SaEnd, SaKind};
@@ -73,6 +74,10 @@ pub(crate) struct Ctx {
     pub new_sas: Vec<IkeSa>,
     /// Connections to initiate again (dpd_action, close_action), and when.
     pub pending_restarts: Vec<PendingRestart>,
+    /// Secrets for IKE_SA_INIT cookies (made on first need).
+    pub cookies: CookieJar,
+    /// Our SPIs of the half-open IKE SAs we answered as responder.
+    pub half_open: HashSet<Spi>,
     next_unique_id: u64,
     next_reqid: u32,
 }
@@ -100,6 +105,8 @@ impl Engine {
                 stats: Stats::default(),
                 new_sas: Vec::new(),
                 pending_restarts: Vec::new(),
+                cookies: CookieJar::default(),
+                half_open: HashSet::new(),
                 next_unique_id: 1,
                 next_reqid: 1,
             },
@@ -475,6 +482,12 @@ impl Engine {
     }
 
     fn settle_one(&mut self, now: Instant, mut sa: IkeSa, next: Next) {
+        let half_open = matches!(next, Next::Keep) && matches!(sa.phase, Phase::AwaitAuthRequest);
+        if half_open {
+            self.ctx.half_open.insert(sa.our_spi());
+        } else {
+            self.ctx.half_open.remove(&sa.our_spi());
+        }
         match next {
             Next::Keep => {
                 if let Some(deadline) = sa.next_deadline() {
@@ -769,6 +782,7 @@ impl Ctx {
         if let Next::Destroy(reason) = self.retransmit_due(now, sa) {
             return Next::Destroy(reason);
         }
+        self.run_keepalive(now, sa);
         self.run_child_timers(now, sa);
         let next = self.run_ike_timers(now, sa);
         if matches!(next, Next::Keep) {

@@ -13,6 +13,7 @@ use tern_wire::{
 use crate::child_sa::{ChildExchange, ChildRequest, ChildSa};
 use crate::config::{Connection, KeyExchange, Prf};
 use crate::end_action::{EndCause, Restart};
+use crate::nat::NatState;
 use crate::output::KernelOp;
 use crate::proposal::IkeSuite;
 
@@ -181,6 +182,10 @@ pub struct IkeSa {
     /// Set on an SA initiated to bring its connection back (see `end_action`).
     pub restart: Option<Restart>,
     iv_counter: u64,
+    /// What NAT detection in IKE_SA_INIT found.
+    pub nat: NatState,
+    /// When to send the next NAT-keepalive (only while we are behind a NAT).
+    pub keepalive_at: Option<Instant>,
 }
 
 impl IkeSa {
@@ -226,6 +231,8 @@ impl IkeSa {
             end_cause: None,
             restart: None,
             iv_counter: 0,
+            nat: NatState::default(),
+            keepalive_at: None,
         }
     }
 
@@ -332,11 +339,13 @@ impl IkeSa {
         let lingering = self.lingering.iter().map(|l| l.until);
         let rekey = self.rekey_at.filter(|_| self.is_established());
         let dpd = self.dpd_at.filter(|_| self.is_established());
+        let keepalive = self.keepalive_at;
         retransmit
             .into_iter()
             .chain(self.phase_deadline)
             .chain(rekey)
             .chain(dpd)
+            .chain(keepalive)
             .chain(self.expire_at)
             .chain(children)
             .chain(lingering)

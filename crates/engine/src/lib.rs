@@ -11,6 +11,7 @@ mod algorithms;
 mod child_sa;
 mod child_select;
 mod children;
+mod cookie;
 mod create_child_sa;
 mod dpd;
 mod end_action;
@@ -23,6 +24,7 @@ mod ike_rekey;
 mod ike_sa;
 mod ike_sa_init;
 mod informational;
+mod nat;
 mod output;
 mod payloads;
 mod proposal;
@@ -34,9 +36,10 @@ pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
+pub use nat::NAT_KEEPALIVE;
 pub use output::{
     ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,
-    Selector, Transmit,
+    Selector, Transmit, UdpEncap,
 };
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
 pub use stats::{DropReason, Stats};

@@ -213,7 +213,7 @@ impl Daemon {
             self.counters.send_failed += 1;
             return;
         };
-        let result = if t.local.port() == self.nat_port {
+        let result = if t.local.port() == self.nat_port && !t.is_nat_keepalive() {
             let mut framed = NON_ESP_MARKER.to_vec();
             framed.extend_from_slice(&t.payload);
             socket.send(t.local.ip(), t.remote, &framed)

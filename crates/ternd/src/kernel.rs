@@ -193,7 +193,10 @@ fn sa_params(sa: &SaInstall) -> Result<SaParams, String> {
         aead: None,
         encryption: None,
         integrity: None,
-        encap: None,
+        encap: sa.encap.map(|e| tern_xfrm::UdpEncap {
+            sport: e.sport,
+            dport: e.dport,
+        }),
         replay_window: REPLAY_WINDOW,
         esn: sa.esn,
         lifetime: Lifetime::default(),
@@ -292,6 +295,7 @@ mod tests {
             selector: None,
             esn: false,
             update,
+            encap: None,
         })
     }
 
@@ -310,6 +314,26 @@ mod tests {
             mode: Mode::Tunnel,
             priority: 1000,
         }
+    }
+
+    #[test]
+    fn esp_in_udp_ports_reach_the_kernel() {
+        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "203.0.113.9", 0xc0de_0003, false)
+        else {
+            unreachable!()
+        };
+        assert_eq!(sa_params(&sa).unwrap().encap, None);
+        sa.encap = Some(tern_engine::UdpEncap {
+            sport: 4500,
+            dport: 61001,
+        });
+        assert_eq!(
+            sa_params(&sa).unwrap().encap,
+            Some(tern_xfrm::UdpEncap {
+                sport: 4500,
+                dport: 61001
+            })
+        );
     }
 
     #[test]
