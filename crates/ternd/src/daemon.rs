@@ -164,7 +164,10 @@ impl Daemon {
             None => tern_config::default_config(),
         }
         .map_err(|e| e.to_string())?;
-        let report = self.engine.reload(std::time::Instant::now(), config.engine);
+        let mut engine_config = config.engine;
+        // The sockets stay as bound at start; the engine must keep sending from them.
+        engine_config.nat_port = self.nat_port;
+        let report = self.engine.reload(std::time::Instant::now(), engine_config);
         self.flush();
         let list = |names: &[String]| {
             if names.is_empty() {
@@ -174,7 +177,7 @@ impl Daemon {
             }
         };
         Ok(format!(
-            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (daemon settings such as sockets apply at restart)",
+            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, listen, port and nat_port apply at restart)",
             list(&report.added),
             list(&report.removed),
             list(&report.changed),

@@ -318,8 +318,7 @@ mod tests {
 
     #[test]
     fn esp_in_udp_ports_reach_the_kernel() {
-        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "203.0.113.9", 0xc0de_0003, false)
-        else {
+        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "203.0.113.9", 0xc0de_0003, false) else {
             unreachable!()
         };
         assert_eq!(sa_params(&sa).unwrap().encap, None);
