@@ -42,6 +42,10 @@ pub enum Command {
     Rekey {
         connection: String,
     },
+    /// Rekey the connection's IKE SAs now (their CHILD SAs move to the new ones).
+    RekeyIke {
+        connection: String,
+    },
 }
 
 /// What a reload did, by connection name.
@@ -220,6 +224,28 @@ impl Engine {
                 let id = sa.unique_id;
                 self.settle(now, sa, Next::Keep);
                 Ok(CommandAccepted { ike_ids: vec![id] })
+            }
+            Command::RekeyIke { connection } => {
+                let spis: Vec<Spi> = self
+                    .sas
+                    .iter()
+                    .filter(|(_, sa)| sa.connection.name == connection && sa.is_established())
+                    .map(|(spi, _)| *spi)
+                    .collect();
+                if spis.is_empty() {
+                    return Err(format!(
+                        "no established IKE SA for connection `{connection}`"
+                    ));
+                }
+                let mut ike_ids = Vec::new();
+                for spi in spis {
+                    if let Some(mut sa) = self.sas.remove(&spi) {
+                        ike_ids.push(sa.unique_id);
+                        self.ctx.start_ike_rekey(now, &mut sa);
+                        self.settle(now, sa, Next::Keep);
+                    }
+                }
+                Ok(CommandAccepted { ike_ids })
             }
             Command::Rekey { connection } => {
                 let mut ike_ids = Vec::new();
