@@ -485,7 +485,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__rekey)
-            opts="-h --socket --json --help"
+            opts="-h --ike --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -33,7 +33,7 @@ complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "history" -d 'How ea
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "list-conns" -d 'List the configured connections'
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "initiate" -d 'Bring a connection up and wait until its SAs are established or have failed'
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "terminate" -d 'Delete a connection\'s SAs and wait for the peer\'s answer'
-complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "rekey" -d 'Rekey a connection\'s CHILD SAs now, whatever their lifetimes, and wait for the new ones'
+complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "rekey" -d 'Rekey a connection\'s CHILD SAs (or, with --ike, its IKE SAs) now, whatever their lifetimes, and wait for the new ones'
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "reload" -d 'Read the configuration file again and apply it: unchanged connections keep their SAs; a file with errors changes nothing'
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "version" -d 'Show the versions of ternctl and ternd'
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "watch" -d 'Print events as they happen, one line each: SAs established, rekeyed and ended (with the cause), failures and end actions. Runs until interrupted'
@@ -61,6 +61,7 @@ complete -c ternctl -n "__fish_ternctl_using_subcommand terminate" -l socket -d 
 complete -c ternctl -n "__fish_ternctl_using_subcommand terminate" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
 complete -c ternctl -n "__fish_ternctl_using_subcommand terminate" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -l socket -d 'The daemon\'s control socket' -r -F
+complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -l ike -d 'Rekey the IKE SAs instead; their CHILD SAs move to the new ones'
 complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
 complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand reload" -l socket -d 'The daemon\'s control socket' -r -F
@@ -92,7 +93,7 @@ complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_see
 complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "list-conns" -d 'List the configured connections'
 complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "initiate" -d 'Bring a connection up and wait until its SAs are established or have failed'
 complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "terminate" -d 'Delete a connection\'s SAs and wait for the peer\'s answer'
-complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "rekey" -d 'Rekey a connection\'s CHILD SAs now, whatever their lifetimes, and wait for the new ones'
+complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "rekey" -d 'Rekey a connection\'s CHILD SAs (or, with --ike, its IKE SAs) now, whatever their lifetimes, and wait for the new ones'
 complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "reload" -d 'Read the configuration file again and apply it: unchanged connections keep their SAs; a file with errors changes nothing'
 complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "version" -d 'Show the versions of ternctl and ternd'
 complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "watch" -d 'Print events as they happen, one line each: SAs established, rekeyed and ended (with the cause), failures and end actions. Runs until interrupted'

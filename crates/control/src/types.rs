@@ -42,6 +42,9 @@ pub enum Command {
     Terminate { connection: String },
     /// Rekey the connection's CHILD SAs now and wait for the new ones.
     Rekey { connection: String },
+    /// Rekey the connection's IKE SAs now and wait for the new ones. Protocol
+    /// version 2.
+    RekeyIke { connection: String },
     /// Read the configuration file again and apply it.
     Reload,
     /// The daemon's version.
@@ -61,7 +64,7 @@ impl Command {
     /// The protocol version that introduced this command.
     pub fn since_version(&self) -> u32 {
         match self {
-            Command::Watch { .. } | Command::Stats => 2,
+            Command::Watch { .. } | Command::Stats | Command::RekeyIke { .. } => 2,
             _ => 1,
         }
     }
@@ -556,6 +559,9 @@ mod tests {
             },
             Command::Watch { connection: None },
             Command::Stats,
+            Command::RekeyIke {
+                connection: "demo".into(),
+            },
         ];
         for command in commands {
             let req = Request::new(command);

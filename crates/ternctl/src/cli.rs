@@ -65,12 +65,15 @@ pub enum CliCommand {
         #[arg(value_name = "CONN")]
         connection: String,
     },
-    /// Rekey a connection's CHILD SAs now, whatever their lifetimes, and wait for
-    /// the new ones.
+    /// Rekey a connection's CHILD SAs (or, with --ike, its IKE SAs) now, whatever
+    /// their lifetimes, and wait for the new ones.
     Rekey {
         /// The connection's name, as in the configuration.
         #[arg(value_name = "CONN")]
         connection: String,
+        /// Rekey the IKE SAs instead; their CHILD SAs move to the new ones.
+        #[arg(long)]
+        ike: bool,
     },
     /// Read the configuration file again and apply it: unchanged connections keep
     /// their SAs; a file with errors changes nothing.

@@ -206,9 +206,15 @@ fn run(cli: &Cli) -> Result<String, Failure> {
             },
             TERMINATE_TIMEOUT,
         ),
-        CliCommand::Rekey { connection } => (
-            Command::Rekey {
-                connection: connection.clone(),
+        CliCommand::Rekey { connection, ike } => (
+            if *ike {
+                Command::RekeyIke {
+                    connection: connection.clone(),
+                }
+            } else {
+                Command::Rekey {
+                    connection: connection.clone(),
+                }
             },
             // A rekey waits for the peer like a terminate does.
             TERMINATE_TIMEOUT,

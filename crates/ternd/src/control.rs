@@ -228,7 +228,10 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
     let wait = match &command {
         Command::Initiate { timeout_secs, .. } => Duration::from_secs(*timeout_secs),
         // A terminate waits for the peer at most through the retransmission schedule.
-        Command::Terminate { .. } => Duration::from_secs(180),
+        // So do rekeys: the peer may need retransmissions to answer.
+        Command::Terminate { .. } | Command::Rekey { .. } | Command::RekeyIke { .. } => {
+            Duration::from_secs(180)
+        }
         _ => Duration::from_secs(10),
     };
     let (reply, answer) = oneshot::channel();

@@ -43,6 +43,8 @@ enum Goal {
     Deleted,
     /// A new CHILD SA replaced the old one (or the rekey failed).
     Rekeyed,
+    /// A new IKE SA replaced the old one (or the old one ended).
+    IkeRekeyed,
 }
 
 pub struct Daemon {
@@ -309,6 +311,14 @@ impl Daemon {
                     Goal::Rekeyed,
                 );
             }
+            ControlCommand::RekeyIke { connection } => {
+                return self.start_waiting(
+                    req.reply,
+                    connection.clone(),
+                    Command::RekeyIke { connection },
+                    Goal::IkeRekeyed,
+                );
+            }
             ControlCommand::Terminate { connection } => {
                 return self.start_waiting(
                     req.reply,
@@ -446,10 +456,13 @@ impl Daemon {
             ),
             Event::IkeSaFailed { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
             Event::IkeSaDeleted { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
+            Event::IkeSaRekeyed {
+                old_ike_id,
+                new_ike_id,
+                ..
+            } => (*old_ike_id, Outcome::IkeRekeyed(*new_ike_id)),
             // The engine logs end actions itself; no control request waits on one.
-            Event::ChildSaDeleted { .. } | Event::IkeSaRekeyed { .. } | Event::EndAction { .. } => {
-                return
-            }
+            Event::ChildSaDeleted { .. } | Event::EndAction { .. } => return,
         };
         let mut i = 0;
         while i < self.waiters.len() {
@@ -467,6 +480,7 @@ impl Daemon {
 
 enum Outcome {
     IkeUp,
+    IkeRekeyed(u64),
     ChildUp(String),
     ChildFailed(String),
     Gone(String),
@@ -505,6 +519,15 @@ fn settle(w: &mut Waiter, id: u64, outcome: &Outcome) -> Option<Response> {
         (Goal::Rekeyed, Outcome::ChildFailed(what) | Outcome::Gone(what)) => {
             fail(format!("{}: {what}", w.connection))
         }
+        (Goal::IkeRekeyed, Outcome::IkeRekeyed(new_id)) => Some(Response::Ok {
+            body: ResponseBody::Rekeyed {
+                message: format!(
+                    "{}: IKE SA #{id} rekeyed, now IKE SA #{new_id}, in {ms} ms",
+                    w.connection
+                ),
+            },
+        }),
+        (Goal::IkeRekeyed, Outcome::Gone(what)) => fail(format!("{}: {what}", w.connection)),
         (Goal::Deleted, Outcome::Gone(_)) => {
             w.ike_ids.retain(|x| *x != id);
             w.ike_ids.is_empty().then(|| Response::Ok {

@@ -400,3 +400,93 @@ fn a_watcher_that_never_reads_does_not_hold_up_the_daemon() {
     assert_eq!(moon.ternctl(&["rekey", "demo"]).code, 0);
     wait_for_watchers(&moon, 1);
 }
+
+#[test]
+fn rekey_ike_replaces_the_ike_sa_and_keeps_the_child_sa() {
+    let net = Net::new("i");
+    let dir = temp_dir("i");
+    let moon = Daemon::start(&net.a, &dir, "moon", None);
+    let sun = Daemon::start(
+        &net.b,
+        &dir,
+        "sun",
+        Some(&sun_config(&dir, "tern-demo-psk-change-me")),
+    );
+    let watch = Watch::start(&sun, &["--json"]);
+    wait_for_watchers(&sun, 1);
+    assert_eq!(moon.ternctl(&["initiate", "demo"]).code, 0);
+    let before = &moon.sas()[0];
+
+    // From the responder's side, for a change.
+    let out = sun.ternctl(&["rekey", "demo", "--ike"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .starts_with("demo: IKE SA #1 rekeyed, now IKE SA #"),
+        "{out:?}"
+    );
+    moon.wait_for("one IKE SA again", || {
+        let sas = moon.sas();
+        sas.len() == 1 && sas[0].unique_id != before.unique_id
+    });
+    let after = &moon.sas()[0];
+    assert_ne!(after.initiator_spi, before.initiator_spi);
+    assert_eq!(after.children[0].spi_in, before.children[0].spi_in);
+    let s = stats(&sun);
+    assert_eq!(s["exchanges"]["ike_rekeys"], 1, "{s:#}");
+    assert_eq!(s["exchanges"]["ike_rekeys_initiated"], 1, "{s:#}");
+    assert_eq!(stats(&moon)["exchanges"]["ike_rekeys"], 1);
+
+    let rekeyed: Value = serde_json::from_str(
+        watch
+            .until("the IKE rekey", |l| l.contains("\"ike-sa-rekeyed\""))
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rekeyed["ike_id"], 1);
+    // The new SA's SPIs, as moon lists them.
+    assert_eq!(rekeyed["initiator_spi"], after.initiator_spi.as_str());
+    assert_eq!(rekeyed["responder_spi"], after.responder_spi.as_str());
+
+    // Nothing to rekey: exit 1.
+    assert_eq!(moon.ternctl(&["terminate", "demo"]).code, 0);
+    let out = moon.ternctl(&["rekey", "--ike", "demo"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("no established IKE SA"), "{out:?}");
+}
+
+#[test]
+fn requests_in_protocol_version_1_still_work_and_new_commands_need_2() {
+    let net = Net::new("v");
+    let dir = temp_dir("v");
+    let moon = Daemon::start(&net.a, &dir, "moon", None);
+    let ask = |line: &str| {
+        let mut stream = UnixStream::connect(&moon.socket).unwrap();
+        stream.write_all(line.as_bytes()).unwrap();
+        let mut answer = String::new();
+        BufReader::new(stream).read_line(&mut answer).unwrap();
+        serde_json::from_str::<Value>(&answer).unwrap()
+    };
+    let v1 = ask("{\"version\":1,\"command\":{\"type\":\"list-conns\"}}\n");
+    assert_eq!(v1["status"], "ok", "{v1}");
+    assert_eq!(v1["body"]["conns"][0]["name"], "demo");
+    let old = ask("{\"version\":1,\"command\":{\"type\":\"rekey-ike\",\"connection\":\"demo\"}}\n");
+    assert_eq!(old["status"], "error");
+    assert!(
+        old["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs protocol version 2"),
+        "{old}"
+    );
+    let future = ask("{\"version\":3,\"command\":{\"type\":\"version\"}}\n");
+    assert_eq!(future["status"], "error");
+    assert!(
+        future["message"]
+            .as_str()
+            .unwrap()
+            .contains("protocol version 3 is not supported"),
+        "{future}"
+    );
+}

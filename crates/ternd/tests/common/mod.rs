@@ -207,7 +207,8 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// The ternctl binary, built beside ternd by `cargo test --workspace`.
+/// The ternctl binary, built beside ternd by `cargo test --workspace` (with
+/// `cargo test -p ternd` alone it may be missing, or older than the source).
 pub fn ternctl_path() -> PathBuf {
     let path = Path::new(TERND).with_file_name("ternctl");
     assert!(
