@@ -483,6 +483,14 @@ impl Engine {
         self.ctx.events.pop_front()
     }
 
+    /// One IKE SA's view, by unique id, without building everyone's.
+    pub fn ike_sa(&self, now: Instant, unique_id: u64) -> Option<IkeSaInfo> {
+        self.sas
+            .values()
+            .find(|sa| sa.unique_id == unique_id)
+            .map(|sa| info(sa, now))
+    }
+
     pub fn list_sas(&self, now: Instant) -> Vec<IkeSaInfo> {
         let mut out: Vec<IkeSaInfo> = self.sas.values().map(|sa| info(sa, now)).collect();
         out.sort_by_key(|i| i.unique_id);
