@@ -418,11 +418,7 @@ impl Daemon {
     }
 
     fn learn_spis(&mut self, ike_id: u64) -> Option<([u8; 8], [u8; 8])> {
-        let sa = self
-            .engine
-            .list_sas(std::time::Instant::now())
-            .into_iter()
-            .find(|sa| sa.unique_id == ike_id)?;
+        let sa = self.engine.ike_sa(std::time::Instant::now(), ike_id)?;
         let spis = (sa.initiator_spi, sa.responder_spi);
         self.ike_spis.insert(ike_id, spis);
         Some(spis)
