@@ -53,6 +53,10 @@ pub async fn finish_streams(limit: Duration) {
     }
 }
 
+/// How long a client may take to send its request line; a connection that says
+/// nothing is closed rather than kept open for ever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Longest request line accepted.
 const MAX_LINE: u64 = 1 << 20;
 
@@ -75,7 +79,7 @@ pub async fn serve(listener: UnixListener, to_daemon: mpsc::Sender<ControlReques
             Ok((stream, _)) => {
                 let to_daemon = to_daemon.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = handle(stream, to_daemon).await {
+                    if let Err(e) = handle(stream, to_daemon, REQUEST_TIMEOUT).await {
                         tracing::debug!("control client: {e}");
                     }
                 });
@@ -115,13 +119,19 @@ fn supplementary_groups(pid: Option<i32>) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-async fn handle(stream: UnixStream, to_daemon: mpsc::Sender<ControlRequest>) -> anyhow::Result<()> {
+async fn handle(
+    stream: UnixStream,
+    to_daemon: mpsc::Sender<ControlRequest>,
+    request_timeout: Duration,
+) -> anyhow::Result<()> {
     let credentials = stream.peer_cred()?;
     let (read, mut write) = stream.into_split();
     // The request is read before a refusal, so the client gets to see the answer.
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_LINE));
-    reader.read_line(&mut line).await?;
+    tokio::time::timeout(request_timeout, reader.read_line(&mut line))
+        .await
+        .map_err(|_| anyhow::anyhow!("no request within {request_timeout:?}; closed"))??;
     let groups = || supplementary_groups(credentials.pid());
     if !allowed(credentials.uid(), credentials.gid(), groups) {
         tracing::warn!(
@@ -259,7 +269,29 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::{allowed, supplementary_groups};
+    use super::{allowed, handle, supplementary_groups};
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn a_silent_client_is_closed_after_the_request_timeout() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
+            let (to_daemon, _daemon) = tokio::sync::mpsc::channel(1);
+            let started = std::time::Instant::now();
+            let result = handle(server, to_daemon, Duration::from_millis(50)).await;
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("no request within"), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(5));
+            // The client sees the connection closed.
+            let mut buf = [0u8; 8];
+            assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+        });
+    }
 
     #[test]
     fn root_and_our_own_user_and_group_may_connect() {
