@@ -64,6 +64,9 @@ pub struct Config {
 pub struct DaemonConfig {
     /// The control socket ternctl connects to.
     pub socket: PathBuf,
+    /// The group (name or number) the control socket is given, whose members may
+    /// use ternctl; `None` leaves ternd's own group.
+    pub socket_group: Option<String>,
     /// Addresses to bind the IKE ports on; default `0.0.0.0` and `::`.
     pub listen: Vec<IpAddr>,
     /// IKE port, default 500.

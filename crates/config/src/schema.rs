@@ -24,6 +24,7 @@ pub(crate) const DAEMON_KEYS: &[&str] = &[
     "nat_port",
     "cookie_threshold",
     "nat_keepalive",
+    "socket_group",
 ];
 pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
 
@@ -31,6 +32,7 @@ impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             socket: PathBuf::from(DEFAULT_SOCKET),
+            socket_group: None,
             listen: vec![
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -88,6 +90,21 @@ fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
             return Err(f.error("`daemon.socket` must not be empty"));
         }
         daemon.socket = PathBuf::from(path.value);
+    }
+    if let Some(f) = table.field("socket_group") {
+        let group = f.string()?;
+        let valid = !group.value.is_empty()
+            && group
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid {
+            return Err(f.error(format!(
+                "`daemon.socket_group` must be a group name or number, not `{}`",
+                group.value
+            )));
+        }
+        daemon.socket_group = Some(group.value.to_string());
     }
     if let Some(f) = table.field("listen") {
         daemon.listen = ip_list(&f)?;

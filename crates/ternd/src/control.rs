@@ -60,7 +60,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest request line accepted.
 const MAX_LINE: u64 = 1 << 20;
 
-pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+/// Binds the control socket at `path`, mode 0660, owned by `group` if given.
+pub fn bind(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -70,16 +71,56 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, to_daemon: mpsc::Sender<ControlRequest>) {
+/// The group id of `[daemon].socket_group`: a number, or a name looked up in the
+/// system's group database.
+pub fn resolve_group(group: &str) -> anyhow::Result<u32> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(gid);
+    }
+    let name = std::ffi::CString::new(group)?;
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; `buf` outlives `entry`'s use.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 {
+        anyhow::bail!(
+            "cannot look up group `{group}`: {}",
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+    if found.is_null() {
+        anyhow::bail!("socket_group: there is no group `{group}` (create it with groupadd)");
+    }
+    Ok(entry.gr_gid)
+}
+
+pub async fn serve(
+    listener: UnixListener,
+    to_daemon: mpsc::Sender<ControlRequest>,
+    socket_group: Option<u32>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let to_daemon = to_daemon.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = handle(stream, to_daemon, REQUEST_TIMEOUT).await {
+                    let timeout = REQUEST_TIMEOUT;
+                    if let Err(e) = handle(stream, to_daemon, timeout, socket_group).await {
                         tracing::debug!("control client: {e}");
                     }
                 });
@@ -92,13 +133,20 @@ pub async fn serve(listener: UnixListener, to_daemon: mpsc::Sender<ControlReques
     }
 }
 
-/// Who may talk to ternd: root, ternd's own user, and members of its group, as
-/// their primary or a supplementary group (the socket's mode, 0660, says the same;
-/// this holds even if the mode is loosened). `groups` is asked only when needed.
-fn allowed(uid: u32, gid: u32, groups: impl FnOnce() -> Vec<u32>) -> bool {
+/// Who may talk to ternd: root, ternd's own user, and members of the socket's
+/// group (`socket_group`, else ternd's), as their primary or a supplementary group
+/// (the socket's mode, 0660, says the same; this holds even if the mode is
+/// loosened). `groups` is asked only when needed.
+fn allowed(
+    uid: u32,
+    gid: u32,
+    groups: impl FnOnce() -> Vec<u32>,
+    socket_group: Option<u32>,
+) -> bool {
     // SAFETY: geteuid/getegid cannot fail.
     let (our_uid, our_gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    uid == 0 || uid == our_uid || gid == our_gid || groups().contains(&our_gid)
+    let group = socket_group.unwrap_or(our_gid);
+    uid == 0 || uid == our_uid || gid == group || groups().contains(&group)
 }
 
 /// The supplementary groups of process `pid`. SO_PEERCRED carries only the primary
@@ -123,6 +171,7 @@ async fn handle(
     stream: UnixStream,
     to_daemon: mpsc::Sender<ControlRequest>,
     request_timeout: Duration,
+    socket_group: Option<u32>,
 ) -> anyhow::Result<()> {
     let credentials = stream.peer_cred()?;
     let (read, mut write) = stream.into_split();
@@ -133,7 +182,7 @@ async fn handle(
         .await
         .map_err(|_| anyhow::anyhow!("no request within {request_timeout:?}; closed"))??;
     let groups = || supplementary_groups(credentials.pid());
-    if !allowed(credentials.uid(), credentials.gid(), groups) {
+    if !allowed(credentials.uid(), credentials.gid(), groups, socket_group) {
         tracing::warn!(
             uid = credentials.uid(),
             gid = credentials.gid(),
@@ -283,7 +332,7 @@ mod tests {
             let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
             let (to_daemon, _daemon) = tokio::sync::mpsc::channel(1);
             let started = std::time::Instant::now();
-            let result = handle(server, to_daemon, Duration::from_millis(50)).await;
+            let result = handle(server, to_daemon, Duration::from_millis(50), None).await;
             let err = result.unwrap_err().to_string();
             assert!(err.contains("no request within"), "{err}");
             assert!(started.elapsed() < Duration::from_secs(5));
@@ -298,13 +347,29 @@ mod tests {
         // SAFETY: as above.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
         let none = Vec::new;
-        assert!(allowed(0, 12345, none));
-        assert!(allowed(uid, 54321, none));
-        assert!(allowed(54321, gid, none));
+        assert!(allowed(0, 12345, none, None));
+        assert!(allowed(uid, 54321, none, None));
+        assert!(allowed(54321, gid, none, None));
         let (stranger_uid, stranger_gid) = (uid + 54321, gid + 54322);
-        assert!(!allowed(stranger_uid, stranger_gid, none));
-        assert!(allowed(stranger_uid, stranger_gid, || vec![7, gid]));
-        assert!(!allowed(stranger_uid, stranger_gid, || vec![7]));
+        assert!(!allowed(stranger_uid, stranger_gid, none, None));
+        assert!(allowed(stranger_uid, stranger_gid, || vec![7, gid], None));
+        assert!(!allowed(stranger_uid, stranger_gid, || vec![7], None));
+        // With socket_group, its members instead of ternd's group.
+        assert!(allowed(stranger_uid, 4242, none, Some(4242)));
+        assert!(allowed(stranger_uid, 1, || vec![4242], Some(4242)));
+        assert!(!allowed(stranger_uid, gid, none, Some(4242)));
+    }
+
+    #[test]
+    fn groups_by_number_or_name() {
+        assert_eq!(super::resolve_group("4242").unwrap(), 4242);
+        assert_eq!(super::resolve_group("root").unwrap(), 0);
+        let err = super::resolve_group("no-such-group-here").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("there is no group `no-such-group-here`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -89,6 +89,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         connections = config.engine.connections.len(),
         "configuration loaded from {origin}"
     );
+    // Before any socket is bound: a missing group is a configuration error.
+    let socket_group = match &config.daemon.socket_group {
+        Some(group) => Some(control::resolve_group(group)?),
+        None => None,
+    };
 
     let kernel: Arc<Mutex<dyn Kernel>> = if args.no_kernel {
         tracing::warn!(
@@ -136,11 +141,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let socket_path = args.socket.unwrap_or(config.daemon.socket.clone());
-    let listener = control::bind(&socket_path)
+    let listener = control::bind(&socket_path, socket_group)
         .with_context(|| format!("control socket {}", socket_path.display()))?;
-    tracing::info!(path = %socket_path.display(), "control socket ready");
+    tracing::info!(path = %socket_path.display(), group = ?socket_group, "control socket ready");
     let (control_tx, control_rx) = mpsc::channel(64);
-    tokio::spawn(control::serve(listener, control_tx));
+    tokio::spawn(control::serve(listener, control_tx, socket_group));
 
     let environment = env::DaemonEnv::new(kernel.clone());
     let connections = config.engine.connections.len();

@@ -318,6 +318,65 @@ fn the_control_socket_is_0660_and_checks_who_connects() {
 }
 
 #[test]
+fn socket_group_lets_its_members_in_and_nobody_else() {
+    let net = Net::new("g");
+    let dir = temp_dir("g");
+    let conf = moon_config(&dir, "moon.toml", |t| {
+        t.replace("[daemon]\n", "[daemon]\nsocket_group = \"65534\"\n")
+    });
+    let moon = Daemon::start(&net.a, &dir, "moon", Some(&conf));
+    let meta = std::fs::metadata(&moon.socket).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(meta.gid(), 65534, "the socket's group");
+    assert_eq!(meta.mode() & 0o777, 0o660);
+    let as_user = |uid: u32, gid: u32| {
+        let out = Command::new(ternctl_path())
+            .arg("--socket")
+            .arg(&moon.socket)
+            .arg("list-conns")
+            .uid(uid)
+            .gid(gid)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = as_user(65533, 65534);
+    assert_eq!(code, Some(0), "a member of socket_group: {stderr}");
+    let (code, stderr) = as_user(65533, 65533);
+    assert_eq!(code, Some(3), "not a member: {stderr}");
+    // Loosened, the socket still refuses a non-member: root's group no longer
+    // counts either, as ternd's group was replaced by socket_group.
+    std::fs::set_permissions(&moon.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, stderr) = as_user(65533, 0);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+
+    // A group that does not exist stops ternd at start.
+    let bad = moon_config(&dir, "nogroup.toml", |t| {
+        t.replace(
+            "[daemon]\n",
+            "[daemon]\nsocket_group = \"no-such-group-here\"\n",
+        )
+    });
+    let out = Command::new(TERND)
+        .args(["--no-kernel", "--socket"])
+        .arg(dir.join("never.sock"))
+        .arg("--config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("there is no group `no-such-group-here`"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_bad_configuration_stops_ternd_at_start_with_file_line_and_column() {
     let dir = temp_dir("b");
     let start = |config: &Path| {
