@@ -83,6 +83,20 @@ fn site_to_site_with_psk_comes_up_by_itself() {
         .unwrap_or_else(|| panic!("no installed CHILD SA: {sa:?}"));
     assert!(child.proposal.contains("ECP_384"), "{}", child.proposal);
 
+    // The key never reaches a log (at debug level) or ternctl's output.
+    let key = "3c1e9f0d5a7b28e4c6f1a09d7e3b5c2f";
+    assert!(example("site-to-site-psk-west.toml").contains(key));
+    for daemon in [&west, &east] {
+        assert!(!daemon.log_text().contains(key), "the PSK in a log");
+        for args in [
+            &["list-conns", "--json"][..],
+            &["list-conns"],
+            &["list-sas", "--json"],
+        ] {
+            assert!(!daemon.ternctl(args).stdout.contains(key), "{args:?}");
+        }
+    }
+
     // close_action = "start": east closes the tunnel, west brings it straight back.
     let out = east.ternctl(&["terminate", "west"]);
     assert_eq!(out.code, 0, "{out:?}");

@@ -282,6 +282,18 @@ fn every_command_in_text_and_json_with_a_live_event_stream() {
         "{stamp}"
     );
 
+    // The pre-shared key appears in no log (debug level) and no output.
+    for daemon in [&moon, &sun] {
+        assert!(
+            !daemon.log_text().contains("tern-demo-psk-change-me"),
+            "the PSK in a log"
+        );
+    }
+    assert!(!moon
+        .ternctl(&["list-conns", "--json"])
+        .stdout
+        .contains("tern-demo-psk-change-me"));
+
     // reload (the built-in configuration: nothing changes)
     let out = moon.ternctl(&["reload"]);
     assert_eq!(out.code, 0, "{out:?}");

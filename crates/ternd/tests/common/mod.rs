@@ -196,7 +196,10 @@ pub fn sun_config(dir: &Path, psk: &str) -> PathBuf {
     ))
     .unwrap();
     let text = text.replace("tern-demo-psk-change-me", psk);
-    let path = dir.join(format!("sun-{psk}.toml"));
+    // Named by a counter, not the key: file names show up in logs.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("sun-{n}.toml"));
     std::fs::write(&path, text).unwrap();
     path
 }
