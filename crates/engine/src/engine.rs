@@ -82,13 +82,15 @@ pub(crate) struct Ctx {
     pub cookies: CookieJar,
     /// Our SPIs of the half-open IKE SAs we answered as responder.
     pub half_open: HashSet<Spi>,
+    /// IKE SAs whose peer sent INITIAL_CONTACT: its other IKE SAs are to go.
+    pub initial_contacts: Vec<u64>,
     next_unique_id: u64,
     next_reqid: u32,
 }
 
 pub struct Engine {
-    ctx: Ctx,
-    sas: HashMap<Spi, IkeSa>,
+    pub(crate) ctx: Ctx,
+    pub(crate) sas: HashMap<Spi, IkeSa>,
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
     /// IKE_SA_INIT finds its SA instead of making a second one.
     by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
@@ -111,6 +113,7 @@ impl Engine {
                 pending_restarts: Vec::new(),
                 cookies: CookieJar::default(),
                 half_open: HashSet::new(),
+                initial_contacts: Vec::new(),
                 next_unique_id: 1,
                 next_reqid: 1,
             },
@@ -220,7 +223,7 @@ impl Engine {
                     .find(|c| c.name == connection)
                     .cloned()
                     .ok_or_else(|| format!("no connection named `{connection}`"))?;
-                let sa = self.ctx.initiate(now, conn)?;
+                let sa = self.initiate(now, conn)?;
                 let id = sa.unique_id;
                 self.settle(now, sa, Next::Keep);
                 Ok(CommandAccepted { ike_ids: vec![id] })
@@ -394,7 +397,7 @@ impl Engine {
             .cloned()
             .collect();
         for conn in starting {
-            match self.ctx.initiate(now, conn) {
+            match self.initiate(now, conn) {
                 Ok(sa) => self.settle(now, sa, Next::Keep),
                 Err(e) => tracing::warn!("after reload: {e}"),
             }
@@ -447,7 +450,7 @@ impl Engine {
                 "restarting connection ({})",
                 restart.action
             );
-            match self.ctx.initiate(now, conn) {
+            match self.initiate(now, conn) {
                 Ok(mut sa) => {
                     sa.restart = Some(restart);
                     self.settle(now, sa, Next::Keep);
@@ -461,6 +464,15 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A new IKE SA for `conn`, which tells the peer INITIAL_CONTACT when it is the
+    /// only one we have with that peer.
+    fn initiate(&mut self, now: Instant, conn: Arc<Connection>) -> Result<IkeSa, String> {
+        let alone = !self.has_live_sa(&conn.name);
+        let mut sa = self.ctx.initiate(now, conn)?;
+        sa.initial_contact = alone;
+        Ok(sa)
     }
 
     /// Whether the connection has an IKE SA that is up or coming up.
@@ -513,9 +525,10 @@ impl Engine {
         for new in std::mem::take(&mut self.ctx.new_sas) {
             self.settle_one(now, new, Next::Keep);
         }
+        self.honour_initial_contacts(now);
     }
 
-    fn settle_one(&mut self, now: Instant, mut sa: IkeSa, next: Next) {
+    pub(crate) fn settle_one(&mut self, now: Instant, mut sa: IkeSa, next: Next) {
         let half_open = matches!(next, Next::Keep) && matches!(sa.phase, Phase::AwaitAuthRequest);
         if half_open {
             self.ctx.half_open.insert(sa.our_spi());

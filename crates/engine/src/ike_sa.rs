@@ -186,6 +186,8 @@ pub struct IkeSa {
     pub nat: NatState,
     /// When to send the next NAT-keepalive (only while we are behind a NAT).
     pub keepalive_at: Option<Instant>,
+    /// Initiator: say INITIAL_CONTACT in IKE_AUTH (no other IKE SA with the peer).
+    pub initial_contact: bool,
 }
 
 impl IkeSa {
@@ -233,6 +235,7 @@ impl IkeSa {
             iv_counter: 0,
             nat: NatState::default(),
             keepalive_at: None,
+            initial_contact: false,
         }
     }
 

@@ -24,6 +24,7 @@ mod ike_rekey;
 mod ike_sa;
 mod ike_sa_init;
 mod informational;
+mod initial_contact;
 mod nat;
 mod output;
 mod payloads;
