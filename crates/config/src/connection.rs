@@ -18,7 +18,7 @@ use crate::suggest::nearest;
 use crate::traffic;
 use crate::ts::ts;
 
-const CONNECTION_KEYS: &[&str] = &[
+pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "local_addrs",
     "remote_addrs",
     "remote_port",
@@ -37,7 +37,7 @@ const CONNECTION_KEYS: &[&str] = &[
     "children",
 ];
 
-const CHILD_KEYS: &[&str] = &[
+pub(crate) const CHILD_KEYS: &[&str] = &[
     "local_ts",
     "remote_ts",
     "esp_proposals",

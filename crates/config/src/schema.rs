@@ -16,10 +16,23 @@ use crate::{Config, DaemonConfig};
 /// Where ternd listens for ternctl unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
 
+pub(crate) const ROOT_KEYS: &[&str] = &["daemon", "retransmit", "connections"];
+pub(crate) const DAEMON_KEYS: &[&str] = &[
+    "socket",
+    "listen",
+    "port",
+    "nat_port",
+    "cookie_threshold",
+    "nat_keepalive",
+    "socket_group",
+];
+pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             socket: PathBuf::from(DEFAULT_SOCKET),
+            socket_group: None,
             listen: vec![
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -40,27 +53,16 @@ pub(crate) struct Context<'a> {
 pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
     let document = toml_edit::ImDocument::parse(ctx.src.text)
         .map_err(|e| ctx.src.error(e.span(), one_line(e.message())))?;
-    let root = TableReader::root(
-        ctx.src,
-        document.as_table(),
-        &["daemon", "retransmit", "connections"],
-    )?;
+    let root = TableReader::root(ctx.src, document.as_table(), ROOT_KEYS)?;
     let (daemon, settings) = match root.field("daemon") {
         Some(f) => {
-            let table = f.table(&[
-                "socket",
-                "listen",
-                "port",
-                "nat_port",
-                "cookie_threshold",
-                "nat_keepalive",
-            ])?;
+            let table = f.table(DAEMON_KEYS)?;
             (daemon(&table)?, engine_settings(&table)?)
         }
         None => (DaemonConfig::default(), EngineSettings::default()),
     };
     let retransmit = match root.field("retransmit") {
-        Some(f) => retransmit(&f.table(&["base_secs", "factor", "tries"])?)?,
+        Some(f) => retransmit(&f.table(RETRANSMIT_KEYS)?)?,
         None => RetransmitConfig::default(),
     };
     let connections = match root.field("connections") {
@@ -88,6 +90,21 @@ fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
             return Err(f.error("`daemon.socket` must not be empty"));
         }
         daemon.socket = PathBuf::from(path.value);
+    }
+    if let Some(f) = table.field("socket_group") {
+        let group = f.string()?;
+        let valid = !group.value.is_empty()
+            && group
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid {
+            return Err(f.error(format!(
+                "`daemon.socket_group` must be a group name or number, not `{}`",
+                group.value
+            )));
+        }
+        daemon.socket_group = Some(group.value.to_string());
     }
     if let Some(f) = table.field("listen") {
         daemon.listen = ip_list(&f)?;

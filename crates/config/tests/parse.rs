@@ -76,6 +76,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
     let expected = Config {
         daemon: DaemonConfig {
             socket: PathBuf::from("/run/tern/ternd.sock"),
+            socket_group: None,
             listen: vec![ip("0.0.0.0"), ip("::")],
             port: 500,
             nat_port: 4500,

@@ -228,6 +228,8 @@ impl Ctx {
             connection: sa.connection.name.clone(),
             ike_id: sa.unique_id,
             child: child.name,
+            spi_in: child.spi_in,
+            spi_out: child.spi_out,
             reason: reason.to_string(),
         });
     }

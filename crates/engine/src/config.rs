@@ -86,6 +86,18 @@ pub struct Connection {
     pub dpd_delay: Duration,
 }
 
+impl Connection {
+    /// Whether loading the configuration initiates it: `start_action = start` on the
+    /// connection or on any of its children (a child cannot come up alone).
+    pub fn starts_on_load(&self) -> bool {
+        self.start_action == StartAction::Start
+            || self
+                .children
+                .iter()
+                .any(|c| c.start_action == StartAction::Start)
+    }
+}
+
 /// How a connection is brought up when the configuration is loaded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StartAction {

@@ -43,6 +43,10 @@ pub enum Command {
     Rekey {
         connection: String,
     },
+    /// Rekey the connection's IKE SAs now (their CHILD SAs move to the new ones).
+    RekeyIke {
+        connection: String,
+    },
 }
 
 /// What a reload did, by connection name.
@@ -225,6 +229,28 @@ impl Engine {
                 self.settle(now, sa, Next::Keep);
                 Ok(CommandAccepted { ike_ids: vec![id] })
             }
+            Command::RekeyIke { connection } => {
+                let spis: Vec<Spi> = self
+                    .sas
+                    .iter()
+                    .filter(|(_, sa)| sa.connection.name == connection && sa.is_established())
+                    .map(|(spi, _)| *spi)
+                    .collect();
+                if spis.is_empty() {
+                    return Err(format!(
+                        "no established IKE SA for connection `{connection}`"
+                    ));
+                }
+                let mut ike_ids = Vec::new();
+                for spi in spis {
+                    if let Some(mut sa) = self.sas.remove(&spi) {
+                        ike_ids.push(sa.unique_id);
+                        self.ctx.start_ike_rekey(now, &mut sa);
+                        self.settle(now, sa, Next::Keep);
+                    }
+                }
+                Ok(CommandAccepted { ike_ids })
+            }
             Command::Rekey { connection } => {
                 let mut ike_ids = Vec::new();
                 for sa in self
@@ -274,6 +300,22 @@ impl Engine {
                 Ok(CommandAccepted { ike_ids })
             }
         }
+    }
+
+    /// Starts deleting every IKE SA, telling each peer, with `reason` as the cause
+    /// recorded for each (the daemon is stopping). Returns their ids.
+    pub fn delete_all(&mut self, now: Instant, reason: &str) -> Vec<u64> {
+        let mut names: Vec<String> = self
+            .sas
+            .values()
+            .map(|sa| sa.connection.name.clone())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+            .iter()
+            .flat_map(|name| self.delete_sas_of(now, name, reason))
+            .collect()
     }
 
     /// Starts deleting every IKE SA of a connection, for a local reason: nothing
@@ -352,7 +394,7 @@ impl Engine {
             .connections
             .iter()
             .filter(|c| report.added.contains(&c.name) || report.changed.contains(&c.name))
-            .filter(|c| c.start_action == crate::config::StartAction::Start)
+            .filter(|c| c.starts_on_load())
             .cloned()
             .collect();
         for conn in starting {
@@ -452,6 +494,14 @@ impl Engine {
 
     pub fn poll_event(&mut self) -> Option<Event> {
         self.ctx.events.pop_front()
+    }
+
+    /// One IKE SA's view, by unique id, without building everyone's.
+    pub fn ike_sa(&self, now: Instant, unique_id: u64) -> Option<IkeSaInfo> {
+        self.sas
+            .values()
+            .find(|sa| sa.unique_id == unique_id)
+            .map(|sa| info(sa, now))
     }
 
     pub fn list_sas(&self, now: Instant) -> Vec<IkeSaInfo> {

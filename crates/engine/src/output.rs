@@ -150,6 +150,9 @@ pub enum Event {
         connection: String,
         ike_id: u64,
         child: String,
+        /// The SPIs it had, so watchers can tell a rekeyed SA from its successor.
+        spi_in: u32,
+        spi_out: u32,
         reason: String,
     },
     /// An SA ended and `child`'s configuration brings it back: the connection is
