@@ -239,6 +239,17 @@ impl IkeSa {
         }
     }
 
+    /// Whether a CREATE_CHILD_SA of ours for the child `name` (a rekey or a new
+    /// one) is in flight or queued: its answer brings that CHILD SA.
+    pub fn child_exchange_pending(&self, name: &str) -> bool {
+        let for_child =
+            |p: &Purpose| matches!(p, Purpose::CreateChild(ex) if ex.config.name == name);
+        self.in_flight
+            .as_ref()
+            .is_some_and(|r| for_child(&r.purpose))
+            || self.queued.iter().any(|q| for_child(&q.purpose))
+    }
+
     /// The SPI by which we know this SA.
     pub fn our_spi(&self) -> Spi {
         if self.initiator {
