@@ -902,7 +902,17 @@ impl Ctx {
             (_, Some(Purpose::CreateChild(ex))) => Some(ex.spi_in),
             _ => None,
         };
-        if let Some(spi) = pending_spi.filter(|s| *s != 0) {
+        // ... and those of CREATE_CHILD_SA requests still queued behind another.
+        let queued_spis = sa.queued.iter().filter_map(|q| match &q.purpose {
+            Purpose::CreateChild(ex) => Some(ex.spi_in),
+            _ => None,
+        });
+        let reserved: Vec<u32> = pending_spi
+            .into_iter()
+            .chain(queued_spis)
+            .filter(|s| *s != 0)
+            .collect();
+        for spi in reserved {
             self.kernel_ops.push_back(KernelOp::DeleteSa {
                 src: sa.remote.ip(),
                 dst: sa.local.ip(),
