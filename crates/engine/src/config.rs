@@ -3,7 +3,10 @@
 //! tern-config parses the TOML file into these; the engine never sees text.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use tern_crypto::{Certificate, PrivateKey};
 
 /// Everything the engine needs to know about the configured connections.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -108,6 +111,8 @@ pub enum Identity {
 pub enum AuthConfig {
     /// Pre-shared key (RFC 7296 §2.15), the same on both sides.
     Psk(Vec<u8>),
+    /// Certificates and signatures (RFC 7296 §2.15, RFC 7427) on both sides.
+    Pubkey(Arc<PubkeyAuth>),
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -115,7 +120,37 @@ impl std::fmt::Debug for AuthConfig {
         match self {
             // Never print the key itself.
             AuthConfig::Psk(k) => write!(f, "Psk(<{} bytes>)", k.len()),
+            AuthConfig::Pubkey(p) => write!(f, "Pubkey({p:?})"),
         }
+    }
+}
+
+/// Certificate authentication: what we show and sign with, and whom we trust.
+pub struct PubkeyAuth {
+    /// Our end-entity certificate first, then any intermediates to send with it.
+    pub certs: Vec<Certificate>,
+    /// The private key of `certs[0]` (whoever builds this checks that they match).
+    pub key: PrivateKey,
+    /// Trust anchors: the peer's certificate must chain to one of these.
+    pub cacerts: Vec<Certificate>,
+}
+
+impl PartialEq for PubkeyAuth {
+    /// The key is the certificate's, so comparing certificates compares keys.
+    fn eq(&self, other: &Self) -> bool {
+        self.certs == other.certs && self.cacerts == other.cacerts
+    }
+}
+
+impl Eq for PubkeyAuth {}
+
+impl std::fmt::Debug for PubkeyAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PubkeyAuth")
+            .field("certs", &self.certs)
+            .field("key", &self.key)
+            .field("cacerts", &self.cacerts)
+            .finish()
     }
 }
 

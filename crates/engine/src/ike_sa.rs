@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tern_crypto::{Secret, SkCipher};
+use tern_crypto::{Secret, SigHash, SkCipher};
 use tern_wire::{
     EncryptedPayload, ExchangeType, Flags, Header, Identification, Message, Payload, PayloadType,
 };
@@ -153,6 +153,9 @@ pub struct IkeSa {
     pub init_request: Vec<u8>,
     pub init_response: Vec<u8>,
     pub peer_id: Option<Identification>,
+    /// The hashes the peer verifies signatures with (RFC 7427 §4); empty when it
+    /// sent no SIGNATURE_HASH_ALGORITHMS.
+    pub peer_signature_hashes: Vec<SigHash>,
     pub children: Vec<ChildSa>,
     pub lingering: Vec<Lingering>,
     /// Our next request's message ID.
@@ -209,6 +212,7 @@ impl IkeSa {
             init_request: Vec::new(),
             init_response: Vec::new(),
             peer_id: None,
+            peer_signature_hashes: Vec::new(),
             children: Vec::new(),
             lingering: Vec::new(),
             next_request_id: 0,

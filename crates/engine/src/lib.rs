@@ -8,6 +8,8 @@
 pub mod config;
 
 mod algorithms;
+mod capabilities;
+mod cert_auth;
 mod child_sa;
 mod child_select;
 mod children;
