@@ -11,7 +11,8 @@ use crate::duration::{duration, format as format_duration};
 use crate::error::{ConfigError, Source};
 use crate::identity::identity;
 use crate::proposal::{esp_proposal, ike_proposal};
-use crate::psk::{psk_bytes, read_psk_file, resolve, PskFileError};
+use crate::psk::{psk_bytes, read_psk_file, resolve, SecretFileError};
+use crate::pubkey::pubkey_auth;
 use crate::reader::{Field, Located, TableReader};
 use crate::schema::{ip_list, Context};
 use crate::suggest::nearest;
@@ -26,6 +27,9 @@ const CONNECTION_KEYS: &[&str] = &[
     "auth",
     "psk",
     "psk_file",
+    "cert",
+    "key",
+    "cacerts",
     "proposals",
     "start_action",
     "rekey_time",
@@ -153,14 +157,24 @@ fn child_field<'a>(table: &TableReader<'a>, child: &str, key: &str) -> Option<Fi
 
 fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, ConfigError> {
     let method = table.required("auth")?.string()?;
-    if method.value != "psk" {
-        return Err(method.error(
-            &ctx.src,
-            format!(
-                "unsupported auth method `{}`; tern supports: psk",
-                method.value
-            ),
-        ));
+    match method.value {
+        "psk" => {}
+        "pubkey" => return pubkey_auth(ctx, table),
+        other => {
+            return Err(method.error(
+                &ctx.src,
+                format!("unsupported auth method `{other}`; tern supports: psk, pubkey"),
+            ))
+        }
+    }
+    if let Some(f) = ["cert", "key", "cacerts"]
+        .iter()
+        .find_map(|k| table.field(k))
+    {
+        return Err(f.error(format!(
+            "`{}` has no use with auth = \"psk\"; remove it or set auth = \"pubkey\"",
+            f.key()
+        )));
     }
     match (table.field("psk"), table.field("psk_file")) {
         (Some(_), Some(file)) => Err(ctx.src.error(
@@ -184,17 +198,19 @@ fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, Config
             let path = resolve(text.value, ctx.base_dir);
             let shown = path.display();
             let bytes = read_psk_file(&path).map_err(|e| match e {
-                PskFileError::Unreadable(io) => {
+                SecretFileError::Unreadable(io) => {
                     text.error(&ctx.src, format!("cannot read psk_file {shown}: {io}"))
                 }
-                PskFileError::WorldReadable { mode } => text.error(
+                SecretFileError::WorldReadable { mode } => text.error(
                     &ctx.src,
                     format!(
                         "psk_file {shown} is readable by every user (mode {mode:04o}); \
                          restrict it with `chmod o-r {shown}`"
                     ),
                 ),
-                PskFileError::Invalid(m) => text.error(&ctx.src, format!("psk_file {shown}: {m}")),
+                SecretFileError::Invalid(m) => {
+                    text.error(&ctx.src, format!("psk_file {shown}: {m}"))
+                }
             })?;
             Ok(AuthConfig::Psk(bytes))
         }

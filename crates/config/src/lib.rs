@@ -12,6 +12,7 @@ mod error;
 mod identity;
 mod proposal;
 mod psk;
+mod pubkey;
 mod reader;
 mod schema;
 mod suggest;

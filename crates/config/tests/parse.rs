@@ -306,10 +306,10 @@ fn values_of_the_wrong_kind() {
         "between 1.0 and 10.0",
     );
     assert_error(
-        &BASE.replace("auth = \"psk\"", "auth = \"pubkey\""),
+        &BASE.replace("auth = \"psk\"", "auth = \"eap\""),
         3,
         8,
-        "unsupported auth method `pubkey`; tern supports: psk",
+        "unsupported auth method `eap`; tern supports: psk, pubkey",
     );
     assert_error(
         &BASE.replace("\"moon\"", "\"dn:CN=moon\""),
