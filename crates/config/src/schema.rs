@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tern_engine::config::{EngineConfig, RetransmitConfig};
+use tern_engine::config::{EngineConfig, Fragmentation, RetransmitConfig};
 
 use crate::connection::connections;
 use crate::error::{ConfigError, Source};
@@ -41,7 +41,7 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
     let root = TableReader::root(
         ctx.src,
         document.as_table(),
-        &["daemon", "retransmit", "connections"],
+        &["daemon", "retransmit", "fragmentation", "connections"],
     )?;
     let daemon = match root.field("daemon") {
         Some(f) => daemon(&f.table(&["socket", "listen", "port", "nat_port"])?)?,
@@ -50,6 +50,10 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
     let retransmit = match root.field("retransmit") {
         Some(f) => retransmit(&f.table(&["base_secs", "factor", "tries"])?)?,
         None => RetransmitConfig::default(),
+    };
+    let fragmentation = match root.field("fragmentation") {
+        Some(f) => fragmentation(&f.table(&["enabled", "size_ipv4", "size_ipv6"])?)?,
+        None => Fragmentation::default(),
     };
     let connections = match root.field("connections") {
         Some(f) => connections(ctx, &f.named_tables()?)?,
@@ -60,6 +64,7 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
         engine: EngineConfig {
             connections,
             retransmit,
+            fragmentation,
         },
     })
 }
@@ -114,6 +119,24 @@ fn retransmit(table: &TableReader<'_>) -> Result<RetransmitConfig, ConfigError> 
     }
     if let Some(f) = table.field("tries") {
         config.tries = f.integer_in(1, 20)? as u32;
+    }
+    Ok(config)
+}
+
+/// `[fragmentation]`: IKE fragmentation (RFC 7383) on or off, and the largest
+/// datagram (IP and UDP headers included) to send per address family.
+fn fragmentation(table: &TableReader<'_>) -> Result<Fragmentation, ConfigError> {
+    let mut config = Fragmentation::default();
+    if let Some(f) = table.field("enabled") {
+        config.enabled = f.boolean()?;
+    }
+    // Below 576 (IPv4) or 1280 (IPv6) a path is broken, and tern will not send
+    // fragments that small; 65535 is the largest UDP datagram.
+    if let Some(f) = table.field("size_ipv4") {
+        config.size_v4 = f.integer_in(576, 65535)? as u16;
+    }
+    if let Some(f) = table.field("size_ipv6") {
+        config.size_v6 = f.integer_in(1280, 65535)? as u16;
     }
     Ok(config)
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use tern_config::{load_file, parse_str, Config, ConfigError, DaemonConfig};
 use tern_engine::config::{
     AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Encryption, EngineConfig,
-    EspProposal, Identity, IkeProposal, KeyExchange, Mode, Prf, RetransmitConfig, StartAction,
-    TsConfig,
+    EspProposal, Fragmentation, Identity, IkeProposal, KeyExchange, Mode, Prf, RetransmitConfig,
+    StartAction, TsConfig,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -93,6 +93,11 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 factor_tenths: 18,
                 tries: 5,
             },
+            fragmentation: Fragmentation {
+                enabled: true,
+                size_v4: 576,
+                size_v6: 1280,
+            },
         },
     };
     assert_eq!(config, expected);
@@ -117,6 +122,7 @@ fn sun_example_mirrors_the_default() {
                 "10.1.0.0",
             )],
             retransmit: RetransmitConfig::default(),
+            fragmentation: Fragmentation::default(),
         }
     );
 }

@@ -160,3 +160,22 @@ fn psk_keys_and_pubkey_keys_do_not_mix() {
     let e = load_file(&dir.config("auth = \"rsa\"\n")).unwrap_err();
     assert!(e.message.contains("tern supports: psk, pubkey"), "{e}");
 }
+
+#[test]
+fn fragmentation_settings() {
+    let config = tern_config::parse_str(
+        "[fragmentation]\nenabled = false\nsize_ipv4 = 1400\n",
+        "test.toml",
+    )
+    .unwrap();
+    let f = &config.engine.fragmentation;
+    assert!(!f.enabled);
+    assert_eq!((f.size_v4, f.size_v6), (1400, 1280));
+    let e = tern_config::parse_str("[fragmentation]\nsize_ipv6 = 576\n", "test.toml").unwrap_err();
+    assert_eq!((e.line, e.column), (2, 13), "{e}");
+    assert!(e.message.contains("1280"), "{e}");
+    let e = tern_config::parse_str("[fragmentation]\nenabled = 1\n", "test.toml").unwrap_err();
+    assert!(e.message.contains("true or false"), "{e}");
+    let defaults = tern_config::default_config().unwrap();
+    assert_eq!(defaults.engine.fragmentation, Default::default());
+}

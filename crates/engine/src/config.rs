@@ -13,6 +13,29 @@ pub use tern_crypto::{Certificate, PrivateKey};
 pub struct EngineConfig {
     pub connections: Vec<Connection>,
     pub retransmit: RetransmitConfig,
+    pub fragmentation: Fragmentation,
+}
+
+/// IKE fragmentation (RFC 7383): announced in IKE_SA_INIT and, when the peer
+/// announced it too, used for encrypted messages too large for one datagram of the
+/// configured size (IP and UDP headers included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fragmentation {
+    pub enabled: bool,
+    pub size_v4: u16,
+    pub size_v6: u16,
+}
+
+impl Default for Fragmentation {
+    /// On, with the sizes every IPv4 (576) and IPv6 (1280) path must carry, which
+    /// RFC 7383 §2.5.1 suggests when the path MTU is not known.
+    fn default() -> Self {
+        Fragmentation {
+            enabled: true,
+            size_v4: 576,
+            size_v6: 1280,
+        }
+    }
 }
 
 /// Retransmission of requests: `base * factor^n`, `tries` attempts in all.

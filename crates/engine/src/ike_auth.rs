@@ -451,12 +451,13 @@ impl Ctx {
     fn tell_auth_failed(&mut self, sa: &mut IkeSa) {
         let id = sa.next_request_id;
         sa.next_request_id += 1;
-        let bytes = sa.seal(
+        let datagrams = sa.seal(
             ExchangeType::INFORMATIONAL,
             false,
             id,
             &[payloads::error(NotifyType::AUTHENTICATION_FAILED)],
+            None,
         );
-        self.transmit(sa.local, sa.remote, bytes);
+        self.transmit_all(sa.local, sa.remote, datagrams);
     }
 }

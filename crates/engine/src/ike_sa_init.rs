@@ -97,7 +97,7 @@ impl Ctx {
         }));
         payloads.push(Payload::Nonce(sa.nonce_i.clone()));
         payloads.extend(nat_detection(sa));
-        payloads.extend(capabilities::announce(&sa.connection, false));
+        payloads.extend(capabilities::announce(&self.config, &sa.connection, false));
         let bytes = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, false, 0),
             payloads,
@@ -105,7 +105,7 @@ impl Ctx {
         .to_bytes();
         sa.init_request = bytes.clone();
         sa.next_request_id = 1;
-        self.send_first(now, sa, 0, Purpose::IkeSaInit, bytes);
+        self.send_first(now, sa, 0, Purpose::IkeSaInit, vec![bytes]);
         Ok(())
     }
 
@@ -386,7 +386,7 @@ impl Ctx {
             Payload::Nonce(sa.nonce_r.clone()),
         ];
         response.extend(nat_detection(&sa));
-        response.extend(capabilities::announce(&sa.connection, true));
+        response.extend(capabilities::announce(&self.config, &sa.connection, true));
         let bytes = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, true, 0),
             payloads: response,

@@ -18,6 +18,7 @@ mod dpd;
 mod end_action;
 mod engine;
 mod env;
+mod fragment;
 mod history;
 mod identity;
 mod ike_auth;
