@@ -12,7 +12,7 @@ use crate::error::{ConfigError, Source};
 use crate::identity::identity;
 use crate::proposal::{esp_proposal, ike_proposal};
 use crate::psk::{psk_bytes, read_psk_file, resolve, SecretFileError};
-use crate::pubkey::pubkey_auth;
+use crate::pubkey::{check_local_id_in_cert, pubkey_auth};
 use crate::reader::{Field, Located, TableReader};
 use crate::schema::{ip_list, Context};
 use crate::suggest::nearest;
@@ -85,10 +85,8 @@ fn connection(
     let local_addrs = optional(table, "local_addrs", ip_list)?.unwrap_or_default();
     let remote_addrs = optional(table, "remote_addrs", ip_list)?.unwrap_or_default();
     let remote_port = optional(table, "remote_port", |f| f.port())?.unwrap_or(500);
-    let local_id = table
-        .required("local_id")?
-        .string()?
-        .parse_with(src, identity)?;
+    let local_id_field = table.required("local_id")?;
+    let local_id = local_id_field.string()?.parse_with(src, identity)?;
     let remote_id = match table.field("remote_id") {
         Some(f) => match f.string()? {
             any if any.value == "%any" => None,
@@ -97,6 +95,9 @@ fn connection(
         None => None,
     };
     let auth = auth(ctx, table)?;
+    if let AuthConfig::Pubkey(pubkey) = &auth {
+        check_local_id_in_cert(&local_id_field, &local_id, &pubkey.certs[0])?;
+    }
     let ike_proposals = proposals(table, "proposals", DEFAULT_IKE_PROPOSALS, ike_proposal)?;
     let start_action = optional(table, "start_action", start_action)?.unwrap_or_default();
     let dpd_delay = optional(table, "dpd_delay", duration)?.unwrap_or(Duration::ZERO);

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use tern_crypto::{Certificate, PrivateKey, Secret};
-use tern_engine::config::{AuthConfig, PubkeyAuth};
+use tern_crypto::{check_peer_id, Certificate, PeerId, PrivateKey, Secret};
+use tern_engine::config::{AuthConfig, Identity, PubkeyAuth};
 
 use crate::error::ConfigError;
 use crate::psk::{read_secret_file, resolve, SecretFileError};
@@ -128,4 +128,28 @@ fn read_key(ctx: &Context<'_>, path: &Located<&str>) -> Result<PrivateKey, Confi
         PrivateKey::from_der(bytes.expose())
     };
     parsed.map_err(|e| path.error(&ctx.src, format!("key {shown}: {e}")))
+}
+
+/// The peer checks our ID against our certificate (RFC 7296 §3.5 and RFC 4945):
+/// say now, where `local_id` is written, when it would refuse it.
+pub(crate) fn check_local_id_in_cert(
+    field: &Field<'_>,
+    id: &Identity,
+    cert: &Certificate,
+) -> Result<(), ConfigError> {
+    let as_peer_id = match id {
+        Identity::Ipv4(a) => PeerId::Ip((*a).into()),
+        Identity::Ipv6(a) => PeerId::Ip((*a).into()),
+        Identity::Fqdn(name) => PeerId::Fqdn(name.clone()),
+        Identity::Email(addr) => PeerId::Email(addr.clone()),
+        Identity::DerDn(der) => PeerId::Dn(der.clone()),
+        Identity::KeyId(_) => {
+            return Err(field.error(
+                "a key ID cannot be matched against a certificate; with auth = \"pubkey\" \
+                 use a host name, email or IP address the certificate holds",
+            ))
+        }
+    };
+    check_peer_id(cert, &as_peer_id)
+        .map_err(|e| field.error(format!("local_id does not fit our certificate: {e}")))
 }

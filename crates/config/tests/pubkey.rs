@@ -179,3 +179,28 @@ fn fragmentation_settings() {
     let defaults = tern_config::default_config().unwrap();
     assert_eq!(defaults.engine.fragmentation, Default::default());
 }
+
+#[test]
+fn local_id_must_be_named_by_the_certificate() {
+    let dir = Dir::new("localid", FILES);
+    let path = dir.config(GOOD);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("moon.tern.test", "www.tern.test");
+    std::fs::write(&path, text).unwrap();
+    let e = load_file(&path).unwrap_err();
+    assert_eq!((e.line, e.column), (2, 12), "{e}");
+    assert!(
+        e.message.contains("local_id does not fit our certificate"),
+        "{e}"
+    );
+    assert!(e.message.contains("DNS:moon.tern.test"), "{e}");
+    // The IP address and email the certificate holds are fine.
+    for id in ["192.0.2.1", "admin@moon.tern.test"] {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replace("www.tern.test", id);
+        std::fs::write(&path, &text).unwrap();
+        load_file(&path).unwrap_or_else(|e| panic!("{id}: {e}"));
+        std::fs::write(&path, text.replace(id, "www.tern.test")).unwrap();
+    }
+}
