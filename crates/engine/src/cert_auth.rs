@@ -83,8 +83,8 @@ fn choose_signature(key: &PrivateKey, peer_hashes: &[SigHash]) -> Result<AuthSig
 }
 
 /// Checks the peer's certificate chain against our CAs at `now`, its ID against the
-/// certificate, and its AUTH payload against the certificate's key. The error says
-/// which of these failed, for the administrator.
+/// certificate, and its AUTH payload against the certificate's key. Says how the
+/// peer proved itself, or which check failed, for the administrator.
 pub(crate) fn verify_peer(
     auth: &PubkeyAuth,
     received: &[Payload],
@@ -92,7 +92,7 @@ pub(crate) fn verify_peer(
     auth_payload: &AuthPayload,
     signed_octets: &[u8],
     now: SystemTime,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let peer = identity::describe(id);
     let mut certs = received.iter().filter_map(|p| match p {
         Payload::Cert(c) if c.encoding == CertEncoding::X509_SIGNATURE => {
@@ -134,7 +134,11 @@ pub(crate) fn verify_peer(
             ));
         }
     }
-    Ok(())
+    Ok(format!(
+        "{how} with certificate \"{}\" ({} intermediate(s) sent)",
+        end_entity.subject(),
+        intermediates.len()
+    ))
 }
 
 fn peer_id(id: &Identification) -> Option<PeerId> {

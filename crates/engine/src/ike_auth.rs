@@ -67,8 +67,8 @@ fn our_auth(sa: &IkeSa, signer: Signer, id: &Identification) -> Result<Vec<Paylo
     }
 }
 
-/// Checks the peer's AUTH payload (and certificate) under `conn`'s method. The error
-/// says what failed, for the administrator.
+/// Checks the peer's AUTH payload (and certificate) under `conn`'s method. Says how
+/// the peer proved itself, or what failed, for the administrator.
 fn check_peer_auth(
     sa: &IkeSa,
     conn: &Connection,
@@ -77,13 +77,13 @@ fn check_peer_auth(
     auth: &AuthPayload,
     received: &[Payload],
     now: SystemTime,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let octets = octets_signed_by(sa, signer, id);
     let peer = identity::describe(id);
     match &conn.auth {
         AuthConfig::Psk(psk) if auth.method == AuthMethod::SHARED_KEY_MIC => {
             if verify_psk_auth(sa_prf(sa), psk, &octets, &auth.data) {
-                Ok(())
+                Ok("pre-shared key".into())
             } else {
                 Err(format!(
                     "pre-shared key mismatch: the AUTH payload of peer '{peer}' ({}) does not verify with our psk",
@@ -102,6 +102,15 @@ fn check_peer_auth(
             cert_auth::verify_peer(pubkey, received, id, auth, &octets, now)
         }
     }
+}
+
+fn log_authenticated(sa: &IkeSa, peer: &Identification, how: &str) {
+    tracing::info!(
+        ike = sa.unique_id,
+        connection = sa.connection.name,
+        peer = identity::describe(peer),
+        "peer authenticated: {how}"
+    );
 }
 
 /// What the peer's AUTHENTICATION_FAILED means for `conn`.
@@ -202,16 +211,17 @@ impl Ctx {
             }
         }
         let wall_clock = self.env.wall_clock(now);
-        if let Err(why) =
-            check_peer_auth(sa, &conn, Signer::Responder, &id_r, &auth, &p, wall_clock)
-        {
-            self.tell_auth_failed(sa);
-            tracing::warn!(
-                ike = sa.unique_id,
-                connection = conn.name,
-                "{why}; sent AUTHENTICATION_FAILED"
-            );
-            return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+        match check_peer_auth(sa, &conn, Signer::Responder, &id_r, &auth, &p, wall_clock) {
+            Ok(how) => log_authenticated(sa, &id_r, &how),
+            Err(why) => {
+                self.tell_auth_failed(sa);
+                tracing::warn!(
+                    ike = sa.unique_id,
+                    connection = conn.name,
+                    "{why}; sent AUTHENTICATION_FAILED"
+                );
+                return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+            }
         }
         let Phase::AwaitAuthResponse(pending) =
             std::mem::replace(&mut sa.phase, Phase::Established)
@@ -309,8 +319,10 @@ impl Ctx {
         let wall_clock = self.env.wall_clock(now);
         let checked = check_peer_auth(sa, &conn, Signer::Initiator, id_i, auth, &p, wall_clock);
         sa.connection = conn.clone();
-        let ours = checked
-            .and_then(|()| our_auth(sa, Signer::Responder, &identity::to_wire(&conn.local_id)));
+        let ours = checked.and_then(|how| {
+            log_authenticated(sa, id_i, &how);
+            our_auth(sa, Signer::Responder, &identity::to_wire(&conn.local_id))
+        });
         let mut response = match ours {
             Ok(auth) => {
                 let mut response = vec![Payload::IdR(identity::to_wire(&conn.local_id))];
