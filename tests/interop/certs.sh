@@ -5,11 +5,15 @@
 #   cert-rsa2048-tern-initiates, cert-rsa2048-strongswan-initiates RSA-2048
 #   cert-rsa4096-chain-tern-initiates, ...-strongswan-initiates    RSA-4096, root ->
 #       intermediate -> end entities: IKE_AUTH messages of several kilobytes
+#   cert-ed25519-tern-initiates, cert-ed25519-strongswan-initiates Ed25519 (RFC 8420)
+#   cert-untrusted-ca   sun's certificate from a CA tern does not trust: refused both
+#                       ways, with the reason in ternd's log
 # shellcheck shell=bash
 
 CERT_SCENARIOS=(cert-p256-tern-initiates cert-p256-strongswan-initiates
     cert-rsa2048-tern-initiates cert-rsa2048-strongswan-initiates
-    cert-rsa4096-chain-tern-initiates cert-rsa4096-chain-strongswan-initiates)
+    cert-rsa4096-chain-tern-initiates cert-rsa4096-chain-strongswan-initiates
+    cert-ed25519-tern-initiates cert-ed25519-strongswan-initiates cert-untrusted-ca)
 
 # certs_genkey FILE KIND: a private key (p256, rsa2048, rsa4096), PKCS#8 PEM, mode 600.
 certs_genkey() {
@@ -18,6 +22,7 @@ certs_genkey() {
         p256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$file" ;;
         rsa2048) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$file" ;;
         rsa4096) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out "$file" ;;
+        ed25519) openssl genpkey -algorithm ED25519 -out "$file" ;;
     esac 2>/dev/null && chmod 600 "$file"
 }
 
@@ -51,6 +56,7 @@ certs_make_pki() {
     command -v openssl >/dev/null || fail "openssl is missing (tests/run-all installs the package)"
     mkdir -p "$dir"
     [[ $kind == rsa4096-chain ]] && key=rsa4096
+    [[ $kind == untrusted ]] && key=p256
     step "making a $kind PKI with openssl"
     certs_issue "$dir" ca "$key" - "tern interop root" "$CERTS_CA_EXT" || fail "openssl could not make the CA"
     if [[ $kind == rsa4096-chain ]]; then
@@ -62,6 +68,12 @@ certs_make_pki() {
         fail "openssl could not make moon's certificate"
     certs_issue "$dir" sun "$key" $issuer sun.tern.example "$(certs_leaf_ext sun.tern.example "$TOPO_SUN_WAN")" ||
         fail "openssl could not make sun's certificate"
+    if [[ $kind == untrusted ]]; then
+        # Sun again, from a CA only sun knows of.
+        certs_issue "$dir" other-ca "$key" - "not tern's CA" "$CERTS_CA_EXT" &&
+            certs_issue "$dir" sun "$key" other-ca sun.tern.example "$(certs_leaf_ext sun.tern.example "$TOPO_SUN_WAN")" ||
+            fail "openssl could not make the untrusted certificate"
+    fi
     cat "$dir/moon.pem" >"$dir/moon-chain.pem"
     [[ $issuer == int ]] && cat "$dir/int.pem" >>"$dir/moon-chain.pem"
     step "PKI: $(openssl x509 -in "$dir/moon.pem" -noout -subject -issuer | tr '\n' ' ')"
@@ -188,3 +200,41 @@ scenario_cert-rsa2048-tern-initiates() { certs_tern_initiates rsa2048; }
 scenario_cert-rsa2048-strongswan-initiates() { certs_strongswan_initiates rsa2048; }
 scenario_cert-rsa4096-chain-tern-initiates() { certs_tern_initiates rsa4096-chain; }
 scenario_cert-rsa4096-chain-strongswan-initiates() { certs_strongswan_initiates rsa4096-chain; }
+
+scenario_cert-ed25519-tern-initiates() { certs_tern_initiates ed25519; }
+scenario_cert-ed25519-strongswan-initiates() { certs_strongswan_initiates ed25519; }
+
+# Sun's certificate is from a CA tern does not trust: tern refuses it as initiator
+# (and tells strongSwan) and as responder (answering AUTHENTICATION_FAILED), and
+# says why in its log and to ternctl.
+scenario_cert-untrusted-ca() {
+    certs_setup untrusted
+    local out rc lines_before sun_lines_before
+    out=$(timeout 60 "$TERNCTL" --socket "$R/moon-ternd/ternd.sock" initiate demo --timeout 20 2>&1)
+    rc=$?
+    step "ternctl initiate demo (untrusted CA) -> exit $rc: $out"
+    ((rc != 0)) || fail "ternctl initiate succeeded although sun's CA is not trusted"
+    grep -q "certificate of peer 'sun.tern.example' not trusted" <<<"$out" ||
+        fail "ternctl's answer does not say sun's certificate is not trusted: $out"
+    expect_within 10 "strongSwan logs tern's AUTHENTICATION_FAILED" \
+        grep -qE 'AUTHENTICATION_FAILED|AUTH_FAILED' "$W/sun-charon.log"
+    note "tern initiating: ternctl exit $rc: $out"
+    expect_within 10 "moon's kernel has no SA and no policy left" xfrm_is_empty moon
+    expect_within 10 "strongSwan lists no SA" charon_has_no_sa "$R/sun-charon"
+
+    lines_before=$(wc -l <"$W/moon-ternd.log")
+    sun_lines_before=$(wc -l <"$W/sun-charon.log")
+    out=$(swanctl_in "$R/sun-charon" --initiate --child net --timeout 30 2>&1)
+    rc=$?
+    step "swanctl --initiate (untrusted CA) -> exit $rc"
+    printf '%s\n' "$out" >"$W/sun-swanctl-initiate.txt"
+    ((rc != 0)) || fail "swanctl --initiate succeeded although tern does not trust sun's CA"
+    expect_within 10 "ternd's log says sun's certificate is not trusted (strongSwan initiating)" \
+        new_log_line_matches "$W/moon-ternd.log" "$lines_before" "not trusted.*answered AUTHENTICATION_FAILED"
+    new_log_line_matches "$W/sun-charon.log" "$sun_lines_before" 'AUTHENTICATION_FAILED|AUTH_FAILED' >/dev/null ||
+        fail "strongSwan's log does not show tern's AUTHENTICATION_FAILED answer"
+    note "strongSwan initiating, ternd logs: $(new_log_line_matches "$W/moon-ternd.log" "$lines_before" 'not trusted' | head -n1 | cut -c1-240)"
+    expect_within 10 "ternctl list-sas is empty" tern_has_no_sa "$R/moon-ternd"
+    expect "ternd is still running" ternd_running "$R/moon-ternd"
+    check_ike_ports
+}
