@@ -349,7 +349,7 @@ pub fn check_peer_id(cert: &Certificate, id: &PeerId) -> Result<(), CertError> {
         .map(|ext| ext.value.general_names.clone())
         .unwrap_or_default();
     let matches = match id {
-        PeerId::Dn(der) => parsed.subject().as_raw() == der.as_slice(),
+        PeerId::Dn(der) => crate::dn_equal(parsed.subject().as_raw(), der),
         PeerId::Fqdn(name) => sans
             .iter()
             .any(|gn| matches!(gn, GeneralName::DNSName(d) if d.eq_ignore_ascii_case(name))),
