@@ -318,10 +318,10 @@ fn values_of_the_wrong_kind() {
         "unsupported auth method `eap`; tern supports: psk, pubkey",
     );
     assert_error(
-        &BASE.replace("\"moon\"", "\"dn:CN=moon\""),
+        &BASE.replace("\"moon\"", "\"dn:CN=moon, Q=1\""),
         2,
         13,
-        "not supported yet",
+        "unknown DN attribute `Q`",
     );
     assert_error(
         &format!("{BASE}start_action = \"strat\"\n"),

@@ -365,3 +365,36 @@ fn a_psk_peer_is_refused_by_a_certificate_connection() {
         "{sun}"
     );
 }
+
+#[test]
+fn distinguished_names_match_the_subject_whatever_their_case() {
+    let dn = |text: &str| Identity::DerDn(tern_crypto::dn_from_text(text).unwrap());
+    let mut sun = config("sun", "p256");
+    sun.connections[0].local_id = dn("o=TERN TESTS, cn=Sun.Tern.Test");
+    let mut moon = config("moon", "p256");
+    moon.connections[0].remote_id = Some(dn("O=tern tests, CN=sun.tern.test"));
+    let mut pair = Pair::new(moon, sun);
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    assert!(established(&pair.a), "{:?}", pair.a.events);
+    assert!(established(&pair.b), "{:?}", pair.b.events);
+    assert_eq!(
+        pair.a.engine.list_sas(pair.now)[0].remote_id,
+        "O=TERN TESTS, CN=Sun.Tern.Test"
+    );
+
+    // A DN the certificate's subject is not.
+    let mut sun = config("sun", "p256");
+    sun.connections[0].local_id = dn("O=tern tests, CN=www.tern.test");
+    let mut moon = config("moon", "p256");
+    moon.connections[0].remote_id = None;
+    let mut pair = Pair::new(moon, sun);
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    assert!(!established(&pair.a));
+    let moon = failure(&pair.a);
+    assert!(
+        moon.contains("DN \"O=tern tests, CN=www.tern.test\"") && moon.contains("matches neither"),
+        "{moon}"
+    );
+}
