@@ -8,12 +8,14 @@
 #   cert-ed25519-tern-initiates, cert-ed25519-strongswan-initiates Ed25519 (RFC 8420)
 #   cert-untrusted-ca   sun's certificate from a CA tern does not trust: refused both
 #                       ways, with the reason in ternd's log
+#   cert-dn-identities  both sides named by their certificates' subject DNs
 # shellcheck shell=bash
 
 CERT_SCENARIOS=(cert-p256-tern-initiates cert-p256-strongswan-initiates
     cert-rsa2048-tern-initiates cert-rsa2048-strongswan-initiates
     cert-rsa4096-chain-tern-initiates cert-rsa4096-chain-strongswan-initiates
-    cert-ed25519-tern-initiates cert-ed25519-strongswan-initiates cert-untrusted-ca)
+    cert-ed25519-tern-initiates cert-ed25519-strongswan-initiates cert-untrusted-ca
+    cert-dn-identities)
 
 # certs_genkey FILE KIND: a private key (p256, rsa2048, rsa4096), PKCS#8 PEM, mode 600.
 certs_genkey() {
@@ -79,10 +81,14 @@ certs_make_pki() {
     step "PKI: $(openssl x509 -in "$dir/moon.pem" -noout -subject -issuer | tr '\n' ' ')"
 }
 
-# certs_tern_config: conf/ternd.toml with auth = "pubkey" and the PKI's files instead of the PSK.
+# certs_tern_config [LOCAL_ID REMOTE_ID]: conf/ternd.toml with auth = "pubkey" and the
+# PKI's files instead of the PSK, and these identities if given.
 certs_tern_config() {
-    local conf="$W/moon-ternd.toml" dir="$W/pki"
-    awk -v cert="$dir/moon-chain.pem" -v key="$dir/moon.key" -v ca="$dir/ca.pem" '
+    local conf="$W/moon-ternd.toml" dir="$W/pki" lid=${1:-} rid=${2:-}
+    awk -v cert="$dir/moon-chain.pem" -v key="$dir/moon.key" -v ca="$dir/ca.pem" \
+        -v lid="$lid" -v rid="$rid" '
+        /^local_id = / && lid != "" { print "local_id = \"" lid "\""; next }
+        /^remote_id = / && rid != "" { print "remote_id = \"" rid "\""; next }
         /^auth = "psk"$/ {
             print "auth = \"pubkey\""
             print "cert = \"" cert "\""
@@ -98,9 +104,15 @@ certs_tern_config() {
     printf '%s\n' "$conf"
 }
 
-# certs_start_charon_sun: charon in sun authenticating with sun's certificate.
+# certs_start_charon_sun [ID_MODE]: charon in sun authenticating with sun's certificate.
+# ID_MODE "dn": both identities are the certificates' subjects (strongSwan's default
+# when no id is set), instead of the host names.
 certs_start_charon_sun() {
-    local dir="$R/sun-charon" pki="$W/pki"
+    local dir="$R/sun-charon" pki="$W/pki" lid="id = sun.tern.example" rid=moon.tern.example
+    if [[ ${1:-} == dn ]]; then
+        lid="# no id: strongSwan identifies with the certificate's subject DN"
+        rid='"O=tern interop, CN=moon.tern.example"'
+    fi
     mkdir -p "$dir/swanctl/x509" "$dir/swanctl/x509ca" "$dir/swanctl/private"
     charon_write_config "$dir" "$W/sun-charon.log"
     cp "$pki/sun.pem" "$dir/swanctl/x509/sun.pem"
@@ -116,11 +128,11 @@ connections {
         local {
             auth = pubkey
             certs = sun.pem
-            id = sun.tern.example
+            $lid
         }
         remote {
             auth = pubkey
-            id = moon.tern.example
+            id = $rid
         }
         children {
             net {
@@ -237,4 +249,29 @@ scenario_cert-untrusted-ca() {
     expect_within 10 "ternctl list-sas is empty" tern_has_no_sa "$R/moon-ternd"
     expect "ternd is still running" ternd_running "$R/moon-ternd"
     check_ike_ports
+}
+
+# Distinguished names as identities, as strongSwan uses by default: tern names itself
+# and expects sun by the certificates' subjects (dn:...), both directions. (strongSwan
+# compares the IDr tern proposes with its own ID exactly, case included.)
+scenario_cert-dn-identities() {
+    certs_make_pki p256
+    local conf
+    conf=$(certs_tern_config "dn:O=tern interop, CN=moon.tern.example" \
+        "dn:O=tern interop, CN=sun.tern.example") || exit 1
+    start_ternd moon --config "$conf"
+    certs_start_charon_sun dn
+    tern_initiate
+    check_tunnel_up
+    tern_sas_json "$R/moon-ternd" | jq -e 'any(.[]; .remote_id == "O=tern interop, CN=sun.tern.example")' >/dev/null ||
+        fail "ternctl list-sas does not show sun's DN as its identity: $(tern_sas_json "$R/moon-ternd" | tr -d '\n' | cut -c1-300)"
+    grep -q "authentication of 'O=tern interop, CN=moon.tern.example' with .* successful" "$W/sun-charon.log" ||
+        fail "strongSwan's log does not show moon authenticated by its DN"
+    tern_terminate
+    check_all_gone
+    swanctl_initiate sun
+    check_tunnel_up
+    swanctl_terminate
+    check_all_gone
+    note "both directions with DN identities; ternctl shows the peer as 'O=tern interop, CN=sun.tern.example'"
 }
