@@ -169,8 +169,9 @@ pub struct IkeSa {
     pub peer_signature_hashes: Vec<SigHash>,
     /// Whether the peer announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3).
     pub peer_fragmentation: bool,
-    /// A fragmented message being received.
-    pub reassembly: Option<Reassembly>,
+    /// Fragmented messages being received: a request of the peer's [0] and a
+    /// response to ours [1], which may arrive interleaved.
+    pub reassembly: [Option<Reassembly>; 2],
     pub children: Vec<ChildSa>,
     pub lingering: Vec<Lingering>,
     /// Our next request's message ID.
@@ -229,7 +230,7 @@ impl IkeSa {
             peer_id: None,
             peer_signature_hashes: Vec::new(),
             peer_fragmentation: false,
-            reassembly: None,
+            reassembly: [None, None],
             children: Vec::new(),
             lingering: Vec::new(),
             next_request_id: 0,
@@ -395,7 +396,7 @@ impl IkeSa {
             Payload::EncryptedFragment(skf) => {
                 let header = &message.header;
                 match Reassembly::feed(
-                    &mut self.reassembly,
+                    &mut self.reassembly[usize::from(header.flags.is_response())],
                     header.message_id,
                     header.flags.is_response(),
                     skf,
