@@ -128,6 +128,32 @@ impl fmt::Display for AuthSignature {
     }
 }
 
+impl PrivateKey {
+    /// The digital signature (method 14) schemes this key signs with, best first.
+    /// RSA keys sign PKCS#1 v1.5, which every peer verifies (RSA-PSS is verified
+    /// but not chosen).
+    pub fn digital_signature_schemes(&self) -> &'static [SignatureScheme] {
+        use SignatureScheme::*;
+        match &self.inner {
+            PrivateInner::Rsa(_) => &[RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512],
+            PrivateInner::P256(_) => &[EcdsaP256Sha256],
+            PrivateInner::P384(_) => &[EcdsaP384Sha384],
+            PrivateInner::Ed25519(_) => &[Ed25519],
+        }
+    }
+
+    /// The key type's own AUTH method (RFC 7296 §3.8), for peers that do not
+    /// speak RFC 7427; Ed25519 has none.
+    pub fn legacy_signature(&self) -> Option<AuthSignature> {
+        match &self.inner {
+            PrivateInner::Rsa(_) => Some(AuthSignature::Rsa),
+            PrivateInner::P256(_) => Some(AuthSignature::EcdsaSha256P256),
+            PrivateInner::P384(_) => Some(AuthSignature::EcdsaSha384P384),
+            PrivateInner::Ed25519(_) => None,
+        }
+    }
+}
+
 fn key_mismatch(how: AuthSignature) -> CryptoError {
     CryptoError::SignatureKeyMismatch {
         method: how.to_string(),

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use tern_crypto::{
     check_peer_id, sign_auth, verify_auth, verify_chain, AuthSignature, CertError, Certificate,
-    PeerId, PrivateKey, SigHash, SignatureScheme,
+    PeerId, PrivateKey, SigHash,
 };
 use tern_wire::{
     AuthMethod, AuthPayload, CertEncoding, CertPayload, CertReqPayload, IdType, Identification,
@@ -58,26 +58,20 @@ pub(crate) fn sign(
     })
 }
 
-/// Method 14 with the strongest scheme the peer can check, or, when it announced no
-/// hash we can use, the key type's own method.
+/// Method 14 with the first scheme whose hash the peer announced, or, when it
+/// announced none we can use, the key type's own method.
 fn choose_signature(key: &PrivateKey, peer_hashes: &[SigHash]) -> Result<AuthSignature, String> {
-    use SignatureScheme::*;
-    let schemes: &[SignatureScheme] = match key.kind() {
-        "RSA" => &[RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512],
-        "ECDSA P-256" => &[EcdsaP256Sha256],
-        "ECDSA P-384" => &[EcdsaP384Sha384],
-        _ => &[Ed25519],
-    };
-    if let Some(scheme) = schemes.iter().find(|s| peer_hashes.contains(&s.hash())) {
-        return Ok(AuthSignature::DigitalSignature(*scheme));
-    }
-    match key.kind() {
-        "RSA" => Ok(AuthSignature::Rsa),
-        "ECDSA P-256" => Ok(AuthSignature::EcdsaSha256P256),
-        "ECDSA P-384" => Ok(AuthSignature::EcdsaSha384P384),
-        kind => Err(format!(
-            "an {kind} key can only sign with a digital signature (RFC 7427), \
-             and the peer did not announce support for it (SIGNATURE_HASH_ALGORITHMS)"
+    let announced = key
+        .digital_signature_schemes()
+        .iter()
+        .find(|s| peer_hashes.contains(&s.hash()));
+    match (announced, key.legacy_signature()) {
+        (Some(scheme), _) => Ok(AuthSignature::DigitalSignature(*scheme)),
+        (None, Some(legacy)) => Ok(legacy),
+        (None, None) => Err(format!(
+            "an {} key can only sign with a digital signature (RFC 7427), \
+             and the peer did not announce support for it (SIGNATURE_HASH_ALGORITHMS)",
+            key.kind()
         )),
     }
 }
