@@ -23,6 +23,7 @@
 //! - x509-parser: certificates (its signature checks run on ring).
 //! - rsa: PKCS#1 v1.5 signing with SHA-1 (AUTH method 1); ring refuses
 //!   SHA-1 signatures.
+//! - p521: ECDSA on P-521 (AUTH method 11), which ring does not do.
 
 mod aead;
 mod auth;

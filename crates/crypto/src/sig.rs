@@ -1,5 +1,6 @@
 //! Signature AUTH (RFC 7296 §2.15, §3.8): RSA PKCS#1 v1.5 (method 1),
-//! ECDSA with SHA-256/P-256 and SHA-384/P-384 (methods 9, 10, RFC 4754),
+//! ECDSA with SHA-256/P-256, SHA-384/P-384 and SHA-512/P-521 (methods 9, 10,
+//! 11, RFC 4754),
 //! and Digital Signature (method 14, RFC 7427) with RSA PKCS#1 v1.5,
 //! RSA-PSS, ECDSA and Ed25519.
 //!
@@ -70,6 +71,7 @@ pub enum SignatureScheme {
     RsaPssSha512,
     EcdsaP256Sha256,
     EcdsaP384Sha384,
+    EcdsaP521Sha512,
     Ed25519,
 }
 
@@ -81,7 +83,7 @@ impl SignatureScheme {
             RsaPkcs1Sha1 => SigHash::Sha1,
             RsaPkcs1Sha256 | RsaPssSha256 | EcdsaP256Sha256 => SigHash::Sha256,
             RsaPkcs1Sha384 | RsaPssSha384 | EcdsaP384Sha384 => SigHash::Sha384,
-            RsaPkcs1Sha512 | RsaPssSha512 => SigHash::Sha512,
+            RsaPkcs1Sha512 | RsaPssSha512 | EcdsaP521Sha512 => SigHash::Sha512,
             Ed25519 => SigHash::Identity,
         }
     }
@@ -101,6 +103,8 @@ pub enum AuthSignature {
     EcdsaSha256P256,
     /// Method 10: ECDSA with SHA-384 on P-384, r | s.
     EcdsaSha384P384,
+    /// Method 11: ECDSA with SHA-512 on P-521, r | s.
+    EcdsaSha512P521,
     /// Method 14 (RFC 7427) with this scheme.
     DigitalSignature(SignatureScheme),
 }
@@ -112,6 +116,7 @@ impl AuthSignature {
             AuthSignature::Rsa => 1,
             AuthSignature::EcdsaSha256P256 => 9,
             AuthSignature::EcdsaSha384P384 => 10,
+            AuthSignature::EcdsaSha512P521 => 11,
             AuthSignature::DigitalSignature(_) => 14,
         }
     }
@@ -123,6 +128,7 @@ impl fmt::Display for AuthSignature {
             AuthSignature::Rsa => f.write_str("RSA signature (method 1, SHA-1)"),
             AuthSignature::EcdsaSha256P256 => f.write_str("ECDSA P-256 SHA-256 (method 9)"),
             AuthSignature::EcdsaSha384P384 => f.write_str("ECDSA P-384 SHA-384 (method 10)"),
+            AuthSignature::EcdsaSha512P521 => f.write_str("ECDSA P-521 SHA-512 (method 11)"),
             AuthSignature::DigitalSignature(s) => write!(f, "digital signature {s:?} (method 14)"),
         }
     }
@@ -138,6 +144,7 @@ impl PrivateKey {
             PrivateInner::Rsa(_) => &[RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512],
             PrivateInner::P256(_) => &[EcdsaP256Sha256],
             PrivateInner::P384(_) => &[EcdsaP384Sha384],
+            PrivateInner::P521(_) => &[EcdsaP521Sha512],
             PrivateInner::Ed25519(_) => &[Ed25519],
         }
     }
@@ -149,9 +156,18 @@ impl PrivateKey {
             PrivateInner::Rsa(_) => Some(AuthSignature::Rsa),
             PrivateInner::P256(_) => Some(AuthSignature::EcdsaSha256P256),
             PrivateInner::P384(_) => Some(AuthSignature::EcdsaSha384P384),
+            PrivateInner::P521(_) => Some(AuthSignature::EcdsaSha512P521),
             PrivateInner::Ed25519(_) => None,
         }
     }
+}
+
+fn k_verify_p521(
+    key: &p521::ecdsa::VerifyingKey,
+    message: &[u8],
+    sig: &p521::ecdsa::Signature,
+) -> bool {
+    key.verify(message, sig).is_ok()
 }
 
 fn key_mismatch(how: AuthSignature) -> CryptoError {
@@ -179,6 +195,7 @@ pub fn sign_auth(
         }
         AuthSignature::EcdsaSha256P256 => (EcdsaP256Sha256, true),
         AuthSignature::EcdsaSha384P384 => (EcdsaP384Sha384, true),
+        AuthSignature::EcdsaSha512P521 => (EcdsaP521Sha512, true),
         AuthSignature::DigitalSignature(scheme) => (scheme, false),
     };
     let signature = match (&key.inner, scheme) {
@@ -214,6 +231,14 @@ pub fn sign_auth(
         }
         (PrivateInner::P384(k), EcdsaP384Sha384) => {
             let sig: p384::ecdsa::Signature = k.sign(signed_octets);
+            if raw_ecdsa {
+                sig.to_bytes().to_vec()
+            } else {
+                sig.to_der().as_bytes().to_vec()
+            }
+        }
+        (PrivateInner::P521(k), EcdsaP521Sha512) => {
+            let sig: p521::ecdsa::Signature = k.sign(signed_octets);
             if raw_ecdsa {
                 sig.to_bytes().to_vec()
             } else {
@@ -263,6 +288,7 @@ pub fn verify_auth(
         1 => (AuthSignature::Rsa, RsaPkcs1Sha1, auth_data),
         9 => (AuthSignature::EcdsaSha256P256, EcdsaP256Sha256, auth_data),
         10 => (AuthSignature::EcdsaSha384P384, EcdsaP384Sha384, auth_data),
+        11 => (AuthSignature::EcdsaSha512P521, EcdsaP521Sha512, auth_data),
         14 => {
             let (&len, rest) = auth_data
                 .split_first()
@@ -308,6 +334,16 @@ pub fn verify_auth(
                 p384::ecdsa::Signature::from_slice(signature)
             };
             sig.is_ok_and(|sig| k.verify(signed_octets, &sig).is_ok())
+        }
+        (PublicInner::P521(point), EcdsaP521Sha512) => {
+            let sig = if method == 14 {
+                p521::ecdsa::Signature::from_der(signature)
+            } else {
+                p521::ecdsa::Signature::from_slice(signature)
+            };
+            let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| CryptoError::BadSignatureEncoding)?;
+            sig.is_ok_and(|sig| k_verify_p521(&key, signed_octets, &sig))
         }
         (PublicInner::Ed25519(raw), Ed25519) => rsig::UnparsedPublicKey::new(&rsig::ED25519, raw)
             .verify(signed_octets, signature)
