@@ -192,6 +192,15 @@ mod tests {
         assert_eq!(signed_with(&rsa, &[]).0, AuthMethod::RSA_SIG);
         assert_eq!(signed_with(&p256, &[]).0, AuthMethod::ECDSA_SHA256_P256);
         assert_eq!(signed_with(&p384, &[]).0, AuthMethod::ECDSA_SHA384_P384);
+        let p521 = auth(
+            fixture!("moon-p521.cert.pem"),
+            fixture!("moon-p521.key.pem"),
+        );
+        assert_eq!(signed_with(&p521, &[]).0, AuthMethod::ECDSA_SHA512_P521);
+        assert_eq!(
+            signed_with(&p521, &[SigHash::Sha512]).0,
+            AuthMethod::DIGITAL_SIGNATURE
+        );
         let ed = auth(
             fixture!("moon-ed25519.cert.pem"),
             fixture!("moon-ed25519.key.pem"),

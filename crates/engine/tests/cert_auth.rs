@@ -71,6 +71,16 @@ fn credentials(host: &str, kind: &str) -> Credentials {
             fixture!("sun-p384.key.pem"),
             ca,
         ),
+        ("moon", "p521") => (
+            fixture!("moon-p521.cert.pem"),
+            fixture!("moon-p521.key.pem"),
+            ca,
+        ),
+        ("sun", "p521") => (
+            fixture!("sun-p521.cert.pem"),
+            fixture!("sun-p521.key.pem"),
+            ca,
+        ),
         ("moon", "ed25519") => (
             fixture!("moon-ed25519.cert.pem"),
             fixture!("moon-ed25519.key.pem"),
@@ -212,6 +222,12 @@ fn ecdsa_p256_both_roles() {
 fn ecdsa_p384_both_roles() {
     comes_up("p384", true);
     comes_up("p384", false);
+}
+
+#[test]
+fn ecdsa_p521_both_roles() {
+    comes_up("p521", true);
+    comes_up("p521", false);
 }
 
 #[test]
