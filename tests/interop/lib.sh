@@ -60,7 +60,7 @@ wait_until() {
 # Packages: what the tests need from Debian, installed only when missing.
 
 TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swanctl libstrongswan-standard-plugins
-    strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps)
+    strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps patchelf systemd)
 # The certificate scenarios (certs.sh) make their PKI with the openssl CLI.
 TERN_DEBIAN_PACKAGES+=(openssl)
 
@@ -144,6 +144,7 @@ _topology_side() {
 # state and policy inside them.
 topology_down() {
     ip netns del moon 2>/dev/null
+    ip netns del nat 2>/dev/null
     ip netns del sun 2>/dev/null
     return 0
 }

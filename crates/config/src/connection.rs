@@ -16,9 +16,10 @@ use crate::pubkey::{check_local_id_in_cert, pubkey_auth};
 use crate::reader::{Field, Located, TableReader};
 use crate::schema::{ip_list, Context};
 use crate::suggest::nearest;
+use crate::traffic;
 use crate::ts::ts;
 
-const CONNECTION_KEYS: &[&str] = &[
+pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "local_addrs",
     "remote_addrs",
     "remote_port",
@@ -40,7 +41,7 @@ const CONNECTION_KEYS: &[&str] = &[
     "children",
 ];
 
-const CHILD_KEYS: &[&str] = &[
+pub(crate) const CHILD_KEYS: &[&str] = &[
     "local_ts",
     "remote_ts",
     "esp_proposals",
@@ -49,6 +50,12 @@ const CHILD_KEYS: &[&str] = &[
     "rekey_time",
     "life_time",
     "rand_time",
+    "rekey_bytes",
+    "life_bytes",
+    "rand_bytes",
+    "rekey_packets",
+    "life_packets",
+    "rand_packets",
     "dpd_action",
     "close_action",
 ];
@@ -255,6 +262,7 @@ fn child(
         mode: optional(table, "mode", mode)?.unwrap_or_default(),
         start_action: optional(table, "start_action", start_action)?.unwrap_or_default(),
         lifetime: lifetime(table, Lifetime::default())?,
+        traffic: traffic::traffic(table)?,
         dpd_action: optional(table, "dpd_action", dpd_action)?.unwrap_or_default(),
         close_action: optional(table, "close_action", close_action)?.unwrap_or_default(),
     })

@@ -144,6 +144,9 @@ impl Ctx {
         if let AuthConfig::Pubkey(pubkey) = &conn.auth {
             payloads.push(cert_auth::certreq(pubkey));
         }
+        if sa.initial_contact {
+            payloads.push(payloads::status(NotifyType::INITIAL_CONTACT, Vec::new()));
+        }
         if let Some(remote_id) = &conn.remote_id {
             payloads.push(Payload::IdR(identity::to_wire(remote_id)));
         }
@@ -363,6 +366,9 @@ impl Ctx {
         sa.phase = Phase::Established;
         sa.phase_deadline = None;
         self.established(now, sa, id_i.clone());
+        if payloads::notify(&p, NotifyType::INITIAL_CONTACT).is_some() {
+            self.initial_contacts.push(sa.unique_id);
+        }
         match child {
             Some(Ok((negotiated, keys, _))) => {
                 self.install_child(now, sa, negotiated, keys, false);
