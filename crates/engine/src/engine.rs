@@ -14,7 +14,7 @@ use crate::end_action::{self, EndCause, PendingRestart};
 use crate::env::Environment;
 use crate::history::{History, SaEnd, SaKind};
 use crate::identity;
-use crate::ike_sa::{IkeSa, InFlight, Phase, Purpose, Queued, Spi};
+use crate::ike_sa::{IkeSa, InFlight, Opened, Phase, Purpose, Queued, Spi};
 use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
@@ -591,6 +591,13 @@ impl Ctx {
         });
     }
 
+    /// Sends a message's datagrams (one, or its fragments) in order.
+    pub fn transmit_all(&mut self, local: SocketAddr, remote: SocketAddr, datagrams: Vec<Vec<u8>>) {
+        for datagram in datagrams {
+            self.transmit(local, remote, datagram);
+        }
+    }
+
     pub fn drop_packet(&mut self, reason: DropReason, from: SocketAddr, detail: &str) {
         self.stats.count_drop(reason);
         tracing::warn!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
@@ -624,14 +631,18 @@ impl Ctx {
                 return Next::Keep;
             }
         } else if header.message_id.wrapping_add(1) == sa.expected_request_id {
-            if let Some(response) = sa.last_response.clone() {
+            // A retransmitted fragmented request: answer its first fragment only
+            // (RFC 7383 §2.6.1), not every one.
+            let first =
+                crate::fragment::skf(&message.payloads).is_none_or(|f| f.fragment_number == 1);
+            if let Some(response) = sa.last_response.clone().filter(|_| first) {
                 self.stats.retransmits_answered += 1;
                 tracing::debug!(
                     ike = sa.unique_id,
                     id = header.message_id,
                     "request retransmitted by the peer; resending our response"
                 );
-                self.transmit(sa.local, sa.remote, response);
+                self.transmit_all(sa.local, sa.remote, response);
             }
             return Next::Keep;
         } else if header.message_id != sa.expected_request_id {
@@ -646,7 +657,8 @@ impl Ctx {
             return Next::Keep;
         }
         let payloads = match sa.open(bytes, &message) {
-            Ok(p) => p,
+            Ok(Opened::Message(p)) => p,
+            Ok(Opened::Fragment) => return Next::Keep,
             Err(e) => {
                 self.drop_packet(
                     DropReason::Unauthenticated,
@@ -768,8 +780,9 @@ impl Ctx {
         }
         let id = sa.next_request_id;
         sa.next_request_id += 1;
-        let bytes = sa.seal(exchange, false, id, &payloads);
-        self.send_first(now, sa, id, purpose, bytes);
+        let limit = sa.fragment_limit(&self.config.fragmentation);
+        let datagrams = sa.seal(exchange, false, id, &payloads, limit);
+        self.send_first(now, sa, id, purpose, datagrams);
     }
 
     /// Sends a request for the first time and arms its retransmission.
@@ -779,13 +792,13 @@ impl Ctx {
         sa: &mut IkeSa,
         message_id: u32,
         purpose: Purpose,
-        bytes: Vec<u8>,
+        datagrams: Vec<Vec<u8>>,
     ) {
-        self.transmit(sa.local, sa.remote, bytes.clone());
+        self.transmit_all(sa.local, sa.remote, datagrams.clone());
         sa.in_flight = Some(InFlight {
             message_id,
             purpose,
-            bytes,
+            datagrams,
             sends: 1,
             next_retransmit: now + self.retransmit_delay(0),
         });
@@ -805,10 +818,11 @@ impl Ctx {
         id: u32,
         payloads: &[Payload],
     ) {
-        let bytes = sa.seal(exchange, true, id, payloads);
+        let limit = sa.fragment_limit(&self.config.fragmentation);
+        let datagrams = sa.seal(exchange, true, id, payloads, limit);
         sa.expected_request_id = id.wrapping_add(1);
-        sa.last_response = Some(bytes.clone());
-        self.transmit(sa.local, sa.remote, bytes);
+        sa.last_response = Some(datagrams.clone());
+        self.transmit_all(sa.local, sa.remote, datagrams);
     }
 
     /// How long a half-open IKE SA waits for IKE_AUTH: as long as an initiator
@@ -889,8 +903,8 @@ impl Ctx {
             attempt = request.sends,
             "retransmitting request"
         );
-        let bytes = request.bytes.clone();
-        self.transmit(sa.local, sa.remote, bytes);
+        let datagrams = request.datagrams.clone();
+        self.transmit_all(sa.local, sa.remote, datagrams);
         Next::Keep
     }
 
