@@ -63,7 +63,7 @@ pub async fn run(spec: LoadSpec) -> anyhow::Result<Summary> {
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
         let (spec, initiator, next) = (spec.clone(), initiator.clone(), next.clone());
         workers.push(tokio::spawn(async move {
-            worker(socket, local_ip, &spec, &initiator, &next).await
+            worker(socket, &spec, &initiator, &next).await
         }));
     }
     let mut latencies = Vec::new();
@@ -121,11 +121,11 @@ type Outcome = Result<Duration, String>;
 
 async fn worker(
     socket: UdpSocket,
-    local_ip: IpAddr,
     spec: &LoadSpec,
     initiator: &Initiator,
     next: &AtomicU32,
 ) -> anyhow::Result<Vec<Outcome>> {
+    let port = socket.local_addr()?.port();
     let mut outcomes = Vec::new();
     let mut buf = vec![0u8; 65536];
     loop {
@@ -134,11 +134,11 @@ async fn worker(
             return Ok(outcomes);
         }
         let engine = Engine::new(
-            initiator.for_sa(spec.first_index.wrapping_add(i)),
+            initiator.for_sa(spec.first_index.wrapping_add(i), port),
             Box::new(OsEnv::new()?),
         );
         let started = Instant::now();
-        let result = establish(engine, &socket, local_ip, spec.timeout, &mut buf).await?;
+        let result = establish(engine, &socket, spec.timeout, &mut buf).await?;
         outcomes.push(result.map(|()| started.elapsed()));
     }
 }
@@ -148,7 +148,6 @@ async fn worker(
 async fn establish(
     mut engine: Engine,
     socket: &UdpSocket,
-    local_ip: IpAddr,
     timeout: Duration,
     buf: &mut [u8],
 ) -> anyhow::Result<Result<(), String>> {
@@ -188,10 +187,7 @@ async fn establish(
                         None => continue, // ESP, which a load run never carries
                     }
                 }
-                // The engine believes it speaks from port 500 (it always
-                // initiates from there); the source port is the socket's.
-                let local = SocketAddr::new(local_ip, 500);
-                engine.handle_datagram(Instant::now(), local, from, datagram);
+                engine.handle_datagram(Instant::now(), socket.local_addr()?, from, datagram);
             }
             _ = tokio::time::sleep_until(wake.into()) => engine.handle_timeout(Instant::now()),
         }

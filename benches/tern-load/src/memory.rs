@@ -46,7 +46,8 @@ impl Environment for SeededEnv {
     }
 }
 
-pub const INITIATOR_ADDR: &str = "192.0.2.1:500";
+/// The initiator speaks from a port of its own, as tern-load's sockets do.
+pub const INITIATOR_ADDR: &str = "192.0.2.1:40000";
 pub const RESPONDER_ADDR: &str = "192.0.2.2:500";
 
 /// The configurations of the in-memory pair, made once.
@@ -84,7 +85,7 @@ impl Pair {
     pub fn new(configs: &Configs, seed: u64) -> Pair {
         Pair {
             initiator: Engine::new(
-                configs.initiator.for_sa(seed as u32),
+                configs.initiator.for_sa(seed as u32, 40000),
                 Box::new(SeededEnv::new(seed.wrapping_mul(2))),
             ),
             responder: Engine::new(
@@ -176,6 +177,11 @@ mod tests {
         assert_eq!(sas[0].state, "ESTABLISHED");
         assert_eq!(sas[0].children.len(), 1);
         assert_eq!(sas[0].remote_id, "load-1.tern.example");
+        // The initiator told its engine its real port, so no NAT is seen and
+        // nobody moves to port 4500.
+        let mine = pair.initiator.list_sas(pair.now);
+        assert_eq!(mine[0].local_addr, INITIATOR_ADDR.parse().unwrap());
+        assert_eq!(sas[0].remote_addr, INITIATOR_ADDR.parse().unwrap());
     }
 
     /// The crypto bound seals and hashes messages of the sizes the engine

@@ -111,10 +111,11 @@ mode = "tunnel"
         })
     }
 
-    /// The configuration of the `index`-th IKE SA: identity
+    /// The configuration of the `index`-th IKE SA, sent from `port`: identity
     /// `load-<index>.tern.example`, inner address 10.128.0.0 + index.
-    pub fn for_sa(&self, index: u32) -> EngineConfig {
+    pub fn for_sa(&self, index: u32, port: u16) -> EngineConfig {
         let mut config = self.template.clone();
+        config.ike_port = port;
         let conn = &mut config.connections[0];
         conn.local_id = Identity::Fqdn(format!("load-{index}.tern.example"));
         let inner = u32::from(Ipv4Addr::new(10, 128, 0, 0)) | (index & 0x7f_ffff);
@@ -157,8 +158,8 @@ mod tests {
             "127.0.0.2:500".parse().unwrap(),
         )
         .expect("valid");
-        let a = init.for_sa(1);
-        let b = init.for_sa(258);
+        let a = init.for_sa(1, 500);
+        let b = init.for_sa(258, 500);
         assert_eq!(
             a.connections[0].local_id,
             Identity::Fqdn("load-1.tern.example".into())
