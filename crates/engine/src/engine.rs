@@ -409,7 +409,13 @@ impl Engine {
 
     /// Call when `poll_timeout()` has passed (early or spurious calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(spi) = self.timers.pop_due(now) {
+        while let Some((at, spi)) = self.timers.pop_due(now) {
+            // An entry due before the SA's live one was left by a deadline that
+            // moved later. Waking the SA for it would schedule yet another entry.
+            let stale = |sa: &IkeSa| sa.scheduled.is_some_and(|live| live > at);
+            if self.sas.get(&spi).is_none_or(stale) {
+                continue;
+            }
             let Some(mut sa) = self.sas.remove(&spi) else {
                 continue;
             };
