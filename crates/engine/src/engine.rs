@@ -544,6 +544,7 @@ impl Engine {
         }
         match next {
             Next::Keep => {
+                sa.release_handshake();
                 if let Some(deadline) = sa.next_deadline() {
                     if sa.scheduled != Some(deadline) {
                         self.timers.schedule(deadline.max(now), sa.our_spi());
