@@ -52,8 +52,8 @@ pub const RESPONDER_ADDR: &str = "192.0.2.2:500";
 
 /// The configurations of the in-memory pair, made once.
 pub struct Configs {
-    initiator: Initiator,
-    responder: EngineConfig,
+    pub initiator: Initiator,
+    pub responder: EngineConfig,
 }
 
 impl Configs {
@@ -83,20 +83,31 @@ pub struct Pair {
 
 impl Pair {
     pub fn new(configs: &Configs, seed: u64) -> Pair {
+        let responder = Engine::new(
+            configs.responder.clone(),
+            Box::new(SeededEnv::new(seed.wrapping_mul(2) + 1)),
+        );
+        Pair::with_responder(configs, seed, responder)
+    }
+
+    /// A fresh initiator against `responder`, which may hold SAs already.
+    pub fn with_responder(configs: &Configs, seed: u64, responder: Engine) -> Pair {
         Pair {
             initiator: Engine::new(
                 configs.initiator.for_sa(seed as u32, 40000),
                 Box::new(SeededEnv::new(seed.wrapping_mul(2))),
             ),
-            responder: Engine::new(
-                configs.responder.clone(),
-                Box::new(SeededEnv::new(seed.wrapping_mul(2) + 1)),
-            ),
+            responder,
             initiator_addr: INITIATOR_ADDR.parse().expect("address"),
             responder_addr: RESPONDER_ADDR.parse().expect("address"),
             now: Instant::now(),
             sizes: Vec::new(),
         }
+    }
+
+    /// The responder, with every SA it established.
+    pub fn into_responder(self) -> Engine {
+        self.responder
     }
 
     /// IKE_SA_INIT, IKE_AUTH and the first CHILD SA: returns once both sides
