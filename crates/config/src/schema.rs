@@ -74,13 +74,14 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
         Some(f) => connections(ctx, &f.named_tables()?)?,
         None => Vec::new(),
     };
-    let nat_port = daemon.nat_port;
+    let (ike_port, nat_port) = (daemon.port, daemon.nat_port);
     Ok(Config {
         daemon,
         engine: EngineConfig {
             connections,
             retransmit,
             cookie_threshold: settings.cookie_threshold,
+            ike_port,
             nat_port,
             nat_keepalive: settings.nat_keepalive,
             fragmentation,

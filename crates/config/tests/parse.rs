@@ -96,6 +96,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 tries: 5,
             },
             cookie_threshold: 30,
+            ike_port: 500,
             nat_port: 4500,
             nat_keepalive: Duration::from_secs(20),
             fragmentation: Fragmentation {

@@ -17,6 +17,10 @@ pub struct EngineConfig {
     /// IKE_SA_INIT requests must come back with a COOKIE (RFC 7296 §2.6). 0 demands
     /// a cookie always; `u32::MAX` never.
     pub cookie_threshold: u32,
+    /// Our UDP port for IKE when we initiate (daemon.port; a load generator with
+    /// one socket per IKE SA sets its own). NAT detection hashes it, so it must
+    /// be the port the datagrams really leave from.
+    pub ike_port: u16,
     /// Our UDP port for IKE and ESP once a NAT is detected (RFC 7296 §2.23).
     pub nat_port: u16,
     /// How often the side behind a NAT sends a NAT-keepalive (RFC 3948 §2.3);
@@ -37,6 +41,7 @@ impl Default for EngineConfig {
             connections: Vec::new(),
             retransmit: RetransmitConfig::default(),
             cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            ike_port: 500,
             nat_port: 4500,
             nat_keepalive: DEFAULT_NAT_KEEPALIVE,
             fragmentation: Fragmentation::default(),

@@ -91,7 +91,9 @@ pub(crate) struct Ctx {
 
 pub struct Engine {
     pub(crate) ctx: Ctx,
-    pub(crate) sas: HashMap<Spi, IkeSa>,
+    /// Boxed: an IKE SA is about 1 KB, so the table (up to 1.3x oversized as it
+    /// grows) stays small and taking an SA out to work on it moves a pointer.
+    pub(crate) sas: HashMap<Spi, Box<IkeSa>>,
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
     /// IKE_SA_INIT finds its SA instead of making a second one.
     by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
@@ -409,7 +411,13 @@ impl Engine {
 
     /// Call when `poll_timeout()` has passed (early or spurious calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(spi) = self.timers.pop_due(now) {
+        while let Some((at, spi)) = self.timers.pop_due(now) {
+            // An entry due before the SA's live one was left by a deadline that
+            // moved later. Waking the SA for it would schedule yet another entry.
+            let stale = |sa: &IkeSa| sa.scheduled.is_some_and(|live| live > at);
+            if self.sas.get(&spi).is_none_or(|sa| stale(sa)) {
+                continue;
+            }
             let Some(mut sa) = self.sas.remove(&spi) else {
                 continue;
             };
@@ -520,7 +528,7 @@ impl Engine {
     }
 
     /// Puts an SA back in the table (or tears it down) after a handler ran.
-    pub(crate) fn settle(&mut self, now: Instant, sa: IkeSa, next: Next) {
+    pub(crate) fn settle(&mut self, now: Instant, sa: impl Into<Box<IkeSa>>, next: Next) {
         self.settle_one(now, sa, next);
         // IKE SAs the handler made (rekeying).
         for new in std::mem::take(&mut self.ctx.new_sas) {
@@ -529,7 +537,8 @@ impl Engine {
         self.honour_initial_contacts(now);
     }
 
-    pub(crate) fn settle_one(&mut self, now: Instant, mut sa: IkeSa, next: Next) {
+    pub(crate) fn settle_one(&mut self, now: Instant, sa: impl Into<Box<IkeSa>>, next: Next) {
+        let mut sa = sa.into();
         let half_open = matches!(next, Next::Keep) && matches!(sa.phase, Phase::AwaitAuthRequest);
         if half_open {
             self.ctx.half_open.insert(sa.our_spi());
@@ -538,6 +547,7 @@ impl Engine {
         }
         match next {
             Next::Keep => {
+                sa.release_handshake();
                 if let Some(deadline) = sa.next_deadline() {
                     if sa.scheduled != Some(deadline) {
                         self.timers.schedule(deadline.max(now), sa.our_spi());
@@ -550,7 +560,7 @@ impl Engine {
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
                 let restart = end_action::plan(&sa);
                 let (ike_id, connection) = (sa.unique_id, sa.connection.name.clone());
-                self.ctx.destroy(now, sa, &reason);
+                self.ctx.destroy(now, *sa, &reason);
                 if let Some(restart) = restart {
                     if self.has_live_sa(&connection) {
                         tracing::debug!(connection, "not restarting: another IKE SA is up");

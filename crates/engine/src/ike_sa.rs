@@ -436,6 +436,22 @@ impl IkeSa {
     }
 
     /// The earliest moment something is due on this SA.
+    /// Frees what only the handshake needed once the SA is up: the IKE_SA_INIT
+    /// messages AUTH signed and the nonces the first CHILD SA's keys came from.
+    /// About 500 octets per SA; a responder may hold 100,000s.
+    pub fn release_handshake(&mut self) {
+        if self.is_established() && !self.init_request.is_empty() {
+            for bytes in [
+                &mut self.init_request,
+                &mut self.init_response,
+                &mut self.nonce_i,
+                &mut self.nonce_r,
+            ] {
+                *bytes = Vec::new();
+            }
+        }
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         let retransmit = self.in_flight.as_ref().map(|r| r.next_retransmit);
         // CHILD SA timers run only on an established IKE SA (see run_child_timers);

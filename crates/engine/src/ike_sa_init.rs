@@ -17,7 +17,6 @@ use crate::payloads;
 use crate::proposal::{self, IkeSuite};
 use crate::stats::DropReason;
 
-pub(crate) const IKE_PORT: u16 = 500;
 pub(crate) const NONCE_LEN: usize = 32;
 /// RFC 7296 §2.10: nonces are at least 16 and at most 256 octets.
 pub(crate) const NONCE_RANGE: std::ops::RangeInclusive<usize> = 16..=256;
@@ -48,7 +47,7 @@ impl Ctx {
             .and_then(|p| p.key_exchange.first())
             .ok_or_else(|| format!("connection `{}` has no IKE proposal", conn.name))?;
         let ke_private = self.ke_private(key_exchange);
-        let local = SocketAddr::new(local_ip, IKE_PORT);
+        let local = SocketAddr::new(local_ip, self.config.ike_port);
         let remote = SocketAddr::new(remote_ip, conn.remote_port);
         let phase = Phase::AwaitInitResponse(AwaitInitResponse {
             key_exchange,
