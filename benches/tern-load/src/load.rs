@@ -237,6 +237,10 @@ impl Environment for OsEnv {
     fn local_address_for(&mut self, _: IpAddr) -> Option<IpAddr> {
         None
     }
+
+    fn wall_clock(&mut self, now: std::time::Instant) -> std::time::SystemTime {
+        std::time::SystemTime::now() - std::time::Instant::now().saturating_duration_since(now)
+    }
 }
 
 #[cfg(test)]
