@@ -1,6 +1,7 @@
 //! What each side announces in IKE_SA_INIT beside the exchange itself: the hashes it
 //! verifies signatures with (SIGNATURE_HASH_ALGORITHMS, RFC 7427 §4), support for
-//! IKE fragmentation (RFC 7383 §2.3) and, from a responder whose connection uses
+//! IKE fragmentation (RFC 7383 §2.3) and for IKE SAs without a CHILD SA
+//! (CHILDLESS_IKEV2_SUPPORTED, RFC 6023 §3) and, from a responder whose connection uses
 //! certificates, the CAs it trusts (CERTREQ, RFC 7296 §3.7; an initiator sends its
 //! CERTREQ in IKE_AUTH).
 
@@ -28,6 +29,12 @@ pub(crate) fn announce(config: &EngineConfig, conn: &Connection, responder: bool
             Vec::new(),
         ));
     }
+    // Either role may set an IKE SA up with no CHILD SA (a connection without
+    // children), and accepts one that the peer sets up so.
+    out.push(payloads::status(
+        NotifyType::CHILDLESS_IKEV2_SUPPORTED,
+        Vec::new(),
+    ));
     out.push(payloads::status(
         NotifyType::SIGNATURE_HASH_ALGORITHMS,
         NotifyData::SignatureHashAlgorithms(hashes).to_bytes(),
