@@ -143,14 +143,7 @@ fn duplicated_and_reordered_datagrams_never_make_a_second_sa() {
         // And a rekey from each side through the same network.
         for side_a in [true, false] {
             let node = if side_a { &mut pair.a } else { &mut pair.b };
-            node.engine
-                .handle_command(
-                    pair.now,
-                    tern_engine::Command::Rekey {
-                        connection: "demo".into(),
-                    },
-                )
-                .unwrap();
+            node.rekey(pair.now, "demo");
             run_reordering(&mut pair, Duration::from_secs(60));
         }
         assert_one_tunnel_agreed(&pair, seed);

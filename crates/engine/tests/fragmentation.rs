@@ -203,14 +203,7 @@ fn interleaved_fragmented_request_and_response_both_arrive() {
     // deliver them interleaved.
     pair.network = Box::new(|_, _| Fate::Hold);
     for node in [&mut pair.a, &mut pair.b] {
-        node.engine
-            .handle_command(
-                pair.now,
-                tern_engine::Command::Rekey {
-                    connection: "demo".into(),
-                },
-            )
-            .unwrap();
+        node.rekey(pair.now, "demo");
     }
     pair.deliver();
     let (request_a, request_b): (Vec<_>, Vec<_>) = pair.held.drain(..).partition(|(a, _)| *a);

@@ -25,15 +25,7 @@ fn rekeys_and_a_peer_delete_are_remembered_with_their_causes() {
     pair.deliver();
     assert!(causes(&pair.a).is_empty(), "nothing ended yet");
 
-    pair.a
-        .engine
-        .handle_command(
-            pair.now,
-            Command::Rekey {
-                connection: "demo".into(),
-            },
-        )
-        .unwrap();
+    pair.a.rekey(pair.now, "demo");
     pair.run_for(Duration::from_secs(10));
     let after_rekey = causes(&pair.a);
     assert_eq!(after_rekey, [(SaKind::Child, "rekeyed".to_string())]);

@@ -89,15 +89,7 @@ fn responder_rekeys_the_ike_sa_and_it_keeps_working_afterwards() {
     assert_ne!(after.responder_spi, before.responder_spi);
     assert_eq!(pair.b.engine.stats().ike_rekeys_initiated, 1);
     // The new IKE SA carries a CHILD rekey (fresh message IDs) and then a delete.
-    pair.a
-        .engine
-        .handle_command(
-            pair.now,
-            Command::Rekey {
-                connection: "demo".into(),
-            },
-        )
-        .unwrap();
+    pair.a.rekey(pair.now, "demo");
     pair.run_for(secs(10));
     let (rekeyed, _) = assert_one_ike_sa(&pair);
     assert_ne!(rekeyed.children[0].spi_in, after.children[0].spi_in);

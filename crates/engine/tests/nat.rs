@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use tern_engine::config::EngineConfig;
-use tern_engine::{Command, UdpEncap};
+use tern_engine::UdpEncap;
 
 const PUBLIC: &str = "203.0.113.9";
 const NAT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -148,15 +148,7 @@ fn the_side_behind_the_nat_keeps_its_mapping_alive() {
         Some(mapped)
     );
     let old_spi = pair.b.engine.list_sas(pair.now)[0].children[0].spi_in;
-    pair.b
-        .engine
-        .handle_command(
-            pair.now,
-            Command::Rekey {
-                connection: "demo".into(),
-            },
-        )
-        .unwrap();
+    pair.b.rekey(pair.now, "demo");
     pair.run_for(Duration::from_secs(5));
     let children = &pair.b.engine.list_sas(pair.now)[0].children;
     assert!(
@@ -183,15 +175,7 @@ fn with_keepalives_off_the_nat_forgets_and_the_peer_cannot_reach_us() {
     );
     // What keepalives are for: a request from B now dies at the NAT.
     let received_before = pair.a.engine.stats().received;
-    pair.b
-        .engine
-        .handle_command(
-            pair.now,
-            Command::Rekey {
-                connection: "demo".into(),
-            },
-        )
-        .unwrap();
+    pair.b.rekey(pair.now, "demo");
     pair.run_for(Duration::from_secs(3));
     assert_eq!(pair.a.engine.stats().received, received_before);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use tern_engine::config::{EngineConfig, KeyExchange, Lifetime};
-use tern_engine::{Command, Event};
+use tern_engine::Event;
 use tern_wire::{ExchangeType, Message};
 
 fn secs(s: u64) -> Duration {
@@ -296,15 +296,7 @@ fn ternctl_rekey_works_at_any_time() {
     let mut pair = Pair::demo();
     up(&mut pair);
     let first = child_spis(&pair.a, &pair);
-    pair.b
-        .engine
-        .handle_command(
-            pair.now,
-            Command::Rekey {
-                connection: "demo".into(),
-            },
-        )
-        .unwrap();
+    pair.b.rekey(pair.now, "demo");
     pair.deliver();
     assert_ne!(child_spis(&pair.a, &pair), first);
     pair.run_for(secs(6));

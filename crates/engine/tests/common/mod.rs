@@ -190,6 +190,18 @@ impl Node {
         self.kernel.lock().unwrap()
     }
 
+    /// `ternctl rekey CONNECTION` on this node: every CHILD SA of it is rekeyed.
+    pub fn rekey(&mut self, now: Instant, connection: &str) {
+        self.engine
+            .handle_command(
+                now,
+                tern_engine::Command::Rekey {
+                    connection: connection.into(),
+                },
+            )
+            .expect("rekey");
+    }
+
     /// ESP traffic from the peer arrives at this node's inbound SAs.
     pub fn receive_esp(&self, bytes: u64) {
         self.kernel().receive_esp(self.addr.ip(), bytes);
