@@ -27,6 +27,10 @@ declare -A SCENARIO_SUMMARY=(
     [dpd-clear]="strongSwan killed: tern's DPD finds it dead and (dpd_action = clear) removes everything"
     [dpd-restart]="strongSwan killed, back 12 s later: tern's DPD clears and (dpd_action = restart) brings the tunnel back"
     [strongswan-restarts]="strongSwan restarts at once, state lost, tern keeps its SAs: the tunnel returns (DPD, restart)"
+    [transport-mode]="host-to-host transport mode from each side; IKE keeps flowing beside the ESP policies"
+    [ipv6]="IPv6 in IPv6, IPv4 in IPv6, IPv6 in IPv4, each from both sides, ping through ESP"
+    [ts-narrowing]="traffic selectors narrowed by either side (/16 to /24, all protocols to ICMP); both kernels' policies"
+    [several-children]="two CHILD SAs on one IKE SA made by each side; strongSwan deletes one, the other goes on"
 )
 
 # record_result NAME PASS|FAIL SECS REASON: one line of target/interop/results.tsv.
@@ -94,6 +98,12 @@ write_interop_doc() {
         echo "  key exchange (PFS) comes with the first rekey."
         echo "- A replaced CHILD SA stays listed by strongSwan (DELETED) for a while; only INSTALLED"
         echo "  ones count when both sides are compared."
+        echo "- charon exempts its IKE sockets from IPsec policies; tern does the same, or a CHILD SA"
+        echo "  covering the peer's address (transport mode) swallows the IKE messages (found by"
+        echo "  \`transport-mode\`). tern's ESP policies include a fwd policy in transport mode,"
+        echo "  strongSwan's do not (harmless: transport-mode traffic is never forwarded)."
+        echo "- \`swanctl --initiate --ike\` brings up every child of a connection; so does"
+        echo "  \`ternctl initiate\` now (found by \`several-children\`)."
         echo "- A charon that restarts does not know the old IKE SA and does not answer it: tern's"
         echo "  DPD (with dpd_action = restart) is what brings the tunnel back."
     } >"$doc"
