@@ -60,7 +60,7 @@ wait_until() {
 # Packages: what the tests need from Debian, installed only when missing.
 
 TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swanctl libstrongswan-standard-plugins
-    strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps)
+    strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps patchelf systemd)
 
 # Installs the packages that dpkg does not know as installed. Needs root and apt-get.
 ensure_debian_packages() {
@@ -142,6 +142,7 @@ _topology_side() {
 # state and policy inside them.
 topology_down() {
     ip netns del moon 2>/dev/null
+    ip netns del nat 2>/dev/null
     ip netns del sun 2>/dev/null
     return 0
 }

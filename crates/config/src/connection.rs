@@ -15,9 +15,10 @@ use crate::psk::{psk_bytes, read_psk_file, resolve, PskFileError};
 use crate::reader::{Field, Located, TableReader};
 use crate::schema::{ip_list, Context};
 use crate::suggest::nearest;
+use crate::traffic;
 use crate::ts::ts;
 
-const CONNECTION_KEYS: &[&str] = &[
+pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "local_addrs",
     "remote_addrs",
     "remote_port",
@@ -36,7 +37,7 @@ const CONNECTION_KEYS: &[&str] = &[
     "children",
 ];
 
-const CHILD_KEYS: &[&str] = &[
+pub(crate) const CHILD_KEYS: &[&str] = &[
     "local_ts",
     "remote_ts",
     "esp_proposals",
@@ -45,6 +46,12 @@ const CHILD_KEYS: &[&str] = &[
     "rekey_time",
     "life_time",
     "rand_time",
+    "rekey_bytes",
+    "life_bytes",
+    "rand_bytes",
+    "rekey_packets",
+    "life_packets",
+    "rand_packets",
     "dpd_action",
     "close_action",
 ];
@@ -238,6 +245,7 @@ fn child(
         mode: optional(table, "mode", mode)?.unwrap_or_default(),
         start_action: optional(table, "start_action", start_action)?.unwrap_or_default(),
         lifetime: lifetime(table, Lifetime::default())?,
+        traffic: traffic::traffic(table)?,
         dpd_action: optional(table, "dpd_action", dpd_action)?.unwrap_or_default(),
         close_action: optional(table, "close_action", close_action)?.unwrap_or_default(),
     })

@@ -15,6 +15,7 @@ mod psk;
 mod reader;
 mod schema;
 mod suggest;
+mod traffic;
 mod ts;
 
 use std::net::IpAddr;
@@ -35,6 +36,17 @@ pub use proposal::{
 pub use schema::DEFAULT_SOCKET;
 pub use ts::{format_ts, parse_ts};
 
+/// Every table of the file and the keys it accepts, for documentation and its
+/// tests (docs/CONFIGURATION.md is checked against this). `NAME` and `CHILD`
+/// stand for the names the user chooses.
+pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    ("", schema::ROOT_KEYS),
+    ("daemon", schema::DAEMON_KEYS),
+    ("retransmit", schema::RETRANSMIT_KEYS),
+    ("connections.NAME", connection::CONNECTION_KEYS),
+    ("connections.NAME.children.CHILD", connection::CHILD_KEYS),
+];
+
 /// The embedded default configuration: the moon side of the demo.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../conf/ternd.toml");
 
@@ -53,6 +65,9 @@ pub struct Config {
 pub struct DaemonConfig {
     /// The control socket ternctl connects to.
     pub socket: PathBuf,
+    /// The group (name or number) the control socket is given, whose members may
+    /// use ternctl; `None` leaves ternd's own group.
+    pub socket_group: Option<String>,
     /// Addresses to bind the IKE ports on; default `0.0.0.0` and `::`.
     pub listen: Vec<IpAddr>,
     /// IKE port, default 500.

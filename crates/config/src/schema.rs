@@ -4,7 +4,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tern_engine::config::{EngineConfig, RetransmitConfig};
+use tern_engine::config::{
+    EngineConfig, RetransmitConfig, DEFAULT_COOKIE_THRESHOLD, DEFAULT_NAT_KEEPALIVE,
+};
 
 use crate::connection::connections;
 use crate::error::{ConfigError, Source};
@@ -14,10 +16,23 @@ use crate::{Config, DaemonConfig};
 /// Where ternd listens for ternctl unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
 
+pub(crate) const ROOT_KEYS: &[&str] = &["daemon", "retransmit", "connections"];
+pub(crate) const DAEMON_KEYS: &[&str] = &[
+    "socket",
+    "listen",
+    "port",
+    "nat_port",
+    "cookie_threshold",
+    "nat_keepalive",
+    "socket_group",
+];
+pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             socket: PathBuf::from(DEFAULT_SOCKET),
+            socket_group: None,
             listen: vec![
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -38,28 +53,31 @@ pub(crate) struct Context<'a> {
 pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
     let document = toml_edit::ImDocument::parse(ctx.src.text)
         .map_err(|e| ctx.src.error(e.span(), one_line(e.message())))?;
-    let root = TableReader::root(
-        ctx.src,
-        document.as_table(),
-        &["daemon", "retransmit", "connections"],
-    )?;
-    let daemon = match root.field("daemon") {
-        Some(f) => daemon(&f.table(&["socket", "listen", "port", "nat_port"])?)?,
-        None => DaemonConfig::default(),
+    let root = TableReader::root(ctx.src, document.as_table(), ROOT_KEYS)?;
+    let (daemon, settings) = match root.field("daemon") {
+        Some(f) => {
+            let table = f.table(DAEMON_KEYS)?;
+            (daemon(&table)?, engine_settings(&table)?)
+        }
+        None => (DaemonConfig::default(), EngineSettings::default()),
     };
     let retransmit = match root.field("retransmit") {
-        Some(f) => retransmit(&f.table(&["base_secs", "factor", "tries"])?)?,
+        Some(f) => retransmit(&f.table(RETRANSMIT_KEYS)?)?,
         None => RetransmitConfig::default(),
     };
     let connections = match root.field("connections") {
         Some(f) => connections(ctx, &f.named_tables()?)?,
         None => Vec::new(),
     };
+    let nat_port = daemon.nat_port;
     Ok(Config {
         daemon,
         engine: EngineConfig {
             connections,
             retransmit,
+            cookie_threshold: settings.cookie_threshold,
+            nat_port,
+            nat_keepalive: settings.nat_keepalive,
         },
     })
 }
@@ -72,6 +90,21 @@ fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
             return Err(f.error("`daemon.socket` must not be empty"));
         }
         daemon.socket = PathBuf::from(path.value);
+    }
+    if let Some(f) = table.field("socket_group") {
+        let group = f.string()?;
+        let valid = !group.value.is_empty()
+            && group
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid {
+            return Err(f.error(format!(
+                "`daemon.socket_group` must be a group name or number, not `{}`",
+                group.value
+            )));
+        }
+        daemon.socket_group = Some(group.value.to_string());
     }
     if let Some(f) = table.field("listen") {
         daemon.listen = ip_list(&f)?;
@@ -89,6 +122,32 @@ fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
         return Err(table.error("`daemon.port` and `daemon.nat_port` must differ"));
     }
     Ok(daemon)
+}
+
+/// Engine settings that live in `[daemon]`, as they concern every connection.
+struct EngineSettings {
+    cookie_threshold: u32,
+    nat_keepalive: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            nat_keepalive: DEFAULT_NAT_KEEPALIVE,
+        }
+    }
+}
+
+fn engine_settings(table: &TableReader<'_>) -> Result<EngineSettings, ConfigError> {
+    let mut settings = EngineSettings::default();
+    if let Some(f) = table.field("cookie_threshold") {
+        settings.cookie_threshold = f.integer_in(0, i64::from(u32::MAX))? as u32;
+    }
+    if let Some(f) = table.field("nat_keepalive") {
+        settings.nat_keepalive = crate::duration::duration(&f)?;
+    }
+    Ok(settings)
 }
 
 fn retransmit(table: &TableReader<'_>) -> Result<RetransmitConfig, ConfigError> {

@@ -60,6 +60,7 @@ fn demo_connection(
             mode: Mode::Tunnel,
             start_action: StartAction::None,
             lifetime: Default::default(),
+            traffic: Default::default(),
             dpd_action: Default::default(),
             close_action: Default::default(),
         }],
@@ -75,6 +76,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
     let expected = Config {
         daemon: DaemonConfig {
             socket: PathBuf::from("/run/tern/ternd.sock"),
+            socket_group: None,
             listen: vec![ip("0.0.0.0"), ip("::")],
             port: 500,
             nat_port: 4500,
@@ -93,6 +95,9 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 factor_tenths: 18,
                 tries: 5,
             },
+            cookie_threshold: 30,
+            nat_port: 4500,
+            nat_keepalive: Duration::from_secs(20),
         },
     };
     assert_eq!(config, expected);
@@ -117,6 +122,7 @@ fn sun_example_mirrors_the_default() {
                 "10.1.0.0",
             )],
             retransmit: RetransmitConfig::default(),
+            ..EngineConfig::default()
         }
     );
 }
@@ -341,6 +347,67 @@ fn retransmit_settings() {
             tries: 3
         }
     );
+}
+
+#[test]
+fn cookie_and_nat_settings_live_in_daemon() {
+    let config = parse_str("[daemon]\ncookie_threshold = 0\n", "t").unwrap();
+    assert_eq!(config.engine.cookie_threshold, 0);
+    assert_eq!(config.daemon, DaemonConfig::default());
+    let config = parse_str("[daemon]\nnat_port = 4600\nnat_keepalive = \"25s\"\n", "t").unwrap();
+    assert_eq!(
+        config.engine.nat_port, 4600,
+        "the engine floats to the daemon's port"
+    );
+    assert_eq!(config.engine.nat_keepalive, Duration::from_secs(25));
+    assert_error(
+        "[daemon]\ncookie_threshold = -1\n",
+        2,
+        20,
+        "must be between 0 and 4294967295",
+    );
+}
+
+#[test]
+fn traffic_limits_default_like_strongswan() {
+    let with_child_lines = |lines: &str| {
+        format!(
+            "{}\n[connections.c.children.net]\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\n{lines}\n",
+            "[connections.c]\nremote_addrs = [\"192.0.2.2\"]\nlocal_id = \"a\"\nauth = \"psk\"\npsk = \"0123456789abcdef0123\""
+        )
+    };
+    let config = parse_str(&with_child_lines(""), "t").unwrap();
+    assert_eq!(
+        config.engine.connections[0].children[0].traffic,
+        Default::default(),
+        "off unless set"
+    );
+    let config = parse_str(
+        &with_child_lines("rekey_bytes = 1000000\nrekey_packets = 5000\nlife_packets = 8000"),
+        "t",
+    )
+    .unwrap();
+    let t = config.engine.connections[0].children[0].traffic;
+    assert_eq!(
+        (t.rekey_bytes, t.life_bytes, t.rand_bytes),
+        (1_000_000, 1_100_000, 100_000)
+    );
+    assert_eq!(
+        (t.rekey_packets, t.life_packets, t.rand_packets),
+        (5000, 8000, 500),
+        "rand_packets: the difference, but at most a tenth of rekey_packets"
+    );
+    let e = parse_str(
+        &with_child_lines("rekey_bytes = 1000\nlife_bytes = 1000"),
+        "t",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("life_bytes (1000) must be more than rekey_bytes (1000)"),
+        "{e}"
+    );
+    assert_eq!(e.line, 10, "{e}");
 }
 
 #[test]

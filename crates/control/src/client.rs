@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::framing::{read_line, write_line};
-use crate::types::{Command, Request, Response};
+use crate::types::{Command, EventInfo, Request, Response, ResponseBody};
 
 /// Talks to ternd over its unix socket.
 #[derive(Debug, Clone)]
@@ -43,6 +43,65 @@ impl Client {
 
     /// Sends `cmd` and waits at most `timeout` for each of the write and the read.
     pub fn call(&self, cmd: Command, timeout: Duration) -> Result<Response, ClientError> {
+        let stream = self.connect(timeout)?;
+        let mut writer = &stream;
+        write_line(&mut writer, &Request::new(cmd)).map_err(|e| classify(e, timeout))?;
+        let mut reader = BufReader::new(&stream);
+        read_line(&mut reader).map_err(|e| classify(e, timeout))
+    }
+}
+
+/// The events after a successful [`Client::watch`], one at a time.
+#[derive(Debug)]
+pub struct EventStream {
+    reader: BufReader<UnixStream>,
+}
+
+impl EventStream {
+    /// Waits for the next event; `Ok(None)` when ternd closed the stream (it stopped).
+    pub fn next_event(&mut self) -> Result<Option<EventInfo>, ClientError> {
+        match read_line(&mut self.reader) {
+            Ok(event) => Ok(Some(event)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Err(ClientError::Protocol(e.to_string()))
+            }
+            Err(e) => Err(ClientError::Io(e)),
+        }
+    }
+}
+
+impl Client {
+    /// Subscribes to events (of `connection`, or all). Waits at most `timeout` for
+    /// ternd to confirm; the stream then waits as long as it takes for each event.
+    /// A refusal comes back as `Ok(Err(response))`.
+    pub fn watch(
+        &self,
+        connection: Option<String>,
+        timeout: Duration,
+    ) -> Result<Result<EventStream, Response>, ClientError> {
+        let stream = self.connect(timeout)?;
+        let mut writer = &stream;
+        write_line(&mut writer, &Request::new(Command::Watch { connection }))
+            .map_err(|e| classify(e, timeout))?;
+        let mut reader = BufReader::new(stream);
+        let response: Response = read_line(&mut reader).map_err(|e| classify(e, timeout))?;
+        if !matches!(
+            response,
+            Response::Ok {
+                body: ResponseBody::Watching { .. }
+            }
+        ) {
+            return Ok(Err(response));
+        }
+        reader
+            .get_ref()
+            .set_read_timeout(None)
+            .map_err(ClientError::Io)?;
+        Ok(Ok(EventStream { reader }))
+    }
+
+    fn connect(&self, timeout: Duration) -> Result<UnixStream, ClientError> {
         let stream =
             UnixStream::connect(&self.path).map_err(|source| ClientError::Unreachable {
                 path: self.path.clone(),
@@ -56,11 +115,7 @@ impl Client {
         stream
             .set_write_timeout(Some(timeout))
             .map_err(ClientError::Io)?;
-
-        let mut writer = &stream;
-        write_line(&mut writer, &Request::new(cmd)).map_err(|e| classify(e, timeout))?;
-        let mut reader = BufReader::new(&stream);
-        read_line(&mut reader).map_err(|e| classify(e, timeout))
+        Ok(stream)
     }
 }
 
@@ -125,6 +180,77 @@ mod tests {
                 body: ResponseBody::Version {
                     version: "9.9".into()
                 }
+            }
+        );
+        server.join().unwrap();
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn watch_reads_events_until_the_daemon_closes() {
+        let event = EventInfo {
+            unix_ms: 1_700_000_000_000,
+            kind: crate::EventKind::IkeSaEstablished,
+            connection: "demo".into(),
+            ike_id: 1,
+            new_ike_id: None,
+            initiator_spi: Some("0123456789abcdef".into()),
+            responder_spi: Some("fedcba9876543210".into()),
+            child: None,
+            spi_in: None,
+            spi_out: None,
+            reason: None,
+            lost: None,
+        };
+        let sent = event.clone();
+        let (path, server) = one_shot_server(move |stream| {
+            let req: Request = read_line(&mut BufReader::new(&stream)).unwrap();
+            assert_eq!(
+                req,
+                Request {
+                    version: 2,
+                    command: Command::Watch {
+                        connection: Some("demo".into())
+                    }
+                }
+            );
+            let ok = Response::Ok {
+                body: ResponseBody::Watching {
+                    connection: Some("demo".into()),
+                },
+            };
+            write_line(&mut &stream, &ok).unwrap();
+            write_line(&mut &stream, &sent).unwrap();
+            write_line(&mut &stream, &sent).unwrap();
+        });
+        let mut events = Client::new(&path)
+            .watch(Some("demo".into()), Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        assert_eq!(events.next_event().unwrap(), Some(event.clone()));
+        assert_eq!(events.next_event().unwrap(), Some(event));
+        server.join().unwrap();
+        assert_eq!(events.next_event().unwrap(), None);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn watch_refused_returns_the_response() {
+        let (path, server) = one_shot_server(|stream| {
+            let _: Request = read_line(&mut BufReader::new(&stream)).unwrap();
+            let refusal = Response::Error {
+                message: "no connection named `x`".into(),
+            };
+            write_line(&mut &stream, &refusal).unwrap();
+        });
+        let refused = Client::new(&path)
+            .watch(Some("x".into()), Duration::from_secs(5))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            Response::Error {
+                message: "no connection named `x`".into()
             }
         );
         server.join().unwrap();

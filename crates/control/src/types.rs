@@ -6,8 +6,6 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::PROTOCOL_VERSION;
-
 /// One request from a client to the daemon.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Request {
@@ -16,10 +14,11 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request for `command` in this crate's protocol version.
+    /// A request for `command`, stamped with the oldest protocol version that has it,
+    /// so a newer ternctl still works with an older ternd for the commands they share.
     pub fn new(command: Command) -> Self {
         Request {
-            version: PROTOCOL_VERSION,
+            version: command.since_version(),
             command,
         }
     }
@@ -43,10 +42,32 @@ pub enum Command {
     Terminate { connection: String },
     /// Rekey the connection's CHILD SAs now and wait for the new ones.
     Rekey { connection: String },
+    /// Rekey the connection's IKE SAs now and wait for the new ones. Protocol
+    /// version 2.
+    RekeyIke { connection: String },
     /// Read the configuration file again and apply it.
     Reload,
     /// The daemon's version.
     Version,
+    /// Subscribe to events (of one connection, or all): the daemon answers
+    /// [`ResponseBody::Watching`], then writes one [`EventInfo`] line per event until
+    /// the client closes the connection. Protocol version 2.
+    Watch {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connection: Option<String>,
+    },
+    /// The engine's and the daemon's counters. Protocol version 2.
+    Stats,
+}
+
+impl Command {
+    /// The protocol version that introduced this command.
+    pub fn since_version(&self) -> u32 {
+        match self {
+            Command::Watch { .. } | Command::Stats | Command::RekeyIke { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// The daemon's answer to one request.
@@ -90,6 +111,128 @@ pub enum ResponseBody {
     Version {
         version: String,
     },
+    /// The subscription is in place; event lines follow.
+    Watching {
+        /// The connection watched; `None` means all.
+        #[serde(default)]
+        connection: Option<String>,
+    },
+    Stats {
+        // Boxed: the other answers are much smaller.
+        stats: Box<StatsInfo>,
+    },
+}
+
+/// One line of the event stream that follows [`ResponseBody::Watching`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct EventInfo {
+    /// When ternd saw it, in milliseconds since the Unix epoch (UTC).
+    pub unix_ms: u64,
+    pub kind: EventKind,
+    /// Empty for [`EventKind::EventsLost`].
+    pub connection: String,
+    /// The IKE SA's unique id (for a rekey, the old one).
+    pub ike_id: u64,
+    /// For [`EventKind::IkeSaRekeyed`], the IKE SA that replaced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_ike_id: Option<u64>,
+    /// The IKE SA's SPIs (16 hex digits), when ternd knows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator_spi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responder_spi: Option<String>,
+    /// The CHILD SA's name, for CHILD SA events and end actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<String>,
+    /// The CHILD SA's SPIs (8 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spi_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spi_out: Option<String>,
+    /// Why, in plain words: the cause of an end or failure, or what an end action does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For [`EventKind::EventsLost`]: how many events this watcher missed because it
+    /// read too slowly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
+}
+
+/// What an [`EventInfo`] reports.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    IkeSaEstablished,
+    /// Never came up.
+    IkeSaFailed,
+    /// Ended after being established.
+    IkeSaDeleted,
+    IkeSaRekeyed,
+    ChildSaInstalled,
+    ChildSaFailed,
+    /// Ended; `reason` says why (`rekeyed` when a new CHILD SA replaced it).
+    ChildSaDeleted,
+    /// `dpd_action = restart` or `close_action = start` brings the connection back.
+    EndAction,
+    /// The watcher fell behind and ternd dropped events rather than wait for it.
+    EventsLost,
+}
+
+/// The answer to `stats`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct StatsInfo {
+    pub version: String,
+    pub uptime_secs: u64,
+    pub ike_sas_established: u64,
+    pub ike_sas_connecting: u64,
+    pub child_sas_installed: u64,
+    pub datagrams: DatagramStats,
+    /// Every datagram dropped, by reason (`malformed`, `unknown-spi`,
+    /// `unauthenticated`, `out-of-window`, `unexpected`, `not-ike`).
+    pub dropped: std::collections::BTreeMap<String, u64>,
+    pub exchanges: ExchangeStats,
+    pub events: EventStats,
+}
+
+/// Datagrams through the IKE sockets.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct DatagramStats {
+    /// Read from the sockets (IKE, and whatever else arrived on the IKE ports).
+    pub received: u64,
+    /// Handed to the sockets (retransmissions included).
+    pub sent: u64,
+    /// Reads and sends the operating system refused.
+    pub receive_failed: u64,
+    pub send_failed: u64,
+}
+
+/// What the SAs went through since ternd started.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ExchangeStats {
+    pub ike_sas_established: u64,
+    /// IKE SAs replaced by a rekey, whichever side started it.
+    pub ike_rekeys: u64,
+    pub ike_rekeys_initiated: u64,
+    pub ike_hard_expiries: u64,
+    pub child_sas_installed: u64,
+    /// CHILD SAs replaced by a rekey, whichever side started it.
+    pub child_rekeys: u64,
+    pub child_rekeys_initiated: u64,
+    pub child_rekey_collisions: u64,
+    pub child_hard_expiries: u64,
+    pub retransmits_sent: u64,
+    pub retransmits_answered: u64,
+    pub dpd_checks_sent: u64,
+    pub dead_peers: u64,
+    pub restarts: u64,
+}
+
+/// The event stream.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct EventStats {
+    pub watchers: u64,
+    /// Events not delivered to a watcher that read too slowly.
+    pub dropped: u64,
 }
 
 /// State of an IKE SA as shown to users.
@@ -411,6 +554,14 @@ mod tests {
                 connection: "demo".into(),
             },
             Command::Version,
+            Command::Watch {
+                connection: Some("demo".into()),
+            },
+            Command::Watch { connection: None },
+            Command::Stats,
+            Command::RekeyIke {
+                connection: "demo".into(),
+            },
         ];
         for command in commands {
             let req = Request::new(command);
@@ -464,12 +615,72 @@ mod tests {
             ResponseBody::Version {
                 version: "0.1.0".into(),
             },
+            ResponseBody::Watching { connection: None },
+            ResponseBody::Stats {
+                stats: Box::new(StatsInfo {
+                    version: "0.1.0".into(),
+                    uptime_secs: 3,
+                    dropped: [("malformed".to_string(), 2)].into_iter().collect(),
+                    ..StatsInfo::default()
+                }),
+            },
         ];
         for body in bodies {
             let resp = Response::Ok { body };
             let text = serde_json::to_string(&resp).unwrap();
             assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), resp);
         }
+    }
+
+    #[test]
+    fn old_commands_keep_version_1_new_ones_say_2() {
+        // A ternd that speaks only version 1 still understands what ternctl sends
+        // for the commands it knows.
+        for command in [
+            Command::ListSas,
+            Command::ListConns,
+            Command::Reload,
+            Command::Version,
+        ] {
+            assert_eq!(Request::new(command).version, 1);
+        }
+        assert_eq!(
+            serde_json::to_value(Request::new(Command::Watch { connection: None })).unwrap(),
+            json!({"version":2,"command":{"type":"watch"}})
+        );
+        assert_eq!(
+            serde_json::to_value(Request::new(Command::Stats)).unwrap(),
+            json!({"version":2,"command":{"type":"stats"}})
+        );
+        // A version 1 request as an old ternctl wrote it still parses.
+        let old: Request =
+            serde_json::from_str(r#"{"version":1,"command":{"type":"list-sas"}}"#).unwrap();
+        assert_eq!(old.command, Command::ListSas);
+    }
+
+    #[test]
+    fn event_json_leaves_out_what_does_not_apply() {
+        let event = EventInfo {
+            unix_ms: 5,
+            kind: EventKind::ChildSaDeleted,
+            connection: "demo".into(),
+            ike_id: 3,
+            new_ike_id: None,
+            initiator_spi: None,
+            responder_spi: None,
+            child: Some("net".into()),
+            spi_in: Some("c0000101".into()),
+            spi_out: Some("c1b2c3d4".into()),
+            reason: Some("rekeyed".into()),
+            lost: None,
+        };
+        let v = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            v,
+            json!({"unix_ms":5,"kind":"child-sa-deleted","connection":"demo","ike_id":3,
+                   "child":"net","spi_in":"c0000101","spi_out":"c1b2c3d4","reason":"rekeyed"})
+        );
+        assert_eq!(serde_json::from_value::<EventInfo>(v).unwrap(), event);
     }
 
     #[test]

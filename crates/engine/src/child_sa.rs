@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use tern_crypto::{ChildKeys, Secret};
 
 use crate::config::{ChildConfig, KeyExchange, Lifetime, Mode};
-use crate::output::{KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector};
+use crate::output::{
+    KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector, TrafficLimits, UdpEncap,
+};
 use crate::proposal::EspSuite;
 use crate::ts::Ts;
 
@@ -86,6 +88,8 @@ pub struct ChildSa {
     pub successor: Option<u64>,
     /// The inbound SA's byte counter when dead peer detection last read it.
     pub inbound_bytes_seen: u64,
+    /// The traffic limits its kernel SAs carry.
+    pub limits: TrafficLimits,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -128,6 +132,7 @@ impl ChildSa {
             pending_outbound: None,
             successor: None,
             inbound_bytes_seen: 0,
+            limits: TrafficLimits::default(),
         }
     }
 
@@ -169,6 +174,8 @@ pub struct ChildExchange {
 pub struct Endpoints {
     pub local: IpAddr,
     pub remote: IpAddr,
+    /// (local, remote) UDP ports when ESP travels in UDP (NAT traversal).
+    pub ports: Option<(u16, u16)>,
 }
 
 /// The two ESP SAs of a negotiated CHILD SA: the inbound one (filling the reserved
@@ -207,7 +214,18 @@ pub fn sa_installs(
         };
         (all, all)
     });
-    let sa = |src, dst, spi, key, update| SaInstall {
+    let encap = |inbound: bool| {
+        ends.ports.map(|(local, remote)| {
+            let (sport, dport) = if inbound {
+                (remote, local)
+            } else {
+                (local, remote)
+            };
+            UdpEncap { sport, dport }
+        })
+    };
+    // The inbound SA fills the SPI the kernel reserved for it.
+    let sa = |src, dst, spi, key, inbound: bool| SaInstall {
         src,
         dst,
         spi,
@@ -218,7 +236,9 @@ pub fn sa_installs(
         key,
         selector,
         esn: child.suite.esn,
-        update,
+        update: inbound,
+        encap: encap(inbound),
+        limits: child.limits,
     };
     (
         sa(ends.remote, ends.local, child.spi_in, key_in, true),
@@ -360,6 +380,7 @@ mod tests {
         let ends = Endpoints {
             local: "192.0.2.1".parse().unwrap(),
             remote: "192.0.2.2".parse().unwrap(),
+            ports: None,
         };
         let (inbound, outbound) = sa_installs(
             &child("2001:db8:1::/64", "2001:db8:2::/64"),

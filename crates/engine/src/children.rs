@@ -9,7 +9,7 @@ use crate::child_sa::{self, ChildSa, ChildState, Endpoints, Negotiated, INBOUND_
 use crate::engine::Ctx;
 use crate::history::{SaEnd, SaKind};
 use crate::ike_sa::{IkeSa, Lingering, Purpose};
-use crate::output::{Event, KernelOp};
+use crate::output::{Event, KernelOp, TrafficLimits};
 use crate::proposal::{self, EspSuite};
 
 /// KEYMAT for a CHILD SA (RFC 7296 §2.17): prf+(SK_d, [g^ir (new) |] Ni | Nr) with
@@ -43,6 +43,11 @@ fn endpoints(sa: &IkeSa) -> Endpoints {
     Endpoints {
         local: sa.local.ip(),
         remote: sa.remote.ip(),
+        // ESP goes in UDP on the IKE SA's (NAT-T) ports when a NAT is in the way.
+        ports: sa
+            .nat
+            .detected()
+            .then(|| (sa.local.port(), sa.remote.port())),
     }
 }
 
@@ -82,16 +87,17 @@ impl Ctx {
         defer_outbound: bool,
     ) -> u64 {
         // A configuration removed by a reload leaves the SA with default lifetimes.
-        let lifetime = sa
+        let (lifetime, traffic) = sa
             .connection
             .children
             .iter()
             .find(|c| c.name == n.name)
-            .map(|c| c.lifetime)
+            .map(|c| (c.lifetime, c.traffic))
             .unwrap_or_default();
         let jitter = self.jitter(lifetime.rand_time);
         let with_policies = !sa.children.iter().any(|c| c.reqid == n.reqid);
         let mut child = ChildSa::new(n, self.unique_id(), now, lifetime, jitter);
+        child.limits = self.traffic_limits(traffic);
         let ends = endpoints(sa);
         let (inbound, outbound) = child_sa::sa_installs(&child, ends, keys, we_initiated);
         self.kernel_ops.push_back(KernelOp::AddSa(inbound));
@@ -222,6 +228,8 @@ impl Ctx {
             connection: sa.connection.name.clone(),
             ike_id: sa.unique_id,
             child: child.name,
+            spi_in: child.spi_in,
+            spi_out: child.spi_out,
             reason: reason.to_string(),
         });
     }
@@ -269,6 +277,58 @@ impl Ctx {
         );
     }
 
+    /// A CHILD SA reached a hard limit (`limit` names the setting) before a rekey
+    /// replaced it: it goes, the peer is told, and the end action brings the
+    /// tunnel back if it is configured to stay up.
+    pub(crate) fn child_hard_expired(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        id: u64,
+        limit: &str,
+    ) {
+        self.stats.child_hard_expiries += 1;
+        let Some((spi_in, name)) = sa
+            .children
+            .iter()
+            .find(|c| c.unique_id == id)
+            .map(|c| (c.spi_in, c.name.clone()))
+        else {
+            return;
+        };
+        let why = format!("{limit} reached before a rekey succeeded (hard expiry)");
+        self.retire_child(now, sa, id, &why, false);
+        // Tell the peer, so it does not keep sending into an SA we dropped.
+        self.request_child_delete(now, sa, spi_in, "hard expiry");
+        // A tunnel configured to stay up is not left down.
+        self.restart_child(
+            now,
+            sa,
+            &name,
+            crate::end_action::EndCause::Expired,
+            &format!("reached {limit} before a rekey succeeded"),
+        );
+    }
+
+    /// The kernel limits for a new CHILD SA's SAs: the soft ones less a random
+    /// part of rand_bytes/rand_packets, so the peers' kernels do not both ask for
+    /// a rekey at the same packet.
+    fn traffic_limits(&mut self, t: crate::config::TrafficLifetime) -> TrafficLimits {
+        let mut below = |limit: u64, rand: u64| {
+            if limit == 0 || rand == 0 {
+                return limit;
+            }
+            let r = u64::from_be_bytes(self.random(8).try_into().expect("8 bytes"));
+            limit - r % rand.min(limit)
+        };
+        TrafficLimits {
+            soft_bytes: below(t.rekey_bytes, t.rand_bytes),
+            hard_bytes: t.life_bytes,
+            soft_packets: below(t.rekey_packets, t.rand_packets),
+            hard_packets: t.life_packets,
+        }
+    }
+
     pub(crate) fn run_child_timers(&mut self, now: Instant, sa: &mut IkeSa) {
         let (due, kept): (Vec<Lingering>, Vec<Lingering>) = std::mem::take(&mut sa.lingering)
             .into_iter()
@@ -297,34 +357,7 @@ impl Ctx {
                     "rekeyed, and the peer did not delete the old SA",
                 ),
                 (ChildState::Deleting, _) => {}
-                (_, true) => {
-                    self.stats.child_hard_expiries += 1;
-                    let Some((spi_in, name)) = sa
-                        .children
-                        .iter()
-                        .find(|c| c.unique_id == id)
-                        .map(|c| (c.spi_in, c.name.clone()))
-                    else {
-                        continue;
-                    };
-                    self.retire_child(
-                        now,
-                        sa,
-                        id,
-                        "life_time reached before a rekey succeeded (hard expiry)",
-                        false,
-                    );
-                    // Tell the peer, so it does not keep sending into an SA we dropped.
-                    self.request_child_delete(now, sa, spi_in, "hard expiry");
-                    // A tunnel configured to stay up is not left down.
-                    self.restart_child(
-                        now,
-                        sa,
-                        &name,
-                        crate::end_action::EndCause::Expired,
-                        "reached life_time before a rekey succeeded",
-                    );
-                }
+                (_, true) => self.child_hard_expired(now, sa, id, "life_time"),
                 (_, false) => self.start_child_rekey(now, sa, id),
             }
         }

@@ -6,10 +6,37 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// Everything the engine needs to know about the configured connections.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
     pub connections: Vec<Connection>,
     pub retransmit: RetransmitConfig,
+    /// Half-open IKE SAs (IKE_SA_INIT answered, no IKE_AUTH yet) from which on new
+    /// IKE_SA_INIT requests must come back with a COOKIE (RFC 7296 §2.6). 0 demands
+    /// a cookie always; `u32::MAX` never.
+    pub cookie_threshold: u32,
+    /// Our UDP port for IKE and ESP once a NAT is detected (RFC 7296 §2.23).
+    pub nat_port: u16,
+    /// How often the side behind a NAT sends a NAT-keepalive (RFC 3948 §2.3);
+    /// zero sends none.
+    pub nat_keepalive: Duration,
+}
+
+/// strongSwan's `charon.keep_alive` default.
+pub const DEFAULT_NAT_KEEPALIVE: Duration = Duration::from_secs(20);
+
+/// strongSwan's `charon.cookie_threshold` default.
+pub const DEFAULT_COOKIE_THRESHOLD: u32 = 30;
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            connections: Vec::new(),
+            retransmit: RetransmitConfig::default(),
+            cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            nat_port: 4500,
+            nat_keepalive: DEFAULT_NAT_KEEPALIVE,
+        }
+    }
 }
 
 /// Retransmission of requests: `base * factor^n`, `tries` attempts in all.
@@ -57,6 +84,18 @@ pub struct Connection {
     /// The peer is dead when the check goes unanswered through the retransmission
     /// schedule, as strongSwan does for IKEv2 (it has no separate dpd_timeout).
     pub dpd_delay: Duration,
+}
+
+impl Connection {
+    /// Whether loading the configuration initiates it: `start_action = start` on the
+    /// connection or on any of its children (a child cannot come up alone).
+    pub fn starts_on_load(&self) -> bool {
+        self.start_action == StartAction::Start
+            || self
+                .children
+                .iter()
+                .any(|c| c.start_action == StartAction::Start)
+    }
 }
 
 /// How a connection is brought up when the configuration is loaded.
@@ -228,8 +267,23 @@ pub struct ChildConfig {
     pub mode: Mode,
     pub start_action: StartAction,
     pub lifetime: Lifetime,
+    /// Limits on the traffic each ESP SA carries, enforced by the kernel.
+    pub traffic: TrafficLifetime,
     pub dpd_action: DpdAction,
     pub close_action: CloseAction,
+}
+
+/// strongSwan's `rekey_bytes`/`life_bytes`/`rand_bytes` and the `_packets` trio:
+/// the kernel rekeys (soft limit) and ends (hard limit) an SA by the traffic it
+/// carried. Zero turns a limit off; all are off by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrafficLifetime {
+    pub rekey_bytes: u64,
+    pub life_bytes: u64,
+    pub rand_bytes: u64,
+    pub rekey_packets: u64,
+    pub life_packets: u64,
+    pub rand_packets: u64,
 }
 
 /// When an SA is rekeyed and when it ends, with strongSwan's names (and, by

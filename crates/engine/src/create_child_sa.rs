@@ -383,7 +383,15 @@ impl Ctx {
             return self.child_failed(now, sa, &ex.config.name, reason);
         };
         let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
-            return;
+            // The CHILD SA ended (hard expiry, say) while its rekey was in flight,
+            // and its end action waited for this answer: bring it back now.
+            return self.restart_child(
+                now,
+                sa,
+                &ex.config.name,
+                crate::end_action::EndCause::Expired,
+                &format!("ended while its rekey was in flight, and the rekey failed: {reason}"),
+            );
         };
         if ex.collision.is_some() {
             // The peer's simultaneous rekey replaced it; the peer deletes it.

@@ -169,6 +169,16 @@ impl Ctx {
         let Some(action) = action_for(config, cause) else {
             return;
         };
+        if sa.child_exchange_pending(name) {
+            // A rekey of it (or a creation) is on its way: its answer brings the
+            // CHILD SA back, and a second request would make a duplicate.
+            tracing::debug!(
+                ike = sa.unique_id,
+                child = name,
+                "not creating it again: a CREATE_CHILD_SA for it is pending"
+            );
+            return;
+        }
         let config = config.clone();
         let what = format!("CHILD SA {reason}; {action}: creating it again");
         tracing::warn!(

@@ -1,7 +1,7 @@
 //! The engine: owns every IKE SA, routes datagrams, timers and commands to them,
 //! and queues what must go out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tern_wire::{ExchangeType, Message, Payload};
 
 use crate::config::{Connection, EngineConfig};
+use crate::cookie::CookieJar;
 use crate::end_action::{self, EndCause, PendingRestart};
 use crate::env::Environment;
 use crate::history::{History, SaEnd, SaKind};
@@ -18,7 +19,8 @@ use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
 
-/// How long a responder keeps an IKE SA whose IKE_AUTH never came.
+/// How long a responder keeps an IKE SA whose IKE_AUTH never came, at least
+/// (strongSwan's half_open_timeout); longer when the retransmission schedule is.
 pub(crate) const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What an exchange handler decided about its IKE SA.
@@ -39,6 +41,10 @@ pub enum Command {
     },
     /// Rekey every CHILD SA of the connection now.
     Rekey {
+        connection: String,
+    },
+    /// Rekey the connection's IKE SAs now (their CHILD SAs move to the new ones).
+    RekeyIke {
         connection: String,
     },
 }
@@ -73,13 +79,19 @@ pub(crate) struct Ctx {
     pub new_sas: Vec<IkeSa>,
     /// Connections to initiate again (dpd_action, close_action), and when.
     pub pending_restarts: Vec<PendingRestart>,
+    /// Secrets for IKE_SA_INIT cookies (made on first need).
+    pub cookies: CookieJar,
+    /// Our SPIs of the half-open IKE SAs we answered as responder.
+    pub half_open: HashSet<Spi>,
+    /// IKE SAs whose peer sent INITIAL_CONTACT: its other IKE SAs are to go.
+    pub initial_contacts: Vec<u64>,
     next_unique_id: u64,
     next_reqid: u32,
 }
 
 pub struct Engine {
-    ctx: Ctx,
-    sas: HashMap<Spi, IkeSa>,
+    pub(crate) ctx: Ctx,
+    pub(crate) sas: HashMap<Spi, IkeSa>,
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
     /// IKE_SA_INIT finds its SA instead of making a second one.
     by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
@@ -100,6 +112,9 @@ impl Engine {
                 stats: Stats::default(),
                 new_sas: Vec::new(),
                 pending_restarts: Vec::new(),
+                cookies: CookieJar::default(),
+                half_open: HashSet::new(),
+                initial_contacts: Vec::new(),
                 next_unique_id: 1,
                 next_reqid: 1,
             },
@@ -209,10 +224,32 @@ impl Engine {
                     .find(|c| c.name == connection)
                     .cloned()
                     .ok_or_else(|| format!("no connection named `{connection}`"))?;
-                let sa = self.ctx.initiate(now, conn)?;
+                let sa = self.initiate(now, conn)?;
                 let id = sa.unique_id;
                 self.settle(now, sa, Next::Keep);
                 Ok(CommandAccepted { ike_ids: vec![id] })
+            }
+            Command::RekeyIke { connection } => {
+                let spis: Vec<Spi> = self
+                    .sas
+                    .iter()
+                    .filter(|(_, sa)| sa.connection.name == connection && sa.is_established())
+                    .map(|(spi, _)| *spi)
+                    .collect();
+                if spis.is_empty() {
+                    return Err(format!(
+                        "no established IKE SA for connection `{connection}`"
+                    ));
+                }
+                let mut ike_ids = Vec::new();
+                for spi in spis {
+                    if let Some(mut sa) = self.sas.remove(&spi) {
+                        ike_ids.push(sa.unique_id);
+                        self.ctx.start_ike_rekey(now, &mut sa);
+                        self.settle(now, sa, Next::Keep);
+                    }
+                }
+                Ok(CommandAccepted { ike_ids })
             }
             Command::Rekey { connection } => {
                 let mut ike_ids = Vec::new();
@@ -263,6 +300,22 @@ impl Engine {
                 Ok(CommandAccepted { ike_ids })
             }
         }
+    }
+
+    /// Starts deleting every IKE SA, telling each peer, with `reason` as the cause
+    /// recorded for each (the daemon is stopping). Returns their ids.
+    pub fn delete_all(&mut self, now: Instant, reason: &str) -> Vec<u64> {
+        let mut names: Vec<String> = self
+            .sas
+            .values()
+            .map(|sa| sa.connection.name.clone())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+            .iter()
+            .flat_map(|name| self.delete_sas_of(now, name, reason))
+            .collect()
     }
 
     /// Starts deleting every IKE SA of a connection, for a local reason: nothing
@@ -341,11 +394,11 @@ impl Engine {
             .connections
             .iter()
             .filter(|c| report.added.contains(&c.name) || report.changed.contains(&c.name))
-            .filter(|c| c.start_action == crate::config::StartAction::Start)
+            .filter(|c| c.starts_on_load())
             .cloned()
             .collect();
         for conn in starting {
-            match self.ctx.initiate(now, conn) {
+            match self.initiate(now, conn) {
                 Ok(sa) => self.settle(now, sa, Next::Keep),
                 Err(e) => tracing::warn!("after reload: {e}"),
             }
@@ -398,7 +451,7 @@ impl Engine {
                 "restarting connection ({})",
                 restart.action
             );
-            match self.ctx.initiate(now, conn) {
+            match self.initiate(now, conn) {
                 Ok(mut sa) => {
                     sa.restart = Some(restart);
                     self.settle(now, sa, Next::Keep);
@@ -412,6 +465,15 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A new IKE SA for `conn`, which tells the peer INITIAL_CONTACT when it is the
+    /// only one we have with that peer.
+    fn initiate(&mut self, now: Instant, conn: Arc<Connection>) -> Result<IkeSa, String> {
+        let alone = !self.has_live_sa(&conn.name);
+        let mut sa = self.ctx.initiate(now, conn)?;
+        sa.initial_contact = alone;
+        Ok(sa)
     }
 
     /// Whether the connection has an IKE SA that is up or coming up.
@@ -434,6 +496,14 @@ impl Engine {
         self.ctx.events.pop_front()
     }
 
+    /// One IKE SA's view, by unique id, without building everyone's.
+    pub fn ike_sa(&self, now: Instant, unique_id: u64) -> Option<IkeSaInfo> {
+        self.sas
+            .values()
+            .find(|sa| sa.unique_id == unique_id)
+            .map(|sa| info(sa, now))
+    }
+
     pub fn list_sas(&self, now: Instant) -> Vec<IkeSaInfo> {
         let mut out: Vec<IkeSaInfo> = self.sas.values().map(|sa| info(sa, now)).collect();
         out.sort_by_key(|i| i.unique_id);
@@ -450,15 +520,22 @@ impl Engine {
     }
 
     /// Puts an SA back in the table (or tears it down) after a handler ran.
-    fn settle(&mut self, now: Instant, sa: IkeSa, next: Next) {
+    pub(crate) fn settle(&mut self, now: Instant, sa: IkeSa, next: Next) {
         self.settle_one(now, sa, next);
         // IKE SAs the handler made (rekeying).
         for new in std::mem::take(&mut self.ctx.new_sas) {
             self.settle_one(now, new, Next::Keep);
         }
+        self.honour_initial_contacts(now);
     }
 
-    fn settle_one(&mut self, now: Instant, mut sa: IkeSa, next: Next) {
+    pub(crate) fn settle_one(&mut self, now: Instant, mut sa: IkeSa, next: Next) {
+        let half_open = matches!(next, Next::Keep) && matches!(sa.phase, Phase::AwaitAuthRequest);
+        if half_open {
+            self.ctx.half_open.insert(sa.our_spi());
+        } else {
+            self.ctx.half_open.remove(&sa.our_spi());
+        }
         match next {
             Next::Keep => {
                 if let Some(deadline) = sa.next_deadline() {
@@ -734,6 +811,16 @@ impl Ctx {
         self.transmit(sa.local, sa.remote, bytes);
     }
 
+    /// How long a half-open IKE SA waits for IKE_AUTH: as long as an initiator
+    /// retransmitting on our schedule would keep trying, so that an IKE_AUTH that
+    /// got through only at its last try still finds its SA.
+    pub fn half_open_timeout(&self) -> Duration {
+        let schedule: Duration = (0..=self.config.retransmit.tries)
+            .map(|n| self.retransmit_delay(n))
+            .sum();
+        schedule.max(HALF_OPEN_TIMEOUT)
+    }
+
     /// Delay before retransmission number `n + 1`: base * factor^n.
     fn retransmit_delay(&self, n: u32) -> Duration {
         let r = &self.config.retransmit;
@@ -753,6 +840,7 @@ impl Ctx {
         if let Next::Destroy(reason) = self.retransmit_due(now, sa) {
             return Next::Destroy(reason);
         }
+        self.run_keepalive(now, sa);
         self.run_child_timers(now, sa);
         let next = self.run_ike_timers(now, sa);
         if matches!(next, Next::Keep) {

@@ -82,6 +82,9 @@ impl Ctx {
         let id_i = identity::to_wire(&conn.local_id);
         let auth = auth_value(sa, Signer::Initiator, &id_i, psk(&conn));
         let mut payloads = vec![Payload::IdI(id_i)];
+        if sa.initial_contact {
+            payloads.push(payloads::status(NotifyType::INITIAL_CONTACT, Vec::new()));
+        }
         if let Some(remote_id) = &conn.remote_id {
             payloads.push(Payload::IdR(identity::to_wire(remote_id)));
         }
@@ -329,6 +332,9 @@ impl Ctx {
         sa.phase = Phase::Established;
         sa.phase_deadline = None;
         self.established(now, sa, id_i.clone());
+        if payloads::notify(&p, NotifyType::INITIAL_CONTACT).is_some() {
+            self.initial_contacts.push(sa.unique_id);
+        }
         match child {
             Some(Ok((negotiated, keys, _))) => {
                 self.install_child(now, sa, negotiated, keys, false);

@@ -386,6 +386,9 @@ impl Ctx {
         new.nonce_r = nonce_r.to_vec();
         set_keys(&mut new, suite, keys)?;
         new.peer_id = old.peer_id.clone();
+        // NAT detection is not repeated: the new SA travels the way the old one did.
+        new.nat = old.nat;
+        new.keepalive_at = old.keepalive_at.take();
         new.established_at = Some(now);
         new.children = std::mem::take(&mut old.children);
         new.lingering = std::mem::take(&mut old.lingering);

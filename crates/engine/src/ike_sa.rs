@@ -13,6 +13,7 @@ use tern_wire::{
 use crate::child_sa::{ChildExchange, ChildRequest, ChildSa};
 use crate::config::{Connection, KeyExchange, Prf};
 use crate::end_action::{EndCause, Restart};
+use crate::nat::NatState;
 use crate::output::KernelOp;
 use crate::proposal::IkeSuite;
 
@@ -181,6 +182,12 @@ pub struct IkeSa {
     /// Set on an SA initiated to bring its connection back (see `end_action`).
     pub restart: Option<Restart>,
     iv_counter: u64,
+    /// What NAT detection in IKE_SA_INIT found.
+    pub nat: NatState,
+    /// When to send the next NAT-keepalive (only while we are behind a NAT).
+    pub keepalive_at: Option<Instant>,
+    /// Initiator: say INITIAL_CONTACT in IKE_AUTH (no other IKE SA with the peer).
+    pub initial_contact: bool,
 }
 
 impl IkeSa {
@@ -226,7 +233,21 @@ impl IkeSa {
             end_cause: None,
             restart: None,
             iv_counter: 0,
+            nat: NatState::default(),
+            keepalive_at: None,
+            initial_contact: false,
         }
+    }
+
+    /// Whether a CREATE_CHILD_SA of ours for the child `name` (a rekey or a new
+    /// one) is in flight or queued: its answer brings that CHILD SA.
+    pub fn child_exchange_pending(&self, name: &str) -> bool {
+        let for_child =
+            |p: &Purpose| matches!(p, Purpose::CreateChild(ex) if ex.config.name == name);
+        self.in_flight
+            .as_ref()
+            .is_some_and(|r| for_child(&r.purpose))
+            || self.queued.iter().any(|q| for_child(&q.purpose))
     }
 
     /// The SPI by which we know this SA.
@@ -332,11 +353,13 @@ impl IkeSa {
         let lingering = self.lingering.iter().map(|l| l.until);
         let rekey = self.rekey_at.filter(|_| self.is_established());
         let dpd = self.dpd_at.filter(|_| self.is_established());
+        let keepalive = self.keepalive_at;
         retransmit
             .into_iter()
             .chain(self.phase_deadline)
             .chain(rekey)
             .chain(dpd)
+            .chain(keepalive)
             .chain(self.expire_at)
             .chain(children)
             .chain(lingering)

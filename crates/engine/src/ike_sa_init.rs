@@ -10,7 +10,7 @@ use tern_wire::{
 };
 
 use crate::config::{Connection, KeyExchange};
-use crate::engine::{hex, Ctx, Next, HALF_OPEN_TIMEOUT};
+use crate::engine::{Ctx, Next};
 use crate::ike_sa::{AwaitInitResponse, IkeSa, Phase, Purpose, SaKeys};
 use crate::payloads;
 use crate::proposal::{self, IkeSuite};
@@ -217,7 +217,7 @@ impl Ctx {
         if let Err(e) = install_keys(sa, suite, &shared) {
             return Next::Destroy(e);
         }
-        log_nat(sa, p);
+        self.detect_nat(now, sa, p);
         tracing::debug!(ike = sa.unique_id, suite = %suite, "IKE_SA_INIT done");
         self.send_auth_request(now, sa)
     }
@@ -285,6 +285,9 @@ impl Ctx {
                 remote,
                 "IKE_SA_INIT nonce length outside 16..=256",
             );
+            return None;
+        }
+        if !self.cookie_admits(now, local, remote, header, nonce, p) {
             return None;
         }
         let candidates: Vec<Arc<Connection>> = self
@@ -367,12 +370,12 @@ impl Ctx {
         sa.nonce_r = self.random(NONCE_LEN);
         sa.init_request = bytes.to_vec();
         sa.expected_request_id = 1;
-        sa.phase_deadline = Some(now + HALF_OPEN_TIMEOUT);
+        sa.phase_deadline = Some(now + self.half_open_timeout());
         if let Err(e) = install_keys(&mut sa, suite, &shared) {
             tracing::error!("{e}");
             return None;
         }
-        log_nat(&sa, p);
+        self.detect_nat(now, &mut sa, p);
         let mut response = vec![
             Payload::Sa(proposal::ike_answer(number, suite)),
             Payload::Ke(KePayload {
@@ -391,6 +394,46 @@ impl Ctx {
         tracing::info!(ike = sa.unique_id, connection = sa.connection.name, %remote, suite = %suite, "IKE_SA_INIT answered");
         self.transmit(local, remote, bytes);
         Some(sa)
+    }
+
+    /// Whether a new IKE_SA_INIT may go on to the key exchange. Above the
+    /// half-open threshold it must bring back a cookie we made for it; if not, it
+    /// is answered with one and no state is kept (RFC 7296 §2.6).
+    fn cookie_admits(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        request: &Header,
+        nonce: &[u8],
+        p: &[Payload],
+    ) -> bool {
+        let spi = request.initiator_spi;
+        if let Some(presented) = payloads::notify(p, NotifyType::COOKIE) {
+            if self
+                .cookies
+                .is_valid(&presented.data, nonce, remote.ip(), &spi)
+            {
+                return true;
+            }
+        }
+        let half_open = u32::try_from(self.half_open.len()).unwrap_or(u32::MAX);
+        if half_open < self.config.cookie_threshold {
+            return true;
+        }
+        let env = &mut self.env;
+        let cookie = self
+            .cookies
+            .make(now, |buf| env.random(buf), nonce, remote.ip(), &spi);
+        self.stats.cookies_demanded += 1;
+        tracing::debug!(%remote, half_open, "IKE_SA_INIT answered with a COOKIE demand");
+        self.refuse_init(
+            local,
+            remote,
+            request,
+            payloads::status(NotifyType::COOKIE, cookie),
+        );
+        false
     }
 
     /// An IKE_SA_INIT error answer: no state is kept (RFC 7296 §2.6).
@@ -477,28 +520,4 @@ fn nat_detection(sa: &IkeSa) -> [Payload; 2] {
         payloads::status(NotifyType::NAT_DETECTION_SOURCE_IP, hash(sa.local)),
         payloads::status(NotifyType::NAT_DETECTION_DESTINATION_IP, hash(sa.remote)),
     ]
-}
-
-/// Compares the peer's NAT detection hashes with the addresses we see.
-fn log_nat(sa: &IkeSa, p: &[Payload]) {
-    let (Some(src), Some(dst)) = (
-        payloads::notify(p, NotifyType::NAT_DETECTION_SOURCE_IP),
-        payloads::notify(p, NotifyType::NAT_DETECTION_DESTINATION_IP),
-    ) else {
-        return;
-    };
-    // The peer hashed with the SPIs of the message that carried them.
-    let spi_r = if sa.initiator { sa.spi_r } else { [0; 8] };
-    let hash = |addr: SocketAddr| nat_detection_hash(&sa.spi_i, &spi_r, addr.ip(), addr.port());
-    let peer_behind_nat = src.data != hash(sa.remote);
-    let we_are_behind_nat = dst.data != hash(sa.local);
-    if peer_behind_nat || we_are_behind_nat {
-        tracing::warn!(
-            ike = sa.unique_id,
-            peer_behind_nat,
-            we_are_behind_nat,
-            spi = hex(&sa.spi_i),
-            "NAT detected; NAT traversal (UDP 4500) is not implemented yet"
-        );
-    }
 }

@@ -11,6 +11,7 @@ mod algorithms;
 mod child_sa;
 mod child_select;
 mod children;
+mod cookie;
 mod create_child_sa;
 mod dpd;
 mod end_action;
@@ -23,6 +24,9 @@ mod ike_rekey;
 mod ike_sa;
 mod ike_sa_init;
 mod informational;
+mod initial_contact;
+mod kernel_events;
+mod nat;
 mod output;
 mod payloads;
 mod proposal;
@@ -34,9 +38,11 @@ pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
+pub use kernel_events::KernelEvent;
+pub use nat::NAT_KEEPALIVE;
 pub use output::{
     ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,
-    Selector, Transmit,
+    Selector, TrafficLimits, Transmit, UdpEncap,
 };
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
 pub use stats::{DropReason, Stats};

@@ -16,6 +16,14 @@ pub struct Transmit {
     pub payload: Vec<u8>,
 }
 
+impl Transmit {
+    /// A NAT-keepalive goes out as it is; an IKE message on the NAT-T port goes
+    /// behind the four-zero-octet non-ESP marker (RFC 3948 §2.2).
+    pub fn is_nat_keepalive(&self) -> bool {
+        self.payload == crate::nat::NAT_KEEPALIVE
+    }
+}
+
 /// An operation on the kernel's IPsec state (XFRM), described as data.
 #[derive(Debug)]
 pub enum KernelOp {
@@ -46,6 +54,27 @@ pub struct SaInstall {
     pub esn: bool,
     /// Fill a SPI reserved earlier by [`Environment::allocate_spi`](crate::Environment::allocate_spi).
     pub update: bool,
+    /// ESP in UDP, when a NAT is in the way.
+    pub encap: Option<UdpEncap>,
+    /// Traffic limits for the kernel to enforce (EXPIRE events come back).
+    pub limits: TrafficLimits,
+}
+
+/// Soft (rekey) and hard (end) limits of one SA; zero means none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrafficLimits {
+    pub soft_bytes: u64,
+    pub hard_bytes: u64,
+    pub soft_packets: u64,
+    pub hard_packets: u64,
+}
+
+/// The UDP ports of an SA's ESP-in-UDP packets (RFC 3948), as sent: source then
+/// destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpEncap {
+    pub sport: u16,
+    pub dport: u16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +150,9 @@ pub enum Event {
         connection: String,
         ike_id: u64,
         child: String,
+        /// The SPIs it had, so watchers can tell a rekeyed SA from its successor.
+        spi_in: u32,
+        spi_out: u32,
         reason: String,
     },
     /// An SA ended and `child`'s configuration brings it back: the connection is

@@ -33,6 +33,10 @@ pub struct Stats {
     pub sent: u64,
     pub retransmits_sent: u64,
     pub retransmits_answered: u64,
+    /// IKE_SA_INIT requests answered with a COOKIE demand instead of a key exchange.
+    pub cookies_demanded: u64,
+    /// NAT-keepalives sent because we are behind a NAT.
+    pub nat_keepalives_sent: u64,
     pub dropped_malformed: u64,
     pub dropped_unknown_spi: u64,
     pub dropped_unauthenticated: u64,

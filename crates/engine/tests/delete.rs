@@ -112,3 +112,21 @@ fn terminate_without_sa_is_an_error() {
         .unwrap_err();
     assert!(err.contains("no connection named `nope`"), "{err}");
 }
+
+#[test]
+fn delete_all_tells_every_peer_and_records_why() {
+    let mut pair = up();
+    let ids = pair.a.engine.delete_all(pair.now, "ternd is stopping");
+    assert_eq!(ids.len(), 1);
+    pair.deliver();
+    assert_all_gone(&pair);
+    assert_eq!(
+        deleted_reason(&pair.a).as_deref(),
+        Some("ternd is stopping")
+    );
+    assert_eq!(
+        deleted_reason(&pair.b).as_deref(),
+        Some("deleted by the peer")
+    );
+    assert!(pair.a.engine.delete_all(pair.now, "again").is_empty());
+}

@@ -317,3 +317,33 @@ fn rekeys_are_not_mistaken_for_closes_or_deaths() {
     pair.run_for(Duration::from_secs(60));
     assert_one_tunnel(&pair);
 }
+
+#[test]
+fn a_child_sa_that_expires_while_its_rekey_is_in_flight_comes_back_once() {
+    // A rekeys at 60 s and the CHILD SA ends at 66 s; the rekey's answers are lost
+    // until 70 s, so the SA reaches life_time with its rekey in flight. The rekey's
+    // late answer brings the tunnel back; the end action must not add a second one.
+    let short = Lifetime {
+        rekey_time: Duration::from_secs(60),
+        life_time: Duration::from_secs(66),
+        rand_time: Duration::ZERO,
+    };
+    let a = edit(moon_config(), |c| {
+        c.children[0].lifetime = short;
+        c.children[0].close_action = CloseAction::Start;
+    });
+    let mut pair = up(Pair::new(a, sun_config()));
+    let link = switchable(&mut pair);
+    pair.run_for(Duration::from_secs(59));
+    link.set(false);
+    pair.run_for(Duration::from_secs(11));
+    assert_eq!(
+        pair.a.engine.stats().child_hard_expiries,
+        1,
+        "{:?}",
+        pair.a.events
+    );
+    link.set(true);
+    pair.run_for(Duration::from_secs(40));
+    assert_one_tunnel(&pair);
+}

@@ -330,6 +330,20 @@ fn responder_answers_where_the_request_came_from_when_the_peer_floats_to_4500() 
     );
 }
 
+#[test]
+fn one_ike_sa_by_its_id() {
+    let mut pair = Pair::demo();
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    let listed = pair.a.engine.list_sas(pair.now);
+    let id = listed[0].unique_id;
+    assert_eq!(
+        pair.a.engine.ike_sa(pair.now, id).as_ref(),
+        Some(&listed[0])
+    );
+    assert_eq!(pair.a.engine.ike_sa(pair.now, id + 100), None);
+}
+
 /// A second child for both sides: 10.1.1.0/24 === 10.2.1.0/24.
 fn with_second_child(
     mut config: tern_engine::config::EngineConfig,

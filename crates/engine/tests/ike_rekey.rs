@@ -153,3 +153,55 @@ fn a_week_of_ike_and_child_rekeys_keeps_one_tunnel() {
     assert!(k.errors.is_empty(), "{:?}", k.errors);
     assert_eq!(k.sas.len(), 2);
 }
+
+#[test]
+fn rekey_ike_command_rekeys_the_ike_sa_at_once_from_either_side() {
+    let mut pair = Pair::demo();
+    up(&mut pair);
+    let (before, _) = assert_one_ike_sa(&pair);
+    let accepted = pair
+        .a
+        .engine
+        .handle_command(
+            pair.now,
+            Command::RekeyIke {
+                connection: "demo".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(accepted.ike_ids, vec![before.unique_id]);
+    pair.deliver();
+    let (after, _) = assert_one_ike_sa(&pair);
+    assert_ne!(after.initiator_spi, before.initiator_spi, "new SPIs");
+    assert_eq!(after.children[0].spi_in, before.children[0].spi_in);
+    assert!(pair.a.events.iter().any(|e| matches!(
+        e,
+        Event::IkeSaRekeyed { old_ike_id, .. } if *old_ike_id == before.unique_id
+    )));
+
+    // The responder can do it as well.
+    pair.b
+        .engine
+        .handle_command(
+            pair.now,
+            Command::RekeyIke {
+                connection: "demo".into(),
+            },
+        )
+        .unwrap();
+    pair.deliver();
+    let (again, _) = assert_one_ike_sa(&pair);
+    assert_ne!(again.initiator_spi, after.initiator_spi);
+
+    let err = pair
+        .a
+        .engine
+        .handle_command(
+            pair.now,
+            Command::RekeyIke {
+                connection: "nope".into(),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err, "no established IKE SA for connection `nope`");
+}

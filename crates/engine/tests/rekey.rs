@@ -107,6 +107,14 @@ fn initiator_rekeys_on_schedule_and_the_old_sa_goes() {
         .filter(|e| matches!(e, Event::ChildSaDeleted { reason, .. } if reason == "rekeyed"))
         .count();
     assert_eq!(rekeyed, 3);
+    // The first DELETE names the first SA's SPIs, so a watcher can tell it apart.
+    let first_deleted = pair.a.events.iter().find_map(|e| match e {
+        Event::ChildSaDeleted {
+            spi_in, spi_out, ..
+        } => Some((*spi_in, *spi_out)),
+        _ => None,
+    });
+    assert_eq!(first_deleted, Some(first));
 }
 
 #[test]

@@ -63,3 +63,21 @@ fn a_changed_connection_is_replaced_and_restarted_if_it_should_be_up() {
     assert_eq!(sas[0].state, "ESTABLISHED");
     assert_eq!(pair.b.engine.list_sas(pair.now).len(), 1);
 }
+
+#[test]
+fn a_connection_added_with_a_starting_child_comes_up() {
+    let mut pair = Pair::demo();
+    let mut empty = moon_config();
+    empty.connections.clear();
+    pair.a.engine.reload(pair.now, empty);
+    let mut config = moon_config();
+    // start_action on the child only, as swanctl users write it.
+    config.connections[0].start_action = StartAction::None;
+    config.connections[0].children[0].start_action = StartAction::Start;
+    let report = pair.a.engine.reload(pair.now, config);
+    assert_eq!(report.added, vec!["demo"]);
+    pair.deliver();
+    let sas = pair.a.engine.list_sas(pair.now);
+    assert_eq!(sas.len(), 1, "{sas:?}");
+    assert_eq!(sas[0].children.len(), 1);
+}

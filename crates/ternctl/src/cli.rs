@@ -5,15 +5,26 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// What the exit status means; shown by `--help` and in the man page.
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0  the command did what was asked
+  1  it failed: the daemon refused or reported an error, the operation timed out,
+     an answer was malformed, watch's stream ended, decode met an undecodable
+     message, simulate could not run the scenario
+  2  usage error: unknown command or option, missing or invalid argument
+  3  the daemon is unreachable: no socket at the path, or connecting was refused";
+
 /// Control a running ternd.
 #[derive(Parser, Debug, PartialEq, Eq)]
-#[command(name = "ternctl", version, about)]
+#[command(name = "ternctl", version, about, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// The daemon's control socket.
     #[arg(long, global = true, value_name = "PATH", default_value = tern_control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
 
-    /// Print the answer as JSON instead of text.
+    /// Print the answer as JSON instead of text (watch: one JSON object per line).
+    /// Not for completions and man, whose output is a script or a page.
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -54,18 +65,39 @@ pub enum CliCommand {
         #[arg(value_name = "CONN")]
         connection: String,
     },
-    /// Rekey a connection's CHILD SAs now, whatever their lifetimes, and wait for
-    /// the new ones.
+    /// Rekey a connection's CHILD SAs (or, with --ike, its IKE SAs) now, whatever
+    /// their lifetimes, and wait for the new ones.
     Rekey {
         /// The connection's name, as in the configuration.
         #[arg(value_name = "CONN")]
         connection: String,
+        /// Rekey the IKE SAs instead; their CHILD SAs move to the new ones.
+        #[arg(long)]
+        ike: bool,
     },
     /// Read the configuration file again and apply it: unchanged connections keep
     /// their SAs; a file with errors changes nothing.
     Reload,
     /// Show the versions of ternctl and ternd.
     Version,
+    /// Print events as they happen, one line each: SAs established, rekeyed and
+    /// ended (with the cause), failures and end actions. Runs until interrupted.
+    Watch {
+        /// Only this connection's events.
+        #[arg(value_name = "CONN")]
+        connection: Option<String>,
+    },
+    /// Show the daemon's counters: SAs up, datagrams in and out, drops by reason,
+    /// rekeys, retransmissions, dead peers, uptime.
+    Stats,
+    /// Print a shell completion script (e.g. `ternctl completions bash >
+    /// /etc/bash_completion.d/ternctl`). Does not need the daemon.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print ternctl's man page (roff). Does not need the daemon.
+    Man,
     /// Print the IKE messages in a capture (pcap or pcapng, UDP 500 and 4500) or a
     /// hex file (one message per block of lines); does not need the daemon.
     Decode {
@@ -134,6 +166,34 @@ mod tests {
             }
         );
         assert!(Cli::try_parse_from(["ternctl", "decode"]).is_err());
+    }
+
+    #[test]
+    fn watch_stats_completions_man() {
+        let cli = Cli::try_parse_from(["ternctl", "watch", "demo", "--json"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(
+            cli.command,
+            CliCommand::Watch {
+                connection: Some("demo".into())
+            }
+        );
+        let cli = Cli::try_parse_from(["ternctl", "watch"]).unwrap();
+        assert_eq!(cli.command, CliCommand::Watch { connection: None });
+        let cli = Cli::try_parse_from(["ternctl", "stats"]).unwrap();
+        assert_eq!(cli.command, CliCommand::Stats);
+        let cli = Cli::try_parse_from(["ternctl", "completions", "zsh"]).unwrap();
+        assert_eq!(
+            cli.command,
+            CliCommand::Completions {
+                shell: clap_complete::Shell::Zsh
+            }
+        );
+        assert!(Cli::try_parse_from(["ternctl", "completions", "tcsh"]).is_err());
+        assert_eq!(
+            Cli::try_parse_from(["ternctl", "man"]).unwrap().command,
+            CliCommand::Man
+        );
     }
 
     #[test]

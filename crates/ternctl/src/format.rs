@@ -3,7 +3,10 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use tern_control::{ChildSaInfo, ConnHistory, ConnInfo, IkeRole, IkeSaInfo, SaEndInfo};
+use tern_control::{
+    ChildSaInfo, ConnHistory, ConnInfo, EventInfo, EventKind, IkeRole, IkeSaInfo, SaEndInfo,
+    StatsInfo,
+};
 
 /// `list-sas`: each IKE SA with its CHILD SAs indented below it.
 pub fn ike_sas(sas: &[IkeSaInfo]) -> String {
@@ -234,6 +237,131 @@ fn addresses(addrs: &[String]) -> String {
     }
 }
 
+/// One event of `watch`, on one line: when, which connection, which SA, what
+/// happened and why.
+pub fn event(e: &EventInfo) -> String {
+    let when = utc_time(e.unix_ms);
+    let ike = match (&e.initiator_spi, &e.responder_spi) {
+        (Some(i), Some(r)) => format!("IKE SA #{} {i}_i {r}_r", e.ike_id),
+        _ => format!("IKE SA #{}", e.ike_id),
+    };
+    let child = || {
+        let name = e.child.as_deref().unwrap_or("?");
+        match (&e.spi_in, &e.spi_out) {
+            (Some(i), Some(o)) => format!("CHILD SA {name} {i}_i {o}_o"),
+            _ => format!("CHILD SA {name}"),
+        }
+    };
+    let reason = e.reason.as_deref().unwrap_or("no reason given");
+    let what = match e.kind {
+        EventKind::IkeSaEstablished => format!("{ike} established"),
+        EventKind::IkeSaFailed => format!("{ike} failed: {reason}"),
+        EventKind::IkeSaDeleted => format!("{ike} ended: {reason}"),
+        EventKind::IkeSaRekeyed => format!(
+            "IKE SA #{} rekeyed: replaced by {}",
+            e.ike_id,
+            match (e.new_ike_id, &e.initiator_spi, &e.responder_spi) {
+                (Some(n), Some(i), Some(r)) => format!("IKE SA #{n} {i}_i {r}_r"),
+                (Some(n), _, _) => format!("IKE SA #{n}"),
+                (None, _, _) => "a new IKE SA".to_string(),
+            }
+        ),
+        EventKind::ChildSaInstalled => format!("{} installed on IKE SA #{}", child(), e.ike_id),
+        EventKind::ChildSaFailed => format!("{} failed: {reason}", child()),
+        EventKind::ChildSaDeleted => format!("{} ended: {reason}", child()),
+        EventKind::EndAction => format!("bringing it back ({reason})"),
+        EventKind::EventsLost => return format!("{when} {reason}\n"),
+    };
+    format!("{when} {}: {what}\n", e.connection)
+}
+
+/// Milliseconds since the Unix epoch as `2026-11-23 18:20:01.123Z` (UTC).
+pub fn utc_time(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        unix_ms % 1000
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days` algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `stats`: counters grouped as an administrator looks for them.
+pub fn stats(s: &StatsInfo) -> String {
+    let mut out = String::new();
+    let x = &s.exchanges;
+    let _ = writeln!(out, "ternd {}, up {}", s.version, duration(s.uptime_secs));
+    let _ = writeln!(
+        out,
+        "SAs:        {} IKE SA(s) established, {} connecting, {} CHILD SA(s) installed",
+        s.ike_sas_established, s.ike_sas_connecting, s.child_sas_installed
+    );
+    let _ = writeln!(
+        out,
+        "datagrams:  {} received, {} sent ({} retransmissions); {} receive and {} send failures",
+        s.datagrams.received,
+        s.datagrams.sent,
+        x.retransmits_sent,
+        s.datagrams.receive_failed,
+        s.datagrams.send_failed
+    );
+    let dropped: u64 = s.dropped.values().sum();
+    let reasons: Vec<String> = s
+        .dropped
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(reason, n)| format!("{n} {reason}"))
+        .collect();
+    if reasons.is_empty() {
+        let _ = writeln!(out, "dropped:    {dropped}");
+    } else {
+        let _ = writeln!(out, "dropped:    {dropped} ({})", reasons.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "IKE SAs:    {} established, {} rekeyed ({} by us), {} hard expiries",
+        x.ike_sas_established, x.ike_rekeys, x.ike_rekeys_initiated, x.ike_hard_expiries
+    );
+    let _ = writeln!(
+        out,
+        "CHILD SAs:  {} installed, {} rekeyed ({} by us, {} collisions), {} hard expiries",
+        x.child_sas_installed,
+        x.child_rekeys,
+        x.child_rekeys_initiated,
+        x.child_rekey_collisions,
+        x.child_hard_expiries
+    );
+    let _ = writeln!(
+        out,
+        "liveness:   {} DPD checks sent, {} dead peers, {} restarts; {} retransmissions answered",
+        x.dpd_checks_sent, x.dead_peers, x.restarts, x.retransmits_answered
+    );
+    let _ = writeln!(
+        out,
+        "watchers:   {} watching, {} events dropped for slow watchers",
+        s.events.watchers, s.events.dropped
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +494,96 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
 
     fn history_text(h: &[ConnHistory], all: bool) -> String {
         history(h, all)
+    }
+
+    #[test]
+    fn utc_times() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00.000Z");
+        // 2000-02-29 (a leap day) 12:34:56.789
+        assert_eq!(utc_time(951_827_696_789), "2000-02-29 12:34:56.789Z");
+        assert_eq!(utc_time(1_795_437_601_005), "2026-11-23 12:40:01.005Z");
+    }
+
+    fn watched(kind: EventKind) -> EventInfo {
+        EventInfo {
+            unix_ms: 1_795_437_601_005,
+            kind,
+            connection: "demo".into(),
+            ike_id: 3,
+            new_ike_id: None,
+            initiator_spi: Some("0123456789abcdef".into()),
+            responder_spi: Some("fedcba9876543210".into()),
+            child: None,
+            spi_in: None,
+            spi_out: None,
+            reason: None,
+            lost: None,
+        }
+    }
+
+    #[test]
+    fn events_read_as_one_line_each() {
+        assert_eq!(
+            event(&watched(EventKind::IkeSaEstablished)),
+            "2026-11-23 12:40:01.005Z demo: IKE SA #3 0123456789abcdef_i fedcba9876543210_r established\n"
+        );
+        let mut e = watched(EventKind::ChildSaDeleted);
+        e.child = Some("net".into());
+        e.spi_in = Some("c0000101".into());
+        e.spi_out = Some("c1b2c3d4".into());
+        e.reason = Some("dead peer (DPD timeout)".into());
+        assert_eq!(
+            event(&e),
+            "2026-11-23 12:40:01.005Z demo: CHILD SA net c0000101_i c1b2c3d4_o ended: dead peer (DPD timeout)\n"
+        );
+        let mut e = watched(EventKind::IkeSaRekeyed);
+        e.new_ike_id = Some(4);
+        assert_eq!(
+            event(&e),
+            "2026-11-23 12:40:01.005Z demo: IKE SA #3 rekeyed: replaced by IKE SA #4 0123456789abcdef_i fedcba9876543210_r\n"
+        );
+        let mut e = watched(EventKind::IkeSaFailed);
+        e.initiator_spi = None;
+        e.reason = Some("the peer rejected our authentication".into());
+        assert_eq!(
+            event(&e),
+            "2026-11-23 12:40:01.005Z demo: IKE SA #3 failed: the peer rejected our authentication\n"
+        );
+        let mut e = watched(EventKind::EventsLost);
+        e.connection.clear();
+        e.reason = Some("7 event(s) dropped: this watcher read too slowly".into());
+        assert_eq!(
+            event(&e),
+            "2026-11-23 12:40:01.005Z 7 event(s) dropped: this watcher read too slowly\n"
+        );
+    }
+
+    #[test]
+    fn stats_name_every_drop_reason_that_happened() {
+        let mut s = StatsInfo {
+            version: "0.1.0".into(),
+            uptime_secs: 7200,
+            ike_sas_established: 1,
+            child_sas_installed: 1,
+            ..StatsInfo::default()
+        };
+        s.dropped.insert("malformed".into(), 2);
+        s.dropped.insert("unknown-spi".into(), 0);
+        s.exchanges.child_rekeys = 5;
+        s.exchanges.child_rekeys_initiated = 3;
+        let text = stats(&s);
+        assert!(text.starts_with("ternd 0.1.0, up 120m\n"), "{text}");
+        assert!(text.contains("dropped:    2 (2 malformed)\n"), "{text}");
+        assert!(
+            text.contains("CHILD SAs:  0 installed, 5 rekeyed (3 by us, 0 collisions)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "SAs:        1 IKE SA(s) established, 0 connecting, 1 CHILD SA(s) installed"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

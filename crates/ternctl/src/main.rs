@@ -1,12 +1,14 @@
 //! ternctl: the command line for ternd.
 //!
-//! Exit codes: 0 ok, 1 the daemon reported an error (or answered nonsense), 2 usage
+//! Exit codes ([`cli::EXIT_STATUS`] says it for users): 0 ok, 1 the operation failed
+//! (the daemon reported an error, answered nonsense or closed watch's stream), 2 usage
 //! error, 3 cannot reach the daemon. `decode` exits 1 if anything failed to decode;
 //! `simulate` exits 1 if the scenario could not be run.
 
 mod cli;
 mod decode;
 mod format;
+mod generate;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde_json::json;
-use tern_control::{Client, ClientError, Command, Response, ResponseBody};
+use tern_control::{Client, ClientError, Command, EventInfo, Response, ResponseBody};
 
 use cli::{Cli, CliCommand};
 
@@ -64,6 +66,11 @@ fn main() -> ExitCode {
     match &cli.command {
         CliCommand::Decode { file } => return run_decode(file, cli.json),
         CliCommand::Simulate { file } => return run_simulate(file, cli.json),
+        CliCommand::Watch { connection } => return run_watch(&cli, connection.clone()),
+        CliCommand::Completions { shell } => {
+            return print_bytes(&generate::completions(*shell));
+        }
+        CliCommand::Man => return print_bytes(&generate::man()),
         _ => {}
     }
     match run(&cli) {
@@ -95,6 +102,68 @@ fn run_decode(file: &std::path::Path, as_json: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// `ternctl watch`: one line per event until interrupted, or until ternd closes
+/// the stream (exit 1: the events stopped without being asked to).
+fn run_watch(cli: &Cli, connection: Option<String>) -> ExitCode {
+    let fail = |failure: Failure| {
+        eprintln!("ternctl: {}", failure.message());
+        ExitCode::from(failure.exit_code())
+    };
+    let mut events = match Client::new(&cli.socket).watch(connection, QUICK_TIMEOUT) {
+        Ok(Ok(events)) => events,
+        Ok(Err(Response::Error { message })) => return fail(Failure::Daemon(message)),
+        Ok(Err(other)) => {
+            return fail(Failure::Unexpected(format!(
+                "ternd answered with an unexpected response: {other:?}"
+            )))
+        }
+        Err(e) => return fail(Failure::Client(e)),
+    };
+    loop {
+        let event = match events.next_event() {
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                return fail(Failure::Daemon(
+                    "ternd closed the event stream (it stopped)".into(),
+                ))
+            }
+            Err(e) => return fail(Failure::Client(e)),
+        };
+        if !print_event(&event, cli.json) {
+            // Nobody reads our output any more (`ternctl watch | head`): done.
+            return ExitCode::SUCCESS;
+        }
+    }
+}
+
+/// Prints one event and flushes, so a pipe sees it at once; false if stdout is gone.
+fn print_event(event: &EventInfo, as_json: bool) -> bool {
+    let line = if as_json {
+        let mut line = serde_json::to_string(event).expect("an event serializes");
+        line.push('\n');
+        line
+    } else {
+        format::event(event)
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())
+        .and_then(|_| out.flush())
+        .is_ok()
+}
+
+/// Writes generated output (a completion script, the man page).
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ternctl: cannot write the output: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -137,18 +206,29 @@ fn run(cli: &Cli) -> Result<String, Failure> {
             },
             TERMINATE_TIMEOUT,
         ),
-        CliCommand::Rekey { connection } => (
-            Command::Rekey {
-                connection: connection.clone(),
+        CliCommand::Rekey { connection, ike } => (
+            if *ike {
+                Command::RekeyIke {
+                    connection: connection.clone(),
+                }
+            } else {
+                Command::Rekey {
+                    connection: connection.clone(),
+                }
             },
             // A rekey waits for the peer like a terminate does.
             TERMINATE_TIMEOUT,
         ),
         CliCommand::Reload => (Command::Reload, QUICK_TIMEOUT),
         CliCommand::Version => (Command::Version, QUICK_TIMEOUT),
-        CliCommand::Decode { .. } | CliCommand::Simulate { .. } => {
+        CliCommand::Stats => (Command::Stats, QUICK_TIMEOUT),
+        CliCommand::Decode { .. }
+        | CliCommand::Simulate { .. }
+        | CliCommand::Watch { .. }
+        | CliCommand::Completions { .. }
+        | CliCommand::Man => {
             return Err(Failure::Unexpected(
-                "decode and simulate do not talk to the daemon".into(),
+                "this command is not a single request to the daemon".into(),
             ))
         }
     };
@@ -206,6 +286,13 @@ fn render(asked: &CliCommand, body: ResponseBody, as_json: bool) -> Result<Strin
                 to_json(&json!({ "message": message }))
             } else {
                 format!("{message}\n")
+            }
+        }
+        (CliCommand::Stats, ResponseBody::Stats { stats }) => {
+            if as_json {
+                to_json(&stats)
+            } else {
+                format::stats(&stats)
             }
         }
         (CliCommand::Version, ResponseBody::Version { version }) => {

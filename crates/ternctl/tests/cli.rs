@@ -51,7 +51,8 @@ fn list_sas_json_prints_the_array() {
         &["--json", "list-sas"],
     );
     assert_eq!(request.command, Command::ListSas);
-    assert_eq!(request.version, tern_control::PROTOCOL_VERSION);
+    // Version 1, so an older ternd still answers.
+    assert_eq!(request.version, 1);
     assert_eq!(output.status.code(), Some(0));
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed, serde_json::json!([]));
@@ -124,4 +125,98 @@ fn usage_error_exits_2() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
+}
+
+fn event(ike_id: u64) -> tern_control::EventInfo {
+    tern_control::EventInfo {
+        unix_ms: 0,
+        kind: tern_control::EventKind::IkeSaEstablished,
+        connection: "demo".into(),
+        ike_id,
+        new_ike_id: None,
+        initiator_spi: None,
+        responder_spi: None,
+        child: None,
+        spi_in: None,
+        spi_out: None,
+        reason: None,
+        lost: None,
+    }
+}
+
+/// A daemon that accepts a watch, sends `events` events, then closes (or, with
+/// `hold`, keeps sending until the client is gone).
+fn watch_daemon(events: u64, hold: bool) -> (PathBuf, thread::JoinHandle<Request>) {
+    let path = temp_socket();
+    let listener = UnixListener::bind(&path).unwrap();
+    let daemon = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let request: Request = read_line(&mut BufReader::new(&stream)).unwrap();
+        let ok = Response::Ok {
+            body: ResponseBody::Watching { connection: None },
+        };
+        write_line(&mut &stream, &ok).unwrap();
+        for id in 1..=events {
+            write_line(&mut &stream, &event(id)).unwrap();
+        }
+        if hold {
+            let mut id = events;
+            while write_line(&mut &stream, &event(id)).is_ok() {
+                id += 1;
+                thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        request
+    });
+    (path, daemon)
+}
+
+#[test]
+fn watch_prints_each_event_and_exits_1_when_the_daemon_closes() {
+    let (path, daemon) = watch_daemon(3, false);
+    let output = Process::new(env!("CARGO_BIN_EXE_ternctl"))
+        .arg("--socket")
+        .arg(&path)
+        .args(["watch", "--json"])
+        .output()
+        .unwrap();
+    let request = daemon.join().unwrap();
+    assert_eq!(request.command, Command::Watch { connection: None });
+    assert_eq!(request.version, 2);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let ids: Vec<u64> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<tern_control::EventInfo>(l)
+                .unwrap()
+                .ike_id
+        })
+        .collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ternd closed the event stream"));
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn watch_into_a_pipe_that_closes_exits_0() {
+    use std::io::BufRead;
+    let (path, daemon) = watch_daemon(1, true);
+    let mut child = Process::new(env!("CARGO_BIN_EXE_ternctl"))
+        .arg("--socket")
+        .arg(&path)
+        .arg("watch")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `ternctl watch | head -1`
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("demo: IKE SA #1 established"), "{first}");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    daemon.join().unwrap();
+    let _ = std::fs::remove_file(path);
 }

@@ -1,24 +1,67 @@
-//! The control socket: one request line in, one response line out.
+//! The control socket: one request line in, one response line out; after `watch`,
+//! event lines until the client hangs up.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tern_control::{Command, Request, Response, PROTOCOL_VERSION};
+use tern_control::{
+    Command, EventInfo, Request, Response, ResponseBody, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::watch::WATCH_QUEUE;
 
 /// A request handed to the daemon loop, with where to send the answer.
 pub struct ControlRequest {
     pub command: Command,
     pub reply: oneshot::Sender<Response>,
+    /// For `watch`: where the daemon queues the events.
+    pub events: Option<mpsc::Sender<EventInfo>>,
 }
+
+/// Watch streams still being written. Once the daemon loop has ended (and with it
+/// the event queues' senders), each stream writes what is queued and ends; ternd
+/// waits for that on its way out, so watchers see the last events (the SAs it
+/// deleted while stopping).
+static OPEN_STREAMS: AtomicUsize = AtomicUsize::new(0);
+
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> OpenStream {
+        OPEN_STREAMS.fetch_add(1, Ordering::SeqCst);
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        OPEN_STREAMS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits (at most `limit`) until every watch stream has written its last event.
+pub async fn finish_streams(limit: Duration) {
+    let give_up = tokio::time::Instant::now() + limit;
+    while OPEN_STREAMS.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// How long a client may take to send its request line; a connection that says
+/// nothing is closed rather than kept open for ever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest request line accepted.
 const MAX_LINE: u64 = 1 << 20;
 
-pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+/// Binds the control socket at `path`, mode 0660, owned by `group` if given.
+pub fn bind(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -28,16 +71,56 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, to_daemon: mpsc::Sender<ControlRequest>) {
+/// The group id of `[daemon].socket_group`: a number, or a name looked up in the
+/// system's group database.
+pub fn resolve_group(group: &str) -> anyhow::Result<u32> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(gid);
+    }
+    let name = std::ffi::CString::new(group)?;
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; `buf` outlives `entry`'s use.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 {
+        anyhow::bail!(
+            "cannot look up group `{group}`: {}",
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+    if found.is_null() {
+        anyhow::bail!("socket_group: there is no group `{group}` (create it with groupadd)");
+    }
+    Ok(entry.gr_gid)
+}
+
+pub async fn serve(
+    listener: UnixListener,
+    to_daemon: mpsc::Sender<ControlRequest>,
+    socket_group: Option<u32>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let to_daemon = to_daemon.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = handle(stream, to_daemon).await {
+                    let timeout = REQUEST_TIMEOUT;
+                    if let Err(e) = handle(stream, to_daemon, timeout, socket_group).await {
                         tracing::debug!("control client: {e}");
                     }
                 });
@@ -50,23 +133,56 @@ pub async fn serve(listener: UnixListener, to_daemon: mpsc::Sender<ControlReques
     }
 }
 
-/// Who may talk to ternd: root, ternd's own user, and members of its group (the
-/// socket's mode, 0660, says the same; this holds even if the mode is loosened).
-fn allowed(uid: u32, gid: u32) -> bool {
+/// Who may talk to ternd: root, ternd's own user, and members of the socket's
+/// group (`socket_group`, else ternd's), as their primary or a supplementary group
+/// (the socket's mode, 0660, says the same; this holds even if the mode is
+/// loosened). `groups` is asked only when needed.
+fn allowed(
+    uid: u32,
+    gid: u32,
+    groups: impl FnOnce() -> Vec<u32>,
+    socket_group: Option<u32>,
+) -> bool {
     // SAFETY: geteuid/getegid cannot fail.
     let (our_uid, our_gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    uid == 0 || uid == our_uid || gid == our_gid
+    let group = socket_group.unwrap_or(our_gid);
+    uid == 0 || uid == our_uid || gid == group || groups().contains(&group)
 }
 
-async fn handle(stream: UnixStream, to_daemon: mpsc::Sender<ControlRequest>) -> anyhow::Result<()> {
+/// The supplementary groups of process `pid`. SO_PEERCRED carries only the primary
+/// group, so they come from /proc; none if the process is already gone.
+fn supplementary_groups(pid: Option<i32>) -> Vec<u32> {
+    let Some(pid) = pid else {
+        return Vec::new();
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|g| {
+            g.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn handle(
+    stream: UnixStream,
+    to_daemon: mpsc::Sender<ControlRequest>,
+    request_timeout: Duration,
+    socket_group: Option<u32>,
+) -> anyhow::Result<()> {
     let credentials = stream.peer_cred()?;
     let (read, mut write) = stream.into_split();
     // The request is read before a refusal, so the client gets to see the answer.
     let mut line = String::new();
-    BufReader::new(read.take(MAX_LINE))
-        .read_line(&mut line)
-        .await?;
-    if !allowed(credentials.uid(), credentials.gid()) {
+    let mut reader = BufReader::new(read.take(MAX_LINE));
+    tokio::time::timeout(request_timeout, reader.read_line(&mut line))
+        .await
+        .map_err(|_| anyhow::anyhow!("no request within {request_timeout:?}; closed"))??;
+    let groups = || supplementary_groups(credentials.pid());
+    if !allowed(credentials.uid(), credentials.gid(), groups, socket_group) {
         tracing::warn!(
             uid = credentials.uid(),
             gid = credentials.gid(),
@@ -76,39 +192,114 @@ async fn handle(stream: UnixStream, to_daemon: mpsc::Sender<ControlRequest>) -> 
             message: "permission denied: ternctl must run as root, as ternd's user or in its group"
                 .into(),
         };
-        let mut out = serde_json::to_vec(&refusal)?;
-        out.push(b'\n');
-        write.write_all(&out).await?;
-        return Ok(());
+        return send(&mut write, &refusal).await;
     }
     let response = match serde_json::from_str::<Request>(&line) {
         Err(e) => Response::Error {
             message: format!("bad request: {e}"),
         },
-        Ok(req) if req.version != PROTOCOL_VERSION => Response::Error {
+        Ok(req) if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&req.version) => {
+            Response::Error {
+                message: format!(
+                    "protocol version {} is not supported (ternd speaks {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION})",
+                    req.version
+                ),
+            }
+        }
+        Ok(req) if req.version < req.command.since_version() => Response::Error {
             message: format!(
-                "protocol version {} is not supported (ternd speaks {PROTOCOL_VERSION})",
+                "this command needs protocol version {}, the request says {}",
+                req.command.since_version(),
                 req.version
             ),
         },
+        Ok(Request {
+            command: Command::Watch { connection },
+            ..
+        }) => {
+            let read = reader.into_inner().into_inner();
+            return watch(connection, &to_daemon, read, write).await;
+        }
         Ok(req) => ask(&to_daemon, req.command).await,
     };
-    let mut out = serde_json::to_vec(&response)?;
+    send(&mut write, &response).await
+}
+
+async fn send<T: serde::Serialize>(write: &mut OwnedWriteHalf, value: &T) -> anyhow::Result<()> {
+    let mut out = serde_json::to_vec(value)?;
     out.push(b'\n');
     write.write_all(&out).await?;
     Ok(())
+}
+
+/// Subscribes, then copies events to the client until it hangs up or ternd stops.
+/// Only this task waits on a slow client; the daemon drops what does not fit.
+async fn watch(
+    connection: Option<String>,
+    to_daemon: &mpsc::Sender<ControlRequest>,
+    mut read: OwnedReadHalf,
+    mut write: OwnedWriteHalf,
+) -> anyhow::Result<()> {
+    let (events_tx, mut events) = mpsc::channel(WATCH_QUEUE);
+    let (reply, answer) = oneshot::channel();
+    let request = ControlRequest {
+        command: Command::Watch { connection },
+        reply,
+        events: Some(events_tx),
+    };
+    let response = if to_daemon.send(request).await.is_err() {
+        Response::Error {
+            message: "ternd is shutting down".into(),
+        }
+    } else {
+        answer.await.unwrap_or(Response::Error {
+            message: "ternd dropped the request".into(),
+        })
+    };
+    let watching = matches!(
+        response,
+        Response::Ok {
+            body: ResponseBody::Watching { .. }
+        }
+    );
+    if !watching {
+        return send(&mut write, &response).await;
+    }
+    let _open = OpenStream::new();
+    send(&mut write, &response).await?;
+    // The client says nothing more; its end of file (or an error) means it is gone.
+    let mut ignored = [0u8; 256];
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => send(&mut write, &event).await?,
+                None => return Ok(()),
+            },
+            read = read.read(&mut ignored) => match read {
+                Ok(0) | Err(_) => return Ok(()),
+                Ok(_) => {}
+            },
+        }
+    }
 }
 
 async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Response {
     let wait = match &command {
         Command::Initiate { timeout_secs, .. } => Duration::from_secs(*timeout_secs),
         // A terminate waits for the peer at most through the retransmission schedule.
-        Command::Terminate { .. } => Duration::from_secs(180),
+        // So do rekeys: the peer may need retransmissions to answer.
+        Command::Terminate { .. } | Command::Rekey { .. } | Command::RekeyIke { .. } => {
+            Duration::from_secs(180)
+        }
         _ => Duration::from_secs(10),
     };
     let (reply, answer) = oneshot::channel();
     if to_daemon
-        .send(ControlRequest { command, reply })
+        .send(ControlRequest {
+            command,
+            reply,
+            events: None,
+        })
         .await
         .is_err()
     {
@@ -127,16 +318,71 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::allowed;
+    use super::{allowed, handle, supplementary_groups};
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn a_silent_client_is_closed_after_the_request_timeout() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
+            let (to_daemon, _daemon) = tokio::sync::mpsc::channel(1);
+            let started = std::time::Instant::now();
+            let result = handle(server, to_daemon, Duration::from_millis(50), None).await;
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("no request within"), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(5));
+            // The client sees the connection closed.
+            let mut buf = [0u8; 8];
+            assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+        });
+    }
 
     #[test]
     fn root_and_our_own_user_and_group_may_connect() {
         // SAFETY: as above.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        assert!(allowed(0, 12345));
-        assert!(allowed(uid, 54321));
-        assert!(allowed(54321, gid));
+        let none = Vec::new;
+        assert!(allowed(0, 12345, none, None));
+        assert!(allowed(uid, 54321, none, None));
+        assert!(allowed(54321, gid, none, None));
         let (stranger_uid, stranger_gid) = (uid + 54321, gid + 54322);
-        assert!(!allowed(stranger_uid, stranger_gid));
+        assert!(!allowed(stranger_uid, stranger_gid, none, None));
+        assert!(allowed(stranger_uid, stranger_gid, || vec![7, gid], None));
+        assert!(!allowed(stranger_uid, stranger_gid, || vec![7], None));
+        // With socket_group, its members instead of ternd's group.
+        assert!(allowed(stranger_uid, 4242, none, Some(4242)));
+        assert!(allowed(stranger_uid, 1, || vec![4242], Some(4242)));
+        assert!(!allowed(stranger_uid, gid, none, Some(4242)));
+    }
+
+    #[test]
+    fn groups_by_number_or_name() {
+        assert_eq!(super::resolve_group("4242").unwrap(), 4242);
+        assert_eq!(super::resolve_group("root").unwrap(), 0);
+        let err = super::resolve_group("no-such-group-here").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("there is no group `no-such-group-here`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn supplementary_groups_of_a_process() {
+        // SAFETY: getgroups with a zero size only counts.
+        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+        let mut ours = vec![0; n as usize];
+        // SAFETY: the buffer holds n entries.
+        unsafe { libc::getgroups(n, ours.as_mut_ptr()) };
+        let mut seen = supplementary_groups(Some(std::process::id() as i32));
+        seen.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(seen, ours);
+        assert!(supplementary_groups(None).is_empty());
     }
 }

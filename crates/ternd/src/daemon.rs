@@ -1,9 +1,10 @@
 //! The daemon loop: one task owns the engine and feeds it datagrams, control
 //! requests and its single timer, then carries out what it asks for.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tern_control::{Command as ControlCommand, Response, ResponseBody};
 use tern_engine::{Command, Engine, Event};
@@ -13,7 +14,9 @@ use tokio::time::Instant;
 use crate::control::ControlRequest;
 use crate::kernel::Kernel;
 use crate::present;
+use crate::stats::{self, DaemonCounters, SocketCounters};
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
+use crate::watch::Watchers;
 
 /// A datagram from one of the reader tasks.
 pub struct Inbound {
@@ -40,6 +43,8 @@ enum Goal {
     Deleted,
     /// A new CHILD SA replaced the old one (or the rekey failed).
     Rekeyed,
+    /// A new IKE SA replaced the old one (or the old one ended).
+    IkeRekeyed,
 }
 
 pub struct Daemon {
@@ -50,6 +55,12 @@ pub struct Daemon {
     /// Where `reload` reads the configuration; `None` is the built-in one.
     config_source: Option<std::path::PathBuf>,
     waiters: Vec<Waiter>,
+    watchers: Watchers,
+    /// IKE SPIs by unique id, for the event stream; kept only while someone watches.
+    ike_spis: HashMap<u64, ([u8; 8], [u8; 8])>,
+    sockets_counted: Arc<SocketCounters>,
+    counters: DaemonCounters,
+    started: Instant,
 }
 
 impl Daemon {
@@ -59,6 +70,7 @@ impl Daemon {
         sockets: Vec<Arc<IkeSocket>>,
         nat_port: u16,
         config_source: Option<std::path::PathBuf>,
+        sockets_counted: Arc<SocketCounters>,
     ) -> Daemon {
         Daemon {
             engine,
@@ -67,6 +79,11 @@ impl Daemon {
             nat_port,
             waiters: Vec::new(),
             config_source,
+            watchers: Watchers::default(),
+            ike_spis: HashMap::new(),
+            sockets_counted,
+            counters: DaemonCounters::default(),
+            started: Instant::now(),
         }
     }
 
@@ -74,6 +91,7 @@ impl Daemon {
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
         mut control: mpsc::Receiver<ControlRequest>,
+        mut kernel_events: mpsc::Receiver<tern_engine::KernelEvent>,
         notifier: &crate::systemd::Notifier,
     ) {
         self.start_connections();
@@ -87,6 +105,9 @@ impl Daemon {
                     self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.bytes);
                 }
                 Some(req) = control.recv() => self.control(req),
+                Some(event) = kernel_events.recv() => {
+                    self.engine.handle_kernel_event(std::time::Instant::now(), event);
+                }
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     self.engine.handle_timeout(std::time::Instant::now());
                 }
@@ -108,7 +129,7 @@ impl Daemon {
             .config()
             .connections
             .iter()
-            .filter(|c| c.start_action == tern_engine::config::StartAction::Start)
+            .filter(|c| c.starts_on_load())
             .map(|c| c.name.clone())
             .collect();
         for connection in starting {
@@ -128,18 +149,8 @@ impl Daemon {
     /// so a stopped ternd leaves no SA or policy behind.
     async fn shut_down(&mut self, inbound: &mut mpsc::Receiver<Inbound>) {
         tracing::info!("shutting down: deleting all IKE SAs");
-        let now = std::time::Instant::now();
-        let names: Vec<String> = self
-            .engine
-            .list_sas(now)
-            .into_iter()
-            .map(|s| s.connection)
-            .collect();
-        for connection in names {
-            let _ = self
-                .engine
-                .handle_command(now, Command::Terminate { connection });
-        }
+        self.engine
+            .delete_all(std::time::Instant::now(), "ternd is stopping");
         self.flush();
         let give_up = Instant::now() + Duration::from_secs(2);
         while !self.engine.list_sas(std::time::Instant::now()).is_empty() {
@@ -159,7 +170,10 @@ impl Daemon {
             None => tern_config::default_config(),
         }
         .map_err(|e| e.to_string())?;
-        let report = self.engine.reload(std::time::Instant::now(), config.engine);
+        let mut engine_config = config.engine;
+        // The sockets stay as bound at start; the engine must keep sending from them.
+        engine_config.nat_port = self.nat_port;
+        let report = self.engine.reload(std::time::Instant::now(), engine_config);
         self.flush();
         let list = |names: &[String]| {
             if names.is_empty() {
@@ -169,7 +183,7 @@ impl Daemon {
             }
         };
         Ok(format!(
-            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (daemon settings such as sockets apply at restart)",
+            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port and nat_port apply at restart)",
             list(&report.added),
             list(&report.removed),
             list(&report.changed),
@@ -198,24 +212,29 @@ impl Daemon {
         }
     }
 
-    fn send(&self, t: tern_engine::Transmit) {
+    fn send(&mut self, t: tern_engine::Transmit) {
         let socket = self
             .sockets
             .iter()
             .find(|s| s.bound.port() == t.local.port() && s.bound.is_ipv4() == t.remote.is_ipv4());
         let Some(socket) = socket else {
             tracing::error!(local = %t.local, remote = %t.remote, "no socket to send from");
+            self.counters.send_failed += 1;
             return;
         };
-        let result = if t.local.port() == self.nat_port {
+        let result = if t.local.port() == self.nat_port && !t.is_nat_keepalive() {
             let mut framed = NON_ESP_MARKER.to_vec();
             framed.extend_from_slice(&t.payload);
             socket.send(t.local.ip(), t.remote, &framed)
         } else {
             socket.send(t.local.ip(), t.remote, &t.payload)
         };
-        if let Err(e) = result {
-            tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+        match result {
+            Ok(_) => self.counters.sent += 1,
+            Err(e) => {
+                self.counters.send_failed += 1;
+                tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+            }
         }
     }
 
@@ -260,6 +279,20 @@ impl Daemon {
                     version: env!("CARGO_PKG_VERSION").into(),
                 },
             },
+            ControlCommand::Stats => Response::Ok {
+                body: ResponseBody::Stats {
+                    stats: Box::new(stats::info(stats::Sources {
+                        engine: self.engine.stats(),
+                        sas: &self.engine.list_sas(now),
+                        sockets: &self.sockets_counted,
+                        daemon: &self.counters,
+                        uptime: self.started.elapsed(),
+                        watchers: self.watchers.count(),
+                        events_dropped: self.watchers.dropped(),
+                    })),
+                },
+            },
+            ControlCommand::Watch { connection } => self.subscribe(connection, req.events),
             ControlCommand::Initiate { connection, .. } => {
                 let with_child = self
                     .engine
@@ -280,6 +313,14 @@ impl Daemon {
                     connection.clone(),
                     Command::Rekey { connection },
                     Goal::Rekeyed,
+                );
+            }
+            ControlCommand::RekeyIke { connection } => {
+                return self.start_waiting(
+                    req.reply,
+                    connection.clone(),
+                    Command::RekeyIke { connection },
+                    Goal::IkeRekeyed,
                 );
             }
             ControlCommand::Terminate { connection } => {
@@ -318,8 +359,78 @@ impl Daemon {
         }
     }
 
+    /// A new watcher of `connection` (or of all), if there is such a connection.
+    fn subscribe(
+        &mut self,
+        connection: Option<String>,
+        events: Option<mpsc::Sender<tern_control::EventInfo>>,
+    ) -> Response {
+        let Some(events) = events else {
+            return Response::Error {
+                message: "watch needs a stream".into(),
+            };
+        };
+        if let Some(name) = &connection {
+            if !self
+                .engine
+                .config()
+                .connections
+                .iter()
+                .any(|c| &c.name == name)
+            {
+                return Response::Error {
+                    message: format!("no connection named `{name}`"),
+                };
+            }
+        }
+        if self.watchers.is_empty() {
+            self.ike_spis = self
+                .engine
+                .list_sas(std::time::Instant::now())
+                .iter()
+                .map(|sa| (sa.unique_id, (sa.initiator_spi, sa.responder_spi)))
+                .collect();
+        }
+        self.watchers.subscribe(connection.clone(), events);
+        Response::Ok {
+            body: ResponseBody::Watching { connection },
+        }
+    }
+
+    /// Counts `event` and hands it to the watchers.
+    fn publish(&mut self, event: &Event) {
+        self.counters.count_event(event);
+        if self.watchers.is_empty() {
+            self.ike_spis.clear();
+            return;
+        }
+        let spis = match event {
+            Event::IkeSaEstablished { ike_id, .. } => self.learn_spis(*ike_id),
+            Event::IkeSaRekeyed { new_ike_id, .. } => self.learn_spis(*new_ike_id),
+            Event::IkeSaDeleted { ike_id, .. } | Event::IkeSaFailed { ike_id, .. } => {
+                self.ike_spis.remove(ike_id)
+            }
+            Event::ChildSaInstalled { ike_id, .. }
+            | Event::ChildSaFailed { ike_id, .. }
+            | Event::ChildSaDeleted { ike_id, .. }
+            | Event::EndAction { ike_id, .. } => self.ike_spis.get(ike_id).copied(),
+        };
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.watchers.publish(&present::event(event, unix_ms, spis));
+    }
+
+    fn learn_spis(&mut self, ike_id: u64) -> Option<([u8; 8], [u8; 8])> {
+        let sa = self.engine.ike_sa(std::time::Instant::now(), ike_id)?;
+        let spis = (sa.initiator_spi, sa.responder_spi);
+        self.ike_spis.insert(ike_id, spis);
+        Some(spis)
+    }
+
     /// Completes the control requests an event settles.
     fn on_event(&mut self, event: Event) {
+        self.publish(&event);
         let (id, outcome) = match &event {
             Event::IkeSaEstablished { ike_id, .. } => (*ike_id, Outcome::IkeUp),
             Event::ChildSaInstalled {
@@ -345,10 +456,13 @@ impl Daemon {
             ),
             Event::IkeSaFailed { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
             Event::IkeSaDeleted { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
+            Event::IkeSaRekeyed {
+                old_ike_id,
+                new_ike_id,
+                ..
+            } => (*old_ike_id, Outcome::IkeRekeyed(*new_ike_id)),
             // The engine logs end actions itself; no control request waits on one.
-            Event::ChildSaDeleted { .. } | Event::IkeSaRekeyed { .. } | Event::EndAction { .. } => {
-                return
-            }
+            Event::ChildSaDeleted { .. } | Event::EndAction { .. } => return,
         };
         let mut i = 0;
         while i < self.waiters.len() {
@@ -366,6 +480,7 @@ impl Daemon {
 
 enum Outcome {
     IkeUp,
+    IkeRekeyed(u64),
     ChildUp(String),
     ChildFailed(String),
     Gone(String),
@@ -404,6 +519,15 @@ fn settle(w: &mut Waiter, id: u64, outcome: &Outcome) -> Option<Response> {
         (Goal::Rekeyed, Outcome::ChildFailed(what) | Outcome::Gone(what)) => {
             fail(format!("{}: {what}", w.connection))
         }
+        (Goal::IkeRekeyed, Outcome::IkeRekeyed(new_id)) => Some(Response::Ok {
+            body: ResponseBody::Rekeyed {
+                message: format!(
+                    "{}: IKE SA #{id} rekeyed, now IKE SA #{new_id}, in {ms} ms",
+                    w.connection
+                ),
+            },
+        }),
+        (Goal::IkeRekeyed, Outcome::Gone(what)) => fail(format!("{}: {what}", w.connection)),
         (Goal::Deleted, Outcome::Gone(_)) => {
             w.ike_ids.retain(|x| *x != id);
             w.ike_ids.is_empty().then(|| Response::Ok {

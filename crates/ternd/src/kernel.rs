@@ -193,10 +193,19 @@ fn sa_params(sa: &SaInstall) -> Result<SaParams, String> {
         aead: None,
         encryption: None,
         integrity: None,
-        encap: None,
+        encap: sa.encap.map(|e| tern_xfrm::UdpEncap {
+            sport: e.sport,
+            dport: e.dport,
+        }),
         replay_window: REPLAY_WINDOW,
         esn: sa.esn,
-        lifetime: Lifetime::default(),
+        lifetime: Lifetime {
+            soft_bytes: sa.limits.soft_bytes,
+            hard_bytes: sa.limits.hard_bytes,
+            soft_packets: sa.limits.soft_packets,
+            hard_packets: sa.limits.hard_packets,
+            ..Lifetime::default()
+        },
         selector: sa.selector.map(|(src, dst)| Selector {
             src: src.addr,
             src_prefix: src.prefix_len,
@@ -292,6 +301,8 @@ mod tests {
             selector: None,
             esn: false,
             update,
+            encap: None,
+            limits: Default::default(),
         })
     }
 
@@ -310,6 +321,53 @@ mod tests {
             mode: Mode::Tunnel,
             priority: 1000,
         }
+    }
+
+    #[test]
+    fn esp_in_udp_ports_reach_the_kernel() {
+        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "203.0.113.9", 0xc0de_0003, false) else {
+            unreachable!()
+        };
+        assert_eq!(sa_params(&sa).unwrap().encap, None);
+        assert_eq!(
+            sa_params(&sa).unwrap().lifetime,
+            Lifetime::default(),
+            "no limits"
+        );
+        sa.encap = Some(tern_engine::UdpEncap {
+            sport: 4500,
+            dport: 61001,
+        });
+        assert_eq!(
+            sa_params(&sa).unwrap().encap,
+            Some(tern_xfrm::UdpEncap {
+                sport: 4500,
+                dport: 61001
+            })
+        );
+    }
+
+    #[test]
+    fn traffic_limits_reach_the_kernel() {
+        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "192.0.2.2", 0xc0de_0004, false) else {
+            unreachable!()
+        };
+        sa.limits = tern_engine::TrafficLimits {
+            soft_bytes: 900,
+            hard_bytes: 1100,
+            soft_packets: 9,
+            hard_packets: 11,
+        };
+        let l = sa_params(&sa).unwrap().lifetime;
+        assert_eq!(
+            (l.soft_bytes, l.hard_bytes, l.soft_packets, l.hard_packets),
+            (900, 1100, 9, 11)
+        );
+        assert_eq!(
+            (l.soft_seconds, l.hard_seconds),
+            (0, 0),
+            "time is the engine's"
+        );
     }
 
     #[test]

@@ -4,9 +4,12 @@ mod control;
 mod daemon;
 mod env;
 mod kernel;
+mod kernel_events;
 mod present;
+mod stats;
 mod systemd;
 mod udp;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::daemon::{Daemon, Inbound};
 use crate::kernel::{Kernel, XfrmKernel};
+use crate::stats::SocketCounters;
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
 
 #[derive(Parser, Debug)]
@@ -86,6 +90,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         connections = config.engine.connections.len(),
         "configuration loaded from {origin}"
     );
+    // Before any socket is bound: a missing group is a configuration error.
+    let socket_group = match &config.daemon.socket_group {
+        Some(group) => Some(control::resolve_group(group)?),
+        None => None,
+    };
 
     let kernel: Arc<Mutex<dyn Kernel>> = if args.no_kernel {
         tracing::warn!(
@@ -122,20 +131,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    let counted = Arc::new(SocketCounters::default());
     for socket in &sockets {
         tokio::spawn(read_datagrams(
             socket.clone(),
             inbound_tx.clone(),
             config.daemon.nat_port,
+            counted.clone(),
         ));
     }
 
     let socket_path = args.socket.unwrap_or(config.daemon.socket.clone());
-    let listener = control::bind(&socket_path)
+    let listener = control::bind(&socket_path, socket_group)
         .with_context(|| format!("control socket {}", socket_path.display()))?;
-    tracing::info!(path = %socket_path.display(), "control socket ready");
+    tracing::info!(path = %socket_path.display(), group = ?socket_group, "control socket ready");
     let (control_tx, control_rx) = mpsc::channel(64);
-    tokio::spawn(control::serve(listener, control_tx));
+    tokio::spawn(control::serve(listener, control_tx, socket_group));
 
     let environment = env::DaemonEnv::new(kernel.clone());
     let connections = config.engine.connections.len();
@@ -152,37 +163,57 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         });
     }
+    // Kernel EXPIREs (traffic limits); none without a kernel backend.
+    let (expire_tx, expire_rx) = mpsc::channel(256);
+    if !args.no_kernel {
+        let monitor = kernel_events::open()
+            .map_err(anyhow::Error::msg)
+            .context("subscribing to XFRM EXPIRE events")?;
+        tokio::spawn(kernel_events::forward(monitor, expire_tx));
+    }
     Daemon::new(
         engine,
         kernel,
         sockets,
         config.daemon.nat_port,
         args.config.clone(),
+        counted,
     )
-    .run(inbound_rx, control_rx, &notifier)
+    .run(inbound_rx, control_rx, expire_rx, &notifier)
     .await;
+    control::finish_streams(std::time::Duration::from_secs(1)).await;
     let _ = std::fs::remove_file(&socket_path);
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Reads datagrams from one socket into the daemon loop.
-async fn read_datagrams(socket: Arc<IkeSocket>, to_daemon: mpsc::Sender<Inbound>, nat_port: u16) {
+async fn read_datagrams(
+    socket: Arc<IkeSocket>,
+    to_daemon: mpsc::Sender<Inbound>,
+    nat_port: u16,
+    counted: Arc<SocketCounters>,
+) {
     let mut buf = vec![0u8; 65536];
     loop {
         let received = match socket.recv(&mut buf).await {
             Ok(r) => r,
             Err(e) => {
+                SocketCounters::count(&counted.receive_failed);
                 tracing::warn!(socket = %socket.bound, "receive failed: {e}");
                 continue;
             }
         };
+        SocketCounters::count(&counted.received);
         let mut bytes = &buf[..received.len];
         if socket.bound.port() == nat_port {
             // On the NAT-T port IKE carries a zero marker; anything else is ESP.
             match bytes.strip_prefix(&NON_ESP_MARKER) {
                 Some(rest) => bytes = rest,
-                None => continue,
+                None => {
+                    SocketCounters::count(&counted.not_ike);
+                    continue;
+                }
             }
         }
         let inbound = Inbound {

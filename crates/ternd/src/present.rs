@@ -3,9 +3,11 @@
 use std::time::Instant;
 
 use tern_control::{
-    ChildSaInfo, ChildSaMode, ChildSaState, ConnHistory, IkeRole, IkeSaInfo, IkeSaState, SaEndInfo,
+    ChildSaInfo, ChildSaMode, ChildSaState, ConnHistory, EventInfo, EventKind, IkeRole, IkeSaInfo,
+    IkeSaState, SaEndInfo,
 };
 use tern_engine::config::Mode;
+use tern_engine::Event;
 
 use crate::kernel::Kernel;
 
@@ -97,5 +99,165 @@ fn sa_end(e: &tern_engine::SaEnd, now: Instant) -> SaEndInfo {
         spi_out: spi(e.spi_out),
         was_up: e.was_up,
         cause: e.cause.clone(),
+    }
+}
+
+/// An engine event as a line of the event stream. `ike_spis` are the IKE SA's
+/// (for a rekey, the new SA's), when known.
+pub fn event(event: &Event, unix_ms: u64, ike_spis: Option<([u8; 8], [u8; 8])>) -> EventInfo {
+    let mut info = EventInfo {
+        unix_ms,
+        kind: EventKind::IkeSaEstablished,
+        connection: String::new(),
+        ike_id: 0,
+        new_ike_id: None,
+        initiator_spi: ike_spis.map(|(i, _)| hex(&i)),
+        responder_spi: ike_spis.map(|(_, r)| hex(&r)),
+        child: None,
+        spi_in: None,
+        spi_out: None,
+        reason: None,
+        lost: None,
+    };
+    let spi = |spi: u32| Some(format!("{spi:08x}"));
+    match event {
+        Event::IkeSaEstablished { connection, ike_id } => {
+            info.connection.clone_from(connection);
+            info.ike_id = *ike_id;
+        }
+        Event::IkeSaFailed {
+            connection,
+            ike_id,
+            reason,
+        }
+        | Event::IkeSaDeleted {
+            connection,
+            ike_id,
+            reason,
+        } => {
+            info.kind = if matches!(event, Event::IkeSaFailed { .. }) {
+                EventKind::IkeSaFailed
+            } else {
+                EventKind::IkeSaDeleted
+            };
+            info.connection.clone_from(connection);
+            info.ike_id = *ike_id;
+            info.reason = Some(reason.clone());
+        }
+        Event::IkeSaRekeyed {
+            connection,
+            old_ike_id,
+            new_ike_id,
+        } => {
+            info.kind = EventKind::IkeSaRekeyed;
+            info.connection.clone_from(connection);
+            info.ike_id = *old_ike_id;
+            info.new_ike_id = Some(*new_ike_id);
+        }
+        Event::ChildSaInstalled {
+            connection,
+            ike_id,
+            child,
+            spi_in,
+            spi_out,
+        } => {
+            info.kind = EventKind::ChildSaInstalled;
+            info.connection.clone_from(connection);
+            info.ike_id = *ike_id;
+            info.child = Some(child.clone());
+            info.spi_in = spi(*spi_in);
+            info.spi_out = spi(*spi_out);
+        }
+        Event::ChildSaFailed {
+            connection,
+            ike_id,
+            child,
+            reason,
+        } => {
+            info.kind = EventKind::ChildSaFailed;
+            info.connection.clone_from(connection);
+            info.ike_id = *ike_id;
+            info.child = Some(child.clone());
+            info.reason = Some(reason.clone());
+        }
+        Event::ChildSaDeleted {
+            connection,
+            ike_id,
+            child,
+            spi_in,
+            spi_out,
+            reason,
+        } => {
+            info.kind = EventKind::ChildSaDeleted;
+            info.connection.clone_from(connection);
+            info.ike_id = *ike_id;
+            info.child = Some(child.clone());
+            info.spi_in = spi(*spi_in);
+            info.spi_out = spi(*spi_out);
+            info.reason = Some(reason.clone());
+        }
+        Event::EndAction {
+            connection,
+            ike_id,
+            child,
+            action,
+            reason,
+        } => {
+            info.kind = EventKind::EndAction;
+            info.connection.clone_from(connection);
+            info.ike_id = *ike_id;
+            info.child = Some(child.clone());
+            info.reason = Some(format!("{action}: {reason}"));
+        }
+    }
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_sa_deleted_carries_spis_and_cause() {
+        let e = Event::ChildSaDeleted {
+            connection: "demo".into(),
+            ike_id: 4,
+            child: "net".into(),
+            spi_in: 0xc0000101,
+            spi_out: 0xc1b2c3d4,
+            reason: "rekeyed".into(),
+        };
+        let info = event(&e, 7, Some(([1; 8], [2; 8])));
+        assert_eq!(info.kind, EventKind::ChildSaDeleted);
+        assert_eq!(info.connection, "demo");
+        assert_eq!(info.ike_id, 4);
+        assert_eq!(info.spi_in.as_deref(), Some("c0000101"));
+        assert_eq!(info.spi_out.as_deref(), Some("c1b2c3d4"));
+        assert_eq!(info.reason.as_deref(), Some("rekeyed"));
+        assert_eq!(info.initiator_spi.as_deref(), Some("0101010101010101"));
+        assert_eq!(info.unix_ms, 7);
+    }
+
+    #[test]
+    fn rekeyed_ike_sa_names_both_ids_and_failures_their_reason() {
+        let e = Event::IkeSaRekeyed {
+            connection: "demo".into(),
+            old_ike_id: 1,
+            new_ike_id: 2,
+        };
+        let info = event(&e, 0, None);
+        assert_eq!(
+            (info.kind, info.ike_id, info.new_ike_id),
+            (EventKind::IkeSaRekeyed, 1, Some(2))
+        );
+        assert_eq!(info.initiator_spi, None);
+        let e = Event::IkeSaFailed {
+            connection: "demo".into(),
+            ike_id: 3,
+            reason: "AUTHENTICATION_FAILED".into(),
+        };
+        let info = event(&e, 0, None);
+        assert_eq!(info.kind, EventKind::IkeSaFailed);
+        assert_eq!(info.reason.as_deref(), Some("AUTHENTICATION_FAILED"));
     }
 }

@@ -9,7 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use tern_engine::config::*;
-use tern_engine::{Engine, Environment, Event, KernelOp, PolicyDirection, Transmit};
+use tern_engine::{
+    Engine, Environment, Event, KernelOp, PolicyDirection, TrafficLimits, Transmit, UdpEncap,
+};
 
 /// xorshift64*: plenty for simulations, and reproducible from a seed.
 pub struct SeededEnv {
@@ -64,6 +66,10 @@ pub struct FakeKernel {
     pub errors: Vec<String>,
     /// Bytes each SA has carried, as GETSA would report them.
     pub bytes: BTreeMap<(IpAddr, IpAddr, u32), u64>,
+    /// The ESP-in-UDP ports of the SAs that have them.
+    pub encap: BTreeMap<(IpAddr, IpAddr, u32), UdpEncap>,
+    /// The traffic limits of every SA.
+    pub limits: BTreeMap<(IpAddr, IpAddr, u32), TrafficLimits>,
 }
 
 impl FakeKernel {
@@ -77,12 +83,18 @@ impl FakeKernel {
                         sa.spi
                     ));
                 }
+                if let Some(encap) = sa.encap {
+                    self.encap.insert(id, encap);
+                }
+                self.limits.insert(id, sa.limits);
                 if self.sas.insert(id, sa.key.expose().to_vec()).is_some() {
                     self.errors.push(format!("SA {:08x} added twice", sa.spi));
                 }
             }
             KernelOp::DeleteSa { src, dst, spi } => {
                 let id = (src, dst, spi);
+                self.encap.remove(&id);
+                self.limits.remove(&id);
                 if self.sas.remove(&id).is_none() && !self.larval.remove(&id) {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
@@ -191,6 +203,69 @@ pub struct Pair {
     pub wire_log: Vec<(bool, Vec<u8>)>,
     /// Datagrams the network holds back, (from_a, datagram).
     pub held: Vec<(bool, Transmit)>,
+    /// A NAT in front of A, if any.
+    pub nat: Option<Nat>,
+    /// NAT-keepalives sent, (from_a, time); they refresh the NAT but reach no engine.
+    pub keepalives: Vec<(bool, Instant)>,
+}
+
+/// A NAT in front of A: A's datagrams leave from `public`, with a port the NAT
+/// picks per A source port; datagrams to a mapped port go back to A. Mappings
+/// idle for `timeout` are forgotten, and the next datagram gets a new port.
+pub struct Nat {
+    pub public: IpAddr,
+    pub timeout: Duration,
+    /// (A's address, public port, last used)
+    mappings: Vec<(SocketAddr, u16, Instant)>,
+    next_port: u16,
+}
+
+impl Nat {
+    pub fn new(public: &str, timeout: Duration) -> Nat {
+        Nat {
+            public: public.parse().unwrap(),
+            timeout,
+            mappings: Vec::new(),
+            next_port: 61000,
+        }
+    }
+
+    fn forget_idle(&mut self, now: Instant) {
+        let timeout = self.timeout;
+        self.mappings.retain(|m| now - m.2 < timeout);
+    }
+
+    /// The public address A's datagram from `private` leaves with.
+    fn outbound(&mut self, now: Instant, private: SocketAddr) -> SocketAddr {
+        self.forget_idle(now);
+        if let Some(m) = self.mappings.iter_mut().find(|m| m.0 == private) {
+            m.2 = now;
+            return SocketAddr::new(self.public, m.1);
+        }
+        let port = self.next_port;
+        self.next_port += 1;
+        self.mappings.push((private, port, now));
+        SocketAddr::new(self.public, port)
+    }
+
+    /// Where a datagram to the public `addr` goes inside, if a mapping holds it.
+    fn inbound(&mut self, now: Instant, addr: SocketAddr) -> Option<SocketAddr> {
+        self.forget_idle(now);
+        if addr.ip() != self.public {
+            return None;
+        }
+        let m = self.mappings.iter_mut().find(|m| m.1 == addr.port())?;
+        m.2 = now;
+        Some(m.0)
+    }
+
+    /// A's public port for datagrams from `private`, if still mapped at `now`.
+    pub fn public_port(&self, now: Instant, private: SocketAddr) -> Option<u16> {
+        self.mappings
+            .iter()
+            .find(|m| m.0 == private && now - m.2 < self.timeout)
+            .map(|m| m.1)
+    }
 }
 
 pub const A_ADDR: &str = "192.0.2.1:500";
@@ -207,6 +282,8 @@ impl Pair {
             network: Box::new(|_, _| Fate::Deliver),
             wire_log: Vec::new(),
             held: Vec::new(),
+            nat: None,
+            keepalives: Vec::new(),
         }
     }
 
@@ -264,16 +341,38 @@ impl Pair {
     }
 
     fn arrive(&mut self, t: Transmit, from_a: bool, copies: usize) {
-        let (to, from_addr) = if from_a {
-            (&mut self.b, self.a.addr)
+        let (sender, receiver) = if from_a {
+            (self.a.addr, self.b.addr)
         } else {
-            (&mut self.a, self.b.addr)
+            (self.b.addr, self.a.addr)
         };
-        assert_eq!(t.remote, to.addr, "datagram sent to the wrong address");
-        assert_eq!(t.local, from_addr, "datagram sent from the wrong address");
+        assert_eq!(
+            t.local.ip(),
+            sender.ip(),
+            "datagram sent from the wrong address"
+        );
+        // Through the NAT: A's source is rewritten; B's answers find A by mapping.
+        let (source, destination) = match (&mut self.nat, from_a) {
+            (Some(nat), true) => (nat.outbound(self.now, t.local), t.remote),
+            (Some(nat), false) => match nat.inbound(self.now, t.remote) {
+                Some(inside) => (t.local, inside),
+                None => return, // no mapping (any more): the NAT drops it
+            },
+            (None, _) => (t.local, t.remote),
+        };
+        assert_eq!(
+            destination.ip(),
+            receiver.ip(),
+            "datagram sent to the wrong address"
+        );
+        if t.is_nat_keepalive() {
+            self.keepalives.push((from_a, self.now));
+            return;
+        }
+        let to = if from_a { &mut self.b } else { &mut self.a };
         for _ in 0..copies {
             to.engine
-                .handle_datagram(self.now, to.addr, from_addr, &t.payload);
+                .handle_datagram(self.now, destination, source, &t.payload);
         }
     }
 
@@ -363,6 +462,7 @@ pub fn connection(
             mode: Mode::Tunnel,
             start_action: StartAction::None,
             lifetime: Default::default(),
+            traffic: Default::default(),
             dpd_action: Default::default(),
             close_action: Default::default(),
         }],

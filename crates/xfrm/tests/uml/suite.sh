@@ -163,11 +163,17 @@ section_mapping() {
     ip -n moon link add lan0 type dummy; ip -n moon addr add 10.1.0.1/24 dev lan0; ip -n moon link set lan0 up
     ip -n sun link add lan0 type dummy; ip -n sun addr add 10.2.0.1/24 dev lan0; ip -n sun link set lan0 up
     ip netns exec nat sysctl -qw net.ipv4.ip_forward=1
-    # This UML kernel has no nftables NAT chain (nft_chain_nat); iptables-legacy's nat
-    # table (iptable_nat, xt_nat) does the same SNAT.
-    if ! ip netns exec nat iptables-legacy -t nat -A POSTROUTING -o nat-sun -p udp --sport 4500 \
-        -j SNAT --to-source 198.51.100.254:40000-40010 >"$OUT/nat.txt" 2>&1; then
-        failed "MAPPING: SNAT could not be set up (iptables-legacy: $(tr '\n' ' ' <"$OUT/nat.txt"))"
+    # Debian's UML kernels have no nftables NAT chain type (nft_chain_nat), and 7.x not
+    # iptables' nat table either: tc rewrites moon's ESP-in-UDP on the way out instead,
+    # address (act_nat) and source port (pedit, then csum), as a NAT would.
+    if ! { modprobe -a sch_prio cls_u32 act_nat act_pedit act_csum &&
+        tc -n nat qdisc add dev nat-sun root handle 1: prio &&
+        tc -n nat filter add dev nat-sun parent 1: protocol ip prio 10 u32 \
+            match ip protocol 17 0xff match ip sport 4500 0xffff match ip src 192.0.2.1/32 \
+            action nat egress 192.0.2.1/32 198.51.100.254 pipe \
+            action pedit ex munge udp sport set 40000 pipe \
+            action csum udp; } >"$OUT/nat.txt" 2>&1; then
+        failed "MAPPING: the NAT could not be set up (tc: $(tr '\n' ' ' <"$OUT/nat.txt"))"
         return
     fi
     # sun believes moon is at the NAT's port 4500; moon sends from 4500, the NAT moves it.

@@ -1,0 +1,83 @@
+//! What the kernel tells the engine about its SAs: an ESP SA reached the traffic
+//! limit the engine set on it (`rekey_bytes`, `life_packets`, ...).
+//!
+//! Time limits are the engine's own timers; traffic limits only the kernel can
+//! count, so it reports them as XFRM EXPIRE messages: a soft one asks for a rekey,
+//! a hard one says the kernel has already removed the SA.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use crate::child_sa::ChildState;
+use crate::engine::{Engine, Next};
+
+/// A kernel notification, as ternd reads it off the XFRM monitor socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelEvent {
+    /// The ESP SA (`src`, `dst`, `spi`) reached its soft limit (`hard == false`)
+    /// or its hard limit, and is gone.
+    Expire {
+        src: IpAddr,
+        dst: IpAddr,
+        spi: u32,
+        hard: bool,
+    },
+}
+
+impl Engine {
+    pub fn handle_kernel_event(&mut self, now: Instant, event: KernelEvent) {
+        match event {
+            KernelEvent::Expire { dst, spi, hard, .. } => self.on_expire(now, dst, spi, hard),
+        }
+    }
+
+    fn on_expire(&mut self, now: Instant, dst: IpAddr, spi: u32, hard: bool) {
+        let found = self.sas.iter().find_map(|(ike_spi, sa)| {
+            sa.children
+                .iter()
+                .find(|c| {
+                    (c.spi_in == spi && sa.local.ip() == dst)
+                        || (c.spi_out == spi && sa.remote.ip() == dst)
+                })
+                .map(|c| (*ike_spi, c.unique_id, c.state))
+        });
+        let Some((ike_spi, child_id, state)) = found else {
+            // An SA replaced already (lingering inbound), or not ours.
+            tracing::debug!(
+                spi = format_args!("{spi:08x}"),
+                hard,
+                "EXPIRE for an SA no CHILD SA uses now"
+            );
+            return;
+        };
+        let mut sa = self.sas.remove(&ike_spi).expect("found above");
+        self.ctx
+            .on_traffic_limit(now, &mut sa, child_id, state, hard);
+        self.settle(now, sa, Next::Keep);
+    }
+}
+
+impl crate::engine::Ctx {
+    fn on_traffic_limit(
+        &mut self,
+        now: Instant,
+        sa: &mut crate::ike_sa::IkeSa,
+        child_id: u64,
+        state: ChildState,
+        hard: bool,
+    ) {
+        match (hard, state) {
+            (false, ChildState::Installed) => {
+                tracing::info!(
+                    ike = sa.unique_id,
+                    child = child_id,
+                    "CHILD SA reached rekey_bytes/rekey_packets in the kernel; rekeying"
+                );
+                self.start_child_rekey(now, sa, child_id);
+            }
+            // Rekeying already, or on its way out: nothing more to start.
+            (false, _) | (true, ChildState::Deleting) => {}
+            (true, _) => self.child_hard_expired(now, sa, child_id, "life_bytes/life_packets"),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! NAT traversal (RFC 7296 §2.23, RFC 3948).
+//!
+//! IKE_SA_INIT carries hashes of the addresses and ports each side sent from
+//! and to. When a hash does not match what arrived, a NAT is in the way: the
+//! initiator moves to the NAT-T port (4500) from IKE_AUTH on, the CHILD SAs are
+//! installed with ESP in UDP on the same ports, and the side behind the NAT
+//! sends a keepalive whenever the NAT might otherwise forget its mapping.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tern_crypto::nat_detection_hash;
+use tern_wire::{NotifyType, Payload};
+
+use crate::engine::{hex, Ctx};
+use crate::ike_sa::IkeSa;
+use crate::payloads;
+
+/// A NAT-keepalive: one 0xFF octet in a UDP datagram on the NAT-T port (RFC 3948
+/// §2.3). It can never be mistaken for an IKE message, which is 28 octets at least.
+pub const NAT_KEEPALIVE: [u8; 1] = [0xff];
+
+/// The IKE port from which a peer that floats moves to the NAT-T port.
+const IKE_PORT: u16 = 500;
+/// The peer's NAT-T port when it listens for IKE on the standard port.
+const PEER_NAT_T_PORT: u16 = 4500;
+
+/// What NAT detection found for one IKE SA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NatState {
+    /// Our address or port is rewritten on the way: we keep the mapping alive.
+    pub local_behind: bool,
+    /// The peer's address or port is rewritten on the way.
+    pub peer_behind: bool,
+}
+
+impl NatState {
+    /// Whether IKE and ESP travel in UDP on the NAT-T port.
+    pub fn detected(self) -> bool {
+        self.local_behind || self.peer_behind
+    }
+}
+
+impl Ctx {
+    /// Compares the peer's NAT detection hashes in IKE_SA_INIT with the addresses
+    /// we see, records the result, and moves an initiator behind or facing a NAT
+    /// to the NAT-T ports before IKE_AUTH.
+    pub(crate) fn detect_nat(&mut self, now: Instant, sa: &mut IkeSa, p: &[Payload]) {
+        let (Some(src), Some(dst)) = (
+            payloads::notify(p, NotifyType::NAT_DETECTION_SOURCE_IP),
+            payloads::notify(p, NotifyType::NAT_DETECTION_DESTINATION_IP),
+        ) else {
+            return;
+        };
+        // The peer hashed with the SPIs in the header of the message that carried
+        // them: the responder SPI is still zero in the initiator's request.
+        let spi_r = if sa.initiator { sa.spi_r } else { [0; 8] };
+        let hash = |addr: SocketAddr| nat_detection_hash(&sa.spi_i, &spi_r, addr.ip(), addr.port());
+        sa.nat = NatState {
+            peer_behind: src.data != hash(sa.remote),
+            local_behind: dst.data != hash(sa.local),
+        };
+        if !sa.nat.detected() {
+            return;
+        }
+        tracing::info!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            peer_behind_nat = sa.nat.peer_behind,
+            we_are_behind_nat = sa.nat.local_behind,
+            spi = hex(&sa.spi_i),
+            "NAT detected; IKE and ESP move to UDP port {}",
+            self.config.nat_port
+        );
+        if sa.initiator {
+            sa.local.set_port(self.config.nat_port);
+            if sa.remote.port() == IKE_PORT {
+                sa.remote.set_port(PEER_NAT_T_PORT);
+            }
+        }
+        if sa.nat.local_behind {
+            sa.keepalive_at = self.keepalive_due(now);
+        }
+    }
+
+    fn keepalive_due(&self, now: Instant) -> Option<Instant> {
+        let every = self.config.nat_keepalive;
+        (!every.is_zero()).then(|| now + every)
+    }
+
+    /// Sends a NAT-keepalive when one is due, so the NAT in front of us keeps our
+    /// mapping while the tunnel is idle.
+    pub(crate) fn run_keepalive(&mut self, now: Instant, sa: &mut IkeSa) {
+        if sa.keepalive_at.is_some_and(|at| at <= now) {
+            self.stats.nat_keepalives_sent += 1;
+            self.transmit(sa.local, sa.remote, NAT_KEEPALIVE.to_vec());
+            sa.keepalive_at = self.keepalive_due(now);
+        }
+    }
+}

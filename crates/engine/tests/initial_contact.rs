@@ -1,0 +1,67 @@
+//! INITIAL_CONTACT (RFC 7296 §2.4): a peer that restarted and comes back says it
+//! has no other IKE SA with us, and we drop the ones it forgot.
+
+mod common;
+
+use common::*;
+use tern_engine::Event;
+
+fn up() -> Pair {
+    let mut pair = Pair::demo();
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    assert_eq!(pair.b.engine.list_sas(pair.now).len(), 1);
+    pair
+}
+
+/// A loses all state (a restart) and initiates again.
+fn restart_a_and_initiate(pair: &mut Pair) {
+    pair.a = Node::new(moon_config(), pair.a.addr, 7);
+    pair.initiate_from_a("demo");
+    pair.deliver();
+}
+
+#[test]
+fn a_restarted_peer_replaces_its_forgotten_sas() {
+    let mut pair = up();
+    let old = pair.b.engine.list_sas(pair.now)[0].clone();
+    restart_a_and_initiate(&mut pair);
+
+    let sas = pair.b.engine.list_sas(pair.now);
+    assert_eq!(sas.len(), 1, "{sas:#?}");
+    assert_ne!(sas[0].unique_id, old.unique_id);
+    assert_eq!(sas[0].state, "ESTABLISHED");
+    assert_eq!(sas[0].children.len(), 1);
+    // B's kernel holds the new CHILD SA only, agreeing with A's.
+    let kb = pair.b.kernel();
+    assert!(kb.errors.is_empty(), "{:?}", kb.errors);
+    assert_eq!(kb.sas.len(), 2);
+    assert_eq!(kb.policies.len(), 3);
+    let new_child = &sas[0].children[0];
+    assert!(kb.sas.keys().any(|k| k.2 == new_child.spi_in));
+    assert!(kb.sas.keys().any(|k| k.2 == new_child.spi_out));
+    drop(kb);
+    // The old IKE SA's end says why, and no DELETE was sent to a peer that forgot it.
+    let ended = pair.b.events.iter().find_map(|e| match e {
+        Event::IkeSaDeleted { ike_id, reason, .. } if *ike_id == old.unique_id => Some(reason),
+        _ => None,
+    });
+    assert!(
+        ended.is_some_and(|r| r.contains("INITIAL_CONTACT")),
+        "{:?}",
+        pair.b.events
+    );
+    assert_eq!(pair.a.engine.stats().dropped_unknown_spi, 0);
+}
+
+#[test]
+fn a_second_tunnel_alongside_the_first_leaves_the_first_alone() {
+    let mut pair = up();
+    // A asks for another IKE SA while one is up: it must not say INITIAL_CONTACT.
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    let sas = pair.b.engine.list_sas(pair.now);
+    assert_eq!(sas.len(), 2, "{sas:#?}");
+    assert!(sas.iter().all(|sa| sa.state == "ESTABLISHED"));
+    assert_eq!(pair.b.kernel().sas.len(), 4);
+}

@@ -1,0 +1,178 @@
+//! ternd's own counters, and `ternctl stats`'s answer built from them and the
+//! engine's.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tern_control::{DatagramStats, EventStats, ExchangeStats, StatsInfo};
+use tern_engine::{Event, IkeSaInfo, Stats};
+
+/// Counted by the socket reader tasks, hence atomics.
+#[derive(Default, Debug)]
+pub struct SocketCounters {
+    pub received: AtomicU64,
+    pub receive_failed: AtomicU64,
+    /// Datagrams on the NAT-T port without the non-ESP marker, which the kernel did
+    /// not take as ESP either.
+    pub not_ike: AtomicU64,
+}
+
+impl SocketCounters {
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counted by the daemon loop.
+#[derive(Default, Debug)]
+pub struct DaemonCounters {
+    pub sent: u64,
+    pub send_failed: u64,
+    pub ike_sas_established: u64,
+    pub ike_rekeys: u64,
+    pub child_sas_installed: u64,
+    pub child_rekeys: u64,
+}
+
+impl DaemonCounters {
+    pub fn count_event(&mut self, event: &Event) {
+        match event {
+            Event::IkeSaEstablished { .. } => self.ike_sas_established += 1,
+            Event::IkeSaRekeyed { .. } => self.ike_rekeys += 1,
+            Event::ChildSaInstalled { .. } => self.child_sas_installed += 1,
+            // The engine's cause for a CHILD SA its successor replaced.
+            Event::ChildSaDeleted { reason, .. } if reason.starts_with("rekeyed") => {
+                self.child_rekeys += 1
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Everything `ternctl stats` shows.
+pub struct Sources<'a> {
+    pub engine: &'a Stats,
+    pub sas: &'a [IkeSaInfo],
+    pub sockets: &'a SocketCounters,
+    pub daemon: &'a DaemonCounters,
+    pub uptime: Duration,
+    pub watchers: usize,
+    pub events_dropped: u64,
+}
+
+pub fn info(s: Sources<'_>) -> StatsInfo {
+    let e = s.engine;
+    let established = s.sas.iter().filter(|sa| sa.state == "ESTABLISHED").count() as u64;
+    let children = s
+        .sas
+        .iter()
+        .flat_map(|sa| &sa.children)
+        .filter(|c| c.state == "INSTALLED" || c.state == "REKEYING")
+        .count() as u64;
+    let dropped = [
+        ("malformed", e.dropped_malformed),
+        ("unknown-spi", e.dropped_unknown_spi),
+        ("unauthenticated", e.dropped_unauthenticated),
+        ("out-of-window", e.dropped_out_of_window),
+        ("unexpected", e.dropped_unexpected),
+        ("not-ike", s.sockets.not_ike.load(Ordering::Relaxed)),
+    ]
+    .into_iter()
+    .map(|(reason, n)| (reason.to_string(), n))
+    .collect();
+    StatsInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_secs: s.uptime.as_secs(),
+        ike_sas_established: established,
+        ike_sas_connecting: s.sas.len() as u64 - established,
+        child_sas_installed: children,
+        datagrams: DatagramStats {
+            received: s.sockets.received.load(Ordering::Relaxed),
+            sent: s.daemon.sent,
+            receive_failed: s.sockets.receive_failed.load(Ordering::Relaxed),
+            send_failed: s.daemon.send_failed,
+        },
+        dropped,
+        exchanges: ExchangeStats {
+            ike_sas_established: s.daemon.ike_sas_established,
+            ike_rekeys: s.daemon.ike_rekeys,
+            ike_rekeys_initiated: e.ike_rekeys_initiated,
+            ike_hard_expiries: e.ike_hard_expiries,
+            child_sas_installed: s.daemon.child_sas_installed,
+            child_rekeys: s.daemon.child_rekeys,
+            child_rekeys_initiated: e.child_rekeys_initiated,
+            child_rekey_collisions: e.child_rekey_collisions,
+            child_hard_expiries: e.child_hard_expiries,
+            retransmits_sent: e.retransmits_sent,
+            retransmits_answered: e.retransmits_answered,
+            dpd_checks_sent: e.dpd_checks_sent,
+            dead_peers: e.dead_peers,
+            restarts: e.restarts,
+        },
+        events: EventStats {
+            watchers: s.watchers as u64,
+            dropped: s.events_dropped,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rekeys_are_counted_from_events_whoever_started_them() {
+        let mut c = DaemonCounters::default();
+        let deleted = |reason: &str| Event::ChildSaDeleted {
+            connection: "demo".into(),
+            ike_id: 1,
+            child: "net".into(),
+            spi_in: 1,
+            spi_out: 2,
+            reason: reason.into(),
+        };
+        c.count_event(&deleted("rekeyed"));
+        c.count_event(&deleted("deleted by the peer"));
+        c.count_event(&Event::IkeSaRekeyed {
+            connection: "demo".into(),
+            old_ike_id: 1,
+            new_ike_id: 2,
+        });
+        c.count_event(&Event::IkeSaEstablished {
+            connection: "demo".into(),
+            ike_id: 1,
+        });
+        assert_eq!(
+            (c.child_rekeys, c.ike_rekeys, c.ike_sas_established),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn drops_by_reason_include_the_daemon_s_own() {
+        let engine = Stats {
+            dropped_malformed: 2,
+            dropped_unknown_spi: 1,
+            received: 10,
+            ..Stats::default()
+        };
+        let sockets = SocketCounters::default();
+        SocketCounters::count(&sockets.not_ike);
+        SocketCounters::count(&sockets.received);
+        let info = info(Sources {
+            engine: &engine,
+            sas: &[],
+            sockets: &sockets,
+            daemon: &DaemonCounters::default(),
+            uptime: Duration::from_secs(61),
+            watchers: 2,
+            events_dropped: 5,
+        });
+        assert_eq!(info.dropped["malformed"], 2);
+        assert_eq!(info.dropped["unknown-spi"], 1);
+        assert_eq!(info.dropped["not-ike"], 1);
+        assert_eq!(info.datagrams.received, 1);
+        assert_eq!(info.uptime_secs, 61);
+        assert_eq!((info.events.watchers, info.events.dropped), (2, 5));
+    }
+}
