@@ -60,7 +60,9 @@ wait_until() {
 # Packages: what the tests need from Debian, installed only when missing.
 
 TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swanctl libstrongswan-standard-plugins
-    strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps patchelf systemd)
+    strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps systemd)
+# The certificate scenarios (certs.sh) make their PKI with the openssl CLI.
+TERN_DEBIAN_PACKAGES+=(openssl)
 
 # Installs the packages that dpkg does not know as installed. Needs root and apt-get.
 ensure_debian_packages() {

@@ -11,7 +11,8 @@ use crate::duration::{duration, format as format_duration};
 use crate::error::{ConfigError, Source};
 use crate::identity::identity;
 use crate::proposal::{esp_proposal, ike_proposal};
-use crate::psk::{psk_bytes, read_psk_file, resolve, PskFileError};
+use crate::psk::{psk_bytes, read_psk_file, resolve, SecretFileError};
+use crate::pubkey::{check_local_id_in_cert, pubkey_auth};
 use crate::reader::{Field, Located, TableReader};
 use crate::schema::{ip_list, Context};
 use crate::suggest::nearest;
@@ -27,6 +28,9 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "auth",
     "psk",
     "psk_file",
+    "cert",
+    "key",
+    "cacerts",
     "proposals",
     "start_action",
     "rekey_time",
@@ -88,10 +92,8 @@ fn connection(
     let local_addrs = optional(table, "local_addrs", ip_list)?.unwrap_or_default();
     let remote_addrs = optional(table, "remote_addrs", ip_list)?.unwrap_or_default();
     let remote_port = optional(table, "remote_port", |f| f.port())?.unwrap_or(500);
-    let local_id = table
-        .required("local_id")?
-        .string()?
-        .parse_with(src, identity)?;
+    let local_id_field = table.required("local_id")?;
+    let local_id = local_id_field.string()?.parse_with(src, identity)?;
     let remote_id = match table.field("remote_id") {
         Some(f) => match f.string()? {
             any if any.value == "%any" => None,
@@ -100,6 +102,9 @@ fn connection(
         None => None,
     };
     let auth = auth(ctx, table)?;
+    if let AuthConfig::Pubkey(pubkey) = &auth {
+        check_local_id_in_cert(&local_id_field, &local_id, &pubkey.certs[0])?;
+    }
     let ike_proposals = proposals(table, "proposals", DEFAULT_IKE_PROPOSALS, ike_proposal)?;
     let start_action = optional(table, "start_action", start_action)?.unwrap_or_default();
     let dpd_delay = optional(table, "dpd_delay", duration)?.unwrap_or(Duration::ZERO);
@@ -160,14 +165,24 @@ fn child_field<'a>(table: &TableReader<'a>, child: &str, key: &str) -> Option<Fi
 
 fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, ConfigError> {
     let method = table.required("auth")?.string()?;
-    if method.value != "psk" {
-        return Err(method.error(
-            &ctx.src,
-            format!(
-                "unsupported auth method `{}`; tern supports: psk",
-                method.value
-            ),
-        ));
+    match method.value {
+        "psk" => {}
+        "pubkey" => return pubkey_auth(ctx, table),
+        other => {
+            return Err(method.error(
+                &ctx.src,
+                format!("unsupported auth method `{other}`; tern supports: psk, pubkey"),
+            ))
+        }
+    }
+    if let Some(f) = ["cert", "key", "cacerts"]
+        .iter()
+        .find_map(|k| table.field(k))
+    {
+        return Err(f.error(format!(
+            "`{}` has no use with auth = \"psk\"; remove it or set auth = \"pubkey\"",
+            f.key()
+        )));
     }
     match (table.field("psk"), table.field("psk_file")) {
         (Some(_), Some(file)) => Err(ctx.src.error(
@@ -191,17 +206,19 @@ fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, Config
             let path = resolve(text.value, ctx.base_dir);
             let shown = path.display();
             let bytes = read_psk_file(&path).map_err(|e| match e {
-                PskFileError::Unreadable(io) => {
+                SecretFileError::Unreadable(io) => {
                     text.error(&ctx.src, format!("cannot read psk_file {shown}: {io}"))
                 }
-                PskFileError::WorldReadable { mode } => text.error(
+                SecretFileError::WorldReadable { mode } => text.error(
                     &ctx.src,
                     format!(
                         "psk_file {shown} is readable by every user (mode {mode:04o}); \
                          restrict it with `chmod o-r {shown}`"
                     ),
                 ),
-                PskFileError::Invalid(m) => text.error(&ctx.src, format!("psk_file {shown}: {m}")),
+                SecretFileError::Invalid(m) => {
+                    text.error(&ctx.src, format!("psk_file {shown}: {m}"))
+                }
             })?;
             Ok(AuthConfig::Psk(bytes))
         }

@@ -19,6 +19,7 @@ pub fn conn_info(conn: &Connection) -> ConnInfo {
         remote_id: conn.remote_id.as_ref().map(format_identity),
         auth: match conn.auth {
             AuthConfig::Psk(_) => "psk".to_string(),
+            AuthConfig::Pubkey(_) => "pubkey".to_string(),
         },
         ike_proposals: conn.ike_proposals.iter().map(format_ike_proposal).collect(),
         children: conn.children.iter().map(child_conn_info).collect(),

@@ -1,6 +1,7 @@
 //! IKE identities as written in the configuration (RFC 7296 §3.5).
 //!
-//! An IP literal is an IP identity, `keyid:HEX` a key ID, anything with an `@` an
+//! An IP literal is an IP identity, `keyid:HEX` a key ID, `dn:` a distinguished name
+//! (`dn:O=Example, CN=moon.example.org`), anything with an `@` an
 //! email address (RFC 822), anything else an FQDN. A leading `@` forces an FQDN
 //! (`@192.0.2.1` is the name, not the address), as strongSwan users are used to.
 
@@ -8,7 +9,7 @@ use tern_engine::config::Identity;
 
 use crate::error::ValueError;
 
-/// Parses an identity; `dn:` (distinguished names) is not supported yet.
+/// Parses an identity.
 pub fn parse_identity(s: &str) -> Result<Identity, String> {
     identity(s).map_err(|e| e.message)
 }
@@ -17,6 +18,12 @@ pub(crate) fn identity(s: &str) -> Result<Identity, ValueError> {
     let whole = 0..s.len();
     if s.is_empty() {
         return Err(ValueError::new(whole, "empty identity"));
+    }
+    // A distinguished name, "dn:O=Example, CN=moon.example.org" (DER order).
+    if s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("dn:")) {
+        return tern_crypto::dn_from_text(&s[3..])
+            .map(Identity::DerDn)
+            .map_err(|e| ValueError::new(whole, format!("distinguished name `{}`: {e}", &s[3..])));
     }
     if let Some(bad) = s.find(|c: char| c.is_whitespace() || c.is_control()) {
         return Err(ValueError::new(
@@ -29,13 +36,6 @@ pub(crate) fn identity(s: &str) -> Result<Identity, ValueError> {
             return Err(ValueError::new(whole, "empty identity after `@`"));
         }
         return Ok(Identity::Fqdn(name.to_string()));
-    }
-    if s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("dn:")) {
-        return Err(ValueError::new(
-            whole,
-            "distinguished-name identities (`dn:`) are not supported yet; \
-             use an FQDN, an email address, an IP address or keyid:HEX",
-        ));
     }
     if s.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("keyid:")) {
         let hex = &s[6..];
@@ -74,8 +74,10 @@ pub fn format_identity(id: &Identity) -> String {
             }
         }
         Identity::Email(addr) => addr.clone(),
-        // No DN parser yet: show the DER bytes, recognisably.
-        Identity::DerDn(der) => format!("dn:#{}", encode_hex(der)),
+        Identity::DerDn(der) => match tern_crypto::dn_to_text(der) {
+            Some(text) => format!("dn:{text}"),
+            None => format!("dn:#{}", encode_hex(der)),
+        },
         Identity::KeyId(bytes) => format!("keyid:{}", encode_hex(bytes)),
     }
 }
@@ -135,10 +137,27 @@ mod tests {
     }
 
     #[test]
+    fn distinguished_names_round_trip() {
+        let id = parse_identity("dn:C=CH, O=Example\\, Inc., CN=moon.example.org").unwrap();
+        let Identity::DerDn(der) = &id else {
+            panic!("not a DN: {id:?}")
+        };
+        assert_eq!(
+            tern_crypto::dn_to_text(der).as_deref(),
+            Some("C=CH, O=Example\\, Inc., CN=moon.example.org")
+        );
+        assert_eq!(
+            format_identity(&id),
+            "dn:C=CH, O=Example\\, Inc., CN=moon.example.org"
+        );
+        assert_eq!(parse_identity(&format_identity(&id)), Ok(id));
+    }
+
+    #[test]
     fn rejected_identities() {
-        assert!(parse_identity("dn:CN=moon")
+        assert!(parse_identity("dn:CN=moon, XX=1")
             .unwrap_err()
-            .contains("not supported yet"));
+            .contains("unknown DN attribute `XX`"));
         assert!(parse_identity("keyid:abc")
             .unwrap_err()
             .contains("hex digits"));

@@ -12,6 +12,7 @@ mod error;
 mod identity;
 mod proposal;
 mod psk;
+mod pubkey;
 mod reader;
 mod schema;
 mod suggest;
@@ -43,6 +44,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("", schema::ROOT_KEYS),
     ("daemon", schema::DAEMON_KEYS),
     ("retransmit", schema::RETRANSMIT_KEYS),
+    ("fragmentation", schema::FRAGMENTATION_KEYS),
     ("connections.NAME", connection::CONNECTION_KEYS),
     ("connections.NAME.children.CHILD", connection::CHILD_KEYS),
 ];

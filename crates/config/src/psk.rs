@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 /// Why a PSK could not be taken from its file.
-pub(crate) enum PskFileError {
+pub(crate) enum SecretFileError {
     Unreadable(std::io::Error),
     WorldReadable { mode: u32 },
     Invalid(String),
@@ -35,15 +35,26 @@ pub(crate) fn resolve(path: &str, base_dir: Option<&Path>) -> PathBuf {
 
 /// Reads the key in `path`. The file must not be readable by other users; surrounding
 /// white space (a trailing newline, typically) is not part of the key.
-pub(crate) fn read_psk_file(path: &Path) -> Result<Vec<u8>, PskFileError> {
+pub(crate) fn read_psk_file(path: &Path) -> Result<Vec<u8>, SecretFileError> {
+    let bytes = read_secret_file(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        SecretFileError::Invalid(
+            "the file is not UTF-8 text; write a binary key as 0x and hex".into(),
+        )
+    })?;
+    psk_bytes(text.trim()).map_err(SecretFileError::Invalid)
+}
+
+/// Reads a file holding a secret (a pre-shared or a private key), refusing it when
+/// other users may read it.
+pub(crate) fn read_secret_file(path: &Path) -> Result<Vec<u8>, SecretFileError> {
     use std::os::unix::fs::PermissionsExt;
-    let metadata = std::fs::metadata(path).map_err(PskFileError::Unreadable)?;
+    let metadata = std::fs::metadata(path).map_err(SecretFileError::Unreadable)?;
     let mode = metadata.permissions().mode() & 0o7777;
     if mode & 0o004 != 0 {
-        return Err(PskFileError::WorldReadable { mode });
+        return Err(SecretFileError::WorldReadable { mode });
     }
-    let text = std::fs::read_to_string(path).map_err(PskFileError::Unreadable)?;
-    psk_bytes(text.trim()).map_err(PskFileError::Invalid)
+    std::fs::read(path).map_err(SecretFileError::Unreadable)
 }
 
 #[cfg(test)]

@@ -202,6 +202,13 @@ impl<'a> Field<'a> {
         }
     }
 
+    pub fn boolean(&self) -> Result<bool, ConfigError> {
+        match self.item.as_value() {
+            Some(Value::Boolean(b)) => Ok(*b.value()),
+            _ => Err(self.type_error("true or false")),
+        }
+    }
+
     pub fn integer(&self) -> Result<Located<i64>, ConfigError> {
         match self.item.as_value() {
             Some(Value::Integer(i)) => Ok(Located {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tern_engine::config::{
-    EngineConfig, RetransmitConfig, DEFAULT_COOKIE_THRESHOLD, DEFAULT_NAT_KEEPALIVE,
+    EngineConfig, Fragmentation, RetransmitConfig, DEFAULT_COOKIE_THRESHOLD, DEFAULT_NAT_KEEPALIVE,
 };
 
 use crate::connection::connections;
@@ -16,7 +16,7 @@ use crate::{Config, DaemonConfig};
 /// Where ternd listens for ternctl unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
 
-pub(crate) const ROOT_KEYS: &[&str] = &["daemon", "retransmit", "connections"];
+pub(crate) const ROOT_KEYS: &[&str] = &["daemon", "retransmit", "fragmentation", "connections"];
 pub(crate) const DAEMON_KEYS: &[&str] = &[
     "socket",
     "listen",
@@ -27,6 +27,7 @@ pub(crate) const DAEMON_KEYS: &[&str] = &[
     "socket_group",
 ];
 pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
+pub(crate) const FRAGMENTATION_KEYS: &[&str] = &["enabled", "size_ipv4", "size_ipv6"];
 
 impl Default for DaemonConfig {
     fn default() -> Self {
@@ -65,19 +66,25 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
         Some(f) => retransmit(&f.table(RETRANSMIT_KEYS)?)?,
         None => RetransmitConfig::default(),
     };
+    let fragmentation = match root.field("fragmentation") {
+        Some(f) => fragmentation(&f.table(FRAGMENTATION_KEYS)?)?,
+        None => Fragmentation::default(),
+    };
     let connections = match root.field("connections") {
         Some(f) => connections(ctx, &f.named_tables()?)?,
         None => Vec::new(),
     };
-    let nat_port = daemon.nat_port;
+    let (ike_port, nat_port) = (daemon.port, daemon.nat_port);
     Ok(Config {
         daemon,
         engine: EngineConfig {
             connections,
             retransmit,
             cookie_threshold: settings.cookie_threshold,
+            ike_port,
             nat_port,
             nat_keepalive: settings.nat_keepalive,
+            fragmentation,
         },
     })
 }
@@ -173,6 +180,24 @@ fn retransmit(table: &TableReader<'_>) -> Result<RetransmitConfig, ConfigError> 
     }
     if let Some(f) = table.field("tries") {
         config.tries = f.integer_in(1, 20)? as u32;
+    }
+    Ok(config)
+}
+
+/// `[fragmentation]`: IKE fragmentation (RFC 7383) on or off, and the largest
+/// datagram (IP and UDP headers included) to send per address family.
+fn fragmentation(table: &TableReader<'_>) -> Result<Fragmentation, ConfigError> {
+    let mut config = Fragmentation::default();
+    if let Some(f) = table.field("enabled") {
+        config.enabled = f.boolean()?;
+    }
+    // Below 576 (IPv4) or 1280 (IPv6) a path is broken, and tern will not send
+    // fragments that small; 65535 is the largest UDP datagram.
+    if let Some(f) = table.field("size_ipv4") {
+        config.size_v4 = f.integer_in(576, 65535)? as u16;
+    }
+    if let Some(f) = table.field("size_ipv6") {
+        config.size_v6 = f.integer_in(1280, 65535)? as u16;
     }
     Ok(config)
 }

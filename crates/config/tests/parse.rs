@@ -7,8 +7,8 @@ use std::time::Duration;
 use tern_config::{load_file, parse_str, Config, ConfigError, DaemonConfig};
 use tern_engine::config::{
     AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Encryption, EngineConfig,
-    EspProposal, Identity, IkeProposal, KeyExchange, Mode, Prf, RetransmitConfig, StartAction,
-    TsConfig,
+    EspProposal, Fragmentation, Identity, IkeProposal, KeyExchange, Mode, Prf, RetransmitConfig,
+    StartAction, TsConfig,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -96,8 +96,14 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 tries: 5,
             },
             cookie_threshold: 30,
+            ike_port: 500,
             nat_port: 4500,
             nat_keepalive: Duration::from_secs(20),
+            fragmentation: Fragmentation {
+                enabled: true,
+                size_v4: 576,
+                size_v6: 1280,
+            },
         },
     };
     assert_eq!(config, expected);
@@ -312,16 +318,16 @@ fn values_of_the_wrong_kind() {
         "between 1.0 and 10.0",
     );
     assert_error(
-        &BASE.replace("auth = \"psk\"", "auth = \"pubkey\""),
+        &BASE.replace("auth = \"psk\"", "auth = \"eap\""),
         3,
         8,
-        "unsupported auth method `pubkey`; tern supports: psk",
+        "unsupported auth method `eap`; tern supports: psk, pubkey",
     );
     assert_error(
-        &BASE.replace("\"moon\"", "\"dn:CN=moon\""),
+        &BASE.replace("\"moon\"", "\"dn:CN=moon, Q=1\""),
         2,
         13,
-        "not supported yet",
+        "unknown DN attribute `Q`",
     );
     assert_error(
         &format!("{BASE}start_action = \"strat\"\n"),

@@ -77,6 +77,18 @@ impl Certificate {
         self.parsed().subject().to_string()
     }
 
+    /// The subject DN as DER, as an ID_DER_ASN1_DN payload carries it.
+    pub fn subject_der(&self) -> Vec<u8> {
+        self.parsed().subject().as_raw().to_vec()
+    }
+
+    /// SHA-1 of the DER SubjectPublicKeyInfo: how a CERTREQ names a CA
+    /// (RFC 7296 §3.7).
+    pub fn spki_sha1(&self) -> [u8; 20] {
+        use sha1::Digest;
+        sha1::Sha1::digest(self.parsed().public_key().raw).into()
+    }
+
     /// The subject's public key, for verifying its AUTH payload.
     pub fn public_key(&self) -> Result<PublicKey, CertError> {
         let cert = self.parsed();
@@ -337,7 +349,7 @@ pub fn check_peer_id(cert: &Certificate, id: &PeerId) -> Result<(), CertError> {
         .map(|ext| ext.value.general_names.clone())
         .unwrap_or_default();
     let matches = match id {
-        PeerId::Dn(der) => parsed.subject().as_raw() == der.as_slice(),
+        PeerId::Dn(der) => crate::dn_equal(parsed.subject().as_raw(), der),
         PeerId::Fqdn(name) => sans
             .iter()
             .any(|gn| matches!(gn, GeneralName::DNSName(d) if d.eq_ignore_ascii_case(name))),

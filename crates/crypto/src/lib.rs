@@ -23,10 +23,12 @@
 //! - x509-parser: certificates (its signature checks run on ring).
 //! - rsa: PKCS#1 v1.5 signing with SHA-1 (AUTH method 1); ring refuses
 //!   SHA-1 signatures.
+//! - p521: ECDSA on P-521 (AUTH method 11), which ring does not do.
 
 mod aead;
 mod auth;
 mod cert;
+mod dn;
 mod error;
 mod integ;
 mod ke;
@@ -40,6 +42,7 @@ mod sk;
 pub use aead::{AeadAlg, SALT_LEN};
 pub use auth::{psk_auth, signed_octets, verify_psk_auth};
 pub use cert::{check_peer_id, verify_chain, CertError, Certificate, PeerId, MAX_CHAIN_LEN};
+pub use dn::{dn_equal, dn_from_text, dn_to_text};
 pub use error::CryptoError;
 pub use integ::IntegAlg;
 pub use ke::{ke_public, ke_shared, KeAlg};

@@ -1,5 +1,6 @@
 //! Signature AUTH (RFC 7296 §2.15, §3.8): RSA PKCS#1 v1.5 (method 1),
-//! ECDSA with SHA-256/P-256 and SHA-384/P-384 (methods 9, 10, RFC 4754),
+//! ECDSA with SHA-256/P-256, SHA-384/P-384 and SHA-512/P-521 (methods 9, 10,
+//! 11, RFC 4754),
 //! and Digital Signature (method 14, RFC 7427) with RSA PKCS#1 v1.5,
 //! RSA-PSS, ECDSA and Ed25519.
 //!
@@ -70,6 +71,7 @@ pub enum SignatureScheme {
     RsaPssSha512,
     EcdsaP256Sha256,
     EcdsaP384Sha384,
+    EcdsaP521Sha512,
     Ed25519,
 }
 
@@ -81,7 +83,7 @@ impl SignatureScheme {
             RsaPkcs1Sha1 => SigHash::Sha1,
             RsaPkcs1Sha256 | RsaPssSha256 | EcdsaP256Sha256 => SigHash::Sha256,
             RsaPkcs1Sha384 | RsaPssSha384 | EcdsaP384Sha384 => SigHash::Sha384,
-            RsaPkcs1Sha512 | RsaPssSha512 => SigHash::Sha512,
+            RsaPkcs1Sha512 | RsaPssSha512 | EcdsaP521Sha512 => SigHash::Sha512,
             Ed25519 => SigHash::Identity,
         }
     }
@@ -101,6 +103,8 @@ pub enum AuthSignature {
     EcdsaSha256P256,
     /// Method 10: ECDSA with SHA-384 on P-384, r | s.
     EcdsaSha384P384,
+    /// Method 11: ECDSA with SHA-512 on P-521, r | s.
+    EcdsaSha512P521,
     /// Method 14 (RFC 7427) with this scheme.
     DigitalSignature(SignatureScheme),
 }
@@ -112,6 +116,7 @@ impl AuthSignature {
             AuthSignature::Rsa => 1,
             AuthSignature::EcdsaSha256P256 => 9,
             AuthSignature::EcdsaSha384P384 => 10,
+            AuthSignature::EcdsaSha512P521 => 11,
             AuthSignature::DigitalSignature(_) => 14,
         }
     }
@@ -123,9 +128,46 @@ impl fmt::Display for AuthSignature {
             AuthSignature::Rsa => f.write_str("RSA signature (method 1, SHA-1)"),
             AuthSignature::EcdsaSha256P256 => f.write_str("ECDSA P-256 SHA-256 (method 9)"),
             AuthSignature::EcdsaSha384P384 => f.write_str("ECDSA P-384 SHA-384 (method 10)"),
+            AuthSignature::EcdsaSha512P521 => f.write_str("ECDSA P-521 SHA-512 (method 11)"),
             AuthSignature::DigitalSignature(s) => write!(f, "digital signature {s:?} (method 14)"),
         }
     }
+}
+
+impl PrivateKey {
+    /// The digital signature (method 14) schemes this key signs with, best first.
+    /// RSA keys sign PKCS#1 v1.5, which every peer verifies (RSA-PSS is verified
+    /// but not chosen).
+    pub fn digital_signature_schemes(&self) -> &'static [SignatureScheme] {
+        use SignatureScheme::*;
+        match &self.inner {
+            PrivateInner::Rsa(_) => &[RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512],
+            PrivateInner::P256(_) => &[EcdsaP256Sha256],
+            PrivateInner::P384(_) => &[EcdsaP384Sha384],
+            PrivateInner::P521(_) => &[EcdsaP521Sha512],
+            PrivateInner::Ed25519(_) => &[Ed25519],
+        }
+    }
+
+    /// The key type's own AUTH method (RFC 7296 §3.8), for peers that do not
+    /// speak RFC 7427; Ed25519 has none.
+    pub fn legacy_signature(&self) -> Option<AuthSignature> {
+        match &self.inner {
+            PrivateInner::Rsa(_) => Some(AuthSignature::Rsa),
+            PrivateInner::P256(_) => Some(AuthSignature::EcdsaSha256P256),
+            PrivateInner::P384(_) => Some(AuthSignature::EcdsaSha384P384),
+            PrivateInner::P521(_) => Some(AuthSignature::EcdsaSha512P521),
+            PrivateInner::Ed25519(_) => None,
+        }
+    }
+}
+
+fn k_verify_p521(
+    key: &p521::ecdsa::VerifyingKey,
+    message: &[u8],
+    sig: &p521::ecdsa::Signature,
+) -> bool {
+    key.verify(message, sig).is_ok()
 }
 
 fn key_mismatch(how: AuthSignature) -> CryptoError {
@@ -153,6 +195,7 @@ pub fn sign_auth(
         }
         AuthSignature::EcdsaSha256P256 => (EcdsaP256Sha256, true),
         AuthSignature::EcdsaSha384P384 => (EcdsaP384Sha384, true),
+        AuthSignature::EcdsaSha512P521 => (EcdsaP521Sha512, true),
         AuthSignature::DigitalSignature(scheme) => (scheme, false),
     };
     let signature = match (&key.inner, scheme) {
@@ -188,6 +231,14 @@ pub fn sign_auth(
         }
         (PrivateInner::P384(k), EcdsaP384Sha384) => {
             let sig: p384::ecdsa::Signature = k.sign(signed_octets);
+            if raw_ecdsa {
+                sig.to_bytes().to_vec()
+            } else {
+                sig.to_der().as_bytes().to_vec()
+            }
+        }
+        (PrivateInner::P521(k), EcdsaP521Sha512) => {
+            let sig: p521::ecdsa::Signature = k.sign(signed_octets);
             if raw_ecdsa {
                 sig.to_bytes().to_vec()
             } else {
@@ -237,6 +288,7 @@ pub fn verify_auth(
         1 => (AuthSignature::Rsa, RsaPkcs1Sha1, auth_data),
         9 => (AuthSignature::EcdsaSha256P256, EcdsaP256Sha256, auth_data),
         10 => (AuthSignature::EcdsaSha384P384, EcdsaP384Sha384, auth_data),
+        11 => (AuthSignature::EcdsaSha512P521, EcdsaP521Sha512, auth_data),
         14 => {
             let (&len, rest) = auth_data
                 .split_first()
@@ -282,6 +334,16 @@ pub fn verify_auth(
                 p384::ecdsa::Signature::from_slice(signature)
             };
             sig.is_ok_and(|sig| k.verify(signed_octets, &sig).is_ok())
+        }
+        (PublicInner::P521(point), EcdsaP521Sha512) => {
+            let sig = if method == 14 {
+                p521::ecdsa::Signature::from_der(signature)
+            } else {
+                p521::ecdsa::Signature::from_slice(signature)
+            };
+            let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| CryptoError::BadSignatureEncoding)?;
+            sig.is_ok_and(|sig| k_verify_p521(&key, signed_octets, &sig))
         }
         (PublicInner::Ed25519(raw), Ed25519) => rsig::UnparsedPublicKey::new(&rsig::ED25519, raw)
             .verify(signed_octets, signature)

@@ -214,9 +214,12 @@ impl SkCipher {
 }
 
 /// An AEAD key for one direction.
+/// The raw key is kept and ring's expanded key (AES round keys and GHASH
+/// table, about 0.5 KiB) is made for each message: an IKE SA sends few
+/// messages once up, and a responder may hold 100,000s of them.
 struct AeadSk {
     alg: AeadAlg,
-    key: LessSafeKey,
+    key: Secret,
     salt: [u8; SALT_LEN],
 }
 
@@ -230,18 +233,32 @@ impl AeadSk {
             });
         }
         let (key, salt) = key_material.expose().split_at(alg.key_len());
-        let unbound =
-            UnboundKey::new(ring_alg, key).map_err(|_| CryptoError::KeyMaterialLength {
-                expected: alg.key_material_len(),
-                actual: key_material.len(),
-            })?;
         let mut salt_arr = [0u8; SALT_LEN];
         salt_arr.copy_from_slice(salt);
-        Ok(AeadSk {
+        let sk = AeadSk {
             alg,
-            key: LessSafeKey::new(unbound),
+            key: Secret::new(key.to_vec()),
             salt: salt_arr,
-        })
+        };
+        sk.ring_key(ring_alg)?;
+        Ok(sk)
+    }
+
+    fn ring_key(
+        &self,
+        ring_alg: &'static ring::aead::Algorithm,
+    ) -> Result<LessSafeKey, CryptoError> {
+        let unbound = UnboundKey::new(ring_alg, self.key.expose()).map_err(|_| {
+            CryptoError::KeyMaterialLength {
+                expected: self.alg.key_material_len(),
+                actual: self.key.len() + SALT_LEN,
+            }
+        })?;
+        Ok(LessSafeKey::new(unbound))
+    }
+
+    fn key(&self) -> Result<LessSafeKey, CryptoError> {
+        self.ring_key(self.alg.ring_alg()?)
     }
 
     /// `iv` and `out` have the lengths `SkCipher::seal` checked.
@@ -259,7 +276,7 @@ impl AeadSk {
         ciphertext[..plaintext.len()].copy_from_slice(plaintext);
         ciphertext[plaintext.len()] = 0; // pad length: no padding
         let tag = self
-            .key
+            .key()?
             .seal_in_place_separate_tag(self.nonce(iv), Aad::from(aad), ciphertext)
             .map_err(|_| CryptoError::PlaintextTooLong {
                 len: plaintext.len(),
@@ -286,7 +303,7 @@ impl AeadSk {
         let decrypted = if icv_len == ring::aead::MAX_TAG_LEN {
             let mut buf = rest.to_vec();
             let len = self
-                .key
+                .key()?
                 .open_in_place(nonce, Aad::from(aad), &mut buf)
                 .map_err(|_| CryptoError::IcvMismatch)?
                 .len();
@@ -312,14 +329,13 @@ impl AeadSk {
     ) -> Result<Vec<u8>, CryptoError> {
         let nonce_bytes = *nonce.as_ref();
         let mut plaintext = ciphertext.to_vec();
+        let key = self.key()?;
         // The tag of this first pass is meaningless; only the keystream counts.
-        let _ = self
-            .key
+        let _ = key
             .seal_in_place_separate_tag(nonce, Aad::empty(), &mut plaintext)
             .map_err(|_| CryptoError::IcvMismatch)?;
         let mut recomputed = plaintext.clone();
-        let tag = self
-            .key
+        let tag = key
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce_bytes),
                 Aad::from(aad),

@@ -82,7 +82,8 @@ pub struct ChildSa {
     pub expire_at: Option<Instant>,
     /// The outbound SA of a CHILD SA the peer's rekey made, held back until the
     /// peer deletes the old one: before that, the peer may not have it yet.
-    pub pending_outbound: Option<SaInstall>,
+    /// Boxed: rarely set, and a responder may hold 100,000s of CHILD SAs.
+    pub pending_outbound: Option<Box<SaInstall>>,
     /// The CHILD SA that replaces this one, whose outbound SA goes in when this
     /// one goes.
     pub successor: Option<u64>,

@@ -102,7 +102,7 @@ impl Ctx {
         let (inbound, outbound) = child_sa::sa_installs(&child, ends, keys, we_initiated);
         self.kernel_ops.push_back(KernelOp::AddSa(inbound));
         if defer_outbound {
-            child.pending_outbound = Some(outbound);
+            child.pending_outbound = Some(Box::new(outbound));
         } else {
             self.kernel_ops.push_back(KernelOp::AddSa(outbound));
         }
@@ -184,7 +184,7 @@ impl Ctx {
             .iter_mut()
             .find(|c| Some(c.unique_id) == child.successor);
         if let Some(outbound) = successor.and_then(|c| c.pending_outbound.take()) {
-            self.kernel_ops.push_back(KernelOp::AddSa(outbound));
+            self.kernel_ops.push_back(KernelOp::AddSa(*outbound));
         }
         if !sa.children.iter().any(|c| c.reqid == child.reqid) {
             self.kernel_ops

@@ -3,7 +3,10 @@
 //! tern-config parses the TOML file into these; the engine never sees text.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use tern_crypto::{Certificate, PrivateKey};
 
 /// Everything the engine needs to know about the configured connections.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,11 +17,16 @@ pub struct EngineConfig {
     /// IKE_SA_INIT requests must come back with a COOKIE (RFC 7296 §2.6). 0 demands
     /// a cookie always; `u32::MAX` never.
     pub cookie_threshold: u32,
+    /// Our UDP port for IKE when we initiate (daemon.port; a load generator with
+    /// one socket per IKE SA sets its own). NAT detection hashes it, so it must
+    /// be the port the datagrams really leave from.
+    pub ike_port: u16,
     /// Our UDP port for IKE and ESP once a NAT is detected (RFC 7296 §2.23).
     pub nat_port: u16,
     /// How often the side behind a NAT sends a NAT-keepalive (RFC 3948 §2.3);
     /// zero sends none.
     pub nat_keepalive: Duration,
+    pub fragmentation: Fragmentation,
 }
 
 /// strongSwan's `charon.keep_alive` default.
@@ -33,8 +41,32 @@ impl Default for EngineConfig {
             connections: Vec::new(),
             retransmit: RetransmitConfig::default(),
             cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            ike_port: 500,
             nat_port: 4500,
             nat_keepalive: DEFAULT_NAT_KEEPALIVE,
+            fragmentation: Fragmentation::default(),
+        }
+    }
+}
+
+/// IKE fragmentation (RFC 7383): announced in IKE_SA_INIT and, when the peer
+/// announced it too, used for encrypted messages too large for one datagram of the
+/// configured size (IP and UDP headers included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fragmentation {
+    pub enabled: bool,
+    pub size_v4: u16,
+    pub size_v6: u16,
+}
+
+impl Default for Fragmentation {
+    /// On, with the sizes every IPv4 (576) and IPv6 (1280) path must carry, which
+    /// RFC 7383 §2.5.1 suggests when the path MTU is not known.
+    fn default() -> Self {
+        Fragmentation {
+            enabled: true,
+            size_v4: 576,
+            size_v6: 1280,
         }
     }
 }
@@ -147,6 +179,8 @@ pub enum Identity {
 pub enum AuthConfig {
     /// Pre-shared key (RFC 7296 §2.15), the same on both sides.
     Psk(Vec<u8>),
+    /// Certificates and signatures (RFC 7296 §2.15, RFC 7427) on both sides.
+    Pubkey(Arc<PubkeyAuth>),
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -154,7 +188,37 @@ impl std::fmt::Debug for AuthConfig {
         match self {
             // Never print the key itself.
             AuthConfig::Psk(k) => write!(f, "Psk(<{} bytes>)", k.len()),
+            AuthConfig::Pubkey(p) => write!(f, "Pubkey({p:?})"),
         }
+    }
+}
+
+/// Certificate authentication: what we show and sign with, and whom we trust.
+pub struct PubkeyAuth {
+    /// Our end-entity certificate first, then any intermediates to send with it.
+    pub certs: Vec<Certificate>,
+    /// The private key of `certs[0]` (whoever builds this checks that they match).
+    pub key: PrivateKey,
+    /// Trust anchors: the peer's certificate must chain to one of these.
+    pub cacerts: Vec<Certificate>,
+}
+
+impl PartialEq for PubkeyAuth {
+    /// The key is the certificate's, so comparing certificates compares keys.
+    fn eq(&self, other: &Self) -> bool {
+        self.certs == other.certs && self.cacerts == other.cacerts
+    }
+}
+
+impl Eq for PubkeyAuth {}
+
+impl std::fmt::Debug for PubkeyAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PubkeyAuth")
+            .field("certs", &self.certs)
+            .field("key", &self.key)
+            .field("cacerts", &self.cacerts)
+            .finish()
     }
 }
 

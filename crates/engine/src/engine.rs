@@ -14,7 +14,7 @@ use crate::end_action::{self, EndCause, PendingRestart};
 use crate::env::Environment;
 use crate::history::{History, SaEnd, SaKind};
 use crate::identity;
-use crate::ike_sa::{IkeSa, InFlight, Phase, Purpose, Queued, Spi};
+use crate::ike_sa::{IkeSa, InFlight, Opened, Phase, Purpose, Queued, Spi};
 use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
@@ -91,7 +91,9 @@ pub(crate) struct Ctx {
 
 pub struct Engine {
     pub(crate) ctx: Ctx,
-    pub(crate) sas: HashMap<Spi, IkeSa>,
+    /// Boxed: an IKE SA is about 1 KB, so the table (up to 1.3x oversized as it
+    /// grows) stays small and taking an SA out to work on it moves a pointer.
+    pub(crate) sas: HashMap<Spi, Box<IkeSa>>,
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
     /// IKE_SA_INIT finds its SA instead of making a second one.
     by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
@@ -409,7 +411,13 @@ impl Engine {
 
     /// Call when `poll_timeout()` has passed (early or spurious calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(spi) = self.timers.pop_due(now) {
+        while let Some((at, spi)) = self.timers.pop_due(now) {
+            // An entry due before the SA's live one was left by a deadline that
+            // moved later. Waking the SA for it would schedule yet another entry.
+            let stale = |sa: &IkeSa| sa.scheduled.is_some_and(|live| live > at);
+            if self.sas.get(&spi).is_none_or(|sa| stale(sa)) {
+                continue;
+            }
             let Some(mut sa) = self.sas.remove(&spi) else {
                 continue;
             };
@@ -520,7 +528,7 @@ impl Engine {
     }
 
     /// Puts an SA back in the table (or tears it down) after a handler ran.
-    pub(crate) fn settle(&mut self, now: Instant, sa: IkeSa, next: Next) {
+    pub(crate) fn settle(&mut self, now: Instant, sa: impl Into<Box<IkeSa>>, next: Next) {
         self.settle_one(now, sa, next);
         // IKE SAs the handler made (rekeying).
         for new in std::mem::take(&mut self.ctx.new_sas) {
@@ -529,7 +537,8 @@ impl Engine {
         self.honour_initial_contacts(now);
     }
 
-    pub(crate) fn settle_one(&mut self, now: Instant, mut sa: IkeSa, next: Next) {
+    pub(crate) fn settle_one(&mut self, now: Instant, sa: impl Into<Box<IkeSa>>, next: Next) {
+        let mut sa = sa.into();
         let half_open = matches!(next, Next::Keep) && matches!(sa.phase, Phase::AwaitAuthRequest);
         if half_open {
             self.ctx.half_open.insert(sa.our_spi());
@@ -538,6 +547,7 @@ impl Engine {
         }
         match next {
             Next::Keep => {
+                sa.release_handshake();
                 if let Some(deadline) = sa.next_deadline() {
                     if sa.scheduled != Some(deadline) {
                         self.timers.schedule(deadline.max(now), sa.our_spi());
@@ -550,7 +560,7 @@ impl Engine {
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
                 let restart = end_action::plan(&sa);
                 let (ike_id, connection) = (sa.unique_id, sa.connection.name.clone());
-                self.ctx.destroy(now, sa, &reason);
+                self.ctx.destroy(now, *sa, &reason);
                 if let Some(restart) = restart {
                     if self.has_live_sa(&connection) {
                         tracing::debug!(connection, "not restarting: another IKE SA is up");
@@ -591,6 +601,13 @@ impl Ctx {
         });
     }
 
+    /// Sends a message's datagrams (one, or its fragments) in order.
+    pub fn transmit_all(&mut self, local: SocketAddr, remote: SocketAddr, datagrams: Vec<Vec<u8>>) {
+        for datagram in datagrams {
+            self.transmit(local, remote, datagram);
+        }
+    }
+
     pub fn drop_packet(&mut self, reason: DropReason, from: SocketAddr, detail: &str) {
         self.stats.count_drop(reason);
         tracing::warn!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
@@ -624,14 +641,18 @@ impl Ctx {
                 return Next::Keep;
             }
         } else if header.message_id.wrapping_add(1) == sa.expected_request_id {
-            if let Some(response) = sa.last_response.clone() {
+            // A retransmitted fragmented request: answer its first fragment only
+            // (RFC 7383 §2.6.1), not every one.
+            let first =
+                crate::fragment::skf(&message.payloads).is_none_or(|f| f.fragment_number == 1);
+            if let Some(response) = sa.last_response.clone().filter(|_| first) {
                 self.stats.retransmits_answered += 1;
                 tracing::debug!(
                     ike = sa.unique_id,
                     id = header.message_id,
                     "request retransmitted by the peer; resending our response"
                 );
-                self.transmit(sa.local, sa.remote, response);
+                self.transmit_all(sa.local, sa.remote, response);
             }
             return Next::Keep;
         } else if header.message_id != sa.expected_request_id {
@@ -646,7 +667,8 @@ impl Ctx {
             return Next::Keep;
         }
         let payloads = match sa.open(bytes, &message) {
-            Ok(p) => p,
+            Ok(Opened::Message(p)) => p,
+            Ok(Opened::Fragment) => return Next::Keep,
             Err(e) => {
                 self.drop_packet(
                     DropReason::Unauthenticated,
@@ -768,8 +790,9 @@ impl Ctx {
         }
         let id = sa.next_request_id;
         sa.next_request_id += 1;
-        let bytes = sa.seal(exchange, false, id, &payloads);
-        self.send_first(now, sa, id, purpose, bytes);
+        let limit = sa.fragment_limit(&self.config.fragmentation);
+        let datagrams = sa.seal(exchange, false, id, &payloads, limit);
+        self.send_first(now, sa, id, purpose, datagrams);
     }
 
     /// Sends a request for the first time and arms its retransmission.
@@ -779,13 +802,13 @@ impl Ctx {
         sa: &mut IkeSa,
         message_id: u32,
         purpose: Purpose,
-        bytes: Vec<u8>,
+        datagrams: Vec<Vec<u8>>,
     ) {
-        self.transmit(sa.local, sa.remote, bytes.clone());
+        self.transmit_all(sa.local, sa.remote, datagrams.clone());
         sa.in_flight = Some(InFlight {
             message_id,
             purpose,
-            bytes,
+            datagrams,
             sends: 1,
             next_retransmit: now + self.retransmit_delay(0),
         });
@@ -805,10 +828,11 @@ impl Ctx {
         id: u32,
         payloads: &[Payload],
     ) {
-        let bytes = sa.seal(exchange, true, id, payloads);
+        let limit = sa.fragment_limit(&self.config.fragmentation);
+        let datagrams = sa.seal(exchange, true, id, payloads, limit);
         sa.expected_request_id = id.wrapping_add(1);
-        sa.last_response = Some(bytes.clone());
-        self.transmit(sa.local, sa.remote, bytes);
+        sa.last_response = Some(datagrams.clone());
+        self.transmit_all(sa.local, sa.remote, datagrams);
     }
 
     /// How long a half-open IKE SA waits for IKE_AUTH: as long as an initiator
@@ -889,8 +913,8 @@ impl Ctx {
             attempt = request.sends,
             "retransmitting request"
         );
-        let bytes = request.bytes.clone();
-        self.transmit(sa.local, sa.remote, bytes);
+        let datagrams = request.datagrams.clone();
+        self.transmit_all(sa.local, sa.remote, datagrams);
         Next::Keep
     }
 
@@ -902,7 +926,17 @@ impl Ctx {
             (_, Some(Purpose::CreateChild(ex))) => Some(ex.spi_in),
             _ => None,
         };
-        if let Some(spi) = pending_spi.filter(|s| *s != 0) {
+        // ... and those of CREATE_CHILD_SA requests still queued behind another.
+        let queued_spis = sa.queued.iter().filter_map(|q| match &q.purpose {
+            Purpose::CreateChild(ex) => Some(ex.spi_in),
+            _ => None,
+        });
+        let reserved: Vec<u32> = pending_spi
+            .into_iter()
+            .chain(queued_spis)
+            .filter(|s| *s != 0)
+            .collect();
+        for spi in reserved {
             self.kernel_ops.push_back(KernelOp::DeleteSa {
                 src: sa.remote.ip(),
                 dst: sa.local.ip(),

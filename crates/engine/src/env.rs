@@ -7,6 +7,7 @@
 //! RNG and a counter, which keeps simulations deterministic.
 
 use std::net::IpAddr;
+use std::time::{Instant, SystemTime};
 
 pub trait Environment {
     /// Fill `buf` with cryptographically secure random bytes.
@@ -21,6 +22,11 @@ pub trait Environment {
     /// The source address the system would use to reach `remote`, for connections
     /// that leave their local address open.
     fn local_address_for(&mut self, remote: IpAddr) -> Option<IpAddr>;
+
+    /// The calendar time at the engine's `now`, against which certificates' validity
+    /// periods are checked. ternd answers from the system clock; simulations from a
+    /// fixed date plus the virtual time that has passed.
+    fn wall_clock(&mut self, now: Instant) -> SystemTime;
 
     /// How many bytes the inbound ESP SA `(src, dst, spi)` has received so far, if
     /// the kernel can tell. Dead peer detection treats growth as a sign of life, so

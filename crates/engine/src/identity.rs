@@ -19,7 +19,7 @@ pub fn to_wire(id: &Identity) -> Identification {
 }
 
 /// Whether the peer's ID payload names the configured identity. Names compare
-/// without regard to ASCII case, as DNS does.
+/// without regard to ASCII case, as DNS does; distinguished names by meaning.
 pub fn matches(configured: &Identity, received: &Identification) -> bool {
     let expected = to_wire(configured);
     if expected.id_type != received.id_type {
@@ -29,6 +29,7 @@ pub fn matches(configured: &Identity, received: &Identification) -> bool {
         Identity::Fqdn(_) | Identity::Email(_) => {
             expected.data.eq_ignore_ascii_case(&received.data)
         }
+        Identity::DerDn(_) => tern_crypto::dn_equal(&expected.data, &received.data),
         _ => expected.data == received.data,
     }
 }
@@ -44,6 +45,10 @@ pub fn describe(id: &Identification) -> String {
             .map(|o| Ipv6Addr::from(o).to_string())
             .unwrap_or_else(|_| hex(&id.data)),
         IdType::FQDN | IdType::RFC822_ADDR => text(),
+        IdType::DER_ASN1_DN => match tern_crypto::dn_to_text(&id.data) {
+            Some(dn) => dn,
+            None => format!("{}:{}", id.id_type, hex(&id.data)),
+        },
         other => format!("{other}:{}", hex(&id.data)),
     }
 }
@@ -67,6 +72,16 @@ mod tests {
         assert!(matches(&c, &w));
         assert!(!matches(&Identity::Email("sun.tern.example".into()), &w));
         assert_eq!(describe(&w), "sun.tern.example");
+    }
+
+    #[test]
+    fn distinguished_names_match_by_meaning_and_print_as_text() {
+        let configured = Identity::DerDn(tern_crypto::dn_from_text("O=tern, CN=Moon").unwrap());
+        let received = to_wire(&Identity::DerDn(
+            tern_crypto::dn_from_text("o=TERN, cn=moon").unwrap(),
+        ));
+        assert!(matches(&configured, &received));
+        assert_eq!(describe(&received), "O=TERN, CN=moon");
     }
 
     #[test]

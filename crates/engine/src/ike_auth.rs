@@ -1,12 +1,13 @@
-//! IKE_AUTH (RFC 7296 §1.2, §2.15): identities, PSK authentication and the first
-//! CHILD SA.
+//! IKE_AUTH (RFC 7296 §1.2, §2.15): identities, authentication with a pre-shared
+//! key or a certificate (see `cert_auth`), and the first CHILD SA.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use tern_crypto::{psk_auth, signed_octets, verify_psk_auth, ChildKeys};
 use tern_wire::{AuthMethod, AuthPayload, ExchangeType, Identification, NotifyType, Payload};
 
+use crate::cert_auth;
 use crate::child_sa::{ChildRequest, Negotiated};
 use crate::child_select;
 use crate::config::{AuthConfig, Connection, Mode};
@@ -48,31 +49,83 @@ fn sa_prf(sa: &IkeSa) -> tern_crypto::PrfAlg {
     )
 }
 
-/// The PSK AUTH value of `signer` for an ID payload.
-fn auth_value(sa: &IkeSa, signer: Signer, id: &Identification, psk: &[u8]) -> Vec<u8> {
-    psk_auth(sa_prf(sa), psk, &octets_signed_by(sa, signer, id))
+/// Our AUTH payload, preceded by our CERT payloads when we authenticate with a
+/// certificate.
+fn our_auth(sa: &IkeSa, signer: Signer, id: &Identification) -> Result<Vec<Payload>, String> {
+    let octets = octets_signed_by(sa, signer, id);
+    match &sa.connection.auth {
+        AuthConfig::Psk(psk) => Ok(vec![Payload::Auth(AuthPayload {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: psk_auth(sa_prf(sa), psk, &octets),
+        })]),
+        AuthConfig::Pubkey(auth) => {
+            let signed = cert_auth::sign(auth, &sa.peer_signature_hashes, &octets)?;
+            let mut out: Vec<Payload> = cert_auth::cert_payloads(auth).collect();
+            out.push(Payload::Auth(signed));
+            Ok(out)
+        }
+    }
 }
 
-fn verify_auth(
+/// Checks the peer's AUTH payload (and certificate) under `conn`'s method. Says how
+/// the peer proved itself, or what failed, for the administrator.
+fn check_peer_auth(
     sa: &IkeSa,
+    conn: &Connection,
     signer: Signer,
     id: &Identification,
     auth: &AuthPayload,
-    psk: &[u8],
-) -> bool {
-    auth.method == AuthMethod::SHARED_KEY_MIC
-        && verify_psk_auth(
-            sa_prf(sa),
-            psk,
-            &octets_signed_by(sa, signer, id),
-            &auth.data,
-        )
+    received: &[Payload],
+    now: SystemTime,
+) -> Result<String, String> {
+    let octets = octets_signed_by(sa, signer, id);
+    let peer = identity::describe(id);
+    match &conn.auth {
+        AuthConfig::Psk(psk) if auth.method == AuthMethod::SHARED_KEY_MIC => {
+            if verify_psk_auth(sa_prf(sa), psk, &octets, &auth.data) {
+                Ok("pre-shared key".into())
+            } else {
+                Err(format!(
+                    "pre-shared key mismatch: the AUTH payload of peer '{peer}' ({}) does not verify with our psk",
+                    sa.remote.ip()
+                ))
+            }
+        }
+        AuthConfig::Psk(_) => Err(format!(
+            "peer '{peer}' authenticates with {}, but this connection uses a pre-shared key",
+            auth.method
+        )),
+        AuthConfig::Pubkey(_) if auth.method == AuthMethod::SHARED_KEY_MIC => Err(format!(
+            "peer '{peer}' authenticates with a pre-shared key, but this connection uses certificates (auth = \"pubkey\")"
+        )),
+        AuthConfig::Pubkey(pubkey) => {
+            cert_auth::verify_peer(pubkey, received, id, auth, &octets, now)
+        }
+    }
 }
 
-fn psk(conn: &Connection) -> &[u8] {
-    match &conn.auth {
-        AuthConfig::Psk(k) => k,
-    }
+fn log_authenticated(sa: &IkeSa, peer: &Identification, how: &str) {
+    tracing::info!(
+        ike = sa.unique_id,
+        connection = sa.connection.name,
+        peer = identity::describe(peer),
+        "peer authenticated: {how}"
+    );
+}
+
+/// What the peer's AUTHENTICATION_FAILED means for `conn`.
+pub(crate) fn refused_by_peer(conn: &Connection) -> String {
+    let likely = match conn.auth {
+        AuthConfig::Psk(_) => "pre-shared key mismatch",
+        AuthConfig::Pubkey(_) => {
+            "the peer does not trust our certificate (check its CA certificates)"
+        }
+    };
+    format!(
+        "connection `{}`: the peer rejected our authentication (AUTHENTICATION_FAILED): {likely}, or the peer does not accept our identity '{}'",
+        conn.name,
+        identity::describe_config(&conn.local_id)
+    )
 }
 
 impl Ctx {
@@ -80,18 +133,24 @@ impl Ctx {
     pub(crate) fn send_auth_request(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
         let conn = sa.connection.clone();
         let id_i = identity::to_wire(&conn.local_id);
-        let auth = auth_value(sa, Signer::Initiator, &id_i, psk(&conn));
+        let auth = match our_auth(sa, Signer::Initiator, &id_i) {
+            Ok(auth) => auth,
+            Err(e) => return Next::Destroy(format!("connection `{}`: {e}", conn.name)),
+        };
         let mut payloads = vec![Payload::IdI(id_i)];
+        // IDi, [CERT...], [CERTREQ], [IDr], AUTH (RFC 7296 §1.2).
+        let (certs, auth) = auth.split_at(auth.len() - 1);
+        payloads.extend_from_slice(certs);
+        if let AuthConfig::Pubkey(pubkey) = &conn.auth {
+            payloads.push(cert_auth::certreq(pubkey));
+        }
         if sa.initial_contact {
             payloads.push(payloads::status(NotifyType::INITIAL_CONTACT, Vec::new()));
         }
         if let Some(remote_id) = &conn.remote_id {
             payloads.push(Payload::IdR(identity::to_wire(remote_id)));
         }
-        payloads.push(Payload::Auth(AuthPayload {
-            method: AuthMethod::SHARED_KEY_MIC,
-            data: auth,
-        }));
+        payloads.extend_from_slice(auth);
         let mut child = None;
         if let Some(config) = conn.children.first() {
             let reqid = self.reqid();
@@ -137,11 +196,7 @@ impl Ctx {
             (Some(id), Some(auth)) => (id.clone(), auth.clone()),
             _ => {
                 return Next::Destroy(match payloads::error_notify(&p).map(|n| n.notify_type) {
-                    Some(NotifyType::AUTHENTICATION_FAILED) => format!(
-                        "connection `{}`: the peer rejected our authentication (AUTHENTICATION_FAILED): pre-shared key mismatch, or the peer does not accept our identity '{}'",
-                        conn.name,
-                        identity::describe_config(&conn.local_id)
-                    ),
+                    Some(NotifyType::AUTHENTICATION_FAILED) => refused_by_peer(&conn),
                     Some(other) => format!("the peer refused IKE_AUTH with {other}"),
                     None => "the peer's IKE_AUTH response lacks IDr or AUTH".into(),
                 });
@@ -158,24 +213,18 @@ impl Ctx {
                 ));
             }
         }
-        if !verify_auth(sa, Signer::Responder, &id_r, &auth, psk(&conn)) {
-            self.tell_auth_failed(sa);
-            let why = if auth.method == AuthMethod::SHARED_KEY_MIC {
-                "pre-shared key mismatch: the peer's AUTH payload does not verify with our psk"
-                    .to_string()
-            } else {
-                format!(
-                    "the peer authenticates with {}, but this connection uses a pre-shared key",
-                    auth.method
-                )
-            };
-            tracing::warn!(
-                ike = sa.unique_id,
-                connection = conn.name,
-                peer = identity::describe(&id_r),
-                "{why}"
-            );
-            return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+        let wall_clock = self.env.wall_clock(now);
+        match check_peer_auth(sa, &conn, Signer::Responder, &id_r, &auth, &p, wall_clock) {
+            Ok(how) => log_authenticated(sa, &id_r, &how),
+            Err(why) => {
+                self.tell_auth_failed(sa);
+                tracing::warn!(
+                    ike = sa.unique_id,
+                    connection = conn.name,
+                    "{why}; sent AUTHENTICATION_FAILED"
+                );
+                return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+            }
         }
         let Phase::AwaitAuthResponse(pending) =
             std::mem::replace(&mut sa.phase, Phase::Established)
@@ -276,43 +325,34 @@ impl Ctx {
             tracing::warn!(ike = sa.unique_id, "{why}");
             return Next::Destroy(why);
         };
-        if !verify_auth(sa, Signer::Initiator, id_i, auth, psk(&conn)) {
-            self.respond(
-                sa,
-                ExchangeType::IKE_AUTH,
-                id,
-                &[payloads::error(NotifyType::AUTHENTICATION_FAILED)],
-            );
-            let why = if auth.method == AuthMethod::SHARED_KEY_MIC {
-                format!(
-                    "pre-shared key mismatch: the AUTH payload of peer '{}' ({}) does not verify with our psk",
-                    identity::describe(id_i),
-                    sa.remote.ip()
-                )
-            } else {
-                format!(
-                    "the peer authenticates with {}, but this connection uses a pre-shared key",
-                    auth.method
-                )
-            };
-            tracing::warn!(
-                ike = sa.unique_id,
-                connection = conn.name,
-                "{why}; answered AUTHENTICATION_FAILED"
-            );
-            sa.connection = conn.clone();
-            return Next::Destroy(format!("connection `{}`: {why}", conn.name));
-        }
+        let wall_clock = self.env.wall_clock(now);
+        let checked = check_peer_auth(sa, &conn, Signer::Initiator, id_i, auth, &p, wall_clock);
         sa.connection = conn.clone();
-        let id_r = identity::to_wire(&conn.local_id);
-        let our_auth = auth_value(sa, Signer::Responder, &id_r, psk(&conn));
-        let mut response = vec![
-            Payload::IdR(id_r),
-            Payload::Auth(AuthPayload {
-                method: AuthMethod::SHARED_KEY_MIC,
-                data: our_auth,
-            }),
-        ];
+        let ours = checked.and_then(|how| {
+            log_authenticated(sa, id_i, &how);
+            our_auth(sa, Signer::Responder, &identity::to_wire(&conn.local_id))
+        });
+        let mut response = match ours {
+            Ok(auth) => {
+                let mut response = vec![Payload::IdR(identity::to_wire(&conn.local_id))];
+                response.extend(auth);
+                response
+            }
+            Err(why) => {
+                self.respond(
+                    sa,
+                    ExchangeType::IKE_AUTH,
+                    id,
+                    &[payloads::error(NotifyType::AUTHENTICATION_FAILED)],
+                );
+                tracing::warn!(
+                    ike = sa.unique_id,
+                    connection = conn.name,
+                    "{why}; answered AUTHENTICATION_FAILED"
+                );
+                return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+            }
+        };
         let child = child_select::child_payloads(&p).map(|c| self.negotiate_first_child(sa, &c));
         match &child {
             Some(Ok((n, _, number))) => {
@@ -435,12 +475,13 @@ impl Ctx {
     fn tell_auth_failed(&mut self, sa: &mut IkeSa) {
         let id = sa.next_request_id;
         sa.next_request_id += 1;
-        let bytes = sa.seal(
+        let datagrams = sa.seal(
             ExchangeType::INFORMATIONAL,
             false,
             id,
             &[payloads::error(NotifyType::AUTHENTICATION_FAILED)],
+            None,
         );
-        self.transmit(sa.local, sa.remote, bytes);
+        self.transmit_all(sa.local, sa.remote, datagrams);
     }
 }

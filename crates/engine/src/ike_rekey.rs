@@ -384,6 +384,9 @@ impl Ctx {
         new.spi_r = spi_r;
         new.nonce_i = nonce_i.to_vec();
         new.nonce_r = nonce_r.to_vec();
+        // What the peer announced in IKE_SA_INIT holds for the SAs that replace it.
+        new.peer_fragmentation = old.peer_fragmentation;
+        new.peer_signature_hashes = old.peer_signature_hashes.clone();
         set_keys(&mut new, suite, keys)?;
         new.peer_id = old.peer_id.clone();
         // NAT detection is not repeated: the new SA travels the way the old one did.

@@ -5,14 +5,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tern_crypto::{Secret, SkCipher};
+use tern_crypto::{Secret, SigHash, SkCipher};
 use tern_wire::{
-    EncryptedPayload, ExchangeType, Flags, Header, Identification, Message, Payload, PayloadType,
+    EncryptedFragmentPayload, EncryptedPayload, ExchangeType, Flags, Header, Identification,
+    Message, Payload, PayloadType,
 };
 
 use crate::child_sa::{ChildExchange, ChildRequest, ChildSa};
-use crate::config::{Connection, KeyExchange, Prf};
+use crate::config::{Connection, Fragmentation, KeyExchange, Prf};
 use crate::end_action::{EndCause, Restart};
+use crate::fragment::{Fed, Reassembly};
 use crate::nat::NatState;
 use crate::output::KernelOp;
 use crate::proposal::IkeSuite;
@@ -104,11 +106,20 @@ pub struct Lingering {
     pub op: KernelOp,
 }
 
+/// What an encrypted datagram held.
+pub enum Opened {
+    /// A whole message's payloads.
+    Message(Vec<Payload>),
+    /// A fragment of a message not yet complete.
+    Fragment,
+}
+
 /// A request of ours awaiting its response.
 pub struct InFlight {
     pub message_id: u32,
     pub purpose: Purpose,
-    pub bytes: Vec<u8>,
+    /// The request's datagram, or its fragments.
+    pub datagrams: Vec<Vec<u8>>,
     /// How many times it has been sent, the first time included.
     pub sends: u32,
     pub next_retransmit: Instant,
@@ -154,6 +165,14 @@ pub struct IkeSa {
     pub init_request: Vec<u8>,
     pub init_response: Vec<u8>,
     pub peer_id: Option<Identification>,
+    /// The hashes the peer verifies signatures with (RFC 7427 §4); empty when it
+    /// sent no SIGNATURE_HASH_ALGORITHMS.
+    pub peer_signature_hashes: Vec<SigHash>,
+    /// Whether the peer announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3).
+    pub peer_fragmentation: bool,
+    /// Fragmented messages being received: a request of the peer's [0] and a
+    /// response to ours [1], which may arrive interleaved.
+    pub reassembly: [Option<Reassembly>; 2],
     pub children: Vec<ChildSa>,
     pub lingering: Vec<Lingering>,
     /// Our next request's message ID.
@@ -163,7 +182,7 @@ pub struct IkeSa {
     /// The message ID we expect on the peer's next request.
     pub expected_request_id: u32,
     /// Our last response, resent when its request is retransmitted.
-    pub last_response: Option<Vec<u8>>,
+    pub last_response: Option<Vec<Vec<u8>>>,
     pub established_at: Option<Instant>,
     /// When to rekey the IKE SA (while established) and when it ends.
     pub rekey_at: Option<Instant>,
@@ -216,6 +235,9 @@ impl IkeSa {
             init_request: Vec::new(),
             init_response: Vec::new(),
             peer_id: None,
+            peer_signature_hashes: Vec::new(),
+            peer_fragmentation: false,
+            reassembly: [None, None],
             children: Vec::new(),
             lingering: Vec::new(),
             next_request_id: 0,
@@ -284,27 +306,73 @@ impl IkeSa {
         }
     }
 
-    /// Builds an encrypted message: the payloads go inside an SK payload.
+    /// Builds an encrypted message: the payloads go inside an SK payload; or, when
+    /// the message would exceed `limit` octets, inside SKF fragments (RFC 7383 §2.5),
+    /// one datagram each.
     pub fn seal(
         &mut self,
         exchange: ExchangeType,
         response: bool,
         message_id: u32,
         payloads: &[Payload],
-    ) -> Vec<u8> {
+        limit: Option<usize>,
+    ) -> Vec<Vec<u8>> {
         let header = self.header(exchange, response, message_id);
+        let (first_inner, plaintext) = tern_wire::write_payloads(payloads);
+        let outbound = &self.keys.as_ref().expect("sealing needs keys").outbound;
+        // Header, generic payload header, then (for SKF) fragment number and total.
+        let whole_len = Header::LEN + 4 + outbound.sealed_len(plaintext.len());
+        let chunk = match limit {
+            Some(limit) if whole_len > limit => {
+                let fits = |n: usize| Header::LEN + 8 + outbound.sealed_len(n) <= limit;
+                // At least one octet per fragment, whatever the limit says.
+                (1..=plaintext.len()).rev().find(|&n| fits(n)).unwrap_or(1)
+            }
+            _ => {
+                let sk = Payload::Encrypted(EncryptedPayload {
+                    first_inner,
+                    body: Vec::new(),
+                });
+                return vec![self.seal_one(header, sk, &plaintext)];
+            }
+        };
+        let total = plaintext.len().div_ceil(chunk) as u16;
+        plaintext
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, part)| {
+                let number = i as u16 + 1;
+                let skf = Payload::EncryptedFragment(EncryptedFragmentPayload {
+                    fragment_number: number,
+                    total_fragments: total,
+                    first_inner: if number == 1 {
+                        first_inner
+                    } else {
+                        PayloadType::NONE
+                    },
+                    body: Vec::new(),
+                });
+                self.seal_one(header.clone(), skf, part)
+            })
+            .collect()
+    }
+
+    /// One datagram: `header` and `container` (SK or SKF, body empty) with
+    /// `plaintext` encrypted into the container's body.
+    fn seal_one(&mut self, header: Header, mut container: Payload, plaintext: &[u8]) -> Vec<u8> {
         let keys = self
             .keys
             .as_ref()
             .expect("sealing needs keys: only called after IKE_SA_INIT");
-        let (first_inner, plaintext) = tern_wire::write_payloads(payloads);
         let body_len = keys.outbound.sealed_len(plaintext.len());
+        match &mut container {
+            Payload::Encrypted(sk) => sk.body = vec![0; body_len],
+            Payload::EncryptedFragment(skf) => skf.body = vec![0; body_len],
+            _ => unreachable!("only SK and SKF carry encrypted payloads"),
+        }
         let message = Message {
             header,
-            payloads: vec![Payload::Encrypted(EncryptedPayload {
-                first_inner,
-                body: vec![0; body_len],
-            })],
+            payloads: vec![container],
         };
         let mut bytes = message.to_bytes();
         let aad_len = bytes.len() - body_len;
@@ -314,33 +382,76 @@ impl IkeSa {
         let iv = keys.outbound.iv_from_counter(self.iv_counter);
         let (aad, body) = bytes.split_at_mut(aad_len);
         keys.outbound
-            .seal(&iv, aad, &plaintext, body)
+            .seal(&iv, aad, plaintext, body)
             .expect("sealing into a buffer of sealed_len() cannot fail");
         bytes
     }
 
-    /// Verifies and decrypts a message's SK payload; returns the inner payloads.
-    pub fn open(&self, bytes: &[u8], message: &Message) -> Result<Vec<Payload>, String> {
+    /// The largest message to send unfragmented, when fragmentation is agreed.
+    pub fn fragment_limit(&self, config: &Fragmentation) -> Option<usize> {
+        (config.enabled && self.peer_fragmentation)
+            .then(|| crate::fragment::message_limit(config, self.remote))
+    }
+
+    /// Verifies and decrypts a message's SK payload, or an SKF fragment (then the
+    /// payloads are those of the whole message once its last fragment is in).
+    pub fn open(&mut self, bytes: &[u8], message: &Message) -> Result<Opened, String> {
         let keys = self
             .keys
             .as_ref()
             .ok_or("no keys yet for an encrypted message")?;
-        let Some(Payload::Encrypted(sk)) = message.payloads.last() else {
-            return Err("expected an encrypted (SK) payload, found none".into());
-        };
         if message.payloads.len() != 1 {
             return Err("unencrypted payloads beside the SK payload".into());
         }
-        let aad = &bytes[..bytes.len() - sk.body.len()];
+        let (first_inner, body) = match &message.payloads[0] {
+            Payload::Encrypted(sk) => (sk.first_inner, &sk.body),
+            Payload::EncryptedFragment(skf) => (skf.first_inner, &skf.body),
+            _ => return Err("expected an encrypted (SK) payload, found none".into()),
+        };
+        let aad = &bytes[..bytes.len() - body.len()];
         let plaintext = keys
             .inbound
-            .open(aad, &sk.body)
+            .open(aad, body)
             .map_err(|e| format!("SK payload does not verify: {e}"))?;
-        tern_wire::parse_payloads(sk.first_inner, &plaintext)
+        let (first_inner, plaintext) = match &message.payloads[0] {
+            Payload::EncryptedFragment(skf) => {
+                let header = &message.header;
+                match Reassembly::feed(
+                    &mut self.reassembly[usize::from(header.flags.is_response())],
+                    header.message_id,
+                    header.flags.is_response(),
+                    skf,
+                    plaintext,
+                ) {
+                    Fed::Incomplete => return Ok(Opened::Fragment),
+                    Fed::Refused(why) => return Err(format!("IKE fragment dropped: {why}")),
+                    Fed::Complete(first, whole) => (first, whole),
+                }
+            }
+            _ => (first_inner, plaintext),
+        };
+        tern_wire::parse_payloads(first_inner, &plaintext)
+            .map(Opened::Message)
             .map_err(|e| format!("decrypted payloads do not parse: {e}"))
     }
 
     /// The earliest moment something is due on this SA.
+    /// Frees what only the handshake needed once the SA is up: the IKE_SA_INIT
+    /// messages AUTH signed and the nonces the first CHILD SA's keys came from.
+    /// About 500 octets per SA; a responder may hold 100,000s.
+    pub fn release_handshake(&mut self) {
+        if self.is_established() && !self.init_request.is_empty() {
+            for bytes in [
+                &mut self.init_request,
+                &mut self.init_response,
+                &mut self.nonce_i,
+                &mut self.nonce_r,
+            ] {
+                *bytes = Vec::new();
+            }
+        }
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         let retransmit = self.in_flight.as_ref().map(|r| r.next_retransmit);
         // CHILD SA timers run only on an established IKE SA (see run_child_timers);

@@ -9,6 +9,7 @@ use tern_wire::{
     ExchangeType, Flags, Header, KeMethod, KePayload, Message, NotifyType, Payload, PayloadType,
 };
 
+use crate::capabilities;
 use crate::config::{Connection, KeyExchange};
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{AwaitInitResponse, IkeSa, Phase, Purpose, SaKeys};
@@ -16,7 +17,6 @@ use crate::payloads;
 use crate::proposal::{self, IkeSuite};
 use crate::stats::DropReason;
 
-pub(crate) const IKE_PORT: u16 = 500;
 pub(crate) const NONCE_LEN: usize = 32;
 /// RFC 7296 §2.10: nonces are at least 16 and at most 256 octets.
 pub(crate) const NONCE_RANGE: std::ops::RangeInclusive<usize> = 16..=256;
@@ -47,7 +47,7 @@ impl Ctx {
             .and_then(|p| p.key_exchange.first())
             .ok_or_else(|| format!("connection `{}` has no IKE proposal", conn.name))?;
         let ke_private = self.ke_private(key_exchange);
-        let local = SocketAddr::new(local_ip, IKE_PORT);
+        let local = SocketAddr::new(local_ip, self.config.ike_port);
         let remote = SocketAddr::new(remote_ip, conn.remote_port);
         let phase = Phase::AwaitInitResponse(AwaitInitResponse {
             key_exchange,
@@ -96,6 +96,7 @@ impl Ctx {
         }));
         payloads.push(Payload::Nonce(sa.nonce_i.clone()));
         payloads.extend(nat_detection(sa));
+        payloads.extend(capabilities::announce(&self.config, &sa.connection, false));
         let bytes = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, false, 0),
             payloads,
@@ -103,7 +104,7 @@ impl Ctx {
         .to_bytes();
         sa.init_request = bytes.clone();
         sa.next_request_id = 1;
-        self.send_first(now, sa, 0, Purpose::IkeSaInit, bytes);
+        self.send_first(now, sa, 0, Purpose::IkeSaInit, vec![bytes]);
         Ok(())
     }
 
@@ -218,6 +219,7 @@ impl Ctx {
             return Next::Destroy(e);
         }
         self.detect_nat(now, sa, p);
+        capabilities::note_peer(sa, p);
         tracing::debug!(ike = sa.unique_id, suite = %suite, "IKE_SA_INIT done");
         self.send_auth_request(now, sa)
     }
@@ -376,6 +378,7 @@ impl Ctx {
             return None;
         }
         self.detect_nat(now, &mut sa, p);
+        capabilities::note_peer(&mut sa, p);
         let mut response = vec![
             Payload::Sa(proposal::ike_answer(number, suite)),
             Payload::Ke(KePayload {
@@ -385,6 +388,7 @@ impl Ctx {
             Payload::Nonce(sa.nonce_r.clone()),
         ];
         response.extend(nat_detection(&sa));
+        response.extend(capabilities::announce(&self.config, &sa.connection, true));
         let bytes = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, true, 0),
             payloads: response,

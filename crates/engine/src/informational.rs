@@ -65,14 +65,16 @@ impl Ctx {
             };
             return Next::Destroy(reason.into());
         }
-        if !sa.is_established() {
+        // A responder is established once it answered IKE_AUTH; the initiator may still
+        // refuse our AUTH and say so in an INFORMATIONAL (RFC 7296 §2.21.2).
+        let auth_refused = payloads::notify(&p, NotifyType::AUTHENTICATION_FAILED).is_some();
+        if !sa.is_established() || auth_refused {
             if let Some(err) = payloads::error_notify(&p) {
                 self.respond(sa, ExchangeType::INFORMATIONAL, id, &[]);
                 return Next::Destroy(match err.notify_type {
-                    NotifyType::AUTHENTICATION_FAILED => format!(
-                        "connection `{}`: the peer rejected our authentication (AUTHENTICATION_FAILED): pre-shared key mismatch, or the peer does not accept our identity",
-                        sa.connection.name
-                    ),
+                    NotifyType::AUTHENTICATION_FAILED => {
+                        crate::ike_auth::refused_by_peer(&sa.connection)
+                    }
                     other => format!("the peer reported {other}"),
                 });
             }

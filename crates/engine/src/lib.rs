@@ -8,6 +8,8 @@
 pub mod config;
 
 mod algorithms;
+mod capabilities;
+mod cert_auth;
 mod child_sa;
 mod child_select;
 mod children;
@@ -17,6 +19,7 @@ mod dpd;
 mod end_action;
 mod engine;
 mod env;
+mod fragment;
 mod history;
 mod identity;
 mod ike_auth;

@@ -1,7 +1,9 @@
 //! One timer table across all SAs: a min-heap of (deadline, SA).
 //!
-//! Entries are never removed when an SA's deadline moves; the SA is asked what is
-//! due when an entry fires, so a stale entry is a harmless spurious wake-up.
+//! Entries are never removed when an SA's deadline moves. The SA remembers the
+//! deadline of its live entry (`IkeSa::scheduled`); an entry due before that is
+//! stale and the engine drops it unopened, so stale entries cost one pop each
+//! and never multiply.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -23,10 +25,10 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Takes the next entry due at or before `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<Spi> {
+    /// Takes the next entry due at or before `now`: when it was due, and for whom.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, Spi)> {
         match self.heap.peek() {
-            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse((_, sa))| sa),
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(entry)| entry),
             _ => None,
         }
     }

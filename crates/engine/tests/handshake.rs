@@ -344,6 +344,57 @@ fn one_ike_sa_by_its_id() {
     assert_eq!(pair.a.engine.ike_sa(pair.now, id + 100), None);
 }
 
+#[test]
+fn childless_ike_sas_are_announced_and_come_up_in_both_roles() {
+    // RFC 6023: a connection with no children sets up an IKE SA alone.
+    for a_initiates in [true, false] {
+        let childless = |mut c: tern_engine::config::EngineConfig| {
+            c.connections[0].children.clear();
+            c
+        };
+        let (a, b) = if a_initiates {
+            (childless(moon_config()), sun_config())
+        } else {
+            (moon_config(), childless(sun_config()))
+        };
+        let mut pair = Pair::new(a, b);
+        if a_initiates {
+            pair.initiate_from_a("demo");
+        } else {
+            // B initiates: swap roles by sending the command to B.
+            pair.b
+                .engine
+                .handle_command(
+                    pair.now,
+                    tern_engine::Command::Initiate {
+                        connection: "demo".into(),
+                    },
+                )
+                .unwrap();
+        }
+        pair.deliver();
+        for node in [&pair.a, &pair.b] {
+            let sas = node.engine.list_sas(pair.now);
+            assert_eq!(sas.len(), 1);
+            assert_eq!(sas[0].state, "ESTABLISHED", "{:?}", node.events);
+            assert!(sas[0].children.is_empty());
+            assert!(node.kernel().is_empty());
+        }
+        // Both IKE_SA_INIT messages said so.
+        let inits: Vec<Message> = pair
+            .wire_log
+            .iter()
+            .map(|(_, b)| Message::parse(b).unwrap())
+            .filter(|m| m.header.exchange == ExchangeType::IKE_SA_INIT)
+            .collect();
+        assert_eq!(inits.len(), 2);
+        for m in inits {
+            assert!(m.payloads.iter().any(|p| matches!(p,
+                tern_wire::Payload::Notify(n) if n.notify_type == tern_wire::NotifyType::CHILDLESS_IKEV2_SUPPORTED)));
+        }
+    }
+}
+
 /// A second child for both sides: 10.1.1.0/24 === 10.2.1.0/24.
 fn with_second_child(
     mut config: tern_engine::config::EngineConfig,

@@ -152,7 +152,12 @@ fn fingerprint(bytes: &[u8]) -> u64 {
 struct SimEnv {
     rng: Rng,
     kernel: Arc<Mutex<Kernel>>,
+    /// The virtual instant first asked about, which is `SIM_CALENDAR_START`.
+    calendar_anchor: Option<std::time::Instant>,
 }
+
+/// 2026-01-01T00:00:00Z: the calendar date simulations start on.
+const SIM_CALENDAR_START: u64 = 1_767_225_600;
 
 impl Environment for SimEnv {
     fn random(&mut self, buf: &mut [u8]) {
@@ -178,6 +183,13 @@ impl Environment for SimEnv {
     fn local_address_for(&mut self, _remote: IpAddr) -> Option<IpAddr> {
         None
     }
+
+    fn wall_clock(&mut self, now: std::time::Instant) -> std::time::SystemTime {
+        let anchor = *self.calendar_anchor.get_or_insert(now);
+        std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(SIM_CALENDAR_START)
+            + now.saturating_duration_since(anchor)
+    }
 }
 
 /// A host: its address, its engine and its kernel.
@@ -195,6 +207,7 @@ impl Host {
         let env = SimEnv {
             rng: Rng::new(seed),
             kernel: kernel.clone(),
+            calendar_anchor: None,
         };
         Host {
             addr,

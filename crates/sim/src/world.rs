@@ -16,8 +16,10 @@ use crate::scenario::{Action, NetworkSettings, Scenario, ScheduledEvent, Side};
 /// Timeline entries kept in the report; later ones are only counted.
 const TIMELINE_LIMIT: usize = 200;
 /// After the scenario: how long both sides get, on a lossless network and with no
-/// more events, to finish what they started, so the end state can be judged.
-const SETTLE: Duration = Duration::from_secs(30);
+/// more events, to finish what they started, so the end state can be judged. A
+/// request sent just before the network turned clean may wait for its next
+/// retransmission: 76 s at the end of the default schedule, so twice that and more.
+const SETTLE: Duration = Duration::from_secs(300);
 /// Steps at one instant before the simulation concludes the engines are looping.
 const MAX_STEPS_AT_ONE_INSTANT: u32 = 100_000;
 /// Datagrams in one run before the simulation concludes the engines are in a

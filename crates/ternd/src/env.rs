@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use ring::rand::{SecureRandom, SystemRandom};
 use tern_engine::Environment;
@@ -33,6 +34,11 @@ impl Environment for DaemonEnv {
             .lock()
             .expect("kernel lock")
             .allocate_spi(local, remote, reqid)
+    }
+
+    fn wall_clock(&mut self, now: Instant) -> SystemTime {
+        // `now` is at most a moment old; step back by its age.
+        SystemTime::now() - Instant::now().saturating_duration_since(now)
     }
 
     fn local_address_for(&mut self, remote: IpAddr) -> Option<IpAddr> {

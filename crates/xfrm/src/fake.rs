@@ -10,6 +10,7 @@
 //! every algorithm is available, counters stay at zero and larval SAs do
 //! not expire.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::abi::IPPROTO_ESP;
@@ -23,11 +24,12 @@ use crate::XfrmError;
 /// lifetime in seconds.
 const DEFAULT_ACQ_EXPIRES: u64 = 30;
 
-/// An in-memory XFRM: SAs (full and larval) and policies.
+/// An in-memory XFRM: SAs (full and larval) and policies, each found by its
+/// key through an index (ternd's IKE-only mode holds 100,000s of them).
 #[derive(Debug, Clone)]
 pub struct FakeXfrm {
-    sas: Vec<FakeSa>,
-    policies: Vec<PolicySummary>,
+    sas: SaTable,
+    policies: PolicyTable,
     /// State of the generator that picks SPIs in an ALLOCSPI range.
     rng: u64,
     /// Policy indexes are numbered as the kernel does: steps of 8, plus the
@@ -52,8 +54,8 @@ impl FakeXfrm {
     /// would not hand both the same SPIs.
     pub fn with_seed(seed: u64) -> FakeXfrm {
         FakeXfrm {
-            sas: Vec::new(),
-            policies: Vec::new(),
+            sas: SaTable::default(),
+            policies: PolicyTable::default(),
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             next_index: 8,
             acq_expires: DEFAULT_ACQ_EXPIRES,
@@ -82,11 +84,8 @@ impl FakeXfrm {
 
     /// The SA the kernel's lookup by (dst, spi) and packet mark finds.
     /// SPI-less larval SAs are not in the kernel's SPI table.
-    fn find_sa(&self, dst: IpAddr, spi: u32, mark: u32) -> Option<usize> {
-        self.sas
-            .iter()
-            .map(|e| &e.summary)
-            .position(|s| s.spi != 0 && s.spi == spi && s.dst == dst && mark_matches(mark, s.mark))
+    fn find_sa(&self, dst: IpAddr, spi: u32, mark: u32) -> Option<u64> {
+        self.sas.find(dst, spi, mark)
     }
 
     /// A free SPI in `min..=max`: a random start, then the next ones. At
@@ -107,13 +106,8 @@ impl FakeXfrm {
         dir: PolicyDir,
         mark: Mark,
         if_id: u32,
-    ) -> Option<usize> {
-        self.policies.iter().position(|p| {
-            p.selector == *sel
-                && p.dir == dir
-                && normal_mark(p.mark) == mark
-                && p.if_id.unwrap_or(0) == if_id
-        })
+    ) -> Option<u64> {
+        self.policies.by_key.get(&(*sel, dir, mark, if_id)).copied()
     }
 }
 
@@ -214,8 +208,7 @@ impl XfrmOps for FakeXfrm {
         // it stays even when no SPI is free.
         let larval = match self
             .sas
-            .iter()
-            .position(|e| e.is_spiless_larval(src, dst, reqid, Mode::Tunnel))
+            .find_spiless(|e| e.is_spiless_larval(src, dst, reqid, Mode::Tunnel))
         {
             Some(i) => i,
             None => {
@@ -237,8 +230,7 @@ impl XfrmOps for FakeXfrm {
                 self.sas.push(FakeSa {
                     summary,
                     larval: true,
-                });
-                self.sas.len() - 1
+                })
             }
         };
         let spi = self.pick_spi(dst, min, max).ok_or_else(|| {
@@ -248,7 +240,7 @@ impl XfrmOps for FakeXfrm {
                 "No SPI available in the requested range",
             )
         })?;
-        self.sas[larval].summary.spi = spi;
+        self.sas.set_spi(larval, spi);
         Ok(spi)
     }
 
@@ -261,7 +253,7 @@ impl XfrmOps for FakeXfrm {
             (None, true) => Err(refused(&req, libc::ESRCH)),
             (Some(i), true) => {
                 // UPDSA fills a larval SA, or changes a full one's limits.
-                let entry = &mut self.sas[i];
+                let entry = self.sas.get_mut(i);
                 if entry.larval {
                     *entry = full_sa(sa);
                 } else {
@@ -273,7 +265,7 @@ impl XfrmOps for FakeXfrm {
                 // NEWSA also retires an SPI-less larval SA of the same
                 // addresses, reqid and mode.
                 self.sas
-                    .retain(|e| !e.is_spiless_larval(sa.src, sa.dst, sa.reqid, sa.mode));
+                    .remove_spiless(|e| e.is_spiless_larval(sa.src, sa.dst, sa.reqid, sa.mode));
                 self.sas.push(full_sa(sa));
                 Ok(())
             }
@@ -292,7 +284,7 @@ impl XfrmOps for FakeXfrm {
     fn get_sa(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Result<SaSummary, XfrmError> {
         let req = message::get_sa(src, dst, spi, None)?;
         self.find_sa(dst, spi, 0)
-            .map(|i| self.sas[i].summary.clone())
+            .map(|i| self.sas.get(i).summary.clone())
             .ok_or_else(|| refused(&req, libc::ESRCH))
     }
 
@@ -346,11 +338,155 @@ impl XfrmOps for FakeXfrm {
     }
 
     fn list_sas(&mut self) -> Result<Vec<SaSummary>, XfrmError> {
-        Ok(self.sas.iter().map(|e| e.summary.clone()).collect())
+        Ok(self
+            .sas
+            .by_seq
+            .values()
+            .map(|e| e.summary.clone())
+            .collect())
     }
 
     fn list_policies(&mut self) -> Result<Vec<PolicySummary>, XfrmError> {
-        Ok(self.policies.clone())
+        Ok(self.policies.by_seq.values().cloned().collect())
+    }
+}
+
+/// SAs in the order they were added, found by (dst, SPI) without a scan.
+#[derive(Debug, Clone, Default)]
+struct SaTable {
+    by_seq: BTreeMap<u64, FakeSa>,
+    /// (dst, SPI) -> the SAs that have it (differing in mark), oldest first.
+    by_spi: HashMap<(IpAddr, u32), Vec<u64>>,
+    /// Larval SAs without an SPI (ALLOCSPI found none free): rare.
+    spiless: Vec<u64>,
+    next_seq: u64,
+}
+
+impl SaTable {
+    fn len(&self) -> usize {
+        self.by_seq.len()
+    }
+
+    fn clear(&mut self) {
+        *self = SaTable {
+            next_seq: self.next_seq,
+            ..SaTable::default()
+        };
+    }
+
+    /// The oldest SA with this (dst, SPI) whose mark matches the packet's.
+    fn find(&self, dst: IpAddr, spi: u32, mark: u32) -> Option<u64> {
+        self.by_spi
+            .get(&(dst, spi))?
+            .iter()
+            .copied()
+            .find(|seq| mark_matches(mark, self.by_seq[seq].summary.mark))
+    }
+
+    fn get(&self, seq: u64) -> &FakeSa {
+        &self.by_seq[&seq]
+    }
+
+    fn get_mut(&mut self, seq: u64) -> &mut FakeSa {
+        self.by_seq
+            .get_mut(&seq)
+            .expect("an SA the table handed out")
+    }
+
+    fn push(&mut self, sa: FakeSa) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.index(seq, sa.summary.dst, sa.summary.spi);
+        self.by_seq.insert(seq, sa);
+        seq
+    }
+
+    fn index(&mut self, seq: u64, dst: IpAddr, spi: u32) {
+        if spi == 0 {
+            self.spiless.push(seq);
+        } else {
+            self.by_spi.entry((dst, spi)).or_default().push(seq);
+        }
+    }
+
+    fn remove(&mut self, seq: u64) -> Option<FakeSa> {
+        let sa = self.by_seq.remove(&seq)?;
+        let key = (sa.summary.dst, sa.summary.spi);
+        if sa.summary.spi == 0 {
+            self.spiless.retain(|&s| s != seq);
+        } else if let Some(seqs) = self.by_spi.get_mut(&key) {
+            seqs.retain(|&s| s != seq);
+            if seqs.is_empty() {
+                self.by_spi.remove(&key);
+            }
+        }
+        Some(sa)
+    }
+
+    /// Gives an SPI-less larval SA its SPI.
+    fn set_spi(&mut self, seq: u64, spi: u32) {
+        if let Some(mut sa) = self.remove(seq) {
+            sa.summary.spi = spi;
+            self.index(seq, sa.summary.dst, spi);
+            self.by_seq.insert(seq, sa);
+        }
+    }
+
+    fn find_spiless(&self, matches: impl Fn(&FakeSa) -> bool) -> Option<u64> {
+        self.spiless
+            .iter()
+            .copied()
+            .find(|seq| matches(&self.by_seq[seq]))
+    }
+
+    fn remove_spiless(&mut self, matches: impl Fn(&FakeSa) -> bool) {
+        let gone: Vec<u64> = self
+            .spiless
+            .iter()
+            .copied()
+            .filter(|seq| matches(&self.by_seq[seq]))
+            .collect();
+        for seq in gone {
+            self.remove(seq);
+        }
+    }
+}
+
+/// (selector, direction, mark, if_id): what makes a policy unique.
+type PolicyKeyFields = (Selector, PolicyDir, Mark, u32);
+
+/// Policies in the order they were added, found by their key without a scan.
+#[derive(Debug, Clone, Default)]
+struct PolicyTable {
+    by_seq: BTreeMap<u64, PolicySummary>,
+    by_key: HashMap<PolicyKeyFields, u64>,
+    next_seq: u64,
+}
+
+impl PolicyTable {
+    fn key(p: &PolicySummary) -> PolicyKeyFields {
+        (p.selector, p.dir, normal_mark(p.mark), p.if_id.unwrap_or(0))
+    }
+
+    fn clear(&mut self) {
+        self.by_seq.clear();
+        self.by_key.clear();
+    }
+
+    fn push(&mut self, p: PolicySummary) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_key.insert(Self::key(&p), seq);
+        self.by_seq.insert(seq, p);
+    }
+
+    fn remove(&mut self, seq: u64) -> PolicySummary {
+        let p = self
+            .by_seq
+            .remove(&seq)
+            .expect("a policy the table handed out");
+        self.by_key.remove(&Self::key(&p));
+        p
     }
 }
 

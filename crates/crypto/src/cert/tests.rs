@@ -247,3 +247,15 @@ fn pem_and_der_parsing() {
     ));
     assert!(Certificate::from_pem(b"nothing here").is_err());
 }
+
+#[test]
+fn ca_key_hash_is_sha1_of_the_subject_public_key_info() {
+    use sha1::Digest;
+    let ca = self_signed(ca_params("tern test CA"));
+    let ours = ca.ours();
+    let spki = ca.key.public_key_der();
+    let want: [u8; 20] = sha1::Sha1::digest(&spki).into();
+    assert_eq!(ours.spki_sha1(), want);
+    let parsed = X509Certificate::from_der(ours.der()).unwrap().1;
+    assert_eq!(ours.subject_der(), parsed.subject().as_raw());
+}

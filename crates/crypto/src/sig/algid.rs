@@ -22,6 +22,9 @@ const ECDSA_SHA256: &[u8] = &[
 const ECDSA_SHA384: &[u8] = &[
     0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03,
 ];
+const ECDSA_SHA512: &[u8] = &[
+    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04,
+];
 /// id-Ed25519 (RFC 8410, RFC 8420).
 const ED25519: &[u8] = &[0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
 
@@ -115,6 +118,7 @@ pub(super) fn encode(scheme: SignatureScheme) -> &'static [u8] {
         SignatureScheme::RsaPssSha512 => &RSA_PSS_SHA512,
         SignatureScheme::EcdsaP256Sha256 => ECDSA_SHA256,
         SignatureScheme::EcdsaP384Sha384 => ECDSA_SHA384,
+        SignatureScheme::EcdsaP521Sha512 => ECDSA_SHA512,
         SignatureScheme::Ed25519 => ED25519,
     }
 }
@@ -134,6 +138,7 @@ pub(super) fn decode(der: &[u8]) -> Option<SignatureScheme> {
         RsaPssSha512,
         EcdsaP256Sha256,
         EcdsaP384Sha384,
+        EcdsaP521Sha512,
         Ed25519,
     ];
     if let Some(found) = all.into_iter().find(|s| encode(*s) == der) {

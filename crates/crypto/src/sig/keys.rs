@@ -21,6 +21,7 @@ pub(super) enum PrivateInner {
     Rsa(Box<RsaKey>),
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
+    P521(Box<p521::ecdsa::SigningKey>),
     Ed25519(rsig::Ed25519KeyPair),
 }
 
@@ -59,6 +60,8 @@ pub(super) enum PublicInner {
     Rsa(Vec<u8>),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
+    /// SEC1 uncompressed point (p521's key type is neither `Eq` nor `Copy`).
+    P521(Vec<u8>),
     Ed25519(Vec<u8>),
 }
 
@@ -66,6 +69,7 @@ const OID_RSA: &str = "1.2.840.113549.1.1.1";
 const OID_EC: &str = "1.2.840.10045.2.1";
 const OID_P256: &str = "1.2.840.10045.3.1.7";
 const OID_P384: &str = "1.3.132.0.34";
+const OID_P521: &str = "1.3.132.0.35";
 const OID_ED25519: &str = "1.3.101.112";
 
 impl PrivateKey {
@@ -113,12 +117,15 @@ impl PrivateKey {
             PrivateInner::P256(k)
         } else if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_der(der) {
             PrivateInner::P384(k)
+        } else if let Ok(k) = p521::SecretKey::from_pkcs8_der(der) {
+            PrivateInner::P521(Box::new(p521_signer(&k)?))
         } else if let Ok(pair) = rsig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
             PrivateInner::Ed25519(pair)
         } else {
             return Err(CryptoError::BadKey {
-                reason: "PKCS#8 key is not RSA (2048 bits or more), EC P-256/P-384 or Ed25519"
-                    .into(),
+                reason:
+                    "PKCS#8 key is not RSA (2048 bits or more), EC P-256/P-384/P-521 or Ed25519"
+                        .into(),
             });
         };
         Ok(PrivateKey { inner })
@@ -141,9 +148,11 @@ impl PrivateKey {
             PrivateInner::P256(k.into())
         } else if let Ok(k) = p384::SecretKey::from_sec1_der(der) {
             PrivateInner::P384(k.into())
+        } else if let Ok(k) = p521::SecretKey::from_sec1_der(der) {
+            PrivateInner::P521(Box::new(p521_signer(&k)?))
         } else {
             return Err(CryptoError::BadKey {
-                reason: "EC private key is not on P-256 or P-384".into(),
+                reason: "EC private key is not on P-256, P-384 or P-521".into(),
             });
         };
         Ok(PrivateKey { inner })
@@ -155,6 +164,12 @@ impl PrivateKey {
             PrivateInner::Rsa(key) => PublicInner::Rsa(key.ring.public_key().as_ref().to_vec()),
             PrivateInner::P256(k) => PublicInner::P256(*k.verifying_key()),
             PrivateInner::P384(k) => PublicInner::P384(*k.verifying_key()),
+            PrivateInner::P521(k) => PublicInner::P521(
+                p521::ecdsa::VerifyingKey::from(k.as_ref())
+                    .to_encoded_point(false)
+                    .as_bytes()
+                    .to_vec(),
+            ),
             PrivateInner::Ed25519(pair) => {
                 PublicInner::Ed25519(pair.public_key().as_ref().to_vec())
             }
@@ -162,12 +177,13 @@ impl PrivateKey {
         PublicKey { inner }
     }
 
-    /// "RSA", "ECDSA P-256", "ECDSA P-384" or "Ed25519".
+    /// "RSA", "ECDSA P-256", "ECDSA P-384", "ECDSA P-521" or "Ed25519".
     pub fn kind(&self) -> &'static str {
         match &self.inner {
             PrivateInner::Rsa(_) => "RSA",
             PrivateInner::P256(_) => "ECDSA P-256",
             PrivateInner::P384(_) => "ECDSA P-384",
+            PrivateInner::P521(_) => "ECDSA P-521",
             PrivateInner::Ed25519(_) => "Ed25519",
         }
     }
@@ -214,9 +230,15 @@ impl PublicKey {
                         p384::ecdsa::VerifyingKey::from_sec1_bytes(key)
                             .map_err(|_| bad("P-384"))?,
                     ),
+                    Some(OID_P521) => {
+                        p521::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                            .map_err(|_| bad("P-521"))?;
+                        PublicInner::P521(key.to_vec())
+                    }
                     _ => {
                         return Err(CryptoError::BadKey {
-                            reason: "EC public key on a curve other than P-256 or P-384".into(),
+                            reason: "EC public key on a curve other than P-256, P-384 or P-521"
+                                .into(),
                         })
                     }
                 }
@@ -235,6 +257,7 @@ impl PublicKey {
             PublicInner::Rsa(_) => "RSA",
             PublicInner::P256(_) => "ECDSA P-256",
             PublicInner::P384(_) => "ECDSA P-384",
+            PublicInner::P521(_) => "ECDSA P-521",
             PublicInner::Ed25519(_) => "Ed25519",
         }
     }
@@ -244,4 +267,12 @@ impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PublicKey({})", self.kind())
     }
+}
+
+/// p521's signing key is a newtype without the PKCS#8/SEC1 decoders of the other
+/// curves: made from the secret scalar.
+fn p521_signer(key: &p521::SecretKey) -> Result<p521::ecdsa::SigningKey, CryptoError> {
+    p521::ecdsa::SigningKey::from_slice(&key.to_bytes()).map_err(|_| CryptoError::BadKey {
+        reason: "P-521 private key rejected".into(),
+    })
 }

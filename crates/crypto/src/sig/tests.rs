@@ -18,7 +18,7 @@ fn spki(der: &[u8]) -> PublicKey {
 
 #[test]
 fn loads_every_pem_form_and_matches_the_spki() {
-    let cases: [(&[u8], &[u8], &str); 7] = [
+    let cases: [(&[u8], &[u8], &str); 9] = [
         (
             fixture!("rsa2048.pkcs8.pem"),
             fixture!("rsa2048.spki.der"),
@@ -48,6 +48,16 @@ fn loads_every_pem_form_and_matches_the_spki() {
             fixture!("p384.sec1.pem"),
             fixture!("p384.spki.der"),
             "ECDSA P-384",
+        ),
+        (
+            fixture!("p521.pkcs8.pem"),
+            fixture!("p521.spki.der"),
+            "ECDSA P-521",
+        ),
+        (
+            fixture!("p521.sec1.pem"),
+            fixture!("p521.spki.der"),
+            "ECDSA P-521",
         ),
         (
             fixture!("ed25519.pkcs8.pem"),
@@ -131,6 +141,17 @@ fn verifies_what_openssl_signed() {
         ),
         Ok(AuthSignature::DigitalSignature(ecdsa))
     );
+    let p521 = spki(fixture!("p521.spki.der"));
+    let ecdsa = SignatureScheme::EcdsaP521Sha512;
+    assert_eq!(
+        verify_auth(
+            &p521,
+            14,
+            &method14(ecdsa, fixture!("p521.der-sha512.sig")),
+            MSG
+        ),
+        Ok(AuthSignature::DigitalSignature(ecdsa))
+    );
     let ed = spki(fixture!("ed25519.spki.der"));
     let eds = SignatureScheme::Ed25519;
     assert_eq!(
@@ -150,11 +171,14 @@ fn every_supported_way_signs_and_verifies() {
     let rsa = key(fixture!("rsa2048.pkcs8.pem"));
     let p256 = key(fixture!("p256.sec1.pem"));
     let p384 = key(fixture!("p384.sec1.pem"));
+    let p521 = key(fixture!("p521.sec1.pem"));
     let ed = key(fixture!("ed25519.pkcs8.pem"));
-    let cases: [(&PrivateKey, AuthSignature); 12] = [
+    let cases: [(&PrivateKey, AuthSignature); 14] = [
         (&rsa, AuthSignature::Rsa),
         (&p256, AuthSignature::EcdsaSha256P256),
         (&p384, AuthSignature::EcdsaSha384P384),
+        (&p521, AuthSignature::EcdsaSha512P521),
+        (&p521, AuthSignature::DigitalSignature(EcdsaP521Sha512)),
         (&rsa, AuthSignature::DigitalSignature(RsaPkcs1Sha256)),
         (&rsa, AuthSignature::DigitalSignature(RsaPkcs1Sha384)),
         (&rsa, AuthSignature::DigitalSignature(RsaPkcs1Sha512)),
@@ -196,6 +220,12 @@ fn every_supported_way_signs_and_verifies() {
             .expect("sign")
             .len(),
         96
+    );
+    assert_eq!(
+        sign_auth(&p521, AuthSignature::EcdsaSha512P521, MSG)
+            .expect("sign")
+            .len(),
+        132
     );
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tern_engine::config::*;
 use tern_engine::{
@@ -18,7 +18,15 @@ pub struct SeededEnv {
     state: u64,
     next_spi: u32,
     pub kernel: std::sync::Arc<std::sync::Mutex<FakeKernel>>,
+    pub calendar: Calendar,
 }
+
+/// The calendar date at a virtual instant; wall-clock time runs with virtual time.
+pub type Calendar = std::sync::Arc<std::sync::Mutex<(Instant, SystemTime)>>;
+
+/// 2027-06-01T00:00:00Z: inside the validity of the test certificates
+/// (tests/fixtures/certs, valid 2026-11-23 to 2036-11-20).
+pub const CALENDAR_START: u64 = 1_811_808_000;
 
 impl Environment for SeededEnv {
     fn random(&mut self, buf: &mut [u8]) {
@@ -43,6 +51,11 @@ impl Environment for SeededEnv {
 
     fn local_address_for(&mut self, _remote: IpAddr) -> Option<IpAddr> {
         None
+    }
+
+    fn wall_clock(&mut self, now: Instant) -> SystemTime {
+        let (at, date) = *self.calendar.lock().unwrap();
+        date + now.saturating_duration_since(at)
     }
 
     fn inbound_bytes(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<u64> {
@@ -143,22 +156,34 @@ pub struct Node {
     pub addr: SocketAddr,
     pub kernel: std::sync::Arc<std::sync::Mutex<FakeKernel>>,
     pub events: Vec<Event>,
+    pub calendar: Calendar,
 }
 
 impl Node {
     pub fn new(config: EngineConfig, addr: SocketAddr, seed: u64) -> Node {
         let kernel = std::sync::Arc::new(std::sync::Mutex::new(FakeKernel::default()));
+        let calendar = std::sync::Arc::new(std::sync::Mutex::new((
+            Instant::now(),
+            UNIX_EPOCH + Duration::from_secs(CALENDAR_START),
+        )));
         let env = SeededEnv {
             state: seed | 1,
             next_spi: 0xc000_0000 + (seed as u32 & 0xff) * 0x100,
             kernel: kernel.clone(),
+            calendar: calendar.clone(),
         };
         Node {
             engine: Engine::new(config, Box::new(env)),
             addr,
             kernel,
             events: Vec::new(),
+            calendar,
         }
+    }
+
+    /// From virtual instant `at` on, this node's wall clock reads `date` (and runs on).
+    pub fn set_calendar(&self, at: Instant, date: SystemTime) {
+        *self.calendar.lock().unwrap() = (at, date);
     }
 
     pub fn kernel(&self) -> std::sync::MutexGuard<'_, FakeKernel> {
@@ -274,9 +299,16 @@ pub const B_ADDR: &str = "192.0.2.2:500";
 impl Pair {
     pub fn new(a: EngineConfig, b: EngineConfig) -> Pair {
         let start = Instant::now();
+        let calendar = UNIX_EPOCH + Duration::from_secs(CALENDAR_START);
+        let (a, b) = (
+            Node::new(a, A_ADDR.parse().unwrap(), 1),
+            Node::new(b, B_ADDR.parse().unwrap(), 2),
+        );
+        a.set_calendar(start, calendar);
+        b.set_calendar(start, calendar);
         Pair {
-            a: Node::new(a, A_ADDR.parse().unwrap(), 1),
-            b: Node::new(b, B_ADDR.parse().unwrap(), 2),
+            a,
+            b,
             start,
             now: start,
             network: Box::new(|_, _| Fate::Deliver),

@@ -1,0 +1,258 @@
+//! The load generator: tern engines as initiators over real UDP sockets.
+//!
+//! `concurrency` workers each own one UDP socket (so one source port) and
+//! establish IKE SAs one after another, each with a fresh engine and its own
+//! identity, until `count` have been tried. An established SA is left to the
+//! responder (no DELETE is sent), so the responder ends holding them all.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::Serialize;
+use tern_engine::{Command, Engine, Environment, Event, Transmit};
+use tokio::net::UdpSocket;
+
+use crate::profile::{Initiator, Profile, CONNECTION};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct LoadSpec {
+    pub responder: SocketAddr,
+    pub profile: Profile,
+    /// IKE SAs to establish.
+    pub count: u32,
+    /// IKE SAs in flight at once (one socket, so one source port, each).
+    pub concurrency: usize,
+    /// Give up on one IKE SA after this long.
+    pub timeout: Duration,
+    /// Identity number of the first IKE SA, so runs can use disjoint identities.
+    pub first_index: u32,
+}
+
+/// What the run achieved, as tern-load prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub established: u32,
+    pub failed: u32,
+    /// Established IKE SAs (with their CHILD SA) per second of the run.
+    pub rate_per_s: f64,
+    /// Time from sending IKE_SA_INIT to the CHILD SA being installed.
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub elapsed_s: f64,
+    pub concurrency: usize,
+    /// Why IKE SAs failed, with how many failed so (at most 10 reasons).
+    pub failures: BTreeMap<String, u32>,
+}
+
+/// UDP-encapsulated IKE (port 4500) carries four zero octets first (RFC 3948).
+const NON_ESP_MARKER: [u8; 4] = [0; 4];
+const NAT_T_PORT: u16 = 4500;
+
+pub async fn run(spec: LoadSpec) -> anyhow::Result<Summary> {
+    let local_ip = route_source(spec.responder)?;
+    let initiator = Initiator::new(&spec.profile, local_ip, spec.responder)?;
+    let next = Arc::new(AtomicU32::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..spec.concurrency.max(1) {
+        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        let (spec, initiator, next) = (spec.clone(), initiator.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            worker(socket, &spec, &initiator, &next).await
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failures = BTreeMap::new();
+    let mut failed = 0;
+    for w in workers {
+        for outcome in w.await?? {
+            match outcome {
+                Ok(latency) => latencies.push(latency),
+                Err(reason) => {
+                    failed += 1;
+                    if failures.len() < 10 || failures.contains_key(&reason) {
+                        *failures.entry(reason).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Ok(Summary {
+        established: latencies.len() as u32,
+        failed,
+        rate_per_s: latencies.len() as f64 / elapsed,
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+        elapsed_s: elapsed,
+        concurrency: spec.concurrency,
+        failures,
+    })
+}
+
+/// Nearest-rank percentile of sorted latencies, in milliseconds (0 if none).
+fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1e3
+}
+
+/// The address this host sends from to reach `responder`.
+fn route_source(responder: SocketAddr) -> anyhow::Result<IpAddr> {
+    let any: SocketAddr = if responder.is_ipv4() {
+        "0.0.0.0:0".parse()?
+    } else {
+        "[::]:0".parse()?
+    };
+    let probe = std::net::UdpSocket::bind(any)?;
+    probe.connect(responder)?;
+    Ok(probe.local_addr()?.ip())
+}
+
+type Outcome = Result<Duration, String>;
+
+async fn worker(
+    socket: UdpSocket,
+    spec: &LoadSpec,
+    initiator: &Initiator,
+    next: &AtomicU32,
+) -> anyhow::Result<Vec<Outcome>> {
+    let port = socket.local_addr()?.port();
+    let mut outcomes = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= spec.count {
+            return Ok(outcomes);
+        }
+        let engine = Engine::new(
+            initiator.for_sa(spec.first_index.wrapping_add(i), port),
+            Box::new(OsEnv::new()?),
+        );
+        let started = Instant::now();
+        let result = establish(engine, &socket, spec.timeout, &mut buf).await?;
+        outcomes.push(result.map(|()| started.elapsed()));
+    }
+}
+
+/// Drives one initiator engine until its CHILD SA is installed, it fails, or
+/// `timeout` passes. Socket errors end the run; protocol failures end the SA.
+async fn establish(
+    mut engine: Engine,
+    socket: &UdpSocket,
+    timeout: Duration,
+    buf: &mut [u8],
+) -> anyhow::Result<Result<(), String>> {
+    let deadline = Instant::now() + timeout;
+    let initiate = Command::Initiate {
+        connection: CONNECTION.into(),
+    };
+    if let Err(e) = engine.handle_command(Instant::now(), initiate) {
+        return Ok(Err(e));
+    }
+    loop {
+        while let Some(t) = engine.poll_transmit() {
+            send(socket, &t).await?;
+        }
+        while engine.poll_kernel_op().is_some() {}
+        while let Some(event) = engine.poll_event() {
+            match event {
+                Event::ChildSaInstalled { .. } => return Ok(Ok(())),
+                Event::IkeSaFailed { reason, .. } | Event::ChildSaFailed { reason, .. } => {
+                    return Ok(Err(reason))
+                }
+                _ => {}
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(Err(format!("no CHILD SA within {timeout:?}")));
+        }
+        let wake = engine.poll_timeout().map_or(deadline, |t| t.min(deadline));
+        tokio::select! {
+            received = socket.recv_from(buf) => {
+                let (len, from) = received?;
+                let mut datagram = &buf[..len];
+                if from.port() == NAT_T_PORT {
+                    match datagram.strip_prefix(&NON_ESP_MARKER) {
+                        Some(ike) => datagram = ike,
+                        None => continue, // ESP, which a load run never carries
+                    }
+                }
+                engine.handle_datagram(Instant::now(), socket.local_addr()?, from, datagram);
+            }
+            _ = tokio::time::sleep_until(wake.into()) => engine.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+async fn send(socket: &UdpSocket, t: &Transmit) -> std::io::Result<()> {
+    if t.remote.port() == NAT_T_PORT {
+        let framed = [&NON_ESP_MARKER[..], &t.payload].concat();
+        socket.send_to(&framed, t.remote).await?;
+    } else {
+        socket.send_to(&t.payload, t.remote).await?;
+    }
+    Ok(())
+}
+
+/// The OS random source, and SPIs from a counter (nothing is installed in a
+/// kernel, so nothing needs reserving).
+struct OsEnv {
+    rng: SystemRandom,
+    next_spi: u32,
+}
+
+impl OsEnv {
+    fn new() -> anyhow::Result<OsEnv> {
+        let rng = SystemRandom::new();
+        let mut start = [0u8; 4];
+        rng.fill(&mut start)
+            .map_err(|_| anyhow::anyhow!("the OS random source failed"))?;
+        Ok(OsEnv {
+            rng,
+            next_spi: u32::from_be_bytes(start) | 0x100,
+        })
+    }
+}
+
+impl Environment for OsEnv {
+    fn random(&mut self, buf: &mut [u8]) {
+        self.rng.fill(buf).expect("the OS random source failed");
+    }
+
+    fn allocate_spi(&mut self, _: IpAddr, _: IpAddr, _: u32) -> Result<u32, String> {
+        self.next_spi = self.next_spi.wrapping_add(1) | 0x100;
+        Ok(self.next_spi)
+    }
+
+    fn local_address_for(&mut self, _: IpAddr) -> Option<IpAddr> {
+        None
+    }
+
+    fn wall_clock(&mut self, now: std::time::Instant) -> std::time::SystemTime {
+        std::time::SystemTime::now() - std::time::Instant::now().saturating_duration_since(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile_ms(&ms, 0.50), 50.0);
+        assert_eq!(percentile_ms(&ms, 0.99), 99.0);
+        assert_eq!(percentile_ms(&ms[..1], 0.99), 1.0);
+        assert_eq!(percentile_ms(&[], 0.5), 0.0);
+    }
+}
