@@ -283,13 +283,14 @@ EOF
 }
 
 # charon_write_conn DIR LOCAL_ADDR REMOTE_ADDR LOCAL_ID REMOTE_ID LOCAL_NET REMOTE_NET PSK
-#                   [IKE_PROPOSALS [ESP_PROPOSALS [CHILD_OPTIONS]]]
+#                   [IKE_PROPOSALS [ESP_PROPOSALS [CHILD_OPTIONS [CONN_OPTIONS]]]]
 # The `demo` connection with child `net`. Without proposals strongSwan offers its
 # defaults (no proposals/esp_proposals lines at all). CHILD_OPTIONS: more lines for the
-# child's section, e.g. "rekey_time = 10s".
+# child's section, e.g. "rekey_time = 10s"; CONN_OPTIONS likewise for the connection's
+# (the IKE SA's rekey_time, say).
 charon_write_conn() {
     local dir=$1 laddr=$2 raddr=$3 lid=$4 rid=$5 lnet=$6 rnet=$7 psk=$8 ike_prop=${9:-} esp_prop=${10:-}
-    local child_opts=${11:-}
+    local child_opts=${11:-} conn_opts=${12:-}
     cat >"$dir/swanctl/swanctl.conf" <<EOF
 connections {
     demo {
@@ -297,6 +298,7 @@ connections {
         local_addrs = $laddr
         remote_addrs = $raddr
         ${ike_prop:+proposals = $ike_prop}
+        $conn_opts
         local {
             auth = psk
             id = $lid

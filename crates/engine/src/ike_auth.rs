@@ -235,6 +235,12 @@ impl Ctx {
         if let Some(request) = pending.child {
             self.finish_child(now, sa, request, &p);
         }
+        // IKE_AUTH carries the first child; each other one follows in its own
+        // CREATE_CHILD_SA (RFC 7296 §1.3.1), queued one after the other.
+        let others: Vec<_> = sa.connection.children.iter().skip(1).cloned().collect();
+        for config in others {
+            self.start_child(now, sa, config);
+        }
         Next::Keep
     }
 

@@ -394,3 +394,39 @@ fn childless_ike_sas_are_announced_and_come_up_in_both_roles() {
         }
     }
 }
+
+/// A second child for both sides: 10.1.1.0/24 === 10.2.1.0/24.
+fn with_second_child(
+    mut config: tern_engine::config::EngineConfig,
+    local: &str,
+    remote: &str,
+) -> tern_engine::config::EngineConfig {
+    let mut child = config.connections[0].children[0].clone();
+    child.name = "net2".into();
+    child.local_ts = vec![cidr(local)];
+    child.remote_ts = vec![cidr(remote)];
+    config.connections[0].children.push(child);
+    config
+}
+
+#[test]
+fn initiating_brings_up_every_child_of_the_connection() {
+    let moon = with_second_child(moon_config(), "10.1.1.0/24", "10.2.1.0/24");
+    let sun = with_second_child(sun_config(), "10.2.1.0/24", "10.1.1.0/24");
+    let mut pair = Pair::new(moon, sun);
+    pair.initiate_from_a("demo");
+    pair.deliver();
+
+    for node in [&pair.a, &pair.b] {
+        let sas = node.engine.list_sas(pair.now);
+        assert_eq!(sas.len(), 1, "one IKE SA: {sas:?}");
+        let mut names: Vec<_> = sas[0].children.iter().map(|c| c.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["net", "net2"], "both children on the IKE SA");
+        assert_eq!(node.kernel().sas.len(), 4, "two ESP SAs per child");
+    }
+    let a = &pair.a.engine.list_sas(pair.now)[0];
+    let net2 = a.children.iter().find(|c| c.name == "net2").unwrap();
+    assert_eq!(net2.local_ts, vec!["10.1.1.0/24"]);
+    assert_eq!(net2.remote_ts, vec!["10.2.1.0/24"]);
+}

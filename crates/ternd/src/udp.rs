@@ -45,6 +45,14 @@ impl IkeSocket {
             set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
         }
         socket.bind(&addr.into())?;
+        if let Err(e) =
+            tern_xfrm::set_socket_bypass(std::os::fd::AsFd::as_fd(&socket), addr.is_ipv6())
+        {
+            tracing::warn!(
+                %addr,
+                "cannot exempt the IKE socket from IPsec policies ({e}): a CHILD SA covering the peer's address would catch IKE itself"
+            );
+        }
         // SAFETY: the socket2 Socket owns its descriptor and never changes it, and
         // the AsyncFd owns the Socket for as long as it is registered.
         let fd = unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) }

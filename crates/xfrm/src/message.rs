@@ -436,6 +436,27 @@ fn write_template(w: &mut Writer, t: &Template, policy_family: u16) {
     w.u32(!0); // 60 calgos
 }
 
+/// A per-socket policy (IP_XFRM_POLICY / IPV6_XFRM_POLICY): a struct
+/// xfrm_userpolicy_info that lets everything through in direction `dir`, without
+/// templates, whatever the global policies say. An IKE socket needs one per
+/// direction, or a tunnel whose selectors cover the peer's address swallows IKE.
+/// The kernel wants the selector's family to be the socket's.
+pub fn socket_bypass_policy(dir: PolicyDir, v6: bool) -> Vec<u8> {
+    let any = Selector::any(v6);
+    let mut w = Writer::new();
+    write_selector(&mut w, Some((&any, family_of(any.src)))); // 0 sel: all of the family
+    write_lifetime_cfg(&mut w, &Lifetime::default()); // 56 lft: no limits
+    w.zeros(LIFETIME_CUR_LEN); // 120 curlft
+    w.u32(0); // 152 priority
+    w.u32(0); // 156 index
+    w.u8(dir.to_u8()); // 160 dir
+    w.u8(XFRM_POLICY_ALLOW); // 161 action
+    w.u8(0); // 162 flags
+    w.u8(0); // 163 share
+    w.pad_to(0, USERPOLICY_INFO_LEN);
+    w.into_bytes()
+}
+
 /// NEWPOLICY (UPDPOLICY when `p.update`): allow, with ESP templates.
 pub fn new_policy(p: &PolicyParams) -> Result<Request, XfrmError> {
     let kind = if p.update {

@@ -268,3 +268,34 @@ pub fn set_udp_encap(socket: BorrowedFd<'_>) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Exempts a socket's own traffic, both ways, from the IPsec policies (as
+/// strongSwan does for its IKE sockets): without this, a CHILD SA whose selectors
+/// cover the peer's address (transport mode, host-to-host tunnels) would claim the
+/// IKE messages themselves and the kernel would drop them.
+pub fn set_socket_bypass(socket: BorrowedFd<'_>, v6: bool) -> io::Result<()> {
+    const IP_XFRM_POLICY: i32 = 17;
+    const IPV6_XFRM_POLICY: i32 = 35;
+    let (level, name) = if v6 {
+        (libc::IPPROTO_IPV6, IPV6_XFRM_POLICY)
+    } else {
+        (libc::IPPROTO_IP, IP_XFRM_POLICY)
+    };
+    for dir in [crate::PolicyDir::In, crate::PolicyDir::Out] {
+        let policy = crate::message::socket_bypass_policy(dir, v6);
+        // SAFETY: valid descriptor, pointer to the policy's bytes and their length.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                level,
+                name,
+                policy.as_ptr().cast(),
+                policy.len() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -518,3 +518,36 @@ fn expire_notification_carries_the_sa_and_hardness() {
         }
     }
 }
+
+/// The per-socket bypass policy: an xfrm_userpolicy_info that allows all, in the
+/// direction asked, with no lifetime limits (XFRM_INF), for all of one family.
+#[test]
+fn socket_bypass_policy_layout() {
+    for (dir, byte, v6, family) in [
+        (PolicyDir::In, 0u8, false, 2u16),
+        (PolicyDir::Out, 1, true, 10),
+    ] {
+        let p = message::socket_bypass_policy(dir, v6);
+        assert_eq!(p.len(), 168, "sizeof(struct xfrm_userpolicy_info)");
+        assert!(p[..40].iter().all(|&b| b == 0), "any address, any port");
+        assert_eq!(
+            u16::from_ne_bytes([p[40], p[41]]),
+            family,
+            "the socket's family"
+        );
+        assert!(
+            p[42..56].iter().all(|&b| b == 0),
+            "prefixes 0, any protocol"
+        );
+        assert!(
+            p[56..88].iter().all(|&b| b == 0xff),
+            "no byte or packet limits"
+        );
+        assert!(
+            p[88..160].iter().all(|&b| b == 0),
+            "no time limits, no current values"
+        );
+        assert_eq!(p[160], byte, "dir");
+        assert_eq!(p[161], 0, "XFRM_POLICY_ALLOW");
+    }
+}

@@ -509,3 +509,17 @@ fn esp_sa_variants_are_installed_as_asked() {
         assert!(x.list_sas().unwrap().is_empty());
     });
 }
+
+/// The kernel takes our per-socket bypass policy for both families and both
+/// directions (it checks the struct's size and fields), and rejects nothing.
+#[test]
+fn ike_sockets_can_be_exempted_from_ipsec_policies() {
+    in_fresh_netns(|| {
+        for bind in ["0.0.0.0:0", "[::]:0"] {
+            let socket = std::net::UdpSocket::bind(bind).expect("bind a UDP socket");
+            let v6 = bind.starts_with('[');
+            set_socket_bypass(std::os::fd::AsFd::as_fd(&socket), v6)
+                .unwrap_or_else(|e| panic!("the kernel refused the bypass policy on {bind}: {e}"));
+        }
+    });
+}

@@ -1,0 +1,102 @@
+# shellcheck shell=bash
+# Rekeys of the IKE SA and of the CHILD SA with each side on its own clock, under a
+# continuous ping that must not lose a packet: IKE rekeys started by each side,
+# lifetimes that differ (strongSwan 20 s against tern's defaults of 4 h / 1 h, and the
+# reverse), and simultaneous IKE rekeys forced by equal lifetimes without jitter.
+# The CHILD SA rekey scenarios themselves (tern-rekeys-child, ...) are in tests/interop/run.
+#
+# Sourced by tests/interop/run; uses its rekey watch (rekey_watch, rekey_settle, ...).
+
+# lifetime_setup TERN_CONN TERN_CHILD SUN_CONN SUN_CHILD: ternd in moon and charon in
+# sun, each with these lines added to its connection's and its child's section.
+lifetime_setup() {
+    load_demo_psk
+    start_ternd moon --config "$(tern_conf conn="$1" child="$2")"
+    start_charon sun "$PSK" "" "" "$4" "$3"
+}
+
+# lifetime_run SECS: the continuous ping and the rekey watch for SECS seconds, the
+# ping's verdict, a final check once quiet, and who rekeyed what (IKE_REKEYS_BY_*,
+# REKEYS_BY_* for CHILD SAs).
+IKE_REKEYS_BY_TERN=0 IKE_REKEYS_BY_SUN=0
+lifetime_run() {
+    ping_start "$1"
+    rekey_watch "$1" now
+    ping_finish
+    rekey_settle
+    expect_ternd_alive
+    rekey_summary
+    IKE_REKEYS_BY_TERN=$(grep -c 'rekeying IKE SA' "$W/moon-ternd.log")
+    # strongSwan's IKE rekey request carries SA, Nonce and KE only; a CHILD SA's has N(REKEY_SA).
+    IKE_REKEYS_BY_SUN=$(grep -cE 'generating CREATE_CHILD_SA request [0-9]+ \[ SA No KE \]' "$W/sun-charon.log")
+    note "IKE rekeys: ternd started $IKE_REKEYS_BY_TERN, strongSwan $IKE_REKEYS_BY_SUN; ternd showed ${#SEEN_IKES[@]} different IKE SAs"
+}
+
+# at_least N COUNT WHAT: COUNT >= N, or the scenario fails saying so.
+at_least() { (($2 >= $1)) || fail "$3: $2, expected at least $1"; }
+exactly() { (($2 == $1)) || fail "$3: $2, expected $1"; }
+
+# tern rekeys its IKE SA every 10 s; the CHILD SA moves to each new IKE SA unchanged.
+scenario_tern-rekeys-ike() {
+    lifetime_setup $'rekey_time = 10\nrand_time = 0' "" "" ""
+    tern_initiate
+    rekey_tunnel_ready
+    lifetime_run 52
+    at_least 4 "$IKE_REKEYS_BY_TERN" "IKE rekeys started by ternd (rekey_time 10 s, 52 s)"
+    exactly 0 "$IKE_REKEYS_BY_SUN" "IKE rekeys started by strongSwan (rekey_time 4 h)"
+    at_least 5 "${#SEEN_IKES[@]}" "different IKE SAs ternd listed"
+    exactly 1 "${#SEEN_PAIRS[@]}" "different CHILD SAs ternd listed (an IKE rekey keeps them)"
+}
+
+# strongSwan rekeys the IKE SA every 10 s; ternd (4 h) only answers.
+scenario_strongswan-rekeys-ike() {
+    lifetime_setup "" "" $'rekey_time = 10s\n        rand_time = 0s' ""
+    swanctl_initiate sun
+    rekey_tunnel_ready
+    lifetime_run 52
+    at_least 4 "$IKE_REKEYS_BY_SUN" "IKE rekeys started by strongSwan (rekey_time 10 s, 52 s)"
+    exactly 0 "$IKE_REKEYS_BY_TERN" "IKE rekeys started by ternd (rekey_time 4 h)"
+    at_least 5 "${#SEEN_IKES[@]}" "different IKE SAs ternd listed"
+    exactly 1 "${#SEEN_PAIRS[@]}" "different CHILD SAs ternd listed (an IKE rekey keeps them)"
+}
+
+# strongSwan's IKE and CHILD SAs have rekey_time 20 s (its default jitter), tern's its
+# defaults (4 h, 1 h): strongSwan does every rekey, tern none.
+scenario_lifetimes-strongswan-short() {
+    lifetime_setup "" "" "rekey_time = 20s" "rekey_time = 20s"
+    tern_initiate
+    rekey_tunnel_ready
+    lifetime_run 66
+    at_least 2 "$IKE_REKEYS_BY_SUN" "IKE rekeys started by strongSwan (rekey_time 20 s, 66 s)"
+    at_least 2 "$REKEYS_BY_SUN" "CHILD rekeys started by strongSwan (rekey_time 20 s, 66 s)"
+    exactly 0 "$((IKE_REKEYS_BY_TERN + REKEYS_BY_TERN))" "rekeys started by ternd (4 h, 1 h)"
+}
+
+# The reverse: tern 20 s (with its default jitter), strongSwan its defaults.
+scenario_lifetimes-tern-short() {
+    lifetime_setup "rekey_time = 20" "rekey_time = 20" "" ""
+    swanctl_initiate sun
+    rekey_tunnel_ready
+    lifetime_run 66
+    at_least 2 "$IKE_REKEYS_BY_TERN" "IKE rekeys started by ternd (rekey_time 20 s, 66 s)"
+    at_least 2 "$REKEYS_BY_TERN" "CHILD rekeys started by ternd (rekey_time 20 s, 66 s)"
+    exactly 0 "$((IKE_REKEYS_BY_SUN + REKEYS_BY_SUN))" "rekeys started by strongSwan (4 h, 1 h)"
+}
+
+# Equal IKE lifetimes without jitter on both sides and 50 ms each way on the wire: both
+# start their IKE rekeys at once, again and again. However the collision is settled
+# (RFC 7296 §2.8.2, or TEMPORARY_FAILURE and a retry), one IKE SA must be left each
+# time, with the CHILD SA on it, and no packet lost.
+scenario_simultaneous-ike-rekeys() {
+    delay_link "$SIMULTANEOUS_DELAY_MS"
+    lifetime_setup $'rekey_time = 15\nrand_time = 0' "" $'rekey_time = 15s\n        rand_time = 0s' ""
+    tern_initiate
+    rekey_tunnel_ready
+    lifetime_run 62
+    local collisions temp
+    collisions=$(grep -ciE 'collision' "$W/sun-charon.log")
+    temp=$(grep -c 'TEMPORARY_FAILURE' "$W/moon-ternd.log")
+    note "collisions: strongSwan's log has $collisions lines mentioning one; ternd's log $temp mentioning TEMPORARY_FAILURE"
+    at_least 3 "$((IKE_REKEYS_BY_TERN + IKE_REKEYS_BY_SUN))" "IKE rekeys started (ternd $IKE_REKEYS_BY_TERN, strongSwan $IKE_REKEYS_BY_SUN; rekey_time 15 s on both, 62 s)"
+    at_least 4 "${#SEEN_IKES[@]}" "different IKE SAs ternd listed"
+}

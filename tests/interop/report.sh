@@ -1,0 +1,114 @@
+# shellcheck shell=bash
+# docs/INTEROP.md, written by a full run of tests/interop/run (all of ALL_SCENARIOS)
+# from the scenarios' results in target/interop/: every scenario with its result and
+# time, and the proposal matrix row by row. A run of some scenarios only leaves the
+# document alone (it would describe a partial matrix).
+#
+# Sourced by tests/interop/run.
+
+# One line per scenario for the document: what it shows.
+declare -A SCENARIO_SUMMARY=(
+    [charon-selftest]="charon against charon: the harness, the kernel's ESP, no tern"
+    [tern-initiates]="tern initiates, tunnel checked on both sides and both kernels, ping, tern deletes"
+    [strongswan-initiates]="strongSwan initiates, checked, ping, strongSwan deletes"
+    [tern-initiates-sun-terminates]="tern initiates, strongSwan deletes the IKE SA"
+    [strongswan-initiates-tern-terminates]="strongSwan initiates, tern deletes the IKE SA"
+    [wrong-psk]="different PSKs, each side initiating: no SA anywhere, tern names the cause"
+    [tern-rekeys-child]="tern rekeys the CHILD SA every 10 s (strongSwan 1 h): at least 5 rekeys, ping without loss"
+    [ternctl-rekey]="ternctl rekey: new SPIs on both sides within 1 s, ping without loss"
+    [strongswan-rekeys-child]="strongSwan rekeys the CHILD SA every 10 s (tern 1 h): at least 5 rekeys, ping without loss"
+    [simultaneous-rekeys]="equal CHILD lifetimes without jitter, 50 ms each way: colliding CHILD rekeys, ping without loss"
+    [nat-tern-behind]="tern behind a NAT initiates: IKE floats to 4500, ESP in UDP, NAT-keepalives"
+    [nat-strongswan-behind]="strongSwan behind a NAT initiates: tern follows it to 4500, ESP in UDP to the mapped port"
+    [tern-rekeys-on-bytes]="tern rekeys when the kernel says rekey_bytes is reached"
+    [proposals]="the proposal matrix below: every row initiated by each side"
+    [tern-rekeys-ike]="tern rekeys the IKE SA every 10 s: the CHILD SA moves over unchanged, ping without loss"
+    [strongswan-rekeys-ike]="strongSwan rekeys the IKE SA every 10 s: the CHILD SA moves over unchanged, ping without loss"
+    [lifetimes-strongswan-short]="strongSwan IKE and CHILD rekey_time 20 s, tern 4 h / 1 h: strongSwan does every rekey, ping without loss"
+    [lifetimes-tern-short]="tern IKE and CHILD rekey_time 20 s, strongSwan 4 h / 1 h: tern does every rekey, ping without loss"
+    [simultaneous-ike-rekeys]="equal IKE lifetimes without jitter, 50 ms each way: colliding IKE rekeys, ping without loss"
+    [dpd-clear]="strongSwan killed: tern's DPD finds it dead and (dpd_action = clear) removes everything"
+    [dpd-restart]="strongSwan killed, back 12 s later: tern's DPD clears and (dpd_action = restart) brings the tunnel back"
+    [strongswan-restarts]="strongSwan restarts at once, state lost, tern keeps its SAs: the tunnel returns (DPD, restart)"
+    [transport-mode]="host-to-host transport mode from each side; IKE keeps flowing beside the ESP policies"
+    [ipv6]="IPv6 in IPv6, IPv4 in IPv6, IPv6 in IPv4, each from both sides, ping through ESP"
+    [ts-narrowing]="traffic selectors narrowed by either side (/16 to /24, all protocols to ICMP); both kernels' policies"
+    [several-children]="two CHILD SAs on one IKE SA made by each side; strongSwan deletes one, the other goes on"
+)
+
+# record_result NAME PASS|FAIL SECS REASON: one line of target/interop/results.tsv.
+record_result() {
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4//$'\t'/ }" >>"$TERN_ROOT/target/interop/results.tsv"
+}
+
+# write_interop_doc TOTAL_SECS: docs/INTEROP.md from results.tsv and the proposal rows.
+write_interop_doc() {
+    local total=$1 doc="$TERN_ROOT/docs/INTEROP.md" results="$TERN_ROOT/target/interop/results.tsv"
+    local rows="$TERN_ROOT/target/interop/proposals/rows.tsv"
+    local version passed failed name result secs reason
+    version=$("$CHARON" --version 2>/dev/null | awk '{ print $NF; exit }')
+    passed=$(awk -F'\t' '$2 == "PASS"' "$results" | wc -l)
+    failed=$(awk -F'\t' '$2 != "PASS"' "$results" | wc -l)
+    {
+        echo "# Interoperability with strongSwan"
+        echo
+        echo "Written by \`tests/interop/run\` (all scenarios) on $(date -u +%Y-%m-%d): ternd against"
+        echo "Debian's strongSwan $version, each in its own network namespace of a Linux $(uname -r)"
+        echo "kernel (${TERN_TEST_KERNEL}), with ESP SAs in the kernel and traffic through them."
+        echo "$passed passed, $failed failed, $total s in all. Logs, both kernels' XFRM state and a"
+        echo "capture of every scenario are kept in \`target/interop/SCENARIO/\`."
+        echo
+        echo "## Scenarios"
+        echo
+        echo "| scenario | what it shows | result | time |"
+        echo "|---|---|---|---|"
+        while IFS=$'\t' read -r name result secs reason; do
+            [[ $result == PASS ]] || result="FAIL: $reason"
+            echo "| \`$name\` | ${SCENARIO_SUMMARY[$name]:-} | ${result//|/\\|} | ${secs} s |"
+        done <"$results"
+        if [[ ${#NOT_IN_SUITE[@]} -gt 0 ]]; then
+            echo
+            echo "Not in the suite yet:"
+            echo
+            for name in "${!NOT_IN_SUITE[@]}"; do echo "- \`$name\`: ${NOT_IN_SUITE[$name]}"; done
+        fi
+        if [[ -s $rows ]]; then
+            echo
+            echo "## Proposals"
+            echo
+            echo "strongSwan configured with the row's proposals only, tern with all rows' (so"
+            echo "each side picks the row out of the other's offer); the algorithms in use checked in"
+            echo "\`ternctl list-sas\`, \`swanctl --list-sas\` and both kernels' ESP SAs; a ping through"
+            echo "the tunnel; rows with a key exchange in the ESP proposal rekeyed once (PFS). What tern"
+            echo "negotiated is as \`ternctl list-sas\` shows it."
+            echo
+            echo "| IKE proposal | ESP proposal | tern initiates | strongSwan initiates | negotiated (IKE; ESP) |"
+            echo "|---|---|---|---|---|"
+            awk -F'\t' '
+                { key = $1 "\t" $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+                  cell = ($4 == "PASS") ? "PASS (" $5 " s)" : "FAIL: " $6
+                  res[key, $3] = cell
+                  if ($4 == "PASS") { split($6, p, "|"); got[key] = p[1] "; " p[2] } }
+                END { for (i = 1; i <= n; i++) { split(order[i], k, "\t")
+                      printf "| `%s` | `%s` | %s | %s | %s |\n", k[1], k[2], res[order[i], "tern"], res[order[i], "strongswan"], got[order[i]] } }' "$rows"
+        fi
+        echo
+        echo "## What strongSwan does that tern adapts to"
+        echo
+        echo "- strongSwan moves to port 4500 for IKE_AUTH even without a NAT; tern answers every"
+        echo "  request where it came from (RFC 7296 §2.11), which every scenario checks in its capture."
+        echo "- strongSwan's IKE_AUTH carries the CHILD SA's proposal without its key exchange; the"
+        echo "  key exchange (PFS) comes with the first rekey."
+        echo "- A replaced CHILD SA stays listed by strongSwan (DELETED) for a while; only INSTALLED"
+        echo "  ones count when both sides are compared."
+        echo "- charon exempts its IKE sockets from IPsec policies; tern does the same, or a CHILD SA"
+        echo "  covering the peer's address (transport mode) swallows the IKE messages (found by"
+        echo "  \`transport-mode\`). tern's ESP policies include a fwd policy in transport mode,"
+        echo "  strongSwan's do not (harmless: transport-mode traffic is never forwarded)."
+        echo "- \`swanctl --initiate --ike\` brings up every child of a connection; so does"
+        echo "  \`ternctl initiate\` now (found by \`several-children\`)."
+        echo "- A charon that restarts does not know the old IKE SA and does not answer it: tern's"
+        echo "  DPD (with dpd_action = restart) is what brings the tunnel back."
+    } >"$doc"
+    info "wrote ${doc#"$TERN_ROOT"/}"
+}
