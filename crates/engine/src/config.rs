@@ -71,7 +71,8 @@ impl Default for Fragmentation {
     }
 }
 
-/// Retransmission of requests: `base * factor^n`, `tries` attempts in all.
+/// Retransmission of requests: waits of `base * factor^n`, and `tries`
+/// retransmissions after the first send before the request is given up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetransmitConfig {
     pub base: Duration,
