@@ -282,7 +282,7 @@ pub fn policy_removal(child: &ChildSa, ends: Endpoints) -> Vec<KernelOp> {
         .collect()
 }
 
-fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
+pub fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
     let mut out = Vec::new();
     for local in child.local_ts.iter().flat_map(Ts::selectors) {
         for remote in child.remote_ts.iter().flat_map(Ts::selectors) {

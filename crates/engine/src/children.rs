@@ -95,7 +95,6 @@ impl Ctx {
             .map(|c| (c.lifetime, c.traffic))
             .unwrap_or_default();
         let jitter = self.jitter(lifetime.rand_time);
-        let with_policies = !sa.children.iter().any(|c| c.reqid == n.reqid);
         let mut child = ChildSa::new(n, self.unique_id(), now, lifetime, jitter);
         child.limits = self.traffic_limits(traffic);
         let ends = endpoints(sa);
@@ -106,10 +105,13 @@ impl Ctx {
         } else {
             self.kernel_ops.push_back(KernelOp::AddSa(outbound));
         }
-        if with_policies {
+        let policies = child_sa::policies(&child, ends);
+        let users = self.policy_users.entry(policies).or_insert(0);
+        if *users == 0 {
             self.kernel_ops
                 .extend(child_sa::policy_installs(&child, ends));
         }
+        *users += 1;
         tracing::info!(
             ike = sa.unique_id,
             connection = sa.connection.name,
@@ -186,7 +188,7 @@ impl Ctx {
         if let Some(outbound) = successor.and_then(|c| c.pending_outbound.take()) {
             self.kernel_ops.push_back(KernelOp::AddSa(*outbound));
         }
-        if !sa.children.iter().any(|c| c.reqid == child.reqid) {
+        if self.release_policies(&child, ends) {
             self.kernel_ops
                 .extend(child_sa::policy_removal(&child, ends));
         }
@@ -275,6 +277,24 @@ impl Ctx {
             },
             vec![delete],
         );
+    }
+
+    /// One CHILD SA fewer uses its policies; true when it was the last (they go).
+    fn release_policies(&mut self, child: &ChildSa, ends: child_sa::Endpoints) -> bool {
+        let key = child_sa::policies(child, ends);
+        match self.policy_users.get_mut(&key) {
+            Some(users) if *users > 1 => {
+                *users -= 1;
+                false
+            }
+            Some(_) => {
+                self.policy_users.remove(&key);
+                true
+            }
+            // Installed for other endpoints (the peer moved since): remove them as
+            // they are now, as before.
+            None => true,
+        }
     }
 
     /// A CHILD SA reached a hard limit (`limit` names the setting) before a rekey

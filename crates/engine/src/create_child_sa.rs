@@ -74,7 +74,7 @@ impl Ctx {
     pub(crate) fn start_child(&mut self, now: Instant, sa: &mut IkeSa, config: ChildConfig) {
         let exchange = ChildExchange {
             rekey_of: None,
-            reqid: self.reqid(),
+            reqid: self.reqid_for(&sa.connection.name, &config.name),
             local_ts: config.local_ts.iter().map(ts::Ts::from_config).collect(),
             remote_ts: config.remote_ts.iter().map(ts::Ts::from_config).collect(),
             mode: config.mode,
@@ -568,7 +568,7 @@ impl Ctx {
         };
         let reqid = match &old {
             Some((_, reqid, _)) => *reqid,
-            None => self.reqid(),
+            None => self.reqid_for(&sa.connection.name, &choice.config.name),
         };
         let spi_in = match self.env.allocate_spi(sa.local.ip(), sa.remote.ip(), reqid) {
             Ok(spi) => spi,

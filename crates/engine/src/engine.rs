@@ -85,6 +85,13 @@ pub(crate) struct Ctx {
     pub half_open: HashSet<Spi>,
     /// IKE SAs whose peer sent INITIAL_CONTACT: its other IKE SAs are to go.
     pub initial_contacts: Vec<u64>,
+    /// The reqid of each (connection, child): every CHILD SA of that child, on any
+    /// IKE SA, shares it, and with it the kernel policies.
+    reqids: HashMap<(String, String), u32>,
+    /// How many CHILD SAs use each set of installed policies. Two IKE SAs may carry
+    /// the same child for a while (a peer's make-before-break reauthentication, a
+    /// second tunnel): its policies go in with the first and out with the last.
+    pub policy_users: HashMap<Vec<crate::output::PolicyInstall>, usize>,
     next_unique_id: u64,
     next_reqid: u32,
 }
@@ -117,6 +124,8 @@ impl Engine {
                 cookies: CookieJar::default(),
                 half_open: HashSet::new(),
                 initial_contacts: Vec::new(),
+                reqids: HashMap::new(),
+                policy_users: HashMap::new(),
                 next_unique_id: 1,
                 next_reqid: 1,
             },
@@ -586,10 +595,16 @@ impl Ctx {
         id
     }
 
-    pub fn reqid(&mut self) -> u32 {
-        let id = self.next_reqid;
+    /// The reqid of a child of a connection, the same for all its CHILD SAs.
+    pub fn reqid_for(&mut self, connection: &str, child: &str) -> u32 {
+        let key = (connection.to_string(), child.to_string());
+        if let Some(reqid) = self.reqids.get(&key) {
+            return *reqid;
+        }
+        let reqid = self.next_reqid;
         self.next_reqid += 1;
-        id
+        self.reqids.insert(key, reqid);
+        reqid
     }
 
     pub fn transmit(&mut self, local: SocketAddr, remote: SocketAddr, payload: Vec<u8>) {

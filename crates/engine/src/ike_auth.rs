@@ -153,7 +153,7 @@ impl Ctx {
         payloads.extend_from_slice(auth);
         let mut child = None;
         if let Some(config) = conn.children.first() {
-            let reqid = self.reqid();
+            let reqid = self.reqid_for(&conn.name, &config.name);
             let spi_in = match self.env.allocate_spi(sa.local.ip(), sa.remote.ip(), reqid) {
                 Ok(spi) => spi,
                 Err(e) => {
@@ -427,7 +427,7 @@ impl Ctx {
         c: &child_select::ChildPayloads<'_>,
     ) -> Result<(Negotiated, ChildKeys, u8), child_select::Refusal> {
         let choice = child_select::choose(&sa.connection, None, c, true)?;
-        let reqid = self.reqid();
+        let reqid = self.reqid_for(&sa.connection.name, &choice.config.name);
         let spi_in = self
             .env
             .allocate_spi(sa.local.ip(), sa.remote.ip(), reqid)

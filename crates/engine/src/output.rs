@@ -77,7 +77,7 @@ pub struct UdpEncap {
     pub dport: u16,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyDirection {
     In,
     Out,
@@ -97,7 +97,7 @@ pub struct Selector {
 
 /// One policy: traffic from `src` to `dst` goes through (or comes from) the ESP SA
 /// between `tunnel_src` and `tunnel_dst` with `reqid`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PolicyInstall {
     pub direction: PolicyDirection,
     pub src: Selector,

@@ -112,14 +112,21 @@ impl FakeKernel {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
             }
+            // As in the kernel, a policy is known by its selector and direction: a
+            // second one with another reqid is refused all the same.
             KernelOp::AddPolicy(p) => {
-                let key = (policy_key(&p), p.reqid);
-                if !self.policies.insert(key) {
+                let key = policy_key(&p);
+                if self.policies.iter().any(|(k, _)| *k == key) {
                     self.errors.push(format!("policy added twice: {p:?}"));
+                } else {
+                    self.policies.insert((key, p.reqid));
                 }
             }
             KernelOp::DeletePolicy(p) => {
-                if !self.policies.remove(&(policy_key(&p), p.reqid)) {
+                let key = policy_key(&p);
+                let before = self.policies.len();
+                self.policies.retain(|(k, _)| *k != key);
+                if self.policies.len() == before {
                     self.errors.push(format!("deleting unknown policy {p:?}"));
                 }
             }
