@@ -248,6 +248,7 @@ charon {
     # Give up fast on an unanswered request, so failures show within the test's timeouts.
     retransmit_tries = 3
     retransmit_timeout = 2.0
+    ${CHARON_OPTIONS:-}
     plugins {
         random {
             random = /dev/urandom

@@ -100,3 +100,20 @@ scenario_simultaneous-ike-rekeys() {
     at_least 3 "$((IKE_REKEYS_BY_TERN + IKE_REKEYS_BY_SUN))" "IKE rekeys started (ternd $IKE_REKEYS_BY_TERN, strongSwan $IKE_REKEYS_BY_SUN; rekey_time 15 s on both, 62 s)"
     at_least 4 "${#SEEN_IKES[@]}" "different IKE SAs ternd listed"
 }
+
+# strongSwan reauthenticates every 20 s (reauth_time, no IKE rekey), make-before-break:
+# each time a new IKE SA with a new CHILD SA for the same traffic while the old ones
+# still stand, then the old ones deleted; tern answers all of it and the ping goes on.
+# (strongSwan's default, break-before-make, drops the tunnel itself for a moment.)
+scenario_strongswan-reauthenticates() {
+    CHARON_OPTIONS="make_before_break = yes"
+    lifetime_setup "" "" $'reauth_time = 20s\n        rekey_time = 0s' ""
+    swanctl_initiate sun
+    rekey_tunnel_ready
+    lifetime_run 50
+    local reauths
+    reauths=$(grep -ci 'reauthenticating IKE_SA' "$W/sun-charon.log")
+    at_least 2 "$reauths" "reauthentications by strongSwan (reauth_time 20 s, 50 s)"
+    at_least 3 "${#SEEN_IKES[@]}" "different IKE SAs ternd listed"
+    note "strongSwan reauthenticated $reauths times; ternd saw ${#SEEN_IKES[@]} IKE SAs"
+}
