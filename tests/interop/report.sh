@@ -34,6 +34,17 @@ declare -A SCENARIO_SUMMARY=(
     [ipv6]="IPv6 in IPv6, IPv4 in IPv6, IPv6 in IPv4, each from both sides, ping through ESP"
     [ts-narrowing]="traffic selectors narrowed by either side (/16 to /24, all protocols to ICMP); both kernels' policies"
     [several-children]="two CHILD SAs on one IKE SA made by each side; strongSwan deletes one, the other goes on"
+    [strongswan-reauthenticates]="strongSwan reauthenticates every 20 s, make-before-break: a new IKE SA and CHILD SA each time, ping without loss"
+    [cert-p256-tern-initiates]="ECDSA P-256 certificates, tern initiates, ping through ESP"
+    [cert-p256-strongswan-initiates]="ECDSA P-256 certificates, strongSwan initiates, ping through ESP"
+    [cert-rsa2048-tern-initiates]="RSA-2048 certificates, tern initiates, ping through ESP"
+    [cert-rsa2048-strongswan-initiates]="RSA-2048 certificates, strongSwan initiates, ping through ESP"
+    [cert-rsa4096-chain-tern-initiates]="RSA-4096 root, intermediate and leaf: IKE_AUTH fragmented both ways, tern initiates"
+    [cert-rsa4096-chain-strongswan-initiates]="RSA-4096 root, intermediate and leaf: IKE_AUTH fragmented both ways, strongSwan initiates"
+    [cert-ed25519-tern-initiates]="Ed25519 certificates (RFC 8420), tern initiates, ping through ESP"
+    [cert-ed25519-strongswan-initiates]="Ed25519 certificates (RFC 8420), strongSwan initiates, ping through ESP"
+    [cert-untrusted-ca]="a peer certificate from a CA tern does not trust: refused both ways, no SA anywhere"
+    [cert-dn-identities]="DN identities from the certificates' subjects, both ways"
 )
 
 # record_result NAME PASS|FAIL SECS REASON: one line of target/interop/results.tsv.
