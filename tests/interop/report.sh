@@ -43,8 +43,8 @@ declare -A SCENARIO_SUMMARY=(
     [cert-rsa4096-chain-strongswan-initiates]="RSA-4096 root, intermediate and leaf: IKE_AUTH fragmented both ways, strongSwan initiates"
     [cert-ed25519-tern-initiates]="Ed25519 certificates (RFC 8420), tern initiates, ping through ESP"
     [cert-ed25519-strongswan-initiates]="Ed25519 certificates (RFC 8420), strongSwan initiates, ping through ESP"
-    [cert-untrusted-ca]="a peer certificate from a CA tern does not trust: refused both ways, no SA anywhere"
-    [cert-dn-identities]="DN identities from the certificates' subjects, both ways"
+    [cert-untrusted-ca]="a peer certificate from a CA tern does not trust: tern refuses it whichever side initiates, no SA anywhere"
+    [cert-dn-identities]="DN identities (the certificates' subjects) on both sides, tern initiates"
 )
 
 # record_result NAME PASS|FAIL SECS REASON: one line of target/interop/results.tsv.
