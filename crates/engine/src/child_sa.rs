@@ -282,7 +282,16 @@ pub fn policy_removal(child: &ChildSa, ends: Endpoints) -> Vec<KernelOp> {
         .collect()
 }
 
-pub fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
+/// A fingerprint of a CHILD SA's policies: equal policies, equal fingerprints.
+/// (SipHash with fixed keys: the same in every run.)
+pub fn policy_fingerprint(child: &ChildSa, ends: Endpoints) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    policies(child, ends).hash(&mut hasher);
+    hasher.finish()
+}
+
+fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
     let mut out = Vec::new();
     for local in child.local_ts.iter().flat_map(Ts::selectors) {
         for remote in child.remote_ts.iter().flat_map(Ts::selectors) {

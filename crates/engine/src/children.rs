@@ -105,8 +105,8 @@ impl Ctx {
         } else {
             self.kernel_ops.push_back(KernelOp::AddSa(outbound));
         }
-        let policies = child_sa::policies(&child, ends);
-        let users = self.policy_users.entry(policies).or_insert(0);
+        let key = child_sa::policy_fingerprint(&child, ends);
+        let users = self.policy_users.entry(key).or_insert(0);
         if *users == 0 {
             self.kernel_ops
                 .extend(child_sa::policy_installs(&child, ends));
@@ -281,7 +281,7 @@ impl Ctx {
 
     /// One CHILD SA fewer uses its policies; true when it was the last (they go).
     fn release_policies(&mut self, child: &ChildSa, ends: child_sa::Endpoints) -> bool {
-        let key = child_sa::policies(child, ends);
+        let key = child_sa::policy_fingerprint(child, ends);
         match self.policy_users.get_mut(&key) {
             Some(users) if *users > 1 => {
                 *users -= 1;

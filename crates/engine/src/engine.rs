@@ -91,7 +91,10 @@ pub(crate) struct Ctx {
     /// How many CHILD SAs use each set of installed policies. Two IKE SAs may carry
     /// the same child for a while (a peer's make-before-break reauthentication, a
     /// second tunnel): its policies go in with the first and out with the last.
-    pub policy_users: HashMap<Vec<crate::output::PolicyInstall>, usize>,
+    /// Keyed by a fingerprint of the policies (see `child_sa::policy_fingerprint`),
+    /// not the policies themselves: a copy per CHILD SA would cost hundreds of
+    /// bytes each.
+    pub policy_users: HashMap<u64, usize>,
     next_unique_id: u64,
     next_reqid: u32,
 }
