@@ -146,3 +146,62 @@ scenario_nat-strongswan-behind() {
     swanctl_in "$dir" --terminate --ike demo --timeout 30 >/dev/null 2>&1 || fail "swanctl --terminate from moon failed"
     expect_within 10 "sun's kernel (tern) has no SA and no policy left" xfrm_is_empty sun
 }
+
+# tern_sees_moon_at ADDR: tern's IKE SA and both of its ESP SAs use ADDR:4500 for moon.
+tern_sees_moon_at() {
+    local remote
+    remote=$(tern_sas_json "$R/sun-ternd" | jq -r '.[0].remote_addr') || return 1
+    [[ $remote == "$1:4500" ]] || return 1
+    (($(ip -n sun xfrm state | grep -c "src $1 dst $TOPO_SUN_WAN\|src $TOPO_SUN_WAN dst $1") == 2))
+}
+
+# strongSwan behind a NAT that changes its mapping mid-tunnel (moon appears from
+# another public address): tern learns it from the kernel (XFRM MAPPING on the first
+# ESP packet from there), and its IKE SA, ESP SAs and policies follow, keeping their
+# keys, so traffic flows again without a new negotiation.
+scenario_nat-mapping-changes() {
+    stop_capture
+    local topo_err moved=192.0.2.3
+    topo_err=$(nat_topology_up 2>&1) || fail "could not create the NAT topology: $topo_err"
+    start_capture
+    load_demo_psk
+    start_ternd sun --config "$TERN_ROOT/conf/examples/demo-sun.toml"
+    local dir="$R/moon-charon"
+    mkdir -p "$dir"
+    charon_write_config "$dir" "$W/moon-charon.log"
+    charon_write_conn "$dir" "$NAT_MOON_WAN" "$TOPO_SUN_WAN" moon.tern.example sun.tern.example \
+        "$TOPO_MOON_NET" "$TOPO_SUN_NET" "$PSK" "" "" ""
+    charon_start moon "$dir" || fail "charon did not start in moon: $LAST_WARNING"
+    swanctl_initiate moon
+    expect_within 10 "ternctl list-sas in sun shows CHILD SA net INSTALLED" tern_child_installed "$R/sun-ternd"
+    expect "tern sees moon at $TOPO_MOON_WAN:4500" tern_sees_moon_at "$TOPO_MOON_WAN"
+    local spis_before
+    spis_before=$(xfrm_esp_spis sun | sort | tr '\n' ' ')
+    check_ping_through_esp
+
+    # The NAT now maps moon to another public address.
+    ip -n nat addr add "$moved/24" dev out0 &&
+        tc -n nat filter del dev out0 parent 1: protocol ip prio 10 &&
+        tc -n nat filter add dev out0 parent 1: protocol ip prio 10 u32 \
+            match ip src "$NAT_MOON_WAN/32" action nat egress "$NAT_MOON_WAN/32" "$moved" &&
+        tc -n nat filter del dev out0 parent ffff: protocol ip prio 10 &&
+        tc -n nat filter add dev out0 parent ffff: protocol ip prio 10 u32 \
+            match ip dst "$moved/32" action nat ingress "$moved/32" "$NAT_MOON_WAN" ||
+        fail "could not change the NAT's mapping: $(tc -n nat filter show dev out0 2>&1 | tr '\n' ' ')"
+    step "the NAT maps moon to $moved from now on"
+    # Traffic from moon shows the kernel the new mapping.
+    ip netns exec moon ping -c 3 -i 0.2 -W 1 -I "$TOPO_MOON_LAN" "$TOPO_SUN_LAN" >/dev/null 2>&1
+    expect_within 10 "tern's IKE SA and ESP SAs follow moon to $moved:4500" tern_sees_moon_at "$moved"
+    grep -q "NAT mapping changed" "$W/sun-ternd.log" ||
+        fail "ternd's log does not say the NAT mapping changed"
+    [[ $(xfrm_esp_spis sun | sort | tr '\n' ' ') == "$spis_before" ]] ||
+        fail "the ESP SAs changed SPIs ($spis_before -> $(xfrm_esp_spis sun | tr '\n' ' ')): they should have moved, not been renegotiated"
+    local policies
+    policies=$(ip -n sun xfrm policy)
+    grep -q "tmpl src $moved dst $TOPO_SUN_WAN" <<<"$policies" ||
+        fail "sun's inbound policy does not expect ESP from $moved: $(grep 'tmpl src' <<<"$policies" | tr '\n' ' ')"
+    check_ping_through_esp
+    note "the NAT moved moon from $TOPO_MOON_WAN to $moved: IKE, ESP and policies followed, same SPIs, ping 3/3"
+    swanctl_in "$dir" --terminate --ike demo --timeout 30 >/dev/null 2>&1 || fail "swanctl --terminate from moon failed"
+    expect_within 10 "sun's kernel (tern) has no SA and no policy left" xfrm_is_empty sun
+}

@@ -20,6 +20,7 @@ declare -A SCENARIO_SUMMARY=(
     [simultaneous-rekeys]="equal CHILD lifetimes without jitter, 50 ms each way: colliding CHILD rekeys, ping without loss"
     [nat-tern-behind]="tern behind a NAT initiates: IKE floats to 4500, ESP in UDP, NAT-keepalives"
     [nat-strongswan-behind]="strongSwan behind a NAT initiates: tern follows it to 4500, ESP in UDP to the mapped port"
+    [nat-mapping-changes]="the NAT maps strongSwan to a new address mid-tunnel: tern's IKE SA, ESP SAs and policies follow it, same SPIs"
     [tern-rekeys-on-bytes]="tern rekeys when the kernel says rekey_bytes is reached"
     [proposals]="the proposal matrix below: every row initiated by each side"
     [tern-rekeys-ike]="tern rekeys the IKE SA every 10 s: the CHILD SA moves over unchanged, ping without loss"

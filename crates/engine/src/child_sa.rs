@@ -12,7 +12,7 @@ use tern_crypto::{ChildKeys, Secret};
 
 use crate::config::{ChildConfig, KeyExchange, Lifetime, Mode};
 use crate::output::{
-    KernelOp, PolicyDirection, PolicyInstall, SaInstall, Selector, TrafficLimits, UdpEncap,
+    KernelOp, PolicyDirection, PolicyInstall, SaInstall, SaMove, Selector, TrafficLimits, UdpEncap,
 };
 use crate::proposal::EspSuite;
 use crate::ts::Ts;
@@ -171,12 +171,26 @@ pub struct ChildExchange {
 }
 
 /// The tunnel endpoints of a CHILD SA.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Endpoints {
     pub local: IpAddr,
     pub remote: IpAddr,
     /// (local, remote) UDP ports when ESP travels in UDP (NAT traversal).
     pub ports: Option<(u16, u16)>,
+}
+
+impl Endpoints {
+    /// The ESP-in-UDP ports of the inbound or the outbound SA.
+    fn encap(self, inbound: bool) -> Option<UdpEncap> {
+        self.ports.map(|(local, remote)| {
+            let (sport, dport) = if inbound {
+                (remote, local)
+            } else {
+                (local, remote)
+            };
+            UdpEncap { sport, dport }
+        })
+    }
 }
 
 /// The two ESP SAs of a negotiated CHILD SA: the inbound one (filling the reserved
@@ -215,16 +229,7 @@ pub fn sa_installs(
         };
         (all, all)
     });
-    let encap = |inbound: bool| {
-        ends.ports.map(|(local, remote)| {
-            let (sport, dport) = if inbound {
-                (remote, local)
-            } else {
-                (local, remote)
-            };
-            UdpEncap { sport, dport }
-        })
-    };
+    let encap = |inbound: bool| ends.encap(inbound);
     // The inbound SA fills the SPI the kernel reserved for it.
     let sa = |src, dst, spi, key, inbound: bool| SaInstall {
         src,
@@ -271,6 +276,43 @@ pub fn inbound_removal(child: &ChildSa, ends: Endpoints) -> KernelOp {
         dst: ends.local,
         spi: child.spi_in,
     }
+}
+
+/// Both ESP SAs of a CHILD SA follow the peer from `before` to `after`.
+pub fn sa_moves(child: &ChildSa, before: Endpoints, after: Endpoints) -> [SaMove; 2] {
+    [
+        SaMove {
+            src: before.remote,
+            dst: before.local,
+            spi: child.spi_in,
+            new_src: after.remote,
+            new_dst: after.local,
+            encap: after.encap(true),
+        },
+        SaMove {
+            src: before.local,
+            dst: before.remote,
+            spi: child.spi_out,
+            new_src: after.local,
+            new_dst: after.remote,
+            encap: after.encap(false),
+        },
+    ]
+}
+
+/// An outbound SA not yet installed goes where the peer now is.
+pub fn retarget(outbound: &mut SaInstall, after: Endpoints) {
+    outbound.src = after.local;
+    outbound.dst = after.remote;
+    outbound.encap = after.encap(false);
+}
+
+/// The policies of a CHILD SA whose tunnel endpoints changed, replacing theirs.
+pub fn policy_replacements(child: &ChildSa, ends: Endpoints) -> Vec<KernelOp> {
+    policies(child, ends)
+        .into_iter()
+        .map(KernelOp::ReplacePolicy)
+        .collect()
 }
 
 /// Policies go first when a reqid's last CHILD SA goes, so no packet is sent in

@@ -39,7 +39,7 @@ pub(crate) fn child_keys(
     .map_err(|e| format!("deriving CHILD SA keys: {e}"))
 }
 
-fn endpoints(sa: &IkeSa) -> Endpoints {
+pub(crate) fn endpoints(sa: &IkeSa) -> Endpoints {
     Endpoints {
         local: sa.local.ip(),
         remote: sa.remote.ip(),
@@ -277,6 +277,45 @@ impl Ctx {
             },
             vec![delete],
         );
+    }
+
+    /// The IKE SA's peer moved (a NAT changed its mapping) from `before`: its CHILD
+    /// SAs follow with their keys and sequence numbers (RFC 7296 §2.23), and, if an
+    /// address changed, so do the tunnel policies.
+    pub(crate) fn move_children(&mut self, sa: &mut IkeSa, before: Endpoints) {
+        let after = endpoints(sa);
+        if after == before {
+            return;
+        }
+        let addresses_changed = (after.local, after.remote) != (before.local, before.remote);
+        for child in &mut sa.children {
+            let [inbound, outbound] = child_sa::sa_moves(child, before, after);
+            self.kernel_ops.push_back(KernelOp::MoveSa(inbound));
+            match child.pending_outbound.as_mut() {
+                Some(pending) => child_sa::retarget(pending, after),
+                None => self.kernel_ops.push_back(KernelOp::MoveSa(outbound)),
+            }
+            if !addresses_changed {
+                continue;
+            }
+            // The policies are counted under their new endpoints from now on.
+            let old = child_sa::policy_fingerprint(child, before);
+            if let Some(users) = self.policy_users.get_mut(&old) {
+                *users -= 1;
+                if *users == 0 {
+                    self.policy_users.remove(&old);
+                }
+            }
+            let users = self
+                .policy_users
+                .entry(child_sa::policy_fingerprint(child, after))
+                .or_insert(0);
+            if *users == 0 {
+                self.kernel_ops
+                    .extend(child_sa::policy_replacements(child, after));
+            }
+            *users += 1;
+        }
     }
 
     /// One CHILD SA fewer uses its policies; true when it was the last (they go).

@@ -725,11 +725,14 @@ impl Ctx {
     /// An authenticated message came over other addresses or ports than the SA's: the
     /// peer moved (e.g. it floated to port 4500, as strongSwan does with MOBIKE).
     /// Answers and our later requests follow it (RFC 7296 §2.11, §2.23).
-    fn follow_peer(&mut self, sa: &mut IkeSa, local: SocketAddr, remote: SocketAddr) {
+    /// Its CHILD SAs follow too.
+    pub(crate) fn follow_peer(&mut self, sa: &mut IkeSa, local: SocketAddr, remote: SocketAddr) {
         if (sa.local, sa.remote) != (local, remote) {
             tracing::info!(ike = sa.unique_id, from = %sa.remote, to = %remote, local = %local, "peer moved; following it");
+            let before = crate::children::endpoints(sa);
             sa.local = local;
             sa.remote = remote;
+            self.move_children(sa, before);
         }
     }
 

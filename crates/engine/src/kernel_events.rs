@@ -4,8 +4,12 @@
 //! Time limits are the engine's own timers; traffic limits only the kernel can
 //! count, so it reports them as XFRM EXPIRE messages: a soft one asks for a rekey,
 //! a hard one says the kernel has already removed the SA.
+//!
+//! A NAT between the peers may also change its mapping; the kernel notices when
+//! authenticated ESP in UDP arrives from a new address or port (a MAPPING
+//! message), and the CHILD SAs and their IKE SA follow the peer there.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::child_sa::ChildState;
@@ -22,13 +26,44 @@ pub enum KernelEvent {
         spi: u32,
         hard: bool,
     },
+    /// ESP in UDP for the inbound SA (`dst`, `spi`) passed the kernel's integrity
+    /// check but came from `new`, not the address and port the SA expects.
+    Mapping {
+        dst: IpAddr,
+        spi: u32,
+        new: SocketAddr,
+    },
 }
 
 impl Engine {
     pub fn handle_kernel_event(&mut self, now: Instant, event: KernelEvent) {
         match event {
             KernelEvent::Expire { dst, spi, hard, .. } => self.on_expire(now, dst, spi, hard),
+            KernelEvent::Mapping { dst, spi, new } => self.on_mapping(now, dst, spi, new),
         }
+    }
+
+    /// The peer's NAT moved it: everything to that peer follows (RFC 7296 §2.23).
+    /// Only with a NAT detected: without one, ESP in UDP is not ours to move.
+    fn on_mapping(&mut self, now: Instant, dst: IpAddr, spi: u32, new: SocketAddr) {
+        let found = self.sas.iter().find_map(|(ike_spi, sa)| {
+            let ours = sa.local.ip() == dst && sa.children.iter().any(|c| c.spi_in == spi);
+            (ours && sa.nat.detected() && sa.remote != new).then_some(*ike_spi)
+        });
+        let Some(ike_spi) = found else {
+            return;
+        };
+        let mut sa = self.sas.remove(&ike_spi).expect("found above");
+        tracing::info!(
+            ike = sa.unique_id,
+            spi_in = format_args!("{spi:08x}"),
+            from = %sa.remote,
+            to = %new,
+            "the peer's NAT mapping changed (seen on ESP)"
+        );
+        let local = sa.local;
+        self.ctx.follow_peer(&mut sa, local, new);
+        self.settle(now, sa, Next::Keep);
     }
 
     fn on_expire(&mut self, now: Instant, dst: IpAddr, spi: u32, hard: bool) {

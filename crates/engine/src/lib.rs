@@ -45,7 +45,7 @@ pub use kernel_events::KernelEvent;
 pub use nat::NAT_KEEPALIVE;
 pub use output::{
     ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,
-    Selector, TrafficLimits, Transmit, UdpEncap,
+    SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
 };
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
 pub use stats::{DropReason, Stats};

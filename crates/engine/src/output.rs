@@ -28,9 +28,30 @@ impl Transmit {
 #[derive(Debug)]
 pub enum KernelOp {
     AddSa(SaInstall),
-    DeleteSa { src: IpAddr, dst: IpAddr, spi: u32 },
+    DeleteSa {
+        src: IpAddr,
+        dst: IpAddr,
+        spi: u32,
+    },
+    /// An installed SA follows its peer to new addresses or NAT-T ports.
+    MoveSa(SaMove),
     AddPolicy(PolicyInstall),
+    /// Takes the place of the policy with the same selectors and direction.
+    ReplacePolicy(PolicyInstall),
     DeletePolicy(PolicyInstall),
+}
+
+/// Where an installed ESP SA goes when a NAT changed its mapping: new outer
+/// addresses and ESP-in-UDP ports, the same SPI, keys and sequence numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SaMove {
+    /// The SA as installed.
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub spi: u32,
+    pub new_src: IpAddr,
+    pub new_dst: IpAddr,
+    pub encap: Option<UdpEncap>,
 }
 
 /// One direction of a CHILD SA: an ESP SA from `src` to `dst`.

@@ -179,3 +179,123 @@ fn with_keepalives_off_the_nat_forgets_and_the_peer_cannot_reach_us() {
     pair.run_for(Duration::from_secs(3));
     assert_eq!(pair.a.engine.stats().received, received_before);
 }
+
+/// B's view of A: the IKE SA's remote end, and the ESP-in-UDP ports of its
+/// CHILD SA's two kernel SAs (inbound, outbound).
+fn b_sees(pair: &Pair) -> (SocketAddr, Option<UdpEncap>, Option<UdpEncap>) {
+    let sa = &pair.b.engine.list_sas(pair.now)[0];
+    let child = &sa.children[0];
+    let peer = sa.remote_addr.ip();
+    let kb = pair.b.kernel();
+    (
+        sa.remote_addr,
+        kb.encap.get(&(peer, b_ip(), child.spi_in)).copied(),
+        kb.encap.get(&(b_ip(), peer, child.spi_out)).copied(),
+    )
+}
+
+#[test]
+fn when_the_nat_maps_a_anew_the_esp_sas_follow_with_their_keys() {
+    // A checks on B after 100 idle seconds, once the NAT has forgotten it.
+    let mut a = EngineConfig {
+        nat_keepalive: Duration::ZERO,
+        ..moon_config()
+    };
+    a.connections[0].dpd_delay = Duration::from_secs(100);
+    let mut pair = up(pair_behind_nat(a));
+    let (before, _, _) = b_sees(&pair);
+    let child = pair.b.engine.list_sas(pair.now)[0].children[0].clone();
+    let key_out = pair.b.kernel().sas[&(b_ip(), public(), child.spi_out)].clone();
+
+    pair.run_for(Duration::from_secs(150));
+
+    let (after, inbound, outbound) = b_sees(&pair);
+    assert_eq!(after.ip(), public());
+    assert_ne!(after.port(), before.port(), "A was mapped anew");
+    let sa = &pair.b.engine.list_sas(pair.now)[0];
+    assert_eq!(sa.children[0].spi_in, child.spi_in, "the same CHILD SA");
+    let moved = |sport, dport| Some(UdpEncap { sport, dport });
+    assert_eq!(inbound, moved(after.port(), 4500));
+    assert_eq!(outbound, moved(4500, after.port()));
+    let kb = pair.b.kernel();
+    assert_eq!(
+        kb.sas[&(b_ip(), public(), child.spi_out)],
+        key_out,
+        "its keys stay"
+    );
+    assert!(kb.errors.is_empty(), "{:?}", kb.errors);
+}
+
+#[test]
+fn a_mapping_seen_on_esp_moves_ike_and_esp_to_the_new_port() {
+    let mut pair = up(pair_behind_nat(moon_config()));
+    let (before, _, _) = b_sees(&pair);
+    let spi_in = pair.b.engine.list_sas(pair.now)[0].children[0].spi_in;
+    let new = SocketAddr::new(public(), before.port() + 100);
+
+    pair.b.engine.handle_kernel_event(
+        pair.now,
+        tern_engine::KernelEvent::Mapping {
+            dst: b_ip(),
+            spi: spi_in,
+            new,
+        },
+    );
+    pair.deliver();
+
+    let (after, inbound, outbound) = b_sees(&pair);
+    assert_eq!(after, new, "IKE follows");
+    assert_eq!(
+        inbound,
+        Some(UdpEncap {
+            sport: new.port(),
+            dport: 4500
+        })
+    );
+    assert_eq!(
+        outbound,
+        Some(UdpEncap {
+            sport: 4500,
+            dport: new.port()
+        })
+    );
+    assert!(
+        pair.b.kernel().errors.is_empty(),
+        "{:?}",
+        pair.b.kernel().errors
+    );
+
+    // A mapping for an SPI that is not B's, or the same mapping again, changes nothing.
+    for (spi, addr) in [(0x0bad_0bad, before), (spi_in, new)] {
+        pair.b.engine.handle_kernel_event(
+            pair.now,
+            tern_engine::KernelEvent::Mapping {
+                dst: b_ip(),
+                spi,
+                new: addr,
+            },
+        );
+        pair.deliver();
+        assert_eq!(b_sees(&pair).0, new);
+    }
+}
+
+#[test]
+fn without_a_nat_a_mapping_is_ignored() {
+    let mut pair = up(Pair::demo());
+    let sa = pair.b.engine.list_sas(pair.now)[0].clone();
+    let new = SocketAddr::new(sa.remote_addr.ip(), 4321);
+    pair.b.engine.handle_kernel_event(
+        pair.now,
+        tern_engine::KernelEvent::Mapping {
+            dst: b_ip(),
+            spi: sa.children[0].spi_in,
+            new,
+        },
+    );
+    pair.deliver();
+    assert_eq!(
+        pair.b.engine.list_sas(pair.now)[0].remote_addr,
+        sa.remote_addr
+    );
+}

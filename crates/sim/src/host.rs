@@ -83,6 +83,19 @@ impl Kernel {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
             }
+            KernelOp::MoveSa(m) => match self.sas.remove(&(m.src, m.dst, m.spi)) {
+                Some(sa) => {
+                    self.sas.insert((m.new_src, m.new_dst, m.spi), sa);
+                }
+                None => self.errors.push(format!("moving unknown SA {:08x}", m.spi)),
+            },
+            // Policies are known here by direction, endpoints and reqid: the
+            // replacement takes the place of those of its direction and reqid.
+            KernelOp::ReplacePolicy(p) => {
+                let (dir, _, _, reqid) = policy_key(&p);
+                self.policies.retain(|&(d, _, _, r)| (d, r) != (dir, reqid));
+                self.policies.insert(policy_key(&p));
+            }
             KernelOp::AddPolicy(p) => {
                 if !self.policies.insert(policy_key(&p)) {
                     self.errors.push(format!("policy added twice: {p:?}"));

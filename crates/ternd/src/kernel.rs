@@ -118,7 +118,22 @@ impl<X: XfrmOps + Send> Kernel for XfrmKernel<X> {
                 Err(e) if e.is_not_found() => Ok(()),
                 other => other,
             },
+            KernelOp::MoveSa(m) => self.xfrm.move_sa(&tern_xfrm::SaMove {
+                src: m.src,
+                dst: m.dst,
+                spi: m.spi,
+                new_src: m.new_src,
+                new_dst: m.new_dst,
+                encap: m.encap.map(|e| tern_xfrm::UdpEncap {
+                    sport: e.sport,
+                    dport: e.dport,
+                }),
+            }),
             KernelOp::AddPolicy(p) => self.xfrm.add_policy(&policy_params(&p)),
+            KernelOp::ReplacePolicy(p) => self.xfrm.add_policy(&PolicyParams {
+                update: true,
+                ..policy_params(&p)
+            }),
             KernelOp::DeletePolicy(p) => match self
                 .xfrm
                 .delete_policy(&selector(&p), direction(p.direction))

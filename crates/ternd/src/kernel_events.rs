@@ -1,5 +1,6 @@
 //! The kernel's word on tern's SAs: XFRM EXPIRE notifications (traffic limits
-//! reached), read off a monitor socket and handed to the daemon loop.
+//! reached) and MAPPING notifications (a NAT moved the peer), read off a monitor
+//! socket and handed to the daemon loop.
 
 use tern_engine::KernelEvent;
 use tern_xfrm::{Group, Monitor, XfrmEvent};
@@ -9,16 +10,17 @@ use tokio::sync::mpsc;
 /// ESP's IP protocol number: tern's SAs are all ESP.
 const ESP: u8 = 50;
 
-/// Subscribes to EXPIRE in ternd's network namespace.
+/// Subscribes to EXPIRE and MAPPING in ternd's network namespace.
 pub fn open() -> Result<AsyncFd<Monitor>, String> {
-    let monitor = Monitor::open_groups(&[Group::Expire]).map_err(|e| e.to_string())?;
+    let monitor =
+        Monitor::open_groups(&[Group::Expire, Group::Mapping]).map_err(|e| e.to_string())?;
     // SAFETY: the Monitor owns its descriptor and never changes it, and the AsyncFd
     // owns the Monitor for as long as it is registered.
     unsafe { AsyncFd::register_with_interest(monitor, tokio::io::Interest::READABLE) }
         .map_err(|e| format!("watching the XFRM monitor socket: {e}"))
 }
 
-/// Forwards EXPIREs of ESP SAs to the daemon until it goes away.
+/// Forwards EXPIREs and MAPPINGs of ESP SAs to the daemon until it goes away.
 pub async fn forward(mut monitor: AsyncFd<Monitor>, to_daemon: mpsc::Sender<KernelEvent>) {
     loop {
         let mut ready = match monitor.readable_mut().await {
@@ -36,7 +38,7 @@ pub async fn forward(mut monitor: AsyncFd<Monitor>, to_daemon: mpsc::Sender<Kern
             }
         };
         ready.clear_ready();
-        for event in events.into_iter().filter_map(expire) {
+        for event in events.into_iter().filter_map(for_engine) {
             if to_daemon.send(event).await.is_err() {
                 return;
             }
@@ -44,8 +46,9 @@ pub async fn forward(mut monitor: AsyncFd<Monitor>, to_daemon: mpsc::Sender<Kern
     }
 }
 
-fn expire(event: XfrmEvent) -> Option<KernelEvent> {
+fn for_engine(event: XfrmEvent) -> Option<KernelEvent> {
     match event {
+        XfrmEvent::Mapping { dst, spi, new, .. } => Some(KernelEvent::Mapping { dst, spi, new }),
         XfrmEvent::Expire { sa, hard } if sa.proto == ESP => Some(KernelEvent::Expire {
             src: sa.src,
             dst: sa.dst,

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::abi::IPPROTO_ESP;
-use crate::error::from_errno;
+use crate::error::{from_errno, Op, OpKind};
 use crate::message::{self, PolicyKey, Request};
 use crate::ops::XfrmOps;
 use crate::types::*;
@@ -187,6 +187,7 @@ fn full_sa(sa: &SaParams) -> FakeSa {
         hard_seconds: sa.lifetime.hard_seconds,
         mark: shown_mark(sa.mark),
         if_id: shown_if_id(sa.if_id),
+        encap: sa.encap,
     };
     FakeSa {
         summary,
@@ -226,6 +227,7 @@ impl XfrmOps for FakeXfrm {
                     hard_seconds: self.acq_expires,
                     mark: None,
                     if_id: None,
+                    encap: None,
                 };
                 self.sas.push(FakeSa {
                     summary,
@@ -278,6 +280,35 @@ impl XfrmOps for FakeXfrm {
             .find_sa(dst, spi, 0)
             .ok_or_else(|| refused(&req, libc::ESRCH))?;
         self.sas.remove(i);
+        Ok(())
+    }
+
+    fn move_sa(&mut self, to: &SaMove) -> Result<(), XfrmError> {
+        let req = message::get_sa(to.src, to.dst, to.spi, None)?;
+        let i = self
+            .find_sa(to.dst, to.spi, 0)
+            .ok_or_else(|| refused(&req, libc::ESRCH))?;
+        let op = Op::sa(OpKind::UpdateSa, to.new_src, to.new_dst, to.spi);
+        if to.new_dst.is_ipv4() != to.dst.is_ipv4() || to.new_src.is_ipv4() != to.new_dst.is_ipv4()
+        {
+            return Err(XfrmError::invalid(
+                &op,
+                "an SA cannot move between IPv4 and IPv6",
+            ));
+        }
+        // The kernel changes encapsulation in place only from one encap to another.
+        if self.sas.get(i).summary.encap.is_some() != to.encap.is_some() {
+            return Err(refused(&req, libc::EINVAL));
+        }
+        let mut moved = self.sas.remove(i).expect("an SA the table handed out");
+        if to.new_dst != to.dst && self.find_sa(to.new_dst, to.spi, 0).is_some() {
+            self.sas.push(moved);
+            return Err(refused(&req, libc::EEXIST));
+        }
+        moved.summary.src = to.new_src;
+        moved.summary.dst = to.new_dst;
+        moved.summary.encap = to.encap;
+        self.sas.push(moved);
         Ok(())
     }
 

@@ -85,11 +85,10 @@ impl Xfrm {
         self.socket.transact(req, seq)
     }
 
-    /// The one NEWSA reply of GETSA/ALLOCSPI, read into a summary.
-    fn single_sa(&mut self, req: &Request) -> Result<SaSummary, XfrmError> {
-        let replies = self.transact(req)?;
-        let reply = replies
-            .iter()
+    /// The one NEWSA reply of GETSA/ALLOCSPI.
+    fn single_newsa(&mut self, req: &Request) -> Result<Reply, XfrmError> {
+        self.transact(req)?
+            .into_iter()
             .find(|r| r.msg_type == abi::XFRM_MSG_NEWSA)
             .ok_or_else(|| XfrmError::Malformed {
                 op: req.op().clone(),
@@ -97,7 +96,12 @@ impl Xfrm {
                     offset: 0,
                     what: "no NEWSA message in the reply",
                 },
-            })?;
+            })
+    }
+
+    /// The one NEWSA reply of GETSA/ALLOCSPI, read into a summary.
+    fn single_sa(&mut self, req: &Request) -> Result<SaSummary, XfrmError> {
+        let reply = self.single_newsa(req)?;
         message::parse_sa(&reply.body).map_err(|error| XfrmError::Malformed {
             op: req.op().clone(),
             error,
@@ -144,6 +148,27 @@ impl Xfrm {
     ) -> Result<(), XfrmError> {
         let req = message::delete_sa(src, dst, spi, mark)?;
         self.transact(&req).map(|_| ())
+    }
+
+    /// Moves an installed ESP SA to new outer addresses or NAT-T ports (a NAT
+    /// changed its mapping), keeping its keys, sequence numbers and replay
+    /// window: the kernel's copy is read (GETSA) and written back rewritten.
+    /// Ports alone change in place. A new address makes a new SA: one with a
+    /// new destination goes in before the old one goes; one with only a new
+    /// source has the same (destination, SPI), so the old one goes first.
+    pub fn move_sa(&mut self, to: &SaMove) -> Result<(), XfrmError> {
+        let installed = self.single_newsa(&message::get_sa(to.src, to.dst, to.spi, None)?)?;
+        let moved = message::relocated_sa(&installed.body, to)?;
+        if moved.msg_type == abi::XFRM_MSG_UPDSA {
+            return self.transact(&moved).map(|_| ());
+        }
+        if to.dst == to.new_dst {
+            self.delete_sa(to.src, to.dst, to.spi)?;
+            self.transact(&moved).map(|_| ())
+        } else {
+            self.transact(&moved)?;
+            self.delete_sa(to.src, to.dst, to.spi)
+        }
     }
 
     /// GETSA: the SA's current-lifetime counters.

@@ -293,14 +293,7 @@ pub fn new_sa(sa: &SaParams) -> Result<Request, XfrmError> {
         ctx.auth = Some(i.name.to_string());
     }
     if let Some(e) = &sa.encap {
-        // struct xfrm_encap_tmpl
-        w.attr(XFRMA_ENCAP, |w| {
-            w.u16(UDP_ENCAP_ESPINUDP); // 0 encap_type
-            w.u16_be(e.sport); // 2 encap_sport
-            w.u16_be(e.dport); // 4 encap_dport
-            w.zeros(2); // 6 padding
-            w.addr(None); // 8 encap_oa
-        });
+        write_encap(&mut w, e);
     }
     if esn_attr {
         // struct xfrm_replay_state_esn without its bitmap: the kernel accepts
@@ -387,6 +380,69 @@ fn sa_id_request(
     w.attr(XFRMA_SRCADDR, |w| w.addr(Some(src)));
     // The kernel only finds a marked SA when asked with its mark.
     write_mark_and_if_id(&mut w, mark, None);
+    Ok(Request::new(msg_type, ACKED, w.into_bytes(), op))
+}
+
+/// XFRMA_ENCAP: struct xfrm_encap_tmpl for ESP in UDP.
+fn write_encap(w: &mut Writer, e: &UdpEncap) {
+    w.attr(XFRMA_ENCAP, |w| {
+        w.u16(UDP_ENCAP_ESPINUDP); // 0 encap_type
+        w.u16_be(e.sport); // 2 encap_sport
+        w.u16_be(e.dport); // 4 encap_dport
+        w.zeros(2); // 6 padding
+        w.addr(None); // 8 encap_oa
+    });
+}
+
+/// The kernel's own copy of an SA (a GETSA reply: struct xfrm_usersa_info and
+/// its attributes) rewritten for `to`: new outer addresses and NAT-T ports, the
+/// same keys, sequence numbers and replay window, so the peer's anti-replay
+/// check accepts what follows. UPDSA when the addresses stay (the kernel then
+/// changes the ports of the SA in place); NEWSA when they change, for an SA
+/// that replaces the old one (which the caller deletes). A new SA starts its
+/// byte and packet counters from zero.
+pub fn relocated_sa(installed: &[u8], to: &SaMove) -> Result<Request, XfrmError> {
+    let in_place = to.src == to.new_src && to.dst == to.new_dst;
+    let (msg_type, kind) = if in_place {
+        (XFRM_MSG_UPDSA, OpKind::UpdateSa)
+    } else {
+        (XFRM_MSG_NEWSA, OpKind::AddSa)
+    };
+    let op = Op::sa(kind, to.new_src, to.new_dst, to.spi);
+    let family = same_family(&op, "the SA", to.new_src, to.new_dst)?;
+    if family != family_of(to.dst) {
+        return Err(XfrmError::invalid(
+            &op,
+            format!(
+                "an SA cannot move between IPv4 and IPv6 ({} to {})",
+                to.dst, to.new_dst
+            ),
+        ));
+    }
+    let malformed = |error| XfrmError::Malformed {
+        op: op.clone(),
+        error,
+    };
+    let Some(info) = installed.get(..USERSA_INFO_LEN) else {
+        return Err(malformed(bad(installed.len(), "short xfrm_usersa_info")));
+    };
+    let mut w = Writer::new();
+    w.bytes(&info[..usersa::ID_DADDR]); // 0 sel
+    w.addr(Some(to.new_dst)); // 56 id.daddr
+    w.bytes(&info[usersa::ID_DADDR + 16..usersa::SADDR]); // 72 id.spi, id.proto
+    w.addr(Some(to.new_src)); // 80 saddr
+    w.bytes(&info[usersa::SADDR + 16..]); // 96 lft, curlft, stats, seq, reqid...
+    for attr in attributes(&installed[USERSA_INFO_LEN..]) {
+        let (kind, payload) = attr.map_err(malformed)?;
+        // Everything else (algorithms and keys, replay state, flags, mark)
+        // goes back as the kernel gave it.
+        if kind != XFRMA_ENCAP {
+            w.attr(kind, |w| w.bytes(payload));
+        }
+    }
+    if let Some(e) = &to.encap {
+        write_encap(&mut w, e);
+    }
     Ok(Request::new(msg_type, ACKED, w.into_bytes(), op))
 }
 
@@ -645,10 +701,27 @@ pub(crate) fn read_tags(attrs: &[u8]) -> DecodeResult<(Option<Mark>, Option<u32>
 /// and dump replies), and the mark and if_id attributes after it.
 pub fn parse_sa(body: &[u8]) -> DecodeResult<SaSummary> {
     let mut sa = parse_usersa_info(body)?;
-    let (mark, if_id) = read_tags(&body[USERSA_INFO_LEN..])?;
+    let attrs = &body[USERSA_INFO_LEN..];
+    let (mark, if_id) = read_tags(attrs)?;
     sa.mark = mark;
     sa.if_id = if_id;
+    sa.encap = read_encap(attrs)?;
     Ok(sa)
+}
+
+/// The ports of an XFRMA_ENCAP (struct xfrm_encap_tmpl) among SA attributes.
+fn read_encap(attrs: &[u8]) -> DecodeResult<Option<UdpEncap>> {
+    for attr in attributes(attrs) {
+        let (kind, payload) = attr?;
+        if kind == XFRMA_ENCAP {
+            let mut r = Reader::new(payload);
+            r.skip(2, "encap_type")?;
+            let sport = r.u16_be("encap_sport")?;
+            let dport = r.u16_be("encap_dport")?;
+            return Ok(Some(UdpEncap { sport, dport }));
+        }
+    }
+    Ok(None)
 }
 
 /// Reads a struct xfrm_usersa_info (without the attributes that follow).
@@ -686,6 +759,7 @@ pub(crate) fn parse_usersa_info(body: &[u8]) -> DecodeResult<SaSummary> {
         hard_seconds,
         mark: None,
         if_id: None,
+        encap: None,
     })
 }
 

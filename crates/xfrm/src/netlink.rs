@@ -8,6 +8,7 @@ use crate::abi::*;
 use crate::codec::{attributes, DecodeError, Reader};
 use crate::error::{from_errno, XfrmError};
 use crate::message::Request;
+use zeroize::{Zeroize, Zeroizing};
 
 /// How long to wait for the kernel before giving up on a request.
 pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -20,7 +21,8 @@ pub(crate) struct Socket {
 /// One message from the kernel that answers our request.
 pub(crate) struct Reply {
     pub msg_type: u16,
-    pub body: Vec<u8>,
+    /// SA replies carry keys: wiped on drop.
+    pub body: Zeroizing<Vec<u8>>,
 }
 
 pub(crate) fn sockaddr_kernel() -> libc::sockaddr_nl {
@@ -221,7 +223,10 @@ impl Socket {
         let mut replies = Vec::new();
         loop {
             let n = self.recv().map_err(io_err)?;
-            let mut datagram = &self.buf[..n];
+            // Replies about SAs carry their keys: none stay in the reused buffer.
+            let received = Zeroizing::new(self.buf[..n].to_vec());
+            self.buf[..n].zeroize();
+            let mut datagram = &received[..];
             while datagram.len() >= NLMSG_HDRLEN {
                 let mut r = Reader::new(datagram);
                 let len = r.u32("nlmsg_len").map_err(malformed)? as usize;
@@ -266,7 +271,7 @@ impl Socket {
                         }
                         replies.push(Reply {
                             msg_type,
-                            body: body.to_vec(),
+                            body: Zeroizing::new(body.to_vec()),
                         });
                         if !req.is_dump() && flags & NLM_F_MULTI == 0 && req.flags & NLM_F_ACK == 0
                         {

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::types::{PolicyDir, PolicyParams, SaCounters, SaParams, SaSummary, Selector};
+use crate::types::{PolicyDir, PolicyParams, SaCounters, SaMove, SaParams, SaSummary, Selector};
 use crate::{PolicySummary, Xfrm, XfrmError};
 
 /// What ternd asks of XFRM. Both implementations answer with the same
@@ -27,6 +27,10 @@ pub trait XfrmOps {
 
     /// DELSA of the ESP SA (dst, spi); [`XfrmError::NotFound`] if absent.
     fn delete_sa(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Result<(), XfrmError>;
+
+    /// Moves an installed ESP SA to new addresses or NAT-T ports, keeping its
+    /// keys and sequence numbers ([`Xfrm::move_sa`]).
+    fn move_sa(&mut self, to: &SaMove) -> Result<(), XfrmError>;
 
     /// GETSA: the SA as installed.
     fn get_sa(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Result<SaSummary, XfrmError>;
@@ -67,6 +71,10 @@ impl XfrmOps for Xfrm {
 
     fn delete_sa(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Result<(), XfrmError> {
         Xfrm::delete_sa(self, src, dst, spi)
+    }
+
+    fn move_sa(&mut self, to: &SaMove) -> Result<(), XfrmError> {
+        Xfrm::move_sa(self, to)
     }
 
     fn get_sa(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Result<SaSummary, XfrmError> {

@@ -330,6 +330,24 @@ pub struct SaSummary {
     pub hard_seconds: u64,
     pub mark: Option<Mark>,
     pub if_id: Option<u32>,
+    /// ESP in UDP: the ports it is sent from and to.
+    pub encap: Option<UdpEncap>,
+}
+
+/// Where an installed ESP SA is to go: its outer addresses and NAT-T ports
+/// after a NAT changed its mapping (see [`crate::Xfrm::move_sa`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaMove {
+    /// The SA as it is: found by destination and SPI.
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub spi: u32,
+    /// Its new outer addresses (of the same family).
+    pub new_src: IpAddr,
+    pub new_dst: IpAddr,
+    /// Its new ESP-in-UDP ports. An SA keeps encapsulation or its absence:
+    /// the kernel cannot add or remove it in place.
+    pub encap: Option<UdpEncap>,
 }
 
 /// One policy as listed by a dump.

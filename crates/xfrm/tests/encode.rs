@@ -551,3 +551,57 @@ fn socket_bypass_policy_layout() {
         assert_eq!(p[161], 0, "XFRM_POLICY_ALLOW");
     }
 }
+
+#[test]
+fn a_relocated_sa_keeps_everything_but_its_addresses_and_ports() {
+    let installed = SaParams {
+        encap: Some(UdpEncap {
+            sport: 4500,
+            dport: 4500,
+        }),
+        esn: true,
+        ..base_sa()
+    };
+    let body = message::new_sa(&installed).unwrap().to_bytes(1)[16..].to_vec();
+    let to = |new_dst: &str, dport| SaMove {
+        src: installed.src,
+        dst: installed.dst,
+        spi: installed.spi,
+        new_src: installed.src,
+        new_dst: ip(new_dst),
+        encap: Some(UdpEncap { sport: 4500, dport }),
+    };
+    let contains =
+        |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+
+    // Only the port: UPDSA of the same SA.
+    let req = message::relocated_sa(&body, &to("192.0.2.2", 31000)).unwrap();
+    assert_eq!(req.msg_type, 0x1a, "XFRM_MSG_UPDSA");
+    let moved = req.to_bytes(1)[16..].to_vec();
+    let sa = message::parse_sa(&moved).unwrap();
+    assert_eq!(
+        (sa.src, sa.dst, sa.spi, sa.reqid),
+        (installed.src, installed.dst, installed.spi, 1)
+    );
+    assert_eq!(
+        sa.encap,
+        Some(UdpEncap {
+            sport: 4500,
+            dport: 31000
+        })
+    );
+    assert!(contains(&moved, &sa_key()), "the key goes back as it was");
+
+    // A new address: NEWSA, with the key and the ESN replay state.
+    let req = message::relocated_sa(&body, &to("192.0.2.77", 4500)).unwrap();
+    assert_eq!(req.msg_type, 0x10, "XFRM_MSG_NEWSA");
+    let moved = req.to_bytes(1)[16..].to_vec();
+    let sa = message::parse_sa(&moved).unwrap();
+    assert_eq!(sa.dst, ip("192.0.2.77"));
+    assert!(contains(&moved, &sa_key()));
+    assert_eq!(moved.len(), body.len(), "one ENCAP replaced, nothing lost");
+
+    // Not across families, and not from a truncated reply.
+    assert!(message::relocated_sa(&body, &to("2001:db8::2", 4500)).is_err());
+    assert!(message::relocated_sa(&body[..100], &to("192.0.2.2", 4500)).is_err());
+}

@@ -523,3 +523,79 @@ fn ike_sockets_can_be_exempted_from_ipsec_policies() {
         }
     });
 }
+
+#[test]
+fn an_sa_moves_to_new_ports_and_addresses_with_its_keys() {
+    in_fresh_netns(|| {
+        let esp = probe().esp_supported;
+        let mut x = open();
+        let (us, peer, peer_moved) = (ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.9"));
+        let ports = |dport| Some(UdpEncap { sport: 4500, dport });
+        let mv = |src, dst, new_src, new_dst, dport| SaMove {
+            src,
+            dst,
+            spi: 0x5001,
+            new_src,
+            new_dst,
+            encap: ports(dport),
+        };
+        if esp == Some(false) {
+            let e = x.move_sa(&mv(us, peer, us, peer, 4501)).unwrap_err();
+            assert!(e.is_not_found(), "{e}");
+            return;
+        }
+        let mut out = cbc_hmac_sa("10.0.0.1", "10.0.0.2", 0x5001);
+        out.encap = ports(4500);
+        x.add_sa(&out).unwrap_or_else(|e| panic!("{e}"));
+
+        // The peer's NAT mapping moved to another port: the SA follows in place.
+        x.move_sa(&mv(us, peer, us, peer, 31000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sa = x.get_sa(us, peer, 0x5001).unwrap();
+        assert_eq!(sa.encap, ports(31000));
+        assert_eq!(sa.hard_seconds, 3600, "the rest of the SA is as it was");
+
+        // ... and to another address: a new SA replaces the old one.
+        x.move_sa(&mv(us, peer, us, peer_moved, 32000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sas = x.list_sas().unwrap();
+        assert_eq!(sas.len(), 1, "{sas:#?}");
+        assert_eq!(
+            (sas[0].src, sas[0].dst, sas[0].spi),
+            (us, peer_moved, 0x5001)
+        );
+        assert_eq!(sas[0].encap, ports(32000));
+        assert_eq!((sas[0].reqid, sas[0].hard_seconds), (1, 3600));
+
+        // An inbound SA whose source moved keeps its destination and SPI.
+        let mut inbound = cbc_hmac_sa("10.0.0.2", "10.0.0.1", 0x5002);
+        inbound.encap = ports(4500);
+        x.add_sa(&inbound).unwrap_or_else(|e| panic!("{e}"));
+        let moved_in = SaMove {
+            src: peer,
+            dst: us,
+            spi: 0x5002,
+            new_src: peer_moved,
+            new_dst: us,
+            encap: Some(UdpEncap {
+                sport: 32000,
+                dport: 4500,
+            }),
+        };
+        x.move_sa(&moved_in).unwrap_or_else(|e| panic!("{e}"));
+        let sa = x.get_sa(peer_moved, us, 0x5002).unwrap();
+        assert_eq!(sa.src, peer_moved);
+        assert_eq!(sa.encap, moved_in.encap);
+
+        // Encapsulation cannot be taken away in place; the SA stays as it was.
+        let e = x.move_sa(&SaMove {
+            encap: None,
+            ..mv(us, peer_moved, us, peer_moved, 0)
+        });
+        assert!(e.is_err(), "{e:?}");
+        assert_eq!(
+            x.get_sa(us, peer_moved, 0x5001).unwrap().encap,
+            ports(32000)
+        );
+    });
+}

@@ -112,6 +112,37 @@ impl FakeKernel {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
             }
+            KernelOp::MoveSa(m) => {
+                let id = (m.src, m.dst, m.spi);
+                let Some(key) = self.sas.remove(&id) else {
+                    self.errors.push(format!("moving unknown SA {:08x}", m.spi));
+                    return;
+                };
+                let moved = (m.new_src, m.new_dst, m.spi);
+                if self.encap.remove(&id).is_some() != m.encap.is_some() {
+                    self.errors
+                        .push(format!("SA {:08x}: encapsulation added or removed", m.spi));
+                }
+                if let Some(encap) = m.encap {
+                    self.encap.insert(moved, encap);
+                }
+                if let Some(limits) = self.limits.remove(&id) {
+                    self.limits.insert(moved, limits);
+                }
+                if let Some(bytes) = self.bytes.remove(&id) {
+                    self.bytes.insert(moved, bytes);
+                }
+                self.sas.insert(moved, key);
+            }
+            KernelOp::ReplacePolicy(p) => {
+                let key = policy_key(&p);
+                let before = self.policies.len();
+                self.policies.retain(|(k, _)| *k != key);
+                if self.policies.len() == before {
+                    self.errors.push(format!("replacing unknown policy {p:?}"));
+                }
+                self.policies.insert((key, p.reqid));
+            }
             // As in the kernel, a policy is known by its selector and direction: a
             // second one with another reqid is refused all the same.
             KernelOp::AddPolicy(p) => {
