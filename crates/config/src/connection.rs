@@ -31,6 +31,7 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "cert",
     "key",
     "cacerts",
+    "crls",
     "proposals",
     "start_action",
     "rekey_time",
@@ -175,7 +176,7 @@ fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, Config
             ))
         }
     }
-    if let Some(f) = ["cert", "key", "cacerts"]
+    if let Some(f) = ["cert", "key", "cacerts", "crls"]
         .iter()
         .find_map(|k| table.field(k))
     {

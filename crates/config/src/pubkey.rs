@@ -1,9 +1,9 @@
 //! `auth = "pubkey"`: our certificate (with intermediates), its private key, and the
-//! CA certificates the peer's certificate must chain to.
+//! CA certificates the peer's certificate must chain to, with their revocation lists.
 
 use std::sync::Arc;
 
-use tern_crypto::{check_peer_id, Certificate, PeerId, PrivateKey, Secret};
+use tern_crypto::{check_peer_id, Certificate, Crl, PeerId, PrivateKey, Secret};
 use tern_engine::config::{AuthConfig, Identity, PubkeyAuth};
 
 use crate::error::ConfigError;
@@ -50,10 +50,17 @@ pub(crate) fn pubkey_auth(
     for path in &ca_paths {
         cacerts.extend(read_certs(ctx, &ca_field, path)?);
     }
+    let mut crls = Vec::new();
+    if let Some(crl_field) = table.field("crls") {
+        for path in &crl_field.string_array()? {
+            crls.extend(read_crls(ctx, &crl_field, path)?);
+        }
+    }
     Ok(AuthConfig::Pubkey(Arc::new(PubkeyAuth {
         certs,
         key,
         cacerts,
+        crls,
     })))
 }
 
@@ -89,6 +96,31 @@ fn read_certs(
             format!("{} {}: {e}", field.key(), resolved.display()),
         )
     })
+}
+
+/// Every CRL in a PEM file, or the one in a DER file. Each counts for the CA
+/// that signed it, checked when a peer's chain is (an intermediate CA's CRL
+/// may name a CA the peer sends, not one of `cacerts`).
+fn read_crls(
+    ctx: &Context<'_>,
+    field: &Field<'_>,
+    path: &Located<&str>,
+) -> Result<Vec<Crl>, ConfigError> {
+    let resolved = resolve(path.value, ctx.base_dir);
+    let error = |m: String| path.error(&ctx.src, m);
+    let bytes = std::fs::read(&resolved).map_err(|e| {
+        error(format!(
+            "cannot read {} {}: {e}",
+            field.key(),
+            resolved.display()
+        ))
+    })?;
+    if looks_like_pem(&bytes) {
+        Crl::from_pem(&bytes)
+    } else {
+        Crl::from_der(&bytes).map(|c| vec![c])
+    }
+    .map_err(|e| error(format!("{} {}: {e}", field.key(), resolved.display())))
 }
 
 fn parse_certs(bytes: &[u8]) -> Result<Vec<Certificate>, tern_crypto::CertError> {

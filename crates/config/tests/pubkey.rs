@@ -49,6 +49,7 @@ const FILES: &[&str] = &[
     "moon-rsa4096.key.pem",
     "int4096.cert.pem",
     "ca4096.cert.pem",
+    "ca-revokes-sun-p256.crl.pem",
 ];
 
 const GOOD: &str = "auth = \"pubkey\"\ncert = \"moon-p256.cert.pem\"\nkey = \"moon-p256.key.pem\"\ncacerts = [\"ca.cert.pem\"]\n";
@@ -203,4 +204,25 @@ fn local_id_must_be_named_by_the_certificate() {
         load_file(&path).unwrap_or_else(|e| panic!("{id}: {e}"));
         std::fs::write(&path, text.replace(id, "www.tern.test")).unwrap();
     }
+}
+
+#[test]
+fn crls_load_and_a_bad_one_is_named_with_its_position() {
+    let dir = Dir::new("crls", FILES);
+    let config =
+        load_file(&dir.config(&format!("{GOOD}crls = [\"ca-revokes-sun-p256.crl.pem\"]\n")))
+            .unwrap();
+    let AuthConfig::Pubkey(auth) = &config.engine.connections[0].auth else {
+        panic!("not pubkey auth")
+    };
+    assert_eq!(auth.crls.len(), 1);
+    assert_eq!(auth.crls[0].revoked_count(), 1);
+    assert!(auth.crls[0].issuer().contains("tern test root"));
+
+    // A certificate where a CRL should be: refused, at the file name.
+    let e = load_file(&dir.config(&format!("{GOOD}crls = [\"ca.cert.pem\"]\n"))).unwrap_err();
+    assert_eq!((e.line, e.column), (8, 9), "{e}");
+    assert!(e.message.contains("no X509 CRL block"), "{e}");
+    let e = load_file(&dir.config(&format!("{GOOD}crls = [\"missing.crl\"]\n"))).unwrap_err();
+    assert!(e.message.contains("cannot read crls"), "{e}");
 }

@@ -14,6 +14,7 @@ use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
 use x509_parser::time::ASN1Time;
 
+use crate::crl::{check_revocation, Crl};
 use crate::PublicKey;
 
 /// Longest chain walked from end entity to trust anchor (RFC 5280 leaves
@@ -186,6 +187,14 @@ pub enum CertError {
     #[error("certificate \"{subject}\" has an unusable public key: {reason}")]
     UnusableKey { subject: String, reason: String },
 
+    #[error("certificate \"{subject}\" (serial {serial}) was revoked by \"{issuer}\" on {since}, says its CRL")]
+    Revoked {
+        subject: String,
+        serial: String,
+        issuer: String,
+        since: String,
+    },
+
     #[error("the peer's identity {id} matches neither the subject \"{subject}\" nor any subjectAltName of its certificate ({alt_names})")]
     IdMismatch {
         id: String,
@@ -198,12 +207,14 @@ pub enum CertError {
 /// `intermediates` (certificates the peer sent), every certificate valid at
 /// `now`: signatures, validity periods, basicConstraints CA flag and path
 /// length of every issuer, keyUsage keyCertSign for issuers and
-/// digitalSignature for the end entity (when keyUsage is present).
+/// digitalSignature for the end entity (when keyUsage is present), and no
+/// certificate below the trust anchor revoked by one of `crls`.
 /// Returns the end entity's public key.
 pub fn verify_chain(
     end_entity: &Certificate,
     intermediates: &[Certificate],
     trust_anchors: &[Certificate],
+    crls: &[Crl],
     now: SystemTime,
 ) -> Result<PublicKey, CertError> {
     let now = asn1_time(now);
@@ -223,6 +234,7 @@ pub fn verify_chain(
         let (issuer, is_anchor) = find_issuer(&child, intermediates, trust_anchors)?;
         let parent = issuer.parsed();
         check_issuer(&parent, depth, now)?;
+        check_revocation(&child, &parent, crls)?;
         if is_anchor {
             return end_entity.public_key();
         }

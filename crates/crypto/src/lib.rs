@@ -28,6 +28,7 @@
 mod aead;
 mod auth;
 mod cert;
+mod crl;
 mod dn;
 mod error;
 mod integ;
@@ -42,6 +43,7 @@ mod sk;
 pub use aead::{AeadAlg, SALT_LEN};
 pub use auth::{psk_auth, signed_octets, verify_psk_auth};
 pub use cert::{check_peer_id, verify_chain, CertError, Certificate, PeerId, MAX_CHAIN_LEN};
+pub use crl::Crl;
 pub use dn::{dn_equal, dn_from_text, dn_to_text};
 pub use error::CryptoError;
 pub use integ::IntegAlg;

@@ -105,7 +105,8 @@ pub(crate) fn verify_peer(
         }
     };
     let intermediates = certs.collect::<Result<Vec<_>, _>>().map_err(untrusted)?;
-    let key = verify_chain(&end_entity, &intermediates, &auth.cacerts, now).map_err(untrusted)?;
+    let key = verify_chain(&end_entity, &intermediates, &auth.cacerts, &auth.crls, now)
+        .map_err(untrusted)?;
     let peer_id = peer_id(id).ok_or_else(|| {
         format!(
             "peer '{peer}' uses an ID of type {}, which cannot be matched against its certificate",
@@ -162,6 +163,7 @@ mod tests {
         let certs = Certificate::from_pem(cert).unwrap();
         PubkeyAuth {
             cacerts: Certificate::from_pem(fixture!("ca.cert.pem")).unwrap(),
+            crls: Vec::new(),
             certs,
             key: PrivateKey::from_pem(key).unwrap(),
         }

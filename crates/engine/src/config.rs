@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use tern_crypto::{Certificate, PrivateKey};
+pub use tern_crypto::{Certificate, Crl, PrivateKey};
 
 /// Everything the engine needs to know about the configured connections.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,12 +202,15 @@ pub struct PubkeyAuth {
     pub key: PrivateKey,
     /// Trust anchors: the peer's certificate must chain to one of these.
     pub cacerts: Vec<Certificate>,
+    /// Revocation lists: a certificate in the peer's chain that one of these
+    /// revokes (signed by its issuer) is refused.
+    pub crls: Vec<Crl>,
 }
 
 impl PartialEq for PubkeyAuth {
     /// The key is the certificate's, so comparing certificates compares keys.
     fn eq(&self, other: &Self) -> bool {
-        self.certs == other.certs && self.cacerts == other.cacerts
+        self.certs == other.certs && self.cacerts == other.cacerts && self.crls == other.crls
     }
 }
 
@@ -219,6 +222,7 @@ impl std::fmt::Debug for PubkeyAuth {
             .field("certs", &self.certs)
             .field("key", &self.key)
             .field("cacerts", &self.cacerts)
+            .field("crls", &self.crls)
             .finish()
     }
 }

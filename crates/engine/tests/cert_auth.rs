@@ -1,6 +1,6 @@
 //! Certificate authentication between two engines: each key type in both roles,
 //! chains through an intermediate, and the refusals (untrusted CA, wrong ID,
-//! expired certificate), with the reason each side reports.
+//! expired or revoked certificate), with the reason each side reports.
 //!
 //! The certificates are in tests/fixtures/certs (made by its make-certs script);
 //! the engines' wall clock reads 2027-06-01 unless a test changes it.
@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
 use tern_engine::config::{
-    AuthConfig, Certificate, EngineConfig, Identity, PrivateKey, PubkeyAuth,
+    AuthConfig, Certificate, Crl, EngineConfig, Identity, PrivateKey, PubkeyAuth,
 };
 use tern_engine::Event;
 use tern_wire::{ExchangeType, Message, NotifyType, Payload};
@@ -128,6 +128,11 @@ fn credentials(host: &str, kind: &str) -> Credentials {
 
 /// The demo connection of `local` ("moon" or "sun") with certificates of `kind`.
 fn config(local: &str, kind: &str) -> EngineConfig {
+    config_checking(local, kind, Vec::new())
+}
+
+/// As [`config`], with these revocation lists.
+fn config_checking(local: &str, kind: &str, crls: Vec<Crl>) -> EngineConfig {
     let mut config = if local == "moon" {
         moon_config()
     } else {
@@ -146,8 +151,15 @@ fn config(local: &str, kind: &str) -> EngineConfig {
         certs: c.certs,
         key: c.key,
         cacerts: c.cacerts,
+        crls,
     }));
     config
+}
+
+/// `config` with the root's CRL that revokes sun-p256.
+fn config_with_crl(local: &str, kind: &str) -> EngineConfig {
+    let crls = Crl::from_pem(fixture!("ca-revokes-sun-p256.crl.pem")).unwrap();
+    config_checking(local, kind, crls)
 }
 
 fn established(node: &Node) -> bool {
@@ -412,5 +424,43 @@ fn distinguished_names_match_the_subject_whatever_their_case() {
     assert!(
         moon.contains("DN \"O=tern tests, CN=www.tern.test\"") && moon.contains("matches neither"),
         "{moon}"
+    );
+}
+
+#[test]
+fn a_revoked_certificate_is_refused_in_both_roles() {
+    // Moon holds the root's CRL, which revokes sun's P-256 certificate.
+    let mut pair = Pair::new(config_with_crl("moon", "p256"), config("sun", "p256"));
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    assert!(!established(&pair.a) && !established(&pair.b));
+    let moon = failure(&pair.a);
+    assert!(
+        moon.contains("CN=sun.tern.test")
+            && moon.contains("was revoked by")
+            && moon.contains("25:58:ba:45"),
+        "{moon}"
+    );
+    assert!(failure(&pair.b).contains("AUTHENTICATION_FAILED"));
+
+    let mut pair = Pair::new(config("sun", "p256"), config_with_crl("moon", "p256"));
+    std::mem::swap(&mut pair.a.addr, &mut pair.b.addr);
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    assert!(!established(&pair.a) && !established(&pair.b));
+    assert!(
+        failure(&pair.b).contains("was revoked by"),
+        "{}",
+        failure(&pair.b)
+    );
+
+    // The CRL names only sun-p256: sun's RSA certificate from the same root passes.
+    let mut pair = Pair::new(config_with_crl("moon", "rsa2048"), config("sun", "rsa2048"));
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    assert!(
+        established(&pair.a) && established(&pair.b),
+        "{:?}",
+        pair.a.events
     );
 }

@@ -46,6 +46,7 @@ fn config(moon: bool, fragment_size: u16) -> EngineConfig {
         certs,
         key: PrivateKey::from_pem(key).unwrap(),
         cacerts: Certificate::from_pem(fixture!("ca4096.cert.pem")).unwrap(),
+        crls: Vec::new(),
     }));
     config.fragmentation = Fragmentation {
         enabled: true,

@@ -77,7 +77,7 @@ fn valid_chain_through_an_intermediate_and_auth_with_its_key() {
     let root = self_signed(ca_params("tern root CA"));
     let sub = issue(ca_params("tern sub CA"), &root);
     let leaf = issue(leaf_params(), &sub);
-    let key = verify_chain(&leaf.ours(), &[sub.ours()], &[root.ours()], now()).expect("valid");
+    let key = verify_chain(&leaf.ours(), &[sub.ours()], &[root.ours()], &[], now()).expect("valid");
 
     // The key the chain vouches for verifies what the leaf's private key signs.
     let private = PrivateKey::from_pem(leaf.key.serialize_pem().as_bytes()).expect("key");
@@ -87,7 +87,7 @@ fn valid_chain_through_an_intermediate_and_auth_with_its_key() {
 
     // Directly under the root, no intermediate.
     let direct = issue(leaf_params(), &root);
-    assert!(verify_chain(&direct.ours(), &[], &[root.ours()], now()).is_ok());
+    assert!(verify_chain(&direct.ours(), &[], &[root.ours()], &[], now()).is_ok());
 }
 
 #[test]
@@ -95,12 +95,12 @@ fn expired_and_not_yet_valid() {
     let root = self_signed(ca_params("tern root CA"));
     let leaf = issue(leaf_params(), &root);
     let later = UNIX_EPOCH + Duration::from_secs(1_830_000_000); // 2027-12
-    let err = verify_chain(&leaf.ours(), &[], &[root.ours()], later).expect_err("expired");
+    let err = verify_chain(&leaf.ours(), &[], &[root.ours()], &[], later).expect_err("expired");
     assert!(matches!(err, CertError::Expired { .. }), "{err}");
     assert!(err.to_string().contains("moon.tern.test") && err.to_string().contains("expired"));
 
     let earlier = UNIX_EPOCH + Duration::from_secs(1_700_000_000); // 2023-11
-    let err = verify_chain(&leaf.ours(), &[], &[root.ours()], earlier).expect_err("early");
+    let err = verify_chain(&leaf.ours(), &[], &[root.ours()], &[], earlier).expect_err("early");
     assert!(matches!(err, CertError::NotYetValid { .. }), "{err}");
     assert!(err.to_string().contains("not valid until"), "{err}");
 
@@ -109,7 +109,8 @@ fn expired_and_not_yet_valid() {
     sub_params.not_after = date_time_ymd(2026, 1, 1);
     let sub = issue(sub_params, &root);
     let leaf = issue(leaf_params(), &sub);
-    let err = verify_chain(&leaf.ours(), &[sub.ours()], &[root.ours()], now()).expect_err("old");
+    let err =
+        verify_chain(&leaf.ours(), &[sub.ours()], &[root.ours()], &[], now()).expect_err("old");
     assert!(
         matches!(&err, CertError::Expired { subject, .. } if subject.contains("old sub CA")),
         "{err}"
@@ -121,13 +122,13 @@ fn wrong_ca() {
     let root = self_signed(ca_params("tern root CA"));
     let other = self_signed(ca_params("someone else's CA"));
     let leaf = issue(leaf_params(), &root);
-    let err = verify_chain(&leaf.ours(), &[], &[other.ours()], now()).expect_err("unknown");
+    let err = verify_chain(&leaf.ours(), &[], &[other.ours()], &[], now()).expect_err("unknown");
     assert!(matches!(err, CertError::UnknownIssuer { .. }), "{err}");
     assert!(err.to_string().contains("not a configured CA"), "{err}");
 
     // Same name as the real CA, different key: the signature gives it away.
     let impostor = self_signed(ca_params("tern root CA"));
-    let err = verify_chain(&leaf.ours(), &[], &[impostor.ours()], now()).expect_err("forged");
+    let err = verify_chain(&leaf.ours(), &[], &[impostor.ours()], &[], now()).expect_err("forged");
     assert!(matches!(err, CertError::BadSignature { .. }), "{err}");
     assert!(err.to_string().contains("does not verify"), "{err}");
 }
@@ -139,8 +140,8 @@ fn issuer_without_the_ca_flag_or_key_cert_sign() {
     not_ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
     let not_ca = issue(not_ca, &root);
     let leaf = issue(leaf_params(), &not_ca);
-    let err =
-        verify_chain(&leaf.ours(), &[not_ca.ours()], &[root.ours()], now()).expect_err("not a CA");
+    let err = verify_chain(&leaf.ours(), &[not_ca.ours()], &[root.ours()], &[], now())
+        .expect_err("not a CA");
     assert!(
         matches!(&err, CertError::NotACa { subject } if subject.contains("not a CA")),
         "{err}"
@@ -151,7 +152,7 @@ fn issuer_without_the_ca_flag_or_key_cert_sign() {
     no_sign.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     let no_sign = issue(no_sign, &root);
     let leaf = issue(leaf_params(), &no_sign);
-    let err = verify_chain(&leaf.ours(), &[no_sign.ours()], &[root.ours()], now())
+    let err = verify_chain(&leaf.ours(), &[no_sign.ours()], &[root.ours()], &[], now())
         .expect_err("no keyCertSign");
     assert!(matches!(err, CertError::NoKeyCertSign { .. }), "{err}");
 }
@@ -163,7 +164,7 @@ fn path_length_and_end_entity_key_usage() {
     let root = self_signed(root_params);
     let sub = issue(ca_params("tern sub CA"), &root);
     let leaf = issue(leaf_params(), &sub);
-    let err = verify_chain(&leaf.ours(), &[sub.ours()], &[root.ours()], now())
+    let err = verify_chain(&leaf.ours(), &[sub.ours()], &[root.ours()], &[], now())
         .expect_err("path too long");
     assert!(
         matches!(
@@ -180,7 +181,7 @@ fn path_length_and_end_entity_key_usage() {
     let mut p = leaf_params();
     p.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
     let leaf = issue(p, &root);
-    let err = verify_chain(&leaf.ours(), &[], &[root.ours()], now()).expect_err("usage");
+    let err = verify_chain(&leaf.ours(), &[], &[root.ours()], &[], now()).expect_err("usage");
     assert!(matches!(err, CertError::NoDigitalSignature { .. }), "{err}");
 }
 
@@ -258,4 +259,101 @@ fn ca_key_hash_is_sha1_of_the_subject_public_key_info() {
     assert_eq!(ours.spki_sha1(), want);
     let parsed = X509Certificate::from_der(ours.der()).unwrap().1;
     assert_eq!(ours.subject_der(), parsed.subject().as_raw());
+}
+
+/// A CRL from `ca` that revokes the certificates with these serial numbers.
+fn crl(ca: &Issued, serials: &[u64]) -> Crl {
+    Crl::from_der(rcgen_crl(ca, serials).der()).expect("rcgen makes valid DER")
+}
+
+fn rcgen_crl(ca: &Issued, serials: &[u64]) -> rcgen::CertificateRevocationList {
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: date_time_ymd(2026, 1, 1),
+        next_update: date_time_ymd(2026, 2, 1),
+        crl_number: rcgen::SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: serials
+            .iter()
+            .map(|&s| rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from(s),
+                revocation_time: date_time_ymd(2026, 1, 1),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    params.signed_by(&ca.cert, &ca.key).expect("CRL")
+}
+
+fn with_serial(cn: &str, serial: u64) -> CertificateParams {
+    let mut p = params(cn);
+    p.serial_number = Some(rcgen::SerialNumber::from(serial));
+    p
+}
+
+#[test]
+fn a_revoked_certificate_is_refused_with_its_serial_and_date() {
+    let root = self_signed(ca_params("Root"));
+    let leaf = issue(with_serial("moon", 42), &root);
+    let other = issue(with_serial("sun", 43), &root);
+    let crls = [crl(&root, &[7, 42])];
+    let err = verify_chain(&leaf.ours(), &[], &[root.ours()], &crls, now()).expect_err("revoked");
+    assert!(matches!(err, CertError::Revoked { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("CN=moon") && text.contains("2a"), "{text}");
+    assert!(text.contains("Jan  1") || text.contains("2026"), "{text}");
+    // The CRL is past its nextUpdate (February) and still counts; others pass.
+    verify_chain(&other.ours(), &[], &[root.ours()], &crls, now()).expect("not revoked");
+}
+
+#[test]
+fn a_revoked_intermediate_takes_its_leaves_with_it() {
+    let root = self_signed(ca_params("Root"));
+    let mut sub_params = ca_params("Sub");
+    sub_params.serial_number = Some(rcgen::SerialNumber::from(5u64));
+    let sub = issue(sub_params, &root);
+    let leaf = issue(with_serial("moon", 42), &sub);
+    let err = verify_chain(
+        &leaf.ours(),
+        &[sub.ours()],
+        &[root.ours()],
+        &[crl(&root, &[5])],
+        now(),
+    )
+    .expect_err("revoked intermediate");
+    assert!(err.to_string().contains("CN=Sub"), "{err}");
+    // The Sub CA's own CRL revokes the leaf.
+    let err = verify_chain(
+        &leaf.ours(),
+        &[sub.ours()],
+        &[root.ours()],
+        &[crl(&sub, &[42])],
+        now(),
+    )
+    .expect_err("revoked leaf");
+    assert!(err.to_string().contains("CN=moon"), "{err}");
+}
+
+#[test]
+fn a_crl_counts_only_for_the_ca_that_signed_it() {
+    let root = self_signed(ca_params("Root"));
+    let leaf = issue(with_serial("moon", 42), &root);
+    // Same name, other key: an impostor's CRL revokes nothing.
+    let impostor = self_signed(ca_params("Root"));
+    let other_ca = self_signed(ca_params("Other"));
+    let crls = [crl(&impostor, &[42]), crl(&other_ca, &[42])];
+    verify_chain(&leaf.ours(), &[], &[root.ours()], &crls, now()).expect("not revoked by its CA");
+}
+
+#[test]
+fn crls_load_from_pem_and_refuse_garbage() {
+    let root = self_signed(ca_params("Root"));
+    let list = rcgen_crl(&root, &[1, 2, 3]);
+    let loaded = Crl::from_pem(list.pem().expect("PEM").as_bytes()).expect("PEM");
+    assert_eq!(loaded, vec![Crl::from_der(list.der()).unwrap()]);
+    assert_eq!(loaded[0].revoked_count(), 3);
+    assert!(loaded[0].issuer().contains("CN=Root"));
+    assert!(Crl::from_der(&list.der()[..list.der().len() - 1]).is_err());
+    assert!(Crl::from_pem(b"no PEM here").is_err());
 }
