@@ -9,13 +9,15 @@
 #   cert-untrusted-ca   sun's certificate from a CA tern does not trust: refused both
 #                       ways, with the reason in ternd's log
 #   cert-dn-identities  both sides named by their certificates' subject DNs
+#   cert-revoked        sun's certificate revoked by the CA's CRL, which tern holds:
+#                       refused both ways, with the serial and date in ternd's log
 # shellcheck shell=bash
 
 CERT_SCENARIOS=(cert-p256-tern-initiates cert-p256-strongswan-initiates
     cert-rsa2048-tern-initiates cert-rsa2048-strongswan-initiates
     cert-rsa4096-chain-tern-initiates cert-rsa4096-chain-strongswan-initiates
     cert-ed25519-tern-initiates cert-ed25519-strongswan-initiates cert-untrusted-ca
-    cert-dn-identities)
+    cert-dn-identities cert-revoked)
 
 # certs_genkey FILE KIND: a private key (p256, rsa2048, rsa4096), PKCS#8 PEM, mode 600.
 certs_genkey() {
@@ -274,4 +276,48 @@ scenario_cert-dn-identities() {
     swanctl_terminate
     check_all_gone
     note "both directions with DN identities; ternctl shows the peer as 'O=tern interop, CN=sun.tern.example'"
+}
+
+# certs_revoke_sun: the CA revokes sun's certificate; its CRL is $W/pki/ca.crl.
+certs_revoke_sun() {
+    local pki="$W/pki" db="$W/pki/ca-db"
+    mkdir -p "$db" && : >"$db/index.txt" && echo 01 >"$db/crlnumber" || return 1
+    printf '[ca]\ndefault_ca = interop\n[interop]\ndatabase = %s\ncrlnumber = %s\ndefault_md = sha256\ndefault_crl_days = 30\n' \
+        "$db/index.txt" "$db/crlnumber" >"$db/ca.cnf"
+    openssl ca -batch -config "$db/ca.cnf" -keyfile "$pki/ca.key" -cert "$pki/ca.pem" \
+        -revoke "$pki/sun.pem" >/dev/null 2>&1 &&
+        openssl ca -batch -config "$db/ca.cnf" -keyfile "$pki/ca.key" -cert "$pki/ca.pem" \
+            -gencrl -out "$pki/ca.crl" >/dev/null 2>&1
+}
+
+# The CA revokes sun's certificate and tern holds the CRL: refused whoever initiates,
+# and ternd names the certificate, its serial and the revocation.
+scenario_cert-revoked() {
+    certs_make_pki p256
+    certs_revoke_sun || fail "openssl could not revoke sun's certificate"
+    local serial conf out rc lines_before
+    serial=$(openssl x509 -in "$W/pki/sun.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/../&:/g; s/:$//')
+    step "CRL: $(openssl crl -in "$W/pki/ca.crl" -noout -text | grep -c 'Serial Number') revoked, sun's serial $serial"
+    conf=$(certs_tern_config) || exit 1
+    sed -i "s|^cacerts = .*|&\ncrls = [\"$W/pki/ca.crl\"]|" "$conf"
+    grep -q '^crls = ' "$conf" || fail "could not add crls to $conf"
+    start_ternd moon --config "$conf"
+    certs_start_charon_sun
+
+    out=$(timeout 60 "$TERNCTL" --socket "$R/moon-ternd/ternd.sock" initiate demo --timeout 20 2>&1)
+    rc=$?
+    step "ternctl initiate demo (revoked peer) -> exit $rc: $out"
+    ((rc != 0)) || fail "ternctl initiate succeeded although sun's certificate is revoked"
+    grep -q "was revoked by" <<<"$out" && grep -qi "$serial" <<<"$out" ||
+        fail "ternctl's answer does not name the revocation and serial $serial: $out"
+    expect_within 10 "moon's kernel has no SA and no policy left" xfrm_is_empty moon
+
+    lines_before=$(wc -l <"$W/moon-ternd.log")
+    swanctl_in "$R/sun-charon" --initiate --child net --timeout 30 >"$W/sun-swanctl-initiate.txt" 2>&1 &&
+        fail "swanctl --initiate succeeded although tern holds a CRL revoking sun"
+    expect_within 10 "ternd's log says sun's certificate was revoked (strongSwan initiating)" \
+        new_log_line_matches "$W/moon-ternd.log" "$lines_before" "was revoked by.*answered AUTHENTICATION_FAILED"
+    note "revoked: $(new_log_line_matches "$W/moon-ternd.log" "$lines_before" 'was revoked' | head -n1 | grep -o 'certificate "[^"]*" (serial [^)]*) was revoked by "[^"]*" on [^,]*')"
+    expect_within 10 "ternctl list-sas is empty" tern_has_no_sa "$R/moon-ternd"
+    expect "ternd is still running" ternd_running "$R/moon-ternd"
 }

@@ -46,6 +46,7 @@ declare -A SCENARIO_SUMMARY=(
     [cert-ed25519-strongswan-initiates]="Ed25519 certificates (RFC 8420), strongSwan initiates, ping through ESP"
     [cert-untrusted-ca]="a peer certificate from a CA tern does not trust: tern refuses it whichever side initiates, no SA anywhere"
     [cert-dn-identities]="DN identities (the certificates' subjects) on both sides, tern initiates"
+    [cert-revoked]="sun's certificate revoked by its CA's CRL, which tern holds (crls): refused whoever initiates, ternd names serial and date"
 )
 
 # record_result NAME PASS|FAIL SECS REASON: one line of target/interop/results.tsv.
