@@ -46,6 +46,7 @@ declare -A SCENARIO_SUMMARY=(
     [cert-ed25519-strongswan-initiates]="Ed25519 certificates (RFC 8420), strongSwan initiates, ping through ESP"
     [cert-untrusted-ca]="a peer certificate from a CA tern does not trust: tern refuses it whichever side initiates, no SA anywhere"
     [cert-dn-identities]="DN identities (the certificates' subjects) on both sides, tern initiates"
+    [strongswan-tfc-padding]="strongSwan pads its ESP to the MTU (tfc_padding = mtu): tern accepts it, ping without loss"
     [cert-revoked]="sun's certificate revoked by its CA's CRL, which tern holds (crls): refused whoever initiates, ternd names serial and date"
 )
 
