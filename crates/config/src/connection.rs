@@ -104,7 +104,9 @@ fn connection(
     };
     let auth = auth(ctx, table)?;
     if let AuthConfig::Pubkey(pubkey) = &auth {
-        check_local_id_in_cert(&local_id_field, &local_id, &pubkey.certs[0])?;
+        for credential in &pubkey.credentials {
+            check_local_id_in_cert(&local_id_field, &local_id, &credential.certs[0])?;
+        }
     }
     let ike_proposals = proposals(table, "proposals", DEFAULT_IKE_PROPOSALS, ike_proposal)?;
     let start_action = optional(table, "start_action", start_action)?.unwrap_or_default();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tern_crypto::{check_peer_id, Certificate, Crl, PeerId, PrivateKey, Secret};
-use tern_engine::config::{AuthConfig, Identity, PubkeyAuth};
+use tern_engine::config::{AuthConfig, Credential, Identity, PubkeyAuth};
 
 use crate::error::ConfigError;
 use crate::psk::{read_secret_file, resolve, SecretFileError};
@@ -22,25 +22,6 @@ pub(crate) fn pubkey_auth(
             f.key()
         )));
     }
-    let cert_field = require(table, "cert")?;
-    let cert_path = cert_field.string()?;
-    let certs = read_certs(ctx, &cert_field, &cert_path)?;
-
-    let key_field = require(table, "key")?;
-    let key_path = key_field.string()?;
-    let key = read_key(ctx, &key_path)?;
-    let ours = certs[0]
-        .public_key()
-        .map_err(|e| cert_field.error(e.to_string()))?;
-    if key.public_key() != ours {
-        return Err(key_field.error(format!(
-            "key {} is not the private key of certificate {} (\"{}\")",
-            shown(ctx, &key_path),
-            shown(ctx, &cert_path),
-            certs[0].subject()
-        )));
-    }
-
     let ca_field = require(table, "cacerts")?;
     let ca_paths = ca_field.string_array()?;
     if ca_paths.is_empty() {
@@ -50,6 +31,7 @@ pub(crate) fn pubkey_auth(
     for path in &ca_paths {
         cacerts.extend(read_certs(ctx, &ca_field, path)?);
     }
+    let credentials = credentials(ctx, table, &cacerts)?;
     let mut crls = Vec::new();
     if let Some(crl_field) = table.field("crls") {
         for path in &crl_field.string_array()? {
@@ -57,11 +39,75 @@ pub(crate) fn pubkey_auth(
         }
     }
     Ok(AuthConfig::Pubkey(Arc::new(PubkeyAuth {
-        certs,
-        key,
+        credentials,
         cacerts,
         crls,
     })))
+}
+
+/// `cert` and `key`: one file each, or lists of them. Each key goes with the
+/// certificate whose public key it has, whatever the order; each certificate
+/// needs its key, and each key its certificate.
+fn credentials(
+    ctx: &Context<'_>,
+    table: &TableReader<'_>,
+    cacerts: &[Certificate],
+) -> Result<Vec<Credential>, ConfigError> {
+    let cert_field = require(table, "cert")?;
+    let cert_paths = cert_field.string_or_array()?;
+    let key_field = require(table, "key")?;
+    let key_paths = key_field.string_or_array()?;
+    if cert_paths.is_empty() || key_paths.is_empty() {
+        return Err(table.error("`cert` and `key` each need at least one file"));
+    }
+    let mut keys = Vec::new();
+    for path in &key_paths {
+        keys.push(Some((read_key(ctx, path)?, path)));
+    }
+    let mut credentials = Vec::new();
+    for path in &cert_paths {
+        let certs = read_certs(ctx, &cert_field, path)?;
+        let public = certs[0]
+            .public_key()
+            .map_err(|e| path.error(&ctx.src, e.to_string()))?;
+        let Some(key) = keys
+            .iter_mut()
+            .find(|k| {
+                k.as_ref()
+                    .is_some_and(|(key, _)| key.public_key() == public)
+            })
+            .and_then(Option::take)
+        else {
+            let one_each = cert_paths.len() == 1 && key_paths.len() == 1;
+            let message = if one_each {
+                format!(
+                    "key {} is not the private key of certificate {} (\"{}\")",
+                    shown(ctx, &key_paths[0]),
+                    shown(ctx, path),
+                    certs[0].subject()
+                )
+            } else {
+                format!(
+                    "no file in `key` holds the private key of certificate {} (\"{}\")",
+                    shown(ctx, path),
+                    certs[0].subject()
+                )
+            };
+            let at = if one_each { &key_paths[0] } else { path };
+            return Err(at.error(&ctx.src, message));
+        };
+        credentials.push(Credential::new(certs, key.0, cacerts));
+    }
+    if let Some((_, path)) = keys.into_iter().flatten().next() {
+        return Err(path.error(
+            &ctx.src,
+            format!(
+                "key {} belongs to no certificate in `cert`",
+                shown(ctx, path)
+            ),
+        ));
+    }
+    Ok(credentials)
 }
 
 fn require<'a>(table: &TableReader<'a>, key: &str) -> Result<Field<'a>, ConfigError> {

@@ -252,6 +252,15 @@ impl<'a> Field<'a> {
         u16::try_from(n).map_err(|_| self.error("port out of range"))
     }
 
+    /// One string, or an array of them.
+    pub fn string_or_array(&self) -> Result<Vec<Located<&'a str>>, ConfigError> {
+        match self.item.as_value() {
+            Some(Value::String(_)) => Ok(vec![self.string()?]),
+            Some(Value::Array(_)) => self.string_array(),
+            _ => Err(self.type_error("a string or an array of strings")),
+        }
+    }
+
     /// An array of strings, each with its own span.
     pub fn string_array(&self) -> Result<Vec<Located<&'a str>>, ConfigError> {
         let Some(Value::Array(array)) = self.item.as_value() else {

@@ -50,6 +50,8 @@ const FILES: &[&str] = &[
     "int4096.cert.pem",
     "ca4096.cert.pem",
     "ca-revokes-sun-p256.crl.pem",
+    "moon-rsa2048.cert.pem",
+    "moon-rsa2048.key.pem",
 ];
 
 const GOOD: &str = "auth = \"pubkey\"\ncert = \"moon-p256.cert.pem\"\nkey = \"moon-p256.key.pem\"\ncacerts = [\"ca.cert.pem\"]\n";
@@ -61,9 +63,11 @@ fn certificate_key_and_cas_load() {
     let AuthConfig::Pubkey(auth) = &config.engine.connections[0].auth else {
         panic!("not pubkey auth")
     };
-    assert_eq!(auth.certs.len(), 1);
-    assert!(auth.certs[0].subject().contains("CN=moon.tern.test"));
-    assert_eq!(auth.key.kind(), "ECDSA P-256");
+    assert_eq!(auth.credentials.len(), 1);
+    let ours = &auth.credentials[0];
+    assert_eq!(ours.certs.len(), 1);
+    assert!(ours.certs[0].subject().contains("CN=moon.tern.test"));
+    assert_eq!(ours.key.kind(), "ECDSA P-256");
     assert_eq!(auth.cacerts.len(), 1);
     assert!(auth.cacerts[0].subject().contains("tern test root"));
     // The description ternctl shows names the method, never the key.
@@ -93,8 +97,9 @@ fn a_chain_file_and_der_certificates() {
     let AuthConfig::Pubkey(auth) = &config.engine.connections[0].auth else {
         panic!("not pubkey auth")
     };
-    assert_eq!(auth.certs.len(), 2);
-    assert!(auth.certs[1].subject().contains("intermediate"));
+    let ours = &auth.credentials[0];
+    assert_eq!(ours.certs.len(), 2);
+    assert!(ours.certs[1].subject().contains("intermediate"));
     assert_eq!(auth.cacerts, ca);
 }
 
@@ -225,4 +230,61 @@ fn crls_load_and_a_bad_one_is_named_with_its_position() {
     assert!(e.message.contains("no X509 CRL block"), "{e}");
     let e = load_file(&dir.config(&format!("{GOOD}crls = [\"missing.crl\"]\n"))).unwrap_err();
     assert!(e.message.contains("cannot read crls"), "{e}");
+}
+
+#[test]
+fn several_certificates_each_with_its_key_in_any_order() {
+    let dir = Dir::new("several", FILES);
+    // The RSA certificate followed by its intermediate.
+    let mut chain = std::fs::read(dir.0.join("moon-rsa4096.cert.pem")).unwrap();
+    chain.extend(std::fs::read(dir.0.join("int4096.cert.pem")).unwrap());
+    std::fs::write(dir.0.join("rsa-chain.pem"), chain).unwrap();
+    let config = load_file(&dir.config(
+        "auth = \"pubkey\"\ncert = [\"moon-p256.cert.pem\", \"rsa-chain.pem\"]\n\
+         key = [\"moon-rsa4096.key.pem\", \"moon-p256.key.pem\"]\n\
+         cacerts = [\"ca.cert.pem\", \"ca4096.cert.pem\"]\n",
+    ))
+    .unwrap();
+    let AuthConfig::Pubkey(auth) = &config.engine.connections[0].auth else {
+        panic!("not pubkey auth")
+    };
+    let kinds: Vec<_> = auth.credentials.iter().map(|c| c.key.kind()).collect();
+    assert_eq!(kinds[0], "ECDSA P-256", "in the order of `cert`");
+    assert!(kinds[1].starts_with("RSA"), "{kinds:?}");
+    // How a CERTREQ names each one's CAs: the P-256 root; the intermediate and
+    // the RSA root above it.
+    let ca = |name: &str| {
+        tern_engine::config::Certificate::from_pem(&std::fs::read(dir.0.join(name)).unwrap())
+            .unwrap()[0]
+            .spki_sha1()
+    };
+    assert_eq!(auth.credentials[0].ca_key_hashes, vec![ca("ca.cert.pem")]);
+    assert_eq!(
+        auth.credentials[1].ca_key_hashes,
+        vec![ca("int4096.cert.pem"), ca("ca4096.cert.pem")]
+    );
+
+    // A certificate without its key, and a key without its certificate.
+    let e = load_file(&dir.config(
+        "auth = \"pubkey\"\ncert = [\"moon-p256.cert.pem\", \"moon-rsa2048.cert.pem\"]\n\
+         key = [\"moon-p256.key.pem\"]\ncacerts = [\"ca.cert.pem\"]\n",
+    ))
+    .unwrap_err();
+    assert!(
+        e.message
+            .contains("no file in `key` holds the private key of certificate"),
+        "{e}"
+    );
+    assert!(e.message.contains("moon-rsa2048.cert.pem"), "{e}");
+    assert_eq!(e.line, 5, "{e}");
+    let e = load_file(&dir.config(
+        "auth = \"pubkey\"\ncert = \"moon-p256.cert.pem\"\n\
+         key = [\"moon-p256.key.pem\", \"moon-rsa2048.key.pem\"]\ncacerts = [\"ca.cert.pem\"]\n",
+    ))
+    .unwrap_err();
+    assert!(
+        e.message.contains("belongs to no certificate in `cert`"),
+        "{e}"
+    );
+    assert_eq!(e.line, 6, "{e}");
 }

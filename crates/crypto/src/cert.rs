@@ -90,6 +90,14 @@ impl Certificate {
         sha1::Sha1::digest(self.parsed().public_key().raw).into()
     }
 
+    /// Whether `issuer` issued this certificate: its subject is our issuer and
+    /// its key verifies our signature.
+    pub fn issued_by(&self, issuer: &Certificate) -> bool {
+        let (child, parent) = (self.parsed(), issuer.parsed());
+        parent.subject().as_raw() == child.issuer().as_raw()
+            && child.verify_signature(Some(parent.public_key())).is_ok()
+    }
+
     /// The subject's public key, for verifying its AUTH payload.
     pub fn public_key(&self) -> Result<PublicKey, CertError> {
         let cert = self.parsed();

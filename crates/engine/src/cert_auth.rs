@@ -13,7 +13,7 @@ use tern_wire::{
     Payload,
 };
 
-use crate::config::PubkeyAuth;
+use crate::config::{Credential, PubkeyAuth};
 use crate::identity;
 
 /// The hashes we accept in method 14 signatures, announced in SIGNATURE_HASH_ALGORITHMS.
@@ -33,9 +33,32 @@ pub(crate) fn certreq(auth: &PubkeyAuth) -> Payload {
     })
 }
 
+/// The CAs the peer asks certificates from: the SHA-1 key hashes of its CERTREQ
+/// payloads (RFC 7296 §3.7), of the X.509 signature encoding.
+pub(crate) fn requested_cas(received: &[Payload]) -> Vec<[u8; 20]> {
+    received
+        .iter()
+        .filter_map(|p| match p {
+            Payload::CertReq(r) if r.encoding == CertEncoding::X509_SIGNATURE => Some(&r.data),
+            _ => None,
+        })
+        .flat_map(|data| data.chunks_exact(20))
+        .map(|hash| hash.try_into().expect("chunks of 20"))
+        .collect()
+}
+
+/// The credential to show: the first under a CA the peer asked for, else the first.
+pub(crate) fn choose<'a>(auth: &'a PubkeyAuth, requested: &[[u8; 20]]) -> &'a Credential {
+    auth.credentials
+        .iter()
+        .find(|c| c.ca_key_hashes.iter().any(|h| requested.contains(h)))
+        .or(auth.credentials.first())
+        .expect("a pubkey connection has a credential")
+}
+
 /// Our certificate, then the intermediates that lead to the peer's trust anchor.
-pub(crate) fn cert_payloads(auth: &PubkeyAuth) -> impl Iterator<Item = Payload> + '_ {
-    auth.certs.iter().map(|c| {
+pub(crate) fn cert_payloads(ours: &Credential) -> impl Iterator<Item = Payload> + '_ {
+    ours.certs.iter().map(|c| {
         Payload::Cert(CertPayload {
             encoding: CertEncoding::X509_SIGNATURE,
             data: c.der().to_vec(),
@@ -45,12 +68,12 @@ pub(crate) fn cert_payloads(auth: &PubkeyAuth) -> impl Iterator<Item = Payload> 
 
 /// Our AUTH payload over `signed_octets`.
 pub(crate) fn sign(
-    auth: &PubkeyAuth,
+    ours: &Credential,
     peer_hashes: &[SigHash],
     signed_octets: &[u8],
 ) -> Result<AuthPayload, String> {
-    let how = choose_signature(&auth.key, peer_hashes)?;
-    let data = sign_auth(&auth.key, how, signed_octets)
+    let how = choose_signature(&ours.key, peer_hashes)?;
+    let data = sign_auth(&ours.key, how, signed_octets)
         .map_err(|e| format!("signing our AUTH payload with {how}: {e}"))?;
     Ok(AuthPayload {
         method: AuthMethod(how.method()),
@@ -161,17 +184,21 @@ mod tests {
 
     fn auth(cert: &[u8], key: &[u8]) -> PubkeyAuth {
         let certs = Certificate::from_pem(cert).unwrap();
+        let cacerts = Certificate::from_pem(fixture!("ca.cert.pem")).unwrap();
         PubkeyAuth {
-            cacerts: Certificate::from_pem(fixture!("ca.cert.pem")).unwrap(),
+            credentials: vec![Credential::new(
+                certs,
+                PrivateKey::from_pem(key).unwrap(),
+                &cacerts,
+            )],
+            cacerts,
             crls: Vec::new(),
-            certs,
-            key: PrivateKey::from_pem(key).unwrap(),
         }
     }
 
     fn signed_with(auth: &PubkeyAuth, peer_hashes: &[SigHash]) -> (AuthMethod, PublicKey) {
-        let payload = sign(auth, peer_hashes, b"signed octets").unwrap();
-        let key = auth.certs[0].public_key().unwrap();
+        let payload = sign(&auth.credentials[0], peer_hashes, b"signed octets").unwrap();
+        let key = auth.credentials[0].certs[0].public_key().unwrap();
         verify_auth(&key, payload.method.0, &payload.data, b"signed octets")
             .expect("verifies with the certificate's key");
         (payload.method, key)
@@ -207,7 +234,7 @@ mod tests {
             fixture!("moon-ed25519.cert.pem"),
             fixture!("moon-ed25519.key.pem"),
         );
-        let e = sign(&ed, &[], b"x").unwrap_err();
+        let e = sign(&ed.credentials[0], &[], b"x").unwrap_err();
         assert!(e.contains("SIGNATURE_HASH_ALGORITHMS"), "{e}");
     }
 
@@ -240,5 +267,49 @@ mod tests {
         };
         assert_eq!(req.encoding, CertEncoding::X509_SIGNATURE);
         assert_eq!(req.data, a.cacerts[0].spki_sha1());
+    }
+
+    #[test]
+    fn the_certificate_shown_is_the_one_under_a_ca_the_peer_asked_for() {
+        let ca = Certificate::from_pem(fixture!("ca.cert.pem")).unwrap();
+        let ca4096 = Certificate::from_pem(fixture!("ca4096.cert.pem")).unwrap();
+        let p256 = Credential::new(
+            Certificate::from_pem(fixture!("moon-p256.cert.pem")).unwrap(),
+            PrivateKey::from_pem(fixture!("moon-p256.key.pem")).unwrap(),
+            &[ca.clone(), ca4096.clone()].concat(),
+        );
+        let mut chain = Certificate::from_pem(fixture!("moon-rsa4096.cert.pem")).unwrap();
+        chain.extend(Certificate::from_pem(fixture!("int4096.cert.pem")).unwrap());
+        let rsa = Credential::new(
+            chain,
+            PrivateKey::from_pem(fixture!("moon-rsa4096.key.pem")).unwrap(),
+            &[ca.clone(), ca4096.clone()].concat(),
+        );
+        // The P-256 certificate is under the P-256 root; the RSA one under its
+        // intermediate and, above that, the RSA root.
+        assert_eq!(p256.ca_key_hashes, vec![ca[0].spki_sha1()]);
+        assert_eq!(rsa.ca_key_hashes.len(), 2);
+        assert!(rsa.ca_key_hashes.contains(&ca4096[0].spki_sha1()));
+        let auth = PubkeyAuth {
+            credentials: vec![p256, rsa],
+            cacerts: ca.clone(),
+            crls: Vec::new(),
+        };
+        let certreq = |cas: &[&Certificate]| {
+            requested_cas(&[Payload::CertReq(CertReqPayload {
+                encoding: CertEncoding::X509_SIGNATURE,
+                data: cas.iter().flat_map(|c| c.spki_sha1()).collect(),
+            })])
+        };
+        assert_eq!(
+            choose(&auth, &certreq(&[&ca4096[0]])).certs.len(),
+            2,
+            "the RSA chain, intermediate included"
+        );
+        assert_eq!(choose(&auth, &certreq(&[&ca[0]])).certs.len(), 1);
+        // Asked for nothing we have, or for nothing at all: the first.
+        let unknown = [[7u8; 20]];
+        assert_eq!(choose(&auth, &unknown).certs.len(), 1);
+        assert_eq!(choose(&auth, &[]).certs.len(), 1);
     }
 }

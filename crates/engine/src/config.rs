@@ -196,10 +196,10 @@ impl std::fmt::Debug for AuthConfig {
 
 /// Certificate authentication: what we show and sign with, and whom we trust.
 pub struct PubkeyAuth {
-    /// Our end-entity certificate first, then any intermediates to send with it.
-    pub certs: Vec<Certificate>,
-    /// The private key of `certs[0]` (whoever builds this checks that they match).
-    pub key: PrivateKey,
+    /// Our certificates with their keys, in order of preference: we show the first
+    /// whose CA the peer asks for (CERTREQ), or the first when it asks for none
+    /// of theirs. Never empty.
+    pub credentials: Vec<Credential>,
     /// Trust anchors: the peer's certificate must chain to one of these.
     pub cacerts: Vec<Certificate>,
     /// Revocation lists: a certificate in the peer's chain that one of these
@@ -210,7 +210,9 @@ pub struct PubkeyAuth {
 impl PartialEq for PubkeyAuth {
     /// The key is the certificate's, so comparing certificates compares keys.
     fn eq(&self, other: &Self) -> bool {
-        self.certs == other.certs && self.cacerts == other.cacerts && self.crls == other.crls
+        self.credentials == other.credentials
+            && self.cacerts == other.cacerts
+            && self.crls == other.crls
     }
 }
 
@@ -219,10 +221,59 @@ impl Eq for PubkeyAuth {}
 impl std::fmt::Debug for PubkeyAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PubkeyAuth")
-            .field("certs", &self.certs)
-            .field("key", &self.key)
+            .field("credentials", &self.credentials)
             .field("cacerts", &self.cacerts)
             .field("crls", &self.crls)
+            .finish()
+    }
+}
+
+/// One certificate we can show, with its chain and key.
+pub struct Credential {
+    /// Our end-entity certificate first, then any intermediates to send with it.
+    pub certs: Vec<Certificate>,
+    /// The private key of `certs[0]` (whoever builds this checks that they match).
+    pub key: PrivateKey,
+    /// How a CERTREQ names the CAs above our certificate that we know of: the
+    /// SHA-1 of each one's SubjectPublicKeyInfo (RFC 7296 §3.7).
+    pub ca_key_hashes: Vec<[u8; 20]>,
+}
+
+impl Credential {
+    /// `certs` (end entity first) and its key; `cas` are CA certificates that may
+    /// sit above the chain's top (ours, or the ones we trust).
+    pub fn new(certs: Vec<Certificate>, key: PrivateKey, cas: &[Certificate]) -> Credential {
+        let mut ca_key_hashes: Vec<[u8; 20]> =
+            certs.iter().skip(1).map(Certificate::spki_sha1).collect();
+        if let Some(top) = certs.last() {
+            ca_key_hashes.extend(
+                cas.iter()
+                    .filter(|ca| top.issued_by(ca))
+                    .map(Certificate::spki_sha1),
+            );
+        }
+        Credential {
+            certs,
+            key,
+            ca_key_hashes,
+        }
+    }
+}
+
+impl PartialEq for Credential {
+    /// The key is the certificate's, so comparing certificates compares keys.
+    fn eq(&self, other: &Self) -> bool {
+        self.certs == other.certs
+    }
+}
+
+impl Eq for Credential {}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("certs", &self.certs)
+            .field("key", &self.key)
             .finish()
     }
 }

@@ -50,8 +50,13 @@ fn sa_prf(sa: &IkeSa) -> tern_crypto::PrfAlg {
 }
 
 /// Our AUTH payload, preceded by our CERT payloads when we authenticate with a
-/// certificate.
-fn our_auth(sa: &IkeSa, signer: Signer, id: &Identification) -> Result<Vec<Payload>, String> {
+/// certificate: the one under a CA in `requested` (the peer's CERTREQ) if we have one.
+fn our_auth(
+    sa: &IkeSa,
+    signer: Signer,
+    id: &Identification,
+    requested: &[[u8; 20]],
+) -> Result<Vec<Payload>, String> {
     let octets = octets_signed_by(sa, signer, id);
     match &sa.connection.auth {
         AuthConfig::Psk(psk) => Ok(vec![Payload::Auth(AuthPayload {
@@ -59,8 +64,9 @@ fn our_auth(sa: &IkeSa, signer: Signer, id: &Identification) -> Result<Vec<Paylo
             data: psk_auth(sa_prf(sa), psk, &octets),
         })]),
         AuthConfig::Pubkey(auth) => {
-            let signed = cert_auth::sign(auth, &sa.peer_signature_hashes, &octets)?;
-            let mut out: Vec<Payload> = cert_auth::cert_payloads(auth).collect();
+            let ours = cert_auth::choose(auth, requested);
+            let signed = cert_auth::sign(ours, &sa.peer_signature_hashes, &octets)?;
+            let mut out: Vec<Payload> = cert_auth::cert_payloads(ours).collect();
             out.push(Payload::Auth(signed));
             Ok(out)
         }
@@ -130,10 +136,16 @@ pub(crate) fn refused_by_peer(conn: &Connection) -> String {
 
 impl Ctx {
     /// Initiator: IDi, [IDr], AUTH and the first CHILD SA's SA, TSi, TSr.
-    pub(crate) fn send_auth_request(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
+    /// `requested`: the CAs the responder's CERTREQ named.
+    pub(crate) fn send_auth_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        requested: &[[u8; 20]],
+    ) -> Next {
         let conn = sa.connection.clone();
         let id_i = identity::to_wire(&conn.local_id);
-        let auth = match our_auth(sa, Signer::Initiator, &id_i) {
+        let auth = match our_auth(sa, Signer::Initiator, &id_i, requested) {
             Ok(auth) => auth,
             Err(e) => return Next::Destroy(format!("connection `{}`: {e}", conn.name)),
         };
@@ -330,7 +342,13 @@ impl Ctx {
         sa.connection = conn.clone();
         let ours = checked.and_then(|how| {
             log_authenticated(sa, id_i, &how);
-            our_auth(sa, Signer::Responder, &identity::to_wire(&conn.local_id))
+            let requested = cert_auth::requested_cas(&p);
+            our_auth(
+                sa,
+                Signer::Responder,
+                &identity::to_wire(&conn.local_id),
+                &requested,
+            )
         });
         let mut response = match ours {
             Ok(auth) => {

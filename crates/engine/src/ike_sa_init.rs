@@ -221,7 +221,8 @@ impl Ctx {
         self.detect_nat(now, sa, p);
         capabilities::note_peer(sa, p);
         tracing::debug!(ike = sa.unique_id, suite = %suite, "IKE_SA_INIT done");
-        self.send_auth_request(now, sa)
+        let requested = crate::cert_auth::requested_cas(p);
+        self.send_auth_request(now, sa, &requested)
     }
 
     /// Sends IKE_SA_INIT again after COOKIE or INVALID_KE_PAYLOAD.

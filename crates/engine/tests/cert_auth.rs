@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
 use tern_engine::config::{
-    AuthConfig, Certificate, Crl, EngineConfig, Identity, PrivateKey, PubkeyAuth,
+    AuthConfig, Certificate, Credential, Crl, EngineConfig, Identity, PrivateKey, PubkeyAuth,
 };
 use tern_engine::Event;
 use tern_wire::{ExchangeType, Message, NotifyType, Payload};
@@ -148,8 +148,7 @@ fn config_checking(local: &str, kind: &str, crls: Vec<Crl>) -> EngineConfig {
     conn.local_id = Identity::Fqdn(format!("{me}.tern.test"));
     conn.remote_id = Some(Identity::Fqdn(format!("{peer}.tern.test")));
     conn.auth = AuthConfig::Pubkey(Arc::new(PubkeyAuth {
-        certs: c.certs,
-        key: c.key,
+        credentials: vec![Credential::new(c.certs, c.key, &c.cacerts)],
         cacerts: c.cacerts,
         crls,
     }));
@@ -463,4 +462,54 @@ fn a_revoked_certificate_is_refused_in_both_roles() {
         "{:?}",
         pair.a.events
     );
+}
+
+/// Moon holds a P-256 certificate (P-256 root) and an RSA-4096 one (RSA root, through
+/// an intermediate), in this order or the other, and trusts both roots.
+fn moon_with_two_certificates(rsa_first: bool) -> EngineConfig {
+    let (p256, rsa) = (credentials("moon", "p256"), credentials("moon", "rsa4096"));
+    let cacerts = [p256.cacerts, rsa.cacerts].concat();
+    let mut credentials = vec![
+        Credential::new(p256.certs, p256.key, &cacerts),
+        Credential::new(rsa.certs, rsa.key, &cacerts),
+    ];
+    if rsa_first {
+        credentials.reverse();
+    }
+    let mut config = config("moon", "p256");
+    config.connections[0].auth = AuthConfig::Pubkey(Arc::new(PubkeyAuth {
+        credentials,
+        cacerts,
+        crls: Vec::new(),
+    }));
+    config
+}
+
+#[test]
+fn the_certificate_shown_is_the_one_the_peers_certreq_asks_for() {
+    // Sun trusts one root only and says so in its CERTREQ; moon's other certificate,
+    // listed first, would be refused.
+    for (sun_kind, rsa_first) in [("rsa4096", false), ("p256", true)] {
+        for moon_initiates in [true, false] {
+            let (moon, sun) = (
+                moon_with_two_certificates(rsa_first),
+                config("sun", sun_kind),
+            );
+            let mut pair = if moon_initiates {
+                Pair::new(moon, sun)
+            } else {
+                let mut pair = Pair::new(sun, moon);
+                std::mem::swap(&mut pair.a.addr, &mut pair.b.addr);
+                pair
+            };
+            pair.initiate_from_a("demo");
+            pair.deliver();
+            assert!(
+                established(&pair.a) && established(&pair.b),
+                "sun trusting only the {sun_kind} root, moon initiating: {moon_initiates}: {:?} {:?}",
+                pair.a.events,
+                pair.b.events
+            );
+        }
+    }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use tern_engine::config::{
-    AuthConfig, Certificate, EngineConfig, Fragmentation, Identity, PrivateKey, PubkeyAuth,
+    AuthConfig, Certificate, Credential, EngineConfig, Fragmentation, Identity, PrivateKey,
+    PubkeyAuth,
 };
 use tern_wire::{ExchangeType, Message, NotifyType, Payload};
 
@@ -42,10 +43,14 @@ fn config(moon: bool, fragment_size: u16) -> EngineConfig {
     let conn = &mut config.connections[0];
     conn.local_id = Identity::Fqdn(format!("{me}.tern.test"));
     conn.remote_id = Some(Identity::Fqdn(format!("{peer}.tern.test")));
+    let cacerts = Certificate::from_pem(fixture!("ca4096.cert.pem")).unwrap();
     conn.auth = AuthConfig::Pubkey(Arc::new(PubkeyAuth {
-        certs,
-        key: PrivateKey::from_pem(key).unwrap(),
-        cacerts: Certificate::from_pem(fixture!("ca4096.cert.pem")).unwrap(),
+        credentials: vec![Credential::new(
+            certs,
+            PrivateKey::from_pem(key).unwrap(),
+            &cacerts,
+        )],
+        cacerts,
         crls: Vec::new(),
     }));
     config.fragmentation = Fragmentation {
