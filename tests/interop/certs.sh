@@ -11,13 +11,16 @@
 #   cert-dn-identities  both sides named by their certificates' subject DNs
 #   cert-revoked        sun's certificate revoked by the CA's CRL, which tern holds:
 #                       refused both ways, with the serial and date in ternd's log
+#   cert-chosen-by-certreq  tern holds an ECDSA certificate (one CA) and an RSA one
+#                       (another CA), ECDSA first; strongSwan trusts only the RSA CA
+#                       and asks for it (CERTREQ): tern shows the RSA one, both ways
 # shellcheck shell=bash
 
 CERT_SCENARIOS=(cert-p256-tern-initiates cert-p256-strongswan-initiates
     cert-rsa2048-tern-initiates cert-rsa2048-strongswan-initiates
     cert-rsa4096-chain-tern-initiates cert-rsa4096-chain-strongswan-initiates
     cert-ed25519-tern-initiates cert-ed25519-strongswan-initiates cert-untrusted-ca
-    cert-dn-identities cert-revoked)
+    cert-dn-identities cert-revoked cert-chosen-by-certreq)
 
 # certs_genkey FILE KIND: a private key (p256, rsa2048, rsa4096), PKCS#8 PEM, mode 600.
 certs_genkey() {
@@ -320,4 +323,38 @@ scenario_cert-revoked() {
     note "revoked: $(new_log_line_matches "$W/moon-ternd.log" "$lines_before" 'was revoked' | head -n1 | grep -o 'certificate "[^"]*" (serial [^)]*) was revoked by "[^"]*" on [^,]*')"
     expect_within 10 "ternctl list-sas is empty" tern_has_no_sa "$R/moon-ternd"
     expect "ternd is still running" ternd_running "$R/moon-ternd"
+}
+
+# Two PKIs: $W/pki-p256 (moon's first certificate) and $W/pki, RSA, the only one
+# strongSwan trusts. Both roots are named alike, so only the key tells them apart.
+scenario_cert-chosen-by-certreq() {
+    certs_make_pki p256
+    mv "$W/pki" "$W/pki-p256"
+    certs_make_pki rsa2048
+    local conf first="$W/pki-p256" second="$W/pki"
+    conf=$(certs_tern_config) || exit 1
+    sed -i -e "s|^cert = .*|cert = [\"$first/moon-chain.pem\", \"$second/moon-chain.pem\"]|" \
+        -e "s|^key = .*|key = [\"$first/moon.key\", \"$second/moon.key\"]|" \
+        -e "s|^cacerts = .*|cacerts = [\"$first/ca.pem\", \"$second/ca.pem\"]|" "$conf"
+    grep -q "^cert = \[" "$conf" || fail "could not list two certificates in $conf"
+    start_ternd moon --config "$conf"
+    certs_start_charon_sun
+
+    tern_initiate
+    check_tunnel_up
+    certs_check_peer_verified
+    grep -q "authentication of 'moon.tern.example' with RSA" "$W/sun-charon.log" ||
+        fail "strongSwan did not authenticate moon with its RSA certificate: $(grep -m1 "authentication of 'moon" "$W/sun-charon.log")"
+    tern_terminate
+    check_all_gone
+
+    local lines_before
+    lines_before=$(wc -l <"$W/sun-charon.log")
+    swanctl_initiate sun
+    check_tunnel_up
+    new_log_line_matches "$W/sun-charon.log" "$lines_before" "authentication of 'moon.tern.example' with RSA.* successful" >/dev/null ||
+        fail "strongSwan initiating: moon did not answer with its RSA certificate"
+    note "ECDSA certificate listed first, strongSwan asks for the RSA CA: tern showed the RSA one, both ways"
+    swanctl_terminate
+    check_all_gone
 }

@@ -47,6 +47,7 @@ declare -A SCENARIO_SUMMARY=(
     [cert-untrusted-ca]="a peer certificate from a CA tern does not trust: tern refuses it whichever side initiates, no SA anywhere"
     [cert-dn-identities]="DN identities (the certificates' subjects) on both sides, tern initiates"
     [strongswan-tfc-padding]="strongSwan pads its ESP to the MTU (tfc_padding = mtu): tern accepts it, ping without loss"
+    [cert-chosen-by-certreq]="tern holds an ECDSA and an RSA certificate (ECDSA first), strongSwan trusts only the RSA CA: its CERTREQ makes tern show the RSA one, both ways"
     [cert-revoked]="sun's certificate revoked by its CA's CRL, which tern holds (crls): refused whoever initiates, ternd names serial and date"
 )
 
