@@ -49,6 +49,7 @@ pub fn format_dpd_action(action: DpdAction) -> &'static str {
     match action {
         DpdAction::Clear => "clear",
         DpdAction::Restart => "restart",
+        DpdAction::Trap => "trap",
     }
 }
 
@@ -57,6 +58,7 @@ pub fn format_close_action(action: CloseAction) -> &'static str {
     match action {
         CloseAction::None => "none",
         CloseAction::Start => "start",
+        CloseAction::Trap => "trap",
     }
 }
 
@@ -73,5 +75,6 @@ pub fn format_start_action(action: StartAction) -> &'static str {
     match action {
         StartAction::None => "none",
         StartAction::Start => "start",
+        StartAction::Trap => "trap",
     }
 }

@@ -1,5 +1,6 @@
 //! What the kernel tells the engine about its SAs: an ESP SA reached the traffic
-//! limit the engine set on it (`rekey_bytes`, `life_packets`, ...).
+//! limit the engine set on it (`rekey_bytes`, `life_packets`, ...), or a trap's
+//! policy matched a packet and wants an SA (ACQUIRE, see `trap.rs`).
 //!
 //! Time limits are the engine's own timers; traffic limits only the kernel can
 //! count, so it reports them as XFRM EXPIRE messages: a soft one asks for a rekey,
@@ -22,12 +23,20 @@ pub enum KernelEvent {
         spi: u32,
         hard: bool,
     },
+    /// An outbound packet matched a policy of `reqid` that has no SA: the
+    /// kernel asks for one between `src` and `dst` (a trap doing its job).
+    Acquire {
+        reqid: u32,
+        src: IpAddr,
+        dst: IpAddr,
+    },
 }
 
 impl Engine {
     pub fn handle_kernel_event(&mut self, now: Instant, event: KernelEvent) {
         match event {
             KernelEvent::Expire { dst, spi, hard, .. } => self.on_expire(now, dst, spi, hard),
+            KernelEvent::Acquire { reqid, src, dst } => self.on_acquire(now, reqid, src, dst),
         }
     }
 
