@@ -41,6 +41,8 @@ fn child_conn_info(child: &ChildConfig) -> ChildConnInfo {
         start_action: format_start_action(child.start_action).to_string(),
         dpd_action: format_dpd_action(child.dpd_action).to_string(),
         close_action: format_close_action(child.close_action).to_string(),
+        // Known to the running engine, not the file: ternd fills it in.
+        trapped: false,
     }
 }
 

@@ -1,42 +1,49 @@
 //! The kernel's word on tern's SAs: XFRM EXPIRE notifications (traffic limits
-//! reached), read off a monitor socket and handed to the daemon loop.
+//! reached) and ACQUIREs (a trap's policy matched a packet), read off a monitor
+//! socket and handed to the daemon loop.
 
 use tern_engine::KernelEvent;
-use tern_xfrm::{Group, Monitor, XfrmEvent};
+use tern_xfrm::{engine_reqid, Group, Monitor, XfrmEvent};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 /// ESP's IP protocol number: tern's SAs are all ESP.
 const ESP: u8 = 50;
 
-/// Subscribes to EXPIRE in ternd's network namespace.
+/// Subscribes to EXPIRE and ACQUIRE in ternd's network namespace.
 pub fn open() -> Result<AsyncFd<Monitor>, String> {
-    let monitor = Monitor::open_groups(&[Group::Expire]).map_err(|e| e.to_string())?;
+    let monitor =
+        Monitor::open_groups(&[Group::Expire, Group::Acquire]).map_err(|e| e.to_string())?;
     // SAFETY: the Monitor owns its descriptor and never changes it, and the AsyncFd
     // owns the Monitor for as long as it is registered.
     unsafe { AsyncFd::register_with_interest(monitor, tokio::io::Interest::READABLE) }
         .map_err(|e| format!("watching the XFRM monitor socket: {e}"))
 }
 
-/// Forwards EXPIREs of ESP SAs to the daemon until it goes away.
+/// Forwards EXPIREs of ESP SAs and ACQUIREs of tern's policies to the daemon
+/// until it goes away.
 pub async fn forward(mut monitor: AsyncFd<Monitor>, to_daemon: mpsc::Sender<KernelEvent>) {
     loop {
         let mut ready = match monitor.readable_mut().await {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!("XFRM monitor: {e}; kernel EXPIREs are no longer seen");
+                tracing::error!(
+                    "XFRM monitor: {e}; kernel EXPIREs and ACQUIREs are no longer seen"
+                );
                 return;
             }
         };
         let events = match ready.get_inner_mut().recv_events() {
             Ok(events) => events,
             Err(e) => {
-                tracing::error!("XFRM monitor: {e}; kernel EXPIREs are no longer seen");
+                tracing::error!(
+                    "XFRM monitor: {e}; kernel EXPIREs and ACQUIREs are no longer seen"
+                );
                 return;
             }
         };
         ready.clear_ready();
-        for event in events.into_iter().filter_map(expire) {
+        for event in events.into_iter().filter_map(to_engine) {
             if to_daemon.send(event).await.is_err() {
                 return;
             }
@@ -44,8 +51,25 @@ pub async fn forward(mut monitor: AsyncFd<Monitor>, to_daemon: mpsc::Sender<Kern
     }
 }
 
-fn expire(event: XfrmEvent) -> Option<KernelEvent> {
+fn to_engine(event: XfrmEvent) -> Option<KernelEvent> {
     match event {
+        // Only tern's own reqids: another daemon's traps are not ours to answer.
+        XfrmEvent::Acquire {
+            policy,
+            template,
+            src,
+            dst,
+            ..
+        } => {
+            let reqid = template
+                .map(|t| t.reqid)
+                .or_else(|| policy.templates.first().map(|t| t.reqid))?;
+            Some(KernelEvent::Acquire {
+                reqid: engine_reqid(reqid)?,
+                src,
+                dst,
+            })
+        }
         XfrmEvent::Expire { sa, hard } if sa.proto == ESP => Some(KernelEvent::Expire {
             src: sa.src,
             dst: sa.dst,
@@ -53,7 +77,7 @@ fn expire(event: XfrmEvent) -> Option<KernelEvent> {
             hard,
         }),
         XfrmEvent::Overrun => {
-            tracing::warn!("XFRM monitor overrun: kernel EXPIREs may have been lost");
+            tracing::warn!("XFRM monitor overrun: kernel EXPIREs and ACQUIREs may have been lost");
             None
         }
         _ => None,
