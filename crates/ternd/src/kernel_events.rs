@@ -83,3 +83,52 @@ fn to_engine(event: XfrmEvent) -> Option<KernelEvent> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_xfrm::{kernel_reqid, Mode, PolicyDir, PolicySummary, Selector, Template};
+
+    fn acquire(reqid: u32) -> XfrmEvent {
+        let any = "0.0.0.0".parse().unwrap();
+        let (src, dst) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let template = Template {
+            src,
+            dst,
+            reqid,
+            mode: Mode::Tunnel,
+            spi: 0,
+        };
+        XfrmEvent::Acquire {
+            policy: PolicySummary {
+                selector: Selector::subnets(any, 0, any, 0),
+                dir: PolicyDir::Out,
+                priority: 0,
+                index: 0,
+                action: 0,
+                templates: vec![template],
+                mark: None,
+                if_id: None,
+            },
+            packet: None,
+            template: Some(template),
+            src,
+            dst,
+            seq: 1,
+        }
+    }
+
+    #[test]
+    fn acquires_of_tern_reqids_reach_the_engine_with_the_engines_reqid() {
+        assert_eq!(
+            to_engine(acquire(kernel_reqid(3))),
+            Some(KernelEvent::Acquire {
+                reqid: 3,
+                src: "192.0.2.1".parse().unwrap(),
+                dst: "192.0.2.2".parse().unwrap(),
+            })
+        );
+        // Another daemon's trap (strongSwan's reqids start at 1): not ours.
+        assert_eq!(to_engine(acquire(1)), None);
+    }
+}
