@@ -188,6 +188,19 @@ impl Ctx {
         }
     }
 
+    /// One CHILD SA is about to go for `cause`: installs the trap its end action
+    /// asks for first, so its policies never leave the kernel (a packet sent in
+    /// between would go out in the clear). `restart_child` reports it after.
+    pub(crate) fn trap_before_retire(&mut self, sa: &IkeSa, name: &str, cause: EndCause) {
+        let conn = sa.connection.clone();
+        let Some(child) = conn.children.iter().find(|c| c.name == name) else {
+            return;
+        };
+        if action_for(child, cause).is_some_and(EndAction::is_trap) {
+            self.install_trap(&conn, child);
+        }
+    }
+
     /// Drops the pending restarts of a connection (terminated, or reloaded away).
     pub(crate) fn cancel_restarts(&mut self, connection: &str) {
         self.pending_restarts

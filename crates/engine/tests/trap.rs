@@ -304,6 +304,11 @@ fn dpd_action_trap_puts_the_trap_in_place_of_the_dead_tunnel() {
         "a trap waits; it does not restart"
     );
     assert_a_kernel(&pair, 0);
+    assert_eq!(
+        pair.a.kernel().policies_deleted,
+        0,
+        "no moment without policies"
+    );
     // The peer is back; traffic brings the tunnel up.
     connected.set(true);
     assert!(pair.a.send_packet(pair.now, IN_A, IN_B));
@@ -336,6 +341,11 @@ fn close_action_trap_waits_for_traffic_after_the_peer_closes() {
     assert_eq!(actions[0].0, EndAction::CloseTrap);
     assert!(pair.a.engine.list_sas(pair.now).is_empty());
     assert_a_kernel(&pair, 0);
+    assert_eq!(
+        pair.a.kernel().policies_deleted,
+        0,
+        "no moment without policies"
+    );
     assert!(pair.a.send_packet(pair.now, IN_A, IN_B));
     pair.deliver();
     assert_a_kernel(&pair, 2);
@@ -397,4 +407,45 @@ fn stopping_and_reloading_remove_traps() {
     pair.deliver();
     assert_a_kernel(&pair, 0);
     assert_eq!(pair.a.engine.traps().len(), 1);
+}
+
+#[test]
+fn close_action_trap_after_the_peer_deletes_the_child_never_lifts_the_policies() {
+    let a = edit(moon_config(), |c| {
+        c.children[0].close_action = CloseAction::Trap;
+    });
+    let mut pair = Pair::new(a, sun_config());
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    // B's CHILD SA reaches a hard limit: B deletes it, and A hears the DELETE.
+    let child = pair.b.engine.list_sas(pair.now)[0].children[0].clone();
+    pair.b.engine.handle_kernel_event(
+        pair.now,
+        tern_engine::KernelEvent::Expire {
+            src: child.remote_addr,
+            dst: child.local_addr,
+            spi: child.spi_in,
+            hard: true,
+        },
+    );
+    pair.run_for(Duration::from_secs(10));
+    let actions = end_actions(&pair.a);
+    assert_eq!(actions.len(), 1, "{actions:#?}");
+    assert_eq!(actions[0].0, EndAction::CloseTrap);
+    let sas = pair.a.engine.list_sas(pair.now);
+    assert_eq!(sas.len(), 1, "the IKE SA stays");
+    assert!(sas[0].children.is_empty(), "{sas:#?}");
+    assert_eq!(
+        pair.a.kernel().policies_deleted,
+        0,
+        "the trap took the policies over before the CHILD SA went"
+    );
+    assert_a_kernel(&pair, 0);
+    // Traffic: a CREATE_CHILD_SA on the same IKE SA.
+    assert!(pair.a.send_packet(pair.now, IN_A, IN_B));
+    pair.deliver();
+    let after = pair.a.engine.list_sas(pair.now);
+    assert_eq!(after[0].unique_id, sas[0].unique_id);
+    assert_eq!(after[0].children.len(), 1);
+    assert_a_kernel(&pair, 2);
 }

@@ -88,6 +88,8 @@ pub struct FakeKernel {
     pub reqids: BTreeMap<(IpAddr, IpAddr, u32), u32>,
     /// The outbound policies in full, by `policy_key`, for ACQUIREs.
     pub outbound: BTreeMap<String, PolicyInstall>,
+    /// How many policies were deleted so far.
+    pub policies_deleted: usize,
 }
 
 impl FakeKernel {
@@ -137,6 +139,7 @@ impl FakeKernel {
                 let before = self.policies.len();
                 self.policies.retain(|(k, _)| *k != key);
                 self.outbound.remove(&key);
+                self.policies_deleted += 1;
                 if self.policies.len() == before {
                     self.errors.push(format!("deleting unknown policy {p:?}"));
                 }
