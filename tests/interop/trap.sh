@@ -68,3 +68,26 @@ scenario_tern-trap() {
     trap_listed && fail "ternctl list-conns still shows the child trapped after terminate"
     expect_ternd_alive
 }
+
+# dpd_action = trap: strongSwan is killed; tern's DPD finds it dead and, instead of
+# initiating again, leaves the child's trap. strongSwan comes back; a ping brings the
+# tunnel up.
+scenario_dpd-trap() {
+    dpd_setup trap
+    charon_kill
+    expect_within 20 "ternd to log 'dead peer (DPD timeout)'" tern_declared_dead
+    note "ternd found strongSwan dead $(ms_since_kill) ms after it was killed"
+    expect_within 10 "moon keeps the policies, as a trap, without ESP SAs" trap_policies_only
+    expect "ternctl list-conns shows the child trapped" trap_listed
+    expect_within 5 "ternctl list-sas is empty" tern_has_no_sa "$R/moon-ternd"
+    sleep 3
+    grep -q 'restarting connection' "$W/moon-ternd.log" && fail "ternd initiated again although dpd_action = trap"
+    expect "no IKE SA in ternd 3 s later: the trap waits for traffic" tern_has_no_sa "$R/moon-ternd"
+    charon_restart
+    local t0 sent
+    t0=$(now_ms)
+    sent=$(trap_ping_until_up) || fail "20 pings did not bring the tunnel back after strongSwan restarted"
+    note "traffic brought the tunnel back: $sent ping(s), $(($(now_ms) - t0)) ms"
+    check_tunnel_up
+    expect_ternd_alive
+}
