@@ -449,3 +449,25 @@ fn close_action_trap_after_the_peer_deletes_the_child_never_lifts_the_policies()
     assert_eq!(after[0].children.len(), 1);
     assert_a_kernel(&pair, 2);
 }
+
+#[test]
+fn a_transport_mode_trap_is_taken_over_by_its_sa() {
+    let host = |c: &mut Connection, local: &str, remote: &str| {
+        let child = &mut c.children[0];
+        child.mode = tern_engine::config::Mode::Transport;
+        child.local_ts = vec![cidr(local)];
+        child.remote_ts = vec![cidr(remote)];
+    };
+    let a = edit(trapping(), |c| host(c, "192.0.2.1/32", "192.0.2.2/32"));
+    let b = edit(sun_config(), |c| host(c, "192.0.2.2/32", "192.0.2.1/32"));
+    let mut pair = trapped(a, b);
+    assert_a_kernel(&pair, 0);
+    assert!(pair.a.send_packet(pair.now, "192.0.2.1", "192.0.2.2"));
+    pair.deliver();
+    assert_a_kernel(&pair, 2);
+    let sas = pair.a.engine.list_sas(pair.now);
+    assert_eq!(
+        sas[0].children[0].mode,
+        tern_engine::config::Mode::Transport
+    );
+}
