@@ -119,16 +119,17 @@ fn connection(
         None => Vec::new(),
     };
 
-    // Starting a connection means initiating, which needs somewhere to send to.
+    // Starting a connection (or trapping it) means initiating, which needs
+    // somewhere to send to.
     if remote_addrs.is_empty() {
         let starts_itself =
-            (start_action == StartAction::Start).then(|| table.field("start_action"));
+            (start_action != StartAction::None).then(|| table.field("start_action"));
         let initiating_child = children.iter().find_map(|c| {
-            let key = if c.start_action == StartAction::Start {
+            let key = if c.start_action != StartAction::None {
                 "start_action"
-            } else if c.dpd_action == DpdAction::Restart {
+            } else if c.dpd_action != DpdAction::Clear {
                 "dpd_action"
-            } else if c.close_action == CloseAction::Start {
+            } else if c.close_action != CloseAction::None {
                 "close_action"
             } else {
                 return None;
@@ -342,41 +343,34 @@ fn proposals<P>(
 fn start_action(field: &Field<'_>) -> Result<StartAction, ConfigError> {
     choice(
         field,
-        &[("none", StartAction::None), ("start", StartAction::Start)],
+        &[
+            ("none", StartAction::None),
+            ("start", StartAction::Start),
+            ("trap", StartAction::Trap),
+        ],
     )
 }
 
 fn dpd_action(field: &Field<'_>) -> Result<DpdAction, ConfigError> {
-    refuse_trap(field)?;
     choice(
         field,
-        &[("clear", DpdAction::Clear), ("restart", DpdAction::Restart)],
+        &[
+            ("clear", DpdAction::Clear),
+            ("restart", DpdAction::Restart),
+            ("trap", DpdAction::Trap),
+        ],
     )
 }
 
 fn close_action(field: &Field<'_>) -> Result<CloseAction, ConfigError> {
-    refuse_trap(field)?;
     choice(
         field,
-        &[("none", CloseAction::None), ("start", CloseAction::Start)],
+        &[
+            ("none", CloseAction::None),
+            ("start", CloseAction::Start),
+            ("trap", CloseAction::Trap),
+        ],
     )
-}
-
-/// strongSwan's `trap` installs a policy that waits for traffic (an XFRM ACQUIRE);
-/// tern cannot do that yet, and says so rather than suggesting a near word.
-fn refuse_trap(field: &Field<'_>) -> Result<(), ConfigError> {
-    if field.string()?.value == "trap" {
-        let alternative = if field.key() == "dpd_action" {
-            "\"restart\" re-initiates at once instead"
-        } else {
-            "\"start\" re-initiates at once instead"
-        };
-        return Err(field.error(format!(
-            "`{} = \"trap\"`: on-demand (trap) tunnels are not supported yet; {alternative}",
-            field.key()
-        )));
-    }
-    Ok(())
 }
 
 fn mode(field: &Field<'_>) -> Result<Mode, ConfigError> {

@@ -41,6 +41,8 @@ fn child_conn_info(child: &ChildConfig) -> ChildConnInfo {
         start_action: format_start_action(child.start_action).to_string(),
         dpd_action: format_dpd_action(child.dpd_action).to_string(),
         close_action: format_close_action(child.close_action).to_string(),
+        // Known to the running engine, not the file: ternd fills it in.
+        trapped: false,
     }
 }
 
@@ -49,6 +51,7 @@ pub fn format_dpd_action(action: DpdAction) -> &'static str {
     match action {
         DpdAction::Clear => "clear",
         DpdAction::Restart => "restart",
+        DpdAction::Trap => "trap",
     }
 }
 
@@ -57,6 +60,7 @@ pub fn format_close_action(action: CloseAction) -> &'static str {
     match action {
         CloseAction::None => "none",
         CloseAction::Start => "start",
+        CloseAction::Trap => "trap",
     }
 }
 
@@ -73,5 +77,6 @@ pub fn format_start_action(action: StartAction) -> &'static str {
     match action {
         StartAction::None => "none",
         StartAction::Start => "start",
+        StartAction::Trap => "trap",
     }
 }

@@ -655,13 +655,13 @@ fn bad_dpd_values_are_pointed_at() {
         &format!("{peer}{CHILD}dpd_action = \"restrat\"\n"),
         9,
         14,
-        "`dpd_action` must be one of clear, restart, not `restrat`; did you mean `restart`?",
+        "`dpd_action` must be one of clear, restart, trap, not `restrat`; did you mean `restart`?",
     );
     assert_error(
         &format!("{peer}{CHILD}close_action = \"stat\"\n"),
         9,
         16,
-        "`close_action` must be one of none, start, not `stat`; did you mean `start`?",
+        "`close_action` must be one of none, start, trap, not `stat`; did you mean `start`?",
     );
     assert_error(&format!("{peer}{CHILD}dpd_action = 1\n"), 9, 14, "string");
     assert_error(
@@ -673,17 +673,28 @@ fn bad_dpd_values_are_pointed_at() {
 }
 
 #[test]
-fn trap_is_refused_as_not_supported_yet() {
+fn trap_is_accepted_for_all_three_actions() {
     let peer = with_peer();
-    for key in ["dpd_action", "close_action"] {
-        let e = error(&format!("{peer}{CHILD}{key} = \"trap\"\n"));
-        assert_eq!((e.line, e.column), (9, key.len() + 4), "{e}");
-        assert!(
-            e.message
-                .contains("on-demand (trap) tunnels are not supported yet"),
-            "{e}"
-        );
+    for key in ["start_action", "dpd_action", "close_action"] {
+        let c = parse_str(&format!("{peer}{CHILD}{key} = \"trap\"\n"), "test.toml").unwrap();
+        let child = &c.engine.connections[0].children[0];
+        let got = match key {
+            "start_action" => child.start_action == StartAction::Trap,
+            "dpd_action" => child.dpd_action == DpdAction::Trap,
+            _ => child.close_action == CloseAction::Trap,
+        };
+        assert!(got, "{key} = trap was not read as trap: {child:?}");
     }
+}
+
+#[test]
+fn trap_needs_a_remote_address() {
+    let e = error(&format!("{BASE}{CHILD}start_action = \"trap\"\n"));
+    assert!(
+        e.message
+            .contains("`start_action = trap` needs `remote_addrs` in [connections.c]"),
+        "{e}"
+    );
 }
 
 #[test]

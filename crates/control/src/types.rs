@@ -390,6 +390,9 @@ pub struct ChildConnInfo {
     /// `none` or `start` (empty from daemons that predate it).
     #[serde(default)]
     pub close_action: String,
+    /// Its trap is installed: its policies wait for traffic to bring it up.
+    #[serde(default)]
+    pub trapped: bool,
 }
 
 impl fmt::Display for IkeSaState {
@@ -585,6 +588,7 @@ mod tests {
                 start_action: "none".into(),
                 dpd_action: "restart".into(),
                 close_action: "none".into(),
+                trapped: false,
             }],
             dpd_delay: Some("30s".into()),
         };

@@ -327,24 +327,46 @@ pub fn policy_removal(child: &ChildSa, ends: Endpoints) -> Vec<KernelOp> {
 /// A fingerprint of a CHILD SA's policies: equal policies, equal fingerprints.
 /// (SipHash with fixed keys: the same in every run.)
 pub fn policy_fingerprint(child: &ChildSa, ends: Endpoints) -> u64 {
+    fingerprint(&policies(child, ends))
+}
+
+pub fn fingerprint(policies: &[PolicyInstall]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
-    policies(child, ends).hash(&mut hasher);
+    policies.hash(&mut hasher);
     hasher.finish()
 }
 
 fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
+    policies_for(
+        &child.local_ts,
+        &child.remote_ts,
+        child.reqid,
+        child.mode,
+        ends,
+    )
+}
+
+/// The policies of a CHILD SA with these selectors, reqid and mode (a trap's
+/// are those of the SA it waits for, so the SA shares them).
+pub fn policies_for(
+    local_ts: &[Ts],
+    remote_ts: &[Ts],
+    reqid: u32,
+    mode: Mode,
+    ends: Endpoints,
+) -> Vec<PolicyInstall> {
     let mut out = Vec::new();
-    for local in child.local_ts.iter().flat_map(Ts::selectors) {
-        for remote in child.remote_ts.iter().flat_map(Ts::selectors) {
+    for local in local_ts.iter().flat_map(Ts::selectors) {
+        for remote in remote_ts.iter().flat_map(Ts::selectors) {
             let policy = |direction, src, dst, tunnel_src, tunnel_dst| PolicyInstall {
                 direction,
                 src,
                 dst,
                 tunnel_src,
                 tunnel_dst,
-                reqid: child.reqid,
-                mode: child.mode,
+                reqid,
+                mode,
                 priority: priority(&src, &dst),
             };
             out.push(policy(

@@ -356,6 +356,7 @@ impl Ctx {
             return;
         };
         let why = format!("{limit} reached before a rekey succeeded (hard expiry)");
+        self.trap_before_retire(sa, &name, crate::end_action::EndCause::Expired);
         self.retire_child(now, sa, id, &why, false);
         // Tell the peer, so it does not keep sending into an SA we dropped.
         self.request_child_delete(now, sa, spi_in, "hard expiry");

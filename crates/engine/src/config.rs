@@ -139,10 +139,13 @@ pub enum StartAction {
     None,
     /// Initiate as soon as the configuration is loaded.
     Start,
+    /// Install the child's policies without SAs; the first packet they match
+    /// (a kernel ACQUIRE) initiates it.
+    Trap,
 }
 
 /// What to do with a CHILD SA when its peer is found dead (strongSwan's
-/// `dpd_action`; `trap` needs kernel ACQUIREs and is not supported yet).
+/// `dpd_action`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DpdAction {
     /// Remove the SAs and leave it there.
@@ -150,10 +153,12 @@ pub enum DpdAction {
     Clear,
     /// Remove the SAs and initiate the connection again, retrying until it is up.
     Restart,
+    /// Remove the SAs and install the child's trap: the next packet brings it back.
+    Trap,
 }
 
 /// What to do when the peer closes a CHILD SA or its IKE SA (strongSwan's
-/// `close_action`, without `trap`).
+/// `close_action`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CloseAction {
     /// Leave it closed.
@@ -161,6 +166,8 @@ pub enum CloseAction {
     None,
     /// Bring it up again at once.
     Start,
+    /// Install the child's trap: the next packet brings it back.
+    Trap,
 }
 
 /// An IKE identity (RFC 7296 §3.5).

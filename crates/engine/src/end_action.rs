@@ -1,6 +1,7 @@
 //! What follows the end of an SA: `dpd_action = restart` and `close_action = start`
 //! bring the connection back, and a restart that fails is tried again, with
-//! growing pauses, for as long as the configuration asks for it.
+//! growing pauses, for as long as the configuration asks for it; `trap` for
+//! either puts the child's trap in place instead (see `trap.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -43,8 +44,16 @@ pub(crate) struct PendingRestart {
 
 /// The action a child's configuration asks for after `cause`.
 pub(crate) fn action_for(child: &ChildConfig, cause: EndCause) -> Option<EndAction> {
-    let restart = (child.dpd_action == DpdAction::Restart).then_some(EndAction::Restart);
-    let start = (child.close_action == CloseAction::Start).then_some(EndAction::Start);
+    let restart = match child.dpd_action {
+        DpdAction::Restart => Some(EndAction::Restart),
+        DpdAction::Trap => Some(EndAction::DpdTrap),
+        DpdAction::Clear => None,
+    };
+    let start = match child.close_action {
+        CloseAction::Start => Some(EndAction::Start),
+        CloseAction::Trap => Some(EndAction::CloseTrap),
+        CloseAction::None => None,
+    };
     match cause {
         EndCause::PeerDead => restart,
         EndCause::PeerClosed => start,
@@ -68,7 +77,9 @@ pub(crate) fn plan(sa: &IkeSa) -> Option<Restart> {
         return None;
     }
     sa.connection.children.iter().find_map(|c| {
-        action_for(c, cause).map(|action| Restart {
+        // A trap is put in place by `Ctx::trap_after_end`, not restarted.
+        let action = action_for(c, cause).filter(|a| !a.is_trap());
+        action.map(|action| Restart {
             connection: sa.connection.name.clone(),
             child: c.name.clone(),
             action,
@@ -147,6 +158,49 @@ impl Ctx {
         self.pending_restarts.iter().map(|p| p.at).min()
     }
 
+    /// An established IKE SA is ending for `reason`: installs the traps its
+    /// children's `dpd_action`/`close_action = trap` ask for, before its CHILD
+    /// SAs go, so their policies stay in place throughout.
+    pub(crate) fn trap_after_end(&mut self, sa: &IkeSa, reason: &str) {
+        let Some(cause) = sa.end_cause.filter(|_| sa.established_at.is_some()) else {
+            return;
+        };
+        let conn = sa.connection.clone();
+        for child in &conn.children {
+            let Some(action) = action_for(child, cause).filter(|a| a.is_trap()) else {
+                continue;
+            };
+            let what = format!("{reason}; {action}: waiting for traffic");
+            tracing::warn!(
+                connection = conn.name,
+                ike = sa.unique_id,
+                child = child.name,
+                "{what}"
+            );
+            self.events.push_back(Event::EndAction {
+                connection: conn.name.clone(),
+                ike_id: sa.unique_id,
+                child: child.name.clone(),
+                action,
+                reason: what,
+            });
+            self.install_trap(&conn, child);
+        }
+    }
+
+    /// One CHILD SA is about to go for `cause`: installs the trap its end action
+    /// asks for first, so its policies never leave the kernel (a packet sent in
+    /// between would go out in the clear). `restart_child` reports it after.
+    pub(crate) fn trap_before_retire(&mut self, sa: &IkeSa, name: &str, cause: EndCause) {
+        let conn = sa.connection.clone();
+        let Some(child) = conn.children.iter().find(|c| c.name == name) else {
+            return;
+        };
+        if action_for(child, cause).is_some_and(EndAction::is_trap) {
+            self.install_trap(&conn, child);
+        }
+    }
+
     /// Drops the pending restarts of a connection (terminated, or reloaded away).
     pub(crate) fn cancel_restarts(&mut self, connection: &str) {
         self.pending_restarts
@@ -169,6 +223,18 @@ impl Ctx {
         let Some(action) = action_for(config, cause) else {
             return;
         };
+        if action.is_trap() {
+            let (conn, config) = (sa.connection.clone(), config.clone());
+            self.events.push_back(Event::EndAction {
+                connection: conn.name.clone(),
+                ike_id: sa.unique_id,
+                child: name.to_string(),
+                action,
+                reason: format!("CHILD SA {reason}; {action}: waiting for traffic"),
+            });
+            self.install_trap(&conn, &config);
+            return;
+        }
         if sa.child_exchange_pending(name) {
             // A rekey of it (or a creation) is on its way: its answer brings the
             // CHILD SA back, and a second request would make a duplicate.

@@ -95,6 +95,8 @@ pub(crate) struct Ctx {
     /// not the policies themselves: a copy per CHILD SA would cost hundreds of
     /// bytes each.
     pub policy_users: HashMap<u64, usize>,
+    /// Children waiting for traffic (`trap.rs`).
+    pub(crate) traps: Vec<crate::trap::Trap>,
     next_unique_id: u64,
     next_reqid: u32,
 }
@@ -129,6 +131,7 @@ impl Engine {
                 initial_contacts: Vec::new(),
                 reqids: HashMap::new(),
                 policy_users: HashMap::new(),
+                traps: Vec::new(),
                 next_unique_id: 1,
                 next_reqid: 1,
             },
@@ -302,7 +305,11 @@ impl Engine {
                     .pending_restarts
                     .iter()
                     .any(|p| p.restart.connection == connection);
+                let trapped = self.ctx.traps.iter().any(|t| t.connection == connection);
                 let ike_ids = self.delete_sas_of(now, &connection, "terminated by ternctl");
+                if ike_ids.is_empty() && trapped {
+                    return Ok(CommandAccepted { ike_ids });
+                }
                 if ike_ids.is_empty() && restarting {
                     return Err(format!(
                         "no IKE SA for connection `{connection}`; its pending restart is cancelled"
@@ -323,6 +330,7 @@ impl Engine {
             .sas
             .values()
             .map(|sa| sa.connection.name.clone())
+            .chain(self.ctx.traps.iter().map(|t| t.connection.clone()))
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -333,9 +341,10 @@ impl Engine {
     }
 
     /// Starts deleting every IKE SA of a connection, for a local reason: nothing
-    /// brings it back. Returns their ids.
+    /// brings it back, not even a trap. Returns their ids.
     fn delete_sas_of(&mut self, now: Instant, connection: &str, reason: &str) -> Vec<u64> {
         self.ctx.cancel_restarts(connection);
+        self.ctx.remove_traps(connection);
         let spis: Vec<Spi> = self
             .sas
             .iter()
@@ -408,10 +417,12 @@ impl Engine {
             .connections
             .iter()
             .filter(|c| report.added.contains(&c.name) || report.changed.contains(&c.name))
-            .filter(|c| c.starts_on_load())
             .cloned()
             .collect();
-        for conn in starting {
+        for conn in &starting {
+            self.ctx.install_start_traps(conn);
+        }
+        for conn in starting.into_iter().filter(|c| c.starts_on_load()) {
             match self.initiate(now, conn) {
                 Ok(sa) => self.settle(now, sa, Next::Keep),
                 Err(e) => tracing::warn!("after reload: {e}"),
@@ -489,7 +500,11 @@ impl Engine {
 
     /// A new IKE SA for `conn`, which tells the peer INITIAL_CONTACT when it is the
     /// only one we have with that peer.
-    fn initiate(&mut self, now: Instant, conn: Arc<Connection>) -> Result<IkeSa, String> {
+    pub(crate) fn initiate(
+        &mut self,
+        now: Instant,
+        conn: Arc<Connection>,
+    ) -> Result<IkeSa, String> {
         let alone = !self.has_live_sa(&conn.name);
         let mut sa = self.ctx.initiate(now, conn)?;
         sa.initial_contact = alone;
@@ -572,6 +587,7 @@ impl Engine {
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
                 let restart = end_action::plan(&sa);
                 let (ike_id, connection) = (sa.unique_id, sa.connection.name.clone());
+                self.ctx.trap_after_end(&sa, &reason);
                 self.ctx.destroy(now, *sa, &reason);
                 if let Some(restart) = restart {
                     if self.has_live_sa(&connection) {

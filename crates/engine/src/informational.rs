@@ -110,12 +110,15 @@ impl Ctx {
             // Not those being replaced (a rekey, perhaps colliding with ours), nor
             // those we are deleting ourselves.
             if state == ChildState::Installed {
-                closed.extend(
-                    sa.children
-                        .iter()
-                        .find(|c| c.unique_id == child_id)
-                        .map(|c| c.name.clone()),
-                );
+                let name = sa
+                    .children
+                    .iter()
+                    .find(|c| c.unique_id == child_id)
+                    .map(|c| c.name.clone());
+                if let Some(name) = &name {
+                    self.trap_before_retire(sa, name, EndCause::PeerClosed);
+                }
+                closed.extend(name);
             }
             self.retire_child(now, sa, child_id, reason, true);
         }

@@ -1,5 +1,7 @@
 //! What the kernel tells the engine about its SAs: an ESP SA reached the traffic
-//! limit the engine set on it (`rekey_bytes`, `life_packets`, ...).
+//! limit the engine set on it (`rekey_bytes`, `life_packets`, ...), a NAT moved the
+//! peer (MAPPING), or a trap's policy matched a packet and wants an SA (ACQUIRE,
+//! see `trap.rs`).
 //!
 //! Time limits are the engine's own timers; traffic limits only the kernel can
 //! count, so it reports them as XFRM EXPIRE messages: a soft one asks for a rekey,
@@ -33,6 +35,13 @@ pub enum KernelEvent {
         spi: u32,
         new: SocketAddr,
     },
+    /// An outbound packet matched a policy of `reqid` that has no SA: the
+    /// kernel asks for one between `src` and `dst` (a trap doing its job).
+    Acquire {
+        reqid: u32,
+        src: IpAddr,
+        dst: IpAddr,
+    },
 }
 
 impl Engine {
@@ -40,6 +49,7 @@ impl Engine {
         match event {
             KernelEvent::Expire { dst, spi, hard, .. } => self.on_expire(now, dst, spi, hard),
             KernelEvent::Mapping { dst, spi, new } => self.on_mapping(now, dst, spi, new),
+            KernelEvent::Acquire { reqid, src, dst } => self.on_acquire(now, reqid, src, dst),
         }
     }
 

@@ -35,6 +35,7 @@ mod payloads;
 mod proposal;
 mod stats;
 mod timers;
+mod trap;
 mod ts;
 
 pub use engine::{Command, CommandAccepted, Engine, ReloadReport};

@@ -178,7 +178,7 @@ pub enum Event {
     },
     /// An SA ended and `child`'s configuration brings it back: the connection is
     /// initiated again (or, for one CHILD SA the peer deleted, the CHILD SA is
-    /// created again). `ike_id` is the IKE SA that ended (0 if none could be made);
+    /// created again), or its trap waits for traffic. `ike_id` is the IKE SA that ended (0 if none could be made);
     /// `reason` says why and what happens next, in one sentence.
     EndAction {
         connection: String,
@@ -196,6 +196,17 @@ pub enum EndAction {
     Restart,
     /// `close_action = start`: the peer closed the SA (or the IKE SA expired).
     Start,
+    /// `dpd_action = trap`: as `Restart`, but the trap waits for traffic.
+    DpdTrap,
+    /// `close_action = trap`: as `Start`, but the trap waits for traffic.
+    CloseTrap,
+}
+
+impl EndAction {
+    /// Whether the child waits for traffic (a trap) rather than being initiated.
+    pub fn is_trap(self) -> bool {
+        matches!(self, EndAction::DpdTrap | EndAction::CloseTrap)
+    }
 }
 
 impl std::fmt::Display for EndAction {
@@ -203,6 +214,8 @@ impl std::fmt::Display for EndAction {
         f.write_str(match self {
             EndAction::Restart => "dpd_action = restart",
             EndAction::Start => "close_action = start",
+            EndAction::DpdTrap => "dpd_action = trap",
+            EndAction::CloseTrap => "close_action = trap",
         })
     }
 }

@@ -215,9 +215,14 @@ pub fn conns(conns: &[ConnInfo]) -> String {
             .filter(|(_, value, default)| !value.is_empty() && value != default)
             .map(|(key, value, _)| format!(", {key} {value}"))
             .collect();
+            let trapped = if child.trapped {
+                ", TRAPPED (waiting for traffic)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "  {}: {}{start}",
+                "  {}: {}{start}{trapped}",
                 child.name,
                 child.mode.to_uppercase()
             );
@@ -610,6 +615,7 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
                 start_action: "start".into(),
                 dpd_action: "restart".into(),
                 close_action: "none".into(),
+                trapped: false,
             }],
             dpd_delay: Some("30s".into()),
         };

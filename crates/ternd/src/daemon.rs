@@ -124,6 +124,7 @@ impl Daemon {
     }
 
     fn start_connections(&mut self) {
+        self.engine.install_traps();
         let starting: Vec<String> = self
             .engine
             .config()
@@ -255,12 +256,19 @@ impl Daemon {
                 }
             }
             ControlCommand::ListConns => {
+                let traps = self.engine.traps();
                 let conns = self
                     .engine
                     .config()
                     .connections
                     .iter()
-                    .map(tern_config::conn_info)
+                    .map(|c| {
+                        let mut info = tern_config::conn_info(c);
+                        for child in &mut info.children {
+                            child.trapped = traps.contains(&(c.name.clone(), child.name.clone()));
+                        }
+                        info
+                    })
                     .collect();
                 Response::Ok {
                     body: ResponseBody::Conns { conns },
@@ -346,6 +354,14 @@ impl Daemon {
             .engine
             .handle_command(std::time::Instant::now(), command)
         {
+            // Only a trap to remove (terminate): nothing to wait for.
+            Ok(accepted) if accepted.ike_ids.is_empty() && goal == Goal::Deleted => {
+                let _ = reply.send(Response::Ok {
+                    body: ResponseBody::Terminated {
+                        message: format!("{connection}: trap removed"),
+                    },
+                });
+            }
             Ok(accepted) => self.waiters.push(Waiter {
                 connection,
                 ike_ids: accepted.ike_ids,

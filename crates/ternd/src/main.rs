@@ -163,12 +163,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         });
     }
-    // Kernel EXPIREs (traffic limits); none without a kernel backend.
+    // Kernel EXPIREs (traffic limits) and ACQUIREs (traps); none without a kernel backend.
     let (expire_tx, expire_rx) = mpsc::channel(256);
     if !args.no_kernel {
         let monitor = kernel_events::open()
             .map_err(anyhow::Error::msg)
-            .context("subscribing to XFRM EXPIRE events")?;
+            .context("subscribing to XFRM EXPIRE and ACQUIRE events")?;
         tokio::spawn(kernel_events::forward(monitor, expire_tx));
     }
     Daemon::new(

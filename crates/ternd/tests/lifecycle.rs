@@ -437,3 +437,29 @@ fn a_bad_configuration_stops_ternd_at_start_with_file_line_and_column() {
     );
     assert!(!dir.join("never.sock").exists());
 }
+
+#[test]
+fn a_trapped_child_is_listed_until_terminate_removes_the_trap() {
+    let net = Net::new("t");
+    let dir = temp_dir("t");
+    // The connection's start_action (the first in the file) traps its children.
+    let conf = moon_config(&dir, "moon.toml", |t| {
+        t.replacen("start_action = \"none\"", "start_action = \"trap\"", 1)
+    });
+    let moon = Daemon::start(&net.a, &dir, "moon", Some(&conf));
+    let trapped = |moon: &Daemon| {
+        let conns = moon.ternctl(&["list-conns", "--json"]).json();
+        conns[0]["children"][0]["trapped"].as_bool()
+    };
+    assert_eq!(trapped(&moon), Some(true), "{}", moon.log_text());
+    let text = moon.ternctl(&["list-conns"]);
+    assert!(
+        text.stdout.contains("TRAPPED (waiting for traffic)"),
+        "{text:?}"
+    );
+    assert!(moon.sas().is_empty(), "a trap is no SA");
+    let out = moon.ternctl(&["terminate", "demo"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("demo: trap removed"), "{out:?}");
+    assert_eq!(trapped(&moon), Some(false));
+}

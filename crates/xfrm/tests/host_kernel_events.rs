@@ -282,6 +282,71 @@ fn acquire_for_a_trap_policy() {
     });
 }
 
+/// The SA that answers an ACQUIRE (same reqid and ends as the trap's template)
+/// takes over: the kernel drops its acquire state, sends further packets of the
+/// trap's policy through the SA, and asks for nothing more. ternd relies on this:
+/// a trap's policies are the CHILD SA's policies.
+#[test]
+fn an_sa_of_the_traps_reqid_answers_its_acquire() {
+    if !esp_available() {
+        eprintln!("skipped here: this kernel has no ESP (runs in UML)");
+        return;
+    }
+    in_fresh_netns(|| {
+        ip_here(&["link", "set", "lo", "up"]);
+        ip_here(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+        ip_here(&["addr", "add", "10.9.0.1/24", "dev", "v0"]);
+        ip_here(&["link", "set", "v0", "up"]);
+        ip_here(&["link", "set", "v1", "up"]);
+        ip_here(&[
+            "route",
+            "add",
+            "10.8.0.0/24",
+            "via",
+            "10.9.0.2",
+            "src",
+            "10.9.0.1",
+        ]);
+        let mut x = open();
+        let reqid = kernel_reqid(4);
+        let sel = Selector::subnets(ip("10.9.0.0"), 24, ip("10.8.0.0"), 24);
+        let mut trap = policy(sel, PolicyDir::Out, reqid);
+        trap.templates[0].src = ip("10.9.0.1");
+        trap.templates[0].dst = ip("10.9.0.2");
+        x.add_policy(&trap).unwrap();
+        let mut m = Monitor::open_groups(&[Group::Acquire]).unwrap();
+        let s = UdpSocket::bind("10.9.0.1:0").unwrap();
+        let _ = s.send_to(b"hello", "10.8.0.7:9");
+        let events = m.wait_events(Duration::from_secs(3)).unwrap();
+        assert!(
+            matches!(events.first(), Some(XfrmEvent::Acquire { .. })),
+            "{events:#?}"
+        );
+        x.add_sa(&gcm_sa("10.9.0.1", "10.9.0.2", 0xc0000a01, reqid))
+            .unwrap();
+        let sas = x.list_sas().unwrap();
+        assert!(
+            sas.iter().all(|sa| sa.spi != 0),
+            "the acquire state is gone: {sas:#?}"
+        );
+        s.send_to(b"again", "10.8.0.7:9").unwrap();
+        let events = m.wait_events(Duration::from_secs(1)).unwrap();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, XfrmEvent::Acquire { .. })),
+            "{events:#?}"
+        );
+        let ours = x
+            .list_sas()
+            .unwrap()
+            .into_iter()
+            .find(|sa| sa.spi == 0xc0000a01)
+            .expect("the SA");
+        assert_eq!(ours.counters.packets, 1, "the packet went through the SA");
+    });
+}
+
 /// What a ternd killed with -9 leaves behind is removed at the next start;
 /// what others installed stays.
 #[test]

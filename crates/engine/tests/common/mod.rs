@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tern_engine::config::*;
 use tern_engine::{
-    Engine, Environment, Event, KernelOp, PolicyDirection, TrafficLimits, Transmit, UdpEncap,
+    Engine, Environment, Event, KernelEvent, KernelOp, PolicyDirection, PolicyInstall,
+    TrafficLimits, Transmit, UdpEncap,
 };
 
 /// xorshift64*: plenty for simulations, and reproducible from a seed.
@@ -83,6 +84,12 @@ pub struct FakeKernel {
     pub encap: BTreeMap<(IpAddr, IpAddr, u32), UdpEncap>,
     /// The traffic limits of every SA.
     pub limits: BTreeMap<(IpAddr, IpAddr, u32), TrafficLimits>,
+    /// The reqid of every SA, for ACQUIREs.
+    pub reqids: BTreeMap<(IpAddr, IpAddr, u32), u32>,
+    /// The outbound policies in full, by `policy_key`, for ACQUIREs.
+    pub outbound: BTreeMap<String, PolicyInstall>,
+    /// How many policies were deleted so far.
+    pub policies_deleted: usize,
 }
 
 impl FakeKernel {
@@ -100,6 +107,7 @@ impl FakeKernel {
                     self.encap.insert(id, encap);
                 }
                 self.limits.insert(id, sa.limits);
+                self.reqids.insert(id, sa.reqid);
                 if self.sas.insert(id, sa.key.expose().to_vec()).is_some() {
                     self.errors.push(format!("SA {:08x} added twice", sa.spi));
                 }
@@ -108,6 +116,7 @@ impl FakeKernel {
                 let id = (src, dst, spi);
                 self.encap.remove(&id);
                 self.limits.remove(&id);
+                self.reqids.remove(&id);
                 if self.sas.remove(&id).is_none() && !self.larval.remove(&id) {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
@@ -150,18 +159,43 @@ impl FakeKernel {
                 if self.policies.iter().any(|(k, _)| *k == key) {
                     self.errors.push(format!("policy added twice: {p:?}"));
                 } else {
-                    self.policies.insert((key, p.reqid));
+                    self.policies.insert((key.clone(), p.reqid));
+                    if p.direction == PolicyDirection::Out {
+                        self.outbound.insert(key, p);
+                    }
                 }
             }
             KernelOp::DeletePolicy(p) => {
                 let key = policy_key(&p);
                 let before = self.policies.len();
                 self.policies.retain(|(k, _)| *k != key);
+                self.outbound.remove(&key);
+                self.policies_deleted += 1;
                 if self.policies.len() == before {
                     self.errors.push(format!("deleting unknown policy {p:?}"));
                 }
             }
         }
+    }
+
+    /// An outbound packet from `src` to `dst`: the ACQUIRE the kernel sends when
+    /// an out policy matches it and no SA of the policy's reqid goes to its tunnel
+    /// end yet (XFRM's behaviour; the kernel would also hold off repeats for a
+    /// while, which the engine must not count on).
+    pub fn outbound_packet(&self, src: IpAddr, dst: IpAddr) -> Option<KernelEvent> {
+        let policy = self
+            .outbound
+            .values()
+            .filter(|p| covers(&p.src, src) && covers(&p.dst, dst))
+            .min_by_key(|p| p.priority)?;
+        let has_sa = self.reqids.iter().any(|((s, d, _), reqid)| {
+            *reqid == policy.reqid && (*s, *d) == (policy.tunnel_src, policy.tunnel_dst)
+        });
+        (!has_sa).then_some(KernelEvent::Acquire {
+            reqid: policy.reqid,
+            src: policy.tunnel_src,
+            dst: policy.tunnel_dst,
+        })
     }
 
     /// ESP traffic arrives: every SA into `dst` counts `bytes` more.
@@ -175,6 +209,22 @@ impl FakeKernel {
     pub fn is_empty(&self) -> bool {
         self.sas.is_empty() && self.larval.is_empty() && self.policies.is_empty()
     }
+}
+
+/// Whether a selector's prefix holds `addr`.
+fn covers(sel: &tern_engine::Selector, addr: IpAddr) -> bool {
+    let bits = |a: IpAddr| -> (u128, u32) {
+        match a {
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
+            IpAddr::V6(v) => (u128::from(v), 128),
+        }
+    };
+    let ((net, width), (a, w)) = (bits(sel.addr), bits(addr));
+    if width != w {
+        return false;
+    }
+    let host_bits = width - u32::from(sel.prefix_len);
+    host_bits >= width || (net >> host_bits) == (a >> host_bits)
 }
 
 fn policy_key(p: &tern_engine::PolicyInstall) -> String {
@@ -238,6 +288,21 @@ impl Node {
                 },
             )
             .expect("rekey");
+    }
+
+    /// A packet from `src` to `dst` leaves this node: the kernel's ACQUIRE, if
+    /// any, goes to the engine. Returns whether there was one.
+    pub fn send_packet(&mut self, now: Instant, src: &str, dst: &str) -> bool {
+        let acquire = self
+            .kernel()
+            .outbound_packet(src.parse().unwrap(), dst.parse().unwrap());
+        match acquire {
+            Some(event) => {
+                self.engine.handle_kernel_event(now, event);
+                true
+            }
+            None => false,
+        }
     }
 
     /// ESP traffic from the peer arrives at this node's inbound SAs.
