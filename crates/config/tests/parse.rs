@@ -80,6 +80,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
             listen: vec![ip("0.0.0.0"), ip("::")],
             port: 500,
             nat_port: 4500,
+            workers: None,
         },
         engine: EngineConfig {
             connections: vec![demo_connection(

@@ -33,6 +33,7 @@ mod nat;
 mod output;
 mod payloads;
 mod proposal;
+mod shard;
 mod stats;
 mod timers;
 mod ts;
@@ -48,4 +49,5 @@ pub use output::{
     Selector, TrafficLimits, Transmit, UdpEncap,
 };
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
+pub use shard::Shard;
 pub use stats::{DropReason, Stats};
