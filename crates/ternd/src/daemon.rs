@@ -1,5 +1,7 @@
-//! The daemon loop: one task owns the engine and feeds it datagrams, control
-//! requests and its single timer, then carries out what it asks for.
+//! The daemon loop of one shard: one thread owns one engine and feeds it
+//! datagrams, control requests, kernel events and its single timer, then carries
+//! out what it asks for. `shards` runs several and answers control requests
+//! from all of them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::control::ControlRequest;
+use crate::dispatch;
 use crate::kernel::Kernel;
 use crate::present;
 use crate::stats::{self, DaemonCounters, SocketCounters};
@@ -92,12 +95,9 @@ impl Daemon {
         mut inbound: mpsc::Receiver<Inbound>,
         mut control: mpsc::Receiver<ControlRequest>,
         mut kernel_events: mpsc::Receiver<tern_engine::KernelEvent>,
-        notifier: &crate::systemd::Notifier,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         self.start_connections();
-        let mut shutdown = std::pin::pin!(shutdown_signal());
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .expect("SIGHUP handler");
         loop {
             let deadline = self.engine.poll_timeout();
             tokio::select! {
@@ -111,25 +111,25 @@ impl Daemon {
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     self.engine.handle_timeout(std::time::Instant::now());
                 }
-                _ = hangup.recv() => match self.reload() {
-                    Ok(message) => tracing::info!("SIGHUP: {message}"),
-                    Err(e) => tracing::error!("SIGHUP: reload refused, the running configuration stays: {e}"),
-                },
-                _ = &mut shutdown => break,
+                _ = shutdown.changed() => break,
             }
             self.flush();
         }
-        notifier.stopping();
         self.shut_down(&mut inbound).await;
     }
 
     fn start_connections(&mut self) {
+        let shard = self.engine.shard();
         let starting: Vec<String> = self
             .engine
             .config()
             .connections
             .iter()
             .filter(|c| c.starts_on_load())
+            // Each connection is started by its peer's shard, as `initiate` would.
+            .filter(|c| {
+                dispatch::connection_shard(&c.remote_addrs, shard.count()) == shard.index() as usize
+            })
             .map(|c| c.name.clone())
             .collect();
         for connection in starting {
@@ -544,15 +544,5 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
         None => std::future::pending().await,
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
     }
 }

@@ -125,9 +125,12 @@ fn every_command_in_text_and_json_with_a_live_event_stream() {
     // initiate
     let out = moon.ternctl(&["initiate", "demo", "--timeout", "10"]);
     assert_eq!(out.code, 0, "{out:?}\nmoon: {}", moon.log_text());
+    // Unique ids carry the shard of the engine that made them: not always #1.
+    let id = moon.sas()[0].unique_id;
     assert!(
-        out.stdout
-            .starts_with("demo: IKE SA #1 established, CHILD SA net installed"),
+        out.stdout.starts_with(&format!(
+            "demo: IKE SA #{id} established, CHILD SA net installed"
+        )),
         "{out:?}"
     );
 
@@ -135,7 +138,8 @@ fn every_command_in_text_and_json_with_a_live_event_stream() {
     let out = moon.ternctl(&["list-sas"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stdout.starts_with("demo: #1, ESTABLISHED, IKEv2, "),
+        out.stdout
+            .starts_with(&format!("demo: #{id}, ESTABLISHED, IKEv2, ")),
         "{out:?}"
     );
     let sas = moon.ternctl(&["list-sas", "--json"]).json();
@@ -258,11 +262,13 @@ fn every_command_in_text_and_json_with_a_live_event_stream() {
 
     // The text watcher says the same in one readable line per event.
     let lines = text_watch.until("the IKE SA's end", |l| {
-        l.contains("IKE SA #1") && l.contains("ended")
+        l.contains(&format!("IKE SA #{id}")) && l.contains("ended")
     });
     assert_eq!(lines.len(), 6, "{lines:#?}");
     assert!(
-        lines[0].ends_with(&format!(" demo: IKE SA #1 {spi_i}_i {spi_r}_r established")),
+        lines[0].ends_with(&format!(
+            " demo: IKE SA #{id} {spi_i}_i {spi_r}_r established"
+        )),
         "{lines:#?}"
     );
     assert!(
@@ -428,13 +434,14 @@ fn rekey_ike_replaces_the_ike_sa_and_keeps_the_child_sa() {
     wait_for_watchers(&sun, 1);
     assert_eq!(moon.ternctl(&["initiate", "demo"]).code, 0);
     let before = &moon.sas()[0];
+    let sun_id = sun.sas()[0].unique_id;
 
     // From the responder's side, for a change.
     let out = sun.ternctl(&["rekey", "demo", "--ike"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout
-            .starts_with("demo: IKE SA #1 rekeyed, now IKE SA #"),
+            .starts_with(&format!("demo: IKE SA #{sun_id} rekeyed, now IKE SA #")),
         "{out:?}"
     );
     moon.wait_for("one IKE SA again", || {
@@ -456,7 +463,7 @@ fn rekey_ike_replaces_the_ike_sa_and_keeps_the_child_sa() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(rekeyed["ike_id"], 1);
+    assert_eq!(rekeyed["ike_id"], sun_id);
     // The new SA's SPIs, as moon lists them.
     assert_eq!(rekeyed["initiator_spi"], after.initiator_spi.as_str());
     assert_eq!(rekeyed["responder_spi"], after.responder_spi.as_str());
