@@ -8,69 +8,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{sun_config, temp_dir, ternctl, ternctl_path, Daemon, Net};
+use common::{sun_config, temp_dir, ternctl, Daemon, Net, Watch};
 use serde_json::Value;
-
-/// A `ternctl watch` process whose output lines arrive on a channel.
-struct Watch {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Watch {
-    fn start(daemon: &Daemon, args: &[&str]) -> Watch {
-        let mut child = Command::new(ternctl_path())
-            .arg("--socket")
-            .arg(&daemon.socket)
-            .arg("watch")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ternctl watch");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Watch { child, lines }
-    }
-
-    /// Lines until one satisfies `last` (included), or fails after 10 s.
-    fn until(&self, what: &str, last: impl Fn(&str) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let done = last(&line);
-                    seen.push(line);
-                    if done {
-                        return seen;
-                    }
-                }
-                Err(_) => panic!("watch never printed {what}; it printed {seen:#?}"),
-            }
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn stats(daemon: &Daemon) -> Value {
     let out = daemon.ternctl(&["stats", "--json"]);
