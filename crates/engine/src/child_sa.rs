@@ -291,7 +291,7 @@ pub fn policy_fingerprint(child: &ChildSa, ends: Endpoints) -> u64 {
     hasher.finish()
 }
 
-fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
+pub(crate) fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
     let mut out = Vec::new();
     for local in child.local_ts.iter().flat_map(Ts::selectors) {
         for remote in child.remote_ts.iter().flat_map(Ts::selectors) {

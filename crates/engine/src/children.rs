@@ -39,7 +39,7 @@ pub(crate) fn child_keys(
     .map_err(|e| format!("deriving CHILD SA keys: {e}"))
 }
 
-fn endpoints(sa: &IkeSa) -> Endpoints {
+pub(crate) fn endpoints(sa: &IkeSa) -> Endpoints {
     Endpoints {
         local: sa.local.ip(),
         remote: sa.remote.ip(),

@@ -1067,6 +1067,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
                 expires_in: c.expire_at.map(|t| t.saturating_duration_since(now)),
                 local_addr: sa.local.ip(),
                 remote_addr: sa.remote.ip(),
+                policies: crate::child_sa::policies(c, crate::children::endpoints(sa)),
             })
             .collect(),
     }

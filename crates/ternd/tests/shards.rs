@@ -198,6 +198,15 @@ fn many_peers_spread_over_the_shards_and_ternctl_sees_one_daemon() {
     for k in 0..PEERS {
         assert!(out.stdout.contains(&format!("peer{k}: #")), "{out:?}");
     }
+    // The in-memory XFRM carries no packets: its policies were never used.
+    assert_eq!(
+        out.stdout.matches("\n    never used\n").count(),
+        PEERS as usize,
+        "{out:?}"
+    );
+    assert!(all
+        .iter()
+        .all(|sa| sa["children"][0].get("last_use_secs").is_none()));
     let out = moon.ternctl(&["--json", "list-conns"]);
     assert_eq!(out.json().as_array().unwrap().len(), PEERS as usize);
     assert_eq!(moon.ternctl(&["version"]).code, 0);
