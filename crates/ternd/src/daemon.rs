@@ -183,7 +183,7 @@ impl Daemon {
             }
         };
         Ok(format!(
-            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port and nat_port apply at restart)",
+            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port, nat_port and workers apply at restart)",
             list(&report.added),
             list(&report.removed),
             list(&report.changed),
