@@ -31,6 +31,10 @@ pub struct LoadSpec {
     pub timeout: Duration,
     /// Identity number of the first IKE SA, so runs can use disjoint identities.
     pub first_index: u32,
+    /// Source addresses, taken in turn by the workers; empty: the one the route
+    /// to the responder picks. A sharded ternd puts each peer address in one
+    /// engine, so a load from one address would exercise only one.
+    pub sources: Vec<IpAddr>,
 }
 
 /// What the run achieved, as tern-load prints it.
@@ -54,14 +58,23 @@ const NON_ESP_MARKER: [u8; 4] = [0; 4];
 const NAT_T_PORT: u16 = 4500;
 
 pub async fn run(spec: LoadSpec) -> anyhow::Result<Summary> {
-    let local_ip = route_source(spec.responder)?;
-    let initiator = Initiator::new(&spec.profile, local_ip, spec.responder)?;
+    let sources = if spec.sources.is_empty() {
+        vec![route_source(spec.responder)?]
+    } else {
+        spec.sources.clone()
+    };
+    let initiators = sources
+        .iter()
+        .map(|ip| Initiator::new(&spec.profile, *ip, spec.responder))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let next = Arc::new(AtomicU32::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..spec.concurrency.max(1) {
-        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
-        let (spec, initiator, next) = (spec.clone(), initiator.clone(), next.clone());
+    for w in 0..spec.concurrency.max(1) {
+        let source = w % sources.len();
+        let socket = UdpSocket::bind(SocketAddr::new(sources[source], 0)).await?;
+        let initiator = initiators[source].clone();
+        let (spec, next) = (spec.clone(), next.clone());
         workers.push(tokio::spawn(async move {
             worker(socket, &spec, &initiator, &next).await
         }));

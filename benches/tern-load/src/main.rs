@@ -40,6 +40,10 @@ struct Args {
     /// Seconds before one IKE SA counts as failed.
     #[arg(long, default_value_t = 30)]
     timeout_s: u64,
+    /// Source address of the IKE SAs, repeatable: the workers take them in
+    /// turn. Default: the address the route to the responder picks.
+    #[arg(long = "source")]
+    sources: Vec<std::net::IpAddr>,
     /// Runtime threads (1 keeps the generator off the responder's cores).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -59,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         concurrency: args.concurrency,
         timeout: Duration::from_secs(args.timeout_s),
         first_index: args.first_index,
+        sources: args.sources,
     };
     let runtime = if args.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()

@@ -76,6 +76,9 @@ pub struct DaemonConfig {
     pub port: u16,
     /// IKE port for NAT traversal (UDP encapsulation), default 4500.
     pub nat_port: u16,
+    /// How many engines (shards) ternd runs, each on its own thread; `None` is one
+    /// per CPU.
+    pub workers: Option<usize>,
 }
 
 /// Parses configuration text. `origin` names it in errors; a relative `psk_file` is

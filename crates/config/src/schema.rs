@@ -13,6 +13,9 @@ use crate::error::{ConfigError, Source};
 use crate::reader::TableReader;
 use crate::{Config, DaemonConfig};
 
+/// Most engines `daemon.workers` may ask for.
+pub const MAX_WORKERS: usize = 256;
+
 /// Where ternd listens for ternctl unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
 
@@ -25,6 +28,7 @@ pub(crate) const DAEMON_KEYS: &[&str] = &[
     "cookie_threshold",
     "nat_keepalive",
     "socket_group",
+    "workers",
 ];
 pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
 pub(crate) const FRAGMENTATION_KEYS: &[&str] = &["enabled", "size_ipv4", "size_ipv6"];
@@ -40,6 +44,7 @@ impl Default for DaemonConfig {
             ],
             port: 500,
             nat_port: 4500,
+            workers: None,
         }
     }
 }
@@ -124,6 +129,9 @@ fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
     }
     if let Some(f) = table.field("nat_port") {
         daemon.nat_port = f.port()?;
+    }
+    if let Some(f) = table.field("workers") {
+        daemon.workers = Some(f.integer_in(1, MAX_WORKERS as i64)? as usize);
     }
     if daemon.port == daemon.nat_port {
         return Err(table.error("`daemon.port` and `daemon.nat_port` must differ"));

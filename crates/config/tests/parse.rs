@@ -80,6 +80,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
             listen: vec![ip("0.0.0.0"), ip("::")],
             port: 500,
             nat_port: 4500,
+            workers: None,
         },
         engine: EngineConfig {
             connections: vec![demo_connection(
@@ -719,4 +720,24 @@ fn actions_that_initiate_need_a_remote_address() {
         "t",
     )
     .unwrap();
+}
+
+#[test]
+fn workers_is_a_count_of_engines() {
+    let parse = |text: &str| tern_config::parse_str(text, "test.toml");
+    assert_eq!(
+        parse("[daemon]\nworkers = 2\n").unwrap().daemon.workers,
+        Some(2)
+    );
+    assert_eq!(parse("[daemon]\n").unwrap().daemon.workers, None);
+    for bad in ["0", "257"] {
+        let err = parse(&format!("[daemon]\nworkers = {bad}\n")).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "`daemon.workers` must be between 1 and 256, not {bad}"
+            )),
+            "{err}"
+        );
+    }
+    assert!(parse("[daemon]\nworkers = \"two\"\n").is_err());
 }

@@ -356,6 +356,10 @@ pub struct ChildSaInfo {
     /// Seconds until it ends, rekeyed or not.
     #[serde(default)]
     pub expires_in_secs: Option<u64>,
+    /// Seconds since a packet last went through one of its policies (in, out
+    /// or fwd, the latest); absent when none has (or there is no kernel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_use_secs: Option<u64>,
 }
 
 /// One configured connection, in configuration-file syntax.
@@ -475,6 +479,7 @@ mod tests {
                 installed_secs: None,
                 rekey_in_secs: None,
                 expires_in_secs: None,
+                last_use_secs: Some(3),
             }],
         }
     }
@@ -491,7 +496,8 @@ mod tests {
              "spi_in":"c1a2b3c4","spi_out":"c5d6e7f8","proposal":"AES_GCM_16_128",
              "local_ts":["10.1.0.0/24"],"remote_ts":["10.2.0.0/24"],
              "bytes_in":0,"packets_in":0,"bytes_out":0,"packets_out":0,
-             "installed_secs":null,"rekey_in_secs":null,"expires_in_secs":null}]}]);
+             "installed_secs":null,"rekey_in_secs":null,"expires_in_secs":null,
+             "last_use_secs":3}]}]);
         let ours = serde_json::to_value(vec![sample_sa()]).unwrap();
         assert_eq!(ours, documented);
         let back: Vec<IkeSaInfo> = serde_json::from_value(documented).unwrap();

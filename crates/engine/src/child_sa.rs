@@ -337,7 +337,7 @@ pub fn fingerprint(policies: &[PolicyInstall]) -> u64 {
     hasher.finish()
 }
 
-fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
+pub(crate) fn policies(child: &ChildSa, ends: Endpoints) -> Vec<PolicyInstall> {
     policies_for(
         &child.local_ts,
         &child.remote_ts,

@@ -16,6 +16,7 @@ use crate::history::{History, SaEnd, SaKind};
 use crate::identity;
 use crate::ike_sa::{IkeSa, InFlight, Opened, Phase, Purpose, Queued, Spi};
 use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
+use crate::shard::Shard;
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
 
@@ -99,6 +100,8 @@ pub(crate) struct Ctx {
     pub(crate) traps: Vec<crate::trap::Trap>,
     next_unique_id: u64,
     next_reqid: u32,
+    /// The slice of SPIs, reqids and unique ids this engine hands out.
+    pub shard: Shard,
 }
 
 pub struct Engine {
@@ -114,6 +117,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: EngineConfig, env: Box<dyn Environment + Send>) -> Engine {
+        Engine::sharded(config, env, Shard::ONLY)
+    }
+
+    /// One of several engines that share the work (see [`Shard`]).
+    pub fn sharded(config: EngineConfig, env: Box<dyn Environment + Send>, shard: Shard) -> Engine {
         Engine {
             ctx: Ctx {
                 connections: config.connections.iter().cloned().map(Arc::new).collect(),
@@ -132,8 +140,9 @@ impl Engine {
                 reqids: HashMap::new(),
                 policy_users: HashMap::new(),
                 traps: Vec::new(),
-                next_unique_id: 1,
-                next_reqid: 1,
+                next_unique_id: shard.first_serial(),
+                next_reqid: shard.first_serial() as u32,
+                shard,
             },
             sas: HashMap::new(),
             by_peer_spi: HashMap::new(),
@@ -143,6 +152,10 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.ctx.config
+    }
+
+    pub fn shard(&self) -> Shard {
+        self.ctx.shard
     }
 
     pub fn stats(&self) -> &Stats {
@@ -610,7 +623,7 @@ impl Ctx {
 
     pub fn unique_id(&mut self) -> u64 {
         let id = self.next_unique_id;
-        self.next_unique_id += 1;
+        self.next_unique_id += self.shard.serial_step();
         id
     }
 
@@ -621,7 +634,7 @@ impl Ctx {
             return *reqid;
         }
         let reqid = self.next_reqid;
-        self.next_reqid += 1;
+        self.next_reqid += self.shard.serial_step() as u32;
         self.reqids.insert(key, reqid);
         reqid
     }
@@ -1073,6 +1086,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
                 expires_in: c.expire_at.map(|t| t.saturating_duration_since(now)),
                 local_addr: sa.local.ip(),
                 remote_addr: sa.remote.ip(),
+                policies: crate::child_sa::policies(c, crate::children::endpoints(sa)),
             })
             .collect(),
     }

@@ -69,8 +69,9 @@ impl Ctx {
 
     pub(crate) fn new_spi(&mut self) -> [u8; 8] {
         loop {
-            let spi: [u8; 8] = self.random(8).try_into().expect("8 bytes");
-            if spi != [0; 8] {
+            let random: [u8; 8] = self.random(8).try_into().expect("8 bytes");
+            // The dispatcher finds this engine by the SPI (see `Shard`).
+            if let Some(spi) = self.shard.ike_spi_from(random) {
                 return spi;
             }
         }

@@ -33,6 +33,7 @@ mod nat;
 mod output;
 mod payloads;
 mod proposal;
+mod shard;
 mod stats;
 mod timers;
 mod trap;
@@ -49,4 +50,5 @@ pub use output::{
     SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
 };
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
+pub use shard::Shard;
 pub use stats::{DropReason, Stats};

@@ -259,4 +259,7 @@ pub struct ChildSaInfo {
     /// For reading the kernel's counters: the inbound SA is `remote -> local`.
     pub local_addr: IpAddr,
     pub remote_addr: IpAddr,
+    /// The kernel policies the CHILD SA's traffic goes through (made on request,
+    /// not stored), for reading when they were last used.
+    pub policies: Vec<PolicyInstall>,
 }

@@ -127,8 +127,13 @@ impl Ctx {
     }
 
     /// Installs the traps of a connection's children that ask for one at load.
+    /// Only the engine that would initiate the connection holds its traps: with
+    /// several engines, one set of policies per child.
     pub(crate) fn install_start_traps(&mut self, conn: &Connection) {
         use crate::config::StartAction;
+        if !self.shard.owns_connection(&conn.remote_addrs) {
+            return;
+        }
         let all = conn.start_action == StartAction::Trap;
         for child in conn
             .children

@@ -131,8 +131,22 @@ fn child_sa(out: &mut String, child: &ChildSaInfo) {
         child.spi_out,
         counters(child.bytes_out, child.packets_out)
     );
+    if let Some(last_use) = last_use(child) {
+        let _ = writeln!(out, "    {last_use}");
+    }
     let _ = writeln!(out, "    local  {}", child.local_ts.join(" "));
     let _ = writeln!(out, "    remote {}", child.remote_ts.join(" "));
+}
+
+/// `last use 3s ago`, or `never used` when the kernel answered for the SA (its
+/// counters are there) but no packet has gone through its policies; nothing when
+/// the daemon could not tell.
+fn last_use(child: &ChildSaInfo) -> Option<String> {
+    match child.last_use_secs {
+        Some(secs) => Some(format!("last use {} ago", duration(secs))),
+        None if child.bytes_in.is_some() || child.bytes_out.is_some() => Some("never used".into()),
+        None => None,
+    }
 }
 
 /// `installed 12s ago, rekeying in 55m, expires in 65m`, as swanctl says it.
@@ -406,6 +420,7 @@ mod tests {
                 installed_secs: Some(12),
                 rekey_in_secs: Some(3300),
                 expires_in_secs: Some(3948),
+                last_use_secs: Some(3),
             }],
         }
     }
@@ -423,10 +438,31 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
     installed 12s ago, rekeying in 55m, expires in 65m
     in  c1a2b3c4, 840 bytes, 10 packets
     out c5d6e7f8, 840 bytes, 10 packets
+    last use 3s ago
     local  10.1.0.0/24
     remote 10.2.0.0/24
 ";
         assert_eq!(ike_sas(&[demo_sa()]), expected);
+    }
+
+    #[test]
+    fn last_use_as_swanctl_counts_it_or_never() {
+        let mut sa = demo_sa();
+        sa.children[0].last_use_secs = Some(36_000);
+        assert!(ike_sas(&[sa.clone()]).contains("\n    last use 10h ago\n"));
+        // The kernel answered (counters), no packet yet.
+        sa.children[0].last_use_secs = None;
+        let text = ike_sas(&[sa.clone()]);
+        assert!(text.contains("\n    never used\n"), "{text}");
+        assert!(!text.contains("last use"), "{text}");
+        // No kernel answer at all: nothing to say.
+        let c = &mut sa.children[0];
+        (c.bytes_in, c.bytes_out) = (None, None);
+        let text = ike_sas(&[sa]);
+        assert!(
+            !text.contains("never used") && !text.contains("last use"),
+            "{text}"
+        );
     }
 
     #[test]

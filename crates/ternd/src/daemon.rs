@@ -1,5 +1,7 @@
-//! The daemon loop: one task owns the engine and feeds it datagrams, control
-//! requests and its single timer, then carries out what it asks for.
+//! The daemon loop of one shard: one thread owns one engine and feeds it
+//! datagrams, control requests, kernel events and its single timer, then carries
+//! out what it asks for. `shards` runs several and answers control requests
+//! from all of them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -92,12 +94,9 @@ impl Daemon {
         mut inbound: mpsc::Receiver<Inbound>,
         mut control: mpsc::Receiver<ControlRequest>,
         mut kernel_events: mpsc::Receiver<tern_engine::KernelEvent>,
-        notifier: &crate::systemd::Notifier,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         self.start_connections();
-        let mut shutdown = std::pin::pin!(shutdown_signal());
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .expect("SIGHUP handler");
         loop {
             let deadline = self.engine.poll_timeout();
             tokio::select! {
@@ -111,26 +110,24 @@ impl Daemon {
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     self.engine.handle_timeout(std::time::Instant::now());
                 }
-                _ = hangup.recv() => match self.reload() {
-                    Ok(message) => tracing::info!("SIGHUP: {message}"),
-                    Err(e) => tracing::error!("SIGHUP: reload refused, the running configuration stays: {e}"),
-                },
-                _ = &mut shutdown => break,
+                _ = shutdown.changed() => break,
             }
             self.flush();
         }
-        notifier.stopping();
         self.shut_down(&mut inbound).await;
     }
 
     fn start_connections(&mut self) {
         self.engine.install_traps();
+        let shard = self.engine.shard();
         let starting: Vec<String> = self
             .engine
             .config()
             .connections
             .iter()
             .filter(|c| c.starts_on_load())
+            // Each connection is started by its peer's shard, as `initiate` would.
+            .filter(|c| shard.owns_connection(&c.remote_addrs))
             .map(|c| c.name.clone())
             .collect();
         for connection in starting {
@@ -184,7 +181,7 @@ impl Daemon {
             }
         };
         Ok(format!(
-            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port and nat_port apply at restart)",
+            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port, nat_port and workers apply at restart)",
             list(&report.added),
             list(&report.removed),
             list(&report.changed),
@@ -560,15 +557,5 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
         None => std::future::pending().await,
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
     }
 }

@@ -29,6 +29,11 @@ pub trait Kernel: Send {
     /// `None` when the SA is not there (or cannot be read). The in-memory
     /// backend counts nothing: its SAs show zeros.
     fn counters(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<Counters>;
+    /// When a packet last went through any of `policies` (Unix seconds), as the
+    /// kernel keeps it per policy; `None` if none has been used (or none is there).
+    fn last_use(&mut self, _policies: &[PolicyInstall]) -> Option<u64> {
+        None
+    }
 }
 
 /// The engine's kernel operations on an XFRM: the kernel's ([`Xfrm`]) or
@@ -143,6 +148,19 @@ impl<X: XfrmOps + Send> Kernel for XfrmKernel<X> {
             },
         };
         result.map_err(|e| e.to_string())
+    }
+
+    fn last_use(&mut self, policies: &[PolicyInstall]) -> Option<u64> {
+        policies
+            .iter()
+            .filter_map(|p| {
+                self.xfrm
+                    .get_policy(&selector(p), direction(p.direction))
+                    .ok()
+            })
+            .map(|p| p.use_time)
+            .max()
+            .filter(|t| *t > 0)
     }
 
     fn counters(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<Counters> {

@@ -110,6 +110,7 @@ mod tests {
                 templates: vec![template],
                 mark: None,
                 if_id: None,
+                use_time: 0,
             },
             packet: None,
             template: Some(template),

@@ -2,10 +2,12 @@
 
 mod control;
 mod daemon;
+mod dispatch;
 mod env;
 mod kernel;
 mod kernel_events;
 mod present;
+mod shards;
 mod stats;
 mod systemd;
 mod udp;
@@ -21,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::daemon::{Daemon, Inbound};
 use crate::kernel::{Kernel, XfrmKernel};
+use crate::shards::Shards;
 use crate::stats::SocketCounters;
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
 
@@ -109,7 +112,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Arc::new(Mutex::new(XfrmKernel::open().map_err(anyhow::Error::msg)?))
     };
 
-    let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(1024);
+    let workers = config.daemon.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }) as u32;
     let mut sockets = Vec::new();
     for ip in &config.daemon.listen {
         for port in [config.daemon.port, config.daemon.nat_port] {
@@ -132,10 +137,52 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let counted = Arc::new(SocketCounters::default());
+
+    // One engine per worker, each on its own thread (see dispatch.rs for who gets what).
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut to_shards = Vec::new();
+    let mut control_queues = Vec::new();
+    let mut kernel_queues = Vec::new();
+    let mut threads = Vec::new();
+    let connections = config.engine.connections.len();
+    for index in 0..workers {
+        let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(1024);
+        let (control_tx, control_rx) = mpsc::channel(64);
+        let (kernel_tx, kernel_rx) = mpsc::channel(256);
+        let shard = tern_engine::Shard::new(index, workers).expect("index < workers");
+        let environment = env::DaemonEnv::new(kernel.clone());
+        let engine =
+            tern_engine::Engine::sharded(config.engine.clone(), Box::new(environment), shard);
+        let daemon = Daemon::new(
+            engine,
+            kernel.clone(),
+            sockets.clone(),
+            config.daemon.nat_port,
+            args.config.clone(),
+            counted.clone(),
+        );
+        let shutdown = shutdown_rx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("ternd-shard-{index}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a shard's runtime");
+                runtime.block_on(daemon.run(inbound_rx, control_rx, kernel_rx, shutdown));
+            })
+            .context("starting a shard thread")?;
+        threads.push(thread);
+        to_shards.push(inbound_tx);
+        control_queues.push(control_tx);
+        kernel_queues.push(kernel_tx);
+    }
+    tracing::info!(workers, "engines started");
+    let to_shards: Arc<[mpsc::Sender<Inbound>]> = to_shards.into();
     for socket in &sockets {
         tokio::spawn(read_datagrams(
             socket.clone(),
-            inbound_tx.clone(),
+            to_shards.clone(),
             config.daemon.nat_port,
             counted.clone(),
         ));
@@ -147,10 +194,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(path = %socket_path.display(), group = ?socket_group, "control socket ready");
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(control::serve(listener, control_tx, socket_group));
+    let shards = Shards::new(control_queues);
+    tokio::spawn(shards.clone().serve(control_rx));
 
-    let environment = env::DaemonEnv::new(kernel.clone());
-    let connections = config.engine.connections.len();
-    let engine = tern_engine::Engine::new(config.engine, Box::new(environment));
     let notifier = systemd::Notifier::from_env();
     notifier.ready(&format!("{connections} connection(s) loaded"));
     if let Some(every) = systemd::Notifier::watchdog_interval() {
@@ -163,34 +209,67 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         });
     }
-    // Kernel EXPIREs (traffic limits) and ACQUIREs (traps); none without a kernel backend.
-    let (expire_tx, expire_rx) = mpsc::channel(256);
+    // Kernel EXPIREs (traffic limits), MAPPINGs (a NAT moved a peer) and ACQUIREs
+    // (traps); none without a kernel backend. Every shard hears each: an outbound
+    // SPI is the peer's choice and carries no shard, and these events are rare, so
+    // asking all beats keeping a table. The engines ignore what is not theirs.
     if !args.no_kernel {
         let monitor = kernel_events::open()
             .map_err(anyhow::Error::msg)
-            .context("subscribing to XFRM EXPIRE and ACQUIRE events")?;
+            .context("subscribing to XFRM EXPIRE, MAPPING and ACQUIRE events")?;
+        let (expire_tx, mut expire_rx) = mpsc::channel::<tern_engine::KernelEvent>(256);
         tokio::spawn(kernel_events::forward(monitor, expire_tx));
+        tokio::spawn(async move {
+            while let Some(event) = expire_rx.recv().await {
+                for shard in &kernel_queues {
+                    let _ = shard.send(event.clone()).await;
+                }
+            }
+        });
     }
-    Daemon::new(
-        engine,
-        kernel,
-        sockets,
-        config.daemon.nat_port,
-        args.config.clone(),
-        counted,
-    )
-    .run(inbound_rx, control_rx, expire_rx, &notifier)
-    .await;
+
+    signals(&shards).await;
+    notifier.stopping();
+    let _ = shutdown_tx.send(true);
+    // Each shard deletes its IKE SAs (up to 2 s for the peers' answers) and ends.
+    tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            let _ = thread.join();
+        }
+    })
+    .await
+    .context("waiting for the shards")?;
     control::finish_streams(std::time::Duration::from_secs(1)).await;
     let _ = std::fs::remove_file(&socket_path);
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Until SIGTERM or SIGINT; SIGHUP reloads the configuration meanwhile.
+async fn signals(shards: &Shards) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hangup.recv() => match shards.reload().await {
+                tern_control::Response::Ok { body: tern_control::ResponseBody::Reloaded { message } } => {
+                    tracing::info!("SIGHUP: {message}")
+                }
+                tern_control::Response::Error { message } => tracing::error!("SIGHUP: {message}"),
+                tern_control::Response::Ok { .. } => {}
+            },
+        }
+    }
+}
+
 /// Reads datagrams from one socket into the daemon loop.
 async fn read_datagrams(
     socket: Arc<IkeSocket>,
-    to_daemon: mpsc::Sender<Inbound>,
+    shards: Arc<[mpsc::Sender<Inbound>]>,
     nat_port: u16,
     counted: Arc<SocketCounters>,
 ) {
@@ -216,12 +295,13 @@ async fn read_datagrams(
                 }
             }
         }
+        let shard = dispatch::route(bytes, received.remote.ip(), shards.len() as u32);
         let inbound = Inbound {
             local: received.local,
             remote: received.remote,
             bytes: bytes.to_vec(),
         };
-        if to_daemon.send(inbound).await.is_err() {
+        if shards[shard].send(inbound).await.is_err() {
             return;
         }
     }

@@ -46,6 +46,10 @@ pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo
 fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInfo {
     let inbound = kernel.counters(c.remote_addr, c.local_addr, c.spi_in);
     let outbound = kernel.counters(c.local_addr, c.remote_addr, c.spi_out);
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last_use = kernel.last_use(&c.policies);
     ChildSaInfo {
         name: c.name.clone(),
         unique_id: c.unique_id,
@@ -73,6 +77,7 @@ fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInf
         installed_secs: Some(c.installed_for.as_secs()),
         rekey_in_secs: c.rekey_in.map(|d| d.as_secs()),
         expires_in_secs: c.expires_in.map(|d| d.as_secs()),
+        last_use_secs: last_use.map(|t| unix_now.saturating_sub(t)),
     }
 }
 

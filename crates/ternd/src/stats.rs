@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tern_control::{DatagramStats, EventStats, ExchangeStats, StatsInfo};
+use tern_control::{DatagramStats, EventStats, ExchangeStats, Response, ResponseBody, StatsInfo};
 use tern_engine::{Event, IkeSaInfo, Stats};
 
 /// Counted by the socket reader tasks, hence atomics.
@@ -116,6 +116,68 @@ pub fn info(s: Sources<'_>) -> StatsInfo {
     }
 }
 
+/// The statistics of several shards as one daemon's: their own counts added up,
+/// the sockets' (which they share) counted once, and each watcher (subscribed to
+/// every shard) once.
+pub fn merge(parts: Vec<StatsInfo>) -> Option<StatsInfo> {
+    let mut parts = parts.into_iter();
+    let mut all = parts.next()?;
+    for s in parts {
+        all.uptime_secs = all.uptime_secs.max(s.uptime_secs);
+        all.ike_sas_established += s.ike_sas_established;
+        all.ike_sas_connecting += s.ike_sas_connecting;
+        all.child_sas_installed += s.child_sas_installed;
+        all.datagrams.sent += s.datagrams.sent;
+        all.datagrams.send_failed += s.datagrams.send_failed;
+        for (reason, n) in s.dropped {
+            if reason != "not-ike" {
+                *all.dropped.entry(reason).or_default() += n;
+            }
+        }
+        let (a, e) = (&mut all.exchanges, s.exchanges);
+        a.ike_sas_established += e.ike_sas_established;
+        a.ike_rekeys += e.ike_rekeys;
+        a.ike_rekeys_initiated += e.ike_rekeys_initiated;
+        a.ike_hard_expiries += e.ike_hard_expiries;
+        a.child_sas_installed += e.child_sas_installed;
+        a.child_rekeys += e.child_rekeys;
+        a.child_rekeys_initiated += e.child_rekeys_initiated;
+        a.child_rekey_collisions += e.child_rekey_collisions;
+        a.child_hard_expiries += e.child_hard_expiries;
+        a.retransmits_sent += e.retransmits_sent;
+        a.retransmits_answered += e.retransmits_answered;
+        a.dpd_checks_sent += e.dpd_checks_sent;
+        a.dead_peers += e.dead_peers;
+        a.restarts += e.restarts;
+        all.events.watchers = all.events.watchers.max(s.events.watchers);
+        all.events.dropped += s.events.dropped;
+    }
+    Some(all)
+}
+
+/// `merge` over the shards' answers to `stats`; an error stands for the whole.
+pub fn merge_responses(answers: Vec<Response>) -> Response {
+    let mut parts = Vec::new();
+    for answer in answers {
+        match answer {
+            Response::Ok {
+                body: ResponseBody::Stats { stats },
+            } => parts.push(*stats),
+            other => return other,
+        }
+    }
+    match merge(parts) {
+        Some(stats) => Response::Ok {
+            body: ResponseBody::Stats {
+                stats: Box::new(stats),
+            },
+        },
+        None => Response::Error {
+            message: "no shard answered".into(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +236,39 @@ mod tests {
         assert_eq!(info.datagrams.received, 1);
         assert_eq!(info.uptime_secs, 61);
         assert_eq!((info.events.watchers, info.events.dropped), (2, 5));
+    }
+
+    #[test]
+    fn shards_add_up_but_share_the_sockets_and_watchers() {
+        let sockets = SocketCounters::default();
+        SocketCounters::count(&sockets.not_ike);
+        SocketCounters::count(&sockets.received);
+        let shard = |malformed: u64, sent: u64| {
+            let daemon = DaemonCounters {
+                sent,
+                ike_sas_established: sent,
+                ..DaemonCounters::default()
+            };
+            info(Sources {
+                engine: &Stats {
+                    dropped_malformed: malformed,
+                    ..Stats::default()
+                },
+                sas: &[],
+                sockets: &sockets,
+                daemon: &daemon,
+                uptime: Duration::from_secs(61),
+                watchers: 1,
+                events_dropped: 1,
+            })
+        };
+        let all = merge(vec![shard(2, 10), shard(3, 5)]).unwrap();
+        assert_eq!(all.dropped["malformed"], 5);
+        assert_eq!(all.dropped["not-ike"], 1);
+        assert_eq!((all.datagrams.received, all.datagrams.sent), (1, 15));
+        assert_eq!(all.exchanges.ike_sas_established, 15);
+        assert_eq!((all.events.watchers, all.events.dropped), (1, 2));
+        assert_eq!(all.uptime_secs, 61);
+        assert!(merge(Vec::new()).is_none());
     }
 }

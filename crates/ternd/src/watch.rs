@@ -40,8 +40,13 @@ impl Watchers {
         self.watchers.is_empty()
     }
 
+    /// Watchers still connected. With several shards a watcher is subscribed to
+    /// each, and a shard without events would never notice it leave.
     pub fn count(&self) -> usize {
-        self.watchers.len()
+        self.watchers
+            .iter()
+            .filter(|w| !w.events.is_closed())
+            .count()
     }
 
     pub fn dropped(&self) -> u64 {

@@ -9,6 +9,7 @@
 //!   xfrm-tool trap local=IP remote=IP local-net=CIDR remote-net=CIDR reqid=N
 //!   xfrm-tool monitor seconds=N [until=WORD] [encap-port=PORT]
 //!   xfrm-tool counters src=IP dst=IP spi=HEX
+//!   xfrm-tool policy-use src-net=CIDR dst-net=CIDR dir=in|out|fwd
 //!   xfrm-tool flush
 
 use std::collections::HashMap;
@@ -258,7 +259,7 @@ fn monitor(a: &Args) {
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = argv.first() else {
-        fail("usage: xfrm-tool child|trap|monitor|counters|flush key=value...")
+        fail("usage: xfrm-tool child|trap|monitor|counters|policy-use|flush key=value...")
     };
     let a: Args = argv[1..]
         .iter()
@@ -281,6 +282,22 @@ fn main() {
                 .sa_counters(addr(&a, "src"), addr(&a, "dst"), hex(&a, "spi"))
                 .unwrap_or_else(|e| fail(e));
             println!("bytes={} packets={}", c.bytes, c.packets);
+        }
+        "policy-use" => {
+            let (s, d) = (net(&a, "src-net"), net(&a, "dst-net"));
+            let dir = match get(&a, "dir") {
+                "in" => PolicyDir::In,
+                "out" => PolicyDir::Out,
+                "fwd" => PolicyDir::Fwd,
+                other => fail(format!("dir={other}?")),
+            };
+            let p = x
+                .get_policy(&Selector::subnets(s.0, s.1, d.0, d.1), dir)
+                .unwrap_or_else(|e| fail(e));
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            println!("use_time={} now={now}", p.use_time);
         }
         "flush" => {
             x.flush_policies().unwrap_or_else(|e| fail(e));

@@ -28,6 +28,7 @@ pub enum OpKind {
     AddPolicy,
     UpdatePolicy,
     DeletePolicy,
+    GetPolicy,
     Dump,
     Flush,
 }
@@ -59,6 +60,7 @@ impl Op {
         let verb = match kind {
             OpKind::AddPolicy => "adding",
             OpKind::UpdatePolicy => "updating",
+            OpKind::GetPolicy => "reading",
             _ => "deleting",
         };
         Op {
@@ -113,7 +115,7 @@ pub enum XfrmError {
     PermissionDenied { op: Op, kernel: KernelSays },
 
     /// The SA or policy does not exist. Callers deleting things may ignore it.
-    #[error("{op}: no such {} in the kernel{kernel}", if matches!(op.kind, OpKind::DeletePolicy) { "policy" } else { "SA" })]
+    #[error("{op}: no such {} in the kernel{kernel}", if matches!(op.kind, OpKind::DeletePolicy | OpKind::GetPolicy) { "policy" } else { "SA" })]
     NotFound { op: Op, kernel: KernelSays },
 
     #[error("{op}: it already exists in the kernel{kernel}")]
@@ -229,7 +231,9 @@ pub(crate) fn from_errno(
         {
             XfrmError::NotFound { op, kernel }
         }
-        (OpKind::DeletePolicy, libc::ENOENT) => XfrmError::NotFound { op, kernel },
+        (OpKind::DeletePolicy | OpKind::GetPolicy, libc::ENOENT) => {
+            XfrmError::NotFound { op, kernel }
+        }
         (OpKind::AddSa | OpKind::AddPolicy, libc::EEXIST) => {
             XfrmError::AlreadyExists { op, kernel }
         }

@@ -355,6 +355,8 @@ impl XfrmOps for FakeXfrm {
             templates,
             mark: shown_mark(p.mark),
             if_id: shown_if_id(p.if_id),
+            // Nothing flows through an in-memory XFRM.
+            use_time: 0,
         });
         Ok(())
     }
@@ -366,6 +368,18 @@ impl XfrmOps for FakeXfrm {
             .ok_or_else(|| refused(&req, libc::ENOENT))?;
         self.policies.remove(i);
         Ok(())
+    }
+
+    fn get_policy(
+        &mut self,
+        selector: &Selector,
+        dir: PolicyDir,
+    ) -> Result<PolicySummary, XfrmError> {
+        let req = message::get_policy(selector, dir, None, None)?;
+        let seq = self
+            .policy_position(selector, dir, normal_mark(None), 0)
+            .ok_or_else(|| refused(&req, libc::ENOENT))?;
+        Ok(self.policies.by_seq[&seq].clone())
     }
 
     fn list_sas(&mut self) -> Result<Vec<SaSummary>, XfrmError> {

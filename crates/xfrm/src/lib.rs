@@ -235,6 +235,39 @@ impl Xfrm {
         self.transact(&req).map(|_| ())
     }
 
+    /// GETPOLICY by selector and direction: the policy with its `use_time`
+    /// (when a packet last matched it). [`XfrmError::NotFound`] if absent.
+    pub fn get_policy(
+        &mut self,
+        selector: &Selector,
+        dir: PolicyDir,
+    ) -> Result<PolicySummary, XfrmError> {
+        let req = message::get_policy(selector, dir, None, None)?;
+        let replies = self.transact(&req)?;
+        let reply = replies
+            .iter()
+            .find(|r| r.msg_type == abi::XFRM_MSG_NEWPOLICY)
+            .ok_or_else(|| XfrmError::Malformed {
+                op: req.op().clone(),
+                error: DecodeError {
+                    offset: 0,
+                    what: "no NEWPOLICY message in the reply",
+                },
+            })?;
+        message::parse_policy(&reply.body)
+            .map_err(|error| XfrmError::Malformed {
+                op: req.op().clone(),
+                error,
+            })?
+            .ok_or_else(|| XfrmError::Malformed {
+                op: req.op().clone(),
+                error: DecodeError {
+                    offset: 0,
+                    what: "the reply is not an in/out/fwd policy",
+                },
+            })
+    }
+
     /// Every SA in this namespace (all protocols).
     pub fn list_sas(&mut self) -> Result<Vec<SaSummary>, XfrmError> {
         let req = message::dump_sas();

@@ -595,6 +595,26 @@ pub fn delete_policy(
     Ok(Request::new(XFRM_MSG_DELPOLICY, ACKED, w.into_bytes(), op))
 }
 
+/// GETPOLICY by selector and direction: the kernel answers with the policy
+/// (NEWPOLICY), its current lifetime (and so its last use) included.
+pub fn get_policy(
+    sel: &Selector,
+    dir: PolicyDir,
+    mark: Option<Mark>,
+    if_id: Option<u32>,
+) -> Result<Request, XfrmError> {
+    let op = Op::policy(OpKind::GetPolicy, sel, dir);
+    let family = check_selector(&op, sel)?;
+    let mut w = Writer::new();
+    // struct xfrm_userpolicy_id
+    write_selector(&mut w, Some((sel, family))); // 0 sel
+    w.u32(0); // 56 index: look up by selector
+    w.u8(dir.to_u8()); // 60 dir
+    w.pad_to(0, USERPOLICY_ID_LEN); // 61 padding
+    write_mark_and_if_id(&mut w, mark, if_id);
+    Ok(Request::new(XFRM_MSG_GETPOLICY, ACKED, w.into_bytes(), op))
+}
+
 /// Dump of all SAs (no filter).
 pub fn dump_sas() -> Request {
     Request::new(
@@ -819,7 +839,8 @@ pub(crate) fn parse_userpolicy_info(body: &[u8]) -> DecodeResult<Option<PolicySu
     }
     let mut r = Reader::new(body);
     let selector = read_selector(&mut r)?;
-    r.skip(LIFETIME_CFG_LEN + LIFETIME_CUR_LEN, "lifetimes")?;
+    r.skip(LIFETIME_CFG_LEN, "lifetime_cfg")?;
+    let use_time = read_counters(&mut r)?.use_time;
     let priority = r.u32("priority")?;
     let index = r.u32("index")?;
     let dir = r.u8("dir")?;
@@ -836,5 +857,6 @@ pub(crate) fn parse_userpolicy_info(body: &[u8]) -> DecodeResult<Option<PolicySu
         templates: Vec::new(),
         mark: None,
         if_id: None,
+        use_time,
     }))
 }

@@ -46,6 +46,14 @@ pub trait XfrmOps {
     /// DELPOLICY by selector and direction; [`XfrmError::NotFound`] if absent.
     fn delete_policy(&mut self, selector: &Selector, dir: PolicyDir) -> Result<(), XfrmError>;
 
+    /// GETPOLICY by selector and direction (its `use_time` says when a packet
+    /// last matched it); [`XfrmError::NotFound`] if absent.
+    fn get_policy(
+        &mut self,
+        selector: &Selector,
+        dir: PolicyDir,
+    ) -> Result<PolicySummary, XfrmError>;
+
     /// Every SA.
     fn list_sas(&mut self) -> Result<Vec<SaSummary>, XfrmError>;
 
@@ -91,6 +99,14 @@ impl XfrmOps for Xfrm {
 
     fn delete_policy(&mut self, selector: &Selector, dir: PolicyDir) -> Result<(), XfrmError> {
         Xfrm::delete_policy(self, selector, dir)
+    }
+
+    fn get_policy(
+        &mut self,
+        selector: &Selector,
+        dir: PolicyDir,
+    ) -> Result<PolicySummary, XfrmError> {
+        Xfrm::get_policy(self, selector, dir)
     }
 
     fn list_sas(&mut self) -> Result<Vec<SaSummary>, XfrmError> {

@@ -103,6 +103,7 @@ mod tests {
                 .collect(),
             mark: None,
             if_id: None,
+            use_time: 0,
         }
     }
 

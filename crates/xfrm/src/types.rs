@@ -362,6 +362,8 @@ pub struct PolicySummary {
     pub templates: Vec<Template>,
     pub mark: Option<Mark>,
     pub if_id: Option<u32>,
+    /// Unix time (seconds) a packet last matched the policy, 0 if none has.
+    pub use_time: u64,
 }
 
 #[cfg(test)]

@@ -162,6 +162,50 @@ fn policy_delete() {
 }
 
 #[test]
+fn policy_get_asks_by_the_same_id_as_delete() {
+    let sel = Selector::subnets(ip("10.0.0.0"), 24, ip("10.0.1.0"), 24);
+    let get = message::get_policy(&sel, PolicyDir::Out, None, None)
+        .unwrap()
+        .to_bytes(7);
+    let delete = message::delete_policy(
+        message::PolicyKey::Selector(&sel),
+        PolicyDir::Out,
+        None,
+        None,
+    )
+    .unwrap()
+    .to_bytes(7);
+    // struct nlmsghdr: len, type, flags, seq, pid; the bodies are the same.
+    assert_eq!(u16::from_ne_bytes([get[4], get[5]]), 0x15); // XFRM_MSG_GETPOLICY
+    assert_eq!(u16::from_ne_bytes([delete[4], delete[5]]), 0x14); // XFRM_MSG_DELPOLICY
+    assert_eq!(get[6..8], delete[6..8]);
+    assert_eq!(get[16..], delete[16..]);
+}
+
+#[test]
+fn parse_policy_reads_use_time_from_the_current_lifetime() {
+    let p = PolicyParams {
+        selector: Selector::subnets(ip("10.0.0.0"), 24, ip("10.0.1.0"), 24),
+        dir: PolicyDir::In,
+        priority: 1000,
+        templates: Vec::new(),
+        update: false,
+        mark: None,
+        if_id: None,
+    };
+    let mut bytes = message::new_policy(&p).unwrap().to_bytes(1);
+    let body = &mut bytes[16..];
+    assert_eq!(message::parse_policy(body).unwrap().unwrap().use_time, 0);
+    // xfrm_userpolicy_info: sel (56), lft (64), curlft: bytes, packets, add_time, use_time.
+    let at = 56 + 64 + 24;
+    body[at..at + 8].copy_from_slice(&1_790_000_000u64.to_ne_bytes());
+    let got = message::parse_policy(body).unwrap().unwrap();
+    assert_eq!(got.use_time, 1_790_000_000);
+    assert_eq!(got.selector, p.selector);
+    assert_eq!(got.priority, 1000);
+}
+
+#[test]
 fn sa_aead_tunnel() {
     assert_matches_capture(&message::new_sa(&base_sa()).unwrap(), SA_ADD_AEAD_TUNNEL);
 }

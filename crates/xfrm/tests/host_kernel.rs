@@ -599,3 +599,53 @@ fn an_sa_moves_to_new_ports_and_addresses_with_its_keys() {
         );
     });
 }
+
+/// `list-sas` says when a CHILD SA's policies were last used: GETPOLICY reads
+/// the policy's current lifetime, whose use_time the kernel sets at each lookup
+/// that matches. A policy without templates (plain allow) is looked up like any
+/// other, and needs no ESP from the kernel.
+#[test]
+fn get_policy_reads_when_a_packet_last_matched() {
+    in_fresh_netns(|| {
+        ip_here(&["link", "set", "lo", "up"]);
+        ip_here(&["link", "add", "t0", "type", "veth", "peer", "name", "t1"]);
+        ip_here(&["addr", "add", "192.0.2.1/24", "dev", "t0"]);
+        ip_here(&["link", "set", "t0", "up"]);
+        ip_here(&["link", "set", "t1", "up"]);
+        let mut x = open();
+        let sel = Selector::hosts(ip("192.0.2.1"), ip("192.0.2.9"));
+        let unused = Selector::hosts(ip("192.0.2.1"), ip("192.0.2.10"));
+        for s in [sel, unused] {
+            x.add_policy(&PolicyParams {
+                selector: s,
+                dir: PolicyDir::Out,
+                priority: 1000,
+                templates: Vec::new(),
+                update: false,
+                mark: None,
+                if_id: None,
+            })
+            .unwrap();
+        }
+        let before = x.get_policy(&sel, PolicyDir::Out).unwrap();
+        assert_eq!((before.selector, before.dir), (sel, PolicyDir::Out));
+        assert_eq!(before.use_time, 0, "no packet yet");
+
+        let socket = std::net::UdpSocket::bind("192.0.2.1:0").unwrap();
+        socket.send_to(b"x", "192.0.2.9:9").unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let after = x.get_policy(&sel, PolicyDir::Out).unwrap();
+        assert!(
+            after.use_time > 0 && now.abs_diff(after.use_time) <= 2,
+            "use_time {} at {now}",
+            after.use_time
+        );
+        assert_eq!(x.get_policy(&unused, PolicyDir::Out).unwrap().use_time, 0);
+        // Not there: NotFound, as for DELPOLICY.
+        let err = x.get_policy(&sel, PolicyDir::In).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+    });
+}

@@ -2,8 +2,10 @@
 //! ternd processes in them, and ternctl against their control sockets.
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub const TERND: &str = env!("CARGO_BIN_EXE_ternd");
@@ -305,4 +307,61 @@ pub fn moon_config(dir: &Path, name: &str, edit: impl FnOnce(String) -> String) 
     let path = dir.join(name);
     std::fs::write(&path, edit(text)).unwrap();
     path
+}
+
+/// A `ternctl watch` process whose output lines arrive on a channel.
+pub struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watch {
+    pub fn start(daemon: &Daemon, args: &[&str]) -> Watch {
+        let mut child = Command::new(ternctl_path())
+            .arg("--socket")
+            .arg(&daemon.socket)
+            .arg("watch")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ternctl watch");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    /// Lines until one satisfies `last` (included), or fails after 10 s.
+    pub fn until(&self, what: &str, last: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = last(&line);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("watch never printed {what}; it printed {seen:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

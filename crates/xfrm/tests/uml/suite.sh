@@ -98,11 +98,32 @@ section_traffic() {
         done
     done
     section_mixed
+    check "policies' last use (GETPOLICY use_time): none before traffic, now after" last_use_follows_traffic
     check "ESP with UDP encapsulation (no NAT)" eval "pair_install aes128gcm16 tunnel 4 4 encap=4500:4500 &&
         { tool sun monitor seconds=3 encap-port=4500 >/dev/null & tool moon monitor seconds=3 encap-port=4500 >/dev/null & sleep 0.5; } &&
         ping_through tunnel 4 4"
     wait
     tool moon flush; tool sun flush
+}
+
+# use_time of the CHILD SA's policies: 0 before a packet, within seconds of now after
+# a ping through the tunnel, on moon's out (the request) and in (the reply) and sun's
+# in (what `list-sas` reads; fwd is not exercised: the ping ends at sun itself).
+last_use_follows_traffic() {
+    pair_install aes128gcm16 tunnel 4 4 || return 1
+    local use check ns dir src dst t now
+    use=$(tool moon policy-use src-net=10.1.0.0/24 dst-net=10.2.0.0/24 dir=out) || return 1
+    echo "moon out before: $use"
+    [[ $use == "use_time=0 "* ]] || return 1
+    ping_through tunnel 4 4 || return 1
+    for check in moon:out:10.1.0.0/24:10.2.0.0/24 moon:in:10.2.0.0/24:10.1.0.0/24 \
+        sun:in:10.1.0.0/24:10.2.0.0/24; do
+        IFS=: read -r ns dir src dst <<<"$check"
+        use=$(tool "$ns" policy-use src-net="$src" dst-net="$dst" dir="$dir") || return 1
+        echo "$ns $dir after: $use"
+        t=${use#use_time=} t=${t%% *} now=${use##*now=}
+        ((t > 0 && now - t <= 10)) || return 1
+    done
 }
 
 # Inner and outer families differ. Seen here (kernel 6.1): such a tunnel carries nothing
