@@ -174,6 +174,7 @@ impl Ctx {
         let nonce_r = payloads::nonce(&p).cloned().unwrap_or_default();
         let new_id = self.install_child(now, sa, negotiated, keys, true);
         let Some(old_spi) = ex.rekey_of else {
+            self.drop_duplicate_child(now, sa, new_id);
             return Next::Keep;
         };
         let old = sa.children.iter_mut().find(|c| c.spi_in == old_spi);
@@ -617,6 +618,9 @@ impl Ctx {
         // initiator deletes it.
         let rekey = old.is_some();
         let new_id = self.install_child_with(now, sa, negotiated, keys, false, rekey);
+        if !rekey {
+            self.drop_duplicate_child(now, sa, new_id);
+        }
         if let Some((old_id, _, _)) = old {
             let Some(pos) = sa.children.iter().position(|c| c.unique_id == old_id) else {
                 return Next::Keep;

@@ -169,6 +169,23 @@ impl Ctx {
         let Some(action) = action_for(config, cause) else {
             return;
         };
+        let running = sa.children.iter().any(|c| {
+            c.name == name
+                && matches!(
+                    c.state,
+                    crate::child_sa::ChildState::Installed | crate::child_sa::ChildState::Rekeying
+                )
+        });
+        if running {
+            // The peer brought it back first (its own end action): a second
+            // one would be a duplicate.
+            tracing::debug!(
+                ike = sa.unique_id,
+                child = name,
+                "not creating it again: it is up"
+            );
+            return;
+        }
         if sa.child_exchange_pending(name) {
             // A rekey of it (or a creation) is on its way: its answer brings the
             // CHILD SA back, and a second request would make a duplicate.

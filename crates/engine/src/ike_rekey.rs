@@ -143,8 +143,12 @@ impl Ctx {
             return Next::Keep;
         }
         match self.finish_ike_rekey(now, sa, &rekey, &p) {
-            // The old IKE SA, now without CHILD SAs, goes.
-            Ok(()) => self.start_delete(now, sa, "rekeyed"),
+            // The old IKE SA, now without CHILD SAs, goes; what waited on it moves.
+            Ok(mut new) => {
+                self.hand_over_queued(now, sa, &mut new);
+                self.new_sas.push(new);
+                self.start_delete(now, sa, "rekeyed")
+            }
             Err(reason) => {
                 tracing::warn!(
                     ike = sa.unique_id,
@@ -163,7 +167,7 @@ impl Ctx {
         sa: &mut IkeSa,
         rekey: &IkeRekey,
         p: &[Payload],
-    ) -> Result<(), String> {
+    ) -> Result<IkeSa, String> {
         let answer = payloads::sa(p).ok_or("no SA payload")?;
         let suite =
             proposal::accept_ike_answer(answer, &sa.connection.ike_proposals).ok_or_else(|| {
@@ -191,7 +195,7 @@ impl Ctx {
             &ke.data,
         )
         .map_err(|e| e.to_string())?;
-        let new = self.rekeyed_sa(
+        self.rekeyed_sa(
             now,
             sa,
             suite,
@@ -199,9 +203,7 @@ impl Ctx {
             (rekey.new_spi, peer_spi),
             (&rekey.nonce, nonce_r),
             &shared,
-        )?;
-        self.new_sas.push(new);
-        Ok(())
+        )
     }
 
     /// Responder: the peer rekeys the IKE SA.
