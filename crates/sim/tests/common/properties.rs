@@ -1,23 +1,19 @@
-//! A property search over many seeds (pending: not yet a test, since draws with
-//! very short lifetimes on very lossy links still fail; see the output): two peers with random lifetimes (60 s to 24 h, with
-//! and without rand_time), a lossy, jittery link, and random rekey, terminate and
-//! initiate commands. Whatever the draw, the tunnel must come through:
+//! The property search shared by the `properties` test and example: two peers with
+//! random lifetimes (60 s to 24 h, with and without rand_time), a lossy, jittery
+//! link (up to 30 % loss), and random rekey, terminate and initiate commands.
+//! Whatever the draw, the tunnel must come through:
 //!
 //! - no SA reaches its hard lifetime while the peer is alive, as long as its
-//!   life_time leaves room for the retransmission schedule;
+//!   life_time leaves room for the retransmission schedule (with less room, a
+//!   lost rekey may run into it: that is the configuration's doing, not tern's);
 //! - no outage outlasts what the retransmission schedule allows, except the ones
 //!   a terminate command asked for, which end once the tunnel is initiated again;
-//! - no duplicate CHILD SA once quiet, and both kernels agree on the SAs.
+//! - once quiet: no duplicate CHILD SA, both kernels agree on the SAs, and each
+//!   side has its CHILD SA. (At the scenario's end the tunnel may be down for a
+//!   moment, as on a lossy link it may be at any time; how long is bounded above.)
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use super::*;
 
-use common::*;
-
-/// Seeds searched by default; set TERN_SIM_SEEDS for a longer search.
-///
-///     cargo run --release -p tern-sim --example properties
-const DEFAULT_SEEDS: u64 = 48;
 /// The default retransmission schedule: 6 transmissions, timeouts from 4 s by x1.8.
 const RETRANSMIT_SCHEDULE_S: f64 = 4.0 * (1.0 + 1.8 + 3.24 + 5.832 + 10.4976 + 18.89568);
 /// The longest outage the properties accept that no command asked for: the IKE
@@ -71,18 +67,19 @@ fn lifetime(d: &mut Draw) -> (Lifetimes, bool) {
     (lifetimes, margin as f64 >= RETRANSMIT_SCHEDULE_S)
 }
 
-struct Drawn {
-    text: String,
+pub struct Drawn {
+    /// The scenario, as `ternctl simulate` reads it.
+    pub text: String,
     /// Whether every lifetime leaves room for the retransmission schedule.
     roomy: bool,
     /// (terminate, initiate) times in seconds: outages asked for.
     pauses: Vec<(f64, f64)>,
-    description: String,
+    pub description: String,
 }
 
-fn draw(seed: u64) -> Drawn {
+/// The scenario of `seed`, `hours` long.
+pub fn draw(seed: u64, hours: u64) -> Drawn {
     let mut d = Draw(seed);
-    let hours = 24;
     let (ike_l, r1) = lifetime(&mut d);
     let (child_l, r2) = lifetime(&mut d);
     let (ike_p, r3) = lifetime(&mut d);
@@ -96,14 +93,16 @@ fn draw(seed: u64) -> Drawn {
     let mut pauses = Vec::new();
     let mut at = 0.0;
     loop {
-        at += d.between(600.0, 6.0 * 3600.0);
+        // Whole milliseconds, as the scenario text carries them: a pause must
+        // begin exactly when the terminate fires, or its outage is not recognised.
+        at = ((at + d.between(600.0, 6.0 * 3600.0)) * 1000.0).round() / 1000.0;
         if at > (hours * 3600) as f64 - 3600.0 {
             break;
         }
         let side = if d.chance(0.5) { "local" } else { "peer" };
         if d.chance(0.3) {
             // A pause: the local side terminates, and initiates again a little later.
-            let back = at + d.between(1.0, 600.0);
+            let back = ((at + d.between(1.0, 600.0)) * 1000.0).round() / 1000.0;
             events.push_str(&format!(
                 "\n[[events]]\nat = \"{at:.3}s\"\naction = \"terminate\"\nside = \"local\"\nconnection = \"demo\"\n\
                  \n[[events]]\nat = \"{back:.3}s\"\naction = \"initiate\"\nside = \"local\"\nconnection = \"demo\"\n"
@@ -134,28 +133,51 @@ fn draw(seed: u64) -> Drawn {
 }
 
 /// TERN_SIM_SEED=N checks that one draw only.
-fn only_seed() -> Option<u64> {
+pub fn only_seed() -> Option<u64> {
     std::env::var("TERN_SIM_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
 }
 
-fn seeds() -> u64 {
+/// How many seeds to search: TERN_SIM_SEEDS, or `default`.
+pub fn seed_count(default: u64) -> u64 {
     std::env::var("TERN_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SEEDS)
+        .unwrap_or(default)
 }
 
-/// Checks one draw; returns what went wrong, if anything.
-fn check(seed: u64) -> Result<(), String> {
-    let drawn = draw(seed);
+/// Each draw's length: TERN_SIM_HOURS, or `default`.
+pub fn hours(default: u64) -> u64 {
+    std::env::var("TERN_SIM_HOURS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The seeds to check: TERN_SIM_SEED alone, or 1..=seed_count(default).
+pub fn seeds(default: u64) -> std::ops::RangeInclusive<u64> {
+    match only_seed() {
+        Some(seed) => seed..=seed,
+        None => 1..=seed_count(default),
+    }
+}
+
+/// Checks one draw of `hours`; returns what went wrong, if anything, with the
+/// report and the scenario to replay it with `ternctl simulate`.
+pub fn check(seed: u64, hours: u64) -> Result<(), String> {
+    let drawn = draw(seed, hours);
     if std::env::var_os("TERN_SIM_VERBOSE").is_some() {
         eprintln!("{}", drawn.description);
     }
     let scenario = tern_sim::parse(&drawn.text, "properties", None).map_err(|e| e.to_string())?;
     let report = tern_sim::run(&scenario)?;
-    let fail = |what: String| Err(format!("{}: {what}\n{report}", drawn.description));
+    let fail = |what: String| {
+        Err(format!(
+            "{}: {what}\n{report}\nthe scenario (replay: TERN_SIM_SEED={seed} TERN_SIM_HOURS={hours} cargo run --release -p tern-sim --example properties, or ternctl simulate FILE):\n{}",
+            drawn.description, drawn.text
+        ))
+    };
     let hard = report.local.hard_expiries + report.peer.hard_expiries;
     if drawn.roomy && hard > 0 {
         return fail(format!("{hard} hard expiries"));
@@ -169,8 +191,9 @@ fn check(seed: u64) -> Result<(), String> {
     if !report.kernels_agree {
         return fail("the kernels disagree at the end".into());
     }
-    if !report.up_at_end {
-        return fail("the tunnel is down at the end".into());
+    let sides = [("local", &report.local), ("peer", &report.peer)];
+    if let Some((name, _)) = sides.iter().find(|(_, s)| s.child_sas_at_end == 0) {
+        return fail(format!("the {name} side has no CHILD SA once quiet"));
     }
     for outage in &report.outages {
         let asked_for = drawn
@@ -183,28 +206,12 @@ fn check(seed: u64) -> Result<(), String> {
         };
         if outage.end_s > allowed_end {
             return fail(format!(
-                "an outage from {:.0} s to {:.0} s (allowed until {allowed_end:.0} s)",
-                outage.start_s, outage.end_s
+                "an outage from {:.0} s to {:.0} s (allowed until {allowed_end:.0} s), after: {}",
+                outage.start_s,
+                outage.end_s,
+                outage.after.as_deref().unwrap_or("-")
             ));
         }
     }
     Ok(())
-}
-
-fn main() -> std::process::ExitCode {
-    let draws = match only_seed() {
-        Some(seed) => seed..=seed,
-        None => 1..=seeds(),
-    };
-    let total = draws.clone().count();
-    let failures: Vec<String> = draws.filter_map(|s| check(s).err()).collect();
-    for failure in &failures {
-        println!("{}\n", failure.lines().next().unwrap_or_default());
-    }
-    println!("{} of {total} draws failed", failures.len());
-    if let Some(first) = failures.first() {
-        println!("\nthe first in full:\n{first}");
-        return std::process::ExitCode::FAILURE;
-    }
-    std::process::ExitCode::SUCCESS
 }
