@@ -41,6 +41,7 @@ impl Ctx {
         sa.rekey_at = (!lifetime.rekey_time.is_zero())
             .then(|| now + lifetime.rekey_time.saturating_sub(jitter));
         sa.expire_at = (!lifetime.life_time.is_zero()).then(|| now + lifetime.life_time);
+        self.schedule_reauth(now, sa);
     }
 
     /// Runs the IKE SA's own lifetime: rekey when due, delete at life_time.
@@ -64,6 +65,7 @@ impl Ctx {
             sa.rekey_at = None;
             self.start_ike_rekey(now, sa);
         }
+        self.reauth_due(now, sa);
         Next::Keep
     }
 
@@ -395,6 +397,9 @@ impl Ctx {
         new.nat = old.nat;
         new.keepalive_at = old.keepalive_at.take();
         new.established_at = Some(now);
+        // A rekey does not authenticate anyone again: the reauthentication stays due.
+        new.reauth_at = old.reauth_at;
+        new.reauth_by = old.reauth_by.take();
         new.children = std::mem::take(&mut old.children);
         new.lingering = std::mem::take(&mut old.lingering);
         self.schedule_ike_lifetime(now, &mut new);

@@ -35,6 +35,7 @@ mod nat;
 mod output;
 mod payloads;
 mod proposal;
+mod reauth;
 mod stats;
 mod timers;
 mod ts;

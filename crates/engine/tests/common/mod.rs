@@ -83,6 +83,9 @@ pub struct FakeKernel {
     pub encap: BTreeMap<(IpAddr, IpAddr, u32), UdpEncap>,
     /// The traffic limits of every SA.
     pub limits: BTreeMap<(IpAddr, IpAddr, u32), TrafficLimits>,
+    /// Moments traffic between the hosts would have been dropped: the last SA
+    /// from one to the other deleted (only tunnels meant to stay up check this).
+    pub gaps: Vec<String>,
 }
 
 impl FakeKernel {
@@ -110,6 +113,12 @@ impl FakeKernel {
                 self.limits.remove(&id);
                 if self.sas.remove(&id).is_none() && !self.larval.remove(&id) {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
+                }
+                let last = !self.sas.keys().any(|k| (k.0, k.1) == (src, dst));
+                if last {
+                    self.gaps.push(format!(
+                        "no SA left from {src} to {dst} (deleted {spi:08x})"
+                    ));
                 }
             }
             // As in the kernel, a policy is known by its selector and direction: a
@@ -520,6 +529,7 @@ pub fn connection(
         start_action: StartAction::None,
         lifetime: tern_engine::config::Lifetime::ike_default(),
         dpd_delay: Duration::ZERO,
+        reauth_time: Duration::ZERO,
     }
 }
 
