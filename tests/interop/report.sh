@@ -35,6 +35,7 @@ declare -A SCENARIO_SUMMARY=(
     [ts-narrowing]="traffic selectors narrowed by either side (/16 to /24, all protocols to ICMP); both kernels' policies"
     [several-children]="two CHILD SAs on one IKE SA made by each side; strongSwan deletes one, the other goes on"
     [strongswan-reauthenticates]="strongSwan reauthenticates every 20 s, make-before-break: a new IKE SA and CHILD SA each time, ping without loss"
+    [tern-reauthenticates]="tern reauthenticates every 20 s (reauth_time), make-before-break: three new IKE SAs and CHILD SAs, no INITIAL_CONTACT, ping without loss"
     [cert-p256-tern-initiates]="ECDSA P-256 certificates, tern initiates, ping through ESP"
     [cert-p256-strongswan-initiates]="ECDSA P-256 certificates, strongSwan initiates, ping through ESP"
     [cert-rsa2048-tern-initiates]="RSA-2048 certificates, tern initiates, ping through ESP"
