@@ -1,10 +1,15 @@
 //! Two CHILD SAs for one child on one IKE SA: both ends created it at the same
 //! time (each brought it back after it expired, or after CHILD_SA_NOT_FOUND, with
-//! the two requests crossing). Nothing else would ever remove the second one.
+//! the two CREATE_CHILD_SA requests crossing). Nothing else would ever remove the
+//! second one, and each is rekeyed on and on.
 //!
-//! Both ends see both SAs, with the same SPIs, so they pick the same one to keep
-//! without a word: the one whose higher SPI is the higher. Each deletes the other
-//! when it notices; DELETEs that cross are answered as usual.
+//! Each CHILD SA knows which end created the first SA of its line (a rekey keeps
+//! it). When one of a line is installed while an SA of the other end's line is
+//! installed for the same child, the two ends agree without a word on which line
+//! ends, both seeing the same SPIs: the SA whose higher SPI is the lower. As with
+//! the redundant SA of a rekey collision (RFC 7296 §2.8.1), the end whose line it
+//! is deletes it. Only that end: the other may see an SA the peer is already
+//! deleting, and acting on it could leave neither.
 
 use std::time::Instant;
 
@@ -18,10 +23,34 @@ fn rank(child: &ChildSa) -> (u32, u32) {
     (a.max(b), a.min(b))
 }
 
+/// The line of the CHILD SA that `is` finds.
+pub(crate) fn line_of(sa: &IkeSa, is: impl Fn(&ChildSa) -> bool) -> Option<bool> {
+    sa.children
+        .iter()
+        .find(|c| is(c))
+        .and_then(|c| c.created_by_us)
+}
+
+/// Records which end's line CHILD SA `id` belongs to.
+pub(crate) fn set_line(sa: &mut IkeSa, id: u64, ours: bool) {
+    if let Some(c) = sa.children.iter_mut().find(|c| c.unique_id == id) {
+        c.created_by_us = Some(ours);
+    }
+}
+
 impl Ctx {
-    /// After a new (not rekeyed) CHILD SA `new_id` went in: deletes whichever of it
-    /// and an installed CHILD SA of the same child ranks lower.
-    pub(crate) fn drop_duplicate_child(&mut self, now: Instant, sa: &mut IkeSa, new_id: u64) {
+    /// After CHILD SA `new_id` of line `line` went in: if an SA of the other
+    /// end's line is installed for the same child, and the lower-ranked of the two
+    /// is of our line, it goes.
+    pub(crate) fn drop_duplicate_child(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        new_id: u64,
+        line: Option<bool>,
+    ) {
+        let Some(ours) = line else { return };
+        set_line(sa, new_id, ours);
         let Some(new) = sa.children.iter().find(|c| c.unique_id == new_id) else {
             return;
         };
@@ -30,21 +59,16 @@ impl Ctx {
             .children
             .iter()
             .filter(|c| {
-                c.unique_id != new_id && c.name == new.name && c.state == ChildState::Installed
+                c.name == name && c.state == ChildState::Installed && c.created_by_us == Some(!ours)
             })
-            .map(|other| {
-                if rank(other) < rank(new) {
-                    other.unique_id
-                } else {
-                    new_id
-                }
-            })
-            .next();
+            .map(|other| if rank(other) < rank(new) { other } else { new })
+            .find(|loser| loser.created_by_us == Some(true))
+            .map(|loser| loser.unique_id);
         if let Some(loser) = loser {
             tracing::info!(
                 ike = sa.unique_id,
                 child = name,
-                "two CHILD SAs for one child (both ends created it at once); deleting one"
+                "two CHILD SAs for one child (both ends created it at once); deleting ours"
             );
             self.start_child_delete(now, sa, loser, "duplicate: both ends created it at once");
         }

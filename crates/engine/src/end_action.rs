@@ -169,14 +169,7 @@ impl Ctx {
         let Some(action) = action_for(config, cause) else {
             return;
         };
-        let running = sa.children.iter().any(|c| {
-            c.name == name
-                && matches!(
-                    c.state,
-                    crate::child_sa::ChildState::Installed | crate::child_sa::ChildState::Rekeying
-                )
-        });
-        if running {
+        if sa.child_running(name) {
             // The peer brought it back first (its own end action): a second
             // one would be a duplicate.
             tracing::debug!(

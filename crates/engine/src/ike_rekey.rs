@@ -51,13 +51,19 @@ impl Ctx {
             return match sa.phase {
                 Phase::Rekeyed => Next::Destroy("rekeyed".into()),
                 _ => {
+                    const WHY: &str =
+                        "IKE SA life_time reached before a rekey succeeded (hard expiry)";
                     self.stats.ike_hard_expiries += 1;
                     sa.end_cause = Some(crate::end_action::EndCause::Expired);
-                    self.start_delete(
-                        now,
-                        sa,
-                        "IKE SA life_time reached before a rekey succeeded (hard expiry)",
-                    )
+                    let next = self.start_delete(now, sa, WHY);
+                    // The tunnel is down from now: bring it back now, not once the
+                    // peer confirmed the DELETE (a whole retransmission schedule
+                    // when its answer is lost).
+                    if let Some(restart) = crate::end_action::plan(sa) {
+                        sa.end_cause = None;
+                        self.schedule_restart(now, sa.unique_id, restart, WHY);
+                    }
+                    next
                 }
             };
         }

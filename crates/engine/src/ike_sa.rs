@@ -282,6 +282,17 @@ impl IkeSa {
             || self.queued.iter().any(|q| for_child(&q.purpose))
     }
 
+    /// Whether a CHILD SA of the child `name` is installed or being rekeyed.
+    pub fn child_running(&self, name: &str) -> bool {
+        self.children.iter().any(|c| {
+            c.name == name
+                && matches!(
+                    c.state,
+                    crate::child_sa::ChildState::Installed | crate::child_sa::ChildState::Rekeying
+                )
+        })
+    }
+
     /// Whether a CREATE_CHILD_SA of ours is in flight or queued.
     pub fn any_child_exchange_pending(&self) -> bool {
         let creates = |p: &Purpose| matches!(p, Purpose::CreateChild(_));
