@@ -117,3 +117,25 @@ scenario_strongswan-reauthenticates() {
     at_least 3 "${#SEEN_IKES[@]}" "different IKE SAs ternd listed"
     note "strongSwan reauthenticated $reauths times; ternd saw ${#SEEN_IKES[@]} IKE SAs"
 }
+
+# tern reauthenticates every 20 s (reauth_time; strongSwan 4 h, no reauthentication),
+# make-before-break: each time a brand-new IKE SA (IKE_SA_INIT, IKE_AUTH) with a new
+# CHILD SA for the same traffic while the old ones still stand, then tern deletes the
+# old IKE SA. The new IKE SAs carry no INITIAL_CONTACT (strongSwan would drop the old
+# one at once), and the ping at 20 packets a second loses nothing.
+scenario_tern-reauthenticates() {
+    lifetime_setup "reauth_time = 20" "" "" ""
+    tern_initiate
+    rekey_tunnel_ready
+    lifetime_run 68
+    local reauths contacts sun_reauths
+    reauths=$(grep -c 'reauthenticating IKE SA' "$W/moon-ternd.log")
+    sun_reauths=$(grep -ci 'reauthenticating IKE_SA' "$W/sun-charon.log")
+    contacts=$(grep -cE 'parsed IKE_AUTH request [0-9]+ \[[^]]*N\(INIT_CONTACT\)' "$W/sun-charon.log")
+    note "ternd reauthenticated $reauths times; ternd saw ${#SEEN_IKES[@]} IKE SAs; strongSwan saw INITIAL_CONTACT $contacts times"
+    at_least 3 "$reauths" "reauthentications by ternd (reauth_time 20 s, 68 s)"
+    at_least 4 "${#SEEN_IKES[@]}" "different IKE SAs ternd listed"
+    exactly 0 "$sun_reauths" "reauthentications by strongSwan (none configured)"
+    exactly 0 "$((IKE_REKEYS_BY_TERN + IKE_REKEYS_BY_SUN))" "IKE rekeys (4 h on both sides)"
+    ((contacts <= 1)) || fail "INITIAL_CONTACT in $contacts IKE_AUTH requests: only the first IKE SA may send it"
+}

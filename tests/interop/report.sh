@@ -38,6 +38,7 @@ declare -A SCENARIO_SUMMARY=(
     [dpd-trap]="strongSwan killed: tern's DPD finds it dead and (dpd_action = trap) leaves the trap, not a restart; strongSwan back, a ping brings the tunnel up"
     [tern-trap]="start_action = trap: policies only until a ping from tern's side brings the tunnel up; strongSwan deletes the CHILD SA, the trap stays and the next ping brings it back; ternctl terminate removes the trap"
     [strongswan-reauthenticates]="strongSwan reauthenticates every 20 s, make-before-break: a new IKE SA and CHILD SA each time, ping without loss"
+    [tern-reauthenticates]="tern reauthenticates every 20 s (reauth_time), make-before-break: three new IKE SAs and CHILD SAs, no INITIAL_CONTACT, ping without loss"
     [cert-p256-tern-initiates]="ECDSA P-256 certificates, tern initiates, ping through ESP"
     [cert-p256-strongswan-initiates]="ECDSA P-256 certificates, strongSwan initiates, ping through ESP"
     [cert-rsa2048-tern-initiates]="RSA-2048 certificates, tern initiates, ping through ESP"

@@ -37,6 +37,7 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "rekey_time",
     "life_time",
     "rand_time",
+    "reauth_time",
     "dpd_delay",
     "dpd_timeout",
     "children",
@@ -111,6 +112,7 @@ fn connection(
     let ike_proposals = proposals(table, "proposals", DEFAULT_IKE_PROPOSALS, ike_proposal)?;
     let start_action = optional(table, "start_action", start_action)?.unwrap_or_default();
     let dpd_delay = optional(table, "dpd_delay", duration)?.unwrap_or(Duration::ZERO);
+    let reauth_time = optional(table, "reauth_time", duration)?.unwrap_or(Duration::ZERO);
     // IKEv2 judges a peer dead by the retransmission schedule, as strongSwan does;
     // dpd_timeout is read (and checked) so swanctl-style files load unchanged.
     optional(table, "dpd_timeout", duration)?;
@@ -158,6 +160,7 @@ fn connection(
         start_action,
         lifetime: lifetime(table, Lifetime::ike_default())?,
         dpd_delay,
+        reauth_time,
     })
 }
 

@@ -67,6 +67,7 @@ fn demo_connection(
         start_action: StartAction::None,
         lifetime: tern_engine::config::Lifetime::ike_default(),
         dpd_delay: Duration::ZERO,
+        reauth_time: Duration::ZERO,
     }
 }
 
@@ -740,4 +741,16 @@ fn workers_is_a_count_of_engines() {
         );
     }
     assert!(parse("[daemon]\nworkers = \"two\"\n").is_err());
+}
+
+#[test]
+fn reauth_time_is_off_unless_set() {
+    let config = parse_str(&format!("{BASE}{CHILD}"), "t").unwrap();
+    assert!(config.engine.connections[0].reauth_time.is_zero());
+    let text = BASE.replace("psk = \"k\"\n", "psk = \"k\"\nreauth_time = \"20s\"\n");
+    let config = parse_str(&format!("{text}{CHILD}"), "t").unwrap();
+    assert_eq!(
+        config.engine.connections[0].reauth_time,
+        std::time::Duration::from_secs(20)
+    );
 }

@@ -91,6 +91,10 @@ pub struct ChildSa {
     pub inbound_bytes_seen: u64,
     /// The traffic limits its kernel SAs carry.
     pub limits: TrafficLimits,
+    /// Which end created the first SA of this line (IKE_AUTH or a CREATE_CHILD_SA
+    /// that was no rekey): Some(true) for us. A rekey keeps it. Lines of both ends
+    /// for one child are duplicates (see `duplicates`).
+    pub created_by_us: Option<bool>,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -134,6 +138,7 @@ impl ChildSa {
             successor: None,
             inbound_bytes_seen: 0,
             limits: TrafficLimits::default(),
+            created_by_us: None,
         }
     }
 

@@ -117,6 +117,10 @@ pub struct Connection {
     /// The peer is dead when the check goes unanswered through the retransmission
     /// schedule, as strongSwan does for IKEv2 (it has no separate dpd_timeout).
     pub dpd_delay: Duration,
+    /// Make-before-break reauthentication: this long after an IKE SA is set up, a
+    /// new one is negotiated from scratch (IKE_SA_INIT, IKE_AUTH) with the same
+    /// CHILD SAs, and the old one is deleted once they are in. Zero turns it off.
+    pub reauth_time: Duration,
 }
 
 impl Connection {

@@ -173,6 +173,11 @@ impl Ctx {
         };
         let nonce_r = payloads::nonce(&p).cloned().unwrap_or_default();
         let new_id = self.install_child(now, sa, negotiated, keys, true);
+        let line = match ex.rekey_of {
+            None => Some(true),
+            Some(old_spi) => crate::duplicates::line_of(sa, |c| c.spi_in == old_spi),
+        };
+        self.drop_duplicate_child(now, sa, new_id, line);
         let Some(old_spi) = ex.rekey_of else {
             return Next::Keep;
         };
@@ -326,6 +331,11 @@ impl Ctx {
                         "the peer no longer knows this CHILD SA (CHILD_SA_NOT_FOUND)",
                         false,
                     );
+                }
+                if sa.child_running(&ex.config.name) {
+                    // Another CHILD SA carries this child (the peer deleted this
+                    // one as a duplicate while our rekey was on its way).
+                    return;
                 }
                 let pfs = first_pfs_group(&ex);
                 let ex = ChildExchange {
@@ -617,6 +627,11 @@ impl Ctx {
         // initiator deletes it.
         let rekey = old.is_some();
         let new_id = self.install_child_with(now, sa, negotiated, keys, false, rekey);
+        let line = match &old {
+            None => Some(false),
+            Some((old_id, _, _)) => crate::duplicates::line_of(sa, |c| c.unique_id == *old_id),
+        };
+        self.drop_duplicate_child(now, sa, new_id, line);
         if let Some((old_id, _, _)) = old {
             let Some(pos) = sa.children.iter().position(|c| c.unique_id == old_id) else {
                 return Next::Keep;

@@ -223,6 +223,16 @@ impl Ctx {
         let Some(action) = action_for(config, cause) else {
             return;
         };
+        if sa.child_running(name) {
+            // The peer brought it back first (its own end action): a second
+            // one would be a duplicate.
+            tracing::debug!(
+                ike = sa.unique_id,
+                child = name,
+                "not creating it again: it is up"
+            );
+            return;
+        }
         if action.is_trap() {
             let (conn, config) = (sa.connection.clone(), config.clone());
             self.events.push_back(Event::EndAction {

@@ -86,6 +86,10 @@ pub(crate) struct Ctx {
     pub half_open: HashSet<Spi>,
     /// IKE SAs whose peer sent INITIAL_CONTACT: its other IKE SAs are to go.
     pub initial_contacts: Vec<u64>,
+    /// IKE SAs (our SPIs) whose reauthentication is due (see `reauth`).
+    pub reauths_due: Vec<Spi>,
+    /// IKE SAs that finished reauthenticating another: that one is to go.
+    pub reauths_done: Vec<u64>,
     /// The reqid of each (connection, child): every CHILD SA of that child, on any
     /// IKE SA, shares it, and with it the kernel policies.
     reqids: HashMap<(String, String), u32>,
@@ -137,6 +141,8 @@ impl Engine {
                 cookies: CookieJar::default(),
                 half_open: HashSet::new(),
                 initial_contacts: Vec::new(),
+                reauths_due: Vec::new(),
+                reauths_done: Vec::new(),
                 reqids: HashMap::new(),
                 policy_users: HashMap::new(),
                 traps: Vec::new(),
@@ -575,6 +581,7 @@ impl Engine {
             self.settle_one(now, new, Next::Keep);
         }
         self.honour_initial_contacts(now);
+        self.run_reauths(now);
     }
 
     pub(crate) fn settle_one(&mut self, now: Instant, sa: impl Into<Box<IkeSa>>, next: Next) {
@@ -587,6 +594,7 @@ impl Engine {
         }
         match next {
             Next::Keep => {
+                self.ctx.note_reauth_done(&mut sa);
                 sa.release_handshake();
                 if let Some(deadline) = sa.next_deadline() {
                     if sa.scheduled != Some(deadline) {

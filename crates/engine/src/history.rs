@@ -37,9 +37,12 @@ pub struct SaEnd {
 }
 
 impl SaEnd {
-    /// Replaced by a rekey, or the redundant SA of a rekey collision: nothing lost.
+    /// Replaced by a rekey or a reauthentication, or the redundant SA of a rekey
+    /// collision: nothing lost.
     pub fn is_routine(&self) -> bool {
-        self.cause.starts_with("rekeyed") || self.cause.starts_with("redundant after")
+        self.cause.starts_with("rekeyed")
+            || self.cause.starts_with("redundant after")
+            || self.cause == crate::reauth::REAUTHENTICATED
     }
 }
 

@@ -291,7 +291,8 @@ impl Ctx {
         });
         match keys {
             Ok((negotiated, keys)) => {
-                self.install_child(now, sa, negotiated, keys, true);
+                let id = self.install_child(now, sa, negotiated, keys, true);
+                crate::duplicates::set_line(sa, id, true);
             }
             Err(reason) => {
                 self.kernel_ops.push_back(KernelOp::DeleteSa {
@@ -395,7 +396,8 @@ impl Ctx {
         }
         match child {
             Some(Ok((negotiated, keys, _))) => {
-                self.install_child(now, sa, negotiated, keys, false);
+                let id = self.install_child(now, sa, negotiated, keys, false);
+                crate::duplicates::set_line(sa, id, false);
             }
             Some(Err((_, reason))) => {
                 let name = conn

@@ -41,6 +41,7 @@ impl Ctx {
         sa.rekey_at = (!lifetime.rekey_time.is_zero())
             .then(|| now + lifetime.rekey_time.saturating_sub(jitter));
         sa.expire_at = (!lifetime.life_time.is_zero()).then(|| now + lifetime.life_time);
+        self.schedule_reauth(now, sa);
     }
 
     /// Runs the IKE SA's own lifetime: rekey when due, delete at life_time.
@@ -50,13 +51,19 @@ impl Ctx {
             return match sa.phase {
                 Phase::Rekeyed => Next::Destroy("rekeyed".into()),
                 _ => {
+                    const WHY: &str =
+                        "IKE SA life_time reached before a rekey succeeded (hard expiry)";
                     self.stats.ike_hard_expiries += 1;
                     sa.end_cause = Some(crate::end_action::EndCause::Expired);
-                    self.start_delete(
-                        now,
-                        sa,
-                        "IKE SA life_time reached before a rekey succeeded (hard expiry)",
-                    )
+                    let next = self.start_delete(now, sa, WHY);
+                    // The tunnel is down from now: bring it back now, not once the
+                    // peer confirmed the DELETE (a whole retransmission schedule
+                    // when its answer is lost).
+                    if let Some(restart) = crate::end_action::plan(sa) {
+                        sa.end_cause = None;
+                        self.schedule_restart(now, sa.unique_id, restart, WHY);
+                    }
+                    next
                 }
             };
         }
@@ -64,6 +71,7 @@ impl Ctx {
             sa.rekey_at = None;
             self.start_ike_rekey(now, sa);
         }
+        self.reauth_due(now, sa);
         Next::Keep
     }
 
@@ -143,8 +151,12 @@ impl Ctx {
             return Next::Keep;
         }
         match self.finish_ike_rekey(now, sa, &rekey, &p) {
-            // The old IKE SA, now without CHILD SAs, goes.
-            Ok(()) => self.start_delete(now, sa, "rekeyed"),
+            // The old IKE SA, now without CHILD SAs, goes; what waited on it moves.
+            Ok(mut new) => {
+                self.hand_over_queued(now, sa, &mut new);
+                self.new_sas.push(new);
+                self.start_delete(now, sa, "rekeyed")
+            }
             Err(reason) => {
                 tracing::warn!(
                     ike = sa.unique_id,
@@ -163,7 +175,7 @@ impl Ctx {
         sa: &mut IkeSa,
         rekey: &IkeRekey,
         p: &[Payload],
-    ) -> Result<(), String> {
+    ) -> Result<IkeSa, String> {
         let answer = payloads::sa(p).ok_or("no SA payload")?;
         let suite =
             proposal::accept_ike_answer(answer, &sa.connection.ike_proposals).ok_or_else(|| {
@@ -191,7 +203,7 @@ impl Ctx {
             &ke.data,
         )
         .map_err(|e| e.to_string())?;
-        let new = self.rekeyed_sa(
+        self.rekeyed_sa(
             now,
             sa,
             suite,
@@ -199,9 +211,7 @@ impl Ctx {
             (rekey.new_spi, peer_spi),
             (&rekey.nonce, nonce_r),
             &shared,
-        )?;
-        self.new_sas.push(new);
-        Ok(())
+        )
     }
 
     /// Responder: the peer rekeys the IKE SA.
@@ -393,6 +403,9 @@ impl Ctx {
         new.nat = old.nat;
         new.keepalive_at = old.keepalive_at.take();
         new.established_at = Some(now);
+        // A rekey does not authenticate anyone again: the reauthentication stays due.
+        new.reauth_at = old.reauth_at;
+        new.reauth_by = old.reauth_by.take();
         new.children = std::mem::take(&mut old.children);
         new.lingering = std::mem::take(&mut old.lingering);
         self.schedule_ike_lifetime(now, &mut new);

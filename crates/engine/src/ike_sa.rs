@@ -207,6 +207,13 @@ pub struct IkeSa {
     pub keepalive_at: Option<Instant>,
     /// Initiator: say INITIAL_CONTACT in IKE_AUTH (no other IKE SA with the peer).
     pub initial_contact: bool,
+    /// When to reauthenticate (see `reauth`); an IKE rekey keeps it.
+    pub reauth_at: Option<Instant>,
+    /// The IKE SA reauthenticating this one, while it comes up.
+    pub reauth_by: Option<u64>,
+    /// This IKE SA reauthenticates another: once it and its CHILD SAs are up,
+    /// the other goes.
+    pub reauthenticates: bool,
 }
 
 impl IkeSa {
@@ -258,6 +265,9 @@ impl IkeSa {
             nat: NatState::default(),
             keepalive_at: None,
             initial_contact: false,
+            reauth_at: None,
+            reauth_by: None,
+            reauthenticates: false,
         }
     }
 
@@ -270,6 +280,24 @@ impl IkeSa {
             .as_ref()
             .is_some_and(|r| for_child(&r.purpose))
             || self.queued.iter().any(|q| for_child(&q.purpose))
+    }
+
+    /// Whether a CHILD SA of the child `name` is installed or being rekeyed.
+    pub fn child_running(&self, name: &str) -> bool {
+        self.children.iter().any(|c| {
+            c.name == name
+                && matches!(
+                    c.state,
+                    crate::child_sa::ChildState::Installed | crate::child_sa::ChildState::Rekeying
+                )
+        })
+    }
+
+    /// Whether a CREATE_CHILD_SA of ours is in flight or queued.
+    pub fn any_child_exchange_pending(&self) -> bool {
+        let creates = |p: &Purpose| matches!(p, Purpose::CreateChild(_));
+        self.in_flight.as_ref().is_some_and(|r| creates(&r.purpose))
+            || self.queued.iter().any(|q| creates(&q.purpose))
     }
 
     /// The SPI by which we know this SA.
@@ -463,12 +491,14 @@ impl IkeSa {
             .filter_map(ChildSa::next_deadline);
         let lingering = self.lingering.iter().map(|l| l.until);
         let rekey = self.rekey_at.filter(|_| self.is_established());
+        let reauth = self.reauth_at.filter(|_| self.is_established());
         let dpd = self.dpd_at.filter(|_| self.is_established());
         let keepalive = self.keepalive_at;
         retransmit
             .into_iter()
             .chain(self.phase_deadline)
             .chain(rekey)
+            .chain(reauth)
             .chain(dpd)
             .chain(keepalive)
             .chain(self.expire_at)

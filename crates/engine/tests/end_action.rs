@@ -347,3 +347,55 @@ fn a_child_sa_that_expires_while_its_rekey_is_in_flight_comes_back_once() {
     pair.run_for(Duration::from_secs(40));
     assert_one_tunnel(&pair);
 }
+
+#[test]
+fn an_ike_sa_at_its_life_time_is_brought_back_at_once_not_after_its_delete() {
+    // moon's IKE rekeys never reach sun, and sun's answers to INFORMATIONAL
+    // requests are lost: at life_time moon's DELETE waits behind the unanswered
+    // rekey and then goes unconfirmed, a whole retransmission schedule each.
+    // The tunnel is down from the hard expiry, so it is brought back at once.
+    let restart = |mut c: EngineConfig| {
+        c.connections[0].children[0].dpd_action = DpdAction::Restart;
+        c
+    };
+    let moon = edit(restart(moon_config()), |c| {
+        c.lifetime = Lifetime {
+            rekey_time: Duration::from_secs(100),
+            life_time: Duration::from_secs(110),
+            rand_time: Duration::ZERO,
+        }
+    });
+    let mut pair = Pair::new(moon, restart(sun_config()));
+    pair.network = Box::new(|t, from_a| {
+        let (exchange, response) = (t.payload[18], t.payload[19] & 0x20 != 0);
+        let rekey = from_a && exchange == 36 && !response;
+        let informational_answer = !from_a && exchange == 37 && response;
+        if rekey || informational_answer {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    pair.run_for(Duration::from_secs(111));
+    assert_eq!(pair.a.engine.stats().ike_hard_expiries, 1);
+    pair.run_for(Duration::from_secs(9));
+    let up = |n: &Node| {
+        n.engine
+            .list_sas(pair.now)
+            .into_iter()
+            .filter(|sa| sa.state == "ESTABLISHED")
+            .flat_map(|sa| sa.children)
+            .filter(|c| c.state == "INSTALLED")
+            .map(|c| (c.spi_in, c.spi_out))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (up(&pair.a), up(&pair.b));
+    assert_eq!(
+        a.len(),
+        1,
+        "moon is up again 10 s after the hard expiry: {a:?}"
+    );
+    assert_eq!(b, vec![(a[0].1, a[0].0)], "and sun has the same CHILD SA");
+}

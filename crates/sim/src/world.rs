@@ -231,7 +231,7 @@ impl World {
         while self.now < give_up {
             let step = (self.now + Duration::from_millis(500)).min(give_up);
             self.advance_until(step, false)?;
-            if self.now >= first_look && self.kernels_agree() {
+            if self.now >= first_look && self.kernels_agree() && self.ike_settled() {
                 return Ok(Some(self.now));
             }
         }
@@ -430,6 +430,18 @@ impl World {
         self.hosts[b]
             .kernel()
             .accepts(src, dst, spi, sa.key_fingerprint)
+    }
+
+    /// No IKE SA on either side is coming up or going: two empty kernels agree
+    /// too, but not for long when an IKE SA still retransmits its DELETE and its
+    /// end calls for a restart.
+    fn ike_settled(&self) -> bool {
+        self.hosts.iter().all(|h| {
+            h.engine
+                .list_sas(self.now)
+                .iter()
+                .all(|sa| sa.state == "ESTABLISHED")
+        })
     }
 
     /// Both kernels hold the same SAs, with the same keys, and no reserved SPI.

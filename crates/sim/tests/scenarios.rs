@@ -141,3 +141,46 @@ fn scenario_errors_name_the_place() {
     .unwrap_err();
     assert!(e.contains("loss"), "{e}");
 }
+
+/// Make-before-break reauthentication every 10 minutes by one side for 6 hours:
+/// never an outage, one IKE SA and one CHILD SA a side at the end.
+fn reauthenticating(local_reauths: bool, network: &str) -> tern_sim::Report {
+    let reauth = "reauth_time = \"10m\"";
+    let (l, p) = if local_reauths {
+        (reauth, "")
+    } else {
+        ("", reauth)
+    };
+    let local = side(true, &ike_default(), &Lifetimes::default(), l);
+    let peer = side(false, &ike_default(), &Lifetimes::default(), p);
+    run(&scenario("6h", 11, &local, &peer, network))
+}
+
+#[test]
+fn reauthentication_by_either_side_keeps_the_tunnel_up() {
+    for local_reauths in [true, false] {
+        let report = reauthenticating(local_reauths, "");
+        assert_eq!(report.max_outage_s, 0.0, "{report}");
+        assert!(report.up_at_end && report.kernels_agree, "{report}");
+        assert_eq!(report.duplicate_child_sas, 0, "{report}");
+        for s in [&report.local, &report.peer] {
+            assert_eq!(s.hard_expiries, 0, "{report}");
+            assert_eq!((s.ike_sas_at_end, s.child_sas_at_end), (1, 1), "{report}");
+            // One a little under every 10 minutes, and the first IKE SA.
+            assert!((37..=42).contains(&s.ike_sas_established), "{report}");
+        }
+    }
+}
+
+#[test]
+fn reauthentication_on_a_lossy_link_never_duplicates_or_expires() {
+    let report = reauthenticating(true, "[network]\nloss = 0.1\ndelay = \"30ms\"\n");
+    assert!(report.kernels_agree, "{report}");
+    assert_eq!(report.duplicate_child_sas, 0, "{report}");
+    assert_eq!(
+        report.local.hard_expiries + report.peer.hard_expiries,
+        0,
+        "{report}"
+    );
+    assert!(report.local.ike_sas_established >= 30, "{report}");
+}

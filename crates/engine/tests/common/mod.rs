@@ -90,6 +90,9 @@ pub struct FakeKernel {
     pub outbound: BTreeMap<String, PolicyInstall>,
     /// How many policies were deleted so far.
     pub policies_deleted: usize,
+    /// Moments traffic between the hosts would have been dropped: the last SA
+    /// from one to the other deleted (only tunnels meant to stay up check this).
+    pub gaps: Vec<String>,
 }
 
 impl FakeKernel {
@@ -120,6 +123,12 @@ impl FakeKernel {
                 if self.sas.remove(&id).is_none() && !self.larval.remove(&id) {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
+                let last = !self.sas.keys().any(|k| (k.0, k.1) == (src, dst));
+                if last {
+                    self.gaps.push(format!(
+                        "no SA left from {src} to {dst} (deleted {spi:08x})"
+                    ));
+                }
             }
             KernelOp::MoveSa(m) => {
                 let id = (m.src, m.dst, m.spi);
@@ -140,6 +149,9 @@ impl FakeKernel {
                 }
                 if let Some(bytes) = self.bytes.remove(&id) {
                     self.bytes.insert(moved, bytes);
+                }
+                if let Some(reqid) = self.reqids.remove(&id) {
+                    self.reqids.insert(moved, reqid);
                 }
                 self.sas.insert(moved, key);
             }
@@ -616,6 +628,7 @@ pub fn connection(
         start_action: StartAction::None,
         lifetime: tern_engine::config::Lifetime::ike_default(),
         dpd_delay: Duration::ZERO,
+        reauth_time: Duration::ZERO,
     }
 }
 

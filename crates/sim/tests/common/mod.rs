@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod properties;
+
 /// Lifetime keys for one SA, as written in a tern configuration ("" = defaults).
 #[derive(Clone, Default)]
 pub struct Lifetimes {

@@ -1,0 +1,166 @@
+//! Make-before-break reauthentication (`reauth_time`): a brand-new IKE SA with
+//! the same CHILD SAs, installed while the old ones still run, then the old IKE SA
+//! deleted. Traffic never lacks an SA, in either direction.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tern_engine::config::EngineConfig;
+use tern_engine::{Event, IkeSaInfo};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn reauth_every(mut config: EngineConfig, s: u64) -> EngineConfig {
+    config.connections[0].reauth_time = secs(s);
+    config
+}
+
+/// Both sides hold one IKE SA, the same one, with one CHILD SA between them.
+fn one_tunnel(pair: &Pair) -> (IkeSaInfo, IkeSaInfo) {
+    let a = pair.a.engine.list_sas(pair.now);
+    let b = pair.b.engine.list_sas(pair.now);
+    assert_eq!(a.len(), 1, "moon: {a:?}");
+    assert_eq!(b.len(), 1, "sun: {b:?}");
+    assert_eq!(
+        (a[0].initiator_spi, a[0].responder_spi),
+        (b[0].initiator_spi, b[0].responder_spi)
+    );
+    assert_eq!(a[0].children.len(), 1, "moon: {a:?}");
+    assert_eq!(b[0].children.len(), 1, "sun: {b:?}");
+    assert_eq!(a[0].children[0].spi_in, b[0].children[0].spi_out);
+    (a[0].clone(), b[0].clone())
+}
+
+/// Runs `total` in steps of a second with ESP traffic both ways, checking that
+/// neither kernel was ever left without an SA towards the other.
+fn run_with_traffic(pair: &mut Pair, total: u64) {
+    for _ in 0..total {
+        pair.a.receive_esp(1000);
+        pair.b.receive_esp(1000);
+        pair.run_for(secs(1));
+        for (name, node) in [("moon", &pair.a), ("sun", &pair.b)] {
+            let kernel = node.kernel();
+            assert!(kernel.gaps.is_empty(), "{name}: {:?}", kernel.gaps);
+            assert!(kernel.errors.is_empty(), "{name}: {:?}", kernel.errors);
+        }
+    }
+}
+
+fn reasons(node: &Node) -> Vec<String> {
+    node.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::IkeSaDeleted { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reauthenticates_three_times(moon_reauths: bool) {
+    let (a, b) = if moon_reauths {
+        (reauth_every(moon_config(), 300), sun_config())
+    } else {
+        (moon_config(), reauth_every(sun_config(), 300))
+    };
+    let mut pair = Pair::new(a, b);
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    let (first, _) = one_tunnel(&pair);
+    // 300 s less up to 30 s of jitter, three times, and some time to settle.
+    run_with_traffic(&mut pair, 3 * 300 + 60);
+    let (last, _) = one_tunnel(&pair);
+    assert_ne!(last.unique_id, first.unique_id);
+    assert_ne!(last.children[0].spi_in, first.children[0].spi_in);
+    let (reauthing, other) = if moon_reauths {
+        (&pair.a, &pair.b)
+    } else {
+        (&pair.b, &pair.a)
+    };
+    let ours = reasons(reauthing);
+    assert_eq!(
+        ours.iter().filter(|r| *r == "reauthenticated").count(),
+        3,
+        "{ours:?}"
+    );
+    let theirs = reasons(other);
+    assert_eq!(
+        theirs
+            .iter()
+            .filter(|r| *r == "deleted by the peer")
+            .count(),
+        3,
+        "the peer deleted each old IKE SA, none went for INITIAL_CONTACT: {theirs:?}"
+    );
+    // Each old IKE SA's end and its CHILD SA's are on record as routine.
+    let history = reauthing.engine.history();
+    let ends = &history[0].1;
+    assert!(ends.iter().filter(|e| e.cause == "reauthenticated").count() >= 6);
+    assert!(ends.iter().all(|e| e.is_routine()), "{ends:?}");
+    for node in [&pair.a, &pair.b] {
+        let stats = node.engine.stats();
+        assert_eq!(stats.ike_hard_expiries + stats.child_hard_expiries, 0);
+        // Two SAs of the one CHILD SA, once the old inbound SAs' grace is over.
+        assert_eq!(node.kernel().sas.len(), 2, "{:?}", node.kernel().sas);
+        assert_eq!(node.kernel().policies.len(), 3);
+    }
+}
+
+#[test]
+fn the_initiator_reauthenticates_under_traffic_without_a_gap() {
+    reauthenticates_three_times(true);
+}
+
+#[test]
+fn the_responder_reauthenticates_under_traffic_without_a_gap() {
+    reauthenticates_three_times(false);
+}
+
+#[test]
+fn a_reauthentication_that_fails_is_tried_again_and_the_old_ike_sa_keeps_running() {
+    let mut pair = Pair::new(reauth_every(moon_config(), 300), sun_config());
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    let (first, _) = one_tunnel(&pair);
+    // The peer ignores new IKE SAs for a while (IKE_SA_INIT has message ID 0 and
+    // zero responder SPI): the first attempt times out.
+    let start = pair.now;
+    let blocked_until = start + secs(300 + 200);
+    let clock = std::rc::Rc::new(std::cell::Cell::new(start));
+    let seen = clock.clone();
+    pair.network = Box::new(move |t, from_a| {
+        let init = from_a && t.payload[18] == 34;
+        if init && seen.get() < blocked_until {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    for _ in 0..700 {
+        clock.set(pair.now);
+        pair.a.receive_esp(1000);
+        pair.b.receive_esp(1000);
+        pair.run_for(secs(1));
+        assert!(
+            pair.a.kernel().gaps.is_empty(),
+            "{:?}",
+            pair.a.kernel().gaps
+        );
+    }
+    let (last, _) = one_tunnel(&pair);
+    assert_ne!(
+        last.unique_id, first.unique_id,
+        "reauthenticated in the end"
+    );
+    let failed = pair
+        .a
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::IkeSaFailed { .. }))
+        .count();
+    assert!(failed >= 1, "the first attempt failed");
+    assert_eq!(pair.a.engine.stats().ike_hard_expiries, 0);
+}
