@@ -116,6 +116,11 @@ impl ChildSa {
         jitter: Duration,
     ) -> ChildSa {
         let rekeys = lifetime.rekey_time > Duration::ZERO;
+        // Narrowing builds these by pushing (capacity 4, 160 bytes for one
+        // selector); a CHILD SA keeps them for its life.
+        let (mut local_ts, mut remote_ts) = (n.local_ts, n.remote_ts);
+        local_ts.shrink_to_fit();
+        remote_ts.shrink_to_fit();
         ChildSa {
             name: n.name,
             unique_id,
@@ -124,8 +129,8 @@ impl ChildSa {
             suite: n.suite,
             spi_in: n.spi_in,
             spi_out: n.spi_out,
-            local_ts: n.local_ts,
-            remote_ts: n.remote_ts,
+            local_ts,
+            remote_ts,
             state: ChildState::Installed,
             installed_at: now,
             rekey_at: rekeys.then(|| now + lifetime.rekey_time.saturating_sub(jitter)),
