@@ -132,6 +132,9 @@ impl Ctx {
             spi_out: child.spi_out,
         });
         let id = child.unique_id;
+        // Exactly: a first push would make room for 4 (864 bytes), and most IKE
+        // SAs hold one CHILD SA (two while one is rekeyed).
+        sa.children.reserve_exact(1);
         sa.children.push(child);
         id
     }
@@ -179,6 +182,7 @@ impl Ctx {
             return;
         };
         let child = sa.children.remove(pos);
+        sa.children.shrink_to_fit();
         let ends = endpoints(sa);
         // Its replacement starts sending before it stops.
         let successor = sa

@@ -191,7 +191,7 @@ impl Ctx {
                 remote_ts,
             });
         }
-        sa.phase = Phase::AwaitAuthResponse(AwaitAuthResponse { child });
+        sa.phase = Phase::AwaitAuthResponse(Box::new(AwaitAuthResponse { child }));
         self.request(now, sa, ExchangeType::IKE_AUTH, Purpose::IkeAuth, payloads);
         Next::Keep
     }

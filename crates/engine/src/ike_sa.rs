@@ -24,12 +24,14 @@ pub type Spi = [u8; 8];
 
 /// What the IKE SA is waiting for. Data only one phase needs lives in that phase.
 pub enum Phase {
-    /// Initiator: IKE_SA_INIT sent.
-    AwaitInitResponse(AwaitInitResponse),
+    /// Initiator: IKE_SA_INIT sent. Boxed, as is `AwaitAuthResponse`: only an
+    /// initiator's SA passes through them, briefly, and inline they made every
+    /// IKE SA (a responder may hold 100,000s) about 230 bytes larger.
+    AwaitInitResponse(Box<AwaitInitResponse>),
     /// Responder: IKE_SA_INIT answered, IKE_AUTH not yet received.
     AwaitAuthRequest,
     /// Initiator: IKE_AUTH sent.
-    AwaitAuthResponse(AwaitAuthResponse),
+    AwaitAuthResponse(Box<AwaitAuthResponse>),
     Established,
     /// A DELETE for the whole IKE SA is in flight; why we sent it.
     Deleting(String),

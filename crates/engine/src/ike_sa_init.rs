@@ -49,12 +49,12 @@ impl Ctx {
         let ke_private = self.ke_private(key_exchange);
         let local = SocketAddr::new(local_ip, self.config.ike_port);
         let remote = SocketAddr::new(remote_ip, conn.remote_port);
-        let phase = Phase::AwaitInitResponse(AwaitInitResponse {
+        let phase = Phase::AwaitInitResponse(Box::new(AwaitInitResponse {
             key_exchange,
             ke_private,
             cookie: None,
             restarts_left: 3,
-        });
+        }));
         let mut sa = IkeSa::new(self.unique_id(), conn, true, local, remote, phase);
         sa.spi_i = self.new_spi();
         sa.nonce_i = self.random(NONCE_LEN);

@@ -131,7 +131,7 @@ impl World {
         }
         let end = self.end;
         self.advance_until(end, true)?;
-        self.watch.observe(self.now, self.is_up(), None);
+        self.watch.observe(self.now, self.is_up(), || None);
         let mut report = self.watch.report(self.start, self.now);
 
         // Let what is under way finish on a clean network, then judge the state.
@@ -157,7 +157,9 @@ impl World {
             self.settle_messages();
             if watching {
                 let up = self.is_up();
-                let note = self.timeline.last().map(|e| e.what.clone());
+                // Copied only when the tunnel goes down, not at every step.
+                let timeline = &self.timeline;
+                let note = || timeline.last().map(|e| e.what.clone());
                 if let Some(entry) = self.watch.observe(self.now, up, note) {
                     self.note(None, entry);
                 }
@@ -496,7 +498,13 @@ struct TunnelWatch {
 
 impl TunnelWatch {
     /// Records the state at `now`; returns a timeline line when an outage ends.
-    fn observe(&mut self, now: Instant, up: bool, last_note: Option<String>) -> Option<String> {
+    /// `last_note` says why, should the tunnel turn out to have just gone down.
+    fn observe(
+        &mut self,
+        now: Instant,
+        up: bool,
+        last_note: impl FnOnce() -> Option<String>,
+    ) -> Option<String> {
         match (up, self.first_up, self.down_since.take()) {
             (true, None, _) => {
                 self.first_up = Some(now);
@@ -508,7 +516,7 @@ impl TunnelWatch {
                 Some(format!("tunnel up again after an outage of {secs:.3} s"))
             }
             (false, Some(_), None) => {
-                self.down_since = Some((now, last_note));
+                self.down_since = Some((now, last_note()));
                 None
             }
             (_, _, down) => {

@@ -10,7 +10,7 @@
 //! every algorithm is available, counters stay at zero and larval SAs do
 //! not expire.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::abi::IPPROTO_ESP;
@@ -379,7 +379,7 @@ impl XfrmOps for FakeXfrm {
         let seq = self
             .policy_position(selector, dir, normal_mark(None), 0)
             .ok_or_else(|| refused(&req, libc::ENOENT))?;
-        Ok(self.policies.by_seq[&seq].clone())
+        Ok((*self.policies.by_seq[&seq]).clone())
     }
 
     fn list_sas(&mut self) -> Result<Vec<SaSummary>, XfrmError> {
@@ -392,16 +392,27 @@ impl XfrmOps for FakeXfrm {
     }
 
     fn list_policies(&mut self) -> Result<Vec<PolicySummary>, XfrmError> {
-        Ok(self.policies.by_seq.values().cloned().collect())
+        Ok(self
+            .policies
+            .by_seq
+            .values()
+            .map(|p| (**p).clone())
+            .collect())
     }
 }
 
 /// SAs in the order they were added, found by (dst, SPI) without a scan.
 #[derive(Debug, Clone, Default)]
 struct SaTable {
-    by_seq: BTreeMap<u64, FakeSa>,
-    /// (dst, SPI) -> the SAs that have it (differing in mark), oldest first.
-    by_spi: HashMap<(IpAddr, u32), Vec<u64>>,
+    /// Boxed, here and in `PolicyTable`: seqs only grow, and a B-tree filled
+    /// in order leaves its nodes about half full; half-empty slots of a
+    /// pointer cost less than half-empty slots of a 100-byte summary.
+    by_seq: BTreeMap<u64, Box<FakeSa>>,
+    /// (dst, SPI, seq) of every SA with an SPI: the SAs with one (dst, SPI)
+    /// (differing in mark) are a range, oldest first. A set rather than a map
+    /// to a vector of seqs: about 50 bytes per SA instead of 110 (the vector's
+    /// allocation, the map's slack), and ternd --no-kernel holds 100,000s.
+    by_spi: BTreeSet<(IpAddr, u32, u64)>,
     /// Larval SAs without an SPI (ALLOCSPI found none free): rare.
     spiless: Vec<u64>,
     next_seq: u64,
@@ -421,11 +432,15 @@ impl SaTable {
 
     /// The oldest SA with this (dst, SPI) whose mark matches the packet's.
     fn find(&self, dst: IpAddr, spi: u32, mark: u32) -> Option<u64> {
-        self.by_spi
-            .get(&(dst, spi))?
-            .iter()
-            .copied()
+        self.with_spi(dst, spi)
             .find(|seq| mark_matches(mark, self.by_seq[seq].summary.mark))
+    }
+
+    /// The SAs with this (dst, SPI), oldest first.
+    fn with_spi(&self, dst: IpAddr, spi: u32) -> impl Iterator<Item = u64> + '_ {
+        self.by_spi
+            .range((dst, spi, 0)..=(dst, spi, u64::MAX))
+            .map(|&(_, _, seq)| seq)
     }
 
     fn get(&self, seq: u64) -> &FakeSa {
@@ -442,7 +457,7 @@ impl SaTable {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.index(seq, sa.summary.dst, sa.summary.spi);
-        self.by_seq.insert(seq, sa);
+        self.by_seq.insert(seq, Box::new(sa));
         seq
     }
 
@@ -450,20 +465,16 @@ impl SaTable {
         if spi == 0 {
             self.spiless.push(seq);
         } else {
-            self.by_spi.entry((dst, spi)).or_default().push(seq);
+            self.by_spi.insert((dst, spi, seq));
         }
     }
 
     fn remove(&mut self, seq: u64) -> Option<FakeSa> {
-        let sa = self.by_seq.remove(&seq)?;
-        let key = (sa.summary.dst, sa.summary.spi);
+        let sa = *self.by_seq.remove(&seq)?;
         if sa.summary.spi == 0 {
             self.spiless.retain(|&s| s != seq);
-        } else if let Some(seqs) = self.by_spi.get_mut(&key) {
-            seqs.retain(|&s| s != seq);
-            if seqs.is_empty() {
-                self.by_spi.remove(&key);
-            }
+        } else {
+            self.by_spi.remove(&(sa.summary.dst, sa.summary.spi, seq));
         }
         Some(sa)
     }
@@ -473,7 +484,7 @@ impl SaTable {
         if let Some(mut sa) = self.remove(seq) {
             sa.summary.spi = spi;
             self.index(seq, sa.summary.dst, spi);
-            self.by_seq.insert(seq, sa);
+            self.by_seq.insert(seq, Box::new(sa));
         }
     }
 
@@ -503,7 +514,7 @@ type PolicyKeyFields = (Selector, PolicyDir, Mark, u32);
 /// Policies in the order they were added, found by their key without a scan.
 #[derive(Debug, Clone, Default)]
 struct PolicyTable {
-    by_seq: BTreeMap<u64, PolicySummary>,
+    by_seq: BTreeMap<u64, Box<PolicySummary>>,
     by_key: HashMap<PolicyKeyFields, u64>,
     next_seq: u64,
 }
@@ -522,11 +533,11 @@ impl PolicyTable {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.by_key.insert(Self::key(&p), seq);
-        self.by_seq.insert(seq, p);
+        self.by_seq.insert(seq, Box::new(p));
     }
 
     fn remove(&mut self, seq: u64) -> PolicySummary {
-        let p = self
+        let p = *self
             .by_seq
             .remove(&seq)
             .expect("a policy the table handed out");
