@@ -105,13 +105,10 @@ impl Ctx {
         } else {
             self.kernel_ops.push_back(KernelOp::AddSa(outbound));
         }
-        let key = child_sa::policy_fingerprint(&child, ends);
-        let users = self.policy_users.entry(key).or_insert(0);
-        if *users == 0 {
+        if self.take_policies(child_sa::policy_fingerprint(&child, ends)) {
             self.kernel_ops
                 .extend(child_sa::policy_installs(&child, ends));
         }
-        *users += 1;
         tracing::info!(
             ike = sa.unique_id,
             connection = sa.connection.name,
@@ -302,41 +299,42 @@ impl Ctx {
             if !addresses_changed {
                 continue;
             }
-            // The policies are counted under their new endpoints from now on.
-            let old = child_sa::policy_fingerprint(child, before);
-            if let Some(users) = self.policy_users.get_mut(&old) {
-                *users -= 1;
-                if *users == 0 {
-                    self.policy_users.remove(&old);
-                }
-            }
-            let users = self
-                .policy_users
-                .entry(child_sa::policy_fingerprint(child, after))
-                .or_insert(0);
-            if *users == 0 {
+            // The policies are counted under their new endpoints from now on
+            // (the replacements take the old ones' place in the kernel).
+            self.drop_policies(child_sa::policy_fingerprint(child, before));
+            if self.take_policies(child_sa::policy_fingerprint(child, after)) {
                 self.kernel_ops
                     .extend(child_sa::policy_replacements(child, after));
             }
-            *users += 1;
         }
     }
 
     /// One CHILD SA fewer uses its policies; true when it was the last (they go).
     fn release_policies(&mut self, child: &ChildSa, ends: child_sa::Endpoints) -> bool {
-        let key = child_sa::policy_fingerprint(child, ends);
-        match self.policy_users.get_mut(&key) {
+        self.drop_policies(child_sa::policy_fingerprint(child, ends))
+    }
+
+    /// One more user (a CHILD SA or a trap) of the policies with this fingerprint;
+    /// true when it is the first, and they go into the kernel.
+    pub(crate) fn take_policies(&mut self, fingerprint: u64) -> bool {
+        let users = self.policy_users.entry(fingerprint).or_insert(0);
+        *users += 1;
+        *users == 1
+    }
+
+    /// One user fewer of the policies with this fingerprint; true when it was the
+    /// last, and they leave the kernel. Policies nobody counts (installed for
+    /// other endpoints: the peer moved since) go as they are now.
+    pub(crate) fn drop_policies(&mut self, fingerprint: u64) -> bool {
+        match self.policy_users.get_mut(&fingerprint) {
             Some(users) if *users > 1 => {
                 *users -= 1;
                 false
             }
-            Some(_) => {
-                self.policy_users.remove(&key);
+            _ => {
+                self.policy_users.remove(&fingerprint);
                 true
             }
-            // Installed for other endpoints (the peer moved since): remove them as
-            // they are now, as before.
-            None => true,
         }
     }
 

@@ -69,12 +69,10 @@ impl Ctx {
         let remote_ts: Vec<Ts> = child.remote_ts.iter().map(Ts::from_config).collect();
         let policies = child_sa::policies_for(&local_ts, &remote_ts, reqid, child.mode, ends);
         let fingerprint = child_sa::fingerprint(&policies);
-        let users = self.policy_users.entry(fingerprint).or_insert(0);
-        if *users == 0 {
+        if self.take_policies(fingerprint) {
             self.kernel_ops
                 .extend(policies.iter().cloned().map(KernelOp::AddPolicy));
         }
-        *users += 1;
         tracing::info!(
             connection = conn.name,
             child = child.name,
@@ -101,17 +99,7 @@ impl Ctx {
             .partition::<Vec<_>, _>(|t| t.connection == connection);
         self.traps = kept;
         for trap in &gone {
-            let last = match self.policy_users.get_mut(&trap.fingerprint) {
-                Some(users) if *users > 1 => {
-                    *users -= 1;
-                    false
-                }
-                _ => {
-                    self.policy_users.remove(&trap.fingerprint);
-                    true
-                }
-            };
-            if last {
+            if self.drop_policies(trap.fingerprint) {
                 self.kernel_ops
                     .extend(trap.policies.iter().cloned().map(KernelOp::DeletePolicy));
             }
