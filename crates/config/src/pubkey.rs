@@ -129,19 +129,13 @@ fn read_certs(
     field: &Field<'_>,
     path: &Located<&str>,
 ) -> Result<Vec<Certificate>, ConfigError> {
-    let resolved = resolve(path.value, ctx.base_dir);
-    let bytes = std::fs::read(&resolved).map_err(|e| {
-        path.error(
-            &ctx.src,
-            format!("cannot read {} {}: {e}", field.key(), resolved.display()),
-        )
-    })?;
-    parse_certs(&bytes).map_err(|e| {
-        path.error(
-            &ctx.src,
-            format!("{} {}: {e}", field.key(), resolved.display()),
-        )
-    })
+    read_pem_or_der(
+        ctx,
+        field,
+        path,
+        Certificate::from_pem,
+        Certificate::from_der,
+    )
 }
 
 /// Every CRL in a PEM file, or the one in a DER file. Each counts for the CA
@@ -152,6 +146,17 @@ fn read_crls(
     field: &Field<'_>,
     path: &Located<&str>,
 ) -> Result<Vec<Crl>, ConfigError> {
+    read_pem_or_der(ctx, field, path, Crl::from_pem, Crl::from_der)
+}
+
+/// The objects of a PEM file, or the one of a DER file, with errors at `path`.
+fn read_pem_or_der<T>(
+    ctx: &Context<'_>,
+    field: &Field<'_>,
+    path: &Located<&str>,
+    from_pem: fn(&[u8]) -> Result<Vec<T>, tern_crypto::CertError>,
+    from_der: fn(&[u8]) -> Result<T, tern_crypto::CertError>,
+) -> Result<Vec<T>, ConfigError> {
     let resolved = resolve(path.value, ctx.base_dir);
     let error = |m: String| path.error(&ctx.src, m);
     let bytes = std::fs::read(&resolved).map_err(|e| {
@@ -162,19 +167,11 @@ fn read_crls(
         ))
     })?;
     if looks_like_pem(&bytes) {
-        Crl::from_pem(&bytes)
+        from_pem(&bytes)
     } else {
-        Crl::from_der(&bytes).map(|c| vec![c])
+        from_der(&bytes).map(|one| vec![one])
     }
     .map_err(|e| error(format!("{} {}: {e}", field.key(), resolved.display())))
-}
-
-fn parse_certs(bytes: &[u8]) -> Result<Vec<Certificate>, tern_crypto::CertError> {
-    if looks_like_pem(bytes) {
-        Certificate::from_pem(bytes)
-    } else {
-        Certificate::from_der(bytes).map(|c| vec![c])
-    }
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {

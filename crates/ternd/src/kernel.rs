@@ -129,10 +129,7 @@ impl<X: XfrmOps + Send> Kernel for XfrmKernel<X> {
                 spi: m.spi,
                 new_src: m.new_src,
                 new_dst: m.new_dst,
-                encap: m.encap.map(|e| tern_xfrm::UdpEncap {
-                    sport: e.sport,
-                    dport: e.dport,
-                }),
+                encap: m.encap.map(xfrm_encap),
             }),
             KernelOp::AddPolicy(p) => self.xfrm.add_policy(&policy_params(&p)),
             KernelOp::ReplacePolicy(p) => self.xfrm.add_policy(&PolicyParams {
@@ -214,6 +211,13 @@ fn esp_algorithm(
     })
 }
 
+fn xfrm_encap(e: tern_engine::UdpEncap) -> tern_xfrm::UdpEncap {
+    tern_xfrm::UdpEncap {
+        sport: e.sport,
+        dport: e.dport,
+    }
+}
+
 fn sa_params(sa: &SaInstall) -> Result<SaParams, String> {
     let mut params = SaParams {
         src: sa.src,
@@ -226,10 +230,7 @@ fn sa_params(sa: &SaInstall) -> Result<SaParams, String> {
         aead: None,
         encryption: None,
         integrity: None,
-        encap: sa.encap.map(|e| tern_xfrm::UdpEncap {
-            sport: e.sport,
-            dport: e.dport,
-        }),
+        encap: sa.encap.map(xfrm_encap),
         replay_window: REPLAY_WINDOW,
         esn: sa.esn,
         lifetime: Lifetime {
