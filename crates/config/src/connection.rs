@@ -38,6 +38,7 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "life_time",
     "rand_time",
     "reauth_time",
+    "keyingtries",
     "dpd_delay",
     "dpd_timeout",
     "children",
@@ -113,6 +114,11 @@ fn connection(
     let start_action = optional(table, "start_action", start_action)?.unwrap_or_default();
     let dpd_delay = optional(table, "dpd_delay", duration)?.unwrap_or(Duration::ZERO);
     let reauth_time = optional(table, "reauth_time", duration)?.unwrap_or(Duration::ZERO);
+    let keyingtries = match table.field("keyingtries") {
+        // 0 means "until the peer answers"; beyond that, any bound is a choice.
+        Some(f) => f.integer_in(0, 10_000)? as u32,
+        None => 0,
+    };
     // IKEv2 judges a peer dead by the retransmission schedule, as strongSwan does;
     // dpd_timeout is read (and checked) so swanctl-style files load unchanged.
     optional(table, "dpd_timeout", duration)?;
@@ -161,6 +167,7 @@ fn connection(
         lifetime: lifetime(table, Lifetime::ike_default())?,
         dpd_delay,
         reauth_time,
+        keyingtries,
     })
 }
 

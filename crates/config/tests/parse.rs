@@ -68,6 +68,7 @@ fn demo_connection(
         lifetime: tern_engine::config::Lifetime::ike_default(),
         dpd_delay: Duration::ZERO,
         reauth_time: Duration::ZERO,
+        keyingtries: 0,
     }
 }
 
@@ -752,5 +753,26 @@ fn reauth_time_is_off_unless_set() {
     assert_eq!(
         config.engine.connections[0].reauth_time,
         std::time::Duration::from_secs(20)
+    );
+}
+
+#[test]
+fn keyingtries_defaults_to_until_the_peer_answers() {
+    let config = parse_str(&format!("{BASE}{CHILD}"), "t").unwrap();
+    assert_eq!(config.engine.connections[0].keyingtries, 0);
+    let text = BASE.replace("psk = \"k\"\n", "psk = \"k\"\nkeyingtries = 3\n");
+    let config = parse_str(&format!("{text}{CHILD}"), "t").unwrap();
+    assert_eq!(config.engine.connections[0].keyingtries, 3);
+    let bad = BASE.replace("psk = \"k\"\n", "psk = \"k\"\nkeyingtries = -1\n");
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("keyingtries"))
+        .unwrap()
+        + 1;
+    assert_error(
+        &format!("{bad}{CHILD}"),
+        line,
+        15,
+        "`connections.c.keyingtries` must be between 0 and 10000, not -1",
     );
 }

@@ -121,6 +121,10 @@ pub struct Connection {
     /// new one is negotiated from scratch (IKE_SA_INIT, IKE_AUTH) with the same
     /// CHILD SAs, and the old one is deleted once they are in. Zero turns it off.
     pub reauth_time: Duration,
+    /// How many times initiating the connection (at load or by `ternctl initiate`)
+    /// is tried when the peer does not answer; 0 keeps trying until it does.
+    /// A refusal (no proposal chosen, authentication failed) is never retried.
+    pub keyingtries: u32,
 }
 
 impl Connection {

@@ -1,11 +1,13 @@
 //! What follows the end of an SA: `dpd_action = restart` and `close_action = start`
 //! bring the connection back, and a restart that fails is tried again, with
 //! growing pauses, for as long as the configuration asks for it; `trap` for
-//! either puts the child's trap in place instead (see `trap.rs`).
+//! either puts the child's trap in place instead (see `trap.rs`). A first
+//! initiation the peer never answers is tried again the same way, as often as
+//! `keyingtries` allows.
 
 use std::time::{Duration, Instant};
 
-use crate::config::{ChildConfig, CloseAction, DpdAction};
+use crate::config::{ChildConfig, CloseAction, Connection, DpdAction};
 use crate::engine::Ctx;
 use crate::ike_sa::IkeSa;
 use crate::output::{EndAction, Event};
@@ -24,6 +26,8 @@ pub(crate) enum EndCause {
     PeerClosed,
     /// The IKE SA reached its life_time without a successful rekey.
     Expired,
+    /// An IKE SA not yet up: the peer did not answer a request of its set-up.
+    Unanswered,
 }
 
 /// A connection being brought back.
@@ -59,16 +63,36 @@ pub(crate) fn action_for(child: &ChildConfig, cause: EndCause) -> Option<EndActi
         EndCause::PeerClosed => start,
         // Either setting says the tunnel should not stay down.
         EndCause::Expired => restart.or(start),
+        EndCause::Unanswered => None,
     }
+}
+
+/// The retry plan of a connection's first initiation (at load or by `ternctl
+/// initiate`): none when `keyingtries = 1`.
+pub(crate) fn first_try(conn: &Connection) -> Option<Restart> {
+    (conn.keyingtries != 1).then(|| Restart {
+        connection: conn.name.clone(),
+        child: conn
+            .children
+            .first()
+            .map(|c| c.name.clone())
+            .unwrap_or_default(),
+        action: EndAction::KeyingTries,
+        attempt: 1,
+    })
 }
 
 /// The restart an ending IKE SA calls for, if any.
 pub(crate) fn plan(sa: &IkeSa) -> Option<Restart> {
     if sa.established_at.is_none() {
+        let tried = sa.restart.as_ref()?;
+        if tried.action == EndAction::KeyingTries && !may_try_again(sa, tried.attempt) {
+            return None;
+        }
         // A restart attempt that failed, for whatever reason, is tried again.
-        return sa.restart.as_ref().map(|r| Restart {
-            attempt: r.attempt + 1,
-            ..r.clone()
+        return Some(Restart {
+            attempt: tried.attempt + 1,
+            ..tried.clone()
         });
     }
     let cause = sa.end_cause?;
@@ -86,6 +110,14 @@ pub(crate) fn plan(sa: &IkeSa) -> Option<Restart> {
             attempt: 1,
         })
     })
+}
+
+/// Whether a first initiation that failed at `attempt` is tried again: only when
+/// the peer did not answer (a refusal would only be refused again), and only
+/// `keyingtries` times in all (0: until it answers).
+fn may_try_again(sa: &IkeSa, attempt: u32) -> bool {
+    let limit = sa.connection.keyingtries;
+    sa.end_cause == Some(EndCause::Unanswered) && (limit == 0 || attempt < limit)
 }
 
 /// How long to wait before initiation number `attempt`.
@@ -118,6 +150,13 @@ impl Ctx {
         let delay = retry_delay(restart.attempt);
         let what = if restart.attempt <= 1 {
             format!("{reason}; {}: initiating again", restart.action)
+        } else if restart.action == EndAction::KeyingTries {
+            format!(
+                "attempt {} failed: {reason}; {}: trying again in {} s",
+                restart.attempt - 1,
+                restart.action,
+                delay.as_secs()
+            )
         } else {
             format!(
                 "restart attempt {} failed: {reason}; {}: trying again in {} s",

@@ -260,7 +260,8 @@ impl Engine {
                     .find(|c| c.name == connection)
                     .cloned()
                     .ok_or_else(|| format!("no connection named `{connection}`"))?;
-                let sa = self.initiate(now, conn)?;
+                let mut sa = self.initiate(now, conn)?;
+                sa.restart = end_action::first_try(&sa.connection);
                 let id = sa.unique_id;
                 self.settle(now, sa, Next::Keep);
                 Ok(CommandAccepted { ike_ids: vec![id] })
@@ -443,7 +444,10 @@ impl Engine {
         }
         for conn in starting.into_iter().filter(|c| c.starts_on_load()) {
             match self.initiate(now, conn) {
-                Ok(sa) => self.settle(now, sa, Next::Keep),
+                Ok(mut sa) => {
+                    sa.restart = end_action::first_try(&sa.connection);
+                    self.settle(now, sa, Next::Keep);
+                }
                 Err(e) => tracing::warn!("after reload: {e}"),
             }
         }
@@ -953,6 +957,7 @@ impl Ctx {
                 request.sends
             );
             if sa.established_at.is_none() {
+                sa.end_cause = Some(EndCause::Unanswered);
                 return Next::Destroy(format!("{unanswered}: peer unreachable or not running IKE"));
             }
             self.stats.dead_peers += 1;

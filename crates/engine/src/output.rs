@@ -200,6 +200,8 @@ pub enum EndAction {
     DpdTrap,
     /// `close_action = trap`: as `Start`, but the trap waits for traffic.
     CloseTrap,
+    /// `keyingtries`: initiating the connection went unanswered, and it is tried again.
+    KeyingTries,
 }
 
 impl EndAction {
@@ -216,6 +218,7 @@ impl std::fmt::Display for EndAction {
             EndAction::Start => "close_action = start",
             EndAction::DpdTrap => "dpd_action = trap",
             EndAction::CloseTrap => "close_action = trap",
+            EndAction::KeyingTries => "keyingtries",
         })
     }
 }

@@ -399,3 +399,112 @@ fn an_ike_sa_at_its_life_time_is_brought_back_at_once_not_after_its_delete() {
     );
     assert_eq!(b, vec![(a[0].1, a[0].0)], "and sun has the same CHILD SA");
 }
+
+fn failures(node: &Node) -> Vec<String> {
+    node.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::IkeSaFailed { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_initiation_nobody_answers_is_tried_until_the_peer_is_there() {
+    // keyingtries = 0 (the default): the peer is off the network for half an hour.
+    let mut pair = Pair::demo();
+    let connected = switchable(&mut pair);
+    connected.set(false);
+    pair.initiate_from_a("demo");
+    pair.run_for(Duration::from_secs(30 * 60));
+    let actions = end_actions(&pair.a);
+    assert!(actions.len() >= 4, "{actions:#?}");
+    assert!(actions.iter().all(|(a, _)| *a == EndAction::KeyingTries));
+    assert!(
+        actions[0]
+            .1
+            .starts_with("attempt 1 failed: the peer did not answer our IKE_SA_INIT request")
+            && actions[0].1.ends_with("keyingtries: trying again in 5 s"),
+        "{}",
+        actions[0].1
+    );
+    assert!(
+        actions[1].1.starts_with("attempt 2 failed") && actions[1].1.contains("in 10 s"),
+        "{}",
+        actions[1].1
+    );
+    assert_eq!(failures(&pair.a).len(), actions.len());
+
+    connected.set(true);
+    pair.run_for(Duration::from_secs(10 * 60));
+    assert_one_tunnel(&pair);
+    // Once up, nothing more is tried.
+    let restarts = pair.a.engine.stats().restarts;
+    pair.run_for(Duration::from_secs(30 * 60));
+    assert_eq!(pair.a.engine.stats().restarts, restarts);
+    assert_one_tunnel(&pair);
+}
+
+#[test]
+fn keyingtries_bounds_the_attempts() {
+    let a = edit(moon_config(), |c| c.keyingtries = 3);
+    let mut pair = Pair::new(a, sun_config());
+    let connected = switchable(&mut pair);
+    connected.set(false);
+    pair.initiate_from_a("demo");
+    pair.run_for(Duration::from_secs(3 * 3600));
+    assert_eq!(failures(&pair.a).len(), 3, "{:#?}", failures(&pair.a));
+    assert_eq!(end_actions(&pair.a).len(), 2);
+    assert_eq!(pair.a.engine.poll_timeout(), None, "nothing left to try");
+
+    // keyingtries = 1: one attempt, as strongSwan's default.
+    let a = edit(moon_config(), |c| c.keyingtries = 1);
+    let mut pair = Pair::new(a, sun_config());
+    let connected = switchable(&mut pair);
+    connected.set(false);
+    pair.initiate_from_a("demo");
+    pair.run_for(Duration::from_secs(3600));
+    assert_eq!(failures(&pair.a).len(), 1);
+    assert!(end_actions(&pair.a).is_empty());
+    connected.set(true);
+    pair.run_for(Duration::from_secs(3600));
+    assert!(pair.a.engine.list_sas(pair.now).is_empty());
+}
+
+#[test]
+fn a_refusal_is_not_tried_again() {
+    let mut b = sun_config();
+    if let tern_engine::config::AuthConfig::Psk(psk) = &mut b.connections[0].auth {
+        *psk = b"not the same key".to_vec();
+    }
+    let mut pair = Pair::new(moon_config(), b);
+    pair.initiate_from_a("demo");
+    pair.run_for(Duration::from_secs(3600));
+    let failed = failures(&pair.a);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(end_actions(&pair.a).is_empty());
+    assert!(pair.a.engine.list_sas(pair.now).is_empty());
+}
+
+#[test]
+fn terminate_stops_the_attempts() {
+    let mut pair = Pair::demo();
+    let connected = switchable(&mut pair);
+    connected.set(false);
+    pair.initiate_from_a("demo");
+    pair.run_for(Duration::from_secs(10 * 60));
+    assert!(!end_actions(&pair.a).is_empty());
+    let _ = pair.a.engine.handle_command(
+        pair.now,
+        Command::Terminate {
+            connection: "demo".into(),
+        },
+    );
+    let tries = failures(&pair.a).len();
+    connected.set(true);
+    pair.run_for(Duration::from_secs(3600));
+    assert!(pair.a.engine.list_sas(pair.now).is_empty());
+    assert!(failures(&pair.a).len() <= tries + 1);
+    assert!(pair.a.kernel().is_empty());
+}

@@ -629,6 +629,7 @@ pub fn connection(
         lifetime: tern_engine::config::Lifetime::ike_default(),
         dpd_delay: Duration::ZERO,
         reauth_time: Duration::ZERO,
+        keyingtries: 0,
     }
 }
 
