@@ -114,3 +114,22 @@ ike_sa_replaced() {
     now=$(tern_ike_spis)
     [[ -n $now && $now != "null_null" && $now != "$(cat "$R/ike-before")" ]]
 }
+
+# keyingtries (default 0: until the peer answers): ternd starts the tunnel
+# (start_action = start) while strongSwan is not running. Each attempt goes unanswered
+# (short retransmits: about 5 s an attempt) and is tried again after 5 s, then 10 s;
+# once strongSwan has started, the next attempt brings the tunnel up.
+scenario_tern-keyingtries() {
+    load_demo_psk
+    start_ternd moon --config "$(tern_conf conn='start_action = "start"' retransmit="$DPD_RETRANSMIT")"
+    expect_within 40 "ternd to log that its second attempt failed and when it tries again" \
+        grep -q 'attempt 2 failed: .*keyingtries: trying again in 10 s' "$W/moon-ternd.log"
+    tern_child_installed "$R/moon-ternd" && fail "ternd has a CHILD SA although strongSwan is not running"
+    start_charon sun "$PSK"
+    local t0
+    t0=$(now_ms)
+    expect_within 40 "ternd to bring the tunnel up once strongSwan answers" tern_child_installed "$R/moon-ternd"
+    note "tunnel up $(($(now_ms) - t0)) ms after strongSwan started; failed attempts logged: $(grep -c 'keyingtries: trying again' "$W/moon-ternd.log")"
+    check_tunnel_up
+    expect_ternd_alive
+}
