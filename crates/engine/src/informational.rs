@@ -57,13 +57,17 @@ impl Ctx {
             .collect();
         if deletes.iter().any(|d| d.protocol == ProtocolId::IKE) {
             self.respond(sa, ExchangeType::INFORMATIONAL, id, &[]);
-            let reason = if matches!(sa.phase, Phase::Rekeyed) {
-                "rekeyed"
-            } else {
-                sa.end_cause = Some(EndCause::PeerClosed);
-                "deleted by the peer"
+            let reason = match &sa.phase {
+                Phase::Rekeyed => "rekeyed".to_string(),
+                // Both ends deleted it at once: our reason stands, and it is no
+                // close by the peer for close_action to answer.
+                Phase::Deleting(ours) => ours.clone(),
+                _ => {
+                    sa.end_cause = Some(EndCause::PeerClosed);
+                    "deleted by the peer".to_string()
+                }
             };
-            return Next::Destroy(reason.into());
+            return Next::Destroy(reason);
         }
         // A responder is established once it answered IKE_AUTH; the initiator may still
         // refuse our AUTH and say so in an INFORMATIONAL (RFC 7296 §2.21.2).
