@@ -86,6 +86,10 @@ pub(crate) struct Ctx {
     pub half_open: HashSet<Spi>,
     /// IKE SAs whose peer sent INITIAL_CONTACT: its other IKE SAs are to go.
     pub initial_contacts: Vec<u64>,
+    /// IKE SAs a peer set up without INITIAL_CONTACT: maybe a second one with it.
+    pub maybe_duplicates: Vec<u64>,
+    /// Looks, later, for two IKE SAs with one peer (see `duplicate_ike`).
+    pub duplicate_checks: Vec<crate::duplicate_ike::DuplicateCheck>,
     /// IKE SAs (our SPIs) whose reauthentication is due (see `reauth`).
     pub reauths_due: Vec<Spi>,
     /// IKE SAs that finished reauthenticating another: that one is to go.
@@ -141,6 +145,8 @@ impl Engine {
                 cookies: CookieJar::default(),
                 half_open: HashSet::new(),
                 initial_contacts: Vec::new(),
+                maybe_duplicates: Vec::new(),
+                duplicate_checks: Vec::new(),
                 reauths_due: Vec::new(),
                 reauths_done: Vec::new(),
                 reqids: HashMap::new(),
@@ -472,13 +478,18 @@ impl Engine {
             self.settle(now, sa, next);
         }
         self.run_restarts(now);
+        self.run_duplicate_checks(now);
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timers.next(), self.ctx.next_restart()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timers.next(),
+            self.ctx.next_restart(),
+            self.next_duplicate_check(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Initiates the connections whose restart is due.
@@ -585,6 +596,9 @@ impl Engine {
             self.settle_one(now, new, Next::Keep);
         }
         self.honour_initial_contacts(now);
+        for ike_id in std::mem::take(&mut self.ctx.maybe_duplicates) {
+            self.check_duplicates_later(now, ike_id);
+        }
         self.run_reauths(now);
     }
 

@@ -393,6 +393,8 @@ impl Ctx {
         self.established(now, sa, id_i.clone());
         if payloads::notify(&p, NotifyType::INITIAL_CONTACT).is_some() {
             self.initial_contacts.push(sa.unique_id);
+        } else {
+            self.maybe_duplicates.push(sa.unique_id);
         }
         match child {
             Some(Ok((negotiated, keys, _))) => {

@@ -16,6 +16,7 @@ mod children;
 mod cookie;
 mod create_child_sa;
 mod dpd;
+mod duplicate_ike;
 mod duplicates;
 mod end_action;
 mod engine;

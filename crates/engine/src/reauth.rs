@@ -80,6 +80,8 @@ impl Engine {
             self.start_reauth(now, spi);
         }
         for new_id in std::mem::take(&mut self.ctx.reauths_done) {
+            // The peer may have reauthenticated the same IKE SA at the same time.
+            self.check_duplicates_later(now, new_id);
             let old: Vec<_> = self
                 .sas
                 .iter()

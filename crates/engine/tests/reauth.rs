@@ -164,3 +164,50 @@ fn a_reauthentication_that_fails_is_tried_again_and_the_old_ike_sa_keeps_running
     assert!(failed >= 1, "the first attempt failed");
     assert_eq!(pair.a.engine.stats().ike_hard_expiries, 0);
 }
+
+#[test]
+fn both_ends_reauthenticating_at_once_keep_one_ike_sa() {
+    // The same reauth_time on both ends and no jitter: every reauthentication
+    // collides, each end making a new IKE SA. Unresolved, they doubled each round
+    // (64 IKE SAs after an hour).
+    let mut a = reauth_every(moon_config(), 600);
+    let mut b = reauth_every(sun_config(), 600);
+    for config in [&mut a, &mut b] {
+        let conn = &mut config.connections[0];
+        conn.lifetime.rand_time = Duration::ZERO;
+        for child in &mut conn.children {
+            child.lifetime.rand_time = Duration::ZERO;
+        }
+    }
+    let mut pair = Pair::new(a, b);
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    // Every 600 s both ends reauthenticate; look 60 s and 360 s after each.
+    run_with_traffic(&mut pair, 600);
+    for round in 1..=4 {
+        run_with_traffic(&mut pair, 60);
+        // Both new IKE SAs up on both ends, with traffic flowing throughout.
+        let (a, b) = (
+            pair.a.engine.list_sas(pair.now),
+            pair.b.engine.list_sas(pair.now),
+        );
+        assert_eq!((a.len(), b.len()), (2, 2), "round {round}");
+        // After the grace period (half the reauth_time): one, the same on both ends.
+        run_with_traffic(&mut pair, 300);
+        one_tunnel(&pair);
+        run_with_traffic(&mut pair, 240);
+    }
+    let duplicates = |node: &Node| {
+        reasons(node)
+            .iter()
+            .filter(|r| r.starts_with("duplicate: both ends reauthenticated at once"))
+            .count()
+    };
+    // Both ends delete the same IKE SA, one deletion per round.
+    assert_eq!(
+        duplicates(&pair.a) + duplicates(&pair.b),
+        4 * 2,
+        "{:#?}",
+        reasons(&pair.a)
+    );
+}
