@@ -16,6 +16,7 @@ use crate::history::{History, SaEnd, SaKind};
 use crate::identity;
 use crate::ike_sa::{IkeSa, InFlight, Opened, Phase, Purpose, Queued, Spi};
 use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
+use crate::seeded_hash::{SeededMap, SeededState};
 use crate::shard::Shard;
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
@@ -116,7 +117,8 @@ pub struct Engine {
     pub(crate) ctx: Ctx,
     /// Boxed: an IKE SA is about 1 KB, so the table (up to 1.3x oversized as it
     /// grows) stays small and taking an SA out to work on it moves a pointer.
-    pub(crate) sas: HashMap<Spi, Box<IkeSa>>,
+    /// Keyed by our SPI. Its order replays with the engine's randomness (see `seeded_hash`).
+    pub(crate) sas: SeededMap<Spi, Box<IkeSa>>,
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
     /// IKE_SA_INIT finds its SA instead of making a second one.
     by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
@@ -129,7 +131,13 @@ impl Engine {
     }
 
     /// One of several engines that share the work (see [`Shard`]).
-    pub fn sharded(config: EngineConfig, env: Box<dyn Environment + Send>, shard: Shard) -> Engine {
+    pub fn sharded(
+        config: EngineConfig,
+        mut env: Box<dyn Environment + Send>,
+        shard: Shard,
+    ) -> Engine {
+        let mut hash_keys = [0u8; 16];
+        env.random(&mut hash_keys);
         Engine {
             ctx: Ctx {
                 connections: config.connections.iter().cloned().map(Arc::new).collect(),
@@ -156,7 +164,7 @@ impl Engine {
                 next_reqid: shard.first_serial() as u32,
                 shard,
             },
-            sas: HashMap::new(),
+            sas: SeededMap::with_hasher(SeededState::new(hash_keys)),
             by_peer_spi: HashMap::new(),
             timers: Timers::default(),
         }

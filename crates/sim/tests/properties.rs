@@ -29,3 +29,19 @@ fn random_lifetimes_loss_and_commands_never_drop_the_tunnel() {
         failures.join("\n\n")
     );
 }
+
+/// A seed names one run: the same draw, simulated again, replays event for
+/// event. (With std's randomly keyed hash maps in the engine it did not: the
+/// order in which the engine met its IKE SAs changed between runs, and in one
+/// scan 43 of the first 200 draws of the 24 h search, these five among them,
+/// differed from one run to the next.)
+#[test]
+fn a_draw_replays_exactly() {
+    for seed in [10, 18, 21, 29, 33] {
+        let drawn = common::properties::draw(seed, 24);
+        let scenario = tern_sim::parse(&drawn.text, "replay", None).unwrap();
+        let first = tern_sim::run(&scenario).unwrap();
+        let again = tern_sim::run(&scenario).unwrap();
+        assert!(again == first, "a second run of seed {seed} differs");
+    }
+}
