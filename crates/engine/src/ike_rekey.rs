@@ -48,8 +48,11 @@ impl Ctx {
     pub(crate) fn run_ike_timers(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
         if sa.expire_at.is_some_and(|t| t <= now) {
             sa.expire_at = None;
-            return match sa.phase {
+            return match &sa.phase {
                 Phase::Rekeyed => Next::Destroy("rekeyed".into()),
+                // Already going (replaced, or deleted for a reason of its own) and
+                // its DELETE unanswered: life_time only ends the wait.
+                Phase::Deleting(reason) => Next::Destroy(reason.clone()),
                 _ => {
                     const WHY: &str =
                         "IKE SA life_time reached before a rekey succeeded (hard expiry)";

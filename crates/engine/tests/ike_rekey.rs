@@ -197,3 +197,42 @@ fn rekey_ike_command_rekeys_the_ike_sa_at_once_from_either_side() {
         .unwrap_err();
     assert_eq!(err, "no established IKE SA for connection `nope`");
 }
+
+/// The old IKE SA's DELETE goes unanswered (every answer lost) until its
+/// life_time passes. It was replaced, so that is no hard expiry: it simply goes,
+/// and nothing is restarted. (It counted as a hard expiry, and dpd_action =
+/// restart initiated a second IKE SA beside the new one.)
+#[test]
+fn an_old_ike_sa_whose_delete_is_unanswered_is_not_a_hard_expiry() {
+    let mut a = ike_lifetime(moon_config(), 100, 160, 0);
+    a.connections[0].children[0].dpd_action = tern_engine::config::DpdAction::Restart;
+    let mut pair = Pair::new(a, sun_config());
+    up(&mut pair);
+    // From now on, sun's answers to INFORMATIONAL requests are lost.
+    pair.network = Box::new(|t, from_a| {
+        let informational_response = t.payload.get(18) == Some(&37)
+            && t.payload.get(19).is_some_and(|flags| flags & 0x20 != 0);
+        if !from_a && informational_response {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    // Rekeys at 100, 200 and 300 s; each old SA reaches life_time 160 s after it began.
+    pair.run_for(secs(380));
+    let stats = pair.a.engine.stats();
+    assert_eq!(stats.ike_hard_expiries, 0);
+    assert_eq!(stats.restarts, 0);
+    assert_one_ike_sa(&pair);
+    let ends: Vec<String> = pair
+        .a
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::IkeSaDeleted { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    // Rekeyed every 100 s: three old IKE SAs, each gone at its life_time.
+    assert_eq!(ends, ["rekeyed"; 3]);
+}
