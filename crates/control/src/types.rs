@@ -324,6 +324,10 @@ pub struct IkeSaInfo {
     pub rekey_in_secs: Option<u64>,
     #[serde(default)]
     pub expires_in_secs: Option<u64>,
+    /// How old (seconds) an IKE SA of this line was when the peer last rekeyed
+    /// it: the peer's rhythm, beside our own `rekey_in_secs`. Absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_rekeyed_at_secs: Option<u64>,
     pub children: Vec<ChildSaInfo>,
 }
 
@@ -360,6 +364,9 @@ pub struct ChildSaInfo {
     /// or fwd, the latest); absent when none has (or there is no kernel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_use_secs: Option<u64>,
+    /// How old (seconds) an SA of this child was when the peer last rekeyed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_rekeyed_at_secs: Option<u64>,
 }
 
 /// One configured connection, in configuration-file syntax.
@@ -461,6 +468,7 @@ mod tests {
             established_secs: Some(12),
             rekey_in_secs: None,
             expires_in_secs: None,
+            peer_rekeyed_at_secs: None,
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
@@ -480,6 +488,7 @@ mod tests {
                 rekey_in_secs: None,
                 expires_in_secs: None,
                 last_use_secs: Some(3),
+                peer_rekeyed_at_secs: Some(2700),
             }],
         }
     }
@@ -497,7 +506,7 @@ mod tests {
              "local_ts":["10.1.0.0/24"],"remote_ts":["10.2.0.0/24"],
              "bytes_in":0,"packets_in":0,"bytes_out":0,"packets_out":0,
              "installed_secs":null,"rekey_in_secs":null,"expires_in_secs":null,
-             "last_use_secs":3}]}]);
+             "last_use_secs":3,"peer_rekeyed_at_secs":2700}]}]);
         let ours = serde_json::to_value(vec![sample_sa()]).unwrap();
         assert_eq!(ours, documented);
         let back: Vec<IkeSaInfo> = serde_json::from_value(documented).unwrap();

@@ -95,6 +95,9 @@ pub struct ChildSa {
     /// that was no rekey): Some(true) for us. A rekey keeps it. Lines of both ends
     /// for one child are duplicates (see `duplicates`).
     pub created_by_us: Option<bool>,
+    /// How old an SA of this line was when the peer last rekeyed it: the peer's
+    /// rhythm (see `rhythm`). Successors keep it until the peer rekeys again.
+    pub peer_rekeyed_at: Option<Duration>,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -144,6 +147,7 @@ impl ChildSa {
             inbound_bytes_seen: 0,
             limits: TrafficLimits::default(),
             created_by_us: None,
+            peer_rekeyed_at: None,
         }
     }
 

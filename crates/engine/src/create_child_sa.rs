@@ -181,6 +181,14 @@ impl Ctx {
         let Some(old_spi) = ex.rekey_of else {
             return Next::Keep;
         };
+        let rhythm = sa
+            .children
+            .iter()
+            .find(|c| c.spi_in == old_spi)
+            .and_then(|c| c.peer_rekeyed_at);
+        if let Some(new) = sa.children.iter_mut().find(|c| c.unique_id == new_id) {
+            new.peer_rekeyed_at = rhythm;
+        }
         let old = sa.children.iter_mut().find(|c| c.spi_in == old_spi);
         match &ex.collision {
             // §2.8.1: the rekey with the lowest of the four nonces made a redundant SA;
@@ -637,6 +645,15 @@ impl Ctx {
                 return Next::Keep;
             };
             sa.children[pos].successor = Some(new_id);
+            let age = now.saturating_duration_since(sa.children[pos].installed_at);
+            let before = sa.children[pos].peer_rekeyed_at;
+            if let Some(new) = sa.children.iter_mut().find(|c| c.unique_id == new_id) {
+                new.peer_rekeyed_at = Some(age);
+            }
+            if let Some(config) = &only {
+                let what = format!("CHILD SA {}", config.name);
+                crate::rhythm::note_peer_rekey(sa, &what, age, before, &config.lifetime);
+            }
             let old_spi = sa.children[pos].spi_in;
             let collision = Collision {
                 lowest_nonce: lowest(nonce_i, &nonce_r).to_vec(),

@@ -1100,6 +1100,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
             .filter(|_| sa.is_established())
             .map(|t| t.saturating_duration_since(now)),
         expires_in: sa.expire_at.map(|t| t.saturating_duration_since(now)),
+        peer_rekeyed_at: sa.peer_rekeyed_at,
         children: sa
             .children
             .iter()
@@ -1119,6 +1120,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
                     .filter(|_| c.state == crate::child_sa::ChildState::Installed)
                     .map(|t| t.saturating_duration_since(now)),
                 expires_in: c.expire_at.map(|t| t.saturating_duration_since(now)),
+                peer_rekeyed_at: c.peer_rekeyed_at,
                 local_addr: sa.local.ip(),
                 remote_addr: sa.remote.ip(),
                 policies: crate::child_sa::policies(c, crate::children::endpoints(sa)),

@@ -409,6 +409,17 @@ impl Ctx {
         // A rekey does not authenticate anyone again: the reauthentication stays due.
         new.reauth_at = old.reauth_at;
         new.reauth_by = old.reauth_by.take();
+        // The peer's rhythm (see `rhythm`): measured when it rekeys, kept when we do.
+        new.peer_rekeyed_at = old.peer_rekeyed_at;
+        if let Some(age) = old
+            .established_at
+            .filter(|_| !we_initiated)
+            .map(|t| now.saturating_duration_since(t))
+        {
+            let ours = old.connection.lifetime;
+            crate::rhythm::note_peer_rekey(old, "IKE SA", age, old.peer_rekeyed_at, &ours);
+            new.peer_rekeyed_at = Some(age);
+        }
         new.children = std::mem::take(&mut old.children);
         new.lingering = std::mem::take(&mut old.lingering);
         self.schedule_ike_lifetime(now, &mut new);

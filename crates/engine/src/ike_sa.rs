@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tern_crypto::{Secret, SigHash, SkCipher};
 use tern_wire::{
@@ -216,6 +216,9 @@ pub struct IkeSa {
     /// This IKE SA reauthenticates another: once it and its CHILD SAs are up,
     /// the other goes.
     pub reauthenticates: bool,
+    /// How old an IKE SA of this line was when the peer last rekeyed it (see
+    /// `rhythm`). New IKE SAs of a rekey keep it until the peer rekeys again.
+    pub peer_rekeyed_at: Option<Duration>,
 }
 
 impl IkeSa {
@@ -270,6 +273,7 @@ impl IkeSa {
             reauth_at: None,
             reauth_by: None,
             reauthenticates: false,
+            peer_rekeyed_at: None,
         }
     }
 

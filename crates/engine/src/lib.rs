@@ -37,6 +37,7 @@ mod output;
 mod payloads;
 mod proposal;
 mod reauth;
+mod rhythm;
 mod seeded_hash;
 mod shard;
 mod stats;

@@ -240,6 +240,8 @@ pub struct IkeSaInfo {
     pub established_for: Option<Duration>,
     pub rekey_in: Option<Duration>,
     pub expires_in: Option<Duration>,
+    /// How old an IKE SA of this line was when the peer last rekeyed it.
+    pub peer_rekeyed_at: Option<Duration>,
     pub children: Vec<ChildSaInfo>,
 }
 
@@ -259,6 +261,9 @@ pub struct ChildSaInfo {
     pub rekey_in: Option<Duration>,
     /// Until the SA ends, rekeyed or not.
     pub expires_in: Option<Duration>,
+    /// How old an SA of this child was when the peer last rekeyed it (the
+    /// peer's rhythm, where it differs from ours); none if it never has.
+    pub peer_rekeyed_at: Option<Duration>,
     /// For reading the kernel's counters: the inbound SA is `remote -> local`.
     pub local_addr: IpAddr,
     pub remote_addr: IpAddr,

@@ -398,3 +398,35 @@ fn the_responder_sends_on_the_new_sa_only_once_the_initiator_deleted_the_old_one
     drop(kb);
     assert_one_consistent_child(&pair);
 }
+
+/// Lifetimes differ (3600 s against the peer's 2700 s, and for the IKE SA 4 h
+/// against 1 h): the peer rekeys first every time, and list-sas shows its
+/// rhythm beside ours on our side only.
+#[test]
+fn the_peers_shorter_rhythm_is_shown() {
+    let mut a = with_child_lifetime(moon_config(), lifetime(3600, 3960, 0));
+    a.connections[0].lifetime = lifetime(4 * 3600, 4 * 3960, 0);
+    let mut b = with_child_lifetime(sun_config(), lifetime(2700, 2970, 0));
+    b.connections[0].lifetime = lifetime(3600, 3960, 0);
+    let mut pair = Pair::new(a, b);
+    up(&mut pair);
+    let before = &pair.a.engine.list_sas(pair.now)[0];
+    assert_eq!(before.peer_rekeyed_at, None);
+    assert_eq!(before.children[0].peer_rekeyed_at, None);
+
+    pair.run_for(secs(3 * 3600 + 60));
+    assert_one_consistent_child(&pair);
+    let a = &pair.a.engine.list_sas(pair.now)[0];
+    // Give or take the moment an exchange already in flight delays the rekey.
+    let near = |d: Option<Duration>, s: u64| d.is_some_and(|d| d >= secs(s) && d < secs(s + 10));
+    assert!(near(a.peer_rekeyed_at, 3600), "{:?}", a.peer_rekeyed_at);
+    assert!(
+        near(a.children[0].peer_rekeyed_at, 2700),
+        "{:?}",
+        a.children[0].peer_rekeyed_at
+    );
+    // Moon never rekeyed first, so sun has no rhythm of moon's to show.
+    let b = &pair.b.engine.list_sas(pair.now)[0];
+    assert_eq!(b.peer_rekeyed_at, None);
+    assert_eq!(b.children[0].peer_rekeyed_at, None);
+}

@@ -91,6 +91,9 @@ fn ike_sa(out: &mut String, sa: &IkeSaInfo) {
     ) {
         let _ = writeln!(out, "  {timing}");
     }
+    if let Some(rhythm) = peer_rhythm(sa.peer_rekeyed_at_secs) {
+        let _ = writeln!(out, "  {rhythm}");
+    }
     for child in &sa.children {
         child_sa(out, child);
     }
@@ -118,6 +121,9 @@ fn child_sa(out: &mut String, child: &ChildSaInfo) {
         child.expires_in_secs,
     ) {
         let _ = writeln!(out, "    {timing}");
+    }
+    if let Some(rhythm) = peer_rhythm(child.peer_rekeyed_at_secs) {
+        let _ = writeln!(out, "    {rhythm}");
     }
     let _ = writeln!(
         out,
@@ -147,6 +153,12 @@ fn last_use(child: &ChildSaInfo) -> Option<String> {
         None if child.bytes_in.is_some() || child.bytes_out.is_some() => Some("never used".into()),
         None => None,
     }
+}
+
+/// `the peer rekeys at 45m`: how old the SA was when the peer last rekeyed one
+/// of its line (IKEv2 does not negotiate lifetimes; compare with ours above).
+fn peer_rhythm(secs: Option<u64>) -> Option<String> {
+    secs.map(|s| format!("the peer rekeys at {}", duration(s)))
 }
 
 /// `installed 12s ago, rekeying in 55m, expires in 65m`, as swanctl says it.
@@ -402,6 +414,7 @@ mod tests {
             established_secs: Some(12),
             rekey_in_secs: Some(13900),
             expires_in_secs: Some(15828),
+            peer_rekeyed_at_secs: None,
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
@@ -421,6 +434,7 @@ mod tests {
                 rekey_in_secs: Some(3300),
                 expires_in_secs: Some(3948),
                 last_use_secs: Some(3),
+                peer_rekeyed_at_secs: None,
             }],
         }
     }
@@ -443,6 +457,22 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
     remote 10.2.0.0/24
 ";
         assert_eq!(ike_sas(&[demo_sa()]), expected);
+    }
+
+    #[test]
+    fn the_peers_rhythm_is_shown_beside_ours() {
+        let mut sa = demo_sa();
+        sa.children[0].peer_rekeyed_at_secs = Some(2700);
+        sa.peer_rekeyed_at_secs = Some(3 * 3600);
+        let text = ike_sas(&[sa]);
+        assert!(
+            text.contains("expires in 4h\n  the peer rekeys at 3h\n  net:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("expires in 65m\n    the peer rekeys at 45m\n    in "),
+            "{text}"
+        );
     }
 
     #[test]

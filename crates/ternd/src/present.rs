@@ -39,6 +39,7 @@ pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo
         established_secs: sa.established_for.map(|d| d.as_secs()),
         rekey_in_secs: sa.rekey_in.map(|d| d.as_secs()),
         expires_in_secs: sa.expires_in.map(|d| d.as_secs()),
+        peer_rekeyed_at_secs: sa.peer_rekeyed_at.map(|d| d.as_secs()),
         children: sa.children.iter().map(|c| child_sa(c, kernel)).collect(),
     }
 }
@@ -78,6 +79,7 @@ fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInf
         rekey_in_secs: c.rekey_in.map(|d| d.as_secs()),
         expires_in_secs: c.expires_in.map(|d| d.as_secs()),
         last_use_secs: last_use.map(|t| unix_now.saturating_sub(t)),
+        peer_rekeyed_at_secs: c.peer_rekeyed_at.map(|d| d.as_secs()),
     }
 }
 
