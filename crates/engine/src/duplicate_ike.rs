@@ -1,8 +1,9 @@
 //! Two IKE SAs with one peer for one connection, where one should be: both ends
 //! reauthenticated the same IKE SA at once (each made a new one and deleted the
-//! old). Nothing else would ever remove the second,
-//! and when both ends reauthenticate on the same schedule each reauthentication
-//! doubles them.
+//! old), or both initiated the connection at once (each one's INITIAL_CONTACT
+//! arrived before its own IKE SA was up, so neither removed anything). Nothing
+//! else would ever remove the second, and when both ends reauthenticate on the
+//! same schedule each reauthentication doubles them.
 //!
 //! A peer's new IKE SA without INITIAL_CONTACT is also what a make-before-break
 //! reauthentication by the peer looks like, until the peer deletes the old one.
@@ -27,8 +28,7 @@ const GRACE: Duration = Duration::from_secs(300);
 const MIN_GRACE: Duration = Duration::from_secs(10);
 
 /// Why a duplicate IKE SA ends.
-pub const DUPLICATE: &str =
-    "duplicate: both ends reauthenticated at once; another IKE SA with this peer carries the same CHILD SAs";
+pub const DUPLICATE: &str = "duplicate: both ends set up an IKE SA at once (initiating or reauthenticating); the other one with this peer carries the same CHILD SAs";
 
 /// A look, later, at the IKE SAs of one connection with one peer.
 pub(crate) struct DuplicateCheck {

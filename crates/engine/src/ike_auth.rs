@@ -244,6 +244,8 @@ impl Ctx {
             unreachable!("IKE_AUTH responses are only accepted while awaiting one")
         };
         self.established(now, sa, id_r);
+        // The peer may have set one up with us at the same time.
+        self.maybe_duplicates.push(sa.unique_id);
         if let Some(request) = pending.child {
             self.finish_child(now, sa, request, &p);
         }

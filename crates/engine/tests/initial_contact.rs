@@ -72,3 +72,48 @@ fn a_second_tunnel_alongside_the_first_leaves_the_first_alone() {
         assert_eq!(k.policies.len(), 3);
     }
 }
+
+/// Both ends initiate at the same moment (both with start_action = start, say).
+/// Each one's INITIAL_CONTACT arrives before its own IKE SA is up, so neither
+/// removes anything and two IKE SAs with two CHILD SAs for one child remain. Five
+/// minutes later both ends keep the same one and delete the other.
+#[test]
+fn both_ends_initiating_at_once_end_with_one_ike_sa() {
+    let mut pair = Pair::demo();
+    pair.initiate_from_a("demo");
+    pair.b
+        .engine
+        .handle_command(
+            pair.now,
+            tern_engine::Command::Initiate {
+                connection: "demo".into(),
+            },
+        )
+        .unwrap();
+    pair.run_for(std::time::Duration::from_secs(60));
+    assert_eq!(pair.a.engine.list_sas(pair.now).len(), 2);
+    assert_eq!(pair.b.engine.list_sas(pair.now).len(), 2);
+
+    pair.run_for(std::time::Duration::from_secs(300));
+    let a = pair.a.engine.list_sas(pair.now);
+    let b = pair.b.engine.list_sas(pair.now);
+    assert_eq!((a.len(), b.len()), (1, 1), "{a:#?}\n{b:#?}");
+    assert_eq!(
+        (a[0].initiator_spi, a[0].responder_spi),
+        (b[0].initiator_spi, b[0].responder_spi)
+    );
+    assert_eq!(a[0].children.len(), 1);
+    assert_eq!(a[0].children[0].spi_in, b[0].children[0].spi_out);
+    assert_eq!(pair.a.kernel().sas.len(), 2);
+    assert_eq!(pair.b.kernel().sas.len(), 2);
+    let ended = |node: &Node| {
+        node.events
+            .iter()
+            .filter(|e| {
+                matches!(e, Event::IkeSaDeleted { reason, .. }
+                    if reason.starts_with("duplicate: both ends set up an IKE SA at once"))
+            })
+            .count()
+    };
+    assert_eq!((ended(&pair.a), ended(&pair.b)), (1, 1));
+}

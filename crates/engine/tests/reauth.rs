@@ -200,7 +200,7 @@ fn both_ends_reauthenticating_at_once_keep_one_ike_sa() {
     let duplicates = |node: &Node| {
         reasons(node)
             .iter()
-            .filter(|r| r.starts_with("duplicate: both ends reauthenticated at once"))
+            .filter(|r| r.starts_with("duplicate: both ends set up an IKE SA at once"))
             .count()
     };
     // Both ends delete the same IKE SA, one deletion per round.
