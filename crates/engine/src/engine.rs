@@ -91,6 +91,11 @@ pub(crate) struct Ctx {
     pub maybe_duplicates: Vec<u64>,
     /// Looks, later, for two IKE SAs with one peer (see `duplicate_ike`).
     pub duplicate_checks: Vec<crate::duplicate_ike::DuplicateCheck>,
+    /// New CHILD SAs (IKE SA, child) of an IKE_AUTH without INITIAL_CONTACT whose
+    /// outbound SA was held back, to be judged (see `held_outbound`).
+    pub outbound_to_hold: Vec<(Spi, u64)>,
+    /// Outbound SAs waiting for the IKE SA they replace to go.
+    pub held_outbound: Vec<crate::held_outbound::HeldOutbound>,
     /// IKE SAs (our SPIs) whose reauthentication is due (see `reauth`).
     pub reauths_due: Vec<Spi>,
     /// IKE SAs that finished reauthenticating another: that one is to go.
@@ -155,6 +160,8 @@ impl Engine {
                 initial_contacts: Vec::new(),
                 maybe_duplicates: Vec::new(),
                 duplicate_checks: Vec::new(),
+                outbound_to_hold: Vec::new(),
+                held_outbound: Vec::new(),
                 reauths_due: Vec::new(),
                 reauths_done: Vec::new(),
                 reqids: HashMap::new(),
@@ -487,6 +494,7 @@ impl Engine {
         }
         self.run_restarts(now);
         self.run_duplicate_checks(now);
+        self.release_due_outbound(now);
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -494,6 +502,7 @@ impl Engine {
             self.timers.next(),
             self.ctx.next_restart(),
             self.next_duplicate_check(),
+            self.next_outbound_release(),
         ]
         .into_iter()
         .flatten()
@@ -607,6 +616,7 @@ impl Engine {
         for ike_id in std::mem::take(&mut self.ctx.maybe_duplicates) {
             self.check_duplicates_later(now, ike_id);
         }
+        self.hold_outbound(now);
         self.run_reauths(now);
     }
 
@@ -633,6 +643,7 @@ impl Engine {
             Next::Destroy(reason) => {
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
                 let restart = end_action::plan(&sa);
+                self.release_outbound_before_end(&sa);
                 let (ike_id, connection) = (sa.unique_id, sa.connection.name.clone());
                 self.ctx.trap_after_end(&sa, &reason);
                 self.ctx.destroy(now, *sa, &reason);

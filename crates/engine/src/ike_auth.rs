@@ -393,15 +393,22 @@ impl Ctx {
         sa.phase = Phase::Established;
         sa.phase_deadline = None;
         self.established(now, sa, id_i.clone());
-        if payloads::notify(&p, NotifyType::INITIAL_CONTACT).is_some() {
+        // Without INITIAL_CONTACT the peer may hold another IKE SA with us: this
+        // may be its make-before-break reauthentication (see `held_outbound`).
+        let peer_alone = payloads::notify(&p, NotifyType::INITIAL_CONTACT).is_some();
+        if peer_alone {
             self.initial_contacts.push(sa.unique_id);
         } else {
             self.maybe_duplicates.push(sa.unique_id);
         }
         match child {
             Some(Ok((negotiated, keys, _))) => {
-                let id = self.install_child(now, sa, negotiated, keys, false);
+                let hold = !peer_alone;
+                let id = self.install_child_with(now, sa, negotiated, keys, false, hold);
                 crate::duplicates::set_line(sa, id, false);
+                if hold {
+                    self.outbound_to_hold.push((sa.our_spi(), id));
+                }
             }
             Some(Err((_, reason))) => {
                 let name = conn

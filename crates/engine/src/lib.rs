@@ -23,6 +23,7 @@ mod engine;
 mod env;
 mod fragment;
 mod handover;
+mod held_outbound;
 mod history;
 mod identity;
 mod ike_auth;

@@ -63,6 +63,10 @@ fn a_second_tunnel_alongside_the_first_leaves_the_first_alone() {
     let sas = pair.b.engine.list_sas(pair.now);
     assert_eq!(sas.len(), 2, "{sas:#?}");
     assert!(sas.iter().all(|sa| sa.state == "ESTABLISHED"));
+    // B, the responder, sends on the second CHILD SA once A surely has it: what
+    // a reauthentication looks like (see held_outbound), five seconds at most.
+    assert_eq!(pair.b.kernel().sas.len(), 3);
+    pair.run_for(std::time::Duration::from_secs(5));
     // Two CHILD SAs for the same traffic share one set of policies (the kernel
     // would refuse a second), which stays until the last of them goes.
     for node in [&pair.a, &pair.b] {

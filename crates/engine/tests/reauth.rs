@@ -211,3 +211,102 @@ fn both_ends_reauthenticating_at_once_keep_one_ike_sa() {
         reasons(&pair.a)
     );
 }
+
+/// Runs until moon holds a second IKE SA (sun's reauthentication is in).
+fn until_reauthenticated(pair: &mut Pair) {
+    for _ in 0..400 {
+        pair.run_for(secs(1));
+        if pair.a.engine.list_sas(pair.now).len() == 2 {
+            return;
+        }
+    }
+    panic!("sun did not reauthenticate");
+}
+
+/// Outbound SAs from moon (192.0.2.1) to sun, by SPI.
+fn moon_outbound(pair: &Pair) -> Vec<u32> {
+    let moon: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+    pair.a
+        .kernel()
+        .sas
+        .keys()
+        .filter(|(src, _, _)| *src == moon)
+        .map(|(_, _, spi)| *spi)
+        .collect()
+}
+
+/// Sun reauthenticates; moon, the IKE_AUTH responder, would send on the new
+/// CHILD SA the moment it answers, before sun has it (interop lost a ping so).
+/// Moon's new outbound SA waits until sun deletes the old IKE SA.
+#[test]
+fn the_reauthentication_responder_sends_on_the_new_child_sa_once_the_old_goes() {
+    let mut pair = Pair::new(moon_config(), reauth_every(sun_config(), 300));
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    let (old, _) = one_tunnel(&pair);
+    let old_out = old.children[0].spi_out;
+    // Sun's DELETE of the old IKE SA (an INFORMATIONAL request) is held back.
+    pair.network = Box::new(|t, from_a| {
+        let delete = !from_a
+            && t.payload.get(18) == Some(&37)
+            && t.payload.get(19).is_some_and(|flags| flags & 0x20 == 0);
+        if delete {
+            Fate::Hold
+        } else {
+            Fate::Deliver
+        }
+    });
+    until_reauthenticated(&mut pair);
+    assert_eq!(
+        moon_outbound(&pair),
+        [old_out],
+        "moon still sends on the old SA"
+    );
+
+    pair.release_held();
+    pair.deliver();
+    let (new, _) = one_tunnel(&pair);
+    assert_ne!(new.unique_id, old.unique_id);
+    assert_eq!(moon_outbound(&pair), [new.children[0].spi_out]);
+    assert!(
+        pair.a.kernel().gaps.is_empty(),
+        "{:?}",
+        pair.a.kernel().gaps
+    );
+    assert!(
+        pair.a.kernel().errors.is_empty(),
+        "{:?}",
+        pair.a.kernel().errors
+    );
+}
+
+/// The old IKE SA is not deleted (its DELETE lost every time): moon sends on
+/// the new CHILD SA five seconds after IKE_AUTH all the same.
+#[test]
+fn a_held_outbound_sa_goes_in_after_five_seconds_at_the_latest() {
+    let mut pair = Pair::new(moon_config(), reauth_every(sun_config(), 300));
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    let (old, _) = one_tunnel(&pair);
+    pair.network = Box::new(|t, from_a| {
+        let informational = !from_a && t.payload.get(18) == Some(&37);
+        if informational {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    until_reauthenticated(&mut pair);
+    let sas = pair.a.engine.list_sas(pair.now);
+    let new = sas.iter().find(|sa| sa.unique_id != old.unique_id).unwrap();
+    let new_out = new.children[0].spi_out;
+    assert!(!moon_outbound(&pair).contains(&new_out));
+    pair.run_for(secs(3));
+    assert!(!moon_outbound(&pair).contains(&new_out));
+    pair.run_for(secs(2));
+    assert!(
+        moon_outbound(&pair).contains(&new_out),
+        "{:?}",
+        moon_outbound(&pair)
+    );
+}
