@@ -106,7 +106,6 @@ scenario_simultaneous-ike-rekeys() {
 # still stand, then the old ones deleted; tern answers all of it and the ping goes on.
 # (strongSwan's default, break-before-make, drops the tunnel itself for a moment.)
 scenario_strongswan-reauthenticates() {
-    local HANDOVER_LOSS_OK=1 # see HANDOVER_WINDOW_MS in tests/interop/run
     CHARON_OPTIONS="make_before_break = yes"
     lifetime_setup "" "" $'reauth_time = 20s\n        rekey_time = 0s' ""
     swanctl_initiate sun
