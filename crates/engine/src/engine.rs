@@ -84,8 +84,11 @@ pub(crate) struct Ctx {
     pub cookies: CookieJar,
     /// Our SPIs of the half-open IKE SAs we answered as responder.
     pub half_open: HashSet<Spi>,
-    /// IKE SAs whose peer sent INITIAL_CONTACT: its other IKE SAs are to go.
-    pub initial_contacts: Vec<u64>,
+    /// IKE SAs (unique id, our SPI) whose peer sent INITIAL_CONTACT: its other
+    /// IKE SAs are to go.
+    pub initial_contacts: Vec<(u64, Spi)>,
+    /// The established IKE SAs by connection and peer, for INITIAL_CONTACT.
+    pub peers: crate::initial_contact::PeerIndex,
     /// IKE SAs (our SPIs) whose reauthentication is due (see `reauth`).
     pub reauths_due: Vec<Spi>,
     /// IKE SAs that finished reauthenticating another: that one is to go.
@@ -141,6 +144,7 @@ impl Engine {
                 cookies: CookieJar::default(),
                 half_open: HashSet::new(),
                 initial_contacts: Vec::new(),
+                peers: Default::default(),
                 reauths_due: Vec::new(),
                 reauths_done: Vec::new(),
                 reqids: HashMap::new(),
@@ -602,9 +606,11 @@ impl Engine {
                         sa.scheduled = Some(deadline);
                     }
                 }
+                self.ctx.peers.add(&mut sa);
                 self.sas.insert(sa.our_spi(), sa);
             }
             Next::Destroy(reason) => {
+                self.ctx.peers.remove(&sa);
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
                 let restart = end_action::plan(&sa);
                 let (ike_id, connection) = (sa.unique_id, sa.connection.name.clone());

@@ -392,7 +392,7 @@ impl Ctx {
         sa.phase_deadline = None;
         self.established(now, sa, id_i.clone());
         if payloads::notify(&p, NotifyType::INITIAL_CONTACT).is_some() {
-            self.initial_contacts.push(sa.unique_id);
+            self.initial_contacts.push((sa.unique_id, sa.our_spi()));
         }
         match child {
             Some(Ok((negotiated, keys, _))) => {
