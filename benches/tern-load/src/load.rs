@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
+use tern_crypto::BufferedRandom;
 use tern_engine::{Command, Engine, Environment, Event, Transmit};
 use tokio::net::UdpSocket;
 
@@ -138,20 +138,22 @@ async fn worker(
     initiator: &Initiator,
     next: &AtomicU32,
 ) -> anyhow::Result<Vec<Outcome>> {
-    let port = socket.local_addr()?.port();
+    let local = socket.local_addr()?;
     let mut outcomes = Vec::new();
     let mut buf = vec![0u8; 65536];
+    // One random source per worker, not one per IKE SA (see BufferedRandom).
+    let rng = Arc::new(Mutex::new(BufferedRandom::new()));
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= spec.count {
             return Ok(outcomes);
         }
         let engine = Engine::new(
-            initiator.for_sa(spec.first_index.wrapping_add(i), port),
-            Box::new(OsEnv::new()?),
+            initiator.for_sa(spec.first_index.wrapping_add(i), local.port()),
+            Box::new(OsEnv::new(rng.clone())?),
         );
         let started = Instant::now();
-        let result = establish(engine, &socket, spec.timeout, &mut buf).await?;
+        let result = establish(engine, &socket, local, spec.timeout, &mut buf).await?;
         outcomes.push(result.map(|()| started.elapsed()));
     }
 }
@@ -161,6 +163,7 @@ async fn worker(
 async fn establish(
     mut engine: Engine,
     socket: &UdpSocket,
+    local: SocketAddr,
     timeout: Duration,
     buf: &mut [u8],
 ) -> anyhow::Result<Result<(), String>> {
@@ -200,7 +203,7 @@ async fn establish(
                         None => continue, // ESP, which a load run never carries
                     }
                 }
-                engine.handle_datagram(Instant::now(), socket.local_addr()?, from, datagram);
+                engine.handle_datagram(Instant::now(), local, from, datagram);
             }
             _ = tokio::time::sleep_until(wake.into()) => engine.handle_timeout(Instant::now()),
         }
@@ -217,18 +220,19 @@ async fn send(socket: &UdpSocket, t: &Transmit) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The OS random source, and SPIs from a counter (nothing is installed in a
-/// kernel, so nothing needs reserving).
+/// The OS random source (shared by a worker's IKE SAs), and SPIs from a
+/// counter (nothing is installed in a kernel, so nothing needs reserving).
 struct OsEnv {
-    rng: SystemRandom,
+    rng: Arc<Mutex<BufferedRandom>>,
     next_spi: u32,
 }
 
 impl OsEnv {
-    fn new() -> anyhow::Result<OsEnv> {
-        let rng = SystemRandom::new();
+    fn new(rng: Arc<Mutex<BufferedRandom>>) -> anyhow::Result<OsEnv> {
         let mut start = [0u8; 4];
-        rng.fill(&mut start)
+        rng.lock()
+            .expect("random source lock")
+            .fill(&mut start)
             .map_err(|_| anyhow::anyhow!("the OS random source failed"))?;
         Ok(OsEnv {
             rng,
@@ -239,7 +243,11 @@ impl OsEnv {
 
 impl Environment for OsEnv {
     fn random(&mut self, buf: &mut [u8]) {
-        self.rng.fill(buf).expect("the OS random source failed");
+        self.rng
+            .lock()
+            .expect("random source lock")
+            .fill(buf)
+            .expect("the OS random source failed");
     }
 
     fn allocate_spi(&mut self, _: IpAddr, _: IpAddr, _: u32) -> Result<u32, String> {

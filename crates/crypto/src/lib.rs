@@ -36,6 +36,7 @@ mod ke;
 mod keys;
 mod nat;
 mod prf;
+mod random;
 mod secret;
 mod sig;
 mod sk;
@@ -54,6 +55,7 @@ pub use keys::{
 };
 pub use nat::nat_detection_hash;
 pub use prf::{prf, prf_plus, PrfAlg, PRF_PLUS_MAX_BLOCKS};
+pub use random::BufferedRandom;
 pub use secret::{ct_eq, Secret};
 pub use sig::{
     sign_auth, verify_auth, AuthSignature, PrivateKey, PublicKey, SigHash, SignatureScheme,

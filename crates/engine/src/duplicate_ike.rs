@@ -66,25 +66,43 @@ fn grace(sa: &IkeSa) -> Duration {
 }
 
 impl Engine {
-    /// IKE SA `ike_id` may have a twin: if another IKE SA with its peer exists,
+    /// IKE SA `spi` may have a twin: if another IKE SA with its peer exists,
     /// look again after the grace period.
-    pub(crate) fn check_duplicates_later(&mut self, now: Instant, ike_id: u64) {
-        let Some(sa) = self.sas.values().find(|sa| sa.unique_id == ike_id) else {
+    pub(crate) fn check_duplicates_later(&mut self, now: Instant, spi: Spi) {
+        let Some(sa) = self.sas.get(&spi) else {
+            return;
+        };
+        let Some(peer) = sa.peer_id.clone() else {
             return;
         };
         let check = DuplicateCheck {
             at: now + grace(sa),
             connection: sa.connection.name.clone(),
-            peer: sa.peer_id.clone(),
+            peer: Some(peer),
             remote: sa.remote.ip(),
         };
         let others = self
-            .sas
-            .values()
-            .any(|other| other.unique_id != ike_id && same_peer(other, &check));
+            .group(&check)
+            .iter()
+            .any(|other| other.our_spi() != spi);
         if others {
             self.ctx.duplicate_checks.push(check);
         }
+    }
+
+    /// The IKE SAs of the check's connection with its peer, through the index.
+    fn group(&self, check: &DuplicateCheck) -> Vec<&IkeSa> {
+        let Some(peer) = &check.peer else {
+            return Vec::new();
+        };
+        self.ctx
+            .peers
+            .of(&check.connection, peer)
+            .iter()
+            .filter_map(|spi| self.sas.get(spi))
+            .map(|sa| &**sa)
+            .filter(|sa| same_peer(sa, check))
+            .collect()
     }
 
     pub(crate) fn next_duplicate_check(&self) -> Option<Instant> {
@@ -99,10 +117,9 @@ impl Engine {
         self.ctx.duplicate_checks = later;
         for check in due {
             let group: Vec<&IkeSa> = self
-                .sas
-                .values()
-                .filter(|sa| same_peer(sa, &check) && settled(sa))
-                .map(|sa| &**sa)
+                .group(&check)
+                .into_iter()
+                .filter(|sa| settled(sa))
                 .collect();
             let Some(kept) = group.iter().max_by_key(|sa| rank(sa)) else {
                 continue;

@@ -85,10 +85,13 @@ pub(crate) struct Ctx {
     pub cookies: CookieJar,
     /// Our SPIs of the half-open IKE SAs we answered as responder.
     pub half_open: HashSet<Spi>,
-    /// IKE SAs whose peer sent INITIAL_CONTACT: its other IKE SAs are to go.
-    pub initial_contacts: Vec<u64>,
+    /// IKE SAs (unique id, our SPI) whose peer sent INITIAL_CONTACT: its other
+    /// IKE SAs are to go.
+    pub initial_contacts: Vec<(u64, Spi)>,
+    /// The established IKE SAs by connection and peer, for INITIAL_CONTACT.
+    pub peers: crate::initial_contact::PeerIndex,
     /// IKE SAs a peer set up without INITIAL_CONTACT: maybe a second one with it.
-    pub maybe_duplicates: Vec<u64>,
+    pub maybe_duplicates: Vec<Spi>,
     /// Looks, later, for two IKE SAs with one peer (see `duplicate_ike`).
     pub duplicate_checks: Vec<crate::duplicate_ike::DuplicateCheck>,
     /// New CHILD SAs (IKE SA, child) of an IKE_AUTH without INITIAL_CONTACT whose
@@ -162,6 +165,7 @@ impl Engine {
                 duplicate_checks: Vec::new(),
                 outbound_to_hold: Vec::new(),
                 held_outbound: Vec::new(),
+                peers: Default::default(),
                 reauths_due: Vec::new(),
                 reauths_done: Vec::new(),
                 reqids: HashMap::new(),
@@ -613,8 +617,8 @@ impl Engine {
             self.settle_one(now, new, Next::Keep);
         }
         self.honour_initial_contacts(now);
-        for ike_id in std::mem::take(&mut self.ctx.maybe_duplicates) {
-            self.check_duplicates_later(now, ike_id);
+        for spi in std::mem::take(&mut self.ctx.maybe_duplicates) {
+            self.check_duplicates_later(now, spi);
         }
         self.hold_outbound(now);
         self.run_reauths(now);
@@ -638,9 +642,11 @@ impl Engine {
                         sa.scheduled = Some(deadline);
                     }
                 }
+                self.ctx.peers.add(&mut sa);
                 self.sas.insert(sa.our_spi(), sa);
             }
             Next::Destroy(reason) => {
+                self.ctx.peers.remove(&sa);
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
                 let restart = end_action::plan(&sa);
                 self.release_outbound_before_end(&sa);

@@ -46,9 +46,12 @@ impl Engine {
             let Some(name) = new.children.iter().find(|c| c.unique_id == child) else {
                 continue;
             };
-            let carried = self
-                .sas
-                .values()
+            let peer = new.peer_id.as_ref();
+            let carried = peer
+                .map(|peer| self.ctx.peers.of(&new.connection.name, peer))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|spi| self.sas.get(spi))
                 .any(|old| same_peer(old, new) && old.child_running(&name.name));
             if carried {
                 self.ctx.held_outbound.push(HeldOutbound {

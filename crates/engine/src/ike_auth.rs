@@ -245,7 +245,7 @@ impl Ctx {
         };
         self.established(now, sa, id_r);
         // The peer may have set one up with us at the same time.
-        self.maybe_duplicates.push(sa.unique_id);
+        self.maybe_duplicates.push(sa.our_spi());
         if let Some(request) = pending.child {
             self.finish_child(now, sa, request, &p);
         }
@@ -397,9 +397,9 @@ impl Ctx {
         // may be its make-before-break reauthentication (see `held_outbound`).
         let peer_alone = payloads::notify(&p, NotifyType::INITIAL_CONTACT).is_some();
         if peer_alone {
-            self.initial_contacts.push(sa.unique_id);
+            self.initial_contacts.push((sa.unique_id, sa.our_spi()));
         } else {
-            self.maybe_duplicates.push(sa.unique_id);
+            self.maybe_duplicates.push(sa.our_spi());
         }
         match child {
             Some(Ok((negotiated, keys, _))) => {

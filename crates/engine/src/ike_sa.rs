@@ -167,6 +167,8 @@ pub struct IkeSa {
     pub init_request: Vec<u8>,
     pub init_response: Vec<u8>,
     pub peer_id: Option<Identification>,
+    /// Its key in the engine's index of peers (`initial_contact`), once indexed.
+    pub peer_key: Option<std::num::NonZeroU64>,
     /// The hashes the peer verifies signatures with (RFC 7427 §4); empty when it
     /// sent no SIGNATURE_HASH_ALGORITHMS.
     pub peer_signature_hashes: Vec<SigHash>,
@@ -270,6 +272,7 @@ impl IkeSa {
             nat: NatState::default(),
             keepalive_at: None,
             initial_contact: false,
+            peer_key: None,
             reauth_at: None,
             reauth_by: None,
             reauthenticates: false,

@@ -81,7 +81,14 @@ impl Engine {
         }
         for new_id in std::mem::take(&mut self.ctx.reauths_done) {
             // The peer may have reauthenticated the same IKE SA at the same time.
-            self.check_duplicates_later(now, new_id);
+            let new_spi = self
+                .sas
+                .iter()
+                .find(|(_, sa)| sa.unique_id == new_id)
+                .map(|(spi, _)| *spi);
+            if let Some(spi) = new_spi {
+                self.check_duplicates_later(now, spi);
+            }
             let old: Vec<_> = self
                 .sas
                 .iter()

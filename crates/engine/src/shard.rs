@@ -23,6 +23,10 @@ impl Default for Shard {
 }
 
 impl Shard {
+    /// FNV-1a's 32-bit offset basis and prime, as [`Shard::of_peer`] uses them.
+    pub const PEER_HASH_BASIS: u32 = 0x811c_9dc5;
+    pub const PEER_HASH_PRIME: u32 = 0x0100_0193;
+
     /// The only engine.
     pub const ONLY: Shard = Shard { index: 0, count: 1 };
 
@@ -39,23 +43,27 @@ impl Shard {
         self.count
     }
 
-    /// The shard of every IKE SA with the peer at `ip`. FNV-1a over the address
-    /// octets: stable across runs and builds, unlike std's randomly keyed hasher, so
-    /// the dispatcher, `initiate` and the traps always agree.
+    /// The shard of every IKE SA with the peer at `ip`. FNV-1a (32 bits) over the
+    /// address octets, its high half folded into the low one (the multiplications
+    /// carry only upwards, so the low bits alone would ignore most of the address):
+    /// stable across runs and builds, unlike std's randomly keyed hasher, so the
+    /// dispatcher, `initiate` and the traps always agree; and 32-bit arithmetic, so
+    /// ternd's socket steering program (classic BPF) computes the same.
     pub fn of_peer(ip: IpAddr, count: u32) -> u32 {
         if count <= 1 {
             return 0;
         }
-        let octets: Vec<u8> = match ip.to_canonical() {
-            IpAddr::V4(v4) => v4.octets().to_vec(),
-            IpAddr::V6(v6) => v6.octets().to_vec(),
+        let mut hash = Shard::PEER_HASH_BASIS;
+        let mut feed = |octets: &[u8]| {
+            for octet in octets {
+                hash = (hash ^ u32::from(*octet)).wrapping_mul(Shard::PEER_HASH_PRIME);
+            }
         };
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for octet in octets {
-            hash ^= u64::from(octet);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => feed(&v4.octets()),
+            IpAddr::V6(v6) => feed(&v6.octets()),
         }
-        (hash % u64::from(count)) as u32
+        (hash ^ (hash >> 16)) % count
     }
 
     /// The shard that initiates a connection (and holds its traps): that of its

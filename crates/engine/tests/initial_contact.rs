@@ -121,3 +121,36 @@ fn both_ends_initiating_at_once_end_with_one_ike_sa() {
     };
     assert_eq!((ended(&pair.a), ended(&pair.b)), (1, 1));
 }
+
+#[test]
+fn an_ike_sa_rekeyed_by_either_side_is_replaced_as_well() {
+    // The index of peers must follow an IKE SA to its new SPIs, whoever rekeyed it.
+    for rekeying_side in ["a", "b"] {
+        let mut pair = up();
+        let node = if rekeying_side == "a" {
+            &mut pair.a
+        } else {
+            &mut pair.b
+        };
+        node.engine
+            .handle_command(
+                pair.now,
+                tern_engine::Command::RekeyIke {
+                    connection: "demo".into(),
+                },
+            )
+            .unwrap();
+        pair.deliver();
+        let rekeyed = pair.b.engine.list_sas(pair.now);
+        assert_eq!(rekeyed.len(), 1, "{rekeyed:#?}");
+        restart_a_and_initiate(&mut pair);
+        let sas = pair.b.engine.list_sas(pair.now);
+        assert_eq!(sas.len(), 1, "rekeyed by {rekeying_side}: {sas:#?}");
+        assert_ne!(sas[0].unique_id, rekeyed[0].unique_id);
+        assert!(pair.b.events.iter().any(|e| matches!(
+            e,
+            Event::IkeSaDeleted { ike_id, reason, .. }
+                if *ike_id == rekeyed[0].unique_id && reason.contains("INITIAL_CONTACT")
+        )));
+    }
+}

@@ -14,13 +14,14 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::control::ControlRequest;
+use crate::dispatch;
 use crate::kernel::Kernel;
 use crate::present;
 use crate::stats::{self, DaemonCounters, SocketCounters};
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
 use crate::watch::Watchers;
 
-/// A datagram from one of the reader tasks.
+/// A datagram that reached another engine's socket, handed on to its own.
 pub struct Inbound {
     pub local: SocketAddr,
     pub remote: SocketAddr,
@@ -49,10 +50,17 @@ enum Goal {
     IkeRekeyed,
 }
 
+/// Datagrams read from a socket before the loop looks at its other work again.
+const READ_BATCH: usize = 32;
+
 pub struct Daemon {
     pub engine: Engine,
     pub kernel: Arc<Mutex<dyn Kernel>>,
+    /// This engine's sockets, one per IKE address and port: it reads them and
+    /// sends from them (see `steering` for how the kernel picks the engine).
     pub sockets: Vec<Arc<IkeSocket>>,
+    /// Every engine's queue, by shard, for a datagram that reached the wrong one.
+    shards: Arc<[mpsc::Sender<Inbound>]>,
     pub nat_port: u16,
     /// Where `reload` reads the configuration; `None` is the built-in one.
     config_source: Option<std::path::PathBuf>,
@@ -70,6 +78,7 @@ impl Daemon {
         engine: Engine,
         kernel: Arc<Mutex<dyn Kernel>>,
         sockets: Vec<Arc<IkeSocket>>,
+        shards: Arc<[mpsc::Sender<Inbound>]>,
         nat_port: u16,
         config_source: Option<std::path::PathBuf>,
         sockets_counted: Arc<SocketCounters>,
@@ -78,6 +87,7 @@ impl Daemon {
             engine,
             kernel,
             sockets,
+            shards,
             nat_port,
             waiters: Vec::new(),
             config_source,
@@ -97,9 +107,12 @@ impl Daemon {
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         self.start_connections();
+        let sockets = self.sockets.clone();
+        let mut buf = vec![0u8; 65536];
         loop {
             let deadline = self.engine.poll_timeout();
             tokio::select! {
+                () = any_readable(&sockets) => self.receive(&sockets, &mut buf),
                 Some(d) = inbound.recv() => {
                     self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.bytes);
                 }
@@ -114,7 +127,58 @@ impl Daemon {
             }
             self.flush();
         }
-        self.shut_down(&mut inbound).await;
+        self.shut_down(&sockets, &mut buf, &mut inbound).await;
+    }
+
+    /// Reads what waits on the sockets (up to a batch from each) and hands
+    /// each datagram to the engine, or on to the engine it belongs to.
+    fn receive(&mut self, sockets: &[Arc<IkeSocket>], buf: &mut [u8]) {
+        let count = self.shards.len() as u32;
+        let ours = self.engine.shard().index() as usize;
+        for socket in sockets {
+            for _ in 0..READ_BATCH {
+                let received = match socket.try_recv(buf) {
+                    Ok(r) => r,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        SocketCounters::count(&self.sockets_counted.receive_failed);
+                        tracing::warn!(socket = %socket.bound, "receive failed: {e}");
+                        break;
+                    }
+                };
+                SocketCounters::count(&self.sockets_counted.received);
+                let mut bytes = &buf[..received.len];
+                if socket.bound.port() == self.nat_port {
+                    // On the NAT-T port IKE carries a zero marker; anything else is ESP.
+                    match bytes.strip_prefix(&NON_ESP_MARKER) {
+                        Some(rest) => bytes = rest,
+                        None => {
+                            SocketCounters::count(&self.sockets_counted.not_ike);
+                            continue;
+                        }
+                    }
+                }
+                let shard = dispatch::route(bytes, received.remote.ip(), count);
+                if shard == ours {
+                    let now = std::time::Instant::now();
+                    self.engine
+                        .handle_datagram(now, received.local, received.remote, bytes);
+                    self.flush();
+                    continue;
+                }
+                // Not steered here (no steering program in this kernel, say): its
+                // engine gets it. Never waiting: two engines handing on to each
+                // other must not block each other; UDP's peers retransmit.
+                let inbound = Inbound {
+                    local: received.local,
+                    remote: received.remote,
+                    bytes: bytes.to_vec(),
+                };
+                if self.shards[shard].try_send(inbound).is_err() {
+                    SocketCounters::count(&self.sockets_counted.receive_failed);
+                }
+            }
+        }
     }
 
     fn start_connections(&mut self) {
@@ -145,7 +209,12 @@ impl Daemon {
 
     /// Deletes every IKE SA (telling the peers) and waits a little for their answers,
     /// so a stopped ternd leaves no SA or policy behind.
-    async fn shut_down(&mut self, inbound: &mut mpsc::Receiver<Inbound>) {
+    async fn shut_down(
+        &mut self,
+        sockets: &[Arc<IkeSocket>],
+        buf: &mut [u8],
+        inbound: &mut mpsc::Receiver<Inbound>,
+    ) {
         tracing::info!("shutting down: deleting all IKE SAs");
         self.engine
             .delete_all(std::time::Instant::now(), "ternd is stopping");
@@ -153,6 +222,7 @@ impl Daemon {
         let give_up = Instant::now() + Duration::from_secs(2);
         while !self.engine.list_sas(std::time::Instant::now()).is_empty() {
             tokio::select! {
+                () = any_readable(sockets) => self.receive(sockets, buf),
                 Some(d) = inbound.recv() => self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.bytes),
                 _ = tokio::time::sleep_until(give_up) => break,
             }
@@ -551,6 +621,17 @@ fn settle(w: &mut Waiter, id: u64, outcome: &Outcome) -> Option<Response> {
         }
         _ => None,
     }
+}
+
+/// Until one of `sockets` may have a datagram.
+fn any_readable(sockets: &[Arc<IkeSocket>]) -> impl std::future::Future<Output = ()> + '_ {
+    std::future::poll_fn(move |cx| {
+        if sockets.iter().any(|s| s.poll_readable(cx).is_ready()) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {

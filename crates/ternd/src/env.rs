@@ -4,20 +4,20 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use ring::rand::{SecureRandom, SystemRandom};
+use tern_crypto::BufferedRandom;
 use tern_engine::Environment;
 
 use crate::kernel::Kernel;
 
 pub struct DaemonEnv {
-    rng: SystemRandom,
+    rng: BufferedRandom,
     kernel: Arc<Mutex<dyn Kernel>>,
 }
 
 impl DaemonEnv {
     pub fn new(kernel: Arc<Mutex<dyn Kernel>>) -> DaemonEnv {
         DaemonEnv {
-            rng: SystemRandom::new(),
+            rng: BufferedRandom::new(),
             kernel,
         }
     }

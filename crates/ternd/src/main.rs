@@ -9,6 +9,7 @@ mod kernel_events;
 mod present;
 mod shards;
 mod stats;
+mod steering;
 mod systemd;
 mod udp;
 mod watch;
@@ -25,7 +26,7 @@ use crate::daemon::{Daemon, Inbound};
 use crate::kernel::{Kernel, XfrmKernel};
 use crate::shards::Shards;
 use crate::stats::SocketCounters;
-use crate::udp::{IkeSocket, NON_ESP_MARKER};
+use crate::udp::BoundSocket;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -115,19 +116,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let workers = config.daemon.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     }) as u32;
-    let mut sockets = Vec::new();
+    // Each engine gets its own socket on every address and port (see steering.rs).
+    let mut engine_sockets: Vec<Vec<BoundSocket>> = (0..workers).map(|_| Vec::new()).collect();
     for ip in &config.daemon.listen {
         for port in [config.daemon.port, config.daemon.nat_port] {
             let addr = SocketAddr::new(*ip, port);
-            match IkeSocket::bind(addr) {
-                Ok(s) => {
-                    if port == config.daemon.nat_port && !args.no_kernel {
-                        if let Err(e) = s.enable_esp_in_udp() {
-                            tracing::warn!(%addr, "cannot enable ESP in UDP (UDP_ENCAP) on the NAT-T port: {e}");
-                        }
-                    }
+            let nat_t = port == config.daemon.nat_port;
+            match bind_group(addr, workers, nat_t, !args.no_kernel) {
+                Ok(group) => {
                     tracing::info!(%addr, "listening");
-                    sockets.push(Arc::new(s));
+                    for (engine, socket) in engine_sockets.iter_mut().zip(group) {
+                        engine.push(socket);
+                    }
                 }
                 Err(e) if ip.is_ipv6() => {
                     tracing::warn!(%addr, "IPv6 unavailable, not listening: {e}")
@@ -145,48 +145,75 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut kernel_queues = Vec::new();
     let mut threads = Vec::new();
     let connections = config.engine.connections.len();
-    for index in 0..workers {
+    let mut inbound_queues = Vec::new();
+    for _ in 0..workers {
         let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(1024);
+        to_shards.push(inbound_tx);
+        inbound_queues.push(inbound_rx);
+    }
+    let to_shards: Arc<[mpsc::Sender<Inbound>]> = to_shards.into();
+    for ((index, inbound_rx), sockets) in (0..workers).zip(inbound_queues).zip(engine_sockets) {
         let (control_tx, control_rx) = mpsc::channel(64);
         let (kernel_tx, kernel_rx) = mpsc::channel(256);
         let shard = tern_engine::Shard::new(index, workers).expect("index < workers");
         let environment = env::DaemonEnv::new(kernel.clone());
         let engine =
             tern_engine::Engine::sharded(config.engine.clone(), Box::new(environment), shard);
-        let daemon = Daemon::new(
-            engine,
+        // What the thread builds its Daemon from, once its sockets are registered.
+        let parts = (
             kernel.clone(),
-            sockets.clone(),
+            to_shards.clone(),
             config.daemon.nat_port,
             args.config.clone(),
             counted.clone(),
         );
         let shutdown = shutdown_rx.clone();
+        let (started_tx, started) = std::sync::mpsc::channel::<std::io::Result<()>>();
         let thread = std::thread::Builder::new()
             .name(format!("ternd-shard-{index}"))
             .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
+                let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .expect("a shard's runtime");
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => return drop(started_tx.send(Err(e))),
+                };
+                // The sockets join this thread's reactor: their datagrams wake it alone.
+                let registered = {
+                    let _in_runtime = runtime.enter();
+                    sockets
+                        .into_iter()
+                        .map(|s| s.register().map(Arc::new))
+                        .collect::<std::io::Result<Vec<_>>>()
+                };
+                let sockets = match registered {
+                    Ok(sockets) => sockets,
+                    Err(e) => return drop(started_tx.send(Err(e))),
+                };
+                let _ = started_tx.send(Ok(()));
+                let (kernel, shards, nat_port, config_path, counted) = parts;
+                let daemon = Daemon::new(
+                    engine,
+                    kernel,
+                    sockets,
+                    shards,
+                    nat_port,
+                    config_path,
+                    counted,
+                );
                 runtime.block_on(daemon.run(inbound_rx, control_rx, kernel_rx, shutdown));
             })
             .context("starting a shard thread")?;
+        started
+            .recv()
+            .context("a shard thread ended while starting")?
+            .context("starting a shard's runtime and sockets")?;
         threads.push(thread);
-        to_shards.push(inbound_tx);
         control_queues.push(control_tx);
         kernel_queues.push(kernel_tx);
     }
     tracing::info!(workers, "engines started");
-    let to_shards: Arc<[mpsc::Sender<Inbound>]> = to_shards.into();
-    for socket in &sockets {
-        tokio::spawn(read_datagrams(
-            socket.clone(),
-            to_shards.clone(),
-            config.daemon.nat_port,
-            counted.clone(),
-        ));
-    }
 
     let socket_path = args.socket.unwrap_or(config.daemon.socket.clone());
     let listener = control::bind(&socket_path, socket_group)
@@ -266,43 +293,34 @@ async fn signals(shards: &Shards) {
     }
 }
 
-/// Reads datagrams from one socket into the daemon loop.
-async fn read_datagrams(
-    socket: Arc<IkeSocket>,
-    shards: Arc<[mpsc::Sender<Inbound>]>,
-    nat_port: u16,
-    counted: Arc<SocketCounters>,
-) {
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let received = match socket.recv(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                SocketCounters::count(&counted.receive_failed);
-                tracing::warn!(socket = %socket.bound, "receive failed: {e}");
-                continue;
-            }
-        };
-        SocketCounters::count(&counted.received);
-        let mut bytes = &buf[..received.len];
-        if socket.bound.port() == nat_port {
-            // On the NAT-T port IKE carries a zero marker; anything else is ESP.
-            match bytes.strip_prefix(&NON_ESP_MARKER) {
-                Some(rest) => bytes = rest,
-                None => {
-                    SocketCounters::count(&counted.not_ike);
-                    continue;
-                }
+/// The sockets of `workers` engines on `addr`, in engine order: one socket for
+/// one engine, as ever; for more, a reuseport group that the kernel steers.
+fn bind_group(
+    addr: SocketAddr,
+    workers: u32,
+    nat_t: bool,
+    esp_in_udp: bool,
+) -> std::io::Result<Vec<BoundSocket>> {
+    let mut group = Vec::new();
+    for _ in 0..workers {
+        let socket = BoundSocket::bind(addr, workers > 1)?;
+        if nat_t && esp_in_udp {
+            // Every socket of the group: the kernel may hand ESP to any of them.
+            if let Err(e) = socket.enable_esp_in_udp() {
+                tracing::warn!(%addr, "cannot enable ESP in UDP (UDP_ENCAP) on the NAT-T port: {e}");
             }
         }
-        let shard = dispatch::route(bytes, received.remote.ip(), shards.len() as u32);
-        let inbound = Inbound {
-            local: received.local,
-            remote: received.remote,
-            bytes: bytes.to_vec(),
+        group.push(socket);
+    }
+    if workers > 1 {
+        let steering = steering::Group {
+            count: workers,
+            nat_t,
+            ipv6: addr.is_ipv6(),
         };
-        if shards[shard].send(inbound).await.is_err() {
-            return;
+        if let Err(e) = steering::attach(&group[0], steering) {
+            tracing::warn!(%addr, "cannot steer datagrams to their engines in the kernel ({e}): engines hand them on instead, which is slower");
         }
     }
+    Ok(group)
 }

@@ -7,7 +7,8 @@
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::task::{Context, Poll};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
@@ -20,6 +21,14 @@ pub struct IkeSocket {
     pub bound: SocketAddr,
 }
 
+/// A bound IKE socket not yet registered with a runtime: each engine registers
+/// its own with the reactor of its own thread, so a datagram wakes that thread
+/// and no other.
+pub struct BoundSocket {
+    socket: Socket,
+    pub bound: SocketAddr,
+}
+
 /// One received datagram and the local address it was sent to.
 pub struct Received {
     pub local: SocketAddr,
@@ -27,8 +36,10 @@ pub struct Received {
     pub len: usize,
 }
 
-impl IkeSocket {
-    pub fn bind(addr: SocketAddr) -> io::Result<IkeSocket> {
+impl BoundSocket {
+    /// A socket on `addr`; `shared` lets the engines' sockets share it
+    /// (SO_REUSEPORT, see `steering`), which a single engine's never does.
+    pub fn bind(addr: SocketAddr, shared: bool) -> io::Result<BoundSocket> {
         let domain = if addr.is_ipv4() {
             Domain::IPV4
         } else {
@@ -36,6 +47,9 @@ impl IkeSocket {
         };
         let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
         socket.set_reuse_address(true)?;
+        if shared {
+            socket.set_reuse_port(true)?;
+        }
         socket.set_nonblocking(true)?;
         let fd = socket.as_raw_fd();
         if addr.is_ipv4() {
@@ -53,27 +67,51 @@ impl IkeSocket {
                 "cannot exempt the IKE socket from IPsec policies ({e}): a CHILD SA covering the peer's address would catch IKE itself"
             );
         }
-        // SAFETY: the socket2 Socket owns its descriptor and never changes it, and
-        // the AsyncFd owns the Socket for as long as it is registered.
-        let fd = unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) }
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(IkeSocket { fd, bound: addr })
+        Ok(BoundSocket {
+            socket,
+            bound: addr,
+        })
     }
 
     /// Lets the kernel take ESP-in-UDP packets off this socket (the NAT-T port);
     /// IKE messages, behind their zero marker, still come to us.
     pub fn enable_esp_in_udp(&self) -> io::Result<()> {
-        tern_xfrm::set_udp_encap(std::os::fd::AsFd::as_fd(self.fd.get_ref()))
+        tern_xfrm::set_udp_encap(std::os::fd::AsFd::as_fd(&self.socket))
     }
 
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| recv_with_pktinfo(fd.get_ref().as_raw_fd(), buf, self.bound)) {
-                Ok(result) => return result,
-                Err(_would_block) => continue,
-            }
-        }
+    /// Registers the socket with the runtime of the calling thread.
+    pub fn register(self) -> io::Result<IkeSocket> {
+        // SAFETY: the socket2 Socket owns its descriptor and never changes it, and
+        // the AsyncFd owns the Socket for as long as it is registered.
+        let fd =
+            unsafe { AsyncFd::register_with_interest(self.socket, tokio::io::Interest::READABLE) }
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(IkeSocket {
+            fd,
+            bound: self.bound,
+        })
+    }
+}
+
+impl AsRawFd for BoundSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+}
+
+impl IkeSocket {
+    /// The next datagram waiting, or `WouldBlock` (which arms the readiness
+    /// that [`IkeSocket::poll_readable`] waits for).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        self.fd.try_io(tokio::io::Interest::READABLE, |socket| {
+            recv_with_pktinfo(socket.as_raw_fd(), buf, self.bound)
+        })
+    }
+
+    /// Ready once a datagram may be waiting (until `try_recv` finds none).
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // The guard is dropped without clearing: only `try_recv` knows.
+        self.fd.poll_read_ready(cx).map(|_| ())
     }
 
     /// Sends from `local` (its address only; the port is the socket's).
