@@ -127,6 +127,8 @@ pub struct Engine {
     /// grows) stays small and taking an SA out to work on it moves a pointer.
     /// Keyed by our SPI. Its order replays with the engine's randomness (see `seeded_hash`).
     pub(crate) sas: SeededMap<Spi, Box<IkeSa>>,
+    /// Peers that sent INITIAL_CONTACT, for the other engines (sharded only).
+    pub(crate) peers_started_over: VecDeque<crate::initial_contact::PeerStartedOver>,
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
     /// IKE_SA_INIT finds its SA instead of making a second one.
     by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
@@ -176,6 +178,7 @@ impl Engine {
                 shard,
             },
             sas: SeededMap::with_hasher(SeededState::new(hash_keys)),
+            peers_started_over: VecDeque::new(),
             by_peer_spi: HashMap::new(),
             timers: Timers::default(),
         }

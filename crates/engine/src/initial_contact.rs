@@ -21,6 +21,16 @@ use tern_wire::Identification;
 use crate::engine::Engine;
 use crate::ike_sa::{IkeSa, Spi};
 
+/// A peer that sent INITIAL_CONTACT, told to the other engines of a sharded
+/// daemon: its IKE SA with one engine is the only one it has, so any another
+/// engine still holds for it (the peer came back from another address, which
+/// hashed to another engine) is gone on the peer's side too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerStartedOver {
+    pub connection: String,
+    pub peer: Identification,
+}
+
 /// Why the old SAs end.
 pub const REPLACED: &str =
     "replaced: the peer started over with INITIAL_CONTACT (it has no other IKE SA with us, e.g. after a restart)";
@@ -92,6 +102,12 @@ impl Engine {
                 continue;
             };
             let (connection, peer) = (new.connection.name.clone(), new.peer_id.clone());
+            if let (Some(peer), true) = (&peer, self.ctx.shard.count() > 1) {
+                self.peers_started_over.push_back(PeerStartedOver {
+                    connection: connection.clone(),
+                    peer: peer.clone(),
+                });
+            }
             let old: Vec<Spi> = self
                 .ctx
                 .peers
@@ -119,6 +135,41 @@ impl Engine {
                 sa.restart = None;
                 self.settle_one(now, sa, crate::engine::Next::Destroy(REPLACED.into()));
             }
+        }
+    }
+
+    /// The next peer that started over here, for the daemon to tell the other
+    /// engines ([`Engine::forget_peer`]). Only a sharded engine has any.
+    pub fn poll_peer_started_over(&mut self) -> Option<PeerStartedOver> {
+        self.peers_started_over.pop_front()
+    }
+
+    /// Another engine's peer started over: the IKE SAs this engine holds with
+    /// it for that connection go at once, as INITIAL_CONTACT asks.
+    pub fn forget_peer(&mut self, now: std::time::Instant, gone: &PeerStartedOver) {
+        let old: Vec<Spi> = self
+            .ctx
+            .peers
+            .of(&gone.connection, &gone.peer)
+            .into_iter()
+            .filter(|spi| {
+                self.sas.get(spi).is_some_and(|sa| {
+                    sa.connection.name == gone.connection && sa.peer_id.as_ref() == Some(&gone.peer)
+                })
+            })
+            .collect();
+        for spi in old {
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                continue;
+            };
+            tracing::info!(
+                ike = sa.unique_id,
+                connection = gone.connection,
+                "removing an IKE SA the peer no longer has (INITIAL_CONTACT to another engine)"
+            );
+            sa.end_cause = None;
+            sa.restart = None;
+            self.settle(now, sa, crate::engine::Next::Destroy(REPLACED.into()));
         }
     }
 }

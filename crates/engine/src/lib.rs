@@ -50,6 +50,7 @@ pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
+pub use initial_contact::PeerStartedOver;
 pub use kernel_events::KernelEvent;
 pub use nat::NAT_KEEPALIVE;
 pub use output::{

@@ -154,3 +154,62 @@ fn an_ike_sa_rekeyed_by_either_side_is_replaced_as_well() {
         )));
     }
 }
+
+/// In a sharded ternd, a peer that comes back from another address lands in
+/// another engine. Its INITIAL_CONTACT is passed on, and the engine holding
+/// its old IKE SA lets that go too.
+#[test]
+fn initial_contact_reaches_the_other_engines_of_a_sharded_daemon() {
+    use tern_engine::Shard;
+    let sun_engine = |index| {
+        Node::sharded(
+            sun_config(),
+            B_ADDR.parse().unwrap(),
+            2 + u64::from(index),
+            Shard::new(index, 2).unwrap(),
+        )
+    };
+    // Moon's first IKE SA lives in sun's engine 0.
+    let mut first = Pair::demo();
+    first.b = sun_engine(0);
+    first.initiate_from_a("demo");
+    first.deliver();
+    assert_eq!(first.b.engine.list_sas(first.now).len(), 1);
+    assert_eq!(
+        first
+            .b
+            .engine
+            .poll_peer_started_over()
+            .map(|p| p.connection),
+        Some("demo".into())
+    );
+
+    // Moon restarts and comes back through engine 1, saying INITIAL_CONTACT.
+    let mut second = Pair::demo();
+    second.b = sun_engine(1);
+    second.initiate_from_a("demo");
+    second.deliver();
+    let gone = second.b.engine.poll_peer_started_over().expect("passed on");
+    assert_eq!(gone.connection, "demo");
+    assert_eq!(second.b.engine.poll_peer_started_over(), None);
+
+    first.b.engine.forget_peer(first.now, &gone);
+    first.deliver();
+    assert!(first.b.engine.list_sas(first.now).is_empty());
+    assert!(
+        first.b.kernel().sas.is_empty(),
+        "{:?}",
+        first.b.kernel().sas
+    );
+    assert!(first.b.events.iter().any(|e| matches!(
+        e,
+        Event::IkeSaDeleted { reason, .. } if reason.contains("INITIAL_CONTACT")
+    )));
+    // The new IKE SA, in the other engine, stays.
+    assert_eq!(second.b.engine.list_sas(second.now).len(), 1);
+    // An engine alone has nobody to tell.
+    let mut alone = Pair::demo();
+    alone.initiate_from_a("demo");
+    alone.deliver();
+    assert_eq!(alone.b.engine.poll_peer_started_over(), None);
+}

@@ -21,11 +21,17 @@ use crate::stats::{self, DaemonCounters, SocketCounters};
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
 use crate::watch::Watchers;
 
-/// A datagram that reached another engine's socket, handed on to its own.
-pub struct Inbound {
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    pub bytes: Vec<u8>,
+/// What one engine's thread hands to another's.
+pub enum Inbound {
+    /// A datagram that reached another engine's socket, handed on to its own.
+    Datagram {
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// A peer said INITIAL_CONTACT to another engine: what this one holds with
+    /// it goes ([`Engine::forget_peer`]).
+    PeerStartedOver(tern_engine::PeerStartedOver),
 }
 
 /// A control client waiting for IKE SAs to reach an outcome.
@@ -113,9 +119,7 @@ impl Daemon {
             let deadline = self.engine.poll_timeout();
             tokio::select! {
                 () = any_readable(&sockets) => self.receive(&sockets, &mut buf),
-                Some(d) = inbound.recv() => {
-                    self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.bytes);
-                }
+                Some(handed) = inbound.recv() => self.handed_on(handed),
                 Some(req) = control.recv() => self.control(req),
                 Some(event) = kernel_events.recv() => {
                     self.engine.handle_kernel_event(std::time::Instant::now(), event);
@@ -169,7 +173,7 @@ impl Daemon {
                 // Not steered here (no steering program in this kernel, say): its
                 // engine gets it. Never waiting: two engines handing on to each
                 // other must not block each other; UDP's peers retransmit.
-                let inbound = Inbound {
+                let inbound = Inbound::Datagram {
                     local: received.local,
                     remote: received.remote,
                     bytes: bytes.to_vec(),
@@ -178,6 +182,19 @@ impl Daemon {
                     SocketCounters::count(&self.sockets_counted.receive_failed);
                 }
             }
+        }
+    }
+
+    /// What another engine's thread handed on.
+    fn handed_on(&mut self, handed: Inbound) {
+        let now = std::time::Instant::now();
+        match handed {
+            Inbound::Datagram {
+                local,
+                remote,
+                bytes,
+            } => self.engine.handle_datagram(now, local, remote, &bytes),
+            Inbound::PeerStartedOver(gone) => self.engine.forget_peer(now, &gone),
         }
     }
 
@@ -223,7 +240,7 @@ impl Daemon {
         while !self.engine.list_sas(std::time::Instant::now()).is_empty() {
             tokio::select! {
                 () = any_readable(sockets) => self.receive(sockets, buf),
-                Some(d) = inbound.recv() => self.engine.handle_datagram(std::time::Instant::now(), d.local, d.remote, &d.bytes),
+                Some(handed) = inbound.recv() => self.handed_on(handed),
                 _ = tokio::time::sleep_until(give_up) => break,
             }
             self.flush();
@@ -277,6 +294,23 @@ impl Daemon {
         }
         while let Some(event) = self.engine.poll_event() {
             self.on_event(event);
+        }
+        // Every other engine hears of a peer that started over here.
+        let ours = self.engine.shard().index() as usize;
+        while let Some(gone) = self.engine.poll_peer_started_over() {
+            for (index, shard) in self.shards.iter().enumerate() {
+                if index != ours
+                    && shard
+                        .try_send(Inbound::PeerStartedOver(gone.clone()))
+                        .is_err()
+                {
+                    tracing::warn!(
+                        connection = gone.connection,
+                        engine = index,
+                        "cannot pass INITIAL_CONTACT on to another engine: its queue is full"
+                    );
+                }
+            }
         }
     }
 

@@ -261,6 +261,16 @@ pub struct Node {
 
 impl Node {
     pub fn new(config: EngineConfig, addr: SocketAddr, seed: u64) -> Node {
+        Node::sharded(config, addr, seed, tern_engine::Shard::ONLY)
+    }
+
+    /// One engine of a sharded daemon.
+    pub fn sharded(
+        config: EngineConfig,
+        addr: SocketAddr,
+        seed: u64,
+        shard: tern_engine::Shard,
+    ) -> Node {
         let kernel = std::sync::Arc::new(std::sync::Mutex::new(FakeKernel::default()));
         let calendar = std::sync::Arc::new(std::sync::Mutex::new((
             Instant::now(),
@@ -273,7 +283,7 @@ impl Node {
             calendar: calendar.clone(),
         };
         Node {
-            engine: Engine::new(config, Box::new(env)),
+            engine: Engine::sharded(config, Box::new(env), shard),
             addr,
             kernel,
             events: Vec::new(),
