@@ -337,15 +337,25 @@ pub fn policy_removal(child: &ChildSa, ends: Endpoints) -> Vec<KernelOp> {
 /// A fingerprint of a CHILD SA's policies: equal policies, equal fingerprints.
 /// (SipHash with fixed keys: the same in every run.)
 ///
-/// The fields are buffered and fed to SipHash a buffer at a time: fed field by
-/// field (a write per byte-sized field), hashing took 5.8 % of a simulated
-/// CHILD rekey's time.
+/// The policies are hashed as they are computed, never collected: a CHILD
+/// rekey takes two fingerprints per side, and collecting the policies for
+/// them cost about 40 of a rekey's 263 allocations.
 pub fn policy_fingerprint(child: &ChildSa, ends: Endpoints) -> u64 {
-    fingerprint(&policies(child, ends))
+    fingerprint(each_policy(
+        &child.local_ts,
+        &child.remote_ts,
+        child.reqid,
+        child.mode,
+        ends,
+    ))
 }
 
 /// The fingerprint of these policies (see [`policy_fingerprint`]).
-pub fn fingerprint(policies: &[PolicyInstall]) -> u64 {
+///
+/// The fields are buffered and fed to SipHash a buffer at a time: fed field by
+/// field (a write per byte-sized field), hashing took 5.8 % of a simulated
+/// CHILD rekey's time.
+pub fn fingerprint(policies: impl IntoIterator<Item = PolicyInstall>) -> u64 {
     use std::hash::{Hash, Hasher};
 
     /// Collects what `Hash` writes in a buffer on the stack and hands it to
@@ -381,7 +391,9 @@ pub fn fingerprint(policies: &[PolicyInstall]) -> u64 {
         len: 0,
         hasher: std::hash::DefaultHasher::new(),
     };
-    policies.hash(&mut buffered);
+    for policy in policies {
+        policy.hash(&mut buffered);
+    }
     buffered.finish()
 }
 
@@ -404,43 +416,43 @@ pub fn policies_for(
     mode: Mode,
     ends: Endpoints,
 ) -> Vec<PolicyInstall> {
-    let mut out = Vec::new();
-    for local in local_ts.iter().flat_map(Ts::selectors) {
-        for remote in remote_ts.iter().flat_map(Ts::selectors) {
-            let policy = |direction, src, dst, tunnel_src, tunnel_dst| PolicyInstall {
-                direction,
-                src,
-                dst,
-                tunnel_src,
-                tunnel_dst,
-                reqid,
-                mode,
-                priority: priority(&src, &dst),
-            };
-            out.push(policy(
-                PolicyDirection::Out,
-                local,
-                remote,
-                ends.local,
-                ends.remote,
-            ));
-            out.push(policy(
-                PolicyDirection::In,
-                remote,
-                local,
-                ends.remote,
-                ends.local,
-            ));
-            out.push(policy(
-                PolicyDirection::Fwd,
-                remote,
-                local,
-                ends.remote,
-                ends.local,
-            ));
-        }
-    }
-    out
+    each_policy(local_ts, remote_ts, reqid, mode, ends).collect()
+}
+
+/// The policies of [`policies_for`], computed as they are taken: out, in and
+/// fwd for each pair of a local and a remote selector.
+fn each_policy<'a>(
+    local_ts: &'a [Ts],
+    remote_ts: &'a [Ts],
+    reqid: u32,
+    mode: Mode,
+    ends: Endpoints,
+) -> impl Iterator<Item = PolicyInstall> + 'a {
+    let policy = move |direction, src, dst, tunnel_src, tunnel_dst| PolicyInstall {
+        direction,
+        src,
+        dst,
+        tunnel_src,
+        tunnel_dst,
+        reqid,
+        mode,
+        priority: priority(&src, &dst),
+    };
+    local_ts
+        .iter()
+        .flat_map(Ts::selectors)
+        .flat_map(move |local| {
+            remote_ts
+                .iter()
+                .flat_map(Ts::selectors)
+                .flat_map(move |remote| {
+                    [
+                        policy(PolicyDirection::Out, local, remote, ends.local, ends.remote),
+                        policy(PolicyDirection::In, remote, local, ends.remote, ends.local),
+                        policy(PolicyDirection::Fwd, remote, local, ends.remote, ends.local),
+                    ]
+                })
+        })
 }
 
 /// XFRM picks the policy with the lowest priority value: more specific selectors

@@ -68,7 +68,7 @@ impl Ctx {
         let local_ts: Vec<Ts> = child.local_ts.iter().map(Ts::from_config).collect();
         let remote_ts: Vec<Ts> = child.remote_ts.iter().map(Ts::from_config).collect();
         let policies = child_sa::policies_for(&local_ts, &remote_ts, reqid, child.mode, ends);
-        let fingerprint = child_sa::fingerprint(&policies);
+        let fingerprint = child_sa::fingerprint(policies.iter().cloned());
         if self.take_policies(fingerprint) {
             self.kernel_ops
                 .extend(policies.iter().cloned().map(KernelOp::AddPolicy));
