@@ -105,7 +105,8 @@ impl Ctx {
         } else {
             self.kernel_ops.push_back(KernelOp::AddSa(outbound));
         }
-        if self.take_policies(child_sa::policy_fingerprint(&child, ends)) {
+        child.policies_fingerprint = child_sa::policy_fingerprint(&child, ends);
+        if self.take_policies(child.policies_fingerprint) {
             self.kernel_ops
                 .extend(child_sa::policy_installs(&child, ends));
         }
@@ -189,7 +190,7 @@ impl Ctx {
         if let Some(outbound) = successor.and_then(|c| c.pending_outbound.take()) {
             self.kernel_ops.push_back(KernelOp::AddSa(*outbound));
         }
-        if self.release_policies(&child, ends) {
+        if self.drop_policies(child.policies_fingerprint) {
             self.kernel_ops
                 .extend(child_sa::policy_removal(&child, ends));
         }
@@ -301,17 +302,13 @@ impl Ctx {
             }
             // The policies are counted under their new endpoints from now on
             // (the replacements take the old ones' place in the kernel).
-            self.drop_policies(child_sa::policy_fingerprint(child, before));
-            if self.take_policies(child_sa::policy_fingerprint(child, after)) {
+            self.drop_policies(child.policies_fingerprint);
+            child.policies_fingerprint = child_sa::policy_fingerprint(child, after);
+            if self.take_policies(child.policies_fingerprint) {
                 self.kernel_ops
                     .extend(child_sa::policy_replacements(child, after));
             }
         }
-    }
-
-    /// One CHILD SA fewer uses its policies; true when it was the last (they go).
-    fn release_policies(&mut self, child: &ChildSa, ends: child_sa::Endpoints) -> bool {
-        self.drop_policies(child_sa::policy_fingerprint(child, ends))
     }
 
     /// One more user (a CHILD SA or a trap) of the policies with this fingerprint;
