@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tern_crypto::{ChildKeys, Secret};
 
-use crate::config::{ChildConfig, KeyExchange, Lifetime, Mode};
+use crate::config::{KeyExchange, Lifetime, Mode};
+use crate::shared_child::SharedChild;
 use crate::output::{
     KernelOp, PolicyDirection, PolicyInstall, SaInstall, SaMove, Selector, TrafficLimits, UdpEncap,
 };
@@ -27,7 +28,7 @@ pub const REKEYED_LINGER: Duration = Duration::from_secs(30);
 
 /// An initiator's CHILD SA request in IKE_AUTH, between sending it and the answer.
 pub struct ChildRequest {
-    pub config: ChildConfig,
+    pub config: SharedChild,
     pub spi_in: u32,
     pub reqid: u32,
     pub local_ts: Vec<Ts>,
@@ -173,7 +174,7 @@ impl ChildSa {
 pub struct ChildExchange {
     /// The inbound SPI of the CHILD SA being rekeyed, if this is a rekey.
     pub rekey_of: Option<u32>,
-    pub config: ChildConfig,
+    pub config: SharedChild,
     pub spi_in: u32,
     pub reqid: u32,
     pub nonce: Vec<u8>,

@@ -4,7 +4,10 @@
 
 use tern_wire::{NotifyType, Payload, SaPayload, TsPayload};
 
-use crate::config::{ChildConfig, Connection, Mode};
+use std::sync::Arc;
+
+use crate::config::{Connection, Mode};
+use crate::shared_child::SharedChild;
 use crate::payloads;
 use crate::proposal::{self, EspSuite};
 use crate::ts::{self, Ts};
@@ -28,7 +31,7 @@ pub fn child_payloads(p: &[Payload]) -> Option<ChildPayloads<'_>> {
 
 /// What the responder agreed to.
 pub struct Choice {
-    pub config: ChildConfig,
+    pub config: SharedChild,
     pub local_ts: Vec<Ts>,
     pub remote_ts: Vec<Ts>,
     pub mode: Mode,
@@ -44,8 +47,8 @@ pub type Refusal = (NotifyType, String);
 /// known CHILD SA, else the first child of `conn` whose selectors meet the peer's.
 /// `in_ike_auth`: the request came with IKE_AUTH, where no PFS is possible.
 pub fn choose(
-    conn: &Connection,
-    only: Option<&ChildConfig>,
+    conn: &Arc<Connection>,
+    only: Option<SharedChild>,
     c: &ChildPayloads<'_>,
     in_ike_auth: bool,
 ) -> Result<Choice, Refusal> {
@@ -55,9 +58,9 @@ pub fn choose(
             "the peer's traffic selectors are of an unknown type".into(),
         ));
     };
-    let candidates: Vec<&ChildConfig> = match only {
+    let candidates: Vec<SharedChild> = match only {
         Some(config) => vec![config],
-        None => conn.children.iter().collect(),
+        None => SharedChild::all(conn).collect(),
     };
     let matched = candidates.into_iter().find_map(|config| {
         let remote: Vec<Ts> = config.remote_ts.iter().map(Ts::from_config).collect();
@@ -112,7 +115,7 @@ pub fn choose(
         ));
     };
     Ok(Choice {
-        config: config.clone(),
+        config,
         local_ts,
         remote_ts,
         mode,

@@ -10,7 +10,8 @@ use tern_wire::{
 
 use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated, REKEYED_LINGER};
 use crate::child_select;
-use crate::config::{ChildConfig, KeyExchange, Mode};
+use crate::config::{KeyExchange, Mode};
+use crate::shared_child::SharedChild;
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeSa, Phase, Purpose, Queued};
 use crate::ike_sa_init::{NONCE_LEN, NONCE_RANGE};
@@ -35,13 +36,7 @@ impl Ctx {
             return;
         };
         child.rekey_at = None;
-        let Some(config) = sa
-            .connection
-            .children
-            .iter()
-            .find(|c| c.name == child.name)
-            .cloned()
-        else {
+        let Some(config) = SharedChild::find(&sa.connection, &child.name) else {
             // Its configuration is gone (reloaded away): let it run to its end.
             return;
         };
@@ -71,7 +66,7 @@ impl Ctx {
     }
 
     /// Starts a new CHILD SA from `config` on an established IKE SA.
-    pub(crate) fn start_child(&mut self, now: Instant, sa: &mut IkeSa, config: ChildConfig) {
+    pub(crate) fn start_child(&mut self, now: Instant, sa: &mut IkeSa, config: SharedChild) {
         let exchange = ChildExchange {
             rekey_of: None,
             reqid: self.reqid_for(&sa.connection.name, &config.name),
@@ -515,8 +510,8 @@ impl Ctx {
             return refuse(self, sa, NotifyType::INVALID_SYNTAX, "no TSi/TSr");
         };
         let only = match &old {
-            Some((_, _, name)) => match sa.connection.children.iter().find(|x| &x.name == name) {
-                Some(config) => Some(config.clone()),
+            Some((_, _, name)) => match SharedChild::find(&sa.connection, name) {
+                Some(config) => Some(config),
                 None => {
                     return refuse(
                         self,
@@ -528,7 +523,7 @@ impl Ctx {
             },
             None => None,
         };
-        let choice = match child_select::choose(&sa.connection, only.as_ref(), &c, false) {
+        let choice = match child_select::choose(&sa.connection, only, &c, false) {
             Ok(choice) => choice,
             Err((notify, why)) => return refuse(self, sa, notify, &why),
         };

@@ -9,6 +9,7 @@ use crate::config::{ChildConfig, CloseAction, DpdAction};
 use crate::engine::Ctx;
 use crate::ike_sa::IkeSa;
 use crate::output::{EndAction, Event};
+use crate::shared_child::SharedChild;
 
 /// Pause before the second attempt; it doubles for each later one, up to
 /// `RETRY_MAX`. The first attempt goes at once.
@@ -255,7 +256,9 @@ impl Ctx {
             );
             return;
         }
-        let config = config.clone();
+        let Some(config) = SharedChild::find(&sa.connection, name) else {
+            return;
+        };
         let what = format!("CHILD SA {reason}; {action}: creating it again");
         tracing::warn!(
             connection = sa.connection.name,

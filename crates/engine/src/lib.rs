@@ -37,6 +37,7 @@ mod payloads;
 mod proposal;
 mod reauth;
 mod shard;
+mod shared_child;
 mod stats;
 mod timers;
 mod trap;

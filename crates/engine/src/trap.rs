@@ -15,6 +15,7 @@ use crate::config::{ChildConfig, Connection};
 use crate::engine::{Ctx, Engine, Next};
 use crate::ike_sa::Phase;
 use crate::output::{KernelOp, PolicyInstall};
+use crate::shared_child::SharedChild;
 use crate::ts::Ts;
 
 /// An acquire this soon after the last one that started a negotiation is
@@ -193,7 +194,7 @@ impl Engine {
         else {
             return;
         };
-        let Some(config) = conn.children.iter().find(|c| c.name == child).cloned() else {
+        let Some(config) = SharedChild::find(&conn, &child) else {
             return;
         };
         tracing::info!(connection, child, %src, %dst, "ACQUIRE: traffic for a trap; initiating");
