@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use tern_crypto::{ChildKeys, Secret};
 
 use crate::config::{KeyExchange, Lifetime, Mode};
-use crate::shared_child::SharedChild;
 use crate::output::{
     KernelOp, PolicyDirection, PolicyInstall, SaInstall, SaMove, Selector, TrafficLimits, UdpEncap,
 };
 use crate::proposal::EspSuite;
+use crate::shared_child::SharedChild;
 use crate::ts::Ts;
 
 /// How long an old inbound SA keeps accepting packets after it was replaced or

@@ -7,9 +7,9 @@ use tern_wire::{NotifyType, Payload, SaPayload, TsPayload};
 use std::sync::Arc;
 
 use crate::config::{Connection, Mode};
-use crate::shared_child::SharedChild;
 use crate::payloads;
 use crate::proposal::{self, EspSuite};
+use crate::shared_child::SharedChild;
 use crate::ts::{self, Ts};
 
 /// The CHILD SA payloads of a request or response.

@@ -11,12 +11,12 @@ use tern_wire::{
 use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated, REKEYED_LINGER};
 use crate::child_select;
 use crate::config::{KeyExchange, Mode};
-use crate::shared_child::SharedChild;
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeSa, Phase, Purpose, Queued};
 use crate::ike_sa_init::{NONCE_LEN, NONCE_RANGE};
 use crate::payloads;
 use crate::proposal;
+use crate::shared_child::SharedChild;
 use crate::ts;
 
 /// After TEMPORARY_FAILURE the rekey is tried again within this many seconds.

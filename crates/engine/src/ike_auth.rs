@@ -16,8 +16,8 @@ use crate::identity;
 use crate::ike_sa::{AwaitAuthResponse, IkeSa, Phase, Purpose};
 use crate::output::{Event, KernelOp};
 use crate::payloads;
-use crate::shared_child::SharedChild;
 use crate::proposal;
+use crate::shared_child::SharedChild;
 use crate::ts::{self, Ts};
 
 /// Whose AUTH payload is being computed or checked.

@@ -66,7 +66,8 @@ impl Message {
     /// Writes with all lengths and the next-payload chain computed, or says why the
     /// message cannot be encoded.
     pub fn try_to_bytes(&self) -> Result<Vec<u8>, WireError> {
-        let mut w = Writer::new();
+        let guess: usize = self.payloads.iter().map(Payload::encoded_len_guess).sum();
+        let mut w = Writer::with_capacity(Header::LEN + guess);
         w.bytes(&[0; Header::LEN]);
         let first = write_chain(&mut w, &self.payloads, ChainContext::Message)?;
         w.patch_length_u32(Header::LENGTH_OFFSET, 0, "IKE message")?;
@@ -113,7 +114,8 @@ pub fn write_payloads(payloads: &[Payload]) -> (PayloadType, Vec<u8>) {
 /// payload inside (plaintext cannot nest them), a field too long for its length
 /// field, or a traffic selector whose type and addresses disagree.
 pub fn try_write_payloads(payloads: &[Payload]) -> Result<(PayloadType, Vec<u8>), WireError> {
-    let mut w = Writer::new();
+    let guess: usize = payloads.iter().map(Payload::encoded_len_guess).sum();
+    let mut w = Writer::with_capacity(guess);
     let first = write_chain(&mut w, payloads, ChainContext::Plaintext)?;
     Ok((first, w.into_vec()))
 }
