@@ -148,6 +148,11 @@ impl Ctx {
 
     /// Restarts due now, taken out of the queue.
     pub(crate) fn take_due_restarts(&mut self, now: Instant) -> Vec<Restart> {
+        // Called at every timeout: most find nothing due, and need not take
+        // the list apart and build it again to say so.
+        if !self.pending_restarts.iter().any(|p| p.at <= now) {
+            return Vec::new();
+        }
         let (due, later) = std::mem::take(&mut self.pending_restarts)
             .into_iter()
             .partition(|p| p.at <= now);
