@@ -70,6 +70,9 @@ struct World {
     steps: u64,
     events: VecDeque<ScheduledEvent>,
     watch: TunnelWatch,
+    /// Whether ESP passes both ways, and the kernel generations it was
+    /// computed at: asked at every step, it changes only with the kernels.
+    passes_at: Option<([u64; 2], bool)>,
     timeline: Vec<TimelineEntry>,
     timeline_omitted: u64,
 }
@@ -115,6 +118,7 @@ impl World {
                 })
                 .collect(),
             watch: TunnelWatch::default(),
+            passes_at: None,
             timeline: Vec::new(),
             timeline_omitted: 0,
         })
@@ -131,7 +135,8 @@ impl World {
         }
         let end = self.end;
         self.advance_until(end, true)?;
-        self.watch.observe(self.now, self.is_up(), || None);
+        let up = self.is_up();
+        self.watch.observe(self.now, up, || None);
         let mut report = self.watch.report(self.start, self.now);
 
         // Let what is under way finish on a clean network, then judge the state.
@@ -418,8 +423,20 @@ impl World {
     }
 
     /// Whether traffic could pass both ways now.
-    fn is_up(&self) -> bool {
-        self.passes(0, 1) && self.passes(1, 0) && !self.nat_expired()
+    fn is_up(&mut self) -> bool {
+        let generations = [
+            self.hosts[0].kernel_generation,
+            self.hosts[1].kernel_generation,
+        ];
+        let passes = match self.passes_at {
+            Some((at, passes)) if at == generations => passes,
+            _ => {
+                let passes = self.passes(0, 1) && self.passes(1, 0);
+                self.passes_at = Some((generations, passes));
+                passes
+            }
+        };
+        passes && !self.nat_expired()
     }
 
     /// Whether ESP from host `a` to host `b` would arrive and be accepted.
