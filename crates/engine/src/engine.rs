@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tern_wire::{ExchangeType, Message, Payload};
 
+use crate::chosen_keys::ChosenKeys;
 use crate::config::{Connection, EngineConfig};
 use crate::cookie::CookieJar;
 use crate::end_action::{self, EndCause, PendingRestart};
@@ -83,7 +84,7 @@ pub(crate) struct Ctx {
     /// Secrets for IKE_SA_INIT cookies (made on first need).
     pub cookies: CookieJar,
     /// Our SPIs of the half-open IKE SAs we answered as responder.
-    pub half_open: HashSet<Spi>,
+    pub half_open: HashSet<Spi, ChosenKeys>,
     /// IKE SAs whose peer sent INITIAL_CONTACT: its other IKE SAs are to go.
     pub initial_contacts: Vec<u64>,
     /// IKE SAs (our SPIs) whose reauthentication is due (see `reauth`).
@@ -99,7 +100,7 @@ pub(crate) struct Ctx {
     /// Keyed by a fingerprint of the policies (see `child_sa::policy_fingerprint`),
     /// not the policies themselves: a copy per CHILD SA would cost hundreds of
     /// bytes each.
-    pub policy_users: HashMap<u64, usize>,
+    pub policy_users: HashMap<u64, usize, ChosenKeys>,
     /// Children waiting for traffic (`trap.rs`).
     pub(crate) traps: Vec<crate::trap::Trap>,
     next_unique_id: u64,
@@ -112,7 +113,7 @@ pub struct Engine {
     pub(crate) ctx: Ctx,
     /// Boxed: an IKE SA is about 1 KB, so the table (up to 1.3x oversized as it
     /// grows) stays small and taking an SA out to work on it moves a pointer.
-    pub(crate) sas: HashMap<Spi, Box<IkeSa>>,
+    pub(crate) sas: HashMap<Spi, Box<IkeSa>, ChosenKeys>,
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
     /// IKE_SA_INIT finds its SA instead of making a second one.
     by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
@@ -139,18 +140,18 @@ impl Engine {
                 new_sas: Vec::new(),
                 pending_restarts: Vec::new(),
                 cookies: CookieJar::default(),
-                half_open: HashSet::new(),
+                half_open: HashSet::default(),
                 initial_contacts: Vec::new(),
                 reauths_due: Vec::new(),
                 reauths_done: Vec::new(),
                 reqids: HashMap::new(),
-                policy_users: HashMap::new(),
+                policy_users: HashMap::default(),
                 traps: Vec::new(),
                 next_unique_id: shard.first_serial(),
                 next_reqid: shard.first_serial() as u32,
                 shard,
             },
-            sas: HashMap::new(),
+            sas: HashMap::default(),
             by_peer_spi: HashMap::new(),
             timers: Timers::default(),
         }

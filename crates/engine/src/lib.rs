@@ -13,6 +13,7 @@ mod cert_auth;
 mod child_sa;
 mod child_select;
 mod children;
+mod chosen_keys;
 mod cookie;
 mod create_child_sa;
 mod dpd;
