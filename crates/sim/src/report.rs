@@ -36,6 +36,9 @@ pub struct Report {
 pub struct SideReport {
     pub ike_rekeys: u64,
     pub child_rekeys: u64,
+    /// CHILD SAs that went because a rekey replaced them (their deletion
+    /// event said "rekeyed"): each finished CHILD rekey counts one on each side.
+    pub child_sas_replaced: u64,
     /// Simultaneous rekeys resolved by the nonce rule.
     pub collisions: u64,
     /// SAs that reached life_time before a rekey succeeded.
@@ -104,9 +107,10 @@ impl fmt::Display for Report {
         )?;
         writeln!(f)?;
         writeln!(f, "{:<22}{:>12}{:>12}", "", "local", "peer")?;
-        let rows: [(&str, SideCount); 9] = [
+        let rows: [(&str, SideCount); 10] = [
             ("IKE rekeys started", |s| s.ike_rekeys),
             ("CHILD rekeys started", |s| s.child_rekeys),
+            ("CHILD SAs replaced", |s| s.child_sas_replaced),
             ("collisions", |s| s.collisions),
             ("hard expiries", |s| s.hard_expiries),
             ("IKE SAs established", |s| s.ike_sas_established),

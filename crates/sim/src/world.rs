@@ -58,6 +58,8 @@ struct World {
     earlier: [Stats; 2],
     restarts: [u64; 2],
     established: [u64; 2],
+    /// CHILD SAs each side deleted as replaced by a rekey.
+    replaced: [u64; 2],
     network: NetworkSettings,
     rng: Rng,
     wire: BinaryHeap<Reverse<InFlight>>,
@@ -101,6 +103,7 @@ impl World {
             earlier: Default::default(),
             restarts: [0; 2],
             established: [0; 2],
+            replaced: [0; 2],
             network: s.network,
             rng: Rng::new(s.seed ^ 0x6e65_7477_6f72_6b00),
             wire: BinaryHeap::new(),
@@ -391,12 +394,16 @@ impl World {
                 reason,
                 ..
             } => format!("{connection}/{child}: CHILD SA failed: {reason}"),
+            Event::ChildSaDeleted { reason, .. } if reason == "rekeyed" => {
+                self.replaced[i] += 1;
+                return;
+            }
             Event::ChildSaDeleted {
                 connection,
                 child,
                 reason,
                 ..
-            } if reason != "rekeyed" => {
+            } => {
                 format!("{connection}/{child}: CHILD SA deleted: {reason}")
             }
             Event::EndAction {
@@ -491,6 +498,7 @@ impl World {
         SideReport {
             ike_rekeys: stats.ike_rekeys_initiated,
             child_rekeys: stats.child_rekeys_initiated,
+            child_sas_replaced: self.replaced[i],
             collisions: stats.child_rekey_collisions,
             hard_expiries: stats.child_hard_expiries + stats.ike_hard_expiries,
             ike_sas_established: self.established[i],
