@@ -4,6 +4,7 @@
 
 use tern_wire::{NotifyType, Payload, SaPayload, TsPayload};
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{Connection, Mode};
@@ -95,13 +96,18 @@ pub fn choose(
             ));
         }
     };
+    // Borrowed as they are, but in IKE_AUTH (no key exchange there): a
+    // rekey copied the peer's offer and our proposals for nothing.
     let (offer, ours) = if in_ike_auth {
         (
-            proposal::strip_key_exchange(c.sa),
-            proposal::without_pfs(&config.esp_proposals),
+            Cow::Owned(proposal::strip_key_exchange(c.sa)),
+            Cow::Owned(proposal::without_pfs(&config.esp_proposals)),
         )
     } else {
-        (c.sa.clone(), config.esp_proposals.clone())
+        (
+            Cow::Borrowed(c.sa),
+            Cow::Borrowed(config.esp_proposals.as_slice()),
+        )
     };
     let Some((proposal_number, suite, spi_out)) = proposal::select_esp(&offer, &ours) else {
         return Err((
