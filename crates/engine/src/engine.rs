@@ -471,6 +471,24 @@ impl Engine {
         self.run_restarts(now);
     }
 
+    /// Drops the timer entries at the top of the heap that an SA's deadline
+    /// moving later left behind, so that poll_timeout names a live deadline:
+    /// each stale one cost the caller a wake-up for nothing (in a simulated
+    /// CHILD rekey, a world step of its own). Entries of SAs not in the table
+    /// (gone, or out for work) stay: handle_timeout judges those.
+    fn drop_stale_timers(&mut self) {
+        while let Some((at, spi)) = self.timers.peek() {
+            let stale = self
+                .sas
+                .get(&spi)
+                .is_some_and(|sa| sa.scheduled.is_some_and(|live| live > at));
+            if !stale {
+                return;
+            }
+            self.timers.pop();
+        }
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         [self.timers.next(), self.ctx.next_restart()]
             .into_iter()
@@ -604,6 +622,7 @@ impl Engine {
                     }
                 }
                 self.sas.insert(sa.our_spi(), sa);
+                self.drop_stale_timers();
             }
             Next::Destroy(reason) => {
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
