@@ -389,11 +389,20 @@ impl Ctx {
     }
 
     pub(crate) fn run_child_timers(&mut self, now: Instant, sa: &mut IkeSa) {
-        let (due, kept): (Vec<Lingering>, Vec<Lingering>) = std::mem::take(&mut sa.lingering)
-            .into_iter()
-            .partition(|l| l.until <= now);
-        sa.lingering = kept;
-        self.kernel_ops.extend(due.into_iter().map(|l| l.op));
+        // In place, in order: most calls find nothing due, and splitting the
+        // list into two new vectors cost allocations at every timer.
+        let mut i = 0;
+        while i < sa.lingering.len() {
+            if sa.lingering[i].until <= now {
+                self.kernel_ops.push_back(sa.lingering.remove(i).op);
+            } else {
+                i += 1;
+            }
+        }
+        if sa.lingering.is_empty() {
+            // No buffer kept between rekeys: an IKE SA is mostly idle.
+            sa.lingering = Vec::new();
+        }
         if !sa.is_established() {
             return;
         }
