@@ -11,8 +11,8 @@
 //!
 //! A rekey is counted when it finished: the simulation's CHILD SAs that
 //! went because a rekey replaced them (the engine's deletion event with
-//! reason "rekeyed", one per rekey on each side; the local side's are
-//! counted). Every world must end with no kernel error and every rekey
+//! reason "rekeyed": on this clean link one per rekey on each side, and the
+//! local side's are counted). Every world must end with no kernel error and every rekey
 //! started finished, but for the losers of simultaneous rekeys (`rekeys-cpu`
 //! counts rekeys started: 0.4 % more); with one connection, also with the
 //! tunnel up, no outage and the two kernels agreeing.

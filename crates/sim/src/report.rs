@@ -37,7 +37,9 @@ pub struct SideReport {
     pub ike_rekeys: u64,
     pub child_rekeys: u64,
     /// CHILD SAs that went because a rekey replaced them (their deletion
-    /// event said "rekeyed"): each finished CHILD rekey counts one on each side.
+    /// event said "rekeyed"). On a clean link each finished CHILD rekey counts
+    /// one on each side; with collisions, loss and reordering the sides can
+    /// differ (conf/scenarios/identical-no-jitter.toml: 156 and 153).
     pub child_sas_replaced: u64,
     /// Simultaneous rekeys resolved by the nonce rule.
     pub collisions: u64,
