@@ -4,9 +4,13 @@
 
 use tern_wire::{NotifyType, Payload, SaPayload, TsPayload};
 
-use crate::config::{ChildConfig, Connection, Mode};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::config::{Connection, Mode};
 use crate::payloads;
 use crate::proposal::{self, EspSuite};
+use crate::shared_child::SharedChild;
 use crate::ts::{self, Ts};
 
 /// The CHILD SA payloads of a request or response.
@@ -28,7 +32,7 @@ pub fn child_payloads(p: &[Payload]) -> Option<ChildPayloads<'_>> {
 
 /// What the responder agreed to.
 pub struct Choice {
-    pub config: ChildConfig,
+    pub config: SharedChild,
     pub local_ts: Vec<Ts>,
     pub remote_ts: Vec<Ts>,
     pub mode: Mode,
@@ -44,8 +48,8 @@ pub type Refusal = (NotifyType, String);
 /// known CHILD SA, else the first child of `conn` whose selectors meet the peer's.
 /// `in_ike_auth`: the request came with IKE_AUTH, where no PFS is possible.
 pub fn choose(
-    conn: &Connection,
-    only: Option<&ChildConfig>,
+    conn: &Arc<Connection>,
+    only: Option<SharedChild>,
     c: &ChildPayloads<'_>,
     in_ike_auth: bool,
 ) -> Result<Choice, Refusal> {
@@ -55,9 +59,9 @@ pub fn choose(
             "the peer's traffic selectors are of an unknown type".into(),
         ));
     };
-    let candidates: Vec<&ChildConfig> = match only {
+    let candidates: Vec<SharedChild> = match only {
         Some(config) => vec![config],
-        None => conn.children.iter().collect(),
+        None => SharedChild::all(conn).collect(),
     };
     let matched = candidates.into_iter().find_map(|config| {
         let remote: Vec<Ts> = config.remote_ts.iter().map(Ts::from_config).collect();
@@ -92,13 +96,18 @@ pub fn choose(
             ));
         }
     };
+    // Borrowed as they are, but in IKE_AUTH (no key exchange there): a
+    // rekey copied the peer's offer and our proposals for nothing.
     let (offer, ours) = if in_ike_auth {
         (
-            proposal::strip_key_exchange(c.sa),
-            proposal::without_pfs(&config.esp_proposals),
+            Cow::Owned(proposal::strip_key_exchange(c.sa)),
+            Cow::Owned(proposal::without_pfs(&config.esp_proposals)),
         )
     } else {
-        (c.sa.clone(), config.esp_proposals.clone())
+        (
+            Cow::Borrowed(c.sa),
+            Cow::Borrowed(config.esp_proposals.as_slice()),
+        )
     };
     let Some((proposal_number, suite, spi_out)) = proposal::select_esp(&offer, &ours) else {
         return Err((
@@ -112,7 +121,7 @@ pub fn choose(
         ));
     };
     Ok(Choice {
-        config: config.clone(),
+        config,
         local_ts,
         remote_ts,
         mode,

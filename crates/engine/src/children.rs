@@ -105,7 +105,8 @@ impl Ctx {
         } else {
             self.kernel_ops.push_back(KernelOp::AddSa(outbound));
         }
-        if self.take_policies(child_sa::policy_fingerprint(&child, ends)) {
+        child.policies_fingerprint = child_sa::policy_fingerprint(&child, ends);
+        if self.take_policies(child.policies_fingerprint) {
             self.kernel_ops
                 .extend(child_sa::policy_installs(&child, ends));
         }
@@ -189,7 +190,7 @@ impl Ctx {
         if let Some(outbound) = successor.and_then(|c| c.pending_outbound.take()) {
             self.kernel_ops.push_back(KernelOp::AddSa(*outbound));
         }
-        if self.release_policies(&child, ends) {
+        if self.drop_policies(child.policies_fingerprint) {
             self.kernel_ops
                 .extend(child_sa::policy_removal(&child, ends));
         }
@@ -301,17 +302,13 @@ impl Ctx {
             }
             // The policies are counted under their new endpoints from now on
             // (the replacements take the old ones' place in the kernel).
-            self.drop_policies(child_sa::policy_fingerprint(child, before));
-            if self.take_policies(child_sa::policy_fingerprint(child, after)) {
+            self.drop_policies(child.policies_fingerprint);
+            child.policies_fingerprint = child_sa::policy_fingerprint(child, after);
+            if self.take_policies(child.policies_fingerprint) {
                 self.kernel_ops
                     .extend(child_sa::policy_replacements(child, after));
             }
         }
-    }
-
-    /// One CHILD SA fewer uses its policies; true when it was the last (they go).
-    fn release_policies(&mut self, child: &ChildSa, ends: child_sa::Endpoints) -> bool {
-        self.drop_policies(child_sa::policy_fingerprint(child, ends))
     }
 
     /// One more user (a CHILD SA or a trap) of the policies with this fingerprint;
@@ -392,11 +389,20 @@ impl Ctx {
     }
 
     pub(crate) fn run_child_timers(&mut self, now: Instant, sa: &mut IkeSa) {
-        let (due, kept): (Vec<Lingering>, Vec<Lingering>) = std::mem::take(&mut sa.lingering)
-            .into_iter()
-            .partition(|l| l.until <= now);
-        sa.lingering = kept;
-        self.kernel_ops.extend(due.into_iter().map(|l| l.op));
+        // In place, in order: most calls find nothing due, and splitting the
+        // list into two new vectors cost allocations at every timer.
+        let mut i = 0;
+        while i < sa.lingering.len() {
+            if sa.lingering[i].until <= now {
+                self.kernel_ops.push_back(sa.lingering.remove(i).op);
+            } else {
+                i += 1;
+            }
+        }
+        if sa.lingering.is_empty() {
+            // No buffer kept between rekeys: an IKE SA is mostly idle.
+            sa.lingering = Vec::new();
+        }
         if !sa.is_established() {
             return;
         }

@@ -10,12 +10,13 @@ use tern_wire::{
 
 use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated, REKEYED_LINGER};
 use crate::child_select;
-use crate::config::{ChildConfig, KeyExchange, Mode};
+use crate::config::{KeyExchange, Mode};
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeSa, Phase, Purpose, Queued};
 use crate::ike_sa_init::{NONCE_LEN, NONCE_RANGE};
 use crate::payloads;
 use crate::proposal;
+use crate::shared_child::SharedChild;
 use crate::ts;
 
 /// After TEMPORARY_FAILURE the rekey is tried again within this many seconds.
@@ -35,13 +36,7 @@ impl Ctx {
             return;
         };
         child.rekey_at = None;
-        let Some(config) = sa
-            .connection
-            .children
-            .iter()
-            .find(|c| c.name == child.name)
-            .cloned()
-        else {
+        let Some(config) = SharedChild::find(&sa.connection, &child.name) else {
             // Its configuration is gone (reloaded away): let it run to its end.
             return;
         };
@@ -71,7 +66,7 @@ impl Ctx {
     }
 
     /// Starts a new CHILD SA from `config` on an established IKE SA.
-    pub(crate) fn start_child(&mut self, now: Instant, sa: &mut IkeSa, config: ChildConfig) {
+    pub(crate) fn start_child(&mut self, now: Instant, sa: &mut IkeSa, config: SharedChild) {
         let exchange = ChildExchange {
             rekey_of: None,
             reqid: self.reqid_for(&sa.connection.name, &config.name),
@@ -523,8 +518,8 @@ impl Ctx {
             return refuse(self, sa, NotifyType::INVALID_SYNTAX, "no TSi/TSr");
         };
         let only = match &old {
-            Some((_, _, name)) => match sa.connection.children.iter().find(|x| &x.name == name) {
-                Some(config) => Some(config.clone()),
+            Some((_, _, name)) => match SharedChild::find(&sa.connection, name) {
+                Some(config) => Some(config),
                 None => {
                     return refuse(
                         self,
@@ -536,7 +531,9 @@ impl Ctx {
             },
             None => None,
         };
-        let choice = match child_select::choose(&sa.connection, only.as_ref(), &c, false) {
+        // Our own lifetime of the child, to tell the peer's rhythm by (see `rhythm`).
+        let our_lifetime = only.as_ref().map(|config| config.lifetime);
+        let choice = match child_select::choose(&sa.connection, only, &c, false) {
             Ok(choice) => choice,
             Err((notify, why)) => return refuse(self, sa, notify, &why),
         };
@@ -640,7 +637,7 @@ impl Ctx {
             Some((old_id, _, _)) => crate::duplicates::line_of(sa, |c| c.unique_id == *old_id),
         };
         self.drop_duplicate_child(now, sa, new_id, line);
-        if let Some((old_id, _, _)) = old {
+        if let Some((old_id, _, name)) = old {
             let Some(pos) = sa.children.iter().position(|c| c.unique_id == old_id) else {
                 return Next::Keep;
             };
@@ -650,9 +647,8 @@ impl Ctx {
             if let Some(new) = sa.children.iter_mut().find(|c| c.unique_id == new_id) {
                 new.peer_rekeyed_at = Some(age);
             }
-            if let Some(config) = &only {
-                let what = format!("CHILD SA {}", config.name);
-                crate::rhythm::note_peer_rekey(sa, &what, age, before, &config.lifetime);
+            if let Some(ours) = our_lifetime {
+                crate::rhythm::note_peer_rekey(sa, Some(&name), age, before, &ours);
             }
             let old_spi = sa.children[pos].spi_in;
             let collision = Collision {

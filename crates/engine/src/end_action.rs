@@ -11,6 +11,7 @@ use crate::config::{ChildConfig, CloseAction, Connection, DpdAction};
 use crate::engine::Ctx;
 use crate::ike_sa::IkeSa;
 use crate::output::{EndAction, Event};
+use crate::shared_child::SharedChild;
 
 /// Pause before the second attempt; it doubles for each later one, up to
 /// `RETRY_MAX`. The first attempt goes at once.
@@ -186,6 +187,11 @@ impl Ctx {
 
     /// Restarts due now, taken out of the queue.
     pub(crate) fn take_due_restarts(&mut self, now: Instant) -> Vec<Restart> {
+        // Called at every timeout: most find nothing due, and need not take
+        // the list apart and build it again to say so.
+        if !self.pending_restarts.iter().any(|p| p.at <= now) {
+            return Vec::new();
+        }
         let (due, later) = std::mem::take(&mut self.pending_restarts)
             .into_iter()
             .partition(|p| p.at <= now);
@@ -294,7 +300,9 @@ impl Ctx {
             );
             return;
         }
-        let config = config.clone();
+        let Some(config) = SharedChild::find(&sa.connection, name) else {
+            return;
+        };
         let what = format!("CHILD SA {reason}; {action}: creating it again");
         tracing::warn!(
             connection = sa.connection.name,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tern_wire::{ExchangeType, Message, Payload};
 
+use crate::chosen_keys::ChosenKeys;
 use crate::config::{Connection, EngineConfig};
 use crate::cookie::CookieJar;
 use crate::end_action::{self, EndCause, PendingRestart};
@@ -16,7 +17,6 @@ use crate::history::{History, SaEnd, SaKind};
 use crate::identity;
 use crate::ike_sa::{IkeSa, InFlight, Opened, Phase, Purpose, Queued, Spi};
 use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
-use crate::seeded_hash::{SeededMap, SeededState};
 use crate::shard::Shard;
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
@@ -84,7 +84,7 @@ pub(crate) struct Ctx {
     /// Secrets for IKE_SA_INIT cookies (made on first need).
     pub cookies: CookieJar,
     /// Our SPIs of the half-open IKE SAs we answered as responder.
-    pub half_open: HashSet<Spi>,
+    pub half_open: HashSet<Spi, ChosenKeys>,
     /// IKE SAs (unique id, our SPI) whose peer sent INITIAL_CONTACT: its other
     /// IKE SAs are to go.
     pub initial_contacts: Vec<(u64, Spi)>,
@@ -112,7 +112,7 @@ pub(crate) struct Ctx {
     /// Keyed by a fingerprint of the policies (see `child_sa::policy_fingerprint`),
     /// not the policies themselves: a copy per CHILD SA would cost hundreds of
     /// bytes each.
-    pub policy_users: HashMap<u64, usize>,
+    pub policy_users: HashMap<u64, usize, ChosenKeys>,
     /// Children waiting for traffic (`trap.rs`).
     pub(crate) traps: Vec<crate::trap::Trap>,
     next_unique_id: u64,
@@ -125,8 +125,10 @@ pub struct Engine {
     pub(crate) ctx: Ctx,
     /// Boxed: an IKE SA is about 1 KB, so the table (up to 1.3x oversized as it
     /// grows) stays small and taking an SA out to work on it moves a pointer.
-    /// Keyed by our SPI. Its order replays with the engine's randomness (see `seeded_hash`).
-    pub(crate) sas: SeededMap<Spi, Box<IkeSa>>,
+    /// Keyed by our own random SPIs, so a hash without secret keys is safe (see
+    /// `chosen_keys`); its order is then a function of the engine's randomness,
+    /// and a seeded simulation replays.
+    pub(crate) sas: HashMap<Spi, Box<IkeSa>, ChosenKeys>,
     /// Peers that sent INITIAL_CONTACT, for the other engines (sharded only).
     pub(crate) peers_started_over: VecDeque<crate::initial_contact::PeerStartedOver>,
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
@@ -141,13 +143,7 @@ impl Engine {
     }
 
     /// One of several engines that share the work (see [`Shard`]).
-    pub fn sharded(
-        config: EngineConfig,
-        mut env: Box<dyn Environment + Send>,
-        shard: Shard,
-    ) -> Engine {
-        let mut hash_keys = [0u8; 16];
-        env.random(&mut hash_keys);
+    pub fn sharded(config: EngineConfig, env: Box<dyn Environment + Send>, shard: Shard) -> Engine {
         Engine {
             ctx: Ctx {
                 connections: config.connections.iter().cloned().map(Arc::new).collect(),
@@ -161,7 +157,7 @@ impl Engine {
                 new_sas: Vec::new(),
                 pending_restarts: Vec::new(),
                 cookies: CookieJar::default(),
-                half_open: HashSet::new(),
+                half_open: HashSet::default(),
                 initial_contacts: Vec::new(),
                 maybe_duplicates: Vec::new(),
                 duplicate_checks: Vec::new(),
@@ -171,13 +167,13 @@ impl Engine {
                 reauths_due: Vec::new(),
                 reauths_done: Vec::new(),
                 reqids: HashMap::new(),
-                policy_users: HashMap::new(),
+                policy_users: HashMap::default(),
                 traps: Vec::new(),
                 next_unique_id: shard.first_serial(),
                 next_reqid: shard.first_serial() as u32,
                 shard,
             },
-            sas: SeededMap::with_hasher(SeededState::new(hash_keys)),
+            sas: HashMap::default(),
             peers_started_over: VecDeque::new(),
             by_peer_spi: HashMap::new(),
             timers: Timers::default(),
@@ -504,6 +500,24 @@ impl Engine {
         self.release_due_outbound(now);
     }
 
+    /// Drops the timer entries at the top of the heap that an SA's deadline
+    /// moving later left behind, so that poll_timeout names a live deadline:
+    /// each stale one cost the caller a wake-up for nothing (in a simulated
+    /// CHILD rekey, a world step of its own). Entries of SAs not in the table
+    /// (gone, or out for work) stay: handle_timeout judges those.
+    fn drop_stale_timers(&mut self) {
+        while let Some((at, spi)) = self.timers.peek() {
+            let stale = self
+                .sas
+                .get(&spi)
+                .is_some_and(|sa| sa.scheduled.is_some_and(|live| live > at));
+            if !stale {
+                return;
+            }
+            self.timers.pop();
+        }
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.timers.next(),
@@ -647,6 +661,7 @@ impl Engine {
                 }
                 self.ctx.peers.add(&mut sa);
                 self.sas.insert(sa.our_spi(), sa);
+                self.drop_stale_timers();
             }
             Next::Destroy(reason) => {
                 self.ctx.peers.remove(&sa);

@@ -53,10 +53,16 @@ pub struct History {
 
 impl History {
     pub fn record(&mut self, connection: &str, end: SaEnd) {
+        // Looked up by &str first: entry() wants the key owned, a String made
+        // (and dropped) at every CHILD SA's end.
+        if !self.per_connection.contains_key(connection) {
+            self.per_connection
+                .insert(connection.to_string(), VecDeque::new());
+        }
         let entries = self
             .per_connection
-            .entry(connection.to_string())
-            .or_default();
+            .get_mut(connection)
+            .expect("inserted above");
         if entries.len() == HISTORY_PER_CONNECTION {
             let oldest_routine = entries.iter().position(SaEnd::is_routine);
             entries.remove(oldest_routine.unwrap_or(0));

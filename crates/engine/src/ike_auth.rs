@@ -17,6 +17,7 @@ use crate::ike_sa::{AwaitAuthResponse, IkeSa, Phase, Purpose};
 use crate::output::{Event, KernelOp};
 use crate::payloads;
 use crate::proposal;
+use crate::shared_child::SharedChild;
 use crate::ts::{self, Ts};
 
 /// Whose AUTH payload is being computed or checked.
@@ -184,7 +185,7 @@ impl Ctx {
             payloads.push(Payload::TsI(ts::to_payload(&local_ts)));
             payloads.push(Payload::TsR(ts::to_payload(&remote_ts)));
             child = Some(ChildRequest {
-                config: config.clone(),
+                config: SharedChild::at(&conn, 0),
                 spi_in,
                 reqid,
                 local_ts,
@@ -251,7 +252,7 @@ impl Ctx {
         }
         // IKE_AUTH carries the first child; each other one follows in its own
         // CREATE_CHILD_SA (RFC 7296 §1.3.1), queued one after the other.
-        let others: Vec<_> = sa.connection.children.iter().skip(1).cloned().collect();
+        let others: Vec<_> = SharedChild::all(&sa.connection).skip(1).collect();
         for config in others {
             self.start_child(now, sa, config);
         }
@@ -471,7 +472,7 @@ impl Ctx {
         let keys = crate::children::child_keys(sa, choice.suite, None, &sa.nonce_i, &sa.nonce_r)
             .map_err(|e| (NotifyType::NO_PROPOSAL_CHOSEN, e))?;
         let negotiated = Negotiated {
-            name: choice.config.name,
+            name: choice.config.name.clone(),
             reqid,
             mode: choice.mode,
             suite: choice.suite,

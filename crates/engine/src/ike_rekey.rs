@@ -417,7 +417,7 @@ impl Ctx {
             .map(|t| now.saturating_duration_since(t))
         {
             let ours = old.connection.lifetime;
-            crate::rhythm::note_peer_rekey(old, "IKE SA", age, old.peer_rekeyed_at, &ours);
+            crate::rhythm::note_peer_rekey(old, None, age, old.peer_rekeyed_at, &ours);
             new.peer_rekeyed_at = Some(age);
         }
         new.children = std::mem::take(&mut old.children);

@@ -396,22 +396,13 @@ impl IkeSa {
 
     /// One datagram: `header` and `container` (SK or SKF, body empty) with
     /// `plaintext` encrypted into the container's body.
-    fn seal_one(&mut self, header: Header, mut container: Payload, plaintext: &[u8]) -> Vec<u8> {
+    fn seal_one(&mut self, header: Header, container: Payload, plaintext: &[u8]) -> Vec<u8> {
         let keys = self
             .keys
             .as_ref()
             .expect("sealing needs keys: only called after IKE_SA_INIT");
         let body_len = keys.outbound.sealed_len(plaintext.len());
-        match &mut container {
-            Payload::Encrypted(sk) => sk.body = vec![0; body_len],
-            Payload::EncryptedFragment(skf) => skf.body = vec![0; body_len],
-            _ => unreachable!("only SK and SKF carry encrypted payloads"),
-        }
-        let message = Message {
-            header,
-            payloads: vec![container],
-        };
-        let mut bytes = message.to_bytes();
+        let mut bytes = tern_wire::encrypted_message_with_room(&header, &container, body_len);
         let aad_len = bytes.len() - body_len;
         self.iv_counter += 1;
         // A counter, made unpredictable for CBC by the cipher (NIST SP 800-38A,

@@ -22,11 +22,12 @@ fn changed(before: Option<Duration>, age: Duration) -> bool {
     before.is_none_or(|b| b.abs_diff(age) > b / 10)
 }
 
-/// The peer rekeyed `what` of `sa` at `age` (it had rekeyed its predecessor at
-/// `before`): says so when that is sooner than our own schedule and news.
+/// The peer rekeyed `sa` itself, or its CHILD SA of `child`, at `age` (it had
+/// rekeyed the predecessor at `before`): says so when that is sooner than our
+/// own schedule and news.
 pub(crate) fn note_peer_rekey(
     sa: &IkeSa,
-    what: &str,
+    child: Option<&str>,
     age: Duration,
     before: Option<Duration>,
     ours: &Lifetime,
@@ -35,8 +36,14 @@ pub(crate) fn note_peer_rekey(
         tracing::info!(
             ike = sa.unique_id,
             connection = sa.connection.name,
-            "the peer rekeyed the {what} after {} s, before our rekey_time of {} s: \
+            child,
+            "the peer rekeyed the {} after {} s, before our rekey_time of {} s: \
              its lifetime is shorter than ours, and tern follows its lead",
+            if child.is_some() {
+                "CHILD SA"
+            } else {
+                "IKE SA"
+            },
             age.as_secs(),
             ours.rekey_time.as_secs()
         );

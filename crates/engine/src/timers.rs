@@ -21,6 +21,16 @@ impl Timers {
         self.heap.push(Reverse((at, sa)));
     }
 
+    /// The earliest entry, due or not.
+    pub fn peek(&self) -> Option<(Instant, Spi)> {
+        self.heap.peek().map(|Reverse(entry)| *entry)
+    }
+
+    /// Removes the earliest entry.
+    pub fn pop(&mut self) {
+        self.heap.pop();
+    }
+
     pub fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }

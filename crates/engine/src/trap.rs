@@ -15,6 +15,7 @@ use crate::config::{ChildConfig, Connection};
 use crate::engine::{Ctx, Engine, Next};
 use crate::ike_sa::Phase;
 use crate::output::{KernelOp, PolicyInstall};
+use crate::shared_child::SharedChild;
 use crate::ts::Ts;
 
 /// An acquire this soon after the last one that started a negotiation is
@@ -68,7 +69,7 @@ impl Ctx {
         let local_ts: Vec<Ts> = child.local_ts.iter().map(Ts::from_config).collect();
         let remote_ts: Vec<Ts> = child.remote_ts.iter().map(Ts::from_config).collect();
         let policies = child_sa::policies_for(&local_ts, &remote_ts, reqid, child.mode, ends);
-        let fingerprint = child_sa::fingerprint(&policies);
+        let fingerprint = child_sa::fingerprint(policies.iter().cloned());
         if self.take_policies(fingerprint) {
             self.kernel_ops
                 .extend(policies.iter().cloned().map(KernelOp::AddPolicy));
@@ -193,7 +194,7 @@ impl Engine {
         else {
             return;
         };
-        let Some(config) = conn.children.iter().find(|c| c.name == child).cloned() else {
+        let Some(config) = SharedChild::find(&conn, &child) else {
             return;
         };
         tracing::info!(connection, child, %src, %dst, "ACQUIRE: traffic for a trap; initiating");

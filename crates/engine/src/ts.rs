@@ -122,52 +122,68 @@ impl Ts {
         self.intersect(other).as_ref() == Some(self)
     }
 
-    /// The XFRM selectors that together cover exactly this range.
-    pub fn selectors(&self) -> Vec<Selector> {
-        let bits = addr_bits(self.start);
-        let prefixes = range_to_prefixes(to_u128(self.start), to_u128(self.end), bits);
-        let ports = if self.start_port == 0 && self.end_port == u16::MAX {
-            vec![(0u16, 0u16)]
-        } else {
-            range_to_prefixes(self.start_port.into(), self.end_port.into(), 16)
-                .into_iter()
-                .map(|(base, len)| (base as u16, (!0u16).checked_shl(16 - len).unwrap_or(0)))
-                .collect()
-        };
-        let mut out = Vec::with_capacity(prefixes.len() * ports.len());
-        for &(base, prefix_len) in &prefixes {
-            for &(port, port_mask) in &ports {
-                out.push(Selector {
-                    addr: from_u128(base, self.start),
-                    prefix_len: prefix_len as u8,
-                    protocol: self.protocol,
-                    port,
-                    port_mask,
-                });
-            }
-        }
-        out
+    /// The XFRM selectors that together cover exactly this range, computed as
+    /// they are taken: a CHILD rekey walks them twice per side (the policy
+    /// fingerprints), and collecting them cost a dozen allocations a rekey.
+    pub fn selectors(&self) -> impl Iterator<Item = Selector> + Clone {
+        let (like, protocol) = (self.start, self.protocol);
+        // The full port range is one prefix of length 0, that is mask 0: any port.
+        let ports = range_to_prefixes(self.start_port.into(), self.end_port.into(), 16)
+            .map(|(base, len)| (base as u16, (!0u16).checked_shl(16 - len).unwrap_or(0)));
+        range_to_prefixes(
+            to_u128(self.start),
+            to_u128(self.end),
+            addr_bits(self.start),
+        )
+        .flat_map(move |(base, prefix_len)| {
+            ports.clone().map(move |(port, port_mask)| Selector {
+                addr: from_u128(base, like),
+                prefix_len: prefix_len as u8,
+                protocol,
+                port,
+                port_mask,
+            })
+        })
     }
 }
 
-/// Splits an inclusive range of `bits`-wide values into the fewest aligned prefixes.
-fn range_to_prefixes(mut start: u128, end: u128, bits: u32) -> Vec<(u128, u32)> {
-    let mut out = Vec::new();
-    loop {
+/// Splits an inclusive range of `bits`-wide values into the fewest aligned
+/// prefixes `(base, prefix length)`, in order.
+fn range_to_prefixes(start: u128, end: u128, bits: u32) -> Prefixes {
+    Prefixes {
+        next: Some(start),
+        end,
+        bits,
+    }
+}
+
+/// The iterator of [`range_to_prefixes`].
+#[derive(Clone)]
+struct Prefixes {
+    next: Option<u128>,
+    end: u128,
+    bits: u32,
+}
+
+impl Iterator for Prefixes {
+    type Item = (u128, u32);
+
+    fn next(&mut self) -> Option<(u128, u32)> {
+        let start = self.next?;
         // The largest aligned block starting at `start` that does not pass `end`.
         let mut size_log = if start == 0 {
-            bits
+            self.bits
         } else {
-            start.trailing_zeros().min(bits)
+            start.trailing_zeros().min(self.bits)
         };
-        while size_log > 0 && block_last(start, size_log).is_none_or(|last| last > end) {
+        while size_log > 0 && block_last(start, size_log).is_none_or(|last| last > self.end) {
             size_log -= 1;
         }
-        out.push((start, bits - size_log));
-        match block_last(start, size_log) {
-            Some(last) if last < end => start = last + 1,
-            _ => return out,
-        }
+        self.next = match block_last(start, size_log) {
+            Some(last) if last < self.end => Some(last + 1),
+            _ => None,
+        };
+        Some((start, self.bits - size_log))
     }
 }
 
@@ -181,11 +197,12 @@ fn block_last(start: u128, size_log: u32) -> Option<u128> {
 
 impl fmt::Display for Ts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let prefixes = range_to_prefixes(
+        let prefixes: Vec<_> = range_to_prefixes(
             to_u128(self.start),
             to_u128(self.end),
             addr_bits(self.start),
-        );
+        )
+        .collect();
         match prefixes.as_slice() {
             [(base, len)] => write!(f, "{}/{}", from_u128(*base, self.start), len)?,
             _ => write!(f, "{}..{}", self.start, self.end)?,
@@ -263,7 +280,7 @@ mod tests {
         assert_eq!(ts.start, "10.1.0.0".parse::<IpAddr>().unwrap());
         assert_eq!(ts.end, "10.1.0.255".parse::<IpAddr>().unwrap());
         assert_eq!(ts.to_string(), "10.1.0.0/24");
-        let sel = ts.selectors();
+        let sel: Vec<_> = ts.selectors().collect();
         assert_eq!(sel.len(), 1);
         assert_eq!(sel[0].prefix_len, 24);
         assert_eq!(sel[0].port_mask, 0);
@@ -284,8 +301,8 @@ mod tests {
 
     #[test]
     fn whole_spaces_are_one_prefix() {
-        assert_eq!(cidr("0.0.0.0/0").selectors()[0].prefix_len, 0);
-        assert_eq!(cidr("::/0").selectors()[0].prefix_len, 0);
+        assert_eq!(cidr("0.0.0.0/0").selectors().next().unwrap().prefix_len, 0);
+        assert_eq!(cidr("::/0").selectors().next().unwrap().prefix_len, 0);
         assert_eq!(cidr("::/0").to_string(), "::/0");
     }
 
@@ -298,7 +315,7 @@ mod tests {
             start: "10.0.0.1".parse().unwrap(),
             end: "10.0.0.6".parse().unwrap(),
         };
-        let sel = ts.selectors();
+        let sel: Vec<_> = ts.selectors().collect();
         let lens: Vec<u8> = sel.iter().map(|s| s.prefix_len).collect();
         // .1/32, .2/31, .4/31, .6/32
         assert_eq!(lens, vec![32, 31, 31, 32]);

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tern_engine::config::EngineConfig;
@@ -211,6 +212,18 @@ pub struct Host {
     pub engine: Engine,
     kernel: Arc<Mutex<Kernel>>,
     pub events: Vec<tern_engine::Event>,
+    /// Changes whenever an operation is applied to this host's kernel, and is
+    /// unique across hosts (a restarted one included) and threads: what was
+    /// computed from the kernel's SAs and policies holds while it does, and
+    /// reading it takes no lock.
+    pub kernel_generation: u64,
+}
+
+/// The source of kernel generations.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Host {
@@ -227,6 +240,7 @@ impl Host {
             engine: Engine::new(config, Box::new(env)),
             kernel,
             events: Vec::new(),
+            kernel_generation: next_generation(),
         }
     }
 
@@ -236,8 +250,13 @@ impl Host {
 
     /// Applies the engine's kernel operations and collects its events.
     pub fn drain_local(&mut self) {
-        while let Some(op) = self.engine.poll_kernel_op() {
-            self.kernel.lock().expect("kernel lock").apply(op);
+        if let Some(op) = self.engine.poll_kernel_op() {
+            let mut kernel = self.kernel.lock().expect("kernel lock");
+            kernel.apply(op);
+            while let Some(op) = self.engine.poll_kernel_op() {
+                kernel.apply(op);
+            }
+            self.kernel_generation = next_generation();
         }
         while let Some(e) = self.engine.poll_event() {
             self.events.push(e);

@@ -58,6 +58,8 @@ struct World {
     earlier: [Stats; 2],
     restarts: [u64; 2],
     established: [u64; 2],
+    /// CHILD SAs each side deleted as replaced by a rekey.
+    replaced: [u64; 2],
     network: NetworkSettings,
     rng: Rng,
     wire: BinaryHeap<Reverse<InFlight>>,
@@ -70,6 +72,9 @@ struct World {
     steps: u64,
     events: VecDeque<ScheduledEvent>,
     watch: TunnelWatch,
+    /// Whether ESP passes both ways, and the kernel generations it was
+    /// computed at: asked at every step, it changes only with the kernels.
+    passes_at: Option<([u64; 2], bool)>,
     timeline: Vec<TimelineEntry>,
     timeline_omitted: u64,
 }
@@ -98,6 +103,7 @@ impl World {
             earlier: Default::default(),
             restarts: [0; 2],
             established: [0; 2],
+            replaced: [0; 2],
             network: s.network,
             rng: Rng::new(s.seed ^ 0x6e65_7477_6f72_6b00),
             wire: BinaryHeap::new(),
@@ -115,6 +121,7 @@ impl World {
                 })
                 .collect(),
             watch: TunnelWatch::default(),
+            passes_at: None,
             timeline: Vec::new(),
             timeline_omitted: 0,
         })
@@ -131,7 +138,8 @@ impl World {
         }
         let end = self.end;
         self.advance_until(end, true)?;
-        self.watch.observe(self.now, self.is_up(), || None);
+        let up = self.is_up();
+        self.watch.observe(self.now, up, || None);
         let mut report = self.watch.report(self.start, self.now);
 
         // Let what is under way finish on a clean network, then judge the state.
@@ -386,12 +394,16 @@ impl World {
                 reason,
                 ..
             } => format!("{connection}/{child}: CHILD SA failed: {reason}"),
+            Event::ChildSaDeleted { reason, .. } if reason == "rekeyed" => {
+                self.replaced[i] += 1;
+                return;
+            }
             Event::ChildSaDeleted {
                 connection,
                 child,
                 reason,
                 ..
-            } if reason != "rekeyed" => {
+            } => {
                 format!("{connection}/{child}: CHILD SA deleted: {reason}")
             }
             Event::EndAction {
@@ -418,8 +430,20 @@ impl World {
     }
 
     /// Whether traffic could pass both ways now.
-    fn is_up(&self) -> bool {
-        self.passes(0, 1) && self.passes(1, 0) && !self.nat_expired()
+    fn is_up(&mut self) -> bool {
+        let generations = [
+            self.hosts[0].kernel_generation,
+            self.hosts[1].kernel_generation,
+        ];
+        let passes = match self.passes_at {
+            Some((at, passes)) if at == generations => passes,
+            _ => {
+                let passes = self.passes(0, 1) && self.passes(1, 0);
+                self.passes_at = Some((generations, passes));
+                passes
+            }
+        };
+        passes && !self.nat_expired()
     }
 
     /// Whether ESP from host `a` to host `b` would arrive and be accepted.
@@ -474,6 +498,7 @@ impl World {
         SideReport {
             ike_rekeys: stats.ike_rekeys_initiated,
             child_rekeys: stats.child_rekeys_initiated,
+            child_sas_replaced: self.replaced[i],
             collisions: stats.child_rekey_collisions,
             hard_expiries: stats.child_hard_expiries + stats.ike_hard_expiries,
             ike_sas_established: self.established[i],

@@ -31,6 +31,8 @@ mod registry;
 
 pub use error::{WireError, WireErrorKind};
 pub use header::{Flags, Header};
-pub use message::{parse_payloads, try_write_payloads, write_payloads, Message};
+pub use message::{
+    encrypted_message_with_room, parse_payloads, try_write_payloads, write_payloads, Message,
+};
 pub use payload::*;
 pub use registry::*;

@@ -66,18 +66,7 @@ impl Message {
     /// Writes with all lengths and the next-payload chain computed, or says why the
     /// message cannot be encoded.
     pub fn try_to_bytes(&self) -> Result<Vec<u8>, WireError> {
-        let mut w = Writer::new();
-        w.bytes(&[0; Header::LEN]);
-        let first = write_chain(&mut w, &self.payloads, ChainContext::Message)?;
-        w.patch_length_u32(Header::LENGTH_OFFSET, 0, "IKE message")?;
-        let mut bytes = w.into_vec();
-        let header = Header {
-            next_payload: first,
-            length: bytes.len() as u32,
-            ..self.header.clone()
-        };
-        bytes[..Header::LEN].copy_from_slice(&header.to_bytes());
-        Ok(bytes)
+        write_message(&self.header, &self.payloads, 0)
     }
 
     /// The SK payload, if the message has one (it is always the last payload).
@@ -87,6 +76,56 @@ impl Message {
             _ => None,
         }
     }
+}
+
+/// The bytes of a message of `header` and one SK or SKF payload,
+/// `container`, whose body is `body_len` zero bytes, to be sealed in place:
+/// what [`Message::to_bytes`] gives for that message, without building the
+/// zeroed body and the message around it first (and copying the body).
+///
+/// # Panics
+///
+/// If `container` is not SK or SKF, has a body already, or the message is too
+/// long for its length fields.
+pub fn encrypted_message_with_room(
+    header: &Header,
+    container: &Payload,
+    body_len: usize,
+) -> Vec<u8> {
+    let empty = match container {
+        Payload::Encrypted(sk) => sk.body.is_empty(),
+        Payload::EncryptedFragment(skf) => skf.body.is_empty(),
+        _ => panic!("only SK and SKF payloads carry a sealed body"),
+    };
+    assert!(empty, "the container's body is written by sealing");
+    match write_message(header, std::slice::from_ref(container), body_len) {
+        Ok(bytes) => bytes,
+        Err(e) => panic!("cannot encode IKE message: {e}"),
+    }
+}
+
+/// Writes `header` and `payloads`, then `room` zero bytes counted in the last
+/// payload's length and the message's: the body of an SK or SKF payload.
+fn write_message(header: &Header, payloads: &[Payload], room: usize) -> Result<Vec<u8>, WireError> {
+    let guess: usize = payloads.iter().map(Payload::encoded_len_guess).sum();
+    let mut w = Writer::with_capacity(Header::LEN + guess + room);
+    w.bytes(&[0; Header::LEN]);
+    let mut last_start = Header::LEN;
+    let first = write_chain(&mut w, payloads, ChainContext::Message, &mut last_start)?;
+    if room > 0 {
+        w.zeros(room);
+        // The payload's length field follows its next-payload and flags bytes.
+        w.patch_length_u16(last_start + 2, last_start, "payload")?;
+    }
+    w.patch_length_u32(Header::LENGTH_OFFSET, 0, "IKE message")?;
+    let mut bytes = w.into_vec();
+    let header = Header {
+        next_payload: first,
+        length: bytes.len() as u32,
+        ..header.clone()
+    };
+    bytes[..Header::LEN].copy_from_slice(&header.to_bytes());
+    Ok(bytes)
 }
 
 /// Parse the plaintext of a decrypted SK payload: a payload chain starting with `first`.
@@ -113,7 +152,51 @@ pub fn write_payloads(payloads: &[Payload]) -> (PayloadType, Vec<u8>) {
 /// payload inside (plaintext cannot nest them), a field too long for its length
 /// field, or a traffic selector whose type and addresses disagree.
 pub fn try_write_payloads(payloads: &[Payload]) -> Result<(PayloadType, Vec<u8>), WireError> {
-    let mut w = Writer::new();
-    let first = write_chain(&mut w, payloads, ChainContext::Plaintext)?;
+    let guess: usize = payloads.iter().map(Payload::encoded_len_guess).sum();
+    let mut w = Writer::with_capacity(guess);
+    let first = write_chain(&mut w, payloads, ChainContext::Plaintext, &mut 0)?;
     Ok((first, w.into_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::Flags;
+    use crate::payload::EncryptedFragmentPayload;
+    use crate::registry::ExchangeType;
+
+    #[test]
+    fn room_for_a_sealed_body_is_the_message_with_a_zeroed_body() {
+        let header = Header::new(
+            [1; 8],
+            [2; 8],
+            ExchangeType::CREATE_CHILD_SA,
+            Flags::request(true),
+            7,
+        );
+        let sk = |body: Vec<u8>| {
+            Payload::Encrypted(EncryptedPayload {
+                first_inner: PayloadType::SA,
+                body,
+            })
+        };
+        let skf = |body: Vec<u8>| {
+            Payload::EncryptedFragment(EncryptedFragmentPayload {
+                fragment_number: 2,
+                total_fragments: 3,
+                first_inner: PayloadType::NONE,
+                body,
+            })
+        };
+        for container in [sk, skf] {
+            let whole = Message {
+                header: header.clone(),
+                payloads: vec![container(vec![0; 93])],
+            };
+            assert_eq!(
+                encrypted_message_with_room(&header, &container(Vec::new()), 93),
+                whole.to_bytes()
+            );
+        }
+    }
 }

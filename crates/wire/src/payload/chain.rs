@@ -86,6 +86,7 @@ pub(crate) fn write_chain(
     w: &mut Writer,
     payloads: &[Payload],
     context: ChainContext,
+    last_start: &mut usize,
 ) -> Result<PayloadType, WireError> {
     for (index, payload) in payloads.iter().enumerate() {
         if payload.is_encrypted() && context == ChainContext::Plaintext {
@@ -101,6 +102,7 @@ pub(crate) fn write_chain(
             return Err(w.error(WireErrorKind::EncryptedNotLast));
         }
         let start = w.len();
+        *last_start = start;
         w.u8(next.0);
         w.u8(if payload.is_critical() {
             CRITICAL_BIT

@@ -100,6 +100,18 @@ impl Payload {
         matches!(self, Payload::Unknown { critical: true, .. })
     }
 
+    /// About how many bytes the payload takes written, generic header
+    /// included, to size the output buffer: exact for SK and SKF (almost
+    /// every message after IKE_SA_INIT is one), a round 64 for the others.
+    pub(crate) fn encoded_len_guess(&self) -> usize {
+        const GENERIC_HEADER: usize = 4;
+        match self {
+            Payload::Encrypted(sk) => GENERIC_HEADER + sk.body.len(),
+            Payload::EncryptedFragment(skf) => GENERIC_HEADER + 4 + skf.body.len(),
+            _ => 64,
+        }
+    }
+
     /// True for SK and SKF, which must end a message.
     pub fn is_encrypted(&self) -> bool {
         matches!(self, Payload::Encrypted(_) | Payload::EncryptedFragment(_))

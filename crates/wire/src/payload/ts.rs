@@ -132,17 +132,22 @@ impl TrafficSelector {
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
-        let (length, start, end) = match (self.ts_type, self.start_addr, self.end_addr) {
-            (TsType::IPV4_ADDR_RANGE, IpAddr::V4(start), IpAddr::V4(end)) => (
-                IPV4_SELECTOR_LEN,
-                start.octets().to_vec(),
-                end.octets().to_vec(),
-            ),
-            (TsType::IPV6_ADDR_RANGE, IpAddr::V6(start), IpAddr::V6(end)) => (
-                IPV6_SELECTOR_LEN,
-                start.octets().to_vec(),
-                end.octets().to_vec(),
-            ),
+        // The addresses as octets on the stack (16 for either family, the
+        // first `address_len` used): two vectors per selector were most of the
+        // allocations of writing a CREATE_CHILD_SA request.
+        let mut start = [0u8; 16];
+        let mut end = [0u8; 16];
+        let (length, address_len) = match (self.ts_type, self.start_addr, self.end_addr) {
+            (TsType::IPV4_ADDR_RANGE, IpAddr::V4(s), IpAddr::V4(e)) => {
+                start[..4].copy_from_slice(&s.octets());
+                end[..4].copy_from_slice(&e.octets());
+                (IPV4_SELECTOR_LEN, 4)
+            }
+            (TsType::IPV6_ADDR_RANGE, IpAddr::V6(s), IpAddr::V6(e)) => {
+                start = s.octets();
+                end = e.octets();
+                (IPV6_SELECTOR_LEN, 16)
+            }
             (TsType::IPV4_ADDR_RANGE | TsType::IPV6_ADDR_RANGE, _, _) => {
                 return Err(w.error(WireErrorKind::BadTrafficSelector(
                     "the addresses' family does not match the selector type",
@@ -155,8 +160,8 @@ impl TrafficSelector {
         w.u16(w.fit_u16(length, "traffic selector")?);
         w.u16(self.start_port);
         w.u16(self.end_port);
-        w.bytes(&start);
-        w.bytes(&end);
+        w.bytes(&start[..address_len]);
+        w.bytes(&end[..address_len]);
         Ok(())
     }
 }
@@ -245,35 +250,40 @@ pub(crate) fn parse_ts_payload(r: &mut Reader<'_>) -> Result<ParsedTs, WireError
     let count_offset = r.offset();
     let declared = usize::from(r.u8("number of traffic selectors")?);
     r.skip_reserved(3)?;
-    let mut selectors = Vec::new();
+    // Address ranges (almost always all there is) go straight into the
+    // payload's vector; the first other selector moves them into a vector of
+    // any selectors. At most one vector either way, sized by the count
+    // (bounded by the bytes there are: a selector takes at least 4).
+    let capacity = declared.min(r.remaining() / SELECTOR_HEADER_LEN);
+    let mut ranges = Vec::with_capacity(capacity);
+    let mut others: Option<Vec<AnyTrafficSelector>> = None;
     while !r.is_empty() {
-        selectors.push(AnyTrafficSelector::parse(r)?);
+        let selector = AnyTrafficSelector::parse(r)?;
+        match (&mut others, selector) {
+            (None, AnyTrafficSelector::Range(range)) => ranges.push(range),
+            (None, other) => {
+                let mut any: Vec<AnyTrafficSelector> = Vec::with_capacity(capacity);
+                any.extend(ranges.drain(..).map(AnyTrafficSelector::Range));
+                any.push(other);
+                others = Some(any);
+            }
+            (Some(any), selector) => any.push(selector),
+        }
     }
-    if selectors.len() != declared {
+    let found = others.as_ref().map_or(ranges.len(), Vec::len);
+    if found != declared {
         return Err(WireError {
             offset: count_offset,
             kind: WireErrorKind::CountMismatch {
                 what: "traffic selectors",
                 declared,
-                found: selectors.len(),
+                found,
             },
         });
     }
-    let all_ranges = selectors
-        .iter()
-        .all(|s| matches!(s, AnyTrafficSelector::Range(_)));
-    Ok(if all_ranges {
-        ParsedTs::Ranges(TsPayload {
-            selectors: selectors
-                .into_iter()
-                .filter_map(|s| match s {
-                    AnyTrafficSelector::Range(range) => Some(range),
-                    AnyTrafficSelector::Other(_) => None,
-                })
-                .collect(),
-        })
-    } else {
-        ParsedTs::Any(AnyTsPayload { selectors })
+    Ok(match others {
+        None => ParsedTs::Ranges(TsPayload { selectors: ranges }),
+        Some(selectors) => ParsedTs::Any(AnyTsPayload { selectors }),
     })
 }
 
