@@ -20,4 +20,4 @@ pub use report::{Outage, Report, SideReport, TimelineEntry};
 pub use scenario::{
     load, parse, parse_duration, Action, NetworkSettings, Scenario, ScheduledEvent, Side,
 };
-pub use world::run;
+pub use world::{run, run_keeping};

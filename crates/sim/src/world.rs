@@ -31,7 +31,14 @@ const MAX_STEPS: u64 = 20_000_000;
 
 /// Runs a scenario to its end.
 pub fn run(scenario: &Scenario) -> Result<Report, String> {
-    World::new(scenario)?.run()
+    run_keeping(scenario, TIMELINE_LIMIT)
+}
+
+/// As [`run`], keeping up to `timeline_limit` timeline entries.
+pub fn run_keeping(scenario: &Scenario, timeline_limit: usize) -> Result<Report, String> {
+    let mut world = World::new(scenario)?;
+    world.timeline_limit = timeline_limit;
+    world.run()
 }
 
 /// A datagram on its way.
@@ -77,6 +84,10 @@ struct World {
     passes_at: Option<([u64; 2], bool)>,
     timeline: Vec<TimelineEntry>,
     timeline_omitted: u64,
+    timeline_limit: usize,
+    /// The latest note once the timeline is full: an outage's cause is the
+    /// latest note, kept or not.
+    latest_omitted: Option<String>,
 }
 
 impl World {
@@ -124,6 +135,8 @@ impl World {
             passes_at: None,
             timeline: Vec::new(),
             timeline_omitted: 0,
+            timeline_limit: TIMELINE_LIMIT,
+            latest_omitted: None,
         })
     }
 
@@ -166,8 +179,11 @@ impl World {
             if watching {
                 let up = self.is_up();
                 // Copied only when the tunnel goes down, not at every step.
-                let timeline = &self.timeline;
-                let note = || timeline.last().map(|e| e.what.clone());
+                let latest = self
+                    .latest_omitted
+                    .as_ref()
+                    .or(self.timeline.last().map(|e| &e.what));
+                let note = || latest.cloned();
                 if let Some(entry) = self.watch.observe(self.now, up, note) {
                     self.note(None, entry);
                 }
@@ -418,8 +434,9 @@ impl World {
     }
 
     fn note(&mut self, side: Option<usize>, what: String) {
-        if self.timeline.len() >= TIMELINE_LIMIT {
+        if self.timeline.len() >= self.timeline_limit {
             self.timeline_omitted += 1;
+            self.latest_omitted = Some(what);
             return;
         }
         self.timeline.push(TimelineEntry {

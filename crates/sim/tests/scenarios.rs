@@ -184,3 +184,18 @@ fn reauthentication_on_a_lossy_link_never_duplicates_or_expires() {
     );
     assert!(report.local.ike_sas_established >= 30, "{report}");
 }
+
+/// An outage's cause is the latest event before it, also once the report's
+/// timeline is full: before, every outage after the 200th entry was blamed on
+/// that entry (conf/scenarios/lossy-link.toml: 20 of its 48 outages had a wrong cause).
+#[test]
+fn outage_causes_do_not_depend_on_how_much_timeline_is_kept() {
+    let text = include_str!("../../../conf/scenarios/lossy-link.toml");
+    let scenario = tern_sim::parse(text, "lossy-link.toml", None).unwrap();
+    let kept = tern_sim::run(&scenario).unwrap();
+    assert!(kept.timeline_omitted > 0, "the timeline must fill up");
+    let all = tern_sim::run_keeping(&scenario, usize::MAX).unwrap();
+    assert_eq!(all.timeline_omitted, 0);
+    assert!(!kept.outages.is_empty());
+    assert_eq!(kept.outages, all.outages);
+}
