@@ -23,8 +23,8 @@ use crate::ts::Ts;
 /// deleted, so that packets already in flight are not lost.
 pub const INBOUND_GRACE: Duration = Duration::from_secs(5);
 
-/// How long a CHILD SA the peer rekeyed may wait for the peer's DELETE before we
-/// delete it ourselves.
+/// The shortest a CHILD SA the peer rekeyed waits for the peer's DELETE before we
+/// delete it ourselves (see `Ctx::peer_delete_wait`).
 pub const REKEYED_LINGER: Duration = Duration::from_secs(30);
 
 /// An initiator's CHILD SA request in IKE_AUTH, between sending it and the answer.

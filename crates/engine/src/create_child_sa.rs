@@ -8,7 +8,7 @@ use tern_wire::{
     ExchangeType, KeMethod, KePayload, NotifyPayload, NotifyType, Payload, ProtocolId,
 };
 
-use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated, REKEYED_LINGER};
+use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated};
 use crate::child_select;
 use crate::config::{KeyExchange, Mode};
 use crate::engine::{Ctx, Next};
@@ -184,6 +184,7 @@ impl Ctx {
         if let Some(new) = sa.children.iter_mut().find(|c| c.unique_id == new_id) {
             new.peer_rekeyed_at = rhythm;
         }
+        let wait = self.peer_delete_wait();
         let old = sa.children.iter_mut().find(|c| c.spi_in == old_spi);
         match &ex.collision {
             // §2.8.1: the rekey with the lowest of the four nonces made a redundant SA;
@@ -193,10 +194,7 @@ impl Ctx {
                 self.stats.child_rekey_collisions += 1;
                 if let Some(old) = old {
                     old.state = ChildState::Rekeyed;
-                    old.expire_at = Some(
-                        old.expire_at
-                            .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
-                    );
+                    old.expire_at = Some(old.expire_at.map_or(now + wait, |t| t.min(now + wait)));
                 }
                 tracing::info!(
                     ike = sa.unique_id,
@@ -395,6 +393,7 @@ impl Ctx {
         let Some(old_spi) = ex.rekey_of else {
             return self.child_failed(now, sa, &ex.config.name, reason);
         };
+        let wait = self.peer_delete_wait();
         let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
             // The CHILD SA ended (hard expiry, say) while its rekey was in flight,
             // and its end action waited for this answer: bring it back now.
@@ -409,10 +408,7 @@ impl Ctx {
         if ex.collision.is_some() {
             // The peer's simultaneous rekey replaced it; the peer deletes it.
             old.state = ChildState::Rekeyed;
-            old.expire_at = Some(
-                old.expire_at
-                    .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
-            );
+            old.expire_at = Some(old.expire_at.map_or(now + wait, |t| t.min(now + wait)));
             return;
         }
         if old.state == ChildState::Rekeying {
@@ -657,12 +653,10 @@ impl Ctx {
             let ours_pending = sa.children[pos].state == ChildState::Rekeying;
             if !(ours_pending && self.note_collision(sa, old_spi, collision)) {
                 // The peer rekeyed it and will delete it.
+                let wait = self.peer_delete_wait();
                 let old = &mut sa.children[pos];
                 old.state = ChildState::Rekeyed;
-                old.expire_at = Some(
-                    old.expire_at
-                        .map_or(now + REKEYED_LINGER, |t| t.min(now + REKEYED_LINGER)),
-                );
+                old.expire_at = Some(old.expire_at.map_or(now + wait, |t| t.min(now + wait)));
             }
         }
         Next::Keep

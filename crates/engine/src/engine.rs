@@ -965,6 +965,17 @@ impl Ctx {
     }
 
     /// Delay before retransmission number `n + 1`: base * factor^n.
+    /// How long a CHILD SA the peer replaced waits for the peer's DELETE. If our
+    /// answer to its rekey was lost, the peer sends on the old SA until one of
+    /// its retransmissions gets through, up to a whole retransmission schedule
+    /// (ours is the estimate): deleting the old SA sooner cut such tunnels off.
+    pub(crate) fn peer_delete_wait(&self) -> Duration {
+        let schedule: Duration = (0..=self.config.retransmit.tries)
+            .map(|n| self.retransmit_delay(n))
+            .sum();
+        schedule.max(crate::child_sa::REKEYED_LINGER)
+    }
+
     fn retransmit_delay(&self, n: u32) -> Duration {
         let r = &self.config.retransmit;
         let factor = f64::from(r.factor_tenths) / 10.0;

@@ -430,3 +430,49 @@ fn the_peers_shorter_rhythm_is_shown() {
     assert_eq!(b.peer_rekeyed_at, None);
     assert_eq!(b.children[0].peer_rekeyed_at, None);
 }
+
+/// Sun has an SA to send to moon on, and moon has it too.
+fn sun_can_reach_moon(pair: &Pair) -> bool {
+    let sun: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+    let moon = pair.a.kernel();
+    pair.b
+        .kernel()
+        .sas
+        .keys()
+        .any(|key| key.0 == sun && moon.sas.contains_key(key))
+}
+
+/// Sun rekeys the CHILD SA and moon's answers are lost for 40 s: sun keeps
+/// sending on the old SA until a retransmission gets through. Moon waited only
+/// 30 s for sun's DELETE, then deleted the old SA itself (and so did sun, told
+/// by moon), and sun had nothing to send on until its rekey got through; now
+/// moon waits out a whole retransmission schedule.
+#[test]
+fn the_old_sa_waits_while_the_peer_retransmits_its_rekey() {
+    let b = with_child_lifetime(sun_config(), lifetime(100, 3600, 0));
+    let mut pair = Pair::new(moon_config(), b);
+    up(&mut pair);
+    let lost_until = pair.now + secs(100 + 40);
+    let clock = std::rc::Rc::new(std::cell::Cell::new(pair.now));
+    let seen = clock.clone();
+    pair.network = Box::new(move |t, from_a| {
+        let rekey_answer = from_a
+            && t.payload.get(18) == Some(&36)
+            && t.payload.get(19).is_some_and(|flags| flags & 0x20 != 0);
+        if rekey_answer && seen.get() < lost_until {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    for _ in 0..200 {
+        clock.set(pair.now);
+        pair.run_for(secs(1));
+        assert!(
+            sun_can_reach_moon(&pair),
+            "at {:?}: sun has no SA to moon that moon has",
+            pair.elapsed()
+        );
+    }
+    assert_one_consistent_child(&pair);
+}
