@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tern_wire::Identification;
 
-use crate::engine::{Engine, Next};
+use crate::engine::Engine;
 use crate::ike_sa::{IkeSa, Spi};
 
 /// The longest a peer's make-before-break reauthentication is given to delete
@@ -142,10 +142,7 @@ impl Engine {
                     connection = sa.connection.name,
                     "two IKE SAs with one peer for one connection; deleting the lower-ranked"
                 );
-                // Replaced, not lost: nothing to restart.
-                sa.end_cause = None;
-                sa.restart = None;
-                let next: Next = self.ctx.start_delete(now, &mut sa, DUPLICATE);
+                let next = self.ctx.end_replaced(now, &mut sa, DUPLICATE, true);
                 self.settle_one(now, sa, next);
             }
         }

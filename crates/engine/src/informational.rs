@@ -12,6 +12,25 @@ use crate::ike_sa::{IkeSa, Phase, Purpose};
 use crate::payloads;
 
 impl Ctx {
+    /// An IKE SA that another replaces ends (a reauthentication, a duplicate, the
+    /// peer's INITIAL_CONTACT): nothing is restarted for it, and the peer is told
+    /// unless it no longer has it.
+    pub(crate) fn end_replaced(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        reason: &str,
+        peer_has_it: bool,
+    ) -> Next {
+        sa.end_cause = None;
+        sa.restart = None;
+        if peer_has_it {
+            self.start_delete(now, sa, reason)
+        } else {
+            Next::Destroy(reason.to_string())
+        }
+    }
+
     /// Starts deleting an IKE SA: its CHILD SAs leave the kernel now, the peer is told,
     /// and the SA goes when the peer confirms (or stops answering).
     pub(crate) fn start_delete(&mut self, now: Instant, sa: &mut IkeSa, reason: &str) -> Next {

@@ -73,12 +73,6 @@ impl PeerIndex {
         }
     }
 
-    /// Our SPIs of the IKE SAs that may share `sa`'s connection and peer (`sa`'s
-    /// own among them): compare before acting.
-    fn candidates(&self, sa: &IkeSa) -> Vec<Spi> {
-        sa.peer_key.map(|key| self.under(key)).unwrap_or_default()
-    }
-
     /// Our SPIs of the IKE SAs that may be of `connection` with `peer`: compare
     /// before acting.
     pub fn of(&self, connection: &str, peer: &Identification) -> Vec<Spi> {
@@ -101,39 +95,16 @@ impl Engine {
             let Some(new) = self.sas.get(&spi).filter(|sa| sa.unique_id == ike_id) else {
                 continue;
             };
-            let (connection, peer) = (new.connection.name.clone(), new.peer_id.clone());
-            if let (Some(peer), true) = (&peer, self.ctx.shard.count() > 1) {
-                self.peers_started_over.push_back(PeerStartedOver {
-                    connection: connection.clone(),
-                    peer: peer.clone(),
-                });
-            }
-            let old: Vec<Spi> = self
-                .ctx
-                .peers
-                .candidates(new)
-                .into_iter()
-                .filter(|candidate| {
-                    self.sas.get(candidate).is_some_and(|sa| {
-                        sa.unique_id != ike_id
-                            && sa.connection.name == connection
-                            && sa.peer_id == peer
-                    })
-                })
-                .collect();
-            for spi in old {
-                let Some(mut sa) = self.sas.remove(&spi) else {
-                    continue;
-                };
-                tracing::info!(
-                    ike = sa.unique_id,
-                    connection,
-                    "removing an IKE SA the peer no longer has (INITIAL_CONTACT)"
-                );
-                // The peer restarted: nothing to restart on our side.
-                sa.end_cause = None;
-                sa.restart = None;
-                self.settle_one(now, sa, crate::engine::Next::Destroy(REPLACED.into()));
+            let Some(peer) = new.peer_id.clone() else {
+                continue;
+            };
+            let gone = PeerStartedOver {
+                connection: new.connection.name.clone(),
+                peer,
+            };
+            self.forget_sas_of(now, &gone, Some(ike_id), "INITIAL_CONTACT");
+            if self.ctx.shard.count() > 1 {
+                self.peers_started_over.push_back(gone);
             }
         }
     }
@@ -147,6 +118,18 @@ impl Engine {
     /// Another engine's peer started over: the IKE SAs this engine holds with
     /// it for that connection go at once, as INITIAL_CONTACT asks.
     pub fn forget_peer(&mut self, now: std::time::Instant, gone: &PeerStartedOver) {
+        self.forget_sas_of(now, gone, None, "INITIAL_CONTACT to another engine");
+    }
+
+    /// Removes at once, without a word to the peer (it no longer has them), the
+    /// IKE SAs of the connection with the peer, but IKE SA `keep`.
+    fn forget_sas_of(
+        &mut self,
+        now: std::time::Instant,
+        gone: &PeerStartedOver,
+        keep: Option<u64>,
+        why: &str,
+    ) {
         let old: Vec<Spi> = self
             .ctx
             .peers
@@ -154,7 +137,9 @@ impl Engine {
             .into_iter()
             .filter(|spi| {
                 self.sas.get(spi).is_some_and(|sa| {
-                    sa.connection.name == gone.connection && sa.peer_id.as_ref() == Some(&gone.peer)
+                    Some(sa.unique_id) != keep
+                        && sa.connection.name == gone.connection
+                        && sa.peer_id.as_ref() == Some(&gone.peer)
                 })
             })
             .collect();
@@ -165,11 +150,10 @@ impl Engine {
             tracing::info!(
                 ike = sa.unique_id,
                 connection = gone.connection,
-                "removing an IKE SA the peer no longer has (INITIAL_CONTACT to another engine)"
+                "removing an IKE SA the peer no longer has ({why})"
             );
-            sa.end_cause = None;
-            sa.restart = None;
-            self.settle(now, sa, crate::engine::Next::Destroy(REPLACED.into()));
+            let next = self.ctx.end_replaced(now, &mut sa, REPLACED, false);
+            self.settle_one(now, sa, next);
         }
     }
 }

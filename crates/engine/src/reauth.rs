@@ -105,10 +105,7 @@ impl Engine {
                     connection = sa.connection.name,
                     "IKE SA reauthenticated; deleting the old one"
                 );
-                // Replaced, not lost: nothing to restart.
-                sa.end_cause = None;
-                sa.restart = None;
-                let next = self.ctx.start_delete(now, &mut sa, REAUTHENTICATED);
+                let next = self.ctx.end_replaced(now, &mut sa, REAUTHENTICATED, true);
                 self.settle_one(now, sa, next);
             }
         }
