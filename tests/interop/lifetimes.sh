@@ -106,6 +106,10 @@ scenario_simultaneous-ike-rekeys() {
 # still stand, then the old ones deleted; tern answers all of it and the ping goes on.
 # (strongSwan's default, break-before-make, drops the tunnel itself for a moment.)
 scenario_strongswan-reauthenticates() {
+    # strongSwan may break before it makes: in one CI run its first IKE_SA_INIT
+    # answer went missing and it deleted the old IKE SA before the new one was
+    # up, 4 ms without an SA (see HANDOVER_WINDOW_MS in tests/interop/run).
+    local HANDOVER_LOSS_OK=1
     CHARON_OPTIONS="make_before_break = yes"
     lifetime_setup "" "" $'reauth_time = 20s\n        rekey_time = 0s' ""
     swanctl_initiate sun
