@@ -105,6 +105,10 @@ pub struct ChildSa {
     /// not computed again when it goes (that was a fifth of a rekey's
     /// policy work, for 8 bytes).
     pub policies_fingerprint: u64,
+    /// Made by the peer's rekey of an SA we then deleted ourselves: if the peer
+    /// deletes this one, it settled a rekey/delete collision, and did not close
+    /// the child on purpose (see `handle_informational_request`).
+    pub predecessor_deleted_by_us: bool,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -156,6 +160,7 @@ impl ChildSa {
             policies_fingerprint: 0,
             created_by_us: None,
             peer_rekeyed_at: None,
+            predecessor_deleted_by_us: false,
         }
     }
 

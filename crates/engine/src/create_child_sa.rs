@@ -401,7 +401,7 @@ impl Ctx {
                 now,
                 sa,
                 &ex.config.name,
-                crate::end_action::EndCause::Expired,
+                crate::end_action::EndCause::Lost,
                 &format!("ended while its rekey was in flight, and the rekey failed: {reason}"),
             );
         };
