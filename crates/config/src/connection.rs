@@ -39,6 +39,7 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "rand_time",
     "reauth_time",
     "keyingtries",
+    "rekey_adapt",
     "dpd_delay",
     "dpd_timeout",
     "children",
@@ -119,6 +120,7 @@ fn connection(
         Some(f) => f.integer_in(0, 10_000)? as u32,
         None => 0,
     };
+    let rekey_adapt = optional(table, "rekey_adapt", |f| f.boolean())?.unwrap_or(true);
     // IKEv2 judges a peer dead by the retransmission schedule, as strongSwan does;
     // dpd_timeout is read (and checked) so swanctl-style files load unchanged.
     optional(table, "dpd_timeout", duration)?;
@@ -168,6 +170,7 @@ fn connection(
         dpd_delay,
         reauth_time,
         keyingtries,
+        rekey_adapt,
     })
 }
 

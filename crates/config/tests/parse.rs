@@ -69,6 +69,7 @@ fn demo_connection(
         dpd_delay: Duration::ZERO,
         reauth_time: Duration::ZERO,
         keyingtries: 0,
+        rekey_adapt: true,
     }
 }
 

@@ -96,6 +96,9 @@ impl Ctx {
             .unwrap_or_default();
         let jitter = self.jitter(lifetime.rand_time);
         let mut child = ChildSa::new(n, self.unique_id(), now, lifetime, jitter);
+        if let Some(age) = crate::adapt::rekey_before(sa, &child.name) {
+            child.rekey_at = Some(child.rekey_at.map_or(now + age, |t| t.min(now + age)));
+        }
         child.limits = self.traffic_limits(traffic);
         let ends = endpoints(sa);
         let (inbound, outbound) = child_sa::sa_installs(&child, ends, keys, we_initiated);

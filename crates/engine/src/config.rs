@@ -125,6 +125,9 @@ pub struct Connection {
     /// is tried when the peer does not answer; 0 keeps trying until it does.
     /// A refusal (no proposal chosen, authentication failed) is never retried.
     pub keyingtries: u32,
+    /// Rekey a child's SAs before the age at which the peer keeps ending them
+    /// without a rekey (see `adapt`); on unless configured off.
+    pub rekey_adapt: bool,
 }
 
 impl Connection {

@@ -411,6 +411,7 @@ impl Ctx {
         new.reauth_by = old.reauth_by.take();
         // The peer's rhythm (see `rhythm`): measured when it rekeys, kept when we do.
         new.peer_rekeyed_at = old.peer_rekeyed_at;
+        new.peer_ends = old.peer_ends.take();
         if let Some(age) = old
             .established_at
             .filter(|_| !we_initiated)

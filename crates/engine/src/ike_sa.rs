@@ -221,6 +221,9 @@ pub struct IkeSa {
     /// How old an IKE SA of this line was when the peer last rekeyed it (see
     /// `rhythm`). New IKE SAs of a rekey keep it until the peer rekeys again.
     pub peer_rekeyed_at: Option<Duration>,
+    /// The ages at which the peer ended CHILD SAs without rekeying them (see
+    /// `adapt`). Boxed: most peers rekey, and most IKE SAs never need it.
+    pub peer_ends: Option<Box<crate::adapt::PeerEnds>>,
 }
 
 impl IkeSa {
@@ -277,6 +280,7 @@ impl IkeSa {
             reauth_by: None,
             reauthenticates: false,
             peer_rekeyed_at: None,
+            peer_ends: None,
         }
     }
 

@@ -149,6 +149,9 @@ impl Ctx {
                 if let Some(name) = &name {
                     self.trap_before_retire(sa, name, cause);
                 }
+                if cause == EndCause::PeerClosed {
+                    self.note_peer_end(now, sa, child_id);
+                }
                 closed.extend(name.map(|n| (n, cause)));
             }
             self.retire_child(now, sa, child_id, reason, true);

@@ -7,6 +7,7 @@
 
 pub mod config;
 
+mod adapt;
 mod algorithms;
 mod capabilities;
 mod cert_auth;

@@ -571,11 +571,14 @@ fn a_late_rekey_answer_is_never_met_by_our_delete() {
 /// stayed down for good.
 fn hard_expiry_brings_the_child_back(expiring_side_is_moon: bool) {
     let short = lifetime(0, 60, 0);
-    let (a, b) = if expiring_side_is_moon {
+    let (mut a, mut b) = if expiring_side_is_moon {
         (with_child_lifetime(moon_config(), short), sun_config())
     } else {
         (moon_config(), with_child_lifetime(sun_config(), short))
     };
+    // Every round expires: the other side does not learn to rekey first.
+    a.connections[0].rekey_adapt = false;
+    b.connections[0].rekey_adapt = false;
     let mut pair = Pair::new(a, b);
     up(&mut pair);
     for round in 1..=3u64 {
@@ -600,4 +603,48 @@ fn the_initiators_hard_expiry_brings_the_child_back() {
 #[test]
 fn the_responders_hard_expiry_brings_the_child_back() {
     hard_expiry_brings_the_child_back(false);
+}
+
+/// A peer with rekeying off (strongSwan `rekey_time = 0s`, or a life_time equal to
+/// its rekey_time) lets each CHILD SA expire, deletes it and creates a new one:
+/// break-before-make. Once it has done so twice at the same age, moon rekeys the
+/// child itself a tenth before that age, and the peer's SAs stop expiring.
+fn peer_with_rekeying_off(adapt: bool) -> Pair {
+    let mut a = moon_config();
+    a.connections[0].rekey_adapt = adapt;
+    let b = with_child_lifetime(sun_config(), lifetime(0, 60, 0));
+    let mut pair = Pair::new(a, b);
+    up(&mut pair);
+    pair.run_for(secs(600));
+    pair
+}
+
+#[test]
+fn a_peer_that_lets_its_sas_expire_is_rekeyed_first() {
+    let mut pair = peer_with_rekeying_off(true);
+    assert_eq!(pair.a.engine.stats().rekeys_adapted, 1);
+    assert_eq!(
+        pair.b.engine.stats().child_hard_expiries,
+        2,
+        "the peer's SAs expire twice, then moon rekeys them first"
+    );
+    let moon_rekeys = pair.a.engine.stats().child_rekeys_initiated;
+    assert!(
+        moon_rekeys >= 8,
+        "moon rekeyed {moon_rekeys} times in 8 min, every 54 s"
+    );
+    // Between two rekeys, once the old inbound SA's grace is over.
+    pair.run_for(secs(20));
+    assert_one_consistent_child(&pair);
+}
+
+#[test]
+fn rekey_adapt_false_leaves_the_peers_rhythm_alone() {
+    let mut pair = peer_with_rekeying_off(false);
+    assert_eq!(pair.a.engine.stats().rekeys_adapted, 0);
+    assert_eq!(pair.a.engine.stats().child_rekeys_initiated, 0);
+    assert!(pair.b.engine.stats().child_hard_expiries >= 9);
+    // Each expiry brings the child back all the same.
+    pair.run_for(secs(6));
+    assert_one_consistent_child(&pair);
 }
