@@ -16,6 +16,8 @@ use crate::ike_sa::IkeSa;
 
 /// How many deletions at about the same age make a pattern.
 const SEEN_TO_ADAPT: u32 = 2;
+/// No SA is rekeyed younger than this, whatever the peer does.
+const MIN_REKEY_AGE: Duration = Duration::from_secs(1);
 
 /// The ages at which the peer ended SAs of each child without rekeying them.
 #[derive(Debug, Default)]
@@ -82,12 +84,21 @@ impl Ctx {
         let Some(ended) = sa.children.iter().find(|c| c.unique_id == id) else {
             return;
         };
+        // Another SA of the child still stands: the peer deleted a redundant one
+        // (a rekey collision, a duplicate), not the child's last SA at its end.
+        if sa
+            .children
+            .iter()
+            .any(|c| c.name == ended.name && c.unique_id != id)
+        {
+            return;
+        }
         let (name, age) = (
             ended.name.clone(),
             now.saturating_duration_since(ended.installed_at),
         );
         let ends = sa.peer_ends.get_or_insert_with(Default::default);
-        let Some(rekey_age) = ends.note(&name, age) else {
+        let Some(rekey_age) = ends.note(&name, age).filter(|a| *a >= MIN_REKEY_AGE) else {
             return;
         };
         tracing::warn!(

@@ -25,7 +25,8 @@ pub(crate) enum EndCause {
     PeerDead,
     /// The peer deleted the IKE SA.
     PeerClosed,
-    /// The IKE SA reached its life_time without a successful rekey.
+    /// The IKE SA reached its life_time without a successful rekey: both ends may
+    /// well be alive, so the connection is not left down.
     Expired,
     /// An IKE SA not yet up: the peer did not answer a request of its set-up.
     Unanswered,
@@ -66,12 +67,10 @@ pub(crate) fn action_for(child: &ChildConfig, cause: EndCause) -> Option<EndActi
     match cause {
         EndCause::PeerDead => restart,
         EndCause::PeerClosed => start,
-        // Either setting says the tunnel should not stay down.
-        EndCause::Expired => restart.or(start),
         EndCause::Unanswered => None,
         // Nobody asked for it to go: it comes back, as its settings say, or at
         // once; an on-demand child's standing trap brings it back on the next packet.
-        EndCause::Lost => restart
+        EndCause::Expired | EndCause::Lost => restart
             .or(start)
             .or((child.start_action != StartAction::Trap).then_some(EndAction::Restart)),
     }

@@ -76,6 +76,9 @@ impl Ctx {
             .collect();
         if deletes.iter().any(|d| d.protocol == ProtocolId::IKE) {
             self.respond(sa, ExchangeType::INFORMATIONAL, id, &[]);
+            if self.peer_won_ike_rekey_collision(now, sa) {
+                return Next::Destroy("rekeyed".into());
+            }
             let reason = match &sa.phase {
                 Phase::Rekeyed => "rekeyed".to_string(),
                 // Both ends deleted it at once: our reason stands, and it is no
