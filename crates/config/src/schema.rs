@@ -90,6 +90,7 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
             nat_port,
             nat_keepalive: settings.nat_keepalive,
             fragmentation,
+            emulate: Default::default(),
         },
     })
 }

@@ -195,6 +195,9 @@ pub struct ChildExchange {
     pub mode: Mode,
     /// Set when the peer rekeyed the same CHILD SA while this rekey was in flight.
     pub collision: Option<Collision>,
+    /// The peer deleted the SA this rekey replaces while the rekey was in flight
+    /// (only kept to emulate strongSwan, see `Emulation::rekey_delete_collision`).
+    pub deleted_meanwhile: bool,
 }
 
 /// The tunnel endpoints of a CHILD SA.

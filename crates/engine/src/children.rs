@@ -369,6 +369,9 @@ impl Ctx {
         self.retire_child(now, sa, id, &why, false);
         // Tell the peer, so it does not keep sending into an SA we dropped.
         self.request_child_delete(now, sa, spi_in, "hard expiry");
+        if self.config.emulate.no_recreate_after_expiry {
+            return;
+        }
         // A tunnel configured to stay up is not left down.
         self.restart_child(
             now,

@@ -65,7 +65,9 @@ impl Ctx {
                     // The tunnel is down from now: bring it back now, not once the
                     // peer confirmed the DELETE (a whole retransmission schedule
                     // when its answer is lost).
-                    if let Some(restart) = crate::end_action::plan(sa) {
+                    if self.config.emulate.no_recreate_after_expiry {
+                        sa.end_cause = None;
+                    } else if let Some(restart) = crate::end_action::plan(sa) {
                         sa.end_cause = None;
                         self.schedule_restart(now, sa.unique_id, restart, WHY);
                     }

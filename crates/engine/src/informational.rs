@@ -127,6 +127,11 @@ impl Ctx {
             .map(|(_, spi_in, _, _)| spi_in.to_be_bytes().to_vec())
             .collect();
         let mut closed = Vec::new();
+        if self.config.emulate.rekey_delete_collision {
+            for (_, spi_in, _, _) in gone.iter().filter(|g| g.2 == ChildState::Rekeying) {
+                mark_deleted_meanwhile(sa, *spi_in);
+            }
+        }
         for (child_id, _, state, collided) in gone {
             let reason = if state == ChildState::Rekeyed {
                 "rekeyed"
@@ -207,6 +212,19 @@ impl Ctx {
                 Next::Keep
             }
             _ => Next::Keep,
+        }
+    }
+}
+
+/// Emulating strongSwan: our rekey of CHILD SA `spi_in` met the peer's DELETE of it.
+fn mark_deleted_meanwhile(sa: &mut IkeSa, spi_in: u32) {
+    let in_flight = sa.in_flight.iter_mut().map(|r| &mut r.purpose);
+    let queued = sa.queued.iter_mut().map(|q| &mut q.purpose);
+    for purpose in in_flight.chain(queued) {
+        if let Purpose::CreateChild(ex) = purpose {
+            if ex.rekey_of == Some(spi_in) {
+                ex.deleted_meanwhile = true;
+            }
         }
     }
 }
