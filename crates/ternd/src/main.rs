@@ -6,6 +6,7 @@ mod dispatch;
 mod env;
 mod kernel;
 mod kernel_events;
+mod log_filter;
 mod present;
 mod shards;
 mod stats;
@@ -41,9 +42,10 @@ struct Args {
     /// Control socket path (overrides [daemon].socket).
     #[arg(long)]
     socket: Option<PathBuf>,
-    /// error, warn, info, debug or trace.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    /// error, warn (or warning), info, debug, trace or off; then, after commas,
+    /// TARGET=LEVEL for one subsystem (e.g. `info,tern_engine=debug`).
+    #[arg(long, default_value = "info", value_parser = log_filter::parse)]
+    log_level: log_filter::LogFilter,
     /// Negotiate IKE only; keep CHILD SAs in memory instead of the kernel (for
     /// hosts without ESP support).
     #[arg(long)]
@@ -55,10 +57,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log_level)
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(args.log_level.env_filter())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
