@@ -1,5 +1,6 @@
 //! ternd: the tern IKEv2 daemon.
 
+mod config_source;
 mod control;
 mod daemon;
 mod dispatch;
@@ -36,9 +37,13 @@ use crate::udp::BoundSocket;
     about = "tern: an IKEv2 daemon that keeps tunnels up"
 )]
 struct Args {
-    /// Configuration file (default: the built-in configuration, conf/ternd.toml).
+    /// Configuration file [default: /etc/tern/ternd.toml].
     #[arg(long, short)]
     config: Option<PathBuf>,
+    /// Run the embedded demo configuration (conf/ternd.toml, with its published
+    /// key) instead of a file: for tests/demo/run and trying tern out, never a host.
+    #[arg(long, conflicts_with = "config")]
+    demo: bool,
     /// Control socket path (overrides [daemon].socket).
     #[arg(long)]
     socket: Option<PathBuf>,
@@ -79,16 +84,9 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let config = match &args.config {
-        Some(path) => tern_config::load_file(path)?,
-        None => tern_config::default_config()?,
-    };
-    let origin = args
-        .config
-        .as_ref()
-        .map_or("the built-in configuration".to_string(), |p| {
-            p.display().to_string()
-        });
+    let source = config_source::ConfigSource::from_args(args.config.clone(), args.demo);
+    let config = source.load()?;
+    let origin = source.describe();
     tracing::info!(
         connections = config.engine.connections.len(),
         "configuration loaded from {origin}"
@@ -163,7 +161,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             kernel.clone(),
             to_shards.clone(),
             config.daemon.nat_port,
-            args.config.clone(),
+            source.path().map(PathBuf::from),
             counted.clone(),
         );
         let shutdown = shutdown_rx.clone();

@@ -126,3 +126,86 @@ fn an_unknown_log_level_is_refused_with_status_2() {
         assert!(stderr.contains("--log-level"), "{given}: names the option");
     }
 }
+
+/// Runs ternd with an empty tmpfs over /etc (a private mount namespace: needs root),
+/// so the host's own /etc/tern/ternd.toml, if any, stays out of the test.
+fn ternd_without_etc(args: &[&str]) -> Output {
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "mount -t tmpfs tmpfs /etc && exec \"$0\" \"$@\"",
+        ])
+        .arg(TERND)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run unshare (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("unshare:") && !stderr.contains("mount:"),
+        "cannot hide /etc (these tests need root): {stderr}"
+    );
+    out
+}
+
+#[test]
+fn without_config_ternd_reads_etc_and_says_how_out_when_it_is_missing() {
+    let out = ternd_without_etc(&["--no-kernel"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for needed in [
+        "/etc/tern/ternd.toml does not exist",
+        "--config FILE",
+        "--demo",
+    ] {
+        assert!(stderr.contains(needed), "names {needed}: {stderr}");
+    }
+}
+
+#[test]
+fn demo_runs_the_embedded_configuration_and_excludes_config() {
+    let dir = temp_dir("demo");
+    let socket = dir.join("demo.sock");
+    // The demo listens on 0.0.0.0:500; a namespace of its own keeps the host's ports free.
+    let net = common::Net::new("tdm");
+    let log = dir.join("demo.log");
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &net.a,
+            TERND,
+            "--demo",
+            "--no-kernel",
+            "--socket",
+        ])
+        .arg(&socket)
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none() && Instant::now() < deadline,
+            "ternd --demo did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let conns = common::ternctl(&socket, &["list-conns"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(conns.stdout.contains("demo"), "{conns:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("embedded demo configuration"), "{text}");
+
+    let out = ternd(&["--demo", "--config", "/dev/null"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--demo and --config exclude each other"
+    );
+}
