@@ -1,5 +1,6 @@
 //! ternd: the tern IKEv2 daemon.
 
+mod check;
 mod config_source;
 mod control;
 mod daemon;
@@ -44,6 +45,10 @@ struct Args {
     /// key) instead of a file: for tests/demo/run and trying tern out, never a host.
     #[arg(long, conflicts_with = "config")]
     demo: bool,
+    /// Check the configuration and start nothing: print every error with its
+    /// file:line:column (exit status 1), or the connections it holds (0).
+    #[arg(long)]
+    check: bool,
     /// Control socket path (overrides [daemon].socket).
     #[arg(long)]
     socket: Option<PathBuf>,
@@ -59,6 +64,10 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if args.check {
+        let source = config_source::ConfigSource::from_args(args.config.clone(), args.demo);
+        return check::check(&source, &mut std::io::stdout(), &mut std::io::stderr());
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -209,3 +209,66 @@ fn demo_runs_the_embedded_configuration_and_excludes_config() {
         "--demo and --config exclude each other"
     );
 }
+
+#[test]
+fn check_prints_every_error_with_its_position_and_fails() {
+    let dir = temp_dir("check-bad");
+    let path = dir.join("three.toml");
+    std::fs::write(
+        &path,
+        "[daemon]\nport = 0\nworkerz = 2\n\n[connections.x]\nauth = \"psk\"\npsk = \"a-long-enough-pre-shared-key\"\nremote_addrs = [\"192.0.2.300\"]\nlocal_id = \"moon.example\"\n",
+    )
+    .unwrap();
+    let out = ternd(&["--check", "--config", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let file = path.display().to_string();
+    for (position, says) in [
+        ("3:1", "unknown key `workerz`"),
+        ("2:8", "`daemon.port` must be between 1 and 65535"),
+        ("8:17", "`192.0.2.300` is not an IPv4 or IPv6 address"),
+    ] {
+        assert!(
+            stderr.contains(&format!("{file}:{position}: {says}")),
+            "{position} {says}: {stderr}"
+        );
+    }
+    assert!(stderr.contains("3 error(s)"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing claims success");
+}
+
+#[test]
+fn check_lists_the_connections_of_a_sound_file() {
+    let config = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../conf/examples/site-to-site-psk-east.toml"
+    ))
+    .unwrap();
+    let dir = temp_dir("check-good");
+    let path = dir.join("east.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = ternd(&["--check", "-c", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(&format!("{}: OK, 1 connection(s)", path.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("auth psk"), "{stdout}");
+}
+
+#[test]
+fn check_without_config_checks_the_etc_file() {
+    let out = ternd_without_etc(&["--check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/etc/tern/ternd.toml does not exist"),
+        "{stderr}"
+    );
+}
