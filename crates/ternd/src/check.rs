@@ -6,18 +6,18 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::config_source::{missing_system_config, ConfigSource, SYSTEM_CONFIG};
+use crate::config_source::{missing_system_config, ConfigSource};
 
 /// Checks `source`, printing the verdict on `out` and errors on `err`; success
 /// only when the configuration would load.
 pub fn check(source: &ConfigSource, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let origin = source.describe();
+    if source.is_missing_system_file() {
+        let _ = writeln!(err, "ternd: {}", missing_system_config());
+        return ExitCode::FAILURE;
+    }
     let checked = match source {
         ConfigSource::Demo => tern_config::default_config().map_err(|e| vec![e]),
-        ConfigSource::File(path) if path.as_os_str() == SYSTEM_CONFIG && !path.exists() => {
-            let _ = writeln!(err, "ternd: {}", missing_system_config());
-            return ExitCode::FAILURE;
-        }
         ConfigSource::File(path) => tern_config::check_file(path),
     };
     match checked {

@@ -43,17 +43,19 @@ impl ConfigSource {
         }
     }
 
-    /// Reads and parses the configuration. A missing system file is explained: the
-    /// package installs it, and there are two ways out.
+    /// True when this is the system file and it does not exist: that deserves
+    /// [`missing_system_config`] rather than a bare "cannot read".
+    pub fn is_missing_system_file(&self) -> bool {
+        matches!(self, ConfigSource::File(path)
+            if path == Path::new(SYSTEM_CONFIG) && !path.exists())
+    }
+
+    /// Reads and parses the configuration; the first error if any.
     pub fn load(&self) -> anyhow::Result<tern_config::Config> {
         match self {
+            _ if self.is_missing_system_file() => anyhow::bail!("{}", missing_system_config()),
             ConfigSource::Demo => Ok(tern_config::default_config()?),
-            ConfigSource::File(path) => {
-                if path == Path::new(SYSTEM_CONFIG) && !path.exists() {
-                    anyhow::bail!("{}", missing_system_config());
-                }
-                Ok(tern_config::load_file(path)?)
-            }
+            ConfigSource::File(path) => Ok(tern_config::load_file(path)?),
         }
     }
 }
