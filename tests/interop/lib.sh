@@ -437,7 +437,9 @@ tern_demo_psk() {
 }
 
 # ternd_start NS DIR LOG [ARGS...]: starts ternd in NS with its socket at DIR/ternd.sock
-# (DIR on a tmpfs), logging to LOG; waits until ternctl can reach it.
+# (DIR on a tmpfs), logging to LOG; waits until ternctl can reach it. ARGS choose the
+# configuration (`--config FILE` or `--demo`): ternd alone reads /etc/tern/ternd.toml,
+# the host's, which a test must never pick up.
 ternd_start() {
     local ns=$1 dir=$2 log=$3
     shift 3
@@ -449,6 +451,13 @@ ternd_start() {
         warn "ternctl not built ($TERNCTL missing)"
         return 1
     }
+    case " $* " in
+    *" --config "* | *" --demo "*) ;;
+    *)
+        warn "ternd_start: say --config FILE or --demo (ternd would read the host's /etc/tern/ternd.toml)"
+        return 1
+        ;;
+    esac
     mkdir -p "$dir"
     ip netns exec "$ns" "$TERND" --socket "$dir/ternd.sock" --log-level debug "$@" \
         </dev/null >"$log" 2>&1 &

@@ -8,7 +8,7 @@ use tern_engine::config::{
 
 use crate::duration::{duration, format as format_duration};
 
-use crate::error::{ConfigError, Source};
+use crate::error::{ConfigError, Errors, Source};
 use crate::identity::identity;
 use crate::proposal::{esp_proposal, ike_proposal};
 use crate::psk::{psk_bytes, read_psk_file, resolve, SecretFileError};
@@ -76,61 +76,134 @@ pub const DEFAULT_ESP_PROPOSALS: &[&str] = &["aes128gcm16", "aes256gcm16"];
 pub(crate) fn connections(
     ctx: &Context<'_>,
     table: &TableReader<'_>,
-) -> Result<Vec<Connection>, ConfigError> {
+    errors: &mut Errors,
+) -> Vec<Connection> {
     table
         .entries()
         .into_iter()
-        .map(|(name, field)| {
-            check_name(&ctx.src, &name, "connection")?;
-            connection(ctx, name.value, &field.table(CONNECTION_KEYS)?)
+        .filter_map(|(name, field)| {
+            let named = errors.keep(check_name(&ctx.src, &name, "connection"));
+            let table = field.table_checked(CONNECTION_KEYS, errors)?;
+            let connection = connection(ctx, name.value, &table, errors);
+            named.and(connection)
         })
         .collect()
 }
 
+/// The connection, or `None` with its errors kept: every key is checked on its own;
+/// checks that join several keys run when those keys are sound.
 fn connection(
     ctx: &Context<'_>,
     name: &str,
     table: &TableReader<'_>,
-) -> Result<Connection, ConfigError> {
+    errors: &mut Errors,
+) -> Option<Connection> {
     let src = &ctx.src;
-    let local_addrs = optional(table, "local_addrs", ip_list)?.unwrap_or_default();
-    let remote_addrs = optional(table, "remote_addrs", ip_list)?.unwrap_or_default();
-    let remote_port = optional(table, "remote_port", |f| f.port())?.unwrap_or(500);
-    let local_id_field = table.required("local_id")?;
-    let local_id = local_id_field.string()?.parse_with(src, identity)?;
+    let before = errors.len();
+    let local_addrs = errors
+        .keep(optional(table, "local_addrs", ip_list))
+        .flatten()
+        .unwrap_or_default();
+    let remote_addrs = errors.keep(optional(table, "remote_addrs", ip_list));
+    let remote_port = errors
+        .keep(optional(table, "remote_port", |f| f.port()))
+        .flatten()
+        .unwrap_or(500);
+    let local_id_field = errors.keep(table.required("local_id"));
+    let local_id = local_id_field
+        .as_ref()
+        .and_then(|f| errors.keep(f.string().and_then(|id| id.parse_with(src, identity))));
     let remote_id = match table.field("remote_id") {
-        Some(f) => match f.string()? {
-            any if any.value == "%any" => None,
-            id => Some(id.parse_with(src, identity)?),
-        },
-        None => None,
+        Some(f) => errors.keep(f.string().and_then(|id| match id.value {
+            "%any" => Ok(None),
+            _ => id.parse_with(src, identity).map(Some),
+        })),
+        None => Some(None),
     };
-    let auth = auth(ctx, table)?;
-    if let AuthConfig::Pubkey(pubkey) = &auth {
+    let auth = errors.keep(auth(ctx, table));
+    if let (Some(AuthConfig::Pubkey(pubkey)), Some(field), Some(id)) =
+        (&auth, &local_id_field, &local_id)
+    {
         for credential in &pubkey.credentials {
-            check_local_id_in_cert(&local_id_field, &local_id, &credential.certs[0])?;
+            errors.keep(check_local_id_in_cert(field, id, &credential.certs[0]));
         }
     }
-    let ike_proposals = proposals(table, "proposals", DEFAULT_IKE_PROPOSALS, ike_proposal)?;
-    let start_action = optional(table, "start_action", start_action)?.unwrap_or_default();
-    let dpd_delay = optional(table, "dpd_delay", duration)?.unwrap_or(Duration::ZERO);
-    let reauth_time = optional(table, "reauth_time", duration)?.unwrap_or(Duration::ZERO);
+    let ike_proposals = errors.keep(proposals(
+        table,
+        "proposals",
+        DEFAULT_IKE_PROPOSALS,
+        ike_proposal,
+    ));
+    let start_action = errors.keep(optional(table, "start_action", start_action));
+    let dpd_delay = errors
+        .keep(optional(table, "dpd_delay", duration))
+        .flatten()
+        .unwrap_or(Duration::ZERO);
+    let reauth_time = errors
+        .keep(optional(table, "reauth_time", duration))
+        .flatten()
+        .unwrap_or(Duration::ZERO);
     let keyingtries = match table.field("keyingtries") {
         // 0 means "until the peer answers"; beyond that, any bound is a choice.
-        Some(f) => f.integer_in(0, 10_000)? as u32,
+        Some(f) => errors.keep(f.integer_in(0, 10_000)).unwrap_or(0) as u32,
         None => 0,
     };
-    let rekey_adapt = optional(table, "rekey_adapt", |f| f.boolean())?.unwrap_or(true);
+    let rekey_adapt = errors
+        .keep(optional(table, "rekey_adapt", |f| f.boolean()))
+        .flatten()
+        .unwrap_or(true);
     // IKEv2 judges a peer dead by the retransmission schedule, as strongSwan does;
     // dpd_timeout is read (and checked) so swanctl-style files load unchanged.
-    optional(table, "dpd_timeout", duration)?;
-    let children = match table.field("children") {
-        Some(f) => children(src, &f.named_tables()?)?,
+    errors.keep(optional(table, "dpd_timeout", duration));
+    let children = match table
+        .field("children")
+        .and_then(|f| errors.keep(f.named_tables()))
+    {
+        Some(f) => children(src, &f, errors),
         None => Vec::new(),
     };
 
     // Starting a connection (or trapping it) means initiating, which needs
     // somewhere to send to.
+    let start_action = start_action.map(Option::unwrap_or_default);
+    let remote_addrs = remote_addrs.map(Option::unwrap_or_default);
+    if let (Some(start_action), Some(remote_addrs)) = (start_action, &remote_addrs) {
+        check_initiator_has_a_peer(name, table, start_action, remote_addrs, &children, errors);
+    }
+    let lifetime = errors.keep(lifetime(table, Lifetime::ike_default()));
+    if errors.len() > before {
+        return None;
+    }
+
+    Some(Connection {
+        name: name.to_string(),
+        local_addrs,
+        remote_addrs: remote_addrs?,
+        remote_port,
+        local_id: local_id?,
+        remote_id: remote_id?,
+        auth: auth?,
+        ike_proposals: ike_proposals?,
+        children,
+        start_action: start_action?,
+        lifetime: lifetime?,
+        dpd_delay,
+        reauth_time,
+        keyingtries,
+        rekey_adapt,
+    })
+}
+
+/// Starting a connection (or trapping it) means initiating, which needs somewhere to
+/// send to.
+fn check_initiator_has_a_peer(
+    name: &str,
+    table: &TableReader<'_>,
+    start_action: StartAction,
+    remote_addrs: &[std::net::IpAddr],
+    children: &[ChildConfig],
+    errors: &mut Errors,
+) {
     if remote_addrs.is_empty() {
         let starts_itself =
             (start_action != StartAction::None).then(|| table.field("start_action"));
@@ -147,31 +220,15 @@ fn connection(
             Some(child_field(table, &c.name, key))
         });
         if let Some(Some(f)) = starts_itself.or(initiating_child) {
-            let setting = format!("{} = {}", f.key(), f.string()?.value);
-            return Err(f.error(format!(
-                "`{setting}` needs `remote_addrs` in [connections.{name}]: \
-                 without a peer address tern can only respond"
-            )));
+            if let Some(value) = errors.keep(f.string()) {
+                let setting = format!("{} = {}", f.key(), value.value);
+                errors.push(f.error(format!(
+                    "`{setting}` needs `remote_addrs` in [connections.{name}]: \
+                     without a peer address tern can only respond"
+                )));
+            }
         }
     }
-
-    Ok(Connection {
-        name: name.to_string(),
-        local_addrs,
-        remote_addrs,
-        remote_port,
-        local_id,
-        remote_id,
-        auth,
-        ike_proposals,
-        children,
-        start_action,
-        lifetime: lifetime(table, Lifetime::ike_default())?,
-        dpd_delay,
-        reauth_time,
-        keyingtries,
-        rekey_adapt,
-    })
 }
 
 /// The value of `key` in child `child` of a connection table (for error positions).
@@ -246,23 +303,27 @@ fn table_name(table: &TableReader<'_>) -> String {
     format!("[{}]", table.path())
 }
 
-fn children(src: &Source<'_>, table: &TableReader<'_>) -> Result<Vec<ChildConfig>, ConfigError> {
+fn children(src: &Source<'_>, table: &TableReader<'_>, errors: &mut Errors) -> Vec<ChildConfig> {
     // TOML itself rejects a child defined twice, so names are unique here.
     table
         .entries()
         .into_iter()
-        .map(|(name, field)| {
-            check_name(src, &name, "child")?;
-            child(src, name.value, &field.table(CHILD_KEYS)?)
+        .filter_map(|(name, field)| {
+            let named = errors.keep(check_name(src, &name, "child"));
+            let table = field.table_checked(CHILD_KEYS, errors)?;
+            let child = child(src, name.value, &table, errors);
+            named.and(child)
         })
         .collect()
 }
 
+/// The child, or `None` with its errors kept: every key is checked on its own.
 fn child(
     src: &Source<'_>,
     name: &str,
     table: &TableReader<'_>,
-) -> Result<ChildConfig, ConfigError> {
+    errors: &mut Errors,
+) -> Option<ChildConfig> {
     let selectors = |key: &str| -> Result<Vec<_>, ConfigError> {
         let field = table.required(key)?;
         let list = field.string_array()?;
@@ -271,17 +332,31 @@ fn child(
         }
         list.iter().map(|s| s.parse_with(src, ts)).collect()
     };
-    Ok(ChildConfig {
+    let local_ts = errors.keep(selectors("local_ts"));
+    let remote_ts = errors.keep(selectors("remote_ts"));
+    let esp_proposals = errors.keep(proposals(
+        table,
+        "esp_proposals",
+        DEFAULT_ESP_PROPOSALS,
+        esp_proposal,
+    ));
+    let mode = errors.keep(optional(table, "mode", mode));
+    let start_action = errors.keep(optional(table, "start_action", start_action));
+    let lifetime = errors.keep(lifetime(table, Lifetime::default()));
+    let traffic = errors.keep(traffic::traffic(table));
+    let dpd_action = errors.keep(optional(table, "dpd_action", dpd_action));
+    let close_action = errors.keep(optional(table, "close_action", close_action));
+    Some(ChildConfig {
         name: name.to_string(),
-        local_ts: selectors("local_ts")?,
-        remote_ts: selectors("remote_ts")?,
-        esp_proposals: proposals(table, "esp_proposals", DEFAULT_ESP_PROPOSALS, esp_proposal)?,
-        mode: optional(table, "mode", mode)?.unwrap_or_default(),
-        start_action: optional(table, "start_action", start_action)?.unwrap_or_default(),
-        lifetime: lifetime(table, Lifetime::default())?,
-        traffic: traffic::traffic(table)?,
-        dpd_action: optional(table, "dpd_action", dpd_action)?.unwrap_or_default(),
-        close_action: optional(table, "close_action", close_action)?.unwrap_or_default(),
+        local_ts: local_ts?,
+        remote_ts: remote_ts?,
+        esp_proposals: esp_proposals?,
+        mode: mode?.unwrap_or_default(),
+        start_action: start_action?.unwrap_or_default(),
+        lifetime: lifetime?,
+        traffic: traffic?,
+        dpd_action: dpd_action?.unwrap_or_default(),
+        close_action: close_action?.unwrap_or_default(),
     })
 }
 

@@ -31,6 +31,51 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The errors found so far, in the order the parser met them: a check goes on past
+/// a bad value so that `ternd --check` can show every error at once.
+#[derive(Debug, Default)]
+pub(crate) struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    /// The value, or `None` with its error kept.
+    pub fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+
+    /// Runs one check that sets what it reads, keeping its error.
+    pub fn check(&mut self, step: impl FnOnce() -> Result<(), ConfigError>) {
+        self.keep(step());
+    }
+
+    pub fn push(&mut self, error: ConfigError) {
+        self.0.push(error);
+    }
+
+    pub fn extend(&mut self, errors: impl IntoIterator<Item = ConfigError>) {
+        self.0.extend(errors);
+    }
+
+    /// How many errors so far (to tell whether a part added any).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `value` if nothing was wrong, else every error.
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<ConfigError>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
 /// The text being parsed and its name, to turn byte offsets into line and column.
 #[derive(Clone, Copy)]
 pub(crate) struct Source<'a> {

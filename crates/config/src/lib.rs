@@ -84,6 +84,12 @@ pub struct DaemonConfig {
 /// Parses configuration text. `origin` names it in errors; a relative `psk_file` is
 /// resolved against the current directory.
 pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    check_str(text, origin).map_err(first)
+}
+
+/// Parses configuration text and reports every error found, in file order of
+/// discovery (`parse_str` reports the first of them).
+pub fn check_str(text: &str, origin: &str) -> Result<Config, Vec<ConfigError>> {
     let ctx = schema::Context {
         src: error::Source { origin, text },
         base_dir: None,
@@ -94,14 +100,22 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
 /// Reads and parses a configuration file. A relative `psk_file` is resolved against
 /// the file's directory.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    check_file(path).map_err(first)
+}
+
+/// Reads and parses a configuration file and reports every error found (`load_file`
+/// reports the first of them): for `ternd --check`.
+pub fn check_file(path: &Path) -> Result<Config, Vec<ConfigError>> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        error::Source {
-            origin: &origin,
-            text: "",
-        }
-        .file_error(format!("cannot read the configuration: {e}"))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| {
+            error::Source {
+                origin: &origin,
+                text: "",
+            }
+            .file_error(format!("cannot read the configuration: {e}"))
+        })
+        .map_err(|e| vec![e])?;
     let base_dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let ctx = schema::Context {
         src: error::Source {
@@ -111,6 +125,14 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         base_dir,
     };
     schema::config(&ctx)
+}
+
+/// The first of a check's errors (there is always one).
+fn first(errors: Vec<ConfigError>) -> ConfigError {
+    errors
+        .into_iter()
+        .next()
+        .expect("a failed check reports at least one error")
 }
 
 /// The embedded default configuration, parsed.

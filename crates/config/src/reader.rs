@@ -7,7 +7,7 @@
 use std::ops::Range;
 use toml_edit::{Item, TableLike, Value};
 
-use crate::error::{ConfigError, Source};
+use crate::error::{ConfigError, Errors, Source};
 use crate::suggest::nearest;
 
 /// A value and where it was written.
@@ -48,12 +48,14 @@ pub(crate) struct TableReader<'a> {
 }
 
 impl<'a> TableReader<'a> {
-    /// The document's top-level table.
+    /// The document's top-level table; unknown keys are kept in `errors` and the
+    /// known ones can still be read.
     pub fn root(
         src: Source<'a>,
         table: &'a dyn TableLike,
         known: &[&str],
-    ) -> Result<Self, ConfigError> {
+        errors: &mut Errors,
+    ) -> Self {
         let reader = TableReader {
             src,
             table,
@@ -61,8 +63,8 @@ impl<'a> TableReader<'a> {
             name: "the top level".to_string(),
             path: String::new(),
         };
-        reader.reject_unknown_keys(known)?;
-        Ok(reader)
+        errors.extend(reader.unknown_keys(known));
+        reader
     }
 
     /// The key names in this table, each with its span, in file order.
@@ -110,6 +112,15 @@ impl<'a> TableReader<'a> {
     }
 
     fn reject_unknown_keys(&self, known: &[&str]) -> Result<(), ConfigError> {
+        match self.unknown_keys(known).into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// An error for each key not in `known`, in file order.
+    fn unknown_keys(&self, known: &[&str]) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
         for (name, _) in self.table.iter() {
             if known.contains(&name) {
                 continue;
@@ -123,12 +134,12 @@ impl<'a> TableReader<'a> {
                 Some(suggestion) => format!("did you mean `{suggestion}`?"),
                 None => format!("known keys: {}", known.join(", ")),
             };
-            return Err(self.src.error(
+            errors.push(self.src.error(
                 span,
                 format!("unknown key `{name}` in {}; {hint}", self.name),
             ));
         }
-        Ok(())
+        errors
     }
 }
 
@@ -290,6 +301,14 @@ impl<'a> Field<'a> {
         let reader = self.any_table()?;
         reader.reject_unknown_keys(known)?;
         Ok(reader)
+    }
+
+    /// A table of `known` keys; unknown keys are kept in `errors` and the known ones
+    /// can still be read. `None` (its error kept) when the value is not a table.
+    pub fn table_checked(&self, known: &[&str], errors: &mut Errors) -> Option<TableReader<'a>> {
+        let reader = errors.keep(self.any_table())?;
+        errors.extend(reader.unknown_keys(known));
+        Some(reader)
     }
 
     /// A table whose keys are names chosen by the user (connections, children).

@@ -9,7 +9,7 @@ use tern_engine::config::{
 };
 
 use crate::connection::connections;
-use crate::error::{ConfigError, Source};
+use crate::error::{ConfigError, Errors, Source};
 use crate::reader::TableReader;
 use crate::{Config, DaemonConfig};
 
@@ -56,31 +56,46 @@ pub(crate) struct Context<'a> {
     pub base_dir: Option<&'a Path>,
 }
 
-pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
+/// The configuration, or every error found in it (a syntax error stops the reading
+/// at once; past that, each table, key and value is checked on its own).
+pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, Vec<ConfigError>> {
     let document = toml_edit::ImDocument::parse(ctx.src.text)
-        .map_err(|e| ctx.src.error(e.span(), one_line(e.message())))?;
-    let root = TableReader::root(ctx.src, document.as_table(), ROOT_KEYS)?;
-    let (daemon, settings) = match root.field("daemon") {
-        Some(f) => {
-            let table = f.table(DAEMON_KEYS)?;
-            (daemon(&table)?, engine_settings(&table)?)
-        }
+        .map_err(|e| vec![ctx.src.error(e.span(), one_line(e.message()))])?;
+    let mut errors = Errors::default();
+    let root = TableReader::root(ctx.src, document.as_table(), ROOT_KEYS, &mut errors);
+    let daemon_table = root
+        .field("daemon")
+        .and_then(|f| f.table_checked(DAEMON_KEYS, &mut errors));
+    let (daemon, settings) = match &daemon_table {
+        Some(table) => (
+            daemon(table, &mut errors),
+            engine_settings(table, &mut errors),
+        ),
         None => (DaemonConfig::default(), EngineSettings::default()),
     };
-    let retransmit = match root.field("retransmit") {
-        Some(f) => retransmit(&f.table(RETRANSMIT_KEYS)?)?,
+    let retransmit = match root
+        .field("retransmit")
+        .and_then(|f| f.table_checked(RETRANSMIT_KEYS, &mut errors))
+    {
+        Some(table) => retransmit(&table, &mut errors),
         None => RetransmitConfig::default(),
     };
-    let fragmentation = match root.field("fragmentation") {
-        Some(f) => fragmentation(&f.table(FRAGMENTATION_KEYS)?)?,
+    let fragmentation = match root
+        .field("fragmentation")
+        .and_then(|f| f.table_checked(FRAGMENTATION_KEYS, &mut errors))
+    {
+        Some(table) => fragmentation(&table, &mut errors),
         None => Fragmentation::default(),
     };
-    let connections = match root.field("connections") {
-        Some(f) => connections(ctx, &f.named_tables()?)?,
+    let connections = match root
+        .field("connections")
+        .and_then(|f| errors.keep(f.named_tables()))
+    {
+        Some(table) => connections(ctx, &table, &mut errors),
         None => Vec::new(),
     };
     let (ike_port, nat_port) = (daemon.port, daemon.nat_port);
-    Ok(Config {
+    errors.finish(Config {
         daemon,
         engine: EngineConfig {
             connections,
@@ -95,49 +110,68 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, ConfigError> {
     })
 }
 
-fn daemon(table: &TableReader<'_>) -> Result<DaemonConfig, ConfigError> {
+fn daemon(table: &TableReader<'_>, errors: &mut Errors) -> DaemonConfig {
     let mut daemon = DaemonConfig::default();
     if let Some(f) = table.field("socket") {
-        let path = f.string()?;
-        if path.value.is_empty() {
-            return Err(f.error("`daemon.socket` must not be empty"));
-        }
-        daemon.socket = PathBuf::from(path.value);
+        errors.check(|| {
+            let path = f.string()?;
+            if path.value.is_empty() {
+                return Err(f.error("`daemon.socket` must not be empty"));
+            }
+            daemon.socket = PathBuf::from(path.value);
+            Ok(())
+        });
     }
     if let Some(f) = table.field("socket_group") {
-        let group = f.string()?;
-        let valid = !group.value.is_empty()
-            && group
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if !valid {
-            return Err(f.error(format!(
-                "`daemon.socket_group` must be a group name or number, not `{}`",
-                group.value
-            )));
-        }
-        daemon.socket_group = Some(group.value.to_string());
+        errors.check(|| {
+            let group = f.string()?;
+            let valid = !group.value.is_empty()
+                && group
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !valid {
+                return Err(f.error(format!(
+                    "`daemon.socket_group` must be a group name or number, not `{}`",
+                    group.value
+                )));
+            }
+            daemon.socket_group = Some(group.value.to_string());
+            Ok(())
+        });
     }
     if let Some(f) = table.field("listen") {
-        daemon.listen = ip_list(&f)?;
-        if daemon.listen.is_empty() {
-            return Err(f.error("`daemon.listen` needs at least one address"));
+        errors.check(|| {
+            daemon.listen = ip_list(&f)?;
+            if daemon.listen.is_empty() {
+                return Err(f.error("`daemon.listen` needs at least one address"));
+            }
+            Ok(())
+        });
+    }
+    let mut ports_read = true;
+    if let Some(f) = table.field("port") {
+        match errors.keep(f.port()) {
+            Some(port) => daemon.port = port,
+            None => ports_read = false,
         }
     }
-    if let Some(f) = table.field("port") {
-        daemon.port = f.port()?;
-    }
     if let Some(f) = table.field("nat_port") {
-        daemon.nat_port = f.port()?;
+        match errors.keep(f.port()) {
+            Some(port) => daemon.nat_port = port,
+            None => ports_read = false,
+        }
     }
     if let Some(f) = table.field("workers") {
-        daemon.workers = Some(f.integer_in(1, MAX_WORKERS as i64)? as usize);
+        errors.check(|| {
+            daemon.workers = Some(f.integer_in(1, MAX_WORKERS as i64)? as usize);
+            Ok(())
+        });
     }
-    if daemon.port == daemon.nat_port {
-        return Err(table.error("`daemon.port` and `daemon.nat_port` must differ"));
+    if ports_read && daemon.port == daemon.nat_port {
+        errors.push(table.error("`daemon.port` and `daemon.nat_port` must differ"));
     }
-    Ok(daemon)
+    daemon
 }
 
 /// Engine settings that live in `[daemon]`, as they concern every connection.
@@ -155,60 +189,84 @@ impl Default for EngineSettings {
     }
 }
 
-fn engine_settings(table: &TableReader<'_>) -> Result<EngineSettings, ConfigError> {
+fn engine_settings(table: &TableReader<'_>, errors: &mut Errors) -> EngineSettings {
     let mut settings = EngineSettings::default();
     if let Some(f) = table.field("cookie_threshold") {
-        settings.cookie_threshold = f.integer_in(0, i64::from(u32::MAX))? as u32;
+        errors.check(|| {
+            settings.cookie_threshold = f.integer_in(0, i64::from(u32::MAX))? as u32;
+            Ok(())
+        });
     }
     if let Some(f) = table.field("nat_keepalive") {
-        settings.nat_keepalive = crate::duration::duration(&f)?;
+        errors.check(|| {
+            settings.nat_keepalive = crate::duration::duration(&f)?;
+            Ok(())
+        });
     }
-    Ok(settings)
+    settings
 }
 
-fn retransmit(table: &TableReader<'_>) -> Result<RetransmitConfig, ConfigError> {
+fn retransmit(table: &TableReader<'_>, errors: &mut Errors) -> RetransmitConfig {
     let mut config = RetransmitConfig::default();
     if let Some(f) = table.field("base_secs") {
-        let secs = f.number()?.value;
-        if !(0.01..=600.0).contains(&secs) {
-            return Err(f.error(format!(
-                "`retransmit.base_secs` must be between 0.01 and 600, not {secs}"
-            )));
-        }
-        config.base = Duration::from_secs_f64(secs);
+        errors.check(|| {
+            let secs = f.number()?.value;
+            if !(0.01..=600.0).contains(&secs) {
+                return Err(f.error(format!(
+                    "`retransmit.base_secs` must be between 0.01 and 600, not {secs}"
+                )));
+            }
+            config.base = Duration::from_secs_f64(secs);
+            Ok(())
+        });
     }
     if let Some(f) = table.field("factor") {
-        let factor = f.number()?.value;
-        if !(1.0..=10.0).contains(&factor) {
-            return Err(f.error(format!(
-                "`retransmit.factor` must be between 1.0 and 10.0, not {factor}"
-            )));
-        }
-        // The engine keeps tenths so its configuration stays `Eq`.
-        config.factor_tenths = (factor * 10.0).round() as u32;
+        errors.check(|| {
+            let factor = f.number()?.value;
+            if !(1.0..=10.0).contains(&factor) {
+                return Err(f.error(format!(
+                    "`retransmit.factor` must be between 1.0 and 10.0, not {factor}"
+                )));
+            }
+            // The engine keeps tenths so its configuration stays `Eq`.
+            config.factor_tenths = (factor * 10.0).round() as u32;
+            Ok(())
+        });
     }
     if let Some(f) = table.field("tries") {
-        config.tries = f.integer_in(1, 20)? as u32;
+        errors.check(|| {
+            config.tries = f.integer_in(1, 20)? as u32;
+            Ok(())
+        });
     }
-    Ok(config)
+    config
 }
 
 /// `[fragmentation]`: IKE fragmentation (RFC 7383) on or off, and the largest
 /// datagram (IP and UDP headers included) to send per address family.
-fn fragmentation(table: &TableReader<'_>) -> Result<Fragmentation, ConfigError> {
+fn fragmentation(table: &TableReader<'_>, errors: &mut Errors) -> Fragmentation {
     let mut config = Fragmentation::default();
     if let Some(f) = table.field("enabled") {
-        config.enabled = f.boolean()?;
+        errors.check(|| {
+            config.enabled = f.boolean()?;
+            Ok(())
+        });
     }
     // Below 576 (IPv4) or 1280 (IPv6) a path is broken, and tern will not send
     // fragments that small; 65535 is the largest UDP datagram.
     if let Some(f) = table.field("size_ipv4") {
-        config.size_v4 = f.integer_in(576, 65535)? as u16;
+        errors.check(|| {
+            config.size_v4 = f.integer_in(576, 65535)? as u16;
+            Ok(())
+        });
     }
     if let Some(f) = table.field("size_ipv6") {
-        config.size_v6 = f.integer_in(1280, 65535)? as u16;
+        errors.check(|| {
+            config.size_v6 = f.integer_in(1280, 65535)? as u16;
+            Ok(())
+        });
     }
-    Ok(config)
+    config
 }
 
 /// An array of IP address literals.

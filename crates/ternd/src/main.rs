@@ -1,11 +1,14 @@
 //! ternd: the tern IKEv2 daemon.
 
+mod check;
+mod config_source;
 mod control;
 mod daemon;
 mod dispatch;
 mod env;
 mod kernel;
 mod kernel_events;
+mod log_filter;
 mod present;
 mod shards;
 mod stats;
@@ -35,15 +38,24 @@ use crate::udp::BoundSocket;
     about = "tern: an IKEv2 daemon that keeps tunnels up"
 )]
 struct Args {
-    /// Configuration file (default: the built-in configuration, conf/ternd.toml).
+    /// Configuration file [default: /etc/tern/ternd.toml].
     #[arg(long, short)]
     config: Option<PathBuf>,
+    /// Run the embedded demo configuration (conf/ternd.toml, with its published
+    /// key) instead of a file: for tests/demo/run and trying tern out, never a host.
+    #[arg(long, conflicts_with = "config")]
+    demo: bool,
+    /// Check the configuration and start nothing: print every error with its
+    /// file:line:column (exit status 1), or the connections it holds (0).
+    #[arg(long)]
+    check: bool,
     /// Control socket path (overrides [daemon].socket).
     #[arg(long)]
     socket: Option<PathBuf>,
-    /// error, warn, info, debug or trace.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    /// error, warn (or warning), info, debug, trace or off; then, after commas,
+    /// TARGET=LEVEL for one subsystem (e.g. `info,tern_engine=debug`).
+    #[arg(long, default_value = "info", value_parser = log_filter::parse)]
+    log_level: log_filter::LogFilter,
     /// Negotiate IKE only; keep CHILD SAs in memory instead of the kernel (for
     /// hosts without ESP support).
     #[arg(long)]
@@ -52,13 +64,14 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if args.check {
+        let source = config_source::ConfigSource::from_args(args.config.clone(), args.demo);
+        return check::check(&source, &mut std::io::stdout(), &mut std::io::stderr());
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log_level)
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(args.log_level.env_filter())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -80,16 +93,9 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let config = match &args.config {
-        Some(path) => tern_config::load_file(path)?,
-        None => tern_config::default_config()?,
-    };
-    let origin = args
-        .config
-        .as_ref()
-        .map_or("the built-in configuration".to_string(), |p| {
-            p.display().to_string()
-        });
+    let source = config_source::ConfigSource::from_args(args.config.clone(), args.demo);
+    let config = source.load()?;
+    let origin = source.describe();
     tracing::info!(
         connections = config.engine.connections.len(),
         "configuration loaded from {origin}"
@@ -164,7 +170,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             kernel.clone(),
             to_shards.clone(),
             config.daemon.nat_port,
-            args.config.clone(),
+            source.path().map(PathBuf::from),
             counted.clone(),
         );
         let shutdown = shutdown_rx.clone();

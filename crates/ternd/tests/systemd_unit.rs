@@ -117,3 +117,22 @@ fn systemd_analyze_verify_accepts_it_without_a_warning() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn runs_as_tern_with_private_files_and_no_privileged_system_calls() {
+    let u = unit();
+    assert_eq!(one(&u, "User"), "tern");
+    assert_eq!(one(&u, "Group"), "tern");
+    assert_eq!(one(&u, "UMask"), "0077");
+    assert_eq!(one(&u, "ProtectProc"), "invisible");
+    assert_eq!(
+        u["SystemCallFilter"],
+        ["@system-service", "~@privileged @resources", "@chown"],
+        "the service set, less privileged calls but chown (for socket_group)"
+    );
+    assert_eq!(one(&u, "SystemCallErrorNumber"), "EPERM");
+    assert_eq!(
+        one(&u, "ExecStart"),
+        "/usr/sbin/ternd --config /etc/tern/ternd.toml"
+    );
+}

@@ -97,9 +97,11 @@ impl Daemon {
             "--socket",
         ])
         .arg(&socket);
-        if let Some(c) = config {
-            cmd.arg("--config").arg(c);
-        }
+        // No file: the embedded demo configuration, which only --demo runs.
+        match config {
+            Some(c) => cmd.arg("--config").arg(c),
+            None => cmd.arg("--demo"),
+        };
         for (key, value) in env {
             cmd.env(key, value);
         }

@@ -233,7 +233,7 @@ section_restart() {
     charon_write_conn "$R/sun-charon" "$TOPO_SUN_WAN" "$TOPO_MOON_WAN" sun.tern.example moon.tern.example \
         "$TOPO_SUN_NET" "$TOPO_MOON_NET" "$psk"
     charon_start sun "$R/sun-charon" || { failed "restart: charon: $LAST_WARNING"; return; }
-    ternd_start moon "$R/moon-ternd" "$W/ternd-1.log" || { failed "restart: ternd: $LAST_WARNING"; return; }
+    ternd_start moon "$R/moon-ternd" "$W/ternd-1.log" --demo || { failed "restart: ternd: $LAST_WARNING"; return; }
     timeout 60 "$TERNCTL" --socket "$R/moon-ternd/ternd.sock" initiate demo --timeout 30 >>"$OUT/check.log" 2>&1
     check "restart: CHILD SA installed by the first ternd" wait_until 10 "child" tern_child_installed "$R/moon-ternd"
     ip -n moon xfrm state >"$W/restart-before.txt"; ip -n moon xfrm policy >>"$W/restart-before.txt"
@@ -241,7 +241,7 @@ section_restart() {
     wait "$(cat "$R/moon-ternd/ternd.pid")" 2>/dev/null
     rm -f "$R/moon-ternd/ternd.pid" "$R/moon-ternd/ternd.sock"
     check "restart: kill -9 left SAs and policies behind" eval "! xfrm_is_empty moon"
-    ternd_start moon "$R/moon-ternd" "$W/ternd-2.log" || { failed "restart: second ternd: $LAST_WARNING"; return; }
+    ternd_start moon "$R/moon-ternd" "$W/ternd-2.log" --demo || { failed "restart: second ternd: $LAST_WARNING"; return; }
     ip -n moon xfrm state >"$W/restart-after.txt"; ip -n moon xfrm policy >>"$W/restart-after.txt"
     check "restart: the new ternd removed them (kernel empty, log says so)" eval \
         "xfrm_is_empty moon && grep -q 'removed stale policy' '$W/ternd-2.log' && grep -q 'removed stale SA' '$W/ternd-2.log'"
