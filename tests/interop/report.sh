@@ -27,6 +27,8 @@ declare -A SCENARIO_SUMMARY=(
     [strongswan-rekeys-ike]="strongSwan rekeys the IKE SA every 10 s: the CHILD SA moves over unchanged, ping without loss"
     [lifetimes-strongswan-short]="strongSwan IKE and CHILD rekey_time 20 s, tern 4 h / 1 h: strongSwan does every rekey, ping without loss"
     [lifetimes-tern-short]="tern IKE and CHILD rekey_time 20 s, strongSwan 4 h / 1 h: tern does every rekey, ping without loss"
+    [strongswan-rekey-off]="strongSwan with CHILD rekeying off and a 12 s life lets each SA expire: after two, tern rekeys first (rekey_adapt); no more expiries, ping without loss"
+    [strongswan-rekey-equals-life]="strongSwan rekey_time 9 s and no life_time (its default life rounds down to 9 s): after two expiries tern rekeys first; no more expiries, ping without loss"
     [simultaneous-ike-rekeys]="equal IKE lifetimes without jitter, 50 ms each way: colliding IKE rekeys, ping without loss"
     [dpd-clear]="strongSwan killed: tern's DPD finds it dead and (dpd_action = clear) removes everything"
     [dpd-restart]="strongSwan killed, back 12 s later: tern's DPD clears and (dpd_action = restart) brings the tunnel back"

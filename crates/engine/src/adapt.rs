@@ -4,10 +4,13 @@
 //! A peer with rekeying off, or whose life_time equals its rekey_time (strongSwan
 //! with `rekey_time = 7s` and no `life_time` computes a life of 7 s), deletes each
 //! CHILD SA at the end of its life and creates a new one: break-before-make, a
-//! packet lost now and then. When the peer deletes SAs of one child at the same
-//! age again and again, tern rekeys that child's SAs itself a tenth before that
-//! age from then on, so the tunnel is renewed make-before-break; it says so once.
-//! `rekey_adapt = false` on the connection turns this off.
+//! packet lost now and then. An end counts when the peer deletes the child's only
+//! SA and then creates the child again itself (with a CREATE_CHILD_SA that rekeys
+//! nothing) within a few seconds: a deliberate close is not followed by that, nor
+//! is the deletion of a duplicate or of a collision's loser. When the peer ends
+//! SAs of one child at the same age twice in a row, tern rekeys that child's SAs
+//! itself a tenth before that age from then on, so the tunnel is renewed
+//! make-before-break; it says so once. `rekey_adapt = false` turns this off.
 
 use std::time::{Duration, Instant};
 
@@ -16,12 +19,22 @@ use crate::ike_sa::IkeSa;
 
 /// How many deletions at about the same age make a pattern.
 const SEEN_TO_ADAPT: u32 = 2;
-/// No SA is rekeyed younger than this, whatever the peer does.
-const MIN_REKEY_AGE: Duration = Duration::from_secs(1);
+/// An SA the peer deletes younger than this was no lifetime's end (the loser of
+/// a collision, a duplicate, one it would not have): no lifetime is that short.
+const MIN_END_AGE: Duration = Duration::from_secs(5);
+
+/// How soon after its DELETE the peer must create the child again for the
+/// deletion to count as the end of the SA's life.
+const RECREATE_WITHIN: Duration = Duration::from_secs(10);
 
 /// The ages at which the peer ended SAs of each child without rekeying them.
 #[derive(Debug, Default)]
-pub(crate) struct PeerEnds(Vec<PeerEnd>);
+pub(crate) struct PeerEnds {
+    ends: Vec<PeerEnd>,
+    /// The last deletion, until the peer creates the child again: (child, age
+    /// of the SA, when).
+    awaiting: Option<(String, Duration, Instant)>,
+}
 
 #[derive(Debug)]
 struct PeerEnd {
@@ -30,6 +43,10 @@ struct PeerEnd {
     age: Duration,
     /// How many SAs in a row it ended at about that age.
     seen: u32,
+    /// The age before which we rekey, set by the first pattern seen. Kept for
+    /// the IKE SA's life: once we rekey first, the peer ends no more SAs to learn
+    /// from, and the deletions still seen (losses, duplicates) are no lifetime.
+    rekey_before: Option<Duration>,
 }
 
 /// Whether two ages are about the same: within a tenth, or a second for short ones.
@@ -38,15 +55,29 @@ fn about(a: Duration, b: Duration) -> bool {
 }
 
 impl PeerEnds {
-    /// The peer deleted an SA of `child` at `age` without rekeying it. Returns the
-    /// age to rekey that child's SAs before, when this makes a pattern for the
-    /// first time.
-    pub(crate) fn note(&mut self, child: &str, age: Duration) -> Option<Duration> {
-        let Some(end) = self.0.iter_mut().find(|e| e.child == child) else {
-            self.0.push(PeerEnd {
+    /// The peer deleted the only SA of `child`, at `age`.
+    pub(crate) fn deleted(&mut self, child: &str, age: Duration, now: Instant) {
+        self.awaiting = (age >= MIN_END_AGE).then(|| (child.to_string(), age, now));
+    }
+
+    /// The peer creates `child` again: if it deleted it a moment ago, that was the
+    /// end of the SA's life. Returns the age to rekey that child's SAs before, when
+    /// this makes a pattern for the first time.
+    pub(crate) fn recreated(&mut self, child: &str, now: Instant) -> Option<Duration> {
+        let (ended, age, at) = self.awaiting.take()?;
+        if ended != child || now.saturating_duration_since(at) > RECREATE_WITHIN {
+            return None;
+        }
+        self.note(child, age)
+    }
+
+    fn note(&mut self, child: &str, age: Duration) -> Option<Duration> {
+        let Some(end) = self.ends.iter_mut().find(|e| e.child == child) else {
+            self.ends.push(PeerEnd {
                 child: child.to_string(),
                 age,
                 seen: 1,
+                rekey_before: None,
             });
             return None;
         };
@@ -56,15 +87,19 @@ impl PeerEnds {
         } else {
             (end.seen, end.age) = (1, age);
         }
-        (end.seen == SEEN_TO_ADAPT).then(|| rekey_age(end.age))
+        if end.seen < SEEN_TO_ADAPT || end.rekey_before.is_some() {
+            return None;
+        }
+        end.rekey_before = Some(rekey_age(end.age));
+        end.rekey_before
     }
 
     /// The age before which `child`'s SAs are rekeyed, once the pattern is seen.
     pub(crate) fn rekey_before(&self, child: &str) -> Option<Duration> {
-        self.0
+        self.ends
             .iter()
-            .find(|e| e.child == child && e.seen >= SEEN_TO_ADAPT)
-            .map(|e| rekey_age(e.age))
+            .find(|e| e.child == child)
+            .and_then(|e| e.rekey_before)
     }
 }
 
@@ -75,8 +110,7 @@ pub(crate) fn rekey_before(sa: &IkeSa, child: &str) -> Option<Duration> {
 
 impl Ctx {
     /// The peer deleted CHILD SA `id` of `sa` on its own, neither rekeying it nor
-    /// in a collision: if it keeps doing so at the same age, we rekey first from
-    /// now on (the SAs of that child installed now included).
+    /// in a collision: remembered, in case the peer now creates the child again.
     pub(crate) fn note_peer_end(&mut self, now: Instant, sa: &mut IkeSa, id: u64) {
         if !sa.connection.rekey_adapt {
             return;
@@ -84,12 +118,14 @@ impl Ctx {
         let Some(ended) = sa.children.iter().find(|c| c.unique_id == id) else {
             return;
         };
-        // Another SA of the child still stands: the peer deleted a redundant one
-        // (a rekey collision, a duplicate), not the child's last SA at its end.
-        if sa
-            .children
-            .iter()
-            .any(|c| c.name == ended.name && c.unique_id != id)
+        // Another SA of the child still stands, or one of ours is on its way: the
+        // peer deleted a redundant one (a rekey collision, a duplicate), not the
+        // child's last SA at its end.
+        if sa.child_exchange_pending(&ended.name)
+            || sa
+                .children
+                .iter()
+                .any(|c| c.name == ended.name && c.unique_id != id)
         {
             return;
         }
@@ -98,9 +134,20 @@ impl Ctx {
             now.saturating_duration_since(ended.installed_at),
         );
         let ends = sa.peer_ends.get_or_insert_with(Default::default);
-        let Some(rekey_age) = ends.note(&name, age).filter(|a| *a >= MIN_REKEY_AGE) else {
+        ends.deleted(&name, age, now);
+    }
+
+    /// The peer creates the child `name` anew (not a rekey): if it deleted that
+    /// child's SA a moment before, at about the age it did last time, we rekey the
+    /// child first from now on (its SAs installed now included).
+    pub(crate) fn note_peer_recreate(&mut self, now: Instant, sa: &mut IkeSa, name: &str) {
+        let Some(ends) = sa.peer_ends.as_mut() else {
             return;
         };
+        let Some(rekey_age) = ends.recreated(name, now) else {
+            return;
+        };
+        let age = rekey_age + rekey_age / 9;
         tracing::warn!(
             ike = sa.unique_id,
             connection = sa.connection.name,
@@ -113,11 +160,7 @@ impl Ctx {
             rekey_age.as_secs_f64()
         );
         self.stats.rekeys_adapted += 1;
-        for c in sa
-            .children
-            .iter_mut()
-            .filter(|c| c.name == name && c.unique_id != id)
-        {
+        for c in sa.children.iter_mut().filter(|c| c.name == name) {
             let due = c.installed_at + rekey_age;
             c.rekey_at = Some(c.rekey_at.map_or(due, |t| t.min(due)));
         }
@@ -138,28 +181,58 @@ mod tests {
         Duration::from_secs(s)
     }
 
+    /// The peer deletes an SA of `net` at `age`, then makes `net` again `after` later.
+    fn end(ends: &mut PeerEnds, t0: Instant, age: Duration, after: Duration) -> Option<Duration> {
+        ends.deleted("net", age, t0);
+        ends.recreated("net", t0 + after)
+    }
+
     #[test]
     fn a_pattern_is_two_ends_at_about_the_same_age() {
-        let mut ends = PeerEnds::default();
-        assert_eq!(ends.note("net", secs(7)), None);
+        let (mut ends, t0, soon) = (PeerEnds::default(), Instant::now(), secs(1));
+        assert_eq!(end(&mut ends, t0, secs(7), soon), None);
         assert_eq!(ends.rekey_before("net"), None);
-        assert_eq!(
-            ends.note("net", Duration::from_millis(7300)),
-            Some(secs(7) - secs(7) / 10)
-        );
-        assert_eq!(ends.rekey_before("net"), Some(Duration::from_millis(6300)));
-        // Told once; the pattern holds.
-        assert_eq!(ends.note("net", secs(7)), None);
-        assert_eq!(ends.rekey_before("net"), Some(Duration::from_millis(6300)));
+        let a_bit_more = Duration::from_millis(7300);
+        let expected = Some(Duration::from_millis(6300));
+        assert_eq!(end(&mut ends, t0, a_bit_more, soon), expected);
+        assert_eq!(ends.rekey_before("net"), expected);
+        // Told once; the pattern holds, also past an end of another age.
+        assert_eq!(end(&mut ends, t0, secs(7), soon), None);
+        assert_eq!(end(&mut ends, t0, secs(60), soon), None);
+        assert_eq!(ends.rekey_before("net"), expected);
         assert_eq!(ends.rekey_before("other"), None);
     }
 
     #[test]
+    fn a_deletion_the_peer_does_not_follow_with_the_child_is_no_end() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        for _ in 0..3 {
+            ends.deleted("net", secs(7), t0);
+        }
+        assert_eq!(
+            end(&mut ends, t0, secs(7), secs(30)),
+            None,
+            "made again too late"
+        );
+        assert_eq!(end(&mut ends, t0, secs(7), secs(30)), None);
+        assert_eq!(ends.rekey_before("net"), None);
+    }
+
+    #[test]
+    fn young_sas_deleted_are_no_lifetimes_end() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        let young = Duration::from_millis(1250);
+        assert_eq!(end(&mut ends, t0, young, secs(1)), None);
+        assert_eq!(end(&mut ends, t0, young, secs(1)), None);
+        assert_eq!(ends.rekey_before("net"), None);
+    }
+
+    #[test]
     fn ends_at_different_ages_are_no_pattern() {
-        let mut ends = PeerEnds::default();
-        assert_eq!(ends.note("net", secs(3600)), None);
-        assert_eq!(ends.note("net", secs(120)), None);
-        assert_eq!(ends.note("net", secs(1800)), None);
+        let (mut ends, t0, soon) = (PeerEnds::default(), Instant::now(), secs(1));
+        assert_eq!(end(&mut ends, t0, secs(3600), soon), None);
+        assert_eq!(end(&mut ends, t0, secs(120), soon), None);
+        assert_eq!(end(&mut ends, t0, secs(1800), soon), None);
         assert_eq!(ends.rekey_before("net"), None);
     }
 }

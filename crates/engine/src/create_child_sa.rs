@@ -316,6 +316,9 @@ impl Ctx {
                     }
                     _ => {
                         let reason = format!("the peer requires a PFS group we do not offer (INVALID_KE_PAYLOAD {wanted:?})");
+                        if ex.rekey_of.is_some() {
+                            self.reauthenticate_instead(now, sa, &ex.config.name, &reason, true);
+                        }
                         self.child_exchange_failed(
                             now,
                             sa,
@@ -373,6 +376,12 @@ impl Ctx {
                     "the peer refused with {other}; we offered {}",
                     proposal::describe_esp_proposals(&ex.config.esp_proposals)
                 );
+                if other == NotifyType::NO_PROPOSAL_CHOSEN
+                    && ex.rekey_of.is_some()
+                    && first_pfs_group(&ex).is_some()
+                {
+                    self.reauthenticate_instead(now, sa, &ex.config.name, &reason, true);
+                }
                 self.child_exchange_failed(now, sa, &ex, reason, Some(REFUSED_RETRY));
             }
         }
@@ -541,7 +550,17 @@ impl Ctx {
         let our_lifetime = only.as_ref().map(|config| config.lifetime);
         let choice = match child_select::choose(&sa.connection, only, &c, false) {
             Ok(choice) => choice,
-            Err((notify, why)) => return refuse(self, sa, notify, &why),
+            Err((notify, why)) => {
+                // A rekey with a key exchange we do not offer (or without the one we
+                // require): PFS on one side only.
+                let pfs_mismatch = notify == NotifyType::NO_PROPOSAL_CHOSEN
+                    && old.is_some()
+                    && offers_pfs(offer) != only_pfs(sa, old.as_ref().map(|o| o.2.as_str()));
+                if let (true, Some((_, _, name))) = (pfs_mismatch, &old) {
+                    self.reauthenticate_instead(now, sa, name, &why, false);
+                }
+                return refuse(self, sa, notify, &why);
+            }
         };
         let ke_private = match (choice.suite.key_exchange, payloads::ke(&p)) {
             (None, _) => None,
@@ -637,6 +656,10 @@ impl Ctx {
         // only when our answer arrives, so ours sends on the old SA until the
         // initiator deletes it.
         let rekey = old.is_some();
+        if !rekey {
+            // Perhaps just after the peer let an SA of this child expire.
+            self.note_peer_recreate(now, sa, &negotiated.name);
+        }
         let new_id = self.install_child_with(now, sa, negotiated, keys, false, rekey);
         let line = match &old {
             None => Some(false),
@@ -709,6 +732,30 @@ fn first_pfs_group(ex: &ChildExchange) -> Option<KeyExchange> {
         .esp_proposals
         .first()
         .and_then(|p| p.key_exchange.first().copied())
+}
+
+/// Whether an SA offer's proposals all carry a key exchange (PFS).
+fn offers_pfs(offer: &tern_wire::SaPayload) -> bool {
+    !offer.proposals.is_empty()
+        && offer.proposals.iter().all(|p| {
+            p.transforms
+                .iter()
+                .any(|t| t.transform_type == tern_wire::TransformType::KE && t.id != 0)
+        })
+}
+
+/// Whether our proposals for `child` of `sa`'s connection all require PFS.
+fn only_pfs(sa: &IkeSa, child: Option<&str>) -> bool {
+    let Some(config) =
+        child.and_then(|name| sa.connection.children.iter().find(|c| c.name == name))
+    else {
+        return false;
+    };
+    !config.esp_proposals.is_empty()
+        && config
+            .esp_proposals
+            .iter()
+            .all(|p| !p.key_exchange.is_empty())
 }
 
 /// The lower of an exchange's two nonces, compared as octet strings.

@@ -50,6 +50,10 @@ pub(crate) struct Restart {
 pub(crate) struct PendingRestart {
     pub at: Instant,
     pub restart: Restart,
+    /// Not due at `at` but when this IKE SA ends: it stood for the connection when
+    /// the restart came due, and may yet go without a restart of its own (the
+    /// peer deletes it at its own hard expiry, say).
+    pub waits_for: Option<u64>,
 }
 
 /// The action a child's configuration asks for after `cause`.
@@ -152,10 +156,12 @@ impl Ctx {
         if self
             .pending_restarts
             .iter()
-            .any(|p| p.restart.connection == restart.connection)
+            .any(|p| p.restart.connection == restart.connection && p.waits_for.is_none())
         {
             return;
         }
+        self.pending_restarts
+            .retain(|p| p.restart.connection != restart.connection);
         let delay = retry_delay(restart.attempt);
         let what = if restart.attempt <= 1 {
             format!("{reason}; {}: initiating again", restart.action)
@@ -190,25 +196,61 @@ impl Ctx {
         self.pending_restarts.push(PendingRestart {
             at: now + delay,
             restart,
+            waits_for: None,
         });
+    }
+
+    /// A due restart waits while another IKE SA of its connection is being set up.
+    pub(crate) fn postpone_restart(&mut self, now: Instant, restart: Restart) {
+        self.pending_restarts.push(PendingRestart {
+            at: now + RETRY_BASE,
+            restart,
+            waits_for: None,
+        });
+    }
+
+    /// A due restart is not needed while IKE SA `ike_id` stands for its connection;
+    /// it comes due again if that one ends.
+    pub(crate) fn defer_restart(&mut self, now: Instant, restart: Restart, ike_id: u64) {
+        self.pending_restarts
+            .retain(|p| p.restart.connection != restart.connection);
+        self.pending_restarts.push(PendingRestart {
+            at: now,
+            restart,
+            waits_for: Some(ike_id),
+        });
+    }
+
+    /// IKE SA `ike_id` ended: the restarts deferred to it are due now.
+    pub(crate) fn restarts_wait_no_more(&mut self, now: Instant, ike_id: u64) {
+        for p in &mut self.pending_restarts {
+            if p.waits_for == Some(ike_id) {
+                (p.waits_for, p.at) = (None, now);
+            }
+        }
     }
 
     /// Restarts due now, taken out of the queue.
     pub(crate) fn take_due_restarts(&mut self, now: Instant) -> Vec<Restart> {
         // Called at every timeout: most find nothing due, and need not take
         // the list apart and build it again to say so.
-        if !self.pending_restarts.iter().any(|p| p.at <= now) {
+        let is_due = |p: &PendingRestart| p.at <= now && p.waits_for.is_none();
+        if !self.pending_restarts.iter().any(is_due) {
             return Vec::new();
         }
         let (due, later) = std::mem::take(&mut self.pending_restarts)
             .into_iter()
-            .partition(|p| p.at <= now);
+            .partition(is_due);
         self.pending_restarts = later;
         due.into_iter().map(|p| p.restart).collect()
     }
 
     pub(crate) fn next_restart(&self) -> Option<Instant> {
-        self.pending_restarts.iter().map(|p| p.at).min()
+        self.pending_restarts
+            .iter()
+            .filter(|p| p.waits_for.is_none())
+            .map(|p| p.at)
+            .min()
     }
 
     /// An established IKE SA is ending for `reason`: installs the traps its

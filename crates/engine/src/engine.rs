@@ -549,8 +549,18 @@ impl Engine {
             else {
                 continue;
             };
+            if let Some(up) = self.established_sa_of(name) {
+                tracing::debug!(
+                    connection = name,
+                    "restart not needed while IKE SA {up} is up"
+                );
+                self.ctx.defer_restart(now, restart, up);
+                continue;
+            }
             if self.has_live_sa(name) {
-                tracing::debug!(connection = name, "restart not needed: an IKE SA is up");
+                // One is being set up (by the peer, say): it may yet fail, and then
+                // nothing else would bring the connection back. Look again later.
+                self.ctx.postpone_restart(now, restart);
                 continue;
             }
             self.ctx.stats.restarts += 1;
@@ -590,6 +600,14 @@ impl Engine {
     }
 
     /// Whether the connection has an IKE SA that is up or coming up.
+    /// An established IKE SA of `connection`, if there is one: its unique id.
+    fn established_sa_of(&self, connection: &str) -> Option<u64> {
+        self.sas
+            .values()
+            .find(|sa| sa.connection.name == connection && sa.is_established())
+            .map(|sa| sa.unique_id)
+    }
+
     fn has_live_sa(&self, connection: &str) -> bool {
         self.sas.values().any(|sa| {
             sa.connection.name == connection
@@ -678,12 +696,17 @@ impl Engine {
                 self.ctx.trap_after_end(&sa, &reason);
                 self.ctx.destroy(now, *sa, &reason);
                 if let Some(restart) = restart {
-                    if self.has_live_sa(&connection) {
-                        tracing::debug!(connection, "not restarting: another IKE SA is up");
-                    } else {
-                        self.ctx.schedule_restart(now, ike_id, restart, &reason);
+                    // One being set up may still fail: the restart then waits
+                    // for it (see `run_restarts`).
+                    match self.established_sa_of(&connection) {
+                        Some(up) => {
+                            tracing::debug!(connection, "not restarting while IKE SA {up} is up");
+                            self.ctx.defer_restart(now, restart, up);
+                        }
+                        None => self.ctx.schedule_restart(now, ike_id, restart, &reason),
                     }
                 }
+                self.ctx.restarts_wait_no_more(now, ike_id);
             }
         }
     }

@@ -20,6 +20,10 @@ use crate::ike_sa::IkeSa;
 /// IKE SA is still coming up, or to start another after it failed.
 const REAUTH_CHECK: Duration = Duration::from_secs(30);
 
+/// How long we leave a peer whose rekey we refused for PFS to reauthenticate on
+/// its own (plus as much again at random) before we do.
+const PEERS_TURN: Duration = Duration::from_secs(3);
+
 /// Why the old IKE SA and its CHILD SAs end.
 pub const REAUTHENTICATED: &str = "reauthenticated";
 
@@ -52,6 +56,51 @@ impl Ctx {
             .max(reauth / 10);
         let hard = at + over;
         sa.expire_at = Some(sa.expire_at.map_or(hard, |t| t.min(hard)));
+    }
+
+    /// A CHILD rekey failed on a proposal the first CHILD SA did not need: a key
+    /// exchange (PFS) that one side requires and the other does not offer. IKE_AUTH's
+    /// CHILD SA carries none, so a reauthentication makes a CHILD SA both accept,
+    /// and the tunnel goes on instead of running into its life_time. `by_us`: the
+    /// failed rekey was ours; if it was the peer's, we wait a moment first, so that
+    /// a peer that reauthenticates on its own (tern does) goes alone.
+    pub(crate) fn reauthenticate_instead(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        child: &str,
+        why: &str,
+        by_us: bool,
+    ) {
+        let at = if by_us {
+            now
+        } else {
+            now + PEERS_TURN + self.jitter(PEERS_TURN)
+        };
+        if sa.reauth_by.is_some() || sa.reauth_at.is_some_and(|t| t <= at) {
+            return; // one is under way, or due, already
+        }
+        if sa.connection.remote_addrs.is_empty() {
+            tracing::warn!(
+                ike = sa.unique_id,
+                connection = sa.connection.name,
+                child,
+                "CHILD SA rekey failed: {why}; a responder-only connection cannot \
+                 reauthenticate instead, so the CHILD SA will end at its life_time. Make \
+                 both sides' esp_proposals agree on PFS"
+            );
+            return;
+        }
+        tracing::warn!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            child,
+            "CHILD SA rekey failed: {why}. PFS is wanted by one side only; \
+             reauthenticating now, since IKE_AUTH's CHILD SA needs no key exchange. Make \
+             both sides' esp_proposals agree on PFS to rekey normally"
+        );
+        self.stats.pfs_reauths += 1;
+        sa.reauth_at = Some(at);
     }
 
     /// From the IKE SA's timers: asks the engine to reauthenticate when due, and

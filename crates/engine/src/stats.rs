@@ -50,6 +50,9 @@ pub struct Stats {
     /// Children whose SAs tern now rekeys before the age at which the peer kept
     /// letting them expire (see `adapt`).
     pub rekeys_adapted: u64,
+    /// Reauthentications started because a CHILD rekey failed on PFS wanted by
+    /// one side only.
+    pub pfs_reauths: u64,
     pub ike_rekeys_initiated: u64,
     pub ike_hard_expiries: u64,
     /// Simultaneous IKE SA rekeys settled by the nonce rule (RFC 7296 §2.8.2).

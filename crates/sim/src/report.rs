@@ -45,6 +45,9 @@ pub struct SideReport {
     pub collisions: u64,
     /// SAs that reached life_time before a rekey succeeded.
     pub hard_expiries: u64,
+    /// Children whose SAs this side rekeys before the peer lets them expire
+    /// (rekey_adapt).
+    pub rekeys_adapted: u64,
     pub ike_sas_established: u64,
     pub messages_sent: u64,
     pub retransmits: u64,
@@ -109,12 +112,13 @@ impl fmt::Display for Report {
         )?;
         writeln!(f)?;
         writeln!(f, "{:<22}{:>12}{:>12}", "", "local", "peer")?;
-        let rows: [(&str, SideCount); 10] = [
+        let rows: [(&str, SideCount); 11] = [
             ("IKE rekeys started", |s| s.ike_rekeys),
             ("CHILD rekeys started", |s| s.child_rekeys),
             ("CHILD SAs replaced", |s| s.child_sas_replaced),
             ("collisions", |s| s.collisions),
             ("hard expiries", |s| s.hard_expiries),
+            ("rekeys adapted", |s| s.rekeys_adapted),
             ("IKE SAs established", |s| s.ike_sas_established),
             ("messages sent", |s| s.messages_sent),
             ("retransmits", |s| s.retransmits),

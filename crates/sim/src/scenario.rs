@@ -30,7 +30,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tern_engine::config::{Emulation, EngineConfig};
+use tern_engine::config::EngineConfig;
 
 /// A parsed, validated scenario.
 #[derive(Clone, Debug)]
@@ -205,26 +205,45 @@ fn side_config(
 ) -> Result<EngineConfig, String> {
     let mut config = side_engine_config(side, name, scenario_text, origin, base_dir)?;
     for behaviour in &side.behaves {
-        emulation(&mut config.emulate, behaviour)
+        emulation(&mut config, behaviour)
             .map_err(|e| format!("{origin}: [{name}] behaves: {e}"))?;
     }
     Ok(config)
 }
 
 /// Turns on one behaviour of another implementation, by its name in scenario files.
-fn emulation(emulate: &mut Emulation, name: &str) -> Result<(), String> {
+fn emulation(config: &mut EngineConfig, name: &str) -> Result<(), String> {
     match name {
-        "rekey-delete-collision" => emulate.rekey_delete_collision = true,
-        "no-recreate-after-expiry" => emulate.no_recreate_after_expiry = true,
+        "rekey-delete-collision" => config.emulate.rekey_delete_collision = true,
+        "no-recreate-after-expiry" => config.emulate.no_recreate_after_expiry = true,
+        "life-rounded-down" => round_default_lives_down(config),
         other => {
             return Err(format!(
                 "`{other}` is not a behaviour; known: rekey-delete-collision \
                  (strongSwan's rule for a DELETE that meets its rekey), \
-                 no-recreate-after-expiry (an SA that hard-expires is not made again)"
+                 no-recreate-after-expiry (an SA that hard-expires is not made again), \
+                 life-rounded-down (a default CHILD life_time of rekey_time + 10 % in \
+                 whole seconds, as strongSwan computes it)"
             ))
         }
     }
     Ok(())
+}
+
+/// strongSwan's default CHILD life_time is 110 % of rekey_time in whole seconds:
+/// below 10 s, that is rekey_time itself, and the SA expires instead of rekeying.
+fn round_default_lives_down(config: &mut EngineConfig) {
+    for child in config
+        .connections
+        .iter_mut()
+        .flat_map(|c| c.children.iter_mut())
+    {
+        let l = &mut child.lifetime;
+        if l.life_time == l.rekey_time + l.rekey_time / 10 {
+            l.life_time = Duration::from_secs(l.life_time.as_secs());
+            l.rand_time = l.rand_time.min(l.life_time - l.rekey_time.min(l.life_time));
+        }
+    }
 }
 
 fn side_engine_config(

@@ -199,3 +199,27 @@ fn outage_causes_do_not_depend_on_how_much_timeline_is_kept() {
     assert!(!kept.outages.is_empty());
     assert_eq!(kept.outages, all.outages);
 }
+
+/// strongSwan's default CHILD life_time is 110 % of rekey_time in whole seconds:
+/// with `rekey_time = 7s` that is 7 s, and it lets every SA expire, deletes it and
+/// makes a new one. After two such ends tern rekeys first (rekey_adapt), a tenth
+/// before; the peer's SAs stop expiring and the tunnel has no outage after that.
+#[test]
+fn a_peer_whose_life_equals_its_rekey_time_is_rekeyed_first() {
+    let child = Lifetimes::exact("7s");
+    let local = side(true, &ike_default(), &Lifetimes::default(), "");
+    let peer = side(false, &ike_default(), &child, "");
+    let text = scenario(
+        "1h",
+        3,
+        &local,
+        &peer,
+        "behaves = [\"life-rounded-down\"]\n[network]\ndelay = \"20ms\"\n",
+    );
+    let report = run(&text);
+    assert_eq!(report.local.rekeys_adapted, 1, "{report}");
+    assert_eq!(report.peer.hard_expiries, 2, "{report}");
+    assert!(report.local.child_rekeys > 500, "{report}");
+    assert_eq!(report.duplicate_child_sas, 0, "{report}");
+    assert!(report.kernels_agree, "{report}");
+}
