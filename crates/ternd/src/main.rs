@@ -4,6 +4,7 @@ mod control;
 mod daemon;
 mod dispatch;
 mod env;
+mod instance;
 mod kernel;
 mod kernel_events;
 mod present;
@@ -100,6 +101,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
 
+    // Before any socket is bound: one ternd per control socket and IKE address.
+    let socket_path = args.socket.clone().unwrap_or(config.daemon.socket.clone());
+    let mut instance = instance::Instance::claim(&socket_path)?;
+
     let kernel: Arc<Mutex<dyn Kernel>> = if args.no_kernel {
         tracing::warn!(
             "--no-kernel: CHILD SAs are negotiated but not installed; no traffic is protected"
@@ -122,6 +127,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         for port in [config.daemon.port, config.daemon.nat_port] {
             let addr = SocketAddr::new(*ip, port);
             let nat_t = port == config.daemon.nat_port;
+            instance::check_udp_free(addr)?;
             match bind_group(addr, workers, nat_t, !args.no_kernel) {
                 Ok(group) => {
                     tracing::info!(%addr, "listening");
@@ -215,9 +221,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     tracing::info!(workers, "engines started");
 
-    let socket_path = args.socket.unwrap_or(config.daemon.socket.clone());
     let listener = control::bind(&socket_path, socket_group)
         .with_context(|| format!("control socket {}", socket_path.display()))?;
+    instance.bound_socket()?;
     tracing::info!(path = %socket_path.display(), group = ?socket_group, "control socket ready");
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(control::serve(listener, control_tx, socket_group));
@@ -267,7 +273,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await
     .context("waiting for the shards")?;
     control::finish_streams(std::time::Duration::from_secs(1)).await;
-    let _ = std::fs::remove_file(&socket_path);
+    instance.remove_socket();
     tracing::info!("stopped");
     Ok(())
 }
