@@ -4,6 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tern_control::{
@@ -22,6 +23,9 @@ pub struct ControlRequest {
     pub reply: oneshot::Sender<Response>,
     /// For `watch`: where the daemon queues the events.
     pub events: Option<mpsc::Sender<EventInfo>>,
+    /// For `reload`: the configuration every engine switches to, read and
+    /// validated once by `Shards` so that all switch to the same one.
+    pub config: Option<Arc<tern_engine::config::EngineConfig>>,
 }
 
 /// Watch streams still being written. Once the daemon loop has ended (and with it
@@ -246,6 +250,7 @@ async fn watch(
         command: Command::Watch { connection },
         reply,
         events: Some(events_tx),
+        config: None,
     };
     let response = if to_daemon.send(request).await.is_err() {
         Response::Error {
@@ -299,6 +304,7 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
             command,
             reply,
             events: None,
+            config: None,
         })
         .await
         .is_err()

@@ -68,8 +68,6 @@ pub struct Daemon {
     /// Every engine's queue, by shard, for a datagram that reached the wrong one.
     shards: Arc<[mpsc::Sender<Inbound>]>,
     pub nat_port: u16,
-    /// Where `reload` reads the configuration; `None` is the built-in one.
-    config_source: Option<std::path::PathBuf>,
     waiters: Vec<Waiter>,
     watchers: Watchers,
     /// IKE SPIs by unique id, for the event stream; kept only while someone watches.
@@ -86,7 +84,6 @@ impl Daemon {
         sockets: Vec<Arc<IkeSocket>>,
         shards: Arc<[mpsc::Sender<Inbound>]>,
         nat_port: u16,
-        config_source: Option<std::path::PathBuf>,
         sockets_counted: Arc<SocketCounters>,
     ) -> Daemon {
         Daemon {
@@ -96,7 +93,6 @@ impl Daemon {
             shards,
             nat_port,
             waiters: Vec::new(),
-            config_source,
             watchers: Watchers::default(),
             ike_spis: HashMap::new(),
             sockets_counted,
@@ -247,15 +243,10 @@ impl Daemon {
         }
     }
 
-    /// Reads the configuration again and applies what changed. A file that does not
-    /// load changes nothing.
-    fn reload(&mut self) -> Result<String, String> {
-        let config = match &self.config_source {
-            Some(path) => tern_config::load_file(path),
-            None => tern_config::default_config(),
-        }
-        .map_err(|e| e.to_string())?;
-        let mut engine_config = config.engine;
+    /// Switches the engine to `config` (read and validated by `Shards`, the same
+    /// for every engine) and says what changed.
+    fn reload(&mut self, config: &tern_engine::config::EngineConfig) -> String {
+        let mut engine_config = config.clone();
         // The sockets stay as bound at start; the engine must keep sending from them.
         engine_config.nat_port = self.nat_port;
         let report = self.engine.reload(std::time::Instant::now(), engine_config);
@@ -267,13 +258,13 @@ impl Daemon {
                 names.join(", ")
             }
         };
-        Ok(format!(
+        format!(
             "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port, nat_port and workers apply at restart)",
             list(&report.added),
             list(&report.removed),
             list(&report.changed),
             report.unchanged.len()
-        ))
+        )
     }
 
     /// Carries out everything the engine queued.
@@ -375,12 +366,15 @@ impl Daemon {
                     body: ResponseBody::Conns { conns },
                 }
             }
-            ControlCommand::Reload => match self.reload() {
-                Ok(message) => Response::Ok {
-                    body: ResponseBody::Reloaded { message },
+            ControlCommand::Reload => match &req.config {
+                Some(config) => Response::Ok {
+                    body: ResponseBody::Reloaded {
+                        message: self.reload(config),
+                    },
                 },
-                Err(e) => Response::Error {
-                    message: format!("reload refused, the running configuration stays: {e}"),
+                // Shards loads the file; a reload without it would be a bug.
+                None => Response::Error {
+                    message: "reload refused: no configuration came with the request".into(),
                 },
             },
             ControlCommand::Version => Response::Ok {

@@ -170,7 +170,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
             kernel.clone(),
             to_shards.clone(),
             config.daemon.nat_port,
-            args.config.clone(),
             counted.clone(),
         );
         let shutdown = shutdown_rx.clone();
@@ -198,16 +197,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     Err(e) => return drop(started_tx.send(Err(e))),
                 };
                 let _ = started_tx.send(Ok(()));
-                let (kernel, shards, nat_port, config_path, counted) = parts;
-                let daemon = Daemon::new(
-                    engine,
-                    kernel,
-                    sockets,
-                    shards,
-                    nat_port,
-                    config_path,
-                    counted,
-                );
+                let (kernel, shards, nat_port, counted) = parts;
+                let daemon = Daemon::new(engine, kernel, sockets, shards, nat_port, counted);
                 runtime.block_on(daemon.run(inbound_rx, control_rx, kernel_rx, shutdown));
             })
             .context("starting a shard thread")?;
@@ -227,7 +218,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(path = %socket_path.display(), group = ?socket_group, "control socket ready");
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(control::serve(listener, control_tx, socket_group));
-    let shards = Shards::new(control_queues);
+    let shards = Shards::new(control_queues, args.config.clone());
     tokio::spawn(shards.clone().serve(control_rx));
 
     let notifier = systemd::Notifier::from_env();
