@@ -61,8 +61,18 @@ pub async fn finish_streams(limit: Duration) {
 /// nothing is closed rather than kept open for ever.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Longest request line accepted.
-const MAX_LINE: u64 = 1 << 20;
+/// How long a client may take to read an answer or an event before ternd gives
+/// up on it and closes the connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest request line accepted, newline excluded. The largest real request
+/// (a command naming a connection) is well under 1 KiB.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// Control connections open at once, watchers included; one more is refused.
+/// With [`MAX_REQUEST`] this bounds what clients can make ternd hold: about
+/// 64 x 64 KiB of request buffers.
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// Binds the control socket at `path`, mode 0660, owned by `group` if given.
 pub fn bind(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
@@ -118,15 +128,31 @@ pub async fn serve(
     to_daemon: mpsc::Sender<ControlRequest>,
     socket_group: Option<u32>,
 ) {
+    serve_at_most(listener, to_daemon, socket_group, MAX_CONNECTIONS).await
+}
+
+/// [`serve`], with at most `cap` connections open at once.
+async fn serve_at_most(
+    listener: UnixListener,
+    to_daemon: mpsc::Sender<ControlRequest>,
+    socket_group: Option<u32>,
+    cap: usize,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    refuse_busy(&stream, cap);
+                    continue;
+                };
                 let to_daemon = to_daemon.clone();
                 tokio::spawn(async move {
                     let timeout = REQUEST_TIMEOUT;
                     if let Err(e) = handle(stream, to_daemon, timeout, socket_group).await {
                         tracing::debug!("control client: {e}");
                     }
+                    drop(slot);
                 });
             }
             Err(e) => {
@@ -134,6 +160,19 @@ pub async fn serve(
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// Tells a client over the cap why it is closed, without waiting for it: the
+/// line fits in the new socket's empty buffer, and if not, it is lost.
+fn refuse_busy(stream: &UnixStream, cap: usize) {
+    tracing::warn!("control connection refused: {cap} already open");
+    let refusal = Response::Error {
+        message: format!("ternd is busy: {cap} control connections are open; try again"),
+    };
+    if let Ok(mut line) = serde_json::to_vec(&refusal) {
+        line.push(b'\n');
+        let _ = stream.try_write(&line);
     }
 }
 
@@ -180,11 +219,28 @@ async fn handle(
     let credentials = stream.peer_cred()?;
     let (read, mut write) = stream.into_split();
     // The request is read before a refusal, so the client gets to see the answer.
-    let mut line = String::new();
-    let mut reader = BufReader::new(read.take(MAX_LINE));
-    tokio::time::timeout(request_timeout, reader.read_line(&mut line))
+    let mut line = Vec::new();
+    // One byte over the limit, so an over-long request is seen as such.
+    let mut reader = BufReader::new(read.take(MAX_REQUEST as u64 + 1));
+    tokio::time::timeout(request_timeout, reader.read_until(b'\n', &mut line))
         .await
         .map_err(|_| anyhow::anyhow!("no request within {request_timeout:?}; closed"))??;
+    if line.len() > MAX_REQUEST && line.last() != Some(&b'\n') {
+        let refusal = Response::Error {
+            message: format!("request longer than {MAX_REQUEST} bytes; connection closed"),
+        };
+        send(&mut write, &refusal).await?;
+        // Unread bytes at close would reset the connection and could cost the
+        // client the answer: drain briefly, through a small buffer.
+        let _ = write.shutdown().await;
+        let mut rest = reader.into_inner().into_inner();
+        let mut ignored = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while matches!(rest.read(&mut ignored).await, Ok(n) if n > 0) {}
+        })
+        .await;
+        anyhow::bail!("request longer than {MAX_REQUEST} bytes; closed");
+    }
     let groups = || supplementary_groups(credentials.pid());
     if !allowed(credentials.uid(), credentials.gid(), groups, socket_group) {
         tracing::warn!(
@@ -198,7 +254,7 @@ async fn handle(
         };
         return send(&mut write, &refusal).await;
     }
-    let response = match serde_json::from_str::<Request>(&line) {
+    let response = match serde_json::from_slice::<Request>(&line) {
         Err(e) => Response::Error {
             message: format!("bad request: {e}"),
         },
@@ -229,10 +285,14 @@ async fn handle(
     send(&mut write, &response).await
 }
 
+/// Writes one line; a client that does not read it within [`WRITE_TIMEOUT`] is
+/// given up on.
 async fn send<T: serde::Serialize>(write: &mut OwnedWriteHalf, value: &T) -> anyhow::Result<()> {
     let mut out = serde_json::to_vec(value)?;
     out.push(b'\n');
-    write.write_all(&out).await?;
+    tokio::time::timeout(WRITE_TIMEOUT, write.write_all(&out))
+        .await
+        .map_err(|_| anyhow::anyhow!("the client read nothing for {WRITE_TIMEOUT:?}; closed"))??;
     Ok(())
 }
 
@@ -324,9 +384,122 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::{allowed, handle, supplementary_groups};
+    use super::{allowed, handle, serve_at_most, supplementary_groups, MAX_REQUEST};
     use std::time::Duration;
-    use tokio::io::AsyncReadExt;
+    use tern_control::{Command, Request, Response, ResponseBody};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Everything the server wrote until it closed the connection.
+    async fn answer_of(client: &mut tokio::net::UnixStream) -> String {
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(5), client.read_to_string(&mut answer))
+            .await
+            .expect("the server closes the connection")
+            .unwrap();
+        answer
+    }
+
+    /// A stand-in daemon that answers every request with its version.
+    fn fake_daemon() -> tokio::sync::mpsc::Sender<super::ControlRequest> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<super::ControlRequest>(4);
+        tokio::spawn(async move {
+            while let Some(req) = rx.recv().await {
+                let _ = req.reply.send(Response::Ok {
+                    body: ResponseBody::Version {
+                        version: "test".into(),
+                    },
+                });
+            }
+        });
+        tx
+    }
+
+    fn version_request() -> Vec<u8> {
+        let mut line = serde_json::to_vec(&Request::new(Command::Version)).unwrap();
+        line.push(b'\n');
+        line
+    }
+
+    #[test]
+    fn an_over_long_request_gets_an_error_and_the_connection_closes() {
+        runtime().block_on(async {
+            let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
+            let served = tokio::spawn(handle(server, fake_daemon(), Duration::from_secs(5), None));
+            // No newline within the limit: the server stops reading after it.
+            let flood = vec![b'x'; MAX_REQUEST + 4096];
+            let writer = tokio::spawn(async move {
+                let _ = client.write_all(&flood).await;
+                client
+            });
+            assert!(served.await.unwrap().is_err());
+            let mut client = writer.await.unwrap();
+            let answer = answer_of(&mut client).await;
+            assert!(
+                answer.contains(&format!("request longer than {MAX_REQUEST} bytes")),
+                "{answer}"
+            );
+        });
+    }
+
+    #[test]
+    fn a_malformed_request_gets_an_error_and_the_connection_closes() {
+        runtime().block_on(async {
+            for garbage in [&b"hello\n"[..], &b"\xff\xfe{}\n"[..]] {
+                let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
+                let served =
+                    tokio::spawn(handle(server, fake_daemon(), Duration::from_secs(5), None));
+                client.write_all(garbage).await.unwrap();
+                let answer = answer_of(&mut client).await;
+                assert!(answer.contains("bad request"), "{answer}");
+                served.await.unwrap().unwrap();
+            }
+        });
+    }
+
+    #[test]
+    fn connections_over_the_cap_are_refused_and_later_ones_served() {
+        runtime().block_on(async {
+            let dir = std::env::temp_dir().join(format!("ternd-cap-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("ternd.sock");
+            let listener = tokio::net::UnixListener::bind(&path).unwrap();
+            tokio::spawn(serve_at_most(listener, fake_daemon(), None, 2));
+
+            let held: Vec<_> = [
+                tokio::net::UnixStream::connect(&path).await.unwrap(),
+                tokio::net::UnixStream::connect(&path).await.unwrap(),
+            ]
+            .into();
+            let mut third = tokio::net::UnixStream::connect(&path).await.unwrap();
+            let answer = answer_of(&mut third).await;
+            assert!(
+                answer.contains("ternd is busy: 2 control connections are open"),
+                "{answer}"
+            );
+
+            // Their slots come back when they close; a request is served again.
+            drop(held);
+            let mut answered = String::new();
+            for _ in 0..50 {
+                let mut next = tokio::net::UnixStream::connect(&path).await.unwrap();
+                let _ = next.write_all(&version_request()).await;
+                answered = answer_of(&mut next).await;
+                if !answered.contains("busy") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(answered.contains("\"version\":\"test\""), "{answered}");
+        });
+    }
 
     #[test]
     fn a_silent_client_is_closed_after_the_request_timeout() {
