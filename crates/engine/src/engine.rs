@@ -83,6 +83,8 @@ pub(crate) struct Ctx {
     pub pending_restarts: Vec<PendingRestart>,
     /// Secrets for IKE_SA_INIT cookies (made on first need).
     pub cookies: CookieJar,
+    /// Keeps a flood of bad datagrams from choosing what the log says.
+    pub drop_log: crate::log_limit::LogLimiter,
     /// Our SPIs of the half-open IKE SAs we answered as responder.
     pub half_open: HashSet<Spi, ChosenKeys>,
     /// IKE SAs (unique id, our SPI) whose peer sent INITIAL_CONTACT: its other
@@ -157,6 +159,7 @@ impl Engine {
                 new_sas: Vec::new(),
                 pending_restarts: Vec::new(),
                 cookies: CookieJar::default(),
+                drop_log: crate::log_limit::LogLimiter::default(),
                 half_open: HashSet::default(),
                 initial_contacts: Vec::new(),
                 maybe_duplicates: Vec::new(),
@@ -205,7 +208,7 @@ impl Engine {
             Ok(m) => m,
             Err(e) => {
                 self.ctx
-                    .drop_packet(DropReason::Malformed, remote, &e.to_string());
+                    .drop_packet(now, DropReason::Malformed, remote, &e.to_string());
                 return;
             }
         };
@@ -222,6 +225,7 @@ impl Engine {
         };
         let Some(mut sa) = self.sas.remove(&our_spi) else {
             self.ctx.drop_packet(
+                now,
                 DropReason::UnknownSpi,
                 remote,
                 &format!("no IKE SA with SPI {}", hex(&our_spi)),
@@ -255,6 +259,7 @@ impl Engine {
                     self.ctx.transmit(local, remote, response);
                 } else {
                     self.ctx.drop_packet(
+                        now,
                         DropReason::Unexpected,
                         remote,
                         "IKE_SA_INIT for an IKE SA that already exists",
@@ -518,6 +523,14 @@ impl Engine {
         }
     }
 
+    /// Logs the summaries of drops left out of the log whose window has ended;
+    /// for a daemon to call every few seconds (the engine sets no timer for it).
+    pub fn log_drop_summaries(&mut self, now: Instant) {
+        for summary in self.ctx.drop_log.ended(now) {
+            tracing::warn!("{summary}");
+        }
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.timers.next(),
@@ -724,9 +737,25 @@ impl Ctx {
         }
     }
 
-    pub fn drop_packet(&mut self, reason: DropReason, from: SocketAddr, detail: &str) {
+    /// Counts a dropped datagram, and logs it unless its kind has had its share
+    /// of the log lately (see `log_limit`).
+    pub fn drop_packet(
+        &mut self,
+        now: Instant,
+        reason: DropReason,
+        from: SocketAddr,
+        detail: &str,
+    ) {
         self.stats.count_drop(reason);
-        tracing::warn!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
+        let (log, ended) = self.drop_log.allow(now, reason.log_label(), from.ip());
+        if let Some(summary) = ended {
+            tracing::warn!("{summary}");
+        }
+        if log {
+            tracing::warn!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
+        } else {
+            tracing::debug!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
+        }
     }
 
     /// Routes a message for an existing SA: window checks, decryption, then the
@@ -747,6 +776,7 @@ impl Ctx {
         if header.flags.is_response() {
             if sa.in_flight.as_ref().map(|r| r.message_id) != Some(header.message_id) {
                 self.drop_packet(
+                    now,
                     DropReason::Unexpected,
                     remote,
                     &format!(
@@ -773,6 +803,7 @@ impl Ctx {
             return Next::Keep;
         } else if header.message_id != sa.expected_request_id {
             self.drop_packet(
+                now,
                 DropReason::OutOfWindow,
                 remote,
                 &format!(
@@ -787,6 +818,7 @@ impl Ctx {
             Ok(Opened::Fragment) => return Next::Keep,
             Err(e) => {
                 self.drop_packet(
+                    now,
                     DropReason::Unauthenticated,
                     remote,
                     &format!("IKE SA #{}: {e}", sa.unique_id),
@@ -854,7 +886,7 @@ impl Ctx {
             }
             (exchange, phase) => {
                 let detail = format!("{exchange} request while {}", phase.name());
-                self.drop_packet(DropReason::Unexpected, sa.remote, &detail);
+                self.drop_packet(now, DropReason::Unexpected, sa.remote, &detail);
                 Next::Keep
             }
         }
@@ -884,7 +916,7 @@ impl Ctx {
             ) => self.handle_informational_response(now, sa, purpose, payloads),
             (purpose, exchange) => {
                 let detail = format!("{exchange} response to our {} request", purpose.describe());
-                self.drop_packet(DropReason::Unexpected, sa.remote, &detail);
+                self.drop_packet(now, DropReason::Unexpected, sa.remote, &detail);
                 Next::Keep
             }
         }

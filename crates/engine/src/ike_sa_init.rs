@@ -122,6 +122,7 @@ impl Ctx {
             && message.header.message_id == 0;
         if !awaiting {
             self.drop_packet(
+                now,
                 DropReason::Unexpected,
                 sa.remote,
                 "IKE_SA_INIT response we are not waiting for",
@@ -266,6 +267,7 @@ impl Ctx {
         if header.responder_spi != [0; 8] || header.message_id != 0 || !header.flags.is_initiator()
         {
             self.drop_packet(
+                now,
                 DropReason::Malformed,
                 remote,
                 "IKE_SA_INIT request with a responder SPI, a message ID or without the I flag",
@@ -277,6 +279,7 @@ impl Ctx {
             (payloads::sa(p), payloads::ke(p), payloads::nonce(p))
         else {
             self.drop_packet(
+                now,
                 DropReason::Malformed,
                 remote,
                 "IKE_SA_INIT request lacks SA, KE or Nonce",
@@ -285,6 +288,7 @@ impl Ctx {
         };
         if !NONCE_RANGE.contains(&nonce.len()) {
             self.drop_packet(
+                now,
                 DropReason::Malformed,
                 remote,
                 "IKE_SA_INIT nonce length outside 16..=256",
@@ -352,6 +356,7 @@ impl Ctx {
             Ok(s) => s,
             Err(e) => {
                 self.drop_packet(
+                    now,
                     DropReason::Malformed,
                     remote,
                     &format!("invalid key exchange value: {e}"),

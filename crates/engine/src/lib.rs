@@ -6,6 +6,7 @@
 //! engines is deterministic and runs hours of protocol time in milliseconds.
 
 pub mod config;
+pub mod log_limit;
 
 mod algorithms;
 mod capabilities;

@@ -25,6 +25,17 @@ impl DropReason {
             DropReason::Unexpected => "unexpected",
         }
     }
+
+    /// What the log's summary line calls these drops.
+    pub fn log_label(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "dropped IKE packets (malformed)",
+            DropReason::UnknownSpi => "dropped IKE packets (unknown-spi)",
+            DropReason::Unauthenticated => "dropped IKE packets (unauthenticated)",
+            DropReason::OutOfWindow => "dropped IKE packets (out-of-window)",
+            DropReason::Unexpected => "dropped IKE packets (unexpected)",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

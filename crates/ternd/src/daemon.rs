@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tern_control::{Command as ControlCommand, Response, ResponseBody};
+use tern_engine::log_limit::{self, LogLimiter};
 use tern_engine::{Command, Engine, Event};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -74,6 +75,9 @@ pub struct Daemon {
     ike_spis: HashMap<u64, ([u8; 8], [u8; 8])>,
     sockets_counted: Arc<SocketCounters>,
     counters: DaemonCounters,
+    /// Keeps failing sends and receives (a flood filling the socket buffers)
+    /// from flooding the log.
+    noise: LogLimiter,
     started: Instant,
 }
 
@@ -97,6 +101,7 @@ impl Daemon {
             ike_spis: HashMap::new(),
             sockets_counted,
             counters: DaemonCounters::default(),
+            noise: LogLimiter::default(),
             started: Instant::now(),
         }
     }
@@ -111,9 +116,13 @@ impl Daemon {
         self.start_connections();
         let sockets = self.sockets.clone();
         let mut buf = vec![0u8; 65536];
+        // Summaries of the warnings the limiters left out, when a flood has ended too.
+        let mut summaries = tokio::time::interval(log_limit::WINDOW);
+        summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.engine.poll_timeout();
             tokio::select! {
+                _ = summaries.tick() => self.log_summaries(),
                 () = any_readable(&sockets) => self.receive(&sockets, &mut buf),
                 Some(handed) = inbound.recv() => self.handed_on(handed),
                 Some(req) = control.recv() => self.control(req),
@@ -142,7 +151,9 @@ impl Daemon {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         SocketCounters::count(&self.sockets_counted.receive_failed);
-                        tracing::warn!(socket = %socket.bound, "receive failed: {e}");
+                        if self.noisy("receives failed", socket.bound.ip()) {
+                            tracing::warn!(socket = %socket.bound, "receive failed: {e}");
+                        }
                         break;
                     }
                 };
@@ -326,8 +337,28 @@ impl Daemon {
             Ok(_) => self.counters.sent += 1,
             Err(e) => {
                 self.counters.send_failed += 1;
-                tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+                if self.noisy("sends failed", t.remote.ip()) {
+                    tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+                }
             }
+        }
+    }
+
+    /// Counts a warning a remote host can cause; true if it is to be logged.
+    fn noisy(&mut self, what: &'static str, address: std::net::IpAddr) -> bool {
+        let (log, ended) = self.noise.allow(std::time::Instant::now(), what, address);
+        if let Some(summary) = ended {
+            tracing::warn!("{summary}");
+        }
+        log
+    }
+
+    /// Logs what the limiters left out in windows that have ended.
+    fn log_summaries(&mut self) {
+        let now = std::time::Instant::now();
+        self.engine.log_drop_summaries(now);
+        for summary in self.noise.ended(now) {
+            tracing::warn!("{summary}");
         }
     }
 
