@@ -828,7 +828,7 @@ impl Ctx {
         };
         self.follow_peer(sa, local, remote);
         sa.last_heard = Some(now);
-        if let Some(critical) = unknown_critical(&payloads) {
+        if let Some(critical) = crate::payloads::unknown_critical(&payloads) {
             if !header.flags.is_response() {
                 let notify = Payload::Notify(tern_wire::NotifyPayload {
                     protocol: tern_wire::ProtocolId(0),
@@ -1141,18 +1141,6 @@ impl Ctx {
             });
         }
     }
-}
-
-/// The type of the first unknown payload with its critical bit set (RFC 7296 §2.5).
-fn unknown_critical(payloads: &[Payload]) -> Option<u8> {
-    payloads.iter().find_map(|p| match p {
-        Payload::Unknown {
-            payload_type,
-            critical: true,
-            ..
-        } => Some(payload_type.0),
-        _ => None,
-    })
 }
 
 fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {

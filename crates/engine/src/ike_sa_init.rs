@@ -275,6 +275,17 @@ impl Ctx {
             return None;
         }
         let p = &message.payloads;
+        // Rejected before any work, with no state kept (RFC 7296 §2.5).
+        if let Some(critical) = payloads::unknown_critical(p) {
+            tracing::debug!(%remote, payload_type = critical, "IKE_SA_INIT refused: unknown critical payload");
+            self.refuse_init(
+                local,
+                remote,
+                header,
+                payloads::status(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![critical]),
+            );
+            return None;
+        }
         let (Some(offer), Some(ke), Some(nonce)) =
             (payloads::sa(p), payloads::ke(p), payloads::nonce(p))
         else {
