@@ -483,6 +483,38 @@ impl Drop for TempDir {
 }
 
 #[test]
+fn psk_file_may_be_read_by_its_group_but_never_written_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("psk-group");
+    let key = dir.0.join("demo.psk");
+    std::fs::write(&key, "0x00112233\n").unwrap();
+    let config = dir.0.join("ternd.toml");
+    std::fs::write(
+        &config,
+        "[connections.c]\nlocal_id = \"moon\"\nauth = \"psk\"\npsk_file = \"demo.psk\"\n",
+    )
+    .unwrap();
+
+    // docs/CONFIGURATION.md: 0600, or 0640 for a group that may read the keys.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let loaded = load_file(&config).unwrap();
+    assert_eq!(
+        loaded.engine.connections[0].auth,
+        AuthConfig::Psk(vec![0x00, 0x11, 0x22, 0x33])
+    );
+
+    // Anyone who may write it chooses the key: refused, where it is named.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o602)).unwrap();
+    let e = load_file(&config).unwrap_err();
+    assert_eq!((e.line, e.column), (4, 12), "{e}");
+    assert!(
+        e.message.contains("is writable by every user (mode 0602)")
+            && e.message.contains("chmod o-rwx"),
+        "{e}"
+    );
+}
+
+#[test]
 fn psk_file_must_not_be_world_readable() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("psk");
