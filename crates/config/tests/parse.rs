@@ -99,6 +99,8 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 tries: 5,
             },
             cookie_threshold: 30,
+            half_open_per_address: 5,
+            half_open_limit: 5_000,
             ike_port: 500,
             nat_port: 4500,
             nat_keepalive: Duration::from_secs(20),
@@ -374,6 +376,36 @@ fn cookie_and_nat_settings_live_in_daemon() {
         2,
         20,
         "must be between 0 and 4294967295",
+    );
+}
+
+#[test]
+fn half_open_limits_live_in_daemon_and_are_at_least_one() {
+    let config = parse_str("", "t").unwrap();
+    assert_eq!(
+        (
+            config.engine.half_open_per_address,
+            config.engine.half_open_limit
+        ),
+        (5, 5_000)
+    );
+    let config = parse_str(
+        "[daemon]\nhalf_open_per_address = 2\nhalf_open_limit = 100\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            config.engine.half_open_per_address,
+            config.engine.half_open_limit
+        ),
+        (2, 100)
+    );
+    assert_error(
+        "[daemon]\nhalf_open_limit = 0\n",
+        2,
+        19,
+        "must be between 1 and 4294967295",
     );
 }
 

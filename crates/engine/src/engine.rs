@@ -1,7 +1,7 @@
 //! The engine: owns every IKE SA, routes datagrams, timers and commands to them,
 //! and queues what must go out.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,8 +85,8 @@ pub(crate) struct Ctx {
     pub cookies: CookieJar,
     /// Keeps a flood of bad datagrams from choosing what the log says.
     pub drop_log: crate::log_limit::LogLimiter,
-    /// Our SPIs of the half-open IKE SAs we answered as responder.
-    pub half_open: HashSet<Spi, ChosenKeys>,
+    /// The half-open IKE SAs we answered as responder, by our SPI and by address.
+    pub half_open: crate::half_open::HalfOpen,
     /// IKE SAs (unique id, our SPI) whose peer sent INITIAL_CONTACT: its other
     /// IKE SAs are to go.
     pub initial_contacts: Vec<(u64, Spi)>,
@@ -160,7 +160,7 @@ impl Engine {
                 pending_restarts: Vec::new(),
                 cookies: CookieJar::default(),
                 drop_log: crate::log_limit::LogLimiter::default(),
-                half_open: HashSet::default(),
+                half_open: Default::default(),
                 initial_contacts: Vec::new(),
                 maybe_duplicates: Vec::new(),
                 duplicate_checks: Vec::new(),
@@ -531,6 +531,12 @@ impl Engine {
         }
     }
 
+    /// How many IKE SAs are half-open as responder (IKE_SA_INIT answered, no
+    /// IKE_AUTH yet).
+    pub fn half_open(&self) -> usize {
+        self.ctx.half_open.len()
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.timers.next(),
@@ -658,7 +664,7 @@ impl Engine {
         let mut sa = sa.into();
         let half_open = matches!(next, Next::Keep) && matches!(sa.phase, Phase::AwaitAuthRequest);
         if half_open {
-            self.ctx.half_open.insert(sa.our_spi());
+            self.ctx.half_open.insert(sa.our_spi(), sa.remote.ip());
         } else {
             self.ctx.half_open.remove(&sa.our_spi());
         }

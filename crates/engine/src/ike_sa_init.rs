@@ -12,6 +12,7 @@ use tern_wire::{
 use crate::capabilities;
 use crate::config::{Connection, KeyExchange};
 use crate::engine::{Ctx, Next};
+use crate::half_open::Refusal;
 use crate::ike_sa::{AwaitInitResponse, IkeSa, Phase, Purpose, SaKeys};
 use crate::payloads;
 use crate::proposal::{self, IkeSuite};
@@ -309,6 +310,9 @@ impl Ctx {
         if !self.cookie_admits(now, local, remote, header, nonce, p) {
             return None;
         }
+        if !self.half_open_admits(now, remote) {
+            return None;
+        }
         let candidates: Vec<Arc<Connection>> = self
             .connections
             .iter()
@@ -416,6 +420,34 @@ impl Ctx {
         tracing::info!(ike = sa.unique_id, connection = sa.connection.name, %remote, suite = %suite, "IKE_SA_INIT answered");
         self.transmit(local, remote, bytes);
         Some(sa)
+    }
+
+    /// Whether a new IKE_SA_INIT (past the cookie check) may make another
+    /// half-open IKE SA; if not, it is dropped and counted (see `half_open`).
+    fn half_open_admits(&mut self, now: Instant, remote: SocketAddr) -> bool {
+        let refusal = match self.half_open.admits(&self.config, self.shard, remote.ip()) {
+            Ok(()) => return true,
+            Err(refusal) => refusal,
+        };
+        let (counter, what) = match refusal {
+            Refusal::PerAddress => (
+                &mut self.stats.half_open_refused_per_address,
+                "dropped IKE_SA_INITs (half_open_per_address reached)",
+            ),
+            Refusal::Limit => (
+                &mut self.stats.half_open_refused_limit,
+                "dropped IKE_SA_INITs (half_open_limit reached)",
+            ),
+        };
+        *counter += 1;
+        let (log, ended) = self.drop_log.allow(now, what, remote.ip());
+        if let Some(summary) = ended {
+            tracing::warn!("{summary}");
+        }
+        if log {
+            tracing::warn!(%remote, half_open = self.half_open.len(), from_address = self.half_open.from(remote.ip()), "{what}");
+        }
+        false
     }
 
     /// Whether a new IKE_SA_INIT may go on to the key exchange. Above the

@@ -24,6 +24,7 @@ mod end_action;
 mod engine;
 mod env;
 mod fragment;
+mod half_open;
 mod handover;
 mod held_outbound;
 mod history;

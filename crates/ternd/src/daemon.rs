@@ -417,6 +417,7 @@ impl Daemon {
                 body: ResponseBody::Stats {
                     stats: Box::new(stats::info(stats::Sources {
                         engine: self.engine.stats(),
+                        half_open: self.engine.half_open(),
                         sas: &self.engine.list_sas(now),
                         sockets: &self.sockets_counted,
                         daemon: &self.counters,
