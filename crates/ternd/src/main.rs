@@ -121,13 +121,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let workers = config.daemon.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     }) as u32;
+    // All free before any is bound: ours may share a port among themselves
+    // (a wildcard and a specific address), not with another daemon.
+    for ip in &config.daemon.listen {
+        for port in [config.daemon.port, config.daemon.nat_port] {
+            instance::check_udp_free(SocketAddr::new(*ip, port))?;
+        }
+    }
     // Each engine gets its own socket on every address and port (see steering.rs).
     let mut engine_sockets: Vec<Vec<BoundSocket>> = (0..workers).map(|_| Vec::new()).collect();
     for ip in &config.daemon.listen {
         for port in [config.daemon.port, config.daemon.nat_port] {
             let addr = SocketAddr::new(*ip, port);
             let nat_t = port == config.daemon.nat_port;
-            instance::check_udp_free(addr)?;
             match bind_group(addr, workers, nat_t, !args.no_kernel) {
                 Ok(group) => {
                     tracing::info!(%addr, "listening");
