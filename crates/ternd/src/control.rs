@@ -1,6 +1,7 @@
 //! The control socket: one request line in, one response line out; after `watch`,
 //! event lines until the client hangs up.
 
+use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use tern_control::{
     Command, EventInfo, Request, Response, ResponseBody, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
+use tern_engine::log_limit::LogLimiter;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
@@ -74,19 +76,35 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 /// 64 x 64 KiB of request buffers.
 pub const MAX_CONNECTIONS: usize = 64;
 
+/// Connections over [`MAX_CONNECTIONS`] being told so at once (each for at most
+/// a second); past this they are closed unanswered.
+const MAX_REFUSING: usize = 16;
+
 /// Binds the control socket at `path`, mode 0660, owned by `group` if given.
+/// It is bound under a temporary name and renamed into place once its mode and
+/// group are set: it never shows at `path` with another mode, and a stale file
+/// left there by a killed ternd is replaced in one step.
 pub fn bind(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    // A socket file left by an earlier ternd would make bind fail.
-    if path.exists() {
-        std::fs::remove_file(path)?;
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".{}.new", std::process::id()));
+    let staging = std::path::PathBuf::from(staging);
+    if staging.exists() {
+        std::fs::remove_file(&staging)?;
     }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
-    if let Some(gid) = group {
-        std::os::unix::fs::chown(path, None, Some(gid))?;
+    let listener = UnixListener::bind(&staging)?;
+    let placed = std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o660))
+        .and_then(|()| match group {
+            Some(gid) => std::os::unix::fs::chown(&staging, None, Some(gid)),
+            None => Ok(()),
+        })
+        // Replaces a socket file left by an earlier ternd (see `instance`).
+        .and_then(|()| std::fs::rename(&staging, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&staging);
+        return Err(e.into());
     }
     Ok(listener)
 }
@@ -139,11 +157,30 @@ async fn serve_at_most(
     cap: usize,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    let refusing = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING));
+    let mut noise = LogLimiter::default();
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    refuse_busy(&stream, cap);
+                    let (log, ended) = noise.allow(
+                        std::time::Instant::now(),
+                        "control connections refused (too many open)",
+                        IpAddr::from([0, 0, 0, 0]),
+                    );
+                    if let Some(summary) = ended {
+                        tracing::warn!("{summary}");
+                    }
+                    if log {
+                        tracing::warn!("control connection refused: {cap} already open");
+                    }
+                    // Past this too, the connection just closes.
+                    if let Ok(refusing) = refusing.clone().try_acquire_owned() {
+                        tokio::spawn(async move {
+                            refuse_busy(stream, cap).await;
+                            drop(refusing);
+                        });
+                    }
                     continue;
                 };
                 let to_daemon = to_daemon.clone();
@@ -163,17 +200,31 @@ async fn serve_at_most(
     }
 }
 
-/// Tells a client over the cap why it is closed, without waiting for it: the
-/// line fits in the new socket's empty buffer, and if not, it is lost.
-fn refuse_busy(stream: &UnixStream, cap: usize) {
-    tracing::warn!("control connection refused: {cap} already open");
+/// Tells a client over the cap why it is refused. Its request is read and
+/// thrown away meanwhile (for at most a second): closing on an unread request
+/// would break the client's pipe before it reads the answer.
+async fn refuse_busy(stream: UnixStream, cap: usize) {
+    let (mut read, mut write) = stream.into_split();
     let refusal = Response::Error {
         message: format!("ternd is busy: {cap} control connections are open; try again"),
     };
-    if let Ok(mut line) = serde_json::to_vec(&refusal) {
-        line.push(b'\n');
-        let _ = stream.try_write(&line);
-    }
+    let Ok(mut line) = serde_json::to_vec(&refusal) else {
+        return;
+    };
+    line.push(b'\n');
+    let _ = tokio::time::timeout(Duration::from_secs(1), write.write_all(&line)).await;
+    let _ = write.shutdown().await;
+    drain(&mut read, Duration::from_secs(1)).await;
+}
+
+/// Reads and drops what the client still sends, through a small buffer, until it
+/// closes its end or `limit` has passed.
+async fn drain(read: &mut OwnedReadHalf, limit: Duration) {
+    let mut ignored = [0u8; 4096];
+    let _ = tokio::time::timeout(limit, async {
+        while matches!(read.read(&mut ignored).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// Who may talk to ternd: root, ternd's own user, and members of the socket's
@@ -233,11 +284,10 @@ async fn handle(
         // Unread bytes at close would reset the connection and could cost the
         // client the answer: drain briefly, through a small buffer.
         let _ = write.shutdown().await;
-        let mut rest = reader.into_inner().into_inner();
-        let mut ignored = [0u8; 4096];
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while matches!(rest.read(&mut ignored).await, Ok(n) if n > 0) {}
-        })
+        drain(
+            &mut reader.into_inner().into_inner(),
+            Duration::from_secs(1),
+        )
         .await;
         anyhow::bail!("request longer than {MAX_REQUEST} bytes; closed");
     }
