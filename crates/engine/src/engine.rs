@@ -2,7 +2,7 @@
 //! and queues what must go out.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -753,15 +753,22 @@ impl Ctx {
         detail: &str,
     ) {
         self.stats.count_drop(reason);
-        let (log, ended) = self.drop_log.allow(now, reason.log_label(), from.ip());
-        if let Some(summary) = ended {
-            tracing::warn!("{summary}");
-        }
-        if log {
+        if self.log_allowed(now, reason.log_label(), from.ip()) {
             tracing::warn!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
         } else {
             tracing::debug!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
         }
+    }
+
+    /// Whether a line of kind `what` that `from` caused may be logged: a
+    /// remote host must not choose what fills the log (see `log_limit`). Logs
+    /// the summary of the kind's window that just ended, if any.
+    pub fn log_allowed(&mut self, now: Instant, what: &'static str, from: IpAddr) -> bool {
+        let (log, ended) = self.drop_log.allow(now, what, from);
+        if let Some(summary) = ended {
+            tracing::warn!("{summary}");
+        }
+        log
     }
 
     /// Routes a message for an existing SA: window checks, decryption, then the

@@ -343,7 +343,13 @@ impl Ctx {
                     ours.join("; ")
                 )
             };
-            tracing::warn!(%remote, "IKE_SA_INIT refused with NO_PROPOSAL_CHOSEN: {why}");
+            if self.log_allowed(
+                now,
+                "refused IKE_SA_INITs (NO_PROPOSAL_CHOSEN)",
+                remote.ip(),
+            ) {
+                tracing::warn!(%remote, "IKE_SA_INIT refused with NO_PROPOSAL_CHOSEN: {why}");
+            }
             self.refuse_init(
                 local,
                 remote,
@@ -353,7 +359,13 @@ impl Ctx {
             return None;
         };
         if ke.method != proposal::ke_method(suite.key_exchange) {
-            tracing::info!(%remote, offered = %ke.method, wanted = proposal::ke_name(suite.key_exchange), "asking the peer for another key exchange group");
+            if self.log_allowed(
+                now,
+                "IKE_SA_INITs asked for another key exchange group",
+                remote.ip(),
+            ) {
+                tracing::info!(%remote, offered = %ke.method, wanted = proposal::ke_name(suite.key_exchange), "asking the peer for another key exchange group");
+            }
             let group = proposal::ke_method(suite.key_exchange)
                 .0
                 .to_be_bytes()
@@ -440,11 +452,7 @@ impl Ctx {
             ),
         };
         *counter += 1;
-        let (log, ended) = self.drop_log.allow(now, what, remote.ip());
-        if let Some(summary) = ended {
-            tracing::warn!("{summary}");
-        }
-        if log {
+        if self.log_allowed(now, what, remote.ip()) {
             tracing::warn!(%remote, half_open = self.half_open.len(), from_address = self.half_open.from(remote.ip()), "{what}");
         }
         false

@@ -51,7 +51,7 @@ impl fmt::Display for Summary {
         };
         write!(
             f,
-            "{}: {} more in the last {} s from {at_least}{} address{}, not logged one by one (ternctl stats counts them all)",
+            "{}: {} more in the last {} s from {at_least}{} address{}, not logged one by one",
             self.what,
             thousands(self.left_out),
             self.window.as_secs(),
@@ -203,7 +203,7 @@ mod tests {
         );
         assert_eq!(
             summaries[0].to_string(),
-            "dropped IKE packets (malformed): 9,912 more in the last 10 s from 40 addresses, not logged one by one (ternctl stats counts them all)"
+            "dropped IKE packets (malformed): 9,912 more in the last 10 s from 40 addresses, not logged one by one"
         );
         // Said once; the next window starts afresh.
         assert!(limiter.ended(start + WINDOW * 3).is_empty());
