@@ -50,6 +50,9 @@ socket = "{socket}"
 listen = ["{listen}"]
 port = {port}
 nat_port = {nat_port}
+# One address brings all the load: no half-open limit in the way.
+half_open_per_address = 4294967295
+half_open_limit = 4294967295
 
 [connections.load]
 local_id = "{RESPONDER_ID}"

@@ -283,12 +283,9 @@ fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, Config
                 SecretFileError::Unreadable(io) => {
                     text.error(&ctx.src, format!("cannot read psk_file {shown}: {io}"))
                 }
-                SecretFileError::WorldReadable { mode } => text.error(
+                SecretFileError::OpenToOthers { mode } => text.error(
                     &ctx.src,
-                    format!(
-                        "psk_file {shown} is readable by every user (mode {mode:04o}); \
-                         restrict it with `chmod o-r {shown}`"
-                    ),
+                    SecretFileError::open_to_others("psk_file", &shown.to_string(), mode),
                 ),
                 SecretFileError::Invalid(m) => {
                     text.error(&ctx.src, format!("psk_file {shown}: {m}"))

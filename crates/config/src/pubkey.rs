@@ -186,12 +186,9 @@ fn read_key(ctx: &Context<'_>, path: &Located<&str>) -> Result<PrivateKey, Confi
         SecretFileError::Unreadable(io) => {
             path.error(&ctx.src, format!("cannot read key {shown}: {io}"))
         }
-        SecretFileError::WorldReadable { mode } => path.error(
+        SecretFileError::OpenToOthers { mode } => path.error(
             &ctx.src,
-            format!(
-                "key {shown} is readable by every user (mode {mode:04o}); \
-                 restrict it with `chmod o-r {shown}`"
-            ),
+            SecretFileError::open_to_others("key", &shown.to_string(), mode),
         ),
         SecretFileError::Invalid(m) => path.error(&ctx.src, format!("key {shown}: {m}")),
     })?;

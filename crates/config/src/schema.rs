@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tern_engine::config::{
-    EngineConfig, Fragmentation, RetransmitConfig, DEFAULT_COOKIE_THRESHOLD, DEFAULT_NAT_KEEPALIVE,
+    EngineConfig, Fragmentation, RetransmitConfig, DEFAULT_COOKIE_THRESHOLD,
+    DEFAULT_HALF_OPEN_LIMIT, DEFAULT_HALF_OPEN_PER_ADDRESS, DEFAULT_NAT_KEEPALIVE,
 };
 
 use crate::connection::connections;
@@ -26,6 +27,8 @@ pub(crate) const DAEMON_KEYS: &[&str] = &[
     "port",
     "nat_port",
     "cookie_threshold",
+    "half_open_per_address",
+    "half_open_limit",
     "nat_keepalive",
     "socket_group",
     "workers",
@@ -101,6 +104,8 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, Vec<ConfigError>> {
             connections,
             retransmit,
             cookie_threshold: settings.cookie_threshold,
+            half_open_per_address: settings.half_open_per_address,
+            half_open_limit: settings.half_open_limit,
             ike_port,
             nat_port,
             nat_keepalive: settings.nat_keepalive,
@@ -177,6 +182,8 @@ fn daemon(table: &TableReader<'_>, errors: &mut Errors) -> DaemonConfig {
 /// Engine settings that live in `[daemon]`, as they concern every connection.
 struct EngineSettings {
     cookie_threshold: u32,
+    half_open_per_address: u32,
+    half_open_limit: u32,
     nat_keepalive: Duration,
 }
 
@@ -184,6 +191,8 @@ impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            half_open_per_address: DEFAULT_HALF_OPEN_PER_ADDRESS,
+            half_open_limit: DEFAULT_HALF_OPEN_LIMIT,
             nat_keepalive: DEFAULT_NAT_KEEPALIVE,
         }
     }
@@ -194,6 +203,19 @@ fn engine_settings(table: &TableReader<'_>, errors: &mut Errors) -> EngineSettin
     if let Some(f) = table.field("cookie_threshold") {
         errors.check(|| {
             settings.cookie_threshold = f.integer_in(0, i64::from(u32::MAX))? as u32;
+            Ok(())
+        });
+    }
+    // At least one: a limit of zero would refuse every peer.
+    if let Some(f) = table.field("half_open_per_address") {
+        errors.check(|| {
+            settings.half_open_per_address = f.integer_in(1, i64::from(u32::MAX))? as u32;
+            Ok(())
+        });
+    }
+    if let Some(f) = table.field("half_open_limit") {
+        errors.check(|| {
+            settings.half_open_limit = f.integer_in(1, i64::from(u32::MAX))? as u32;
             Ok(())
         });
     }

@@ -100,6 +100,8 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 tries: 5,
             },
             cookie_threshold: 30,
+            half_open_per_address: 5,
+            half_open_limit: 5_000,
             ike_port: 500,
             nat_port: 4500,
             nat_keepalive: Duration::from_secs(20),
@@ -380,6 +382,36 @@ fn cookie_and_nat_settings_live_in_daemon() {
 }
 
 #[test]
+fn half_open_limits_live_in_daemon_and_are_at_least_one() {
+    let config = parse_str("", "t").unwrap();
+    assert_eq!(
+        (
+            config.engine.half_open_per_address,
+            config.engine.half_open_limit
+        ),
+        (5, 5_000)
+    );
+    let config = parse_str(
+        "[daemon]\nhalf_open_per_address = 2\nhalf_open_limit = 100\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            config.engine.half_open_per_address,
+            config.engine.half_open_limit
+        ),
+        (2, 100)
+    );
+    assert_error(
+        "[daemon]\nhalf_open_limit = 0\n",
+        2,
+        19,
+        "must be between 1 and 4294967295",
+    );
+}
+
+#[test]
 fn traffic_limits_default_like_strongswan() {
     let with_child_lines = |lines: &str| {
         format!(
@@ -482,6 +514,38 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+#[test]
+fn psk_file_may_be_read_by_its_group_but_never_written_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("psk-group");
+    let key = dir.0.join("demo.psk");
+    std::fs::write(&key, "0x00112233\n").unwrap();
+    let config = dir.0.join("ternd.toml");
+    std::fs::write(
+        &config,
+        "[connections.c]\nlocal_id = \"moon\"\nauth = \"psk\"\npsk_file = \"demo.psk\"\n",
+    )
+    .unwrap();
+
+    // docs/CONFIGURATION.md: 0600, or 0640 for a group that may read the keys.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let loaded = load_file(&config).unwrap();
+    assert_eq!(
+        loaded.engine.connections[0].auth,
+        AuthConfig::Psk(vec![0x00, 0x11, 0x22, 0x33])
+    );
+
+    // Anyone who may write it chooses the key: refused, where it is named.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o602)).unwrap();
+    let e = load_file(&config).unwrap_err();
+    assert_eq!((e.line, e.column), (4, 12), "{e}");
+    assert!(
+        e.message.contains("is writable by every user (mode 0602)")
+            && e.message.contains("chmod o-rwx"),
+        "{e}"
+    );
 }
 
 #[test]

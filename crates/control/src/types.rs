@@ -192,6 +192,23 @@ pub struct StatsInfo {
     pub dropped: std::collections::BTreeMap<String, u64>,
     pub exchanges: ExchangeStats,
     pub events: EventStats,
+    /// Absent from an older ternd's answer.
+    #[serde(default)]
+    pub half_open: HalfOpenStats,
+}
+
+/// Half-open IKE SAs (IKE_SA_INIT answered as responder, no IKE_AUTH yet), and
+/// the IKE_SA_INIT requests kept from making more.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct HalfOpenStats {
+    /// Half-open now.
+    pub current: u64,
+    /// Answered with a COOKIE demand (`cookie_threshold`) instead of a key exchange.
+    pub cookies_demanded: u64,
+    /// Dropped: their address had `half_open_per_address` half-open already.
+    pub refused_per_address: u64,
+    /// Dropped: `half_open_limit` IKE SAs were half-open.
+    pub refused_limit: u64,
 }
 
 /// Datagrams through the IKE sockets.

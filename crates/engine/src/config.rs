@@ -17,6 +17,12 @@ pub struct EngineConfig {
     /// IKE_SA_INIT requests must come back with a COOKIE (RFC 7296 §2.6). 0 demands
     /// a cookie always; `u32::MAX` never.
     pub cookie_threshold: u32,
+    /// Half-open IKE SAs one peer address may have at once; more of its
+    /// IKE_SA_INITs are dropped (strongSwan's `block_threshold`; see `half_open`).
+    pub half_open_per_address: u32,
+    /// Half-open IKE SAs in all (across every engine); more IKE_SA_INITs are
+    /// dropped (strongSwan's `init_limit_half_open`).
+    pub half_open_limit: u32,
     /// Our UDP port for IKE when we initiate (daemon.port; a load generator with
     /// one socket per IKE SA sets its own). NAT detection hashes it, so it must
     /// be the port the datagrams really leave from.
@@ -51,12 +57,22 @@ pub const DEFAULT_NAT_KEEPALIVE: Duration = Duration::from_secs(20);
 /// strongSwan's `charon.cookie_threshold` default.
 pub const DEFAULT_COOKIE_THRESHOLD: u32 = 30;
 
+/// strongSwan's `charon.block_threshold` default.
+pub const DEFAULT_HALF_OPEN_PER_ADDRESS: u32 = 5;
+
+/// strongSwan has no limit by default; this one bounds a flood's memory (a
+/// half-open IKE SA takes a few KB) while leaving room for thousands of peers
+/// connecting at once.
+pub const DEFAULT_HALF_OPEN_LIMIT: u32 = 5_000;
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             connections: Vec::new(),
             retransmit: RetransmitConfig::default(),
             cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            half_open_per_address: DEFAULT_HALF_OPEN_PER_ADDRESS,
+            half_open_limit: DEFAULT_HALF_OPEN_LIMIT,
             ike_port: 500,
             nat_port: 4500,
             nat_keepalive: DEFAULT_NAT_KEEPALIVE,

@@ -1,8 +1,8 @@
 //! The engine: owns every IKE SA, routes datagrams, timers and commands to them,
 //! and queues what must go out.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,8 +83,10 @@ pub(crate) struct Ctx {
     pub pending_restarts: Vec<PendingRestart>,
     /// Secrets for IKE_SA_INIT cookies (made on first need).
     pub cookies: CookieJar,
-    /// Our SPIs of the half-open IKE SAs we answered as responder.
-    pub half_open: HashSet<Spi, ChosenKeys>,
+    /// Keeps a flood of bad datagrams from choosing what the log says.
+    pub drop_log: crate::log_limit::LogLimiter,
+    /// The half-open IKE SAs we answered as responder, by our SPI and by address.
+    pub half_open: crate::half_open::HalfOpen,
     /// IKE SAs (unique id, our SPI) whose peer sent INITIAL_CONTACT: its other
     /// IKE SAs are to go.
     pub initial_contacts: Vec<(u64, Spi)>,
@@ -160,7 +162,8 @@ impl Engine {
                 new_sas: Vec::new(),
                 pending_restarts: Vec::new(),
                 cookies: CookieJar::default(),
-                half_open: HashSet::default(),
+                drop_log: crate::log_limit::LogLimiter::default(),
+                half_open: Default::default(),
                 initial_contacts: Vec::new(),
                 maybe_duplicates: Vec::new(),
                 duplicate_checks: Vec::new(),
@@ -208,7 +211,7 @@ impl Engine {
             Ok(m) => m,
             Err(e) => {
                 self.ctx
-                    .drop_packet(DropReason::Malformed, remote, &e.to_string());
+                    .drop_packet(now, DropReason::Malformed, remote, &e.to_string());
                 return;
             }
         };
@@ -225,6 +228,7 @@ impl Engine {
         };
         let Some(mut sa) = self.sas.remove(&our_spi) else {
             self.ctx.drop_packet(
+                now,
                 DropReason::UnknownSpi,
                 remote,
                 &format!("no IKE SA with SPI {}", hex(&our_spi)),
@@ -258,6 +262,7 @@ impl Engine {
                     self.ctx.transmit(local, remote, response);
                 } else {
                     self.ctx.drop_packet(
+                        now,
                         DropReason::Unexpected,
                         remote,
                         "IKE_SA_INIT for an IKE SA that already exists",
@@ -524,6 +529,20 @@ impl Engine {
         }
     }
 
+    /// Logs the summaries of drops left out of the log whose window has ended;
+    /// for a daemon to call every few seconds (the engine sets no timer for it).
+    pub fn log_drop_summaries(&mut self, now: Instant) {
+        for summary in self.ctx.drop_log.ended(now) {
+            tracing::warn!("{summary}");
+        }
+    }
+
+    /// How many IKE SAs are half-open as responder (IKE_SA_INIT answered, no
+    /// IKE_AUTH yet).
+    pub fn half_open(&self) -> usize {
+        self.ctx.half_open.len()
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.timers.next(),
@@ -669,7 +688,7 @@ impl Engine {
         let mut sa = sa.into();
         let half_open = matches!(next, Next::Keep) && matches!(sa.phase, Phase::AwaitAuthRequest);
         if half_open {
-            self.ctx.half_open.insert(sa.our_spi());
+            self.ctx.half_open.insert(sa.our_spi(), sa.remote.ip());
         } else {
             self.ctx.half_open.remove(&sa.our_spi());
         }
@@ -753,9 +772,32 @@ impl Ctx {
         }
     }
 
-    pub fn drop_packet(&mut self, reason: DropReason, from: SocketAddr, detail: &str) {
+    /// Counts a dropped datagram, and logs it unless its kind has had its share
+    /// of the log lately (see `log_limit`).
+    pub fn drop_packet(
+        &mut self,
+        now: Instant,
+        reason: DropReason,
+        from: SocketAddr,
+        detail: &str,
+    ) {
         self.stats.count_drop(reason);
-        tracing::warn!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
+        if self.log_allowed(now, reason.log_label(), from.ip()) {
+            tracing::warn!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
+        } else {
+            tracing::debug!(%from, reason = reason.as_str(), "dropped IKE packet: {detail}");
+        }
+    }
+
+    /// Whether a line of kind `what` that `from` caused may be logged: a
+    /// remote host must not choose what fills the log (see `log_limit`). Logs
+    /// the summary of the kind's window that just ended, if any.
+    pub fn log_allowed(&mut self, now: Instant, what: &'static str, from: IpAddr) -> bool {
+        let (log, ended) = self.drop_log.allow(now, what, from);
+        if let Some(summary) = ended {
+            tracing::warn!("{summary}");
+        }
+        log
     }
 
     /// Routes a message for an existing SA: window checks, decryption, then the
@@ -776,6 +818,7 @@ impl Ctx {
         if header.flags.is_response() {
             if sa.in_flight.as_ref().map(|r| r.message_id) != Some(header.message_id) {
                 self.drop_packet(
+                    now,
                     DropReason::Unexpected,
                     remote,
                     &format!(
@@ -802,6 +845,7 @@ impl Ctx {
             return Next::Keep;
         } else if header.message_id != sa.expected_request_id {
             self.drop_packet(
+                now,
                 DropReason::OutOfWindow,
                 remote,
                 &format!(
@@ -816,6 +860,7 @@ impl Ctx {
             Ok(Opened::Fragment) => return Next::Keep,
             Err(e) => {
                 self.drop_packet(
+                    now,
                     DropReason::Unauthenticated,
                     remote,
                     &format!("IKE SA #{}: {e}", sa.unique_id),
@@ -825,7 +870,7 @@ impl Ctx {
         };
         self.follow_peer(sa, local, remote);
         sa.last_heard = Some(now);
-        if let Some(critical) = unknown_critical(&payloads) {
+        if let Some(critical) = crate::payloads::unknown_critical(&payloads) {
             if !header.flags.is_response() {
                 let notify = Payload::Notify(tern_wire::NotifyPayload {
                     protocol: tern_wire::ProtocolId(0),
@@ -883,7 +928,7 @@ impl Ctx {
             }
             (exchange, phase) => {
                 let detail = format!("{exchange} request while {}", phase.name());
-                self.drop_packet(DropReason::Unexpected, sa.remote, &detail);
+                self.drop_packet(now, DropReason::Unexpected, sa.remote, &detail);
                 Next::Keep
             }
         }
@@ -913,7 +958,7 @@ impl Ctx {
             ) => self.handle_informational_response(now, sa, purpose, payloads),
             (purpose, exchange) => {
                 let detail = format!("{exchange} response to our {} request", purpose.describe());
-                self.drop_packet(DropReason::Unexpected, sa.remote, &detail);
+                self.drop_packet(now, DropReason::Unexpected, sa.remote, &detail);
                 Next::Keep
             }
         }
@@ -1138,18 +1183,6 @@ impl Ctx {
             });
         }
     }
-}
-
-/// The type of the first unknown payload with its critical bit set (RFC 7296 §2.5).
-fn unknown_critical(payloads: &[Payload]) -> Option<u8> {
-    payloads.iter().find_map(|p| match p {
-        Payload::Unknown {
-            payload_type,
-            critical: true,
-            ..
-        } => Some(payload_type.0),
-        _ => None,
-    })
 }
 
 fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {

@@ -12,6 +12,7 @@ use tern_wire::{
 use crate::capabilities;
 use crate::config::{Connection, KeyExchange};
 use crate::engine::{Ctx, Next};
+use crate::half_open::Refusal;
 use crate::ike_sa::{AwaitInitResponse, IkeSa, Phase, Purpose, SaKeys};
 use crate::payloads;
 use crate::proposal::{self, IkeSuite};
@@ -122,6 +123,7 @@ impl Ctx {
             && message.header.message_id == 0;
         if !awaiting {
             self.drop_packet(
+                now,
                 DropReason::Unexpected,
                 sa.remote,
                 "IKE_SA_INIT response we are not waiting for",
@@ -266,6 +268,7 @@ impl Ctx {
         if header.responder_spi != [0; 8] || header.message_id != 0 || !header.flags.is_initiator()
         {
             self.drop_packet(
+                now,
                 DropReason::Malformed,
                 remote,
                 "IKE_SA_INIT request with a responder SPI, a message ID or without the I flag",
@@ -273,10 +276,22 @@ impl Ctx {
             return None;
         }
         let p = &message.payloads;
+        // Rejected before any work, with no state kept (RFC 7296 §2.5).
+        if let Some(critical) = payloads::unknown_critical(p) {
+            tracing::debug!(%remote, payload_type = critical, "IKE_SA_INIT refused: unknown critical payload");
+            self.refuse_init(
+                local,
+                remote,
+                header,
+                payloads::status(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![critical]),
+            );
+            return None;
+        }
         let (Some(offer), Some(ke), Some(nonce)) =
             (payloads::sa(p), payloads::ke(p), payloads::nonce(p))
         else {
             self.drop_packet(
+                now,
                 DropReason::Malformed,
                 remote,
                 "IKE_SA_INIT request lacks SA, KE or Nonce",
@@ -285,6 +300,7 @@ impl Ctx {
         };
         if !NONCE_RANGE.contains(&nonce.len()) {
             self.drop_packet(
+                now,
                 DropReason::Malformed,
                 remote,
                 "IKE_SA_INIT nonce length outside 16..=256",
@@ -292,6 +308,9 @@ impl Ctx {
             return None;
         }
         if !self.cookie_admits(now, local, remote, header, nonce, p) {
+            return None;
+        }
+        if !self.half_open_admits(now, remote) {
             return None;
         }
         let candidates: Vec<Arc<Connection>> = self
@@ -324,7 +343,13 @@ impl Ctx {
                     ours.join("; ")
                 )
             };
-            tracing::warn!(%remote, "IKE_SA_INIT refused with NO_PROPOSAL_CHOSEN: {why}");
+            if self.log_allowed(
+                now,
+                "refused IKE_SA_INITs (NO_PROPOSAL_CHOSEN)",
+                remote.ip(),
+            ) {
+                tracing::warn!(%remote, "IKE_SA_INIT refused with NO_PROPOSAL_CHOSEN: {why}");
+            }
             self.refuse_init(
                 local,
                 remote,
@@ -334,7 +359,13 @@ impl Ctx {
             return None;
         };
         if ke.method != proposal::ke_method(suite.key_exchange) {
-            tracing::info!(%remote, offered = %ke.method, wanted = proposal::ke_name(suite.key_exchange), "asking the peer for another key exchange group");
+            if self.log_allowed(
+                now,
+                "IKE_SA_INITs asked for another key exchange group",
+                remote.ip(),
+            ) {
+                tracing::info!(%remote, offered = %ke.method, wanted = proposal::ke_name(suite.key_exchange), "asking the peer for another key exchange group");
+            }
             let group = proposal::ke_method(suite.key_exchange)
                 .0
                 .to_be_bytes()
@@ -352,6 +383,7 @@ impl Ctx {
             Ok(s) => s,
             Err(e) => {
                 self.drop_packet(
+                    now,
                     DropReason::Malformed,
                     remote,
                     &format!("invalid key exchange value: {e}"),
@@ -400,6 +432,30 @@ impl Ctx {
         tracing::info!(ike = sa.unique_id, connection = sa.connection.name, %remote, suite = %suite, "IKE_SA_INIT answered");
         self.transmit(local, remote, bytes);
         Some(sa)
+    }
+
+    /// Whether a new IKE_SA_INIT (past the cookie check) may make another
+    /// half-open IKE SA; if not, it is dropped and counted (see `half_open`).
+    fn half_open_admits(&mut self, now: Instant, remote: SocketAddr) -> bool {
+        let refusal = match self.half_open.admits(&self.config, self.shard, remote.ip()) {
+            Ok(()) => return true,
+            Err(refusal) => refusal,
+        };
+        let (counter, what) = match refusal {
+            Refusal::PerAddress => (
+                &mut self.stats.half_open_refused_per_address,
+                "dropped IKE_SA_INITs (half_open_per_address reached)",
+            ),
+            Refusal::Limit => (
+                &mut self.stats.half_open_refused_limit,
+                "dropped IKE_SA_INITs (half_open_limit reached)",
+            ),
+        };
+        *counter += 1;
+        if self.log_allowed(now, what, remote.ip()) {
+            tracing::warn!(%remote, half_open = self.half_open.len(), from_address = self.half_open.from(remote.ip()), "{what}");
+        }
+        false
     }
 
     /// Whether a new IKE_SA_INIT may go on to the key exchange. Above the

@@ -6,6 +6,7 @@
 //! engines is deterministic and runs hours of protocol time in milliseconds.
 
 pub mod config;
+pub mod log_limit;
 
 mod adapt;
 mod algorithms;
@@ -24,6 +25,7 @@ mod end_action;
 mod engine;
 mod env;
 mod fragment;
+mod half_open;
 mod handover;
 mod held_outbound;
 mod history;

@@ -24,6 +24,18 @@ pub fn status(t: NotifyType, data: Vec<u8>) -> Payload {
     Payload::Notify(NotifyPayload::new(t, data))
 }
 
+/// The type of the first unknown payload with its critical bit set (RFC 7296 §2.5).
+pub fn unknown_critical(payloads: &[Payload]) -> Option<u8> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Unknown {
+            payload_type,
+            critical: true,
+            ..
+        } => Some(payload_type.0),
+        _ => None,
+    })
+}
+
 pub fn error(t: NotifyType) -> Payload {
     Payload::Notify(NotifyPayload {
         protocol: ProtocolId(0),

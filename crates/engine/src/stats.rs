@@ -25,6 +25,17 @@ impl DropReason {
             DropReason::Unexpected => "unexpected",
         }
     }
+
+    /// What the log's summary line calls these drops.
+    pub fn log_label(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "dropped IKE packets (malformed)",
+            DropReason::UnknownSpi => "dropped IKE packets (unknown-spi)",
+            DropReason::Unauthenticated => "dropped IKE packets (unauthenticated)",
+            DropReason::OutOfWindow => "dropped IKE packets (out-of-window)",
+            DropReason::Unexpected => "dropped IKE packets (unexpected)",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,6 +46,11 @@ pub struct Stats {
     pub retransmits_answered: u64,
     /// IKE_SA_INIT requests answered with a COOKIE demand instead of a key exchange.
     pub cookies_demanded: u64,
+    /// IKE_SA_INIT requests dropped: their address had `half_open_per_address`
+    /// half-open IKE SAs already.
+    pub half_open_refused_per_address: u64,
+    /// IKE_SA_INIT requests dropped: `half_open_limit` IKE SAs were half-open.
+    pub half_open_refused_limit: u64,
     /// NAT-keepalives sent because we are behind a NAT.
     pub nat_keepalives_sent: u64,
     pub dropped_malformed: u64,

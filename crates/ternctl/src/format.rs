@@ -387,6 +387,14 @@ pub fn stats(s: &StatsInfo) -> String {
     );
     let _ = writeln!(
         out,
+        "half-open:  {} now; {} cookies demanded; IKE_SA_INITs refused: {} per address, {} over the limit",
+        s.half_open.current,
+        s.half_open.cookies_demanded,
+        s.half_open.refused_per_address,
+        s.half_open.refused_limit
+    );
+    let _ = writeln!(
+        out,
         "watchers:   {} watching, {} events dropped for slow watchers",
         s.events.watchers, s.events.dropped
     );
@@ -642,7 +650,14 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
         s.dropped.insert("unknown-spi".into(), 0);
         s.exchanges.child_rekeys = 5;
         s.exchanges.child_rekeys_initiated = 3;
+        s.half_open.current = 4;
+        s.half_open.cookies_demanded = 120;
+        s.half_open.refused_per_address = 7;
         let text = stats(&s);
+        assert!(
+            text.contains("half-open:  4 now; 120 cookies demanded; IKE_SA_INITs refused: 7 per address, 0 over the limit\n"),
+            "{text}"
+        );
         assert!(text.starts_with("ternd 0.1.0, up 120m\n"), "{text}");
         assert!(text.contains("dropped:    2 (2 malformed)\n"), "{text}");
         assert!(

@@ -1,14 +1,17 @@
 //! The control socket: one request line in, one response line out; after `watch`,
 //! event lines until the client hangs up.
 
+use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tern_control::{
     Command, EventInfo, Request, Response, ResponseBody, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
+use tern_engine::log_limit::LogLimiter;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
@@ -22,6 +25,9 @@ pub struct ControlRequest {
     pub reply: oneshot::Sender<Response>,
     /// For `watch`: where the daemon queues the events.
     pub events: Option<mpsc::Sender<EventInfo>>,
+    /// For `reload`: the configuration every engine switches to, read and
+    /// validated once by `Shards` so that all switch to the same one.
+    pub config: Option<Arc<tern_engine::config::EngineConfig>>,
 }
 
 /// Watch streams still being written. Once the daemon loop has ended (and with it
@@ -57,22 +63,48 @@ pub async fn finish_streams(limit: Duration) {
 /// nothing is closed rather than kept open for ever.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Longest request line accepted.
-const MAX_LINE: u64 = 1 << 20;
+/// How long a client may take to read an answer or an event before ternd gives
+/// up on it and closes the connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest request line accepted, newline excluded. The largest real request
+/// (a command naming a connection) is well under 1 KiB.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// Control connections open at once, watchers included; one more is refused.
+/// With [`MAX_REQUEST`] this bounds what clients can make ternd hold: about
+/// 64 x 64 KiB of request buffers.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Connections over [`MAX_CONNECTIONS`] being told so at once (each for at most
+/// a second); past this they are closed unanswered.
+const MAX_REFUSING: usize = 16;
 
 /// Binds the control socket at `path`, mode 0660, owned by `group` if given.
+/// It is bound under a temporary name and renamed into place once its mode and
+/// group are set: it never shows at `path` with another mode, and a stale file
+/// left there by a killed ternd is replaced in one step.
 pub fn bind(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    // A socket file left by an earlier ternd would make bind fail.
-    if path.exists() {
-        std::fs::remove_file(path)?;
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".{}.new", std::process::id()));
+    let staging = std::path::PathBuf::from(staging);
+    if staging.exists() {
+        std::fs::remove_file(&staging)?;
     }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
-    if let Some(gid) = group {
-        std::os::unix::fs::chown(path, None, Some(gid))?;
+    let listener = UnixListener::bind(&staging)?;
+    let placed = std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o660))
+        .and_then(|()| match group {
+            Some(gid) => std::os::unix::fs::chown(&staging, None, Some(gid)),
+            None => Ok(()),
+        })
+        // Replaces a socket file left by an earlier ternd (see `instance`).
+        .and_then(|()| std::fs::rename(&staging, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&staging);
+        return Err(e.into());
     }
     Ok(listener)
 }
@@ -114,15 +146,50 @@ pub async fn serve(
     to_daemon: mpsc::Sender<ControlRequest>,
     socket_group: Option<u32>,
 ) {
+    serve_at_most(listener, to_daemon, socket_group, MAX_CONNECTIONS).await
+}
+
+/// [`serve`], with at most `cap` connections open at once.
+async fn serve_at_most(
+    listener: UnixListener,
+    to_daemon: mpsc::Sender<ControlRequest>,
+    socket_group: Option<u32>,
+    cap: usize,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    let refusing = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING));
+    let mut noise = LogLimiter::default();
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    let (log, ended) = noise.allow(
+                        std::time::Instant::now(),
+                        "control connections refused (too many open)",
+                        IpAddr::from([0, 0, 0, 0]),
+                    );
+                    if let Some(summary) = ended {
+                        tracing::warn!("{summary}");
+                    }
+                    if log {
+                        tracing::warn!("control connection refused: {cap} already open");
+                    }
+                    // Past this too, the connection just closes.
+                    if let Ok(refusing) = refusing.clone().try_acquire_owned() {
+                        tokio::spawn(async move {
+                            refuse_busy(stream, cap).await;
+                            drop(refusing);
+                        });
+                    }
+                    continue;
+                };
                 let to_daemon = to_daemon.clone();
                 tokio::spawn(async move {
                     let timeout = REQUEST_TIMEOUT;
                     if let Err(e) = handle(stream, to_daemon, timeout, socket_group).await {
                         tracing::debug!("control client: {e}");
                     }
+                    drop(slot);
                 });
             }
             Err(e) => {
@@ -131,6 +198,33 @@ pub async fn serve(
             }
         }
     }
+}
+
+/// Tells a client over the cap why it is refused. Its request is read and
+/// thrown away meanwhile (for at most a second): closing on an unread request
+/// would break the client's pipe before it reads the answer.
+async fn refuse_busy(stream: UnixStream, cap: usize) {
+    let (mut read, mut write) = stream.into_split();
+    let refusal = Response::Error {
+        message: format!("ternd is busy: {cap} control connections are open; try again"),
+    };
+    let Ok(mut line) = serde_json::to_vec(&refusal) else {
+        return;
+    };
+    line.push(b'\n');
+    let _ = tokio::time::timeout(Duration::from_secs(1), write.write_all(&line)).await;
+    let _ = write.shutdown().await;
+    drain(&mut read, Duration::from_secs(1)).await;
+}
+
+/// Reads and drops what the client still sends, through a small buffer, until it
+/// closes its end or `limit` has passed.
+async fn drain(read: &mut OwnedReadHalf, limit: Duration) {
+    let mut ignored = [0u8; 4096];
+    let _ = tokio::time::timeout(limit, async {
+        while matches!(read.read(&mut ignored).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// Who may talk to ternd: root, ternd's own user, and members of the socket's
@@ -176,11 +270,27 @@ async fn handle(
     let credentials = stream.peer_cred()?;
     let (read, mut write) = stream.into_split();
     // The request is read before a refusal, so the client gets to see the answer.
-    let mut line = String::new();
-    let mut reader = BufReader::new(read.take(MAX_LINE));
-    tokio::time::timeout(request_timeout, reader.read_line(&mut line))
+    let mut line = Vec::new();
+    // One byte over the limit, so an over-long request is seen as such.
+    let mut reader = BufReader::new(read.take(MAX_REQUEST as u64 + 1));
+    tokio::time::timeout(request_timeout, reader.read_until(b'\n', &mut line))
         .await
         .map_err(|_| anyhow::anyhow!("no request within {request_timeout:?}; closed"))??;
+    if line.len() > MAX_REQUEST && line.last() != Some(&b'\n') {
+        let refusal = Response::Error {
+            message: format!("request longer than {MAX_REQUEST} bytes; connection closed"),
+        };
+        send(&mut write, &refusal).await?;
+        // Unread bytes at close would reset the connection and could cost the
+        // client the answer: drain briefly, through a small buffer.
+        let _ = write.shutdown().await;
+        drain(
+            &mut reader.into_inner().into_inner(),
+            Duration::from_secs(1),
+        )
+        .await;
+        anyhow::bail!("request longer than {MAX_REQUEST} bytes; closed");
+    }
     let groups = || supplementary_groups(credentials.pid());
     if !allowed(credentials.uid(), credentials.gid(), groups, socket_group) {
         tracing::warn!(
@@ -194,7 +304,7 @@ async fn handle(
         };
         return send(&mut write, &refusal).await;
     }
-    let response = match serde_json::from_str::<Request>(&line) {
+    let response = match serde_json::from_slice::<Request>(&line) {
         Err(e) => Response::Error {
             message: format!("bad request: {e}"),
         },
@@ -225,10 +335,14 @@ async fn handle(
     send(&mut write, &response).await
 }
 
+/// Writes one line; a client that does not read it within [`WRITE_TIMEOUT`] is
+/// given up on.
 async fn send<T: serde::Serialize>(write: &mut OwnedWriteHalf, value: &T) -> anyhow::Result<()> {
     let mut out = serde_json::to_vec(value)?;
     out.push(b'\n');
-    write.write_all(&out).await?;
+    tokio::time::timeout(WRITE_TIMEOUT, write.write_all(&out))
+        .await
+        .map_err(|_| anyhow::anyhow!("the client read nothing for {WRITE_TIMEOUT:?}; closed"))??;
     Ok(())
 }
 
@@ -246,6 +360,7 @@ async fn watch(
         command: Command::Watch { connection },
         reply,
         events: Some(events_tx),
+        config: None,
     };
     let response = if to_daemon.send(request).await.is_err() {
         Response::Error {
@@ -299,6 +414,7 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
             command,
             reply,
             events: None,
+            config: None,
         })
         .await
         .is_err()
@@ -318,9 +434,122 @@ async fn ask(to_daemon: &mpsc::Sender<ControlRequest>, command: Command) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::{allowed, handle, supplementary_groups};
+    use super::{allowed, handle, serve_at_most, supplementary_groups, MAX_REQUEST};
     use std::time::Duration;
-    use tokio::io::AsyncReadExt;
+    use tern_control::{Command, Request, Response, ResponseBody};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Everything the server wrote until it closed the connection.
+    async fn answer_of(client: &mut tokio::net::UnixStream) -> String {
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(5), client.read_to_string(&mut answer))
+            .await
+            .expect("the server closes the connection")
+            .unwrap();
+        answer
+    }
+
+    /// A stand-in daemon that answers every request with its version.
+    fn fake_daemon() -> tokio::sync::mpsc::Sender<super::ControlRequest> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<super::ControlRequest>(4);
+        tokio::spawn(async move {
+            while let Some(req) = rx.recv().await {
+                let _ = req.reply.send(Response::Ok {
+                    body: ResponseBody::Version {
+                        version: "test".into(),
+                    },
+                });
+            }
+        });
+        tx
+    }
+
+    fn version_request() -> Vec<u8> {
+        let mut line = serde_json::to_vec(&Request::new(Command::Version)).unwrap();
+        line.push(b'\n');
+        line
+    }
+
+    #[test]
+    fn an_over_long_request_gets_an_error_and_the_connection_closes() {
+        runtime().block_on(async {
+            let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
+            let served = tokio::spawn(handle(server, fake_daemon(), Duration::from_secs(5), None));
+            // No newline within the limit: the server stops reading after it.
+            let flood = vec![b'x'; MAX_REQUEST + 4096];
+            let writer = tokio::spawn(async move {
+                let _ = client.write_all(&flood).await;
+                client
+            });
+            assert!(served.await.unwrap().is_err());
+            let mut client = writer.await.unwrap();
+            let answer = answer_of(&mut client).await;
+            assert!(
+                answer.contains(&format!("request longer than {MAX_REQUEST} bytes")),
+                "{answer}"
+            );
+        });
+    }
+
+    #[test]
+    fn a_malformed_request_gets_an_error_and_the_connection_closes() {
+        runtime().block_on(async {
+            for garbage in [&b"hello\n"[..], &b"\xff\xfe{}\n"[..]] {
+                let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
+                let served =
+                    tokio::spawn(handle(server, fake_daemon(), Duration::from_secs(5), None));
+                client.write_all(garbage).await.unwrap();
+                let answer = answer_of(&mut client).await;
+                assert!(answer.contains("bad request"), "{answer}");
+                served.await.unwrap().unwrap();
+            }
+        });
+    }
+
+    #[test]
+    fn connections_over_the_cap_are_refused_and_later_ones_served() {
+        runtime().block_on(async {
+            let dir = std::env::temp_dir().join(format!("ternd-cap-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("ternd.sock");
+            let listener = tokio::net::UnixListener::bind(&path).unwrap();
+            tokio::spawn(serve_at_most(listener, fake_daemon(), None, 2));
+
+            let held: Vec<_> = [
+                tokio::net::UnixStream::connect(&path).await.unwrap(),
+                tokio::net::UnixStream::connect(&path).await.unwrap(),
+            ]
+            .into();
+            let mut third = tokio::net::UnixStream::connect(&path).await.unwrap();
+            let answer = answer_of(&mut third).await;
+            assert!(
+                answer.contains("ternd is busy: 2 control connections are open"),
+                "{answer}"
+            );
+
+            // Their slots come back when they close; a request is served again.
+            drop(held);
+            let mut answered = String::new();
+            for _ in 0..50 {
+                let mut next = tokio::net::UnixStream::connect(&path).await.unwrap();
+                let _ = next.write_all(&version_request()).await;
+                answered = answer_of(&mut next).await;
+                if !answered.contains("busy") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(answered.contains("\"version\":\"test\""), "{answered}");
+        });
+    }
 
     #[test]
     fn a_silent_client_is_closed_after_the_request_timeout() {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tern_control::{Command as ControlCommand, Response, ResponseBody};
+use tern_engine::log_limit::{self, LogLimiter};
 use tern_engine::{Command, Engine, Event};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -68,14 +69,15 @@ pub struct Daemon {
     /// Every engine's queue, by shard, for a datagram that reached the wrong one.
     shards: Arc<[mpsc::Sender<Inbound>]>,
     pub nat_port: u16,
-    /// Where `reload` reads the configuration; `None` is the built-in one.
-    config_source: Option<std::path::PathBuf>,
     waiters: Vec<Waiter>,
     watchers: Watchers,
     /// IKE SPIs by unique id, for the event stream; kept only while someone watches.
     ike_spis: HashMap<u64, ([u8; 8], [u8; 8])>,
     sockets_counted: Arc<SocketCounters>,
     counters: DaemonCounters,
+    /// Keeps failing sends and receives (a flood filling the socket buffers)
+    /// from flooding the log.
+    noise: LogLimiter,
     started: Instant,
 }
 
@@ -86,7 +88,6 @@ impl Daemon {
         sockets: Vec<Arc<IkeSocket>>,
         shards: Arc<[mpsc::Sender<Inbound>]>,
         nat_port: u16,
-        config_source: Option<std::path::PathBuf>,
         sockets_counted: Arc<SocketCounters>,
     ) -> Daemon {
         Daemon {
@@ -96,11 +97,11 @@ impl Daemon {
             shards,
             nat_port,
             waiters: Vec::new(),
-            config_source,
             watchers: Watchers::default(),
             ike_spis: HashMap::new(),
             sockets_counted,
             counters: DaemonCounters::default(),
+            noise: LogLimiter::default(),
             started: Instant::now(),
         }
     }
@@ -115,9 +116,13 @@ impl Daemon {
         self.start_connections();
         let sockets = self.sockets.clone();
         let mut buf = vec![0u8; 65536];
+        // Summaries of the warnings the limiters left out, when a flood has ended too.
+        let mut summaries = tokio::time::interval(log_limit::WINDOW);
+        summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.engine.poll_timeout();
             tokio::select! {
+                _ = summaries.tick() => self.log_summaries(),
                 () = any_readable(&sockets) => self.receive(&sockets, &mut buf),
                 Some(handed) = inbound.recv() => self.handed_on(handed),
                 Some(req) = control.recv() => self.control(req),
@@ -146,7 +151,9 @@ impl Daemon {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         SocketCounters::count(&self.sockets_counted.receive_failed);
-                        tracing::warn!(socket = %socket.bound, "receive failed: {e}");
+                        if self.noisy("receives failed", socket.bound.ip()) {
+                            tracing::warn!(socket = %socket.bound, "receive failed: {e}");
+                        }
                         break;
                     }
                 };
@@ -247,15 +254,10 @@ impl Daemon {
         }
     }
 
-    /// Reads the configuration again and applies what changed. A file that does not
-    /// load changes nothing.
-    fn reload(&mut self) -> Result<String, String> {
-        let config = match &self.config_source {
-            Some(path) => tern_config::load_file(path),
-            None => tern_config::default_config(),
-        }
-        .map_err(|e| e.to_string())?;
-        let mut engine_config = config.engine;
+    /// Switches the engine to `config` (read and validated by `Shards`, the same
+    /// for every engine) and says what changed.
+    fn reload(&mut self, config: &tern_engine::config::EngineConfig) -> String {
+        let mut engine_config = config.clone();
         // The sockets stay as bound at start; the engine must keep sending from them.
         engine_config.nat_port = self.nat_port;
         let report = self.engine.reload(std::time::Instant::now(), engine_config);
@@ -267,13 +269,13 @@ impl Daemon {
                 names.join(", ")
             }
         };
-        Ok(format!(
+        format!(
             "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port, nat_port and workers apply at restart)",
             list(&report.added),
             list(&report.removed),
             list(&report.changed),
             report.unchanged.len()
-        ))
+        )
     }
 
     /// Carries out everything the engine queued.
@@ -335,8 +337,28 @@ impl Daemon {
             Ok(_) => self.counters.sent += 1,
             Err(e) => {
                 self.counters.send_failed += 1;
-                tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+                if self.noisy("sends failed", t.remote.ip()) {
+                    tracing::warn!(local = %t.local, remote = %t.remote, "sending failed: {e}");
+                }
             }
+        }
+    }
+
+    /// Counts a warning a remote host can cause; true if it is to be logged.
+    fn noisy(&mut self, what: &'static str, address: std::net::IpAddr) -> bool {
+        let (log, ended) = self.noise.allow(std::time::Instant::now(), what, address);
+        if let Some(summary) = ended {
+            tracing::warn!("{summary}");
+        }
+        log
+    }
+
+    /// Logs what the limiters left out in windows that have ended.
+    fn log_summaries(&mut self) {
+        let now = std::time::Instant::now();
+        self.engine.log_drop_summaries(now);
+        for summary in self.noise.ended(now) {
+            tracing::warn!("{summary}");
         }
     }
 
@@ -375,12 +397,15 @@ impl Daemon {
                     body: ResponseBody::Conns { conns },
                 }
             }
-            ControlCommand::Reload => match self.reload() {
-                Ok(message) => Response::Ok {
-                    body: ResponseBody::Reloaded { message },
+            ControlCommand::Reload => match &req.config {
+                Some(config) => Response::Ok {
+                    body: ResponseBody::Reloaded {
+                        message: self.reload(config),
+                    },
                 },
-                Err(e) => Response::Error {
-                    message: format!("reload refused, the running configuration stays: {e}"),
+                // Shards loads the file; a reload without it would be a bug.
+                None => Response::Error {
+                    message: "reload refused: no configuration came with the request".into(),
                 },
             },
             ControlCommand::Version => Response::Ok {
@@ -392,6 +417,7 @@ impl Daemon {
                 body: ResponseBody::Stats {
                     stats: Box::new(stats::info(stats::Sources {
                         engine: self.engine.stats(),
+                        half_open: self.engine.half_open(),
                         sas: &self.engine.list_sas(now),
                         sockets: &self.sockets_counted,
                         daemon: &self.counters,

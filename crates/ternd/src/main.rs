@@ -6,6 +6,7 @@ mod control;
 mod daemon;
 mod dispatch;
 mod env;
+mod instance;
 mod kernel;
 mod kernel_events;
 mod log_filter;
@@ -106,6 +107,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
 
+    // Before any socket is bound: one ternd per control socket and IKE address.
+    let socket_path = args.socket.clone().unwrap_or(config.daemon.socket.clone());
+    let mut instance = instance::Instance::claim(&socket_path)?;
+
     let kernel: Arc<Mutex<dyn Kernel>> = if args.no_kernel {
         tracing::warn!(
             "--no-kernel: CHILD SAs are negotiated but not installed; no traffic is protected"
@@ -122,6 +127,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let workers = config.daemon.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     }) as u32;
+    // All free before any is bound: ours may share a port among themselves
+    // (a wildcard and a specific address), not with another daemon.
+    for ip in &config.daemon.listen {
+        for port in [config.daemon.port, config.daemon.nat_port] {
+            instance::check_udp_free(SocketAddr::new(*ip, port))?;
+        }
+    }
     // Each engine gets its own socket on every address and port (see steering.rs).
     let mut engine_sockets: Vec<Vec<BoundSocket>> = (0..workers).map(|_| Vec::new()).collect();
     for ip in &config.daemon.listen {
@@ -170,7 +182,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
             kernel.clone(),
             to_shards.clone(),
             config.daemon.nat_port,
-            source.path().map(PathBuf::from),
             counted.clone(),
         );
         let shutdown = shutdown_rx.clone();
@@ -198,16 +209,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     Err(e) => return drop(started_tx.send(Err(e))),
                 };
                 let _ = started_tx.send(Ok(()));
-                let (kernel, shards, nat_port, config_path, counted) = parts;
-                let daemon = Daemon::new(
-                    engine,
-                    kernel,
-                    sockets,
-                    shards,
-                    nat_port,
-                    config_path,
-                    counted,
-                );
+                let (kernel, shards, nat_port, counted) = parts;
+                let daemon = Daemon::new(engine, kernel, sockets, shards, nat_port, counted);
                 runtime.block_on(daemon.run(inbound_rx, control_rx, kernel_rx, shutdown));
             })
             .context("starting a shard thread")?;
@@ -221,13 +224,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     tracing::info!(workers, "engines started");
 
-    let socket_path = args.socket.unwrap_or(config.daemon.socket.clone());
     let listener = control::bind(&socket_path, socket_group)
         .with_context(|| format!("control socket {}", socket_path.display()))?;
+    instance.bound_socket()?;
     tracing::info!(path = %socket_path.display(), group = ?socket_group, "control socket ready");
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(control::serve(listener, control_tx, socket_group));
-    let shards = Shards::new(control_queues);
+    let shards = Shards::new(control_queues, source.path().map(PathBuf::from));
     tokio::spawn(shards.clone().serve(control_rx));
 
     let notifier = systemd::Notifier::from_env();
@@ -273,7 +276,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await
     .context("waiting for the shards")?;
     control::finish_streams(std::time::Duration::from_secs(1)).await;
-    let _ = std::fs::remove_file(&socket_path);
+    instance.remove_socket();
     tracing::info!("stopped");
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! one daemon (docs/CONTROL.md is unchanged).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tern_control::{Command, ConnHistory, EventInfo, Response, ResponseBody};
@@ -14,17 +15,25 @@ use crate::dispatch;
 /// The control queues of the shards, by index.
 pub struct Shards {
     control: Vec<mpsc::Sender<ControlRequest>>,
+    /// Where `reload` reads the configuration; `None` is the built-in one.
+    config_source: Option<PathBuf>,
 }
 
 impl Shards {
-    pub fn new(control: Vec<mpsc::Sender<ControlRequest>>) -> Arc<Shards> {
-        Arc::new(Shards { control })
+    pub fn new(
+        control: Vec<mpsc::Sender<ControlRequest>>,
+        config_source: Option<PathBuf>,
+    ) -> Arc<Shards> {
+        Arc::new(Shards {
+            control,
+            config_source,
+        })
     }
 
     /// Answers control requests until the control server stops.
     pub async fn serve(self: Arc<Self>, mut requests: mpsc::Receiver<ControlRequest>) {
         while let Some(req) = requests.recv().await {
-            if self.control.len() == 1 {
+            if self.control.len() == 1 && req.command != Command::Reload {
                 // One shard: exactly the unsharded daemon.
                 if self.control[0].send(req).await.is_err() {
                     return;
@@ -64,17 +73,36 @@ impl Shards {
         }
     }
 
-    /// Reloads every shard, one after the other; the first refusal is the answer.
+    /// Reads and validates the configuration once, then switches every shard to
+    /// it: all of them or, if it does not load, none.
     pub async fn reload(&self) -> Response {
-        let mut first = None;
-        for shard in &self.control {
-            let answer = ask(shard, Command::Reload, None).await;
-            if matches!(answer, Response::Error { .. }) {
-                return answer;
-            }
-            first.get_or_insert(answer);
+        let source = self.config_source.clone();
+        let loaded = tokio::task::spawn_blocking(move || match &source {
+            Some(path) => tern_config::load_file(path),
+            None => tern_config::default_config(),
+        })
+        .await;
+        let config = match loaded {
+            Ok(Ok(config)) => Arc::new(config.engine),
+            Ok(Err(e)) => return refused(e),
+            Err(e) => return refused(e),
+        };
+        let asked: Vec<_> = self
+            .control
+            .iter()
+            .map(|shard| {
+                let (shard, config) = (shard.clone(), config.clone());
+                tokio::spawn(async move { reload_shard(&shard, config).await })
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(asked.len());
+        for task in asked {
+            answers.push(task.await.unwrap_or_else(|e| Response::Error {
+                message: format!("a shard failed to answer: {e}"),
+            }));
         }
-        first.expect("at least one shard")
+        // The same configuration gives every shard the same report.
+        first_error_or_first(answers)
     }
 
     /// The shard of a connection's peer (shard 0 if it is unknown: that shard
@@ -123,16 +151,39 @@ impl Shards {
     }
 }
 
+fn refused(e: impl std::fmt::Display) -> Response {
+    Response::Error {
+        message: format!("reload refused, the running configuration stays: {e}"),
+    }
+}
+
 async fn ask(
     shard: &mpsc::Sender<ControlRequest>,
     command: Command,
     events: Option<mpsc::Sender<EventInfo>>,
+) -> Response {
+    send(shard, command, events, None).await
+}
+
+async fn reload_shard(
+    shard: &mpsc::Sender<ControlRequest>,
+    config: Arc<tern_engine::config::EngineConfig>,
+) -> Response {
+    send(shard, Command::Reload, None, Some(config)).await
+}
+
+async fn send(
+    shard: &mpsc::Sender<ControlRequest>,
+    command: Command,
+    events: Option<mpsc::Sender<EventInfo>>,
+    config: Option<Arc<tern_engine::config::EngineConfig>>,
 ) -> Response {
     let (reply, answer) = oneshot::channel();
     let request = ControlRequest {
         command,
         reply,
         events,
+        config,
     };
     if shard.send(request).await.is_err() {
         return Response::Error {
@@ -282,6 +333,116 @@ fn merge_sas(answers: Vec<Response>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tern_engine::config::EngineConfig;
+
+    /// `count` stand-in engines that answer every reload and pass on the
+    /// configuration each was handed.
+    fn fake_shards(
+        count: usize,
+    ) -> (
+        Vec<mpsc::Sender<ControlRequest>>,
+        mpsc::UnboundedReceiver<Arc<EngineConfig>>,
+    ) {
+        let (seen_tx, seen) = mpsc::unbounded_channel();
+        let queues = (0..count)
+            .map(|_| {
+                let (tx, mut rx) = mpsc::channel::<ControlRequest>(4);
+                let seen_tx = seen_tx.clone();
+                tokio::spawn(async move {
+                    while let Some(req) = rx.recv().await {
+                        let response = match req.config {
+                            Some(config) => {
+                                let _ = seen_tx.send(config);
+                                Response::Ok {
+                                    body: ResponseBody::Reloaded {
+                                        message: "reloaded".into(),
+                                    },
+                                }
+                            }
+                            None => error("no configuration"),
+                        };
+                        let _ = req.reply.send(response);
+                    }
+                });
+                tx
+            })
+            .collect();
+        (queues, seen)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn config_file(tag: &str, text: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("ternd-shards-{}-{tag}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const GOOD: &str = include_str!("../../../conf/ternd.toml");
+
+    #[test]
+    fn every_shard_switches_to_the_one_configuration_read() {
+        runtime().block_on(async {
+            let (queues, mut seen) = fake_shards(3);
+            let path = config_file("good", GOOD);
+            let shards = Shards::new(queues, Some(path.clone()));
+            let answer = shards.reload().await;
+            assert!(matches!(answer, Response::Ok { .. }), "{answer:?}");
+            // Read once: after the reload the file may say anything.
+            std::fs::write(&path, "not = [toml").unwrap();
+            let configs: Vec<_> = (0..3).map(|_| seen.try_recv().unwrap()).collect();
+            assert!(configs.iter().all(|c| Arc::ptr_eq(c, &configs[0])));
+            assert!(seen.try_recv().is_err(), "a shard was asked twice");
+        });
+    }
+
+    #[test]
+    fn a_file_that_does_not_load_reaches_no_shard() {
+        runtime().block_on(async {
+            let (queues, mut seen) = fake_shards(3);
+            let path = config_file("bad", "[daemon]\nno_such_key = 1\n");
+            let shards = Shards::new(queues, Some(path));
+            let answer = shards.reload().await;
+            let Response::Error { message } = answer else {
+                panic!("{answer:?}")
+            };
+            assert!(
+                message.starts_with("reload refused, the running configuration stays:")
+                    && message.contains("no_such_key"),
+                "{message}"
+            );
+            assert!(seen.try_recv().is_err(), "a shard reloaded a bad file");
+        });
+    }
+
+    #[test]
+    fn one_shard_reloads_through_the_same_single_read() {
+        runtime().block_on(async {
+            let (queues, mut seen) = fake_shards(1);
+            let shards = Shards::new(queues, Some(config_file("one", GOOD)));
+            let (to_shards, requests) = mpsc::channel(1);
+            tokio::spawn(shards.serve(requests));
+            let (reply, answer) = oneshot::channel();
+            to_shards
+                .send(ControlRequest {
+                    command: Command::Reload,
+                    reply,
+                    events: None,
+                    config: None,
+                })
+                .await
+                .unwrap();
+            let answer = answer.await.unwrap();
+            assert!(matches!(answer, Response::Ok { .. }), "{answer:?}");
+            assert!(seen.try_recv().is_ok());
+        });
+    }
 
     fn terminated(message: &str) -> Response {
         Response::Ok {

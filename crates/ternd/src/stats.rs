@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tern_control::{DatagramStats, EventStats, ExchangeStats, Response, ResponseBody, StatsInfo};
+use tern_control::{
+    DatagramStats, EventStats, ExchangeStats, HalfOpenStats, Response, ResponseBody, StatsInfo,
+};
 use tern_engine::{Event, IkeSaInfo, Stats};
 
 /// Counted by the socket reader tasks, hence atomics.
@@ -52,6 +54,8 @@ impl DaemonCounters {
 /// Everything `ternctl stats` shows.
 pub struct Sources<'a> {
     pub engine: &'a Stats,
+    /// IKE SAs half-open now.
+    pub half_open: usize,
     pub sas: &'a [IkeSaInfo],
     pub sockets: &'a SocketCounters,
     pub daemon: &'a DaemonCounters,
@@ -113,6 +117,12 @@ pub fn info(s: Sources<'_>) -> StatsInfo {
             watchers: s.watchers as u64,
             dropped: s.events_dropped,
         },
+        half_open: HalfOpenStats {
+            current: s.half_open as u64,
+            cookies_demanded: e.cookies_demanded,
+            refused_per_address: e.half_open_refused_per_address,
+            refused_limit: e.half_open_refused_limit,
+        },
     }
 }
 
@@ -151,6 +161,11 @@ pub fn merge(parts: Vec<StatsInfo>) -> Option<StatsInfo> {
         a.restarts += e.restarts;
         all.events.watchers = all.events.watchers.max(s.events.watchers);
         all.events.dropped += s.events.dropped;
+        let (a, h) = (&mut all.half_open, s.half_open);
+        a.current += h.current;
+        a.cookies_demanded += h.cookies_demanded;
+        a.refused_per_address += h.refused_per_address;
+        a.refused_limit += h.refused_limit;
     }
     Some(all)
 }
@@ -223,6 +238,7 @@ mod tests {
         SocketCounters::count(&sockets.received);
         let info = info(Sources {
             engine: &engine,
+            half_open: 3,
             sas: &[],
             sockets: &sockets,
             daemon: &DaemonCounters::default(),
@@ -236,6 +252,7 @@ mod tests {
         assert_eq!(info.datagrams.received, 1);
         assert_eq!(info.uptime_secs, 61);
         assert_eq!((info.events.watchers, info.events.dropped), (2, 5));
+        assert_eq!(info.half_open.current, 3);
     }
 
     #[test]
@@ -252,8 +269,11 @@ mod tests {
             info(Sources {
                 engine: &Stats {
                     dropped_malformed: malformed,
+                    cookies_demanded: malformed,
+                    half_open_refused_per_address: sent,
                     ..Stats::default()
                 },
+                half_open: 2,
                 sas: &[],
                 sockets: &sockets,
                 daemon: &daemon,
@@ -269,6 +289,15 @@ mod tests {
         assert_eq!(all.exchanges.ike_sas_established, 15);
         assert_eq!((all.events.watchers, all.events.dropped), (1, 2));
         assert_eq!(all.uptime_secs, 61);
+        assert_eq!(
+            all.half_open,
+            HalfOpenStats {
+                current: 4,
+                cookies_demanded: 5,
+                refused_per_address: 15,
+                refused_limit: 0,
+            }
+        );
         assert!(merge(Vec::new()).is_none());
     }
 }

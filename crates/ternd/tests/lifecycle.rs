@@ -317,6 +317,57 @@ fn the_control_socket_is_0660_and_checks_who_connects() {
     assert_eq!(moon.ternctl(&["list-sas"]).code, 0);
 }
 
+/// What ternd answered on a raw connection after `request`, until it closed.
+fn raw_answer(socket: &Path, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // ternd may stop reading (and answer) before all of it is written.
+    let _ = stream.write_all(request);
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("ternd answers and closes the connection");
+    answer
+}
+
+#[test]
+fn the_control_socket_bounds_requests_and_connections() {
+    let net = Net::new("b");
+    let dir = temp_dir("b");
+    let moon = Daemon::start(&net.a, &dir, "moon", None);
+
+    // 1 MiB without a newline: an error, and the connection closes.
+    let answer = raw_answer(&moon.socket, &vec![b'{'; 1 << 20]);
+    assert!(
+        answer.contains("request longer than 65536 bytes; connection closed"),
+        "{answer}"
+    );
+    // Not a request at all: an error, and the connection closes.
+    let answer = raw_answer(&moon.socket, b"\xffnot json\n");
+    assert!(answer.contains("bad request"), "{answer}");
+
+    // 64 clients that say nothing fill the control socket; one more is refused.
+    let silent: Vec<_> = (0..64)
+        .map(|_| std::os::unix::net::UnixStream::connect(&moon.socket).unwrap())
+        .collect();
+    let refused = moon.ternctl(&["version"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("ternd is busy: 64 control connections are open; try again"),
+        "{refused:?}"
+    );
+    // Once they hang up, ternctl works again.
+    drop(silent);
+    moon.wait_for("a free control connection", || {
+        moon.ternctl(&["version"]).code == 0
+    });
+}
+
 #[test]
 fn socket_group_lets_its_members_in_and_nobody_else() {
     let net = Net::new("g");
@@ -440,8 +491,8 @@ fn a_bad_configuration_stops_ternd_at_start_with_file_line_and_column() {
 
 #[test]
 fn a_trapped_child_is_listed_until_terminate_removes_the_trap() {
-    let net = Net::new("t");
-    let dir = temp_dir("t");
+    let net = Net::new("k");
+    let dir = temp_dir("k");
     // The connection's start_action (the first in the file) traps its children.
     let conf = moon_config(&dir, "moon.toml", |t| {
         t.replacen("start_action = \"none\"", "start_action = \"trap\"", 1)
