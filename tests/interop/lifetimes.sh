@@ -144,3 +144,41 @@ scenario_tern-reauthenticates() {
     exactly 0 "$((IKE_REKEYS_BY_TERN + IKE_REKEYS_BY_SUN))" "IKE rekeys (4 h on both sides)"
     ((contacts <= 1)) || fail "INITIAL_CONTACT in $contacts IKE_AUTH requests: only the first IKE SA may send it"
 }
+
+# strongswan_hard_expiries: how many CHILD SAs strongSwan has let expire so far.
+strongswan_hard_expiries() { grep -c 'closing expired CHILD_SA' "$W/sun-charon.log"; }
+
+# peer_expires SUN_CHILD_LINES: strongSwan's child lets each CHILD SA expire instead of
+# rekeying it (break-before-make: it deletes the SA and makes a new one). Once it has
+# done so twice at the same age, ternd rekeys first (rekey_adapt), a tenth before that
+# age; from then on strongSwan's SAs no longer expire and the ping loses nothing.
+peer_expires() {
+    lifetime_setup "" "" "" "$1"
+    tern_initiate
+    rekey_tunnel_ready
+    expect_within 60 "ternd to say it now rekeys before strongSwan's SAs expire" \
+        grep -q 'the peer lets this CHILD SA expire' "$W/moon-ternd.log"
+    step "ternd: $(grep -m1 -o 'the peer lets this CHILD SA expire[^"]*' "$W/moon-ternd.log")"
+    # The CHILD SA strongSwan makes after its second expiry is the first one ternd
+    # rekeys: wait for it to be up on both sides.
+    rekey_tunnel_ready
+    rekey_settle
+    local expired
+    expired=$(strongswan_hard_expiries)
+    note "strongSwan let $expired CHILD SAs expire before ternd adapted"
+    at_least 2 "$expired" "CHILD SAs strongSwan let expire before ternd adapted"
+    lifetime_run 40
+    exactly "$expired" "$(strongswan_hard_expiries)" "CHILD SAs strongSwan let expire (in all) once ternd rekeys first"
+    at_least 3 "$REKEYS_BY_TERN" "CHILD rekeys by ternd in 40 s"
+}
+
+# strongSwan with CHILD rekeying off (rekey_time = 0s) and a 12 s life_time.
+scenario_strongswan-rekey-off() {
+    peer_expires $'rekey_time = 0s\n                life_time = 12s'
+}
+
+# strongSwan with CHILD rekey_time = 7s and no life_time: its default life, 110 % in
+# whole seconds, is 7 s as well, so it never rekeys (KERNEL-TESTING.md).
+scenario_strongswan-rekey-equals-life() {
+    peer_expires 'rekey_time = 7s'
+}

@@ -39,6 +39,7 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "rand_time",
     "reauth_time",
     "keyingtries",
+    "rekey_adapt",
     "dpd_delay",
     "dpd_timeout",
     "children",
@@ -147,6 +148,10 @@ fn connection(
         Some(f) => errors.keep(f.integer_in(0, 10_000)).unwrap_or(0) as u32,
         None => 0,
     };
+    let rekey_adapt = errors
+        .keep(optional(table, "rekey_adapt", |f| f.boolean()))
+        .flatten()
+        .unwrap_or(true);
     // IKEv2 judges a peer dead by the retransmission schedule, as strongSwan does;
     // dpd_timeout is read (and checked) so swanctl-style files load unchanged.
     errors.keep(optional(table, "dpd_timeout", duration));
@@ -185,6 +190,7 @@ fn connection(
         dpd_delay,
         reauth_time,
         keyingtries,
+        rekey_adapt,
     })
 }
 

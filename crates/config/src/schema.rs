@@ -105,6 +105,7 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, Vec<ConfigError>> {
             nat_port,
             nat_keepalive: settings.nat_keepalive,
             fragmentation,
+            emulate: Default::default(),
         },
     })
 }

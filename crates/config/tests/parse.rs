@@ -69,6 +69,7 @@ fn demo_connection(
         dpd_delay: Duration::ZERO,
         reauth_time: Duration::ZERO,
         keyingtries: 0,
+        rekey_adapt: true,
     }
 }
 
@@ -107,6 +108,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 size_v4: 576,
                 size_v6: 1280,
             },
+            emulate: Default::default(),
         },
     };
     assert_eq!(config, expected);

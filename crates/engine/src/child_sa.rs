@@ -105,6 +105,10 @@ pub struct ChildSa {
     /// not computed again when it goes (that was a fifth of a rekey's
     /// policy work, for 8 bytes).
     pub policies_fingerprint: u64,
+    /// Made by the peer's rekey of an SA we then deleted ourselves: if the peer
+    /// deletes this one, it settled a rekey/delete collision, and did not close
+    /// the child on purpose (see `handle_informational_request`).
+    pub predecessor_deleted_by_us: bool,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -156,6 +160,7 @@ impl ChildSa {
             policies_fingerprint: 0,
             created_by_us: None,
             peer_rekeyed_at: None,
+            predecessor_deleted_by_us: false,
         }
     }
 
@@ -190,6 +195,9 @@ pub struct ChildExchange {
     pub mode: Mode,
     /// Set when the peer rekeyed the same CHILD SA while this rekey was in flight.
     pub collision: Option<Collision>,
+    /// The peer deleted the SA this rekey replaces while the rekey was in flight
+    /// (only kept to emulate strongSwan, see `Emulation::rekey_delete_collision`).
+    pub deleted_meanwhile: bool,
 }
 
 /// The tunnel endpoints of a CHILD SA.

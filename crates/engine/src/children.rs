@@ -96,6 +96,9 @@ impl Ctx {
             .unwrap_or_default();
         let jitter = self.jitter(lifetime.rand_time);
         let mut child = ChildSa::new(n, self.unique_id(), now, lifetime, jitter);
+        if let Some(age) = crate::adapt::rekey_before(sa, &child.name) {
+            child.rekey_at = Some(child.rekey_at.map_or(now + age, |t| t.min(now + age)));
+        }
         child.limits = self.traffic_limits(traffic);
         let ends = endpoints(sa);
         let (inbound, outbound) = child_sa::sa_installs(&child, ends, keys, we_initiated);
@@ -251,7 +254,14 @@ impl Ctx {
         };
         child.state = ChildState::Deleting;
         child.expire_at = None;
-        let spi_in = child.spi_in;
+        let (spi_in, successor) = (child.spi_in, child.successor);
+        if let Some(new) = sa
+            .children
+            .iter_mut()
+            .find(|c| Some(c.unique_id) == successor)
+        {
+            new.predecessor_deleted_by_us = true;
+        }
         tracing::debug!(
             ike = sa.unique_id,
             spi_in = format_args!("{spi_in:08x}"),
@@ -336,8 +346,8 @@ impl Ctx {
     }
 
     /// A CHILD SA reached a hard limit (`limit` names the setting) before a rekey
-    /// replaced it: it goes, the peer is told, and the end action brings the
-    /// tunnel back if it is configured to stay up.
+    /// replaced it: it goes, the peer is told, and it is created again at once
+    /// (or its trap put in place): the IKE SA lives, so the peer is there.
     pub(crate) fn child_hard_expired(
         &mut self,
         now: Instant,
@@ -355,18 +365,87 @@ impl Ctx {
             return;
         };
         let why = format!("{limit} reached before a rekey succeeded (hard expiry)");
-        self.trap_before_retire(sa, &name, crate::end_action::EndCause::Expired);
+        self.trap_before_retire(sa, &name, crate::end_action::EndCause::Lost);
         self.retire_child(now, sa, id, &why, false);
         // Tell the peer, so it does not keep sending into an SA we dropped.
         self.request_child_delete(now, sa, spi_in, "hard expiry");
+        if self.config.emulate.no_recreate_after_expiry {
+            return;
+        }
         // A tunnel configured to stay up is not left down.
         self.restart_child(
             now,
             sa,
             &name,
-            crate::end_action::EndCause::Expired,
+            crate::end_action::EndCause::Lost,
             &format!("reached {limit} before a rekey succeeded"),
         );
+    }
+
+    /// A CHILD SA the peer replaced (its rekey, or its side of a collision) whose
+    /// DELETE has not come after a whole retransmission schedule. The peer deletes
+    /// the old SA once it has the new one (RFC 7296 §1.3.3); until then its rekey
+    /// may still be waiting for our answer, and a DELETE from us would meet that
+    /// rekey: strongSwan then drops the new SA too (a rekey/delete collision,
+    /// §2.25.1), and the tunnel is left with none. So we delete only once the peer
+    /// has shown it has the new SA by sending on it; otherwise the old SA waits
+    /// for its life_time and then leaves our kernel without a word.
+    fn rekeyed_child_due(&mut self, now: Instant, sa: &mut IkeSa, id: u64) {
+        let Some(old) = sa.children.iter().find(|c| c.unique_id == id) else {
+            return;
+        };
+        if self.peer_sends_on_successor(sa, old) {
+            return self.start_child_delete(
+                now,
+                sa,
+                id,
+                "rekeyed, and the peer did not delete the old SA",
+            );
+        }
+        let life_end = sa
+            .connection
+            .children
+            .iter()
+            .find(|c| c.name == old.name)
+            .map(|c| c.lifetime.life_time)
+            .filter(|life| !life.is_zero())
+            .map(|life| old.installed_at + life);
+        if let Some(end) = life_end.filter(|end| *end > now) {
+            if let Some(old) = sa.children.iter_mut().find(|c| c.unique_id == id) {
+                old.expire_at = Some(end);
+            }
+            return;
+        }
+        tracing::info!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            spi_in = format_args!("{:08x}", old.spi_in),
+            "the peer rekeyed this CHILD SA but neither deleted it nor sent on the new \
+             one; removing it at its life_time without a DELETE, so as not to break \
+             a rekey the peer may still be finishing"
+        );
+        self.retire_child(
+            now,
+            sa,
+            id,
+            "rekeyed; the peer never deleted the old SA (removed at its life_time)",
+            true,
+        );
+    }
+
+    /// Whether the peer has sent ESP on the SA that replaces `old`: then it has
+    /// the new SA, and its rekey is done.
+    fn peer_sends_on_successor(&mut self, sa: &IkeSa, old: &ChildSa) -> bool {
+        let Some(new) = sa
+            .children
+            .iter()
+            .find(|c| Some(c.unique_id) == old.successor)
+        else {
+            return false;
+        };
+        self.env
+            .inbound_bytes(sa.remote.ip(), sa.local.ip(), new.spi_in)
+            .is_some_and(|bytes| bytes > 0)
     }
 
     /// The kernel limits for a new CHILD SA's SAs: the soft ones less a random
@@ -418,12 +497,7 @@ impl Ctx {
             .collect();
         for (id, state, expired) in due {
             match (state, expired) {
-                (ChildState::Rekeyed, true) => self.start_child_delete(
-                    now,
-                    sa,
-                    id,
-                    "rekeyed, and the peer did not delete the old SA",
-                ),
+                (ChildState::Rekeyed, true) => self.rekeyed_child_due(now, sa, id),
                 (ChildState::Deleting, _) => {}
                 (_, true) => self.child_hard_expired(now, sa, id, "life_time"),
                 (_, false) => self.start_child_rekey(now, sa, id),

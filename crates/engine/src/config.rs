@@ -27,6 +27,22 @@ pub struct EngineConfig {
     /// zero sends none.
     pub nat_keepalive: Duration,
     pub fragmentation: Fragmentation,
+    /// Behaviours of other implementations, for the simulator's peer; tern's own
+    /// configuration file never sets them.
+    pub emulate: Emulation,
+}
+
+/// What other IKEv2 implementations do differently, so that the simulator can
+/// play them against tern (all off: tern's own behaviour).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Emulation {
+    /// strongSwan: a DELETE for a CHILD SA whose rekey is in flight is a
+    /// rekey/delete collision, and when the rekey's answer comes, the new SA is
+    /// deleted too ("CHILD_SA rekey/delete collision, deleting redundant child").
+    pub rekey_delete_collision: bool,
+    /// A CHILD SA or IKE SA that reaches its life_time is not created again (tern
+    /// and strongSwan do; some implementations leave it to the other end).
+    pub no_recreate_after_expiry: bool,
 }
 
 /// strongSwan's `charon.keep_alive` default.
@@ -45,6 +61,7 @@ impl Default for EngineConfig {
             nat_port: 4500,
             nat_keepalive: DEFAULT_NAT_KEEPALIVE,
             fragmentation: Fragmentation::default(),
+            emulate: Emulation::default(),
         }
     }
 }
@@ -125,6 +142,9 @@ pub struct Connection {
     /// is tried when the peer does not answer; 0 keeps trying until it does.
     /// A refusal (no proposal chosen, authentication failed) is never retried.
     pub keyingtries: u32,
+    /// Rekey a child's SAs before the age at which the peer keeps ending them
+    /// without a rekey (see `adapt`); on unless configured off.
+    pub rekey_adapt: bool,
 }
 
 impl Connection {

@@ -60,6 +60,7 @@ impl Ctx {
             spi_in: 0,
             nonce: Vec::new(),
             collision: None,
+            deleted_meanwhile: false,
         };
         let pfs = first_pfs_group(&exchange);
         self.send_create_child(now, sa, exchange, pfs);
@@ -78,6 +79,7 @@ impl Ctx {
             spi_in: 0,
             nonce: Vec::new(),
             collision: None,
+            deleted_meanwhile: false,
         };
         let pfs = first_pfs_group(&exchange);
         self.send_create_child(now, sa, exchange, pfs);
@@ -173,6 +175,14 @@ impl Ctx {
             Some(old_spi) => crate::duplicates::line_of(sa, |c| c.spi_in == old_spi),
         };
         self.drop_duplicate_child(now, sa, new_id, line);
+        if ex.deleted_meanwhile {
+            tracing::info!(
+                ike = sa.unique_id,
+                "CHILD SA rekey/delete collision, deleting the new SA too (emulating strongSwan)"
+            );
+            self.start_child_delete(now, sa, new_id, "rekey/delete collision");
+            return Next::Keep;
+        }
         let Some(old_spi) = ex.rekey_of else {
             return Next::Keep;
         };
@@ -401,7 +411,7 @@ impl Ctx {
                 now,
                 sa,
                 &ex.config.name,
-                crate::end_action::EndCause::Expired,
+                crate::end_action::EndCause::Lost,
                 &format!("ended while its rekey was in flight, and the rekey failed: {reason}"),
             );
         };

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::{ChildConfig, CloseAction, Connection, DpdAction};
+use crate::config::{ChildConfig, CloseAction, Connection, DpdAction, StartAction};
 use crate::engine::Ctx;
 use crate::ike_sa::IkeSa;
 use crate::output::{EndAction, Event};
@@ -25,10 +25,15 @@ pub(crate) enum EndCause {
     PeerDead,
     /// The peer deleted the IKE SA.
     PeerClosed,
-    /// The IKE SA reached its life_time without a successful rekey.
+    /// The IKE SA reached its life_time without a successful rekey: both ends may
+    /// well be alive, so the connection is not left down.
     Expired,
     /// An IKE SA not yet up: the peer did not answer a request of its set-up.
     Unanswered,
+    /// A CHILD SA ended while both ends are alive and nobody chose to close it:
+    /// our own hard expiry, or the peer deleting an SA it had only just made (the
+    /// loser of a rekey/delete collision). A configured child is not left down.
+    Lost,
 }
 
 /// A connection being brought back.
@@ -62,9 +67,12 @@ pub(crate) fn action_for(child: &ChildConfig, cause: EndCause) -> Option<EndActi
     match cause {
         EndCause::PeerDead => restart,
         EndCause::PeerClosed => start,
-        // Either setting says the tunnel should not stay down.
-        EndCause::Expired => restart.or(start),
         EndCause::Unanswered => None,
+        // Nobody asked for it to go: it comes back, as its settings say, or at
+        // once; an on-demand child's standing trap brings it back on the next packet.
+        EndCause::Expired | EndCause::Lost => restart
+            .or(start)
+            .or((child.start_action != StartAction::Trap).then_some(EndAction::Restart)),
     }
 }
 

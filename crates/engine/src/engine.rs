@@ -144,6 +144,9 @@ impl Engine {
 
     /// One of several engines that share the work (see [`Shard`]).
     pub fn sharded(config: EngineConfig, env: Box<dyn Environment + Send>, shard: Shard) -> Engine {
+        if shard.index() == 0 {
+            warn_about(&config);
+        }
         Engine {
             ctx: Ctx {
                 connections: config.connections.iter().cloned().map(Arc::new).collect(),
@@ -439,6 +442,9 @@ impl Engine {
                     .unwrap_or_else(|| Arc::new(c.clone()))
             })
             .collect();
+        if self.ctx.shard.index() == 0 {
+            warn_about(&config);
+        }
         self.ctx.config = config;
         for name in &report.removed {
             self.delete_sas_of(now, name, "connection removed from the configuration");
@@ -1177,4 +1183,11 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Logs what `lint` finds in a configuration being loaded (once, by the first engine).
+fn warn_about(config: &EngineConfig) {
+    for warning in crate::lint::lint(config) {
+        tracing::warn!("configuration: {warning}");
+    }
 }

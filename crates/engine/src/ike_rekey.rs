@@ -2,9 +2,12 @@
 //! exchange on the old one; the CHILD SAs move over, and the rekeying side
 //! deletes the old IKE SA.
 //!
-//! Simultaneous IKE rekeys are avoided rather than resolved: a responder with an
-//! exchange of its own in flight answers TEMPORARY_FAILURE, and the rekey is
-//! retried after a random delay, so one side goes first (cf. §2.25).
+//! Simultaneous IKE rekeys are settled as §2.8.2 says: each end answers the
+//! other's rekey as usual, and of the two new IKE SAs the one made with the lowest
+//! of the four nonces is deleted by the end that initiated it; the CHILD SAs go
+//! to the other, and its initiator deletes the old IKE SA. A rekey that meets any
+//! other exchange of ours in flight gets TEMPORARY_FAILURE (§2.25.2), and the peer
+//! tries again later.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +15,7 @@ use tern_crypto::{ike_keys_from_skeyseed, ke_public, ke_shared, skeyseed_rekey, 
 use tern_wire::{ExchangeType, KeMethod, KePayload, NotifyType, Payload, SaPayload};
 
 use crate::engine::{Ctx, Next};
-use crate::ike_sa::{IkeRekey, IkeSa, Phase, Purpose, Spi};
+use crate::ike_sa::{IkeCollision, IkeRekey, IkeSa, Phase, Purpose, Spi};
 use crate::ike_sa_init::{set_keys, NONCE_LEN, NONCE_RANGE};
 use crate::output::Event;
 use crate::payloads;
@@ -62,7 +65,9 @@ impl Ctx {
                     // The tunnel is down from now: bring it back now, not once the
                     // peer confirmed the DELETE (a whole retransmission schedule
                     // when its answer is lost).
-                    if let Some(restart) = crate::end_action::plan(sa) {
+                    if self.config.emulate.no_recreate_after_expiry {
+                        sa.end_cause = None;
+                    } else if let Some(restart) = crate::end_action::plan(sa) {
                         sa.end_cause = None;
                         self.schedule_restart(now, sa.unique_id, restart, WHY);
                     }
@@ -112,6 +117,7 @@ impl Ctx {
             nonce,
             key_exchange: suite.key_exchange,
             ke_private,
+            collision: None,
         };
         self.request(
             now,
@@ -130,6 +136,10 @@ impl Ctx {
         rekey: Box<IkeRekey>,
         p: Vec<Payload>,
     ) -> Next {
+        let mut rekey = rekey;
+        if let Some(collision) = rekey.collision.take() {
+            return self.settle_ike_rekey_collision(now, sa, &rekey, *collision, &p);
+        }
         if let Some(err) = payloads::error_notify(&p) {
             let (retry, why) = match err.notify_type {
                 NotifyType::TEMPORARY_FAILURE => (
@@ -156,6 +166,7 @@ impl Ctx {
         match self.finish_ike_rekey(now, sa, &rekey, &p) {
             // The old IKE SA, now without CHILD SAs, goes; what waited on it moves.
             Ok(mut new) => {
+                move_children(sa, &mut new);
                 self.hand_over_queued(now, sa, &mut new);
                 self.new_sas.push(new);
                 self.start_delete(now, sa, "rekeyed")
@@ -234,7 +245,12 @@ impl Ctx {
             ctx.respond(sa, ExchangeType::CREATE_CHILD_SA, id, &[notify]);
             Next::Keep
         };
-        if sa.in_flight.is_some() || !sa.queued.is_empty() {
+        // Our own IKE rekey in flight, not yet crossed by another: a collision to
+        // settle (§2.8.2). Any other exchange of ours: TEMPORARY_FAILURE (§2.25.2).
+        let colliding = sa.queued.is_empty()
+            && matches!(&sa.in_flight, Some(r) if matches!(&r.purpose,
+                Purpose::RekeyIke(ours) if ours.collision.is_none()));
+        if (sa.in_flight.is_some() || !sa.queued.is_empty()) && !colliding {
             return refuse(
                 self,
                 sa,
@@ -336,19 +352,128 @@ impl Ctx {
         answer.proposals[0].spi = our_spi.to_vec();
         let response = vec![
             Payload::Sa(answer),
-            Payload::Nonce(nonce_r),
+            Payload::Nonce(nonce_r.clone()),
             Payload::Ke(KePayload {
                 method: KeMethod(proposal::ke_method(suite.key_exchange).0),
                 data: public,
             }),
         ];
         self.respond(sa, ExchangeType::CREATE_CHILD_SA, id, &response);
+        if colliding {
+            tracing::info!(
+                ike = sa.unique_id,
+                connection = sa.connection.name,
+                "simultaneous IKE rekey: answered the peer's; our own rekey's answer decides \
+                 which new IKE SA stays (RFC 7296 §2.8.2)"
+            );
+            if let Some(Purpose::RekeyIke(ours)) = sa.in_flight.as_mut().map(|r| &mut r.purpose) {
+                ours.collision = Some(Box::new(IkeCollision {
+                    peer_sa: new,
+                    lowest_nonce: lowest(nonce_i, &nonce_r).to_vec(),
+                }));
+            }
+            return Next::Keep;
+        }
+        let mut new = new;
+        move_children(sa, &mut new);
         self.new_sas.push(new);
-        // The peer deletes the old IKE SA; if it does not, we do.
+        self.await_peer_delete(now, sa);
+        Next::Keep
+    }
+
+    /// The peer rekeyed this IKE SA and deletes it; if it does not, we do.
+    fn await_peer_delete(&mut self, now: Instant, sa: &mut IkeSa) {
         sa.phase = Phase::Rekeyed;
         sa.rekey_at = None;
         sa.expire_at = Some(now + REKEYED_IKE_LINGER);
-        Next::Keep
+    }
+
+    /// Our IKE rekey's answer came after we answered the peer's simultaneous rekey
+    /// (RFC 7296 §2.8.2). Of the two new IKE SAs, the one made with the lowest of
+    /// the four nonces is redundant, and the end that initiated it deletes it; the
+    /// CHILD SAs go to the other, whose initiator deletes the old IKE SA. If our
+    /// rekey failed, the peer's new IKE SA is the one.
+    fn settle_ike_rekey_collision(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        rekey: &IkeRekey,
+        collision: IkeCollision,
+        p: &[Payload],
+    ) -> Next {
+        self.stats.ike_rekey_collisions += 1;
+        let mut theirs = collision.peer_sa;
+        let ours = match payloads::error_notify(p) {
+            Some(err) => Err(format!("the peer answered {}", err.notify_type)),
+            None => self.finish_ike_rekey(now, sa, rekey, p),
+        };
+        let ours_lowest = payloads::nonce(p).is_some_and(|nonce_r| {
+            lowest(&rekey.nonce, nonce_r) < collision.lowest_nonce.as_slice()
+        });
+        match ours {
+            Ok(mut ours) if !ours_lowest => {
+                tracing::info!(
+                    ike = sa.unique_id,
+                    "simultaneous IKE rekey: ours stays; the peer deletes its new IKE SA"
+                );
+                move_children(sa, &mut ours);
+                self.hand_over_queued(now, sa, &mut ours);
+                self.new_sas.push(ours);
+                // The peer deletes its redundant IKE SA; if it does not, we do.
+                self.await_peer_delete(now, &mut theirs);
+                self.new_sas.push(theirs);
+                self.start_delete(now, sa, "rekeyed")
+            }
+            outcome => {
+                match outcome {
+                    Ok(mut ours) => {
+                        tracing::info!(
+                            ike = sa.unique_id,
+                            "simultaneous IKE rekey: the peer's stays; deleting our new IKE SA"
+                        );
+                        let _ = self.start_delete(
+                            now,
+                            &mut ours,
+                            "redundant after a simultaneous IKE rekey (RFC 7296 §2.8.2)",
+                        );
+                        self.new_sas.push(ours);
+                    }
+                    Err(why) => tracing::info!(
+                        ike = sa.unique_id,
+                        "simultaneous IKE rekey: ours failed ({why}); the peer's stays"
+                    ),
+                }
+                move_children(sa, &mut theirs);
+                self.hand_over_queued(now, sa, &mut theirs);
+                self.new_sas.push(theirs);
+                self.await_peer_delete(now, sa);
+                Next::Keep
+            }
+        }
+    }
+
+    /// The peer deletes the old IKE SA while our rekey of it, which crossed the
+    /// peer's, is unanswered: the peer's new IKE SA stayed, and takes the CHILD SAs.
+    pub(crate) fn peer_won_ike_rekey_collision(&mut self, now: Instant, sa: &mut IkeSa) -> bool {
+        let Some(in_flight) = sa.in_flight.as_mut() else {
+            return false;
+        };
+        let Purpose::RekeyIke(ours) = &mut in_flight.purpose else {
+            return false;
+        };
+        let Some(collision) = ours.collision.take() else {
+            return false;
+        };
+        self.stats.ike_rekey_collisions += 1;
+        let mut theirs = collision.peer_sa;
+        tracing::info!(
+            ike = sa.unique_id,
+            "simultaneous IKE rekey: the peer deleted the old IKE SA; its new one stays"
+        );
+        move_children(sa, &mut theirs);
+        self.hand_over_queued(now, sa, &mut theirs);
+        self.new_sas.push(theirs);
+        true
     }
 
     /// The new IKE SA (RFC 7296 §2.18): keys from the old SK_d and the new shared
@@ -404,11 +529,9 @@ impl Ctx {
         new.peer_id = old.peer_id.clone();
         // NAT detection is not repeated: the new SA travels the way the old one did.
         new.nat = old.nat;
-        new.keepalive_at = old.keepalive_at.take();
         new.established_at = Some(now);
         // A rekey does not authenticate anyone again: the reauthentication stays due.
         new.reauth_at = old.reauth_at;
-        new.reauth_by = old.reauth_by.take();
         // The peer's rhythm (see `rhythm`): measured when it rekeys, kept when we do.
         new.peer_rekeyed_at = old.peer_rekeyed_at;
         if let Some(age) = old
@@ -420,8 +543,6 @@ impl Ctx {
             crate::rhythm::note_peer_rekey(old, None, age, old.peer_rekeyed_at, &ours);
             new.peer_rekeyed_at = Some(age);
         }
-        new.children = std::mem::take(&mut old.children);
-        new.lingering = std::mem::take(&mut old.lingering);
         self.schedule_ike_lifetime(now, &mut new);
         new.last_heard = old.last_heard;
         self.arm_dpd(now, &mut new);
@@ -439,4 +560,20 @@ impl Ctx {
         });
         Ok(new)
     }
+}
+
+/// What the old IKE SA carries for the line moves to the one that replaces it:
+/// the CHILD SAs (and inbound SAs lingering after a rekey), the NAT-keepalive
+/// schedule, a reauthentication under way, what was learnt of the peer's rhythm.
+fn move_children(old: &mut IkeSa, new: &mut IkeSa) {
+    new.children = std::mem::take(&mut old.children);
+    new.lingering = std::mem::take(&mut old.lingering);
+    new.keepalive_at = old.keepalive_at.take();
+    new.reauth_by = old.reauth_by.take();
+    new.peer_ends = old.peer_ends.take();
+}
+
+/// The lower of an exchange's two nonces, compared as octet strings.
+fn lowest<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
+    a.min(b)
 }

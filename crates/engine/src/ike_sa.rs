@@ -86,6 +86,18 @@ pub struct IkeRekey {
     pub nonce: Vec<u8>,
     pub key_exchange: KeyExchange,
     pub ke_private: Secret,
+    /// The peer rekeyed the same IKE SA while this rekey was in flight, and we
+    /// answered it (RFC 7296 §2.8.2): settled when this rekey's answer comes.
+    pub collision: Option<Box<IkeCollision>>,
+}
+
+/// The IKE SA the peer's simultaneous rekey made, kept out of the SA table with
+/// no CHILD SAs until the collision is settled: the CHILD SAs stay on the old IKE
+/// SA until then, and go to whichever new one survives.
+pub struct IkeCollision {
+    pub peer_sa: IkeSa,
+    /// The lower of the two nonces of the peer's exchange.
+    pub lowest_nonce: Vec<u8>,
 }
 
 impl Purpose {
@@ -221,6 +233,9 @@ pub struct IkeSa {
     /// How old an IKE SA of this line was when the peer last rekeyed it (see
     /// `rhythm`). New IKE SAs of a rekey keep it until the peer rekeys again.
     pub peer_rekeyed_at: Option<Duration>,
+    /// The ages at which the peer ended CHILD SAs without rekeying them (see
+    /// `adapt`). Boxed: most peers rekey, and most IKE SAs never need it.
+    pub peer_ends: Option<Box<crate::adapt::PeerEnds>>,
 }
 
 impl IkeSa {
@@ -277,6 +292,7 @@ impl IkeSa {
             reauth_by: None,
             reauthenticates: false,
             peer_rekeyed_at: None,
+            peer_ends: None,
         }
     }
 

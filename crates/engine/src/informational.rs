@@ -76,6 +76,9 @@ impl Ctx {
             .collect();
         if deletes.iter().any(|d| d.protocol == ProtocolId::IKE) {
             self.respond(sa, ExchangeType::INFORMATIONAL, id, &[]);
+            if self.peer_won_ike_rekey_collision(now, sa) {
+                return Next::Destroy("rekeyed".into());
+            }
             let reason = match &sa.phase {
                 Phase::Rekeyed => "rekeyed".to_string(),
                 // Both ends deleted it at once: our reason stands, and it is no
@@ -112,19 +115,24 @@ impl Ctx {
             .flat_map(|d| d.spis.iter())
             .filter_map(|s| Some(u32::from_be_bytes(s.as_slice().try_into().ok()?)))
             .collect();
-        let gone: Vec<(u64, u32, ChildState)> = sa
+        let gone: Vec<(u64, u32, ChildState, bool)> = sa
             .children
             .iter()
             .filter(|c| peer_spis.contains(&c.spi_out))
-            .map(|c| (c.unique_id, c.spi_in, c.state))
+            .map(|c| (c.unique_id, c.spi_in, c.state, c.predecessor_deleted_by_us))
             .collect();
         let our_spis: Vec<Vec<u8>> = gone
             .iter()
-            .filter(|(_, _, state)| *state != ChildState::Deleting)
-            .map(|(_, spi_in, _)| spi_in.to_be_bytes().to_vec())
+            .filter(|(_, _, state, _)| *state != ChildState::Deleting)
+            .map(|(_, spi_in, _, _)| spi_in.to_be_bytes().to_vec())
             .collect();
         let mut closed = Vec::new();
-        for (child_id, _, state) in gone {
+        if self.config.emulate.rekey_delete_collision {
+            for (_, spi_in, _, _) in gone.iter().filter(|g| g.2 == ChildState::Rekeying) {
+                mark_deleted_meanwhile(sa, *spi_in);
+            }
+        }
+        for (child_id, _, state, collided) in gone {
             let reason = if state == ChildState::Rekeyed {
                 "rekeyed"
             } else {
@@ -138,10 +146,21 @@ impl Ctx {
                     .iter()
                     .find(|c| c.unique_id == child_id)
                     .map(|c| c.name.clone());
+                // No deliberate close: the peer made this SA by rekeying one we
+                // were deleting, and resolved that rekey/delete collision
+                // (RFC 7296 §2.25.1) by dropping the new SA too, as strongSwan does.
+                let cause = if collided {
+                    EndCause::Lost
+                } else {
+                    EndCause::PeerClosed
+                };
                 if let Some(name) = &name {
-                    self.trap_before_retire(sa, name, EndCause::PeerClosed);
+                    self.trap_before_retire(sa, name, cause);
                 }
-                closed.extend(name);
+                if cause == EndCause::PeerClosed {
+                    self.note_peer_end(now, sa, child_id);
+                }
+                closed.extend(name.map(|n| (n, cause)));
             }
             self.retire_child(now, sa, child_id, reason, true);
         }
@@ -156,8 +175,14 @@ impl Ctx {
         };
         self.respond(sa, ExchangeType::INFORMATIONAL, id, &response);
         if sa.is_established() {
-            for name in closed {
-                self.restart_child(now, sa, &name, EndCause::PeerClosed, "deleted by the peer");
+            for (name, cause) in closed {
+                let why = match cause {
+                    EndCause::Lost => {
+                        "deleted by the peer, which had made it by rekeying an SA we deleted"
+                    }
+                    _ => "deleted by the peer",
+                };
+                self.restart_child(now, sa, &name, cause, why);
             }
         }
         Next::Keep
@@ -187,6 +212,19 @@ impl Ctx {
                 Next::Keep
             }
             _ => Next::Keep,
+        }
+    }
+}
+
+/// Emulating strongSwan: our rekey of CHILD SA `spi_in` met the peer's DELETE of it.
+fn mark_deleted_meanwhile(sa: &mut IkeSa, spi_in: u32) {
+    let in_flight = sa.in_flight.iter_mut().map(|r| &mut r.purpose);
+    let queued = sa.queued.iter_mut().map(|q| &mut q.purpose);
+    for purpose in in_flight.chain(queued) {
+        if let Purpose::CreateChild(ex) = purpose {
+            if ex.rekey_of == Some(spi_in) {
+                ex.deleted_meanwhile = true;
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod config;
 
+mod adapt;
 mod algorithms;
 mod capabilities;
 mod cert_auth;
@@ -34,6 +35,7 @@ mod ike_sa_init;
 mod informational;
 mod initial_contact;
 mod kernel_events;
+mod lint;
 mod nat;
 mod output;
 mod payloads;
@@ -53,6 +55,7 @@ pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
 pub use initial_contact::PeerStartedOver;
 pub use kernel_events::KernelEvent;
+pub use lint::lint;
 pub use nat::NAT_KEEPALIVE;
 pub use output::{
     ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,

@@ -47,8 +47,13 @@ pub struct Stats {
     pub child_rekey_collisions: u64,
     /// CHILD SAs that reached life_time (should never happen with a live peer).
     pub child_hard_expiries: u64,
+    /// Children whose SAs tern now rekeys before the age at which the peer kept
+    /// letting them expire (see `adapt`).
+    pub rekeys_adapted: u64,
     pub ike_rekeys_initiated: u64,
     pub ike_hard_expiries: u64,
+    /// Simultaneous IKE SA rekeys settled by the nonce rule (RFC 7296 §2.8.2).
+    pub ike_rekey_collisions: u64,
     /// Liveness checks sent because the peer was silent for dpd_delay.
     pub dpd_checks_sent: u64,
     /// IKE SAs ended because the peer stopped answering an established SA's requests.

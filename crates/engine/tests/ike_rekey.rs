@@ -108,21 +108,97 @@ fn responder_rekeys_the_ike_sa_and_it_keeps_working_afterwards() {
     assert!(pair.a.kernel().is_empty() && pair.b.kernel().is_empty());
 }
 
+/// Equal IKE lifetimes without jitter: both ends rekey the IKE SA at the same
+/// instant. Each answers the other's rekey as usual, and the nonce rule of RFC
+/// 7296 §2.8.2 keeps one of the two new IKE SAs, on both ends, with the CHILD SA
+/// on it unchanged (before, each answered TEMPORARY_FAILURE and tried again).
 #[test]
 fn simultaneous_ike_rekeys_converge_on_one_ike_sa() {
     let same = |c| ike_lifetime(c, 100, 200, 0);
     let mut pair = Pair::new(same(moon_config()), same(sun_config()));
     up(&mut pair);
+    let (before, _) = assert_one_ike_sa(&pair);
     pair.run_for(secs(130));
-    assert_one_ike_sa(&pair);
-    let rekeys =
-        pair.a.engine.stats().ike_rekeys_initiated + pair.b.engine.stats().ike_rekeys_initiated;
-    assert!(
-        rekeys >= 3,
-        "both tried, were told TEMPORARY_FAILURE, and one went again: {rekeys}"
+    let (after, _) = assert_one_ike_sa(&pair);
+    assert_ne!(after.unique_id, before.unique_id);
+    assert_eq!(after.children[0].spi_in, before.children[0].spi_in);
+    for node in [&pair.a, &pair.b] {
+        let stats = node.engine.stats();
+        assert_eq!(
+            stats.ike_rekeys_initiated, 1,
+            "one rekey each, settled at once"
+        );
+        assert_eq!(stats.ike_rekey_collisions, 1);
+        assert_eq!(stats.ike_hard_expiries, 0);
+    }
+    assert_eq!(
+        pair.a.kernel().sas.len(),
+        2,
+        "no kernel change for an IKE rekey"
     );
-    let hard = pair.a.engine.stats().ike_hard_expiries + pair.b.engine.stats().ike_hard_expiries;
-    assert_eq!(hard, 0);
+}
+
+/// As above, with one end's answers held back for 20 s: the other end settles
+/// the collision first, and either deletes the old IKE SA (its new one stayed)
+/// while the held end still waits for its answer, or waits for that end to.
+/// Both orders end with one IKE SA on both ends.
+fn simultaneous_ike_rekeys_with_late_answers(hold_moons: bool) {
+    let same = |c| ike_lifetime(c, 100, 200, 0);
+    let mut pair = Pair::new(same(moon_config()), same(sun_config()));
+    up(&mut pair);
+    let (before, _) = assert_one_ike_sa(&pair);
+    pair.run_for(secs(99));
+    pair.network = Box::new(move |t, from_a| {
+        let answer = t.payload.get(18) == Some(&36)
+            && t.payload.get(19).is_some_and(|flags| flags & 0x20 != 0);
+        if answer && from_a == hold_moons {
+            Fate::Hold
+        } else {
+            Fate::Deliver
+        }
+    });
+    pair.run_for(secs(2));
+    pair.network = Box::new(|_, _| Fate::Deliver);
+    pair.run_for(secs(20));
+    pair.release_held();
+    // Settled well before the next rekeys, at 200 s: one IKE SA in use on both
+    // ends. (An end whose own answer came after the peer deleted the old IKE SA
+    // never had keys for its redundant new one; the peer drops that one after
+    // waiting for its DELETE.)
+    pair.run_for(secs(60));
+    let established = |node: &Node| -> Vec<tern_engine::IkeSaInfo> {
+        let sas = node.engine.list_sas(pair.now);
+        sas.into_iter()
+            .filter(|sa| sa.state == "ESTABLISHED")
+            .collect()
+    };
+    let (a, b) = (established(&pair.a), established(&pair.b));
+    assert_eq!((a.len(), b.len()), (1, 1), "moon: {a:?}\nsun: {b:?}");
+    assert_eq!(
+        (a[0].initiator_spi, a[0].responder_spi),
+        (b[0].initiator_spi, b[0].responder_spi)
+    );
+    assert_eq!(a[0].children[0].spi_in, before.children[0].spi_in);
+    for node in [&pair.a, &pair.b] {
+        assert_eq!(node.engine.stats().ike_hard_expiries, 0);
+        assert_eq!(node.engine.stats().ike_rekey_collisions, 1);
+    }
+    // Later collisions (the same lifetimes again) settle too, and nothing lingers.
+    pair.run_for(secs(190));
+    assert_one_ike_sa(&pair);
+    let (ka, kb) = (pair.a.kernel(), pair.b.kernel());
+    assert_eq!((ka.sas.len(), kb.sas.len()), (2, 2));
+    assert!(ka.errors.is_empty() && kb.errors.is_empty());
+}
+
+#[test]
+fn simultaneous_ike_rekeys_with_moons_answers_late() {
+    simultaneous_ike_rekeys_with_late_answers(true);
+}
+
+#[test]
+fn simultaneous_ike_rekeys_with_suns_answers_late() {
+    simultaneous_ike_rekeys_with_late_answers(false);
 }
 
 #[test]

@@ -476,3 +476,175 @@ fn the_old_sa_waits_while_the_peer_retransmits_its_rekey() {
     }
     assert_one_consistent_child(&pair);
 }
+
+/// Moon's CREATE_CHILD_SA answers, lost while `lost(elapsed)` says so.
+fn lose_moons_child_answers(pair: &mut Pair, lost: impl Fn(Duration) -> bool + 'static) {
+    let start = pair.start;
+    let clock = std::rc::Rc::new(std::cell::Cell::new(pair.now));
+    let seen = clock.clone();
+    pair.network = Box::new(move |t, from_a| {
+        let answer = from_a
+            && t.payload.get(18) == Some(&36)
+            && t.payload.get(19).is_some_and(|flags| flags & 0x20 != 0);
+        if answer && lost(seen.get() - start) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    CLOCK.with(|c| *c.borrow_mut() = Some(clock));
+}
+
+thread_local! {
+    /// The clock a network filter reads, set by the test before each step.
+    static CLOCK: std::cell::RefCell<Option<std::rc::Rc<std::cell::Cell<std::time::Instant>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `secs` one second at a time, telling the network filter the time.
+fn step_seconds(pair: &mut Pair, secs_total: u64, mut each: impl FnMut(&Pair)) {
+    for _ in 0..secs_total {
+        CLOCK.with(|c| {
+            if let Some(clock) = c.borrow().as_ref() {
+                clock.set(pair.now);
+            }
+        });
+        pair.run_for(secs(1));
+        each(pair);
+    }
+}
+
+/// Moon's INFORMATIONAL requests (DELETEs; DPD is off) in the wire log so far.
+fn moons_informational_requests(pair: &Pair) -> usize {
+    pair.wire_log
+        .iter()
+        .filter(|(from_a, bytes)| {
+            *from_a && bytes.len() > 20 && bytes[18] == 37 && bytes[19] & 0x20 == 0
+        })
+        .count()
+}
+
+/// strongSwan #1458's cousin, seen against strongSwan 5.9.8 (never-a-dead-tunnel
+/// issue): the peer rekeys, our answer is late, and the old SA reaches our
+/// life_time meanwhile. A DELETE from us then meets the peer's unfinished rekey;
+/// strongSwan settles that as a rekey/delete collision and drops the new SA too.
+/// So moon sends no DELETE for an SA sun is replacing until sun has the new one:
+/// at its life_time the old SA leaves moon's kernel silently.
+#[test]
+fn a_late_rekey_answer_is_never_met_by_our_delete() {
+    // Moon never rekeys and its SAs live 130 s; sun rekeys at 100 s.
+    let a = with_child_lifetime(moon_config(), lifetime(0, 130, 0));
+    let b = with_child_lifetime(sun_config(), lifetime(100, 3600, 0));
+    let mut pair = Pair::new(a, b);
+    up(&mut pair);
+    lose_moons_child_answers(&mut pair, |t| t < secs(140));
+    let mut rekey_done_at = None;
+    step_seconds(&mut pair, 175, |pair| {
+        let sun = &pair.b.engine.list_sas(pair.now)[0];
+        if rekey_done_at.is_none() && pair.b.engine.stats().child_rekeys_initiated > 0 {
+            let rekeying = sun.children.iter().any(|c| c.state == "REKEYING");
+            if !rekeying {
+                rekey_done_at = Some(pair.elapsed());
+            }
+        }
+        if rekey_done_at.is_none() {
+            assert_eq!(
+                moons_informational_requests(pair),
+                0,
+                "at {:?}: moon sent a request (a DELETE) while sun's rekey was unanswered",
+                pair.elapsed()
+            );
+        }
+    });
+    assert!(
+        rekey_done_at.is_some_and(|t| t > secs(130)),
+        "sun's rekey finished at {rekey_done_at:?}, after moon's life_time"
+    );
+    pair.run_for(secs(20));
+    assert_one_consistent_child(&pair);
+    assert_eq!(pair.a.engine.stats().child_hard_expiries, 0);
+}
+
+/// Rekeying off on one side (rekey_time = 0) and no end action configured: at
+/// that side's life_time the CHILD SA hard-expires, and it is created again at
+/// once on the same IKE SA, since both ends are alive. Before, the tunnel
+/// stayed down for good.
+fn hard_expiry_brings_the_child_back(expiring_side_is_moon: bool) {
+    let short = lifetime(0, 60, 0);
+    let (mut a, mut b) = if expiring_side_is_moon {
+        (with_child_lifetime(moon_config(), short), sun_config())
+    } else {
+        (moon_config(), with_child_lifetime(sun_config(), short))
+    };
+    // Every round expires: the other side does not learn to rekey first.
+    a.connections[0].rekey_adapt = false;
+    b.connections[0].rekey_adapt = false;
+    let mut pair = Pair::new(a, b);
+    up(&mut pair);
+    for round in 1..=3u64 {
+        pair.run_for(secs(62));
+        let expiring = if expiring_side_is_moon {
+            &pair.a
+        } else {
+            &pair.b
+        };
+        assert_eq!(expiring.engine.stats().child_hard_expiries, round);
+        // The old inbound SAs linger for packets in flight, then go.
+        pair.run_for(secs(6));
+        assert_one_consistent_child(&pair);
+    }
+}
+
+#[test]
+fn the_initiators_hard_expiry_brings_the_child_back() {
+    hard_expiry_brings_the_child_back(true);
+}
+
+#[test]
+fn the_responders_hard_expiry_brings_the_child_back() {
+    hard_expiry_brings_the_child_back(false);
+}
+
+/// A peer with rekeying off (strongSwan `rekey_time = 0s`, or a life_time equal to
+/// its rekey_time) lets each CHILD SA expire, deletes it and creates a new one:
+/// break-before-make. Once it has done so twice at the same age, moon rekeys the
+/// child itself a tenth before that age, and the peer's SAs stop expiring.
+fn peer_with_rekeying_off(adapt: bool) -> Pair {
+    let mut a = moon_config();
+    a.connections[0].rekey_adapt = adapt;
+    let b = with_child_lifetime(sun_config(), lifetime(0, 60, 0));
+    let mut pair = Pair::new(a, b);
+    up(&mut pair);
+    pair.run_for(secs(600));
+    pair
+}
+
+#[test]
+fn a_peer_that_lets_its_sas_expire_is_rekeyed_first() {
+    let mut pair = peer_with_rekeying_off(true);
+    assert_eq!(pair.a.engine.stats().rekeys_adapted, 1);
+    assert_eq!(
+        pair.b.engine.stats().child_hard_expiries,
+        2,
+        "the peer's SAs expire twice, then moon rekeys them first"
+    );
+    let moon_rekeys = pair.a.engine.stats().child_rekeys_initiated;
+    assert!(
+        moon_rekeys >= 8,
+        "moon rekeyed {moon_rekeys} times in 8 min, every 54 s"
+    );
+    // Between two rekeys, once the old inbound SA's grace is over.
+    pair.run_for(secs(20));
+    assert_one_consistent_child(&pair);
+}
+
+#[test]
+fn rekey_adapt_false_leaves_the_peers_rhythm_alone() {
+    let mut pair = peer_with_rekeying_off(false);
+    assert_eq!(pair.a.engine.stats().rekeys_adapted, 0);
+    assert_eq!(pair.a.engine.stats().child_rekeys_initiated, 0);
+    assert!(pair.b.engine.stats().child_hard_expiries >= 9);
+    // Each expiry brings the child back all the same.
+    pair.run_for(secs(6));
+    assert_one_consistent_child(&pair);
+}

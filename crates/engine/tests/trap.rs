@@ -414,7 +414,12 @@ fn close_action_trap_after_the_peer_deletes_the_child_never_lifts_the_policies()
     let a = edit(moon_config(), |c| {
         c.children[0].close_action = CloseAction::Trap;
     });
-    let mut pair = Pair::new(a, sun_config());
+    // B's child is on demand: after its hard expiry B leaves it to its trap
+    // rather than creating it again at once.
+    let b = edit(sun_config(), |c| {
+        c.children[0].start_action = StartAction::Trap;
+    });
+    let mut pair = Pair::new(a, b);
     pair.initiate_from_a("demo");
     pair.deliver();
     // B's CHILD SA reaches a hard limit: B deletes it, and A hears the DELETE.

@@ -12,6 +12,7 @@
 //! [connections.demo]
 //! ...
 //! """
+//! behaves = ["rekey-delete-collision"]   # play another implementation (see `emulation`)
 //!
 //! [network]
 //! loss = 0.05                   # fraction of datagrams lost, each way
@@ -29,7 +30,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tern_engine::config::EngineConfig;
+use tern_engine::config::{Emulation, EngineConfig};
 
 /// A parsed, validated scenario.
 #[derive(Clone, Debug)]
@@ -167,6 +168,10 @@ fn default_seed() -> u64 {
 struct SideFile {
     config: Option<String>,
     config_text: Option<toml::Spanned<String>>,
+    /// How this side differs from tern, to play another implementation (see
+    /// `emulation`).
+    #[serde(default)]
+    behaves: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -192,6 +197,37 @@ struct EventFile {
 }
 
 fn side_config(
+    side: &SideFile,
+    name: &str,
+    scenario_text: &str,
+    origin: &str,
+    base_dir: Option<&Path>,
+) -> Result<EngineConfig, String> {
+    let mut config = side_engine_config(side, name, scenario_text, origin, base_dir)?;
+    for behaviour in &side.behaves {
+        emulation(&mut config.emulate, behaviour)
+            .map_err(|e| format!("{origin}: [{name}] behaves: {e}"))?;
+    }
+    Ok(config)
+}
+
+/// Turns on one behaviour of another implementation, by its name in scenario files.
+fn emulation(emulate: &mut Emulation, name: &str) -> Result<(), String> {
+    match name {
+        "rekey-delete-collision" => emulate.rekey_delete_collision = true,
+        "no-recreate-after-expiry" => emulate.no_recreate_after_expiry = true,
+        other => {
+            return Err(format!(
+                "`{other}` is not a behaviour; known: rekey-delete-collision \
+                 (strongSwan's rule for a DELETE that meets its rekey), \
+                 no-recreate-after-expiry (an SA that hard-expires is not made again)"
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn side_engine_config(
     side: &SideFile,
     name: &str,
     scenario_text: &str,

@@ -647,6 +647,8 @@ fn add_stats(total: &mut Stats, more: &Stats) {
     total.child_rekeys_initiated += more.child_rekeys_initiated;
     total.child_rekey_collisions += more.child_rekey_collisions;
     total.child_hard_expiries += more.child_hard_expiries;
+    total.rekeys_adapted += more.rekeys_adapted;
+    total.ike_rekey_collisions += more.ike_rekey_collisions;
     total.ike_rekeys_initiated += more.ike_rekeys_initiated;
     total.ike_hard_expiries += more.ike_hard_expiries;
     total.dpd_checks_sent += more.dpd_checks_sent;

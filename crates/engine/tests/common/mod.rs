@@ -640,6 +640,7 @@ pub fn connection(
         dpd_delay: Duration::ZERO,
         reauth_time: Duration::ZERO,
         keyingtries: 0,
+        rekey_adapt: true,
     }
 }
 
