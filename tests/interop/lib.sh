@@ -63,6 +63,9 @@ TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swan
     strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps systemd)
 # The certificate scenarios (certs.sh) make their PKI with the openssl CLI.
 TERN_DEBIAN_PACKAGES+=(openssl)
+# The ternd metrics test (crates/ternd/tests/metrics.rs) checks its scrapes with
+# promtool; curl scrapes.
+TERN_DEBIAN_PACKAGES+=(prometheus curl)
 
 # Installs the packages that dpkg does not know as installed. Needs root and apt-get.
 ensure_debian_packages() {

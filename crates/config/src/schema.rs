@@ -29,6 +29,7 @@ pub(crate) const DAEMON_KEYS: &[&str] = &[
     "nat_keepalive",
     "socket_group",
     "workers",
+    "metrics_listen",
 ];
 pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
 pub(crate) const FRAGMENTATION_KEYS: &[&str] = &["enabled", "size_ipv4", "size_ipv6"];
@@ -45,6 +46,7 @@ impl Default for DaemonConfig {
             port: 500,
             nat_port: 4500,
             workers: None,
+            metrics_listen: None,
         }
     }
 }
@@ -165,6 +167,18 @@ fn daemon(table: &TableReader<'_>, errors: &mut Errors) -> DaemonConfig {
     if let Some(f) = table.field("workers") {
         errors.check(|| {
             daemon.workers = Some(f.integer_in(1, MAX_WORKERS as i64)? as usize);
+            Ok(())
+        });
+    }
+    if let Some(f) = table.field("metrics_listen") {
+        errors.check(|| {
+            let text = f.string()?;
+            daemon.metrics_listen = Some(text.value.parse().map_err(|_| {
+                f.error(format!(
+                    "`daemon.metrics_listen` must be an address and port such as \"127.0.0.1:9719\" or \"[::1]:9719\", not `{}`",
+                    text.value
+                ))
+            })?);
             Ok(())
         });
     }

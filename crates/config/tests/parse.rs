@@ -84,6 +84,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
             port: 500,
             nat_port: 4500,
             workers: None,
+            metrics_listen: None,
         },
         engine: EngineConfig {
             connections: vec![demo_connection(
@@ -724,6 +725,34 @@ fn actions_that_initiate_need_a_remote_address() {
         "t",
     )
     .unwrap();
+}
+
+#[test]
+fn metrics_listen_is_an_address_and_port_and_off_by_default() {
+    let parse = |text: &str| tern_config::parse_str(text, "test.toml");
+    assert_eq!(parse("[daemon]\n").unwrap().daemon.metrics_listen, None);
+    assert_eq!(
+        parse("[daemon]\nmetrics_listen = \"127.0.0.1:9719\"\n")
+            .unwrap()
+            .daemon
+            .metrics_listen,
+        Some("127.0.0.1:9719".parse().unwrap())
+    );
+    assert_eq!(
+        parse("[daemon]\nmetrics_listen = \"[::1]:9719\"\n")
+            .unwrap()
+            .daemon
+            .metrics_listen,
+        Some("[::1]:9719".parse().unwrap())
+    );
+    for bad in ["127.0.0.1", "localhost:9719", ""] {
+        let err = parse(&format!("[daemon]\nmetrics_listen = \"{bad}\"\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`daemon.metrics_listen` must be an address and port"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -195,6 +195,12 @@ impl Engine {
         &self.ctx.stats
     }
 
+    /// IKE SAs we answered IKE_SA_INIT for and whose IKE_AUTH has not come yet
+    /// (what the cookie threshold counts).
+    pub fn half_open_count(&self) -> usize {
+        self.ctx.half_open.len()
+    }
+
     /// A datagram arrived on `local` from `remote` (non-ESP marker already removed).
     pub fn handle_datagram(
         &mut self,

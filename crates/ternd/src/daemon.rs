@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::control::ControlRequest;
 use crate::dispatch;
 use crate::kernel::Kernel;
+use crate::metrics::ShardSnapshot;
 use crate::present;
 use crate::stats::{self, DaemonCounters, SocketCounters};
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
@@ -110,6 +111,7 @@ impl Daemon {
         mut inbound: mpsc::Receiver<Inbound>,
         mut control: mpsc::Receiver<ControlRequest>,
         mut kernel_events: mpsc::Receiver<tern_engine::KernelEvent>,
+        mut snapshots: mpsc::Receiver<tokio::sync::oneshot::Sender<ShardSnapshot>>,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         self.start_connections();
@@ -121,6 +123,7 @@ impl Daemon {
                 () = any_readable(&sockets) => self.receive(&sockets, &mut buf),
                 Some(handed) = inbound.recv() => self.handed_on(handed),
                 Some(req) = control.recv() => self.control(req),
+                Some(reply) = snapshots.recv() => drop(reply.send(self.metrics_snapshot())),
                 Some(event) = kernel_events.recv() => {
                     self.engine.handle_kernel_event(std::time::Instant::now(), event);
                 }
@@ -474,6 +477,20 @@ impl Daemon {
                 let _ = reply.send(Response::Error { message });
             }
         }
+    }
+
+    /// What this engine reports to a metrics scrape.
+    fn metrics_snapshot(&mut self) -> ShardSnapshot {
+        let sas = self.engine.list_sas(std::time::Instant::now());
+        let mut kernel = self.kernel.lock().expect("kernel lock");
+        ShardSnapshot::new(
+            self.engine.stats().clone(),
+            self.counters.clone(),
+            self.engine.half_open_count(),
+            &self.engine.config().connections,
+            &sas,
+            &mut *kernel,
+        )
     }
 
     /// A new watcher of `connection` (or of all), if there is such a connection.

@@ -5,10 +5,13 @@ mod config_source;
 mod control;
 mod daemon;
 mod dispatch;
+mod end_kind;
 mod env;
 mod kernel;
 mod kernel_events;
 mod log_filter;
+mod metrics;
+mod metrics_http;
 mod present;
 mod shards;
 mod stats;
@@ -149,6 +152,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut to_shards = Vec::new();
     let mut control_queues = Vec::new();
     let mut kernel_queues = Vec::new();
+    let mut snapshot_queues = Vec::new();
     let mut threads = Vec::new();
     let connections = config.engine.connections.len();
     let mut inbound_queues = Vec::new();
@@ -161,6 +165,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for ((index, inbound_rx), sockets) in (0..workers).zip(inbound_queues).zip(engine_sockets) {
         let (control_tx, control_rx) = mpsc::channel(64);
         let (kernel_tx, kernel_rx) = mpsc::channel(256);
+        let (snapshot_tx, snapshot_rx) = mpsc::channel(4);
         let shard = tern_engine::Shard::new(index, workers).expect("index < workers");
         let environment = env::DaemonEnv::new(kernel.clone());
         let engine =
@@ -208,7 +213,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     config_path,
                     counted,
                 );
-                runtime.block_on(daemon.run(inbound_rx, control_rx, kernel_rx, shutdown));
+                runtime.block_on(daemon.run(
+                    inbound_rx,
+                    control_rx,
+                    kernel_rx,
+                    snapshot_rx,
+                    shutdown,
+                ));
             })
             .context("starting a shard thread")?;
         started
@@ -218,6 +229,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         threads.push(thread);
         control_queues.push(control_tx);
         kernel_queues.push(kernel_tx);
+        snapshot_queues.push(snapshot_tx);
     }
     tracing::info!(workers, "engines started");
 
@@ -229,6 +241,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tokio::spawn(control::serve(listener, control_tx, socket_group));
     let shards = Shards::new(control_queues);
     tokio::spawn(shards.clone().serve(control_rx));
+
+    if let Some(addr) = config.daemon.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("metrics endpoint {addr} (daemon.metrics_listen)"))?;
+        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+        tokio::spawn(metrics_http::serve(
+            listener,
+            snapshot_queues,
+            counted.clone(),
+        ));
+    }
 
     let notifier = systemd::Notifier::from_env();
     notifier.ready(&format!("{connections} connection(s) loaded"));
