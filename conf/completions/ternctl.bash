@@ -113,7 +113,7 @@ _ternctl() {
 
     case "${cmd}" in
         ternctl)
-            opts="-h -V --socket --json --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help"
+            opts="-h -V --socket --json --exact --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,7 +131,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__completions)
-            opts="-h --socket --json --help bash elvish fish powershell zsh"
+            opts="-h --socket --json --exact --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,7 +149,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__decode)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,7 +391,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__history)
-            opts="-h --all --socket --json --help"
+            opts="-h --all --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -409,7 +409,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__initiate)
-            opts="-h --timeout --socket --json --help"
+            opts="-h --timeout --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -431,7 +431,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__list__subcmd__conns)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,7 +449,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__list__subcmd__sas)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -467,7 +467,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__man)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -485,7 +485,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__rekey)
-            opts="-h --ike --socket --json --help"
+            opts="-h --ike --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,7 +503,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__reload)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,7 +521,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__simulate)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -539,7 +539,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__stats)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -557,7 +557,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__terminate)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,7 +575,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__version)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -593,7 +593,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__watch)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

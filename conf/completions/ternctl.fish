@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ternctl_global_optspecs
-    string join \n socket= json h/help V/version
+    string join \n socket= json exact h/help V/version
 end
 
 function __fish_ternctl_needs_command
@@ -25,7 +25,8 @@ function __fish_ternctl_using_subcommand
 end
 
 complete -c ternctl -n "__fish_ternctl_needs_command" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_needs_command" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_needs_command" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_needs_command" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_needs_command" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_needs_command" -s V -l version -d 'Print version'
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "list-sas" -d 'List the IKE SAs and their CHILD SAs, then how recent SAs ended (rekeys left out)'
@@ -44,49 +45,63 @@ complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "decode" -d 'Print t
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "simulate" -d 'Run a scenario (TOML: both sides\' configurations, the network, events) with two tern engines in virtual time and report what the tunnel went through: rekeys, collisions, hard expiries, outages. Does not need the daemon'
 complete -c ternctl -n "__fish_ternctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ternctl -n "__fish_ternctl_using_subcommand list-sas" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand list-sas" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand list-sas" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand list-sas" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand list-sas" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand history" -l socket -d 'The daemon\'s control socket' -r -F
 complete -c ternctl -n "__fish_ternctl_using_subcommand history" -l all -d 'Show routine ends (SAs replaced by their rekey) too'
-complete -c ternctl -n "__fish_ternctl_using_subcommand history" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand history" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand history" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand history" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand list-conns" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand list-conns" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand list-conns" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand list-conns" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand list-conns" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand initiate" -l timeout -d 'Give up waiting after this many seconds' -r
 complete -c ternctl -n "__fish_ternctl_using_subcommand initiate" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand initiate" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand initiate" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand initiate" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand initiate" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand terminate" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand terminate" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand terminate" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand terminate" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand terminate" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -l socket -d 'The daemon\'s control socket' -r -F
 complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -l ike -d 'Rekey the IKE SAs instead; their CHILD SAs move to the new ones'
-complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand rekey" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand reload" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand reload" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand reload" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand reload" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand version" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand version" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand version" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand version" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand version" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand watch" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand watch" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand watch" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand watch" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand stats" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand stats" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand stats" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand stats" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand completions" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand completions" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand completions" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand completions" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand man" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand man" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand man" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand man" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand man" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand decode" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand decode" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand decode" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand decode" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand decode" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand simulate" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c ternctl -n "__fish_ternctl_using_subcommand simulate" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line). Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand simulate" -l json -d 'Print the answer as JSON instead of text (watch: one JSON object per line), and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for completions and man, whose output is a script or a page'
+complete -c ternctl -n "__fish_ternctl_using_subcommand simulate" -l exact -d 'Show times exactly: durations in seconds rather than rounded (`3725s`, not `62m`), timestamps to the millisecond. JSON is always exact'
 complete -c ternctl -n "__fish_ternctl_using_subcommand simulate" -s h -l help -d 'Print help'
 complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "list-sas" -d 'List the IKE SAs and their CHILD SAs, then how recent SAs ended (rekeys left out)'
 complete -c ternctl -n "__fish_ternctl_using_subcommand help; and not __fish_seen_subcommand_from list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help" -f -a "history" -d 'How each connection\'s recent SAs ended and why, newest first (`--json`: all of them, oldest first)'

@@ -16,6 +16,15 @@ use crate::{Config, DaemonConfig};
 /// Most engines `daemon.workers` may ask for.
 pub const MAX_WORKERS: usize = 256;
 
+/// Where ternd keeps its SA history across restarts unless configured otherwise.
+pub const DEFAULT_STATE_FILE: &str = "/var/lib/tern/history.json";
+
+/// SA ends remembered per connection unless configured otherwise.
+pub const DEFAULT_HISTORY_LENGTH: usize = 16;
+
+/// Most SA ends `daemon.history_length` may ask to keep per connection.
+pub const MAX_HISTORY_LENGTH: usize = 10_000;
+
 /// Where ternd listens for ternctl unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
 
@@ -30,6 +39,8 @@ pub(crate) const DAEMON_KEYS: &[&str] = &[
     "socket_group",
     "workers",
     "metrics_listen",
+    "history_length",
+    "state_file",
 ];
 pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
 pub(crate) const FRAGMENTATION_KEYS: &[&str] = &["enabled", "size_ipv4", "size_ipv6"];
@@ -47,6 +58,8 @@ impl Default for DaemonConfig {
             nat_port: 4500,
             workers: None,
             metrics_listen: None,
+            history_length: DEFAULT_HISTORY_LENGTH,
+            state_file: PathBuf::from(DEFAULT_STATE_FILE),
         }
     }
 }
@@ -179,6 +192,22 @@ fn daemon(table: &TableReader<'_>, errors: &mut Errors) -> DaemonConfig {
                     text.value
                 ))
             })?);
+            Ok(())
+        });
+    }
+    if let Some(f) = table.field("history_length") {
+        errors.check(|| {
+            daemon.history_length = f.integer_in(1, MAX_HISTORY_LENGTH as i64)? as usize;
+            Ok(())
+        });
+    }
+    if let Some(f) = table.field("state_file") {
+        errors.check(|| {
+            let path = f.string()?;
+            if path.value.is_empty() {
+                return Err(f.error("`daemon.state_file` must not be empty"));
+            }
+            daemon.state_file = PathBuf::from(path.value);
             Ok(())
         });
     }

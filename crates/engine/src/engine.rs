@@ -1165,6 +1165,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
             .map(|c| ChildSaInfo {
                 name: c.name.clone(),
                 unique_id: c.unique_id,
+                reqid: c.reqid,
                 state: c.state.name(),
                 mode: c.mode,
                 spi_in: c.spi_in,

@@ -249,6 +249,8 @@ pub struct IkeSaInfo {
 pub struct ChildSaInfo {
     pub name: String,
     pub unique_id: u64,
+    /// The kernel reqid its SAs and policies share (kept across rekeys).
+    pub reqid: u32,
     pub state: &'static str,
     pub mode: Mode,
     pub spi_in: u32,

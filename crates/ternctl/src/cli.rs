@@ -23,10 +23,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH", default_value = tern_control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
 
-    /// Print the answer as JSON instead of text (watch: one JSON object per line).
-    /// Not for completions and man, whose output is a script or a page.
+    /// Print the answer as JSON instead of text (watch: one JSON object per line),
+    /// and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for
+    /// completions and man, whose output is a script or a page.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Show times exactly: durations in seconds rather than rounded (`3725s`, not
+    /// `62m`), timestamps to the millisecond. JSON is always exact.
+    #[arg(long, global = true)]
+    pub exact: bool,
 
     #[command(subcommand)]
     pub command: CliCommand,
@@ -36,7 +42,11 @@ pub struct Cli {
 pub enum CliCommand {
     /// List the IKE SAs and their CHILD SAs, then how recent SAs ended (rekeys
     /// left out).
-    ListSas,
+    ListSas {
+        /// Only this connection's.
+        #[arg(value_name = "CONN")]
+        connection: Option<String>,
+    },
     /// How each connection's recent SAs ended and why, newest first (`--json`: all
     /// of them, oldest first).
     History {
@@ -48,7 +58,11 @@ pub enum CliCommand {
         all: bool,
     },
     /// List the configured connections.
-    ListConns,
+    ListConns {
+        /// Only this one.
+        #[arg(value_name = "CONN")]
+        connection: Option<String>,
+    },
     /// Bring a connection up and wait until its SAs are established or have failed.
     Initiate {
         /// The connection's name, as in the configuration.
@@ -131,7 +145,28 @@ mod tests {
             Cli::try_parse_from(["ternctl", "list-sas", "--json", "--socket", "/tmp/s"]).unwrap();
         assert!(cli.json);
         assert_eq!(cli.socket, PathBuf::from("/tmp/s"));
-        assert_eq!(cli.command, CliCommand::ListSas);
+        assert_eq!(cli.command, CliCommand::ListSas { connection: None });
+    }
+
+    #[test]
+    fn list_sas_and_list_conns_take_a_connection_and_times_may_be_exact() {
+        let cli = Cli::try_parse_from(["ternctl", "list-sas", "demo", "--exact"]).unwrap();
+        assert!(cli.exact && !cli.json);
+        assert_eq!(
+            cli.command,
+            CliCommand::ListSas {
+                connection: Some("demo".into())
+            }
+        );
+        let cli = Cli::try_parse_from(["ternctl", "list-conns", "demo"]).unwrap();
+        assert!(!cli.exact);
+        assert_eq!(
+            cli.command,
+            CliCommand::ListConns {
+                connection: Some("demo".into())
+            }
+        );
+        assert!(Cli::try_parse_from(["ternctl", "list-conns", "a", "b"]).is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::control::ControlRequest;
 use crate::dispatch;
+use crate::history::SharedHistory;
 use crate::kernel::Kernel;
 use crate::metrics::ShardSnapshot;
 use crate::present;
@@ -77,7 +78,18 @@ pub struct Daemon {
     ike_spis: HashMap<u64, ([u8; 8], [u8; 8])>,
     sockets_counted: Arc<SocketCounters>,
     counters: DaemonCounters,
+    /// How SAs ended, shared by every engine (see `history`).
+    history: SharedHistory,
     started: Instant,
+}
+
+/// What every engine's loop shares with the others.
+#[derive(Clone)]
+pub struct Shared {
+    /// Counted by the socket readers.
+    pub sockets_counted: Arc<SocketCounters>,
+    /// How SAs ended (see `history`).
+    pub history: SharedHistory,
 }
 
 impl Daemon {
@@ -88,7 +100,7 @@ impl Daemon {
         shards: Arc<[mpsc::Sender<Inbound>]>,
         nat_port: u16,
         config_source: Option<std::path::PathBuf>,
-        sockets_counted: Arc<SocketCounters>,
+        shared: Shared,
     ) -> Daemon {
         Daemon {
             engine,
@@ -100,8 +112,9 @@ impl Daemon {
             config_source,
             watchers: Watchers::default(),
             ike_spis: HashMap::new(),
-            sockets_counted,
+            sockets_counted: shared.sockets_counted,
             counters: DaemonCounters::default(),
+            history: shared.history,
             started: Instant::now(),
         }
     }
@@ -271,7 +284,7 @@ impl Daemon {
             }
         };
         Ok(format!(
-            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port, nat_port and workers apply at restart)",
+            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port, nat_port, workers, metrics_listen, history_length and state_file apply at restart)",
             list(&report.added),
             list(&report.removed),
             list(&report.changed),
@@ -354,7 +367,16 @@ impl Daemon {
                     .iter()
                     .map(|sa| present::ike_sa(sa, &mut *kernel))
                     .collect();
-                let history = present::history(self.engine.history(), now);
+                // Every engine shares the one history: the first answers with it,
+                // so the merged answer holds it once.
+                let history = if self.engine.shard().index() == 0 {
+                    self.history
+                        .lock()
+                        .expect("history lock")
+                        .answer(SystemTime::now())
+                } else {
+                    Vec::new()
+                };
                 Response::Ok {
                     body: ResponseBody::Sas { sas, history },
                 }
@@ -534,6 +556,10 @@ impl Daemon {
     /// Counts `event` and hands it to the watchers.
     fn publish(&mut self, event: &Event) {
         self.counters.count_event(event);
+        self.history
+            .lock()
+            .expect("history lock")
+            .record_event(event);
         if self.watchers.is_empty() {
             self.ike_spis.clear();
             return;

@@ -7,6 +7,7 @@ mod daemon;
 mod dispatch;
 mod end_kind;
 mod env;
+mod history;
 mod kernel;
 mod kernel_events;
 mod log_filter;
@@ -55,6 +56,9 @@ struct Args {
     /// Control socket path (overrides [daemon].socket).
     #[arg(long)]
     socket: Option<PathBuf>,
+    /// Where the SA history is kept across restarts (overrides [daemon].state_file).
+    #[arg(long, value_name = "PATH")]
+    state_file: Option<PathBuf>,
     /// error, warn (or warning), info, debug, trace or off; then, after commas,
     /// TARGET=LEVEL for one subsystem (e.g. `info,tern_engine=debug`).
     #[arg(long, default_value = "info", value_parser = log_filter::parse)]
@@ -146,6 +150,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let counted = Arc::new(SocketCounters::default());
+    let state_file = args
+        .state_file
+        .clone()
+        .unwrap_or_else(|| config.daemon.state_file.clone());
+    let history: history::SharedHistory = Arc::new(Mutex::new(history::History::load(
+        &state_file,
+        config.daemon.history_length,
+    )));
 
     // One engine per worker, each on its own thread (see dispatch.rs for who gets what).
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -176,7 +188,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             to_shards.clone(),
             config.daemon.nat_port,
             source.path().map(PathBuf::from),
-            counted.clone(),
+            daemon::Shared {
+                sockets_counted: counted.clone(),
+                history: history.clone(),
+            },
         );
         let shutdown = shutdown_rx.clone();
         let (started_tx, started) = std::sync::mpsc::channel::<std::io::Result<()>>();
@@ -203,7 +218,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     Err(e) => return drop(started_tx.send(Err(e))),
                 };
                 let _ = started_tx.send(Ok(()));
-                let (kernel, shards, nat_port, config_path, counted) = parts;
+                let (kernel, shards, nat_port, config_path, shared) = parts;
                 let daemon = Daemon::new(
                     engine,
                     kernel,
@@ -211,7 +226,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     shards,
                     nat_port,
                     config_path,
-                    counted,
+                    shared,
                 );
                 runtime.block_on(daemon.run(
                     inbound_rx,
@@ -253,6 +268,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             counted.clone(),
         ));
     }
+
+    tokio::spawn(history::keep_saved(history.clone(), state_file.clone()));
 
     let notifier = systemd::Notifier::from_env();
     notifier.ready(&format!("{connections} connection(s) loaded"));
@@ -296,6 +313,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     })
     .await
     .context("waiting for the shards")?;
+    // With the ends of the SAs deleted while stopping.
+    tokio::task::spawn_blocking(move || history::save(&history, &state_file))
+        .await
+        .context("saving the SA history")?;
     control::finish_streams(std::time::Duration::from_secs(1)).await;
     let _ = std::fs::remove_file(&socket_path);
     tracing::info!("stopped");
