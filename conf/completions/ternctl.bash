@@ -28,6 +28,9 @@ _ternctl() {
             ternctl,history)
                 cmd="ternctl__subcmd__history"
                 ;;
+            ternctl,import)
+                cmd="ternctl__subcmd__import"
+                ;;
             ternctl,initiate)
                 cmd="ternctl__subcmd__initiate"
                 ;;
@@ -73,6 +76,9 @@ _ternctl() {
             ternctl__subcmd__help,history)
                 cmd="ternctl__subcmd__help__subcmd__history"
                 ;;
+            ternctl__subcmd__help,import)
+                cmd="ternctl__subcmd__help__subcmd__import"
+                ;;
             ternctl__subcmd__help,initiate)
                 cmd="ternctl__subcmd__help__subcmd__initiate"
                 ;;
@@ -106,6 +112,21 @@ _ternctl() {
             ternctl__subcmd__help,watch)
                 cmd="ternctl__subcmd__help__subcmd__watch"
                 ;;
+            ternctl__subcmd__help__subcmd__import,swanctl)
+                cmd="ternctl__subcmd__help__subcmd__import__subcmd__swanctl"
+                ;;
+            ternctl__subcmd__import,help)
+                cmd="ternctl__subcmd__import__subcmd__help"
+                ;;
+            ternctl__subcmd__import,swanctl)
+                cmd="ternctl__subcmd__import__subcmd__swanctl"
+                ;;
+            ternctl__subcmd__import__subcmd__help,help)
+                cmd="ternctl__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            ternctl__subcmd__import__subcmd__help,swanctl)
+                cmd="ternctl__subcmd__import__subcmd__help__subcmd__swanctl"
+                ;;
             *)
                 ;;
         esac
@@ -113,7 +134,7 @@ _ternctl() {
 
     case "${cmd}" in
         ternctl)
-            opts="-h -V --socket --json --exact --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help"
+            opts="-h -V --socket --json --exact --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -167,7 +188,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__help)
-            opts="list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help"
+            opts="list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,6 +246,34 @@ _ternctl() {
         ternctl__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__help__subcmd__import)
+            opts="swanctl"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__help__subcmd__import__subcmd__swanctl)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -393,6 +442,84 @@ _ternctl() {
         ternctl__subcmd__history)
             opts="-h --all --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import)
+            opts="-h --socket --json --exact --help swanctl help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__help)
+            opts="swanctl help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__help__subcmd__swanctl)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__swanctl)
+            opts="-h --socket --json --exact --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

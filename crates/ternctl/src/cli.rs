@@ -119,12 +119,31 @@ pub enum CliCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Convert another IKE daemon's configuration into tern's TOML (stdout), and
+    /// say on stderr, line by line, what could not be converted and why. Exit
+    /// status 1 if tern would not load the result as it is. Does not need the daemon.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Run a scenario (TOML: both sides' configurations, the network, events) with
     /// two tern engines in virtual time and report what the tunnel went through:
     /// rekeys, collisions, hard expiries, outages. Does not need the daemon.
     Simulate {
         /// The scenario file.
         #[arg(value_name = "SCENARIO")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+pub enum ImportFrom {
+    /// strongSwan's swanctl.conf: connections, children, proposals, lifetimes,
+    /// DPD, the first authentication round, and the IKE secrets.
+    Swanctl {
+        /// The swanctl.conf file (certificates are looked for in x509/ and x509ca/
+        /// beside it, as swanctl does).
+        #[arg(value_name = "FILE")]
         file: PathBuf,
     },
 }

@@ -9,6 +9,7 @@ mod cli;
 mod decode;
 mod format;
 mod generate;
+mod import;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ use clap::Parser;
 use serde_json::json;
 use tern_control::{Client, ClientError, Command, EventInfo, Response, ResponseBody};
 
-use cli::{Cli, CliCommand};
+use cli::{Cli, CliCommand, ImportFrom};
 
 /// How long to wait for answers that need no negotiation.
 const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,6 +72,9 @@ fn main() -> ExitCode {
             return print_bytes(&generate::completions(*shell));
         }
         CliCommand::Man => return print_bytes(&generate::man()),
+        CliCommand::Import {
+            from: ImportFrom::Swanctl { file },
+        } => return run_import(file, cli.json),
         _ => {}
     }
     match run(&cli) {
@@ -172,6 +176,55 @@ fn print_bytes(bytes: &[u8]) -> ExitCode {
     }
 }
 
+/// `ternctl import swanctl FILE`: the TOML to stdout, what was not converted to
+/// stderr as `FILE:LINE: why`; 1 if tern would not load the result as it is.
+fn run_import(file: &std::path::Path, as_json: bool) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            let failure = Failure::Unexpected(format!("cannot read {}: {e}", file.display()));
+            return report_failure(&failure, as_json);
+        }
+    };
+    let imported = match import::swanctl(&text, file) {
+        Ok(imported) => imported,
+        Err(note) => {
+            let failure = Failure::Unexpected(format!(
+                "{}:{}: {}; nothing converted",
+                file.display(),
+                note.line,
+                note.message
+            ));
+            return report_failure(&failure, as_json);
+        }
+    };
+    if as_json {
+        let notes: Vec<_> = imported
+            .notes
+            .iter()
+            .map(|n| json!({ "line": n.line, "message": n.message }))
+            .collect();
+        print_stdout(&to_json(&json!({
+            "toml": imported.toml,
+            "not_converted": notes,
+            "loads": imported.loads,
+        })));
+    } else {
+        print_stdout(&imported.toml);
+        for note in &imported.notes {
+            eprintln!("{}:{}: {}", file.display(), note.line, note.message);
+        }
+    }
+    if imported.loads {
+        ExitCode::SUCCESS
+    } else {
+        if !as_json {
+            eprintln!("ternctl: tern would not load the result as it is (see above)");
+        }
+        ExitCode::from(1)
+    }
+}
+
 /// `ternctl simulate`: the report to stdout; 1 if the scenario could not be run.
 fn run_simulate(file: &std::path::Path, as_json: bool) -> ExitCode {
     let report = match tern_sim::load(file).and_then(|scenario| tern_sim::run(&scenario)) {
@@ -230,6 +283,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         | CliCommand::Simulate { .. }
         | CliCommand::Watch { .. }
         | CliCommand::Completions { .. }
+        | CliCommand::Import { .. }
         | CliCommand::Man => {
             return Err(Failure::Unexpected(
                 "this command is not a single request to the daemon".into(),
