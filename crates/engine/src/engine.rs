@@ -1153,6 +1153,10 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
         responder_spi: sa.spi_r,
         proposal: sa.suite.map(|s| s.to_string()).unwrap_or_default(),
         established_for: sa.established_at.map(|t| now.saturating_duration_since(t)),
+        set_up_in: sa
+            .negotiation_started
+            .zip(sa.established_at)
+            .map(|(started, up)| up.saturating_duration_since(started)),
         rekey_in: sa
             .rekey_at
             .filter(|_| sa.is_established())

@@ -80,6 +80,7 @@ pub struct Daemon {
     counters: DaemonCounters,
     /// How SAs ended, shared by every engine (see `history`).
     history: SharedHistory,
+    setup_times: crate::metrics::SetupTimes,
     started: Instant,
 }
 
@@ -90,6 +91,8 @@ pub struct Shared {
     pub sockets_counted: Arc<SocketCounters>,
     /// How SAs ended (see `history`).
     pub history: SharedHistory,
+    /// How long IKE SAs took to come up, for the metrics.
+    pub setup_times: crate::metrics::SetupTimes,
 }
 
 impl Daemon {
@@ -115,6 +118,7 @@ impl Daemon {
             sockets_counted: shared.sockets_counted,
             counters: DaemonCounters::default(),
             history: shared.history,
+            setup_times: shared.setup_times,
             started: Instant::now(),
         }
     }
@@ -501,6 +505,27 @@ impl Daemon {
         }
     }
 
+    /// How long the IKE SA took to come up, for the metrics (an IKE SA made by a
+    /// rekey has no such time).
+    fn observe_setup(&self, ike_id: u64, connection: &str) {
+        let Some(sa) = self.engine.ike_sa(std::time::Instant::now(), ike_id) else {
+            return;
+        };
+        if let Some(took) = sa.set_up_in {
+            let labels = crate::metrics::SetupLabels {
+                connection: connection.to_string(),
+                role: if sa.initiator {
+                    "initiator"
+                } else {
+                    "responder"
+                },
+            };
+            self.setup_times
+                .get_or_create(&labels)
+                .observe(took.as_secs_f64());
+        }
+    }
+
     /// What this engine reports to a metrics scrape.
     fn metrics_snapshot(&mut self) -> ShardSnapshot {
         let sas = self.engine.list_sas(std::time::Instant::now());
@@ -556,6 +581,9 @@ impl Daemon {
     /// Counts `event` and hands it to the watchers.
     fn publish(&mut self, event: &Event) {
         self.counters.count_event(event);
+        if let Event::IkeSaEstablished { ike_id, connection } = event {
+            self.observe_setup(*ike_id, connection);
+        }
         self.history
             .lock()
             .expect("history lock")

@@ -150,6 +150,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let counted = Arc::new(SocketCounters::default());
+    let setup_times = metrics::setup_times();
     let state_file = args
         .state_file
         .clone()
@@ -191,6 +192,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             daemon::Shared {
                 sockets_counted: counted.clone(),
                 history: history.clone(),
+                setup_times: setup_times.clone(),
             },
         );
         let shutdown = shutdown_rx.clone();
@@ -266,6 +268,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             listener,
             snapshot_queues,
             counted.clone(),
+            setup_times.clone(),
         ));
     }
 

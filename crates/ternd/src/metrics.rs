@@ -13,6 +13,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tern_engine::config::Connection;
 use tern_engine::{IkeSaInfo, Stats};
@@ -132,6 +133,23 @@ impl ShardSnapshot {
     }
 }
 
+/// How long IKE SAs took to come up (IKE_SA_INIT to the end of IKE_AUTH), by
+/// connection and role. Every engine observes into the one family (it locks only
+/// when an IKE SA comes up); a scrape encodes it as it is.
+pub type SetupTimes = Family<SetupLabels, Histogram, fn() -> Histogram>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SetupLabels {
+    pub connection: String,
+    /// `initiator` or `responder`.
+    pub role: &'static str,
+}
+
+/// 1 ms to about 33 s, doubling: a LAN handshake to one that took retransmissions.
+pub fn setup_times() -> SetupTimes {
+    Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 16)))
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IkeLabels {
     connection: String,
@@ -190,7 +208,11 @@ fn counter(value: u64) -> Counter {
 }
 
 /// The OpenMetrics text of the engines' snapshots and the sockets' counts.
-pub fn render(snapshots: Vec<ShardSnapshot>, sockets: &SocketCounters) -> String {
+pub fn render(
+    snapshots: Vec<ShardSnapshot>,
+    sockets: &SocketCounters,
+    setup_times: &SetupTimes,
+) -> String {
     let mut all = ShardSnapshot::default();
     for s in snapshots {
         all.add(s);
@@ -322,6 +344,12 @@ pub fn render(snapshots: Vec<ShardSnapshot>, sockets: &SocketCounters) -> String
         packets,
     );
 
+    registry.register(
+        "ike_sa_setup_seconds",
+        "How long IKE SAs took from IKE_SA_INIT to established, by connection and role",
+        setup_times.clone(),
+    );
+
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry)
         .expect("writing to a String cannot fail");
@@ -381,7 +409,18 @@ mod tests {
     fn engines_add_up_into_one_exposition() {
         let sockets = SocketCounters::default();
         SocketCounters::count(&sockets.not_ike);
-        let text = render(vec![snapshot("net", 1, 3), snapshot("net", 2, 4)], &sockets);
+        let setup = setup_times();
+        let initiator = SetupLabels {
+            connection: "net".into(),
+            role: "initiator",
+        };
+        setup.get_or_create(&initiator).observe(0.003);
+        setup.get_or_create(&initiator).observe(0.5);
+        let text = render(
+            vec![snapshot("net", 1, 3), snapshot("net", 2, 4)],
+            &sockets,
+            &setup,
+        );
         for line in [
             "tern_ike_sas{connection=\"net\",state=\"established\"} 3",
             "tern_sa_ends_total{sa=\"child\",connection=\"net\",kind=\"rekeyed\"} 7",
@@ -389,6 +428,8 @@ mod tests {
             "tern_half_open_ike_sas 2",
             "tern_messages_dropped_total{reason=\"not_ike\"} 1",
             "# TYPE tern_sa_ends counter",
+            "tern_ike_sa_setup_seconds_count{connection=\"net\",role=\"initiator\"} 2",
+            "tern_ike_sa_setup_seconds_bucket{le=\"0.004\",connection=\"net\",role=\"initiator\"} 1",
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");

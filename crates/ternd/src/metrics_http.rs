@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::metrics::{self, ShardSnapshot};
+use crate::metrics::{self, SetupTimes, ShardSnapshot};
 use crate::stats::SocketCounters;
 
 /// Where a scrape asks one engine for its snapshot.
@@ -30,14 +30,16 @@ pub async fn serve(
     listener: TcpListener,
     shards: Vec<SnapshotQueue>,
     sockets: Arc<SocketCounters>,
+    setup_times: SetupTimes,
 ) {
     let shards: Arc<[SnapshotQueue]> = shards.into();
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let (shards, sockets) = (shards.clone(), sockets.clone());
+                let setup_times = setup_times.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = answer(stream, &shards, &sockets).await {
+                    if let Err(e) = answer(stream, &shards, &sockets, &setup_times).await {
                         tracing::debug!(%peer, "metrics request: {e}");
                     }
                 });
@@ -54,6 +56,7 @@ async fn answer(
     mut stream: TcpStream,
     shards: &[SnapshotQueue],
     sockets: &SocketCounters,
+    setup_times: &SetupTimes,
 ) -> std::io::Result<()> {
     let head = tokio::time::timeout(TIMEOUT, read_head(&mut stream))
         .await
@@ -62,12 +65,13 @@ async fn answer(
         Route::Metrics => match gather(shards).await {
             // Prometheus asks for OpenMetrics; anyone else gets the older text format.
             Some(snapshots) if wants_openmetrics(&head) => {
-                ("200 OK", OPENMETRICS, metrics::render(snapshots, sockets))
+                let text = metrics::render(snapshots, sockets, setup_times);
+                ("200 OK", OPENMETRICS, text)
             }
             Some(snapshots) => (
                 "200 OK",
                 TEXT_FORMAT,
-                metrics::text_format(&metrics::render(snapshots, sockets)),
+                metrics::text_format(&metrics::render(snapshots, sockets, setup_times)),
             ),
             None => (
                 "503 Service Unavailable",

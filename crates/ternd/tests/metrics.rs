@@ -127,6 +127,15 @@ fn the_metrics_follow_a_tunnel_up_through_a_rekey_and_down() {
         "{up}"
     );
     assert_eq!(value(&up, "tern_half_open_ike_sas"), Some(0.0), "{up}");
+    // One handshake, as initiator, within the histogram's buckets.
+    let setup = "{connection=\"demo\",role=\"initiator\"}";
+    assert_eq!(
+        value(&up, &format!("tern_ike_sa_setup_seconds_count{setup}")),
+        Some(1.0),
+        "{up}"
+    );
+    let took = value(&up, &format!("tern_ike_sa_setup_seconds_sum{setup}")).unwrap();
+    assert!(took > 0.0 && took < 10.0, "{took} s: {up}");
     promtool_check(&up);
 
     let (ok, message) = moon.ctl(&["rekey", "demo"]);
