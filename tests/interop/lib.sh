@@ -462,7 +462,9 @@ ternd_start() {
         ;;
     esac
     mkdir -p "$dir"
-    ip netns exec "$ns" "$TERND" --socket "$dir/ternd.sock" --log-level debug "$@" \
+    # Its SA history beside its socket, never the host's /var/lib/tern.
+    ip netns exec "$ns" "$TERND" --socket "$dir/ternd.sock" --state-file "$dir/history.json" \
+        --log-level debug "$@" \
         </dev/null >"$log" 2>&1 &
     local pid=$!
     echo "$pid" >"$dir/ternd.pid"
