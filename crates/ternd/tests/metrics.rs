@@ -1,9 +1,9 @@
 //! The metrics endpoint (`[daemon] metrics_listen`) scraped while a tunnel between
 //! two ternds goes up, rekeys and goes down; each scrape is also checked by
-//! Prometheus's own `promtool check metrics`.
+//! Prometheus's own `promtool check metrics`, and a real Prometheus scrapes it.
 //!
-//! Needs root (ip netns), curl and promtool (Debian package `prometheus`); fails,
-//! saying so, without them.
+//! Needs root (ip netns), curl, and promtool and prometheus (Debian package
+//! `prometheus`); fails, saying so, without them.
 
 mod common;
 
@@ -195,5 +195,124 @@ fn without_metrics_listen_nothing_listens() {
         String::from_utf8_lossy(&out.stderr).contains("Couldn't connect"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A Prometheus server in namespace `ns`, scraping ternd's endpoint every second;
+/// killed on drop.
+struct Prometheus {
+    child: std::process::Child,
+    ns: String,
+}
+
+impl Prometheus {
+    fn start(ns: &str, dir: &std::path::Path) -> Prometheus {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                 scrape_configs:\n  - job_name: tern\n    static_configs:\n      - targets: ['{METRICS}']\n"
+            ),
+        )
+        .unwrap();
+        let data = dir.join("prometheus-data");
+        let _ = std::fs::remove_dir_all(&data);
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "prometheus"])
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg("--web.listen-address=127.0.0.1:9090")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run prometheus ({e}): install the Debian package `prometheus`")
+            });
+        Prometheus {
+            child,
+            ns: ns.to_string(),
+        }
+    }
+
+    /// The value of an instant query's first sample, if there is one.
+    fn query(&self, query: &str) -> Option<f64> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "curl",
+                "-sS",
+                "--max-time",
+                "5",
+                "-G",
+            ])
+            .arg("http://127.0.0.1:9090/api/v1/query")
+            .arg("--data-urlencode")
+            .arg(format!("query={query}"))
+            .output()
+            .ok()?;
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        answer["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+
+    /// Waits until `query` gives `want`, or fails with Prometheus's log.
+    fn wait_for(&self, query: &str, want: f64, dir: &std::path::Path) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.query(query);
+            if got == Some(want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus: `{query}` is {got:?}, not {want}\n{}",
+                std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_tunnel_going_up() {
+    let net = Net::new("r");
+    let dir = temp_dir("r");
+    let config = moon_config(&dir, "moon-prometheus.toml", |text| {
+        text.replace(
+            "[daemon]\n",
+            &format!("[daemon]\nmetrics_listen = \"{METRICS}\"\n"),
+        )
+    });
+    let moon = Daemon::start(&net.a, &dir, "moon", Some(&config));
+    let _sun = Daemon::start(
+        &net.b,
+        &dir,
+        "sun",
+        Some(&sun_config(&dir, "tern-demo-psk-change-me")),
+    );
+    let prometheus = Prometheus::start(&net.a, &dir);
+    // The target is up and the tunnel not yet.
+    prometheus.wait_for("up{job=\"tern\"}", 1.0, &dir);
+    let established = "tern_ike_sas{connection=\"demo\",state=\"established\"}";
+    prometheus.wait_for(established, 0.0, &dir);
+    let (ok, message) = moon.ctl(&["initiate", "demo"]);
+    assert!(ok, "{message}");
+    prometheus.wait_for(established, 1.0, &dir);
+    prometheus.wait_for(
+        "tern_ike_sa_setup_seconds_count{connection=\"demo\",role=\"initiator\"}",
+        1.0,
+        &dir,
     );
 }
