@@ -440,8 +440,8 @@ fn a_bad_configuration_stops_ternd_at_start_with_file_line_and_column() {
 
 #[test]
 fn a_trapped_child_is_listed_until_terminate_removes_the_trap() {
-    let net = Net::new("t");
-    let dir = temp_dir("t");
+    let net = Net::new("k");
+    let dir = temp_dir("k");
     // The connection's start_action (the first in the file) traps its children.
     let conf = moon_config(&dir, "moon.toml", |t| {
         t.replacen("start_action = \"none\"", "start_action = \"trap\"", 1)
