@@ -28,6 +28,9 @@ _ternctl() {
             ternctl,history)
                 cmd="ternctl__subcmd__history"
                 ;;
+            ternctl,import)
+                cmd="ternctl__subcmd__import"
+                ;;
             ternctl,initiate)
                 cmd="ternctl__subcmd__initiate"
                 ;;
@@ -73,6 +76,9 @@ _ternctl() {
             ternctl__subcmd__help,history)
                 cmd="ternctl__subcmd__help__subcmd__history"
                 ;;
+            ternctl__subcmd__help,import)
+                cmd="ternctl__subcmd__help__subcmd__import"
+                ;;
             ternctl__subcmd__help,initiate)
                 cmd="ternctl__subcmd__help__subcmd__initiate"
                 ;;
@@ -106,6 +112,21 @@ _ternctl() {
             ternctl__subcmd__help,watch)
                 cmd="ternctl__subcmd__help__subcmd__watch"
                 ;;
+            ternctl__subcmd__help__subcmd__import,swanctl)
+                cmd="ternctl__subcmd__help__subcmd__import__subcmd__swanctl"
+                ;;
+            ternctl__subcmd__import,help)
+                cmd="ternctl__subcmd__import__subcmd__help"
+                ;;
+            ternctl__subcmd__import,swanctl)
+                cmd="ternctl__subcmd__import__subcmd__swanctl"
+                ;;
+            ternctl__subcmd__import__subcmd__help,help)
+                cmd="ternctl__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            ternctl__subcmd__import__subcmd__help,swanctl)
+                cmd="ternctl__subcmd__import__subcmd__help__subcmd__swanctl"
+                ;;
             *)
                 ;;
         esac
@@ -113,7 +134,7 @@ _ternctl() {
 
     case "${cmd}" in
         ternctl)
-            opts="-h -V --socket --json --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help"
+            opts="-h -V --socket --json --exact --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,7 +152,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__completions)
-            opts="-h --socket --json --help bash elvish fish powershell zsh"
+            opts="-h --socket --json --exact --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,7 +170,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__decode)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -167,7 +188,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__help)
-            opts="list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode simulate help"
+            opts="list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,6 +246,34 @@ _ternctl() {
         ternctl__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__help__subcmd__import)
+            opts="swanctl"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__help__subcmd__import__subcmd__swanctl)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -391,7 +440,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__history)
-            opts="-h --all --socket --json --help"
+            opts="-h --all --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,8 +457,86 @@ _ternctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ternctl__subcmd__import)
+            opts="-h --socket --json --exact --help swanctl help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__help)
+            opts="swanctl help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__help__subcmd__swanctl)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__swanctl)
+            opts="-h --socket --json --exact --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ternctl__subcmd__initiate)
-            opts="-h --timeout --socket --json --help"
+            opts="-h --timeout --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -431,7 +558,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__list__subcmd__conns)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,7 +576,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__list__subcmd__sas)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -467,7 +594,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__man)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -485,7 +612,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__rekey)
-            opts="-h --ike --socket --json --help"
+            opts="-h --ike --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,7 +630,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__reload)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,7 +648,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__simulate)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -539,7 +666,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__stats)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -557,7 +684,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__terminate)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,7 +702,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__version)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -593,7 +720,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__watch)
-            opts="-h --socket --json --help"
+            opts="-h --socket --json --exact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

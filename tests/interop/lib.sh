@@ -63,6 +63,9 @@ TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swan
     strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps systemd)
 # The certificate scenarios (certs.sh) make their PKI with the openssl CLI.
 TERN_DEBIAN_PACKAGES+=(openssl)
+# The ternd metrics test (crates/ternd/tests/metrics.rs) checks its scrapes with
+# promtool; curl scrapes.
+TERN_DEBIAN_PACKAGES+=(prometheus curl)
 
 # Installs the packages that dpkg does not know as installed. Needs root and apt-get.
 ensure_debian_packages() {
@@ -459,7 +462,9 @@ ternd_start() {
         ;;
     esac
     mkdir -p "$dir"
-    ip netns exec "$ns" "$TERND" --socket "$dir/ternd.sock" --log-level debug "$@" \
+    # Its SA history beside its socket, never the host's /var/lib/tern.
+    ip netns exec "$ns" "$TERND" --socket "$dir/ternd.sock" --state-file "$dir/history.json" \
+        --log-level debug "$@" \
         </dev/null >"$log" 2>&1 &
     local pid=$!
     echo "$pid" >"$dir/ternd.pid"

@@ -79,6 +79,13 @@ pub struct DaemonConfig {
     /// How many engines (shards) ternd runs, each on its own thread; `None` is one
     /// per CPU.
     pub workers: Option<usize>,
+    /// Where ternd serves its metrics (OpenMetrics text over HTTP, `GET /metrics`);
+    /// `None`, the default, serves none.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How many SA ends ternd remembers per connection (`ternctl history`).
+    pub history_length: usize,
+    /// Where ternd keeps that history across restarts.
+    pub state_file: PathBuf,
 }
 
 /// Parses configuration text. `origin` names it in errors; a relative `psk_file` is

@@ -17,6 +17,15 @@ use crate::{Config, DaemonConfig};
 /// Most engines `daemon.workers` may ask for.
 pub const MAX_WORKERS: usize = 256;
 
+/// Where ternd keeps its SA history across restarts unless configured otherwise.
+pub const DEFAULT_STATE_FILE: &str = "/var/lib/tern/history.json";
+
+/// SA ends remembered per connection unless configured otherwise.
+pub const DEFAULT_HISTORY_LENGTH: usize = 16;
+
+/// Most SA ends `daemon.history_length` may ask to keep per connection.
+pub const MAX_HISTORY_LENGTH: usize = 10_000;
+
 /// Where ternd listens for ternctl unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
 
@@ -32,6 +41,9 @@ pub(crate) const DAEMON_KEYS: &[&str] = &[
     "nat_keepalive",
     "socket_group",
     "workers",
+    "metrics_listen",
+    "history_length",
+    "state_file",
 ];
 pub(crate) const RETRANSMIT_KEYS: &[&str] = &["base_secs", "factor", "tries"];
 pub(crate) const FRAGMENTATION_KEYS: &[&str] = &["enabled", "size_ipv4", "size_ipv6"];
@@ -48,6 +60,9 @@ impl Default for DaemonConfig {
             port: 500,
             nat_port: 4500,
             workers: None,
+            metrics_listen: None,
+            history_length: DEFAULT_HISTORY_LENGTH,
+            state_file: PathBuf::from(DEFAULT_STATE_FILE),
         }
     }
 }
@@ -170,6 +185,34 @@ fn daemon(table: &TableReader<'_>, errors: &mut Errors) -> DaemonConfig {
     if let Some(f) = table.field("workers") {
         errors.check(|| {
             daemon.workers = Some(f.integer_in(1, MAX_WORKERS as i64)? as usize);
+            Ok(())
+        });
+    }
+    if let Some(f) = table.field("metrics_listen") {
+        errors.check(|| {
+            let text = f.string()?;
+            daemon.metrics_listen = Some(text.value.parse().map_err(|_| {
+                f.error(format!(
+                    "`daemon.metrics_listen` must be an address and port such as \"127.0.0.1:9719\" or \"[::1]:9719\", not `{}`",
+                    text.value
+                ))
+            })?);
+            Ok(())
+        });
+    }
+    if let Some(f) = table.field("history_length") {
+        errors.check(|| {
+            daemon.history_length = f.integer_in(1, MAX_HISTORY_LENGTH as i64)? as usize;
+            Ok(())
+        });
+    }
+    if let Some(f) = table.field("state_file") {
+        errors.check(|| {
+            let path = f.string()?;
+            if path.value.is_empty() {
+                return Err(f.error("`daemon.state_file` must not be empty"));
+            }
+            daemon.state_file = PathBuf::from(path.value);
             Ok(())
         });
     }

@@ -84,6 +84,9 @@ fn default_config_is_the_moon_side_of_the_demo() {
             port: 500,
             nat_port: 4500,
             workers: None,
+            metrics_listen: None,
+            history_length: 16,
+            state_file: PathBuf::from("/var/lib/tern/history.json"),
         },
         engine: EngineConfig {
             connections: vec![demo_connection(
@@ -788,6 +791,59 @@ fn actions_that_initiate_need_a_remote_address() {
         "t",
     )
     .unwrap();
+}
+
+#[test]
+fn metrics_listen_is_an_address_and_port_and_off_by_default() {
+    let parse = |text: &str| tern_config::parse_str(text, "test.toml");
+    assert_eq!(parse("[daemon]\n").unwrap().daemon.metrics_listen, None);
+    assert_eq!(
+        parse("[daemon]\nmetrics_listen = \"127.0.0.1:9719\"\n")
+            .unwrap()
+            .daemon
+            .metrics_listen,
+        Some("127.0.0.1:9719".parse().unwrap())
+    );
+    assert_eq!(
+        parse("[daemon]\nmetrics_listen = \"[::1]:9719\"\n")
+            .unwrap()
+            .daemon
+            .metrics_listen,
+        Some("[::1]:9719".parse().unwrap())
+    );
+    for bad in ["127.0.0.1", "localhost:9719", ""] {
+        let err = parse(&format!("[daemon]\nmetrics_listen = \"{bad}\"\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`daemon.metrics_listen` must be an address and port"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn history_length_and_state_file() {
+    let parse = |text: &str| tern_config::parse_str(text, "test.toml");
+    let daemon = parse("[daemon]\nhistory_length = 100\nstate_file = \"/tmp/h.json\"\n")
+        .unwrap()
+        .daemon;
+    assert_eq!(daemon.history_length, 100);
+    assert_eq!(daemon.state_file, PathBuf::from("/tmp/h.json"));
+    for bad in ["0", "10001"] {
+        let err = parse(&format!("[daemon]\nhistory_length = {bad}\n")).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "`daemon.history_length` must be between 1 and 10000, not {bad}"
+            )),
+            "{err}"
+        );
+    }
+    let err = parse("[daemon]\nstate_file = \"\"\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`daemon.state_file` must not be empty"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -302,6 +302,10 @@ pub struct ConnHistory {
 pub struct SaEndInfo {
     /// Seconds before the answer was made.
     pub ago_secs: u64,
+    /// When it ended, in milliseconds since the Unix epoch (UTC); absent from
+    /// older daemons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_ms: Option<u64>,
     /// "IKE" or "CHILD".
     pub kind: String,
     pub ike_id: u64,
@@ -353,6 +357,10 @@ pub struct IkeSaInfo {
 pub struct ChildSaInfo {
     pub name: String,
     pub unique_id: u64,
+    /// The kernel reqid its SAs and policies share (kept across rekeys); absent
+    /// from older daemons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reqid: Option<u32>,
     pub state: ChildSaState,
     pub mode: ChildSaMode,
     /// `ESP` for now.
@@ -489,6 +497,7 @@ mod tests {
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
+                reqid: Some(1),
                 state: ChildSaState::Installed,
                 mode: ChildSaMode::Tunnel,
                 protocol: "ESP".into(),
@@ -518,7 +527,7 @@ mod tests {
           "initiator_spi":"0123456789abcdef","responder_spi":"fedcba9876543210",
           "proposal":"AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE25519","established_secs":12,
           "rekey_in_secs":null,"expires_in_secs":null,
-          "children":[{"name":"net","unique_id":1,"state":"INSTALLED","mode":"TUNNEL","protocol":"ESP",
+          "children":[{"name":"net","unique_id":1,"reqid":1,"state":"INSTALLED","mode":"TUNNEL","protocol":"ESP",
              "spi_in":"c1a2b3c4","spi_out":"c5d6e7f8","proposal":"AES_GCM_16_128",
              "local_ts":["10.1.0.0/24"],"remote_ts":["10.2.0.0/24"],
              "bytes_in":0,"packets_in":0,"bytes_out":0,"packets_out":0,
@@ -631,6 +640,7 @@ mod tests {
                     connection: "demo".into(),
                     ends: vec![SaEndInfo {
                         ago_secs: 5,
+                        unix_ms: None,
                         kind: "CHILD".into(),
                         ike_id: 1,
                         child: Some("net".into()),

@@ -198,6 +198,12 @@ impl Engine {
         &self.ctx.stats
     }
 
+    /// IKE SAs we answered IKE_SA_INIT for and whose IKE_AUTH has not come yet
+    /// (what the cookie threshold counts).
+    pub fn half_open_count(&self) -> usize {
+        self.ctx.half_open.len()
+    }
+
     /// A datagram arrived on `local` from `remote` (non-ESP marker already removed).
     pub fn handle_datagram(
         &mut self,
@@ -1203,6 +1209,10 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
         responder_spi: sa.spi_r,
         proposal: sa.suite.map(|s| s.to_string()).unwrap_or_default(),
         established_for: sa.established_at.map(|t| now.saturating_duration_since(t)),
+        set_up_in: sa
+            .negotiation_started
+            .zip(sa.established_at)
+            .map(|(started, up)| up.saturating_duration_since(started)),
         rekey_in: sa
             .rekey_at
             .filter(|_| sa.is_established())
@@ -1215,6 +1225,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
             .map(|c| ChildSaInfo {
                 name: c.name.clone(),
                 unique_id: c.unique_id,
+                reqid: c.reqid,
                 state: c.state.name(),
                 mode: c.mode,
                 spi_in: c.spi_in,

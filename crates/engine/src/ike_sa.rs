@@ -200,6 +200,9 @@ pub struct IkeSa {
     /// Our last response, resent when its request is retransmitted.
     pub last_response: Option<Vec<Vec<u8>>>,
     pub established_at: Option<Instant>,
+    /// When IKE_SA_INIT was sent (as initiator) or received (as responder); none
+    /// for an IKE SA made by a rekey.
+    pub negotiation_started: Option<Instant>,
     /// When to rekey the IKE SA (while established) and when it ends.
     pub rekey_at: Option<Instant>,
     pub expire_at: Option<Instant>,
@@ -275,6 +278,7 @@ impl IkeSa {
             expected_request_id: 0,
             last_response: None,
             established_at: None,
+            negotiation_started: None,
             rekey_at: None,
             expire_at: None,
             phase_deadline: None,

@@ -57,6 +57,7 @@ impl Ctx {
             restarts_left: 3,
         }));
         let mut sa = IkeSa::new(self.unique_id(), conn, true, local, remote, phase);
+        sa.negotiation_started = Some(now);
         sa.spi_i = self.new_spi();
         sa.nonce_i = self.random(NONCE_LEN);
         tracing::info!(ike = sa.unique_id, connection = sa.connection.name, %remote, "initiating IKE SA");
@@ -400,6 +401,7 @@ impl Ctx {
             remote,
             Phase::AwaitAuthRequest,
         );
+        sa.negotiation_started = Some(now);
         sa.spi_i = header.initiator_spi;
         sa.spi_r = self.new_spi();
         sa.nonce_i = nonce.clone();

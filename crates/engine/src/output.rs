@@ -238,6 +238,9 @@ pub struct IkeSaInfo {
     pub responder_spi: [u8; 8],
     pub proposal: String,
     pub established_for: Option<Duration>,
+    /// How long IKE_SA_INIT and IKE_AUTH took (none until it is up, and for an
+    /// IKE SA made by a rekey).
+    pub set_up_in: Option<Duration>,
     pub rekey_in: Option<Duration>,
     pub expires_in: Option<Duration>,
     /// How old an IKE SA of this line was when the peer last rekeyed it.
@@ -249,6 +252,8 @@ pub struct IkeSaInfo {
 pub struct ChildSaInfo {
     pub name: String,
     pub unique_id: u64,
+    /// The kernel reqid its SAs and policies share (kept across rekeys).
+    pub reqid: u32,
     pub state: &'static str,
     pub mode: Mode,
     pub spi_in: u32,

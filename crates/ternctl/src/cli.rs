@@ -23,10 +23,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH", default_value = tern_control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
 
-    /// Print the answer as JSON instead of text (watch: one JSON object per line).
-    /// Not for completions and man, whose output is a script or a page.
+    /// Print the answer as JSON instead of text (watch: one JSON object per line),
+    /// and a failure as `{"error": ..., "exit_status": ...}` on stderr. Not for
+    /// completions and man, whose output is a script or a page.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Show times exactly: durations in seconds rather than rounded (`3725s`, not
+    /// `62m`), timestamps to the millisecond. JSON is always exact.
+    #[arg(long, global = true)]
+    pub exact: bool,
 
     #[command(subcommand)]
     pub command: CliCommand,
@@ -36,7 +42,11 @@ pub struct Cli {
 pub enum CliCommand {
     /// List the IKE SAs and their CHILD SAs, then how recent SAs ended (rekeys
     /// left out).
-    ListSas,
+    ListSas {
+        /// Only this connection's.
+        #[arg(value_name = "CONN")]
+        connection: Option<String>,
+    },
     /// How each connection's recent SAs ended and why, newest first (`--json`: all
     /// of them, oldest first).
     History {
@@ -48,7 +58,11 @@ pub enum CliCommand {
         all: bool,
     },
     /// List the configured connections.
-    ListConns,
+    ListConns {
+        /// Only this one.
+        #[arg(value_name = "CONN")]
+        connection: Option<String>,
+    },
     /// Bring a connection up and wait until its SAs are established or have failed.
     Initiate {
         /// The connection's name, as in the configuration.
@@ -105,12 +119,31 @@ pub enum CliCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Convert another IKE daemon's configuration into tern's TOML (stdout), and
+    /// say on stderr, line by line, what could not be converted and why. Exit
+    /// status 1 if tern would not load the result as it is. Does not need the daemon.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Run a scenario (TOML: both sides' configurations, the network, events) with
     /// two tern engines in virtual time and report what the tunnel went through:
     /// rekeys, collisions, hard expiries, outages. Does not need the daemon.
     Simulate {
         /// The scenario file.
         #[arg(value_name = "SCENARIO")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+pub enum ImportFrom {
+    /// strongSwan's swanctl.conf: connections, children, proposals, lifetimes,
+    /// DPD, the first authentication round, and the IKE secrets.
+    Swanctl {
+        /// The swanctl.conf file (certificates are looked for in x509/ and x509ca/
+        /// beside it, as swanctl does).
+        #[arg(value_name = "FILE")]
         file: PathBuf,
     },
 }
@@ -131,7 +164,28 @@ mod tests {
             Cli::try_parse_from(["ternctl", "list-sas", "--json", "--socket", "/tmp/s"]).unwrap();
         assert!(cli.json);
         assert_eq!(cli.socket, PathBuf::from("/tmp/s"));
-        assert_eq!(cli.command, CliCommand::ListSas);
+        assert_eq!(cli.command, CliCommand::ListSas { connection: None });
+    }
+
+    #[test]
+    fn list_sas_and_list_conns_take_a_connection_and_times_may_be_exact() {
+        let cli = Cli::try_parse_from(["ternctl", "list-sas", "demo", "--exact"]).unwrap();
+        assert!(cli.exact && !cli.json);
+        assert_eq!(
+            cli.command,
+            CliCommand::ListSas {
+                connection: Some("demo".into())
+            }
+        );
+        let cli = Cli::try_parse_from(["ternctl", "list-conns", "demo"]).unwrap();
+        assert!(!cli.exact);
+        assert_eq!(
+            cli.command,
+            CliCommand::ListConns {
+                connection: Some("demo".into())
+            }
+        );
+        assert!(Cli::try_parse_from(["ternctl", "list-conns", "a", "b"]).is_err());
     }
 
     #[test]

@@ -8,21 +8,28 @@ use tern_control::{
     StatsInfo,
 };
 
+/// How times are shown: rounded as swanctl does (`55m`), or exactly (`--exact`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Times {
+    Rounded,
+    Exact,
+}
+
 /// `list-sas`: each IKE SA with its CHILD SAs indented below it.
-pub fn ike_sas(sas: &[IkeSaInfo]) -> String {
+pub fn ike_sas(sas: &[IkeSaInfo], times: Times) -> String {
     if sas.is_empty() {
         return "no IKE SAs\n".to_string();
     }
     let mut out = String::new();
     for sa in sas {
-        ike_sa(&mut out, sa);
+        ike_sa(&mut out, sa, times);
     }
     out
 }
 
 /// How each connection's recent SAs ended, newest first: the answer to "why did
 /// the tunnel drop?". Routine ends (rekeys) are left out unless `all`.
-pub fn history(history: &[ConnHistory], all: bool) -> String {
+pub fn history(history: &[ConnHistory], all: bool, times: Times) -> String {
     let mut out = String::new();
     for conn in history {
         let ends: Vec<&SaEndInfo> = conn
@@ -42,12 +49,13 @@ pub fn history(history: &[ConnHistory], all: bool) -> String {
                 (None, _, _) => format!("IKE SA #{}", e.ike_id),
             };
             let verb = if e.was_up { "ended" } else { "failed" };
-            let _ = writeln!(
-                out,
-                "  {} ago: {what} {verb}: {}",
-                duration(e.ago_secs),
-                e.cause
-            );
+            let ago = duration(e.ago_secs, times);
+            let when = match (e.unix_ms, times) {
+                (Some(ms), Times::Exact) => format!("{} ({ago} ago)", utc_time(ms)),
+                (Some(ms), Times::Rounded) => format!("{} ({ago} ago)", utc_time_secs(ms)),
+                (None, _) => format!("{ago} ago"),
+            };
+            let _ = writeln!(out, "  {when}: {what} {verb}: {}", e.cause);
         }
     }
     out
@@ -57,7 +65,7 @@ fn is_routine(e: &SaEndInfo) -> bool {
     e.cause.starts_with("rekeyed") || e.cause.starts_with("redundant after")
 }
 
-fn ike_sa(out: &mut String, sa: &IkeSaInfo) {
+fn ike_sa(out: &mut String, sa: &IkeSaInfo, times: Times) {
     // `*` marks the SPI that is ours.
     let (mark_i, mark_r) = match sa.role {
         IkeRole::Initiator => ("*", ""),
@@ -88,21 +96,26 @@ fn ike_sa(out: &mut String, sa: &IkeSaInfo) {
         "established",
         sa.rekey_in_secs,
         sa.expires_in_secs,
+        times,
     ) {
         let _ = writeln!(out, "  {timing}");
     }
-    if let Some(rhythm) = peer_rhythm(sa.peer_rekeyed_at_secs) {
+    if let Some(rhythm) = peer_rhythm(sa.peer_rekeyed_at_secs, times) {
         let _ = writeln!(out, "  {rhythm}");
     }
     for child in &sa.children {
-        child_sa(out, child);
+        child_sa(out, child, times);
     }
 }
 
-fn child_sa(out: &mut String, child: &ChildSaInfo) {
+fn child_sa(out: &mut String, child: &ChildSaInfo, times: Times) {
+    let reqid = child
+        .reqid
+        .map(|r| format!("reqid {r}, "))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "  {}: #{}, {}, {}, {} SPIs: {}_i {}_o",
+        "  {}: #{}, {reqid}{}, {}, {} SPIs: {}_i {}_o",
         child.name,
         child.unique_id,
         child.state,
@@ -119,10 +132,11 @@ fn child_sa(out: &mut String, child: &ChildSaInfo) {
         "installed",
         child.rekey_in_secs,
         child.expires_in_secs,
+        times,
     ) {
         let _ = writeln!(out, "    {timing}");
     }
-    if let Some(rhythm) = peer_rhythm(child.peer_rekeyed_at_secs) {
+    if let Some(rhythm) = peer_rhythm(child.peer_rekeyed_at_secs, times) {
         let _ = writeln!(out, "    {rhythm}");
     }
     let _ = writeln!(
@@ -137,7 +151,7 @@ fn child_sa(out: &mut String, child: &ChildSaInfo) {
         child.spi_out,
         counters(child.bytes_out, child.packets_out)
     );
-    if let Some(last_use) = last_use(child) {
+    if let Some(last_use) = last_use(child, times) {
         let _ = writeln!(out, "    {last_use}");
     }
     let _ = writeln!(out, "    local  {}", child.local_ts.join(" "));
@@ -147,9 +161,9 @@ fn child_sa(out: &mut String, child: &ChildSaInfo) {
 /// `last use 3s ago`, or `never used` when the kernel answered for the SA (its
 /// counters are there) but no packet has gone through its policies; nothing when
 /// the daemon could not tell.
-fn last_use(child: &ChildSaInfo) -> Option<String> {
+fn last_use(child: &ChildSaInfo, times: Times) -> Option<String> {
     match child.last_use_secs {
-        Some(secs) => Some(format!("last use {} ago", duration(secs))),
+        Some(secs) => Some(format!("last use {} ago", duration(secs, times))),
         None if child.bytes_in.is_some() || child.bytes_out.is_some() => Some("never used".into()),
         None => None,
     }
@@ -157,8 +171,8 @@ fn last_use(child: &ChildSaInfo) -> Option<String> {
 
 /// `the peer rekeys at 45m`: how old the SA was when the peer last rekeyed one
 /// of its line (IKEv2 does not negotiate lifetimes; compare with ours above).
-fn peer_rhythm(secs: Option<u64>) -> Option<String> {
-    secs.map(|s| format!("the peer rekeys at {}", duration(s)))
+fn peer_rhythm(secs: Option<u64>, times: Times) -> Option<String> {
+    secs.map(|s| format!("the peer rekeys at {}", duration(s, times)))
 }
 
 /// `installed 12s ago, rekeying in 55m, expires in 65m`, as swanctl says it.
@@ -167,22 +181,26 @@ fn timing(
     verb: &str,
     rekey_in: Option<u64>,
     expires_in: Option<u64>,
+    times: Times,
 ) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(age) = age {
-        parts.push(format!("{verb} {} ago", duration(age)));
+        parts.push(format!("{verb} {} ago", duration(age, times)));
     }
     if let Some(r) = rekey_in {
-        parts.push(format!("rekeying in {}", duration(r)));
+        parts.push(format!("rekeying in {}", duration(r, times)));
     }
     if let Some(e) = expires_in {
-        parts.push(format!("expires in {}", duration(e)));
+        parts.push(format!("expires in {}", duration(e, times)));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-/// Seconds as swanctl shows them: `12s`, `55m`, `4h`.
-fn duration(secs: u64) -> String {
+/// Seconds as swanctl shows them: `12s`, `55m`, `4h`; exactly, `3725s`.
+fn duration(secs: u64, times: Times) -> String {
+    if times == Times::Exact {
+        return format!("{secs}s");
+    }
     match secs {
         s if s < 300 => format!("{s}s"),
         s if s < 3 * 3600 => format!("{}m", s / 60),
@@ -306,6 +324,12 @@ pub fn event(e: &EventInfo) -> String {
     format!("{when} {}: {what}\n", e.connection)
 }
 
+/// Milliseconds since the Unix epoch as `2026-11-23 18:20:01Z` (UTC).
+pub fn utc_time_secs(unix_ms: u64) -> String {
+    let exact = utc_time(unix_ms);
+    format!("{}Z", &exact[..exact.len() - ".123Z".len()])
+}
+
 /// Milliseconds since the Unix epoch as `2026-11-23 18:20:01.123Z` (UTC).
 pub fn utc_time(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
@@ -339,7 +363,12 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 pub fn stats(s: &StatsInfo) -> String {
     let mut out = String::new();
     let x = &s.exchanges;
-    let _ = writeln!(out, "ternd {}, up {}", s.version, duration(s.uptime_secs));
+    let _ = writeln!(
+        out,
+        "ternd {}, up {}",
+        s.version,
+        duration(s.uptime_secs, Times::Rounded)
+    );
     let _ = writeln!(
         out,
         "SAs:        {} IKE SA(s) established, {} connecting, {} CHILD SA(s) installed",
@@ -426,6 +455,7 @@ mod tests {
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
+                reqid: Some(1),
                 state: ChildSaState::Installed,
                 mode: ChildSaMode::Tunnel,
                 protocol: "ESP".into(),
@@ -455,7 +485,7 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
   remote 'sun.tern.example' @ 192.0.2.2[500]
   AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE25519
   established 12s ago, rekeying in 3h, expires in 4h
-  net: #1, INSTALLED, TUNNEL, ESP SPIs: c1a2b3c4_i c5d6e7f8_o
+  net: #1, reqid 1, INSTALLED, TUNNEL, ESP SPIs: c1a2b3c4_i c5d6e7f8_o
     AES_GCM_16_128
     installed 12s ago, rekeying in 55m, expires in 65m
     in  c1a2b3c4, 840 bytes, 10 packets
@@ -464,7 +494,7 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
     local  10.1.0.0/24
     remote 10.2.0.0/24
 ";
-        assert_eq!(ike_sas(&[demo_sa()]), expected);
+        assert_eq!(ike_sas(&[demo_sa()], Times::Rounded), expected);
     }
 
     #[test]
@@ -472,7 +502,7 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
         let mut sa = demo_sa();
         sa.children[0].peer_rekeyed_at_secs = Some(2700);
         sa.peer_rekeyed_at_secs = Some(3 * 3600);
-        let text = ike_sas(&[sa]);
+        let text = ike_sas(&[sa], Times::Rounded);
         assert!(
             text.contains("expires in 4h\n  the peer rekeys at 3h\n  net:"),
             "{text}"
@@ -487,16 +517,16 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
     fn last_use_as_swanctl_counts_it_or_never() {
         let mut sa = demo_sa();
         sa.children[0].last_use_secs = Some(36_000);
-        assert!(ike_sas(&[sa.clone()]).contains("\n    last use 10h ago\n"));
+        assert!(ike_sas(&[sa.clone()], Times::Rounded).contains("\n    last use 10h ago\n"));
         // The kernel answered (counters), no packet yet.
         sa.children[0].last_use_secs = None;
-        let text = ike_sas(&[sa.clone()]);
+        let text = ike_sas(&[sa.clone()], Times::Rounded);
         assert!(text.contains("\n    never used\n"), "{text}");
         assert!(!text.contains("last use"), "{text}");
         // No kernel answer at all: nothing to say.
         let c = &mut sa.children[0];
         (c.bytes_in, c.bytes_out) = (None, None);
-        let text = ike_sas(&[sa]);
+        let text = ike_sas(&[sa], Times::Rounded);
         assert!(
             !text.contains("never used") && !text.contains("last use"),
             "{text}"
@@ -516,7 +546,7 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
             c.bytes_out = None;
             c.packets_out = None;
         }
-        let text = ike_sas(&[sa]);
+        let text = ike_sas(&[sa], Times::Rounded);
         assert!(
             text.starts_with(
                 "demo: #1, CONNECTING, IKEv2, 0123456789abcdef_i fedcba9876543210_r*\n"
@@ -538,6 +568,7 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
     fn history_newest_first_without_rekeys_unless_asked() {
         let end = |ago_secs, child: Option<&str>, cause: &str, was_up| SaEndInfo {
             ago_secs,
+            unix_ms: None,
             kind: if child.is_some() { "CHILD" } else { "IKE" }.into(),
             ike_id: 3,
             child: child.map(Into::into),
@@ -571,8 +602,45 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
         assert_eq!(history_text(&routine_only, false), "");
     }
 
+    #[test]
+    fn history_with_absolute_times_rounded_or_exact() {
+        let ends = [ConnHistory {
+            connection: "demo".into(),
+            ends: vec![SaEndInfo {
+                ago_secs: 3725,
+                unix_ms: Some(1_795_437_601_005),
+                kind: "IKE".into(),
+                ike_id: 3,
+                child: None,
+                spi_in: None,
+                spi_out: None,
+                was_up: true,
+                cause: "dead peer (DPD timeout)".into(),
+            }],
+        }];
+        assert_eq!(
+            history(&ends, false, Times::Rounded),
+            "demo: recent ends\n\
+             \x20 2026-11-23 12:40:01Z (62m ago): IKE SA #3 ended: dead peer (DPD timeout)\n"
+        );
+        assert_eq!(
+            history(&ends, false, Times::Exact),
+            "demo: recent ends\n\
+             \x20 2026-11-23 12:40:01.005Z (3725s ago): IKE SA #3 ended: dead peer (DPD timeout)\n"
+        );
+    }
+
+    #[test]
+    fn exact_times_are_whole_seconds() {
+        let text = ike_sas(&[demo_sa()], Times::Exact);
+        assert!(
+            text.contains("established 12s ago, rekeying in 13900s, expires in 15828s"),
+            "{text}"
+        );
+    }
+
     fn history_text(h: &[ConnHistory], all: bool) -> String {
-        history(h, all)
+        history(h, all, Times::Rounded)
     }
 
     #[test]
@@ -674,7 +742,7 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
 
     #[test]
     fn no_sas() {
-        assert_eq!(ike_sas(&[]), "no IKE SAs\n");
+        assert_eq!(ike_sas(&[], Times::Rounded), "no IKE SAs\n");
     }
 
     #[test]

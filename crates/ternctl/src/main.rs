@@ -9,6 +9,7 @@ mod cli;
 mod decode;
 mod format;
 mod generate;
+mod import;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ use clap::Parser;
 use serde_json::json;
 use tern_control::{Client, ClientError, Command, EventInfo, Response, ResponseBody};
 
-use cli::{Cli, CliCommand};
+use cli::{Cli, CliCommand, ImportFrom};
 
 /// How long to wait for answers that need no negotiation.
 const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,6 +72,9 @@ fn main() -> ExitCode {
             return print_bytes(&generate::completions(*shell));
         }
         CliCommand::Man => return print_bytes(&generate::man()),
+        CliCommand::Import {
+            from: ImportFrom::Swanctl { file },
+        } => return run_import(file, cli.json),
         _ => {}
     }
     match run(&cli) {
@@ -78,21 +82,29 @@ fn main() -> ExitCode {
             print_stdout(&text);
             ExitCode::SUCCESS
         }
-        Err(failure) => {
-            eprintln!("ternctl: {}", failure.message());
-            ExitCode::from(failure.exit_code())
-        }
+        Err(failure) => report_failure(&failure, cli.json),
     }
+}
+
+/// Says why a command failed on stderr (as JSON under `--json`), and exits so.
+fn report_failure(failure: &Failure, as_json: bool) -> ExitCode {
+    let code = failure.exit_code();
+    if as_json {
+        eprintln!(
+            "{}",
+            json!({ "error": failure.message(), "exit_status": code })
+        );
+    } else {
+        eprintln!("ternctl: {}", failure.message());
+    }
+    ExitCode::from(code)
 }
 
 /// `ternctl decode`: messages to stdout, problems to stderr, 1 if there were any.
 fn run_decode(file: &std::path::Path, as_json: bool) -> ExitCode {
     let report = match decode::read_input(file) {
         Ok(input) => decode::report(&input, as_json),
-        Err(e) => {
-            eprintln!("ternctl: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return report_failure(&Failure::Unexpected(e.to_string()), as_json),
     };
     print_stdout(&report.stdout);
     for error in &report.errors {
@@ -108,10 +120,7 @@ fn run_decode(file: &std::path::Path, as_json: bool) -> ExitCode {
 /// `ternctl watch`: one line per event until interrupted, or until ternd closes
 /// the stream (exit 1: the events stopped without being asked to).
 fn run_watch(cli: &Cli, connection: Option<String>) -> ExitCode {
-    let fail = |failure: Failure| {
-        eprintln!("ternctl: {}", failure.message());
-        ExitCode::from(failure.exit_code())
-    };
+    let fail = |failure: Failure| report_failure(&failure, cli.json);
     let mut events = match Client::new(&cli.socket).watch(connection, QUICK_TIMEOUT) {
         Ok(Ok(events)) => events,
         Ok(Err(Response::Error { message })) => return fail(Failure::Daemon(message)),
@@ -167,14 +176,60 @@ fn print_bytes(bytes: &[u8]) -> ExitCode {
     }
 }
 
+/// `ternctl import swanctl FILE`: the TOML to stdout, what was not converted to
+/// stderr as `FILE:LINE: why`; 1 if tern would not load the result as it is.
+fn run_import(file: &std::path::Path, as_json: bool) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            let failure = Failure::Unexpected(format!("cannot read {}: {e}", file.display()));
+            return report_failure(&failure, as_json);
+        }
+    };
+    let imported = match import::swanctl(&text, file) {
+        Ok(imported) => imported,
+        Err(note) => {
+            let failure = Failure::Unexpected(format!(
+                "{}:{}: {}; nothing converted",
+                file.display(),
+                note.line,
+                note.message
+            ));
+            return report_failure(&failure, as_json);
+        }
+    };
+    if as_json {
+        let notes: Vec<_> = imported
+            .notes
+            .iter()
+            .map(|n| json!({ "line": n.line, "message": n.message }))
+            .collect();
+        print_stdout(&to_json(&json!({
+            "toml": imported.toml,
+            "not_converted": notes,
+            "loads": imported.loads,
+        })));
+    } else {
+        print_stdout(&imported.toml);
+        for note in &imported.notes {
+            eprintln!("{}:{}: {}", file.display(), note.line, note.message);
+        }
+    }
+    if imported.loads {
+        ExitCode::SUCCESS
+    } else {
+        if !as_json {
+            eprintln!("ternctl: tern would not load the result as it is (see above)");
+        }
+        ExitCode::from(1)
+    }
+}
+
 /// `ternctl simulate`: the report to stdout; 1 if the scenario could not be run.
 fn run_simulate(file: &std::path::Path, as_json: bool) -> ExitCode {
     let report = match tern_sim::load(file).and_then(|scenario| tern_sim::run(&scenario)) {
         Ok(report) => report,
-        Err(e) => {
-            eprintln!("ternctl: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return report_failure(&Failure::Unexpected(e.to_string()), as_json),
     };
     let text = if as_json {
         serde_json::to_string_pretty(&report).expect("a report serializes") + "\n"
@@ -188,8 +243,10 @@ fn run_simulate(file: &std::path::Path, as_json: bool) -> ExitCode {
 /// Sends the command and renders the answer (text or JSON).
 fn run(cli: &Cli) -> Result<String, Failure> {
     let (command, timeout) = match &cli.command {
-        CliCommand::ListSas | CliCommand::History { .. } => (Command::ListSas, QUICK_TIMEOUT),
-        CliCommand::ListConns => (Command::ListConns, QUICK_TIMEOUT),
+        CliCommand::ListSas { .. } | CliCommand::History { .. } => {
+            (Command::ListSas, QUICK_TIMEOUT)
+        }
+        CliCommand::ListConns { .. } => (Command::ListConns, QUICK_TIMEOUT),
         CliCommand::Initiate {
             connection,
             timeout,
@@ -226,33 +283,95 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         | CliCommand::Simulate { .. }
         | CliCommand::Watch { .. }
         | CliCommand::Completions { .. }
+        | CliCommand::Import { .. }
         | CliCommand::Man => {
             return Err(Failure::Unexpected(
                 "this command is not a single request to the daemon".into(),
             ))
         }
     };
-    let body = match Client::new(&cli.socket)
+    let body = call(cli, command, timeout)?;
+    let body = filter(cli, body)?;
+    let times = if cli.exact {
+        format::Times::Exact
+    } else {
+        format::Times::Rounded
+    };
+    render(&cli.command, body, cli.json, times)
+}
+
+fn call(cli: &Cli, command: Command, timeout: Duration) -> Result<ResponseBody, Failure> {
+    match Client::new(&cli.socket)
         .call(command, timeout)
         .map_err(Failure::Client)?
     {
-        Response::Ok { body } => body,
-        Response::Error { message } => return Err(Failure::Daemon(message)),
-    };
-    render(&cli.command, body, cli.json)
+        Response::Ok { body } => Ok(body),
+        Response::Error { message } => Err(Failure::Daemon(message)),
+    }
 }
 
-fn render(asked: &CliCommand, body: ResponseBody, as_json: bool) -> Result<String, Failure> {
+/// `list-sas CONN` and `list-conns CONN`: only that connection's, or an error if
+/// ternd has no such connection.
+fn filter(cli: &Cli, body: ResponseBody) -> Result<ResponseBody, Failure> {
+    let unknown = |name: &str| Failure::Daemon(format!("no connection named `{name}`"));
+    match (&cli.command, body) {
+        (
+            CliCommand::ListSas {
+                connection: Some(name),
+            },
+            ResponseBody::Sas {
+                mut sas,
+                mut history,
+            },
+        ) => {
+            sas.retain(|sa| &sa.connection == name);
+            history.retain(|h| &h.connection == name);
+            // Nothing of it to show: is there such a connection at all?
+            if sas.is_empty() && history.is_empty() {
+                let ResponseBody::Conns { conns } = call(cli, Command::ListConns, QUICK_TIMEOUT)?
+                else {
+                    return Err(Failure::Unexpected(
+                        "ternd answered list-conns with something else".into(),
+                    ));
+                };
+                if !conns.iter().any(|c| &c.name == name) {
+                    return Err(unknown(name));
+                }
+            }
+            Ok(ResponseBody::Sas { sas, history })
+        }
+        (
+            CliCommand::ListConns {
+                connection: Some(name),
+            },
+            ResponseBody::Conns { mut conns },
+        ) => {
+            conns.retain(|c| &c.name == name);
+            if conns.is_empty() {
+                return Err(unknown(name));
+            }
+            Ok(ResponseBody::Conns { conns })
+        }
+        (_, body) => Ok(body),
+    }
+}
+
+fn render(
+    asked: &CliCommand,
+    body: ResponseBody,
+    as_json: bool,
+    times: format::Times,
+) -> Result<String, Failure> {
     let text = match (asked, body) {
-        (CliCommand::ListSas, ResponseBody::Sas { sas, history }) => {
+        (CliCommand::ListSas { .. }, ResponseBody::Sas { sas, history }) => {
             if as_json {
                 to_json(&sas)
             } else {
-                let ends = format::history(&history, false);
+                let ends = format::history(&history, false, times);
                 if ends.is_empty() {
-                    format::ike_sas(&sas)
+                    format::ike_sas(&sas, times)
                 } else {
-                    format!("{}\n{ends}", format::ike_sas(&sas))
+                    format!("{}\n{ends}", format::ike_sas(&sas, times))
                 }
             }
         }
@@ -263,7 +382,7 @@ fn render(asked: &CliCommand, body: ResponseBody, as_json: bool) -> Result<Strin
             if as_json {
                 to_json(&history)
             } else {
-                let text = format::history(&history, *all);
+                let text = format::history(&history, *all, times);
                 if text.is_empty() {
                     "no SA has ended yet\n".to_string()
                 } else {
@@ -271,7 +390,7 @@ fn render(asked: &CliCommand, body: ResponseBody, as_json: bool) -> Result<Strin
                 }
             }
         }
-        (CliCommand::ListConns, ResponseBody::Conns { conns }) => {
+        (CliCommand::ListConns { .. }, ResponseBody::Conns { conns }) => {
             if as_json {
                 to_json(&conns)
             } else {

@@ -16,7 +16,9 @@ use tokio::time::Instant;
 
 use crate::control::ControlRequest;
 use crate::dispatch;
+use crate::history::SharedHistory;
 use crate::kernel::Kernel;
+use crate::metrics::ShardSnapshot;
 use crate::present;
 use crate::stats::{self, DaemonCounters, SocketCounters};
 use crate::udp::{IkeSocket, NON_ESP_MARKER};
@@ -78,7 +80,21 @@ pub struct Daemon {
     /// Keeps failing sends and receives (a flood filling the socket buffers)
     /// from flooding the log.
     noise: LogLimiter,
+    /// How SAs ended, shared by every engine (see `history`).
+    history: SharedHistory,
+    setup_times: crate::metrics::SetupTimes,
     started: Instant,
+}
+
+/// What every engine's loop shares with the others.
+#[derive(Clone)]
+pub struct Shared {
+    /// Counted by the socket readers.
+    pub sockets_counted: Arc<SocketCounters>,
+    /// How SAs ended (see `history`).
+    pub history: SharedHistory,
+    /// How long IKE SAs took to come up, for the metrics.
+    pub setup_times: crate::metrics::SetupTimes,
 }
 
 impl Daemon {
@@ -88,7 +104,7 @@ impl Daemon {
         sockets: Vec<Arc<IkeSocket>>,
         shards: Arc<[mpsc::Sender<Inbound>]>,
         nat_port: u16,
-        sockets_counted: Arc<SocketCounters>,
+        shared: Shared,
     ) -> Daemon {
         Daemon {
             engine,
@@ -99,9 +115,11 @@ impl Daemon {
             waiters: Vec::new(),
             watchers: Watchers::default(),
             ike_spis: HashMap::new(),
-            sockets_counted,
+            sockets_counted: shared.sockets_counted,
             counters: DaemonCounters::default(),
             noise: LogLimiter::default(),
+            history: shared.history,
+            setup_times: shared.setup_times,
             started: Instant::now(),
         }
     }
@@ -111,6 +129,7 @@ impl Daemon {
         mut inbound: mpsc::Receiver<Inbound>,
         mut control: mpsc::Receiver<ControlRequest>,
         mut kernel_events: mpsc::Receiver<tern_engine::KernelEvent>,
+        mut snapshots: mpsc::Receiver<tokio::sync::oneshot::Sender<ShardSnapshot>>,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         self.start_connections();
@@ -126,6 +145,7 @@ impl Daemon {
                 () = any_readable(&sockets) => self.receive(&sockets, &mut buf),
                 Some(handed) = inbound.recv() => self.handed_on(handed),
                 Some(req) = control.recv() => self.control(req),
+                Some(reply) = snapshots.recv() => drop(reply.send(self.metrics_snapshot())),
                 Some(event) = kernel_events.recv() => {
                     self.engine.handle_kernel_event(std::time::Instant::now(), event);
                 }
@@ -270,7 +290,7 @@ impl Daemon {
             }
         };
         format!(
-            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port, nat_port and workers apply at restart)",
+            "configuration reloaded: added {}; removed {}; changed {}; {} unchanged (socket, socket_group, listen, port, nat_port, workers, metrics_listen, history_length and state_file apply at restart)",
             list(&report.added),
             list(&report.removed),
             list(&report.changed),
@@ -373,7 +393,16 @@ impl Daemon {
                     .iter()
                     .map(|sa| present::ike_sa(sa, &mut *kernel))
                     .collect();
-                let history = present::history(self.engine.history(), now);
+                // Every engine shares the one history: the first answers with it,
+                // so the merged answer holds it once.
+                let history = if self.engine.shard().index() == 0 {
+                    self.history
+                        .lock()
+                        .expect("history lock")
+                        .answer(SystemTime::now())
+                } else {
+                    Vec::new()
+                };
                 Response::Ok {
                     body: ResponseBody::Sas { sas, history },
                 }
@@ -502,6 +531,41 @@ impl Daemon {
         }
     }
 
+    /// How long the IKE SA took to come up, for the metrics (an IKE SA made by a
+    /// rekey has no such time).
+    fn observe_setup(&self, ike_id: u64, connection: &str) {
+        let Some(sa) = self.engine.ike_sa(std::time::Instant::now(), ike_id) else {
+            return;
+        };
+        if let Some(took) = sa.set_up_in {
+            let labels = crate::metrics::SetupLabels {
+                connection: connection.to_string(),
+                role: if sa.initiator {
+                    "initiator"
+                } else {
+                    "responder"
+                },
+            };
+            self.setup_times
+                .get_or_create(&labels)
+                .observe(took.as_secs_f64());
+        }
+    }
+
+    /// What this engine reports to a metrics scrape.
+    fn metrics_snapshot(&mut self) -> ShardSnapshot {
+        let sas = self.engine.list_sas(std::time::Instant::now());
+        let mut kernel = self.kernel.lock().expect("kernel lock");
+        ShardSnapshot::new(
+            self.engine.stats().clone(),
+            self.counters.clone(),
+            self.engine.half_open_count(),
+            &self.engine.config().connections,
+            &sas,
+            &mut *kernel,
+        )
+    }
+
     /// A new watcher of `connection` (or of all), if there is such a connection.
     fn subscribe(
         &mut self,
@@ -543,6 +607,13 @@ impl Daemon {
     /// Counts `event` and hands it to the watchers.
     fn publish(&mut self, event: &Event) {
         self.counters.count_event(event);
+        if let Event::IkeSaEstablished { ike_id, connection } = event {
+            self.observe_setup(*ike_id, connection);
+        }
+        self.history
+            .lock()
+            .expect("history lock")
+            .record_event(event);
         if self.watchers.is_empty() {
             self.ike_spis.clear();
             return;

@@ -5,11 +5,15 @@ mod config_source;
 mod control;
 mod daemon;
 mod dispatch;
+mod end_kind;
 mod env;
+mod history;
 mod instance;
 mod kernel;
 mod kernel_events;
 mod log_filter;
+mod metrics;
+mod metrics_http;
 mod present;
 mod shards;
 mod stats;
@@ -53,6 +57,9 @@ struct Args {
     /// Control socket path (overrides [daemon].socket).
     #[arg(long)]
     socket: Option<PathBuf>,
+    /// Where the SA history is kept across restarts (overrides [daemon].state_file).
+    #[arg(long, value_name = "PATH")]
+    state_file: Option<PathBuf>,
     /// error, warn (or warning), info, debug, trace or off; then, after commas,
     /// TARGET=LEVEL for one subsystem (e.g. `info,tern_engine=debug`).
     #[arg(long, default_value = "info", value_parser = log_filter::parse)]
@@ -155,12 +162,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let counted = Arc::new(SocketCounters::default());
+    let setup_times = metrics::setup_times();
+    let state_file = args
+        .state_file
+        .clone()
+        .unwrap_or_else(|| config.daemon.state_file.clone());
+    let history: history::SharedHistory = Arc::new(Mutex::new(history::History::load(
+        &state_file,
+        config.daemon.history_length,
+    )));
 
     // One engine per worker, each on its own thread (see dispatch.rs for who gets what).
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut to_shards = Vec::new();
     let mut control_queues = Vec::new();
     let mut kernel_queues = Vec::new();
+    let mut snapshot_queues = Vec::new();
     let mut threads = Vec::new();
     let connections = config.engine.connections.len();
     let mut inbound_queues = Vec::new();
@@ -173,6 +190,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for ((index, inbound_rx), sockets) in (0..workers).zip(inbound_queues).zip(engine_sockets) {
         let (control_tx, control_rx) = mpsc::channel(64);
         let (kernel_tx, kernel_rx) = mpsc::channel(256);
+        let (snapshot_tx, snapshot_rx) = mpsc::channel(4);
         let shard = tern_engine::Shard::new(index, workers).expect("index < workers");
         let environment = env::DaemonEnv::new(kernel.clone());
         let engine =
@@ -182,7 +200,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             kernel.clone(),
             to_shards.clone(),
             config.daemon.nat_port,
-            counted.clone(),
+            daemon::Shared {
+                sockets_counted: counted.clone(),
+                history: history.clone(),
+                setup_times: setup_times.clone(),
+            },
         );
         let shutdown = shutdown_rx.clone();
         let (started_tx, started) = std::sync::mpsc::channel::<std::io::Result<()>>();
@@ -209,9 +231,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     Err(e) => return drop(started_tx.send(Err(e))),
                 };
                 let _ = started_tx.send(Ok(()));
-                let (kernel, shards, nat_port, counted) = parts;
-                let daemon = Daemon::new(engine, kernel, sockets, shards, nat_port, counted);
-                runtime.block_on(daemon.run(inbound_rx, control_rx, kernel_rx, shutdown));
+                let (kernel, shards, nat_port, shared) = parts;
+                let daemon = Daemon::new(engine, kernel, sockets, shards, nat_port, shared);
+                runtime.block_on(daemon.run(
+                    inbound_rx,
+                    control_rx,
+                    kernel_rx,
+                    snapshot_rx,
+                    shutdown,
+                ));
             })
             .context("starting a shard thread")?;
         started
@@ -221,6 +249,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         threads.push(thread);
         control_queues.push(control_tx);
         kernel_queues.push(kernel_tx);
+        snapshot_queues.push(snapshot_tx);
     }
     tracing::info!(workers, "engines started");
 
@@ -232,6 +261,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tokio::spawn(control::serve(listener, control_tx, socket_group));
     let shards = Shards::new(control_queues, source.path().map(PathBuf::from));
     tokio::spawn(shards.clone().serve(control_rx));
+
+    if let Some(addr) = config.daemon.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("metrics endpoint {addr} (daemon.metrics_listen)"))?;
+        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+        tokio::spawn(metrics_http::serve(
+            listener,
+            snapshot_queues,
+            counted.clone(),
+            setup_times.clone(),
+        ));
+    }
+
+    tokio::spawn(history::keep_saved(history.clone(), state_file.clone()));
 
     let notifier = systemd::Notifier::from_env();
     notifier.ready(&format!("{connections} connection(s) loaded"));
@@ -275,6 +319,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     })
     .await
     .context("waiting for the shards")?;
+    // With the ends of the SAs deleted while stopping.
+    tokio::task::spawn_blocking(move || history::save(&history, &state_file))
+        .await
+        .context("saving the SA history")?;
     control::finish_streams(std::time::Duration::from_secs(1)).await;
     instance.remove_socket();
     tracing::info!("stopped");

@@ -1,10 +1,7 @@
 //! The engine's views turned into the control protocol's types.
 
-use std::time::Instant;
-
 use tern_control::{
-    ChildSaInfo, ChildSaMode, ChildSaState, ConnHistory, EventInfo, EventKind, IkeRole, IkeSaInfo,
-    IkeSaState, SaEndInfo,
+    ChildSaInfo, ChildSaMode, ChildSaState, EventInfo, EventKind, IkeRole, IkeSaInfo, IkeSaState,
 };
 use tern_engine::config::Mode;
 use tern_engine::Event;
@@ -54,6 +51,7 @@ fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInf
     ChildSaInfo {
         name: c.name.clone(),
         unique_id: c.unique_id,
+        reqid: Some(c.reqid),
         state: match c.state {
             "INSTALLED" => ChildSaState::Installed,
             "REKEYING" => ChildSaState::Rekeying,
@@ -80,32 +78,6 @@ fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInf
         expires_in_secs: c.expires_in.map(|d| d.as_secs()),
         last_use_secs: last_use.map(|t| unix_now.saturating_sub(t)),
         peer_rekeyed_at_secs: c.peer_rekeyed_at.map(|d| d.as_secs()),
-    }
-}
-
-/// The engine's per-connection history, for `list-sas`.
-pub fn history(history: Vec<(String, Vec<tern_engine::SaEnd>)>, now: Instant) -> Vec<ConnHistory> {
-    history
-        .into_iter()
-        .map(|(connection, ends)| ConnHistory {
-            connection,
-            ends: ends.iter().map(|e| sa_end(e, now)).collect(),
-        })
-        .collect()
-}
-
-fn sa_end(e: &tern_engine::SaEnd, now: Instant) -> SaEndInfo {
-    let child = e.kind == tern_engine::SaKind::Child;
-    let spi = |spi: u32| (spi != 0).then(|| format!("{spi:08x}"));
-    SaEndInfo {
-        ago_secs: now.saturating_duration_since(e.at).as_secs(),
-        kind: if child { "CHILD" } else { "IKE" }.into(),
-        ike_id: e.ike_id,
-        child: child.then(|| e.child.clone()),
-        spi_in: spi(e.spi_in),
-        spi_out: spi(e.spi_out),
-        was_up: e.was_up,
-        cause: e.cause.clone(),
     }
 }
 

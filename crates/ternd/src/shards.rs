@@ -313,13 +313,10 @@ fn merge_sas(answers: Vec<Response>) -> Response {
         }
     }
     all_sas.sort_by_key(|sa| sa.unique_id);
+    // Only the first engine answers with the history (which all share), so this
+    // keeps its order and length; the sort is for older answers, each engine its own.
     for h in &mut all_history {
         h.ends.sort_by_key(|e| std::cmp::Reverse(e.ago_secs));
-        let excess = h
-            .ends
-            .len()
-            .saturating_sub(tern_engine::HISTORY_PER_CONNECTION);
-        h.ends.drain(..excess);
     }
     all_history.sort_by(|a, b| a.connection.cmp(&b.connection));
     Response::Ok {

@@ -1,6 +1,7 @@
 //! ternd's own counters, and `ternctl stats`'s answer built from them and the
 //! engine's.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -8,6 +9,8 @@ use tern_control::{
     DatagramStats, EventStats, ExchangeStats, HalfOpenStats, Response, ResponseBody, StatsInfo,
 };
 use tern_engine::{Event, IkeSaInfo, Stats};
+
+use crate::end_kind::EndKind;
 
 /// Counted by the socket reader tasks, hence atomics.
 #[derive(Default, Debug)]
@@ -25,8 +28,24 @@ impl SocketCounters {
     }
 }
 
+/// Whether a count is of IKE SAs or CHILD SAs (the metrics' `sa` label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SaType {
+    Ike,
+    Child,
+}
+
+impl SaType {
+    pub fn label(self) -> &'static str {
+        match self {
+            SaType::Ike => "ike",
+            SaType::Child => "child",
+        }
+    }
+}
+
 /// Counted by the daemon loop.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct DaemonCounters {
     pub sent: u64,
     pub send_failed: u64,
@@ -34,20 +53,53 @@ pub struct DaemonCounters {
     pub ike_rekeys: u64,
     pub child_sas_installed: u64,
     pub child_rekeys: u64,
+    /// SAs that ended (or failed to come up), by type, connection and kind of end.
+    pub ends: BTreeMap<(SaType, String, EndKind), u64>,
+    /// Rekeys, by type and connection.
+    pub rekeys: BTreeMap<(SaType, String), u64>,
 }
 
 impl DaemonCounters {
     pub fn count_event(&mut self, event: &Event) {
         match event {
             Event::IkeSaEstablished { .. } => self.ike_sas_established += 1,
-            Event::IkeSaRekeyed { .. } => self.ike_rekeys += 1,
-            Event::ChildSaInstalled { .. } => self.child_sas_installed += 1,
-            // The engine's cause for a CHILD SA its successor replaced.
-            Event::ChildSaDeleted { reason, .. } if reason.starts_with("rekeyed") => {
-                self.child_rekeys += 1
+            Event::IkeSaRekeyed { connection, .. } => {
+                self.ike_rekeys += 1;
+                self.count_rekey(SaType::Ike, connection);
             }
-            _ => {}
+            Event::ChildSaInstalled { .. } => self.child_sas_installed += 1,
+            Event::ChildSaDeleted {
+                connection, reason, ..
+            } => {
+                let kind = EndKind::of_deletion(reason);
+                if kind == EndKind::Rekeyed {
+                    self.child_rekeys += 1;
+                    self.count_rekey(SaType::Child, connection);
+                }
+                self.count_end(SaType::Child, connection, kind);
+            }
+            Event::IkeSaDeleted {
+                connection, reason, ..
+            } => self.count_end(SaType::Ike, connection, EndKind::of_deletion(reason)),
+            Event::IkeSaFailed { connection, .. } => {
+                self.count_end(SaType::Ike, connection, EndKind::Failed)
+            }
+            Event::ChildSaFailed { connection, .. } => {
+                self.count_end(SaType::Child, connection, EndKind::Failed)
+            }
+            Event::EndAction { .. } => {}
         }
+    }
+
+    fn count_end(&mut self, sa: SaType, connection: &str, kind: EndKind) {
+        *self
+            .ends
+            .entry((sa, connection.to_string(), kind))
+            .or_default() += 1;
+    }
+
+    fn count_rekey(&mut self, sa: SaType, connection: &str) {
+        *self.rekeys.entry((sa, connection.to_string())).or_default() += 1;
     }
 }
 
@@ -223,6 +275,13 @@ mod tests {
             (c.child_rekeys, c.ike_rekeys, c.ike_sas_established),
             (1, 1, 1)
         );
+        let demo = |sa| (sa, "demo".to_string());
+        assert_eq!(c.rekeys[&demo(SaType::Child)], 1);
+        assert_eq!(c.rekeys[&demo(SaType::Ike)], 1);
+        let end = |kind| (SaType::Child, "demo".to_string(), kind);
+        assert_eq!(c.ends[&end(EndKind::Rekeyed)], 1);
+        assert_eq!(c.ends[&end(EndKind::DeletedByPeer)], 1);
+        assert_eq!(c.ends.len(), 2);
     }
 
     #[test]

@@ -41,6 +41,11 @@ fn notify_type_with_a_watchdog() {
         "tern",
         "the control socket's directory"
     );
+    assert_eq!(
+        one(&u, "StateDirectory"),
+        "tern",
+        "the SA history's directory (daemon.state_file)"
+    );
 }
 
 #[test]

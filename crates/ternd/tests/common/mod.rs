@@ -85,6 +85,8 @@ impl Daemon {
     ) -> Daemon {
         let socket = dir.join(format!("{name}.sock"));
         let log = dir.join(format!("{name}.log"));
+        // Each daemon its own history, kept across its restarts in the test.
+        let state_file = dir.join(format!("{name}.history.json"));
         let mut cmd = Command::new("ip");
         cmd.args([
             "netns",
@@ -94,8 +96,10 @@ impl Daemon {
             "--no-kernel",
             "--log-level",
             "debug",
-            "--socket",
+            "--state-file",
         ])
+        .arg(&state_file)
+        .arg("--socket")
         .arg(&socket);
         // No file: the embedded demo configuration, which only --demo runs.
         match config {
