@@ -204,3 +204,33 @@ scenario_strongswan-rekey-off() {
 scenario_strongswan-rekey-equals-life() {
     peer_expires 'rekey_time = 9s'
 }
+
+# pfs_one_side WHO: PFS wanted on rekeys by WHO (tern or strongswan) only. The first
+# CHILD SA comes from IKE_AUTH, which carries no key exchange, so it is set up; every
+# CHILD rekey is refused (NO_PROPOSAL_CHOSEN), and ternd reauthenticates instead,
+# make-before-break, so the tunnel never reaches a CHILD SA's life_time.
+pfs_one_side() {
+    load_demo_psk
+    if [[ $1 == strongswan ]]; then
+        start_ternd moon --config "$(tern_conf)"
+        # A life_time with room for the reauthentication (3-6 s after the refusal,
+        # to leave a peer that reauthenticates itself its turn; see reauth.rs).
+        start_charon sun "$PSK" "" "aes128gcm16-x25519" $'rekey_time = 15s\n                life_time = 30s'
+    else
+        start_ternd moon --config "$(tern_conf esp='["aes128gcm16-x25519"]' child=$'rekey_time = 15\nlife_time = 30\nrand_time = 2')"
+        start_charon sun "$PSK" "" "aes128gcm16"
+    fi
+    tern_initiate
+    rekey_tunnel_ready
+    local HANDOVER_LOSS_OK=1 # a reauthentication's IKE_AUTH (see HANDOVER_WINDOW_MS)
+    lifetime_run 50
+    local reauths
+    reauths=$(grep -c 'PFS is wanted by one side only' "$W/moon-ternd.log")
+    note "ternd reauthenticated $reauths times instead of a refused rekey; ternd saw ${#SEEN_IKES[@]} IKE SAs"
+    at_least 2 "$reauths" "reauthentications by ternd after a refused rekey (rekey_time 15 s, 50 s)"
+    exactly 0 "$(strongswan_hard_expiries)" "CHILD SAs strongSwan let expire"
+    exactly 0 "$(grep -c 'life_time reached before a rekey succeeded' "$W/moon-ternd.log")" "hard expiries in ternd's log"
+}
+
+scenario_strongswan-pfs-on-rekeys() { pfs_one_side strongswan; }
+scenario_tern-pfs-on-rekeys() { pfs_one_side tern; }
