@@ -225,3 +225,16 @@ impl Writer {
         self.error(WireErrorKind::TooLong { what, length, max })
     }
 }
+
+/// Runs a [`Reader`]-based parser as a nom parser (while the payload bodies move
+/// to nom): its offsets, relative to `input`, become the slice they point at.
+pub(crate) fn reader_as_parser<'a, O>(
+    input: &'a [u8],
+    parse: impl FnOnce(&mut Reader<'a>) -> Result<O, WireError>,
+) -> crate::parse::Parsed<'a, O> {
+    let mut reader = Reader::new(input);
+    match parse(&mut reader) {
+        Ok(output) => Ok((&input[reader.offset()..], output)),
+        Err(e) => crate::parse::fail(&input[e.offset.min(input.len())..], e.kind),
+    }
+}

@@ -26,6 +26,7 @@ pub mod decode;
 mod error;
 mod header;
 mod message;
+mod parse;
 mod payload;
 mod registry;
 

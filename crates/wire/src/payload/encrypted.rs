@@ -32,10 +32,16 @@ pub struct EncryptedFragmentPayload {
 }
 
 impl EncryptedPayload {
-    pub(crate) fn parse(first_inner: PayloadType, r: &mut Reader<'_>) -> EncryptedPayload {
-        EncryptedPayload {
-            first_inner,
-            body: r.rest().to_vec(),
+    pub(crate) fn parse<'a>(
+        first_inner: PayloadType,
+    ) -> impl FnMut(&'a [u8]) -> crate::parse::Parsed<'a, EncryptedPayload> {
+        move |input| {
+            crate::codec::reader_as_parser(input, |r| {
+                Ok(EncryptedPayload {
+                    first_inner,
+                    body: r.rest().to_vec(),
+                })
+            })
         }
     }
 
@@ -45,7 +51,13 @@ impl EncryptedPayload {
 }
 
 impl EncryptedFragmentPayload {
-    pub(crate) fn parse(
+    pub(crate) fn parse<'a>(
+        first_inner: PayloadType,
+    ) -> impl FnMut(&'a [u8]) -> crate::parse::Parsed<'a, EncryptedFragmentPayload> {
+        move |input| crate::codec::reader_as_parser(input, |r| Self::parse_reader(first_inner, r))
+    }
+
+    fn parse_reader(
         first_inner: PayloadType,
         r: &mut Reader<'_>,
     ) -> Result<EncryptedFragmentPayload, WireError> {

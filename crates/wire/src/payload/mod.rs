@@ -156,6 +156,18 @@ impl Payload {
         Ok(payload)
     }
 
+    /// The body of a payload that is not SK/SKF, as a nom parser.
+    pub(crate) fn body<'a>(
+        payload_type: PayloadType,
+        critical: bool,
+    ) -> impl FnMut(&'a [u8]) -> crate::parse::Parsed<'a, Payload> {
+        move |input| {
+            crate::codec::reader_as_parser(input, |body| {
+                Payload::parse_body(payload_type, critical, body)
+            })
+        }
+    }
+
     /// Writes the body (everything after the generic payload header).
     fn write_body(&self, w: &mut Writer) -> Result<(), WireError> {
         match self {
