@@ -1,9 +1,9 @@
 //! The fixed 28-byte IKE header (RFC 7296 §3.1) and its flags.
 
 use crate::error::{WireError, WireErrorKind};
-use nom::sequence::tuple;
 use crate::parse::{self, array, be_u32, fail, u8, Input, Parsed};
 use crate::registry::{ExchangeType, PayloadType};
+use nom::sequence::tuple;
 
 /// The header's flags octet. Bits other than the three named ones are kept as
 /// received so that a parsed header writes back unchanged.
