@@ -1,7 +1,5 @@
 //! Security Association payload: proposals, transforms, attributes (RFC 7296 §3.3).
 
-use nom::sequence::tuple;
-
 use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
 use crate::parse::{be_u16, fail, length_prefixed, reserved, take, to_the_end, u8, Input, Parsed};
@@ -101,12 +99,10 @@ impl Transform {
             TRANSFORM_HEADER_LEN,
             MORE_TRANSFORMS,
         )(input)?;
-        let (_, (transform_type, (), id, attributes)) = tuple((
-            u8("transform type"),
-            reserved(1),
-            be_u16("transform ID"),
-            to_the_end(TransformAttribute::parse),
-        ))(body)?;
+        let (body, transform_type) = u8("transform type")(body)?;
+        let (body, ()) = reserved(1)(body)?;
+        let (body, id) = be_u16("transform ID")(body)?;
+        let (_, attributes) = to_the_end(TransformAttribute::parse)(body)?;
         let transform = Transform {
             transform_type: TransformType(transform_type),
             id,
@@ -190,8 +186,9 @@ impl Proposal {
             PROPOSAL_HEADER_LEN,
             MORE_PROPOSALS,
         )(input)?;
-        let (transforms_field, (number, protocol, spi_size)) =
-            tuple((u8("proposal number"), u8("protocol ID"), u8("SPI size")))(body)?;
+        let (body, number) = u8("proposal number")(body)?;
+        let (body, protocol) = u8("protocol ID")(body)?;
+        let (transforms_field, spi_size) = u8("SPI size")(body)?;
         let (body, declared_transforms) = u8("number of transforms")(transforms_field)?;
         let (body, spi) = take(usize::from(spi_size), "proposal SPI")(body)?;
         let (_, transforms) = to_the_end(Transform::parse)(body)?;
@@ -257,11 +254,9 @@ fn substructure<'a>(
     more: u8,
 ) -> impl FnMut(Input<'a>) -> Parsed<'a, Input<'a>> {
     move |input| {
-        let (rest, (last, (), body)) = tuple((
-            u8(last_field),
-            reserved(1),
-            length_prefixed(what, "substructure length", min),
-        ))(input)?;
+        let (rest, last) = u8(last_field)(input)?;
+        let (rest, ()) = reserved(1)(rest)?;
+        let (rest, body) = length_prefixed(what, "substructure length", min)(rest)?;
         let expected = if rest.is_empty() { LAST } else { more };
         if last != expected {
             return fail(
