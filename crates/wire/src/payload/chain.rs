@@ -49,7 +49,9 @@ pub(crate) fn payload_chain<'a>(
     context: ChainContext,
 ) -> impl FnMut(Input<'a>) -> Parsed<'a, Vec<Payload>> {
     move |mut input| {
-        let mut payloads = Vec::new();
+        // Room for the payloads of a typical message (at most 8, and no more than
+        // the input could hold), so that the vector rarely has to grow.
+        let mut payloads = Vec::with_capacity((input.len() / GENERIC_HEADER_LEN).min(8));
         let mut current = first;
         while current != PayloadType::NONE {
             let start = input;

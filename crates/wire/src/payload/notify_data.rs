@@ -15,7 +15,8 @@ use nom::sequence::pair;
 use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
 use crate::parse::{
-    self, all_consumed, array, be_u16, be_u32, fail, rest_vec, take, to_the_end, u8, Input, Parsed,
+    self, all_consumed, array, be_u16, be_u32, fail, rest_vec, take, to_the_end_with_capacity, u8,
+    Input, Parsed,
 };
 use crate::registry::{GatewayIdType, HashAlgorithm, KeMethod, NotifyType};
 
@@ -129,7 +130,10 @@ fn notify_data(notify_type: NotifyType, input: Input<'_>) -> Parsed<'_, NotifyDa
             map(be_u32("32-bit value"), NotifyData::U32)(input)
         }
         NotifyType::SIGNATURE_HASH_ALGORITHMS => map(
-            to_the_end(map(be_u16("hash algorithm"), HashAlgorithm)),
+            to_the_end_with_capacity(
+                input.len() / 2,
+                map(be_u16("hash algorithm"), HashAlgorithm),
+            ),
             NotifyData::SignatureHashAlgorithms,
         )(input),
         NotifyType::ADDITIONAL_IP4_ADDRESS => map(array::<4>("IPv4 address"), |a| {

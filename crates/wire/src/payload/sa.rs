@@ -2,7 +2,10 @@
 
 use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
-use crate::parse::{be_u16, fail, length_prefixed, reserved, take, to_the_end, u8, Input, Parsed};
+use crate::parse::{
+    be_u16, fail, length_prefixed, reserved, take, to_the_end, to_the_end_with_capacity, u8, Input,
+    Parsed,
+};
 use crate::registry::{ProtocolId, TransformType};
 
 /// "Last Substruc" values: 0 ends the list, 2 announces another proposal, 3 another
@@ -191,8 +194,9 @@ impl Proposal {
         let (transforms_field, spi_size) = u8("SPI size")(body)?;
         let (body, declared_transforms) = u8("number of transforms")(transforms_field)?;
         let (body, spi) = take(usize::from(spi_size), "proposal SPI")(body)?;
-        let (_, transforms) = to_the_end(Transform::parse)(body)?;
         let declared_transforms = usize::from(declared_transforms);
+        let capacity = declared_transforms.min(body.len() / TRANSFORM_HEADER_LEN);
+        let (_, transforms) = to_the_end_with_capacity(capacity, Transform::parse)(body)?;
         if transforms.len() != declared_transforms {
             return fail(
                 transforms_field,
