@@ -1,8 +1,9 @@
 //! The fixed 28-byte IKE header (RFC 7296 §3.1) and its flags.
 
-use crate::codec::Reader;
 use crate::error::{WireError, WireErrorKind};
+use crate::parse::{self, array, be_u32, fail, u8, Input, Parsed};
 use crate::registry::{ExchangeType, PayloadType};
+use nom::sequence::tuple;
 
 /// The header's flags octet. Bits other than the three named ones are kept as
 /// received so that a parsed header writes back unchanged.
@@ -120,38 +121,7 @@ impl Header {
     /// of a message with an unsupported major version and answer
     /// INVALID_MAJOR_VERSION; [`crate::Message::parse`] does check it.
     pub fn parse(bytes: &[u8]) -> Result<Header, WireError> {
-        let mut r = Reader::new(bytes);
-        let initiator_spi = r.array("initiator SPI")?;
-        let responder_spi = r.array("responder SPI")?;
-        let next_payload = PayloadType(r.u8("next payload type")?);
-        let version = r.u8("version")?;
-        let exchange = ExchangeType(r.u8("exchange type")?);
-        let flags = Flags(r.u8("flags")?);
-        let message_id = r.u32("message ID")?;
-        let length = r.u32("message length")?;
-        let declared = length as usize;
-        if declared < Header::LEN || declared > bytes.len() {
-            return Err(WireError {
-                offset: Header::LENGTH_OFFSET,
-                kind: WireErrorKind::BadLength {
-                    what: "IKE message (header length field)",
-                    declared,
-                    min: Header::LEN,
-                    max: bytes.len(),
-                },
-            });
-        }
-        Ok(Header {
-            initiator_spi,
-            responder_spi,
-            next_payload,
-            major_version: version >> 4,
-            minor_version: version & 0x0f,
-            exchange,
-            flags,
-            message_id,
-            length,
-        })
+        parse::run(bytes, header)
     }
 
     /// The header's 28 bytes exactly as its fields say (nothing is computed).
@@ -167,6 +137,46 @@ impl Header {
         out[24..28].copy_from_slice(&self.length.to_be_bytes());
         out
     }
+}
+
+/// The header at the start of `input` (the whole datagram): its length field
+/// must be at least [`Header::LEN`] and at most the datagram's size.
+fn header(input: Input<'_>) -> Parsed<'_, Header> {
+    let (after_id, (initiator_spi, responder_spi, next_payload, version, exchange, flags)) =
+        tuple((
+            array("initiator SPI"),
+            array("responder SPI"),
+            u8("next payload type"),
+            u8("version"),
+            u8("exchange type"),
+            u8("flags"),
+        ))(input)?;
+    let (length_field, message_id) = be_u32("message ID")(after_id)?;
+    let (rest, length) = be_u32("message length")(length_field)?;
+    let declared = length as usize;
+    if declared < Header::LEN || declared > input.len() {
+        return fail(
+            length_field,
+            WireErrorKind::BadLength {
+                what: "IKE message (header length field)",
+                declared,
+                min: Header::LEN,
+                max: input.len(),
+            },
+        );
+    }
+    let header = Header {
+        initiator_spi,
+        responder_spi,
+        next_payload: PayloadType(next_payload),
+        major_version: version >> 4,
+        minor_version: version & 0x0f,
+        exchange: ExchangeType(exchange),
+        flags: Flags(flags),
+        message_id,
+        length,
+    };
+    Ok((rest, header))
 }
 
 #[cfg(test)]

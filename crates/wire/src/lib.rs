@@ -3,6 +3,8 @@
 //! No I/O, no crypto, no clock: this crate only turns datagrams into typed values and
 //! back. Parsing is strict (every length and count is checked, trailing bytes are an
 //! error), never panics, and allocates no more than the input's size justifies.
+//! The parsers are nom parsers, one per structure, composed; `parse` holds the
+//! field readers they share and turns their errors into offsets.
 //! Writing computes every length and the next-payload chain; reserved fields are
 //! written as zero (and ignored when parsing, as RFC 7296 requires), so a message
 //! whose reserved fields were zero writes back byte for byte.
@@ -26,6 +28,7 @@ pub mod decode;
 mod error;
 mod header;
 mod message;
+mod parse;
 mod payload;
 mod registry;
 

@@ -1,9 +1,12 @@
 //! Whole IKE messages (header + payload chain) and SK plaintext chains.
 
-use crate::codec::{Reader, Writer};
+use nom::sequence::preceded;
+
+use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
 use crate::header::Header;
-use crate::payload::chain::{parse_chain, write_chain, ChainContext};
+use crate::parse::{self, take};
+use crate::payload::chain::{payload_chain, write_chain, ChainContext};
 use crate::payload::{EncryptedPayload, Payload};
 use crate::registry::PayloadType;
 
@@ -42,9 +45,13 @@ impl Message {
                 },
             });
         }
-        let mut r = Reader::new(bytes);
-        r.skip_reserved(Header::LEN)?;
-        let payloads = parse_chain(&mut r, header.next_payload, ChainContext::Message)?;
+        let payloads = parse::run(
+            bytes,
+            preceded(
+                take(Header::LEN, "IKE header"),
+                payload_chain(header.next_payload, ChainContext::Message),
+            ),
+        )?;
         Ok(Message { header, payloads })
     }
 
@@ -132,7 +139,7 @@ fn write_message(header: &Header, payloads: &[Payload], room: usize) -> Result<V
 ///
 /// Error offsets count from the start of `bytes`.
 pub fn parse_payloads(first: PayloadType, bytes: &[u8]) -> Result<Vec<Payload>, WireError> {
-    parse_chain(&mut Reader::new(bytes), first, ChainContext::Plaintext)
+    parse::run(bytes, payload_chain(first, ChainContext::Plaintext))
 }
 
 /// Write a payload chain (for the plaintext inside SK); returns the type of the

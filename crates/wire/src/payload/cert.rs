@@ -1,8 +1,10 @@
 //! Certificate (RFC 7296 §3.6) and Certificate Request (§3.7) payloads: an
 //! encoding octet followed by data.
 
-use crate::codec::{Reader, Writer};
-use crate::error::WireError;
+use nom::sequence::pair;
+
+use crate::codec::Writer;
+use crate::parse::{rest_vec, u8, Input, Parsed};
 use crate::registry::CertEncoding;
 
 /// CERT payload.
@@ -20,9 +22,10 @@ pub struct CertReqPayload {
     pub data: Vec<u8>,
 }
 
-fn parse_encoded(r: &mut Reader<'_>) -> Result<(CertEncoding, Vec<u8>), WireError> {
-    let encoding = CertEncoding(r.u8("certificate encoding")?);
-    Ok((encoding, r.rest().to_vec()))
+/// The encoding octet and the data after it.
+fn encoded(input: Input<'_>) -> Parsed<'_, (CertEncoding, Vec<u8>)> {
+    let (rest, (encoding, data)) = pair(u8("certificate encoding"), rest_vec)(input)?;
+    Ok((rest, (CertEncoding(encoding), data)))
 }
 
 fn write_encoded(w: &mut Writer, encoding: CertEncoding, data: &[u8]) {
@@ -31,9 +34,9 @@ fn write_encoded(w: &mut Writer, encoding: CertEncoding, data: &[u8]) {
 }
 
 impl CertPayload {
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<CertPayload, WireError> {
-        let (encoding, data) = parse_encoded(r)?;
-        Ok(CertPayload { encoding, data })
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, CertPayload> {
+        let (rest, (encoding, data)) = encoded(input)?;
+        Ok((rest, CertPayload { encoding, data }))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
@@ -42,9 +45,9 @@ impl CertPayload {
 }
 
 impl CertReqPayload {
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<CertReqPayload, WireError> {
-        let (encoding, data) = parse_encoded(r)?;
-        Ok(CertReqPayload { encoding, data })
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, CertReqPayload> {
+        let (rest, (encoding, data)) = encoded(input)?;
+        Ok((rest, CertReqPayload { encoding, data }))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {

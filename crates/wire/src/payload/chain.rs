@@ -1,12 +1,16 @@
 //! Generic payload headers and the next-payload chain (RFC 7296 §3.2).
 
 use super::{EncryptedFragmentPayload, EncryptedPayload, Payload};
-use crate::codec::{Reader, Writer};
+use nom::combinator::map;
+use nom::sequence::tuple;
+
+use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
+use crate::parse::{all_consumed, fail, length_prefixed, u8, Input, Parsed};
 use crate::registry::PayloadType;
 
 /// Size of the generic payload header: next payload, critical/reserved, length.
-pub(crate) const GENERIC_HEADER_LEN: usize = 4;
+pub(crate) const GENERIC_HEADER_LEN: usize = crate::parse::LENGTH_PREFIXED_HEADER_LEN;
 const CRITICAL_BIT: u8 = 0x80;
 
 /// Where a chain is being parsed: SK/SKF may end a message but never appear inside
@@ -17,67 +21,80 @@ pub(crate) enum ChainContext {
     Plaintext,
 }
 
-/// Parses payloads starting with `first` until the chain ends, then requires the
-/// reader to be exhausted.
-pub(crate) fn parse_chain(
-    r: &mut Reader<'_>,
-    first: PayloadType,
-    context: ChainContext,
-) -> Result<Vec<Payload>, WireError> {
-    let mut payloads = Vec::new();
-    let mut current = first;
-    while current != PayloadType::NONE {
-        let start = r.offset();
-        let next = PayloadType(r.u8("next payload type")?);
-        let critical = r.u8("critical bit")? & CRITICAL_BIT != 0;
-        let declared = usize::from(r.u16("payload length")?);
-        let max = r.remaining() + GENERIC_HEADER_LEN;
-        if declared < GENERIC_HEADER_LEN || declared > max {
-            return Err(WireError {
-                offset: start + 2,
-                kind: WireErrorKind::BadLength {
-                    what: "payload",
-                    declared,
-                    min: GENERIC_HEADER_LEN,
-                    max,
-                },
-            });
-        }
-        let mut body = r.sub(declared - GENERIC_HEADER_LEN, "payload body")?;
-
-        if current == PayloadType::SK || current == PayloadType::SKF {
-            if context == ChainContext::Plaintext {
-                return Err(WireError {
-                    offset: start,
-                    kind: WireErrorKind::EncryptedInsidePlaintext,
-                });
-            }
-            // The next-payload field of SK/SKF names the first *inner* payload, so
-            // the outer chain ends here and nothing may follow.
-            if !r.is_empty() {
-                return Err(r.error(WireErrorKind::EncryptedNotLast));
-            }
-            payloads.push(parse_encrypted(current, next, &mut body)?);
-            return Ok(payloads);
-        }
-
-        payloads.push(Payload::parse_body(current, critical, &mut body)?);
-        current = next;
-    }
-    r.expect_end()?;
-    Ok(payloads)
+/// The generic payload header (RFC 7296 §3.2) and the body its length frames.
+struct GenericPayload<'a> {
+    next: PayloadType,
+    critical: bool,
+    body: Input<'a>,
 }
 
-fn parse_encrypted(
+fn generic_payload(input: Input<'_>) -> Parsed<'_, GenericPayload<'_>> {
+    let (input, (next, flags, body)) = tuple((
+        u8("next payload type"),
+        u8("critical bit"),
+        length_prefixed("payload", "payload length", GENERIC_HEADER_LEN),
+    ))(input)?;
+    let payload = GenericPayload {
+        next: PayloadType(next),
+        critical: flags & CRITICAL_BIT != 0,
+        body,
+    };
+    Ok((input, payload))
+}
+
+/// Parses payloads starting with `first` until the chain ends, then requires the
+/// input to be exhausted.
+pub(crate) fn payload_chain<'a>(
+    first: PayloadType,
+    context: ChainContext,
+) -> impl FnMut(Input<'a>) -> Parsed<'a, Vec<Payload>> {
+    move |mut input| {
+        // Room for the payloads of a typical message (at most 8, and no more than
+        // the input could hold), so that the vector rarely has to grow.
+        let mut payloads = Vec::with_capacity((input.len() / GENERIC_HEADER_LEN).min(8));
+        let mut current = first;
+        while current != PayloadType::NONE {
+            let start = input;
+            let (rest, payload) = generic_payload(input)?;
+            input = rest;
+            if current == PayloadType::SK || current == PayloadType::SKF {
+                if context == ChainContext::Plaintext {
+                    return fail(start, WireErrorKind::EncryptedInsidePlaintext);
+                }
+                // The next-payload field of SK/SKF names the first *inner* payload, so
+                // the outer chain ends here and nothing may follow.
+                if !rest.is_empty() {
+                    return fail(rest, WireErrorKind::EncryptedNotLast);
+                }
+                let (_, encrypted) = encrypted(current, payload.next)(payload.body)?;
+                payloads.push(encrypted);
+                return Ok((rest, payloads));
+            }
+            let (_, parsed) = all_consumed(Payload::body(current, payload.critical))(payload.body)?;
+            payloads.push(parsed);
+            current = payload.next;
+        }
+        if !input.is_empty() {
+            return fail(input, WireErrorKind::TrailingBytes(input.len()));
+        }
+        Ok((input, payloads))
+    }
+}
+
+fn encrypted<'a>(
     kind: PayloadType,
     first_inner: PayloadType,
-    body: &mut Reader<'_>,
-) -> Result<Payload, WireError> {
-    Ok(if kind == PayloadType::SK {
-        Payload::Encrypted(EncryptedPayload::parse(first_inner, body))
-    } else {
-        Payload::EncryptedFragment(EncryptedFragmentPayload::parse(first_inner, body)?)
-    })
+) -> impl FnMut(Input<'a>) -> Parsed<'a, Payload> {
+    move |body| {
+        if kind == PayloadType::SK {
+            map(EncryptedPayload::parse(first_inner), Payload::Encrypted)(body)
+        } else {
+            map(
+                EncryptedFragmentPayload::parse(first_inner),
+                Payload::EncryptedFragment,
+            )(body)
+        }
+    }
 }
 
 /// Writes a chain with every length and next-payload field computed; returns the

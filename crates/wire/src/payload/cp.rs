@@ -1,7 +1,10 @@
 //! Configuration payload (RFC 7296 §3.15).
 
-use crate::codec::{Reader, Writer};
+use nom::sequence::{pair, terminated};
+
+use crate::codec::Writer;
 use crate::error::WireError;
+use crate::parse::{be_u16, reserved, take, to_the_end, u8, Input, Parsed};
 use crate::registry::{CfgAttributeType, CfgType};
 
 /// The top bit of the attribute type field is reserved (sent as zero, ignored).
@@ -21,22 +24,32 @@ pub struct CpAttribute {
     pub value: Vec<u8>,
 }
 
+impl CpAttribute {
+    fn parse(input: Input<'_>) -> Parsed<'_, CpAttribute> {
+        let (input, (attr_type, length)) = pair(
+            be_u16("configuration attribute type"),
+            be_u16("configuration attribute length"),
+        )(input)?;
+        let (rest, value) = take(usize::from(length), "configuration attribute value")(input)?;
+        let attribute = CpAttribute {
+            attr_type: CfgAttributeType(attr_type & ATTRIBUTE_TYPE_MASK),
+            value: value.to_vec(),
+        };
+        Ok((rest, attribute))
+    }
+}
+
 impl CpPayload {
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<CpPayload, WireError> {
-        let cfg_type = CfgType(r.u8("configuration type")?);
-        r.skip_reserved(3)?;
-        let mut attributes = Vec::new();
-        while !r.is_empty() {
-            let attr_type =
-                CfgAttributeType(r.u16("configuration attribute type")? & ATTRIBUTE_TYPE_MASK);
-            let length = usize::from(r.u16("configuration attribute length")?);
-            let value = r.bytes(length, "configuration attribute value")?.to_vec();
-            attributes.push(CpAttribute { attr_type, value });
-        }
-        Ok(CpPayload {
-            cfg_type,
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, CpPayload> {
+        let (rest, (cfg_type, attributes)) = pair(
+            terminated(u8("configuration type"), reserved(3)),
+            to_the_end(CpAttribute::parse),
+        )(input)?;
+        let cp = CpPayload {
+            cfg_type: CfgType(cfg_type),
             attributes,
-        })
+        };
+        Ok((rest, cp))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) -> Result<(), WireError> {

@@ -1,7 +1,10 @@
 //! Delete payload (RFC 7296 §3.11).
 
-use crate::codec::{Reader, Writer};
+use nom::sequence::tuple;
+
+use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
+use crate::parse::{be_u16, fail, u8, Input, Parsed};
 use crate::registry::ProtocolId;
 
 /// D payload. For the IKE SA: protocol IKE, `spi_size` 0, no SPIs. For CHILD SAs:
@@ -35,42 +38,45 @@ impl DeletePayload {
         }
     }
 
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<DeletePayload, WireError> {
-        let protocol = ProtocolId(r.u8("delete protocol ID")?);
-        let spi_size = r.u8("delete SPI size")?;
-        let count_offset = r.offset();
-        let count = usize::from(r.u16("number of SPIs")?);
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, DeletePayload> {
+        let (count_field, (protocol, spi_size)) =
+            tuple((u8("delete protocol ID"), u8("delete SPI size")))(input)?;
+        let (spi_list, count) = be_u16("number of SPIs")(count_field)?;
+        let count = usize::from(count);
         // Zero-size SPIs occupy no bytes, so a count without SPIs would let a few
         // bytes of input ask for thousands of entries.
         if spi_size == 0 && count != 0 {
-            return Err(WireError {
-                offset: count_offset,
-                kind: WireErrorKind::CountMismatch {
+            return fail(
+                count_field,
+                WireErrorKind::CountMismatch {
                     what: "SPIs in a Delete payload with SPI size 0",
                     declared: count,
                     found: 0,
                 },
-            });
+            );
         }
         let expected = count * usize::from(spi_size);
-        if r.remaining() != expected {
-            return Err(r.error(WireErrorKind::BadLength {
-                what: "Delete payload SPI list",
-                declared: r.remaining(),
-                min: expected,
-                max: expected,
-            }));
+        if spi_list.len() != expected {
+            return fail(
+                spi_list,
+                WireErrorKind::BadLength {
+                    what: "Delete payload SPI list",
+                    declared: spi_list.len(),
+                    min: expected,
+                    max: expected,
+                },
+            );
         }
-        let spis = r
-            .rest()
+        let spis = spi_list
             .chunks_exact(usize::from(spi_size.max(1)))
             .map(<[u8]>::to_vec)
             .collect();
-        Ok(DeletePayload {
-            protocol,
+        let delete = DeletePayload {
+            protocol: ProtocolId(protocol),
             spi_size,
             spis,
-        })
+        };
+        Ok((&spi_list[spi_list.len()..], delete))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) -> Result<(), WireError> {

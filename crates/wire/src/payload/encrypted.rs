@@ -6,8 +6,11 @@
 //! Both must be the last payload of a message, so the AEAD associated data — every
 //! byte of the datagram before the body — is `&datagram[..datagram.len() - body.len()]`.
 
-use crate::codec::{Reader, Writer};
-use crate::error::{WireError, WireErrorKind};
+use nom::sequence::tuple;
+
+use crate::codec::Writer;
+use crate::error::WireErrorKind;
+use crate::parse::{be_u16, fail, rest_vec, Input, Parsed};
 use crate::registry::PayloadType;
 
 /// SK payload.
@@ -32,10 +35,13 @@ pub struct EncryptedFragmentPayload {
 }
 
 impl EncryptedPayload {
-    pub(crate) fn parse(first_inner: PayloadType, r: &mut Reader<'_>) -> EncryptedPayload {
-        EncryptedPayload {
-            first_inner,
-            body: r.rest().to_vec(),
+    /// The body of an SK payload whose next-payload field was `first_inner`.
+    pub(crate) fn parse<'a>(
+        first_inner: PayloadType,
+    ) -> impl FnMut(Input<'a>) -> Parsed<'a, EncryptedPayload> {
+        move |input| {
+            let (rest, body) = rest_vec(input)?;
+            Ok((rest, EncryptedPayload { first_inner, body }))
         }
     }
 
@@ -45,28 +51,31 @@ impl EncryptedPayload {
 }
 
 impl EncryptedFragmentPayload {
-    pub(crate) fn parse(
+    /// The body of an SKF payload whose next-payload field was `first_inner`.
+    pub(crate) fn parse<'a>(
         first_inner: PayloadType,
-        r: &mut Reader<'_>,
-    ) -> Result<EncryptedFragmentPayload, WireError> {
-        let number_offset = r.offset();
-        let fragment_number = r.u16("fragment number")?;
-        let total_fragments = r.u16("total fragments")?;
-        if fragment_number == 0 || fragment_number > total_fragments {
-            return Err(WireError {
-                offset: number_offset,
-                kind: WireErrorKind::BadFragmentNumber {
-                    number: fragment_number,
-                    total: total_fragments,
-                },
-            });
+    ) -> impl FnMut(Input<'a>) -> Parsed<'a, EncryptedFragmentPayload> {
+        move |input| {
+            let (body, (fragment_number, total_fragments)) =
+                tuple((be_u16("fragment number"), be_u16("total fragments")))(input)?;
+            if fragment_number == 0 || fragment_number > total_fragments {
+                return fail(
+                    input,
+                    WireErrorKind::BadFragmentNumber {
+                        number: fragment_number,
+                        total: total_fragments,
+                    },
+                );
+            }
+            let (rest, body) = rest_vec(body)?;
+            let fragment = EncryptedFragmentPayload {
+                fragment_number,
+                total_fragments,
+                first_inner,
+                body,
+            };
+            Ok((rest, fragment))
         }
-        Ok(EncryptedFragmentPayload {
-            fragment_number,
-            total_fragments,
-            first_inner,
-            body: r.rest().to_vec(),
-        })
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {

@@ -1,8 +1,11 @@
 //! Identification (RFC 7296 §3.5) and Authentication (§3.8) payloads: both are a
 //! one-byte type, three reserved bytes, then data.
 
-use crate::codec::{Reader, Writer};
+use nom::sequence::tuple;
+
+use crate::codec::Writer;
 use crate::error::WireError;
+use crate::parse::{self, reserved, rest_vec, take, u8, Input, Parsed};
 use crate::registry::{AuthMethod, IdType};
 
 const RESERVED_LEN: usize = 3;
@@ -23,13 +26,14 @@ impl Identification {
         w.into_vec()
     }
 
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<Identification, WireError> {
-        let id_type = IdType(r.u8("ID type")?);
-        r.skip_reserved(RESERVED_LEN)?;
-        Ok(Identification {
-            id_type,
-            data: r.rest().to_vec(),
-        })
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, Identification> {
+        let (rest, (id_type, (), data)) =
+            tuple((u8("ID type"), reserved(RESERVED_LEN), rest_vec))(input)?;
+        let id = Identification {
+            id_type: IdType(id_type),
+            data,
+        };
+        Ok((rest, id))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
@@ -47,13 +51,17 @@ pub struct AuthPayload {
 }
 
 impl AuthPayload {
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<AuthPayload, WireError> {
-        let method = AuthMethod(r.u8("authentication method")?);
-        r.skip_reserved(RESERVED_LEN)?;
-        Ok(AuthPayload {
-            method,
-            data: r.rest().to_vec(),
-        })
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, AuthPayload> {
+        let (rest, (method, (), data)) = tuple((
+            u8("authentication method"),
+            reserved(RESERVED_LEN),
+            rest_vec,
+        ))(input)?;
+        let auth = AuthPayload {
+            method: AuthMethod(method),
+            data,
+        };
+        Ok((rest, auth))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
@@ -83,12 +91,15 @@ impl AuthPayload {
 impl SignatureAuthData {
     /// Parses authentication data; error offsets count from its first byte.
     pub fn parse(data: &[u8]) -> Result<SignatureAuthData, WireError> {
-        let mut r = Reader::new(data);
-        let length = usize::from(r.u8("ASN.1 AlgorithmIdentifier length")?);
-        let algorithm = r.bytes(length, "ASN.1 AlgorithmIdentifier")?.to_vec();
-        Ok(SignatureAuthData {
-            algorithm,
-            signature: r.rest().to_vec(),
+        parse::run(data, |input| {
+            let (input, length) = u8("ASN.1 AlgorithmIdentifier length")(input)?;
+            let (input, algorithm) = take(usize::from(length), "ASN.1 AlgorithmIdentifier")(input)?;
+            let (rest, signature) = rest_vec(input)?;
+            let data = SignatureAuthData {
+                algorithm: algorithm.to_vec(),
+                signature,
+            };
+            Ok((rest, data))
         })
     }
 

@@ -1,7 +1,9 @@
 //! Key Exchange payload (RFC 7296 §3.4).
 
-use crate::codec::{Reader, Writer};
-use crate::error::WireError;
+use nom::sequence::tuple;
+
+use crate::codec::Writer;
+use crate::parse::{be_u16, reserved, rest_vec, Input, Parsed};
 use crate::registry::KeMethod;
 
 /// KE payload: the key exchange method and this side's public value.
@@ -12,13 +14,14 @@ pub struct KePayload {
 }
 
 impl KePayload {
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<KePayload, WireError> {
-        let method = KeMethod(r.u16("key exchange method")?);
-        r.skip_reserved(2)?;
-        Ok(KePayload {
-            method,
-            data: r.rest().to_vec(),
-        })
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, KePayload> {
+        let (rest, (method, (), data)) =
+            tuple((be_u16("key exchange method"), reserved(2), rest_vec))(input)?;
+        let ke = KePayload {
+            method: KeMethod(method),
+            data,
+        };
+        Ok((rest, ke))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {

@@ -27,8 +27,11 @@ pub use notify_data::{GatewayIdentity, NotifyData};
 pub use sa::{AttributeValue, Proposal, SaPayload, Transform, TransformAttribute};
 pub use ts::{AnyTrafficSelector, AnyTsPayload, OtherTrafficSelector, TrafficSelector, TsPayload};
 
-use crate::codec::{Reader, Writer};
+use nom::combinator::map;
+
+use crate::codec::Writer;
 use crate::error::WireError;
+use crate::parse::{rest_vec, Input, Parsed};
 use crate::registry::PayloadType;
 
 /// One payload of an IKE message or of the plaintext inside SK.
@@ -117,43 +120,41 @@ impl Payload {
         matches!(self, Payload::Encrypted(_) | Payload::EncryptedFragment(_))
     }
 
-    /// Parses the body of a payload that is not SK/SKF (those need their
-    /// next-payload field, see `chain`). `body` must be consumed entirely.
-    fn parse_body(
+    /// The body of a payload that is not SK/SKF (those need their next-payload
+    /// field, see `chain`), as a nom parser. The chain requires it to read the
+    /// whole body.
+    pub(crate) fn body<'a>(
         payload_type: PayloadType,
         critical: bool,
-        body: &mut Reader<'_>,
-    ) -> Result<Payload, WireError> {
-        let payload = match payload_type {
-            PayloadType::SA => Payload::Sa(SaPayload::parse(body)?),
-            PayloadType::KE => Payload::Ke(KePayload::parse(body)?),
-            PayloadType::IDI => Payload::IdI(Identification::parse(body)?),
-            PayloadType::IDR => Payload::IdR(Identification::parse(body)?),
-            PayloadType::CERT => Payload::Cert(CertPayload::parse(body)?),
-            PayloadType::CERTREQ => Payload::CertReq(CertReqPayload::parse(body)?),
-            PayloadType::AUTH => Payload::Auth(AuthPayload::parse(body)?),
-            PayloadType::NONCE => Payload::Nonce(body.rest().to_vec()),
-            PayloadType::NOTIFY => Payload::Notify(NotifyPayload::parse(body)?),
-            PayloadType::DELETE => Payload::Delete(DeletePayload::parse(body)?),
-            PayloadType::VENDOR_ID => Payload::VendorId(body.rest().to_vec()),
-            PayloadType::TSI => match ts::parse_ts_payload(body)? {
+    ) -> impl FnMut(Input<'a>) -> Parsed<'a, Payload> {
+        move |body| match payload_type {
+            PayloadType::SA => map(SaPayload::parse, Payload::Sa)(body),
+            PayloadType::KE => map(KePayload::parse, Payload::Ke)(body),
+            PayloadType::IDI => map(Identification::parse, Payload::IdI)(body),
+            PayloadType::IDR => map(Identification::parse, Payload::IdR)(body),
+            PayloadType::CERT => map(CertPayload::parse, Payload::Cert)(body),
+            PayloadType::CERTREQ => map(CertReqPayload::parse, Payload::CertReq)(body),
+            PayloadType::AUTH => map(AuthPayload::parse, Payload::Auth)(body),
+            PayloadType::NONCE => map(rest_vec, Payload::Nonce)(body),
+            PayloadType::NOTIFY => map(NotifyPayload::parse, Payload::Notify)(body),
+            PayloadType::DELETE => map(DeletePayload::parse, Payload::Delete)(body),
+            PayloadType::VENDOR_ID => map(rest_vec, Payload::VendorId)(body),
+            PayloadType::TSI => map(ts::parse_ts_payload, |parsed| match parsed {
                 ts::ParsedTs::Ranges(p) => Payload::TsI(p),
                 ts::ParsedTs::Any(p) => Payload::TsIAny(p),
-            },
-            PayloadType::TSR => match ts::parse_ts_payload(body)? {
+            })(body),
+            PayloadType::TSR => map(ts::parse_ts_payload, |parsed| match parsed {
                 ts::ParsedTs::Ranges(p) => Payload::TsR(p),
                 ts::ParsedTs::Any(p) => Payload::TsRAny(p),
-            },
-            PayloadType::CP => Payload::Cp(CpPayload::parse(body)?),
-            PayloadType::EAP => Payload::Eap(body.rest().to_vec()),
-            _ => Payload::Unknown {
+            })(body),
+            PayloadType::CP => map(CpPayload::parse, Payload::Cp)(body),
+            PayloadType::EAP => map(rest_vec, Payload::Eap)(body),
+            _ => map(rest_vec, |body| Payload::Unknown {
                 payload_type,
                 critical,
-                body: body.rest().to_vec(),
-            },
-        };
-        body.expect_end()?;
-        Ok(payload)
+                body,
+            })(body),
+        }
     }
 
     /// Writes the body (everything after the generic payload header).

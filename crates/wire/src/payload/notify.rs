@@ -1,7 +1,10 @@
 //! Notify payload (RFC 7296 §3.10).
 
-use crate::codec::{Reader, Writer};
+use nom::sequence::tuple;
+
+use crate::codec::Writer;
 use crate::error::WireError;
+use crate::parse::{be_u16, rest_vec, take, u8, Input, Parsed};
 use crate::registry::{NotifyType, ProtocolId};
 
 /// N payload: an error or status notification, optionally about an SA (by SPI).
@@ -40,17 +43,21 @@ impl NotifyPayload {
         }
     }
 
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<NotifyPayload, WireError> {
-        let protocol = ProtocolId(r.u8("notify protocol ID")?);
-        let spi_size = usize::from(r.u8("notify SPI size")?);
-        let notify_type = NotifyType(r.u16("notify message type")?);
-        let spi = r.bytes(spi_size, "notify SPI")?.to_vec();
-        Ok(NotifyPayload {
-            protocol,
-            spi,
-            notify_type,
-            data: r.rest().to_vec(),
-        })
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, NotifyPayload> {
+        let (input, (protocol, spi_size, notify_type)) = tuple((
+            u8("notify protocol ID"),
+            u8("notify SPI size"),
+            be_u16("notify message type"),
+        ))(input)?;
+        let (rest, (spi, data)) =
+            tuple((take(usize::from(spi_size), "notify SPI"), rest_vec))(input)?;
+        let notify = NotifyPayload {
+            protocol: ProtocolId(protocol),
+            spi: spi.to_vec(),
+            notify_type: NotifyType(notify_type),
+            data,
+        };
+        Ok((rest, notify))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) -> Result<(), WireError> {

@@ -9,8 +9,15 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::NotifyPayload;
-use crate::codec::{Reader, Writer};
+use nom::combinator::map;
+use nom::sequence::pair;
+
+use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
+use crate::parse::{
+    self, all_consumed, array, be_u16, be_u32, fail, rest_vec, take, to_the_end_with_capacity, u8,
+    Input, Parsed,
+};
 use crate::registry::{GatewayIdType, HashAlgorithm, KeMethod, NotifyType};
 
 /// Size of the SHA-1 hash in NAT_DETECTION_SOURCE_IP / _DESTINATION_IP.
@@ -72,46 +79,7 @@ impl NotifyPayload {
 impl NotifyData {
     /// Parses `data` as the data of a notify of type `notify_type`.
     pub fn parse(notify_type: NotifyType, data: &[u8]) -> Result<NotifyData, WireError> {
-        let mut r = Reader::new(data);
-        let parsed = match notify_type {
-            NotifyType::NAT_DETECTION_SOURCE_IP | NotifyType::NAT_DETECTION_DESTINATION_IP => {
-                NotifyData::NatDetection(r.array("NAT detection hash (20 bytes)")?)
-            }
-            NotifyType::INVALID_KE_PAYLOAD => {
-                NotifyData::InvalidKePayload(KeMethod(r.u16("key exchange method")?))
-            }
-            NotifyType::SET_WINDOW_SIZE | NotifyType::AUTH_LIFETIME => {
-                NotifyData::U32(r.u32("32-bit value")?)
-            }
-            NotifyType::SIGNATURE_HASH_ALGORITHMS => {
-                let mut algorithms = Vec::with_capacity(data.len() / 2);
-                while !r.is_empty() {
-                    algorithms.push(HashAlgorithm(r.u16("hash algorithm")?));
-                }
-                NotifyData::SignatureHashAlgorithms(algorithms)
-            }
-            NotifyType::ADDITIONAL_IP4_ADDRESS => {
-                NotifyData::AdditionalAddress(IpAddr::from(r.array::<4>("IPv4 address")?))
-            }
-            NotifyType::ADDITIONAL_IP6_ADDRESS => {
-                NotifyData::AdditionalAddress(IpAddr::from(r.array::<16>("IPv6 address")?))
-            }
-            NotifyType::NO_NATS_ALLOWED => parse_no_nats_allowed(&mut r, data.len())?,
-            NotifyType::REDIRECT => {
-                let gateway = GatewayIdentity::parse(&mut r)?;
-                NotifyData::Redirect {
-                    gateway,
-                    nonce: r.rest().to_vec(),
-                }
-            }
-            NotifyType::REDIRECTED_FROM => {
-                NotifyData::RedirectedFrom(GatewayIdentity::parse(&mut r)?)
-            }
-            t if carries_no_data(t) => NotifyData::Empty,
-            _ => NotifyData::Opaque(r.rest().to_vec()),
-        };
-        r.expect_end()?;
-        Ok(parsed)
+        parse::run(data, all_consumed(|input| notify_data(notify_type, input)))
     }
 
     /// The notification data bytes.
@@ -146,6 +114,47 @@ impl NotifyData {
     }
 }
 
+/// The data of a notify of type `notify_type`, as far as its structure goes.
+fn notify_data(notify_type: NotifyType, input: Input<'_>) -> Parsed<'_, NotifyData> {
+    match notify_type {
+        NotifyType::NAT_DETECTION_SOURCE_IP | NotifyType::NAT_DETECTION_DESTINATION_IP => {
+            map(
+                array("NAT detection hash (20 bytes)"),
+                NotifyData::NatDetection,
+            )(input)
+        }
+        NotifyType::INVALID_KE_PAYLOAD => map(be_u16("key exchange method"), |method| {
+            NotifyData::InvalidKePayload(KeMethod(method))
+        })(input),
+        NotifyType::SET_WINDOW_SIZE | NotifyType::AUTH_LIFETIME => {
+            map(be_u32("32-bit value"), NotifyData::U32)(input)
+        }
+        NotifyType::SIGNATURE_HASH_ALGORITHMS => map(
+            to_the_end_with_capacity(
+                input.len() / 2,
+                map(be_u16("hash algorithm"), HashAlgorithm),
+            ),
+            NotifyData::SignatureHashAlgorithms,
+        )(input),
+        NotifyType::ADDITIONAL_IP4_ADDRESS => map(array::<4>("IPv4 address"), |a| {
+            NotifyData::AdditionalAddress(IpAddr::from(a))
+        })(input),
+        NotifyType::ADDITIONAL_IP6_ADDRESS => map(array::<16>("IPv6 address"), |a| {
+            NotifyData::AdditionalAddress(IpAddr::from(a))
+        })(input),
+        NotifyType::NO_NATS_ALLOWED => no_nats_allowed(input),
+        NotifyType::REDIRECT => map(
+            pair(GatewayIdentity::parse, rest_vec),
+            |(gateway, nonce)| NotifyData::Redirect { gateway, nonce },
+        )(input),
+        NotifyType::REDIRECTED_FROM => {
+            map(GatewayIdentity::parse, NotifyData::RedirectedFrom)(input)
+        }
+        t if carries_no_data(t) => Ok((input, NotifyData::Empty)),
+        _ => map(rest_vec, NotifyData::Opaque)(input),
+    }
+}
+
 /// Status types whose data is empty by definition.
 fn carries_no_data(t: NotifyType) -> bool {
     matches!(
@@ -171,31 +180,35 @@ fn carries_no_data(t: NotifyType) -> bool {
 
 /// RFC 4555 §3.9: source address, destination address, source port, destination
 /// port; 12 bytes for IPv4, 36 for IPv6.
-fn parse_no_nats_allowed(r: &mut Reader<'_>, len: usize) -> Result<NotifyData, WireError> {
-    let (source, destination) = match len {
-        12 => (
-            IpAddr::from(r.array::<4>("source IPv4 address")?),
-            IpAddr::from(r.array::<4>("destination IPv4 address")?),
-        ),
-        36 => (
-            IpAddr::from(r.array::<16>("source IPv6 address")?),
-            IpAddr::from(r.array::<16>("destination IPv6 address")?),
-        ),
+fn no_nats_allowed(input: Input<'_>) -> Parsed<'_, NotifyData> {
+    let (ports, (source, destination)) = match input.len() {
+        12 => pair(
+            map(array::<4>("source IPv4 address"), IpAddr::from),
+            map(array::<4>("destination IPv4 address"), IpAddr::from),
+        )(input)?,
+        36 => pair(
+            map(array::<16>("source IPv6 address"), IpAddr::from),
+            map(array::<16>("destination IPv6 address"), IpAddr::from),
+        )(input)?,
         declared => {
-            return Err(r.error(WireErrorKind::BadLength {
-                what: "NO_NATS_ALLOWED data (12 bytes for IPv4, 36 for IPv6)",
-                declared,
-                min: 12,
-                max: 36,
-            }))
+            return fail(
+                input,
+                WireErrorKind::BadLength {
+                    what: "NO_NATS_ALLOWED data (12 bytes for IPv4, 36 for IPv6)",
+                    declared,
+                    min: 12,
+                    max: 36,
+                },
+            )
         }
     };
-    let source_port = r.u16("source port")?;
-    let destination_port = r.u16("destination port")?;
-    Ok(NotifyData::NoNatsAllowed {
+    let (rest, (source_port, destination_port)) =
+        pair(be_u16("source port"), be_u16("destination port"))(ports)?;
+    let data = NotifyData::NoNatsAllowed {
         source: SocketAddr::new(source, source_port),
         destination: SocketAddr::new(destination, destination_port),
-    })
+    };
+    Ok((rest, data))
 }
 
 fn write_ip(w: &mut Writer, address: IpAddr) {
@@ -206,39 +219,44 @@ fn write_ip(w: &mut Writer, address: IpAddr) {
 }
 
 impl GatewayIdentity {
-    fn parse(r: &mut Reader<'_>) -> Result<GatewayIdentity, WireError> {
-        let id_type = GatewayIdType(r.u8("gateway identity type")?);
-        let length_offset = r.offset();
-        let length = usize::from(r.u8("gateway identity length")?);
+    fn parse(input: Input<'_>) -> Parsed<'_, GatewayIdentity> {
+        let (length_field, id_type) = u8("gateway identity type")(input)?;
+        let (identity, length) = u8("gateway identity length")(length_field)?;
+        let id_type = GatewayIdType(id_type);
+        let length = usize::from(length);
         let expected = match id_type {
             GatewayIdType::IPV4_ADDR => Some(4),
             GatewayIdType::IPV6_ADDR => Some(16),
             _ => None,
         };
         if let Some(expected) = expected.filter(|&e| e != length) {
-            return Err(WireError {
-                offset: length_offset,
-                kind: WireErrorKind::BadLength {
+            return fail(
+                length_field,
+                WireErrorKind::BadLength {
                     what: "gateway identity",
                     declared: length,
                     min: expected,
                     max: expected,
                 },
-            });
+            );
         }
-        Ok(match id_type {
-            GatewayIdType::IPV4_ADDR => {
-                GatewayIdentity::Ip(IpAddr::from(r.array::<4>("gateway IPv4 address")?))
-            }
-            GatewayIdType::IPV6_ADDR => {
-                GatewayIdentity::Ip(IpAddr::from(r.array::<16>("gateway IPv6 address")?))
-            }
-            GatewayIdType::FQDN => GatewayIdentity::Fqdn(r.bytes(length, "gateway FQDN")?.to_vec()),
-            _ => GatewayIdentity::Other {
-                id_type,
-                data: r.bytes(length, "gateway identity")?.to_vec(),
-            },
-        })
+        match id_type {
+            GatewayIdType::IPV4_ADDR => map(array::<4>("gateway IPv4 address"), |a| {
+                GatewayIdentity::Ip(IpAddr::from(a))
+            })(identity),
+            GatewayIdType::IPV6_ADDR => map(array::<16>("gateway IPv6 address"), |a| {
+                GatewayIdentity::Ip(IpAddr::from(a))
+            })(identity),
+            GatewayIdType::FQDN => map(take(length, "gateway FQDN"), |name: &[u8]| {
+                GatewayIdentity::Fqdn(name.to_vec())
+            })(identity),
+            _ => map(take(length, "gateway identity"), |data: &[u8]| {
+                GatewayIdentity::Other {
+                    id_type,
+                    data: data.to_vec(),
+                }
+            })(identity),
+        }
     }
 
     fn write(&self, w: &mut Writer) {

@@ -1,7 +1,11 @@
 //! Security Association payload: proposals, transforms, attributes (RFC 7296 §3.3).
 
-use crate::codec::{Reader, Writer};
+use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
+use crate::parse::{
+    be_u16, fail, length_prefixed, reserved, take, to_the_end, to_the_end_with_capacity, u8, Input,
+    Parsed,
+};
 use crate::registry::{ProtocolId, TransformType};
 
 /// "Last Substruc" values: 0 ends the list, 2 announces another proposal, 3 another
@@ -91,24 +95,23 @@ impl Transform {
         })
     }
 
-    fn parse(r: &mut Reader<'_>) -> Result<Transform, WireError> {
-        let start = r.offset();
-        let last = r.u8("transform 'last substructure' field")?;
-        r.skip_reserved(1)?;
-        let mut body = sub_structure(r, start, "transform", TRANSFORM_HEADER_LEN)?;
-        check_last(start, "transform", last, !r.is_empty(), MORE_TRANSFORMS)?;
-        let transform_type = TransformType(body.u8("transform type")?);
-        body.skip_reserved(1)?;
-        let id = body.u16("transform ID")?;
-        let mut attributes = Vec::new();
-        while !body.is_empty() {
-            attributes.push(TransformAttribute::parse(&mut body)?);
-        }
-        Ok(Transform {
-            transform_type,
+    fn parse(input: Input<'_>) -> Parsed<'_, Transform> {
+        let (rest, body) = substructure(
+            "transform",
+            "transform 'last substructure' field",
+            TRANSFORM_HEADER_LEN,
+            MORE_TRANSFORMS,
+        )(input)?;
+        let (body, transform_type) = u8("transform type")(body)?;
+        let (body, ()) = reserved(1)(body)?;
+        let (body, id) = be_u16("transform ID")(body)?;
+        let (_, attributes) = to_the_end(TransformAttribute::parse)(body)?;
+        let transform = Transform {
+            transform_type: TransformType(transform_type),
             id,
             attributes,
-        })
+        };
+        Ok((rest, transform))
     }
 
     fn write(&self, w: &mut Writer, more_follow: bool) -> Result<(), WireError> {
@@ -127,25 +130,28 @@ impl Transform {
 }
 
 impl TransformAttribute {
-    fn parse(r: &mut Reader<'_>) -> Result<TransformAttribute, WireError> {
-        let format_and_type = r.u16("transform attribute type")?;
+    fn parse(input: Input<'_>) -> Parsed<'_, TransformAttribute> {
+        let (input, format_and_type) = be_u16("transform attribute type")(input)?;
         let attr_type = format_and_type & !ATTRIBUTE_TV;
         if format_and_type & ATTRIBUTE_TV != 0 {
-            let value = r.u16("transform attribute value")?;
-            if attr_type == ATTRIBUTE_KEY_LENGTH {
-                return Ok(TransformAttribute::KeyLength(value));
-            }
-            return Ok(TransformAttribute::Other {
-                attr_type,
-                value: AttributeValue::Tv(value),
-            });
+            let (rest, value) = be_u16("transform attribute value")(input)?;
+            let attribute = if attr_type == ATTRIBUTE_KEY_LENGTH {
+                TransformAttribute::KeyLength(value)
+            } else {
+                TransformAttribute::Other {
+                    attr_type,
+                    value: AttributeValue::Tv(value),
+                }
+            };
+            return Ok((rest, attribute));
         }
-        let length = usize::from(r.u16("transform attribute length")?);
-        let value = r.bytes(length, "transform attribute value")?.to_vec();
-        Ok(TransformAttribute::Other {
+        let (input, length) = be_u16("transform attribute length")(input)?;
+        let (rest, value) = take(usize::from(length), "transform attribute value")(input)?;
+        let attribute = TransformAttribute::Other {
             attr_type,
-            value: AttributeValue::Tlv(value),
-        })
+            value: AttributeValue::Tlv(value.to_vec()),
+        };
+        Ok((rest, attribute))
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
@@ -176,37 +182,38 @@ impl TransformAttribute {
 }
 
 impl Proposal {
-    fn parse(r: &mut Reader<'_>) -> Result<Proposal, WireError> {
-        let start = r.offset();
-        let last = r.u8("proposal 'last substructure' field")?;
-        r.skip_reserved(1)?;
-        let mut body = sub_structure(r, start, "proposal", PROPOSAL_HEADER_LEN)?;
-        check_last(start, "proposal", last, !r.is_empty(), MORE_PROPOSALS)?;
-        let number = body.u8("proposal number")?;
-        let protocol = ProtocolId(body.u8("protocol ID")?);
-        let spi_size = usize::from(body.u8("SPI size")?);
-        let declared_transforms = usize::from(body.u8("number of transforms")?);
-        let spi = body.bytes(spi_size, "proposal SPI")?.to_vec();
-        let mut transforms = Vec::new();
-        while !body.is_empty() {
-            transforms.push(Transform::parse(&mut body)?);
-        }
+    fn parse(input: Input<'_>) -> Parsed<'_, Proposal> {
+        let (rest, body) = substructure(
+            "proposal",
+            "proposal 'last substructure' field",
+            PROPOSAL_HEADER_LEN,
+            MORE_PROPOSALS,
+        )(input)?;
+        let (body, number) = u8("proposal number")(body)?;
+        let (body, protocol) = u8("protocol ID")(body)?;
+        let (transforms_field, spi_size) = u8("SPI size")(body)?;
+        let (body, declared_transforms) = u8("number of transforms")(transforms_field)?;
+        let (body, spi) = take(usize::from(spi_size), "proposal SPI")(body)?;
+        let declared_transforms = usize::from(declared_transforms);
+        let capacity = declared_transforms.min(body.len() / TRANSFORM_HEADER_LEN);
+        let (_, transforms) = to_the_end_with_capacity(capacity, Transform::parse)(body)?;
         if transforms.len() != declared_transforms {
-            return Err(WireError {
-                offset: start + 7,
-                kind: WireErrorKind::CountMismatch {
+            return fail(
+                transforms_field,
+                WireErrorKind::CountMismatch {
                     what: "transforms in proposal",
                     declared: declared_transforms,
                     found: transforms.len(),
                 },
-            });
+            );
         }
-        Ok(Proposal {
+        let proposal = Proposal {
             number,
-            protocol,
-            spi,
+            protocol: ProtocolId(protocol),
+            spi: spi.to_vec(),
             transforms,
-        })
+        };
+        Ok((rest, proposal))
     }
 
     fn write(&self, w: &mut Writer, more_follow: bool) -> Result<(), WireError> {
@@ -227,12 +234,9 @@ impl Proposal {
 }
 
 impl SaPayload {
-    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<SaPayload, WireError> {
-        let mut proposals = Vec::new();
-        while !r.is_empty() {
-            proposals.push(Proposal::parse(r)?);
-        }
-        Ok(SaPayload { proposals })
+    pub(crate) fn parse(input: Input<'_>) -> Parsed<'_, SaPayload> {
+        let (rest, proposals) = to_the_end(Proposal::parse)(input)?;
+        Ok((rest, SaPayload { proposals }))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) -> Result<(), WireError> {
@@ -243,50 +247,31 @@ impl SaPayload {
     }
 }
 
-/// Reads a substructure's length field (which counts from `start`, 2 bytes back)
-/// and returns a reader over the rest of the substructure.
-fn sub_structure<'a>(
-    r: &mut Reader<'a>,
-    start: usize,
+/// A substructure's header — "last substructure" field, a reserved octet, a length
+/// counting from the first — and its body, checked to be at least `min` long and to
+/// fit; the "last substructure" field must say `more` when another substructure
+/// follows and [`LAST`] when none does.
+fn substructure<'a>(
     what: &'static str,
+    last_field: &'static str,
     min: usize,
-) -> Result<Reader<'a>, WireError> {
-    let declared = usize::from(r.u16("substructure length")?);
-    let already_read = r.offset() - start;
-    let max = r.remaining() + already_read;
-    if declared < min || declared > max {
-        return Err(WireError {
-            offset: start + 2,
-            kind: WireErrorKind::BadLength {
-                what,
-                declared,
-                min,
-                max,
-            },
-        });
-    }
-    r.sub(declared - already_read, what)
-}
-
-/// Checks a "last substructure" field against whether another one follows.
-fn check_last(
-    start: usize,
-    what: &'static str,
-    found: u8,
-    more_follow: bool,
     more: u8,
-) -> Result<(), WireError> {
-    let expected = if more_follow { more } else { LAST };
-    if found == expected {
-        Ok(())
-    } else {
-        Err(WireError {
-            offset: start,
-            kind: WireErrorKind::BadSubstructure {
-                what,
-                found,
-                expected,
-            },
-        })
+) -> impl FnMut(Input<'a>) -> Parsed<'a, Input<'a>> {
+    move |input| {
+        let (rest, last) = u8(last_field)(input)?;
+        let (rest, ()) = reserved(1)(rest)?;
+        let (rest, body) = length_prefixed(what, "substructure length", min)(rest)?;
+        let expected = if rest.is_empty() { LAST } else { more };
+        if last != expected {
+            return fail(
+                input,
+                WireErrorKind::BadSubstructure {
+                    what,
+                    found: last,
+                    expected,
+                },
+            );
+        }
+        Ok((rest, body))
     }
 }

@@ -2,12 +2,18 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::codec::{Reader, Writer};
+use nom::combinator::peek;
+use nom::sequence::{pair, preceded, terminated};
+
+use crate::codec::Writer;
 use crate::error::{WireError, WireErrorKind};
+use crate::parse::{
+    array, be_u16, fail, length_prefixed, reserved, u8, Input, Parsed, LENGTH_PREFIXED_HEADER_LEN,
+};
 use crate::registry::TsType;
 
 /// Type, protocol (or reserved), length: common to every selector type.
-const SELECTOR_HEADER_LEN: usize = 4;
+const SELECTOR_HEADER_LEN: usize = LENGTH_PREFIXED_HEADER_LEN;
 /// Type, protocol, length, start port, end port.
 const SELECTOR_FIXED_LEN: usize = 8;
 const IPV4_SELECTOR_LEN: usize = SELECTOR_FIXED_LEN + 2 * 4;
@@ -83,52 +89,46 @@ impl TrafficSelector {
     }
 
     /// Parses an IPv4 or IPv6 range selector (the caller has checked the type).
-    fn parse(r: &mut Reader<'_>) -> Result<TrafficSelector, WireError> {
-        let start = r.offset();
-        let ts_type = TsType(r.u8("traffic selector type")?);
+    fn parse(input: Input<'_>) -> Parsed<'_, TrafficSelector> {
+        let (after_type, ts_type) = u8("traffic selector type")(input)?;
+        let ts_type = TsType(ts_type);
         let expected_len = match ts_type {
             TsType::IPV4_ADDR_RANGE => IPV4_SELECTOR_LEN,
             TsType::IPV6_ADDR_RANGE => IPV6_SELECTOR_LEN,
-            _ => {
-                return Err(WireError {
-                    offset: start,
-                    kind: WireErrorKind::UnsupportedTrafficSelector(ts_type),
-                })
-            }
+            _ => return fail(input, WireErrorKind::UnsupportedTrafficSelector(ts_type)),
         };
-        let ip_protocol = r.u8("traffic selector IP protocol")?;
-        let length_offset = r.offset();
-        let declared = usize::from(r.u16("traffic selector length")?);
+        let (length_field, ip_protocol) = u8("traffic selector IP protocol")(after_type)?;
+        let (ports, declared) = be_u16("traffic selector length")(length_field)?;
+        let declared = usize::from(declared);
         if declared != expected_len {
-            return Err(WireError {
-                offset: length_offset,
-                kind: WireErrorKind::BadLength {
+            return fail(
+                length_field,
+                WireErrorKind::BadLength {
                     what: "traffic selector",
                     declared,
                     min: expected_len,
                     max: expected_len,
                 },
-            });
+            );
         }
-        let start_port = r.u16("traffic selector start port")?;
-        let end_port = r.u16("traffic selector end port")?;
-        let (start_addr, end_addr) = if ts_type == TsType::IPV4_ADDR_RANGE {
-            let start: [u8; 4] = r.array("traffic selector start address")?;
-            let end: [u8; 4] = r.array("traffic selector end address")?;
-            (IpAddr::from(start), IpAddr::from(end))
+        let (addresses, (start_port, end_port)) = pair(
+            be_u16("traffic selector start port"),
+            be_u16("traffic selector end port"),
+        )(ports)?;
+        let (rest, (start_addr, end_addr)) = if ts_type == TsType::IPV4_ADDR_RANGE {
+            address_range::<4>(addresses)?
         } else {
-            let start: [u8; 16] = r.array("traffic selector start address")?;
-            let end: [u8; 16] = r.array("traffic selector end address")?;
-            (IpAddr::from(start), IpAddr::from(end))
+            address_range::<16>(addresses)?
         };
-        Ok(TrafficSelector {
+        let selector = TrafficSelector {
             ts_type,
             ip_protocol,
             start_port,
             end_port,
             start_addr,
             end_addr,
-        })
+        };
+        Ok((rest, selector))
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
@@ -166,6 +166,18 @@ impl TrafficSelector {
     }
 }
 
+/// A selector's start and end address, `N` octets each.
+fn address_range<const N: usize>(input: Input<'_>) -> Parsed<'_, (IpAddr, IpAddr)>
+where
+    IpAddr: From<[u8; N]>,
+{
+    let (rest, (start, end)) = pair(
+        array::<N>("traffic selector start address"),
+        array::<N>("traffic selector end address"),
+    )(input)?;
+    Ok((rest, (IpAddr::from(start), IpAddr::from(end))))
+}
+
 /// A TSi/TSr payload with at least one selector that is not an IPv4 or IPv6 address
 /// range (TS_FC_ADDR_RANGE, TS_SECLABEL of RFC 9478, or an unassigned type). Parsed
 /// as [`crate::Payload::TsIAny`] / [`crate::Payload::TsRAny`] so that the message
@@ -194,35 +206,28 @@ pub struct OtherTrafficSelector {
 }
 
 impl AnyTrafficSelector {
-    fn parse(r: &mut Reader<'_>) -> Result<AnyTrafficSelector, WireError> {
-        let ts_type = TsType(r.peek_u8("traffic selector type")?);
+    fn parse(input: Input<'_>) -> Parsed<'_, AnyTrafficSelector> {
+        let (_, ts_type) = peek(u8("traffic selector type"))(input)?;
+        let ts_type = TsType(ts_type);
         if matches!(ts_type, TsType::IPV4_ADDR_RANGE | TsType::IPV6_ADDR_RANGE) {
-            return Ok(AnyTrafficSelector::Range(TrafficSelector::parse(r)?));
+            let (rest, range) = TrafficSelector::parse(input)?;
+            return Ok((rest, AnyTrafficSelector::Range(range)));
         }
-        r.u8("traffic selector type")?;
-        let second_octet = r.u8("traffic selector protocol/reserved octet")?;
-        let length_offset = r.offset();
-        let declared = usize::from(r.u16("traffic selector length")?);
-        let max = SELECTOR_HEADER_LEN + r.remaining();
-        if declared < SELECTOR_HEADER_LEN || declared > max {
-            return Err(WireError {
-                offset: length_offset,
-                kind: WireErrorKind::BadLength {
-                    what: "traffic selector",
-                    declared,
-                    min: SELECTOR_HEADER_LEN,
-                    max,
-                },
-            });
-        }
-        let data = r
-            .bytes(declared - SELECTOR_HEADER_LEN, "traffic selector")?
-            .to_vec();
-        Ok(AnyTrafficSelector::Other(OtherTrafficSelector {
+        let (length_field, second_octet) = preceded(
+            u8("traffic selector type"),
+            u8("traffic selector protocol/reserved octet"),
+        )(input)?;
+        let (rest, data) = length_prefixed(
+            "traffic selector",
+            "traffic selector length",
+            SELECTOR_HEADER_LEN,
+        )(length_field)?;
+        let other = OtherTrafficSelector {
             ts_type,
             second_octet,
-            data,
-        }))
+            data: data.to_vec(),
+        };
+        Ok((rest, AnyTrafficSelector::Other(other)))
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
@@ -246,19 +251,20 @@ pub(crate) enum ParsedTs {
 }
 
 /// Parses a TSi/TSr body (RFC 7296 §3.13).
-pub(crate) fn parse_ts_payload(r: &mut Reader<'_>) -> Result<ParsedTs, WireError> {
-    let count_offset = r.offset();
-    let declared = usize::from(r.u8("number of traffic selectors")?);
-    r.skip_reserved(3)?;
+pub(crate) fn parse_ts_payload(count_field: Input<'_>) -> Parsed<'_, ParsedTs> {
+    let (mut input, declared) =
+        terminated(u8("number of traffic selectors"), reserved(3))(count_field)?;
+    let declared = usize::from(declared);
     // Address ranges (almost always all there is) go straight into the
     // payload's vector; the first other selector moves them into a vector of
     // any selectors. At most one vector either way, sized by the count
     // (bounded by the bytes there are: a selector takes at least 4).
-    let capacity = declared.min(r.remaining() / SELECTOR_HEADER_LEN);
+    let capacity = declared.min(input.len() / SELECTOR_HEADER_LEN);
     let mut ranges = Vec::with_capacity(capacity);
     let mut others: Option<Vec<AnyTrafficSelector>> = None;
-    while !r.is_empty() {
-        let selector = AnyTrafficSelector::parse(r)?;
+    while !input.is_empty() {
+        let (rest, selector) = AnyTrafficSelector::parse(input)?;
+        input = rest;
         match (&mut others, selector) {
             (None, AnyTrafficSelector::Range(range)) => ranges.push(range),
             (None, other) => {
@@ -272,19 +278,20 @@ pub(crate) fn parse_ts_payload(r: &mut Reader<'_>) -> Result<ParsedTs, WireError
     }
     let found = others.as_ref().map_or(ranges.len(), Vec::len);
     if found != declared {
-        return Err(WireError {
-            offset: count_offset,
-            kind: WireErrorKind::CountMismatch {
+        return fail(
+            count_field,
+            WireErrorKind::CountMismatch {
                 what: "traffic selectors",
                 declared,
                 found,
             },
-        });
+        );
     }
-    Ok(match others {
+    let parsed = match others {
         None => ParsedTs::Ranges(TsPayload { selectors: ranges }),
         Some(selectors) => ParsedTs::Any(AnyTsPayload { selectors }),
-    })
+    };
+    Ok((input, parsed))
 }
 
 impl AnyTsPayload {
