@@ -177,7 +177,7 @@ fn rekeying_off(l: &Lifetime, what: &str) -> Option<String> {
          e.g. {}",
         format_duration(l.life_time),
         format_duration(l.life_time),
-        format_duration(l.life_time * 10 / 11),
+        format_duration(below(l.life_time)),
     ))
 }
 
@@ -208,7 +208,7 @@ fn ike_without_rekeying(conn: &Connection, out: &mut Vec<Finding>) {
                  reauthentication never happens; set reauth_time below life_time, e.g. {}",
                 format_duration(reauth),
                 format_duration(l.life_time),
-                format_duration(l.life_time * 10 / 11),
+                format_duration(below(l.life_time)),
             ),
         ));
     }
@@ -228,11 +228,12 @@ fn dpd_delay(conn: &Connection, first_retransmit: Duration, out: &mut Vec<Findin
         "dpd_delay",
         format!(
             "dpd_delay ({}) is shorter than the first retransmission wait ({}): an idle \
-             tunnel sends liveness checks more often than a lost message is retransmitted, \
-             which loads both ends and finds a dead peer no sooner; set dpd_delay to at \
+             tunnel sends a liveness check every {}, more often than a lost message is \
+             retransmitted, which loads both ends for little gain; set dpd_delay to at \
              least {}, e.g. 30s",
             format_duration_exact(delay),
             format_duration_exact(first_retransmit),
+            format_duration_exact(delay),
             format_duration_exact(first_retransmit),
         ),
     ));
@@ -263,14 +264,22 @@ fn one_sided_pfs(conn: &Connection, out: &mut Vec<Finding>) {
         FindingKind::OneSidedPfs,
         "esp_proposals",
         format!(
-            "children {} ask for PFS (a key exchange in every esp_proposal) and children \
-             {} never do: harmless alone, but the peer's children must match each one, \
-             or their rekeys fail; if that is not meant, give all of them the same \
-             key exchange, e.g. \"aes128gcm16-x25519\"",
-            pfs.join(", "),
-            no_pfs.join(", "),
+            "{} for PFS (a key exchange in every esp_proposal) and {} not: harmless \
+             alone, but the peer's children must match each one, or their rekeys fail; \
+             if that is not meant, give all of them the same key exchange, e.g. \
+             \"aes128gcm16-x25519\"",
+            children(&pfs, "asks", "ask"),
+            children(&no_pfs, "does", "do"),
         ),
     ));
+}
+
+/// "child a asks" or "children a, b ask".
+fn children(names: &[&str], one: &str, many: &str) -> String {
+    match names {
+        [name] => format!("child {name} {one}"),
+        _ => format!("children {} {many}", names.join(", ")),
+    }
 }
 
 fn traffic_without_rekey(at: Place<'_>, t: &TrafficLifetime, out: &mut Vec<Finding>) {
@@ -329,6 +338,13 @@ fn integrity_forced_legacy(
     !encryption.iter().any(|e| e.is_aead())
         && !integrity.is_empty()
         && integrity.iter().all(|i| *i == Integrity::HmacSha1_96)
+}
+
+/// A suggested rekey point before `life`: its default relation (life_time is
+/// rekey_time + 10 %), in whole minutes when that is long enough to matter.
+fn below(life: Duration) -> Duration {
+    let secs = life.as_secs() * 10 / 11;
+    Duration::from_secs(if secs >= 600 { secs / 60 * 60 } else { secs })
 }
 
 /// A duration as the configuration file writes it (`3600s` is `1h`), whole seconds.
@@ -468,7 +484,7 @@ mod tests {
         let f = &found[0];
         assert_eq!((f.child.as_deref(), f.setting), (Some("net"), "rekey_time"));
         assert!(f.message.contains("ends every 1h"), "{}", f.message);
-        assert!(f.message.contains("e.g. 3272s"), "{}", f.message);
+        assert!(f.message.ends_with("e.g. 54m"), "{}", f.message);
 
         let found = lint_changed(|c| c.lifetime = lifetime(0, 7200));
         assert_eq!(kinds(&found), [FindingKind::RekeyingOff]);
@@ -505,8 +521,8 @@ mod tests {
         assert_eq!(kinds(&found), [FindingKind::OneSidedPfs]);
         let message = &found[0].message;
         assert!(
-            message.starts_with("children voice ask for PFS")
-                && message.contains("children net never"),
+            message.starts_with("child voice asks for PFS")
+                && message.contains("and child net does not:"),
             "{message}"
         );
         // All with PFS: consistent.
