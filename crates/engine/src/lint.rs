@@ -525,6 +525,18 @@ mod tests {
                 && message.contains("and child net does not:"),
             "{message}"
         );
+        let found = lint_changed(|c| {
+            c.children[0].esp_proposals = vec![esp(vec![KeyExchange::Ecp256])];
+            c.children.push(child("voice"));
+            c.children.push(child("video"));
+        });
+        assert!(
+            found[0]
+                .message
+                .starts_with("child net asks for PFS (a key exchange in every esp_proposal) and children voice, video do not:"),
+            "{}",
+            found[0].message
+        );
         // All with PFS: consistent.
         assert!(lint_changed(|c| {
             c.children[0].esp_proposals = vec![esp(vec![KeyExchange::X25519])];

@@ -126,3 +126,20 @@ fn diagnose_without_a_file_says_the_live_diagnosis_is_not_built() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_shipped_configurations_have_no_problems() {
+    let conf = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../conf");
+    for file in [
+        "ternd.toml",
+        "examples/demo-sun.toml",
+        "examples/road-warrior-windows.toml",
+        "examples/site-to-site-psk-east.toml",
+        "examples/site-to-site-psk-west.toml",
+    ] {
+        let path = conf.join(file);
+        let (code, stdout, stderr) = ternctl(&["diagnose", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{file}: {stdout}{stderr}");
+        assert!(stdout.ends_with(": no problems found\n"), "{stdout}");
+    }
+}
