@@ -22,6 +22,9 @@ _ternctl() {
             ternctl,decode)
                 cmd="ternctl__subcmd__decode"
                 ;;
+            ternctl,diagnose)
+                cmd="ternctl__subcmd__diagnose"
+                ;;
             ternctl,help)
                 cmd="ternctl__subcmd__help"
                 ;;
@@ -69,6 +72,9 @@ _ternctl() {
                 ;;
             ternctl__subcmd__help,decode)
                 cmd="ternctl__subcmd__help__subcmd__decode"
+                ;;
+            ternctl__subcmd__help,diagnose)
+                cmd="ternctl__subcmd__help__subcmd__diagnose"
                 ;;
             ternctl__subcmd__help,help)
                 cmd="ternctl__subcmd__help__subcmd__help"
@@ -134,7 +140,7 @@ _ternctl() {
 
     case "${cmd}" in
         ternctl)
-            opts="-h -V --socket --json --exact --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import simulate help"
+            opts="-h -V --socket --json --exact --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import diagnose simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,8 +193,30 @@ _ternctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ternctl__subcmd__diagnose)
+            opts="-h --config --socket --json --exact --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ternctl__subcmd__help)
-            opts="list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import simulate help"
+            opts="list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import diagnose simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +244,20 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__help__subcmd__decode)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__help__subcmd__diagnose)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

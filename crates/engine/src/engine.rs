@@ -1254,7 +1254,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Logs what `lint` finds in a configuration being loaded (once, by the first engine).
 fn warn_about(config: &EngineConfig) {
-    for warning in crate::lint::lint(config) {
-        tracing::warn!("configuration: {warning}");
+    for finding in crate::lint::lint(config) {
+        tracing::warn!("configuration: {finding}");
     }
 }

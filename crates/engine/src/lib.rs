@@ -57,7 +57,7 @@ pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
 pub use initial_contact::PeerStartedOver;
 pub use kernel_events::KernelEvent;
-pub use lint::lint;
+pub use lint::{lint, Finding, FindingKind};
 pub use nat::NAT_KEEPALIVE;
 pub use output::{
     ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,

@@ -11,8 +11,9 @@ Exit status:
   0  the command did what was asked
   1  it failed: the daemon refused or reported an error, the operation timed out,
      an answer was malformed, watch's stream ended, decode met an undecodable
-     message, simulate could not run the scenario
-  2  usage error: unknown command or option, missing or invalid argument
+     message, simulate could not run the scenario, diagnose found problems
+  2  usage error: unknown command or option, missing or invalid argument;
+     diagnose --config: the file does not load
   3  the daemon is unreachable: no socket at the path, or connecting was refused";
 
 /// Control a running ternd.
@@ -126,6 +127,17 @@ pub enum CliCommand {
         #[command(subcommand)]
         from: ImportFrom,
     },
+    /// Check a configuration file for settings that load but will hurt (a tunnel
+    /// that drops at every life_time, weak-only proposals, one-sided PFS, ...):
+    /// one sentence each, with the setting to change and a suggested value. Exit
+    /// status 1 if there are any, 2 if the file does not load. Does not need the
+    /// daemon.
+    Diagnose {
+        /// The configuration file to check (the live diagnosis of a running ternd
+        /// is not built yet, so this is required).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Run a scenario (TOML: both sides' configurations, the network, events) with
     /// two tern engines in virtual time and report what the tunnel went through:
     /// rekeys, collisions, hard expiries, outages. Does not need the daemon.
@@ -156,6 +168,19 @@ mod tests {
     #[test]
     fn definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn diagnose_takes_a_config_file() {
+        let cli = Cli::try_parse_from(["ternctl", "diagnose", "--config", "/tmp/t.toml"]).unwrap();
+        assert_eq!(
+            cli.command,
+            CliCommand::Diagnose {
+                config: Some(PathBuf::from("/tmp/t.toml"))
+            }
+        );
+        let cli = Cli::try_parse_from(["ternctl", "diagnose"]).unwrap();
+        assert_eq!(cli.command, CliCommand::Diagnose { config: None });
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! Exit codes ([`cli::EXIT_STATUS`] says it for users): 0 ok, 1 the operation failed
 //! (the daemon reported an error, answered nonsense or closed watch's stream), 2 usage
 //! error, 3 cannot reach the daemon. `decode` exits 1 if anything failed to decode;
-//! `simulate` exits 1 if the scenario could not be run.
+//! `simulate` exits 1 if the scenario could not be run; `diagnose --config` exits 1
+//! when the file has problems, 2 when it does not load.
 
 mod cli;
 mod decode;
+mod diagnose;
 mod format;
 mod generate;
 mod import;
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
     match &cli.command {
         CliCommand::Decode { file } => return run_decode(file, cli.json),
         CliCommand::Simulate { file } => return run_simulate(file, cli.json),
+        CliCommand::Diagnose { config } => return run_diagnose(config.as_deref(), cli.json),
         CliCommand::Watch { connection } => return run_watch(&cli, connection.clone()),
         CliCommand::Completions { shell } => {
             return print_bytes(&generate::completions(*shell));
@@ -225,6 +228,28 @@ fn run_import(file: &std::path::Path, as_json: bool) -> ExitCode {
     }
 }
 
+/// `ternctl diagnose --config FILE`: the lint's findings on stdout; 0 when there
+/// are none, 1 when there are, 2 when the file does not load (its errors on
+/// stderr) or no file was given.
+fn run_diagnose(config: Option<&std::path::Path>, as_json: bool) -> ExitCode {
+    let outcome = match config {
+        Some(path) => diagnose::config_file(path),
+        None => diagnose::Outcome::Usage(
+            "diagnosing a running ternd is not built yet; give the file to check with \
+             `ternctl diagnose --config FILE`"
+                .into(),
+        ),
+    };
+    let (stdout, stderr) = if as_json {
+        (outcome.json_stdout(), outcome.json_stderr())
+    } else {
+        (outcome.text_stdout(), outcome.text_stderr())
+    };
+    print_stdout(&stdout);
+    eprint!("{stderr}");
+    ExitCode::from(outcome.exit_code())
+}
+
 /// `ternctl simulate`: the report to stdout; 1 if the scenario could not be run.
 fn run_simulate(file: &std::path::Path, as_json: bool) -> ExitCode {
     let report = match tern_sim::load(file).and_then(|scenario| tern_sim::run(&scenario)) {
@@ -281,6 +306,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         CliCommand::Stats => (Command::Stats, QUICK_TIMEOUT),
         CliCommand::Decode { .. }
         | CliCommand::Simulate { .. }
+        | CliCommand::Diagnose { .. }
         | CliCommand::Watch { .. }
         | CliCommand::Completions { .. }
         | CliCommand::Import { .. }

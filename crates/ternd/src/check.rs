@@ -1,7 +1,8 @@
 //! `ternd --check`: validates the configuration ternd would run with and starts
 //! nothing. Every error is printed (file:line:column: message), not only the first,
 //! so one run of `--check` is enough to fix a file; a sound file prints the
-//! connections it holds. No key material is printed.
+//! connections it holds, then the lint's warnings (settings that load but will
+//! hurt; they do not change the exit status). No key material is printed.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -29,6 +30,13 @@ pub fn check(source: &ConfigSource, out: &mut dyn Write, err: &mut dyn Write) ->
             );
             for conn in &config.engine.connections {
                 let _ = writeln!(out, "{}", describe(&tern_config::conn_info(conn)));
+            }
+            let findings = tern_engine::lint(&config.engine);
+            for finding in &findings {
+                let _ = writeln!(out, "warning: {finding}");
+            }
+            if !findings.is_empty() {
+                let _ = writeln!(out, "{origin}: {} warning(s)", findings.len());
             }
             ExitCode::SUCCESS
         }
@@ -90,5 +98,34 @@ mod tests {
         assert!(out.contains("demo: to 192.0.2.2, auth psk"), "{out}");
         assert!(out.contains("net: 10.1.0.0/24 <=> 10.2.0.0/24"), "{out}");
         assert!(!out.contains("tern-demo-psk"), "no key material: {out}");
+        assert!(!out.contains("warning"), "the demo is sound: {out}");
+    }
+
+    #[test]
+    fn settings_that_will_hurt_are_warnings_after_the_connections() {
+        let dir = std::env::temp_dir().join(format!("tern-check-lint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ternd.toml");
+        let demo = tern_config::DEFAULT_CONFIG;
+        std::fs::write(
+            &path,
+            demo.replace(
+                "[connections.demo]\n",
+                "[connections.demo]\ndpd_delay = 1\n",
+            ),
+        )
+        .unwrap();
+        let (code, out, err) = run(&ConfigSource::File(path.clone()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            code,
+            ExitCode::SUCCESS,
+            "warnings do not fail the check: {err}"
+        );
+        let warning = out
+            .find("warning: connection demo: dpd_delay (1s)")
+            .expect(&out);
+        assert!(out.find("net: 10.1.0.0/24").unwrap() < warning, "{out}");
+        assert!(out.ends_with("1 warning(s)\n"), "{out}");
     }
 }

@@ -263,6 +263,50 @@ fn check_lists_the_connections_of_a_sound_file() {
 }
 
 #[test]
+fn check_warns_about_settings_that_load_but_will_hurt() {
+    let dir = temp_dir("check-lint");
+    let path = dir.join("hurts.toml");
+    std::fs::write(
+        &path,
+        "[connections.x]\nauth = \"psk\"\npsk = \"a-long-enough-pre-shared-key\"\n\
+         local_id = \"moon.example\"\ndpd_delay = 2\n\n\
+         [connections.x.children.net]\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\n\
+         rekey_time = 0\nlife_time = \"1h\"\n",
+    )
+    .unwrap();
+    let out = ternd(&["--check", "-c", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "warnings only: {stdout}{stderr}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].ends_with("OK, 1 connection(s)"), "{stdout}");
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "warning: connection x: dpd_delay (2s) is shorter than the first retransmission wait (4s)"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "warning: connection x, child net: rekey_time is 0 (rekeying off) but life_time is 1h"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&format!("{}: 2 warning(s)", path.display()).as_str())
+    );
+    assert!(
+        !stdout.contains("a-long-enough"),
+        "no key material: {stdout}"
+    );
+}
+
+#[test]
 fn check_without_config_checks_the_etc_file() {
     let out = ternd_without_etc(&["--check"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
