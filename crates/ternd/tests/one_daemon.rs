@@ -13,7 +13,15 @@ use common::{temp_dir, Daemon, Net, TERND};
 /// Runs a second ternd in `ns` to its end (it must end within 10 s).
 fn second_ternd(ns: &str, socket: &std::path::Path) -> Output {
     let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, TERND, "--demo", "--no-kernel", "--socket"])
+        .args([
+            "netns",
+            "exec",
+            ns,
+            TERND,
+            "--demo",
+            "--no-kernel",
+            "--socket",
+        ])
         .arg(socket)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
