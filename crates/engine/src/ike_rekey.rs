@@ -165,10 +165,8 @@ impl Ctx {
         }
         match self.finish_ike_rekey(now, sa, &rekey, &p) {
             // The old IKE SA, now without CHILD SAs, goes; what waited on it moves.
-            Ok(mut new) => {
-                move_children(sa, &mut new);
-                self.hand_over_queued(now, sa, &mut new);
-                self.new_sas.push(new);
+            Ok(new) => {
+                self.succeed(now, sa, new);
                 self.start_delete(now, sa, "rekeyed")
             }
             Err(reason) => {
@@ -374,11 +372,17 @@ impl Ctx {
             }
             return Next::Keep;
         }
-        let mut new = new;
-        move_children(sa, &mut new);
-        self.new_sas.push(new);
+        self.succeed(now, sa, new);
         self.await_peer_delete(now, sa);
         Next::Keep
+    }
+
+    /// The IKE SA that replaces `old` takes over what it carried (see
+    /// `move_children`) and its queued requests, and joins the SA table.
+    fn succeed(&mut self, now: Instant, old: &mut IkeSa, mut new: IkeSa) {
+        move_children(old, &mut new);
+        self.hand_over_queued(now, old, &mut new);
+        self.new_sas.push(new);
     }
 
     /// The peer rekeyed this IKE SA and deletes it; if it does not, we do.
@@ -411,14 +415,12 @@ impl Ctx {
             lowest(&rekey.nonce, nonce_r) < collision.lowest_nonce.as_slice()
         });
         match ours {
-            Ok(mut ours) if !ours_lowest => {
+            Ok(ours) if !ours_lowest => {
                 tracing::info!(
                     ike = sa.unique_id,
                     "simultaneous IKE rekey: ours stays; the peer deletes its new IKE SA"
                 );
-                move_children(sa, &mut ours);
-                self.hand_over_queued(now, sa, &mut ours);
-                self.new_sas.push(ours);
+                self.succeed(now, sa, ours);
                 // The peer deletes its redundant IKE SA; if it does not, we do.
                 self.await_peer_delete(now, &mut theirs);
                 self.new_sas.push(theirs);
@@ -443,9 +445,7 @@ impl Ctx {
                         "simultaneous IKE rekey: ours failed ({why}); the peer's stays"
                     ),
                 }
-                move_children(sa, &mut theirs);
-                self.hand_over_queued(now, sa, &mut theirs);
-                self.new_sas.push(theirs);
+                self.succeed(now, sa, theirs);
                 self.await_peer_delete(now, sa);
                 Next::Keep
             }
@@ -465,14 +465,12 @@ impl Ctx {
             return false;
         };
         self.stats.ike_rekey_collisions += 1;
-        let mut theirs = collision.peer_sa;
+        let theirs = collision.peer_sa;
         tracing::info!(
             ike = sa.unique_id,
             "simultaneous IKE rekey: the peer deleted the old IKE SA; its new one stays"
         );
-        move_children(sa, &mut theirs);
-        self.hand_over_queued(now, sa, &mut theirs);
-        self.new_sas.push(theirs);
+        self.succeed(now, sa, theirs);
         true
     }
 
