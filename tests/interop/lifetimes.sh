@@ -234,3 +234,66 @@ pfs_one_side() {
 
 scenario_strongswan-pfs-on-rekeys() { pfs_one_side strongswan; }
 scenario_tern-pfs-on-rekeys() { pfs_one_side tern; }
+
+# lose_ike PERCENT: each side's veth drops PERCENT % of the UDP datagrams it sends
+# (IKE on 500 and 4500), at random; ESP (IP protocol 50) passes untouched. A prio
+# qdisc sends UDP to a band with netem loss (nftables lacks the ip family in this
+# kernel; see KERNEL-TESTING.md).
+lose_ike() {
+    modprobe -a sch_prio sch_netem cls_u32 2>"$R/tc.err" || fail "modprobe for tc: $(cat "$R/tc.err")"
+    local ns
+    for ns in moon sun; do
+        tc -n "$ns" qdisc add dev "${ns}0" root handle 1: prio bands 3 \
+            priomap 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 &&
+            tc -n "$ns" qdisc add dev "${ns}0" parent 1:3 handle 30: netem loss "$1%" &&
+            tc -n "$ns" filter add dev "${ns}0" parent 1: protocol ip prio 1 u32 \
+                match ip protocol 17 0xff flowid 1:3 2>"$R/tc.err" ||
+            fail "could not make ${ns}0 lose $1 % of its IKE datagrams: $(cat "$R/tc.err")"
+    done
+    step "tc: each side loses $1 % of the IKE datagrams it sends; ESP passes"
+}
+
+# ping_longest_gap_ms SENT: the longest run of pings without an answer, in ms.
+ping_longest_gap_ms() {
+    awk -v n="$1" -v iv="$PING_INTERVAL" '
+        /bytes from/ && match($0, /icmp_seq=[0-9]+/) { got[substr($0, RSTART + 9, RLENGTH - 9) + 0] = 1 }
+        END {
+            run = 0; best = 0
+            for (i = 1; i <= n; i++) { if (i in got) run = 0; else if (++run > best) best = run }
+            printf "%d\n", best * iv * 1000
+        }' "$W/ping.txt"
+}
+
+# Short CHILD lifetimes on both sides (20 s, tern's jittered, strongSwan's default
+# jitter) and a fifth of all IKE datagrams lost each way: rekeys and DELETEs are
+# retransmitted, collisions happen, and answers come late. The life_time leaves a
+# minute for that (a whole retransmission schedule of a few tries). Whatever the order,
+# the tunnel must never be left without a CHILD SA: the longest run of unanswered
+# pings is bounded by what one exchange's retransmissions explain (10 s: the first
+# three transmissions), and at the end both sides agree on one CHILD SA.
+LOSSY_GAP_MS=10000
+scenario_lossy-ike-rekeys() {
+    lose_ike 20
+    load_demo_psk
+    start_ternd moon --config "$(tern_conf child=$'rekey_time = 20\nlife_time = 80\nrand_time = 5')"
+    start_charon sun "$PSK" "" "" $'rekey_time = 20s\n                life_time = 80s'
+    tern_initiate
+    rekey_tunnel_ready
+    ping_start 100
+    local pid sent got gap
+    pid=$(cat "$R/ping.pid")
+    wait_until 160 "the continuous ping to end" _pid_gone "$pid" || fail "the continuous ping did not end"
+    read -r sent got <<<"$(sed -nE 's/^([0-9]+) packets transmitted, ([0-9]+) received.*/\1 \2/p' "$W/ping.txt")"
+    [[ -n $sent ]] || fail "the continuous ping printed no summary"
+    gap=$(ping_longest_gap_ms "$sent")
+    expect_ternd_alive
+    local rekeys_tern rekeys_sun retrans
+    rekeys_tern=$(grep -c 'rekeying CHILD SA' "$W/moon-ternd.log")
+    rekeys_sun=$(grep -cE 'generating CREATE_CHILD_SA request [0-9]+ \[ N\(REKEY_SA\)' "$W/sun-charon.log")
+    retrans=$(grep -c 'retransmitting request' "$W/moon-ternd.log")
+    note "20 % of IKE datagrams lost: ping $sent sent, $got received, longest gap $gap ms; CHILD rekeys started by ternd $rekeys_tern, strongSwan $rekeys_sun; ternd retransmitted $retrans requests"
+    ((gap <= LOSSY_GAP_MS)) || fail "the tunnel was without a working CHILD SA for $gap ms (at most $LOSSY_GAP_MS allowed): $(ping_losses "$sent")"
+    at_least 4 "$((rekeys_tern + rekeys_sun))" "CHILD rekeys (20 s on both sides, 100 s)"
+    expect_within 30 "ternd's newest CHILD SA to be the one strongSwan lists" same_child_both_sides
+    stop_capture
+}
