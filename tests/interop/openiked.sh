@@ -5,21 +5,21 @@
 #
 # Sourced by tests/interop/run.
 
-OPENIKED_SCENARIOS=(tern-initiates-openiked openiked-initiates)
-
 # The demo connection's proposals in iked.conf's words.
 IKED_DEMO_IKESA="enc aes-128-gcm prf hmac-sha2-256 group curve25519"
 IKED_DEMO_CHILDSA="enc aes-128 auth hmac-sha1 noesn"
 # ... and ternd's ESP proposal to match (conf/ternd.toml's esp_proposals replaced).
 TERN_OPENIKED_ESP='["aes128-sha1"]'
 
-# start_ternd_for_openiked: ternd in moon with the demo configuration, its ESP proposal
-# replaced by TERN_OPENIKED_ESP.
+# start_ternd_for_openiked [CHILD_LINE...]: ternd in moon with the demo configuration,
+# its ESP proposal replaced by TERN_OPENIKED_ESP and CHILD_LINEs (e.g. "rekey_time = 10")
+# added to the child `net`.
 start_ternd_for_openiked() {
     local conf="$W/moon-ternd.toml"
-    awk -v esp="$TERN_OPENIKED_ESP" '
+    TERN_CHILD_LINES=$(printf '%s\n' "$@") awk -v esp="$TERN_OPENIKED_ESP" '
         /^esp_proposals[[:space:]]*=/ { print "esp_proposals = " esp; done = 1; next }
         { print }
+        /^\[connections\.demo\.children\.net\][[:space:]]*$/ { print ENVIRON["TERN_CHILD_LINES"] }
         END { exit !done }' "$TERN_ROOT/conf/ternd.toml" >"$conf" ||
         fail "conf/ternd.toml has no esp_proposals line to replace"
     start_ternd moon --config "$conf"
@@ -147,3 +147,73 @@ scenario_openiked-initiates() {
 
 _sun_lacks_spis() { ! xfrm_esp_spis sun | grep -qE "^($1|$2)$"; }
 _moon_lacks_spis() { ! xfrm_esp_spis moon | grep -qE "^($1|$2)$"; }
+
+# --- CHILD SA rekeys with OpenIKED, a continuous ping through them all (the zero-loss
+# rule of the strongSwan rekey scenarios: ping_start/ping_finish in run).
+
+# _kernels_settled: one CHILD SA left on each side (2 ESP SAs in each kernel) and the
+# two kernels agree on it.
+_kernels_settled() {
+    local a b
+    a=$(ip -n moon xfrm state | xfrm_state_esp_spis | sort | tr '\n' ' ')
+    b=$(ip -n sun xfrm state | xfrm_state_esp_spis | sort | tr '\n' ' ')
+    [[ $a == "$b" && $(wc -w <<<"$a") == 2 ]]
+}
+
+# run_iked_rekeys SECS: the continuous ping for SECS seconds, then its verdict (no packet
+# lost), both sides settled on one CHILD SA that they agree on, and ternd's IKE SA
+# unchanged (a CHILD SA rekey never replaces it). Sets REKEYS_BY_TERN and REKEYS_BY_IKED
+# (CREATE_CHILD_SA requests sent, from the logs) and SEEN_SPIS (outbound SPIs moon used).
+REKEYS_BY_IKED=0 SEEN_SPIS=0
+run_iked_rekeys() {
+    local secs=$1 ike_before ike_after t_end seen=() spi
+    ike_before=$(tern_ike_spis)
+    ping_start "$secs"
+    _now && t_end=$((NOW_MS + secs * 1000))
+    while _now && ((NOW_MS < t_end)); do
+        spi=$(xfrm_esp_spi_to moon "$TOPO_SUN_WAN" | tail -n1)
+        [[ -z $spi || " ${seen[*]} " == *" $spi "* ]] || seen+=("$spi")
+        expect_ternd_alive
+        expect_iked_alive
+        _nap 0.5
+    done
+    ping_finish
+    expect_within 20 "both kernels settle on one CHILD SA they agree on" _kernels_settled
+    expect_within 10 "ikectl show sa lists an ESTABLISHED IKE SA with its CHILD SA" iked_child_established
+    expect_within 10 "ternctl list-sas shows demo ESTABLISHED with CHILD SA net INSTALLED" tern_child_installed "$R/moon-ternd"
+    check_spis_match_kernels
+    ike_after=$(tern_ike_spis)
+    [[ "$ike_after" == "$ike_before" ]] || fail "ternd's IKE SA changed from $ike_before to $ike_after"
+    stop_capture
+    check_ike_ports
+    REKEYS_BY_TERN=$(grep -c 'rekeying CHILD SA' "$W/moon-ternd.log")
+    REKEYS_BY_IKED=$(grep -c 'send CREATE_CHILD_SA req' "$W/sun-iked.log")
+    SEEN_SPIS=${#seen[@]}
+    note "rekeys: ternd logged $REKEYS_BY_TERN 'rekeying CHILD SA', iked sent $REKEYS_BY_IKED CREATE_CHILD_SA requests; moon sent with $SEEN_SPIS different outbound SPIs: ${seen[*]}"
+}
+
+# ternd rekeys the CHILD SA every 10 s; iked (lifetime 3 h) only answers.
+scenario_tern-rekeys-child-openiked() {
+    load_demo_psk
+    start_ternd_for_openiked "rekey_time = 10" "rand_time = 0" "life_time = 30"
+    start_iked passive
+    tern_initiate
+    check_iked_tunnel_up
+    run_iked_rekeys 42
+    ((REKEYS_BY_TERN >= 3)) || fail "ternd rekeyed the CHILD SA $REKEYS_BY_TERN times, expected at least 3 (rekey_time 10 s, 42 s)"
+    ((SEEN_SPIS >= 4)) || fail "moon sent with $SEEN_SPIS different outbound SPIs, expected at least 4 (3 rekeys)"
+}
+
+# iked rekeys the CHILD SA (its lifetime IKED_REKEY_LIFETIME); ternd (1 h) only answers.
+IKED_REKEY_LIFETIME=15
+scenario_openiked-rekeys-child() {
+    load_demo_psk
+    start_ternd_for_openiked
+    start_iked passive "lifetime $IKED_REKEY_LIFETIME"
+    tern_initiate
+    check_iked_tunnel_up
+    run_iked_rekeys 50
+    ((REKEYS_BY_IKED >= 2)) || fail "iked sent $REKEYS_BY_IKED CREATE_CHILD_SA requests, expected at least 2 (lifetime ${IKED_REKEY_LIFETIME} s, 50 s)"
+    ((SEEN_SPIS >= 3)) || fail "moon sent with $SEEN_SPIS different outbound SPIs, expected at least 3 (2 rekeys)"
+    ((REKEYS_BY_TERN == 0)) || fail "ternd rekeyed $REKEYS_BY_TERN times although its rekey_time is 1 h"
+}

@@ -37,6 +37,8 @@ declare -A SCENARIO_SUMMARY=(
     [ipv6]="IPv6 in IPv6, IPv4 in IPv6, IPv6 in IPv4, each from both sides, ping through ESP"
     [ts-narrowing]="traffic selectors narrowed by either side (/16 to /24, all protocols to ICMP); both kernels' policies"
     [several-children]="two CHILD SAs on one IKE SA made by each side; strongSwan deletes one, the other goes on"
+    [tern-initiates-openiked]="OpenIKED 7.2 (iked) responds: tern initiates, both kernels agree, ikectl lists the SA, ping through ESP, tern deletes, nothing left"
+    [openiked-initiates]="OpenIKED 7.2 (iked, active policy) initiates: tern responds, checked on both sides, ping through ESP; tern's delete removes iked's SAs"
     [imported-swanctl]="moon's swanctl.conf converted by ternctl import swanctl, run by ternd against charon with the original: tunnel up, ping through ESP, nothing left out"
     [tern-keyingtries]="ternd starts the tunnel while strongSwan is not running: unanswered attempts are tried again (keyingtries = 0) until strongSwan starts, then the tunnel comes up"
     [dpd-trap]="strongSwan killed: tern's DPD finds it dead and (dpd_action = trap) leaves the trap, not a restart; strongSwan back, a ping brings the tunnel up"
