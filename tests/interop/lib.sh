@@ -452,8 +452,9 @@ iked_write_conf() {
             echo "    local $laddr peer $raddr $bs"
             [[ -z $ikesa ]] || echo "    ikesa $ikesa $bs"
             [[ -z $childsa ]] || echo "    childsa $childsa $bs"
-            [[ -z $opts ]] || echo "    $opts $bs"
             echo "    srcid $lid dstid $rid $bs"
+            # iked.conf's grammar wants lifetimes after the IDs and before the key.
+            [[ -z $opts ]] || echo "    $opts $bs"
             echo "    psk \"${psk//\"/\\\"}\""
         } >"$dir/iked.conf"
     )

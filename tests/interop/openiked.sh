@@ -160,12 +160,42 @@ _kernels_settled() {
     [[ $a == "$b" && $(wc -w <<<"$a") == 2 ]]
 }
 
+# _all_agree_on_one_child: both kernels hold the same single CHILD SA (2 ESP SAs), ternctl
+# lists it INSTALLED with those SPIs, ikectl lists both SPIs under an ESTABLISHED IKE
+# SA. Sets AGREED to the pair.
+AGREED=
+_all_agree_on_one_child() {
+    local to_sun from_sun tern_in tern_out out
+    _kernels_settled || return 1
+    to_sun=$(xfrm_esp_spi_to moon "$TOPO_SUN_WAN")
+    from_sun=$(xfrm_esp_spi_to moon "$TOPO_MOON_WAN")
+    tern_child_installed "$R/moon-ternd" || return 1
+    read -r tern_in tern_out <<<"$(tern_child_spis "$R/moon-ternd")"
+    [[ $tern_in == "$from_sun" && $tern_out == "$to_sun" ]] || return 1
+    out=$(iked_show_sa) || return 1
+    iked_child_established || return 1
+    grep -q "ESP 0x$to_sun in " <<<"$out" && grep -q "ESP 0x$from_sun out " <<<"$out" || return 1
+    _kernels_settled || return 1
+    AGREED="moon->sun $to_sun, sun->moon $from_sun"
+}
+
 # run_iked_rekeys SECS: the continuous ping for SECS seconds, then its verdict (no packet
 # lost), both sides settled on one CHILD SA that they agree on, and ternd's IKE SA
 # unchanged (a CHILD SA rekey never replaces it). Sets REKEYS_BY_TERN and REKEYS_BY_IKED
 # (CREATE_CHILD_SA requests sent, from the logs) and SEEN_SPIS (outbound SPIs moon used).
+#
+# A ping lost at a CHILD SA handover is excused (once per new CHILD SA, within
+# HANDOVER_WINDOW_MS of ternd installing it) when iked answered the rekey: iked as
+# responder installs its new SAs and sends on the new outbound one right after its
+# CREATE_CHILD_SA answer ("send CREATE_CHILD_SA res", then "pfkey_sa_add"), so a reply
+# that overtakes the answer reaches ternd before ternd can have the inbound SA (its keys
+# come from the answer's nonce). Seen: moon sent icmp_seq 109 on the old SPI at
+# .755811, iked answered on the new one at .755866, ternd installed it at .756893.
 REKEYS_BY_IKED=0 SEEN_SPIS=0
 run_iked_rekeys() {
+    HANDOVER_LOSS_OK=1
+    HANDOVER_LOG_PATTERN='CHILD SA installed'
+    HANDOVER_WHY="ternd installing a rekeyed CHILD SA (one at most each): iked, answering the rekey, sends on its new SA right after its answer, before ternd has the answer's keys"
     local secs=$1 ike_before ike_after t_end seen=() spi
     ike_before=$(tern_ike_spis)
     ping_start "$secs"
@@ -178,10 +208,9 @@ run_iked_rekeys() {
         _nap 0.5
     done
     ping_finish
-    expect_within 20 "both kernels settle on one CHILD SA they agree on" _kernels_settled
-    expect_within 10 "ikectl show sa lists an ESTABLISHED IKE SA with its CHILD SA" iked_child_established
-    expect_within 10 "ternctl list-sas shows demo ESTABLISHED with CHILD SA net INSTALLED" tern_child_installed "$R/moon-ternd"
-    check_spis_match_kernels
+    # Rekeys go on while this looks, so it looks again until one look finds all agreed.
+    expect_within 30 "ternd, iked and both kernels agree on one CHILD SA" _all_agree_on_one_child
+    step "agreed: $AGREED"
     ike_after=$(tern_ike_spis)
     [[ "$ike_after" == "$ike_before" ]] || fail "ternd's IKE SA changed from $ike_before to $ike_after"
     stop_capture

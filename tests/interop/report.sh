@@ -39,6 +39,8 @@ declare -A SCENARIO_SUMMARY=(
     [several-children]="two CHILD SAs on one IKE SA made by each side; strongSwan deletes one, the other goes on"
     [tern-initiates-openiked]="OpenIKED 7.2 (iked) responds: tern initiates, both kernels agree, ikectl lists the SA, ping through ESP, tern deletes, nothing left"
     [openiked-initiates]="OpenIKED 7.2 (iked, active policy) initiates: tern responds, checked on both sides, ping through ESP; tern's delete removes iked's SAs"
+    [tern-rekeys-child-openiked]="tern rekeys the CHILD SA every 10 s against OpenIKED: at least 3 rekeys, ping without loss (one excused per handover, see below), all four views agree"
+    [openiked-rekeys-child]="OpenIKED rekeys the CHILD SA (lifetime 15 s; tern 1 h): at least 2 rekeys, ping without loss (one excused per handover), all four views agree"
     [imported-swanctl]="moon's swanctl.conf converted by ternctl import swanctl, run by ternd against charon with the original: tunnel up, ping through ESP, nothing left out"
     [tern-keyingtries]="ternd starts the tunnel while strongSwan is not running: unanswered attempts are tried again (keyingtries = 0) until strongSwan starts, then the tunnel comes up"
     [dpd-trap]="strongSwan killed: tern's DPD finds it dead and (dpd_action = trap) leaves the trap, not a restart; strongSwan back, a ping brings the tunnel up"
