@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Scenarios against OpenIKED (iked, Debian 12's openiked 7.2) instead of strongSwan:
-# ternd in moon, iked in sun, the same topology, PSK and proposals as the demo
-# configuration (AES-GCM-16 128, PRF SHA2-256, X25519; ESP AES-GCM-16 128).
+# ternd in moon, iked in sun, the same topology, PSK and IKE proposal as the demo
+# configuration (AES-GCM-16 128, PRF SHA2-256, X25519). ESP is AES-128-CBC with
+# HMAC-SHA1-96: through PF_KEY this iked installs neither AES-GCM nor HMAC-SHA2 (see
+# docs/INTEROP.md, OpenIKED).
 #
 # Sourced by tests/interop/run.
 
