@@ -3,7 +3,7 @@
 # tests/demo/run and tests/run-all all source this one file.
 #
 # Sections: paths and messages | waiting | packages | the kernel (ESP or not) |
-# the moon/sun topology | strongSwan (charon) | ternd.
+# the moon/sun topology | strongSwan (charon) | OpenIKED (iked) | ternd.
 
 # ---------------------------------------------------------------------------
 # Paths and messages
@@ -66,6 +66,8 @@ TERN_DEBIAN_PACKAGES+=(openssl)
 # The ternd metrics test (crates/ternd/tests/metrics.rs) checks its scrapes with
 # promtool; curl scrapes.
 TERN_DEBIAN_PACKAGES+=(prometheus curl)
+# The OpenIKED scenarios (openiked.sh): iked and ikectl, OpenIKED 7.2 in Debian 12.
+TERN_DEBIAN_PACKAGES+=(openiked)
 
 # Installs the packages that dpkg does not know as installed. Needs root and apt-get.
 ensure_debian_packages() {
@@ -416,6 +418,104 @@ swanctl_text_child_spis() {
 # swanctl_text_children: the CHILD SA lines of `swanctl --list-sas` output on stdin, e.g.
 # "  net: #3, reqid 1, INSTALLED, TUNNEL, ESP:AES_GCM_16-128".
 swanctl_text_children() { grep -E '^  [^ ]+: #[0-9]+,'; }
+
+# ---------------------------------------------------------------------------
+# OpenIKED: one iked per namespace, like charon in a mount namespace of its own with
+# /etc/iked.conf, /etc/iked (keys) and /run (its control socket, /run/iked.sock) bound
+# from its directory. iked talks to the kernel through PF_KEY (af_key), not netlink.
+
+IKED=/usr/sbin/iked
+IKECTL=/usr/sbin/ikectl
+
+# iked_write_conf DIR MODE LOCAL_ADDR REMOTE_ADDR LOCAL_ID REMOTE_ID LOCAL_NET REMOTE_NET PSK
+#                 [IKESA [CHILDSA [OPTIONS]]]
+# DIR/iked.conf with one policy `demo`. MODE: active (iked initiates as soon as it has
+# loaded it, and again whenever the SA is gone) or passive (it only responds). IKESA and
+# CHILDSA are iked.conf's transform lists, e.g. "enc aes-128-gcm prf hmac-sha2-256 group
+# curve25519" and "enc aes-128-gcm"; empty: iked's defaults. OPTIONS: more of the
+# policy's words, e.g. "lifetime 10".
+iked_write_conf() {
+    local dir=$1 mode=$2 laddr=$3 raddr=$4 lid=$5 rid=$6 lnet=$7 rnet=$8 psk=$9
+    local ikesa=${10:-} childsa=${11:-} opts=${12:-} bs='\'
+    mkdir -p "$dir/run" "$dir/etc-iked"/{ca,certs,crls,private,pubkeys}
+    # iked will not start without a key of its own, even for PSK: a throwaway one (the
+    # host's /etc/iked/private/local.key stays the host's).
+    [[ -f "$dir/etc-iked/private/local.key" ]] ||
+        openssl ecparam -genkey -name prime256v1 -noout -out "$dir/etc-iked/private/local.key" 2>/dev/null ||
+        warn "could not make a private key for iked"
+    # iked refuses a configuration file others may read (it holds the PSK).
+    (
+        umask 077
+        {
+            echo "ikev2 \"demo\" $mode esp $bs"
+            echo "    from $lnet to $rnet $bs"
+            echo "    local $laddr peer $raddr $bs"
+            [[ -z $ikesa ]] || echo "    ikesa $ikesa $bs"
+            [[ -z $childsa ]] || echo "    childsa $childsa $bs"
+            echo "    srcid $lid dstid $rid $bs"
+            # iked.conf's grammar wants lifetimes after the IDs and before the key.
+            [[ -z $opts ]] || echo "    $opts $bs"
+            echo "    psk \"${psk//\"/\\\"}\""
+        } >"$dir/iked.conf"
+    )
+}
+
+# iked_start NS DIR LOG: starts iked in NS in the foreground (-d), verbose, logging to
+# LOG, with DIR's configuration; waits until it has its configuration (the last of it,
+# the global settings, is logged as "config_getstatic: ...") and answers ikectl.
+# Records the pid in DIR/iked.pid. An IKE_SA_INIT that arrives before then is dropped
+# by iked's configuration reset (seen: "sa_free: reload").
+iked_start() {
+    local ns=$1 dir=$2 log=$3
+    [[ -x $IKED ]] || {
+        warn "iked not installed (Debian package openiked)"
+        return 1
+    }
+    # PF_KEY: a module in the UML guest's kernel.
+    modprobe af_key 2>/dev/null
+    "$IKED" -n -f "$dir/iked.conf" >"$dir/iked-check.txt" 2>&1 || {
+        warn "iked rejects its configuration: $(tr '\n' ' ' <"$dir/iked-check.txt")"
+        return 1
+    }
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    ip netns exec "$ns" unshare -m --propagation private sh -c '
+        dir=$1
+        mount --bind "$dir/etc-iked" /etc/iked &&
+        mount --bind "$dir/iked.conf" /etc/iked.conf &&
+        mount --bind "$dir/run" /run || exit 1
+        exec "$2" -d -vv </dev/null' iked "$dir" "$IKED" >"$log" 2>&1 &
+    local pid=$!
+    echo "$pid" >"$dir/iked.pid"
+    if ! wait_until 20 "iked in $ns to load its configuration" _iked_configured "$pid" "$log" ||
+        ! kill -0 "$pid" 2>/dev/null; then
+        warn "iked in $ns did not get ready${LAST_WARNING:+ ($LAST_WARNING)}; last log lines: $(tail -n 4 "$log" | tr '\n' ' ')"
+        return 1
+    fi
+    wait_until 10 "ikectl to reach iked in $ns" ikectl_in "$dir" show sa
+}
+
+# _iked_configured PID LOG: iked has logged its global settings, or died (then the
+# caller looks at the pid).
+_iked_configured() { grep -q '^config_getstatic: ' "$2" || ! kill -0 "$1" 2>/dev/null; }
+
+# ikectl_in DIR ARGS...: ikectl talking to DIR's iked (its socket is on a tmpfs every
+# namespace sees).
+ikectl_in() {
+    local dir=$1
+    shift
+    "$IKECTL" -s "$dir/run/iked.sock" "$@"
+}
+
+# iked_stop DIR: SIGTERM, then SIGKILL if it has not gone after 5 s. iked's privilege-
+# separated children follow their parent.
+iked_stop() {
+    local pidfile="$1/iked.pid"
+    [[ -f "$pidfile" ]] || return 0
+    _stop_pid "$(cat "$pidfile")"
+    rm -f "$pidfile"
+}
+
+iked_running() { [[ -f "$1/iked.pid" ]] && kill -0 "$(cat "$1/iked.pid")" 2>/dev/null; }
 
 # ---------------------------------------------------------------------------
 # ternd: the daemon under test, run in a namespace with its socket in its work directory.
