@@ -372,7 +372,7 @@ impl Ctx {
         if self.config.emulate.no_recreate_after_expiry {
             return;
         }
-        // A tunnel configured to stay up is not left down.
+        // Both ends are alive: the child is not left down.
         self.restart_child(
             now,
             sa,
