@@ -20,6 +20,8 @@ fn main() -> std::process::ExitCode {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_writer(std::io::stderr)
+            .without_time()
+            .with_ansi(false)
             .init();
     }
     let draws = seeds(DEFAULT_SEEDS);

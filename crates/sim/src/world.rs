@@ -234,8 +234,9 @@ impl World {
                 ));
             }
             self.deliver_due();
-            for host in &mut self.hosts {
-                host.engine.handle_timeout(self.now);
+            for i in 0..2 {
+                let _in = self.span(i).entered();
+                self.hosts[i].engine.handle_timeout(self.now);
             }
             while watching
                 && self
@@ -280,7 +281,11 @@ impl World {
 
     fn command(&mut self, i: usize, command: Command) {
         let what = format!("{command:?}");
-        if let Err(e) = self.hosts[i].engine.handle_command(self.now, command) {
+        let result = {
+            let _in = self.span(i).entered();
+            self.hosts[i].engine.handle_command(self.now, command)
+        };
+        if let Err(e) = result {
             self.note(Some(i), format!("{what} refused: {e}"));
         }
     }
@@ -327,6 +332,13 @@ impl World {
 
     /// Moves datagrams onto the wire and applies kernel operations and events,
     /// until both engines have nothing more to say at this instant.
+    /// A span naming the side and the virtual time, so that the engines' logs
+    /// (RUST_LOG=...) read as one timeline.
+    fn span(&self, i: usize) -> tracing::Span {
+        let t = self.now.saturating_duration_since(self.start).as_secs_f64();
+        tracing::info_span!("sim", t, side = SIDE_NAMES[i])
+    }
+
     fn settle_messages(&mut self) {
         for i in 0..2 {
             self.hosts[i].drain_local();
@@ -379,6 +391,7 @@ impl World {
             if d.to == 0 && self.nat_expired() {
                 continue;
             }
+            let _in = self.span(d.to).entered();
             self.hosts[d.to]
                 .engine
                 .handle_datagram(self.now, d.dst, d.from, &d.payload);
@@ -443,7 +456,7 @@ impl World {
         }
         self.timeline.push(TimelineEntry {
             at_s: (self.now - self.start).as_secs_f64(),
-            side: side.map(|i| if i == 0 { "local" } else { "peer" }),
+            side: side.map(|i| SIDE_NAMES[i]),
             what,
         });
     }
@@ -603,6 +616,9 @@ impl TunnelWatch {
         }
     }
 }
+
+/// The hosts' names, by index.
+const SIDE_NAMES: [&str; 2] = ["local", "peer"];
 
 fn index(side: Side) -> usize {
     match side {
