@@ -356,11 +356,11 @@ impl Ctx {
         limit: &str,
     ) {
         self.stats.child_hard_expiries += 1;
-        let Some((spi_in, name)) = sa
+        let Some((spi_in, name, successor)) = sa
             .children
             .iter()
             .find(|c| c.unique_id == id)
-            .map(|c| (c.spi_in, c.name.clone()))
+            .map(|c| (c.spi_in, c.name.clone(), c.successor))
         else {
             return;
         };
@@ -369,6 +369,13 @@ impl Ctx {
         self.retire_child(now, sa, id, &why, false);
         // Tell the peer, so it does not keep sending into an SA we dropped.
         self.request_child_delete(now, sa, spi_in, "hard expiry");
+        if let Some(new) = sa
+            .children
+            .iter_mut()
+            .find(|c| Some(c.unique_id) == successor)
+        {
+            new.predecessor_deleted_by_us = true;
+        }
         if self.config.emulate.no_recreate_after_expiry {
             return;
         }
@@ -485,20 +492,25 @@ impl Ctx {
         if !sa.is_established() {
             return;
         }
-        let due: Vec<(u64, ChildState, bool)> = sa
+        let due: Vec<(u64, ChildState, bool, bool)> = sa
             .children
             .iter()
             .filter_map(|c| {
                 let expired = c.expire_at.is_some_and(|t| t <= now);
                 let rekey =
                     c.state == ChildState::Installed && c.rekey_at.is_some_and(|t| t <= now);
-                (expired || rekey).then_some((c.unique_id, c.state, expired))
+                let replaced = c.successor.is_some();
+                (expired || rekey).then_some((c.unique_id, c.state, expired, replaced))
             })
             .collect();
-        for (id, state, expired) in due {
+        for (id, state, expired, replaced) in due {
             match (state, expired) {
-                (ChildState::Rekeyed, true) => self.rekeyed_child_due(now, sa, id),
                 (ChildState::Deleting, _) => {}
+                // Replaced by the peer's rekey, ours perhaps still in flight (a
+                // collision not yet settled): the successor carries the tunnel, and
+                // a DELETE now would meet the peer's rekey.
+                (ChildState::Rekeyed, true) => self.rekeyed_child_due(now, sa, id),
+                (ChildState::Rekeying, true) if replaced => self.rekeyed_child_due(now, sa, id),
                 (_, true) => self.child_hard_expired(now, sa, id, "life_time"),
                 (_, false) => self.start_child_rekey(now, sa, id),
             }

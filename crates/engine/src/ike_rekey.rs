@@ -61,7 +61,17 @@ impl Ctx {
                         "IKE SA life_time reached before a rekey succeeded (hard expiry)";
                     self.stats.ike_hard_expiries += 1;
                     sa.end_cause = Some(crate::end_action::EndCause::Expired);
-                    let next = self.start_delete(now, sa, WHY);
+                    let next = if sa.in_flight.is_some() {
+                        // Our request in flight holds the window: a DELETE would
+                        // wait behind it while the expired SA went on answering
+                        // and finishing exchanges (a rekey making a new IKE SA out
+                        // of an expired one, a peer's retransmitted IKE_AUTH
+                        // completing it on the peer's side). It goes now, without
+                        // a word; the restart's INITIAL_CONTACT tells the peer.
+                        Next::Destroy(WHY.into())
+                    } else {
+                        self.start_delete(now, sa, WHY)
+                    };
                     // The tunnel is down from now: bring it back now, not once the
                     // peer confirmed the DELETE (a whole retransmission schedule
                     // when its answer is lost).

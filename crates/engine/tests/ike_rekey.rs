@@ -312,3 +312,46 @@ fn an_old_ike_sa_whose_delete_is_unanswered_is_not_a_hard_expiry() {
     // Rekeyed every 100 s: three old IKE SAs, each gone at its life_time.
     assert_eq!(ends, ["rekeyed"; 3]);
 }
+
+/// The IKE SA reaches its life_time while its rekey is unanswered: the rekey
+/// holds the window, so a DELETE could not go out, and the expired SA would go on
+/// answering and finishing exchanges (the rekey's late answer made a new IKE SA
+/// out of it, only to delete that at once; seen in the property search, seed
+/// 368, where the peer then kept that one as the survivor of two). Now it ends at
+/// once, and the restart's INITIAL_CONTACT tells the peer.
+#[test]
+fn an_ike_sa_expiring_with_its_rekey_unanswered_ends_at_once_and_comes_back() {
+    let a = ike_lifetime(moon_config(), 100, 110, 0);
+    let mut pair = Pair::new(a, sun_config());
+    up(&mut pair);
+    let (before, _) = assert_one_ike_sa(&pair);
+    let start = pair.start;
+    let clock = std::rc::Rc::new(std::cell::Cell::new(pair.now));
+    let seen = clock.clone();
+    // Sun hears nothing from moon between 99 s and 112 s.
+    pair.network = Box::new(move |_, from_a| {
+        let t = seen.get() - start;
+        if from_a && t >= secs(99) && t < secs(112) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    for _ in 0..111 {
+        clock.set(pair.now);
+        pair.run_for(secs(1));
+    }
+    let moon = pair.a.engine.list_sas(pair.now);
+    assert!(
+        moon.iter().all(|sa| sa.unique_id != before.unique_id),
+        "the expired IKE SA is still there at {:?}: {moon:?}",
+        pair.elapsed()
+    );
+    assert_eq!(pair.a.engine.stats().ike_hard_expiries, 1);
+    for _ in 0..60 {
+        clock.set(pair.now);
+        pair.run_for(secs(1));
+    }
+    let (after, _) = assert_one_ike_sa(&pair);
+    assert_ne!(after.unique_id, before.unique_id);
+}

@@ -680,3 +680,42 @@ fn rekey_adapt_false_leaves_the_peers_rhythm_alone() {
     pair.run_for(secs(6));
     assert_one_consistent_child(&pair);
 }
+
+/// Both ends rekey the same CHILD SA at once (equal lifetimes, no jitter) and
+/// every CREATE_CHILD_SA answer is lost until after the old SA's life_time: each
+/// end has answered the other's rekey (its successor is installed) while its own
+/// is still unanswered. The old SA then goes silently: a DELETE would meet the
+/// peer's unfinished rekey, and a strongSwan-like peer drops the new SA too,
+/// leaving none (seen in the property search, seed 871). Before, that was a hard
+/// expiry with a DELETE.
+#[test]
+fn a_collision_still_unsettled_at_life_time_ends_the_old_sa_without_a_delete() {
+    let equal = lifetime(100, 110, 0);
+    let mut a = with_child_lifetime(moon_config(), equal);
+    let mut b = with_child_lifetime(sun_config(), equal);
+    a.connections[0].rekey_adapt = false;
+    b.connections[0].rekey_adapt = false;
+    b.emulate.rekey_delete_collision = true;
+    let mut pair = Pair::new(a, b);
+    up(&mut pair);
+    let start = pair.start;
+    let clock = std::rc::Rc::new(std::cell::Cell::new(pair.now));
+    let seen = clock.clone();
+    pair.network = Box::new(move |t, _from_a| {
+        let child_answer = t.payload.get(18) == Some(&36)
+            && t.payload.get(19).is_some_and(|flags| flags & 0x20 != 0);
+        let lost = seen.get() - start < secs(113);
+        if child_answer && lost {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    CLOCK.with(|c| *c.borrow_mut() = Some(clock));
+    step_seconds(&mut pair, 140, |_| {});
+    for node in [&pair.a, &pair.b] {
+        assert_eq!(node.engine.stats().child_rekey_collisions, 1);
+        assert_eq!(node.engine.stats().child_hard_expiries, 0);
+    }
+    assert_one_consistent_child(&pair);
+}
