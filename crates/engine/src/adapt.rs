@@ -11,7 +11,14 @@
 //! SAs of one child at the same age twice in a row, tern rekeys that child's SAs
 //! itself a tenth before that age from then on, so the tunnel is renewed
 //! make-before-break; it says so once. `rekey_adapt = false` turns this off.
+//!
+//! IKE SAs likewise: a peer that deletes the IKE SA at the end of its life and
+//! sets up a new one at once (IKE rekeying off on its side) takes every CHILD SA
+//! down with it each time. The pattern is kept per connection and peer address,
+//! since each end takes the IKE SA it learned from along.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::engine::Ctx;
@@ -103,6 +110,27 @@ impl PeerEnds {
     }
 }
 
+/// The IKE SA lines' ends, by connection and peer address.
+#[derive(Debug, Default)]
+pub(crate) struct IkePeerEnds(HashMap<(String, IpAddr), PeerEnds>);
+
+/// The one line an IKE SA's [`PeerEnds`] follow.
+const IKE_LINE: &str = "";
+
+impl IkePeerEnds {
+    fn of(&mut self, sa: &IkeSa) -> &mut PeerEnds {
+        let key = (sa.connection.name.clone(), sa.remote.ip());
+        self.0.entry(key).or_default()
+    }
+
+    /// The age before which IKE SAs of `sa`'s connection with its peer are
+    /// rekeyed, once the pattern is seen.
+    fn rekey_before(&self, sa: &IkeSa) -> Option<Duration> {
+        let key = (sa.connection.name.clone(), sa.remote.ip());
+        self.0.get(&key)?.rekey_before(IKE_LINE)
+    }
+}
+
 /// The age before which `sa`'s CHILD SAs of `child` are rekeyed, if adapted.
 pub(crate) fn rekey_before(sa: &IkeSa, child: &str) -> Option<Duration> {
     sa.peer_ends.as_ref()?.rekey_before(child)
@@ -164,6 +192,59 @@ impl Ctx {
             let due = c.installed_at + rekey_age;
             c.rekey_at = Some(c.rekey_at.map_or(due, |t| t.min(due)));
         }
+    }
+}
+
+impl Ctx {
+    /// The peer deleted IKE SA `sa` on its own (a close, as far as we know):
+    /// remembered, in case it now sets up a new one with us.
+    pub(crate) fn note_peer_ike_end(&mut self, now: Instant, sa: &IkeSa) {
+        let Some(since) = sa.established_at else {
+            return;
+        };
+        // One of our exchanges was on its way (our rekey, say): the DELETE may
+        // have been the peer's answer to that, not the end of a lifetime.
+        if !sa.connection.rekey_adapt || sa.in_flight.is_some() {
+            return;
+        }
+        let age = now.saturating_duration_since(since);
+        self.ike_peer_ends.of(sa).deleted(IKE_LINE, age, now);
+    }
+
+    /// The peer set up IKE SA `sa` with us: if it deleted the previous one a
+    /// moment before, at about the age it did last time, we rekey this
+    /// connection's IKE SAs with that peer first from now on.
+    pub(crate) fn note_peer_ike_recreate(&mut self, now: Instant, sa: &mut IkeSa) {
+        if !sa.connection.rekey_adapt {
+            return;
+        }
+        let Some(rekey_age) = self.ike_peer_ends.of(sa).recreated(IKE_LINE, now) else {
+            return;
+        };
+        let age = rekey_age + rekey_age / 9;
+        tracing::warn!(
+            ike = sa.unique_id,
+            connection = sa.connection.name,
+            "the peer lets the IKE SA expire after {:.1} s and sets up a new one instead \
+             of rekeying it (IKE rekeying off on its side, or its life_time no longer than \
+             its rekey_time), taking the CHILD SAs down each time; tern now rekeys it after \
+             {:.1} s. Fix on the peer: an IKE rekey_time below its life_time; or set \
+             rekey_adapt = false here",
+            age.as_secs_f64(),
+            rekey_age.as_secs_f64()
+        );
+        self.stats.rekeys_adapted += 1;
+        self.adapt_ike_rekey(sa);
+    }
+
+    /// Brings `sa`'s rekey forward to the age its peer's IKE SAs end at, if known.
+    pub(crate) fn adapt_ike_rekey(&self, sa: &mut IkeSa) {
+        let (Some(before), Some(since)) = (self.ike_peer_ends.rekey_before(sa), sa.established_at)
+        else {
+            return;
+        };
+        let due = since + before;
+        sa.rekey_at = Some(sa.rekey_at.map_or(due, |t| t.min(due)));
     }
 }
 

@@ -101,6 +101,8 @@ pub(crate) struct Ctx {
     pub outbound_to_hold: Vec<(Spi, u64)>,
     /// Outbound SAs waiting for the IKE SA they replace to go.
     pub held_outbound: Vec<crate::held_outbound::HeldOutbound>,
+    /// The ages at which peers let IKE SAs expire (see `adapt`).
+    pub ike_peer_ends: crate::adapt::IkePeerEnds,
     /// IKE SAs (our SPIs) whose reauthentication is due (see `reauth`).
     pub reauths_due: Vec<Spi>,
     /// IKE SAs that finished reauthenticating another: that one is to go.
@@ -170,6 +172,7 @@ impl Engine {
                 outbound_to_hold: Vec::new(),
                 held_outbound: Vec::new(),
                 peers: Default::default(),
+                ike_peer_ends: Default::default(),
                 reauths_due: Vec::new(),
                 reauths_done: Vec::new(),
                 reqids: HashMap::new(),

@@ -487,6 +487,10 @@ impl Ctx {
     fn established(&mut self, now: Instant, sa: &mut IkeSa, peer_id: Identification) {
         sa.established_at = Some(now);
         self.schedule_ike_lifetime(now, sa);
+        if !sa.initiator {
+            // Perhaps just after the peer let an IKE SA with us expire.
+            self.note_peer_ike_recreate(now, sa);
+        }
         self.arm_dpd(now, sa);
         tracing::info!(
             ike = sa.unique_id,

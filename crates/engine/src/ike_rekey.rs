@@ -44,6 +44,7 @@ impl Ctx {
         sa.rekey_at = (!lifetime.rekey_time.is_zero())
             .then(|| now + lifetime.rekey_time.saturating_sub(jitter));
         sa.expire_at = (!lifetime.life_time.is_zero()).then(|| now + lifetime.life_time);
+        self.adapt_ike_rekey(sa);
         self.schedule_reauth(now, sa);
     }
 

@@ -86,6 +86,7 @@ impl Ctx {
                 Phase::Deleting(ours) => ours.clone(),
                 _ => {
                     sa.end_cause = Some(EndCause::PeerClosed);
+                    self.note_peer_ike_end(now, sa);
                     "deleted by the peer".to_string()
                 }
             };

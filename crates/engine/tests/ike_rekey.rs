@@ -355,3 +355,35 @@ fn an_ike_sa_expiring_with_its_rekey_unanswered_ends_at_once_and_comes_back() {
     let (after, _) = assert_one_ike_sa(&pair);
     assert_ne!(after.unique_id, before.unique_id);
 }
+
+/// A peer with IKE rekeying off (sun: no rekey_time, a life_time of 60 s)
+/// deletes the IKE SA at the end of its life and sets up a new one, taking the
+/// CHILD SA down each time. Twice at the same age is a pattern: moon then
+/// rekeys the IKE SA first, a tenth before that age, and sun's IKE SAs stop
+/// expiring. `rekey_adapt = false` leaves sun's rhythm alone.
+fn peer_with_ike_rekeying_off(adapt: bool) -> Pair {
+    let mut a = moon_config();
+    a.connections[0].rekey_adapt = adapt;
+    let b = ike_lifetime(sun_config(), 0, 60, 0);
+    let mut pair = Pair::new(a, b);
+    up(&mut pair);
+    pair.run_for(secs(400));
+    pair
+}
+
+#[test]
+fn a_peer_that_lets_its_ike_sas_expire_is_rekeyed_first() {
+    let pair = peer_with_ike_rekeying_off(true);
+    assert_eq!(pair.b.engine.stats().ike_hard_expiries, 2);
+    assert_eq!(pair.a.engine.stats().rekeys_adapted, 1);
+    assert!(pair.a.engine.stats().ike_rekeys_initiated >= 4);
+    assert_one_ike_sa(&pair);
+}
+
+#[test]
+fn rekey_adapt_false_leaves_the_peers_ike_rhythm_alone() {
+    let pair = peer_with_ike_rekeying_off(false);
+    assert_eq!(pair.b.engine.stats().ike_hard_expiries, 6);
+    assert_eq!(pair.a.engine.stats().rekeys_adapted, 0);
+    assert_eq!(pair.a.engine.stats().ike_rekeys_initiated, 0);
+}
