@@ -237,6 +237,17 @@ pub struct ExchangeStats {
     pub child_rekeys_initiated: u64,
     pub child_rekey_collisions: u64,
     pub child_hard_expiries: u64,
+    /// Simultaneous IKE SA rekeys settled by the nonce rule (RFC 7296 §2.8.2).
+    #[serde(default)]
+    pub ike_rekey_collisions: u64,
+    /// Lines (a child's SAs, or a connection's IKE SAs with one peer) that tern
+    /// now rekeys before the age at which the peer kept letting them expire.
+    #[serde(default)]
+    pub rekeys_adapted: u64,
+    /// Reauthentications instead of a CHILD rekey refused for PFS wanted by one
+    /// side only.
+    #[serde(default)]
+    pub pfs_reauths: u64,
     pub retransmits_sent: u64,
     pub retransmits_answered: u64,
     pub dpd_checks_sent: u64,

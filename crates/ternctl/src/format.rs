@@ -397,8 +397,12 @@ pub fn stats(s: &StatsInfo) -> String {
     }
     let _ = writeln!(
         out,
-        "IKE SAs:    {} established, {} rekeyed ({} by us), {} hard expiries",
-        x.ike_sas_established, x.ike_rekeys, x.ike_rekeys_initiated, x.ike_hard_expiries
+        "IKE SAs:    {} established, {} rekeyed ({} by us, {} collisions), {} hard expiries",
+        x.ike_sas_established,
+        x.ike_rekeys,
+        x.ike_rekeys_initiated,
+        x.ike_rekey_collisions,
+        x.ike_hard_expiries
     );
     let _ = writeln!(
         out,
@@ -408,6 +412,11 @@ pub fn stats(s: &StatsInfo) -> String {
         x.child_rekeys_initiated,
         x.child_rekey_collisions,
         x.child_hard_expiries
+    );
+    let _ = writeln!(
+        out,
+        "adapting:   {} lines rekeyed before the peer lets them expire, {} reauthentications for PFS on one side",
+        x.rekeys_adapted, x.pfs_reauths
     );
     let _ = writeln!(
         out,

@@ -159,6 +159,9 @@ pub fn info(s: Sources<'_>) -> StatsInfo {
             child_rekeys_initiated: e.child_rekeys_initiated,
             child_rekey_collisions: e.child_rekey_collisions,
             child_hard_expiries: e.child_hard_expiries,
+            ike_rekey_collisions: e.ike_rekey_collisions,
+            rekeys_adapted: e.rekeys_adapted,
+            pfs_reauths: e.pfs_reauths,
             retransmits_sent: e.retransmits_sent,
             retransmits_answered: e.retransmits_answered,
             dpd_checks_sent: e.dpd_checks_sent,
@@ -206,6 +209,9 @@ pub fn merge(parts: Vec<StatsInfo>) -> Option<StatsInfo> {
         a.child_rekeys_initiated += e.child_rekeys_initiated;
         a.child_rekey_collisions += e.child_rekey_collisions;
         a.child_hard_expiries += e.child_hard_expiries;
+        a.ike_rekey_collisions += e.ike_rekey_collisions;
+        a.rekeys_adapted += e.rekeys_adapted;
+        a.pfs_reauths += e.pfs_reauths;
         a.retransmits_sent += e.retransmits_sent;
         a.retransmits_answered += e.retransmits_answered;
         a.dpd_checks_sent += e.dpd_checks_sent;
