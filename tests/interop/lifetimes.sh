@@ -205,6 +205,11 @@ scenario_strongswan-rekey-equals-life() {
     peer_expires 'rekey_time = 9s'
 }
 
+# The issue's own figure: strongSwan's rekey_time 7 s without a life_time (life 7 s).
+scenario_strongswan-rekey-7s() {
+    peer_expires 'rekey_time = 7s'
+}
+
 # pfs_one_side WHO: PFS wanted on rekeys by WHO (tern or strongswan) only. The first
 # CHILD SA comes from IKE_AUTH, which carries no key exchange, so it is set up; every
 # CHILD rekey is refused (NO_PROPOSAL_CHOSEN), and ternd reauthenticates instead,
@@ -301,4 +306,23 @@ scenario_lossy-ike-rekeys() {
     at_least 4 "$((rekeys_tern + rekeys_sun))" "CHILD rekeys (20 s on both sides, 100 s)"
     expect_within 30 "ternd's newest CHILD SA to be the one strongSwan lists" same_child_both_sides
     stop_capture
+}
+
+# Ten colliding CHILD rekeys in a row (never-a-dead-tunnel issue): equal CHILD
+# lifetimes without jitter on both sides, 50 ms each way, rekey_time 12 s for 130 s.
+# Whatever order the answers, DELETEs and retransmissions take, every round must end
+# with one CHILD SA both sides agree on and no packet lost; a round that left none
+# (strongSwan's rekey/delete collision rule against our DELETE) is the dead tunnel.
+scenario_simultaneous-rekeys-ten() {
+    delay_link "$SIMULTANEOUS_DELAY_MS"
+    rekey_setup $'rekey_time = 12\nrand_time = 0' $'rekey_time = 12s\n                rand_time = 0s'
+    tern_initiate
+    rekey_tunnel_ready
+    run_rekeys 130
+    local collisions sun_collisions
+    collisions=$(grep -c 'simultaneous rekey:' "$W/moon-ternd.log")
+    sun_collisions=$(grep -ciE 'collision' "$W/sun-charon.log")
+    note "collisions: ternd logged $collisions 'simultaneous rekey:' lines; strongSwan's log has $sun_collisions lines mentioning a collision"
+    at_least 10 "$((REKEYS_BY_TERN + REKEYS_BY_SUN))" "CHILD rekeys started (ternd $REKEYS_BY_TERN, strongSwan $REKEYS_BY_SUN; rekey_time 12 s on both, 130 s)"
+    at_least 10 "${#SEEN_PAIRS[@]}" "different CHILD SAs ternd listed"
 }
