@@ -198,9 +198,8 @@ scenario_strongswan-rekey-off() {
 
 # strongSwan with a CHILD rekey_time below 10 s and no life_time: its default life,
 # 110 % in whole seconds, equals the rekey_time, so it never rekeys (KERNEL-TESTING.md
-# saw it with 7 s). 9 s here: ternd then rekeys every 8.1 s, which leaves the quiet
-# checks (6 s after a change, for the old inbound SA's 5 s grace) room to look; with
-# 7 s ternd adapts the same way (rekeys every 6.3 s), but no quiet check fits.
+# saw it with 7 s). 9 s here, 7 s in strongswan-rekey-7s: ternd then rekeys every
+# 8.1 s or 6.3 s.
 scenario_strongswan-rekey-equals-life() {
     peer_expires 'rekey_time = 9s'
 }
