@@ -183,7 +183,7 @@ async fn establish(
             match event {
                 Event::ChildSaInstalled { .. } => return Ok(Ok(())),
                 Event::IkeSaFailed { reason, .. } | Event::ChildSaFailed { reason, .. } => {
-                    return Ok(Err(reason))
+                    return Ok(Err(reason.text))
                 }
                 _ => {}
             }

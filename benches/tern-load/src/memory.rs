@@ -158,7 +158,7 @@ impl Pair {
                     match event {
                         Event::ChildSaInstalled { .. } => installed[side] = true,
                         Event::IkeSaFailed { reason, .. } | Event::ChildSaFailed { reason, .. } => {
-                            return Err(reason)
+                            return Err(reason.text)
                         }
                         _ => {}
                     }

@@ -200,6 +200,7 @@ mod tests {
             spi_in: None,
             spi_out: None,
             reason: None,
+            end_kind: None,
             lost: None,
         };
         let sent = event.clone();

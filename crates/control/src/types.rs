@@ -152,6 +152,9 @@ pub struct EventInfo {
     /// Why, in plain words: the cause of an end or failure, or what an end action does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The kind of an end or failure's cause, a stable name (as in `SaEndInfo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_kind: Option<String>,
     /// For [`EventKind::EventsLost`]: how many events this watcher missed because it
     /// read too slowly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -331,6 +334,14 @@ pub struct SaEndInfo {
     /// False if the SA never came up (a failed negotiation or rekey).
     pub was_up: bool,
     pub cause: String,
+    /// The cause's kind, a stable name (`rekeyed`, `deleted_by_peer`,
+    /// `hard_expiry`, ...: docs/CONTROL.md); absent from older daemons.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub end_kind: String,
+    /// Replaced by another SA that carries the same traffic (a rekey, a
+    /// reauthentication, a collision's or duplicate's redundant SA): nothing lost.
+    #[serde(default)]
+    pub routine: bool,
 }
 
 /// One IKE SA. SPIs are 16 lowercase hex digits without `0x`.
@@ -659,6 +670,8 @@ mod tests {
                         spi_out: Some("c1b2c3d4".into()),
                         was_up: true,
                         cause: "deleted by the peer".into(),
+                        end_kind: "deleted_by_peer".into(),
+                        routine: false,
                     }],
                 }],
             },
@@ -729,6 +742,7 @@ mod tests {
             spi_in: Some("c0000101".into()),
             spi_out: Some("c1b2c3d4".into()),
             reason: Some("rekeyed".into()),
+            end_kind: None,
             lost: None,
         };
         let v = serde_json::to_value(&event).unwrap();

@@ -6,6 +6,7 @@ use tern_crypto::{derive_child_keys, ChildKeys, Secret};
 use tern_wire::{DeletePayload, ExchangeType, Payload, ProtocolId};
 
 use crate::child_sa::{self, ChildSa, ChildState, Endpoints, Negotiated, INBOUND_GRACE};
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::Ctx;
 use crate::history::{SaEnd, SaKind};
 use crate::ike_sa::{IkeSa, Lingering, Purpose};
@@ -140,7 +141,7 @@ impl Ctx {
         id
     }
 
-    pub(crate) fn child_failed(&mut self, now: Instant, sa: &IkeSa, name: &str, reason: String) {
+    pub(crate) fn child_failed(&mut self, now: Instant, sa: &IkeSa, name: &str, reason: EndReason) {
         tracing::warn!(
             ike = sa.unique_id,
             connection = sa.connection.name,
@@ -176,7 +177,7 @@ impl Ctx {
         now: Instant,
         sa: &mut IkeSa,
         unique_id: u64,
-        reason: &str,
+        reason: &EndReason,
         grace: bool,
     ) {
         let Some(pos) = sa.children.iter().position(|c| c.unique_id == unique_id) else {
@@ -228,7 +229,7 @@ impl Ctx {
                 spi_in: child.spi_in,
                 spi_out: child.spi_out,
                 was_up: true,
-                cause: reason.to_string(),
+                cause: reason.clone(),
             },
         );
         self.events.push_back(Event::ChildSaDeleted {
@@ -237,7 +238,7 @@ impl Ctx {
             child: child.name,
             spi_in: child.spi_in,
             spi_out: child.spi_out,
-            reason: reason.to_string(),
+            reason: reason.clone(),
         });
     }
 
@@ -247,7 +248,7 @@ impl Ctx {
         now: Instant,
         sa: &mut IkeSa,
         unique_id: u64,
-        reason: &str,
+        reason: EndReason,
     ) {
         let Some(child) = sa.children.iter_mut().find(|c| c.unique_id == unique_id) else {
             return;
@@ -273,7 +274,13 @@ impl Ctx {
     /// Runs what is due among an IKE SA's CHILD SAs: lingering inbound SAs,
     /// rekeys, hard expiries.
     /// Sends the INFORMATIONAL DELETE for our CHILD SA `spi_in`.
-    fn request_child_delete(&mut self, now: Instant, sa: &mut IkeSa, spi_in: u32, reason: &str) {
+    fn request_child_delete(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        spi_in: u32,
+        reason: EndReason,
+    ) {
         let delete = Payload::Delete(DeletePayload {
             protocol: ProtocolId::ESP,
             spi_size: 4,
@@ -283,10 +290,7 @@ impl Ctx {
             now,
             sa,
             ExchangeType::INFORMATIONAL,
-            Purpose::DeleteChild {
-                spi_in,
-                reason: reason.to_string(),
-            },
+            Purpose::DeleteChild { spi_in, reason },
             vec![delete],
         );
     }
@@ -364,11 +368,14 @@ impl Ctx {
         else {
             return;
         };
-        let why = format!("{limit} reached before a rekey succeeded (hard expiry)");
+        let why = EndReason::new(
+            EndKind::HardExpiry,
+            format!("{limit} reached before a rekey succeeded (hard expiry)"),
+        );
         self.trap_before_retire(sa, &name, crate::end_action::EndCause::Lost);
         self.retire_child(now, sa, id, &why, false);
         // Tell the peer, so it does not keep sending into an SA we dropped.
-        self.request_child_delete(now, sa, spi_in, "hard expiry");
+        self.request_child_delete(now, sa, spi_in, why);
         if let Some(new) = sa
             .children
             .iter_mut()
@@ -406,7 +413,10 @@ impl Ctx {
                 now,
                 sa,
                 id,
-                "rekeyed, and the peer did not delete the old SA",
+                EndReason::new(
+                    EndKind::RekeyedWithoutPeerDelete,
+                    "rekeyed, and the peer did not delete the old SA",
+                ),
             );
         }
         let life_end = sa
@@ -435,7 +445,10 @@ impl Ctx {
             now,
             sa,
             id,
-            "rekeyed; the peer never deleted the old SA (removed at its life_time)",
+            &EndReason::new(
+                EndKind::RekeyedWithoutPeerDelete,
+                "rekeyed; the peer never deleted the old SA (removed at its life_time)",
+            ),
             true,
         );
     }

@@ -49,6 +49,10 @@ pub struct Emulation {
     /// A CHILD SA or IKE SA that reaches its life_time is not created again (tern
     /// and strongSwan do; some implementations leave it to the other end).
     pub no_recreate_after_expiry: bool,
+    /// A rekey of a CHILD SA the peer is rekeying itself is answered
+    /// TEMPORARY_FAILURE instead of being settled by the nonces (§2.8.1), as
+    /// some implementations do (strongSwan issue #1896's peer).
+    pub refuse_rekey_while_rekeying: bool,
 }
 
 /// strongSwan's `charon.keep_alive` default.

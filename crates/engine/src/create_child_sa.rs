@@ -11,6 +11,7 @@ use tern_wire::{
 use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated};
 use crate::child_select;
 use crate::config::{KeyExchange, Mode};
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeSa, Phase, Purpose, Queued};
 use crate::ike_sa_init::{NONCE_LEN, NONCE_RANGE};
@@ -99,7 +100,10 @@ impl Ctx {
         {
             Ok(spi) => spi,
             Err(e) => {
-                let reason = format!("cannot reserve an ESP SPI in the kernel: {e}");
+                let reason = EndReason::new(
+                    EndKind::KernelRefused,
+                    format!("cannot reserve an ESP SPI in the kernel: {e}"),
+                );
                 return self.child_exchange_failed(
                     now,
                     sa,
@@ -134,7 +138,10 @@ impl Ctx {
                     method: proposal::ke_method(*k),
                     data,
                 })),
-                Err(e) => return self.child_exchange_failed(now, sa, &ex, e.to_string(), None),
+                Err(e) => {
+                    let reason = EndReason::new(EndKind::Other, e.to_string());
+                    return self.child_exchange_failed(now, sa, &ex, reason, None);
+                }
             }
         }
         p.push(Payload::TsI(ts::to_payload(&ex.local_ts)));
@@ -164,6 +171,7 @@ impl Ctx {
         let (negotiated, keys) = match outcome {
             Ok(x) => x,
             Err(reason) => {
+                let reason = EndReason::new(EndKind::PeerMisbehaved, reason);
                 self.child_exchange_failed(now, sa, &ex, reason, Some(REFUSED_RETRY));
                 return Next::Keep;
             }
@@ -180,7 +188,8 @@ impl Ctx {
                 ike = sa.unique_id,
                 "CHILD SA rekey/delete collision, deleting the new SA too (emulating strongSwan)"
             );
-            self.start_child_delete(now, sa, new_id, "rekey/delete collision");
+            let why = EndReason::new(EndKind::CollisionLoser, "rekey/delete collision");
+            self.start_child_delete(now, sa, new_id, why);
             return Next::Keep;
         }
         let Some(old_spi) = ex.rekey_of else {
@@ -214,7 +223,10 @@ impl Ctx {
                     now,
                     sa,
                     new_id,
-                    "redundant after a simultaneous rekey (RFC 7296 §2.8.1)",
+                    EndReason::new(
+                        EndKind::CollisionLoser,
+                        "redundant after a simultaneous rekey (RFC 7296 §2.8.1)",
+                    ),
                 );
             }
             Some(_) => {
@@ -227,12 +239,12 @@ impl Ctx {
                     // The SA the peer's rekey made is the redundant one, not the successor.
                     old.successor = None;
                     let old_id = old.unique_id;
-                    self.start_child_delete(now, sa, old_id, "rekeyed");
+                    self.start_child_delete(now, sa, old_id, EndReason::rekeyed());
                 }
             }
             None => {
                 if let Some(old_id) = old.map(|o| o.unique_id) {
-                    self.start_child_delete(now, sa, old_id, "rekeyed");
+                    self.start_child_delete(now, sa, old_id, EndReason::rekeyed());
                 }
             }
         }
@@ -323,7 +335,7 @@ impl Ctx {
                             now,
                             sa,
                             &ChildExchange { spi_in: 0, ..ex },
-                            reason,
+                            EndReason::new(EndKind::NoProposal, reason),
                             Some(REFUSED_RETRY),
                         );
                     }
@@ -342,7 +354,10 @@ impl Ctx {
                         now,
                         sa,
                         old,
-                        "the peer no longer knows this CHILD SA (CHILD_SA_NOT_FOUND)",
+                        &EndReason::new(
+                            EndKind::DeletedByPeer,
+                            "the peer no longer knows this CHILD SA (CHILD_SA_NOT_FOUND)",
+                        ),
                         false,
                     );
                 }
@@ -367,7 +382,10 @@ impl Ctx {
                     now,
                     sa,
                     &ex,
-                    "the peer answered TEMPORARY_FAILURE".into(),
+                    EndReason::new(
+                        EndKind::RefusedByPeer,
+                        "the peer answered TEMPORARY_FAILURE",
+                    ),
                     Some(retry),
                 );
             }
@@ -382,6 +400,12 @@ impl Ctx {
                 {
                     self.reauthenticate_instead(now, sa, &ex.config.name, &reason, true);
                 }
+                let kind = match other {
+                    NotifyType::NO_PROPOSAL_CHOSEN => EndKind::NoProposal,
+                    NotifyType::TS_UNACCEPTABLE => EndKind::TsUnacceptable,
+                    _ => EndKind::RefusedByPeer,
+                };
+                let reason = EndReason::new(kind, reason);
                 self.child_exchange_failed(now, sa, &ex, reason, Some(REFUSED_RETRY));
             }
         }
@@ -405,7 +429,7 @@ impl Ctx {
         now: Instant,
         sa: &mut IkeSa,
         ex: &ChildExchange,
-        reason: String,
+        reason: EndReason,
         retry: Option<Duration>,
     ) {
         self.release_spi(sa, ex.spi_in);
@@ -437,7 +461,7 @@ impl Ctx {
         let retry_text = retry.map_or(String::new(), |d| {
             format!("; retrying in {} s", d.as_secs())
         });
-        let reason = format!("rekey failed: {reason}{retry_text}");
+        let reason = EndReason::new(reason.kind, format!("rekey failed: {reason}{retry_text}"));
         self.child_failed(now, sa, &ex.config.name, reason);
     }
 
@@ -524,6 +548,19 @@ impl Ctx {
                         sa,
                         NotifyType::TEMPORARY_FAILURE,
                         "that CHILD SA is already being replaced or deleted",
+                    );
+                }
+                Some(c)
+                    if c.state == ChildState::Rekeying
+                        && self.config.emulate.refuse_rekey_while_rekeying =>
+                {
+                    // Emulating peers that settle a simultaneous rekey by refusing
+                    // the other side's instead of by the nonces (§2.8.1).
+                    return refuse(
+                        self,
+                        sa,
+                        NotifyType::TEMPORARY_FAILURE,
+                        "we are rekeying that CHILD SA ourselves (emulated)",
                     );
                 }
                 Some(c) => Some((c.unique_id, c.reqid, c.name.clone())),

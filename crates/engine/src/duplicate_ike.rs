@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tern_wire::Identification;
 
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::Engine;
 use crate::ike_sa::{IkeSa, Spi};
 
@@ -142,7 +143,8 @@ impl Engine {
                     connection = sa.connection.name,
                     "two IKE SAs with one peer for one connection; deleting the lower-ranked"
                 );
-                let next = self.ctx.end_replaced(now, &mut sa, DUPLICATE, true);
+                let why = EndReason::new(EndKind::Duplicate, DUPLICATE);
+                let next = self.ctx.end_replaced(now, &mut sa, why, true);
                 self.settle_one(now, sa, next);
             }
         }

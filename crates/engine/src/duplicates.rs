@@ -14,6 +14,7 @@
 use std::time::Instant;
 
 use crate::child_sa::{ChildSa, ChildState};
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::Ctx;
 use crate::ike_sa::IkeSa;
 
@@ -70,7 +71,11 @@ impl Ctx {
                 child = name,
                 "two CHILD SAs for one child (both ends created it at once); deleting ours"
             );
-            self.start_child_delete(now, sa, loser, "duplicate: both ends created it at once");
+            let why = EndReason::new(
+                EndKind::Duplicate,
+                "duplicate: both ends created it at once",
+            );
+            self.start_child_delete(now, sa, loser, why);
         }
     }
 }

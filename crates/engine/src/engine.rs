@@ -12,6 +12,7 @@ use crate::chosen_keys::ChosenKeys;
 use crate::config::{Connection, EngineConfig};
 use crate::cookie::CookieJar;
 use crate::end_action::{self, EndCause, PendingRestart};
+use crate::end_reason::{EndKind, EndReason};
 use crate::env::Environment;
 use crate::history::{History, SaEnd, SaKind};
 use crate::identity;
@@ -29,7 +30,7 @@ pub(crate) const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) enum Next {
     Keep,
     /// Remove the SA and its kernel state, telling the user why.
-    Destroy(String),
+    Destroy(EndReason),
 }
 
 /// Commands from the control socket.
@@ -420,7 +421,8 @@ impl Engine {
             ike_ids.push(sa.unique_id);
             sa.end_cause = None;
             sa.restart = None;
-            let next = self.ctx.start_delete(now, &mut sa, reason);
+            let why = EndReason::new(EndKind::ClosedByUs, reason);
+            let next = self.ctx.start_delete(now, &mut sa, why);
             self.settle(now, sa, next);
         }
         ike_ids
@@ -721,7 +723,7 @@ impl Engine {
                 let restart = end_action::plan(&sa);
                 self.release_outbound_before_end(&sa);
                 let (ike_id, connection) = (sa.unique_id, sa.connection.name.clone());
-                self.ctx.trap_after_end(&sa, &reason);
+                self.ctx.trap_after_end(&sa, &reason.text);
                 self.ctx.destroy(now, *sa, &reason);
                 if let Some(restart) = restart {
                     // One being set up may still fail: the restart then waits
@@ -731,7 +733,9 @@ impl Engine {
                             tracing::debug!(connection, "not restarting while IKE SA {up} is up");
                             self.ctx.defer_restart(now, restart, up);
                         }
-                        None => self.ctx.schedule_restart(now, ike_id, restart, &reason),
+                        None => self
+                            .ctx
+                            .schedule_restart(now, ike_id, restart, &reason.text),
                     }
                 }
                 self.ctx.restarts_wait_no_more(now, ike_id);
@@ -1068,10 +1072,11 @@ impl Ctx {
     fn on_timeout(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
         if sa.phase_deadline.is_some_and(|d| d <= now) {
             return Next::Destroy(match sa.phase {
-                Phase::AwaitAuthRequest => {
-                    "the peer never sent IKE_AUTH (half-open IKE SA timed out)".into()
-                }
-                _ => "timed out".into(),
+                Phase::AwaitAuthRequest => EndReason::new(
+                    EndKind::HalfOpenTimeout,
+                    "the peer never sent IKE_AUTH (half-open IKE SA timed out)",
+                ),
+                _ => EndReason::new(EndKind::Unanswered, "timed out"),
             });
         }
         if let Next::Destroy(reason) = self.retransmit_due(now, sa) {
@@ -1097,10 +1102,11 @@ impl Ctx {
         if request.sends > tries {
             if matches!(request.purpose, Purpose::DeleteIke) {
                 let why = match &sa.phase {
-                    Phase::Deleting(reason) => reason.as_str(),
-                    _ => "deleted",
+                    Phase::Deleting(reason) => reason.clone(),
+                    _ => EndReason::new(EndKind::ClosedByUs, "deleted"),
                 };
-                return Next::Destroy(format!("{why} (the peer did not confirm the DELETE)"));
+                let text = format!("{why} (the peer did not confirm the DELETE)");
+                return Next::Destroy(EndReason::new(why.kind, text));
             }
             let unanswered = format!(
                 "the peer did not answer our {} request after {} transmissions",
@@ -1109,14 +1115,20 @@ impl Ctx {
             );
             if sa.established_at.is_none() {
                 sa.end_cause = Some(EndCause::Unanswered);
-                return Next::Destroy(format!("{unanswered}: peer unreachable or not running IKE"));
+                return Next::Destroy(EndReason::new(
+                    EndKind::Unanswered,
+                    format!("{unanswered}: peer unreachable or not running IKE"),
+                ));
             }
             self.stats.dead_peers += 1;
             sa.end_cause = Some(EndCause::PeerDead);
-            return Next::Destroy(match request.purpose {
-                Purpose::Liveness => format!("{}: {unanswered}", crate::dpd::DEAD_PEER),
-                _ => format!("dead peer: {unanswered}"),
-            });
+            return Next::Destroy(EndReason::new(
+                EndKind::DeadPeer,
+                match request.purpose {
+                    Purpose::Liveness => format!("{}: {unanswered}", crate::dpd::DEAD_PEER),
+                    _ => format!("dead peer: {unanswered}"),
+                },
+            ));
         }
         request.sends += 1;
         request.next_retransmit = now + delay_next;
@@ -1133,7 +1145,7 @@ impl Ctx {
     }
 
     /// Removes an SA's kernel state and tells the user how it ended.
-    fn destroy(&mut self, now: Instant, mut sa: IkeSa, reason: &str) {
+    fn destroy(&mut self, now: Instant, mut sa: IkeSa, reason: &EndReason) {
         // SPIs reserved for CHILD SAs that never came.
         let pending_spi = match (&sa.phase, sa.in_flight.as_ref().map(|r| &r.purpose)) {
             (Phase::AwaitAuthResponse(pending), _) => pending.child.as_ref().map(|c| c.spi_in),
@@ -1173,7 +1185,7 @@ impl Ctx {
                 spi_in: 0,
                 spi_out: 0,
                 was_up: sa.established_at.is_some(),
-                cause: reason.to_string(),
+                cause: reason.clone(),
             },
         );
         if sa.established_at.is_some() {
@@ -1181,14 +1193,14 @@ impl Ctx {
             self.events.push_back(Event::IkeSaDeleted {
                 connection,
                 ike_id: sa.unique_id,
-                reason: reason.to_string(),
+                reason: reason.clone(),
             });
         } else {
             tracing::warn!(ike = sa.unique_id, connection, "IKE SA failed: {reason}");
             self.events.push_back(Event::IkeSaFailed {
                 connection,
                 ike_id: sa.unique_id,
-                reason: reason.to_string(),
+                reason: reason.clone(),
             });
         }
     }

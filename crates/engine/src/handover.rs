@@ -22,7 +22,7 @@ impl Ctx {
             let reason = reason.clone();
             new.end_cause = old.end_cause.take();
             new.restart = old.restart.take();
-            let _ = self.start_delete(now, new, &reason);
+            let _ = self.start_delete(now, new, reason);
             return;
         }
         for queued in std::mem::take(&mut old.queued) {

@@ -33,16 +33,14 @@ pub struct SaEnd {
     pub spi_out: u32,
     /// Whether it ended after being established (false: it never came up).
     pub was_up: bool,
-    pub cause: String,
+    pub cause: crate::end_reason::EndReason,
 }
 
 impl SaEnd {
     /// Replaced by a rekey or a reauthentication, or the redundant SA of a rekey
     /// collision: nothing lost.
     pub fn is_routine(&self) -> bool {
-        self.cause.starts_with("rekeyed")
-            || self.cause.starts_with("redundant after")
-            || self.cause == crate::reauth::REAUTHENTICATED
+        self.cause.is_routine()
     }
 }
 
@@ -101,7 +99,15 @@ mod tests {
             spi_in: 1,
             spi_out: 2,
             was_up: true,
-            cause: cause.into(),
+            // The kind is what history goes by: rekeys are routine.
+            cause: crate::end_reason::EndReason::new(
+                if cause == "rekeyed" {
+                    crate::end_reason::EndKind::Rekeyed
+                } else {
+                    crate::end_reason::EndKind::Other
+                },
+                cause,
+            ),
         }
     }
 
@@ -113,7 +119,7 @@ mod tests {
             h.record("a", end(now, &format!("cause {i}")));
         }
         h.record("b", end(now, "other"));
-        let a: Vec<&str> = h.of("a").map(|e| e.cause.as_str()).collect();
+        let a: Vec<&str> = h.of("a").map(|e| e.cause.text.as_str()).collect();
         assert_eq!(a.len(), HISTORY_PER_CONNECTION);
         assert_eq!(a[0], "cause 3");
         assert_eq!(
@@ -126,7 +132,7 @@ mod tests {
         for i in 0..HISTORY_PER_CONNECTION {
             h.record("b", end(now, if i == 3 { "dead peer" } else { "rekeyed" }));
         }
-        let b: Vec<&str> = h.of("b").map(|e| e.cause.as_str()).collect();
+        let b: Vec<&str> = h.of("b").map(|e| e.cause.text.as_str()).collect();
         assert_eq!(b[0], "other");
         assert!(b.contains(&"dead peer"));
         h.retain(|name| name == "b");

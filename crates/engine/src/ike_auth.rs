@@ -11,6 +11,7 @@ use crate::cert_auth;
 use crate::child_sa::{ChildRequest, Negotiated};
 use crate::child_select;
 use crate::config::{AuthConfig, Connection, Mode};
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::identity;
 use crate::ike_sa::{AwaitAuthResponse, IkeSa, Phase, Purpose};
@@ -121,18 +122,19 @@ fn log_authenticated(sa: &IkeSa, peer: &Identification, how: &str) {
 }
 
 /// What the peer's AUTHENTICATION_FAILED means for `conn`.
-pub(crate) fn refused_by_peer(conn: &Connection) -> String {
+pub(crate) fn refused_by_peer(conn: &Connection) -> EndReason {
     let likely = match conn.auth {
         AuthConfig::Psk(_) => "pre-shared key mismatch",
         AuthConfig::Pubkey(_) => {
             "the peer does not trust our certificate (check its CA certificates)"
         }
     };
-    format!(
+    let text = format!(
         "connection `{}`: the peer rejected our authentication (AUTHENTICATION_FAILED): {likely}, or the peer does not accept our identity '{}'",
         conn.name,
         identity::describe_config(&conn.local_id)
-    )
+    );
+    EndReason::new(EndKind::AuthFailed, text)
 }
 
 impl Ctx {
@@ -148,7 +150,10 @@ impl Ctx {
         let id_i = identity::to_wire(&conn.local_id);
         let auth = match our_auth(sa, Signer::Initiator, &id_i, requested) {
             Ok(auth) => auth,
-            Err(e) => return Next::Destroy(format!("connection `{}`: {e}", conn.name)),
+            Err(e) => {
+                let text = format!("connection `{}`: {e}", conn.name);
+                return Next::Destroy(EndReason::new(EndKind::Configuration, text));
+            }
         };
         let mut payloads = vec![Payload::IdI(id_i)];
         // IDi, [CERT...], [CERTREQ], [IDr], AUTH (RFC 7296 §1.2).
@@ -170,7 +175,10 @@ impl Ctx {
             let spi_in = match self.env.allocate_spi(sa.local.ip(), sa.remote.ip(), reqid) {
                 Ok(spi) => spi,
                 Err(e) => {
-                    return Next::Destroy(format!("cannot reserve an ESP SPI in the kernel: {e}"))
+                    return Next::Destroy(EndReason::new(
+                        EndKind::KernelRefused,
+                        format!("cannot reserve an ESP SPI in the kernel: {e}"),
+                    ))
                 }
             };
             let local_ts: Vec<Ts> = config.local_ts.iter().map(Ts::from_config).collect();
@@ -210,20 +218,27 @@ impl Ctx {
             _ => {
                 return Next::Destroy(match payloads::error_notify(&p).map(|n| n.notify_type) {
                     Some(NotifyType::AUTHENTICATION_FAILED) => refused_by_peer(&conn),
-                    Some(other) => format!("the peer refused IKE_AUTH with {other}"),
-                    None => "the peer's IKE_AUTH response lacks IDr or AUTH".into(),
+                    Some(other) => EndReason::new(
+                        EndKind::RefusedByPeer,
+                        format!("the peer refused IKE_AUTH with {other}"),
+                    ),
+                    None => EndReason::new(
+                        EndKind::PeerMisbehaved,
+                        "the peer's IKE_AUTH response lacks IDr or AUTH",
+                    ),
                 });
             }
         };
         if let Some(expected) = &conn.remote_id {
             if !identity::matches(expected, &id_r) {
                 self.tell_auth_failed(sa);
-                return Next::Destroy(format!(
+                let text = format!(
                     "connection `{}`: the peer identified as '{}', but remote_id is '{}'",
                     conn.name,
                     identity::describe(&id_r),
                     identity::describe_config(expected)
-                ));
+                );
+                return Next::Destroy(EndReason::new(EndKind::AuthFailed, text));
             }
         }
         let wall_clock = self.env.wall_clock(now);
@@ -236,7 +251,8 @@ impl Ctx {
                     connection = conn.name,
                     "{why}; sent AUTHENTICATION_FAILED"
                 );
-                return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+                let text = format!("connection `{}`: {why}", conn.name);
+                return Next::Destroy(EndReason::new(EndKind::AuthFailed, text));
             }
         }
         let Phase::AwaitAuthResponse(pending) =
@@ -263,21 +279,26 @@ impl Ctx {
     fn finish_child(&mut self, now: Instant, sa: &mut IkeSa, request: ChildRequest, p: &[Payload]) {
         let name = request.config.name.clone();
         let outcome = match (payloads::error_notify(p), child_select::child_payloads(p)) {
-            (Some(err), _) => Err(format!(
-                "the peer refused the CHILD SA with {}",
-                err.notify_type
+            (Some(err), _) => Err(EndReason::new(
+                EndKind::refused_with(err.notify_type),
+                format!("the peer refused the CHILD SA with {}", err.notify_type),
             )),
-            (None, None) => Err("the peer's answer has no CHILD SA (SA, TSi, TSr missing)".into()),
+            (None, None) => Err(EndReason::new(
+                EndKind::PeerMisbehaved,
+                "the peer's answer has no CHILD SA (SA, TSi, TSr missing)",
+            )),
             (None, Some(c)) => child_select::check_answer(
                 &proposal::without_pfs(&request.config.esp_proposals),
                 &request.local_ts,
                 &request.remote_ts,
                 request.config.mode,
                 &c,
-            ),
+            )
+            .map_err(|e| EndReason::new(EndKind::PeerMisbehaved, e)),
         };
         let keys = outcome.and_then(|(suite, spi_out, local_ts, remote_ts)| {
-            let keys = crate::children::child_keys(sa, suite, None, &sa.nonce_i, &sa.nonce_r)?;
+            let keys = crate::children::child_keys(sa, suite, None, &sa.nonce_i, &sa.nonce_r)
+                .map_err(|e| EndReason::new(EndKind::Other, e))?;
             Ok((
                 Negotiated {
                     name: name.clone(),
@@ -323,7 +344,10 @@ impl Ctx {
                 id,
                 &[payloads::error(NotifyType::INVALID_SYNTAX)],
             );
-            return Next::Destroy("the peer's IKE_AUTH request lacks IDi or AUTH".into());
+            return Next::Destroy(EndReason::new(
+                EndKind::PeerMisbehaved,
+                "the peer's IKE_AUTH request lacks IDi or AUTH",
+            ));
         };
         let id_r_hint = payloads::id_r(&p);
         let Some(conn) = self.connection_for_peer(sa, id_i, id_r_hint) else {
@@ -339,7 +363,7 @@ impl Ctx {
                 sa.remote.ip()
             );
             tracing::warn!(ike = sa.unique_id, "{why}");
-            return Next::Destroy(why);
+            return Next::Destroy(EndReason::new(EndKind::AuthFailed, why));
         };
         let wall_clock = self.env.wall_clock(now);
         let checked = check_peer_auth(sa, &conn, Signer::Initiator, id_i, auth, &p, wall_clock);
@@ -372,7 +396,8 @@ impl Ctx {
                     connection = conn.name,
                     "{why}; answered AUTHENTICATION_FAILED"
                 );
-                return Next::Destroy(format!("connection `{}`: {why}", conn.name));
+                let text = format!("connection `{}`: {why}", conn.name);
+                return Next::Destroy(EndReason::new(EndKind::AuthFailed, text));
             }
         };
         let child = child_select::child_payloads(&p).map(|c| self.negotiate_first_child(sa, &c));
@@ -411,13 +436,18 @@ impl Ctx {
                     self.outbound_to_hold.push((sa.our_spi(), id));
                 }
             }
-            Some(Err((_, reason))) => {
+            Some(Err((notify, reason))) => {
                 let name = conn
                     .children
                     .first()
                     .map(|c| c.name.clone())
                     .unwrap_or_default();
-                self.child_failed(now, sa, &name, reason);
+                // What we answered: our refusal, or the kernel's.
+                let kind = match notify {
+                    NotifyType::TEMPORARY_FAILURE => EndKind::KernelRefused,
+                    other => EndKind::refused_with(other),
+                };
+                self.child_failed(now, sa, &name, EndReason::new(kind, reason));
             }
             None => {}
         }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tern_crypto::{ike_keys_from_skeyseed, ke_public, ke_shared, skeyseed_rekey, Secret};
 use tern_wire::{ExchangeType, KeMethod, KePayload, NotifyType, Payload, SaPayload};
 
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeCollision, IkeRekey, IkeSa, Phase, Purpose, Spi};
 use crate::ike_sa_init::{set_keys, NONCE_LEN, NONCE_RANGE};
@@ -53,7 +54,7 @@ impl Ctx {
         if sa.expire_at.is_some_and(|t| t <= now) {
             sa.expire_at = None;
             return match &sa.phase {
-                Phase::Rekeyed => Next::Destroy("rekeyed".into()),
+                Phase::Rekeyed => Next::Destroy(EndReason::rekeyed()),
                 // Already going (replaced, or deleted for a reason of its own) and
                 // its DELETE unanswered: life_time only ends the wait.
                 Phase::Deleting(reason) => Next::Destroy(reason.clone()),
@@ -69,9 +70,9 @@ impl Ctx {
                         // of an expired one, a peer's retransmitted IKE_AUTH
                         // completing it on the peer's side). It goes now, without
                         // a word; the restart's INITIAL_CONTACT tells the peer.
-                        Next::Destroy(WHY.into())
+                        Next::Destroy(EndReason::new(EndKind::HardExpiry, WHY))
                     } else {
-                        self.start_delete(now, sa, WHY)
+                        self.start_delete(now, sa, EndReason::new(EndKind::HardExpiry, WHY))
                     };
                     // The tunnel is down from now: bring it back now, not once the
                     // peer confirmed the DELETE (a whole retransmission schedule
@@ -178,7 +179,7 @@ impl Ctx {
             // The old IKE SA, now without CHILD SAs, goes; what waited on it moves.
             Ok(new) => {
                 self.succeed(now, sa, new);
-                self.start_delete(now, sa, "rekeyed")
+                self.start_delete(now, sa, EndReason::rekeyed())
             }
             Err(reason) => {
                 tracing::warn!(
@@ -435,7 +436,7 @@ impl Ctx {
                 // The peer deletes its redundant IKE SA; if it does not, we do.
                 self.await_peer_delete(now, &mut theirs);
                 self.new_sas.push(theirs);
-                self.start_delete(now, sa, "rekeyed")
+                self.start_delete(now, sa, EndReason::rekeyed())
             }
             outcome => {
                 match outcome {
@@ -447,7 +448,10 @@ impl Ctx {
                         let _ = self.start_delete(
                             now,
                             &mut ours,
-                            "redundant after a simultaneous IKE rekey (RFC 7296 §2.8.2)",
+                            EndReason::new(
+                                EndKind::CollisionLoser,
+                                "redundant after a simultaneous IKE rekey (RFC 7296 §2.8.2)",
+                            ),
                         );
                         self.new_sas.push(ours);
                     }

@@ -34,7 +34,7 @@ pub enum Phase {
     AwaitAuthResponse(Box<AwaitAuthResponse>),
     Established,
     /// A DELETE for the whole IKE SA is in flight; why we sent it.
-    Deleting(String),
+    Deleting(crate::end_reason::EndReason),
     /// Replaced by a rekeyed IKE SA (RFC 7296 §2.18); the side that rekeyed deletes it.
     Rekeyed,
 }
@@ -72,7 +72,7 @@ pub enum Purpose {
     DeleteIke,
     DeleteChild {
         spi_in: u32,
-        reason: String,
+        reason: crate::end_reason::EndReason,
     },
     CreateChild(Box<ChildExchange>),
     RekeyIke(Box<IkeRekey>),

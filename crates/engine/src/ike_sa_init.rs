@@ -11,6 +11,7 @@ use tern_wire::{
 
 use crate::capabilities;
 use crate::config::{Connection, KeyExchange};
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::half_open::Refusal;
 use crate::ike_sa::{AwaitInitResponse, IkeSa, Phase, Purpose, SaKeys};
@@ -145,9 +146,10 @@ impl Ctx {
                 .get(..2)
                 .map(|d| KeMethod(u16::from_be_bytes([d[0], d[1]])))
             else {
-                return Next::Destroy(
-                    "the peer answered INVALID_KE_PAYLOAD without naming a group".into(),
-                );
+                return Next::Destroy(EndReason::new(
+                    EndKind::PeerMisbehaved,
+                    "the peer answered INVALID_KE_PAYLOAD without naming a group",
+                ));
             };
             let offered = sa
                 .connection
@@ -157,7 +159,10 @@ impl Ctx {
             let Some(ke) =
                 proposal::ke_from_method(wanted).filter(|k| offered.clone().any(|o| o == *k))
             else {
-                return Next::Destroy(format!("the peer requires key exchange {wanted}, which none of our IKE proposals offers"));
+                return Next::Destroy(EndReason::new(
+                    EndKind::NoProposal,
+                    format!("the peer requires key exchange {wanted}, which none of our IKE proposals offers"),
+                ));
             };
             let private = self.ke_private(ke);
             return self.restart_init(now, sa, |state| {
@@ -168,24 +173,32 @@ impl Ctx {
         }
         if let Some(err) = payloads::error_notify(p) {
             let ours = proposal::describe_ike_proposals(&sa.connection.ike_proposals);
-            return Next::Destroy(match err.notify_type {
+            let text = match err.notify_type {
                 NotifyType::NO_PROPOSAL_CHOSEN => format!(
                     "the peer accepts none of our IKE proposals ({}); NO_PROPOSAL_CHOSEN",
                     ours
                 ),
                 other => format!("the peer refused IKE_SA_INIT with {other}"),
-            });
+            };
+            let kind = EndKind::refused_with(err.notify_type);
+            return Next::Destroy(EndReason::new(kind, text));
         }
         let (Some(sa_payload), Some(ke), Some(nonce)) =
             (payloads::sa(p), payloads::ke(p), payloads::nonce(p))
         else {
-            return Next::Destroy("the peer's IKE_SA_INIT response lacks SA, KE or Nonce".into());
+            return Next::Destroy(EndReason::new(
+                EndKind::PeerMisbehaved,
+                "the peer's IKE_SA_INIT response lacks SA, KE or Nonce",
+            ));
         };
         let Some(suite) = proposal::accept_ike_answer(sa_payload, &sa.connection.ike_proposals)
         else {
-            return Next::Destroy(format!(
-                "the peer chose an IKE proposal we did not offer: {}",
-                proposal::describe_offer(sa_payload)
+            return Next::Destroy(EndReason::new(
+                EndKind::PeerMisbehaved,
+                format!(
+                    "the peer chose an IKE proposal we did not offer: {}",
+                    proposal::describe_offer(sa_payload)
+                ),
             ));
         };
         let Phase::AwaitInitResponse(state) = &sa.phase else {
@@ -194,16 +207,20 @@ impl Ctx {
         if ke.method != proposal::ke_method(suite.key_exchange)
             || suite.key_exchange != state.key_exchange
         {
-            return Next::Destroy(format!(
-                "the peer's KE payload uses {} but the agreed group is {}",
-                ke.method,
-                proposal::ke_name(suite.key_exchange)
+            return Next::Destroy(EndReason::new(
+                EndKind::PeerMisbehaved,
+                format!(
+                    "the peer's KE payload uses {} but the agreed group is {}",
+                    ke.method,
+                    proposal::ke_name(suite.key_exchange)
+                ),
             ));
         }
         if !NONCE_RANGE.contains(&nonce.len()) || message.header.responder_spi == [0; 8] {
-            return Next::Destroy(
-                "the peer's IKE_SA_INIT response has a bad nonce length or a zero SPI".into(),
-            );
+            return Next::Destroy(EndReason::new(
+                EndKind::PeerMisbehaved,
+                "the peer's IKE_SA_INIT response has a bad nonce length or a zero SPI",
+            ));
         }
         let shared = match ke_shared(
             proposal::ke_alg(suite.key_exchange),
@@ -212,7 +229,10 @@ impl Ctx {
         ) {
             Ok(s) => s,
             Err(e) => {
-                return Next::Destroy(format!("the peer's key exchange value is invalid: {e}"))
+                return Next::Destroy(EndReason::new(
+                    EndKind::PeerMisbehaved,
+                    format!("the peer's key exchange value is invalid: {e}"),
+                ))
             }
         };
         sa.spi_r = message.header.responder_spi;
@@ -220,7 +240,7 @@ impl Ctx {
         sa.init_response = bytes.to_vec();
         sa.in_flight = None;
         if let Err(e) = install_keys(sa, suite, &shared) {
-            return Next::Destroy(e);
+            return Next::Destroy(EndReason::new(EndKind::Other, e));
         }
         self.detect_nat(now, sa, p);
         capabilities::note_peer(sa, p);
@@ -240,19 +260,19 @@ impl Ctx {
             unreachable!("checked by the caller")
         };
         if state.restarts_left == 0 {
-            return Next::Destroy(
-                "the peer keeps asking us to restart IKE_SA_INIT (COOKIE / INVALID_KE_PAYLOAD)"
-                    .into(),
-            );
+            return Next::Destroy(EndReason::new(
+                EndKind::PeerMisbehaved,
+                "the peer keeps asking us to restart IKE_SA_INIT (COOKIE / INVALID_KE_PAYLOAD)",
+            ));
         }
         state.restarts_left -= 1;
         if let Err(e) = change(state) {
-            return Next::Destroy(e);
+            return Next::Destroy(EndReason::new(EndKind::Other, e));
         }
         sa.in_flight = None;
         match self.send_init_request(now, sa) {
             Ok(()) => Next::Keep,
-            Err(e) => Next::Destroy(e),
+            Err(e) => Next::Destroy(EndReason::new(EndKind::Other, e)),
         }
     }
 

@@ -7,6 +7,7 @@ use tern_wire::{DeletePayload, ExchangeType, NotifyType, Payload, ProtocolId};
 
 use crate::child_sa::ChildState;
 use crate::end_action::EndCause;
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeSa, Phase, Purpose};
 use crate::payloads;
@@ -19,7 +20,7 @@ impl Ctx {
         &mut self,
         now: Instant,
         sa: &mut IkeSa,
-        reason: &str,
+        reason: EndReason,
         peer_has_it: bool,
     ) -> Next {
         sa.end_cause = None;
@@ -27,21 +28,21 @@ impl Ctx {
         if peer_has_it {
             self.start_delete(now, sa, reason)
         } else {
-            Next::Destroy(reason.to_string())
+            Next::Destroy(reason)
         }
     }
 
     /// Starts deleting an IKE SA: its CHILD SAs leave the kernel now, the peer is told,
     /// and the SA goes when the peer confirms (or stops answering).
-    pub(crate) fn start_delete(&mut self, now: Instant, sa: &mut IkeSa, reason: &str) -> Next {
+    pub(crate) fn start_delete(&mut self, now: Instant, sa: &mut IkeSa, reason: EndReason) -> Next {
         if !sa.is_established() {
-            return Next::Destroy(reason.to_string());
+            return Next::Destroy(reason);
         }
         let ids: Vec<u64> = sa.children.iter().map(|c| c.unique_id).collect();
         for id in ids {
-            self.retire_child(now, sa, id, reason, false);
+            self.retire_child(now, sa, id, &reason, false);
         }
-        sa.phase = Phase::Deleting(reason.to_string());
+        sa.phase = Phase::Deleting(reason);
         let delete = Payload::Delete(DeletePayload {
             protocol: ProtocolId::IKE,
             spi_size: 0,
@@ -77,17 +78,17 @@ impl Ctx {
         if deletes.iter().any(|d| d.protocol == ProtocolId::IKE) {
             self.respond(sa, ExchangeType::INFORMATIONAL, id, &[]);
             if self.peer_won_ike_rekey_collision(now, sa) {
-                return Next::Destroy("rekeyed".into());
+                return Next::Destroy(EndReason::rekeyed());
             }
             let reason = match &sa.phase {
-                Phase::Rekeyed => "rekeyed".to_string(),
+                Phase::Rekeyed => EndReason::rekeyed(),
                 // Both ends deleted it at once: our reason stands, and it is no
                 // close by the peer for close_action to answer.
                 Phase::Deleting(ours) => ours.clone(),
                 _ => {
                     sa.end_cause = Some(EndCause::PeerClosed);
                     self.note_peer_ike_end(now, sa);
-                    "deleted by the peer".to_string()
+                    EndReason::new(EndKind::DeletedByPeer, "deleted by the peer")
                 }
             };
             return Next::Destroy(reason);
@@ -102,7 +103,9 @@ impl Ctx {
                     NotifyType::AUTHENTICATION_FAILED => {
                         crate::ike_auth::refused_by_peer(&sa.connection)
                     }
-                    other => format!("the peer reported {other}"),
+                    other => {
+                        EndReason::new(EndKind::RefusedByPeer, format!("the peer reported {other}"))
+                    }
                 });
             }
         }
@@ -135,9 +138,11 @@ impl Ctx {
         }
         for (child_id, _, state, collided) in gone {
             let reason = if state == ChildState::Rekeyed {
-                "rekeyed"
+                EndReason::rekeyed()
+            } else if collided {
+                EndReason::new(EndKind::DeletedByPeerInCollision, "deleted by the peer")
             } else {
-                "deleted by the peer"
+                EndReason::new(EndKind::DeletedByPeer, "deleted by the peer")
             };
             // Not those being replaced (a rekey, perhaps colliding with ours), nor
             // those we are deleting ourselves.
@@ -163,7 +168,7 @@ impl Ctx {
                 }
                 closed.extend(name.map(|n| (n, cause)));
             }
-            self.retire_child(now, sa, child_id, reason, true);
+            self.retire_child(now, sa, child_id, &reason, true);
         }
         let response = if our_spis.is_empty() {
             Vec::new()
@@ -199,7 +204,7 @@ impl Ctx {
         match purpose {
             Purpose::DeleteIke => Next::Destroy(match &sa.phase {
                 Phase::Deleting(reason) => reason.clone(),
-                _ => "deleted".into(),
+                _ => EndReason::new(EndKind::ClosedByUs, "deleted"),
             }),
             Purpose::DeleteChild { spi_in, reason } => {
                 if let Some(id) = sa

@@ -152,7 +152,11 @@ impl Engine {
                 connection = gone.connection,
                 "removing an IKE SA the peer no longer has ({why})"
             );
-            let next = self.ctx.end_replaced(now, &mut sa, REPLACED, false);
+            let why = crate::end_reason::EndReason::new(
+                crate::end_reason::EndKind::InitialContact,
+                REPLACED,
+            );
+            let next = self.ctx.end_replaced(now, &mut sa, why, false);
             self.settle_one(now, sa, next);
         }
     }

@@ -22,6 +22,7 @@ mod dpd;
 mod duplicate_ike;
 mod duplicates;
 mod end_action;
+mod end_reason;
 mod engine;
 mod env;
 mod fragment;
@@ -51,6 +52,7 @@ mod timers;
 mod trap;
 mod ts;
 
+pub use end_reason::{EndKind, EndReason};
 pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};

@@ -141,12 +141,12 @@ pub enum Event {
     IkeSaFailed {
         connection: String,
         ike_id: u64,
-        reason: String,
+        reason: crate::end_reason::EndReason,
     },
     IkeSaDeleted {
         connection: String,
         ike_id: u64,
-        reason: String,
+        reason: crate::end_reason::EndReason,
     },
     /// The IKE SA was replaced by a new one, which took over its CHILD SAs.
     IkeSaRekeyed {
@@ -165,7 +165,7 @@ pub enum Event {
         connection: String,
         ike_id: u64,
         child: String,
-        reason: String,
+        reason: crate::end_reason::EndReason,
     },
     ChildSaDeleted {
         connection: String,
@@ -174,7 +174,7 @@ pub enum Event {
         /// The SPIs it had, so watchers can tell a rekeyed SA from its successor.
         spi_in: u32,
         spi_out: u32,
-        reason: String,
+        reason: crate::end_reason::EndReason,
     },
     /// An SA ended and `child`'s configuration brings it back: the connection is
     /// initiated again (or, for one CHILD SA the peer deleted, the CHILD SA is

@@ -154,7 +154,11 @@ impl Engine {
                     connection = sa.connection.name,
                     "IKE SA reauthenticated; deleting the old one"
                 );
-                let next = self.ctx.end_replaced(now, &mut sa, REAUTHENTICATED, true);
+                let why = crate::end_reason::EndReason::new(
+                    crate::end_reason::EndKind::Reauthenticated,
+                    REAUTHENTICATED,
+                );
+                let next = self.ctx.end_replaced(now, &mut sa, why, true);
                 self.settle_one(now, sa, next);
             }
         }

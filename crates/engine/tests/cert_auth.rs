@@ -173,7 +173,7 @@ fn failure(node: &Node) -> String {
         .iter()
         .find_map(|e| match e {
             Event::IkeSaFailed { reason, .. } | Event::IkeSaDeleted { reason, .. } => {
-                Some(reason.clone())
+                Some(reason.text.clone())
             }
             _ => None,
         })

@@ -18,7 +18,7 @@ fn up() -> Pair {
 
 fn deleted_reason(node: &Node) -> Option<String> {
     node.events.iter().find_map(|e| match e {
-        Event::IkeSaDeleted { reason, .. } => Some(reason.clone()),
+        Event::IkeSaDeleted { reason, .. } => Some(reason.text.clone()),
         _ => None,
     })
 }

@@ -126,9 +126,10 @@ fn dead_peer_is_cleared_after_the_retransmit_schedule() {
         })
         .expect("IKE SA deleted");
     assert!(
-        ike_reason.starts_with("dead peer (DPD timeout)"),
+        ike_reason.text.starts_with("dead peer (DPD timeout)"),
         "{ike_reason}"
     );
+    assert_eq!(ike_reason.kind, tern_engine::EndKind::DeadPeer);
     let child_reason = pair
         .a
         .events
@@ -139,9 +140,10 @@ fn dead_peer_is_cleared_after_the_retransmit_schedule() {
         })
         .expect("CHILD SA deleted");
     assert!(
-        child_reason.starts_with("dead peer (DPD timeout)"),
+        child_reason.text.starts_with("dead peer (DPD timeout)"),
         "{child_reason}"
     );
+    assert_eq!(child_reason.kind, tern_engine::EndKind::DeadPeer);
     assert_eq!(pair.a.engine.stats().dead_peers, 1);
     assert_eq!(pair.a.engine.stats().dpd_checks_sent, 1);
     assert_eq!(pair.a.engine.stats().restarts, 0, "dpd_action = clear");

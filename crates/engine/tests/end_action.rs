@@ -404,7 +404,7 @@ fn failures(node: &Node) -> Vec<String> {
     node.events
         .iter()
         .filter_map(|e| match e {
-            Event::IkeSaFailed { reason, .. } => Some(reason.clone()),
+            Event::IkeSaFailed { reason, .. } => Some(reason.text.clone()),
             _ => None,
         })
         .collect()

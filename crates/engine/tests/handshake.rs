@@ -17,7 +17,7 @@ fn established(node: &Node) -> bool {
 
 fn failure_reason(node: &Node) -> Option<String> {
     node.events.iter().find_map(|e| match e {
-        Event::IkeSaFailed { reason, .. } => Some(reason.clone()),
+        Event::IkeSaFailed { reason, .. } => Some(reason.text.clone()),
         _ => None,
     })
 }
@@ -220,7 +220,7 @@ fn unacceptable_selectors_fail_the_child_but_keep_the_ike_sa() {
     assert_eq!(a.state, "ESTABLISHED");
     assert!(a.children.is_empty());
     let reason = pair.a.events.iter().find_map(|e| match e {
-        Event::ChildSaFailed { reason, .. } => Some(reason.clone()),
+        Event::ChildSaFailed { reason, .. } => Some(reason.text.clone()),
         _ => None,
     });
     assert!(reason.unwrap().contains("TS_UNACCEPTABLE"));

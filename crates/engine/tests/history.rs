@@ -14,7 +14,7 @@ fn causes(node: &Node) -> Vec<(SaKind, String)> {
         .into_iter()
         .filter(|(name, _)| name == "demo")
         .flat_map(|(_, ends)| ends)
-        .map(|e| (e.kind, e.cause))
+        .map(|e| (e.kind, e.cause.text))
         .collect()
 }
 
@@ -44,10 +44,10 @@ fn rekeys_and_a_peer_delete_are_remembered_with_their_causes() {
     let demo = &ends.iter().find(|(n, _)| n == "demo").unwrap().1;
     let last_two: Vec<_> = demo[demo.len() - 2..].iter().collect();
     assert_eq!(last_two[0].kind, SaKind::Child);
-    assert_eq!(last_two[0].cause, "deleted by the peer");
+    assert_eq!(last_two[0].cause.text, "deleted by the peer");
     assert_ne!(last_two[0].spi_in, 0, "the CHILD SA's SPIs are kept");
     assert_eq!(last_two[1].kind, SaKind::Ike);
-    assert_eq!(last_two[1].cause, "deleted by the peer");
+    assert_eq!(last_two[1].cause.text, "deleted by the peer");
     assert!(last_two[1].was_up);
     // The side that asked for it says so too.
     let b = causes(&pair.b);

@@ -71,7 +71,7 @@ fn initiator_rekeys_the_ike_sa_and_the_child_sa_moves_over() {
         assert!(node
             .events
             .iter()
-            .any(|e| matches!(e, Event::IkeSaDeleted { reason, .. } if reason == "rekeyed")));
+            .any(|e| matches!(e, Event::IkeSaDeleted { reason, .. } if reason.text == "rekeyed")));
         assert!(!node
             .events
             .iter()
@@ -305,7 +305,7 @@ fn an_old_ike_sa_whose_delete_is_unanswered_is_not_a_hard_expiry() {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::IkeSaDeleted { reason, .. } => Some(reason.clone()),
+            Event::IkeSaDeleted { reason, .. } => Some(reason.text.clone()),
             _ => None,
         })
         .collect();

@@ -47,7 +47,7 @@ fn a_restarted_peer_replaces_its_forgotten_sas() {
         _ => None,
     });
     assert!(
-        ended.is_some_and(|r| r.contains("INITIAL_CONTACT")),
+        ended.is_some_and(|r| r.text.contains("INITIAL_CONTACT")),
         "{:?}",
         pair.b.events
     );
@@ -115,7 +115,7 @@ fn both_ends_initiating_at_once_end_with_one_ike_sa() {
             .iter()
             .filter(|e| {
                 matches!(e, Event::IkeSaDeleted { reason, .. }
-                    if reason.starts_with("duplicate: both ends set up an IKE SA at once"))
+                    if reason.text.starts_with("duplicate: both ends set up an IKE SA at once"))
             })
             .count()
     };
@@ -150,7 +150,7 @@ fn an_ike_sa_rekeyed_by_either_side_is_replaced_as_well() {
         assert!(pair.b.events.iter().any(|e| matches!(
             e,
             Event::IkeSaDeleted { ike_id, reason, .. }
-                if *ike_id == rekeyed[0].unique_id && reason.contains("INITIAL_CONTACT")
+                if *ike_id == rekeyed[0].unique_id && reason.text.contains("INITIAL_CONTACT")
         )));
     }
 }
@@ -203,7 +203,7 @@ fn initial_contact_reaches_the_other_engines_of_a_sharded_daemon() {
     );
     assert!(first.b.events.iter().any(|e| matches!(
         e,
-        Event::IkeSaDeleted { reason, .. } if reason.contains("INITIAL_CONTACT")
+        Event::IkeSaDeleted { reason, .. } if reason.text.contains("INITIAL_CONTACT")
     )));
     // The new IKE SA, in the other engine, stays.
     assert_eq!(second.b.engine.list_sas(second.now).len(), 1);

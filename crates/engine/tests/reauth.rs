@@ -54,7 +54,7 @@ fn reasons(node: &Node) -> Vec<String> {
     node.events
         .iter()
         .filter_map(|e| match e {
-            Event::IkeSaDeleted { reason, .. } => Some(reason.clone()),
+            Event::IkeSaDeleted { reason, .. } => Some(reason.text.clone()),
             _ => None,
         })
         .collect()
@@ -98,7 +98,12 @@ fn reauthenticates_three_times(moon_reauths: bool) {
     // Each old IKE SA's end and its CHILD SA's are on record as routine.
     let history = reauthing.engine.history();
     let ends = &history[0].1;
-    assert!(ends.iter().filter(|e| e.cause == "reauthenticated").count() >= 6);
+    assert!(
+        ends.iter()
+            .filter(|e| e.cause.text == "reauthenticated")
+            .count()
+            >= 6
+    );
     assert!(ends.iter().all(|e| e.is_routine()), "{ends:?}");
     for node in [&pair.a, &pair.b] {
         let stats = node.engine.stats();

@@ -104,7 +104,7 @@ fn initiator_rekeys_on_schedule_and_the_old_sa_goes() {
         .a
         .events
         .iter()
-        .filter(|e| matches!(e, Event::ChildSaDeleted { reason, .. } if reason == "rekeyed"))
+        .filter(|e| matches!(e, Event::ChildSaDeleted { reason, .. } if reason.text == "rekeyed"))
         .count();
     assert_eq!(rekeyed, 3);
     // The first DELETE names the first SA's SPIs, so a watcher can tell it apart.
@@ -178,7 +178,7 @@ fn pfs_on_one_side_only_is_refused_with_both_proposals_named_and_a_reauthenticat
         .events
         .iter()
         .find_map(|e| match e {
-            Event::ChildSaFailed { reason, .. } => Some(reason.clone()),
+            Event::ChildSaFailed { reason, .. } => Some(reason.text.clone()),
             _ => None,
         })
         .expect("the rekey failure is an event");
@@ -366,7 +366,7 @@ fn a_week_of_rekeys_with_mismatched_lifetimes_under_loss_never_reaches_hard_expi
             .iter()
             .chain(&pair.b.events)
             .filter(|e| match e {
-                Event::IkeSaDeleted { reason, .. } => !reason.starts_with("rekeyed"),
+                Event::IkeSaDeleted { reason, .. } => !reason.text.starts_with("rekeyed"),
                 Event::IkeSaFailed { .. } => true,
                 _ => false,
             })

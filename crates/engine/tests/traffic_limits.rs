@@ -110,7 +110,7 @@ fn a_hard_expire_ends_the_child_sa_says_why_and_close_action_brings_it_back() {
     pair.deliver();
     assert_eq!(pair.a.engine.stats().child_hard_expiries, 1);
     let reason = pair.a.events.iter().find_map(|e| match e {
-        Event::ChildSaDeleted { reason, .. } => Some(reason.clone()),
+        Event::ChildSaDeleted { reason, .. } => Some(reason.text.clone()),
         _ => None,
     });
     assert_eq!(

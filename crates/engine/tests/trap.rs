@@ -237,7 +237,7 @@ fn a_failed_negotiation_keeps_the_trap_and_the_next_acquire_retries() {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::IkeSaFailed { reason, .. } => Some(reason),
+            Event::IkeSaFailed { reason, .. } => Some(&reason.text),
             _ => None,
         })
         .collect();

@@ -217,13 +217,16 @@ fn emulation(config: &mut EngineConfig, name: &str) -> Result<(), String> {
         "rekey-delete-collision" => config.emulate.rekey_delete_collision = true,
         "no-recreate-after-expiry" => config.emulate.no_recreate_after_expiry = true,
         "life-rounded-down" => round_default_lives_down(config),
+        "refuse-rekey-while-rekeying" => config.emulate.refuse_rekey_while_rekeying = true,
         other => {
             return Err(format!(
                 "`{other}` is not a behaviour; known: rekey-delete-collision \
                  (strongSwan's rule for a DELETE that meets its rekey), \
                  no-recreate-after-expiry (an SA that hard-expires is not made again), \
                  life-rounded-down (a default CHILD life_time of rekey_time + 10 % in \
-                 whole seconds, as strongSwan computes it)"
+                 whole seconds, as strongSwan computes it), refuse-rekey-while-rekeying \
+                 (a rekey of a CHILD SA this side is rekeying too is answered \
+                 TEMPORARY_FAILURE)"
             ))
         }
     }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tern_engine::config::{EngineConfig, StartAction};
-use tern_engine::{Command, Event, Stats, Transmit};
+use tern_engine::{Command, EndKind, Event, Stats, Transmit};
 
 use crate::host::{Host, Rng};
 use crate::report::{Outage, Report, SideReport, TimelineEntry};
@@ -425,7 +425,7 @@ impl World {
                 reason,
                 ..
             } => format!("{connection}/{child}: CHILD SA failed: {reason}"),
-            Event::ChildSaDeleted { reason, .. } if reason == "rekeyed" => {
+            Event::ChildSaDeleted { reason, .. } if reason.kind == EndKind::Rekeyed => {
                 self.replaced[i] += 1;
                 return;
             }

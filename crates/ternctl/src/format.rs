@@ -62,7 +62,7 @@ pub fn history(history: &[ConnHistory], all: bool, times: Times) -> String {
 }
 
 fn is_routine(e: &SaEndInfo) -> bool {
-    e.cause.starts_with("rekeyed") || e.cause.starts_with("redundant after")
+    e.routine
 }
 
 fn ike_sa(out: &mut String, sa: &IkeSaInfo, times: Times) {
@@ -585,6 +585,14 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
             spi_out: child.map(|_| "c1b2c3d4".into()),
             was_up,
             cause: cause.into(),
+            // What ternd says of each; ternctl does not read the sentence.
+            end_kind: if cause == "rekeyed" {
+                "rekeyed"
+            } else {
+                "dead_peer"
+            }
+            .into(),
+            routine: cause == "rekeyed",
         };
         let history = [ConnHistory {
             connection: "demo".into(),
@@ -625,6 +633,8 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
                 spi_out: None,
                 was_up: true,
                 cause: "dead peer (DPD timeout)".into(),
+                end_kind: "dead_peer".into(),
+                routine: false,
             }],
         }];
         assert_eq!(
@@ -673,6 +683,7 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
             spi_in: None,
             spi_out: None,
             reason: None,
+            end_kind: None,
             lost: None,
         }
     }

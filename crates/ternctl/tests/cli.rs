@@ -140,6 +140,7 @@ fn event(ike_id: u64) -> tern_control::EventInfo {
         spi_in: None,
         spi_out: None,
         reason: None,
+        end_kind: None,
         lost: None,
     }
 }

@@ -668,8 +668,10 @@ impl Daemon {
                 *ike_id,
                 Outcome::ChildFailed(format!("CHILD SA {child} failed: {reason}")),
             ),
-            Event::IkeSaFailed { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
-            Event::IkeSaDeleted { ike_id, reason, .. } => (*ike_id, Outcome::Gone(reason.clone())),
+            Event::IkeSaFailed { ike_id, reason, .. }
+            | Event::IkeSaDeleted { ike_id, reason, .. } => {
+                (*ike_id, Outcome::Gone(reason.text.clone()))
+            }
             Event::IkeSaRekeyed {
                 old_ike_id,
                 new_ike_id,

@@ -1,6 +1,5 @@
-//! Why an SA ended, as one of a few stable kinds (for metrics labels and rekey
-//! counts). The engine still gives its reasons as free text; this is the one place
-//! that reads them, until the engine's typed end reasons replace it.
+//! Why an SA ended, as one of a few stable kinds for metrics labels and rekey
+//! counts: the engine's end kinds (`tern_engine::EndKind`), grouped.
 
 /// The kind of an SA's end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,27 +25,30 @@ pub enum EndKind {
 }
 
 impl EndKind {
-    /// The kind of an SA that ended (was deleted) for `reason`, the engine's text.
-    pub fn of_deletion(reason: &str) -> EndKind {
-        let starts = |prefix: &str| reason.starts_with(prefix);
-        if starts("rekeyed") {
-            EndKind::Rekeyed
-        } else if starts("redundant after") || starts("replaced") || reason == "reauthenticated" {
-            EndKind::Replaced
-        } else if starts("deleted by the peer") {
-            EndKind::DeletedByPeer
-        } else if reason.contains("hard expiry") {
-            EndKind::HardExpiry
-        } else if starts("dead peer") {
-            EndKind::Dpd
-        } else if starts("terminated by")
-            || starts("ternd is stopping")
-            || starts("connection removed from the configuration")
-            || starts("deleted")
-        {
-            EndKind::DeletedByUs
-        } else {
-            EndKind::Other
+    /// The metrics kind of an SA that ended for `reason`: a coarser grouping of
+    /// the engine's kinds, so that the label set stays small and stable.
+    pub fn of(reason: &tern_engine::EndReason) -> EndKind {
+        use tern_engine::EndKind as Engine;
+        match reason.kind {
+            Engine::Rekeyed | Engine::RekeyedWithoutPeerDelete => EndKind::Rekeyed,
+            Engine::Reauthenticated
+            | Engine::CollisionLoser
+            | Engine::Duplicate
+            | Engine::InitialContact => EndKind::Replaced,
+            Engine::DeletedByPeer | Engine::DeletedByPeerInCollision => EndKind::DeletedByPeer,
+            Engine::ClosedByUs => EndKind::DeletedByUs,
+            Engine::HardExpiry => EndKind::HardExpiry,
+            Engine::DeadPeer => EndKind::Dpd,
+            Engine::Unanswered
+            | Engine::HalfOpenTimeout
+            | Engine::AuthFailed
+            | Engine::NoProposal
+            | Engine::TsUnacceptable
+            | Engine::RefusedByPeer
+            | Engine::KernelRefused
+            | Engine::PeerMisbehaved
+            | Engine::Configuration => EndKind::Failed,
+            Engine::Other => EndKind::Other,
         }
     }
 
@@ -70,48 +72,26 @@ mod tests {
     use super::EndKind::{self, *};
 
     #[test]
-    fn the_engine_s_reasons_map_to_their_kinds() {
-        for (reason, kind) in [
-            ("rekeyed", Rekeyed),
-            (
-                "rekeyed; the peer never deleted the old SA (removed at its life_time)",
-                Rekeyed,
-            ),
-            (
-                "redundant after a simultaneous rekey (RFC 7296 §2.8.1)",
-                Replaced,
-            ),
-            ("reauthenticated", Replaced),
-            (
-                "replaced: the peer started over with INITIAL_CONTACT (it has no other IKE SA with us, e.g. after a restart)",
-                Replaced,
-            ),
-            ("deleted by the peer", DeletedByPeer),
-            (
-                "deleted by the peer, which had made it by rekeying an SA we deleted",
-                DeletedByPeer,
-            ),
-            ("hard expiry", HardExpiry),
-            (
-                "IKE SA life_time reached before a rekey succeeded (hard expiry)",
-                HardExpiry,
-            ),
-            ("dead peer (DPD timeout)", Dpd),
-            (
-                "dead peer: the peer did not answer our INFORMATIONAL request after 6 transmissions",
-                Dpd,
-            ),
-            ("terminated by ternctl", DeletedByUs),
-            (
-                "terminated by ternctl (the peer did not confirm the DELETE)",
-                DeletedByUs,
-            ),
-            ("ternd is stopping", DeletedByUs),
-            ("connection removed from the configuration", DeletedByUs),
-            ("deleted", DeletedByUs),
-            ("something new", Other),
+    fn every_engine_kind_has_its_group() {
+        use tern_engine::{EndKind as Engine, EndReason};
+        for (engine, kind) in [
+            (Engine::Rekeyed, Rekeyed),
+            (Engine::RekeyedWithoutPeerDelete, Rekeyed),
+            (Engine::Reauthenticated, Replaced),
+            (Engine::CollisionLoser, Replaced),
+            (Engine::Duplicate, Replaced),
+            (Engine::InitialContact, Replaced),
+            (Engine::DeletedByPeer, DeletedByPeer),
+            (Engine::DeletedByPeerInCollision, DeletedByPeer),
+            (Engine::ClosedByUs, DeletedByUs),
+            (Engine::HardExpiry, HardExpiry),
+            (Engine::DeadPeer, Dpd),
+            (Engine::AuthFailed, Failed),
+            (Engine::Other, Other),
         ] {
-            assert_eq!(EndKind::of_deletion(reason), kind, "{reason}");
+            // The sentence plays no part.
+            let reason = EndReason::new(engine, "rekeyed");
+            assert_eq!(EndKind::of(&reason), kind, "{engine}");
         }
     }
 

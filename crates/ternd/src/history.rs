@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tern_control::{ConnHistory, SaEndInfo};
 use tern_engine::Event;
 
-use crate::end_kind::EndKind;
+use tern_engine::EndKind;
 
 /// How often a changed history is written out.
 pub const SAVE_EVERY: Duration = Duration::from_secs(5);
@@ -43,16 +43,16 @@ pub struct StoredEnd {
     pub spi_out: Option<String>,
     pub was_up: bool,
     pub cause: String,
+    /// The engine's kind of the cause (`tern_engine::EndKind`'s name); empty
+    /// in state files written before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub end_kind: String,
 }
 
 impl StoredEnd {
-    /// Replaced by a rekey or made redundant by one: nothing was lost.
+    /// Replaced by another SA carrying the same traffic: nothing was lost.
     fn is_routine(&self) -> bool {
-        self.was_up
-            && matches!(
-                EndKind::of_deletion(&self.cause),
-                EndKind::Rekeyed | EndKind::Replaced
-            )
+        self.was_up && EndKind::from_name(&self.end_kind).is_some_and(EndKind::is_routine)
     }
 
     /// The end an engine event reports, if it reports one.
@@ -78,7 +78,8 @@ impl StoredEnd {
                     spi_in: None,
                     spi_out: None,
                     was_up: matches!(event, Event::IkeSaDeleted { .. }),
-                    cause: reason.clone(),
+                    cause: reason.text.clone(),
+                    end_kind: reason.kind.as_str().into(),
                 },
             ),
             Event::ChildSaDeleted {
@@ -98,7 +99,8 @@ impl StoredEnd {
                     spi_in: spi(*spi_in),
                     spi_out: spi(*spi_out),
                     was_up: true,
-                    cause: reason.clone(),
+                    cause: reason.text.clone(),
+                    end_kind: reason.kind.as_str().into(),
                 },
             ),
             Event::ChildSaFailed {
@@ -116,7 +118,8 @@ impl StoredEnd {
                     spi_in: None,
                     spi_out: None,
                     was_up: false,
-                    cause: reason.clone(),
+                    cause: reason.text.clone(),
+                    end_kind: reason.kind.as_str().into(),
                 },
             ),
             Event::IkeSaEstablished { .. }
@@ -193,6 +196,8 @@ impl History {
                         spi_out: e.spi_out.clone(),
                         was_up: e.was_up,
                         cause: e.cause.clone(),
+                        end_kind: e.end_kind.clone(),
+                        routine: e.is_routine(),
                     })
                     .collect(),
             })
@@ -343,6 +348,12 @@ mod tests {
             spi_out: Some("c0000002".into()),
             was_up: true,
             cause: cause.into(),
+            end_kind: if cause == "rekeyed" {
+                "rekeyed"
+            } else {
+                "other"
+            }
+            .into(),
         }
     }
 
@@ -398,7 +409,7 @@ mod tests {
             child: "net".into(),
             spi_in: 0xc1,
             spi_out: 0xc2,
-            reason: "rekeyed".into(),
+            reason: tern_engine::EndReason::rekeyed(),
         };
         let (conn, e) = StoredEnd::of_event(&deleted, 5).unwrap();
         assert_eq!(conn, "demo");
@@ -407,7 +418,10 @@ mod tests {
         let failed = Event::IkeSaFailed {
             connection: "demo".into(),
             ike_id: 8,
-            reason: "AUTHENTICATION_FAILED".into(),
+            reason: tern_engine::EndReason::new(
+                tern_engine::EndKind::AuthFailed,
+                "AUTHENTICATION_FAILED",
+            ),
         };
         let (_, e) = StoredEnd::of_event(&failed, 5).unwrap();
         assert!(!e.was_up && e.kind == "IKE");

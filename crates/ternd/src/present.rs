@@ -96,6 +96,7 @@ pub fn event(event: &Event, unix_ms: u64, ike_spis: Option<([u8; 8], [u8; 8])>) 
         spi_in: None,
         spi_out: None,
         reason: None,
+        end_kind: None,
         lost: None,
     };
     let spi = |spi: u32| Some(format!("{spi:08x}"));
@@ -121,7 +122,8 @@ pub fn event(event: &Event, unix_ms: u64, ike_spis: Option<([u8; 8], [u8; 8])>) 
             };
             info.connection.clone_from(connection);
             info.ike_id = *ike_id;
-            info.reason = Some(reason.clone());
+            info.reason = Some(reason.text.clone());
+            info.end_kind = Some(reason.kind.as_str().into());
         }
         Event::IkeSaRekeyed {
             connection,
@@ -157,7 +159,8 @@ pub fn event(event: &Event, unix_ms: u64, ike_spis: Option<([u8; 8], [u8; 8])>) 
             info.connection.clone_from(connection);
             info.ike_id = *ike_id;
             info.child = Some(child.clone());
-            info.reason = Some(reason.clone());
+            info.reason = Some(reason.text.clone());
+            info.end_kind = Some(reason.kind.as_str().into());
         }
         Event::ChildSaDeleted {
             connection,
@@ -173,7 +176,8 @@ pub fn event(event: &Event, unix_ms: u64, ike_spis: Option<([u8; 8], [u8; 8])>) 
             info.child = Some(child.clone());
             info.spi_in = spi(*spi_in);
             info.spi_out = spi(*spi_out);
-            info.reason = Some(reason.clone());
+            info.reason = Some(reason.text.clone());
+            info.end_kind = Some(reason.kind.as_str().into());
         }
         Event::EndAction {
             connection,
@@ -204,7 +208,7 @@ mod tests {
             child: "net".into(),
             spi_in: 0xc0000101,
             spi_out: 0xc1b2c3d4,
-            reason: "rekeyed".into(),
+            reason: tern_engine::EndReason::rekeyed(),
         };
         let info = event(&e, 7, Some(([1; 8], [2; 8])));
         assert_eq!(info.kind, EventKind::ChildSaDeleted);
@@ -213,6 +217,7 @@ mod tests {
         assert_eq!(info.spi_in.as_deref(), Some("c0000101"));
         assert_eq!(info.spi_out.as_deref(), Some("c1b2c3d4"));
         assert_eq!(info.reason.as_deref(), Some("rekeyed"));
+        assert_eq!(info.end_kind.as_deref(), Some("rekeyed"));
         assert_eq!(info.initiator_spi.as_deref(), Some("0101010101010101"));
         assert_eq!(info.unix_ms, 7);
     }
@@ -233,10 +238,14 @@ mod tests {
         let e = Event::IkeSaFailed {
             connection: "demo".into(),
             ike_id: 3,
-            reason: "AUTHENTICATION_FAILED".into(),
+            reason: tern_engine::EndReason::new(
+                tern_engine::EndKind::AuthFailed,
+                "AUTHENTICATION_FAILED",
+            ),
         };
         let info = event(&e, 0, None);
         assert_eq!(info.kind, EventKind::IkeSaFailed);
         assert_eq!(info.reason.as_deref(), Some("AUTHENTICATION_FAILED"));
+        assert_eq!(info.end_kind.as_deref(), Some("auth_failed"));
     }
 }

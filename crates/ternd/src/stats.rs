@@ -71,7 +71,7 @@ impl DaemonCounters {
             Event::ChildSaDeleted {
                 connection, reason, ..
             } => {
-                let kind = EndKind::of_deletion(reason);
+                let kind = EndKind::of(reason);
                 if kind == EndKind::Rekeyed {
                     self.child_rekeys += 1;
                     self.count_rekey(SaType::Child, connection);
@@ -80,7 +80,7 @@ impl DaemonCounters {
             }
             Event::IkeSaDeleted {
                 connection, reason, ..
-            } => self.count_end(SaType::Ike, connection, EndKind::of_deletion(reason)),
+            } => self.count_end(SaType::Ike, connection, EndKind::of(reason)),
             Event::IkeSaFailed { connection, .. } => {
                 self.count_end(SaType::Ike, connection, EndKind::Failed)
             }
@@ -258,16 +258,19 @@ mod tests {
     #[test]
     fn rekeys_are_counted_from_events_whoever_started_them() {
         let mut c = DaemonCounters::default();
-        let deleted = |reason: &str| Event::ChildSaDeleted {
+        let deleted = |kind, text: &str| Event::ChildSaDeleted {
             connection: "demo".into(),
             ike_id: 1,
             child: "net".into(),
             spi_in: 1,
             spi_out: 2,
-            reason: reason.into(),
+            reason: tern_engine::EndReason::new(kind, text),
         };
-        c.count_event(&deleted("rekeyed"));
-        c.count_event(&deleted("deleted by the peer"));
+        c.count_event(&deleted(tern_engine::EndKind::Rekeyed, "rekeyed"));
+        c.count_event(&deleted(
+            tern_engine::EndKind::DeletedByPeer,
+            "deleted by the peer",
+        ));
         c.count_event(&Event::IkeSaRekeyed {
             connection: "demo".into(),
             old_ike_id: 1,

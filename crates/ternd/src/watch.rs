@@ -106,6 +106,7 @@ fn lost(unix_ms: u64, count: u64) -> EventInfo {
         reason: Some(format!(
             "{count} event(s) dropped: this watcher read too slowly"
         )),
+        end_kind: None,
         lost: Some(count),
     }
 }
@@ -127,6 +128,7 @@ mod tests {
             spi_in: None,
             spi_out: None,
             reason: None,
+            end_kind: None,
             lost: None,
         }
     }
