@@ -194,6 +194,7 @@ impl Ctx {
         if let Some(outbound) = successor.and_then(|c| c.pending_outbound.take()) {
             self.kernel_ops.push_back(KernelOp::AddSa(*outbound));
         }
+        self.reinstate_predecessor(now, sa, child.unique_id);
         if self.drop_policies(child.policies_fingerprint) {
             self.kernel_ops
                 .extend(child_sa::policy_removal(&child, ends));
@@ -240,6 +241,37 @@ impl Ctx {
             spi_out: child.spi_out,
             reason: reason.clone(),
         });
+    }
+
+    /// The SA that `gone` replaced, if it is still waiting to go, carries the
+    /// child again: the replacement went first (deleted by the peer as a
+    /// duplicate or a collision's loser, say), and the old SA, left to the end
+    /// of its life without a successor, would take the tunnel with it.
+    fn reinstate_predecessor(&mut self, now: Instant, sa: &mut IkeSa, gone: u64) {
+        let Some(old) = sa
+            .children
+            .iter_mut()
+            .find(|c| c.successor == Some(gone) && c.state == ChildState::Rekeyed)
+        else {
+            return;
+        };
+        let life = sa
+            .connection
+            .children
+            .iter()
+            .find(|c| c.name == old.name)
+            .map(|c| c.lifetime.life_time)
+            .filter(|life| !life.is_zero());
+        old.state = ChildState::Installed;
+        old.successor = None;
+        old.expire_at = life.map(|life| old.installed_at + life);
+        // It is past its rekey time: replace it again, properly this time.
+        old.rekey_at = Some(now);
+        tracing::info!(
+            ike = sa.unique_id,
+            spi_in = format_args!("{:08x}", old.spi_in),
+            "the SA that replaced this CHILD SA is gone; it carries the child again until rekeyed"
+        );
     }
 
     /// Asks the peer to delete one of our CHILD SAs; it is removed when the peer answers.
