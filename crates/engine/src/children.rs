@@ -115,8 +115,10 @@ impl Ctx {
         }
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
+            ike_spi = crate::engine::ike_spi(sa),
             child = child.name,
+            child_spi = format_args!("{:08x}", child.spi_in),
             spi_in = format_args!("{:08x}", child.spi_in),
             spi_out = format_args!("{:08x}", child.spi_out),
             proposal = %child.suite,
@@ -143,7 +145,8 @@ impl Ctx {
     pub(crate) fn child_failed(&mut self, now: Instant, sa: &IkeSa, name: &str, reason: String) {
         tracing::warn!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
+            ike_spi = crate::engine::ike_spi(sa),
             child = name,
             "CHILD SA failed: {reason}"
         );
@@ -213,8 +216,10 @@ impl Ctx {
         }
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
+            ike_spi = crate::engine::ike_spi(sa),
             child = child.name,
+            child_spi = format_args!("{:08x}", child.spi_in),
             spi_in = format_args!("{:08x}", child.spi_in),
             "CHILD SA removed: {reason}"
         );
@@ -418,7 +423,7 @@ impl Ctx {
         }
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             spi_in = format_args!("{:08x}", old.spi_in),
             "the peer rekeyed this CHILD SA but neither deleted it nor sent on the new \
              one; removing it at its life_time without a DELETE, so as not to break \

@@ -139,7 +139,7 @@ impl Engine {
                 tracing::info!(
                     ike = sa.unique_id,
                     kept = kept_id,
-                    connection = sa.connection.name,
+                    conn = sa.connection.name,
                     "two IKE SAs with one peer for one connection; deleting the lower-ranked"
                 );
                 let next = self.ctx.end_replaced(now, &mut sa, DUPLICATE, true);

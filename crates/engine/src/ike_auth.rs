@@ -114,7 +114,7 @@ fn check_peer_auth(
 fn log_authenticated(sa: &IkeSa, peer: &Identification, how: &str) {
     tracing::info!(
         ike = sa.unique_id,
-        connection = sa.connection.name,
+        conn = sa.connection.name,
         peer = identity::describe(peer),
         "peer authenticated: {how}"
     );
@@ -233,7 +233,7 @@ impl Ctx {
                 self.tell_auth_failed(sa);
                 tracing::warn!(
                     ike = sa.unique_id,
-                    connection = conn.name,
+                    conn = conn.name,
                     "{why}; sent AUTHENTICATION_FAILED"
                 );
                 return Next::Destroy(format!("connection `{}`: {why}", conn.name));
@@ -369,7 +369,7 @@ impl Ctx {
                 );
                 tracing::warn!(
                     ike = sa.unique_id,
-                    connection = conn.name,
+                    conn = conn.name,
                     "{why}; answered AUTHENTICATION_FAILED"
                 );
                 return Next::Destroy(format!("connection `{}`: {why}", conn.name));
@@ -490,7 +490,8 @@ impl Ctx {
         self.arm_dpd(now, sa);
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
+            ike_spi = crate::engine::ike_spi(sa),
             peer = identity::describe(&peer_id),
             remote = %sa.remote,
             "IKE SA established"

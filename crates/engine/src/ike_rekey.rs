@@ -101,7 +101,7 @@ impl Ctx {
         };
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             "rekeying IKE SA"
         );
         let payloads = vec![
@@ -156,7 +156,7 @@ impl Ctx {
             };
             tracing::warn!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 "IKE SA rekey refused: {why}; retrying in {} s",
                 retry.as_secs()
             );
@@ -237,7 +237,7 @@ impl Ctx {
         let refuse = |ctx: &mut Ctx, sa: &mut IkeSa, notify: Payload, why: &str| {
             tracing::warn!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 "IKE SA rekey refused: {why}"
             );
             ctx.respond(sa, ExchangeType::CREATE_CHILD_SA, id, &[notify]);
@@ -360,7 +360,7 @@ impl Ctx {
         if colliding {
             tracing::info!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 "simultaneous IKE rekey: answered the peer's; our own rekey's answer decides \
                  which new IKE SA stays (RFC 7296 §2.8.2)"
             );
@@ -547,7 +547,7 @@ impl Ctx {
         tracing::info!(
             old = old.unique_id,
             new = new.unique_id,
-            connection = new.connection.name,
+            conn = new.connection.name,
             suite = %suite,
             "IKE SA rekeyed"
         );
