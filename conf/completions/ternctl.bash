@@ -118,17 +118,26 @@ _ternctl() {
             ternctl__subcmd__help,watch)
                 cmd="ternctl__subcmd__help__subcmd__watch"
                 ;;
+            ternctl__subcmd__help__subcmd__import,ipsec-conf)
+                cmd="ternctl__subcmd__help__subcmd__import__subcmd__ipsec__subcmd__conf"
+                ;;
             ternctl__subcmd__help__subcmd__import,swanctl)
                 cmd="ternctl__subcmd__help__subcmd__import__subcmd__swanctl"
                 ;;
             ternctl__subcmd__import,help)
                 cmd="ternctl__subcmd__import__subcmd__help"
                 ;;
+            ternctl__subcmd__import,ipsec-conf)
+                cmd="ternctl__subcmd__import__subcmd__ipsec__subcmd__conf"
+                ;;
             ternctl__subcmd__import,swanctl)
                 cmd="ternctl__subcmd__import__subcmd__swanctl"
                 ;;
             ternctl__subcmd__import__subcmd__help,help)
                 cmd="ternctl__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            ternctl__subcmd__import__subcmd__help,ipsec-conf)
+                cmd="ternctl__subcmd__import__subcmd__help__subcmd__ipsec__subcmd__conf"
                 ;;
             ternctl__subcmd__import__subcmd__help,swanctl)
                 cmd="ternctl__subcmd__import__subcmd__help__subcmd__swanctl"
@@ -300,8 +309,22 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__help__subcmd__import)
-            opts="swanctl"
+            opts="swanctl ipsec-conf"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__help__subcmd__import__subcmd__ipsec__subcmd__conf)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -500,7 +523,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__import)
-            opts="-h --socket --json --exact --help swanctl help"
+            opts="-h --socket --json --exact --help swanctl ipsec-conf help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,7 +541,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__import__subcmd__help)
-            opts="swanctl help"
+            opts="swanctl ipsec-conf help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,6 +568,20 @@ _ternctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ternctl__subcmd__import__subcmd__help__subcmd__ipsec__subcmd__conf)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ternctl__subcmd__import__subcmd__help__subcmd__swanctl)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -552,6 +589,24 @@ _ternctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__import__subcmd__ipsec__subcmd__conf)
+            opts="-h --socket --json --exact --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

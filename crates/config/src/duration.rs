@@ -1,4 +1,10 @@
 //! Durations as strongSwan writes them: `3600`, `90s`, `45m`, `1h`, `1d`.
+//!
+//! Hand-written rather than humantime: humantime wants a unit on every number
+//! (`3600` alone is an error there, and the commonest value in strongSwan files),
+//! and accepts what strongSwan does not (`1h 30m`, `500ms`, `1month`), so a file
+//! tern loads would not load in strongSwan and `ternctl import` could not pass
+//! values through as they are. The grammar is one number and one letter.
 
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 use std::ops::Range;
+
+use ipnet::IpNet;
 use tern_engine::config::TsConfig;
 
 use crate::error::ValueError;
@@ -78,7 +80,10 @@ fn prefix(net: &str) -> Result<(IpAddr, u8), ValueError> {
             }
         }
     };
-    let network = mask(addr, prefix_len);
+    // The bit arithmetic is ipnet's; the text and its error positions are ours.
+    let network = IpNet::new(addr, prefix_len)
+        .expect("prefix length checked against the address family")
+        .network();
     if network != addr {
         return Err(ValueError::new(
             whole,
@@ -86,22 +91,6 @@ fn prefix(net: &str) -> Result<(IpAddr, u8), ValueError> {
         ));
     }
     Ok((addr, prefix_len))
-}
-
-/// `addr` with all bits after the first `len` cleared.
-fn mask(addr: IpAddr, len: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(a) => {
-            let bits = u32::from(a);
-            let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            IpAddr::V4((bits & m).into())
-        }
-        IpAddr::V6(a) => {
-            let bits = u128::from(a);
-            let m = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-            IpAddr::V6((bits & m).into())
-        }
-    }
 }
 
 /// `PROTO`, `PROTO/PORT` or `PROTO/LOW-HIGH` (`PORT` may be `%any`).
@@ -261,6 +250,27 @@ mod tests {
             .contains("need a protocol"));
         assert!(ts("10.1.0.0/").is_err());
         assert!(ts("fe80::1/129").is_err());
+    }
+
+    #[test]
+    fn host_bits_at_every_prefix_edge() {
+        // /0 and full-length prefixes, both families: the edges of the masking.
+        for ok in ["0.0.0.0/0", "::/0", "10.1.2.3/32", "2001:db8::1/128"] {
+            assert!(ts(ok).is_ok(), "{ok}");
+        }
+        for (bad, meant) in [
+            ("10.0.0.1/0", "0.0.0.0/0"),
+            ("10.1.2.3/31", "10.1.2.2/31"),
+            ("2001:db8::1/64", "2001:db8::/64"),
+            ("::1/0", "::/0"),
+        ] {
+            let e = ts(bad).unwrap_err();
+            assert!(
+                e.message.contains(&format!("did you mean `{meant}`?")),
+                "{bad}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]

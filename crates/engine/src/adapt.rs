@@ -178,7 +178,7 @@ impl Ctx {
         let age = rekey_age + rekey_age / 9;
         tracing::warn!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             child = name,
             "the peer lets this CHILD SA expire after {:.1} s and creates a new one instead \
              of rekeying it (rekeying off on its side, or its life_time no longer than its \

@@ -116,8 +116,10 @@ impl Ctx {
         }
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
+            ike_spi = crate::engine::ike_spi(sa),
             child = child.name,
+            child_spi = format_args!("{:08x}", child.spi_in),
             spi_in = format_args!("{:08x}", child.spi_in),
             spi_out = format_args!("{:08x}", child.spi_out),
             proposal = %child.suite,
@@ -144,7 +146,8 @@ impl Ctx {
     pub(crate) fn child_failed(&mut self, now: Instant, sa: &IkeSa, name: &str, reason: EndReason) {
         tracing::warn!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
+            ike_spi = crate::engine::ike_spi(sa),
             child = name,
             "CHILD SA failed: {reason}"
         );
@@ -215,8 +218,10 @@ impl Ctx {
         }
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
+            ike_spi = crate::engine::ike_spi(sa),
             child = child.name,
+            child_spi = format_args!("{:08x}", child.spi_in),
             spi_in = format_args!("{:08x}", child.spi_in),
             "CHILD SA removed: {reason}"
         );
@@ -467,7 +472,7 @@ impl Ctx {
         }
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             spi_in = format_args!("{:08x}", old.spi_in),
             "the peer rekeyed this CHILD SA but neither deleted it nor sent on the new \
              one; removing it at its life_time without a DELETE, so as not to break \

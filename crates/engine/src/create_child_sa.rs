@@ -45,7 +45,7 @@ impl Ctx {
         self.stats.child_rekeys_initiated += 1;
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             child = child.name,
             spi_in = format_args!("{:08x}", child.spi_in),
             "rekeying CHILD SA"
@@ -476,7 +476,7 @@ impl Ctx {
         let refuse = |ctx: &mut Ctx, sa: &mut IkeSa, notify: NotifyType, why: &str| {
             tracing::warn!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 "CREATE_CHILD_SA refused with {notify}: {why}"
             );
             ctx.respond(

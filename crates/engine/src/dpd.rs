@@ -52,7 +52,7 @@ impl Ctx {
             self.stats.dpd_checks_sent += 1;
             tracing::debug!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 silent_s = (now - sa.last_heard.unwrap_or(now)).as_secs(),
                 "peer silent; sending a liveness check"
             );

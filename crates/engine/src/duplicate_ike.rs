@@ -140,7 +140,7 @@ impl Engine {
                 tracing::info!(
                     ike = sa.unique_id,
                     kept = kept_id,
-                    connection = sa.connection.name,
+                    conn = sa.connection.name,
                     "two IKE SAs with one peer for one connection; deleting the lower-ranked"
                 );
                 let why = EndReason::new(EndKind::Duplicate, DUPLICATE);

@@ -181,7 +181,7 @@ impl Ctx {
             )
         };
         tracing::warn!(
-            connection = restart.connection,
+            conn = restart.connection,
             ike = ike_id,
             child = restart.child,
             "{what}"
@@ -267,7 +267,7 @@ impl Ctx {
             };
             let what = format!("{reason}; {action}: waiting for traffic");
             tracing::warn!(
-                connection = conn.name,
+                conn = conn.name,
                 ike = sa.unique_id,
                 child = child.name,
                 "{what}"
@@ -355,7 +355,7 @@ impl Ctx {
         };
         let what = format!("CHILD SA {reason}; {action}: creating it again");
         tracing::warn!(
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             ike = sa.unique_id,
             child = name,
             "{what}"

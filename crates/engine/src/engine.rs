@@ -580,10 +580,7 @@ impl Engine {
                 continue;
             };
             if let Some(up) = self.established_sa_of(name) {
-                tracing::debug!(
-                    connection = name,
-                    "restart not needed while IKE SA {up} is up"
-                );
+                tracing::debug!(conn = name, "restart not needed while IKE SA {up} is up");
                 self.ctx.defer_restart(now, restart, up);
                 continue;
             }
@@ -595,7 +592,7 @@ impl Engine {
             }
             self.ctx.stats.restarts += 1;
             tracing::info!(
-                connection = name,
+                conn = name,
                 attempt = restart.attempt,
                 "restarting connection ({})",
                 restart.action
@@ -730,7 +727,10 @@ impl Engine {
                     // for it (see `run_restarts`).
                     match self.established_sa_of(&connection) {
                         Some(up) => {
-                            tracing::debug!(connection, "not restarting while IKE SA {up} is up");
+                            tracing::debug!(
+                                conn = connection,
+                                "not restarting while IKE SA {up} is up"
+                            );
                             self.ctx.defer_restart(now, restart, up);
                         }
                         None => self
@@ -1189,14 +1189,14 @@ impl Ctx {
             },
         );
         if sa.established_at.is_some() {
-            tracing::info!(ike = sa.unique_id, connection, "IKE SA deleted: {reason}");
+            tracing::info!(ike = sa.unique_id, conn = connection, ike_spi = ike_spi(&sa), remote = %sa.remote, "IKE SA deleted: {reason}");
             self.events.push_back(Event::IkeSaDeleted {
                 connection,
                 ike_id: sa.unique_id,
                 reason: reason.clone(),
             });
         } else {
-            tracing::warn!(ike = sa.unique_id, connection, "IKE SA failed: {reason}");
+            tracing::warn!(ike = sa.unique_id, conn = connection, ike_spi = ike_spi(&sa), remote = %sa.remote, "IKE SA failed: {reason}");
             self.events.push_back(Event::IkeSaFailed {
                 connection,
                 ike_id: sa.unique_id,
@@ -1265,6 +1265,12 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An IKE SA's SPIs as its log lines carry them (`ike_spi`, IKE_SPI in the journal):
+/// the initiator's and the responder's, in hex, as `ternctl list-sas` shows them.
+pub(crate) fn ike_spi(sa: &IkeSa) -> String {
+    format!("{}_{}", hex(&sa.spi_i), hex(&sa.spi_r))
 }
 
 /// Logs what `lint` finds in a configuration being loaded (once, by the first engine).

@@ -115,7 +115,7 @@ fn check_peer_auth(
 fn log_authenticated(sa: &IkeSa, peer: &Identification, how: &str) {
     tracing::info!(
         ike = sa.unique_id,
-        connection = sa.connection.name,
+        conn = sa.connection.name,
         peer = identity::describe(peer),
         "peer authenticated: {how}"
     );
@@ -248,7 +248,7 @@ impl Ctx {
                 self.tell_auth_failed(sa);
                 tracing::warn!(
                     ike = sa.unique_id,
-                    connection = conn.name,
+                    conn = conn.name,
                     "{why}; sent AUTHENTICATION_FAILED"
                 );
                 let text = format!("connection `{}`: {why}", conn.name);
@@ -393,7 +393,7 @@ impl Ctx {
                 );
                 tracing::warn!(
                     ike = sa.unique_id,
-                    connection = conn.name,
+                    conn = conn.name,
                     "{why}; answered AUTHENTICATION_FAILED"
                 );
                 let text = format!("connection `{}`: {why}", conn.name);
@@ -524,7 +524,8 @@ impl Ctx {
         self.arm_dpd(now, sa);
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
+            ike_spi = crate::engine::ike_spi(sa),
             peer = identity::describe(&peer_id),
             remote = %sa.remote,
             "IKE SA established"

@@ -113,7 +113,7 @@ impl Ctx {
         };
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             "rekeying IKE SA"
         );
         let payloads = vec![
@@ -168,7 +168,7 @@ impl Ctx {
             };
             tracing::warn!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 "IKE SA rekey refused: {why}; retrying in {} s",
                 retry.as_secs()
             );
@@ -249,7 +249,7 @@ impl Ctx {
         let refuse = |ctx: &mut Ctx, sa: &mut IkeSa, notify: Payload, why: &str| {
             tracing::warn!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 "IKE SA rekey refused: {why}"
             );
             ctx.respond(sa, ExchangeType::CREATE_CHILD_SA, id, &[notify]);
@@ -372,7 +372,7 @@ impl Ctx {
         if colliding {
             tracing::info!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 "simultaneous IKE rekey: answered the peer's; our own rekey's answer decides \
                  which new IKE SA stays (RFC 7296 §2.8.2)"
             );
@@ -562,7 +562,7 @@ impl Ctx {
         tracing::info!(
             old = old.unique_id,
             new = new.unique_id,
-            connection = new.connection.name,
+            conn = new.connection.name,
             suite = %suite,
             "IKE SA rekeyed"
         );

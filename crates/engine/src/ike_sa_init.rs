@@ -61,7 +61,7 @@ impl Ctx {
         sa.negotiation_started = Some(now);
         sa.spi_i = self.new_spi();
         sa.nonce_i = self.random(NONCE_LEN);
-        tracing::info!(ike = sa.unique_id, connection = sa.connection.name, %remote, "initiating IKE SA");
+        tracing::info!(ike = sa.unique_id, conn = sa.connection.name, %remote, "initiating IKE SA");
         self.send_init_request(now, &mut sa)?;
         Ok(sa)
     }
@@ -451,7 +451,7 @@ impl Ctx {
         }
         .to_bytes();
         sa.init_response = bytes.clone();
-        tracing::info!(ike = sa.unique_id, connection = sa.connection.name, %remote, suite = %suite, "IKE_SA_INIT answered");
+        tracing::info!(ike = sa.unique_id, conn = sa.connection.name, %remote, suite = %suite, "IKE_SA_INIT answered");
         self.transmit(local, remote, bytes);
         Some(sa)
     }

@@ -149,7 +149,7 @@ impl Engine {
             };
             tracing::info!(
                 ike = sa.unique_id,
-                connection = gone.connection,
+                conn = gone.connection,
                 "removing an IKE SA the peer no longer has ({why})"
             );
             let why = crate::end_reason::EndReason::new(

@@ -65,7 +65,7 @@ impl Ctx {
         }
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             peer_behind_nat = sa.nat.peer_behind,
             we_are_behind_nat = sa.nat.local_behind,
             spi = hex(&sa.spi_i),

@@ -83,7 +83,7 @@ impl Ctx {
         if sa.connection.remote_addrs.is_empty() {
             tracing::warn!(
                 ike = sa.unique_id,
-                connection = sa.connection.name,
+                conn = sa.connection.name,
                 child,
                 "CHILD SA rekey failed: {why}; a responder-only connection cannot \
                  reauthenticate instead, so the CHILD SA will end at its life_time. Make \
@@ -93,7 +93,7 @@ impl Ctx {
         }
         tracing::warn!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             child,
             "CHILD SA rekey failed: {why}. PFS is wanted by one side only; \
              reauthenticating now, since IKE_AUTH's CHILD SA needs no key exchange. Make \
@@ -151,7 +151,7 @@ impl Engine {
                 tracing::info!(
                     ike = sa.unique_id,
                     new = new_id,
-                    connection = sa.connection.name,
+                    conn = sa.connection.name,
                     "IKE SA reauthenticated; deleting the old one"
                 );
                 let why = crate::end_reason::EndReason::new(
@@ -179,7 +179,7 @@ impl Engine {
                 tracing::info!(
                     ike = old_id,
                     new = new.unique_id,
-                    connection = new.connection.name,
+                    conn = new.connection.name,
                     "reauthenticating IKE SA (make-before-break)"
                 );
                 new.reauthenticates = true;

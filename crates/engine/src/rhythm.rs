@@ -35,7 +35,7 @@ pub(crate) fn note_peer_rekey(
     if sooner_than_ours(age, ours) && changed(before, age) {
         tracing::info!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             child,
             "the peer rekeyed the {} after {} s, before our rekey_time of {} s: \
              its lifetime is shorter than ours, and tern follows its lead",

@@ -41,7 +41,7 @@ impl Ctx {
         }
         let Some(remote) = conn.remote_addrs.first().copied() else {
             tracing::warn!(
-                connection = conn.name,
+                conn = conn.name,
                 child = child.name,
                 "cannot trap a connection without remote_addrs"
             );
@@ -54,7 +54,7 @@ impl Ctx {
             .or_else(|| self.env.local_address_for(remote))
         else {
             tracing::warn!(
-                connection = conn.name,
+                conn = conn.name,
                 child = child.name,
                 "cannot trap: no local address can reach {remote}"
             );
@@ -75,7 +75,7 @@ impl Ctx {
                 .extend(policies.iter().cloned().map(KernelOp::AddPolicy));
         }
         tracing::info!(
-            connection = conn.name,
+            conn = conn.name,
             child = child.name,
             reqid,
             "trap installed: {} === {}",
@@ -104,7 +104,7 @@ impl Ctx {
                 self.kernel_ops
                     .extend(trap.policies.iter().cloned().map(KernelOp::DeletePolicy));
             }
-            tracing::info!(connection, child = trap.child, "trap removed");
+            tracing::info!(conn = connection, child = trap.child, "trap removed");
         }
         gone.len()
     }
@@ -169,7 +169,7 @@ impl Engine {
             (t.connection.clone(), t.child.clone())
         };
         if let Some(why) = self.acquire_needless(&connection, &child) {
-            tracing::debug!(connection, child, "ACQUIRE ignored: {why}");
+            tracing::debug!(conn = connection, child, "ACQUIRE ignored: {why}");
             return;
         }
         let trap = &mut self.ctx.traps[pos];
@@ -178,7 +178,7 @@ impl Engine {
             .is_some_and(|at| now.saturating_duration_since(at) < ACQUIRE_HOLDOFF)
         {
             tracing::debug!(
-                connection,
+                conn = connection,
                 child,
                 "ACQUIRE ignored: an attempt just started"
             );
@@ -197,7 +197,7 @@ impl Engine {
         let Some(config) = SharedChild::find(&conn, &child) else {
             return;
         };
-        tracing::info!(connection, child, %src, %dst, "ACQUIRE: traffic for a trap; initiating");
+        tracing::info!(conn = connection, child, %src, %dst, "ACQUIRE: traffic for a trap; initiating");
         let established = self
             .sas
             .iter()
@@ -212,7 +212,7 @@ impl Engine {
         match self.initiate(now, conn) {
             Ok(sa) => self.settle(now, sa, Next::Keep),
             // The trap stays; the next ACQUIRE tries again.
-            Err(e) => tracing::warn!(connection, child, "ACQUIRE: cannot initiate: {e}"),
+            Err(e) => tracing::warn!(conn = connection, child, "ACQUIRE: cannot initiate: {e}"),
         }
     }
 

@@ -158,6 +158,14 @@ pub enum ImportFrom {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// strongSwan's older ipsec.conf: each loaded conn (after also= and conn
+    /// %default) as a connection with one child; PSKs from the ipsec.secrets
+    /// beside it, certificates from ipsec.d/certs/.
+    IpsecConf {
+        /// The ipsec.conf file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[cfg(test)]

@@ -75,9 +75,7 @@ fn main() -> ExitCode {
             return print_bytes(&generate::completions(*shell));
         }
         CliCommand::Man => return print_bytes(&generate::man()),
-        CliCommand::Import {
-            from: ImportFrom::Swanctl { file },
-        } => return run_import(file, cli.json),
+        CliCommand::Import { from } => return run_import(from, cli.json),
         _ => {}
     }
     match run(&cli) {
@@ -179,9 +177,13 @@ fn print_bytes(bytes: &[u8]) -> ExitCode {
     }
 }
 
-/// `ternctl import swanctl FILE`: the TOML to stdout, what was not converted to
-/// stderr as `FILE:LINE: why`; 1 if tern would not load the result as it is.
-fn run_import(file: &std::path::Path, as_json: bool) -> ExitCode {
+/// `ternctl import swanctl|ipsec-conf FILE`: the TOML to stdout, what was not
+/// converted to stderr as `FILE:LINE: why`; 1 if tern would not load the result
+/// as it is.
+fn run_import(from: &ImportFrom, as_json: bool) -> ExitCode {
+    let file = match from {
+        ImportFrom::Swanctl { file } | ImportFrom::IpsecConf { file } => file.as_path(),
+    };
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) => {
@@ -189,7 +191,11 @@ fn run_import(file: &std::path::Path, as_json: bool) -> ExitCode {
             return report_failure(&failure, as_json);
         }
     };
-    let imported = match import::swanctl(&text, file) {
+    let converted = match from {
+        ImportFrom::Swanctl { .. } => import::swanctl(&text, file),
+        ImportFrom::IpsecConf { .. } => Ok(import::ipsec_conf(&text, file)),
+    };
+    let imported = match converted {
         Ok(imported) => imported,
         Err(note) => {
             let failure = Failure::Unexpected(format!(

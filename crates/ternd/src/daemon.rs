@@ -245,7 +245,7 @@ impl Daemon {
                     connection: connection.clone(),
                 },
             ) {
-                tracing::error!(connection, "start_action = start failed: {e}");
+                tracing::error!(conn = connection, "start_action = start failed: {e}");
             }
         }
         self.flush();
@@ -327,7 +327,7 @@ impl Daemon {
                         .is_err()
                 {
                     tracing::warn!(
-                        connection = gone.connection,
+                        conn = gone.connection,
                         engine = index,
                         "cannot pass INITIAL_CONTACT on to another engine: its queue is full"
                     );

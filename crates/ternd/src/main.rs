@@ -12,6 +12,7 @@ mod instance;
 mod kernel;
 mod kernel_events;
 mod log_filter;
+mod log_output;
 mod metrics;
 mod metrics_http;
 mod present;
@@ -64,6 +65,11 @@ struct Args {
     /// TARGET=LEVEL for one subsystem (e.g. `info,tern_engine=debug`).
     #[arg(long, default_value = "info", value_parser = log_filter::parse)]
     log_level: log_filter::LogFilter,
+    /// Where the log goes: `journald` (native, with fields such as CONN and IKE_SPI),
+    /// `stderr` (text), or `auto`: the journal when stderr is connected to it, as
+    /// under systemd.
+    #[arg(long, value_enum, default_value_t = log_output::LogTarget::Auto)]
+    log_target: log_output::LogTarget,
     /// Negotiate IKE only; keep CHILD SAs in memory instead of the kernel (for
     /// hosts without ESP support).
     #[arg(long)]
@@ -76,11 +82,16 @@ fn main() -> std::process::ExitCode {
         let source = config_source::ConfigSource::from_args(args.config.clone(), args.demo);
         return check::check(&source, &mut std::io::stdout(), &mut std::io::stderr());
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(args.log_level.env_filter())
-        .init();
+    match log_output::init(args.log_target, &args.log_level) {
+        Ok(log_output::Chosen::StderrBecause(why)) => {
+            tracing::warn!("logging to stderr: {why}")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("ternd: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

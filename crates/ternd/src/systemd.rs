@@ -1,6 +1,11 @@
 //! The systemd notification protocol (sd_notify): READY, STOPPING, WATCHDOG and a
 //! STATUS line, sent as datagrams to `$NOTIFY_SOCKET`. Without that variable (not
 //! run by systemd, or not Type=notify) every call does nothing.
+//!
+//! Hand-written rather than the sd-notify crate: sd-notify 0.5 connects to
+//! `$NOTIFY_SOCKET` as a path, so an abstract socket (`@name`, which sd_notify(3)
+//! allows and containers and some service managers use) is never reached and
+//! systemd waits for READY=1 until it times out. The protocol is one datagram.
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
@@ -88,6 +93,22 @@ mod tests {
         notifier.stopping();
         let n = listener.recv(&mut buf).unwrap();
         assert!(buf[..n].starts_with(b"STOPPING=1"));
+    }
+
+    #[test]
+    fn an_abstract_notify_socket_is_reached() {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("ternd-notify-test-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = UnixDatagram::bind_addr(&addr).unwrap();
+        // What from_env makes of NOTIFY_SOCKET=@name.
+        let notifier = Notifier {
+            socket: Some((UnixDatagram::unbound().unwrap(), format!("\0{name}"))),
+        };
+        notifier.watchdog();
+        let mut buf = [0u8; 64];
+        let n = listener.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"WATCHDOG=1");
     }
 
     #[test]

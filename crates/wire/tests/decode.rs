@@ -302,6 +302,81 @@ fn pcapng_packet_on_an_undescribed_interface_is_reported() {
     assert!(error.contains("interface 3"), "{error}");
 }
 
+/// A one-interface pcapng file (raw IP) holding `blocks` after its interface.
+fn pcapng_with_blocks(little: bool, blocks: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = pcapng(little, &[LINKTYPE_RAW], &[]);
+    for b in blocks {
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+#[test]
+fn pcapng_simple_and_obsolete_packet_blocks_decode_in_both_byte_orders() {
+    let message = ike_sa_init_request();
+    let ip = ip_udp(addr("192.0.2.1:500"), addr("192.0.2.2:500"), &message);
+    for little in [true, false] {
+        let u32b = |v: u32| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let mut spb = u32b(ip.len() as u32).to_vec();
+        spb.extend_from_slice(&ip);
+        // Obsolete Packet Block: interface (u16), drops (u16), timestamp, lengths.
+        let mut opb = if little {
+            0u16.to_le_bytes()
+        } else {
+            0u16.to_be_bytes()
+        }
+        .to_vec();
+        opb.extend_from_slice(&[0, 0]);
+        opb.extend_from_slice(&[0; 8]);
+        opb.extend_from_slice(&u32b(ip.len() as u32));
+        opb.extend_from_slice(&u32b(ip.len() as u32));
+        opb.extend_from_slice(&ip);
+        let file = pcapng_with_blocks(little, &[block(little, 3, &spb), block(little, 2, &opb)]);
+        let found = messages(&file);
+        assert_eq!(found.len(), 2, "little-endian: {little}");
+        assert!(found.iter().all(|(_, m)| m.to_bytes() == message));
+        assert!(matches!(found[1].0, Origin::Packet { number: 2, .. }));
+    }
+}
+
+#[test]
+fn a_packet_block_too_short_for_its_packet_is_reported_and_the_rest_decodes() {
+    let ip = ip_udp(
+        addr("192.0.2.1:500"),
+        addr("192.0.2.2:500"),
+        &ike_sa_init_request(),
+    );
+    let epb = |captured: u32| {
+        let mut b = [0u32, 0, 0, captured, ip.len() as u32]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>();
+        b.extend_from_slice(&ip);
+        block(true, 6, &b)
+    };
+    // A captured length beyond the block, then a name resolution block whose
+    // record runs off its end (skipped), then a good packet.
+    let broken_nrb = block(true, 4, &[1, 0, 0xff, 0x00]);
+    let file = pcapng_with_blocks(
+        true,
+        &[epb(ip.len() as u32 + 64), broken_nrb, epb(ip.len() as u32)],
+    );
+    let items = decode(&file).unwrap();
+    assert_eq!(items.len(), 2, "{items:?}");
+    let error = items[0].error_text().expect("the first packet is reported");
+    assert!(
+        error.contains("captured length exceeds its block"),
+        "{error}"
+    );
+    assert!(items[1].outcome.is_ok(), "{:?}", items[1].outcome);
+}
+
 #[test]
 fn malformed_message_is_reported_with_its_offset_and_the_rest_still_decodes() {
     let good = ike_sa_init_request();

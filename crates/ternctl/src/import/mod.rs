@@ -1,8 +1,9 @@
-//! `ternctl import swanctl FILE`: another daemon's configuration as tern's TOML,
+//! `ternctl import swanctl|ipsec-conf FILE`: another daemon's configuration as tern's TOML,
 //! with a line-by-line report of what could not be converted. The result is
 //! checked by tern's own configuration parser; what tern refuses in it is
-//! reported against the swanctl.conf line it came from.
+//! reported against the source line it came from.
 
+mod ipsec_conf;
 mod settings;
 mod swanctl;
 mod toml_out;
@@ -42,8 +43,27 @@ pub fn swanctl(text: &str, path: &Path) -> Result<Imported, Note> {
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let mut notes = Vec::new();
     let toml = swanctl::convert(&root, &dir, &mut notes);
+    Ok(finish(toml, notes, path, "swanctl"))
+}
+
+/// Converts ipsec.conf text; the PSKs come from the `ipsec.secrets` beside `path`
+/// (as strongSwan's starter keeps them), certificates from `ipsec.d/certs/`.
+pub fn ipsec_conf(text: &str, path: &Path) -> Imported {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let secrets = std::fs::read_to_string(dir.join("ipsec.secrets")).ok();
+    let mut notes = Vec::new();
+    let toml = ipsec_conf::convert(text, &dir, secrets.as_deref(), &mut notes);
+    finish(toml, notes, path, "ipsec-conf")
+}
+
+/// Checks the TOML with tern's own parser (what it refuses goes back to the
+/// source line) and puts the notes in line order.
+fn finish(toml: toml_out::Toml, mut notes: Vec<Note>, path: &Path, how: &str) -> Imported {
     let text = toml.text();
-    // The file tern would read: what it refuses goes back to the source line.
     let loads = match tern_config::check_str(&text, "converted") {
         Ok(_) => true,
         Err(errors) => {
@@ -57,15 +77,17 @@ pub fn swanctl(text: &str, path: &Path) -> Result<Imported, Note> {
         }
     };
     notes.sort_by_key(|n| n.line);
-    Ok(Imported {
+    Imported {
         toml: format!(
-            "# Converted from {} by `ternctl import swanctl`.\n# Check it with `ternd --check --config FILE`.\n\n{text}",
+            "# Converted from {} by `ternctl import {how}`.\n# Check it with `ternd --check --config FILE`.\n\n{text}",
             path.display()
         ),
         notes,
         loads,
-    })
+    }
 }
 
+#[cfg(test)]
+pub mod ipsec_conf_tests;
 #[cfg(test)]
 mod tests;

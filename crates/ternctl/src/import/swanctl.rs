@@ -104,7 +104,7 @@ fn not_converted(v: &Value, why: &str) -> Note {
 }
 
 /// `a, b,c` as `["a", "b", "c"]`.
-fn list(value: &str) -> Vec<String> {
+pub(super) fn list(value: &str) -> Vec<String> {
     value
         .split(',')
         .map(|s| s.trim().to_string())
@@ -389,7 +389,7 @@ fn proposals(out: &mut Toml, v: &Value, notes: &mut Vec<Note>) {
 }
 
 /// A swanctl identity as tern writes it: `@name` is a name, `C=.., O=..` a DN.
-fn identity(id: &str) -> String {
+pub(super) fn identity(id: &str) -> String {
     let id = id.trim();
     if let Some(name) = id.strip_prefix('@') {
         return name.trim_start_matches('@').to_string();
@@ -401,7 +401,7 @@ fn identity(id: &str) -> String {
 }
 
 /// `file` under swanctl's directory `dir` unless it is absolute.
-fn in_dir(swanctl_dir: &Path, dir: &str, file: &str) -> String {
+pub(super) fn in_dir(swanctl_dir: &Path, dir: &str, file: &str) -> String {
     if file.starts_with('/') {
         file.to_string()
     } else {
@@ -452,7 +452,7 @@ fn psk_for(secrets: &Section, ids: &[&str], notes: &mut Vec<Note>) -> Option<(St
 
 /// A swanctl secret as tern's psk: text as it is, `0x` hex as it is, `0s`
 /// base64 as `0x` hex.
-fn psk_value(secret: &str) -> Option<String> {
+pub(super) fn psk_value(secret: &str) -> Option<String> {
     if let Some(b64) = secret.strip_prefix("0s") {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())

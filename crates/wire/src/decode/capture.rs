@@ -1,6 +1,13 @@
 //! Capture files: classic pcap (either byte order, micro- or nanosecond) and pcapng
 //! (Section Header, Interface Description, Enhanced/Simple/obsolete Packet blocks;
-//! other blocks are skipped). Each packet goes to [`super::packet`].
+//! other blocks are skipped), read with pcap-parser. Each packet goes to
+//! [`super::packet`]; what is wrong with a file is said with its offset.
+
+use pcap_parser::pcapng::{
+    parse_block_be, parse_block_le, parse_sectionheaderblock, parse_unknownblock_be,
+    parse_unknownblock_le, Block,
+};
+use pcap_parser::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
 
 use super::packet::{ike_in_frame, supported_linktype, Frame};
 use super::{Datagram, Extracted, InputError, Origin};
@@ -11,50 +18,26 @@ const PCAP_MAGICS: [[u8; 4]; 4] = [
     [0xa1, 0xb2, 0x3c, 0x4d], // nanoseconds, big-endian
     [0x4d, 0x3c, 0xb2, 0xa1], // nanoseconds, little-endian
 ];
-const PCAP_HEADER_LEN: usize = 24;
 const PCAP_RECORD_HEADER_LEN: usize = 16;
 
-const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
-const PCAPNG_IDB: u32 = 1;
+/// The section header block's type reads the same in either byte order.
+const PCAPNG_SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+/// The obsolete Packet Block, which pcap-parser does not know (it arrives as an
+/// unknown block), and the two it does, by type as written in the file's order.
 const PCAPNG_OBSOLETE_PB: u32 = 2;
 const PCAPNG_SPB: u32 = 3;
 const PCAPNG_EPB: u32 = 6;
-const PCAPNG_BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
-/// The section header block's type reads the same in either byte order.
-const BIG: Endian = Endian { big: true };
+/// Where the packet data starts in each packet block, from the block's start.
+const EPB_DATA_OFFSET: usize = 28;
+const SPB_DATA_OFFSET: usize = 12;
+const OBSOLETE_PB_DATA_OFFSET: usize = 28;
 
 pub(crate) fn is_pcap(input: &[u8]) -> bool {
     input.len() >= 4 && PCAP_MAGICS.iter().any(|m| input[..4] == m[..])
 }
 
 pub(crate) fn is_pcapng(input: &[u8]) -> bool {
-    input.starts_with(&PCAPNG_SHB.to_be_bytes())
-}
-
-/// Reads u16/u32 in the byte order a file declared.
-#[derive(Clone, Copy)]
-struct Endian {
-    big: bool,
-}
-
-impl Endian {
-    fn u16(self, bytes: &[u8], at: usize) -> Option<u16> {
-        let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
-        Some(if self.big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
-    }
-
-    fn u32(self, bytes: &[u8], at: usize) -> Option<u32> {
-        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    }
+    input.starts_with(&PCAPNG_SHB)
 }
 
 /// Turns one captured frame into at most one extracted item.
@@ -112,174 +95,231 @@ fn truncated_file(number: u64, input_offset: usize, what: &str) -> Extracted {
 
 /// Classic pcap.
 pub(crate) fn read_pcap(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
-    if input.len() < PCAP_HEADER_LEN {
+    let Ok((mut rest, header)) = parse_pcap_header(input) else {
         return Err(InputError::new(0, "the pcap file header is truncated"));
-    }
-    let endian = Endian {
-        big: input[0] == 0xa1,
     };
-    let linktype = endian.u32(input, 20).unwrap_or_default() & 0x0fff_ffff;
+    let linktype = (header.network.0 as u32) & 0x0fff_ffff;
     if !supported_linktype(linktype) {
         return Err(InputError::new(
             20,
             format!("link type {linktype} is not supported (Ethernet, Linux cooked, raw IP and loopback are)"),
         ));
     }
+    let parse_record = if header.is_bigendian() {
+        parse_pcap_frame_be
+    } else {
+        parse_pcap_frame
+    };
     let mut out = Vec::new();
-    let mut at = PCAP_HEADER_LEN;
     let mut number = 0;
-    while at < input.len() {
+    while !rest.is_empty() {
         number += 1;
-        let (Some(captured), Some(original)) =
-            (endian.u32(input, at + 8), endian.u32(input, at + 12))
-        else {
-            out.push(truncated_file(number, at, "a packet record header"));
-            break;
-        };
-        let data_start = at + PCAP_RECORD_HEADER_LEN;
-        let Some(frame) = input.get(data_start..data_start.saturating_add(captured as usize))
-        else {
-            out.push(truncated_file(number, at, "a packet"));
+        let at = input.len() - rest.len();
+        let Ok((after, record)) = parse_record(rest) else {
+            let what = if rest.len() < PCAP_RECORD_HEADER_LEN {
+                "a packet record header"
+            } else {
+                "a packet"
+            };
+            out.push(truncated_file(number, at, what));
             break;
         };
         extract_frame(
             number,
             linktype,
-            frame,
-            data_start,
-            original as usize,
+            record.data,
+            at + PCAP_RECORD_HEADER_LEN,
+            record.origlen as usize,
             &mut out,
         );
-        at = data_start + frame.len();
+        rest = after;
     }
     Ok(out)
+}
+
+/// One packet of a pcapng file as its block gives it.
+struct NgPacket<'a> {
+    interface: u32,
+    data: &'a [u8],
+    data_offset: usize,
+    original_len: usize,
 }
 
 /// pcapng: a sequence of sections, each with its own byte order and interfaces.
 pub(crate) fn read_pcapng(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
     let mut out = Vec::new();
-    let mut endian = BIG;
+    let mut big_endian = true;
     let mut interfaces: Vec<u32> = Vec::new();
-    let mut at = 0;
+    let mut rest = input;
     let mut number = 0;
-    while at < input.len() {
-        let block_type = BIG.u32(input, at);
-        if block_type == Some(PCAPNG_SHB) {
-            match BIG.u32(input, at + 8) {
-                Some(PCAPNG_BYTE_ORDER_MAGIC) => endian = BIG,
-                Some(m) if m.swap_bytes() == PCAPNG_BYTE_ORDER_MAGIC => {
-                    endian = Endian { big: false }
+    while !rest.is_empty() {
+        let at = input.len() - rest.len();
+        let problem = |number: u64, input_offset: usize, reason: String| Extracted::Problem {
+            origin: Origin::Packet {
+                number,
+                source: None,
+                destination: None,
+                input_offset,
+            },
+            reason,
+        };
+        if rest.starts_with(&PCAPNG_SHB) {
+            match parse_sectionheaderblock(rest) {
+                Ok((after, shb)) => {
+                    big_endian = shb.big_endian();
+                    interfaces.clear();
+                    rest = after;
+                    continue;
                 }
-                _ if at == 0 => {
+                Err(_) if at == 0 && !has_byte_order_magic(rest) => {
                     return Err(InputError::new(
                         8,
                         "the pcapng section header has no byte-order magic",
                     ))
                 }
-                _ => {
+                Err(_) => {
                     out.push(truncated_file(number + 1, at, "a section header block"));
                     break;
                 }
             }
-            interfaces.clear();
         }
-        let (Some(block_type), Some(total_len)) =
-            (endian.u32(input, at), endian.u32(input, at + 4))
-        else {
-            out.push(truncated_file(number + 1, at, "a block header"));
-            break;
+        // The block's frame first (type, length, trailing length), whatever its kind.
+        let framed = if big_endian {
+            parse_unknownblock_be(rest)
+        } else {
+            parse_unknownblock_le(rest)
         };
-        let total_len = total_len as usize;
-        let Some(block) = input.get(at..at.saturating_add(total_len)) else {
-            out.push(truncated_file(number + 1, at, "a block"));
-            break;
+        let (after, frame) = match framed {
+            Ok(ok) => ok,
+            Err(nom::Err::Incomplete(_)) => {
+                let what = if rest.len() < 12 {
+                    "a block header"
+                } else {
+                    "a block"
+                };
+                out.push(truncated_file(number + 1, at, what));
+                break;
+            }
+            Err(_) => {
+                out.push(problem(
+                    number + 1,
+                    at + 4,
+                    "pcapng block length is less than 12; the rest is not decoded".into(),
+                ));
+                break;
+            }
         };
-        if total_len < 12 || total_len % 4 != 0 {
-            out.push(Extracted::Problem {
-                origin: Origin::Packet {
-                    number: number + 1,
-                    source: None,
-                    destination: None,
-                    input_offset: at + 4,
-                },
-                reason: format!("pcapng block length {total_len} is not a multiple of 4 of at least 12; the rest is not decoded"),
-            });
-            break;
-        }
-        let body = &block[8..total_len - 4];
-        match block_type {
-            PCAPNG_IDB => interfaces.push(u32::from(endian.u16(body, 0).unwrap_or(u16::MAX))),
-            PCAPNG_EPB | PCAPNG_OBSOLETE_PB | PCAPNG_SPB => {
+        let block_type = if big_endian {
+            frame.block_type.swap_bytes()
+        } else {
+            frame.block_type
+        };
+        let typed = if big_endian {
+            parse_block_be(rest)
+        } else {
+            parse_block_le(rest)
+        };
+        let packet = match typed {
+            Ok((_, Block::InterfaceDescription(idb))) => {
+                interfaces.push(idb.linktype.0 as u32);
+                None
+            }
+            Ok((_, Block::EnhancedPacket(epb))) => Some(Ok(NgPacket {
+                interface: epb.if_id,
+                // The data field is padded to 32 bits; the captured length says how much is packet.
+                data: &epb.data[..(epb.caplen as usize).min(epb.data.len())],
+                data_offset: at + EPB_DATA_OFFSET,
+                original_len: epb.origlen as usize,
+            })),
+            Ok((_, Block::SimplePacket(spb))) => Some(Ok(NgPacket {
+                interface: 0,
+                // No captured length here: the original, up to what the block holds.
+                data: &spb.data[..(spb.origlen as usize).min(spb.data.len())],
+                data_offset: at + SPB_DATA_OFFSET,
+                original_len: spb.origlen as usize,
+            })),
+            _ if block_type == PCAPNG_OBSOLETE_PB => {
+                Some(obsolete_packet(frame.data, big_endian, at))
+            }
+            Ok(_) => None,
+            // A packet block whose fields do not fit it; any other is skipped.
+            Err(_) if matches!(block_type, PCAPNG_EPB | PCAPNG_SPB) => Some(Err(
+                "the packet's captured length exceeds its block".to_string(),
+            )),
+            Err(_) => None,
+        };
+        match packet {
+            None => {}
+            Some(Ok(p)) => {
                 number += 1;
-                let packet = pcapng_packet(endian, block_type, body, &interfaces);
-                match packet {
-                    Ok((linktype, data_offset, captured, original)) => {
-                        match body.get(data_offset..data_offset + captured) {
-                            Some(frame) => extract_frame(
-                                number,
-                                linktype,
-                                frame,
-                                at + 8 + data_offset,
-                                original,
-                                &mut out,
-                            ),
-                            None => out.push(Extracted::Problem {
-                                origin: Origin::Packet {
-                                    number,
-                                    source: None,
-                                    destination: None,
-                                    input_offset: at,
-                                },
-                                reason: "the packet's captured length exceeds its block".into(),
-                            }),
-                        }
-                    }
-                    Err(reason) => out.push(Extracted::Problem {
-                        origin: Origin::Packet {
-                            number,
-                            source: None,
-                            destination: None,
-                            input_offset: at,
-                        },
-                        reason,
-                    }),
+                match linktype_of(p.interface, &interfaces) {
+                    Ok(linktype) => extract_frame(
+                        number,
+                        linktype,
+                        p.data,
+                        p.data_offset,
+                        p.original_len,
+                        &mut out,
+                    ),
+                    Err(reason) => out.push(problem(number, at, reason)),
                 }
             }
-            _ => {}
+            Some(Err(reason)) => {
+                number += 1;
+                out.push(problem(number, at, reason));
+            }
         }
-        at += total_len;
+        rest = after;
     }
     Ok(out)
 }
 
-/// For a packet block: (link type, offset of the data in the body, captured
-/// length, original length).
-fn pcapng_packet(
-    endian: Endian,
-    block_type: u32,
-    body: &[u8],
-    interfaces: &[u32],
-) -> Result<(u32, usize, usize, usize), String> {
+/// Whether a section header carries the byte-order magic, in either order.
+fn has_byte_order_magic(block: &[u8]) -> bool {
+    matches!(
+        block.get(8..12),
+        Some([0x1a, 0x2b, 0x3c, 0x4d] | [0x4d, 0x3c, 0x2b, 0x1a])
+    )
+}
+
+/// The obsolete Packet Block (pcapng's type 2): interface (u16), drops (u16),
+/// timestamp (2 x u32), captured and original length, data. pcap-parser does not
+/// know it; `body` is the block between its length fields.
+fn obsolete_packet(body: &[u8], big_endian: bool, at: usize) -> Result<NgPacket<'_>, String> {
     let missing = || "the packet block is too short for its fields".to_string();
-    let (interface, data_offset, captured, original) = match block_type {
-        PCAPNG_EPB => (
-            endian.u32(body, 0).ok_or_else(missing)?,
-            20,
-            endian.u32(body, 12).ok_or_else(missing)? as usize,
-            endian.u32(body, 16).ok_or_else(missing)? as usize,
-        ),
-        PCAPNG_OBSOLETE_PB => (
-            u32::from(endian.u16(body, 0).ok_or_else(missing)?),
-            20,
-            endian.u32(body, 12).ok_or_else(missing)? as usize,
-            endian.u32(body, 16).ok_or_else(missing)? as usize,
-        ),
-        _ => {
-            // Simple Packet Block: interface 0; the data fills the block.
-            let original = endian.u32(body, 0).ok_or_else(missing)? as usize;
-            (0, 4, original.min(body.len() - 4), original)
-        }
+    let u32_at = |i: usize| -> Option<u32> {
+        let b: [u8; 4] = body.get(i..i + 4)?.try_into().ok()?;
+        Some(if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     };
+    let interface: [u8; 2] = body
+        .get(0..2)
+        .ok_or_else(missing)?
+        .try_into()
+        .map_err(|_| missing())?;
+    let interface = if big_endian {
+        u16::from_be_bytes(interface)
+    } else {
+        u16::from_le_bytes(interface)
+    };
+    let captured = u32_at(12).ok_or_else(missing)? as usize;
+    let original = u32_at(16).ok_or_else(missing)? as usize;
+    let data = body
+        .get(20..20usize.saturating_add(captured))
+        .ok_or_else(|| "the packet's captured length exceeds its block".to_string())?;
+    Ok(NgPacket {
+        interface: u32::from(interface),
+        data,
+        data_offset: at + OBSOLETE_PB_DATA_OFFSET,
+        original_len: original,
+    })
+}
+
+/// The link type of interface `interface`, if it was described and is supported.
+fn linktype_of(interface: u32, interfaces: &[u32]) -> Result<u32, String> {
     let linktype = *interfaces.get(interface as usize).ok_or_else(|| {
         format!("the packet names interface {interface}, which was not described")
     })?;
@@ -288,5 +328,5 @@ fn pcapng_packet(
             "link type {linktype} is not supported (Ethernet, Linux cooked, raw IP and loopback are)"
         ));
     }
-    Ok((linktype, data_offset, captured, original))
+    Ok(linktype)
 }
