@@ -224,7 +224,7 @@ impl Ctx {
         let age = rekey_age + rekey_age / 9;
         tracing::warn!(
             ike = sa.unique_id,
-            connection = sa.connection.name,
+            conn = sa.connection.name,
             "the peer lets the IKE SA expire after {:.1} s and sets up a new one instead \
              of rekeying it (IKE rekeying off on its side, or its life_time no longer than \
              its rekey_time), taking the CHILD SAs down each time; tern now rekeys it after \
