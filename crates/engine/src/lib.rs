@@ -25,6 +25,8 @@ mod end_action;
 mod engine;
 mod env;
 mod fragment;
+#[cfg(feature = "fuzzing")]
+mod fuzz_hook;
 mod half_open;
 mod handover;
 mod held_outbound;
