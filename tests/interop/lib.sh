@@ -150,6 +150,7 @@ _topology_side() {
 topology_down() {
     ip netns del moon 2>/dev/null
     ip netns del nat 2>/dev/null
+    ip netns del flood 2>/dev/null
     ip netns del sun 2>/dev/null
     return 0
 }

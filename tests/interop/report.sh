@@ -38,6 +38,8 @@ declare -A SCENARIO_SUMMARY=(
     [dpd-clear]="strongSwan killed: tern's DPD finds it dead and (dpd_action = clear) removes everything"
     [dpd-restart]="strongSwan killed, back 12 s later: tern's DPD clears and (dpd_action = restart) brings the tunnel back"
     [strongswan-restarts]="strongSwan restarts at once, state lost, tern keeps its SAs: the tunnel returns (DPD, restart)"
+    [ternd-killed]="ternd killed (SIGKILL) under a ping and started again: the old SAs and policies removed, the tunnel back (time printed), strongSwan keeps one IKE SA"
+    [flood-during-rekeys]="an IKE_SA_INIT flood from 40 addresses in another namespace while strongSwan connects and rekeys every 10 s: the tunnel comes up, no ping lost"
     [transport-mode]="host-to-host transport mode from each side; IKE keeps flowing beside the ESP policies"
     [ipv6]="IPv6 in IPv6, IPv4 in IPv6, IPv6 in IPv4, each from both sides, ping through ESP"
     [ts-narrowing]="traffic selectors narrowed by either side (/16 to /24, all protocols to ICMP); both kernels' policies"

@@ -9,6 +9,7 @@ mod connection;
 mod describe;
 mod duration;
 mod error;
+mod file;
 mod identity;
 mod proposal;
 mod psk;

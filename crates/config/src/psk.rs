@@ -59,7 +59,7 @@ pub(crate) fn read_secret_file(path: &Path) -> Result<Vec<u8>, SecretFileError> 
     if mode & 0o007 != 0 {
         return Err(SecretFileError::OpenToOthers { mode });
     }
-    std::fs::read(path).map_err(SecretFileError::Unreadable)
+    crate::file::read_bounded(path).map_err(SecretFileError::Unreadable)
 }
 
 impl SecretFileError {

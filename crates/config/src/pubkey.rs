@@ -159,7 +159,7 @@ fn read_pem_or_der<T>(
 ) -> Result<Vec<T>, ConfigError> {
     let resolved = resolve(path.value, ctx.base_dir);
     let error = |m: String| path.error(&ctx.src, m);
-    let bytes = std::fs::read(&resolved).map_err(|e| {
+    let bytes = crate::file::read_bounded(&resolved).map_err(|e| {
         error(format!(
             "cannot read {} {}: {e}",
             field.key(),

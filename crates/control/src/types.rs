@@ -224,6 +224,10 @@ pub struct DatagramStats {
     /// Reads and sends the operating system refused.
     pub receive_failed: u64,
     pub send_failed: u64,
+    /// Sends tried again after the kernel had no buffer room (EAGAIN, ENOBUFS);
+    /// those that still failed are in `send_failed`. Absent from older ternds.
+    #[serde(default)]
+    pub send_retries: u64,
 }
 
 /// What the SAs went through since ternd started.

@@ -881,29 +881,53 @@ impl Ctx {
                 return Next::Keep;
             }
         };
+        self.dispatch_opened(
+            now,
+            sa,
+            (local, remote),
+            header.exchange,
+            header.flags.is_response(),
+            header.message_id,
+            payloads,
+        )
+    }
+
+    /// The rest of [`Ctx::dispatch`] once a message is authenticated and decrypted
+    /// (and, for fuzzing, where payload chains that skip decryption come in).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn dispatch_opened(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        (local, remote): (SocketAddr, SocketAddr),
+        exchange: ExchangeType,
+        is_response: bool,
+        message_id: u32,
+        payloads: Vec<Payload>,
+    ) -> Next {
         self.follow_peer(sa, local, remote);
         sa.last_heard = Some(now);
         if let Some(critical) = crate::payloads::unknown_critical(&payloads) {
-            if !header.flags.is_response() {
+            if !is_response {
                 let notify = Payload::Notify(tern_wire::NotifyPayload {
                     protocol: tern_wire::ProtocolId(0),
                     spi: Vec::new(),
                     notify_type: tern_wire::NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
                     data: vec![critical],
                 });
-                self.respond(sa, header.exchange, header.message_id, &[notify]);
+                self.respond(sa, exchange, message_id, &[notify]);
             }
             return Next::Keep;
         }
-        if header.flags.is_response() {
-            let request = sa.in_flight.take().expect("checked above");
-            let next = self.handle_response(now, sa, header.exchange, request.purpose, payloads);
+        if is_response {
+            let request = sa.in_flight.take().expect("checked by the caller");
+            let next = self.handle_response(now, sa, exchange, request.purpose, payloads);
             if matches!(next, Next::Keep) {
                 self.send_queued(now, sa);
             }
             next
         } else {
-            self.handle_request(now, sa, header.exchange, header.message_id, payloads)
+            self.handle_request(now, sa, exchange, message_id, payloads)
         }
     }
 

@@ -26,6 +26,8 @@ mod end_reason;
 mod engine;
 mod env;
 mod fragment;
+#[cfg(feature = "fuzzing")]
+mod fuzz_hook;
 mod half_open;
 mod handover;
 mod held_outbound;

@@ -376,12 +376,13 @@ pub fn stats(s: &StatsInfo) -> String {
     );
     let _ = writeln!(
         out,
-        "datagrams:  {} received, {} sent ({} retransmissions); {} receive and {} send failures",
+        "datagrams:  {} received, {} sent ({} retransmissions); {} receive and {} send failures ({} sends tried again)",
         s.datagrams.received,
         s.datagrams.sent,
         x.retransmits_sent,
         s.datagrams.receive_failed,
-        s.datagrams.send_failed
+        s.datagrams.send_failed,
+        s.datagrams.send_retries
     );
     let dropped: u64 = s.dropped.values().sum();
     let reasons: Vec<String> = s

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::control::ControlRequest;
 use crate::dispatch;
 use crate::history::SharedHistory;
+use crate::intake::{Datagram, Intake};
 use crate::kernel::Kernel;
 use crate::metrics::ShardSnapshot;
 use crate::present;
@@ -59,8 +60,10 @@ enum Goal {
     IkeRekeyed,
 }
 
-/// Datagrams read from a socket before the loop looks at its other work again.
-const READ_BATCH: usize = 32;
+/// Datagrams read from a socket per turn at most: enough to keep its buffer from
+/// filling under a flood (reading is cheap; the intake sheds what it cannot hold),
+/// few enough that timers and the control socket are not kept waiting.
+const READ_BATCH: usize = 1024;
 
 pub struct Daemon {
     pub engine: Engine,
@@ -84,7 +87,16 @@ pub struct Daemon {
     history: SharedHistory,
     setup_times: crate::metrics::SetupTimes,
     started: Instant,
+    /// Read, not yet handled: known SPIs before new IKE SAs (see `intake`).
+    intake: Intake,
+    /// Until when failed sends are not retried (see `send`).
+    sends_stalled_until: Option<Instant>,
 }
+
+/// Tries again of a send the kernel refused for want of buffer room.
+const SEND_RETRIES: u32 = 2;
+/// How long sends are not retried after one failed every retry.
+const SENDS_STALLED: Duration = Duration::from_millis(100);
 
 /// What every engine's loop shares with the others.
 #[derive(Clone)]
@@ -121,6 +133,8 @@ impl Daemon {
             history: shared.history,
             setup_times: shared.setup_times,
             started: Instant::now(),
+            intake: Intake::default(),
+            sends_stalled_until: None,
         }
     }
 
@@ -140,9 +154,14 @@ impl Daemon {
         summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.engine.poll_timeout();
+            let waiting = self.intake.is_waiting();
             tokio::select! {
                 _ = summaries.tick() => self.log_summaries(),
                 () = any_readable(&sockets) => self.receive(&sockets, &mut buf),
+                // Datagrams left from the last turn (new IKE SAs beyond its share):
+                // the sockets are read again first, so anything on a known SPI
+                // that came meanwhile goes ahead of them.
+                () = std::future::ready(()), if waiting => self.receive(&sockets, &mut buf),
                 Some(handed) = inbound.recv() => self.handed_on(handed),
                 Some(req) = control.recv() => self.control(req),
                 Some(reply) = snapshots.recv() => drop(reply.send(self.metrics_snapshot())),
@@ -159,9 +178,28 @@ impl Daemon {
         self.shut_down(&sockets, &mut buf, &mut inbound).await;
     }
 
-    /// Reads what waits on the sockets (up to a batch from each) and hands
-    /// each datagram to the engine, or on to the engine it belongs to.
+    /// Reads what waits on the sockets (up to a batch from each) into the intake,
+    /// or hands it on to the engine it belongs to; then handles this turn's share
+    /// of the intake.
     fn receive(&mut self, sockets: &[Arc<IkeSocket>], buf: &mut [u8]) {
+        self.read_sockets(sockets, buf);
+        self.intake.new_turn();
+        self.handle_intake();
+    }
+
+    /// Known SPIs first, then a few new IKE SAs (see `intake`).
+    fn handle_intake(&mut self) {
+        while let Some(d) = self.intake.next() {
+            let now = std::time::Instant::now();
+            self.engine
+                .handle_datagram(now, d.local, d.remote, &d.bytes);
+            self.flush();
+        }
+        self.counters.shed_new_ike_sas = self.intake.shed_new;
+        self.counters.shed_known = self.intake.shed_known;
+    }
+
+    fn read_sockets(&mut self, sockets: &[Arc<IkeSocket>], buf: &mut [u8]) {
         let count = self.shards.len() as u32;
         let ours = self.engine.shard().index() as usize;
         for socket in sockets {
@@ -191,10 +229,11 @@ impl Daemon {
                 }
                 let shard = dispatch::route(bytes, received.remote.ip(), count);
                 if shard == ours {
-                    let now = std::time::Instant::now();
-                    self.engine
-                        .handle_datagram(now, received.local, received.remote, bytes);
-                    self.flush();
+                    self.intake.push(Datagram {
+                        local: received.local,
+                        remote: received.remote,
+                        bytes: bytes.to_vec(),
+                    });
                     continue;
                 }
                 // Not steered here (no steering program in this kernel, say): its
@@ -220,7 +259,14 @@ impl Daemon {
                 local,
                 remote,
                 bytes,
-            } => self.engine.handle_datagram(now, local, remote, &bytes),
+            } => {
+                self.intake.push(Datagram {
+                    local,
+                    remote,
+                    bytes,
+                });
+                self.handle_intake();
+            }
             Inbound::PeerStartedOver(gone) => self.engine.forget_peer(now, &gone),
         }
     }
@@ -346,13 +392,25 @@ impl Daemon {
             self.counters.send_failed += 1;
             return;
         };
-        let result = if t.local.port() == self.nat_port && !t.is_nat_keepalive() {
+        // After a send that failed every retry, the next ones for a moment do not
+        // wait: a stalled link must not stall the engine too (they are counted).
+        let now = Instant::now();
+        let retries = if self.sends_stalled_until.is_some_and(|t| now < t) {
+            0
+        } else {
+            SEND_RETRIES
+        };
+        let (result, tried_again) = if t.local.port() == self.nat_port && !t.is_nat_keepalive() {
             let mut framed = NON_ESP_MARKER.to_vec();
             framed.extend_from_slice(&t.payload);
-            socket.send(t.local.ip(), t.remote, &framed)
+            socket.send_retrying(t.local.ip(), t.remote, &framed, retries)
         } else {
-            socket.send(t.local.ip(), t.remote, &t.payload)
+            socket.send_retrying(t.local.ip(), t.remote, &t.payload, retries)
         };
+        self.counters.send_retries += u64::from(tried_again);
+        if result.is_err() && retries > 0 {
+            self.sends_stalled_until = Some(now + SENDS_STALLED);
+        }
         match result {
             Ok(_) => self.counters.sent += 1,
             Err(e) => {

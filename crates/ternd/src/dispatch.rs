@@ -41,6 +41,21 @@ pub fn route(bytes: &[u8], remote: IpAddr, count: u32) -> usize {
     Shard::of_ike_spi(ours, count) as usize
 }
 
+/// Offset of the exchange type octet in the IKE header.
+const EXCHANGE: usize = 18;
+const IKE_SA_INIT: u8 = 34;
+/// Set in responses.
+const FLAG_RESPONSE: u8 = 0x20;
+
+/// Whether a datagram asks for a new IKE SA (an IKE_SA_INIT request: no responder
+/// SPI yet), the costly kind a flood sends (see `intake`). Anything too short for
+/// an IKE header is not; the engine drops it cheaply.
+pub fn is_new_ike_sa(bytes: &[u8]) -> bool {
+    spi_at(bytes, 8) == Some([0; 8])
+        && bytes.get(EXCHANGE) == Some(&IKE_SA_INIT)
+        && bytes.get(FLAGS).is_some_and(|f| f & FLAG_RESPONSE == 0)
+}
+
 fn spi_at(bytes: &[u8], at: usize) -> Option<[u8; 8]> {
     bytes.get(at..at + 8)?.try_into().ok()
 }

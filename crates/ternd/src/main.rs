@@ -9,6 +9,7 @@ mod end_kind;
 mod env;
 mod history;
 mod instance;
+mod intake;
 mod kernel;
 mod kernel_events;
 mod log_filter;

@@ -112,6 +112,10 @@ impl ShardSnapshot {
         e.dropped_unexpected += o.dropped_unexpected;
         e.dpd_checks_sent += o.dpd_checks_sent;
         self.counters.sent += other.counters.sent;
+        self.counters.send_failed += other.counters.send_failed;
+        self.counters.send_retries += other.counters.send_retries;
+        self.counters.shed_new_ike_sas += other.counters.shed_new_ike_sas;
+        self.counters.shed_known += other.counters.shed_known;
         for (key, n) in other.counters.ends {
             *self.counters.ends.entry(key).or_default() += n;
         }
@@ -282,6 +286,8 @@ pub fn render(
         ("out_of_window", e.dropped_out_of_window),
         ("unexpected", e.dropped_unexpected),
         ("not_ike", sockets.not_ike.load(Ordering::Relaxed)),
+        ("overload_new_ike_sa", all.counters.shed_new_ike_sas),
+        ("overload_known_spi", all.counters.shed_known),
     ] {
         dropped.get_or_create(&ReasonLabels { reason }).inc_by(n);
     }
@@ -301,6 +307,16 @@ pub fn render(
             .inc_by(n);
     }
     registry.register("datagrams", "IKE datagrams received and sent", datagrams);
+    registry.register(
+        "send_failures",
+        "IKE datagrams the kernel would not send, after any tries again",
+        counter(all.counters.send_failed),
+    );
+    registry.register(
+        "send_retries",
+        "Sends tried again after the kernel had no buffer room (EAGAIN, ENOBUFS)",
+        counter(all.counters.send_retries),
+    );
     registry.register(
         "retransmits",
         "IKE requests sent again for want of an answer",

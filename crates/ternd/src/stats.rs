@@ -49,6 +49,12 @@ impl SaType {
 pub struct DaemonCounters {
     pub sent: u64,
     pub send_failed: u64,
+    /// Sends tried again after EAGAIN/ENOBUFS (see `udp::send_retrying`).
+    pub send_retries: u64,
+    /// IKE_SA_INIT requests shed by the intake while ternd could not keep up.
+    pub shed_new_ike_sas: u64,
+    /// Other datagrams shed by the intake (its known-SPI queue was full).
+    pub shed_known: u64,
     pub ike_sas_established: u64,
     pub ike_rekeys: u64,
     pub child_sas_installed: u64,
@@ -132,6 +138,8 @@ pub fn info(s: Sources<'_>) -> StatsInfo {
         ("out-of-window", e.dropped_out_of_window),
         ("unexpected", e.dropped_unexpected),
         ("not-ike", s.sockets.not_ike.load(Ordering::Relaxed)),
+        ("overload-new-ike-sa", s.daemon.shed_new_ike_sas),
+        ("overload-known-spi", s.daemon.shed_known),
     ]
     .into_iter()
     .map(|(reason, n)| (reason.to_string(), n))
@@ -147,6 +155,7 @@ pub fn info(s: Sources<'_>) -> StatsInfo {
             sent: s.daemon.sent,
             receive_failed: s.sockets.receive_failed.load(Ordering::Relaxed),
             send_failed: s.daemon.send_failed,
+            send_retries: s.daemon.send_retries,
         },
         dropped,
         exchanges: ExchangeStats {
@@ -194,6 +203,7 @@ pub fn merge(parts: Vec<StatsInfo>) -> Option<StatsInfo> {
         all.child_sas_installed += s.child_sas_installed;
         all.datagrams.sent += s.datagrams.sent;
         all.datagrams.send_failed += s.datagrams.send_failed;
+        all.datagrams.send_retries += s.datagrams.send_retries;
         for (reason, n) in s.dropped {
             if reason != "not-ike" {
                 *all.dropped.entry(reason).or_default() += n;

@@ -58,6 +58,7 @@ impl BoundSocket {
             socket.set_only_v6(true)?;
             set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
         }
+        size_buffers(fd, addr);
         socket.bind(&addr.into())?;
         if let Err(e) =
             tern_xfrm::set_socket_bypass(std::os::fd::AsFd::as_fd(&socket), addr.is_ipv6())
@@ -117,6 +118,83 @@ impl IkeSocket {
     /// Sends from `local` (its address only; the port is the socket's).
     pub fn send(&self, local: IpAddr, remote: SocketAddr, payload: &[u8]) -> io::Result<()> {
         send_with_pktinfo(self.fd.get_ref().as_raw_fd(), local, remote, payload)
+    }
+
+    /// Sends, and when the send buffer is full (EAGAIN) or the kernel is short of
+    /// buffers (ENOBUFS) tries again up to `retries` times, each after waiting at
+    /// most [`SEND_RETRY_WAIT`] for room. Returns the outcome and how many times
+    /// it tried again.
+    pub fn send_retrying(
+        &self,
+        local: IpAddr,
+        remote: SocketAddr,
+        payload: &[u8],
+        retries: u32,
+    ) -> (io::Result<()>, u32) {
+        let mut tried_again = 0;
+        loop {
+            let result = self.send(local, remote, payload);
+            match &result {
+                Err(e) if is_transient(e) && tried_again < retries => {
+                    tried_again += 1;
+                    wait_for_room(self.fd.get_ref().as_raw_fd(), e);
+                }
+                _ => return (result, tried_again),
+            }
+        }
+    }
+}
+
+/// The longest a send waits for room before trying again.
+pub const SEND_RETRY_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Failures that room in a buffer a moment later may cure.
+fn is_transient(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::ENOBUFS)
+}
+
+fn wait_for_room(fd: i32, e: &io::Error) {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        let mut pollfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one pollfd, alive for the call. Its result does not matter: the
+        // send that follows says whether there is room.
+        unsafe { libc::poll(&mut pollfd, 1, SEND_RETRY_WAIT.as_millis() as i32) };
+    } else {
+        // ENOBUFS: the socket looks writable all along; only time helps.
+        std::thread::sleep(SEND_RETRY_WAIT);
+    }
+}
+
+/// Receive buffer asked for: a burst of about 2,000 IKE datagrams (the kernel
+/// charges each small datagram ~2 KiB of buffer), where Linux's default
+/// (rmem_default, 208 KiB) holds ~100 and drops the rest unread, whoever sent them.
+pub const RECEIVE_BUFFER: usize = 4 << 20;
+/// Send buffer asked for: room for a burst of answers and retransmissions.
+pub const SEND_BUFFER: usize = 1 << 20;
+
+/// Sizes the socket's buffers for bursts. SO_RCVBUFFORCE/SO_SNDBUFFORCE (ternd
+/// has CAP_NET_ADMIN for XFRM) go past the system's rmem_max/wmem_max; without the
+/// capability the plain options give what the system allows. Never fatal.
+fn size_buffers(fd: i32, addr: SocketAddr) {
+    for (force, plain, size, what) in [
+        (
+            libc::SO_RCVBUFFORCE,
+            libc::SO_RCVBUF,
+            RECEIVE_BUFFER,
+            "receive",
+        ),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, SEND_BUFFER, "send"),
+    ] {
+        let size = size as i32;
+        if set_int_option(fd, libc::SOL_SOCKET, force, size).is_err() {
+            if let Err(e) = set_int_option(fd, libc::SOL_SOCKET, plain, size) {
+                tracing::warn!(%addr, "cannot size the IKE socket's {what} buffer: {e}");
+            }
+        }
     }
 }
 
@@ -279,5 +357,47 @@ fn std_to_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t
             converted.len() as usize,
         );
         (storage, converted.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the plain options may give at most: the system's limit, which the
+    /// kernel doubles for its bookkeeping (socket(7)).
+    fn system_limit(name: &str) -> usize {
+        let text = std::fs::read_to_string(format!("/proc/sys/net/core/{name}")).unwrap();
+        text.trim().parse::<usize>().unwrap() * 2
+    }
+
+    #[test]
+    fn the_sockets_have_room_for_a_burst() {
+        let bound = BoundSocket::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let (receive, send) = (
+            bound.socket.recv_buffer_size().unwrap(),
+            bound.socket.send_buffer_size().unwrap(),
+        );
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            // Root (ternd's case: CAP_NET_ADMIN) gets the sizes asked for, doubled.
+            assert_eq!((receive, send), (2 * RECEIVE_BUFFER, 2 * SEND_BUFFER));
+        } else {
+            assert_eq!(receive, (2 * RECEIVE_BUFFER).min(system_limit("rmem_max")));
+            assert_eq!(send, (2 * SEND_BUFFER).min(system_limit("wmem_max")));
+        }
+    }
+
+    #[test]
+    fn only_a_want_of_room_is_worth_trying_again() {
+        let bound = BoundSocket::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let fd = bound.socket.as_raw_fd();
+        // An IPv6 destination on an IPv4 socket: refused at once, and not for room.
+        let to: SocketAddr = "[::1]:500".parse().unwrap();
+        let result = send_with_pktinfo(fd, "127.0.0.1".parse().unwrap(), to, b"x");
+        let e = result.expect_err("refused");
+        assert!(!is_transient(&e), "{e}");
+        assert!(is_transient(&io::Error::from_raw_os_error(libc::EAGAIN)));
+        assert!(is_transient(&io::Error::from_raw_os_error(libc::ENOBUFS)));
     }
 }

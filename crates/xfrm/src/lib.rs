@@ -43,7 +43,7 @@ pub use codec::DecodeError;
 pub use error::{KernelSays, Op, OpKind, XfrmError};
 pub use event::{parse_event, Change, XfrmEvent};
 pub use fake::FakeXfrm;
-pub use monitor::{set_socket_bypass, set_udp_encap, Group, Monitor};
+pub use monitor::{parse_datagram, set_socket_bypass, set_udp_encap, Group, Monitor};
 pub use ops::XfrmOps;
 pub use owner::{
     engine_reqid, is_tern_reqid, kernel_reqid, TERN_REQIDS, TERN_REQID_BASE, TERN_REQID_COUNT,

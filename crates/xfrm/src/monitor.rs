@@ -208,6 +208,14 @@ impl Monitor {
     }
 }
 
+/// Every notification in one datagram from the XFRM multicast groups, read as
+/// [`Monitor`] reads them. Never panics, whatever the bytes (fuzzed in fuzz/).
+pub fn parse_datagram(datagram: &[u8]) -> Vec<XfrmEvent> {
+    let mut events = Vec::new();
+    split_datagram(datagram, &mut events);
+    events
+}
+
 /// Splits one datagram into its netlink messages and reads each.
 fn split_datagram(mut datagram: &[u8], events: &mut Vec<XfrmEvent>) {
     while datagram.len() >= NLMSG_HDRLEN {
