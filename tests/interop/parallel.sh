@@ -48,12 +48,14 @@ interop_known_secs() {
     # | `name` | what it shows | PASS | 18.2 s |
     [[ -f $doc ]] && awk -F'|' '$2 ~ /^ `[^`]+` $/ && $(NF - 1) ~ /^ [0-9.]+ s $/ {
         name = $2; gsub(/[ `]/, "", name); secs = $(NF - 1); gsub(/[ s]/, "", secs); print name, secs }' "$doc"
-    [[ -f $tsv ]] && awk -F'\t' '$3 ~ /^[0-9.]+$/ { print $1, $3 }' "$tsv"
+    # (0 s: a scenario a dead guest never ran.)
+    [[ -f $tsv ]] && awk -F'\t' '$3 ~ /^[0-9.]+$/ && $3 > 0 { print $1, $3 }' "$tsv"
     return 0
 }
 
 # interop_plan JOBS NAME...: "GUEST SECS NAME" per scenario, longest first, each to the
-# guest with the least planned time so far.
+# guest with the least planned time so far (of equals, the one with fewest scenarios:
+# every guest gets at least one, as JOBS is at most the number of scenarios).
 interop_plan() {
     local jobs=$1 name secs
     shift
@@ -61,8 +63,10 @@ interop_plan() {
     while read -r name secs; do known[$name]=$secs; done < <(interop_known_secs)
     for name in "$@"; do printf '%s %s\n' "${known[$name]:-$INTEROP_UNKNOWN_SECS}" "$name"; done |
         sort -s -g -r -k1,1 |
-        awk -v jobs="$jobs" '{ g = 1; for (i = 2; i <= jobs; i++) if (load[i] < load[g]) g = i
-                               load[g] += $1; print g, $1, $2 }'
+        awk -v jobs="$jobs" '{ g = 1
+                               for (i = 2; i <= jobs; i++)
+                                   if (load[i] < load[g] || (load[i] == load[g] && n[i] < n[g])) g = i
+                               load[g] += $1; n[g]++; print g, $1, $2 }'
 }
 
 # interop_run_parallel JOBS NAME...: the scenarios in JOBS guests; merges the results
@@ -77,11 +81,17 @@ interop_run_parallel() {
     plan=$(interop_plan "$jobs" "$@")
     for ((g = 1; g <= jobs; g++)); do
         awk -v g="$g" '$1 == g { print $3 }' <<<"$plan" >"$dir/$g/scenarios"
+        # A guest given no names would run every scenario.
+        [[ -s "$dir/$g/scenarios" ]] || die "interop_plan left guest $g without a scenario"
         info "interop: guest $g: $(wc -l <"$dir/$g/scenarios") scenarios, about $(awk -v g="$g" '$1 == g { s += $2 } END { printf "%d", s }' <<<"$plan") s by the last runs"
     done
     info "interop: $# scenarios in $jobs User-Mode Linux guests at once (TERN_INTEROP_JOBS); each prints PASS or FAIL as it ends"
     t0=$(now_ms)
     local pids=()
+    # Each guest's job in a process group of its own (job control), so that an
+    # interruption can be passed on to all of it, run-in-uml included, which then kills
+    # its guest.
+    set -m
     for ((g = 1; g <= jobs; g++)); do
         (
             mapfile -t names <"$dir/$g/scenarios"
@@ -93,9 +103,8 @@ interop_run_parallel() {
         ) &
         pids+=($!)
     done
-    # Background jobs of a script ignore SIGINT: pass an interruption on to every
-    # run-in-uml, which kills its guest.
-    trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
+    set +m
+    trap 'for g in "${pids[@]}"; do kill -TERM -- "-$g" 2>/dev/null; done; wait; exit 130' INT TERM
     wait
     trap - INT TERM
     interop_merge "$dir" "$jobs" "$@"
