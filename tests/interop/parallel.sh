@@ -11,7 +11,10 @@
 # the scenarios' checks, several seconds of processes each, then outlast the windows
 # their rekey timers leave (quiet checks between 10 s rekeys, a ping before the first
 # rekey): five such failures in a run of three guests at load 9-12, none serially.
-# Hence the default of 2; TERN_INTEROP_JOBS=3 is faster on an idle machine. The shares are planned longest
+# Hence the default of 2; TERN_INTEROP_JOBS=3 is faster on an idle machine.
+# Full runs on 7 Dec (2 cores shared with other builds; the lead's serial run: 2684 s):
+#   3 guests: 1660 s, load 8-12, 49/54, scenarios 1.70 times their serial time
+#   2 guests: 1668 s, load 7 falling to 3, 53/54, scenarios 1.21 times their serial time The shares are planned longest
 # first, each scenario going to the guest with the least work so far, by the times of
 # the last runs (target/interop/results.tsv, else docs/INTEROP.md), so that the guests
 # finish together.
