@@ -69,14 +69,21 @@ declare -A SCENARIO_SUMMARY=(
     [cert-revoked]="sun's certificate revoked by its CA's CRL, which tern holds (crls): refused whoever initiates, ternd names serial and date"
 )
 
-# record_result NAME PASS|FAIL SECS REASON: one line of target/interop/results.tsv.
+# The results of this run: target/interop/results.tsv, or, in one of several guests at
+# once (parallel.sh), the guest's own, which the host merges into that one.
+INTEROP_RESULTS="${TERN_INTEROP_GUEST_DIR:-$TERN_ROOT/target/interop}/results.tsv"
+
+# record_result NAME PASS|FAIL SECS REASON: one line of INTEROP_RESULTS.
 record_result() {
-    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4//$'\t'/ }" >>"$TERN_ROOT/target/interop/results.tsv"
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4//$'\t'/ }" >>"$INTEROP_RESULTS"
 }
 
-# write_interop_doc TOTAL_SECS: docs/INTEROP.md from results.tsv and the proposal rows.
+# write_interop_doc TOTAL_SECS [KERNEL_RELEASE KERNEL_KIND GUESTS]: docs/INTEROP.md from
+# results.tsv and the proposal rows. The kernel is this one unless the run was in
+# guests the host merged (parallel.sh), which say theirs.
 write_interop_doc() {
     local total=$1 doc="$TERN_ROOT/docs/INTEROP.md" results="$TERN_ROOT/target/interop/results.tsv"
+    local release=${2:-$(uname -r)} kind=${3:-${TERN_TEST_KERNEL:-}} guests=${4:-1}
     local rows="$TERN_ROOT/target/interop/proposals/rows.tsv"
     local version passed failed name result secs reason
     version=$("$CHARON" --version 2>/dev/null | awk '{ print $NF; exit }')
@@ -86,9 +93,9 @@ write_interop_doc() {
         echo "# Interoperability with strongSwan"
         echo
         echo "Written by \`tests/interop/run\` (all scenarios) on $(date -u +%Y-%m-%d): ternd against"
-        echo "Debian's strongSwan $version, each in its own network namespace of a Linux $(uname -r)"
-        echo "kernel (${TERN_TEST_KERNEL}), with ESP SAs in the kernel and traffic through them."
-        echo "$passed passed, $failed failed, $total s in all. Logs, both kernels' XFRM state and a"
+        echo "Debian's strongSwan $version, each in its own network namespace of a Linux $release"
+        echo "kernel ($kind), with ESP SAs in the kernel and traffic through them."
+        echo "$passed passed, $failed failed, $total s in all$( ((guests > 1)) && echo " ($guests guests at once)"). Logs, both kernels' XFRM state and a"
         echo "capture of every scenario are kept in \`target/interop/SCENARIO/\`."
         echo
         echo "## Scenarios"
