@@ -219,7 +219,9 @@ pfs_one_side() {
         start_ternd moon --config "$(tern_conf)"
         # A life_time with room for the reauthentication (3-6 s after the refusal,
         # to leave a peer that reauthenticates itself its turn; see reauth.rs).
-        start_charon sun "$PSK" "" "aes128gcm16-x25519" $'rekey_time = 15s\n                life_time = 30s'
+        # rand_time 2 s: strongSwan's default (life - rekey, 15 s) could put its
+        # first rekey inside the first checks of the tunnel.
+        start_charon sun "$PSK" "" "aes128gcm16-x25519" $'rekey_time = 15s\n                life_time = 30s\n                rand_time = 2s'
     else
         start_ternd moon --config "$(tern_conf esp='["aes128gcm16-x25519"]' child=$'rekey_time = 15\nlife_time = 30\nrand_time = 2')"
         start_charon sun "$PSK" "" "aes128gcm16"
