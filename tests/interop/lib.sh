@@ -68,6 +68,8 @@ TERN_DEBIAN_PACKAGES+=(openssl)
 TERN_DEBIAN_PACKAGES+=(prometheus curl)
 # The OpenIKED scenarios (openiked.sh): iked and ikectl, OpenIKED 7.2 in Debian 12.
 TERN_DEBIAN_PACKAGES+=(openiked)
+# fuzz/run: libfuzzer-sys compiles libFuzzer, which needs a C++ compiler.
+TERN_DEBIAN_PACKAGES+=(g++)
 
 # Installs the packages that dpkg does not know as installed. Needs root and apt-get.
 ensure_debian_packages() {
