@@ -40,6 +40,17 @@ pub(crate) fn child_keys(
     .map_err(|e| format!("deriving CHILD SA keys: {e}"))
 }
 
+/// When `child` reaches its configured life_time, if it has one.
+fn life_end(connection: &crate::config::Connection, child: &ChildSa) -> Option<Instant> {
+    connection
+        .children
+        .iter()
+        .find(|c| c.name == child.name)
+        .map(|c| c.lifetime.life_time)
+        .filter(|life| !life.is_zero())
+        .map(|life| child.installed_at + life)
+}
+
 pub(crate) fn endpoints(sa: &IkeSa) -> Endpoints {
     Endpoints {
         local: sa.local.ip(),
@@ -260,16 +271,9 @@ impl Ctx {
         else {
             return;
         };
-        let life = sa
-            .connection
-            .children
-            .iter()
-            .find(|c| c.name == old.name)
-            .map(|c| c.lifetime.life_time)
-            .filter(|life| !life.is_zero());
         old.state = ChildState::Installed;
         old.successor = None;
-        old.expire_at = life.map(|life| old.installed_at + life);
+        old.expire_at = life_end(&sa.connection, old);
         // It is past its rekey time: replace it again, properly this time.
         old.rekey_at = Some(now);
         tracing::info!(
@@ -456,15 +460,7 @@ impl Ctx {
                 ),
             );
         }
-        let life_end = sa
-            .connection
-            .children
-            .iter()
-            .find(|c| c.name == old.name)
-            .map(|c| c.lifetime.life_time)
-            .filter(|life| !life.is_zero())
-            .map(|life| old.installed_at + life);
-        if let Some(end) = life_end.filter(|end| *end > now) {
+        if let Some(end) = life_end(&sa.connection, old).filter(|end| *end > now) {
             if let Some(old) = sa.children.iter_mut().find(|c| c.unique_id == id) {
                 old.expire_at = Some(end);
             }
