@@ -117,15 +117,42 @@ pub(crate) struct IkePeerEnds(HashMap<(String, IpAddr), PeerEnds>);
 /// The one line an IKE SA's [`PeerEnds`] follow.
 const IKE_LINE: &str = "";
 
+/// The most IKE SA lines followed at once: every peer that deletes an IKE SA
+/// starts one (a gateway sees thousands come and go), and only those that showed
+/// a pattern are worth keeping when it is full.
+const MAX_IKE_LINES: usize = 4096;
+
 impl IkePeerEnds {
-    fn of(&mut self, sa: &IkeSa) -> &mut PeerEnds {
+    /// The line of `sa`'s connection with its peer, made if need be; none when
+    /// the table is full of lines that showed a pattern.
+    fn of(&mut self, sa: &IkeSa) -> Option<&mut PeerEnds> {
         let key = (sa.connection.name.clone(), sa.remote.ip());
-        self.0.entry(key).or_default()
+        if self.0.len() >= MAX_IKE_LINES && !self.0.contains_key(&key) {
+            self.0
+                .retain(|_, ends| ends.rekey_before(IKE_LINE).is_some());
+            if self.0.len() >= MAX_IKE_LINES {
+                return None;
+            }
+        }
+        Some(self.0.entry(key).or_default())
+    }
+
+    /// The line of `sa`'s connection with its peer, if one is followed.
+    fn get_mut(&mut self, sa: &IkeSa) -> Option<&mut PeerEnds> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0
+            .get_mut(&(sa.connection.name.clone(), sa.remote.ip()))
     }
 
     /// The age before which IKE SAs of `sa`'s connection with its peer are
     /// rekeyed, once the pattern is seen.
     fn rekey_before(&self, sa: &IkeSa) -> Option<Duration> {
+        // Asked at every IKE SA's start and rekey: no key built for an empty table.
+        if self.0.is_empty() {
+            return None;
+        }
         let key = (sa.connection.name.clone(), sa.remote.ip());
         self.0.get(&key)?.rekey_before(IKE_LINE)
     }
@@ -208,7 +235,9 @@ impl Ctx {
             return;
         }
         let age = now.saturating_duration_since(since);
-        self.ike_peer_ends.of(sa).deleted(IKE_LINE, age, now);
+        if let Some(ends) = self.ike_peer_ends.of(sa) {
+            ends.deleted(IKE_LINE, age, now);
+        }
     }
 
     /// The peer set up IKE SA `sa` with us: if it deleted the previous one a
@@ -218,7 +247,8 @@ impl Ctx {
         if !sa.connection.rekey_adapt {
             return;
         }
-        let Some(rekey_age) = self.ike_peer_ends.of(sa).recreated(IKE_LINE, now) else {
+        let recreated = self.ike_peer_ends.get_mut(sa);
+        let Some(rekey_age) = recreated.and_then(|ends| ends.recreated(IKE_LINE, now)) else {
             return;
         };
         let age = rekey_age + rekey_age / 9;
