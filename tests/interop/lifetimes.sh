@@ -315,15 +315,7 @@ scenario_lossy-ike-rekeys() {
 # with one CHILD SA both sides agree on and no packet lost; a round that left none
 # (strongSwan's rekey/delete collision rule against our DELETE) is the dead tunnel.
 scenario_simultaneous-rekeys-ten() {
-    delay_link "$SIMULTANEOUS_DELAY_MS"
-    rekey_setup $'rekey_time = 12\nrand_time = 0' $'rekey_time = 12s\n                rand_time = 0s'
-    tern_initiate
-    rekey_tunnel_ready
-    run_rekeys 130
-    local collisions sun_collisions
-    collisions=$(grep -c 'simultaneous rekey:' "$W/moon-ternd.log")
-    sun_collisions=$(grep -ciE 'collision' "$W/sun-charon.log")
-    note "collisions: ternd logged $collisions 'simultaneous rekey:' lines; strongSwan's log has $sun_collisions lines mentioning a collision"
+    colliding_child_rekeys 12 130
     at_least 10 "$((REKEYS_BY_TERN + REKEYS_BY_SUN))" "CHILD rekeys started (ternd $REKEYS_BY_TERN, strongSwan $REKEYS_BY_SUN; rekey_time 12 s on both, 130 s)"
     at_least 10 "${#SEEN_PAIRS[@]}" "different CHILD SAs ternd listed"
 }
