@@ -86,10 +86,14 @@ scenario_lifetimes-tern-short() {
 # Equal IKE lifetimes without jitter on both sides and 50 ms each way on the wire: both
 # start their IKE rekeys at once, again and again. However the collision is settled
 # (RFC 7296 §2.8.2, or TEMPORARY_FAILURE and a retry), one IKE SA must be left each
-# time, with the CHILD SA on it, and no packet lost.
+# time, with the CHILD SA on it, and no packet lost. Both hard lifetimes 10 s after the
+# rekey: with the default 10 % (1.5 s) a collision's retransmission outlasted
+# strongSwan's, and it deleted the new IKE SA its rekey had just made (a hard-expiry
+# DELETE task it carries over to the new SA), losing two pings.
 scenario_simultaneous-ike-rekeys() {
     delay_link "$SIMULTANEOUS_DELAY_MS"
-    lifetime_setup $'rekey_time = 15\nrand_time = 0' "" $'rekey_time = 15s\n        rand_time = 0s' ""
+    lifetime_setup $'rekey_time = 15\nrand_time = 0\nlife_time = 25' "" \
+        $'rekey_time = 15s\n        rand_time = 0s\n        over_time = 10s' ""
     tern_initiate
     rekey_tunnel_ready
     lifetime_run 62
