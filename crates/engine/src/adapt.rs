@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::end_action::EndCause;
 use crate::engine::Ctx;
 use crate::ike_sa::IkeSa;
 
@@ -30,17 +31,21 @@ const SEEN_TO_ADAPT: u32 = 2;
 /// a collision, a duplicate, one it would not have): no lifetime is that short.
 const MIN_END_AGE: Duration = Duration::from_secs(5);
 
-/// How soon after its DELETE the peer must create the child again for the
-/// deletion to count as the end of the SA's life.
-const RECREATE_WITHIN: Duration = Duration::from_secs(10);
+/// How long after its DELETE we wait for the peer to create the child again
+/// before we do: a peer that re-creates after its hard expiry does so at once,
+/// so well within two of its retransmissions; a peer that does not leaves it to
+/// us. Also how soon the peer's own re-creation must come for the deletion to
+/// count as the end of the SA's life.
+pub(crate) const RECREATE_WITHIN: Duration = Duration::from_secs(10);
 
-/// The ages at which the peer ended SAs of each child without rekeying them.
+/// The ages at which the peer ended SAs of each child without rekeying them, and
+/// the children it deleted that nobody has created again yet.
 #[derive(Debug, Default)]
 pub(crate) struct PeerEnds {
     ends: Vec<PeerEnd>,
-    /// The last deletion, until the peer creates the child again: (child, age
-    /// of the SA, when).
-    awaiting: Option<(String, Duration, Instant)>,
+    /// Children whose last SA the peer deleted, at an age a lifetime may end, until
+    /// one side creates them again.
+    left: Vec<Left>,
 }
 
 #[derive(Debug)]
@@ -54,6 +59,29 @@ struct PeerEnd {
     /// the IKE SA's life: once we rekey first, the peer ends no more SAs to learn
     /// from, and the deletions still seen (losses, duplicates) are no lifetime.
     rekey_before: Option<Duration>,
+    /// The last end was followed by our re-creation, not the peer's: if the peer
+    /// deletes that SA too, at another age, it means to close the child.
+    recreated_by_us: bool,
+}
+
+/// A child the peer deleted on its own: (child, the age of its SA, when).
+#[derive(Debug)]
+struct Left {
+    child: String,
+    age: Duration,
+    at: Instant,
+}
+
+/// What a deletion of a child's last SA by the peer looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deletion {
+    /// The SA's end of life on the peer's side, as far as anyone can tell (on the
+    /// wire nothing tells it from a close): the child is created again, by the
+    /// peer or, after [`RECREATE_WITHIN`], by us.
+    EndOfLife,
+    /// A close: the SA was too young for a lifetime, or the peer deleted again,
+    /// at another age, the SA we created after its last deletion.
+    Close,
 }
 
 /// Whether two ages are about the same: within a tenth, or a second for short ones.
@@ -63,31 +91,73 @@ fn about(a: Duration, b: Duration) -> bool {
 
 impl PeerEnds {
     /// The peer deleted the only SA of `child`, at `age`.
-    pub(crate) fn deleted(&mut self, child: &str, age: Duration, now: Instant) {
-        self.awaiting = (age >= MIN_END_AGE).then(|| (child.to_string(), age, now));
+    pub(crate) fn deleted(&mut self, child: &str, age: Duration, now: Instant) -> Deletion {
+        self.left.retain(|l| l.child != child);
+        let insisted = self
+            .ends
+            .iter()
+            .find(|e| e.child == child)
+            .is_some_and(|e| e.recreated_by_us && !about(e.age, age));
+        if age < MIN_END_AGE || insisted {
+            if let Some(end) = self.ends.iter_mut().find(|e| e.child == child) {
+                end.recreated_by_us = false;
+            }
+            return Deletion::Close;
+        }
+        self.left.push(Left {
+            child: child.to_string(),
+            age,
+            at: now,
+        });
+        Deletion::EndOfLife
     }
 
     /// The peer creates `child` again: if it deleted it a moment ago, that was the
     /// end of the SA's life. Returns the age to rekey that child's SAs before, when
     /// this makes a pattern for the first time.
     pub(crate) fn recreated(&mut self, child: &str, now: Instant) -> Option<Duration> {
-        let (ended, age, at) = self.awaiting.take()?;
-        if ended != child || now.saturating_duration_since(at) > RECREATE_WITHIN {
+        let i = self.left.iter().position(|l| l.child == child)?;
+        let left = self.left.remove(i);
+        if now.saturating_duration_since(left.at) > RECREATE_WITHIN {
             return None;
         }
-        self.note(child, age)
+        self.note(child, left.age, false)
     }
 
-    fn note(&mut self, child: &str, age: Duration) -> Option<Duration> {
+    /// When the first child the peer left deleted is ours to create again.
+    pub(crate) fn recreation_due(&self) -> Option<Instant> {
+        self.left.iter().map(|l| l.at + RECREATE_WITHIN).min()
+    }
+
+    /// The children the peer left deleted for [`RECREATE_WITHIN`], taken out, with
+    /// the ages their SAs ended at. Each counts as an end of life, and the second
+    /// at about the same age makes a pattern, as when the peer re-creates: then the
+    /// age to rekey before comes with it.
+    pub(crate) fn take_left(&mut self, now: Instant) -> Vec<(String, Duration, Option<Duration>)> {
+        let (due, waiting) = std::mem::take(&mut self.left)
+            .into_iter()
+            .partition(|l: &Left| l.at + RECREATE_WITHIN <= now);
+        self.left = waiting;
+        due.into_iter()
+            .map(|l| {
+                let rekey_before = self.note(&l.child, l.age, true);
+                (l.child, l.age, rekey_before)
+            })
+            .collect()
+    }
+
+    fn note(&mut self, child: &str, age: Duration, by_us: bool) -> Option<Duration> {
         let Some(end) = self.ends.iter_mut().find(|e| e.child == child) else {
             self.ends.push(PeerEnd {
                 child: child.to_string(),
                 age,
                 seen: 1,
                 rekey_before: None,
+                recreated_by_us: by_us,
             });
             return None;
         };
+        end.recreated_by_us = by_us;
         if about(end.age, age) {
             end.seen += 1;
             end.age = end.age.min(age);
@@ -160,19 +230,24 @@ impl IkePeerEnds {
 
 /// The age before which `sa`'s CHILD SAs of `child` are rekeyed, if adapted.
 pub(crate) fn rekey_before(sa: &IkeSa, child: &str) -> Option<Duration> {
+    if !sa.connection.rekey_adapt {
+        return None;
+    }
     sa.peer_ends.as_ref()?.rekey_before(child)
 }
 
 impl Ctx {
     /// The peer deleted CHILD SA `id` of `sa` on its own, neither rekeying it nor
-    /// in a collision: remembered, in case the peer now creates the child again.
-    pub(crate) fn note_peer_end(&mut self, now: Instant, sa: &mut IkeSa, id: u64) {
-        if !sa.connection.rekey_adapt {
-            return;
-        }
-        let Some(ended) = sa.children.iter().find(|c| c.unique_id == id) else {
-            return;
-        };
+    /// in a collision: remembered, so that the child is created again if the peer
+    /// does not (see [`Ctx::recreate_left_children`]), and in case the peer does.
+    /// `None` when it was not the child's last SA.
+    pub(crate) fn note_peer_end(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        id: u64,
+    ) -> Option<Deletion> {
+        let ended = sa.children.iter().find(|c| c.unique_id == id)?;
         // Another SA of the child still stands, or one of ours is on its way: the
         // peer deleted a redundant one (a rekey collision, a duplicate), not the
         // child's last SA at its end.
@@ -182,14 +257,14 @@ impl Ctx {
                 .iter()
                 .any(|c| c.name == ended.name && c.unique_id != id)
         {
-            return;
+            return None;
         }
         let (name, age) = (
             ended.name.clone(),
             now.saturating_duration_since(ended.installed_at),
         );
         let ends = sa.peer_ends.get_or_insert_with(Default::default);
-        ends.deleted(&name, age, now);
+        Some(ends.deleted(&name, age, now))
     }
 
     /// The peer creates the child `name` anew (not a rekey): if it deleted that
@@ -199,18 +274,60 @@ impl Ctx {
         let Some(ends) = sa.peer_ends.as_mut() else {
             return;
         };
-        let Some(rekey_age) = ends.recreated(name, now) else {
+        if let Some(rekey_age) = ends.recreated(name, now) {
+            self.rekey_child_before(sa, name, rekey_age, "creates a new one");
+        }
+    }
+
+    /// Creates again the children whose last SA the peer deleted at an age a
+    /// lifetime may end and did not create again within [`RECREATE_WITHIN`]: a
+    /// peer that lets its SAs expire and leaves the rest to us (Libreswan with
+    /// rekeying off, say). Nothing on the wire tells that from a close; a peer
+    /// that means it deletes the SA we made too, and is then taken at its word.
+    pub(crate) fn recreate_left_children(&mut self, now: Instant, sa: &mut IkeSa) {
+        let Some(ends) = sa.peer_ends.as_mut() else {
             return;
         };
+        if ends.recreation_due().is_none_or(|t| t > now) {
+            return;
+        }
+        let left = ends.take_left(now);
+        if self.config.emulate.no_recreate_after_expiry {
+            return;
+        }
+        for (name, age, rekey_age) in left {
+            if let Some(rekey_age) = rekey_age {
+                self.rekey_child_before(
+                    sa,
+                    &name,
+                    rekey_age,
+                    "leaves it to us to create a new one",
+                );
+            }
+            let why = format!(
+                "deleted by the peer at an age of {:.1} s and not created again by it within                  {} s: that SA's end of life on its side (rekeying off there, or its rekey failed)",
+                age.as_secs_f64(),
+                RECREATE_WITHIN.as_secs()
+            );
+            self.restart_child(now, sa, &name, EndCause::Lost, &why);
+        }
+    }
+
+    /// The peer ended SAs of child `name` twice at about the same age instead of
+    /// rekeying them: from now on we rekey them before `rekey_age`.
+    fn rekey_child_before(&mut self, sa: &mut IkeSa, name: &str, rekey_age: Duration, then: &str) {
+        if !sa.connection.rekey_adapt {
+            return;
+        }
         let age = rekey_age + rekey_age / 9;
         tracing::warn!(
             ike = sa.unique_id,
             conn = sa.connection.name,
             child = name,
-            "the peer lets this CHILD SA expire after {:.1} s and creates a new one instead \
-             of rekeying it (rekeying off on its side, or its life_time no longer than its \
-             rekey_time); tern now rekeys it after {:.1} s. Fix on the peer: a rekey_time \
-             below its life_time; or set rekey_adapt = false here",
+            "the peer lets this CHILD SA expire after {:.1} s and {then} instead of rekeying \
+             it (rekeying off on its side, or its life_time no longer than its rekey_time); \
+             tern now rekeys it after {:.1} s. Fix on the peer: a rekey_time below its \
+             life_time; or set rekey_adapt = false here",
             age.as_secs_f64(),
             rekey_age.as_secs_f64()
         );
@@ -327,6 +444,61 @@ mod tests {
         );
         assert_eq!(end(&mut ends, t0, secs(7), secs(30)), None);
         assert_eq!(ends.rekey_before("net"), None);
+    }
+
+    #[test]
+    fn a_child_the_peer_leaves_deleted_is_ours_to_create_after_a_while() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        assert_eq!(ends.deleted("net", secs(60), t0), Deletion::EndOfLife);
+        assert_eq!(ends.recreation_due(), Some(t0 + RECREATE_WITHIN));
+        assert!(ends.take_left(t0 + secs(9)).is_empty(), "too soon");
+        assert_eq!(
+            ends.take_left(t0 + RECREATE_WITHIN),
+            [("net".to_string(), secs(60), None)]
+        );
+        assert_eq!(ends.recreation_due(), None);
+        // The SA we made ends at the same age: the peer's lifetime, a pattern.
+        let t1 = t0 + secs(80);
+        assert_eq!(ends.deleted("net", secs(60), t1), Deletion::EndOfLife);
+        let expected = Some(secs(54));
+        assert_eq!(
+            ends.take_left(t1 + RECREATE_WITHIN),
+            [("net".to_string(), secs(60), expected)]
+        );
+        assert_eq!(ends.rekey_before("net"), expected);
+    }
+
+    #[test]
+    fn a_child_the_peer_creates_again_itself_is_not_ours_to_create() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        ends.deleted("net", secs(60), t0);
+        assert_eq!(ends.recreated("net", t0 + secs(1)), None);
+        assert_eq!(ends.recreation_due(), None);
+        assert!(ends.take_left(t0 + secs(60)).is_empty());
+    }
+
+    #[test]
+    fn the_peer_deleting_the_sa_we_made_again_at_another_age_means_to_close_it() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        ends.deleted("net", secs(60), t0);
+        ends.take_left(t0 + RECREATE_WITHIN);
+        assert_eq!(
+            ends.deleted("net", secs(25), t0 + secs(35)),
+            Deletion::Close
+        );
+        assert_eq!(ends.recreation_due(), None);
+        // Taken at its word once: a later end of life is one again.
+        assert_eq!(
+            ends.deleted("net", secs(60), t0 + secs(200)),
+            Deletion::EndOfLife
+        );
+    }
+
+    #[test]
+    fn a_young_sa_deleted_is_a_close_not_left_to_us() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        assert_eq!(ends.deleted("net", secs(2), t0), Deletion::Close);
+        assert_eq!(ends.recreation_due(), None);
     }
 
     #[test]

@@ -538,6 +538,7 @@ impl Ctx {
         if !sa.is_established() {
             return;
         }
+        self.recreate_left_children(now, sa);
         let due: Vec<(u64, ChildState, bool, bool)> = sa
             .children
             .iter()

@@ -513,6 +513,11 @@ impl IkeSa {
         let rekey = self.rekey_at.filter(|_| self.is_established());
         let reauth = self.reauth_at.filter(|_| self.is_established());
         let dpd = self.dpd_at.filter(|_| self.is_established());
+        let recreation = self
+            .peer_ends
+            .as_ref()
+            .and_then(|e| e.recreation_due())
+            .filter(|_| self.is_established());
         let keepalive = self.keepalive_at;
         retransmit
             .into_iter()
@@ -520,6 +525,7 @@ impl IkeSa {
             .chain(rekey)
             .chain(reauth)
             .chain(dpd)
+            .chain(recreation)
             .chain(keepalive)
             .chain(self.expire_at)
             .chain(children)

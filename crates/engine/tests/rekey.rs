@@ -681,6 +681,48 @@ fn rekey_adapt_false_leaves_the_peers_rhythm_alone() {
     assert_one_consistent_child(&pair);
 }
 
+/// A peer with rekeying off that deletes each CHILD SA at its life_time and
+/// leaves creating it again to us (Libreswan's responder with `rekey=no`, or a
+/// peer whose rekey keeps failing): moon waits RECREATE_WITHIN (10 s) for the
+/// peer to create it, then does itself; at the second end at the same age it
+/// rekeys the child first from then on. Before, the first DELETE was taken for a
+/// close and the tunnel stayed down for good.
+#[test]
+fn a_peer_that_leaves_its_expired_sas_to_us_gets_them_back_and_then_rekeyed_first() {
+    let mut b = with_child_lifetime(sun_config(), lifetime(0, 60, 0));
+    b.emulate.no_recreate_after_expiry = true;
+    let mut pair = Pair::new(moon_config(), b);
+    up(&mut pair);
+    let mut down = Duration::ZERO;
+    step_seconds(&mut pair, 600, |pair| {
+        if pair.a.engine.list_sas(pair.now)[0].children.is_empty() {
+            down += secs(1);
+        }
+    });
+    assert_eq!(
+        pair.b.engine.stats().child_hard_expiries,
+        2,
+        "the peer's SAs expire twice, then moon rekeys them first"
+    );
+    assert_eq!(
+        pair.b.engine.stats().restarts,
+        0,
+        "the peer never creates one"
+    );
+    assert_eq!(
+        pair.a.engine.stats().restarts,
+        2,
+        "moon created the child twice"
+    );
+    assert_eq!(pair.a.engine.stats().rekeys_adapted, 1);
+    assert!(
+        down <= secs(22),
+        "down for {down:?}: two waits of 10 s for the peer to create the child"
+    );
+    pair.run_for(secs(20));
+    assert_one_consistent_child(&pair);
+}
+
 /// Both ends rekey the same CHILD SA at once (equal lifetimes, no jitter) and
 /// every CREATE_CHILD_SA answer is lost until after the old SA's life_time: each
 /// end has answered the other's rekey (its successor is installed) while its own
