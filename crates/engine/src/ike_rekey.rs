@@ -100,7 +100,7 @@ impl Ctx {
         let Some(suite) = sa.suite else { return };
         if sa.in_flight.is_some() || !sa.queued.is_empty() {
             // An IKE rekey goes alone, so no exchange straddles two IKE SAs.
-            sa.rekey_at = Some(now + Duration::from_secs(1) + self.jitter(RETRY));
+            sa.rekey_at = Some(now + self.ike_rekey_retry(now, sa));
             return;
         }
         self.stats.ike_rekeys_initiated += 1;
@@ -140,6 +140,20 @@ impl Ctx {
         );
     }
 
+    /// How long an IKE rekey that could not go now (another exchange in flight,
+    /// or the peer's TEMPORARY_FAILURE) waits: 1 to 11 s, at random so that two
+    /// ends do not try again in step; but never more than half the time left
+    /// before the SA's life_time, or a short life (a rekey_time of 11 s with
+    /// 12.1 s of life) would see its rekey put off past the hard expiry.
+    fn ike_rekey_retry(&mut self, now: Instant, sa: &IkeSa) -> Duration {
+        const SOONEST: Duration = Duration::from_millis(100);
+        let retry = Duration::from_secs(1) + self.jitter(RETRY);
+        match sa.expire_at {
+            Some(end) => retry.min((end.saturating_duration_since(now) / 2).max(SOONEST)),
+            None => retry,
+        }
+    }
+
     /// Initiator: the answer to our IKE rekey.
     pub(crate) fn handle_ike_rekey_response(
         &mut self,
@@ -155,7 +169,7 @@ impl Ctx {
         if let Some(err) = payloads::error_notify(&p) {
             let (retry, why) = match err.notify_type {
                 NotifyType::TEMPORARY_FAILURE => (
-                    Duration::from_secs(1) + self.jitter(RETRY),
+                    self.ike_rekey_retry(now, sa),
                     "TEMPORARY_FAILURE".to_string(),
                 ),
                 other => (
