@@ -171,6 +171,21 @@ impl PeerEnds {
         end.rekey_before
     }
 
+    /// The peer ended an SA of `child` at `age` at the end of its life, which it
+    /// leaves to us to make again (no waiting for its re-creation to tell).
+    /// Returns the age to rekey before, when this makes a pattern for the first time.
+    pub(crate) fn ended(&mut self, child: &str, age: Duration) -> Option<Duration> {
+        self.left.retain(|l| l.child != child);
+        self.note(child, age, true)
+    }
+
+    /// Whether the last end of life seen for `child` came at about `age`.
+    pub(crate) fn last_end_about(&self, child: &str, age: Duration) -> bool {
+        self.ends
+            .iter()
+            .any(|e| e.child == child && about(e.age, age))
+    }
+
     /// The age before which `child`'s SAs are rekeyed, once the pattern is seen.
     pub(crate) fn rekey_before(&self, child: &str) -> Option<Duration> {
         self.ends
@@ -225,6 +240,18 @@ impl IkePeerEnds {
         }
         let key = (sa.connection.name.clone(), sa.remote.ip());
         self.0.get(&key)?.rekey_before(IKE_LINE)
+    }
+
+    /// Whether the peer ended the last IKE SA of `sa`'s line that reached its end
+    /// of life at about `age`: a DELETE at that age is another such end.
+    pub(crate) fn ends_like_the_last(&self, sa: &IkeSa, age: Duration) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        let key = (sa.connection.name.clone(), sa.remote.ip());
+        self.0
+            .get(&key)
+            .is_some_and(|ends| ends.last_end_about(IKE_LINE, age))
     }
 }
 
@@ -357,6 +384,23 @@ impl Ctx {
         }
     }
 
+    /// The peer deleted IKE SA `sa` at the end of its life there (see
+    /// `informational::ike_ended_at_peer`), leaving it to us to set up again: an
+    /// end of the line's life like one the peer follows with a new IKE SA.
+    pub(crate) fn note_peer_ike_end_of_life(&mut self, now: Instant, sa: &mut IkeSa) {
+        let Some(since) = sa.established_at else {
+            return;
+        };
+        if !sa.connection.rekey_adapt {
+            return;
+        }
+        let age = now.saturating_duration_since(since);
+        let line = self.ike_peer_ends.of(sa);
+        if let Some(rekey_age) = line.and_then(|ends| ends.ended(IKE_LINE, age)) {
+            self.ike_rekey_adapted(sa, rekey_age, "leaves it to us to set up a new one");
+        }
+    }
+
     /// The peer set up IKE SA `sa` with us: if it deleted the previous one a
     /// moment before, at about the age it did last time, we rekey this
     /// connection's IKE SAs with that peer first from now on.
@@ -368,20 +412,26 @@ impl Ctx {
         let Some(rekey_age) = recreated.and_then(|ends| ends.recreated(IKE_LINE, now)) else {
             return;
         };
+        self.ike_rekey_adapted(sa, rekey_age, "sets up a new one");
+        self.adapt_ike_rekey(sa);
+    }
+
+    /// The peer ended IKE SAs of `sa`'s line twice at about the same age instead
+    /// of rekeying them: from now on we rekey them before `rekey_age`.
+    fn ike_rekey_adapted(&mut self, sa: &IkeSa, rekey_age: Duration, then: &str) {
         let age = rekey_age + rekey_age / 9;
         tracing::warn!(
             ike = sa.unique_id,
             conn = sa.connection.name,
-            "the peer lets the IKE SA expire after {:.1} s and sets up a new one instead \
-             of rekeying it (IKE rekeying off on its side, or its life_time no longer than \
-             its rekey_time), taking the CHILD SAs down each time; tern now rekeys it after \
+            "the peer lets the IKE SA expire after {:.1} s and {then} instead of rekeying \
+             it (IKE rekeying off on its side, or its life_time no longer than its \
+             rekey_time), taking the CHILD SAs down each time; tern now rekeys it after \
              {:.1} s. Fix on the peer: an IKE rekey_time below its life_time; or set \
              rekey_adapt = false here",
             age.as_secs_f64(),
             rekey_age.as_secs_f64()
         );
         self.stats.rekeys_adapted += 1;
-        self.adapt_ike_rekey(sa);
     }
 
     /// Brings `sa`'s rekey forward to the age its peer's IKE SAs end at, if known.

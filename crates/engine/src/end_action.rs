@@ -30,6 +30,10 @@ pub(crate) enum EndCause {
     Expired,
     /// An IKE SA not yet up: the peer did not answer a request of its set-up.
     Unanswered,
+    /// The peer deleted the IKE SA at an age past the one it rekeys them at: the
+    /// end of its life on the peer's side (its rekey failed), which a peer may
+    /// leave to us to set up again. We wait `RECREATE_WITHIN` for it to do so.
+    EndedAtPeer,
     /// A CHILD SA ended while both ends are alive and nobody chose to close it:
     /// our own hard expiry, or the peer deleting an SA it had only just made (the
     /// loser of a rekey/delete collision). A configured child is not left down.
@@ -45,6 +49,9 @@ pub(crate) struct Restart {
     pub action: EndAction,
     /// Which initiation this is since the SA ended, 1 for the first.
     pub attempt: u32,
+    /// How long the first attempt waits: for the peer to set the connection up
+    /// itself, when it may.
+    pub wait: Duration,
 }
 
 pub(crate) struct PendingRestart {
@@ -74,7 +81,7 @@ pub(crate) fn action_for(child: &ChildConfig, cause: EndCause) -> Option<EndActi
         EndCause::Unanswered => None,
         // Nobody asked for it to go: it comes back, as its settings say, or at
         // once; an on-demand child's standing trap brings it back on the next packet.
-        EndCause::Expired | EndCause::Lost => restart
+        EndCause::Expired | EndCause::EndedAtPeer | EndCause::Lost => restart
             .or(start)
             .or((child.start_action != StartAction::Trap).then_some(EndAction::Restart)),
     }
@@ -92,6 +99,7 @@ pub(crate) fn first_try(conn: &Connection) -> Option<Restart> {
             .unwrap_or_default(),
         action: EndAction::KeyingTries,
         attempt: 1,
+        wait: Duration::ZERO,
     })
 }
 
@@ -121,6 +129,11 @@ pub(crate) fn plan(sa: &IkeSa) -> Option<Restart> {
             child: c.name.clone(),
             action,
             attempt: 1,
+            wait: if cause == EndCause::EndedAtPeer {
+                crate::adapt::RECREATE_WITHIN
+            } else {
+                Duration::ZERO
+            },
         })
     })
 }
@@ -162,8 +175,19 @@ impl Ctx {
         }
         self.pending_restarts
             .retain(|p| p.restart.connection != restart.connection);
-        let delay = retry_delay(restart.attempt);
-        let what = if restart.attempt <= 1 {
+        let wait = if restart.attempt <= 1 {
+            restart.wait
+        } else {
+            Duration::ZERO
+        };
+        let delay = retry_delay(restart.attempt).max(wait);
+        let what = if restart.attempt <= 1 && !delay.is_zero() {
+            format!(
+                "{reason}; {}: initiating again in {} s unless the peer does",
+                restart.action,
+                delay.as_secs()
+            )
+        } else if restart.attempt <= 1 {
             format!("{reason}; {}: initiating again", restart.action)
         } else if restart.action == EndAction::KeyingTries {
             format!(

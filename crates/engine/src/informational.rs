@@ -1,7 +1,7 @@
 //! INFORMATIONAL (RFC 7296 §1.4): DELETE of IKE and CHILD SAs, liveness checks,
 //! error notifies.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tern_wire::{DeletePayload, ExchangeType, NotifyType, Payload, ProtocolId};
 
@@ -85,6 +85,16 @@ impl Ctx {
                 // Both ends deleted it at once: our reason stands, and it is no
                 // close by the peer for close_action to answer.
                 Phase::Deleting(ours) => ours.clone(),
+                // Older than the peer lets its IKE SAs get: the end of its life
+                // on the peer's side, which a peer may leave to us to set up again.
+                _ if self.ike_ended_at_peer(sa, now) => {
+                    sa.end_cause = Some(EndCause::EndedAtPeer);
+                    self.note_peer_ike_end_of_life(now, sa);
+                    EndReason::new(
+                        EndKind::DeletedByPeer,
+                        "deleted by the peer at an age past its own IKE rekeys: its end of life there, not a close",
+                    )
+                }
                 _ => {
                     sa.end_cause = Some(EndCause::PeerClosed);
                     self.note_peer_ike_end(now, sa);
@@ -219,6 +229,25 @@ impl Ctx {
             }
             _ => Next::Keep,
         }
+    }
+}
+
+impl Ctx {
+    /// Whether the peer's DELETE of IKE SA `sa` is the SA's hard expiry on the
+    /// peer's side (after a rekey that failed there): it came at an age past the
+    /// one at which the peer rekeys its IKE SAs (its rhythm, see `rhythm`), or at
+    /// about the age the peer ended the line's last IKE SA it let expire. (A
+    /// rekey or a DELETE in the first seconds is a command or a collision.)
+    fn ike_ended_at_peer(&self, sa: &IkeSa, now: Instant) -> bool {
+        const MIN_LIFE: Duration = Duration::from_secs(5);
+        let Some(since) = sa.established_at else {
+            return false;
+        };
+        let age = now.saturating_duration_since(since);
+        let past_rhythm = sa
+            .peer_rekeyed_at
+            .is_some_and(|rhythm| rhythm >= MIN_LIFE && age >= rhythm - rhythm / 10);
+        age >= MIN_LIFE && (past_rhythm || self.ike_peer_ends.ends_like_the_last(sa, age))
     }
 }
 

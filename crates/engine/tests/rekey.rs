@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use tern_engine::config::{EngineConfig, KeyExchange, Lifetime};
-use tern_engine::Event;
+use tern_engine::{Command, Event};
 use tern_wire::{ExchangeType, Message};
 
 fn secs(s: u64) -> Duration {
@@ -720,6 +720,57 @@ fn a_peer_that_leaves_its_expired_sas_to_us_gets_them_back_and_then_rekeyed_firs
         "down for {down:?}: two waits of 10 s for the peer to create the child"
     );
     pair.run_for(secs(20));
+    assert_one_consistent_child(&pair);
+}
+
+/// The peer rekeys its IKE SA at 30 s (here by command), then lets the next one
+/// reach its life_time (its rekey failed, or was put off too long) and deletes it,
+/// and, like some implementations, sets none up again. Moon has seen it rekey at
+/// 30 s, so a DELETE at 90 s is that SA's end of life, not a close: moon waits
+/// 10 s for the peer, then initiates itself. The next IKE SA ends at the same
+/// age (90 s: another end of life), and from then on moon rekeys first. Before,
+/// moon took the first DELETE for a close and the tunnel stayed down.
+#[test]
+fn an_ike_sa_the_peer_lets_expire_and_leaves_is_set_up_again_by_us() {
+    let mut b = sun_config();
+    b.connections[0].lifetime = lifetime(0, 90, 0);
+    b.emulate.no_recreate_after_expiry = true;
+    let mut pair = Pair::new(moon_config(), b);
+    up(&mut pair);
+    pair.run_for(secs(30));
+    pair.b
+        .engine
+        .handle_command(
+            pair.now,
+            Command::RekeyIke {
+                connection: "demo".into(),
+            },
+        )
+        .unwrap();
+    let mut down = Duration::ZERO;
+    step_seconds(&mut pair, 600, |pair| {
+        let sas = pair.a.engine.list_sas(pair.now);
+        if !sas.iter().any(|sa| !sa.children.is_empty()) {
+            down += secs(1);
+        }
+    });
+    assert_eq!(pair.b.engine.stats().ike_hard_expiries, 2);
+    assert_eq!(
+        pair.b.engine.stats().restarts,
+        0,
+        "the peer never sets one up"
+    );
+    assert_eq!(
+        pair.a.engine.stats().restarts,
+        2,
+        "moon set the IKE SA up again"
+    );
+    assert_eq!(pair.a.engine.stats().rekeys_adapted, 1);
+    assert!(pair.a.engine.stats().ike_rekeys_initiated >= 3);
+    assert!(
+        down <= secs(22),
+        "down for {down:?}: two waits of 10 s for the peer"
+    );
     assert_one_consistent_child(&pair);
 }
 
