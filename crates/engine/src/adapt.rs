@@ -69,6 +69,9 @@ struct PeerEnd {
 struct Left {
     child: String,
     age: Duration,
+    /// The peer rekeyed SAs of this child before: this end was a rekey that
+    /// failed, no pattern to adapt to.
+    peer_rekeys: bool,
     at: Instant,
 }
 
@@ -91,7 +94,13 @@ fn about(a: Duration, b: Duration) -> bool {
 
 impl PeerEnds {
     /// The peer deleted the only SA of `child`, at `age`.
-    pub(crate) fn deleted(&mut self, child: &str, age: Duration, now: Instant) -> Deletion {
+    pub(crate) fn deleted(
+        &mut self,
+        child: &str,
+        age: Duration,
+        peer_rekeys: bool,
+        now: Instant,
+    ) -> Deletion {
         self.left.retain(|l| l.child != child);
         let insisted = self
             .ends
@@ -107,6 +116,7 @@ impl PeerEnds {
         self.left.push(Left {
             child: child.to_string(),
             age,
+            peer_rekeys,
             at: now,
         });
         Deletion::EndOfLife
@@ -121,7 +131,7 @@ impl PeerEnds {
         if now.saturating_duration_since(left.at) > RECREATE_WITHIN {
             return None;
         }
-        self.note(child, left.age, false)
+        self.note(child, left.age, false, true)
     }
 
     /// When the first child the peer left deleted is ours to create again.
@@ -140,13 +150,22 @@ impl PeerEnds {
         self.left = waiting;
         due.into_iter()
             .map(|l| {
-                let rekey_before = self.note(&l.child, l.age, true);
+                let rekey_before = self.note(&l.child, l.age, true, !l.peer_rekeys);
                 (l.child, l.age, rekey_before)
             })
             .collect()
     }
 
-    fn note(&mut self, child: &str, age: Duration, by_us: bool) -> Option<Duration> {
+    /// Records an end of `child`'s SA at `age`, recreated `by_us` or by the peer;
+    /// `may_adapt` false for a peer known to rekey (its ends are failed rekeys:
+    /// rekeying before them would only collide with its own rekeys).
+    fn note(
+        &mut self,
+        child: &str,
+        age: Duration,
+        by_us: bool,
+        may_adapt: bool,
+    ) -> Option<Duration> {
         let Some(end) = self.ends.iter_mut().find(|e| e.child == child) else {
             self.ends.push(PeerEnd {
                 child: child.to_string(),
@@ -164,7 +183,7 @@ impl PeerEnds {
         } else {
             (end.seen, end.age) = (1, age);
         }
-        if end.seen < SEEN_TO_ADAPT || end.rekey_before.is_some() {
+        if !may_adapt || end.seen < SEEN_TO_ADAPT || end.rekey_before.is_some() {
             return None;
         }
         end.rekey_before = Some(rekey_age(end.age));
@@ -174,9 +193,14 @@ impl PeerEnds {
     /// The peer ended an SA of `child` at `age` at the end of its life, which it
     /// leaves to us to make again (no waiting for its re-creation to tell).
     /// Returns the age to rekey before, when this makes a pattern for the first time.
-    pub(crate) fn ended(&mut self, child: &str, age: Duration) -> Option<Duration> {
+    pub(crate) fn ended(
+        &mut self,
+        child: &str,
+        age: Duration,
+        peer_rekeys: bool,
+    ) -> Option<Duration> {
         self.left.retain(|l| l.child != child);
-        self.note(child, age, true)
+        self.note(child, age, true, !peer_rekeys)
     }
 
     /// Whether the last end of life seen for `child` came at about `age`.
@@ -286,12 +310,13 @@ impl Ctx {
         {
             return None;
         }
-        let (name, age) = (
+        let (name, age, peer_rekeys) = (
             ended.name.clone(),
             now.saturating_duration_since(ended.installed_at),
+            ended.peer_rekeyed_at.is_some(),
         );
         let ends = sa.peer_ends.get_or_insert_with(Default::default);
-        Some(ends.deleted(&name, age, now))
+        Some(ends.deleted(&name, age, peer_rekeys, now))
     }
 
     /// The peer creates the child `name` anew (not a rekey): if it deleted that
@@ -380,7 +405,7 @@ impl Ctx {
         }
         let age = now.saturating_duration_since(since);
         if let Some(ends) = self.ike_peer_ends.of(sa) {
-            ends.deleted(IKE_LINE, age, now);
+            ends.deleted(IKE_LINE, age, false, now);
         }
     }
 
@@ -396,7 +421,8 @@ impl Ctx {
         }
         let age = now.saturating_duration_since(since);
         let line = self.ike_peer_ends.of(sa);
-        if let Some(rekey_age) = line.and_then(|ends| ends.ended(IKE_LINE, age)) {
+        let peer_rekeys = sa.peer_rekeyed_at.is_some();
+        if let Some(rekey_age) = line.and_then(|ends| ends.ended(IKE_LINE, age, peer_rekeys)) {
             self.ike_rekey_adapted(sa, rekey_age, "leaves it to us to set up a new one");
         }
     }
@@ -461,7 +487,7 @@ mod tests {
 
     /// The peer deletes an SA of `net` at `age`, then makes `net` again `after` later.
     fn end(ends: &mut PeerEnds, t0: Instant, age: Duration, after: Duration) -> Option<Duration> {
-        ends.deleted("net", age, t0);
+        ends.deleted("net", age, false, t0);
         ends.recreated("net", t0 + after)
     }
 
@@ -485,7 +511,7 @@ mod tests {
     fn a_deletion_the_peer_does_not_follow_with_the_child_is_no_end() {
         let (mut ends, t0) = (PeerEnds::default(), Instant::now());
         for _ in 0..3 {
-            ends.deleted("net", secs(7), t0);
+            ends.deleted("net", secs(7), false, t0);
         }
         assert_eq!(
             end(&mut ends, t0, secs(7), secs(30)),
@@ -499,7 +525,10 @@ mod tests {
     #[test]
     fn a_child_the_peer_leaves_deleted_is_ours_to_create_after_a_while() {
         let (mut ends, t0) = (PeerEnds::default(), Instant::now());
-        assert_eq!(ends.deleted("net", secs(60), t0), Deletion::EndOfLife);
+        assert_eq!(
+            ends.deleted("net", secs(60), false, t0),
+            Deletion::EndOfLife
+        );
         assert_eq!(ends.recreation_due(), Some(t0 + RECREATE_WITHIN));
         assert!(ends.take_left(t0 + secs(9)).is_empty(), "too soon");
         assert_eq!(
@@ -509,7 +538,10 @@ mod tests {
         assert_eq!(ends.recreation_due(), None);
         // The SA we made ends at the same age: the peer's lifetime, a pattern.
         let t1 = t0 + secs(80);
-        assert_eq!(ends.deleted("net", secs(60), t1), Deletion::EndOfLife);
+        assert_eq!(
+            ends.deleted("net", secs(60), false, t1),
+            Deletion::EndOfLife
+        );
         let expected = Some(secs(54));
         assert_eq!(
             ends.take_left(t1 + RECREATE_WITHIN),
@@ -519,9 +551,23 @@ mod tests {
     }
 
     #[test]
+    fn ends_of_a_peer_that_rekeys_are_failed_rekeys_not_a_pattern() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        for round in 0..3 {
+            let t = t0 + secs(100 * round);
+            ends.deleted("net", secs(60), true, t);
+            assert_eq!(ends.take_left(t + RECREATE_WITHIN)[0].2, None);
+        }
+        assert_eq!(ends.rekey_before("net"), None);
+        // Still an end of life: the same age again is recognised.
+        assert!(ends.last_end_about("net", secs(61)));
+        assert!(!ends.last_end_about("net", secs(30)));
+    }
+
+    #[test]
     fn a_child_the_peer_creates_again_itself_is_not_ours_to_create() {
         let (mut ends, t0) = (PeerEnds::default(), Instant::now());
-        ends.deleted("net", secs(60), t0);
+        ends.deleted("net", secs(60), false, t0);
         assert_eq!(ends.recreated("net", t0 + secs(1)), None);
         assert_eq!(ends.recreation_due(), None);
         assert!(ends.take_left(t0 + secs(60)).is_empty());
@@ -530,16 +576,16 @@ mod tests {
     #[test]
     fn the_peer_deleting_the_sa_we_made_again_at_another_age_means_to_close_it() {
         let (mut ends, t0) = (PeerEnds::default(), Instant::now());
-        ends.deleted("net", secs(60), t0);
+        ends.deleted("net", secs(60), false, t0);
         ends.take_left(t0 + RECREATE_WITHIN);
         assert_eq!(
-            ends.deleted("net", secs(25), t0 + secs(35)),
+            ends.deleted("net", secs(25), false, t0 + secs(35)),
             Deletion::Close
         );
         assert_eq!(ends.recreation_due(), None);
         // Taken at its word once: a later end of life is one again.
         assert_eq!(
-            ends.deleted("net", secs(60), t0 + secs(200)),
+            ends.deleted("net", secs(60), false, t0 + secs(200)),
             Deletion::EndOfLife
         );
     }
@@ -547,7 +593,7 @@ mod tests {
     #[test]
     fn a_young_sa_deleted_is_a_close_not_left_to_us() {
         let (mut ends, t0) = (PeerEnds::default(), Instant::now());
-        assert_eq!(ends.deleted("net", secs(2), t0), Deletion::Close);
+        assert_eq!(ends.deleted("net", secs(2), false, t0), Deletion::Close);
         assert_eq!(ends.recreation_due(), None);
     }
 
