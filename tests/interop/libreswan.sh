@@ -1,0 +1,173 @@
+# shellcheck shell=bash
+# Scenarios against Libreswan (pluto, Debian 12's libreswan 4.10, unpacked under
+# target/libreswan: see lib.sh) instead of strongSwan: ternd in moon, pluto in sun, the
+# same topology, PSK and proposals as the demo configuration (IKE AES-GCM-16 128, PRF
+# SHA2-256, X25519; ESP AES-GCM-16 128).
+#
+# Sourced by tests/interop/run.
+
+# The demo connection's proposals in ipsec.conf's words.
+PLUTO_DEMO_IKE="aes_gcm128-sha2_256-dh31"
+PLUTO_DEMO_ESP="aes_gcm128"
+
+# start_pluto [OPTION_LINE...]: pluto in sun, the peer of ternd's demo connection, with
+# the demo PSK (load_demo_psk first). OPTION_LINEs: more keys for the connection
+# ("salifetime=20s"). pfs=no: tern's demo CHILD SA proposal has no key exchange, so a
+# rekey with one (Libreswan's default) would be refused.
+start_pluto() {
+    local dir="$R/sun-pluto" opts
+    opts=$(printf '%s\n' "pfs=no" "$@")
+    mkdir -p "$dir"
+    pluto_write_conf "$dir" "$TOPO_SUN_WAN" "$TOPO_MOON_WAN" sun.tern.example moon.tern.example \
+        "$TOPO_SUN_NET" "$TOPO_MOON_NET" "$PSK" "$PLUTO_DEMO_IKE" "$PLUTO_DEMO_ESP" "$opts"
+    # The configuration as it was, for the report (the PSK of a test is no secret).
+    cp "$dir/ipsec.conf" "$W/sun-ipsec.conf"
+    step "starting pluto (Libreswan $(libreswan_version)) in sun"
+    pluto_start sun "$dir" "$W/sun-pluto.log" || fail "pluto did not start in sun: $LAST_WARNING"
+}
+
+expect_pluto_alive() {
+    pluto_running "$R/sun-pluto" ||
+        fail "pluto died (last log lines: $(tail -n 3 "$W/sun-pluto.log" | tr '\n' ' '))"
+}
+
+# pluto_status: `whack --status`, also saved (the last one) for the report.
+pluto_status() { whack_in "$R/sun-pluto" --status 2>&1 | tee "$W/sun-whack-status.txt"; }
+
+# pluto_trafficstatus: `whack --trafficstatus`, also saved.
+pluto_trafficstatus() { whack_in "$R/sun-pluto" --trafficstatus 2>&1 | tee "$W/sun-whack-trafficstatus.txt"; }
+
+# pluto_child_established: whack lists an established IKE SA and an established CHILD SA
+# of demo, and --trafficstatus shows the CHILD SA (`#2: "demo", type=ESP, ...`).
+pluto_child_established() {
+    local out
+    out=$(pluto_status) || return 1
+    grep -qE '"demo".* STATE_V2_ESTABLISHED_IKE_SA' <<<"$out" &&
+        grep -qE '"demo".* STATE_V2_ESTABLISHED_CHILD_SA' <<<"$out" &&
+        pluto_trafficstatus | grep -qE '"demo", type=ESP'
+}
+
+# pluto_has_no_sa: whack answers and lists no SA (no "#N: " state line).
+pluto_has_no_sa() {
+    local out
+    out=$(pluto_status) || return 1
+    ! grep -qE '#[0-9]+: "demo"' <<<"$out"
+}
+
+# pluto_child_spis: "SPI_TO_MOON SPI_TO_SUN" of pluto's (newest) CHILD SA, as 8 hex
+# digits; whack --status names them "esp.SPI@DESTINATION".
+pluto_child_spis() {
+    pluto_status | awk -v moon="$TOPO_MOON_WAN" -v sun="$TOPO_SUN_WAN" '
+        { for (i = 1; i <= NF; i++) if ($i ~ /^esp\.[0-9a-f]+@/) {
+              split(substr($i, 5), p, "@")
+              if (p[2] == moon) to_moon = p[1]; else if (p[2] == sun) to_sun = p[1]
+          } }
+        END { print to_moon, to_sun }'
+}
+
+# The SPIs of both kernels' SAs must be the same pair, and those ternctl and whack report.
+check_spis_match_pluto() {
+    local moon_to_sun moon_from_sun sun_to_moon sun_from_moon tern_in tern_out pluto_to_moon pluto_to_sun
+    moon_to_sun=$(xfrm_esp_spi_to moon "$TOPO_SUN_WAN")
+    moon_from_sun=$(xfrm_esp_spi_to moon "$TOPO_MOON_WAN")
+    sun_to_moon=$(xfrm_esp_spi_to sun "$TOPO_MOON_WAN")
+    sun_from_moon=$(xfrm_esp_spi_to sun "$TOPO_SUN_WAN")
+    read -r tern_in tern_out <<<"$(tern_child_spis "$R/moon-ternd")"
+    read -r pluto_to_moon pluto_to_sun <<<"$(pluto_child_spis)"
+    step "SPIs: moon kernel to-sun=$moon_to_sun from-sun=$moon_from_sun; sun kernel to-moon=$sun_to_moon from-moon=$sun_from_moon; ternctl in=$tern_in out=$tern_out; whack to-moon=$pluto_to_moon to-sun=$pluto_to_sun"
+    [[ "$(xfrm_esp_spis moon | wc -l)" == 2 ]] ||
+        fail "moon's kernel has $(xfrm_esp_spis moon | wc -l) ESP SAs, expected 2: $(xfrm_esp_spis moon | tr '\n' ' ')"
+    [[ "$(xfrm_esp_spis sun | wc -l)" == 2 ]] ||
+        fail "sun's kernel has $(xfrm_esp_spis sun | wc -l) ESP SAs, expected 2: $(xfrm_esp_spis sun | tr '\n' ' ')"
+    [[ -n $moon_to_sun && $moon_to_sun == "$sun_from_moon" && -n $moon_from_sun && $moon_from_sun == "$sun_to_moon" ]] ||
+        fail "the kernels disagree: moon sends with ${moon_to_sun:-none} and receives with ${moon_from_sun:-none}, sun receives with ${sun_from_moon:-none} and sends with ${sun_to_moon:-none}"
+    [[ $tern_in == "$moon_from_sun" && $tern_out == "$moon_to_sun" ]] ||
+        fail "ternctl list-sas reports SPIs in=$tern_in out=$tern_out, moon's kernel has in=$moon_from_sun out=$moon_to_sun"
+    [[ $pluto_to_moon == "$sun_to_moon" && $pluto_to_sun == "$sun_from_moon" ]] ||
+        fail "whack --status shows esp.$pluto_to_moon@moon and esp.$pluto_to_sun@sun, sun's kernel has $sun_to_moon (to moon) and $sun_from_moon (from moon)"
+}
+
+# check_ping_from_sun: a ping the other way, from sun's LAN address to moon's; both of
+# sun's ESP SAs must count it.
+check_ping_from_sun() {
+    local spis before=() after=() out i
+    mapfile -t spis < <(xfrm_esp_spis sun)
+    for i in "${!spis[@]}"; do before[i]=$(xfrm_esp_bytes sun "${spis[i]}"); done
+    out=$(ip netns exec sun ping -c 3 -i 0.2 -W 2 -I "$TOPO_SUN_LAN" "$TOPO_MOON_LAN" 2>&1)
+    local rc=$?
+    step "ping from sun: $(grep -E 'packets transmitted' <<<"$out")"
+    ((rc == 0)) || fail "ping $TOPO_SUN_LAN -> $TOPO_MOON_LAN through the tunnel failed: $(grep -E 'packets transmitted' <<<"$out")"
+    for i in "${!spis[@]}"; do
+        after[i]=$(xfrm_esp_bytes sun "${spis[i]}")
+        ((${after[i]:-0} > ${before[i]:-0})) ||
+            fail "sun's ESP SA ${spis[i]} did not count the ping from sun (bytes ${before[i]} -> ${after[i]})"
+    done
+    note "ping from sun through ESP: 3/3 replies; sun's ESP byte counters grew on both SAs"
+}
+
+# Both sides of a tern<->pluto tunnel up: IKE + CHILD SA on both, kernels agree, pings
+# both ways, and --trafficstatus counts them.
+check_pluto_tunnel_up() {
+    expect_ternd_alive
+    expect_pluto_alive
+    expect_within 10 "ternctl list-sas shows demo ESTABLISHED with CHILD SA net INSTALLED" tern_child_installed "$R/moon-ternd"
+    expect_within 10 "whack --status lists demo's IKE SA and CHILD SA established" pluto_child_established
+    tern_sas_json "$R/moon-ternd" >"$W/moon-ternctl-list-sas.json" 2>&1
+    check_spis_match_pluto
+    check_policies moon
+    check_policies sun
+    check_ping_through_esp
+    check_ping_from_sun
+    pluto_trafficstatus >/dev/null
+    cp "$W/sun-whack-trafficstatus.txt" "$W/sun-whack-trafficstatus-established.txt"
+    grep -qE '"demo", type=ESP.* inBytes=[1-9][0-9]*, outBytes=[1-9]' "$W/sun-whack-trafficstatus.txt" ||
+        fail "whack --trafficstatus does not count the pings: $(tr '\n' ' ' <"$W/sun-whack-trafficstatus.txt")"
+}
+
+# pluto_initiate: `whack --initiate --name demo` in sun, timed; must succeed.
+pluto_initiate() {
+    local t0 out rc
+    t0=$(now_ms)
+    out=$(timeout 60 "$WHACK" --ctlsocket "$R/sun-pluto/run/pluto/pluto.ctl" --initiate --name demo 2>&1)
+    rc=$?
+    printf '%s\n' "$out" >"$W/sun-whack-initiate.txt"
+    step "whack --initiate --name demo -> exit $rc: $(tail -n 1 <<<"$out")"
+    ((rc == 0)) || fail "whack --initiate in sun failed (exit $rc): $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+    note "whack --initiate: tunnel up after $(($(now_ms) - t0)) ms"
+}
+
+# Nothing left anywhere after a delete.
+check_pluto_all_gone() {
+    expect_within 10 "moon's kernel has no SA and no policy left" xfrm_is_empty moon
+    expect_within 10 "sun's kernel has no SA and no policy left" xfrm_is_empty sun
+    expect_within 10 "whack --status lists no SA of demo" pluto_has_no_sa
+    expect_within 10 "ternctl list-sas is empty" tern_has_no_sa "$R/moon-ternd"
+    expect "ternd is still running" ternd_running "$R/moon-ternd"
+    expect_pluto_alive
+    check_ike_ports
+}
+
+# ternd initiates, pluto responds; ternd deletes: nothing left anywhere.
+scenario_tern-initiates-libreswan() {
+    load_demo_psk
+    start_ternd moon
+    start_pluto
+    tern_initiate
+    check_pluto_tunnel_up
+    tern_terminate
+    check_pluto_all_gone
+}
+
+# pluto initiates, ternd responds; pluto deletes: nothing left anywhere.
+scenario_libreswan-initiates() {
+    load_demo_psk
+    start_ternd moon
+    start_pluto
+    pluto_initiate
+    check_pluto_tunnel_up
+    local out
+    out=$(whack_in "$R/sun-pluto" --terminate --name demo 2>&1) ||
+        fail "whack --terminate failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+    step "whack --terminate --name demo: $(tail -n 1 <<<"$out")"
+    check_pluto_all_gone
+}
