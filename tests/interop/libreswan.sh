@@ -171,3 +171,96 @@ scenario_libreswan-initiates() {
     step "whack --terminate --name demo: $(tail -n 1 <<<"$out")"
     check_pluto_all_gone
 }
+
+# --- CHILD SA rekeys with Libreswan, a continuous ping through them all (the zero-loss
+# rule of the strongSwan rekey scenarios: ping_start/ping_finish in run).
+
+# _pluto_agrees_on_one_child: both kernels hold the same single CHILD SA, ternctl lists
+# it INSTALLED with those SPIs, whack --status lists one established CHILD SA of demo,
+# with those SPIs. Sets AGREED to the pair, or DISAGREED to what differed.
+DISAGREED=
+_pluto_agrees_on_one_child() {
+    local to_sun from_sun tern_in tern_out out pluto_to_moon pluto_to_sun
+    _kernels_settled || {
+        DISAGREED="kernels: moon $(xfrm_esp_spis moon | tr '\n' ' '), sun $(xfrm_esp_spis sun | tr '\n' ' ')"
+        return 1
+    }
+    to_sun=$(xfrm_esp_spi_to moon "$TOPO_SUN_WAN")
+    from_sun=$(xfrm_esp_spi_to moon "$TOPO_MOON_WAN")
+    read -r tern_in tern_out <<<"$(tern_child_spis "$R/moon-ternd")"
+    [[ $tern_in == "$from_sun" && $tern_out == "$to_sun" ]] && tern_child_installed "$R/moon-ternd" || {
+        DISAGREED="ternctl: in $tern_in out $tern_out, moon's kernel in $from_sun out $to_sun"
+        return 1
+    }
+    out=$(pluto_status) || return 1
+    [[ $(grep -cE '"demo".* STATE_V2_ESTABLISHED_CHILD_SA' <<<"$out") == 1 ]] || {
+        DISAGREED="whack --status: $(grep -E '#[0-9]+: "demo".*STATE' <<<"$out" | cut -c1-90 | tr '\n' ' ')"
+        return 1
+    }
+    read -r pluto_to_moon pluto_to_sun <<<"$(pluto_child_spis)"
+    [[ $pluto_to_moon == "$from_sun" && $pluto_to_sun == "$to_sun" ]] || {
+        DISAGREED="whack --status: to moon $pluto_to_moon, to sun $pluto_to_sun; moon's kernel in $from_sun out $to_sun"
+        return 1
+    }
+    _kernels_settled || return 1
+    AGREED="moon->sun $to_sun, sun->moon $from_sun"
+}
+
+# Both daemons have the CHILD SA (no traffic check here: the continuous ping is one, and
+# the full check takes longer than the 10 s until the first rekey in a busy guest).
+pluto_rekey_tunnel_ready() {
+    expect_ternd_alive
+    expect_pluto_alive
+    expect_within 10 "ternctl list-sas shows demo ESTABLISHED with CHILD SA net INSTALLED" tern_child_installed "$R/moon-ternd"
+    expect_within 10 "whack --status lists demo's IKE SA and CHILD SA established" pluto_child_established
+}
+
+# run_pluto_rekeys SECS [pluto-answers]: run_peer_rekeys (in run) with pluto as the
+# peer. Sets REKEYS_BY_TERN, REKEYS_BY_PLUTO (CREATE_CHILD_SA requests sun sent, in the
+# capture), SEEN_SPIS and SEEN_SPI_LIST.
+#
+# No lost ping is excused, except with `pluto-answers` (ternd starts the rekeys): one
+# per new CHILD SA, within HANDOVER_WINDOW_MS of ternd installing it. pluto, answering a
+# CREATE_CHILD_SA request, installs its new SAs and sends on the new outbound one even
+# before its answer leaves, and ternd cannot have that inbound SA until the answer comes
+# (its keys come from the answer's nonce). Seen (tern-rekeys-child-libreswan, capture):
+# the echo reply to icmp_seq 727 left sun on the new SPI c96d9ecf at .605563, pluto's
+# CREATE_CHILD_SA answer at .618330, ternd installed the SA at .619013.
+REKEYS_BY_PLUTO=0
+run_pluto_rekeys() {
+    HANDOVER_LOSS_OK=0
+    if [[ ${2:-} == pluto-answers ]]; then
+        HANDOVER_LOSS_OK=1
+        HANDOVER_LOG_PATTERN='CHILD SA installed'
+        HANDOVER_WHY="ternd installing a rekeyed CHILD SA (one at most each): pluto, answering the rekey, sends on its new SA before its answer leaves, so before ternd can have the answer's keys"
+    fi
+    run_peer_rekeys "$1" expect_pluto_alive _pluto_agrees_on_one_child "ternd, pluto and both kernels agree on one CHILD SA"
+    REKEYS_BY_PLUTO=$(capture_requests "$W/capture.pcap" child_sa "$TOPO_SUN_WAN")
+    note "rekeys: ternd logged $REKEYS_BY_TERN 'rekeying CHILD SA', sun sent $REKEYS_BY_PLUTO CREATE_CHILD_SA requests (capture); moon sent with $SEEN_SPIS different outbound SPIs: $SEEN_SPI_LIST"
+}
+
+# ternd rekeys the CHILD SA every 10 s; pluto (salifetime 8 h, its default) only answers.
+scenario_tern-rekeys-child-libreswan() {
+    load_demo_psk
+    start_ternd moon --config "$(tern_config_with_child_keys "rekey_time = 10" "rand_time = 0" "life_time = 30")"
+    start_pluto
+    tern_initiate
+    pluto_rekey_tunnel_ready
+    run_pluto_rekeys 42 pluto-answers
+    ((REKEYS_BY_TERN >= 3)) || fail "ternd rekeyed the CHILD SA $REKEYS_BY_TERN times, expected at least 3 (rekey_time 10 s, 42 s)"
+    ((SEEN_SPIS >= 4)) || fail "moon sent with $SEEN_SPIS different outbound SPIs, expected at least 4 (3 rekeys)"
+    ((REKEYS_BY_PLUTO == 0)) || fail "pluto sent $REKEYS_BY_PLUTO CREATE_CHILD_SA requests although its salifetime is 8 h"
+}
+
+# pluto rekeys the CHILD SA 10 s into its 20 s life (no fuzz); ternd (1 h) only answers.
+scenario_libreswan-rekeys-child() {
+    load_demo_psk
+    start_ternd moon
+    start_pluto "salifetime=20s" "rekeymargin=10s" "rekeyfuzz=0%"
+    tern_initiate
+    pluto_rekey_tunnel_ready
+    run_pluto_rekeys 45
+    ((REKEYS_BY_PLUTO >= 3)) || fail "pluto sent $REKEYS_BY_PLUTO CREATE_CHILD_SA requests, expected at least 3 (a rekey every 10 s, 45 s)"
+    ((SEEN_SPIS >= 4)) || fail "moon sent with $SEEN_SPIS different outbound SPIs, expected at least 4 (3 rekeys)"
+    ((REKEYS_BY_TERN == 0)) || fail "ternd rekeyed $REKEYS_BY_TERN times although its rekey_time is 1 h"
+}
