@@ -55,11 +55,13 @@ pluto_has_no_sa() {
 }
 
 # pluto_child_spis: "SPI_TO_MOON SPI_TO_SUN" of pluto's (newest) CHILD SA, as 8 hex
-# digits; whack --status names them "esp.SPI@DESTINATION".
+# digits; whack --status names them "esp.SPI@DESTINATION", without leading zeros
+# ("esp.2320b9@192.0.2.2").
 pluto_child_spis() {
     pluto_status | awk -v moon="$TOPO_MOON_WAN" -v sun="$TOPO_SUN_WAN" '
         { for (i = 1; i <= NF; i++) if ($i ~ /^esp\.[0-9a-f]+@/) {
               split(substr($i, 5), p, "@")
+              while (length(p[1]) < 8) p[1] = "0" p[1]
               if (p[2] == moon) to_moon = p[1]; else if (p[2] == sun) to_sun = p[1]
           } }
         END { print to_moon, to_sun }'

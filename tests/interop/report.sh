@@ -50,6 +50,8 @@ declare -A SCENARIO_SUMMARY=(
     [openiked-rekeys-child]="OpenIKED rekeys the CHILD SA (lifetime 15 s; tern 1 h): at least 2 rekeys, ping without loss (one excused per handover), all four views agree"
     [tern-initiates-libreswan]="Libreswan 4.10 (pluto) responds: tern initiates, both kernels, ternctl and whack --status agree on the SPIs, ping each way through ESP (whack --trafficstatus counts it), tern deletes, nothing left"
     [libreswan-initiates]="Libreswan 4.10 (pluto) initiates (whack --initiate): tern responds, checked on both sides, ping each way; pluto deletes, nothing left"
+    [tern-rekeys-child-libreswan]="tern rekeys the CHILD SA every 10 s against Libreswan: at least 3 rekeys, ping without loss (one excused per handover, see Libreswan below), ternd, whack and both kernels agree"
+    [libreswan-rekeys-child]="Libreswan rekeys the CHILD SA every 10 s (salifetime 20 s, rekeymargin 10 s; tern 1 h): at least 3 rekeys, ping without loss, all four views agree"
     [imported-swanctl]="moon's swanctl.conf converted by ternctl import swanctl, run by ternd against charon with the original: tunnel up, ping through ESP, nothing left out"
     [tern-keyingtries]="ternd starts the tunnel while strongSwan is not running: unanswered attempts are tried again (keyingtries = 0) until strongSwan starts, then the tunnel comes up"
     [dpd-trap]="strongSwan killed: tern's DPD finds it dead and (dpd_action = trap) leaves the trap, not a restart; strongSwan back, a ping brings the tunnel up"
