@@ -266,3 +266,114 @@ scenario_libreswan-rekeys-child() {
     ((SEEN_SPIS >= 4)) || fail "moon sent with $SEEN_SPIS different outbound SPIs, expected at least 4 (3 rekeys)"
     ((REKEYS_BY_TERN == 0)) || fail "ternd rekeyed $REKEYS_BY_TERN times although its rekey_time is 1 h"
 }
+
+# --- IKE SA rekeys with Libreswan: the CHILD SA moves to each new IKE SA unchanged, and
+# the continuous ping loses nothing.
+
+# _pluto_one_ike_sa: pluto and ternd each list one IKE SA of demo (the rekeyed ones are
+# gone), and they agree on the one CHILD SA.
+_pluto_one_ike_sa() {
+    _pluto_agrees_on_one_child || return 1
+    [[ $(grep -cE '"demo".* STATE_V2_ESTABLISHED_IKE_SA' "$W/sun-whack-status.txt") == 1 ]] || {
+        DISAGREED="whack --status lists $(grep -cE '"demo".* STATE_V2_ESTABLISHED_IKE_SA' "$W/sun-whack-status.txt") established IKE SAs"
+        return 1
+    }
+    [[ $(tern_sas_json "$R/moon-ternd" | jq '[.[] | select(.connection == "demo")] | length') == 1 ]] || {
+        DISAGREED="ternctl lists more than one IKE SA of demo"
+        return 1
+    }
+}
+
+# run_pluto_ike_rekeys SECS: the continuous ping for SECS seconds (no loss excused: an
+# IKE rekey leaves the CHILD SA alone), the IKE SAs and outbound ESP SPIs ternd used
+# meanwhile, then one IKE SA and one CHILD SA agreed on all sides. Sets IKE_REKEYS_BY_TERN
+# (ternd's log), IKE_REKEYS_BY_PLUTO (CREATE_CHILD_SA requests sun sent, in the capture),
+# SEEN_IKE_SAS and SEEN_SPIS.
+IKE_REKEYS_BY_PLUTO=0 SEEN_IKE_SAS=0
+run_pluto_ike_rekeys() {
+    local secs=$1 t_end ikes=() spis=() ike spi
+    HANDOVER_LOSS_OK=0
+    ping_start "$secs"
+    _now && t_end=$((NOW_MS + secs * 1000))
+    while _now && ((NOW_MS < t_end)); do
+        ike=$(tern_ike_spis)
+        [[ -z $ike || $ike == null_null || " ${ikes[*]} " == *" $ike "* ]] || ikes+=("$ike")
+        spi=$(xfrm_esp_spi_to moon "$TOPO_SUN_WAN" | tail -n1)
+        [[ -z $spi || " ${spis[*]} " == *" $spi "* ]] || spis+=("$spi")
+        expect_ternd_alive
+        expect_pluto_alive
+        _nap 0.5
+    done
+    ping_finish
+    DISAGREED=
+    wait_until 30 "one IKE SA" _pluto_one_ike_sa ||
+        fail "ternd, pluto and both kernels agree on one IKE SA and one CHILD SA (not within 30s)${DISAGREED:+; last look: $DISAGREED}"
+    step "agreed: $AGREED"
+    stop_capture
+    check_ike_ports
+    IKE_REKEYS_BY_TERN=$(grep -c 'rekeying IKE SA' "$W/moon-ternd.log")
+    IKE_REKEYS_BY_PLUTO=$(capture_requests "$W/capture.pcap" child_sa "$TOPO_SUN_WAN")
+    SEEN_IKE_SAS=${#ikes[@]} SEEN_SPIS=${#spis[@]}
+    note "IKE rekeys: ternd logged $IKE_REKEYS_BY_TERN 'rekeying IKE SA', sun sent $IKE_REKEYS_BY_PLUTO CREATE_CHILD_SA requests (capture); ternd listed $SEEN_IKE_SAS IKE SAs, moon sent with $SEEN_SPIS outbound SPIs (${spis[*]})"
+}
+
+# ternd rekeys the IKE SA every 10 s; pluto (ikelifetime 8 h) only answers.
+scenario_tern-rekeys-ike-libreswan() {
+    load_demo_psk
+    start_ternd moon --config "$(tern_conf conn=$'rekey_time = 10\nrand_time = 0')"
+    start_pluto
+    tern_initiate
+    pluto_rekey_tunnel_ready
+    run_pluto_ike_rekeys 42
+    at_least 3 "$IKE_REKEYS_BY_TERN" "IKE rekeys started by ternd (rekey_time 10 s, 42 s)"
+    at_least 4 "$SEEN_IKE_SAS" "different IKE SAs ternd listed"
+    exactly 0 "$IKE_REKEYS_BY_PLUTO" "CREATE_CHILD_SA requests from pluto (8 h lifetimes)"
+    exactly 1 "$SEEN_SPIS" "outbound SPIs moon used (an IKE rekey keeps the CHILD SA)"
+}
+
+# pluto rekeys the IKE SA 10 s into its 20 s life (no fuzz); ternd (4 h) only answers.
+# (rekeymargin is also the CHILD SA's: its 8 h salifetime keeps it out of the way.)
+scenario_libreswan-rekeys-ike() {
+    load_demo_psk
+    start_ternd moon --config "$(tern_conf)"
+    start_pluto "ikelifetime=20s" "rekeymargin=10s" "rekeyfuzz=0%"
+    tern_initiate
+    pluto_rekey_tunnel_ready
+    run_pluto_ike_rekeys 45
+    at_least 3 "$IKE_REKEYS_BY_PLUTO" "IKE rekeys started by pluto (every 10 s, 45 s)"
+    at_least 4 "$SEEN_IKE_SAS" "different IKE SAs ternd listed"
+    exactly 0 "$IKE_REKEYS_BY_TERN" "IKE rekeys started by ternd (rekey_time 4 h)"
+    exactly 1 "$SEEN_SPIS" "outbound SPIs moon used (an IKE rekey keeps the CHILD SA)"
+}
+
+# --- Libreswan #405: a responder with rekeying disabled (rekey=no) and a short CHILD SA
+# life. pluto never rekeys and, as a responder (auto=add), never sets a CHILD SA up again
+# either: only ternd rekeying before pluto's life ends keeps the tunnel up. ternd has its
+# defaults (1 h) and no way to learn the peer's lifetime from IKEv2 itself.
+PLUTO_SHORT_LIFE=15
+scenario_libreswan-rekey-off() {
+    load_demo_psk
+    start_ternd moon
+    start_pluto "rekey=no" "salifetime=${PLUTO_SHORT_LIFE}s"
+    tern_initiate
+    pluto_rekey_tunnel_ready
+    local secs=$((PLUTO_SHORT_LIFE * 3)) t_end
+    step "continuous ping for $secs s: three of pluto's CHILD SA lifetimes"
+    HANDOVER_LOSS_OK=0
+    ping_start "$secs"
+    _now && t_end=$((NOW_MS + secs * 1000))
+    while _now && ((NOW_MS < t_end)); do
+        expect_ternd_alive
+        expect_pluto_alive
+        _nap 0.5
+    done
+    ping_finish
+    expect_ternd_alive
+    expect_pluto_alive
+    DISAGREED=
+    wait_until 10 "one CHILD SA" _pluto_agrees_on_one_child ||
+        fail "ternd, pluto and both kernels agree on one CHILD SA (not within 10s)${DISAGREED:+; last look: $DISAGREED}"
+    note "ternd rekeyed the CHILD SA $(grep -c 'rekeying CHILD SA' "$W/moon-ternd.log") times; pluto's lifetime ${PLUTO_SHORT_LIFE} s, rekey=no"
+    stop_capture
+    check_ike_ports
+}
