@@ -3,7 +3,7 @@
 # tests/demo/run and tests/run-all all source this one file.
 #
 # Sections: paths and messages | waiting | packages | the kernel (ESP or not) |
-# the moon/sun topology | strongSwan (charon) | OpenIKED (iked) | ternd.
+# the moon/sun topology | strongSwan (charon) | OpenIKED (iked) | Libreswan (pluto) | ternd.
 
 # ---------------------------------------------------------------------------
 # Paths and messages
@@ -68,6 +68,10 @@ TERN_DEBIAN_PACKAGES+=(openssl)
 TERN_DEBIAN_PACKAGES+=(prometheus curl)
 # The OpenIKED scenarios (openiked.sh): iked and ikectl, OpenIKED 7.2 in Debian 12.
 TERN_DEBIAN_PACKAGES+=(openiked)
+# The Libreswan scenarios (libreswan.sh): pluto's libraries and certutil for its NSS
+# database. The libreswan package itself conflicts with strongswan-charon, so it is not
+# installed but unpacked under target/ (ensure_libreswan_unpacked).
+TERN_DEBIAN_PACKAGES+=(libnss3-tools libldns3 libevent-pthreads-2.1-7 libunbound8 libcurl3-nss)
 # fuzz/run: libfuzzer-sys compiles libFuzzer, which needs a C++ compiler.
 TERN_DEBIAN_PACKAGES+=(g++)
 
@@ -519,6 +523,161 @@ iked_stop() {
 }
 
 iked_running() { [[ -f "$1/iked.pid" ]] && kill -0 "$(cat "$1/iked.pid")" 2>/dev/null; }
+
+# ---------------------------------------------------------------------------
+# Libreswan: Debian 12's libreswan 4.10 conflicts with strongswan-charon as a package, so
+# the .deb is unpacked (not installed) under target/libreswan/root and its programs run
+# from there: pluto (the daemon), whack (its control client) and addconn (loads ipsec.conf's
+# connections into pluto). Every path compiled into pluto is given on its command line, and
+# pluto runs, like charon, in a mount namespace of its own, with the instance's run
+# directory bound over /run/pluto (its compiled-in run directory: control socket, pid file)
+# and the package's /usr/libexec over /usr/libexec: pluto checks at start-up that
+# /usr/libexec/ipsec/addconn exists, a path compiled in that no option changes.
+
+LIBRESWAN_DIR="$TERN_ROOT/target/libreswan"
+LIBRESWAN_ROOT="$LIBRESWAN_DIR/root"
+LIBRESWAN_EXEC="$LIBRESWAN_ROOT/usr/libexec/ipsec"
+PLUTO="$LIBRESWAN_EXEC/pluto"
+WHACK="$LIBRESWAN_EXEC/whack"
+ADDCONN="$LIBRESWAN_EXEC/addconn"
+
+# ensure_libreswan_unpacked: downloads Debian's libreswan package and unpacks it into
+# LIBRESWAN_ROOT, unless a copy is there already. Host side (the guest has no network);
+# apt-get update first, so a fresh machine's empty package lists do not stop it.
+ensure_libreswan_unpacked() {
+    [[ -x $PLUTO && -x $WHACK && -x $ADDCONN ]] && return 0
+    command -v apt-get >/dev/null || {
+        warn "Libreswan is not unpacked in $LIBRESWAN_ROOT and there is no apt-get to download it"
+        return 1
+    }
+    local dl="$LIBRESWAN_DIR/download" deb
+    rm -rf "$dl" "$LIBRESWAN_ROOT"
+    mkdir -p "$dl"
+    info "downloading Debian's libreswan package into ${dl#"$TERN_ROOT"/}"
+    if (($(id -u) == 0)); then
+        apt-get update -q >/dev/null || warn "apt-get update failed; trying the download anyway"
+    fi
+    # apt-get download writes into the current directory.
+    (cd "$dl" && apt-get download -q libreswan 2>&1 | grep -v '^W: Download is performed unsandboxed') || true
+    deb=$(find "$dl" -maxdepth 1 -name 'libreswan_*.deb' | head -n1)
+    [[ -n $deb ]] || {
+        warn "apt-get download libreswan gave no package"
+        return 1
+    }
+    dpkg-deb -x "$deb" "$LIBRESWAN_ROOT" || {
+        warn "dpkg-deb -x $deb failed"
+        return 1
+    }
+    [[ -x $PLUTO ]] || {
+        warn "the libreswan package has no ${PLUTO#"$LIBRESWAN_ROOT"}"
+        return 1
+    }
+    info "Libreswan unpacked: $(basename "$deb")"
+}
+
+# libreswan_version: "4.10", say (pluto --version prints "Libreswan 4.10 IKEv2 IKEv1 ...").
+libreswan_version() { "$PLUTO" --version 2>/dev/null | awk '$1 == "Libreswan" { print $2; exit }'; }
+
+# pluto_write_conf DIR LOCAL_ADDR REMOTE_ADDR LOCAL_ID REMOTE_ID LOCAL_NET REMOTE_NET PSK
+#                  [IKE [ESP [OPTIONS]]]
+# DIR/ipsec.conf with one connection `demo` (IKEv2, PSK, tunnel mode, auto=add: it waits
+# to be initiated) and DIR/ipsec.secrets. IKE and ESP are Libreswan's proposal strings
+# (e.g. "aes_gcm128-sha2_256-dh31" and "aes_gcm128"); OPTIONS more `key=value` lines for
+# the connection, newline-separated (e.g. "salifetime=20s"). No updown script: the
+# topology has its routes already, and Libreswan's _updown would look for `ipsec` in
+# /usr/sbin.
+pluto_write_conf() {
+    local dir=$1 laddr=$2 raddr=$3 lid=$4 rid=$5 lnet=$6 rnet=$7 psk=$8 ike=${9:-} esp=${10:-} opts=${11:-}
+    mkdir -p "$dir/run/pluto" "$dir/ipsec.d" "$dir/nss"
+    {
+        echo "config setup"
+        echo "    uniqueids=yes"
+        echo "    plutodebug=none"
+        echo ""
+        echo "conn demo"
+        echo "    ikev2=insist"
+        echo "    authby=secret"
+        echo "    type=tunnel"
+        echo "    left=$laddr"
+        echo "    leftid=@$lid"
+        echo "    leftsubnet=$lnet"
+        echo "    right=$raddr"
+        echo "    rightid=@$rid"
+        echo "    rightsubnet=$rnet"
+        echo "    leftupdown=%disabled"
+        [[ -z $ike ]] || echo "    ike=$ike"
+        [[ -z $esp ]] || echo "    esp=$esp"
+        [[ -z $opts ]] || sed 's/^/    /' <<<"$opts"
+        echo "    auto=add"
+    } >"$dir/ipsec.conf"
+    (
+        umask 077
+        printf '@%s @%s : PSK "%s"\n' "$lid" "$rid" "${psk//\"/\\\"}" >"$dir/ipsec.secrets"
+    )
+}
+
+# pluto_start NS DIR LOG: starts pluto in NS in the foreground (--nofork), logging to LOG,
+# with DIR's ipsec.conf, ipsec.secrets, a fresh NSS database in DIR/nss and DIR/run as
+# /run; loads the connections (addconn --autoall) and waits until whack lists `demo`.
+# Records the pid in DIR/pluto.pid.
+pluto_start() {
+    local ns=$1 dir=$2 log=$3
+    [[ -x $PLUTO ]] || {
+        warn "pluto not unpacked ($PLUTO missing: tests/interop/run downloads it on the host)"
+        return 1
+    }
+    command -v certutil >/dev/null || {
+        warn "certutil missing (Debian package libnss3-tools)"
+        return 1
+    }
+    # pluto's NSS database: empty password, no keys (PSK only).
+    [[ -f "$dir/nss/cert9.db" ]] || certutil -N -d "sql:$dir/nss" --empty-password >"$dir/certutil.txt" 2>&1 || {
+        warn "certutil -N failed: $(tr '\n' ' ' <"$dir/certutil.txt")"
+        return 1
+    }
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    ip netns exec "$ns" unshare -m --propagation private sh -c '
+        dir=$1 pluto=$2 log=$3 libexec=$4
+        mkdir -p /run/pluto && mount --bind "$dir/run/pluto" /run/pluto &&
+            mount --bind "$libexec" /usr/libexec || exit 1
+        exec "$pluto" --nofork --config "$dir/ipsec.conf" --secretsfile "$dir/ipsec.secrets" \
+            --ipsecdir "$dir/ipsec.d" --nssdir "$dir/nss" --rundir /run/pluto \
+            --dumpdir /run/pluto --logfile "$log" --no-dnssec --use-xfrm </dev/null' \
+        pluto "$dir" "$PLUTO" "$log" "$LIBRESWAN_ROOT/usr/libexec" >"$dir/pluto.stdout" 2>&1 &
+    local pid=$!
+    echo "$pid" >"$dir/pluto.pid"
+    if ! wait_until 20 "pluto's control socket in $ns" test -S "$dir/run/pluto/pluto.ctl" ||
+        ! kill -0 "$pid" 2>/dev/null; then
+        warn "pluto in $ns did not start${LAST_WARNING:+ ($LAST_WARNING)}: $(tail -n 4 "$log" "$dir/pluto.stdout" 2>/dev/null | tr '\n' ' ')"
+        return 1
+    fi
+    ip netns exec "$ns" "$ADDCONN" --config "$dir/ipsec.conf" --ctlsocket "$dir/run/pluto/pluto.ctl" \
+        --autoall >"$dir/addconn.txt" 2>&1 || {
+        warn "addconn failed in $ns: $(tr '\n' ' ' <"$dir/addconn.txt")"
+        return 1
+    }
+    wait_until 10 "pluto in $ns to list the connection demo" _pluto_has_conn "$dir"
+}
+
+_pluto_has_conn() { whack_in "$1" --status | grep -q '"demo":'; }
+
+# whack_in DIR ARGS...: whack talking to DIR's pluto (its socket is on a tmpfs every
+# namespace sees).
+whack_in() {
+    local dir=$1
+    shift
+    "$WHACK" --ctlsocket "$dir/run/pluto/pluto.ctl" "$@"
+}
+
+# pluto_stop DIR: SIGTERM, then SIGKILL if it has not gone after 5 s.
+pluto_stop() {
+    local pidfile="$1/pluto.pid"
+    [[ -f "$pidfile" ]] || return 0
+    _stop_pid "$(cat "$pidfile")"
+    rm -f "$pidfile"
+}
+
+pluto_running() { [[ -f "$1/pluto.pid" ]] && kill -0 "$(cat "$1/pluto.pid")" 2>/dev/null; }
 
 # ---------------------------------------------------------------------------
 # ternd: the daemon under test, run in a namespace with its socket in its work directory.

@@ -153,15 +153,6 @@ _moon_lacks_spis() { ! xfrm_esp_spis moon | grep -qE "^($1|$2)$"; }
 # --- CHILD SA rekeys with OpenIKED, a continuous ping through them all (the zero-loss
 # rule of the strongSwan rekey scenarios: ping_start/ping_finish in run).
 
-# _kernels_settled: one CHILD SA left on each side (2 ESP SAs in each kernel) and the
-# two kernels agree on it.
-_kernels_settled() {
-    local a b
-    a=$(ip -n moon xfrm state | xfrm_state_esp_spis | sort | tr '\n' ' ')
-    b=$(ip -n sun xfrm state | xfrm_state_esp_spis | sort | tr '\n' ' ')
-    [[ $a == "$b" && $(wc -w <<<"$a") == 2 ]]
-}
-
 # _all_agree_on_one_child: both kernels hold the same single CHILD SA (2 ESP SAs), ternctl
 # lists it INSTALLED with those SPIs, ikectl lists both SPIs under an ESTABLISHED IKE
 # SA. Sets AGREED to the pair.
@@ -181,10 +172,9 @@ _all_agree_on_one_child() {
     AGREED="moon->sun $to_sun, sun->moon $from_sun"
 }
 
-# run_iked_rekeys SECS: the continuous ping for SECS seconds, then its verdict (no packet
-# lost), both sides settled on one CHILD SA that they agree on, and ternd's IKE SA
-# unchanged (a CHILD SA rekey never replaces it). Sets REKEYS_BY_TERN and REKEYS_BY_IKED
-# (CREATE_CHILD_SA requests sent, from the logs) and SEEN_SPIS (outbound SPIs moon used).
+# run_iked_rekeys SECS: run_peer_rekeys (in run) with iked as the peer. Sets
+# REKEYS_BY_TERN and REKEYS_BY_IKED (CREATE_CHILD_SA requests sent, from the logs) and
+# SEEN_SPIS (outbound SPIs moon used).
 #
 # A ping lost at a CHILD SA handover is excused (once per new CHILD SA, within
 # HANDOVER_WINDOW_MS of ternd installing it) when iked answered the rekey: iked as
@@ -193,34 +183,14 @@ _all_agree_on_one_child() {
 # that overtakes the answer reaches ternd before ternd can have the inbound SA (its keys
 # come from the answer's nonce). Seen: moon sent icmp_seq 109 on the old SPI at
 # .755811, iked answered on the new one at .755866, ternd installed it at .756893.
-REKEYS_BY_IKED=0 SEEN_SPIS=0
+REKEYS_BY_IKED=0
 run_iked_rekeys() {
     HANDOVER_LOSS_OK=1
     HANDOVER_LOG_PATTERN='CHILD SA installed'
     HANDOVER_WHY="ternd installing a rekeyed CHILD SA (one at most each): iked, answering the rekey, sends on its new SA right after its answer, before ternd has the answer's keys"
-    local secs=$1 ike_before ike_after t_end seen=() spi
-    ike_before=$(tern_ike_spis)
-    ping_start "$secs"
-    _now && t_end=$((NOW_MS + secs * 1000))
-    while _now && ((NOW_MS < t_end)); do
-        spi=$(xfrm_esp_spi_to moon "$TOPO_SUN_WAN" | tail -n1)
-        [[ -z $spi || " ${seen[*]} " == *" $spi "* ]] || seen+=("$spi")
-        expect_ternd_alive
-        expect_iked_alive
-        _nap 0.5
-    done
-    ping_finish
-    # Rekeys go on while this looks, so it looks again until one look finds all agreed.
-    expect_within 30 "ternd, iked and both kernels agree on one CHILD SA" _all_agree_on_one_child
-    step "agreed: $AGREED"
-    ike_after=$(tern_ike_spis)
-    [[ "$ike_after" == "$ike_before" ]] || fail "ternd's IKE SA changed from $ike_before to $ike_after"
-    stop_capture
-    check_ike_ports
-    REKEYS_BY_TERN=$(grep -c 'rekeying CHILD SA' "$W/moon-ternd.log")
+    run_peer_rekeys "$1" expect_iked_alive _all_agree_on_one_child "ternd, iked and both kernels agree on one CHILD SA"
     REKEYS_BY_IKED=$(grep -c 'send CREATE_CHILD_SA req' "$W/sun-iked.log")
-    SEEN_SPIS=${#seen[@]}
-    note "rekeys: ternd logged $REKEYS_BY_TERN 'rekeying CHILD SA', iked sent $REKEYS_BY_IKED CREATE_CHILD_SA requests; moon sent with $SEEN_SPIS different outbound SPIs: ${seen[*]}"
+    note "rekeys: ternd logged $REKEYS_BY_TERN 'rekeying CHILD SA', iked sent $REKEYS_BY_IKED CREATE_CHILD_SA requests; moon sent with $SEEN_SPIS different outbound SPIs: $SEEN_SPI_LIST"
 }
 
 # ternd rekeys the CHILD SA every 10 s; iked (lifetime 3 h) only answers.
