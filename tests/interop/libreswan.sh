@@ -373,8 +373,11 @@ scenario_libreswan-rekeys-ike() {
 
 # --- Libreswan #405: a responder with rekeying disabled (rekey=no) and a short CHILD SA
 # life. pluto never rekeys and, as a responder (auto=add), never sets a CHILD SA up again
-# either: only ternd rekeying before pluto's life ends keeps the tunnel up. ternd has its
-# defaults (1 h) and no way to learn the peer's lifetime from IKEv2 itself.
+# either: it deletes each one at its life and leaves the rest to us. ternd has its
+# defaults (1 h) and no way to learn the peer's lifetime from IKEv2 itself: it takes
+# each DELETE of the child's last SA for an end of life, sets the child up again 10 s
+# later if pluto has not (its on-demand policy may, on traffic), and after two ends at
+# the same age rekeys first (rekey_adapt). From then on: no expiry, no lost ping.
 PLUTO_SHORT_LIFE=15
 scenario_libreswan-rekey-off() {
     load_demo_psk
@@ -382,9 +385,20 @@ scenario_libreswan-rekey-off() {
     start_pluto "rekey=no" "salifetime=${PLUTO_SHORT_LIFE}s"
     tern_initiate
     pluto_rekey_tunnel_ready
-    local secs=$((PLUTO_SHORT_LIFE * 3)) t_end
+    # Two lives of 15 s and two waits of at most 10 s, with room for the checks.
+    expect_within 75 "ternd to say it now rekeys before pluto's SAs expire" \
+        grep -q 'the peer lets this CHILD SA expire' "$W/moon-ternd.log"
+    step "ternd: $(grep -m1 -o 'the peer lets this CHILD SA expire[^"]*' "$W/moon-ternd.log")"
+    # The CHILD SA made after pluto's second expiry is the first one ternd rekeys.
+    pluto_rekey_tunnel_ready
+    local secs=$((PLUTO_SHORT_LIFE * 3)) t_end expired rekeys_before rekeys
+    expired=$(grep -c 'CHILD SA removed: deleted by the peer' "$W/moon-ternd.log")
+    rekeys_before=$(grep -c 'rekeying CHILD SA' "$W/moon-ternd.log")
+    note "pluto deleted $expired CHILD SAs at its life before ternd adapted"
+    at_least 2 "$expired" "CHILD SAs pluto let expire before ternd adapted"
     step "continuous ping for $secs s: three of pluto's CHILD SA lifetimes"
-    HANDOVER_LOSS_OK=0
+    local HANDOVER_LOSS_OK=1 HANDOVER_LOG_PATTERN='CHILD SA installed'
+    local HANDOVER_WHY="ternd installing a rekeyed CHILD SA (one at most each): pluto, answering the rekey, sends on its new SA before its answer leaves, so before ternd can have the answer's keys"
     ping_start "$secs"
     _now && t_end=$((NOW_MS + secs * 1000))
     while _now && ((NOW_MS < t_end)); do
@@ -395,10 +409,14 @@ scenario_libreswan-rekey-off() {
     ping_finish
     expect_ternd_alive
     expect_pluto_alive
+    exactly "$expired" "$(grep -c 'CHILD SA removed: deleted by the peer' "$W/moon-ternd.log")" \
+        "CHILD SAs pluto let expire (in all) once ternd rekeys first"
+    rekeys=$(($(grep -c 'rekeying CHILD SA' "$W/moon-ternd.log") - rekeys_before))
+    at_least 3 "$rekeys" "CHILD rekeys by ternd in the $secs s after it adapted (every 13.5 s)"
     DISAGREED=
     wait_until 10 "one CHILD SA" _pluto_agrees_on_one_child ||
         fail "ternd, pluto and both kernels agree on one CHILD SA (not within 10s)${DISAGREED:+; last look: $DISAGREED}"
-    note "ternd rekeyed the CHILD SA $(grep -c 'rekeying CHILD SA' "$W/moon-ternd.log") times; pluto's lifetime ${PLUTO_SHORT_LIFE} s, rekey=no"
+    note "after adapting, ternd rekeyed $rekeys times in $secs s and pluto let none expire"
     stop_capture
     check_ike_ports
 }
