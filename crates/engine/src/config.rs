@@ -165,6 +165,30 @@ pub struct Connection {
     /// Rekey a child's SAs before the age at which the peer keeps ending them
     /// without a rekey (see `adapt`); on unless configured off.
     pub rekey_adapt: bool,
+    /// Address pools a remote-access peer's configuration request (CP) is
+    /// answered from, tried in order; empty answers none.
+    pub pools: Vec<PoolConfig>,
+}
+
+/// A named pool of virtual IPs with the DNS settings its clients get
+/// (`[pools.NAME]`). Several connections may name one pool: they share its
+/// addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub name: String,
+    /// The addresses handed out, range by range (IPv4, IPv6 or both).
+    pub ranges: Vec<AddressRange>,
+    /// DNS servers (INTERNAL_IP4_DNS, INTERNAL_IP6_DNS).
+    pub dns: Vec<IpAddr>,
+    /// DNS search domains (INTERNAL_DNS_DOMAIN, RFC 8598).
+    pub domains: Vec<String>,
+}
+
+/// Addresses `first` to `last`, both included, of one family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressRange {
+    pub first: IpAddr,
+    pub last: IpAddr,
 }
 
 impl Connection {

@@ -430,6 +430,7 @@ mod tests {
             reauth_time: Duration::ZERO,
             keyingtries: 0,
             rekey_adapt: true,
+            pools: Vec::new(),
         }
     }
 
