@@ -53,6 +53,21 @@ pub struct Emulation {
     /// TEMPORARY_FAILURE instead of being settled by the nonces (§2.8.1), as
     /// some implementations do (strongSwan issue #1896's peer).
     pub refuse_rekey_while_rekeying: bool,
+    /// A remote-access client (strongSwan's `vips`, Windows): IKE_AUTH asks for a
+    /// virtual IP and DNS servers with a CFG_REQUEST. tern's own client side is
+    /// yet to come; the gateway side is tested against this.
+    pub request_virtual_ip: Option<VirtualIpRequest>,
+}
+
+/// What an emulated remote-access client asks for in its CFG_REQUEST.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VirtualIpRequest {
+    /// An IPv4 address, this one if given (strongSwan: `vips = 0.0.0.0`).
+    pub ipv4: Option<Option<std::net::Ipv4Addr>>,
+    /// An IPv6 address, this one if given (`vips = ::`).
+    pub ipv6: Option<Option<std::net::Ipv6Addr>>,
+    /// DNS servers of the families asked for.
+    pub dns: bool,
 }
 
 /// strongSwan's `charon.keep_alive` default.

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use tern_wire::{CfgAttributeType, CfgType, CpAttribute, CpPayload, Identification, Payload};
 
-use crate::config::{Connection, PoolConfig};
+use crate::config::{Connection, PoolConfig, VirtualIpRequest};
 use crate::engine::Ctx;
 use crate::identity;
 use crate::ike_sa::IkeSa;
@@ -155,6 +155,30 @@ pub(crate) fn reply(request: &CfgRequest, vips: &[VirtualIp], pools: &[PoolConfi
     }
     CpPayload {
         cfg_type: CfgType::CFG_REPLY,
+        attributes,
+    }
+}
+
+/// The CFG_REQUEST of an emulated remote-access client (see `Emulation`).
+pub(crate) fn emulated_request(request: VirtualIpRequest) -> CpPayload {
+    let mut attributes = Vec::new();
+    let mut ask = |attr_type, value: Vec<u8>| attributes.push(CpAttribute { attr_type, value });
+    if let Some(wanted) = request.ipv4 {
+        let value = wanted.map_or(Vec::new(), |a| a.octets().to_vec());
+        ask(CfgAttributeType::INTERNAL_IP4_ADDRESS, value);
+        if request.dns {
+            ask(CfgAttributeType::INTERNAL_IP4_DNS, Vec::new());
+        }
+    }
+    if let Some(wanted) = request.ipv6 {
+        let value = wanted.map_or(Vec::new(), |a| [&a.octets()[..], &[128]].concat());
+        ask(CfgAttributeType::INTERNAL_IP6_ADDRESS, value);
+        if request.dns {
+            ask(CfgAttributeType::INTERNAL_IP6_DNS, Vec::new());
+        }
+    }
+    CpPayload {
+        cfg_type: CfgType::CFG_REQUEST,
         attributes,
     }
 }

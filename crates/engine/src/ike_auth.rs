@@ -170,6 +170,9 @@ impl Ctx {
             payloads.push(Payload::IdR(identity::to_wire(remote_id)));
         }
         payloads.extend_from_slice(auth);
+        if let Some(request) = self.config.emulate.request_virtual_ip {
+            payloads.push(Payload::Cp(config_payload::emulated_request(request)));
+        }
         let mut child = None;
         if let Some(config) = conn.children.first() {
             let reqid = self.reqid_for(&conn.name, &config.name);
