@@ -58,12 +58,13 @@ tern_lease_is() {
 scenario_strongswan-virtual-ip() {
     load_demo_psk
     # The resolve plugin writes the DNS servers strongSwan receives, here into a file
-    # of the test's own (never the guest's /etc/resolv.conf).
-    local resolv="$R/sun-resolv.conf"
-    : >"$resolv"
+    # of the test's own (never the guest's /etc/resolv.conf): charon's /run is its
+    # directory's run/ (charon_start), where the file is made once charon is up.
+    local resolv="$R/sun-charon/run/resolv.conf"
     CHARON_PLUGINS="$CHARON_PLUGINS resolve"
-    CHARON_OPTIONS="plugins { resolve { file = $resolv } }"
+    CHARON_OPTIONS="plugins { resolve { file = /run/resolv.conf } }"
     start_charon sun "$PSK"
+    : >"$resolv"
     case_start virtual-ip
     tern_with remote_ts="[\"$VIP_POOL\"]" conn='pools = ["rw"]' \
         more="$(printf '[pools.rw]\naddrs = ["%s"]\ndns = ["%s"]\n' "$VIP_POOL" "$VIP_DNS")"

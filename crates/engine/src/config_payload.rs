@@ -5,12 +5,15 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use tern_wire::{CfgAttributeType, CfgType, CpAttribute, CpPayload, Identification, Payload};
+use tern_wire::{
+    CfgAttributeType, CfgType, CpAttribute, CpPayload, Identification, NotifyType, Payload,
+};
 
 use crate::config::{Connection, PoolConfig, VirtualIpRequest};
 use crate::engine::Ctx;
 use crate::identity;
 use crate::ike_sa::IkeSa;
+use crate::payloads;
 use crate::pool::{NoAddress, VirtualIp};
 use crate::ts::Ts;
 
@@ -251,10 +254,16 @@ impl Ctx {
             }
             return CpAnswer::Nothing;
         }
+        // INITIAL_CONTACT: the peer's other IKE SAs go once this one is up (see
+        // `initial_contact`); their addresses are its own to take over.
+        let started_over = payloads::notify(p, NotifyType::INITIAL_CONTACT).is_some();
         let mut refusals = Vec::new();
         for (wanted, v6) in [(request.ip4, false), (request.ip6, true)] {
             let Some(requested) = wanted else { continue };
-            match self.pools.acquire(&conn.pools, &who, v6, requested) {
+            match self
+                .pools
+                .acquire(&conn.pools, &who, v6, requested, started_over)
+            {
                 Ok(vip) => {
                     tracing::info!(
                         ike = sa.unique_id,

@@ -135,7 +135,15 @@ impl AddressPool {
     /// An address for an IKE SA of `identity`: `requested` if that may be had, else
     /// its previous one, else one never leased, else the oldest released one of
     /// another identity. `None` when every address is held.
-    pub(crate) fn acquire(&mut self, identity: &str, requested: Option<IpAddr>) -> Option<IpAddr> {
+    ///
+    /// `started_over`: the peer sent INITIAL_CONTACT, so its other IKE SAs are about
+    /// to go; an address they hold is its previous one (the lowest, if several).
+    pub(crate) fn acquire(
+        &mut self,
+        identity: &str,
+        requested: Option<IpAddr>,
+        started_over: bool,
+    ) -> Option<IpAddr> {
         if let Some(wanted) = requested.filter(|a| self.is_ours(*a)) {
             match self.leases.get(&wanted) {
                 Some(lease) if lease.identity == identity => return Some(self.take(wanted)),
@@ -143,11 +151,19 @@ impl AddressPool {
                 Some(_) => {}
             }
         }
-        let previous = self
+        let offline = self
             .offline
             .values()
             .copied()
             .find(|a| self.leases[a].identity == identity);
+        let held = || {
+            self.leases
+                .iter()
+                .filter(|(_, l)| l.identity == identity && l.holders > 0)
+                .map(|(a, _)| *a)
+                .min()
+        };
+        let previous = offline.or_else(|| started_over.then(held).flatten());
         if let Some(address) = previous {
             return Some(self.take(address));
         }
@@ -289,13 +305,14 @@ impl Pools {
     }
 
     /// An address of family `v6` for `identity` from the first of `configs` that has
-    /// one (see [`AddressPool::acquire`]).
+    /// one (see [`AddressPool::acquire`], also for `started_over`).
     pub(crate) fn acquire(
         &mut self,
         configs: &[PoolConfig],
         identity: &str,
         v6: bool,
         requested: Option<IpAddr>,
+        started_over: bool,
     ) -> Result<VirtualIp, NoAddress> {
         let mut full = Vec::new();
         for config in configs {
@@ -311,7 +328,7 @@ impl Pools {
             let Some(family) = pool.family(v6) else {
                 continue;
             };
-            if let Some(address) = family.acquire(identity, requested) {
+            if let Some(address) = family.acquire(identity, requested, started_over) {
                 return Ok(VirtualIp {
                     pool: config.name.clone(),
                     address,
@@ -383,63 +400,72 @@ mod tests {
     #[test]
     fn addresses_go_out_in_order_until_the_pool_is_exhausted() {
         let mut p = pool("10.3.0.1", "10.3.0.3");
-        assert_eq!(p.acquire("a", None), Some(ip("10.3.0.1")));
-        assert_eq!(p.acquire("b", None), Some(ip("10.3.0.2")));
-        assert_eq!(p.acquire("c", None), Some(ip("10.3.0.3")));
-        assert_eq!(p.acquire("d", None), None);
+        assert_eq!(p.acquire("a", None, false), Some(ip("10.3.0.1")));
+        assert_eq!(p.acquire("b", None, false), Some(ip("10.3.0.2")));
+        assert_eq!(p.acquire("c", None, false), Some(ip("10.3.0.3")));
+        assert_eq!(p.acquire("d", None, false), None);
         assert_eq!(p.online(), 3);
     }
 
     #[test]
     fn a_requested_address_is_given_when_free_and_skipped_later() {
         let mut p = pool("10.3.0.1", "10.3.0.3");
-        assert_eq!(p.acquire("a", Some(ip("10.3.0.2"))), Some(ip("10.3.0.2")));
+        assert_eq!(
+            p.acquire("a", Some(ip("10.3.0.2")), false),
+            Some(ip("10.3.0.2"))
+        );
         // Taken: another identity asking for it gets the next free one.
-        assert_eq!(p.acquire("b", Some(ip("10.3.0.2"))), Some(ip("10.3.0.1")));
-        assert_eq!(p.acquire("c", None), Some(ip("10.3.0.3")));
+        assert_eq!(
+            p.acquire("b", Some(ip("10.3.0.2")), false),
+            Some(ip("10.3.0.1"))
+        );
+        assert_eq!(p.acquire("c", None, false), Some(ip("10.3.0.3")));
         // Outside the pool: ignored.
         let mut q = pool("10.3.0.1", "10.3.0.3");
-        assert_eq!(q.acquire("a", Some(ip("192.0.2.9"))), Some(ip("10.3.0.1")));
+        assert_eq!(
+            q.acquire("a", Some(ip("192.0.2.9")), false),
+            Some(ip("10.3.0.1"))
+        );
     }
 
     #[test]
     fn a_returning_identity_gets_its_previous_address() {
         let mut p = pool("10.3.0.1", "10.3.0.9");
-        let a = p.acquire("a", None).unwrap();
-        let b = p.acquire("b", None).unwrap();
+        let a = p.acquire("a", None, false).unwrap();
+        let b = p.acquire("b", None, false).unwrap();
         p.release(a);
         p.release(b);
-        assert_eq!(p.acquire("c", None), Some(ip("10.3.0.3")));
-        assert_eq!(p.acquire("b", None), Some(b));
-        assert_eq!(p.acquire("a", None), Some(a));
+        assert_eq!(p.acquire("c", None, false), Some(ip("10.3.0.3")));
+        assert_eq!(p.acquire("b", None, false), Some(b));
+        assert_eq!(p.acquire("a", None, false), Some(a));
     }
 
     #[test]
     fn released_addresses_go_to_others_only_when_none_is_fresh_oldest_first() {
         let mut p = pool("10.3.0.1", "10.3.0.2");
-        let a = p.acquire("a", None).unwrap();
-        let b = p.acquire("b", None).unwrap();
-        assert_eq!(p.acquire("c", None), None);
+        let a = p.acquire("a", None, false).unwrap();
+        let b = p.acquire("b", None, false).unwrap();
+        assert_eq!(p.acquire("c", None, false), None);
         p.release(b);
         p.release(a);
-        assert_eq!(p.acquire("c", None), Some(b));
-        assert_eq!(p.acquire("d", None), Some(a));
+        assert_eq!(p.acquire("c", None, false), Some(b));
+        assert_eq!(p.acquire("d", None, false), Some(a));
         // a's address is d's now: a gets nothing back.
-        assert_eq!(p.acquire("a", None), None);
+        assert_eq!(p.acquire("a", None, false), None);
     }
 
     #[test]
     fn one_identity_shares_an_address_it_asks_for_until_the_last_holder_ends() {
         let mut p = pool("10.3.0.1", "10.3.0.1");
-        let a = p.acquire("a", None).unwrap();
+        let a = p.acquire("a", None, false).unwrap();
         // Its reauthentication asks for the address it has.
-        assert_eq!(p.acquire("a", Some(a)), Some(a));
+        assert_eq!(p.acquire("a", Some(a), false), Some(a));
         p.release(a);
         assert_eq!(p.online(), 1);
-        assert_eq!(p.acquire("b", None), None);
+        assert_eq!(p.acquire("b", None, false), None);
         p.release(a);
         assert_eq!(p.online(), 0);
-        assert_eq!(p.acquire("b", None), Some(a));
+        assert_eq!(p.acquire("b", None, false), Some(a));
         // A second release of an offline lease changes nothing.
         p.release(ip("10.3.0.7"));
     }
@@ -447,8 +473,21 @@ mod tests {
     #[test]
     fn an_identity_not_asking_for_its_held_address_gets_another() {
         let mut p = pool("10.3.0.1", "10.3.0.2");
-        assert_eq!(p.acquire("a", None), Some(ip("10.3.0.1")));
-        assert_eq!(p.acquire("a", None), Some(ip("10.3.0.2")));
+        assert_eq!(p.acquire("a", None, false), Some(ip("10.3.0.1")));
+        assert_eq!(p.acquire("a", None, false), Some(ip("10.3.0.2")));
+    }
+
+    #[test]
+    fn a_peer_starting_over_gets_the_address_its_old_ike_sa_holds() {
+        // INITIAL_CONTACT: its old IKE SA is about to go, after the new one took
+        // the address; the address then stays with the new one.
+        let mut p = pool("10.3.0.1", "10.3.0.9");
+        let old = p.acquire("a", None, false).unwrap();
+        p.acquire("b", None, false).unwrap();
+        assert_eq!(p.acquire("a", None, true), Some(old));
+        p.release(old);
+        assert_eq!(p.online(), 2);
+        assert_eq!(p.acquire("c", Some(old), false), Some(ip("10.3.0.3")));
     }
 
     #[test]
@@ -456,7 +495,9 @@ mod tests {
         let ranges = [range("10.3.0.1", "10.3.0.1"), range("10.9.0.5", "10.9.0.6")];
         let mut p = AddressPool::new(&ranges, false, Shard::ONLY).unwrap();
         assert_eq!(p.capacity(), 3);
-        let got: Vec<_> = ["a", "b", "c", "d"].map(|i| p.acquire(i, None)).to_vec();
+        let got: Vec<_> = ["a", "b", "c", "d"]
+            .map(|i| p.acquire(i, None, false))
+            .to_vec();
         assert_eq!(
             got,
             [
@@ -467,8 +508,11 @@ mod tests {
             ]
         );
         let mut v6 = pool("fd00::1", "fd00::ffff:ffff:ffff:ffff");
-        assert_eq!(v6.acquire("a", None), Some(ip("fd00::1")));
-        assert_eq!(v6.acquire("b", Some(ip("fd00::99"))), Some(ip("fd00::99")));
+        assert_eq!(v6.acquire("a", None, false), Some(ip("fd00::1")));
+        assert_eq!(
+            v6.acquire("b", Some(ip("fd00::99")), false),
+            Some(ip("fd00::99"))
+        );
         assert!(AddressPool::new(&ranges, true, Shard::ONLY).is_none());
     }
 
@@ -479,13 +523,16 @@ mod tests {
         let mut one = AddressPool::new(&ranges, false, Shard::new(1, 2).unwrap()).unwrap();
         assert_eq!((zero.capacity(), one.capacity()), (3, 2));
         let mut from_zero = Vec::new();
-        while let Some(a) = zero.acquire(&format!("z{}", from_zero.len()), None) {
+        while let Some(a) = zero.acquire(&format!("z{}", from_zero.len()), None, false) {
             from_zero.push(a);
         }
         // Another shard's address is not ours to give, even when asked for.
-        assert_eq!(one.acquire("o", Some(ip("10.3.0.1"))), Some(ip("10.3.0.2")));
-        assert_eq!(one.acquire("p", None), Some(ip("10.3.0.4")));
-        assert_eq!(one.acquire("q", None), None);
+        assert_eq!(
+            one.acquire("o", Some(ip("10.3.0.1")), false),
+            Some(ip("10.3.0.2"))
+        );
+        assert_eq!(one.acquire("p", None, false), Some(ip("10.3.0.4")));
+        assert_eq!(one.acquire("q", None, false), None);
         assert_eq!(from_zero, [ip("10.3.0.1"), ip("10.3.0.3"), ip("10.3.0.5")]);
     }
 
@@ -504,21 +551,21 @@ mod tests {
         let next = config("next", vec![range("10.4.0.1", "10.4.0.1")]);
         let both = [small.clone(), next.clone()];
         let mut pools = Pools::new(Shard::ONLY);
-        let first = pools.acquire(&both, "a", false, None).unwrap();
-        let second = pools.acquire(&both, "b", false, None).unwrap();
+        let first = pools.acquire(&both, "a", false, None, false).unwrap();
+        let second = pools.acquire(&both, "b", false, None, false).unwrap();
         assert_eq!(
             (first.pool.as_str(), second.pool.as_str()),
             ("small", "next")
         );
         assert_eq!(
-            pools.acquire(&both, "c", false, None),
+            pools.acquire(&both, "c", false, None, false),
             Err(NoAddress::Exhausted(vec![
                 ("small".into(), 1, 1),
                 ("next".into(), 1, 1)
             ]))
         );
         assert_eq!(
-            pools.acquire(&both, "c", true, None),
+            pools.acquire(&both, "c", true, None, false),
             Err(NoAddress::NoSuchFamily)
         );
         pools.release(&first);

@@ -173,3 +173,18 @@ fn a_connection_without_pools_answers_no_address() {
     let b = &pair.b.engine.list_sas(pair.now)[0].children[0];
     assert_eq!(b.remote_ts, ["0.0.0.0/0"]);
 }
+
+#[test]
+fn a_restarted_client_gets_the_address_its_forgotten_ike_sa_held() {
+    // A restarts (losing its state) and comes back with INITIAL_CONTACT while B
+    // still holds its old IKE SA: the old SA goes, and its address goes to the new
+    // one rather than a second address being used up.
+    let mut pair = Pair::new(road_warrior(None), gateway("10.3.0.1", "10.3.0.9"));
+    connect(&mut pair);
+    pair.a = Node::new(road_warrior(None), pair.a.addr, 7);
+    connect(&mut pair);
+    let sas = pair.b.engine.list_sas(pair.now);
+    assert_eq!(sas.len(), 1, "the forgotten IKE SA went");
+    assert_eq!(sas[0].children[0].remote_ts, ["10.3.0.1/32"]);
+    assert_eq!(pair.b.engine.leases(), [lease("10.3.0.1", true)]);
+}
