@@ -188,3 +188,62 @@ fn a_restarted_client_gets_the_address_its_forgotten_ike_sa_held() {
     assert_eq!(sas[0].children[0].remote_ts, ["10.3.0.1/32"]);
     assert_eq!(pair.b.engine.leases(), [lease("10.3.0.1", true)]);
 }
+
+#[test]
+fn a_client_asking_for_both_families_gets_an_address_of_each() {
+    let mut a = road_warrior(None);
+    a.connections[0].children[0].local_ts = vec![cidr("0.0.0.0/0"), cidr("::/0")];
+    a.connections[0].children[0].remote_ts = vec![cidr("10.2.0.0/24"), cidr("fd02::/64")];
+    a.emulate.request_virtual_ip = Some(VirtualIpRequest {
+        ipv4: Some(None),
+        ipv6: Some(None),
+        dns: true,
+    });
+    let mut b = gateway("10.3.0.1", "10.3.0.9");
+    let conn = &mut b.connections[0];
+    conn.children[0].local_ts = vec![cidr("10.2.0.0/24"), cidr("fd02::/64")];
+    conn.children[0].remote_ts = vec![cidr("10.3.0.0/24"), cidr("fd03::/64")];
+    conn.pools[0].ranges.push(AddressRange {
+        first: "fd03::1".parse().unwrap(),
+        last: "fd03::ffff".parse().unwrap(),
+    });
+    let mut pair = Pair::new(a, b);
+    connect(&mut pair);
+    let mut v6 = lease("10.3.0.1", true);
+    v6.address = "fd03::1".parse().unwrap();
+    assert_eq!(pair.b.engine.leases(), [lease("10.3.0.1", true), v6]);
+    let b = &pair.b.engine.list_sas(pair.now)[0].children[0];
+    assert_eq!(b.remote_ts, ["10.3.0.1/32", "fd03::1/128"]);
+    let a = &pair.a.engine.list_sas(pair.now)[0].children[0];
+    assert_eq!(a.local_ts, ["10.3.0.1/32", "fd03::1/128"]);
+}
+
+#[test]
+fn a_pool_without_the_family_asked_for_answers_internal_address_failure() {
+    let mut a = road_warrior(None);
+    a.emulate.request_virtual_ip = Some(VirtualIpRequest {
+        ipv4: None,
+        ipv6: Some(None),
+        dns: false,
+    });
+    let mut pair = Pair::new(a, gateway("10.3.0.1", "10.3.0.9"));
+    connect(&mut pair);
+    assert!(pair.b.engine.leases().is_empty());
+    let ends: Vec<_> = pair
+        .b
+        .engine
+        .history()
+        .into_iter()
+        .flat_map(|(_, ends)| ends)
+        .filter(|end| end.cause.kind == EndKind::PoolExhausted)
+        .collect();
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert!(
+        ends[0]
+            .cause
+            .text
+            .contains("the pools of `demo` have no IPv6 addresses"),
+        "{}",
+        ends[0].cause.text
+    );
+}

@@ -440,6 +440,26 @@ pub fn stats(s: &StatsInfo) -> String {
     out
 }
 
+/// `ternctl leases`: one line per leased address.
+pub fn leases(leases: &[tern_control::LeaseInfo]) -> String {
+    if leases.is_empty() {
+        return "no virtual IP is leased\n".to_string();
+    }
+    let mut out = String::new();
+    for lease in leases {
+        let state = if lease.online {
+            "online"
+        } else {
+            "offline (kept for its peer)"
+        };
+        out.push_str(&format!(
+            "{:<12} {:<40} {:<32} {state}\n",
+            lease.pool, lease.address, lease.identity
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -841,24 +861,4 @@ demo: IKEv2
 ";
         assert_eq!(conns(&[conn]), expected);
     }
-}
-
-/// `ternctl leases`: one line per leased address.
-pub fn leases(leases: &[tern_control::LeaseInfo]) -> String {
-    if leases.is_empty() {
-        return "no virtual IP is leased\n".to_string();
-    }
-    let mut out = String::new();
-    for lease in leases {
-        let state = if lease.online {
-            "online"
-        } else {
-            "offline (kept for its peer)"
-        };
-        out.push_str(&format!(
-            "{:<12} {:<40} {:<32} {state}\n",
-            lease.pool, lease.address, lease.identity
-        ));
-    }
-    out
 }
