@@ -247,3 +247,22 @@ fn a_pool_without_the_family_asked_for_answers_internal_address_failure() {
         ends[0].cause.text
     );
 }
+
+#[test]
+fn a_reload_keeps_the_leases_of_unchanged_pools_only() {
+    let mut pair = Pair::new(road_warrior(None), gateway("10.3.0.1", "10.3.0.9"));
+    connect(&mut pair);
+    let now = pair.now;
+    pair.b.engine.reload(now, gateway("10.3.0.1", "10.3.0.9"));
+    pair.deliver();
+    assert_eq!(pair.b.engine.leases(), [lease("10.3.0.1", true)]);
+    assert_eq!(pair.b.engine.list_sas(pair.now).len(), 1);
+    // Another pool: the connection changed, its SAs end, the old pool's leases go.
+    let now = pair.now;
+    pair.b.engine.reload(now, gateway("10.3.0.5", "10.3.0.9"));
+    pair.deliver();
+    assert!(pair.b.engine.list_sas(pair.now).is_empty());
+    assert!(pair.b.engine.leases().is_empty());
+    connect(&mut pair);
+    assert_eq!(pair.b.engine.leases(), [lease("10.3.0.5", true)]);
+}
