@@ -272,6 +272,15 @@ pub struct ExchangeStats {
     /// side only.
     #[serde(default)]
     pub pfs_reauths: u64,
+    /// Virtual IPs handed out from address pools.
+    #[serde(default)]
+    pub virtual_ips_assigned: u64,
+    /// Requests for a virtual IP answered INTERNAL_ADDRESS_FAILURE.
+    #[serde(default)]
+    pub virtual_ip_refusals: u64,
+    /// Configuration payload attributes of a wrong length, ignored.
+    #[serde(default)]
+    pub cp_attributes_malformed: u64,
     pub retransmits_sent: u64,
     pub retransmits_answered: u64,
     pub dpd_checks_sent: u64,

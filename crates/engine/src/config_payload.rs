@@ -233,6 +233,7 @@ impl Ctx {
             return CpAnswer::Nothing;
         };
         let who = identity::describe(peer);
+        self.stats.cp_attributes_malformed += request.malformed.len() as u64;
         if !request.malformed.is_empty() {
             let names: Vec<String> = request.malformed.iter().map(|t| t.to_string()).collect();
             tracing::warn!(
@@ -273,6 +274,7 @@ impl Ctx {
                         "assigned virtual IP {}",
                         vip.address
                     );
+                    self.stats.virtual_ips_assigned += 1;
                     sa.virtual_ips.push(vip);
                 }
                 Err(why) => refusals.push(describe_refusal(conn, v6, &why)),
@@ -289,6 +291,7 @@ impl Ctx {
                 conn = conn.name,
                 "{why}; answered INTERNAL_ADDRESS_FAILURE"
             );
+            self.stats.virtual_ip_refusals += 1;
             return CpAnswer::Failure(why);
         }
         for refusal in &refusals {

@@ -150,6 +150,11 @@ fn an_exhausted_pool_answers_internal_address_failure() {
         "{}",
         at_a.cause.text
     );
+    let stats = pair.b.engine.stats();
+    assert_eq!(
+        (stats.virtual_ips_assigned, stats.virtual_ip_refusals),
+        (1, 1)
+    );
     // The first client's CHILD SA is untouched.
     let children: usize = pair
         .b

@@ -405,6 +405,13 @@ pub fn stats(s: &StatsInfo) -> String {
         x.ike_rekey_collisions,
         x.ike_hard_expiries
     );
+    if x.virtual_ips_assigned + x.virtual_ip_refusals + x.cp_attributes_malformed > 0 {
+        let _ = writeln!(
+            out,
+            "virtual IPs: {} assigned, {} refused (INTERNAL_ADDRESS_FAILURE), {} malformed attributes ignored",
+            x.virtual_ips_assigned, x.virtual_ip_refusals, x.cp_attributes_malformed
+        );
+    }
     let _ = writeln!(
         out,
         "CHILD SAs:  {} installed, {} rekeyed ({} by us, {} collisions), {} hard expiries",
