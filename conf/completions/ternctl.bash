@@ -37,6 +37,9 @@ _ternctl() {
             ternctl,initiate)
                 cmd="ternctl__subcmd__initiate"
                 ;;
+            ternctl,leases)
+                cmd="ternctl__subcmd__leases"
+                ;;
             ternctl,list-conns)
                 cmd="ternctl__subcmd__list__subcmd__conns"
                 ;;
@@ -87,6 +90,9 @@ _ternctl() {
                 ;;
             ternctl__subcmd__help,initiate)
                 cmd="ternctl__subcmd__help__subcmd__initiate"
+                ;;
+            ternctl__subcmd__help,leases)
+                cmd="ternctl__subcmd__help__subcmd__leases"
                 ;;
             ternctl__subcmd__help,list-conns)
                 cmd="ternctl__subcmd__help__subcmd__list__subcmd__conns"
@@ -149,7 +155,7 @@ _ternctl() {
 
     case "${cmd}" in
         ternctl)
-            opts="-h -V --socket --json --exact --help --version list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import diagnose simulate help"
+            opts="-h -V --socket --json --exact --help --version list-sas history list-conns initiate terminate rekey reload version watch stats leases completions man decode import diagnose simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,7 +231,7 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__help)
-            opts="list-sas history list-conns initiate terminate rekey reload version watch stats completions man decode import diagnose simulate help"
+            opts="list-sas history list-conns initiate terminate rekey reload version watch stats leases completions man decode import diagnose simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,6 +357,20 @@ _ternctl() {
             return 0
             ;;
         ternctl__subcmd__help__subcmd__initiate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__help__subcmd__leases)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -643,6 +663,24 @@ _ternctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ternctl__subcmd__leases)
+            opts="-h --socket --json --exact --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

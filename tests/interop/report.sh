@@ -8,6 +8,7 @@
 
 # One line per scenario for the document: what it shows.
 declare -A SCENARIO_SUMMARY=(
+    [strongswan-virtual-ip]="tern as a gateway with an address pool: strongSwan (vips) gets the address it asks for and a DNS server, CHILD SA narrowed to it, ping both ways from it through ESP, the lease kept and given back when it returns"
     [charon-selftest]="charon against charon: the harness, the kernel's ESP, no tern"
     [tern-initiates]="tern initiates, tunnel checked on both sides and both kernels, ping, tern deletes"
     [strongswan-initiates]="strongSwan initiates, checked, ping, strongSwan deletes"

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use tern_engine::config::{
-    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Lifetime, Mode, StartAction,
+    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Lifetime, Mode, PoolConfig,
+    StartAction,
 };
 
 use crate::duration::{duration, format as format_duration};
@@ -42,6 +43,7 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "rekey_adapt",
     "dpd_delay",
     "dpd_timeout",
+    "pools",
     "children",
 ];
 
@@ -76,6 +78,7 @@ pub const DEFAULT_ESP_PROPOSALS: &[&str] = &["aes128gcm16", "aes256gcm16"];
 pub(crate) fn connections(
     ctx: &Context<'_>,
     table: &TableReader<'_>,
+    pools: &[PoolConfig],
     errors: &mut Errors,
 ) -> Vec<Connection> {
     table
@@ -84,7 +87,7 @@ pub(crate) fn connections(
         .filter_map(|(name, field)| {
             let named = errors.keep(check_name(&ctx.src, &name, "connection"));
             let table = field.table_checked(CONNECTION_KEYS, errors)?;
-            let connection = connection(ctx, name.value, &table, errors);
+            let connection = connection(ctx, name.value, &table, pools, errors);
             named.and(connection)
         })
         .collect()
@@ -96,6 +99,7 @@ fn connection(
     ctx: &Context<'_>,
     name: &str,
     table: &TableReader<'_>,
+    pools: &[PoolConfig],
     errors: &mut Errors,
 ) -> Option<Connection> {
     let src = &ctx.src;
@@ -155,6 +159,12 @@ fn connection(
     // IKEv2 judges a peer dead by the retransmission schedule, as strongSwan does;
     // dpd_timeout is read (and checked) so swanctl-style files load unchanged.
     errors.keep(optional(table, "dpd_timeout", duration));
+    let pools = errors
+        .keep(optional(table, "pools", |f| {
+            crate::pool::connection_pools(src, f, pools)
+        }))
+        .flatten()
+        .unwrap_or_default();
     let children = match table
         .field("children")
         .and_then(|f| errors.keep(f.named_tables()))
@@ -191,6 +201,7 @@ fn connection(
         reauth_time,
         keyingtries,
         rekey_adapt,
+        pools,
     })
 }
 
@@ -492,7 +503,11 @@ fn optional<'a, T>(
 }
 
 /// Connection and child names appear on ternctl's command line and in logs.
-fn check_name(src: &Source<'_>, name: &Located<&str>, what: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_name(
+    src: &Source<'_>,
+    name: &Located<&str>,
+    what: &str,
+) -> Result<(), ConfigError> {
     let ok = !name.value.is_empty()
         && name.value.len() <= 64
         && name

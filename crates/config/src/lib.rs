@@ -11,6 +11,7 @@ mod duration;
 mod error;
 mod file;
 mod identity;
+mod pool;
 mod proposal;
 mod psk;
 mod pubkey;
@@ -46,6 +47,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("daemon", schema::DAEMON_KEYS),
     ("retransmit", schema::RETRANSMIT_KEYS),
     ("fragmentation", schema::FRAGMENTATION_KEYS),
+    ("pools.NAME", pool::POOL_KEYS),
     ("connections.NAME", connection::CONNECTION_KEYS),
     ("connections.NAME.children.CHILD", connection::CHILD_KEYS),
 ];

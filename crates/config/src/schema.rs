@@ -1,4 +1,5 @@
-//! The top level of the file: `[daemon]`, `[retransmit]` and `[connections]`.
+//! The top level of the file: `[daemon]`, `[retransmit]`, `[fragmentation]`,
+//! `[pools]` and `[connections]`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -29,7 +30,13 @@ pub const MAX_HISTORY_LENGTH: usize = 10_000;
 /// Where ternd listens for ternctl unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/tern/ternd.sock";
 
-pub(crate) const ROOT_KEYS: &[&str] = &["daemon", "retransmit", "fragmentation", "connections"];
+pub(crate) const ROOT_KEYS: &[&str] = &[
+    "daemon",
+    "retransmit",
+    "fragmentation",
+    "pools",
+    "connections",
+];
 pub(crate) const DAEMON_KEYS: &[&str] = &[
     "socket",
     "listen",
@@ -105,11 +112,18 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, Vec<ConfigError>> {
         Some(table) => fragmentation(&table, &mut errors),
         None => Fragmentation::default(),
     };
+    let pools = match root
+        .field("pools")
+        .and_then(|f| errors.keep(f.named_tables()))
+    {
+        Some(table) => crate::pool::pools(&ctx.src, &table, &mut errors),
+        None => Vec::new(),
+    };
     let connections = match root
         .field("connections")
         .and_then(|f| errors.keep(f.named_tables()))
     {
-        Some(table) => connections(ctx, &table, &mut errors),
+        Some(table) => connections(ctx, &table, &pools, &mut errors),
         None => Vec::new(),
     };
     let (ike_port, nat_port) = (daemon.port, daemon.nat_port);

@@ -70,6 +70,7 @@ fn demo_connection(
         reauth_time: Duration::ZERO,
         keyingtries: 0,
         rekey_adapt: true,
+        pools: Vec::new(),
     }
 }
 

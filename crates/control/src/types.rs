@@ -58,6 +58,8 @@ pub enum Command {
     },
     /// The engine's and the daemon's counters. Protocol version 2.
     Stats,
+    /// The virtual IPs leased from address pools. Protocol version 3.
+    ListLeases,
 }
 
 impl Command {
@@ -65,6 +67,7 @@ impl Command {
     pub fn since_version(&self) -> u32 {
         match self {
             Command::Watch { .. } | Command::Stats | Command::RekeyIke { .. } => 2,
+            Command::ListLeases => 3,
             _ => 1,
         }
     }
@@ -121,6 +124,20 @@ pub enum ResponseBody {
         // Boxed: the other answers are much smaller.
         stats: Box<StatsInfo>,
     },
+    Leases {
+        leases: Vec<LeaseInfo>,
+    },
+}
+
+/// One virtual IP leased from an address pool.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    pub pool: String,
+    pub address: std::net::IpAddr,
+    /// The peer identity it is leased to.
+    pub identity: String,
+    /// Whether an IKE SA holds it now; if not, it is kept for that identity.
+    pub online: bool,
 }
 
 /// One line of the event stream that follows [`ResponseBody::Watching`].
@@ -255,6 +272,15 @@ pub struct ExchangeStats {
     /// side only.
     #[serde(default)]
     pub pfs_reauths: u64,
+    /// Virtual IPs handed out from address pools.
+    #[serde(default)]
+    pub virtual_ips_assigned: u64,
+    /// Requests for a virtual IP answered INTERNAL_ADDRESS_FAILURE.
+    #[serde(default)]
+    pub virtual_ip_refusals: u64,
+    /// Configuration payload attributes of a wrong length, ignored.
+    #[serde(default)]
+    pub cp_attributes_malformed: u64,
     pub retransmits_sent: u64,
     pub retransmits_answered: u64,
     pub dpd_checks_sent: u64,

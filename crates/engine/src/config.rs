@@ -53,6 +53,21 @@ pub struct Emulation {
     /// TEMPORARY_FAILURE instead of being settled by the nonces (§2.8.1), as
     /// some implementations do (strongSwan issue #1896's peer).
     pub refuse_rekey_while_rekeying: bool,
+    /// A remote-access client (strongSwan's `vips`, Windows): IKE_AUTH asks for a
+    /// virtual IP and DNS servers with a CFG_REQUEST. tern's own client side is
+    /// yet to come; the gateway side is tested against this.
+    pub request_virtual_ip: Option<VirtualIpRequest>,
+}
+
+/// What an emulated remote-access client asks for in its CFG_REQUEST.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VirtualIpRequest {
+    /// An IPv4 address, this one if given (strongSwan: `vips = 0.0.0.0`).
+    pub ipv4: Option<Option<std::net::Ipv4Addr>>,
+    /// An IPv6 address, this one if given (`vips = ::`).
+    pub ipv6: Option<Option<std::net::Ipv6Addr>>,
+    /// DNS servers of the families asked for.
+    pub dns: bool,
 }
 
 /// strongSwan's `charon.keep_alive` default.
@@ -165,6 +180,30 @@ pub struct Connection {
     /// Rekey a child's SAs before the age at which the peer keeps ending them
     /// without a rekey (see `adapt`); on unless configured off.
     pub rekey_adapt: bool,
+    /// Address pools a remote-access peer's configuration request (CP) is
+    /// answered from, tried in order; empty answers none.
+    pub pools: Vec<PoolConfig>,
+}
+
+/// A named pool of virtual IPs with the DNS settings its clients get
+/// (`[pools.NAME]`). Several connections may name one pool: they share its
+/// addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub name: String,
+    /// The addresses handed out, range by range (IPv4, IPv6 or both).
+    pub ranges: Vec<AddressRange>,
+    /// DNS servers (INTERNAL_IP4_DNS, INTERNAL_IP6_DNS).
+    pub dns: Vec<IpAddr>,
+    /// DNS search domains (INTERNAL_DNS_DOMAIN, RFC 8598).
+    pub domains: Vec<String>,
+}
+
+/// Addresses `first` to `last`, both included, of one family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressRange {
+    pub first: IpAddr,
+    pub last: IpAddr,
 }
 
 impl Connection {

@@ -47,6 +47,8 @@ pub enum EndKind {
     NoProposal,
     /// The traffic selectors were refused.
     TsUnacceptable,
+    /// No virtual IP was left in the pools (INTERNAL_ADDRESS_FAILURE).
+    PoolExhausted,
     /// The peer refused with another error notify.
     RefusedByPeer,
     /// The kernel refused what the SA needed (an SPI, an SA).
@@ -79,6 +81,7 @@ impl EndKind {
             EndKind::AuthFailed => "auth_failed",
             EndKind::NoProposal => "no_proposal",
             EndKind::TsUnacceptable => "ts_unacceptable",
+            EndKind::PoolExhausted => "pool_exhausted",
             EndKind::RefusedByPeer => "refused_by_peer",
             EndKind::KernelRefused => "kernel_refused",
             EndKind::PeerMisbehaved => "peer_misbehaved",
@@ -88,7 +91,7 @@ impl EndKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [EndKind; 21] = [
+    pub const ALL: [EndKind; 22] = [
         EndKind::Rekeyed,
         EndKind::RekeyedWithoutPeerDelete,
         EndKind::Reauthenticated,
@@ -105,6 +108,7 @@ impl EndKind {
         EndKind::AuthFailed,
         EndKind::NoProposal,
         EndKind::TsUnacceptable,
+        EndKind::PoolExhausted,
         EndKind::RefusedByPeer,
         EndKind::KernelRefused,
         EndKind::PeerMisbehaved,
@@ -135,6 +139,7 @@ impl EndKind {
         match notify {
             NotifyType::NO_PROPOSAL_CHOSEN | NotifyType::INVALID_KE_PAYLOAD => EndKind::NoProposal,
             NotifyType::TS_UNACCEPTABLE => EndKind::TsUnacceptable,
+            NotifyType::INTERNAL_ADDRESS_FAILURE => EndKind::PoolExhausted,
             NotifyType::AUTHENTICATION_FAILED => EndKind::AuthFailed,
             _ => EndKind::RefusedByPeer,
         }
@@ -146,6 +151,7 @@ impl EndKind {
             EndKind::AuthFailed => Some(NotifyType::AUTHENTICATION_FAILED),
             EndKind::NoProposal => Some(NotifyType::NO_PROPOSAL_CHOSEN),
             EndKind::TsUnacceptable => Some(NotifyType::TS_UNACCEPTABLE),
+            EndKind::PoolExhausted => Some(NotifyType::INTERNAL_ADDRESS_FAILURE),
             EndKind::InitialContact => Some(NotifyType::INITIAL_CONTACT),
             _ => None,
         }

@@ -124,6 +124,8 @@ pub(crate) struct Ctx {
     next_reqid: u32,
     /// The slice of SPIs, reqids and unique ids this engine hands out.
     pub shard: Shard,
+    /// Virtual IPs leased to remote-access peers (see `pool`).
+    pub(crate) pools: crate::pool::Pools,
 }
 
 pub struct Engine {
@@ -182,6 +184,7 @@ impl Engine {
                 next_unique_id: shard.first_serial(),
                 next_reqid: shard.first_serial() as u32,
                 shard,
+                pools: crate::pool::Pools::new(shard),
             },
             sas: HashMap::default(),
             peers_started_over: VecDeque::new(),
@@ -196,6 +199,12 @@ impl Engine {
 
     pub fn shard(&self) -> Shard {
         self.ctx.shard
+    }
+
+    /// The virtual IPs this engine leased, by pool and address: those IKE SAs hold
+    /// and those kept for peers that left.
+    pub fn leases(&self) -> Vec<crate::pool::LeaseInfo> {
+        self.ctx.pools.leases()
     }
 
     pub fn stats(&self) -> &Stats {
@@ -461,6 +470,9 @@ impl Engine {
         if self.ctx.shard.index() == 0 {
             warn_about(&config);
         }
+        // Pools configured as before keep their leases (strongSwan's reload does too).
+        let pools = config.connections.iter().flat_map(|c| c.pools.iter());
+        self.ctx.pools.retain_configured(pools);
         self.ctx.config = config;
         for name in &report.removed {
             self.delete_sas_of(now, name, "connection removed from the configuration");
@@ -1194,6 +1206,7 @@ impl Ctx {
             });
         }
         self.kernel_ops.extend(sa.lingering.drain(..).map(|l| l.op));
+        self.release_virtual_ips(&mut sa);
         let ids: Vec<u64> = sa.children.iter().map(|c| c.unique_id).collect();
         for id in ids {
             self.retire_child(now, &mut sa, id, reason, false);

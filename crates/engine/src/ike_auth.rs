@@ -11,6 +11,7 @@ use crate::cert_auth;
 use crate::child_sa::{ChildRequest, Negotiated};
 use crate::child_select;
 use crate::config::{AuthConfig, Connection, Mode};
+use crate::config_payload::{self, CpAnswer};
 use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::identity;
@@ -169,6 +170,9 @@ impl Ctx {
             payloads.push(Payload::IdR(identity::to_wire(remote_id)));
         }
         payloads.extend_from_slice(auth);
+        if let Some(request) = self.config.emulate.request_virtual_ip {
+            payloads.push(Payload::Cp(config_payload::emulated_request(request)));
+        }
         let mut child = None;
         if let Some(config) = conn.children.first() {
             let reqid = self.reqid_for(&conn.name, &config.name);
@@ -400,7 +404,16 @@ impl Ctx {
                 return Next::Destroy(EndReason::new(EndKind::AuthFailed, text));
             }
         };
-        let child = child_select::child_payloads(&p).map(|c| self.negotiate_first_child(sa, &c));
+        // A virtual IP first: the CHILD SA is narrowed to it.
+        let child = match self.answer_config_request(sa, &conn, id_i, &p) {
+            CpAnswer::Failure(why) => Some(Err((NotifyType::INTERNAL_ADDRESS_FAILURE, why))),
+            answer => {
+                if let CpAnswer::Reply(cp) = answer {
+                    response.push(cp);
+                }
+                child_select::child_payloads(&p).map(|c| self.negotiate_first_child(sa, &c))
+            }
+        };
         match &child {
             Some(Ok((n, _, number))) => {
                 if n.mode == Mode::Transport {
@@ -488,7 +501,23 @@ impl Ctx {
         sa: &IkeSa,
         c: &child_select::ChildPayloads<'_>,
     ) -> Result<(Negotiated, ChildKeys, u8), child_select::Refusal> {
-        let choice = child_select::choose(&sa.connection, None, c, true)?;
+        let mut choice = child_select::choose(&sa.connection, None, c, true)?;
+        let remote_ts = std::mem::take(&mut choice.remote_ts);
+        choice.remote_ts = config_payload::narrow_to_virtual_ips(remote_ts, &sa.virtual_ips);
+        if choice.remote_ts.is_empty() {
+            let vips: Vec<String> = sa
+                .virtual_ips
+                .iter()
+                .map(|v| v.address.to_string())
+                .collect();
+            return Err((
+                NotifyType::TS_UNACCEPTABLE,
+                format!(
+                    "the peer's traffic selectors do not include its virtual IP {}",
+                    vips.join(", ")
+                ),
+            ));
+        }
         let reqid = self.reqid_for(&sa.connection.name, &choice.config.name);
         let spi_in = self
             .env

@@ -239,6 +239,9 @@ pub struct IkeSa {
     /// The ages at which the peer ended CHILD SAs without rekeying them (see
     /// `adapt`). Boxed: most peers rekey, and most IKE SAs never need it.
     pub peer_ends: Option<Box<crate::adapt::PeerEnds>>,
+    /// Responder: the addresses the peer was given from a pool (see
+    /// `config_payload`), released when the line of IKE SAs ends.
+    pub virtual_ips: Vec<crate::pool::VirtualIp>,
 }
 
 impl IkeSa {
@@ -297,6 +300,7 @@ impl IkeSa {
             reauthenticates: false,
             peer_rekeyed_at: None,
             peer_ends: None,
+            virtual_ips: Vec::new(),
         }
     }
 

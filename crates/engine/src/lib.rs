@@ -16,6 +16,7 @@ mod child_sa;
 mod child_select;
 mod children;
 mod chosen_keys;
+mod config_payload;
 mod cookie;
 mod create_child_sa;
 mod dpd;
@@ -44,6 +45,7 @@ mod lint;
 mod nat;
 mod output;
 mod payloads;
+mod pool;
 mod proposal;
 mod reauth;
 mod rhythm;
@@ -67,6 +69,7 @@ pub use output::{
     ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,
     SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
 };
+pub use pool::{LeaseInfo, VirtualIp};
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
 pub use shard::Shard;
 pub use stats::{DropReason, Stats};

@@ -12,6 +12,7 @@ use crate::config::{
     ChildConfig, Connection, EngineConfig, EspProposal, IkeProposal, Integrity, KeyExchange,
     Lifetime, Prf, TrafficLifetime,
 };
+use crate::ts::Ts;
 
 /// One setting that will hurt, where it is and what to change it to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +44,9 @@ pub enum FindingKind {
     ReauthNeverHappens,
     /// A traffic limit ends the SA with no traffic rekey before it.
     TrafficLifeWithoutRekey,
+    /// Addresses of a connection's pools lie outside a child's remote_ts: a client
+    /// given one has its CHILD SA refused.
+    PoolOutsideRemoteTs,
 }
 
 impl FindingKind {
@@ -56,6 +60,7 @@ impl FindingKind {
             FindingKind::DpdDelayTooShort => "dpd_delay_too_short",
             FindingKind::ReauthNeverHappens => "reauth_never_happens",
             FindingKind::TrafficLifeWithoutRekey => "traffic_life_without_rekey",
+            FindingKind::PoolOutsideRemoteTs => "pool_outside_remote_ts",
         }
     }
 }
@@ -116,6 +121,7 @@ pub fn lint<'a>(config: &'a EngineConfig) -> Vec<Finding> {
                 );
             }
             traffic_without_rekey(at(Some(child)), &child.traffic, &mut out);
+            pool_outside_remote_ts(at(Some(child)), conn, child, &mut out);
         }
         one_sided_pfs(conn, &mut out);
     }
@@ -308,6 +314,59 @@ fn traffic_without_rekey(at: Place<'_>, t: &TrafficLifetime, out: &mut Vec<Findi
     }
 }
 
+/// A client's CHILD SA is narrowed to its virtual IP, which must then lie within
+/// the child's remote_ts (see `config_payload`).
+fn pool_outside_remote_ts(
+    at: Place<'_>,
+    conn: &Connection,
+    child: &ChildConfig,
+    out: &mut Vec<Finding>,
+) {
+    // Addresses only: a remote_ts narrowed to a protocol or ports still takes the
+    // client's address.
+    let any_traffic = |mut ts: Ts| {
+        ts.protocol = 0;
+        ts.start_port = 0;
+        ts.end_port = u16::MAX;
+        ts
+    };
+    let remote: Vec<Ts> = child
+        .remote_ts
+        .iter()
+        .map(|c| any_traffic(Ts::from_config(c)))
+        .collect();
+    let outside = conn.pools.iter().find_map(|pool| {
+        pool.ranges
+            .iter()
+            .find(|r| {
+                let range = Ts {
+                    protocol: 0,
+                    start_port: 0,
+                    end_port: u16::MAX,
+                    start: r.first,
+                    end: r.last,
+                };
+                !remote.iter().any(|ts| range.is_within(ts))
+            })
+            .map(|r| (pool, r))
+    });
+    if let Some((pool, range)) = outside {
+        out.push(at.finding(
+            FindingKind::PoolOutsideRemoteTs,
+            "remote_ts",
+            format!(
+                "pool `{}` hands out {}-{}, outside remote_ts ({}): a client given one of \
+                 these addresses has its CHILD SA refused (TS_UNACCEPTABLE); make remote_ts \
+                 cover the pool, e.g. \"0.0.0.0/0\" and \"::/0\"",
+                pool.name,
+                range.first,
+                range.last,
+                crate::ts::describe(&remote)
+            ),
+        ));
+    }
+}
+
 /// Whether there are proposals and none of them can avoid a legacy algorithm.
 fn all_weak<P>(proposals: &[P], weak: fn(&P) -> bool) -> bool {
     !proposals.is_empty() && proposals.iter().all(weak)
@@ -430,6 +489,7 @@ mod tests {
             reauth_time: Duration::ZERO,
             keyingtries: 0,
             rekey_adapt: true,
+            pools: Vec::new(),
         }
     }
 
@@ -631,5 +691,45 @@ mod tests {
             c.children[0].traffic.life_bytes = 1 << 30;
         })
         .is_empty());
+    }
+
+    #[test]
+    fn a_pool_outside_remote_ts_is_found() {
+        use crate::config::{AddressRange, PoolConfig};
+        let pool = |first: &str, last: &str| PoolConfig {
+            name: "rw".into(),
+            ranges: vec![AddressRange {
+                first: first.parse().unwrap(),
+                last: last.parse().unwrap(),
+            }],
+            dns: Vec::new(),
+            domains: Vec::new(),
+        };
+        let with = |p: PoolConfig, remote: &str| {
+            lint_changed(|c| {
+                c.pools = vec![p.clone()];
+                let (addr, len) = remote.split_once('/').unwrap();
+                c.children[0].remote_ts = vec![crate::config::TsConfig {
+                    addr: addr.parse().unwrap(),
+                    prefix_len: len.parse().unwrap(),
+                    protocol: 6,
+                    port_start: 443,
+                    port_end: 443,
+                }];
+            })
+        };
+        assert!(with(pool("10.3.0.1", "10.3.0.254"), "10.3.0.0/24").is_empty());
+        let found = with(pool("10.3.0.1", "10.3.1.254"), "10.3.0.0/24");
+        assert_eq!(kinds(&found), [FindingKind::PoolOutsideRemoteTs]);
+        assert_eq!(found[0].setting, "remote_ts");
+        assert!(
+            found[0].message.starts_with(
+                "pool `rw` hands out 10.3.0.1-10.3.1.254, outside remote_ts (10.3.0.0/24)"
+            ),
+            "{}",
+            found[0].message
+        );
+        let found = with(pool("fd00::1", "fd00::ff"), "10.3.0.0/24");
+        assert_eq!(kinds(&found), [FindingKind::PoolOutsideRemoteTs]);
     }
 }

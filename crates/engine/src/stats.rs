@@ -73,6 +73,12 @@ pub struct Stats {
     pub ike_hard_expiries: u64,
     /// Simultaneous IKE SA rekeys settled by the nonce rule (RFC 7296 §2.8.2).
     pub ike_rekey_collisions: u64,
+    /// Virtual IPs handed out from address pools (see `config_payload`).
+    pub virtual_ips_assigned: u64,
+    /// Requests for a virtual IP answered INTERNAL_ADDRESS_FAILURE.
+    pub virtual_ip_refusals: u64,
+    /// Configuration attributes of a wrong length, ignored.
+    pub cp_attributes_malformed: u64,
     /// Liveness checks sent because the peer was silent for dpd_delay.
     pub dpd_checks_sent: u64,
     /// IKE SAs ended because the peer stopped answering an established SA's requests.

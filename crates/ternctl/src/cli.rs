@@ -105,6 +105,10 @@ pub enum CliCommand {
     /// Show the daemon's counters: SAs up, datagrams in and out, drops by reason,
     /// rekeys, retransmissions, dead peers, uptime.
     Stats,
+    /// List the virtual IPs leased from address pools: pool, address, the peer
+    /// identity it is leased to, and whether an IKE SA holds it now (else it is
+    /// kept for that peer's return).
+    Leases,
     /// Print a shell completion script (e.g. `ternctl completions bash >
     /// /etc/bash_completion.d/ternctl`). Does not need the daemon.
     Completions {

@@ -405,6 +405,13 @@ pub fn stats(s: &StatsInfo) -> String {
         x.ike_rekey_collisions,
         x.ike_hard_expiries
     );
+    if x.virtual_ips_assigned + x.virtual_ip_refusals + x.cp_attributes_malformed > 0 {
+        let _ = writeln!(
+            out,
+            "virtual IPs: {} assigned, {} refused (INTERNAL_ADDRESS_FAILURE), {} malformed attributes ignored",
+            x.virtual_ips_assigned, x.virtual_ip_refusals, x.cp_attributes_malformed
+        );
+    }
     let _ = writeln!(
         out,
         "CHILD SAs:  {} installed, {} rekeyed ({} by us, {} collisions), {} hard expiries",
@@ -440,8 +447,63 @@ pub fn stats(s: &StatsInfo) -> String {
     out
 }
 
+/// `ternctl leases`: one line per leased address.
+pub fn leases(leases: &[tern_control::LeaseInfo]) -> String {
+    if leases.is_empty() {
+        return "no virtual IP is leased\n".to_string();
+    }
+    let mut out = String::new();
+    for lease in leases {
+        let state = if lease.online {
+            "online"
+        } else {
+            "offline (kept for its peer)"
+        };
+        out.push_str(&format!(
+            "{:<12} {:<40} {:<32} {state}\n",
+            lease.pool, lease.address, lease.identity
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn leases_one_line_each_or_none() {
+        assert_eq!(leases(&[]), "no virtual IP is leased\n");
+        let lease = |address: &str, identity: &str, online| tern_control::LeaseInfo {
+            pool: "rw".into(),
+            address: address.parse().unwrap(),
+            identity: identity.into(),
+            online,
+        };
+        let text = leases(&[
+            lease("10.3.0.1", "carol@corp.example", true),
+            lease("fd00::2", "dave@corp.example", false),
+        ]);
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                vec!["rw", "10.3.0.1", "carol@corp.example", "online"],
+                vec![
+                    "rw",
+                    "fd00::2",
+                    "dave@corp.example",
+                    "offline",
+                    "(kept",
+                    "for",
+                    "its",
+                    "peer)"
+                ],
+            ]
+        );
+    }
+
     use super::*;
     use tern_control::{ChildConnInfo, ChildSaMode, ChildSaState, IkeSaState};
 

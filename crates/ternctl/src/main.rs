@@ -310,6 +310,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         CliCommand::Reload => (Command::Reload, QUICK_TIMEOUT),
         CliCommand::Version => (Command::Version, QUICK_TIMEOUT),
         CliCommand::Stats => (Command::Stats, QUICK_TIMEOUT),
+        CliCommand::Leases => (Command::ListLeases, QUICK_TIMEOUT),
         CliCommand::Decode { .. }
         | CliCommand::Simulate { .. }
         | CliCommand::Diagnose { .. }
@@ -444,6 +445,13 @@ fn render(
                 to_json(&stats)
             } else {
                 format::stats(&stats)
+            }
+        }
+        (CliCommand::Leases, ResponseBody::Leases { leases }) => {
+            if as_json {
+                to_json(&leases)
+            } else {
+                format::leases(&leases)
             }
         }
         (CliCommand::Version, ResponseBody::Version { version }) => {

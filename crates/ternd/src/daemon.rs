@@ -514,6 +514,11 @@ impl Daemon {
                     })),
                 },
             },
+            ControlCommand::ListLeases => Response::Ok {
+                body: ResponseBody::Leases {
+                    leases: self.engine.leases().into_iter().map(lease_info).collect(),
+                },
+            },
             ControlCommand::Watch { connection } => self.subscribe(connection, req.events),
             ControlCommand::Initiate { connection, .. } => {
                 let with_child = self
@@ -829,5 +834,14 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
         None => std::future::pending().await,
+    }
+}
+
+fn lease_info(lease: tern_engine::LeaseInfo) -> tern_control::LeaseInfo {
+    tern_control::LeaseInfo {
+        pool: lease.pool,
+        address: lease.address,
+        identity: lease.identity,
+        online: lease.online,
     }
 }

@@ -44,6 +44,7 @@ impl EndKind {
             | Engine::AuthFailed
             | Engine::NoProposal
             | Engine::TsUnacceptable
+            | Engine::PoolExhausted
             | Engine::RefusedByPeer
             | Engine::KernelRefused
             | Engine::PeerMisbehaved

@@ -64,6 +64,7 @@ impl Shards {
                 first_error_or_first(answers)
             }
             Command::ListSas => merge_sas(self.ask_all(&command, None).await),
+            Command::ListLeases => merge_leases(self.ask_all(&command, None).await),
             Command::Stats => crate::stats::merge_responses(self.ask_all(&command, None).await),
             // The connection's SAs may be in several shards (many peers of one
             // connection): each acts on its own, and any success is the answer.
@@ -261,6 +262,25 @@ fn message_of(answer: &Response) -> Option<String> {
 
 /// Every shard has the same connections; a child is trapped if the shard that
 /// owns the connection holds its trap.
+/// Every shard's leases (each hands out its own share of a pool), in one list
+/// by pool and address.
+fn merge_leases(answers: Vec<Response>) -> Response {
+    let mut all = Vec::new();
+    for answer in answers {
+        let Response::Ok {
+            body: ResponseBody::Leases { leases },
+        } = answer
+        else {
+            return answer;
+        };
+        all.extend(leases);
+    }
+    all.sort_by(|a, b| (&a.pool, a.address).cmp(&(&b.pool, b.address)));
+    Response::Ok {
+        body: ResponseBody::Leases { leases: all },
+    }
+}
+
 fn merge_conns(answers: Vec<Response>) -> Response {
     let mut merged: Option<Response> = None;
     for answer in answers {

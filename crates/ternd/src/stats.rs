@@ -171,6 +171,9 @@ pub fn info(s: Sources<'_>) -> StatsInfo {
             ike_rekey_collisions: e.ike_rekey_collisions,
             rekeys_adapted: e.rekeys_adapted,
             pfs_reauths: e.pfs_reauths,
+            virtual_ips_assigned: e.virtual_ips_assigned,
+            virtual_ip_refusals: e.virtual_ip_refusals,
+            cp_attributes_malformed: e.cp_attributes_malformed,
             retransmits_sent: e.retransmits_sent,
             retransmits_answered: e.retransmits_answered,
             dpd_checks_sent: e.dpd_checks_sent,
@@ -222,6 +225,9 @@ pub fn merge(parts: Vec<StatsInfo>) -> Option<StatsInfo> {
         a.ike_rekey_collisions += e.ike_rekey_collisions;
         a.rekeys_adapted += e.rekeys_adapted;
         a.pfs_reauths += e.pfs_reauths;
+        a.virtual_ips_assigned += e.virtual_ips_assigned;
+        a.virtual_ip_refusals += e.virtual_ip_refusals;
+        a.cp_attributes_malformed += e.cp_attributes_malformed;
         a.retransmits_sent += e.retransmits_sent;
         a.retransmits_answered += e.retransmits_answered;
         a.dpd_checks_sent += e.dpd_checks_sent;

@@ -417,7 +417,7 @@ fn rekey_ike_replaces_the_ike_sa_and_keeps_the_child_sa() {
 }
 
 #[test]
-fn requests_in_protocol_version_1_still_work_and_new_commands_need_2() {
+fn requests_in_protocol_version_1_still_work_and_new_commands_need_theirs() {
     let net = Net::new("v");
     let dir = temp_dir("v");
     let moon = Daemon::start(&net.a, &dir, "moon", None);
@@ -440,13 +440,34 @@ fn requests_in_protocol_version_1_still_work_and_new_commands_need_2() {
             .contains("needs protocol version 2"),
         "{old}"
     );
-    let future = ask("{\"version\":3,\"command\":{\"type\":\"version\"}}\n");
+    // Version 3 brought list-leases.
+    let leases = ask("{\"version\":3,\"command\":{\"type\":\"list-leases\"}}\n");
+    assert_eq!(leases["status"], "ok", "{leases}");
+    assert_eq!(leases["body"]["leases"], Value::Array(Vec::new()));
+    let early = ask("{\"version\":2,\"command\":{\"type\":\"list-leases\"}}\n");
+    assert_eq!(early["status"], "error");
+    assert!(
+        early["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs protocol version 3"),
+        "{early}"
+    );
+    let out = moon.ternctl(&["leases"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "no virtual IP is leased\n"),
+        "{out:?}"
+    );
+    let out = moon.ternctl(&["--json", "leases"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "[]\n"), "{out:?}");
+    let future = ask("{\"version\":4,\"command\":{\"type\":\"version\"}}\n");
     assert_eq!(future["status"], "error");
     assert!(
         future["message"]
             .as_str()
             .unwrap()
-            .contains("protocol version 3 is not supported"),
+            .contains("protocol version 4 is not supported"),
         "{future}"
     );
 }

@@ -641,6 +641,7 @@ pub fn connection(
         reauth_time: Duration::ZERO,
         keyingtries: 0,
         rekey_adapt: true,
+        pools: Vec::new(),
     }
 }
 
