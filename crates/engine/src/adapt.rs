@@ -83,13 +83,22 @@ pub(crate) enum Deletion {
     /// peer or, after [`RECREATE_WITHIN`], by us.
     EndOfLife,
     /// A close: the SA was too young for a lifetime, or the peer deleted again,
-    /// at another age, the SA we created after its last deletion.
+    /// at another age (not within half of the last), the SA we created after its
+    /// last deletion.
     Close,
 }
 
 /// Whether two ages are about the same: within a tenth, or a second for short ones.
 fn about(a: Duration, b: Duration) -> bool {
     a.abs_diff(b) <= (a.max(b) / 10).max(Duration::from_secs(1))
+}
+
+/// Whether the age at which the peer deleted the SA we created is roughly the
+/// one its last SA ended at: within half of it either way. Our SA is younger on
+/// our side than on the peer's by however long our request took (a lost answer:
+/// 4 s and more), so `about` would take a lifetime's end for a close.
+fn roughly(last: Duration, age: Duration) -> bool {
+    age >= last / 2 && age <= last + last / 2
 }
 
 impl PeerEnds {
@@ -106,7 +115,7 @@ impl PeerEnds {
             .ends
             .iter()
             .find(|e| e.child == child)
-            .is_some_and(|e| e.recreated_by_us && !about(e.age, age));
+            .is_some_and(|e| e.recreated_by_us && !roughly(e.age, age));
         if age < MIN_END_AGE || insisted {
             if let Some(end) = self.ends.iter_mut().find(|e| e.child == child) {
                 end.recreated_by_us = false;
@@ -203,6 +212,14 @@ impl PeerEnds {
         self.note(child, age, true, !peer_rekeys)
     }
 
+    /// An SA of `child` was rekeyed: the SA we created after the peer's last
+    /// deletion (if any) is replaced, and its end is no longer ours to read.
+    pub(crate) fn rekeyed(&mut self, child: &str) {
+        for end in self.ends.iter_mut().filter(|e| e.child == child) {
+            end.recreated_by_us = false;
+        }
+    }
+
     /// Whether the last end of life seen for `child` came at about `age`.
     pub(crate) fn last_end_about(&self, child: &str, age: Duration) -> bool {
         self.ends
@@ -276,6 +293,17 @@ impl IkePeerEnds {
         self.0
             .get(&key)
             .is_some_and(|ends| ends.last_end_about(IKE_LINE, age))
+    }
+}
+
+/// CHILD SA `id` of `sa` replaced one by a rekey: the line goes on, so a later
+/// DELETE by the peer is no longer one of the SA we created after its last.
+pub(crate) fn child_rekeyed(sa: &mut IkeSa, id: u64) {
+    let Some(ends) = sa.peer_ends.as_mut() else {
+        return;
+    };
+    if let Some(c) = sa.children.iter().find(|c| c.unique_id == id) {
+        ends.rekeyed(&c.name);
     }
 }
 
@@ -357,7 +385,9 @@ impl Ctx {
                 );
             }
             let why = format!(
-                "deleted by the peer at an age of {:.1} s and not created again by it within                  {} s: that SA's end of life on its side (rekeying off there, or its rekey failed)",
+                "deleted by the peer at an age of {:.1} s and not created again by it within \
+                 {} s: that SA's end of life on its side (rekeying off there, or its rekey \
+                 failed)",
                 age.as_secs_f64(),
                 RECREATE_WITHIN.as_secs()
             );
@@ -586,6 +616,31 @@ mod tests {
         // Taken at its word once: a later end of life is one again.
         assert_eq!(
             ends.deleted("net", secs(60), false, t0 + secs(200)),
+            Deletion::EndOfLife
+        );
+    }
+
+    #[test]
+    fn once_the_sa_we_made_is_rekeyed_a_deletion_at_another_age_is_an_end_again() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        ends.deleted("net", secs(60), false, t0);
+        ends.take_left(t0 + RECREATE_WITHIN);
+        ends.rekeyed("net");
+        // A rekey answer lost on the way makes our SA younger than the peer's.
+        assert_eq!(
+            ends.deleted("net", secs(52), false, t0 + secs(200)),
+            Deletion::EndOfLife
+        );
+    }
+
+    #[test]
+    fn the_sa_we_made_deleted_younger_by_our_requests_delay_is_an_end_of_life() {
+        let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+        ends.deleted("net", secs(13), false, t0);
+        ends.take_left(t0 + RECREATE_WITHIN);
+        // Our request's answer was lost once: we installed it 4 s after the peer.
+        assert_eq!(
+            ends.deleted("net", secs(9), false, t0 + secs(33)),
             Deletion::EndOfLife
         );
     }

@@ -203,6 +203,7 @@ impl Ctx {
         if let Some(new) = sa.children.iter_mut().find(|c| c.unique_id == new_id) {
             new.peer_rekeyed_at = rhythm;
         }
+        crate::adapt::child_rekeyed(sa, new_id);
         let wait = self.peer_delete_wait();
         let old = sa.children.iter_mut().find(|c| c.spi_in == old_spi);
         match &ex.collision {
@@ -708,6 +709,7 @@ impl Ctx {
                 return Next::Keep;
             };
             sa.children[pos].successor = Some(new_id);
+            crate::adapt::child_rekeyed(sa, new_id);
             let age = now.saturating_duration_since(sa.children[pos].installed_at);
             let before = sa.children[pos].peer_rekeyed_at;
             if let Some(new) = sa.children.iter_mut().find(|c| c.unique_id == new_id) {
