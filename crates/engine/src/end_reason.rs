@@ -39,6 +39,9 @@ pub enum EndKind {
     DeadPeer,
     /// It never came up: the peer answered none of our transmissions.
     Unanswered,
+    /// It never came up: the peer answered IKE_SA_INIT but none of our IKE_AUTH
+    /// transmissions (large messages lost on the path: fragments, MTU).
+    AuthUnanswered,
     /// A half-open IKE SA of ours as responder, never completed by the peer.
     HalfOpenTimeout,
     /// Authentication failed, on either side.
@@ -75,6 +78,7 @@ impl EndKind {
             EndKind::HardExpiry => "hard_expiry",
             EndKind::DeadPeer => "dead_peer",
             EndKind::Unanswered => "unanswered",
+            EndKind::AuthUnanswered => "auth_unanswered",
             EndKind::HalfOpenTimeout => "half_open_timeout",
             EndKind::AuthFailed => "auth_failed",
             EndKind::NoProposal => "no_proposal",
@@ -88,7 +92,7 @@ impl EndKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [EndKind; 21] = [
+    pub const ALL: [EndKind; 22] = [
         EndKind::Rekeyed,
         EndKind::RekeyedWithoutPeerDelete,
         EndKind::Reauthenticated,
@@ -101,6 +105,7 @@ impl EndKind {
         EndKind::HardExpiry,
         EndKind::DeadPeer,
         EndKind::Unanswered,
+        EndKind::AuthUnanswered,
         EndKind::HalfOpenTimeout,
         EndKind::AuthFailed,
         EndKind::NoProposal,

@@ -1139,8 +1139,14 @@ impl Ctx {
             );
             if sa.established_at.is_none() {
                 sa.end_cause = Some(EndCause::Unanswered);
+                // IKE_SA_INIT answered and IKE_AUTH not: the path loses what
+                // is large, not everything.
+                let kind = match request.purpose {
+                    Purpose::IkeAuth => EndKind::AuthUnanswered,
+                    _ => EndKind::Unanswered,
+                };
                 return Next::Destroy(EndReason::new(
-                    EndKind::Unanswered,
+                    kind,
                     format!("{unanswered}: peer unreachable or not running IKE"),
                 ));
             }
