@@ -13,11 +13,12 @@ pub use client::{Client, ClientError};
 pub use framing::{decode_line, encode_line, read_line, write_line, MAX_LINE_BYTES};
 pub use types::*;
 
-/// Newest version of the request format. Version 2 added `watch` and `stats`; a
+/// Newest version of the request format. Version 2 added `watch` and `stats`, 3
+/// `diagnose`; a
 /// request carries the oldest version that has its command (see
 /// [`Command::since_version`]), and the daemon accepts every version from
 /// [`MIN_PROTOCOL_VERSION`] to this one.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Oldest request format the daemon still accepts.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;

@@ -58,6 +58,12 @@ pub enum Command {
     },
     /// The engine's and the daemon's counters. Protocol version 2.
     Stats,
+    /// What ternd knows about each connection (or one) for `ternctl diagnose`:
+    /// its configuration, SAs, recent ends and the counters. Protocol version 3.
+    Diagnose {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connection: Option<String>,
+    },
 }
 
 impl Command {
@@ -65,6 +71,7 @@ impl Command {
     pub fn since_version(&self) -> u32 {
         match self {
             Command::Watch { .. } | Command::Stats | Command::RekeyIke { .. } => 2,
+            Command::Diagnose { .. } => 3,
             _ => 1,
         }
     }
@@ -121,6 +128,30 @@ pub enum ResponseBody {
         // Boxed: the other answers are much smaller.
         stats: Box<StatsInfo>,
     },
+    /// The evidence `ternctl diagnose` judges.
+    Diagnosis {
+        connections: Vec<ConnEvidence>,
+        stats: Box<StatsInfo>,
+    },
+}
+
+/// One connection as `diagnose` sees it: configured, now, and recently.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConnEvidence {
+    pub conn: ConnInfo,
+    /// Its IKE SAs now.
+    pub sas: Vec<IkeSaInfo>,
+    /// How its recent SAs ended, oldest first.
+    pub ends: Vec<SaEndInfo>,
+}
+
+/// An SA's configured lifetimes, in seconds.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifetimeInfo {
+    /// 0: rekeying off.
+    pub rekey_time_secs: u64,
+    pub life_time_secs: u64,
+    pub rand_time_secs: u64,
 }
 
 /// One line of the event stream that follows [`ResponseBody::Watching`].
@@ -435,6 +466,9 @@ pub struct ConnInfo {
     /// Dead peer detection interval ("30s"); `None` when DPD is off.
     #[serde(default)]
     pub dpd_delay: Option<String>,
+    /// The IKE SA's lifetimes (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ike_lifetime: Option<LifetimeInfo>,
 }
 
 /// One configured CHILD SA template, in configuration-file syntax.
@@ -455,6 +489,13 @@ pub struct ChildConnInfo {
     /// Its trap is installed: its policies wait for traffic to bring it up.
     #[serde(default)]
     pub trapped: bool,
+    /// The CHILD SA's lifetimes (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<LifetimeInfo>,
+    /// The key exchanges (PFS) every ESP proposal asks for, in the
+    /// configuration's words (`x25519`); empty when one asks for none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pfs_groups: Vec<String>,
 }
 
 impl fmt::Display for IkeSaState {
@@ -632,6 +673,10 @@ mod tests {
             Command::RekeyIke {
                 connection: "demo".into(),
             },
+            Command::Diagnose { connection: None },
+            Command::Diagnose {
+                connection: Some("demo".into()),
+            },
         ];
         for command in commands {
             let req = Request::new(command);
@@ -656,8 +701,15 @@ mod tests {
                 dpd_action: "restart".into(),
                 close_action: "none".into(),
                 trapped: false,
+                lifetime: Some(LifetimeInfo {
+                    rekey_time_secs: 3600,
+                    life_time_secs: 3960,
+                    rand_time_secs: 360,
+                }),
+                pfs_groups: vec!["x25519".into()],
             }],
             dpd_delay: Some("30s".into()),
+            ike_lifetime: None,
         };
         let bodies = [
             ResponseBody::Sas {
@@ -678,6 +730,14 @@ mod tests {
                         routine: false,
                     }],
                 }],
+            },
+            ResponseBody::Diagnosis {
+                connections: vec![ConnEvidence {
+                    conn: conn.clone(),
+                    sas: vec![sample_sa()],
+                    ends: vec![],
+                }],
+                stats: Box::default(),
             },
             ResponseBody::Conns { conns: vec![conn] },
             ResponseBody::Initiated {

@@ -786,8 +786,11 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
                 dpd_action: "restart".into(),
                 close_action: "none".into(),
                 trapped: false,
+                lifetime: None,
+                pfs_groups: vec![],
             }],
             dpd_delay: Some("30s".into()),
+            ike_lifetime: None,
         };
         let expected = "\
 demo: IKEv2
