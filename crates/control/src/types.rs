@@ -449,6 +449,10 @@ pub struct ChildSaInfo {
     /// How old (seconds) an SA of this child was when the peer last rekeyed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_rekeyed_at_secs: Option<u64>,
+    /// The age (seconds) before which tern rekeys this child's SAs itself,
+    /// since it saw the peer let them expire at about that age; absent until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted_rekey_before_secs: Option<u64>,
 }
 
 /// One configured connection, in configuration-file syntax.
@@ -582,6 +586,7 @@ mod tests {
                 expires_in_secs: None,
                 last_use_secs: Some(3),
                 peer_rekeyed_at_secs: Some(2700),
+                adapted_rekey_before_secs: None,
             }],
         }
     }

@@ -1285,6 +1285,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
                     .map(|t| t.saturating_duration_since(now)),
                 expires_in: c.expire_at.map(|t| t.saturating_duration_since(now)),
                 peer_rekeyed_at: c.peer_rekeyed_at,
+                adapted_rekey_before: crate::adapt::rekey_before(sa, &c.name),
                 local_addr: sa.local.ip(),
                 remote_addr: sa.remote.ip(),
                 policies: crate::child_sa::policies(c, crate::children::endpoints(sa)),

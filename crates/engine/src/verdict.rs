@@ -30,6 +30,18 @@ pub struct Evidence {
     pub ends: Vec<EndEvidence>,
     /// Daemon-wide counters (not per connection).
     pub counters: Counters,
+    /// What the ends' times count from.
+    pub clock: Clock,
+}
+
+/// What [`EndEvidence::unix_secs`] counts from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The Unix epoch: shown as UTC dates.
+    #[default]
+    Unix,
+    /// The start of a simulation: shown as time since then.
+    SinceStart,
 }
 
 /// One configured child and its SAs now.
@@ -48,12 +60,16 @@ pub struct ChildEvidence {
     pub installed: bool,
     /// How old an SA of it was when the peer last rekeyed it.
     pub peer_rekeyed_at: Option<Duration>,
+    /// The age before which tern now rekeys it itself, having seen the peer
+    /// delete its SAs at about one age and create them again (`adapt`).
+    pub adapted_rekey_before: Option<Duration>,
 }
 
 /// One SA's end.
 #[derive(Clone, Debug)]
 pub struct EndEvidence {
-    /// When, in seconds since the Unix epoch.
+    /// When, in seconds since the Unix epoch (or since the start of a
+    /// simulation: [`Evidence::clock`]).
     pub unix_secs: u64,
     /// The CHILD SA's name; `None` for the IKE SA.
     pub child: Option<String>,
@@ -218,6 +234,26 @@ fn ends_of<'a>(
         .filter(move |x| x.child.is_none() == ike && kinds.contains(&x.kind))
 }
 
+/// A moment as the evidence counts time: a UTC date, or time since the start
+/// of a simulation.
+fn at(e: &Evidence, secs: u64) -> String {
+    match e.clock {
+        Clock::Unix => when(secs),
+        Clock::SinceStart => format!("+{}", elapsed(secs)),
+    }
+}
+
+/// 42s, 1h3m20s, 7d0h0m.
+fn elapsed(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, _) => format!("{h}h{m}m{s}s"),
+        _ => format!("{d}d{h}h{m}m"),
+    }
+}
+
 fn when(unix_secs: u64) -> String {
     let t = unix_secs % 86_400;
     let days = unix_secs / 86_400;
@@ -243,10 +279,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn quote(x: &EndEvidence) -> String {
+fn quote(e: &Evidence, x: &EndEvidence) -> String {
     format!(
         "{} {}{}: {} ({})",
-        when(x.unix_secs),
+        at(e, x.unix_secs),
         if x.child.is_some() {
             "CHILD SA"
         } else {
@@ -262,8 +298,8 @@ fn quote(x: &EndEvidence) -> String {
 }
 
 /// Counts and the last of `ends`: "3 times, last at T".
-fn summary(ends: &[&EndEvidence]) -> String {
-    let last = ends.last().map(|x| when(x.unix_secs)).unwrap_or_default();
+fn summary(e: &Evidence, ends: &[&EndEvidence]) -> String {
+    let last = ends.last().map(|x| at(e, x.unix_secs)).unwrap_or_default();
     match ends.len() {
         1 => format!("at {last}"),
         n => format!("{n} times, last at {last}"),
@@ -284,7 +320,13 @@ fn verdict(
         connection: e.connection.clone(),
         child: child.map(str::to_string),
         what,
-        evidence: ends.iter().rev().take(3).rev().map(|x| quote(x)).collect(),
+        evidence: ends
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(|x| quote(e, x))
+            .collect(),
         setting,
         fix,
     }
@@ -302,7 +344,7 @@ fn never_up(e: &Evidence, out: &mut Vec<Verdict>) {
             None,
             format!(
                 "connection {c}: the peer never answered IKE_SA_INIT ({}): it is down, or UDP 500/4500 is filtered on the path.",
-                summary(&unanswered)
+                summary(e, &unanswered)
             ),
             &unanswered,
             Some("remote_addrs"),
@@ -317,7 +359,7 @@ fn never_up(e: &Evidence, out: &mut Vec<Verdict>) {
             None,
             format!(
                 "connection {c}: the peer answered IKE_SA_INIT but never IKE_AUTH ({}): large IKE messages are lost on the path (IP fragments dropped, MTU).",
-                summary(&auth_unanswered)
+                summary(e, &auth_unanswered)
             ),
             &auth_unanswered,
             Some("fragmentation.size_ipv4"),
@@ -334,7 +376,7 @@ fn never_up(e: &Evidence, out: &mut Vec<Verdict>) {
             e,
             VerdictKind::AuthFailed,
             None,
-            format!("connection {c}: authentication failed ({}).", summary(&auth)),
+            format!("connection {c}: authentication failed ({}).", summary(e, &auth)),
             &auth,
             Some("psk"),
             "check that both sides use the same PSK (psk / psk_file), that local_id matches the peer's remote id and remote_id the peer's identity, and for certificates the CA (cacerts), validity and CRLs named in the evidence".into(),
@@ -348,7 +390,7 @@ fn never_up(e: &Evidence, out: &mut Vec<Verdict>) {
             None,
             format!(
                 "connection {c}: no IKE proposal in common with the peer ({}).",
-                summary(&no_ike)
+                summary(e, &no_ike)
             ),
             &no_ike,
             Some("proposals"),
@@ -372,7 +414,7 @@ fn dead_peer(e: &Evidence, out: &mut Vec<Verdict>) {
         format!(
             "connection {}: the peer stopped answering an established IKE SA (dead peer, {}){}.",
             e.connection,
-            summary(&dead),
+            summary(e, &dead),
             if e.ike_up {
                 "; it is up again now"
             } else {
@@ -410,7 +452,7 @@ fn child_refusals(e: &Evidence, out: &mut Vec<Verdict>) {
                     format!(
                         "connection {}, child {name}: its rekey was refused ({}): PFS is wanted by the peer only; the child comes up in IKE_AUTH (which makes no key exchange) but every CREATE_CHILD_SA without a key exchange is refused.",
                         e.connection,
-                        summary(&no_proposal)
+                        summary(e, &no_proposal)
                     ),
                     format!(
                         "add the peer's PFS group to child {name}'s esp_proposals, e.g. \"{}\", or remove the group from the peer's ESP proposals",
@@ -423,7 +465,7 @@ fn child_refusals(e: &Evidence, out: &mut Vec<Verdict>) {
                     format!(
                         "connection {}, child {name}: its rekey was refused ({}): PFS ({groups}) is wanted by tern only; the child comes up in IKE_AUTH (which makes no key exchange) but the peer refuses every CREATE_CHILD_SA with {groups}.",
                         e.connection,
-                        summary(&no_proposal)
+                        summary(e, &no_proposal)
                     ),
                     format!(
                         "add {groups} to the peer's ESP proposals (strongSwan: esp_proposals = aes128gcm16-{}), or drop it from child {name}'s esp_proposals",
@@ -448,7 +490,7 @@ fn child_refusals(e: &Evidence, out: &mut Vec<Verdict>) {
                 format!(
                     "connection {}, child {name}: no ESP proposal in common with the peer ({}).",
                     e.connection,
-                    summary(&no_proposal)
+                    summary(e, &no_proposal)
                 ),
                 &no_proposal,
                 Some("esp_proposals"),
@@ -467,7 +509,7 @@ fn child_refusals(e: &Evidence, out: &mut Vec<Verdict>) {
                 format!(
                     "connection {}, child {name}: the traffic selectors were refused (TS_UNACCEPTABLE, {}).",
                     e.connection,
-                    summary(&ts)
+                    summary(e, &ts)
                 ),
                 &ts,
                 Some("local_ts"),
@@ -492,51 +534,62 @@ fn about(a: u64, b: u64) -> bool {
     a.abs_diff(b) <= (a.max(b) / 10).max(2)
 }
 
-/// The peer deletes an SA line at regular intervals instead of rekeying it:
-/// its rekeying is off, or its life_time equals its rekey_time.
+/// The peer lets an SA line expire instead of rekeying it (its rekeying is off,
+/// or its life_time equals its rekey_time). For a child, the engine's adaptive
+/// rekeying saw it (the peer deleted the only SA and created it again, twice at
+/// about one age); for the IKE SA, or with rekey_adapt off, the history shows
+/// the peer's DELETEs at regular intervals, with no collisions about that could
+/// have made them.
 fn peer_lets_expire(e: &Evidence, out: &mut Vec<Verdict>) {
-    let mut lines: Vec<(Option<&str>, Option<&Lifetime>)> = vec![(None, e.ike.as_ref())];
-    lines.extend(
-        e.children
-            .iter()
-            .map(|c| (Some(c.name.as_str()), c.lifetime.as_ref())),
-    );
-    for (child, ours) in lines {
+    let mut lines: Vec<(Option<&str>, Option<&Lifetime>, Option<Duration>)> =
+        vec![(None, e.ike.as_ref(), None)];
+    lines.extend(e.children.iter().map(|c| {
+        (
+            Some(c.name.as_str()),
+            c.lifetime.as_ref(),
+            c.adapted_rekey_before,
+        )
+    }));
+    for (child, ours, adapted) in lines {
         let deleted: Vec<&EndEvidence> = e
             .ends
             .iter()
             .filter(|x| x.child.as_deref() == child && x.was_up && x.kind == EndKind::DeletedByPeer)
             .collect();
-        let gaps: Vec<u64> = deleted
-            .windows(2)
-            .map(|w| w[1].unix_secs.saturating_sub(w[0].unix_secs))
-            .collect();
-        let Some(&life) = gaps.iter().min() else {
-            continue;
+        let life = match adapted {
+            // adapt rekeys a tenth before the age it saw.
+            Some(before) => ((before * 10 / 9).as_millis() as u64 + 500) / 1000,
+            None => match regular_gap(&deleted) {
+                Some(gap) if e.counters.child_rekey_collisions == 0 || child.is_none() => gap,
+                _ => continue,
+            },
         };
-        if life < 5 || !gaps.iter().all(|&g| about(g, life)) {
-            continue;
-        }
         let line = match child {
             Some(c) => format!("connection {}, child {c}", e.connection),
             None => format!("connection {}, IKE SA", e.connection),
         };
         let rekey_below = life * 8 / 10;
         let ours_text = ours
-            .map(|l| format!(", our rekey_time is {} s", l.rekey_time.as_secs()))
+            .map(|l| format!("; our rekey_time is {} s", l.rekey_time.as_secs()))
             .unwrap_or_default();
-        let adapted = if e.counters.rekeys_adapted > 0 {
-            " tern noticed and now rekeys it itself before that age (rekeys_adapted), so the tunnel no longer drops; the fix below makes that unnecessary."
+        let adapted_text = match adapted {
+            Some(before) => format!(
+                " tern noticed and now rekeys it itself before {} s, so the tunnel no longer drops at each end; the fix below makes that unnecessary.",
+                before.as_secs()
+            ),
+            None => String::new(),
+        };
+        let count = if deleted.is_empty() {
+            String::new()
         } else {
-            ""
+            format!(" (deleted {} times in the recent history)", deleted.len())
         };
         out.push(verdict(
             e,
             VerdictKind::PeerLetsSasExpire,
             child,
             format!(
-                "{line}: the peer lets its SAs expire instead of rekeying them: it deleted them {} times, every {life} s{ours_text}, and set up new ones (rekeying off on its side, or its life_time equal to its rekey_time).{adapted}",
-                deleted.len()
+                "{line}: the peer lets its SAs expire instead of rekeying them: it deletes each at about {life} s and sets up a new one{count}{ours_text} (rekeying off on its side, or its life_time equal to its rekey_time).{adapted_text}"
             ),
             &deleted,
             Some("rekey_time"),
@@ -545,6 +598,20 @@ fn peer_lets_expire(e: &Evidence, out: &mut Vec<Verdict>) {
             ),
         ));
     }
+}
+
+/// The one interval at which `ends` came, if there are three or more of them
+/// and all their intervals are about the same.
+fn regular_gap(ends: &[&EndEvidence]) -> Option<u64> {
+    if ends.len() < 3 {
+        return None;
+    }
+    let gaps: Vec<u64> = ends
+        .windows(2)
+        .map(|w| w[1].unix_secs.saturating_sub(w[0].unix_secs))
+        .collect();
+    let life = *gaps.iter().min()?;
+    (life >= 5 && gaps.iter().all(|&g| about(g, life))).then_some(life)
 }
 
 fn hard_expiries(e: &Evidence, out: &mut Vec<Verdict>) {
@@ -608,7 +675,7 @@ fn hard_expiries(e: &Evidence, out: &mut Vec<Verdict>) {
             child,
             format!(
                 "{line}: an SA reached its hard life_time ({}): {why}.",
-                summary(&expired)
+                summary(e, &expired)
             ),
             &expired.iter().copied().chain(cause).collect::<Vec<_>>(),
             setting,
@@ -629,7 +696,7 @@ fn restarts(e: &Evidence, out: &mut Vec<Verdict>) {
         format!(
             "connection {}: the peer restarted and started over with INITIAL_CONTACT ({}); tern dropped the stale SAs.",
             e.connection,
-            summary(&restarts)
+            summary(e, &restarts)
         ),
         &restarts,
         None,
@@ -643,23 +710,33 @@ fn collisions(e: &Evidence, out: &mut Vec<Verdict>) {
         .iter()
         .filter(|x| x.kind == EndKind::CollisionLoser)
         .collect();
-    if lost.len() < COLLISIONS_RECURRING {
+    let c = &e.counters;
+    // Daemon-wide: a fourth of the rekeys or more meeting the peer's.
+    let counted = c.child_rekey_collisions >= COLLISIONS_RECURRING as u64
+        && c.child_rekey_collisions * 4 >= c.child_rekeys;
+    if lost.len() < COLLISIONS_RECURRING && !counted {
         return;
     }
-    out.push(verdict(
+    let mut found = verdict(
         e,
         VerdictKind::RecurringCollisions,
         lost.last().and_then(|x| x.child.as_deref()),
         format!(
-            "connection {}: both sides keep rekeying at the same moment ({} collisions in the recent history, last at {}); each is settled without loss, but the two sides' schedules coincide.",
+            "connection {}: both sides keep rekeying at the same moment ({} collision(s) in the recent history; {} of {} CHILD rekeys started here met the peer's); each is settled without loss, but the two sides' schedules coincide.",
             e.connection,
             lost.len(),
-            lost.last().map(|x| when(x.unix_secs)).unwrap_or_default()
+            c.child_rekey_collisions,
+            c.child_rekeys
         ),
         &lost,
         Some("rand_time"),
         "give rand_time a tenth of rekey_time here (the default), or set one on the peer (strongSwan: rand_time), so the two sides rekey at different moments".into(),
+    );
+    found.evidence.push(format!(
+        "child_rekey_collisions = {}, child_rekeys_initiated = {} (daemon-wide)",
+        c.child_rekey_collisions, c.child_rekeys
     ));
+    out.push(found);
 }
 
 fn peer_sooner(e: &Evidence, out: &mut Vec<Verdict>) {
@@ -676,7 +753,9 @@ fn peer_sooner(e: &Evidence, out: &mut Vec<Verdict>) {
         let (Some(ours), Some(at)) = (ours, at) else {
             continue;
         };
-        if ours.rekey_time.is_zero() || at >= ours.rekey_time.saturating_sub(ours.rand_time) {
+        // Sooner than our own jitter and a tenth more could explain.
+        let earliest = ours.rekey_time.saturating_sub(ours.rand_time);
+        if ours.rekey_time.is_zero() || at >= earliest - earliest / 10 {
             continue;
         }
         let line = match child {
@@ -723,6 +802,7 @@ mod tests {
             remote_ts: vec!["10.2.0.0/24".into()],
             installed: true,
             peer_rekeyed_at: None,
+            adapted_rekey_before: None,
         }
     }
 
@@ -736,6 +816,7 @@ mod tests {
             ike_peer_rekeyed_at: None,
             ends,
             counters: Counters::default(),
+            clock: Clock::Unix,
         }
     }
 
@@ -783,24 +864,51 @@ mod tests {
             .contains("after 2700 s, before our rekey_time of 3600 s"));
         assert!(d.healthy.is_some());
         assert_eq!(d.problems(), 0);
+        // Within our own jitter and a tenth: not worth a word.
+        let mut net = child("net", &[]);
+        net.peer_rekeyed_at = Some(secs(3000));
+        assert!(diagnose(&evidence(vec![net], vec![])).verdicts.is_empty());
     }
 
     #[test]
     fn a_peer_that_lets_sas_expire_gets_a_rekey_time_below_its_life() {
-        let ends = (1..=3)
+        // What adapt saw: the peer deletes at 600 s; tern rekeys before 540 s.
+        let mut net = child("net", &[]);
+        net.adapted_rekey_before = Some(secs(540));
+        let ends = (1..=2)
             .map(|i| end(i * 600, Some("net"), true, EndKind::DeletedByPeer))
             .collect();
-        let d = diagnose(&evidence(vec![child("net", &[])], ends));
+        let d = diagnose(&evidence(vec![net], ends));
         let v = only(&d);
         assert_eq!(v.kind, VerdictKind::PeerLetsSasExpire);
         assert_eq!(v.setting, Some("rekey_time"));
+        assert!(v.what.contains("deletes each at about 600 s"), "{}", v.what);
         assert!(
-            v.what.contains("deleted them 3 times, every 600 s"),
+            v.what.contains("now rekeys it itself before 540 s"),
             "{}",
             v.what
         );
         assert!(v.fix.contains("rekey_time = \"480s\""), "{}", v.fix);
+        assert_eq!(v.evidence.len(), 2);
         assert!(d.healthy.is_none());
+        // Without adapt, from the DELETEs alone: three at one interval.
+        let ends = (1..=3)
+            .map(|i| end(i * 600, Some("net"), true, EndKind::DeletedByPeer))
+            .collect();
+        let d = diagnose(&evidence(vec![child("net", &[])], ends));
+        assert_eq!(only(&d).kind, VerdictKind::PeerLetsSasExpire);
+    }
+
+    #[test]
+    fn deletions_with_collisions_about_are_no_lifetime() {
+        // The peer deletes the redundant SA of each collision it wins.
+        let ends: Vec<_> = (1..=3)
+            .map(|i| end(i * 3600, Some("net"), true, EndKind::DeletedByPeer))
+            .collect();
+        let mut e = evidence(vec![child("net", &[])], ends);
+        e.counters.child_rekey_collisions = 3;
+        e.counters.child_rekeys = 100;
+        assert!(diagnose(&e).verdicts.is_empty());
     }
 
     #[test]
@@ -945,11 +1053,22 @@ mod tests {
             (v.kind, v.setting),
             (VerdictKind::RecurringCollisions, Some("rand_time"))
         );
+        // Or counted: 72 of 132 rekeys collided (no jitter on either side).
+        let mut e = evidence(vec![child("net", &[])], vec![]);
+        (e.counters.child_rekey_collisions, e.counters.child_rekeys) = (72, 132);
+        assert_eq!(only(&diagnose(&e)).kind, VerdictKind::RecurringCollisions);
+        (e.counters.child_rekey_collisions, e.counters.child_rekeys) = (3, 132);
+        assert!(diagnose(&e).verdicts.is_empty(), "now and then is chance");
     }
 
     #[test]
     fn times_are_utc_dates() {
         assert_eq!(when(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(when(1_709_210_096), "2024-02-29 12:34:56 UTC");
+        let e = Evidence {
+            clock: Clock::SinceStart,
+            ..Evidence::default()
+        };
+        assert_eq!(at(&e, 3800), "+1h3m20s");
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 use tern_control::{ChildSaState, ConnEvidence, IkeSaState, LifetimeInfo, StatsInfo};
 use tern_engine::config::Lifetime;
-use tern_engine::verdict::{self, ChildEvidence, Counters, Diagnosis, EndEvidence, Evidence};
+use tern_engine::verdict::{
+    self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence,
+};
 use tern_engine::EndKind;
 
 /// Each connection's diagnosis, from ternd's answer at `now_ms` (Unix ms).
@@ -59,6 +61,10 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
                     .filter_map(|x| x.peer_rekeyed_at_secs)
                     .min()
                     .map(Duration::from_secs),
+                adapted_rekey_before: sas()
+                    .filter_map(|x| x.adapted_rekey_before_secs)
+                    .min()
+                    .map(Duration::from_secs),
             }
         })
         .collect();
@@ -97,6 +103,7 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
             retransmits_sent: x.retransmits_sent,
             dead_peers: x.dead_peers,
         },
+        clock: Clock::Unix,
     }
 }
 

@@ -483,6 +483,7 @@ mod tests {
                 expires_in_secs: Some(3948),
                 last_use_secs: Some(3),
                 peer_rekeyed_at_secs: None,
+                adapted_rekey_before_secs: None,
             }],
         }
     }
