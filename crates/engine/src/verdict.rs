@@ -628,16 +628,12 @@ fn hard_expiries(e: &Evidence, out: &mut Vec<Verdict>) {
         }
         // The cause: the failure of this line that came last before the expiry.
         let last = expired.last().expect("not empty");
-        let cause = e
-            .ends
-            .iter()
-            .filter(|x| {
-                x.child.as_deref() == child
-                    && !x.was_up
-                    && x.unix_secs <= last.unix_secs
-                    && x.kind != EndKind::HardExpiry
-            })
-            .next_back();
+        let cause = e.ends.iter().rfind(|x| {
+            x.child.as_deref() == child
+                && !x.was_up
+                && x.unix_secs <= last.unix_secs
+                && x.kind != EndKind::HardExpiry
+        });
         let line = match child {
             Some(c) => format!("connection {}, child {c}", e.connection),
             None => format!("connection {}, IKE SA", e.connection),

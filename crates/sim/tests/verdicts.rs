@@ -121,3 +121,22 @@ fn pfs_wanted_by_us_only_is_named_with_the_group() {
         f.message
     );
 }
+
+/// The peer's child asks for PFS (x25519), ours offers none, and the peer
+/// rekeys first: tern refuses each rekey (and reauthenticates instead); the
+/// verdict says PFS is wanted by the peer only and names esp_proposals.
+#[test]
+fn pfs_wanted_by_the_peer_only_is_named_when_the_peer_rekeys() {
+    let pfs = "esp_proposals = [\"aes128gcm16-x25519\"]\n";
+    let local = side(true, &Lifetimes::default(), &Lifetimes::default(), "");
+    let peer = side(false, &Lifetimes::default(), &Lifetimes::rekey("10m"), "") + pfs;
+    let report = run(&scenario("1h", 6, &local, &peer, ""));
+    let f = problem(&report, "one_sided_pfs");
+    assert_eq!(f.setting, Some("esp_proposals"));
+    assert!(
+        f.message.contains("PFS is wanted by the peer only"),
+        "{}",
+        f.message
+    );
+    assert!(f.fix.contains("\"aes128gcm16-x25519\""), "{}", f.fix);
+}
