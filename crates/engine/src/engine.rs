@@ -1141,14 +1141,15 @@ impl Ctx {
                 sa.end_cause = Some(EndCause::Unanswered);
                 // IKE_SA_INIT answered and IKE_AUTH not: the path loses what
                 // is large, not everything.
-                let kind = match request.purpose {
-                    Purpose::IkeAuth => EndKind::AuthUnanswered,
-                    _ => EndKind::Unanswered,
+                let (kind, why) = match request.purpose {
+                    Purpose::IkeAuth => (
+                        EndKind::AuthUnanswered,
+                        "IKE_SA_INIT was answered, so large messages are lost on the path \
+                         (IP fragments, MTU)",
+                    ),
+                    _ => (EndKind::Unanswered, "peer unreachable or not running IKE"),
                 };
-                return Next::Destroy(EndReason::new(
-                    kind,
-                    format!("{unanswered}: peer unreachable or not running IKE"),
-                ));
+                return Next::Destroy(EndReason::new(kind, format!("{unanswered}: {why}")));
             }
             self.stats.dead_peers += 1;
             sa.end_cause = Some(EndCause::PeerDead);

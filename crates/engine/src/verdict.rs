@@ -362,8 +362,8 @@ fn never_up(e: &Evidence, out: &mut Vec<Verdict>) {
                 summary(e, &auth_unanswered)
             ),
             &auth_unanswered,
-            Some("fragmentation.size_ipv4"),
-            "keep IKE fragmentation on ([fragmentation] enabled = true, the default) on both sides and lower [fragmentation] size_ipv4 to the path's MTU, e.g. 1280; check that the path passes UDP 4500 and IP fragments (certificates make IKE_AUTH large)".into(),
+            Some("fragmentation.enabled"),
+            "keep IKE fragmentation on at both ends (here [fragmentation] enabled = true, the default; strongSwan: fragmentation = yes) so IKE_AUTH goes in pieces the path carries, and check that the path passes UDP 4500 (certificates make IKE_AUTH large)".into(),
         ));
     }
     let auth: Vec<_> = e
@@ -718,20 +718,28 @@ fn collisions(e: &Evidence, out: &mut Vec<Verdict>) {
         VerdictKind::RecurringCollisions,
         lost.last().and_then(|x| x.child.as_deref()),
         format!(
-            "connection {}: both sides keep rekeying at the same moment ({} collision(s) in the recent history; {} of {} CHILD rekeys started here met the peer's); each is settled without loss, but the two sides' schedules coincide.",
+            "connection {}: both sides keep rekeying at the same moment ({} collision(s) in the recent history{}); each is settled without loss, but the two sides' schedules coincide.",
             e.connection,
             lost.len(),
-            c.child_rekey_collisions,
-            c.child_rekeys
+            if counted {
+                format!(
+                    "; {} of {} CHILD rekeys started here met the peer's",
+                    c.child_rekey_collisions, c.child_rekeys
+                )
+            } else {
+                String::new()
+            }
         ),
         &lost,
         Some("rand_time"),
         "give rand_time a tenth of rekey_time here (the default), or set one on the peer (strongSwan: rand_time), so the two sides rekey at different moments".into(),
     );
-    found.evidence.push(format!(
-        "child_rekey_collisions = {}, child_rekeys_initiated = {} (daemon-wide)",
-        c.child_rekey_collisions, c.child_rekeys
-    ));
+    if counted {
+        found.evidence.push(format!(
+            "child_rekey_collisions = {}, child_rekeys_initiated = {} (daemon-wide)",
+            c.child_rekey_collisions, c.child_rekeys
+        ));
+    }
     out.push(found);
 }
 
@@ -1006,7 +1014,7 @@ mod tests {
                 EndKind::AuthUnanswered,
                 false,
                 VerdictKind::AuthUnanswered,
-                "fragmentation.size_ipv4",
+                "fragmentation.enabled",
             ),
             (EndKind::AuthFailed, false, VerdictKind::AuthFailed, "psk"),
             (
