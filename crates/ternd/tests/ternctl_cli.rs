@@ -440,13 +440,23 @@ fn requests_in_protocol_version_1_still_work_and_new_commands_need_2() {
             .contains("needs protocol version 2"),
         "{old}"
     );
-    let future = ask("{\"version\":3,\"command\":{\"type\":\"version\"}}\n");
+    // diagnose came with version 3.
+    let early = ask("{\"version\":2,\"command\":{\"type\":\"diagnose\"}}\n");
+    assert!(
+        early["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs protocol version 3"),
+        "{early}"
+    );
+    // The next version is the future (it was 3 until diagnose).
+    let future = ask("{\"version\":4,\"command\":{\"type\":\"version\"}}\n");
     assert_eq!(future["status"], "error");
     assert!(
         future["message"]
             .as_str()
             .unwrap()
-            .contains("protocol version 3 is not supported"),
+            .contains("protocol version 4 is not supported"),
         "{future}"
     );
 }
