@@ -42,6 +42,18 @@ scenario_diagnose-strongswan-pfs() {
     grep -qF 'x25519' "$R/finding.json" || fail "the fix names no group: $(cat "$R/finding.json")"
 }
 
+# The same mismatch, with ternd rekeying first (CHILD rekey_time 15 s, strongSwan
+# 1 h): strongSwan refuses ternd's rekey without a key exchange.
+scenario_diagnose-strongswan-pfs-tern-rekeys() {
+    load_demo_psk
+    start_ternd moon --config "$(tern_conf child=$'rekey_time = 15\nlife_time = 30\nrand_time = 2')"
+    start_charon sun "$PSK" "" "aes128gcm16-x25519"
+    tern_initiate
+    rekey_tunnel_ready
+    expect_within 40 "ternctl diagnose to name PFS wanted by one side" tern_finding one_sided_pfs
+    expect_finding one_sided_pfs esp_proposals "PFS is wanted by the peer only"
+}
+
 # strongSwan with CHILD rekeying off and a 12 s life (as strongswan-rekey-off): it
 # lets each CHILD SA expire and makes a new one; after two, ternd rekeys first.
 # diagnose must say the peer lets its SAs expire and name rekey_time, below 12 s.
