@@ -68,3 +68,19 @@ scenario_diagnose-strongswan-rekey-off() {
     [[ -n $suggested ]] || fail "no rekey_time value suggested: $(jq -r .fix "$R/finding.json")"
     ((suggested < 12)) || fail "suggested rekey_time $suggested s is not below strongSwan's 12 s life"
 }
+
+# No IKE proposal in common: ternd offers AES-GCM with X25519 only, strongSwan
+# AES-CBC with MODP-2048 only. ternctl initiate fails; diagnose must say so and
+# name proposals, listing ours.
+scenario_diagnose-no-proposal() {
+    load_demo_psk
+    start_ternd moon --config "$(tern_conf)"
+    start_charon sun "$PSK" "aes256-sha256-modp2048" "aes256-sha256"
+    local out rc
+    out=$(timeout 60 "$TERNCTL" --socket "$R/moon-ternd/ternd.sock" initiate demo --timeout 20 2>&1)
+    rc=$?
+    step "ternctl initiate demo (no common proposal) -> exit $rc: $out"
+    ((rc != 0)) || fail "ternctl initiate succeeded although no proposal is common"
+    expect_within 5 "ternctl diagnose to name no proposal in common" tern_finding no_proposal
+    expect_finding no_proposal proposals "ours are [aes128gcm16-prfsha256-x25519]"
+}
