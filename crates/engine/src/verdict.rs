@@ -80,15 +80,16 @@ pub struct EndEvidence {
     pub cause: String,
 }
 
-/// Daemon-wide counters the engine keeps.
+/// Daemon-wide counters the engine keeps (`ternctl stats`).
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
+    /// Lines tern rekeys before the age the peer let them expire at.
     pub rekeys_adapted: u64,
+    /// Reauthentications instead of a CHILD rekey refused for one-sided PFS.
     pub pfs_reauths: u64,
+    /// Our CHILD rekeys that met the peer's, and all we started.
     pub child_rekey_collisions: u64,
-    pub child_rekeys: u64,
-    pub retransmits_sent: u64,
-    pub dead_peers: u64,
+    pub child_rekeys_initiated: u64,
 }
 
 /// The kinds of findings. The names (`code`) are part of ternctl's JSON.
@@ -473,6 +474,12 @@ fn child_refusals(e: &Evidence, out: &mut Vec<Verdict>) {
                     ),
                 )
             };
+            let what = match e.counters.pfs_reauths {
+                0 => what,
+                n => format!(
+                    "{what} tern reauthenticated instead ({n} time(s), daemon-wide: IKE_AUTH's CHILD SA needs no key exchange), so the tunnel did not drop; the fix below makes that unnecessary."
+                ),
+            };
             out.push(verdict(
                 e,
                 VerdictKind::OneSidedPfs,
@@ -709,7 +716,7 @@ fn collisions(e: &Evidence, out: &mut Vec<Verdict>) {
     let c = &e.counters;
     // Daemon-wide: a fourth of the rekeys or more meeting the peer's.
     let counted = c.child_rekey_collisions >= COLLISIONS_RECURRING as u64
-        && c.child_rekey_collisions * 4 >= c.child_rekeys;
+        && c.child_rekey_collisions * 4 >= c.child_rekeys_initiated;
     if lost.len() < COLLISIONS_RECURRING && !counted {
         return;
     }
@@ -724,7 +731,7 @@ fn collisions(e: &Evidence, out: &mut Vec<Verdict>) {
             if counted {
                 format!(
                     "; {} of {} CHILD rekeys started here met the peer's",
-                    c.child_rekey_collisions, c.child_rekeys
+                    c.child_rekey_collisions, c.child_rekeys_initiated
                 )
             } else {
                 String::new()
@@ -737,7 +744,7 @@ fn collisions(e: &Evidence, out: &mut Vec<Verdict>) {
     if counted {
         found.evidence.push(format!(
             "child_rekey_collisions = {}, child_rekeys_initiated = {} (daemon-wide)",
-            c.child_rekey_collisions, c.child_rekeys
+            c.child_rekey_collisions, c.child_rekeys_initiated
         ));
     }
     out.push(found);
@@ -911,7 +918,7 @@ mod tests {
             .collect();
         let mut e = evidence(vec![child("net", &[])], ends);
         e.counters.child_rekey_collisions = 3;
-        e.counters.child_rekeys = 100;
+        e.counters.child_rekeys_initiated = 100;
         assert!(diagnose(&e).verdicts.is_empty());
     }
 
@@ -940,9 +947,17 @@ mod tests {
             v.what
         );
         assert!(v.fix.contains("esp_proposals"), "{}", v.fix);
-        // The peer asks for it, ours has none.
-        let d = diagnose(&evidence(vec![child("net", &[])], ends));
+        assert!(!v.what.contains("reauthenticated"), "{}", v.what);
+        // The peer asks for it, ours has none; tern reauthenticated instead.
+        let mut e = evidence(vec![child("net", &[])], ends);
+        e.counters.pfs_reauths = 2;
+        let d = diagnose(&e);
         let v = only(&d);
+        assert!(
+            v.what.contains("tern reauthenticated instead (2 time(s)"),
+            "{}",
+            v.what
+        );
         assert_eq!(v.kind, VerdictKind::OneSidedPfs);
         assert!(
             v.what.contains("PFS is wanted by the peer only"),
@@ -1059,9 +1074,15 @@ mod tests {
         );
         // Or counted: 72 of 132 rekeys collided (no jitter on either side).
         let mut e = evidence(vec![child("net", &[])], vec![]);
-        (e.counters.child_rekey_collisions, e.counters.child_rekeys) = (72, 132);
+        (
+            e.counters.child_rekey_collisions,
+            e.counters.child_rekeys_initiated,
+        ) = (72, 132);
         assert_eq!(only(&diagnose(&e)).kind, VerdictKind::RecurringCollisions);
-        (e.counters.child_rekey_collisions, e.counters.child_rekeys) = (3, 132);
+        (
+            e.counters.child_rekey_collisions,
+            e.counters.child_rekeys_initiated,
+        ) = (3, 132);
         assert!(diagnose(&e).verdicts.is_empty(), "now and then is chance");
     }
 

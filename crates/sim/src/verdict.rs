@@ -122,9 +122,7 @@ fn evidence(
             rekeys_adapted: stats.rekeys_adapted,
             pfs_reauths: stats.pfs_reauths,
             child_rekey_collisions: stats.child_rekey_collisions,
-            child_rekeys: stats.child_rekeys_initiated,
-            retransmits_sent: stats.retransmits_sent,
-            dead_peers: stats.dead_peers,
+            child_rekeys_initiated: stats.child_rekeys_initiated,
         },
         clock: Clock::SinceStart,
     }

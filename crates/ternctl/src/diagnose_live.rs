@@ -99,9 +99,7 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
             rekeys_adapted: x.rekeys_adapted,
             pfs_reauths: x.pfs_reauths,
             child_rekey_collisions: x.child_rekey_collisions,
-            child_rekeys: x.child_rekeys,
-            retransmits_sent: x.retransmits_sent,
-            dead_peers: x.dead_peers,
+            child_rekeys_initiated: x.child_rekeys_initiated,
         },
         clock: Clock::Unix,
     }
