@@ -60,6 +60,9 @@ scenario_dpd-clear() {
     expect "ternctl list-sas is still empty 3 s later" tern_has_no_sa "$R/moon-ternd"
     grep -q 'restarting connection' "$W/moon-ternd.log" && fail "ternd restarted the connection although dpd_action = clear"
     expect_ternd_alive
+    # ternctl diagnose says the peer died (diagnose.sh).
+    expect_within 5 "ternctl diagnose to name the dead peer" tern_finding dead_peer
+    expect_finding dead_peer dpd_action "stopped answering"
 }
 
 # dpd_action = restart: ternd finds the peer dead, clears, and keeps initiating until

@@ -1,8 +1,8 @@
 //! Configured connections as ternctl shows them (`list-conns`), in file syntax.
 
-use tern_control::{ChildConnInfo, ConnInfo};
+use tern_control::{ChildConnInfo, ConnInfo, LifetimeInfo};
 use tern_engine::config::{
-    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Mode, StartAction,
+    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Lifetime, Mode, StartAction,
 };
 
 use crate::{
@@ -24,7 +24,38 @@ pub fn conn_info(conn: &Connection) -> ConnInfo {
         ike_proposals: conn.ike_proposals.iter().map(format_ike_proposal).collect(),
         children: conn.children.iter().map(child_conn_info).collect(),
         dpd_delay: (!conn.dpd_delay.is_zero()).then(|| format_duration(conn.dpd_delay)),
+        ike_lifetime: Some(lifetime_info(&conn.lifetime)),
     }
+}
+
+fn lifetime_info(l: &Lifetime) -> LifetimeInfo {
+    LifetimeInfo {
+        rekey_time_secs: l.rekey_time.as_secs(),
+        life_time_secs: l.life_time.as_secs(),
+        rand_time_secs: l.rand_time.as_secs(),
+    }
+}
+
+/// The key exchanges every ESP proposal of `child` asks for, in the file's
+/// words; none when one proposal asks for none (the child does not require PFS).
+fn pfs_groups(child: &ChildConfig) -> Vec<String> {
+    if child
+        .esp_proposals
+        .iter()
+        .any(|p| p.key_exchange.is_empty())
+    {
+        return Vec::new();
+    }
+    let mut groups: Vec<String> = Vec::new();
+    for p in &child.esp_proposals {
+        for &k in &p.key_exchange {
+            let word = crate::proposal::key_exchange_word(k);
+            if !groups.contains(&word) {
+                groups.push(word);
+            }
+        }
+    }
+    groups
 }
 
 fn child_conn_info(child: &ChildConfig) -> ChildConnInfo {
@@ -43,6 +74,8 @@ fn child_conn_info(child: &ChildConfig) -> ChildConnInfo {
         close_action: format_close_action(child.close_action).to_string(),
         // Known to the running engine, not the file: ternd fills it in.
         trapped: false,
+        lifetime: Some(lifetime_info(&child.lifetime)),
+        pfs_groups: pfs_groups(child),
     }
 }
 

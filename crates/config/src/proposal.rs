@@ -269,6 +269,11 @@ fn keyword_of(k: Keyword) -> String {
         .expect("every value has a keyword")
 }
 
+/// A key exchange method as the file names it (`x25519`, `modp2048`).
+pub fn key_exchange_word(k: KeyExchange) -> String {
+    keyword_of(Keyword::KeyExchange(k))
+}
+
 /// An IKE proposal in the syntax [`parse_ike_proposal`] reads.
 pub fn format_ike_proposal(p: &IkeProposal) -> String {
     let mut words: Vec<String> = p

@@ -13,8 +13,8 @@ pub use client::{Client, ClientError};
 pub use framing::{decode_line, encode_line, read_line, write_line, MAX_LINE_BYTES};
 pub use types::*;
 
-/// Newest version of the request format. Version 2 added `watch` and `stats`,
-/// version 3 `list-leases`; a
+/// Newest version of the request format. Version 2 added `watch` and `stats`, 3
+/// `list-leases` and `diagnose`; a
 /// request carries the oldest version that has its command (see
 /// [`Command::since_version`]), and the daemon accepts every version from
 /// [`MIN_PROTOCOL_VERSION`] to this one.

@@ -60,6 +60,12 @@ pub enum Command {
     Stats,
     /// The virtual IPs leased from address pools. Protocol version 3.
     ListLeases,
+    /// What ternd knows about each connection (or one) for `ternctl diagnose`:
+    /// its configuration, SAs, recent ends and the counters. Protocol version 3.
+    Diagnose {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connection: Option<String>,
+    },
 }
 
 impl Command {
@@ -68,6 +74,7 @@ impl Command {
         match self {
             Command::Watch { .. } | Command::Stats | Command::RekeyIke { .. } => 2,
             Command::ListLeases => 3,
+            Command::Diagnose { .. } => 3,
             _ => 1,
         }
     }
@@ -127,6 +134,11 @@ pub enum ResponseBody {
     Leases {
         leases: Vec<LeaseInfo>,
     },
+    /// The evidence `ternctl diagnose` judges.
+    Diagnosis {
+        connections: Vec<ConnEvidence>,
+        stats: Box<StatsInfo>,
+    },
 }
 
 /// One virtual IP leased from an address pool.
@@ -138,6 +150,25 @@ pub struct LeaseInfo {
     pub identity: String,
     /// Whether an IKE SA holds it now; if not, it is kept for that identity.
     pub online: bool,
+}
+
+/// One connection as `diagnose` sees it: configured, now, and recently.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConnEvidence {
+    pub conn: ConnInfo,
+    /// Its IKE SAs now.
+    pub sas: Vec<IkeSaInfo>,
+    /// How its recent SAs ended, oldest first.
+    pub ends: Vec<SaEndInfo>,
+}
+
+/// An SA's configured lifetimes, in seconds.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifetimeInfo {
+    /// 0: rekeying off.
+    pub rekey_time_secs: u64,
+    pub life_time_secs: u64,
+    pub rand_time_secs: u64,
 }
 
 /// One line of the event stream that follows [`ResponseBody::Watching`].
@@ -444,6 +475,10 @@ pub struct ChildSaInfo {
     /// How old (seconds) an SA of this child was when the peer last rekeyed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_rekeyed_at_secs: Option<u64>,
+    /// The age (seconds) before which tern rekeys this child's SAs itself,
+    /// since it saw the peer let them expire at about that age; absent until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted_rekey_before_secs: Option<u64>,
 }
 
 /// One configured connection, in configuration-file syntax.
@@ -461,6 +496,9 @@ pub struct ConnInfo {
     /// Dead peer detection interval ("30s"); `None` when DPD is off.
     #[serde(default)]
     pub dpd_delay: Option<String>,
+    /// The IKE SA's lifetimes (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ike_lifetime: Option<LifetimeInfo>,
 }
 
 /// One configured CHILD SA template, in configuration-file syntax.
@@ -481,6 +519,13 @@ pub struct ChildConnInfo {
     /// Its trap is installed: its policies wait for traffic to bring it up.
     #[serde(default)]
     pub trapped: bool,
+    /// The CHILD SA's lifetimes (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<LifetimeInfo>,
+    /// The key exchanges (PFS) every ESP proposal asks for, in the
+    /// configuration's words (`x25519`); empty when one asks for none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pfs_groups: Vec<String>,
 }
 
 impl fmt::Display for IkeSaState {
@@ -567,6 +612,7 @@ mod tests {
                 expires_in_secs: None,
                 last_use_secs: Some(3),
                 peer_rekeyed_at_secs: Some(2700),
+                adapted_rekey_before_secs: None,
             }],
         }
     }
@@ -658,6 +704,10 @@ mod tests {
             Command::RekeyIke {
                 connection: "demo".into(),
             },
+            Command::Diagnose { connection: None },
+            Command::Diagnose {
+                connection: Some("demo".into()),
+            },
         ];
         for command in commands {
             let req = Request::new(command);
@@ -682,8 +732,15 @@ mod tests {
                 dpd_action: "restart".into(),
                 close_action: "none".into(),
                 trapped: false,
+                lifetime: Some(LifetimeInfo {
+                    rekey_time_secs: 3600,
+                    life_time_secs: 3960,
+                    rand_time_secs: 360,
+                }),
+                pfs_groups: vec!["x25519".into()],
             }],
             dpd_delay: Some("30s".into()),
+            ike_lifetime: None,
         };
         let bodies = [
             ResponseBody::Sas {
@@ -704,6 +761,14 @@ mod tests {
                         routine: false,
                     }],
                 }],
+            },
+            ResponseBody::Diagnosis {
+                connections: vec![ConnEvidence {
+                    conn: conn.clone(),
+                    sas: vec![sample_sa()],
+                    ends: vec![],
+                }],
+                stats: Box::default(),
             },
             ResponseBody::Conns { conns: vec![conn] },
             ResponseBody::Initiated {

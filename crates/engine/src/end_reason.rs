@@ -39,6 +39,9 @@ pub enum EndKind {
     DeadPeer,
     /// It never came up: the peer answered none of our transmissions.
     Unanswered,
+    /// It never came up: the peer answered IKE_SA_INIT but none of our IKE_AUTH
+    /// transmissions (large messages lost on the path: fragments, MTU).
+    AuthUnanswered,
     /// A half-open IKE SA of ours as responder, never completed by the peer.
     HalfOpenTimeout,
     /// Authentication failed, on either side.
@@ -77,6 +80,7 @@ impl EndKind {
             EndKind::HardExpiry => "hard_expiry",
             EndKind::DeadPeer => "dead_peer",
             EndKind::Unanswered => "unanswered",
+            EndKind::AuthUnanswered => "auth_unanswered",
             EndKind::HalfOpenTimeout => "half_open_timeout",
             EndKind::AuthFailed => "auth_failed",
             EndKind::NoProposal => "no_proposal",
@@ -91,7 +95,7 @@ impl EndKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [EndKind; 22] = [
+    pub const ALL: [EndKind; 23] = [
         EndKind::Rekeyed,
         EndKind::RekeyedWithoutPeerDelete,
         EndKind::Reauthenticated,
@@ -104,6 +108,7 @@ impl EndKind {
         EndKind::HardExpiry,
         EndKind::DeadPeer,
         EndKind::Unanswered,
+        EndKind::AuthUnanswered,
         EndKind::HalfOpenTimeout,
         EndKind::AuthFailed,
         EndKind::NoProposal,

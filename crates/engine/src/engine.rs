@@ -1151,10 +1151,17 @@ impl Ctx {
             );
             if sa.established_at.is_none() {
                 sa.end_cause = Some(EndCause::Unanswered);
-                return Next::Destroy(EndReason::new(
-                    EndKind::Unanswered,
-                    format!("{unanswered}: peer unreachable or not running IKE"),
-                ));
+                // IKE_SA_INIT answered and IKE_AUTH not: the path loses what
+                // is large, not everything.
+                let (kind, why) = match request.purpose {
+                    Purpose::IkeAuth => (
+                        EndKind::AuthUnanswered,
+                        "IKE_SA_INIT was answered, so large messages are lost on the path \
+                         (IP fragments, MTU)",
+                    ),
+                    _ => (EndKind::Unanswered, "peer unreachable or not running IKE"),
+                };
+                return Next::Destroy(EndReason::new(kind, format!("{unanswered}: {why}")));
             }
             self.stats.dead_peers += 1;
             sa.end_cause = Some(EndCause::PeerDead);
@@ -1292,6 +1299,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
                     .map(|t| t.saturating_duration_since(now)),
                 expires_in: c.expire_at.map(|t| t.saturating_duration_since(now)),
                 peer_rekeyed_at: c.peer_rekeyed_at,
+                adapted_rekey_before: crate::adapt::rekey_before(sa, &c.name),
                 local_addr: sa.local.ip(),
                 remote_addr: sa.remote.ip(),
                 policies: crate::child_sa::policies(c, crate::children::endpoints(sa)),

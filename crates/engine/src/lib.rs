@@ -55,6 +55,7 @@ mod stats;
 mod timers;
 mod trap;
 mod ts;
+pub mod verdict;
 
 pub use end_reason::{EndKind, EndReason};
 pub use engine::{Command, CommandAccepted, Engine, ReloadReport};

@@ -269,6 +269,9 @@ pub struct ChildSaInfo {
     /// How old an SA of this child was when the peer last rekeyed it (the
     /// peer's rhythm, where it differs from ours); none if it never has.
     pub peer_rekeyed_at: Option<Duration>,
+    /// The age before which tern rekeys this child's SAs itself, once it saw
+    /// the peer let them expire at about the same age (`adapt`); none until then.
+    pub adapted_rekey_before: Option<Duration>,
     /// For reading the kernel's counters: the inbound SA is `remote -> local`.
     pub local_addr: IpAddr,
     pub remote_addr: IpAddr,

@@ -13,6 +13,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Engine, Next};
 use crate::ike_sa::IkeSa;
 
@@ -72,6 +73,19 @@ impl Ctx {
         why: &str,
         by_us: bool,
     ) {
+        if !by_us {
+            // Our own refused rekey is in the history already (its failure);
+            // the peer's is not, and `diagnose` judges by the history.
+            self.child_failed(
+                now,
+                sa,
+                child,
+                EndReason::new(
+                    EndKind::NoProposal,
+                    format!("the peer's rekey of it was refused: {why}"),
+                ),
+            );
+        }
         let at = if by_us {
             now
         } else {

@@ -14,10 +14,12 @@
 mod host;
 mod report;
 mod scenario;
+mod verdict;
 mod world;
 
 pub use report::{Outage, Report, SideReport, TimelineEntry};
 pub use scenario::{
     load, parse, parse_duration, Action, NetworkSettings, Scenario, ScheduledEvent, Side,
 };
+pub use verdict::{ConnVerdict, VerdictFinding};
 pub use world::{run, run_keeping};

@@ -30,6 +30,8 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
     /// How many timeline entries were left out.
     pub timeline_omitted: u64,
+    /// The local side judged at the end as `ternctl diagnose` judges ternd.
+    pub verdict: Vec<crate::verdict::ConnVerdict>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -169,6 +171,23 @@ impl fmt::Display for Report {
             }
             if self.timeline_omitted > 0 {
                 writeln!(f, "  ... and {} more", self.timeline_omitted)?;
+            }
+        }
+        if !self.verdict.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "verdict (local, as ternctl diagnose):")?;
+            for c in &self.verdict {
+                match &c.summary {
+                    Some(line) => writeln!(f, "  {}: {line}", c.connection)?,
+                    None => writeln!(f, "  {}: problems", c.connection)?,
+                }
+                for finding in &c.findings {
+                    write!(f, "    {}", finding.message)?;
+                    if !finding.fix.is_empty() {
+                        write!(f, " Fix: {}", finding.fix)?;
+                    }
+                    writeln!(f)?;
+                }
             }
         }
         Ok(())

@@ -168,6 +168,12 @@ impl World {
         report.seed = self.seed;
         report.timeline = self.timeline;
         report.timeline_omitted = self.timeline_omitted;
+        report.verdict = crate::verdict::judge(
+            &self.hosts[0].engine,
+            self.hosts[0].engine.stats(),
+            self.start,
+            self.now,
+        );
         Ok(report)
     }
 

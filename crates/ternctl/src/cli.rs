@@ -131,14 +131,18 @@ pub enum CliCommand {
         #[command(subcommand)]
         from: ImportFrom,
     },
-    /// Check a configuration file for settings that load but will hurt (a tunnel
-    /// that drops at every life_time, weak-only proposals, one-sided PFS, ...):
-    /// one sentence each, with the setting to change and a suggested value. Exit
-    /// status 1 if there are any, 2 if the file does not load. Does not need the
-    /// daemon.
+    /// Say why a connection's tunnel dropped or is in trouble, from what the
+    /// running ternd saw (its SAs' ends, the peer's rekey rhythm, what tern
+    /// adapted): one sentence per problem with the evidence and the setting to
+    /// change, or "healthy" with one line of evidence. Exit status 1 if there are
+    /// problems. With --config FILE, check a configuration file instead (no
+    /// daemon needed) for settings that load but will hurt; exit status 2 if the
+    /// file does not load.
     Diagnose {
-        /// The configuration file to check (the live diagnosis of a running ternd
-        /// is not built yet, so this is required).
+        /// Only this connection (default: every configured one).
+        #[arg(value_name = "CONN", conflicts_with = "config")]
+        connection: Option<String>,
+        /// The configuration file to check, without asking the daemon.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -188,11 +192,30 @@ mod tests {
         assert_eq!(
             cli.command,
             CliCommand::Diagnose {
+                connection: None,
                 config: Some(PathBuf::from("/tmp/t.toml"))
             }
         );
         let cli = Cli::try_parse_from(["ternctl", "diagnose"]).unwrap();
-        assert_eq!(cli.command, CliCommand::Diagnose { config: None });
+        assert_eq!(
+            cli.command,
+            CliCommand::Diagnose {
+                connection: None,
+                config: None
+            }
+        );
+        let cli = Cli::try_parse_from(["ternctl", "diagnose", "gw"]).unwrap();
+        assert_eq!(
+            cli.command,
+            CliCommand::Diagnose {
+                connection: Some("gw".into()),
+                config: None
+            }
+        );
+        assert!(
+            Cli::try_parse_from(["ternctl", "diagnose", "gw", "--config", "/tmp/t.toml"]).is_err(),
+            "a connection of a running ternd, or a file: not both"
+        );
     }
 
     #[test]

@@ -16,8 +16,6 @@ pub enum Outcome {
     },
     /// The file does not load: its errors, each with file:line:column.
     DoesNotLoad { origin: String, errors: Vec<String> },
-    /// The command was not given what it needs.
-    Usage(String),
 }
 
 /// Loads `path` with tern-config and lints what it holds.
@@ -36,12 +34,12 @@ pub fn config_file(path: &Path) -> Outcome {
 }
 
 impl Outcome {
-    /// 0 clean, 1 findings, 2 a file that does not load or a usage error.
+    /// 0 clean, 1 findings, 2 a file that does not load.
     pub fn exit_code(&self) -> u8 {
         match self {
             Outcome::Loaded { findings, .. } if findings.is_empty() => 0,
             Outcome::Loaded { .. } => 1,
-            Outcome::DoesNotLoad { .. } | Outcome::Usage(_) => 2,
+            Outcome::DoesNotLoad { .. } => 2,
         }
     }
 
@@ -65,7 +63,6 @@ impl Outcome {
                 text.push_str(&format!("{origin}: {} error(s)\n", errors.len()));
                 text
             }
-            Outcome::Usage(message) => format!("ternctl: {message}\n"),
         }
     }
 
@@ -100,7 +97,6 @@ impl Outcome {
                 "errors": errors,
                 "exit_status": code,
             })),
-            Outcome::Usage(message) => compact(&json!({ "error": message, "exit_status": code })),
         }
     }
 }

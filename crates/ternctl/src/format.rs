@@ -545,6 +545,7 @@ mod tests {
                 expires_in_secs: Some(3948),
                 last_use_secs: Some(3),
                 peer_rekeyed_at_secs: None,
+                adapted_rekey_before_secs: None,
             }],
         }
     }
@@ -848,8 +849,11 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
                 dpd_action: "restart".into(),
                 close_action: "none".into(),
                 trapped: false,
+                lifetime: None,
+                pfs_groups: vec![],
             }],
             dpd_delay: Some("30s".into()),
+            ike_lifetime: None,
         };
         let expected = "\
 demo: IKEv2

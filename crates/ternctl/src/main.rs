@@ -9,6 +9,7 @@
 mod cli;
 mod decode;
 mod diagnose;
+mod diagnose_live;
 mod format;
 mod generate;
 mod import;
@@ -69,7 +70,13 @@ fn main() -> ExitCode {
     match &cli.command {
         CliCommand::Decode { file } => return run_decode(file, cli.json),
         CliCommand::Simulate { file } => return run_simulate(file, cli.json),
-        CliCommand::Diagnose { config } => return run_diagnose(config.as_deref(), cli.json),
+        CliCommand::Diagnose {
+            config: Some(path), ..
+        } => return run_diagnose(path, cli.json),
+        CliCommand::Diagnose {
+            connection,
+            config: None,
+        } => return run_live_diagnose(&cli, connection.clone()),
         CliCommand::Watch { connection } => return run_watch(&cli, connection.clone()),
         CliCommand::Completions { shell } => {
             return print_bytes(&generate::completions(*shell));
@@ -236,16 +243,9 @@ fn run_import(from: &ImportFrom, as_json: bool) -> ExitCode {
 
 /// `ternctl diagnose --config FILE`: the lint's findings on stdout; 0 when there
 /// are none, 1 when there are, 2 when the file does not load (its errors on
-/// stderr) or no file was given.
-fn run_diagnose(config: Option<&std::path::Path>, as_json: bool) -> ExitCode {
-    let outcome = match config {
-        Some(path) => diagnose::config_file(path),
-        None => diagnose::Outcome::Usage(
-            "diagnosing a running ternd is not built yet; give the file to check with \
-             `ternctl diagnose --config FILE`"
-                .into(),
-        ),
-    };
+/// stderr).
+fn run_diagnose(path: &std::path::Path, as_json: bool) -> ExitCode {
+    let outcome = diagnose::config_file(path);
     let (stdout, stderr) = if as_json {
         (outcome.json_stdout(), outcome.json_stderr())
     } else {
@@ -254,6 +254,34 @@ fn run_diagnose(config: Option<&std::path::Path>, as_json: bool) -> ExitCode {
     print_stdout(&stdout);
     eprint!("{stderr}");
     ExitCode::from(outcome.exit_code())
+}
+
+/// `ternctl diagnose [CONN]`: asks ternd for its evidence and prints the
+/// verdicts; 0 when every connection is healthy, 1 when one has a problem (or
+/// ternd refused), 3 when ternd is unreachable.
+fn run_live_diagnose(cli: &Cli, connection: Option<String>) -> ExitCode {
+    let body = match call(cli, Command::Diagnose { connection }, QUICK_TIMEOUT) {
+        Ok(body) => body,
+        Err(failure) => return report_failure(&failure, cli.json),
+    };
+    let ResponseBody::Diagnosis { connections, stats } = body else {
+        return report_failure(
+            &Failure::Unexpected(format!(
+                "ternd answered diagnose with an unexpected response: {body:?}"
+            )),
+            cli.json,
+        );
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let diagnoses = diagnose_live::judge(&connections, &stats, now_ms);
+    print_stdout(&if cli.json {
+        diagnose_live::json(&diagnoses)
+    } else {
+        diagnose_live::text(&diagnoses)
+    });
+    ExitCode::from(diagnose_live::exit_code(&diagnoses))
 }
 
 /// `ternctl simulate`: the report to stdout; 1 if the scenario could not be run.

@@ -1,5 +1,6 @@
 //! `ternctl diagnose --config FILE` as a user runs it: the lint's findings on
-//! stdout, exit status 0 clean, 1 findings, 2 a file that does not load or no file.
+//! stdout, exit status 0 clean, 1 findings, 2 a file that does not load; and
+//! without a file, the live diagnosis's answer when no ternd runs.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -116,15 +117,21 @@ fn a_file_that_does_not_load_gives_its_errors_and_exit_2() {
 }
 
 #[test]
-fn diagnose_without_a_file_says_the_live_diagnosis_is_not_built() {
-    let (code, stdout, stderr) = ternctl(&["diagnose"]);
-    assert_eq!(code, 2);
+fn diagnose_without_a_file_asks_the_daemon_and_says_when_there_is_none() {
+    let socket =
+        std::env::temp_dir().join(format!("ternctl-diagnose-none-{}.sock", std::process::id()));
+    let socket = socket.to_str().unwrap();
+    let (code, stdout, stderr) = ternctl(&["--socket", socket, "diagnose"]);
+    assert_eq!(code, 3, "ternd unreachable: {stderr}");
     assert!(stdout.is_empty());
     assert!(
-        stderr.contains("diagnosing a running ternd is not built yet")
-            && stderr.contains("--config FILE"),
+        stderr.starts_with("ternctl: ") && stderr.contains(socket),
         "{stderr}"
     );
+    let (code, _, stderr) = ternctl(&["--json", "--socket", socket, "diagnose", "gw"]);
+    assert_eq!(code, 3);
+    let json: serde_json::Value = serde_json::from_str(&stderr).unwrap();
+    assert_eq!(json["exit_status"], 3);
 }
 
 #[test]

@@ -520,6 +520,10 @@ impl Daemon {
                 },
             },
             ControlCommand::Watch { connection } => self.subscribe(connection, req.events),
+            // Shards puts it together from list-conns, list-sas and stats.
+            ControlCommand::Diagnose { .. } => Response::Error {
+                message: "diagnose is answered for all engines at once, not by one".into(),
+            },
             ControlCommand::Initiate { connection, .. } => {
                 let with_child = self
                     .engine

@@ -40,6 +40,7 @@ impl EndKind {
             Engine::HardExpiry => EndKind::HardExpiry,
             Engine::DeadPeer => EndKind::Dpd,
             Engine::Unanswered
+            | Engine::AuthUnanswered
             | Engine::HalfOpenTimeout
             | Engine::AuthFailed
             | Engine::NoProposal

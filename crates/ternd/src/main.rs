@@ -4,6 +4,7 @@ mod check;
 mod config_source;
 mod control;
 mod daemon;
+mod diagnose;
 mod dispatch;
 mod end_kind;
 mod env;

@@ -78,6 +78,7 @@ fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInf
         expires_in_secs: c.expires_in.map(|d| d.as_secs()),
         last_use_secs: last_use.map(|t| unix_now.saturating_sub(t)),
         peer_rekeyed_at_secs: c.peer_rekeyed_at.map(|d| d.as_secs()),
+        adapted_rekey_before_secs: c.adapted_rekey_before.map(|d| d.as_secs()),
     }
 }
 

@@ -33,7 +33,9 @@ impl Shards {
     /// Answers control requests until the control server stops.
     pub async fn serve(self: Arc<Self>, mut requests: mpsc::Receiver<ControlRequest>) {
         while let Some(req) = requests.recv().await {
-            if self.control.len() == 1 && req.command != Command::Reload {
+            // Reload and diagnose are answered here, whatever the number of shards.
+            let here = matches!(req.command, Command::Reload | Command::Diagnose { .. });
+            if self.control.len() == 1 && !here {
                 // One shard: exactly the unsharded daemon.
                 if self.control[0].send(req).await.is_err() {
                     return;
@@ -66,6 +68,13 @@ impl Shards {
             Command::ListSas => merge_sas(self.ask_all(&command, None).await),
             Command::ListLeases => merge_leases(self.ask_all(&command, None).await),
             Command::Stats => crate::stats::merge_responses(self.ask_all(&command, None).await),
+            Command::Diagnose { ref connection } => {
+                let conns = merge_conns(self.ask_all(&Command::ListConns, None).await);
+                let sas = merge_sas(self.ask_all(&Command::ListSas, None).await);
+                let stats =
+                    crate::stats::merge_responses(self.ask_all(&Command::Stats, None).await);
+                crate::diagnose::answer(connection.as_deref(), conns, sas, stats)
+            }
             // The connection's SAs may be in several shards (many peers of one
             // connection): each acts on its own, and any success is the answer.
             Command::Terminate { .. } | Command::Rekey { .. } | Command::RekeyIke { .. } => {

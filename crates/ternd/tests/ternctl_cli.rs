@@ -446,6 +446,16 @@ fn requests_in_protocol_version_1_still_work_and_new_commands_need_theirs() {
     assert_eq!(leases["body"]["leases"], Value::Array(Vec::new()));
     let early = ask("{\"version\":2,\"command\":{\"type\":\"list-leases\"}}\n");
     assert_eq!(early["status"], "error");
+    // and diagnose.
+    let early_diagnose = ask("{\"version\":2,\"command\":{\"type\":\"diagnose\"}}\n");
+    assert_eq!(early_diagnose["status"], "error");
+    assert!(
+        early_diagnose["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs protocol version 3"),
+        "{early_diagnose}"
+    );
     assert!(
         early["message"]
             .as_str()
@@ -461,6 +471,7 @@ fn requests_in_protocol_version_1_still_work_and_new_commands_need_theirs() {
     );
     let out = moon.ternctl(&["--json", "leases"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "[]\n"), "{out:?}");
+    // The next version is the future (it was 3 until list-leases and diagnose).
     let future = ask("{\"version\":4,\"command\":{\"type\":\"version\"}}\n");
     assert_eq!(future["status"], "error");
     assert!(

@@ -1,0 +1,129 @@
+//! The verdict at the end of a simulation: the local side's engine judged as
+//! `ternctl diagnose` judges a running ternd (tern_engine::verdict), from its
+//! SAs' ends, the peer's rekey rhythm and its counters.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use tern_engine::config::Connection;
+use tern_engine::verdict::{self, ChildEvidence, Clock, Counters, EndEvidence, Evidence};
+use tern_engine::{Engine, Stats};
+
+/// One connection's verdict, as the report shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConnVerdict {
+    pub connection: String,
+    pub healthy: bool,
+    /// The one line of evidence when healthy.
+    pub summary: Option<String>,
+    pub findings: Vec<VerdictFinding>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VerdictFinding {
+    pub kind: &'static str,
+    /// False for a note (the peer rekeys sooner): nothing to change.
+    pub problem: bool,
+    pub child: Option<String>,
+    pub message: String,
+    pub evidence: Vec<String>,
+    pub setting: Option<&'static str>,
+    pub fix: String,
+}
+
+/// Every configured connection of `engine`, judged at `now`; times count from `start`.
+pub fn judge(engine: &Engine, stats: &Stats, start: Instant, now: Instant) -> Vec<ConnVerdict> {
+    engine
+        .config()
+        .connections
+        .iter()
+        .map(|conn| {
+            let d = verdict::diagnose(&evidence(engine, conn, stats, start, now));
+            ConnVerdict {
+                connection: d.connection.clone(),
+                healthy: d.healthy.is_some(),
+                summary: d.healthy.clone(),
+                findings: d
+                    .verdicts
+                    .iter()
+                    .map(|v| VerdictFinding {
+                        kind: v.kind.code(),
+                        problem: v.kind.is_problem(),
+                        child: v.child.clone(),
+                        message: v.what.clone(),
+                        evidence: v.evidence.clone(),
+                        setting: v.setting,
+                        fix: v.fix.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn evidence(
+    engine: &Engine,
+    conn: &Connection,
+    stats: &Stats,
+    start: Instant,
+    now: Instant,
+) -> Evidence {
+    let described = tern_config::conn_info(conn);
+    let sas: Vec<_> = engine
+        .list_sas(now)
+        .into_iter()
+        .filter(|sa| sa.connection == conn.name && sa.state == "ESTABLISHED")
+        .collect();
+    let children = conn
+        .children
+        .iter()
+        .zip(&described.children)
+        .map(|(child, words)| {
+            let of = || {
+                sas.iter()
+                    .flat_map(|sa| sa.children.iter())
+                    .filter(|c| c.name == child.name)
+            };
+            ChildEvidence {
+                name: child.name.clone(),
+                lifetime: Some(child.lifetime),
+                esp_proposals: words.esp_proposals.clone(),
+                pfs_groups: words.pfs_groups.clone(),
+                local_ts: words.local_ts.clone(),
+                remote_ts: words.remote_ts.clone(),
+                installed: of().any(|c| matches!(c.state, "INSTALLED" | "REKEYING" | "REKEYED")),
+                peer_rekeyed_at: of().filter_map(|c| c.peer_rekeyed_at).min(),
+                adapted_rekey_before: of().filter_map(|c| c.adapted_rekey_before).min(),
+            }
+        })
+        .collect();
+    let ends = engine
+        .history()
+        .into_iter()
+        .filter(|(name, _)| *name == conn.name)
+        .flat_map(|(_, ends)| ends)
+        .map(|end| EndEvidence {
+            unix_secs: end.at.saturating_duration_since(start).as_secs(),
+            child: (!end.child.is_empty()).then(|| end.child.clone()),
+            was_up: end.was_up,
+            kind: end.cause.kind,
+            cause: end.cause.text.clone(),
+        })
+        .collect();
+    Evidence {
+        connection: conn.name.clone(),
+        ike: Some(conn.lifetime),
+        children,
+        ike_proposals: described.ike_proposals.clone(),
+        ike_up: !sas.is_empty(),
+        ike_peer_rekeyed_at: sas.iter().filter_map(|sa| sa.peer_rekeyed_at).min(),
+        ends,
+        counters: Counters {
+            rekeys_adapted: stats.rekeys_adapted,
+            pfs_reauths: stats.pfs_reauths,
+            child_rekey_collisions: stats.child_rekey_collisions,
+            child_rekeys_initiated: stats.child_rekeys_initiated,
+        },
+        clock: Clock::SinceStart,
+    }
+}

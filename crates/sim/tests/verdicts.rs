@@ -1,0 +1,142 @@
+//! The verdict at the end of a simulation (`ternctl diagnose`'s judgement of
+//! the local side) where the evidence comes from real exchanges: no false
+//! alarm on healthy tunnels, and the setting named for each problem.
+
+mod common;
+
+use common::*;
+use tern_sim::{ConnVerdict, Report};
+
+fn demo(report: &Report) -> &ConnVerdict {
+    assert_eq!(report.verdict.len(), 1, "{report}");
+    &report.verdict[0]
+}
+
+fn problem<'a>(report: &'a Report, kind: &str) -> &'a tern_sim::VerdictFinding {
+    demo(report)
+        .findings
+        .iter()
+        .find(|f| f.kind == kind && f.problem)
+        .unwrap_or_else(|| panic!("no {kind} problem\n{report}"))
+}
+
+/// Seven days at 5 % loss, with the defaults on both sides and with lifetimes
+/// that differ but work (the peer's shorter, and longer): "healthy".
+#[test]
+fn seven_days_of_healthy_tunnels_at_five_percent_loss_are_healthy() {
+    for (seed, peer_child) in [
+        (1, Lifetimes::default()),
+        (2, Lifetimes::rekey("45m")),
+        (3, Lifetimes::rekey("8h")),
+    ] {
+        let local = side(true, &Lifetimes::default(), &Lifetimes::default(), "");
+        let peer = side(false, &Lifetimes::default(), &peer_child, "");
+        let report = run(&scenario(
+            "7d",
+            seed,
+            &local,
+            &peer,
+            "[network]\nloss = 0.05\n",
+        ));
+        let d = demo(&report);
+        assert!(d.healthy, "seed {seed}: {report}");
+        assert!(
+            d.findings.iter().all(|f| !f.problem),
+            "seed {seed}: {report}"
+        );
+        let summary = d.summary.as_deref().unwrap();
+        assert!(summary.starts_with("healthy: IKE SA up"), "{summary}");
+    }
+}
+
+/// The peer (45 m) rekeys before us (1 h): said once, as a note.
+#[test]
+fn a_peer_that_rekeys_sooner_is_a_note() {
+    let local = side(true, &Lifetimes::default(), &Lifetimes::rekey("1h"), "");
+    let peer = side(false, &Lifetimes::default(), &Lifetimes::rekey("45m"), "");
+    let report = run(&scenario("1d", 4, &local, &peer, ""));
+    let d = demo(&report);
+    assert!(d.healthy, "{report}");
+    let notes: Vec<_> = d
+        .findings
+        .iter()
+        .filter(|f| f.kind == "peer_rekeys_sooner")
+        .collect();
+    assert_eq!(notes.len(), 1, "{report}");
+    assert!(notes[0].message.contains("before our rekey_time of 3600 s"));
+}
+
+/// The peer lets each CHILD SA end at 7 s and makes a new one: tern adapts,
+/// and the verdict says so and names rekey_time with a value below 7 s.
+#[test]
+fn a_peer_that_lets_sas_expire_is_named_with_rekey_time() {
+    let local = side(true, &Lifetimes::default(), &Lifetimes::default(), "");
+    let peer = side(false, &Lifetimes::default(), &Lifetimes::exact("7s"), "");
+    let report = run(&scenario(
+        "1h",
+        3,
+        &local,
+        &peer,
+        "behaves = [\"life-rounded-down\"]\n[network]\ndelay = \"20ms\"\n",
+    ));
+    let f = problem(&report, "peer_lets_sas_expire");
+    assert_eq!(f.setting, Some("rekey_time"));
+    assert_eq!(f.child.as_deref(), Some("net"));
+    assert!(f.message.contains("tern noticed"), "{}", f.message);
+    assert!(f.fix.contains("rekey_time = \"5s\""), "{}", f.fix);
+}
+
+/// Both sides rekey at the same instant (no jitter): rand_time.
+#[test]
+fn collisions_that_keep_coming_name_rand_time() {
+    let child = Lifetimes::exact("10m");
+    let local = side(true, &Lifetimes::default(), &child, "");
+    let peer = side(false, &Lifetimes::default(), &child, "");
+    let report = run(&scenario(
+        "1d",
+        11,
+        &local,
+        &peer,
+        "[network]\ndelay = \"50ms\"\njitter = \"40ms\"\n",
+    ));
+    assert_eq!(
+        problem(&report, "recurring_collisions").setting,
+        Some("rand_time")
+    );
+}
+
+/// Our child asks for PFS (x25519), the peer's offers none: the CHILD SA comes
+/// up in IKE_AUTH, its rekeys are refused.
+#[test]
+fn pfs_wanted_by_us_only_is_named_with_the_group() {
+    let pfs = "esp_proposals = [\"aes128gcm16-x25519\"]\n";
+    let local = side(true, &Lifetimes::default(), &Lifetimes::rekey("10m"), "") + pfs;
+    let peer = side(false, &Lifetimes::default(), &Lifetimes::default(), "");
+    let report = run(&scenario("1h", 5, &local, &peer, ""));
+    let f = problem(&report, "one_sided_pfs");
+    assert_eq!(f.setting, Some("esp_proposals"));
+    assert!(
+        f.message.contains("PFS (x25519) is wanted by tern only"),
+        "{}",
+        f.message
+    );
+}
+
+/// The peer's child asks for PFS (x25519), ours offers none, and the peer
+/// rekeys first: tern refuses each rekey (and reauthenticates instead); the
+/// verdict says PFS is wanted by the peer only and names esp_proposals.
+#[test]
+fn pfs_wanted_by_the_peer_only_is_named_when_the_peer_rekeys() {
+    let pfs = "esp_proposals = [\"aes128gcm16-x25519\"]\n";
+    let local = side(true, &Lifetimes::default(), &Lifetimes::default(), "");
+    let peer = side(false, &Lifetimes::default(), &Lifetimes::rekey("10m"), "") + pfs;
+    let report = run(&scenario("1h", 6, &local, &peer, ""));
+    let f = problem(&report, "one_sided_pfs");
+    assert_eq!(f.setting, Some("esp_proposals"));
+    assert!(
+        f.message.contains("PFS is wanted by the peer only"),
+        "{}",
+        f.message
+    );
+    assert!(f.fix.contains("\"aes128gcm16-x25519\""), "{}", f.fix);
+}

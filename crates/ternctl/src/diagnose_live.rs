@@ -1,0 +1,256 @@
+//! `ternctl diagnose [CONN]`: ternd's evidence (configuration, SAs, recent ends,
+//! counters) turned into tern-engine's verdict input, judged, and printed.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tern_control::{ChildSaState, ConnEvidence, IkeSaState, LifetimeInfo, StatsInfo};
+use tern_engine::config::Lifetime;
+use tern_engine::verdict::{
+    self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence,
+};
+use tern_engine::EndKind;
+
+/// Each connection's diagnosis, from ternd's answer at `now_ms` (Unix ms).
+pub fn judge(connections: &[ConnEvidence], stats: &StatsInfo, now_ms: u64) -> Vec<Diagnosis> {
+    connections
+        .iter()
+        .map(|c| verdict::diagnose(&evidence(c, stats, now_ms)))
+        .collect()
+}
+
+fn lifetime(l: &LifetimeInfo) -> Lifetime {
+    Lifetime {
+        rekey_time: Duration::from_secs(l.rekey_time_secs),
+        life_time: Duration::from_secs(l.life_time_secs),
+        rand_time: Duration::from_secs(l.rand_time_secs),
+    }
+}
+
+/// The verdict's input for one connection.
+pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
+    let established = || {
+        c.sas
+            .iter()
+            .filter(|sa| sa.state == IkeSaState::Established)
+    };
+    let children = c
+        .conn
+        .children
+        .iter()
+        .map(|child| {
+            let sas = || {
+                established()
+                    .flat_map(|sa| sa.children.iter())
+                    .filter(|x| x.name == child.name)
+            };
+            ChildEvidence {
+                name: child.name.clone(),
+                lifetime: child.lifetime.as_ref().map(lifetime),
+                esp_proposals: child.esp_proposals.clone(),
+                pfs_groups: child.pfs_groups.clone(),
+                local_ts: child.local_ts.clone(),
+                remote_ts: child.remote_ts.clone(),
+                installed: sas().any(|x| {
+                    matches!(
+                        x.state,
+                        ChildSaState::Installed | ChildSaState::Rekeying | ChildSaState::Rekeyed
+                    )
+                }),
+                peer_rekeyed_at: sas()
+                    .filter_map(|x| x.peer_rekeyed_at_secs)
+                    .min()
+                    .map(Duration::from_secs),
+                adapted_rekey_before: sas()
+                    .filter_map(|x| x.adapted_rekey_before_secs)
+                    .min()
+                    .map(Duration::from_secs),
+            }
+        })
+        .collect();
+    let ends = c
+        .ends
+        .iter()
+        .map(|e| EndEvidence {
+            unix_secs: e
+                .unix_ms
+                .unwrap_or_else(|| now_ms.saturating_sub(e.ago_secs * 1000))
+                / 1000,
+            child: e.child.clone(),
+            was_up: e.was_up,
+            // An older ternd's ends carry no kind: they prove nothing.
+            kind: EndKind::from_name(&e.end_kind).unwrap_or(EndKind::Other),
+            cause: e.cause.clone(),
+        })
+        .collect();
+    let x = &stats.exchanges;
+    Evidence {
+        connection: c.conn.name.clone(),
+        ike: c.conn.ike_lifetime.as_ref().map(lifetime),
+        children,
+        ike_proposals: c.conn.ike_proposals.clone(),
+        ike_up: established().next().is_some(),
+        ike_peer_rekeyed_at: established()
+            .filter_map(|sa| sa.peer_rekeyed_at_secs)
+            .min()
+            .map(Duration::from_secs),
+        ends,
+        counters: Counters {
+            rekeys_adapted: x.rekeys_adapted,
+            pfs_reauths: x.pfs_reauths,
+            child_rekey_collisions: x.child_rekey_collisions,
+            child_rekeys_initiated: x.child_rekeys_initiated,
+        },
+        clock: Clock::Unix,
+    }
+}
+
+/// 0 when every connection is healthy, 1 when one has a problem.
+pub fn exit_code(diagnoses: &[Diagnosis]) -> u8 {
+    u8::from(diagnoses.iter().any(|d| d.problems() > 0))
+}
+
+/// One block per connection: its verdicts with their evidence, or "healthy".
+pub fn text(diagnoses: &[Diagnosis]) -> String {
+    if diagnoses.is_empty() {
+        return "no connections configured\n".into();
+    }
+    let mut out = String::new();
+    for d in diagnoses {
+        match &d.healthy {
+            Some(line) => out.push_str(&format!("{}: {line}\n", d.connection)),
+            None => out.push_str(&format!("{}: {} problem(s)\n", d.connection, d.problems())),
+        }
+        for v in &d.verdicts {
+            out.push_str(&format!("  {v}\n"));
+            for e in &v.evidence {
+                out.push_str(&format!("    evidence: {e}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// `{"connections": [{"connection", "healthy", "summary", "findings": [...]}]}`.
+pub fn json(diagnoses: &[Diagnosis]) -> String {
+    let connections: Vec<_> = diagnoses
+        .iter()
+        .map(|d| {
+            let findings: Vec<_> = d
+                .verdicts
+                .iter()
+                .map(|v| {
+                    json!({
+                        "kind": v.kind.code(),
+                        "problem": v.kind.is_problem(),
+                        "connection": v.connection,
+                        "child": v.child,
+                        "message": v.what,
+                        "evidence": v.evidence,
+                        "setting": v.setting,
+                        "fix": v.fix,
+                    })
+                })
+                .collect();
+            json!({
+                "connection": d.connection,
+                "healthy": d.healthy.is_some(),
+                "summary": d.healthy,
+                "findings": findings,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&json!({ "connections": connections }))
+        .expect("JSON values serialize")
+        + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_control::{ChildConnInfo, ConnInfo, SaEndInfo};
+
+    fn answer(pfs: &[&str], ends: Vec<SaEndInfo>) -> ConnEvidence {
+        ConnEvidence {
+            conn: ConnInfo {
+                name: "gw".into(),
+                local_addrs: vec![],
+                remote_addrs: vec!["192.0.2.2".into()],
+                local_id: "moon".into(),
+                remote_id: None,
+                auth: "psk".into(),
+                ike_proposals: vec!["aes128gcm16-prfsha256-x25519".into()],
+                children: vec![ChildConnInfo {
+                    name: "net".into(),
+                    local_ts: vec!["10.1.0.0/24".into()],
+                    remote_ts: vec!["10.2.0.0/24".into()],
+                    esp_proposals: vec!["aes128gcm16".into()],
+                    mode: "tunnel".into(),
+                    start_action: "start".into(),
+                    dpd_action: "clear".into(),
+                    close_action: "none".into(),
+                    trapped: false,
+                    lifetime: Some(LifetimeInfo {
+                        rekey_time_secs: 3600,
+                        life_time_secs: 3960,
+                        rand_time_secs: 360,
+                    }),
+                    pfs_groups: pfs.iter().map(|s| s.to_string()).collect(),
+                }],
+                dpd_delay: None,
+                ike_lifetime: None,
+            },
+            sas: vec![],
+            ends,
+        }
+    }
+
+    fn end(unix_ms: u64, kind: &str, was_up: bool) -> SaEndInfo {
+        SaEndInfo {
+            ago_secs: 0,
+            unix_ms: Some(unix_ms),
+            kind: "CHILD".into(),
+            ike_id: 1,
+            child: Some("net".into()),
+            spi_in: None,
+            spi_out: None,
+            was_up,
+            cause: "rekey failed: the peer refused with NO_PROPOSAL_CHOSEN".into(),
+            end_kind: kind.into(),
+            routine: false,
+        }
+    }
+
+    #[test]
+    fn a_refused_rekey_of_a_child_that_was_up_names_pfs_and_the_group() {
+        let c = answer(
+            &["x25519"],
+            vec![
+                end(1_000_000, "rekeyed", true),
+                end(2_000_000, "no_proposal", false),
+            ],
+        );
+        let d = judge(&[c], &StatsInfo::default(), 3_000_000);
+        assert_eq!(exit_code(&d), 1);
+        let text = text(&d);
+        assert!(text.contains("gw: 1 problem(s)"), "{text}");
+        assert!(
+            text.contains("PFS (x25519) is wanted by tern only"),
+            "{text}"
+        );
+        assert!(text.contains("esp_proposals"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
+        let finding = &json["connections"][0]["findings"][0];
+        assert_eq!(finding["kind"], "one_sided_pfs");
+        assert_eq!(finding["setting"], "esp_proposals");
+        assert_eq!(finding["child"], "net");
+    }
+
+    #[test]
+    fn ends_without_a_kind_prove_nothing() {
+        let c = answer(&[], vec![end(1_000_000, "", false)]);
+        let d = judge(&[c], &StatsInfo::default(), 3_000_000);
+        assert_eq!(exit_code(&d), 0);
+        assert!(text(&d).starts_with("gw: healthy:"), "{}", text(&d));
+    }
+}
