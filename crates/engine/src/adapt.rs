@@ -29,6 +29,8 @@ use crate::ike_sa::IkeSa;
 const SEEN_TO_ADAPT: u32 = 2;
 /// An SA the peer deletes younger than this was no lifetime's end (the loser of
 /// a collision, a duplicate, one it would not have): no lifetime is that short.
+/// It is still no close either: the child is created again all the same, but
+/// its age makes no pattern.
 const MIN_END_AGE: Duration = Duration::from_secs(5);
 
 /// How long after its DELETE we wait for the peer to create the child again
@@ -78,13 +80,15 @@ struct Left {
 /// What a deletion of a child's last SA by the peer looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Deletion {
-    /// The SA's end of life on the peer's side, as far as anyone can tell (on the
-    /// wire nothing tells it from a close): the child is created again, by the
+    /// The SA's end of life on the peer's side, or (younger than MIN_END_AGE) a
+    /// new SA it dropped in a collision, as far as anyone can tell (on the wire
+    /// nothing tells either from a close): the child is created again, by the
     /// peer or, after [`RECREATE_WITHIN`], by us.
     EndOfLife,
-    /// A close: the SA was too young for a lifetime, or the peer deleted again,
-    /// at another age (not within half of the last), the SA we created after its
-    /// last deletion.
+    /// A close: the peer deleted again, at another age (not within half of the
+    /// last), the SA we created after its last deletion. (A young SA deleted is
+    /// no close: a strongSwan-like peer deletes a brand-new SA it made in a
+    /// rekey/delete collision, and leaves the child without any.)
     Close,
 }
 
@@ -116,7 +120,7 @@ impl PeerEnds {
             .iter()
             .find(|e| e.child == child)
             .is_some_and(|e| e.recreated_by_us && !roughly(e.age, age));
-        if age < MIN_END_AGE || insisted {
+        if insisted {
             if let Some(end) = self.ends.iter_mut().find(|e| e.child == child) {
                 end.recreated_by_us = false;
             }
@@ -137,7 +141,7 @@ impl PeerEnds {
     pub(crate) fn recreated(&mut self, child: &str, now: Instant) -> Option<Duration> {
         let i = self.left.iter().position(|l| l.child == child)?;
         let left = self.left.remove(i);
-        if now.saturating_duration_since(left.at) > RECREATE_WITHIN {
+        if now.saturating_duration_since(left.at) > RECREATE_WITHIN || left.age < MIN_END_AGE {
             return None;
         }
         self.note(child, left.age, false, true)
@@ -159,7 +163,11 @@ impl PeerEnds {
         self.left = waiting;
         due.into_iter()
             .map(|l| {
-                let rekey_before = self.note(&l.child, l.age, true, !l.peer_rekeys);
+                let rekey_before = if l.age < MIN_END_AGE {
+                    None
+                } else {
+                    self.note(&l.child, l.age, true, !l.peer_rekeys)
+                };
                 (l.child, l.age, rekey_before)
             })
             .collect()
@@ -376,6 +384,10 @@ impl Ctx {
             return;
         }
         for (name, age, rekey_age) in left {
+            // A close_action answered the DELETE already (start, or its trap).
+            let answered = sa.connection.children.iter().any(|c| {
+                c.name == name && crate::end_action::action_for(c, EndCause::PeerClosed).is_some()
+            });
             if let Some(rekey_age) = rekey_age {
                 self.rekey_child_before(
                     sa,
@@ -391,7 +403,9 @@ impl Ctx {
                 age.as_secs_f64(),
                 RECREATE_WITHIN.as_secs()
             );
-            self.restart_child(now, sa, &name, EndCause::Lost, &why);
+            if !answered {
+                self.restart_child(now, sa, &name, EndCause::Lost, &why);
+            }
         }
     }
 
@@ -646,10 +660,17 @@ mod tests {
     }
 
     #[test]
-    fn a_young_sa_deleted_is_a_close_not_left_to_us() {
+    fn a_young_sa_deleted_is_left_to_us_but_makes_no_pattern() {
         let (mut ends, t0) = (PeerEnds::default(), Instant::now());
-        assert_eq!(ends.deleted("net", secs(2), false, t0), Deletion::Close);
-        assert_eq!(ends.recreation_due(), None);
+        for round in 0..3 {
+            let t = t0 + secs(100 * round);
+            assert_eq!(ends.deleted("net", secs(2), false, t), Deletion::EndOfLife);
+            assert_eq!(
+                ends.take_left(t + RECREATE_WITHIN),
+                [("net".to_string(), secs(2), None)]
+            );
+        }
+        assert_eq!(ends.rekey_before("net"), None);
     }
 
     #[test]
