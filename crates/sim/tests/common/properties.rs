@@ -4,8 +4,8 @@
 //! peer may behave as other implementations do: strongSwan's rule for a DELETE
 //! that meets its rekey, CHILD rekeying off, another retransmission schedule,
 //! TEMPORARY_FAILURE for a rekey that meets its own, a default life_time rounded
-//! down to whole seconds (and, not played yet, no re-creation after a hard
-//! expiry: see `PLAY_NO_RECREATE`). (Not drawn: a
+//! down to whole seconds, no re-creation after a hard expiry (the SA deleted
+//! and left to us). (Not drawn: a
 //! life_time equal to rekey_time, as strongSwan's rounding makes of a rekey_time
 //! below 10 s; on a lossy link tern's adapted rekey then leaves the peer under a
 //! second, and the property does not hold. tests/scenarios.rs has it on a clean
@@ -22,9 +22,6 @@
 //!   moment, as on a lossy link it may be at any time; how long is bounded above.)
 
 use super::*;
-
-/// Whether the drawn peer may leave SAs it let expire (see `PeerWays`).
-const PLAY_NO_RECREATE: bool = false;
 
 /// tern's default retransmission schedule: (first timeout s, factor, retransmissions).
 const DEFAULT_RETRANSMIT: (u64, f64, u32) = (4, 1.8, 5);
@@ -301,10 +298,7 @@ impl PeerWays {
                     3 + (d.next() % 5) as u32,
                 )
             }),
-            // Drawn, but not played yet: 57 of 1,000 draws of 24 h fail with it
-            // (a peer that deletes an SA at its hard expiry and leaves it, which
-            // tern takes for a deliberate close). Pending in issue 18.
-            no_recreate_after_expiry: d.chance(0.2) && PLAY_NO_RECREATE,
+            no_recreate_after_expiry: d.chance(0.2),
             refuse_rekey_while_rekeying: d.chance(0.2),
             life_rounded_down: d.chance(0.3),
         }
