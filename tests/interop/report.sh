@@ -99,14 +99,20 @@ write_interop_doc() {
     local rows="$TERN_ROOT/target/interop/proposals/rows.tsv"
     local version passed failed name result secs reason
     version=$("$CHARON" --version 2>/dev/null | awk '{ print $NF; exit }')
+    local iked_version pluto_version
+    iked_version=$(dpkg-query -W -f '${Version}' openiked 2>/dev/null | sed 's/-.*//')
+    pluto_version=$(find "$TERN_ROOT/target/libreswan" -name 'libreswan_*.deb' 2>/dev/null |
+        sed -n 's/.*libreswan_\([^-_]*\).*/\1/p' | head -n1)
+    : "${iked_version:=?}" "${pluto_version:=?}"
     passed=$(awk -F'\t' '$2 == "PASS"' "$results" | wc -l)
     failed=$(awk -F'\t' '$2 != "PASS"' "$results" | wc -l)
     {
-        echo "# Interoperability with strongSwan"
+        echo "# Interoperability with strongSwan, OpenIKED and Libreswan"
         echo
         echo "Written by \`tests/interop/run\` (all scenarios) on $(date -u +%Y-%m-%d): ternd against"
-        echo "Debian's strongSwan $version, each in its own network namespace of a Linux $release"
-        echo "kernel ($kind), with ESP SAs in the kernel and traffic through them."
+        echo "Debian's strongSwan $version, OpenIKED $iked_version and Libreswan $pluto_version, each in"
+        echo "its own network namespace of a Linux $release kernel ($kind), with ESP SAs in the kernel"
+        echo "and traffic through them."
         echo "$passed passed, $failed failed, $total s in all$( ((guests > 1)) && echo " ($guests guests at once)"). Logs, both kernels' XFRM state and a"
         echo "capture of every scenario are kept in \`target/interop/SCENARIO/\`."
         echo
