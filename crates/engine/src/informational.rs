@@ -235,7 +235,9 @@ impl Ctx {
 impl Ctx {
     /// Whether the peer's DELETE of IKE SA `sa` is the SA's hard expiry on the
     /// peer's side (after a rekey that failed there): it came at an age past the
-    /// one at which the peer rekeys its IKE SAs (its rhythm, see `rhythm`), or at
+    /// one at which the peer rekeys its IKE SAs (its rhythm, see `rhythm`, and a
+    /// twentieth more: the rhythm is one sample of a jittered rekey_time, and a
+    /// deliberate close of an SA the peer is about to rekey stays a close), or at
     /// about the age the peer ended the line's last IKE SA it let expire. (A
     /// rekey or a DELETE in the first seconds is a command or a collision.)
     fn ike_ended_at_peer(&self, sa: &IkeSa, now: Instant) -> bool {
@@ -246,7 +248,7 @@ impl Ctx {
         let age = now.saturating_duration_since(since);
         let past_rhythm = sa
             .peer_rekeyed_at
-            .is_some_and(|rhythm| rhythm >= MIN_LIFE && age >= rhythm - rhythm / 10);
+            .is_some_and(|rhythm| rhythm >= MIN_LIFE && age >= rhythm + rhythm / 20);
         age >= MIN_LIFE && (past_rhythm || self.ike_peer_ends.ends_like_the_last(sa, age))
     }
 }

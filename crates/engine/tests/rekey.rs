@@ -774,6 +774,38 @@ fn an_ike_sa_the_peer_lets_expire_and_leaves_is_set_up_again_by_us() {
     assert_one_consistent_child(&pair);
 }
 
+/// The same peer, which rekeyed its IKE SA at 30 s, closes the next one at 20 s
+/// (`swanctl --terminate`): younger than the peer's rekey age, a close, and
+/// without close_action the tunnel stays down.
+#[test]
+fn an_ike_sa_the_peer_closes_before_its_rekey_age_stays_closed() {
+    let mut pair = Pair::new(moon_config(), sun_config());
+    up(&mut pair);
+    pair.run_for(secs(30));
+    pair.b
+        .engine
+        .handle_command(
+            pair.now,
+            Command::RekeyIke {
+                connection: "demo".into(),
+            },
+        )
+        .unwrap();
+    pair.run_for(secs(20));
+    pair.b
+        .engine
+        .handle_command(
+            pair.now,
+            Command::Terminate {
+                connection: "demo".into(),
+            },
+        )
+        .unwrap();
+    pair.run_for(secs(120));
+    assert!(pair.a.engine.list_sas(pair.now).is_empty());
+    assert_eq!(pair.a.engine.stats().restarts, 0);
+}
+
 /// Both ends rekey the same CHILD SA at once (equal lifetimes, no jitter) and
 /// every CREATE_CHILD_SA answer is lost until after the old SA's life_time: each
 /// end has answered the other's rekey (its successor is installed) while its own
