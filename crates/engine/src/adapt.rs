@@ -31,7 +31,7 @@ const SEEN_TO_ADAPT: u32 = 2;
 /// a collision, a duplicate, one it would not have): no lifetime is that short.
 /// It is still no close either: the child is created again all the same, but
 /// its age makes no pattern.
-const MIN_END_AGE: Duration = Duration::from_secs(5);
+pub(crate) const MIN_END_AGE: Duration = Duration::from_secs(5);
 
 /// How long after its DELETE we wait for the peer to create the child again
 /// before we do: a peer that re-creates after its hard expiry does so at once,

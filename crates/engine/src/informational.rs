@@ -1,7 +1,7 @@
 //! INFORMATIONAL (RFC 7296 §1.4): DELETE of IKE and CHILD SAs, liveness checks,
 //! error notifies.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tern_wire::{DeletePayload, ExchangeType, NotifyType, Payload, ProtocolId};
 
@@ -241,15 +241,15 @@ impl Ctx {
     /// about the age the peer ended the line's last IKE SA it let expire. (A
     /// rekey or a DELETE in the first seconds is a command or a collision.)
     fn ike_ended_at_peer(&self, sa: &IkeSa, now: Instant) -> bool {
-        const MIN_LIFE: Duration = Duration::from_secs(5);
+        use crate::adapt::MIN_END_AGE;
         let Some(since) = sa.established_at else {
             return false;
         };
         let age = now.saturating_duration_since(since);
         let past_rhythm = sa
             .peer_rekeyed_at
-            .is_some_and(|rhythm| rhythm >= MIN_LIFE && age >= rhythm + rhythm / 20);
-        age >= MIN_LIFE && (past_rhythm || self.ike_peer_ends.ends_like_the_last(sa, age))
+            .is_some_and(|rhythm| rhythm >= MIN_END_AGE && age >= rhythm + rhythm / 20);
+        age >= MIN_END_AGE && (past_rhythm || self.ike_peer_ends.ends_like_the_last(sa, age))
     }
 }
 

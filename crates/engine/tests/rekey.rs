@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use tern_engine::config::{EngineConfig, KeyExchange, Lifetime};
-use tern_engine::{Command, Event};
+use tern_engine::Event;
 use tern_wire::{ExchangeType, Message};
 
 fn secs(s: u64) -> Duration {
@@ -738,15 +738,7 @@ fn an_ike_sa_the_peer_lets_expire_and_leaves_is_set_up_again_by_us() {
     let mut pair = Pair::new(moon_config(), b);
     up(&mut pair);
     pair.run_for(secs(30));
-    pair.b
-        .engine
-        .handle_command(
-            pair.now,
-            Command::RekeyIke {
-                connection: "demo".into(),
-            },
-        )
-        .unwrap();
+    pair.b.rekey_ike(pair.now, "demo");
     let mut down = Duration::ZERO;
     step_seconds(&mut pair, 600, |pair| {
         let sas = pair.a.engine.list_sas(pair.now);
@@ -782,25 +774,9 @@ fn an_ike_sa_the_peer_closes_before_its_rekey_age_stays_closed() {
     let mut pair = Pair::new(moon_config(), sun_config());
     up(&mut pair);
     pair.run_for(secs(30));
-    pair.b
-        .engine
-        .handle_command(
-            pair.now,
-            Command::RekeyIke {
-                connection: "demo".into(),
-            },
-        )
-        .unwrap();
+    pair.b.rekey_ike(pair.now, "demo");
     pair.run_for(secs(20));
-    pair.b
-        .engine
-        .handle_command(
-            pair.now,
-            Command::Terminate {
-                connection: "demo".into(),
-            },
-        )
-        .unwrap();
+    pair.b.terminate(pair.now, "demo");
     pair.run_for(secs(120));
     assert!(pair.a.engine.list_sas(pair.now).is_empty());
     assert_eq!(pair.a.engine.stats().restarts, 0);

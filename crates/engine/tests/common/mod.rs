@@ -312,6 +312,30 @@ impl Node {
             .expect("rekey");
     }
 
+    /// `ternctl rekey --ike CONNECTION` on this node.
+    pub fn rekey_ike(&mut self, now: Instant, connection: &str) {
+        self.engine
+            .handle_command(
+                now,
+                tern_engine::Command::RekeyIke {
+                    connection: connection.into(),
+                },
+            )
+            .expect("rekey IKE");
+    }
+
+    /// `ternctl terminate CONNECTION` on this node.
+    pub fn terminate(&mut self, now: Instant, connection: &str) {
+        self.engine
+            .handle_command(
+                now,
+                tern_engine::Command::Terminate {
+                    connection: connection.into(),
+                },
+            )
+            .expect("terminate");
+    }
+
     /// A packet from `src` to `dst` leaves this node: the kernel's ACQUIRE, if
     /// any, goes to the engine. Returns whether there was one.
     pub fn send_packet(&mut self, now: Instant, src: &str, dst: &str) -> bool {
