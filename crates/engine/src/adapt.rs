@@ -456,7 +456,7 @@ impl Ctx {
     /// The peer deleted IKE SA `sa` at the end of its life there (see
     /// `informational::ike_ended_at_peer`), leaving it to us to set up again: an
     /// end of the line's life like one the peer follows with a new IKE SA.
-    pub(crate) fn note_peer_ike_end_of_life(&mut self, now: Instant, sa: &mut IkeSa) {
+    pub(crate) fn note_peer_ike_end_of_life(&mut self, now: Instant, sa: &IkeSa) {
         let Some(since) = sa.established_at else {
             return;
         };
