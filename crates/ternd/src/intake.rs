@@ -9,9 +9,16 @@
 //! before it reads again. Each class has a bound; past it datagrams are shed,
 //! new IKE SAs long before the others, and counted. A shed IKE_SA_INIT costs its
 //! initiator one retransmission.
+//!
+//! New IKE SAs are shed fairly by source address: when their queue is full, the
+//! address with the most waiting loses its newest one. A flood from a few dozen
+//! addresses then fills the queue with its own datagrams only, and an initiator
+//! that sends one IKE_SA_INIT at a time always finds room (shedding by arrival
+//! alone dropped it as often as the flood's, and an initiator gives up after a
+//! few lost tries).
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 
 use crate::dispatch;
 
@@ -36,6 +43,8 @@ pub struct Datagram {
 pub struct Intake {
     known: VecDeque<Datagram>,
     new: VecDeque<Datagram>,
+    /// How many of `new` each source address has (addresses with none are not kept).
+    new_by_source: HashMap<IpAddr, usize>,
     /// New IKE SAs taken from `new` this turn.
     new_this_turn: usize,
     /// IKE_SA_INIT requests shed because `NEW_CAPACITY` were waiting.
@@ -48,15 +57,49 @@ impl Intake {
     /// Queues a datagram, or sheds (and counts) it if its class is full.
     pub fn push(&mut self, datagram: Datagram) {
         if dispatch::is_new_ike_sa(&datagram.bytes) {
-            if self.new.len() >= NEW_CAPACITY {
-                self.shed_new += 1;
-            } else {
-                self.new.push_back(datagram);
-            }
+            self.push_new(datagram);
         } else if self.known.len() >= KNOWN_CAPACITY {
             self.shed_known += 1;
         } else {
             self.known.push_back(datagram);
+        }
+    }
+
+    /// Queues a new IKE SA; when the queue is full, the source with the most
+    /// waiting sheds its newest (this one, if its source has as many as any).
+    fn push_new(&mut self, datagram: Datagram) {
+        let source = datagram.remote.ip();
+        if self.new.len() >= NEW_CAPACITY {
+            self.shed_new += 1;
+            let ours = self.waiting_from(source);
+            let Some((&greediest, &most)) = self.new_by_source.iter().max_by_key(|(_, n)| **n)
+            else {
+                return;
+            };
+            if ours + 1 >= most {
+                return;
+            }
+            let newest = self.new.iter().rposition(|d| d.remote.ip() == greediest);
+            if let Some(at) = newest {
+                self.new.remove(at);
+                self.forget_new(greediest);
+            }
+        }
+        *self.new_by_source.entry(source).or_default() += 1;
+        self.new.push_back(datagram);
+    }
+
+    fn waiting_from(&self, source: IpAddr) -> usize {
+        self.new_by_source.get(&source).copied().unwrap_or(0)
+    }
+
+    /// One datagram of `source` left the new-IKE-SA queue.
+    fn forget_new(&mut self, source: IpAddr) {
+        if let Some(n) = self.new_by_source.get_mut(&source) {
+            *n -= 1;
+            if *n == 0 {
+                self.new_by_source.remove(&source);
+            }
         }
     }
 
@@ -68,6 +111,7 @@ impl Intake {
         }
         if self.new_this_turn < NEW_PER_TURN {
             let d = self.new.pop_front()?;
+            self.forget_new(d.remote.ip());
             self.new_this_turn += 1;
             return Some(d);
         }
@@ -99,9 +143,13 @@ mod tests {
     }
 
     fn datagram(bytes: Vec<u8>) -> Datagram {
+        from("198.51.100.7:500", bytes)
+    }
+
+    fn from(remote: &str, bytes: Vec<u8>) -> Datagram {
         Datagram {
             local: "192.0.2.1:500".parse().unwrap(),
-            remote: "198.51.100.7:500".parse().unwrap(),
+            remote: remote.parse().unwrap(),
             bytes,
         }
     }
@@ -170,5 +218,49 @@ mod tests {
         intake.push(datagram(ike([0x33; 8], 34, 0x20)));
         assert_eq!((intake.shed_new, intake.shed_known), (0, 0));
         assert!(!dispatch::is_new_ike_sa(&intake.next().unwrap().bytes));
+    }
+
+    #[test]
+    fn an_initiator_among_a_flood_from_many_addresses_is_never_shed() {
+        let mut intake = Intake::default();
+        let flooder = |n: usize| format!("198.51.100.{}:500", 10 + n % 40);
+        for n in 0..NEW_CAPACITY * 4 {
+            intake.push(from(&flooder(n), ike([0; 8], 34, 0x08)));
+        }
+        let legitimate = "203.0.113.5:500";
+        intake.push(from(legitimate, ike([0; 8], 34, 0x08)));
+        for n in 0..NEW_CAPACITY * 4 {
+            intake.push(from(&flooder(n), ike([0; 8], 34, 0x08)));
+        }
+        assert_eq!(intake.shed_new, (NEW_CAPACITY * 7 + 1) as u64);
+        let mut handled = Vec::new();
+        loop {
+            intake.new_turn();
+            let before = handled.len();
+            while let Some(d) = intake.next() {
+                handled.push(d.remote.to_string());
+            }
+            if handled.len() == before {
+                break;
+            }
+        }
+        assert_eq!(handled.len(), NEW_CAPACITY);
+        assert!(
+            handled.iter().any(|r| r == legitimate),
+            "its IKE_SA_INIT was shed"
+        );
+        assert!(intake.new_by_source.is_empty(), "counts follow the queue");
+    }
+
+    #[test]
+    fn one_address_flooding_alone_sheds_its_own_newest() {
+        let mut intake = Intake::default();
+        for n in 0..NEW_CAPACITY + 10 {
+            let mut d = init_request();
+            d.bytes[0] = n as u8; // tell them apart by the initiator SPI
+            intake.push(d);
+        }
+        assert_eq!(intake.shed_new, 10);
+        assert_eq!(intake.next().unwrap().bytes[0], 0, "the oldest are kept");
     }
 }
