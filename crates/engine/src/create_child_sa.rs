@@ -64,6 +64,22 @@ impl Ctx {
             deleted_meanwhile: false,
         };
         let pfs = first_pfs_group(&exchange);
+        if self.config.emulate.rekey_twice {
+            let again = ChildExchange {
+                rekey_of: exchange.rekey_of,
+                reqid: exchange.reqid,
+                local_ts: exchange.local_ts.clone(),
+                remote_ts: exchange.remote_ts.clone(),
+                mode: exchange.mode,
+                ke: None,
+                config: exchange.config.clone(),
+                spi_in: 0,
+                nonce: Vec::new(),
+                collision: None,
+                deleted_meanwhile: false,
+            };
+            self.send_create_child(now, sa, again, pfs);
+        }
         self.send_create_child(now, sa, exchange, pfs);
     }
 
@@ -244,7 +260,12 @@ impl Ctx {
                 }
             }
             None => {
-                if let Some(old_id) = old.map(|o| o.unique_id) {
+                let old_id = old.map(|o| o.unique_id);
+                if self.config.emulate.rekey_twice {
+                    // The second rekey goes out before the DELETE of the old SA.
+                    self.send_queued(now, sa);
+                }
+                if let Some(old_id) = old_id {
                     self.start_child_delete(now, sa, old_id, EndReason::rekeyed());
                 }
             }
@@ -564,6 +585,10 @@ impl Ctx {
                         "we are rekeying that CHILD SA ourselves (emulated)",
                     );
                 }
+                Some(_) if self.config.emulate.refuse_peer_rekeys_with.is_some() => {
+                    let notify = self.config.emulate.refuse_peer_rekeys_with.unwrap();
+                    return refuse(self, sa, notify, "refusing the peer's rekeys (emulated)");
+                }
                 Some(c) => Some((c.unique_id, c.reqid, c.name.clone())),
             },
         };
@@ -729,6 +754,9 @@ impl Ctx {
                 let old = &mut sa.children[pos];
                 old.state = ChildState::Rekeyed;
                 old.expire_at = Some(old.expire_at.map_or(now + wait, |t| t.min(now + wait)));
+                if self.config.emulate.delete_after_answering_rekey {
+                    self.start_child_delete(now, sa, old_id, EndReason::rekeyed());
+                }
             }
         }
         Next::Keep

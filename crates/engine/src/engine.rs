@@ -1056,7 +1056,7 @@ impl Ctx {
         });
     }
 
-    fn send_queued(&mut self, now: Instant, sa: &mut IkeSa) {
+    pub(crate) fn send_queued(&mut self, now: Instant, sa: &mut IkeSa) {
         if let Some(q) = sa.queued.pop_front() {
             self.request(now, sa, q.exchange, q.purpose, q.payloads);
         }
