@@ -1,0 +1,148 @@
+//! The field's CHILD SA rekey bugs (issue 23), each in the exact message order
+//! its public report describes, forced by the test network (drop, hold, release)
+//! and by `Emulation` for what the other implementation did. Each test names the
+//! report it reproduces and checks what a user would: one CHILD SA on both ends
+//! whose kernel SAs match, the policies in place throughout (no clear text), and
+//! no CHILD SA logged as closed by the peer when the peer closed nothing.
+
+mod common;
+mod field_bugs_kit;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use common::*;
+use field_bugs_kit::*;
+use tern_engine::EndKind;
+
+/// strongSwan #1896 (github.com/strongswan/strongswan/issues/1896): both ends
+/// rekey the same CHILD SA; ours is lost and retransmitted; we answer the peer's
+/// rekey (a collision); the peer, still waiting for our answer, refuses our
+/// retransmission with TEMPORARY_FAILURE; then our answer reaches it and it
+/// deletes the old SA. charon had reset the CHILD SA's state on TEMPORARY_FAILURE
+/// and never installed the outbound SA of the peer's new one: traffic was lost
+/// until DPD or the next rekey. Here moon must take the refusal as the peer's
+/// rekey winning, and send on the new SA once the peer deletes the old one.
+#[test]
+fn strongswan_1896_collision_retransmit_and_temporary_failure() {
+    let same = lifetime(60, 120, 0);
+    let mut b = with_child_lifetime(sun_config(), same);
+    b.emulate.refuse_rekey_while_rekeying = true;
+    let mut pair = Pair::new(with_child_lifetime(moon_config(), same), b);
+    up(&mut pair);
+    pair.run_for(secs(59));
+    // At 60 s both rekey. Moon's request is lost once (retransmitted at 64 s);
+    // moon's answers to sun's rekey are held back.
+    let dropped = Rc::new(Cell::new(false));
+    let seen = dropped.clone();
+    pair.network = Box::new(move |t, from_a| match (from_a, exchange(t)) {
+        (true, (CREATE_CHILD_SA, false)) if !seen.get() => {
+            seen.set(true);
+            Fate::Drop
+        }
+        (true, (CREATE_CHILD_SA, true)) => Fate::Hold,
+        _ => Fate::Deliver,
+    });
+    step(&mut pair, secs(6), secs(1), |p| {
+        assert_policies_in_place(p, "while the rekeys cross")
+    });
+    assert!(
+        dropped.get() && !pair.held.is_empty(),
+        "the order was forced"
+    );
+    assert!(
+        child_ends(&pair.a).is_empty(),
+        "moon ended nothing yet: {:?}",
+        child_ends(&pair.a)
+    );
+    // Sun refused moon's retransmission: moon leaves the SA to sun's rekey.
+    pair.network = Box::new(|_, _| Fate::Deliver);
+    pair.release_held();
+    step(&mut pair, secs(10), secs(1), |p| {
+        assert_policies_in_place(p, "after the collision")
+    });
+    assert_one_consistent_child(&pair);
+    assert_policies_never_removed(&pair);
+    assert_no_child_deleted_by_peer(&pair.a, "moon");
+    assert_eq!(
+        child_ends(&pair.a),
+        [(EndKind::Rekeyed, "rekeyed".to_string())],
+        "moon's old SA ended as rekeyed, and nothing else ended"
+    );
+    for node in [&pair.a, &pair.b] {
+        assert_eq!(node.engine.stats().child_hard_expiries, 0);
+    }
+}
+
+/// strongSwan #2477 (github.com/strongswan/strongswan/issues/2477): both ends
+/// rekey the same CHILD SA; we answer the peer's rekey, and the peer (a Cisco
+/// ASA, which had narrowed the traffic selectors) answers ours TS_UNACCEPTABLE;
+/// then the peer deletes the old SA. charon treated the refusal as a plain failed
+/// rekey and never installed the outbound SA of the peer's new one. Here moon's
+/// answer to sun's rekey is held until sun's refusal has reached moon.
+#[test]
+fn strongswan_2477_collision_where_our_rekey_is_refused_ts_unacceptable() {
+    let same = lifetime(60, 120, 0);
+    let mut b = with_child_lifetime(sun_config(), same);
+    b.emulate.refuse_peer_rekeys_with = Some(tern_wire::NotifyType::TS_UNACCEPTABLE);
+    let mut pair = Pair::new(with_child_lifetime(moon_config(), same), b);
+    up(&mut pair);
+    pair.run_for(secs(59));
+    pair.network = Box::new(|t, from_a| match (from_a, exchange(t)) {
+        (true, (CREATE_CHILD_SA, true)) => Fate::Hold,
+        _ => Fate::Deliver,
+    });
+    pair.run_for(secs(2));
+    assert!(!pair.held.is_empty(), "the order was forced");
+    let refused = child_ends(&pair.a);
+    assert!(refused.is_empty(), "moon ended nothing yet: {refused:?}");
+    pair.network = Box::new(|_, _| Fate::Deliver);
+    pair.release_held();
+    step(&mut pair, secs(10), secs(1), |p| {
+        assert_policies_in_place(p, "after the collision")
+    });
+    assert_one_consistent_child(&pair);
+    assert_policies_never_removed(&pair);
+    assert_no_child_deleted_by_peer(&pair.a, "moon");
+    assert_eq!(
+        child_ends(&pair.a),
+        [(EndKind::Rekeyed, "rekeyed".to_string())]
+    );
+}
+
+/// strongSwan #2945 (github.com/strongswan/strongswan/issues/2945): a confused
+/// peer rekeys the same CHILD SA twice before deleting the old SA; charon
+/// answered both and crashed once the first replacement was deleted. Moon
+/// answers the first and refuses the second (TEMPORARY_FAILURE: that SA is
+/// already replaced, RFC 7296 §2.25), so it never holds two successors.
+#[test]
+fn strongswan_2945_the_peer_rekeys_the_same_child_sa_twice() {
+    let mut b = sun_config();
+    b.emulate.rekey_twice = true;
+    let mut pair = Pair::new(moon_config(), b);
+    up(&mut pair);
+    pair.b.rekey(pair.now, "demo");
+    pair.deliver();
+    // Sun's requests: both rekeys of the same SA, then the DELETE of the old one.
+    let sun_requests: Vec<u8> = pair
+        .wire_log
+        .iter()
+        .filter(|(from_a, p)| !from_a && p[19] & 0x20 == 0)
+        .map(|(_, p)| p[18])
+        .collect();
+    assert_eq!(
+        sun_requests,
+        [CREATE_CHILD_SA, CREATE_CHILD_SA, INFORMATIONAL]
+    );
+    step(&mut pair, secs(10), secs(1), |p| {
+        let moon = p.a.engine.list_sas(p.now);
+        assert!(moon[0].children.len() <= 1, "moon: {:?}", moon[0].children);
+    });
+    assert_one_consistent_child(&pair);
+    assert_policies_never_removed(&pair);
+    assert_eq!(
+        child_ends(&pair.a),
+        [(EndKind::Rekeyed, "rekeyed".to_string())]
+    );
+    assert_eq!(pair.a.engine.stats().child_hard_expiries, 0);
+}
