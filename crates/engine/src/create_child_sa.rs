@@ -211,6 +211,10 @@ impl Ctx {
         let Some(old_spi) = ex.rekey_of else {
             return Next::Keep;
         };
+        if let Some(old_id) = deleted_during_our_rekey(sa, old_spi) {
+            // The peer's DELETE overtook this answer: the old SA was replaced.
+            self.retire_child(now, sa, old_id, &EndReason::rekeyed(), true);
+        }
         let rhythm = sa
             .children
             .iter()
@@ -254,8 +258,14 @@ impl Ctx {
                 );
                 if let Some(old) = old {
                     // The SA the peer's rekey made is the redundant one, not the successor.
-                    old.successor = None;
-                    let old_id = old.unique_id;
+                    let (old_id, redundant) = (old.unique_id, old.successor.take());
+                    let made_by_peer = sa
+                        .children
+                        .iter_mut()
+                        .find(|c| Some(c.unique_id) == redundant);
+                    if let Some(c) = made_by_peer {
+                        c.collision_loser = true;
+                    }
                     self.start_child_delete(now, sa, old_id, EndReason::rekeyed());
                 }
             }
@@ -458,6 +468,12 @@ impl Ctx {
         let Some(old_spi) = ex.rekey_of else {
             return self.child_failed(now, sa, &ex.config.name, reason);
         };
+        if let Some(old_id) = deleted_during_our_rekey(sa, old_spi) {
+            // The peer deleted it while this rekey was on its way, and made no
+            // new one: it was closed after all.
+            let closed = EndReason::new(EndKind::DeletedByPeer, "deleted by the peer");
+            self.retire_child(now, sa, old_id, &closed, true);
+        }
         let wait = self.peer_delete_wait();
         let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
             // The CHILD SA ended (hard expiry, say) while its rekey was in flight,
@@ -791,6 +807,15 @@ impl Ctx {
         }
         false
     }
+}
+
+/// The CHILD SA `spi_in` if the peer deleted it while our rekey of it was in
+/// flight (see `ChildSa::deleted_during_our_rekey`).
+fn deleted_during_our_rekey(sa: &IkeSa, spi_in: u32) -> Option<u64> {
+    sa.children
+        .iter()
+        .find(|c| c.spi_in == spi_in && c.deleted_during_our_rekey)
+        .map(|c| c.unique_id)
 }
 
 /// The PFS group we propose first, if our first proposal asks for one.

@@ -110,6 +110,86 @@ fn strongswan_2477_collision_where_our_rekey_is_refused_ts_unacceptable() {
     );
 }
 
+/// strongSwan #1458 (github.com/strongswan/strongswan/issues/1458): we rekey;
+/// the peer (a Palo Alto) answers and deletes the old SA itself at once, and its
+/// DELETE is processed before its CREATE_CHILD_SA answer. charon took that for a
+/// rekey/delete collision and removed the keys. tern used to retire the old SA
+/// at the DELETE, taking its policies out of the kernel until the answer came
+/// (traffic in clear text meanwhile), and logged it as deleted by the peer.
+#[test]
+fn strongswan_1458_the_peers_delete_overtakes_its_rekey_answer() {
+    let mut b = sun_config();
+    b.emulate.delete_after_answering_rekey = true;
+    let mut pair = Pair::new(moon_config(), b);
+    up(&mut pair);
+    let first = pair.a.engine.list_sas(pair.now)[0].children[0].spi_in;
+    pair.network = Box::new(|t, from_a| match (from_a, exchange(t)) {
+        (false, (CREATE_CHILD_SA, true)) => Fate::Hold,
+        _ => Fate::Deliver,
+    });
+    pair.a.rekey(pair.now, "demo");
+    pair.deliver();
+    assert_eq!(pair.held.len(), 1, "sun's answer is held back");
+    assert_policies_in_place(&pair, "after the DELETE, before the answer");
+    assert_no_child_deleted_by_peer(&pair.a, "moon");
+    pair.network = Box::new(|_, _| Fate::Deliver);
+    pair.release_held();
+    pair.deliver();
+    assert_ne!(
+        pair.a.engine.list_sas(pair.now)[0].children[0].spi_in,
+        first
+    );
+    step(&mut pair, secs(10), secs(1), |p| {
+        assert_policies_in_place(p, "after the rekey")
+    });
+    assert_one_consistent_child(&pair);
+    assert_policies_never_removed(&pair);
+    assert_no_child_deleted_by_peer(&pair.a, "moon");
+    assert_eq!(
+        child_ends(&pair.a),
+        [(EndKind::Rekeyed, "rekeyed".to_string())]
+    );
+}
+
+/// strongSwan #1458 in a collision: both ends rekey at once, and one end's
+/// answer is overtaken by the other's DELETE of the old SA. Whichever end's
+/// answer is late, neither logs the old SA as deleted by the peer (it was
+/// replaced) and neither takes its policies out.
+fn strongswan_1458_in_a_collision(late_from_moon: bool) {
+    let same = lifetime(60, 120, 0);
+    let mut pair = Pair::new(
+        with_child_lifetime(moon_config(), same),
+        with_child_lifetime(sun_config(), same),
+    );
+    up(&mut pair);
+    pair.run_for(secs(59));
+    pair.network = Box::new(move |t, from_a| match (from_a, exchange(t)) {
+        (late, (CREATE_CHILD_SA, true)) if late == late_from_moon => Fate::Hold,
+        _ => Fate::Deliver,
+    });
+    pair.run_for(secs(2));
+    assert!(!pair.held.is_empty(), "the order was forced");
+    pair.network = Box::new(|_, _| Fate::Deliver);
+    pair.release_held();
+    step(&mut pair, secs(10), secs(1), |p| {
+        assert_policies_in_place(p, "after the collision")
+    });
+    assert_one_consistent_child(&pair);
+    assert_policies_never_removed(&pair);
+    assert_no_child_deleted_by_peer(&pair.a, "moon");
+    assert_no_child_deleted_by_peer(&pair.b, "sun");
+}
+
+#[test]
+fn strongswan_1458_in_a_collision_with_moons_answer_late() {
+    strongswan_1458_in_a_collision(true);
+}
+
+#[test]
+fn strongswan_1458_in_a_collision_with_suns_answer_late() {
+    strongswan_1458_in_a_collision(false);
+}
+
 /// strongSwan #2945 (github.com/strongswan/strongswan/issues/2945): a confused
 /// peer rekeys the same CHILD SA twice before deleting the old SA; charon
 /// answered both and crashed once the first replacement was deleted. Moon
