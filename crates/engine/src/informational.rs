@@ -197,7 +197,11 @@ impl Ctx {
                     self.trap_before_retire(sa, name, cause);
                 }
                 if cause == EndCause::PeerClosed {
-                    self.note_peer_end(now, sa, child_id);
+                    let end = self.note_peer_end(now, sa, child_id);
+                    if matches!(end, Some(crate::adapt::Deletion::EndOfLife)) {
+                        // It is to be set up again, by the peer or by us.
+                        self.hold_policies(sa, child_id);
+                    }
                 }
                 closed.extend(name.map(|n| (n, cause)));
             }

@@ -226,3 +226,95 @@ fn strongswan_2945_the_peer_rekeys_the_same_child_sa_twice() {
     );
     assert_eq!(pair.a.engine.stats().child_hard_expiries, 0);
 }
+
+/// strongSwan #3053 (github.com/strongswan/strongswan/issues/3053): an SA reaches
+/// its lifetime (60 s, no rekey); the host deletes it, and sends its traffic in
+/// clear text until the peer answered the INFORMATIONAL. Here the expiring side
+/// (moon or sun, rekeying off) deletes the SA and sets the child up again, and
+/// neither end's policies ever leave the kernel: traffic waits for the new SA
+/// instead of going out unprotected. tern took them out with the expired SA and
+/// put them back with the new one: at least a round trip in clear text, on the
+/// expiring side and on the side that received its DELETE.
+fn strongswan_3053_hard_expiry(expiring_side_is_moon: bool) {
+    let off = lifetime(0, 60, 0);
+    let (a, b) = if expiring_side_is_moon {
+        (with_child_lifetime(moon_config(), off), sun_config())
+    } else {
+        (moon_config(), with_child_lifetime(sun_config(), off))
+    };
+    let mut pair = Pair::new(a, b);
+    up(&mut pair);
+    let first = pair.a.engine.list_sas(pair.now)[0].children[0].spi_in;
+    pair.run_for(secs(55));
+    step(
+        &mut pair,
+        secs(20),
+        std::time::Duration::from_millis(100),
+        |p| assert_policies_in_place(p, "around the hard expiry"),
+    );
+    let expiries =
+        pair.a.engine.stats().child_hard_expiries + pair.b.engine.stats().child_hard_expiries;
+    assert_eq!(expiries, 1, "the SA reached its life_time once");
+    assert_ne!(
+        pair.a.engine.list_sas(pair.now)[0].children[0].spi_in,
+        first,
+        "a new CHILD SA replaced it"
+    );
+    assert_one_consistent_child(&pair);
+    assert_policies_never_removed(&pair);
+}
+
+#[test]
+fn strongswan_3053_no_clear_text_around_our_hard_expiry() {
+    strongswan_3053_hard_expiry(true);
+}
+
+#[test]
+fn strongswan_3053_no_clear_text_around_the_peers_hard_expiry() {
+    strongswan_3053_hard_expiry(false);
+}
+
+/// Libreswan #405 (the report could not be found in the search corpus; its
+/// one-line description in issue 23 and the interop scenario
+/// `libreswan-rekey-off` are the source): a responder with rekeying disabled
+/// (pluto `rekey=no`, salifetime 15 s) deletes each CHILD SA at its lifetime and
+/// sets none up again. Moon (1 h) sets the child up again, then rekeys before
+/// the peer's lifetime; from then on the peer's SAs stop expiring, and moon's
+/// policies stay in the kernel through every gap. They used to leave with the
+/// deleted SA: up to 10 s of clear text (RECREATE_WITHIN) after each DELETE.
+#[test]
+fn libreswan_405_responder_with_rekeying_disabled() {
+    let mut b = with_child_lifetime(sun_config(), lifetime(0, 15, 0));
+    b.emulate.no_recreate_after_expiry = true;
+    let mut pair = Pair::new(moon_config(), b);
+    up(&mut pair);
+    step(&mut pair, secs(90), secs(1), |p| {
+        let k = p.a.kernel();
+        assert_eq!(k.policies.len(), 3, "moon's policies at {:?}", p.elapsed());
+    });
+    assert_eq!(pair.b.engine.stats().child_hard_expiries, 2);
+    assert_eq!(
+        pair.a.engine.stats().rekeys_adapted,
+        1,
+        "moon rekeys first now"
+    );
+    // Three more of the peer's lifetimes: none ends at the peer any more.
+    step(&mut pair, secs(45), secs(1), |p| {
+        assert_policies_in_place(p, "once moon rekeys first")
+    });
+    assert_eq!(pair.b.engine.stats().child_hard_expiries, 2);
+    assert!(pair.a.engine.stats().child_rekeys_initiated >= 3);
+    // Checked between two rekeys, once the old inbound SA's grace is over.
+    for _ in 0..15 {
+        if pair.a.kernel().sas.len() == 2 && pair.b.kernel().sas.len() == 2 {
+            break;
+        }
+        pair.run_for(secs(1));
+    }
+    assert_one_consistent_child(&pair);
+    assert_eq!(
+        pair.a.kernel().policies_deleted,
+        0,
+        "moon never removed its policies"
+    );
+}
