@@ -381,6 +381,9 @@ impl Ctx {
         }
         let left = ends.take_left(now);
         if self.config.emulate.no_recreate_after_expiry {
+            for (name, _, _) in &left {
+                self.release_policies(sa, name);
+            }
             return;
         }
         for (name, age, rekey_age) in left {
@@ -406,6 +409,7 @@ impl Ctx {
             if !answered {
                 self.restart_child(now, sa, &name, EndCause::Lost, &why);
             }
+            self.release_policies_unless_coming(sa, &name);
         }
     }
 

@@ -109,6 +109,13 @@ pub struct ChildSa {
     /// deletes this one, it settled a rekey/delete collision, and did not close
     /// the child on purpose (see `handle_informational_request`).
     pub predecessor_deleted_by_us: bool,
+    /// The peer deleted it while our rekey of it was in flight: it stays, with
+    /// its policies, until the rekey's answer says whether it was replaced
+    /// (the peer's DELETE overtook its answer, strongSwan issue #1458) or lost.
+    pub deleted_during_our_rekey: bool,
+    /// Made by the peer's side of a simultaneous rekey that lost (RFC 7296
+    /// §2.8.1): the peer deletes it, and that is no close.
+    pub collision_loser: bool,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -161,6 +168,8 @@ impl ChildSa {
             created_by_us: None,
             peer_rekeyed_at: None,
             predecessor_deleted_by_us: false,
+            deleted_during_our_rekey: false,
+            collision_loser: false,
         }
     }
 

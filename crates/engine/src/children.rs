@@ -125,6 +125,7 @@ impl Ctx {
             self.kernel_ops
                 .extend(child_sa::policy_installs(&child, ends));
         }
+        self.release_policies(sa, &child.name);
         tracing::info!(
             ike = sa.unique_id,
             conn = sa.connection.name,
@@ -155,6 +156,7 @@ impl Ctx {
     }
 
     pub(crate) fn child_failed(&mut self, now: Instant, sa: &IkeSa, name: &str, reason: EndReason) {
+        self.release_policies(sa, name);
         tracing::warn!(
             ike = sa.unique_id,
             conn = sa.connection.name,
@@ -414,6 +416,9 @@ impl Ctx {
             format!("{limit} reached before a rekey succeeded (hard expiry)"),
         );
         self.trap_before_retire(sa, &name, crate::end_action::EndCause::Lost);
+        if !self.config.emulate.no_recreate_after_expiry {
+            self.hold_policies(sa, id);
+        }
         self.retire_child(now, sa, id, &why, false);
         // Tell the peer, so it does not keep sending into an SA we dropped.
         self.request_child_delete(now, sa, spi_in, why);
@@ -435,6 +440,7 @@ impl Ctx {
             crate::end_action::EndCause::Lost,
             &format!("reached {limit} before a rekey succeeded"),
         );
+        self.release_policies_unless_coming(sa, &name);
     }
 
     /// A CHILD SA the peer replaced (its rekey, or its side of a collision) whose

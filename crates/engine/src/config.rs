@@ -53,6 +53,18 @@ pub struct Emulation {
     /// TEMPORARY_FAILURE instead of being settled by the nonces (§2.8.1), as
     /// some implementations do (strongSwan issue #1896's peer).
     pub refuse_rekey_while_rekeying: bool,
+    /// Every CHILD SA rekey the other end asks for is refused with this error
+    /// notify, while our own rekeys go on (Cisco ASA answering strongSwan's rekeys
+    /// TS_UNACCEPTABLE after narrowing, strongSwan issue #2477).
+    pub refuse_peer_rekeys_with: Option<tern_wire::NotifyType>,
+    /// As the responder of a CHILD SA rekey, we delete the old SA right after
+    /// answering (Palo Alto in strongSwan issue #1458; RFC 7296 §1.3.3 leaves
+    /// that to the initiator).
+    pub delete_after_answering_rekey: bool,
+    /// Each CHILD SA rekey is requested twice, the second right behind the first
+    /// and before the old SA is deleted (the confused peer of strongSwan issue
+    /// #2945).
+    pub rekey_twice: bool,
     /// A remote-access client (strongSwan's `vips`, Windows): IKE_AUTH asks for a
     /// virtual IP and DNS servers with a CFG_REQUEST. tern's own client side is
     /// yet to come; the gateway side is tested against this.

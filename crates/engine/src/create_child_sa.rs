@@ -64,6 +64,22 @@ impl Ctx {
             deleted_meanwhile: false,
         };
         let pfs = first_pfs_group(&exchange);
+        if self.config.emulate.rekey_twice {
+            let again = ChildExchange {
+                rekey_of: exchange.rekey_of,
+                reqid: exchange.reqid,
+                local_ts: exchange.local_ts.clone(),
+                remote_ts: exchange.remote_ts.clone(),
+                mode: exchange.mode,
+                ke: None,
+                config: exchange.config.clone(),
+                spi_in: 0,
+                nonce: Vec::new(),
+                collision: None,
+                deleted_meanwhile: false,
+            };
+            self.send_create_child(now, sa, again, pfs);
+        }
         self.send_create_child(now, sa, exchange, pfs);
     }
 
@@ -195,6 +211,10 @@ impl Ctx {
         let Some(old_spi) = ex.rekey_of else {
             return Next::Keep;
         };
+        if let Some(old_id) = deleted_during_our_rekey(sa, old_spi) {
+            // The peer's DELETE overtook this answer: the old SA was replaced.
+            self.retire_child(now, sa, old_id, &EndReason::rekeyed(), true);
+        }
         let rhythm = sa
             .children
             .iter()
@@ -238,13 +258,24 @@ impl Ctx {
                 );
                 if let Some(old) = old {
                     // The SA the peer's rekey made is the redundant one, not the successor.
-                    old.successor = None;
-                    let old_id = old.unique_id;
+                    let (old_id, redundant) = (old.unique_id, old.successor.take());
+                    let made_by_peer = sa
+                        .children
+                        .iter_mut()
+                        .find(|c| Some(c.unique_id) == redundant);
+                    if let Some(c) = made_by_peer {
+                        c.collision_loser = true;
+                    }
                     self.start_child_delete(now, sa, old_id, EndReason::rekeyed());
                 }
             }
             None => {
-                if let Some(old_id) = old.map(|o| o.unique_id) {
+                let old_id = old.map(|o| o.unique_id);
+                if self.config.emulate.rekey_twice {
+                    // The second rekey goes out before the DELETE of the old SA.
+                    self.send_queued(now, sa);
+                }
+                if let Some(old_id) = old_id {
                     self.start_child_delete(now, sa, old_id, EndReason::rekeyed());
                 }
             }
@@ -437,6 +468,12 @@ impl Ctx {
         let Some(old_spi) = ex.rekey_of else {
             return self.child_failed(now, sa, &ex.config.name, reason);
         };
+        if let Some(old_id) = deleted_during_our_rekey(sa, old_spi) {
+            // The peer deleted it while this rekey was on its way, and made no
+            // new one: it was closed after all.
+            let closed = EndReason::new(EndKind::DeletedByPeer, "deleted by the peer");
+            self.retire_child(now, sa, old_id, &closed, true);
+        }
         let wait = self.peer_delete_wait();
         let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi) else {
             // The CHILD SA ended (hard expiry, say) while its rekey was in flight,
@@ -563,6 +600,10 @@ impl Ctx {
                         NotifyType::TEMPORARY_FAILURE,
                         "we are rekeying that CHILD SA ourselves (emulated)",
                     );
+                }
+                Some(_) if self.config.emulate.refuse_peer_rekeys_with.is_some() => {
+                    let notify = self.config.emulate.refuse_peer_rekeys_with.unwrap();
+                    return refuse(self, sa, notify, "refusing the peer's rekeys (emulated)");
                 }
                 Some(c) => Some((c.unique_id, c.reqid, c.name.clone())),
             },
@@ -729,6 +770,9 @@ impl Ctx {
                 let old = &mut sa.children[pos];
                 old.state = ChildState::Rekeyed;
                 old.expire_at = Some(old.expire_at.map_or(now + wait, |t| t.min(now + wait)));
+                if self.config.emulate.delete_after_answering_rekey {
+                    self.start_child_delete(now, sa, old_id, EndReason::rekeyed());
+                }
             }
         }
         Next::Keep
@@ -763,6 +807,15 @@ impl Ctx {
         }
         false
     }
+}
+
+/// The CHILD SA `spi_in` if the peer deleted it while our rekey of it was in
+/// flight (see `ChildSa::deleted_during_our_rekey`).
+fn deleted_during_our_rekey(sa: &IkeSa, spi_in: u32) -> Option<u64> {
+    sa.children
+        .iter()
+        .find(|c| c.spi_in == spi_in && c.deleted_during_our_rekey)
+        .map(|c| c.unique_id)
 }
 
 /// The PFS group we propose first, if our first proposal asks for one.

@@ -120,6 +120,8 @@ pub(crate) struct Ctx {
     pub policy_users: HashMap<u64, usize, ChosenKeys>,
     /// Children waiting for traffic (`trap.rs`).
     pub(crate) traps: Vec<crate::trap::Trap>,
+    /// Policies kept while a child is set up again (`policy_hold.rs`).
+    pub(crate) policy_holds: Vec<crate::policy_hold::PolicyHold>,
     next_unique_id: u64,
     next_reqid: u32,
     /// The slice of SPIs, reqids and unique ids this engine hands out.
@@ -181,6 +183,7 @@ impl Engine {
                 reqids: HashMap::new(),
                 policy_users: HashMap::default(),
                 traps: Vec::new(),
+                policy_holds: Vec::new(),
                 next_unique_id: shard.first_serial(),
                 next_reqid: shard.first_serial() as u32,
                 shard,
@@ -1056,7 +1059,7 @@ impl Ctx {
         });
     }
 
-    fn send_queued(&mut self, now: Instant, sa: &mut IkeSa) {
+    pub(crate) fn send_queued(&mut self, now: Instant, sa: &mut IkeSa) {
         if let Some(q) = sa.queued.pop_front() {
             self.request(now, sa, q.exchange, q.purpose, q.payloads);
         }
@@ -1218,6 +1221,7 @@ impl Ctx {
         for id in ids {
             self.retire_child(now, &mut sa, id, reason, false);
         }
+        self.release_policies_of(sa.unique_id);
         let connection = sa.connection.name.clone();
         self.history.record(
             &connection,

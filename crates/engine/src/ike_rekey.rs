@@ -193,6 +193,12 @@ impl Ctx {
             // The old IKE SA, now without CHILD SAs, goes; what waited on it moves.
             Ok(new) => {
                 self.succeed(now, sa, new);
+                if matches!(sa.phase, Phase::Deleting(_)) {
+                    // A reauthentication replaced it while this rekey was in flight
+                    // (Libreswan #514): its DELETE, queued behind the rekey, still
+                    // has to tell the peer, and ends it once answered.
+                    return Next::Keep;
+                }
                 self.start_delete(now, sa, EndReason::rekeyed())
             }
             Err(reason) => {

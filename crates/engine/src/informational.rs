@@ -146,9 +146,32 @@ impl Ctx {
                 mark_deleted_meanwhile(sa, *spi_in);
             }
         }
-        for (child_id, _, state, collided) in gone {
-            let reason = if state == ChildState::Rekeyed {
+        for (child_id, spi_in, state, collided) in gone {
+            let replaced = sa
+                .children
+                .iter()
+                .any(|c| c.unique_id == child_id && c.successor.is_some());
+            if state == ChildState::Rekeying
+                && !replaced
+                && !self.config.emulate.rekey_delete_collision
+                && rekey_in_flight(sa, spi_in)
+            {
+                // Our rekey's answer decides how it ended; until then its policies
+                // stay, so that no traffic leaves in clear text.
+                if let Some(c) = sa.children.iter_mut().find(|c| c.unique_id == child_id) {
+                    c.deleted_during_our_rekey = true;
+                }
+                continue;
+            }
+            let lost_collision = lost_collision(sa, child_id);
+            // The peer's rekey of it (colliding with ours) replaced it.
+            let reason = if state == ChildState::Rekeyed || replaced {
                 EndReason::rekeyed()
+            } else if lost_collision {
+                EndReason::new(
+                    EndKind::CollisionLoser,
+                    "redundant after a simultaneous rekey (RFC 7296 §2.8.1)",
+                )
             } else if collided {
                 EndReason::new(EndKind::DeletedByPeerInCollision, "deleted by the peer")
             } else {
@@ -156,7 +179,7 @@ impl Ctx {
             };
             // Not those being replaced (a rekey, perhaps colliding with ours), nor
             // those we are deleting ourselves.
-            if state == ChildState::Installed {
+            if state == ChildState::Installed && !lost_collision {
                 let name = sa
                     .children
                     .iter()
@@ -174,7 +197,11 @@ impl Ctx {
                     self.trap_before_retire(sa, name, cause);
                 }
                 if cause == EndCause::PeerClosed {
-                    self.note_peer_end(now, sa, child_id);
+                    let end = self.note_peer_end(now, sa, child_id);
+                    if matches!(end, Some(crate::adapt::Deletion::EndOfLife)) {
+                        // It is to be set up again, by the peer or by us.
+                        self.hold_policies(sa, child_id);
+                    }
                 }
                 closed.extend(name.map(|n| (n, cause)));
             }
@@ -251,6 +278,26 @@ impl Ctx {
             .is_some_and(|rhythm| rhythm >= MIN_END_AGE && age >= rhythm + rhythm / 20);
         age >= MIN_END_AGE && (past_rhythm || self.ike_peer_ends.ends_like_the_last(sa, age))
     }
+}
+
+/// Whether CHILD SA `id` is the peer's side of a simultaneous rekey that lost
+/// (§2.8.1): known so once our rekey's answer settled the collision, or, if the
+/// peer's DELETE overtakes that answer, because it replaces an SA whose rekey of
+/// ours is still in flight.
+fn lost_collision(sa: &IkeSa, id: u64) -> bool {
+    sa.children.iter().any(|c| {
+        (c.unique_id == id && c.collision_loser)
+            || (c.successor == Some(id)
+                && c.state == ChildState::Rekeying
+                && rekey_in_flight(sa, c.spi_in))
+    })
+}
+
+/// Whether our rekey of CHILD SA `spi_in` awaits its answer.
+fn rekey_in_flight(sa: &IkeSa, spi_in: u32) -> bool {
+    sa.in_flight
+        .iter()
+        .any(|r| matches!(&r.purpose, Purpose::CreateChild(ex) if ex.rekey_of == Some(spi_in)))
 }
 
 /// Emulating strongSwan: our rekey of CHILD SA `spi_in` met the peer's DELETE of it.

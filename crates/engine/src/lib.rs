@@ -45,6 +45,7 @@ mod lint;
 mod nat;
 mod output;
 mod payloads;
+mod policy_hold;
 mod pool;
 mod proposal;
 mod reauth;
