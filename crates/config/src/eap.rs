@@ -47,10 +47,7 @@ fn add_users(src: &Source<'_>, table: &TableReader<'_>, users: &mut EapUsers, er
                 format!("the password of EAP user `{}` is empty", name.value),
             ));
         } else if !users.add(name.value, password.value) {
-            errors.push(name.error(
-                src,
-                format!("EAP user `{}` is given twice", name.value),
-            ));
+            errors.push(name.error(src, format!("EAP user `{}` is given twice", name.value)));
         }
     }
 }

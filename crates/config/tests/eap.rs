@@ -32,7 +32,10 @@ fn inline_users_are_the_remote_auth_of_a_connection() {
     assert_eq!(users.get("eve"), None);
     // Debug output (logs, panics) names the users, never their secrets.
     let shown = format!("{:?}", config.engine.connections[0]);
-    assert!(shown.contains("carol") && !shown.contains("Ar3etTnp"), "{shown}");
+    assert!(
+        shown.contains("carol") && !shown.contains("Ar3etTnp"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -44,7 +47,12 @@ fn without_remote_auth_the_peer_authenticates_as_auth_says() {
 
 #[test]
 fn remote_auth_mistakes_are_located() {
-    assert_error(GATEWAY, 5, 15, "needs EAP users: add them under [eap.users]");
+    assert_error(
+        GATEWAY,
+        5,
+        15,
+        "needs EAP users: add them under [eap.users]",
+    );
     assert_error(
         &GATEWAY.replace("eap-mschapv2", "eap-md5"),
         5,
@@ -142,5 +150,9 @@ fn users_file_errors_name_that_file_line_and_column() {
     );
     dir.write("users", "carol = \"unterminated\n", 0o600);
     let e = load_file(&config).unwrap_err();
-    assert_eq!((e.file.as_str(), e.line), (file.to_string().as_str(), 1), "{e}");
+    assert_eq!(
+        (e.file.as_str(), e.line),
+        (file.to_string().as_str(), 1),
+        "{e}"
+    );
 }
