@@ -57,6 +57,17 @@ pub struct Emulation {
     /// virtual IP and DNS servers with a CFG_REQUEST. tern's own client side is
     /// yet to come; the gateway side is tested against this.
     pub request_virtual_ip: Option<VirtualIpRequest>,
+    /// A remote-access client that logs in with EAP-MSCHAPv2 (strongSwan's
+    /// `auth = eap-mschapv2`, Windows): its IKE_AUTH has no AUTH, it answers the
+    /// gateway's EAP requests as this user, and authenticates with the MSK.
+    pub eap_login: Option<EapLogin>,
+}
+
+/// The user an emulated EAP client logs in as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EapLogin {
+    pub user: &'static str,
+    pub password: &'static str,
 }
 
 /// What an emulated remote-access client asks for in its CFG_REQUEST.
