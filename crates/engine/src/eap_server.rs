@@ -212,3 +212,112 @@ fn check_response(
     };
     Ok((step, packet))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn users() -> EapUsers {
+        let mut users = EapUsers::default();
+        users.add("User", "clientPass");
+        users
+    }
+
+    fn response(identifier: u8, method: u8, data: &[u8]) -> Packet {
+        Packet {
+            code: eap::RESPONSE,
+            identifier,
+            body: [&[method][..], data].concat(),
+        }
+    }
+
+    /// The conversation up to the challenge, with RFC 2759 §9.2's challenge.
+    fn challenged() -> EapAwait {
+        let (step, request) = EapAwait::start(7);
+        assert_eq!(request.to_bytes(), [1, 7, 0, 5, 1]);
+        let mut rfc =
+            |buf: &mut [u8]| buf.copy_from_slice(&unhex("5B5D7C7D7B3F2F3E3C2C602132262628"));
+        let (step, challenge) = step
+            .next(
+                &users(),
+                &response(7, eap::TYPE_IDENTITY, b"User"),
+                &mut rfc,
+            )
+            .ok()
+            .unwrap();
+        assert_eq!(challenge.identifier, 8);
+        assert_eq!(challenge.method(), Some(eap::TYPE_MSCHAPV2));
+        step
+    }
+
+    fn rfc_response(ms_id: u8) -> Vec<u8> {
+        let mut value = vec![49];
+        value.extend(unhex("21402324255E262A28295F2B3A337C7E"));
+        value.extend([0; 8]);
+        value.extend(unhex("82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF"));
+        value.push(0);
+        value.extend(b"User");
+        MsChap {
+            op: eap::OP_RESPONSE,
+            ms_id,
+            data: value,
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn rfc_2759_response_gets_success_then_eap_success() {
+        let mut no_random = |_: &mut [u8]| panic!("no randomness after the challenge");
+        let (step, success) = challenged()
+            .next(
+                &users(),
+                &response(8, eap::TYPE_MSCHAPV2, &rfc_response(8)),
+                &mut no_random,
+            )
+            .ok()
+            .unwrap();
+        let message = MsChap::parse(&success.body[1..]).unwrap();
+        assert_eq!(message.op, eap::OP_SUCCESS);
+        assert_eq!(message.data, b"S=407A5589115FD0D6209F510FE9C04566932CDA56");
+        assert_eq!(step.user(), Some("User"));
+        let ack = response(success.identifier, eap::TYPE_MSCHAPV2, &[eap::OP_SUCCESS]);
+        let (step, done) = step.next(&users(), &ack, &mut no_random).ok().unwrap();
+        assert_eq!(done.to_bytes(), [eap::SUCCESS, 9, 0, 4]);
+        assert!(matches!(step, EapAwait::Auth { .. }));
+    }
+
+    #[test]
+    fn a_nak_a_wrong_identifier_or_another_method_fails_with_a_reason() {
+        let mut no_random = |_: &mut [u8]| {};
+        let cases = [
+            (
+                response(8, eap::TYPE_NAK, &[13]),
+                "declined EAP-MSCHAPv2 (Nak; it proposes EAP type 13)",
+            ),
+            (
+                response(9, eap::TYPE_MSCHAPV2, &rfc_response(8)),
+                "answered EAP request 8 with code 2 identifier 9",
+            ),
+            (response(8, 4, b"md5"), "EAP type 4 out of turn"),
+            (
+                response(8, eap::TYPE_MSCHAPV2, &[2, 8, 0, 9]),
+                "malformed MS-CHAPv2 Response",
+            ),
+        ];
+        for (packet, why) in cases {
+            let Err(failure) = challenged().next(&users(), &packet, &mut no_random) else {
+                panic!("{why}: accepted");
+            };
+            assert_eq!(failure.identifier, 8);
+            assert_eq!(failure.user.as_deref(), Some("User"));
+            assert!(failure.why.contains(why), "{}", failure.why);
+        }
+    }
+}

@@ -159,3 +159,36 @@ fn other_users_log_in_beside_each_other() {
     assert_eq!(b[0].remote_id, "dave");
     assert_eq!(pair.b.engine.leases()[0].identity, "dave");
 }
+
+#[test]
+fn lost_and_duplicated_eap_rounds_are_retransmitted_and_answered_once() {
+    let mut pair = Pair::new(client("carol", "Ar3etTnp"), gateway());
+    // IKE_SA_INIT is datagrams 0 and 1; then four IKE_AUTH rounds and the last.
+    let mut n = 0;
+    pair.network = Box::new(move |_, _| {
+        n += 1;
+        match n {
+            4 | 7 | 10 => Fate::Drop,
+            5 | 8 | 11 => Fate::Duplicate,
+            _ => Fate::Deliver,
+        }
+    });
+    pair.initiate_from_a("demo");
+    pair.run_for(std::time::Duration::from_secs(120));
+    let (a, b) = (
+        pair.a.engine.list_sas(pair.now),
+        pair.b.engine.list_sas(pair.now),
+    );
+    assert_eq!((a.len(), b.len()), (1, 1), "{a:?} {b:?}");
+    assert_eq!((a[0].state, b[0].state), ("ESTABLISHED", "ESTABLISHED"));
+    assert_eq!(b[0].remote_id, "carol");
+    assert_eq!(pair.a.kernel().sas, pair.b.kernel().sas);
+    assert_eq!(pair.a.kernel().sas.len(), 2);
+    assert!(ends(pair.b.engine.history()).is_empty());
+    // 12 datagrams without loss; the three lost ones were sent again.
+    assert!(
+        pair.wire_log.len() >= 15,
+        "{} datagrams",
+        pair.wire_log.len()
+    );
+}
