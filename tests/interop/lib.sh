@@ -61,6 +61,9 @@ wait_until() {
 
 TERN_DEBIAN_PACKAGES=(user-mode-linux kmod iputils-ping iproute2 strongswan-swanctl libstrongswan-standard-plugins
     strongswan-charon libcharon-extra-plugins tcpdump jq nftables util-linux procps systemd)
+# The EAP scenarios (eap.sh): charon's eap-mschapv2 plugin (eap-identity is in
+# libcharon-extra-plugins).
+TERN_DEBIAN_PACKAGES+=(libcharon-extauth-plugins)
 # The certificate scenarios (certs.sh) make their PKI with the openssl CLI.
 TERN_DEBIAN_PACKAGES+=(openssl)
 # The ternd metrics test (crates/ternd/tests/metrics.rs) checks its scrapes with

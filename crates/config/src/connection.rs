@@ -1,10 +1,11 @@
 //! `[connections.NAME]` and `[connections.NAME.children.CHILD]` sections.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tern_engine::config::{
-    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Lifetime, Mode, PoolConfig,
-    StartAction,
+    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, EapUsers, Lifetime, Mode,
+    PoolConfig, RemoteAuth, StartAction,
 };
 
 use crate::duration::{duration, format as format_duration};
@@ -27,6 +28,7 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "local_id",
     "remote_id",
     "auth",
+    "remote_auth",
     "psk",
     "psk_file",
     "cert",
@@ -79,6 +81,7 @@ pub(crate) fn connections(
     ctx: &Context<'_>,
     table: &TableReader<'_>,
     pools: &[PoolConfig],
+    eap_users: &Arc<EapUsers>,
     errors: &mut Errors,
 ) -> Vec<Connection> {
     table
@@ -87,7 +90,7 @@ pub(crate) fn connections(
         .filter_map(|(name, field)| {
             let named = errors.keep(check_name(&ctx.src, &name, "connection"));
             let table = field.table_checked(CONNECTION_KEYS, errors)?;
-            let connection = connection(ctx, name.value, &table, pools, errors);
+            let connection = connection(ctx, name.value, &table, pools, eap_users, errors);
             named.and(connection)
         })
         .collect()
@@ -100,6 +103,7 @@ fn connection(
     name: &str,
     table: &TableReader<'_>,
     pools: &[PoolConfig],
+    eap_users: &Arc<EapUsers>,
     errors: &mut Errors,
 ) -> Option<Connection> {
     let src = &ctx.src;
@@ -125,6 +129,7 @@ fn connection(
         None => Some(None),
     };
     let auth = errors.keep(auth(ctx, table));
+    let remote_auth = errors.keep(remote_auth(table, eap_users));
     if let (Some(AuthConfig::Pubkey(pubkey)), Some(field), Some(id)) =
         (&auth, &local_id_field, &local_id)
     {
@@ -193,6 +198,7 @@ fn connection(
         local_id: local_id?,
         remote_id: remote_id?,
         auth: auth?,
+        remote_auth: remote_auth?,
         ike_proposals: ike_proposals?,
         children,
         start_action: start_action?,
@@ -304,6 +310,27 @@ fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, Config
             })?;
             Ok(AuthConfig::Psk(bytes))
         }
+    }
+}
+
+/// `remote_auth`: how the peer authenticates when not as `auth` says.
+fn remote_auth(
+    table: &TableReader<'_>,
+    eap_users: &Arc<EapUsers>,
+) -> Result<RemoteAuth, ConfigError> {
+    let Some(field) = table.field("remote_auth") else {
+        return Ok(RemoteAuth::AsAuth);
+    };
+    let method = field.string()?;
+    match method.value {
+        "eap-mschapv2" if eap_users.is_empty() => Err(field.error(
+            "remote_auth = \"eap-mschapv2\" needs EAP users: add them under [eap.users] or in [eap] users_file",
+        )),
+        "eap-mschapv2" => Ok(RemoteAuth::EapMschapv2(Arc::clone(eap_users))),
+        other => Err(field.error(format!(
+            "unsupported remote_auth method `{other}`; tern supports: eap-mschapv2 \
+             (leave remote_auth out for the peer to authenticate as `auth` says)"
+        ))),
     }
 }
 

@@ -8,6 +8,7 @@
 mod connection;
 mod describe;
 mod duration;
+mod eap;
 mod error;
 mod file;
 mod identity;
@@ -48,6 +49,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("retransmit", schema::RETRANSMIT_KEYS),
     ("fragmentation", schema::FRAGMENTATION_KEYS),
     ("pools.NAME", pool::POOL_KEYS),
+    ("eap", eap::EAP_KEYS),
     ("connections.NAME", connection::CONNECTION_KEYS),
     ("connections.NAME.children.CHILD", connection::CHILD_KEYS),
 ];

@@ -67,6 +67,18 @@ impl<'a> TableReader<'a> {
         reader
     }
 
+    /// A document's top-level table whose keys are all names the user chooses
+    /// (a file of EAP users).
+    pub fn open_root(src: Source<'a>, table: &'a dyn TableLike) -> Self {
+        TableReader {
+            src,
+            table,
+            anchor: None,
+            name: "the top level".to_string(),
+            path: String::new(),
+        }
+    }
+
     /// The key names in this table, each with its span, in file order.
     pub fn entries(&self) -> Vec<(Located<&'a str>, Field<'a>)> {
         self.table

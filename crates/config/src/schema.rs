@@ -35,6 +35,7 @@ pub(crate) const ROOT_KEYS: &[&str] = &[
     "retransmit",
     "fragmentation",
     "pools",
+    "eap",
     "connections",
 ];
 pub(crate) const DAEMON_KEYS: &[&str] = &[
@@ -119,11 +120,18 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, Vec<ConfigError>> {
         Some(table) => crate::pool::pools(&ctx.src, &table, &mut errors),
         None => Vec::new(),
     };
+    let eap_users = match root
+        .field("eap")
+        .and_then(|f| f.table_checked(crate::eap::EAP_KEYS, &mut errors))
+    {
+        Some(table) => crate::eap::eap_users(ctx, &table, &mut errors),
+        None => Default::default(),
+    };
     let connections = match root
         .field("connections")
         .and_then(|f| errors.keep(f.named_tables()))
     {
-        Some(table) => connections(ctx, &table, &pools, &mut errors),
+        Some(table) => connections(ctx, &table, &pools, &eap_users, &mut errors),
         None => Vec::new(),
     };
     let (ike_port, nat_port) = (daemon.port, daemon.nat_port);
@@ -368,7 +376,7 @@ pub(crate) fn ip_list(field: &crate::reader::Field<'_>) -> Result<Vec<IpAddr>, C
 }
 
 /// The TOML parser's multi-line message ("invalid string\nexpected ...") on one line.
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     message
         .lines()
         .map(str::trim)

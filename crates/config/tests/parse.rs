@@ -41,6 +41,7 @@ fn demo_connection(
         local_id: Identity::Fqdn(local_id.into()),
         remote_id: Some(Identity::Fqdn(remote_id.into())),
         auth: AuthConfig::Psk(b"tern-demo-psk-change-me".to_vec()),
+        remote_auth: Default::default(),
         ike_proposals: vec![IkeProposal {
             encryption: vec![Encryption::AesGcm16 { key_bits: 128 }],
             integrity: vec![],

@@ -24,6 +24,7 @@
 //! - rsa: PKCS#1 v1.5 signing with SHA-1 (AUTH method 1); ring refuses
 //!   SHA-1 signatures.
 //! - p521: ECDSA on P-521 (AUTH method 11), which ring does not do.
+//! - md4 + des: MS-CHAPv2 (EAP-MSCHAPv2) is built on them; `mschapv2` only.
 
 mod aead;
 mod auth;
@@ -34,6 +35,7 @@ mod error;
 mod integ;
 mod ke;
 mod keys;
+pub mod mschapv2;
 mod nat;
 mod prf;
 mod random;

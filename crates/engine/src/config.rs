@@ -69,6 +69,17 @@ pub struct Emulation {
     /// virtual IP and DNS servers with a CFG_REQUEST. tern's own client side is
     /// yet to come; the gateway side is tested against this.
     pub request_virtual_ip: Option<VirtualIpRequest>,
+    /// A remote-access client that logs in with EAP-MSCHAPv2 (strongSwan's
+    /// `auth = eap-mschapv2`, Windows): its IKE_AUTH has no AUTH, it answers the
+    /// gateway's EAP requests as this user, and authenticates with the MSK.
+    pub eap_login: Option<EapLogin>,
+}
+
+/// The user an emulated EAP client logs in as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EapLogin {
+    pub user: &'static str,
+    pub password: &'static str,
 }
 
 /// What an emulated remote-access client asks for in its CFG_REQUEST.
@@ -169,7 +180,10 @@ pub struct Connection {
     pub local_id: Identity,
     /// `None` accepts any identity the peer proves.
     pub remote_id: Option<Identity>,
+    /// How we authenticate, and the peer too unless `remote_auth` says otherwise.
     pub auth: AuthConfig,
+    /// How the peer authenticates (remote access: EAP).
+    pub remote_auth: RemoteAuth,
     /// IKE proposals in order of preference.
     pub ike_proposals: Vec<IkeProposal>,
     pub children: Vec<ChildConfig>,
@@ -297,6 +311,55 @@ impl std::fmt::Debug for AuthConfig {
             AuthConfig::Psk(k) => write!(f, "Psk(<{} bytes>)", k.len()),
             AuthConfig::Pubkey(p) => write!(f, "Pubkey({p:?})"),
         }
+    }
+}
+
+/// How the peer of a connection authenticates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RemoteAuth {
+    /// As `auth` says, the same way as we do.
+    #[default]
+    AsAuth,
+    /// EAP-MSCHAPv2 (RFC 7296 §2.16) as one of these users; we authenticate
+    /// with `auth` in the first IKE_AUTH answer, both sides with the EAP MSK at
+    /// the end.
+    EapMschapv2(Arc<EapUsers>),
+}
+
+/// EAP users and their passwords (as NT hashes: MS-CHAPv2 needs no more).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct EapUsers {
+    users: std::collections::BTreeMap<String, tern_crypto::mschapv2::NtHash>,
+}
+
+impl EapUsers {
+    /// Adds `name` with `password`; false (nothing changed) if `name` is known.
+    pub fn add(&mut self, name: &str, password: &str) -> bool {
+        if self.users.contains_key(name) {
+            return false;
+        }
+        let hash = tern_crypto::mschapv2::NtHash::of_password(password);
+        self.users.insert(name.to_string(), hash);
+        true
+    }
+
+    pub fn get(&self, name: &str) -> Option<&tern_crypto::mschapv2::NtHash> {
+        self.users.get(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+impl std::fmt::Debug for EapUsers {
+    /// The names only, never the passwords' hashes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.users.keys()).finish()
     }
 }
 

@@ -46,6 +46,9 @@ pub enum EndKind {
     HalfOpenTimeout,
     /// Authentication failed, on either side.
     AuthFailed,
+    /// A remote-access peer's EAP login failed: unknown user, wrong password,
+    /// or an EAP conversation it did not follow.
+    EapFailed,
     /// No proposal in common.
     NoProposal,
     /// The traffic selectors were refused.
@@ -83,6 +86,7 @@ impl EndKind {
             EndKind::AuthUnanswered => "auth_unanswered",
             EndKind::HalfOpenTimeout => "half_open_timeout",
             EndKind::AuthFailed => "auth_failed",
+            EndKind::EapFailed => "eap_failed",
             EndKind::NoProposal => "no_proposal",
             EndKind::TsUnacceptable => "ts_unacceptable",
             EndKind::PoolExhausted => "pool_exhausted",
@@ -95,7 +99,7 @@ impl EndKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [EndKind; 23] = [
+    pub const ALL: [EndKind; 24] = [
         EndKind::Rekeyed,
         EndKind::RekeyedWithoutPeerDelete,
         EndKind::Reauthenticated,
@@ -111,6 +115,7 @@ impl EndKind {
         EndKind::AuthUnanswered,
         EndKind::HalfOpenTimeout,
         EndKind::AuthFailed,
+        EndKind::EapFailed,
         EndKind::NoProposal,
         EndKind::TsUnacceptable,
         EndKind::PoolExhausted,
@@ -153,7 +158,7 @@ impl EndKind {
     /// The notify that says this on the wire, where one does.
     pub fn notify(self) -> Option<NotifyType> {
         match self {
-            EndKind::AuthFailed => Some(NotifyType::AUTHENTICATION_FAILED),
+            EndKind::AuthFailed | EndKind::EapFailed => Some(NotifyType::AUTHENTICATION_FAILED),
             EndKind::NoProposal => Some(NotifyType::NO_PROPOSAL_CHOSEN),
             EndKind::TsUnacceptable => Some(NotifyType::TS_UNACCEPTABLE),
             EndKind::PoolExhausted => Some(NotifyType::INTERNAL_ADDRESS_FAILURE),

@@ -709,7 +709,8 @@ impl Engine {
 
     pub(crate) fn settle_one(&mut self, now: Instant, sa: impl Into<Box<IkeSa>>, next: Next) {
         let mut sa = sa.into();
-        let half_open = matches!(next, Next::Keep) && matches!(sa.phase, Phase::AwaitAuthRequest);
+        let half_open = matches!(next, Next::Keep)
+            && matches!(sa.phase, Phase::AwaitAuthRequest | Phase::AwaitEap(_));
         if half_open {
             self.ctx.half_open.insert(sa.our_spi(), sa.remote.ip());
         } else {
@@ -972,6 +973,9 @@ impl Ctx {
             (ExchangeType::IKE_AUTH, Phase::AwaitAuthRequest) => {
                 self.handle_auth_request(now, sa, id, payloads)
             }
+            (ExchangeType::IKE_AUTH, Phase::AwaitEap(_)) => {
+                self.handle_eap_request(now, sa, id, payloads)
+            }
             (ExchangeType::INFORMATIONAL, _) => {
                 self.handle_informational_request(now, sa, id, payloads)
             }
@@ -1114,6 +1118,10 @@ impl Ctx {
                 Phase::AwaitAuthRequest => EndReason::new(
                     EndKind::HalfOpenTimeout,
                     "the peer never sent IKE_AUTH (half-open IKE SA timed out)",
+                ),
+                Phase::AwaitEap(_) => EndReason::new(
+                    EndKind::HalfOpenTimeout,
+                    "the peer did not finish its EAP login in time (half-open IKE SA timed out)",
                 ),
                 _ => EndReason::new(EndKind::Unanswered, "timed out"),
             });

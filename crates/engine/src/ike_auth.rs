@@ -10,8 +10,9 @@ use tern_wire::{AuthMethod, AuthPayload, ExchangeType, Identification, NotifyTyp
 use crate::cert_auth;
 use crate::child_sa::{ChildRequest, Negotiated};
 use crate::child_select;
-use crate::config::{AuthConfig, Connection, Mode};
+use crate::config::{AuthConfig, Connection, Mode, RemoteAuth};
 use crate::config_payload::{self, CpAnswer};
+use crate::eap_client::EapClient;
 use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::identity;
@@ -24,13 +25,13 @@ use crate::ts::{self, Ts};
 
 /// Whose AUTH payload is being computed or checked.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Signer {
+pub(crate) enum Signer {
     Initiator,
     Responder,
 }
 
 /// The octets `signer` authenticates with its ID payload (RFC 7296 §2.15).
-fn octets_signed_by(sa: &IkeSa, signer: Signer, id: &Identification) -> Vec<u8> {
+pub(crate) fn octets_signed_by(sa: &IkeSa, signer: Signer, id: &Identification) -> Vec<u8> {
     let keys = sa
         .keys
         .as_ref()
@@ -43,7 +44,7 @@ fn octets_signed_by(sa: &IkeSa, signer: Signer, id: &Identification) -> Vec<u8> 
     signed_octets(prf, message, nonce, sk_p, &id.body_bytes())
 }
 
-fn sa_prf(sa: &IkeSa) -> tern_crypto::PrfAlg {
+pub(crate) fn sa_prf(sa: &IkeSa) -> tern_crypto::PrfAlg {
     proposal::prf_alg(
         sa.keys
             .as_ref()
@@ -54,7 +55,7 @@ fn sa_prf(sa: &IkeSa) -> tern_crypto::PrfAlg {
 
 /// Our AUTH payload, preceded by our CERT payloads when we authenticate with a
 /// certificate: the one under a CA in `requested` (the peer's CERTREQ) if we have one.
-fn our_auth(
+pub(crate) fn our_auth(
     sa: &IkeSa,
     signer: Signer,
     id: &Identification,
@@ -158,7 +159,16 @@ impl Ctx {
         };
         let mut payloads = vec![Payload::IdI(id_i)];
         // IDi, [CERT...], [CERTREQ], [IDr], AUTH (RFC 7296 §1.2).
-        let (certs, auth) = auth.split_at(auth.len() - 1);
+        // An EAP client (emulated) leaves out AUTH: it logs in with EAP.
+        let eap = self
+            .config
+            .emulate
+            .eap_login
+            .map(|_| EapClient::AwaitGateway);
+        let (certs, auth) = match eap {
+            Some(_) => (&[][..], &[][..]),
+            None => auth.split_at(auth.len() - 1),
+        };
         payloads.extend_from_slice(certs);
         if let AuthConfig::Pubkey(pubkey) = &conn.auth {
             payloads.push(cert_auth::certreq(pubkey));
@@ -204,7 +214,7 @@ impl Ctx {
                 remote_ts,
             });
         }
-        sa.phase = Phase::AwaitAuthResponse(Box::new(AwaitAuthResponse { child }));
+        sa.phase = Phase::AwaitAuthResponse(Box::new(AwaitAuthResponse { child, eap }));
         self.request(now, sa, ExchangeType::IKE_AUTH, Purpose::IkeAuth, payloads);
         Next::Keep
     }
@@ -216,21 +226,40 @@ impl Ctx {
         sa: &mut IkeSa,
         p: Vec<Payload>,
     ) -> Next {
+        if matches!(&sa.phase, Phase::AwaitAuthResponse(pending) if pending.eap.is_some()) {
+            return self.handle_eap_answer(now, sa, p);
+        }
+        let id_r = match self.check_responder(now, sa, &p) {
+            Ok(id_r) => id_r,
+            Err(next) => return next,
+        };
+        self.auth_completed(now, sa, id_r, &p)
+    }
+
+    /// Initiator: the responder's IDr and AUTH in its IKE_AUTH answer, checked.
+    pub(crate) fn check_responder(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        p: &[Payload],
+    ) -> Result<Identification, Next> {
         let conn = sa.connection.clone();
-        let (id_r, auth) = match (payloads::id_r(&p), payloads::auth(&p)) {
+        let (id_r, auth) = match (payloads::id_r(p), payloads::auth(p)) {
             (Some(id), Some(auth)) => (id.clone(), auth.clone()),
             _ => {
-                return Next::Destroy(match payloads::error_notify(&p).map(|n| n.notify_type) {
-                    Some(NotifyType::AUTHENTICATION_FAILED) => refused_by_peer(&conn),
-                    Some(other) => EndReason::new(
-                        EndKind::RefusedByPeer,
-                        format!("the peer refused IKE_AUTH with {other}"),
-                    ),
-                    None => EndReason::new(
-                        EndKind::PeerMisbehaved,
-                        "the peer's IKE_AUTH response lacks IDr or AUTH",
-                    ),
-                });
+                return Err(Next::Destroy(
+                    match payloads::error_notify(p).map(|n| n.notify_type) {
+                        Some(NotifyType::AUTHENTICATION_FAILED) => refused_by_peer(&conn),
+                        Some(other) => EndReason::new(
+                            EndKind::RefusedByPeer,
+                            format!("the peer refused IKE_AUTH with {other}"),
+                        ),
+                        None => EndReason::new(
+                            EndKind::PeerMisbehaved,
+                            "the peer's IKE_AUTH response lacks IDr or AUTH",
+                        ),
+                    },
+                ));
             }
         };
         if let Some(expected) = &conn.remote_id {
@@ -242,11 +271,11 @@ impl Ctx {
                     identity::describe(&id_r),
                     identity::describe_config(expected)
                 );
-                return Next::Destroy(EndReason::new(EndKind::AuthFailed, text));
+                return Err(Next::Destroy(EndReason::new(EndKind::AuthFailed, text)));
             }
         }
         let wall_clock = self.env.wall_clock(now);
-        match check_peer_auth(sa, &conn, Signer::Responder, &id_r, &auth, &p, wall_clock) {
+        match check_peer_auth(sa, &conn, Signer::Responder, &id_r, &auth, p, wall_clock) {
             Ok(how) => log_authenticated(sa, &id_r, &how),
             Err(why) => {
                 self.tell_auth_failed(sa);
@@ -256,9 +285,21 @@ impl Ctx {
                     "{why}; sent AUTHENTICATION_FAILED"
                 );
                 let text = format!("connection `{}`: {why}", conn.name);
-                return Next::Destroy(EndReason::new(EndKind::AuthFailed, text));
+                return Err(Next::Destroy(EndReason::new(EndKind::AuthFailed, text)));
             }
         }
+        Ok(id_r)
+    }
+
+    /// Initiator: both sides authenticated; the IKE SA is up, its first CHILD SA
+    /// comes from answer `p`, the others follow.
+    pub(crate) fn auth_completed(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        id_r: Identification,
+        p: &[Payload],
+    ) -> Next {
         let Phase::AwaitAuthResponse(pending) =
             std::mem::replace(&mut sa.phase, Phase::Established)
         else {
@@ -268,7 +309,7 @@ impl Ctx {
         // The peer may have set one up with us at the same time.
         self.maybe_duplicates.push(sa.our_spi());
         if let Some(request) = pending.child {
-            self.finish_child(now, sa, request, &p);
+            self.finish_child(now, sa, request, p);
         }
         // IKE_AUTH carries the first child; each other one follows in its own
         // CREATE_CHILD_SA (RFC 7296 §1.3.1), queued one after the other.
@@ -333,7 +374,8 @@ impl Ctx {
         }
     }
 
-    /// Responder: the initiator's IKE_AUTH request.
+    /// Responder: the initiator's IKE_AUTH request. Without AUTH, the peer
+    /// asks to log in with EAP (RFC 7296 §2.16; see `eap_auth`).
     pub(crate) fn handle_auth_request(
         &mut self,
         now: Instant,
@@ -341,7 +383,7 @@ impl Ctx {
         id: u32,
         p: Vec<Payload>,
     ) -> Next {
-        let (Some(id_i), Some(auth)) = (payloads::id_i(&p), payloads::auth(&p)) else {
+        let Some(id_i) = payloads::id_i(&p) else {
             self.respond(
                 sa,
                 ExchangeType::IKE_AUTH,
@@ -350,30 +392,43 @@ impl Ctx {
             );
             return Next::Destroy(EndReason::new(
                 EndKind::PeerMisbehaved,
-                "the peer's IKE_AUTH request lacks IDi or AUTH",
+                "the peer's IKE_AUTH request lacks IDi",
             ));
         };
+        let auth = payloads::auth(&p);
         let id_r_hint = payloads::id_r(&p);
-        let Some(conn) = self.connection_for_peer(sa, id_i, id_r_hint) else {
+        let Some(conn) = self.connection_for_peer(sa, id_i, id_r_hint, auth.is_none()) else {
             self.respond(
                 sa,
                 ExchangeType::IKE_AUTH,
                 id,
                 &[payloads::error(NotifyType::AUTHENTICATION_FAILED)],
             );
+            let how = if auth.is_none() {
+                " with EAP (no AUTH payload; no connection has remote_auth = \"eap-mschapv2\")"
+            } else {
+                ""
+            };
             let why = format!(
-                "no connection accepts the peer identity '{}' from {}",
+                "no connection accepts the peer identity '{}' from {}{how}",
                 identity::describe(id_i),
                 sa.remote.ip()
             );
             tracing::warn!(ike = sa.unique_id, "{why}");
             return Next::Destroy(EndReason::new(EndKind::AuthFailed, why));
         };
-        let wall_clock = self.env.wall_clock(now);
-        let checked = check_peer_auth(sa, &conn, Signer::Initiator, id_i, auth, &p, wall_clock);
         sa.connection = conn.clone();
+        let checked = match auth {
+            None => Ok("EAP to follow".to_string()),
+            Some(auth) => {
+                let wall_clock = self.env.wall_clock(now);
+                check_peer_auth(sa, &conn, Signer::Initiator, id_i, auth, &p, wall_clock)
+            }
+        };
         let ours = checked.and_then(|how| {
-            log_authenticated(sa, id_i, &how);
+            if auth.is_some() {
+                log_authenticated(sa, id_i, &how);
+            }
             let requested = cert_auth::requested_cas(&p);
             our_auth(
                 sa,
@@ -382,12 +437,8 @@ impl Ctx {
                 &requested,
             )
         });
-        let mut response = match ours {
-            Ok(auth) => {
-                let mut response = vec![Payload::IdR(identity::to_wire(&conn.local_id))];
-                response.extend(auth);
-                response
-            }
+        let ours = match ours {
+            Ok(ours) => ours,
             Err(why) => {
                 self.respond(
                     sa,
@@ -404,14 +455,37 @@ impl Ctx {
                 return Next::Destroy(EndReason::new(EndKind::AuthFailed, text));
             }
         };
+        if auth.is_none() {
+            return self.start_eap(sa, id, conn, ours, p);
+        }
+        let mut response = vec![Payload::IdR(identity::to_wire(&conn.local_id))];
+        response.extend(ours);
+        let peer = id_i.clone();
+        self.finish_responder_auth(now, sa, id, &conn, peer, response, &p)
+    }
+
+    /// Responder, the peer authenticated: answers `response` (our IDr and AUTH)
+    /// with the CP reply and the first CHILD SA of request `p`, and establishes
+    /// the IKE SA with `peer` (its IDi, or its EAP identity) as the peer.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_responder_auth(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        id: u32,
+        conn: &Arc<Connection>,
+        peer: Identification,
+        mut response: Vec<Payload>,
+        p: &[Payload],
+    ) -> Next {
         // A virtual IP first: the CHILD SA is narrowed to it.
-        let child = match self.answer_config_request(sa, &conn, id_i, &p) {
+        let child = match self.answer_config_request(sa, conn, &peer, p) {
             CpAnswer::Failure(why) => Some(Err((NotifyType::INTERNAL_ADDRESS_FAILURE, why))),
             answer => {
                 if let CpAnswer::Reply(cp) = answer {
                     response.push(cp);
                 }
-                child_select::child_payloads(&p).map(|c| self.negotiate_first_child(sa, &c))
+                child_select::child_payloads(p).map(|c| self.negotiate_first_child(sa, &c))
             }
         };
         match &child {
@@ -431,10 +505,10 @@ impl Ctx {
         self.respond(sa, ExchangeType::IKE_AUTH, id, &response);
         sa.phase = Phase::Established;
         sa.phase_deadline = None;
-        self.established(now, sa, id_i.clone());
+        self.established(now, sa, peer);
         // Without INITIAL_CONTACT the peer may hold another IKE SA with us: this
         // may be its make-before-break reauthentication (see `held_outbound`).
-        let peer_alone = payloads::notify(&p, NotifyType::INITIAL_CONTACT).is_some();
+        let peer_alone = payloads::notify(p, NotifyType::INITIAL_CONTACT).is_some();
         if peer_alone {
             self.initial_contacts.push((sa.unique_id, sa.our_spi()));
         } else {
@@ -473,6 +547,7 @@ impl Ctx {
         sa: &IkeSa,
         id_i: &Identification,
         id_r: Option<&Identification>,
+        eap: bool,
     ) -> Option<Arc<Connection>> {
         let suite = sa.suite?;
         let fits = |c: &Arc<Connection>| {
@@ -482,6 +557,7 @@ impl Ctx {
                     .as_ref()
                     .is_none_or(|r| identity::matches(r, id_i))
                 && proposal::select_ike(&proposal::ike_answer(1, suite), &c.ike_proposals).is_some()
+                && matches!(c.remote_auth, RemoteAuth::EapMschapv2(_)) == eap
         };
         let names_us = |c: &Arc<Connection>| id_r.is_none_or(|r| identity::matches(&c.local_id, r));
         let current = std::iter::once(&sa.connection);

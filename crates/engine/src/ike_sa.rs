@@ -30,6 +30,8 @@ pub enum Phase {
     AwaitInitResponse(Box<AwaitInitResponse>),
     /// Responder: IKE_SA_INIT answered, IKE_AUTH not yet received.
     AwaitAuthRequest,
+    /// Responder: the peer logs in with EAP (RFC 7296 §2.16); IKE_AUTH goes on.
+    AwaitEap(Box<crate::eap_auth::AwaitEap>),
     /// Initiator: IKE_AUTH sent.
     AwaitAuthResponse(Box<AwaitAuthResponse>),
     Established,
@@ -50,14 +52,17 @@ pub struct AwaitInitResponse {
 
 pub struct AwaitAuthResponse {
     pub child: Option<ChildRequest>,
+    /// An (emulated) EAP client: where its login is.
+    pub eap: Option<crate::eap_client::EapClient>,
 }
 
 impl Phase {
     pub fn name(&self) -> &'static str {
         match self {
-            Phase::AwaitInitResponse(_) | Phase::AwaitAuthRequest | Phase::AwaitAuthResponse(_) => {
-                "CONNECTING"
-            }
+            Phase::AwaitInitResponse(_)
+            | Phase::AwaitAuthRequest
+            | Phase::AwaitEap(_)
+            | Phase::AwaitAuthResponse(_) => "CONNECTING",
             Phase::Established => "ESTABLISHED",
             Phase::Deleting(_) => "DELETING",
             Phase::Rekeyed => "REKEYED",

@@ -481,6 +481,7 @@ mod tests {
             local_id: Identity::Fqdn("moon".into()),
             remote_id: None,
             auth: AuthConfig::Psk(b"key".to_vec()),
+            remote_auth: Default::default(),
             ike_proposals: vec![modern_ike()],
             children: vec![child("net")],
             start_action: StartAction::None,

@@ -66,4 +66,5 @@ first_of_kind! {
     auth: Auth(AuthPayload),
     ts_i: TsI(TsPayload),
     ts_r: TsR(TsPayload),
+    eap: Eap(Vec<u8>),
 }

@@ -105,6 +105,7 @@ pub enum VerdictKind {
     NeverReachable,
     AuthUnanswered,
     AuthFailed,
+    EapFailed,
     RecurringCollisions,
     PeerRestarted,
 }
@@ -122,6 +123,7 @@ impl VerdictKind {
             VerdictKind::NeverReachable => "never_reachable",
             VerdictKind::AuthUnanswered => "auth_unanswered",
             VerdictKind::AuthFailed => "auth_failed",
+            VerdictKind::EapFailed => "eap_failed",
             VerdictKind::RecurringCollisions => "recurring_collisions",
             VerdictKind::PeerRestarted => "peer_restarted",
         }
@@ -381,6 +383,22 @@ fn never_up(e: &Evidence, out: &mut Vec<Verdict>) {
             &auth,
             Some("psk"),
             "check that both sides use the same PSK (psk / psk_file), that local_id matches the peer's remote id and remote_id the peer's identity, and for certificates the CA (cacerts), validity and CRLs named in the evidence".into(),
+        ));
+    }
+    let eap: Vec<_> = e
+        .ends
+        .iter()
+        .filter(|x| x.kind == EndKind::EapFailed)
+        .collect();
+    if !eap.is_empty() {
+        out.push(verdict(
+            e,
+            VerdictKind::EapFailed,
+            None,
+            format!("connection {c}: EAP logins failed ({}).", summary(e, &eap)),
+            &eap,
+            Some("users_file"),
+            "the evidence names each user and why (unknown user, wrong password, an EAP method the client refused): check the user's name and password in [eap] users / users_file and that the client uses EAP-MSCHAPv2".into(),
         ));
     }
     let no_ike: Vec<_> = ends_of(e, true, &[EndKind::NoProposal]).collect();
@@ -1032,6 +1050,12 @@ mod tests {
                 "fragmentation.enabled",
             ),
             (EndKind::AuthFailed, false, VerdictKind::AuthFailed, "psk"),
+            (
+                EndKind::EapFailed,
+                false,
+                VerdictKind::EapFailed,
+                "users_file",
+            ),
             (
                 EndKind::NoProposal,
                 false,

@@ -513,3 +513,30 @@ fn the_certificate_shown_is_the_one_the_peers_certreq_asks_for() {
         }
     }
 }
+
+/// A gateway (sun) that proves itself with its certificate, as Windows and RFC
+/// 7296 §2.16 expect, to a client (moon) that logs in with EAP-MSCHAPv2 and
+/// checks that certificate against its CA.
+#[test]
+fn a_gateway_with_a_certificate_lets_an_eap_client_in() {
+    use tern_engine::config::{EapLogin, EapUsers, RemoteAuth};
+    let mut client = config("moon", "p256");
+    client.emulate.eap_login = Some(EapLogin {
+        user: "carol",
+        password: "Ar3etTnp",
+    });
+    let mut gateway = config("sun", "p256");
+    let mut users = EapUsers::default();
+    users.add("carol", "Ar3etTnp");
+    gateway.connections[0].remote_auth = RemoteAuth::EapMschapv2(Arc::new(users));
+    let mut pair = Pair::new(client, gateway);
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    assert!(established(&pair.a), "client: {:?}", pair.a.events);
+    assert!(established(&pair.b), "gateway: {:?}", pair.b.events);
+    let b = pair.b.engine.list_sas(pair.now);
+    assert_eq!(b[0].remote_id, "carol");
+    let a = pair.a.engine.list_sas(pair.now);
+    assert_eq!(a[0].remote_id, "sun.tern.test");
+    assert_eq!(pair.a.kernel().sas, pair.b.kernel().sas);
+}

@@ -43,6 +43,7 @@ impl EndKind {
             | Engine::AuthUnanswered
             | Engine::HalfOpenTimeout
             | Engine::AuthFailed
+            | Engine::EapFailed
             | Engine::NoProposal
             | Engine::TsUnacceptable
             | Engine::PoolExhausted
@@ -89,6 +90,7 @@ mod tests {
             (Engine::HardExpiry, HardExpiry),
             (Engine::DeadPeer, Dpd),
             (Engine::AuthFailed, Failed),
+            (Engine::EapFailed, Failed),
             (Engine::Other, Other),
         ] {
             // The sentence plays no part.

@@ -636,6 +636,7 @@ pub fn connection(
         local_id: Identity::Fqdn(local_id.into()),
         remote_id: Some(Identity::Fqdn(remote_id.into())),
         auth: AuthConfig::Psk(b"a shared secret for tests".to_vec()),
+        remote_auth: Default::default(),
         ike_proposals: vec![IkeProposal {
             encryption: vec![gcm128()],
             integrity: vec![],
