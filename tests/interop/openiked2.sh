@@ -464,10 +464,15 @@ scenario_openiked-ipv6() {
 # CHILD SAs' (3 h by default).
 
 # _iked_one_ike_sa: ternd, iked and both kernels agree on one CHILD SA, and iked and
-# ternd each list one IKE SA (the rekeyed ones are gone).
+# ternd each list one established IKE SA (the rekeyed ones are gone). iked may still
+# list one CLOSING: an IKE SA iked initiated and ternd rekeyed stays CLOSING in iked,
+# which leaves ternd's DELETE of it unanswered (seen in openiked-lifetimes-tern-short,
+# 7 Dec: "sa_state: ESTABLISHED -> CLOSING", then "recv INFORMATIONAL req 3" and no
+# response; iked's later IKE SAs, which it responded for, answered and were freed).
 _iked_one_ike_sa() {
     _all_agree_on_one_child || return 1
-    [[ $(grep -c '^iked_sas: ' "$W/sun-ikectl-show-sa.txt") == 1 ]] || return 1
+    [[ $(grep -c '^iked_sas: .* ESTABLISHED ' "$W/sun-ikectl-show-sa.txt") == 1 ]] || return 1
+    (($(grep -c '^iked_sas: ' "$W/sun-ikectl-show-sa.txt") <= 2)) || return 1
     [[ $(tern_sas_json "$R/moon-ternd" | jq '[.[] | select(.connection == "demo")] | length') == 1 ]]
 }
 
@@ -499,6 +504,8 @@ run_iked_ike_rekeys() {
     wait_until 30 "one IKE SA" _iked_one_ike_sa ||
         fail "ternd, iked and both kernels agree on one IKE SA and one CHILD SA (not within 30s)"
     step "agreed: $AGREED"
+    grep -q '^iked_sas: .* CLOSING ' "$W/sun-ikectl-show-sa.txt" &&
+        note "iked still lists a CLOSING IKE SA beside the established one: $(grep -m1 '^iked_sas: .* CLOSING ' "$W/sun-ikectl-show-sa.txt" | cut -d' ' -f2-6)"
     stop_capture
     check_ike_ports
     IKE_REKEYS_BY_TERN=$(grep -c 'rekeying IKE SA' "$W/moon-ternd.log")
@@ -563,18 +570,26 @@ scenario_openiked-lifetimes-tern-short() {
     exactly 0 "$REKEYS_BY_IKED" "CREATE_CHILD_SA requests from iked (no ikelifetime, 3 h lifetime)"
 }
 
-# Equal IKE lifetimes without jitter (15 s) and 50 ms each way on the wire: both start
-# their IKE rekeys at once, again and again; one IKE SA left each time, no ping lost.
+# Equal IKE rekey times without jitter: both start their IKE rekeys at once, again and
+# again; one IKE SA left each time, no ping lost. iked rekeys its IKE SA at 80 % of
+# ikelifetime, whichever side made it (seen with ikelifetime 15: every 12.0-12.1 s).
+# iked has the SA a one-way delay before ternd, so with both at 12 s iked's request
+# reaches ternd just as ternd's timer fires (50 ms each way, 7 Dec: iked rekeyed alone
+# six times). So the wire delays 600 ms each way and ternd rekeys at 11 s: its request
+# leaves 0.4 s before iked's and arrives 0.2 s after iked's left, and the two cross.
 scenario_openiked-simultaneous-ike-rekeys() {
-    delay_link "$SIMULTANEOUS_DELAY_MS"
+    delay_link 600
     load_demo_psk
-    start_ternd moon --config "$(tern_conf esp="$TERN_OPENIKED_ESP" conn=$'rekey_time = 15\nrand_time = 0\nlife_time = 25')"
+    start_ternd moon --config "$(tern_conf esp="$TERN_OPENIKED_ESP" conn=$'rekey_time = 11\nrand_time = 0\nlife_time = 20')"
     start_iked passive "ikelifetime 15"
     tern_initiate
     check_iked_tunnel_up
     run_iked_ike_rekeys 62
-    note "collisions: ternd's log has $(grep -c 'TEMPORARY_FAILURE' "$W/moon-ternd.log") lines with TEMPORARY_FAILURE; iked's $(grep -ciE 'collision|simultaneous' "$W/sun-iked.log") mentioning a collision"
-    at_least 3 "$((IKE_REKEYS_BY_TERN + REKEYS_BY_IKED))" "IKE rekeys started (ternd $IKE_REKEYS_BY_TERN, iked $REKEYS_BY_IKED; 15 s on both, 62 s)"
+    local collisions
+    collisions=$(grep -c 'simultaneous IKE rekey' "$W/moon-ternd.log")
+    note "collisions: ternd logged $collisions lines on simultaneous IKE rekeys, the first: $(grep -m1 -o 'simultaneous IKE rekey: .* ike=' "$W/moon-ternd.log" | sed 's/ ike=$//')"
+    at_least 1 "$collisions" "simultaneous IKE rekeys ternd logged"
+    at_least 3 "$((IKE_REKEYS_BY_TERN + REKEYS_BY_IKED))" "IKE rekeys started (ternd $IKE_REKEYS_BY_TERN, iked $REKEYS_BY_IKED; 11 s and 12 s, 62 s)"
     at_least 4 "$SEEN_IKE_SAS" "different IKE SAs ternd listed"
     exactly 1 "$SEEN_SPIS" "outbound SPIs moon used (an IKE rekey keeps the CHILD SA)"
 }
