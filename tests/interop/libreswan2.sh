@@ -8,8 +8,15 @@
 #   libreswan-cert-p256-libreswan-initiates  ECDSA P-256, pluto initiating: pluto signs
 #       its AUTH with ecdsa-with-SHA512 (RFC 7427) on its P-256 key, which tern refuses
 #       today (not in the suite, see run)
+#   libreswan-proposals  the proposal matrix, PFS rekeys
+#   libreswan-dpd-restart, libreswan-restarts  pluto killed; pluto restarting at once
+#   libreswan-nat-tern-behind, libreswan-nat-libreswan-behind  NAT, ESP in UDP
+#   libreswan-transport-mode, libreswan-ipv6  other tunnel shapes, both directions
+#   libreswan-lifetimes-libreswan-short, libreswan-lifetimes-tern-short  mismatched
+#   libreswan-simultaneous-ike-rekeys, libreswan-simultaneous-child-rekeys  collisions
 #
-# Sourced by tests/interop/run, after libreswan.sh and certs.sh.
+# Sourced by tests/interop/run, after libreswan.sh, certs.sh, nat.sh, topologies.sh,
+# resilience.sh and lifetimes.sh, whose helpers it uses.
 
 # pluto_nss_import KIND: sun's certificate and key (as PKCS#12, nickname "sun") and the
 # CA (trusted to issue peer certificates, "CT,,") into pluto's NSS database.

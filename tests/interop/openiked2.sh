@@ -6,11 +6,19 @@
 #       iked (active) initiates. iked's certificate, key and CA are PEM files in its
 #       /etc/iked (ca/, certs/, private/local.key); no psk in its policy, so it chooses
 #       the signature from its key.
+#   openiked-proposals   the proposal matrix, PFS rekeys
+#   openiked-dpd-restart, openiked-restarts  iked killed; iked restarting at once
+#   openiked-nat-tern-behind, openiked-nat-openiked-behind  NAT, ESP in UDP
+#   openiked-transport-mode, openiked-ipv6  other tunnel shapes, both directions
+#   tern-rekeys-ike-openiked, openiked-rekeys-ike  IKE SA rekeys by each side
+#   openiked-lifetimes-openiked-short, openiked-lifetimes-tern-short  mismatched
+#   openiked-simultaneous-ike-rekeys  colliding IKE rekeys
 #
-# Sourced by tests/interop/run, after openiked.sh and certs.sh.
+# Sourced by tests/interop/run, after openiked.sh, certs.sh, nat.sh, topologies.sh,
+# resilience.sh and lifetimes.sh, whose helpers it uses.
 
-# iked_cert_conf MODE: iked's directory for sun with sun's certificate, key and the CA,
-# and the demo policy without its psk.
+# start_iked_cert MODE: iked's directory for sun with sun's certificate, key and the
+# CA, and the demo policy without its psk.
 start_iked_cert() {
     local mode=$1 dir="$R/sun-iked" pki="$W/pki"
     mkdir -p "$dir"

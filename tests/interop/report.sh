@@ -280,6 +280,7 @@ ternd in moon as always:
   `openiked-simultaneous-ike-rekeys` gives ternd `rekey_time = 11` against that, with
   600 ms each way on the wire: iked has the SA a one-way delay before ternd, so with
   equal times its request arrived just as ternd's timer fired and never crossed it.
+- iked.conf(5) has no reauthentication, so there is no scenario for it.
 - An IKE SA iked initiated and ternd rekeyed stays CLOSING in iked, which leaves ternd's
   DELETE of it unanswered (`openiked-lifetimes-tern-short`, 7 Dec: `sa_state: ESTABLISHED
   -> CLOSING`, then `recv INFORMATIONAL req 3` and no response, still listed 30 s
@@ -368,6 +369,24 @@ The package conflicts with strongswan-charon, so it is not installed:
   ternd, rekeyed first and its request arrived just before ternd's timer fired, every
   time. The collision scenarios rekey ternd at 19 s against pluto's 20 s with 600 ms
   each way on the wire, so that the two requests cross.
-- Not covered yet: pluto's reauthentication (`reauth=yes`).
+- Simultaneous IKE rekeys (`libreswan-simultaneous-ike-rekeys`, not in the suite): on
+  7 Dec ternd decided by the nonces that its own new IKE SA stays (RFC 7296 §2.8.2) and
+  waited for pluto to delete pluto's; pluto logged `EXPECTATION FAILED: ike->sa.st_serialno
+  == larval_ike->sa.st_clonedfrom (process_v2_CREATE_CHILD_SA_rekey_ike_response())`,
+  kept both new IKE SAs, rekeyed on its own (ternd dropped those requests: `CREATE_CHILD_SA
+  request while REKEYED`), then deleted ternd's (`not rekey stale IKE SA #4; as already
+  got a newer #3`) and with it the CHILD SA: 545 of 1240 pings lost until pluto set up a
+  new IKE SA. ternd could stay within the RFC and keep the tunnel: answer requests on the
+  losing IKE SA until the peer deletes it, and when the peer deletes the winner while the
+  loser lives, move the CHILD SAs to the loser instead of deleting them.
+- Simultaneous CHILD SA rekeys (`libreswan-simultaneous-child-rekeys`, not in the
+  suite): the collision itself is settled (ternd's new SA had the lowest nonce; ternd
+  deleted it and pluto removed it), but in moon's capture ternd sends on its losing SA
+  (f7124bfa, from 12:21:50.687) until that is deleted, then on the old SA again
+  (3df3faed, from 51.858), and on pluto's winning SA (5435e92a, installed at 49.849) only
+  from 52.692, after pluto's DELETE of the old one: 23 of 1240 pings lost at 600 ms each
+  way. The winner's outbound SA should take over as soon as the collision is decided.
+- Not covered yet: pluto's reauthentication (whack has a `--reauth` connection option;
+  ipsec.conf(5) of 4.10 documents none).
 DOC
 }
