@@ -96,7 +96,7 @@ suite_name() {
     local -A name=(
         [aes128gcm16]=AES_GCM_16_128 [aes256gcm16]=AES_GCM_16_256
         [chacha20poly1305]=CHACHA20_POLY1305 [aes128]=AES_CBC_128 [aes256]=AES_CBC_256
-        [sha256]=HMAC_SHA2_256_128 [sha384]=HMAC_SHA2_384_192 [sha512]=HMAC_SHA2_512_256
+        [sha1]=HMAC_SHA1_96 [sha256]=HMAC_SHA2_256_128 [sha384]=HMAC_SHA2_384_192 [sha512]=HMAC_SHA2_512_256
         [prfsha256]=PRF_HMAC_SHA2_256 [prfsha384]=PRF_HMAC_SHA2_384 [prfsha512]=PRF_HMAC_SHA2_512
         [x25519]=CURVE25519 [ecp256]=ECP_256 [ecp384]=ECP_384 [modp2048]=MODP_2048
     )
@@ -124,6 +124,7 @@ esp_kernel_algs() {
         chacha20poly1305) echo "aead rfc7539esp(chacha20,poly1305) 288 128" ;;
         aes128) echo "enc cbc(aes) 128" ;;
         aes256) echo "enc cbc(aes) 256" ;;
+        sha1) echo "auth-trunc hmac(sha1) 160 96" ;;
         sha256) echo "auth-trunc hmac(sha256) 256 128" ;;
         sha384) echo "auth-trunc hmac(sha384) 384 192" ;;
         sha512) echo "auth-trunc hmac(sha512) 512 256" ;;

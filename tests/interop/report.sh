@@ -61,6 +61,33 @@ declare -A SCENARIO_SUMMARY=(
     [libreswan-rekeys-child]="Libreswan rekeys the CHILD SA every 10 s (salifetime 20 s, rekeymargin 10 s; tern 1 h): at least 3 rekeys, ping without loss, all four views agree"
     [tern-rekeys-ike-libreswan]="tern rekeys the IKE SA every 10 s against Libreswan: at least 3 rekeys, the CHILD SA moves over unchanged, ping without loss, one IKE SA left on each side"
     [libreswan-rekeys-ike]="Libreswan rekeys the IKE SA every 10 s (ikelifetime 20 s, rekeymargin 10 s; tern 4 h): at least 3 rekeys, the CHILD SA moves over unchanged, ping without loss"
+    [libreswan-cert-rsa]="RSA-2048 certificates against Libreswan (its key and CA in its NSS database), both directions: both sides name the other's certificate and signature, pings each way, nothing left"
+    [libreswan-cert-p256]="ECDSA P-256 certificates against Libreswan, tern initiating: pluto and ternd verify each other's signature, pings each way, nothing left"
+    [libreswan-proposals]="the proposal matrix against Libreswan: 8 rows (AES-GCM, AES-CBC+SHA2, ChaCha20-Poly1305; X25519, ECP-256/384, MODP-2048), each initiated by both sides, algorithms checked in ternctl and both kernels, PFS rekeys by the initiator on 4 rows"
+    [libreswan-dpd-restart]="pluto killed: tern's DPD finds it dead, clears, restarts the connection until pluto is back, then the tunnel is up again, checked on all sides"
+    [libreswan-restarts]="pluto killed and started again at once: tern's DPD finds the old IKE SA dead and sets up a new one; outage reported, tunnel checked on all sides"
+    [libreswan-nat-tern-behind]="tern behind a NAT initiates to Libreswan: IKE on 4500, ESP in UDP in both kernels, NAT-keepalives, pings each way"
+    [libreswan-nat-libreswan-behind]="Libreswan behind a NAT initiates to tern: tern answers on 4500 with ESP in UDP, ping through"
+    [libreswan-transport-mode]="transport mode with Libreswan, each side initiating once: ESP SAs in transport mode in both kernels, ping between the hosts through ESP"
+    [libreswan-ipv6]="IPv6 in IPv6 with Libreswan, each side initiating once: ping fd01::1 -> fd02::1 through ESP"
+    [libreswan-lifetimes-libreswan-short]="Libreswan's IKE and CHILD SAs live 30 s (rekeymargin 10 s, fuzz 100 %), tern's 4 h / 1 h: pluto does every rekey, ping without loss"
+    [libreswan-lifetimes-tern-short]="tern's IKE and CHILD SAs rekeyed after 20 s, Libreswan's 8 h: tern does every rekey, ping without loss (one excused per CHILD handover)"
+    [libreswan-simultaneous-ike-rekeys]="IKE rekeys without jitter timed to collide against Libreswan (tern 19 s, pluto 25 s less half its 10 s margin), 600 ms each way: colliding IKE rekeys, one IKE SA left each time, the CHILD SA kept, ping without loss"
+    [libreswan-simultaneous-child-rekeys]="CHILD rekeys without jitter timed to collide against Libreswan (as above), 600 ms each way: colliding CHILD rekeys, one CHILD SA agreed at the end, ping without loss (one excused per handover)"
+    [openiked-cert-rsa]="RSA-2048 certificates against OpenIKED (PEM files in its /etc/iked), both directions: iked validates moon's certificate and signature, ternd sun's; ping through ESP"
+    [openiked-cert-p256]="ECDSA P-256 certificates against OpenIKED, both directions: iked validates moon's certificate and signature, ternd sun's; ping through ESP"
+    [openiked-proposals]="the proposal matrix against OpenIKED: 6 IKE rows (AES-GCM, AES-CBC+SHA2; X25519, ECP-256/384, MODP-2048) with AES-CBC+SHA1 ESP, each initiated by both sides, algorithms checked in ternctl and both kernels, PFS rekeys on 4 rows"
+    [openiked-dpd-restart]="iked killed: tern's DPD finds it dead, clears, restarts the connection until iked is back, then the tunnel is up again, checked on all sides"
+    [openiked-restarts]="iked killed and started again at once: tern's DPD finds the old IKE SA dead and sets up a new one; outage reported, tunnel checked on all sides"
+    [openiked-nat-tern-behind]="tern behind a NAT initiates to OpenIKED: IKE on 4500, ESP in UDP in both kernels, NAT-keepalives, ping through"
+    [openiked-nat-openiked-behind]="OpenIKED behind a NAT initiates to tern: tern answers on 4500 with ESP in UDP in both kernels, ping through"
+    [openiked-transport-mode]="transport mode with OpenIKED, each side initiating once: ESP SAs in transport mode in both kernels, ping between the hosts through ESP"
+    [openiked-ipv6]="IPv6 in IPv6 with OpenIKED, each side initiating once: ping fd01::1 -> fd02::1 through ESP"
+    [tern-rekeys-ike-openiked]="tern rekeys the IKE SA every 10 s against OpenIKED: at least 3 rekeys, the CHILD SA moves over unchanged, ping without loss, one IKE SA left on each side"
+    [openiked-rekeys-ike]="OpenIKED rekeys the IKE SA every 10 s (ikelifetime 10; tern 4 h): at least 3 rekeys, the CHILD SA moves over unchanged, ping without loss"
+    [openiked-lifetimes-openiked-short]="OpenIKED's IKE and CHILD SAs rekeyed after 20 s, tern's 4 h / 1 h: iked does every rekey, ping without loss (one excused per CHILD handover, see OpenIKED below)"
+    [openiked-lifetimes-tern-short]="tern's IKE and CHILD SAs rekeyed after 20 s, OpenIKED's defaults: tern does every rekey, ping without loss (one excused per CHILD handover)"
+    [openiked-simultaneous-ike-rekeys]="IKE rekeys without jitter timed to collide against OpenIKED (tern 11 s, iked at 80 % of ikelifetime 15), 600 ms each way: colliding IKE rekeys, one IKE SA left each time, ping without loss"
     [libreswan-rekey-off]="Libreswan #405: a responder with rekey=no and salifetime 15 s deletes each CHILD SA and sets none up; tern (1 h) sets it up again, then rekeys before pluto's life ends: no expiry, ping without loss over three lifetimes"
     [imported-swanctl]="moon's swanctl.conf converted by ternctl import swanctl, run by ternd against charon with the original: tunnel up, ping through ESP, nothing left out"
     [tern-keyingtries]="ternd starts the tunnel while strongSwan is not running: unanswered attempts are tried again (keyingtries = 0) until strongSwan starts, then the tunnel comes up"
@@ -142,16 +169,24 @@ write_interop_doc() {
             echo "the tunnel; rows with a key exchange in the ESP proposal rekeyed once (PFS). What tern"
             echo "negotiated is as \`ternctl list-sas\` shows it."
             echo
-            echo "| IKE proposal | ESP proposal | tern initiates | strongSwan initiates | negotiated (IKE; ESP) |"
-            echo "|---|---|---|---|---|"
-            awk -F'\t' '
-                { key = $1 "\t" $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
-                  cell = ($4 == "PASS") ? "PASS (" $5 " s)" : "FAIL: " $6
-                  res[key, $3] = cell
-                  if ($4 == "PASS") { split($6, p, "|"); got[key] = p[1] "; " p[2] } }
-                END { for (i = 1; i <= n; i++) { split(order[i], k, "\t")
-                      printf "| `%s` | `%s` | %s | %s | %s |\n", k[1], k[2], res[order[i], "tern"], res[order[i], "strongswan"], got[order[i]] } }' "$rows"
+            proposal_rows_table "$rows" strongswan strongSwan
         fi
+        local peer label
+        for peer in libreswan openiked; do
+            rows="$TERN_ROOT/target/interop/$peer-proposals/rows.tsv"
+            [[ -s $rows ]] || continue
+            label=Libreswan
+            [[ $peer == openiked ]] && label=OpenIKED
+            echo
+            echo "## Proposals against $label"
+            echo
+            echo "\`$peer-proposals\`: $label restarted with the row's proposals only, tern with all"
+            echo "rows' (the row's ESP proposal first, so that a rekey's key exchange is the row's);"
+            echo "checked in \`ternctl list-sas\` and both kernels' ESP SAs, a ping through the tunnel,"
+            echo "and rows with a key exchange in the ESP proposal rekeyed once with PFS."
+            echo
+            proposal_rows_table "$rows" "$peer" "$label"
+        done
         echo
         echo "## What strongSwan does that tern adapts to"
         echo
@@ -173,6 +208,21 @@ write_interop_doc() {
         interop_doc_libreswan
     } >"$doc"
     info "wrote ${doc#"$TERN_ROOT"/}"
+}
+
+# proposal_rows_table ROWS PEER LABEL: a proposal matrix's rows.tsv (IKE, ESP, who
+# initiated: tern or PEER, PASS/FAIL, seconds, "IKE|ESP" negotiated or the reason) as
+# a Markdown table, one line per row.
+proposal_rows_table() {
+    echo "| IKE proposal | ESP proposal | tern initiates | $3 initiates | negotiated (IKE; ESP) |"
+    echo "|---|---|---|---|---|"
+    awk -F'\t' -v peer="$2" '
+        { key = $1 "\t" $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+          cell = ($4 == "PASS") ? "PASS (" $5 " s)" : "FAIL: " $6
+          res[key, $3] = cell
+          if ($4 == "PASS") { split($6, p, "|"); got[key] = p[1] "; " p[2] } }
+        END { for (i = 1; i <= n; i++) { split(order[i], k, "\t")
+              printf "| `%s` | `%s` | %s | %s | %s |\n", k[1], k[2], res[order[i], "tern"], res[order[i], peer], got[order[i]] } }' "$1"
 }
 
 # The OpenIKED section of docs/INTEROP.md: how iked runs and what it does that the
@@ -211,8 +261,39 @@ ternd in moon as always:
   .755811, iked replied on the new SPI at .755866, ternd installed it at .756893. The
   rekey scenarios therefore excuse one lost ping per new CHILD SA, within 200 ms of
   ternd installing it, and name each one in their notes; any other loss fails them.
-- Not covered yet (issue 23): certificates, the proposal matrix, IKE rekeys, mismatched
-  and equal lifetimes, DPD and restarts, NAT, transport mode, IPv6.
+- More scenarios in tests/interop/openiked2.sh. Certificates: iked's CA in
+  `/etc/iked/ca/ca.crt`, its certificate in `/etc/iked/certs/` (named after its ID), its
+  key as `/etc/iked/private/local.key`, and no `psk` in the policy, so that iked picks
+  the signature from its key (RFC 7427 with RSA and P-256 both ways; its log says
+  `ca_validate_cert: ... ok` and `ikev2_msg_authverify: authentication successful`).
+- Proposals: iked.conf has ChaCha20-Poly1305 for ESP only, and ESP is AES-CBC with
+  HMAC-SHA1-96 only (above), so the matrix varies the IKE SA's algorithms and the ESP
+  key size and PFS group; iked's `childsa ... group G` makes it demand PFS on rekeys.
+- A restarted iked answers an IKE_SA_INIT that arrives while it is still loading its
+  configuration with a half-loaded policy: seen in `openiked-dpd-restart` on 7 Dec,
+  ternd's retry reached iked between its first `config_getsocket` and its
+  `config_getstatic`; iked answered IKE_AUTH with empty TSi and TSr
+  (`ikev2_pld_tss: count 0`) yet installed the CHILD SA and its flows, and ternd,
+  refusing the CHILD SA (the peer's traffic selectors are not within ours), kept a
+  childless IKE SA that DPD found alive. The restart scenarios now drop UDP to sun until
+  iked has its configuration (`iked_restart`).
+- iked does not rekey its IKE SA unless `ikelifetime` is set (0 by default), and then
+  at 80 % of it, whichever side made the SA (every 12.0-12.1 s with `ikelifetime 15`);
+  `openiked-simultaneous-ike-rekeys` gives ternd `rekey_time = 11` against that, with
+  600 ms each way on the wire: iked has the SA a one-way delay before ternd, so with
+  equal times its request arrived just as ternd's timer fired and never crossed it.
+- As the initiator of a CHILD SA rekey, iked removes the old SA's inbound half as it
+  sends its DELETE, not once the DELETE is answered: in `openiked-lifetimes-openiked-short`
+  (7 Dec) iked's DELETE left sun at 33.861976, moon sent icmp_seq 800 on the old SPI at
+  33.862971 and it was dropped; ternd took the DELETE at 33.874. That scenario excuses one
+  lost ping per new CHILD SA within 200 ms of ternd installing it, like the others.
+- iked.conf(5) has no reauthentication, so there is no scenario for it.
+- An IKE SA iked initiated and ternd rekeyed stays CLOSING in iked, which leaves ternd's
+  DELETE of it unanswered (`openiked-lifetimes-tern-short`, 7 Dec: `sa_state: ESTABLISHED
+  -> CLOSING`, then `recv INFORMATIONAL req 3` and no response, still listed 30 s
+  later); the IKE SAs iked responded for answer the DELETE and are freed. The IKE rekey
+  scenarios therefore want one ESTABLISHED IKE SA in `ikectl show sa` and allow one
+  CLOSING beside it.
 DOC
 }
 
@@ -272,7 +353,47 @@ The package conflicts with strongswan-charon, so it is not installed:
   (rekey_adapt), so from then on pluto lets none expire. The scenario waits for that
   adaptation, then pings through three of pluto's lifetimes: 1 of 900 lost on 7 Dec,
   within 200 ms of a rekeyed CHILD SA's install (the handover above).
-- Not covered yet (issue 23): certificates, the proposal matrix, mismatched and equal
-  lifetimes, reauthentication, DPD and restarts, NAT, transport mode, IPv6.
+- More scenarios in tests/interop/libreswan2.sh. Certificates: sun's certificate and key
+  go into pluto's NSS database as PKCS#12 (`pk12util`, nickname `sun`), the CA with
+  trust `CT,,` (`certutil -A`); ipsec.conf has `leftcert=sun`, `leftsendcert=always`
+  and `authby=rsasig` or `authby=ecdsa`. pluto signs RSA with RSASSA-PSS SHA-512 as
+  initiator (RFC 7427), and verifies tern's PKCS#1 v1.5 SHA-256.
+- pluto as initiator signs with ECDSA SHA-512 (RFC 7427's ecdsa-with-SHA512) on a P-256
+  key (tern announces SHA-256, SHA-384 and SHA-512 in SIGNATURE_HASH_ALGORITHMS; as
+  responder pluto signs with SHA-256, which tern accepts). RFC 7427 does not
+  tie the hash to the curve, but tern verifies ECDSA only with the curve's own hash
+  (P-256 with SHA-256) and answers AUTHENTICATION_FAILED ("the key does not fit digital
+  signature EcdsaP521Sha512"). `libreswan-cert-p256-libreswan-initiates` shows it and
+  stays out of the suite until tern accepts it.
+- Proposals: `pfs=yes` (Libreswan's default) adds the IKE SA's group to pluto's ESP
+  proposal; tern's ESP proposal for the row then carries the same group.
+- A connection pluto initiated and the peer deletes, pluto starts again at once
+  (`received a Delete/Notify but must remain up per local policy`, EVENT_REVIVE_CONNS):
+  in the scenarios where pluto initiates, pluto also deletes.
+- pluto rekeys an SA it responded for half its `rekeymargin` before the end of life
+  (`REKEY in 8s; REPLACE in 13s` with `ikelifetime=25s`, `rekeymargin=10s`), its own a
+  whole margin before. With equal times pluto, which has an SA a one-way delay before
+  ternd, rekeyed first and its request arrived just before ternd's timer fired, every
+  time. The collision scenarios rekey ternd at 19 s against pluto's 20 s with 600 ms
+  each way on the wire, so that the two requests cross.
+- Simultaneous IKE rekeys (`libreswan-simultaneous-ike-rekeys`, not in the suite): on
+  7 Dec ternd decided by the nonces that its own new IKE SA stays (RFC 7296 §2.8.2) and
+  waited for pluto to delete pluto's; pluto logged `EXPECTATION FAILED: ike->sa.st_serialno
+  == larval_ike->sa.st_clonedfrom (process_v2_CREATE_CHILD_SA_rekey_ike_response())`,
+  kept both new IKE SAs, rekeyed on its own (ternd dropped those requests: `CREATE_CHILD_SA
+  request while REKEYED`), then deleted ternd's (`not rekey stale IKE SA #4; as already
+  got a newer #3`) and with it the CHILD SA: 545 of 1240 pings lost until pluto set up a
+  new IKE SA. ternd could stay within the RFC and keep the tunnel: answer requests on the
+  losing IKE SA until the peer deletes it, and when the peer deletes the winner while the
+  loser lives, move the CHILD SAs to the loser instead of deleting them.
+- Simultaneous CHILD SA rekeys (`libreswan-simultaneous-child-rekeys`, not in the
+  suite): the collision itself is settled (ternd's new SA had the lowest nonce; ternd
+  deleted it and pluto removed it), but in moon's capture ternd sends on its losing SA
+  (f7124bfa, from 12:21:50.687) until that is deleted, then on the old SA again
+  (3df3faed, from 51.858), and on pluto's winning SA (5435e92a, installed at 49.849) only
+  from 52.692, after pluto's DELETE of the old one: 23 of 1240 pings lost at 600 ms each
+  way. The winner's outbound SA should take over as soon as the collision is decided.
+- Not covered yet: pluto's reauthentication (whack has a `--reauth` connection option;
+  ipsec.conf(5) of 4.10 documents none).
 DOC
 }
