@@ -176,7 +176,9 @@ fn gather(
 /// Why common ipsec.conf settings are not converted.
 fn unsupported(key: &str) -> &'static str {
     match key {
-        "leftsourceip" | "rightsourceip" | "leftdns" | "rightdns" => "tern has no virtual IPs yet",
+        "leftsourceip" | "rightsourceip" | "leftdns" | "rightdns" => {
+            "tern's virtual IPs come from [pools.NAME] tables named by a connection's `pools`: write them by hand"
+        }
         "leftupdown" | "rightupdown" => "tern runs no updown script",
         "leftfirewall" | "rightfirewall" | "lefthostaccess" | "righthostaccess" => {
             "tern installs no firewall rules"
@@ -188,7 +190,9 @@ fn unsupported(key: &str) -> &'static str {
         "aggressive" | "xauth" | "leftxauthusername" | "rightxauthserver" => {
             "these are IKEv1 settings"
         }
-        "eap_identity" | "aaa_identity" => "tern has no EAP yet",
+        "eap_identity" | "aaa_identity" => {
+            "tern's gateway takes EAP-MSCHAPv2 users from [eap] (remote_auth = \"eap-mschapv2\"): write them by hand"
+        }
         "dpdtimeout" => "IKEv2 judges a peer dead by its retransmissions (tern's [retransmit])",
         "reqid" => "tern chooses reqids itself",
         "inactivity" => "tern closes no idle CHILD SA",

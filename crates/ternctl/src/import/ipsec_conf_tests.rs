@@ -142,7 +142,7 @@ fn without_secrets_or_with_unsupported_settings_the_report_says_what_to_do() {
     let conf = "conn rw\n    left=192.0.2.1\n    right=%any\n    rightsourceip=10.3.0.0/24\n    leftauth=pubkey\n    rightauth=eap-mschapv2\n    leftcert=gwCert.pem\n    rightsubnet=10.3.0.0/24\n    keyexchange=ikev1\n    include /etc/other.conf\n    auto=add\ninclude /etc/ipsec.d/*.conf\n";
     let (imported, dir) = import("rw", conf, None);
     note_on(&imported, 1, "has no leftid; strongSwan uses its address");
-    note_on(&imported, 4, "tern has no virtual IPs yet");
+    note_on(&imported, 4, "virtual IPs come from [pools.NAME] tables");
     note_on(&imported, 6, "`rightauth=eap-mschapv2` not converted");
     note_on(&imported, 9, "tern speaks IKEv2 only");
     note_on(&imported, 12, "not followed");

@@ -172,7 +172,7 @@ fn road_warriors_with_eap_and_virtual_ips_say_what_is_missing() {
     note_on(
         &imported,
         3,
-        "`pools = rw_pool` not converted: tern has no virtual IPs",
+        "`pools = rw_pool` not converted: tern's pools are [pools.NAME] tables",
     );
     note_on(
         &imported,
