@@ -170,6 +170,39 @@ fn k_verify_p521(
     key.verify(message, sig).is_ok()
 }
 
+/// Method 14's ECDSA, DER-encoded: its AlgorithmIdentifier names the hash and
+/// the key names the curve, and RFC 7427 lets them pair freely (Libreswan signs
+/// with SHA-512 on a P-256 key). A digest shorter than half the curve's order
+/// (SHA-256 on P-521) fails.
+fn verify_ecdsa_with(
+    key: &PublicInner,
+    hash: SigHash,
+    message: &[u8],
+    der: &[u8],
+) -> Result<bool, CryptoError> {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha2::Digest;
+    let digest = match hash {
+        SigHash::Sha256 => sha2::Sha256::digest(message).to_vec(),
+        SigHash::Sha384 => sha2::Sha384::digest(message).to_vec(),
+        SigHash::Sha512 => sha2::Sha512::digest(message).to_vec(),
+        SigHash::Sha1 | SigHash::Identity => return Ok(false),
+    };
+    Ok(match key {
+        PublicInner::P256(k) => p256::ecdsa::Signature::from_der(der)
+            .is_ok_and(|sig| k.verify_prehash(&digest, &sig).is_ok()),
+        PublicInner::P384(k) => p384::ecdsa::Signature::from_der(der)
+            .is_ok_and(|sig| k.verify_prehash(&digest, &sig).is_ok()),
+        PublicInner::P521(point) => {
+            let k = p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| CryptoError::BadSignatureEncoding)?;
+            p521::ecdsa::Signature::from_der(der)
+                .is_ok_and(|sig| k.verify_prehash(&digest, &sig).is_ok())
+        }
+        PublicInner::Rsa(_) | PublicInner::Ed25519(_) => false,
+    })
+}
+
 fn key_mismatch(how: AuthSignature) -> CryptoError {
     CryptoError::SignatureKeyMismatch {
         method: how.to_string(),
@@ -304,6 +337,12 @@ pub fn verify_auth(
         other => return Err(CryptoError::UnknownAuthMethod { method: other }),
     };
     let ok = match (&key.inner, scheme) {
+        (
+            PublicInner::P256(_) | PublicInner::P384(_) | PublicInner::P521(_),
+            EcdsaP256Sha256 | EcdsaP384Sha384 | EcdsaP521Sha512,
+        ) if method == 14 => {
+            verify_ecdsa_with(&key.inner, scheme.hash(), signed_octets, signature)?
+        }
         (PublicInner::Rsa(der), _) => {
             let alg: &'static rsig::RsaParameters = match scheme {
                 RsaPkcs1Sha1 => &rsig::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,

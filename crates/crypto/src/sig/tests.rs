@@ -130,6 +130,28 @@ fn verifies_what_openssl_signed() {
         ),
         Ok(AuthSignature::DigitalSignature(ecdsa))
     );
+    // RFC 7427 pairs any hash with any curve: SHA-512 on P-256, as Libreswan
+    // 4.10 signs with a P-256 certificate.
+    let sha512 = SignatureScheme::EcdsaP521Sha512;
+    assert_eq!(
+        verify_auth(
+            &p256,
+            14,
+            &method14(sha512, fixture!("p256.der-sha512.sig")),
+            MSG
+        ),
+        Ok(AuthSignature::DigitalSignature(sha512))
+    );
+    assert_eq!(
+        verify_auth(
+            &p256,
+            14,
+            &method14(ecdsa, fixture!("p256.der-sha512.sig")),
+            MSG
+        ),
+        Err(CryptoError::BadSignature),
+        "the hash the AlgorithmIdentifier names is the one checked"
+    );
     let p384 = spki(fixture!("p384.spki.der"));
     let ecdsa = SignatureScheme::EcdsaP384Sha384;
     assert_eq!(
