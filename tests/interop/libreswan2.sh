@@ -6,8 +6,7 @@
 #       pluto's certificate, key and CA live in its NSS database.
 #   libreswan-cert-p256  the same with ECDSA P-256, ternd initiating
 #   libreswan-cert-p256-libreswan-initiates  ECDSA P-256, pluto initiating: pluto signs
-#       its AUTH with ecdsa-with-SHA512 (RFC 7427) on its P-256 key, which tern refuses
-#       today (not in the suite, see run)
+#       its AUTH with ecdsa-with-SHA512 (RFC 7427) on its P-256 key
 #   libreswan-proposals  the proposal matrix, PFS rekeys
 #   libreswan-dpd-restart, libreswan-restarts  pluto killed; pluto restarting at once
 #   libreswan-nat-tern-behind, libreswan-nat-libreswan-behind  NAT, ESP in UDP

@@ -62,6 +62,7 @@ declare -A SCENARIO_SUMMARY=(
     [tern-rekeys-ike-libreswan]="tern rekeys the IKE SA every 10 s against Libreswan: at least 3 rekeys, the CHILD SA moves over unchanged, ping without loss, one IKE SA left on each side"
     [libreswan-rekeys-ike]="Libreswan rekeys the IKE SA every 10 s (ikelifetime 20 s, rekeymargin 10 s; tern 4 h): at least 3 rekeys, the CHILD SA moves over unchanged, ping without loss"
     [libreswan-cert-rsa]="RSA-2048 certificates against Libreswan (its key and CA in its NSS database), both directions: both sides name the other's certificate and signature, pings each way, nothing left"
+    [libreswan-cert-p256-libreswan-initiates]="ECDSA P-256 certificates against Libreswan, pluto initiating: pluto signs with ecdsa-with-SHA512 on its P-256 key (RFC 7427), ternd verifies it, pings each way"
     [libreswan-cert-p256]="ECDSA P-256 certificates against Libreswan, tern initiating: pluto and ternd verify each other's signature, pings each way, nothing left"
     [libreswan-proposals]="the proposal matrix against Libreswan: 8 rows (AES-GCM, AES-CBC+SHA2, ChaCha20-Poly1305; X25519, ECP-256/384, MODP-2048), each initiated by both sides, algorithms checked in ternctl and both kernels, PFS rekeys by the initiator on 4 rows"
     [libreswan-dpd-restart]="pluto killed: tern's DPD finds it dead, clears, restarts the connection until pluto is back, then the tunnel is up again, checked on all sides"
@@ -360,11 +361,10 @@ The package conflicts with strongswan-charon, so it is not installed:
   initiator (RFC 7427), and verifies tern's PKCS#1 v1.5 SHA-256.
 - pluto as initiator signs with ECDSA SHA-512 (RFC 7427's ecdsa-with-SHA512) on a P-256
   key (tern announces SHA-256, SHA-384 and SHA-512 in SIGNATURE_HASH_ALGORITHMS; as
-  responder pluto signs with SHA-256, which tern accepts). RFC 7427 does not
-  tie the hash to the curve, but tern verifies ECDSA only with the curve's own hash
-  (P-256 with SHA-256) and answers AUTHENTICATION_FAILED ("the key does not fit digital
-  signature EcdsaP521Sha512"). `libreswan-cert-p256-libreswan-initiates` shows it and
-  stays out of the suite until tern accepts it.
+  responder pluto signs with SHA-256). RFC 7427 does not tie the hash to the curve;
+  tern verifies ECDSA with the hash the AlgorithmIdentifier names on the key's curve
+  (until 7 Dec it took only the curve's own hash and answered AUTHENTICATION_FAILED).
+  `libreswan-cert-p256-libreswan-initiates` shows it.
 - Proposals: `pfs=yes` (Libreswan's default) adds the IKE SA's group to pluto's ESP
   proposal; tern's ESP proposal for the row then carries the same group.
 - A connection pluto initiated and the peer deletes, pluto starts again at once

@@ -88,6 +88,25 @@ impl SignatureScheme {
         }
     }
 
+    /// How logs name it. A received ECDSA identifier names the hash only (the
+    /// key names the curve), so ECDSA is named by its hash.
+    pub fn name(self) -> &'static str {
+        use SignatureScheme::*;
+        match self {
+            RsaPkcs1Sha1 => "RSA PKCS#1 SHA-1",
+            RsaPkcs1Sha256 => "RSA PKCS#1 SHA-256",
+            RsaPkcs1Sha384 => "RSA PKCS#1 SHA-384",
+            RsaPkcs1Sha512 => "RSA PKCS#1 SHA-512",
+            RsaPssSha256 => "RSA-PSS SHA-256",
+            RsaPssSha384 => "RSA-PSS SHA-384",
+            RsaPssSha512 => "RSA-PSS SHA-512",
+            EcdsaP256Sha256 => "ECDSA with SHA-256",
+            EcdsaP384Sha384 => "ECDSA with SHA-384",
+            EcdsaP521Sha512 => "ECDSA with SHA-512",
+            Ed25519 => "Ed25519",
+        }
+    }
+
     /// The DER AlgorithmIdentifier sent before the signature in method 14.
     pub fn algorithm_identifier(self) -> &'static [u8] {
         algid::encode(self)
@@ -129,7 +148,9 @@ impl fmt::Display for AuthSignature {
             AuthSignature::EcdsaSha256P256 => f.write_str("ECDSA P-256 SHA-256 (method 9)"),
             AuthSignature::EcdsaSha384P384 => f.write_str("ECDSA P-384 SHA-384 (method 10)"),
             AuthSignature::EcdsaSha512P521 => f.write_str("ECDSA P-521 SHA-512 (method 11)"),
-            AuthSignature::DigitalSignature(s) => write!(f, "digital signature {s:?} (method 14)"),
+            AuthSignature::DigitalSignature(s) => {
+                write!(f, "digital signature {} (method 14)", s.name())
+            }
         }
     }
 }
