@@ -1,0 +1,345 @@
+//! The live diagnosis: from what happened to a connection's SAs (their ends and
+//! kinds, the peer's rekey rhythm, what tern adapted) to findings, each one
+//! sentence saying what happened, the evidence behind it, and the setting to
+//! change or what to check on the peer.
+//!
+//! A pure function of its [`Evidence`]: ternctl fills that from ternd's answer,
+//! the simulator can fill it from its world. It goes by [`EndKind`] alone; the
+//! ends' sentences are only quoted as evidence, never read.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::config::Lifetime;
+use crate::end_reason::EndKind;
+
+mod findings;
+use findings::{
+    child_refusals, collisions, dead_peer, hard_expiries, never_up, peer_lets_expire, peer_sooner,
+    restarts,
+};
+
+/// What is known about one connection.
+#[derive(Clone, Debug, Default)]
+pub struct Evidence {
+    pub connection: String,
+    /// Our IKE SA lifetimes, as configured.
+    pub ike: Option<Lifetime>,
+    pub children: Vec<ChildEvidence>,
+    /// Our IKE proposals, in the configuration's words.
+    pub ike_proposals: Vec<String>,
+    /// Whether an IKE SA of the connection is established now.
+    pub ike_up: bool,
+    /// How old an IKE SA was when the peer last rekeyed it.
+    pub ike_peer_rekeyed_at: Option<Duration>,
+    /// The connection's recent SA ends, oldest first.
+    pub ends: Vec<EndEvidence>,
+    /// Daemon-wide counters (not per connection).
+    pub counters: Counters,
+    /// What the ends' times count from.
+    pub clock: Clock,
+}
+
+/// What [`EndEvidence::unix_secs`] counts from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The Unix epoch: shown as UTC dates.
+    #[default]
+    Unix,
+    /// The start of a simulation: shown as time since then.
+    SinceStart,
+}
+
+/// One configured child and its SAs now.
+#[derive(Clone, Debug, Default)]
+pub struct ChildEvidence {
+    pub name: String,
+    pub lifetime: Option<Lifetime>,
+    /// Our ESP proposals, in the configuration's words (`aes128gcm16-x25519`).
+    pub esp_proposals: Vec<String>,
+    /// The key exchanges every ESP proposal asks for, in the configuration's
+    /// words (`x25519`); empty when some proposal has none (no PFS required).
+    pub pfs_groups: Vec<String>,
+    pub local_ts: Vec<String>,
+    pub remote_ts: Vec<String>,
+    /// Whether one of its CHILD SAs is installed now.
+    pub installed: bool,
+    /// How old an SA of it was when the peer last rekeyed it.
+    pub peer_rekeyed_at: Option<Duration>,
+    /// The age before which tern now rekeys it itself, having seen the peer
+    /// delete its SAs at about one age and create them again (`adapt`).
+    pub adapted_rekey_before: Option<Duration>,
+}
+
+/// One SA's end.
+#[derive(Clone, Debug)]
+pub struct EndEvidence {
+    /// When, in seconds since the Unix epoch (or since the start of a
+    /// simulation: [`Evidence::clock`]).
+    pub unix_secs: u64,
+    /// The CHILD SA's name; `None` for the IKE SA.
+    pub child: Option<String>,
+    /// Whether it was established before it ended.
+    pub was_up: bool,
+    pub kind: EndKind,
+    /// The engine's sentence, quoted as evidence.
+    pub cause: String,
+}
+
+/// Daemon-wide counters the engine keeps (`ternctl stats`).
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// Lines tern rekeys before the age the peer let them expire at.
+    pub rekeys_adapted: u64,
+    /// Reauthentications instead of a CHILD rekey refused for one-sided PFS.
+    pub pfs_reauths: u64,
+    /// Our CHILD rekeys that met the peer's, and all we started.
+    pub child_rekey_collisions: u64,
+    pub child_rekeys_initiated: u64,
+}
+
+/// The kinds of findings. The names (`code`) are part of ternctl's JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VerdictKind {
+    PeerRekeysSooner,
+    PeerLetsSasExpire,
+    OneSidedPfs,
+    NoProposal,
+    TsUnacceptable,
+    HardExpiry,
+    DeadPeer,
+    NeverReachable,
+    AuthUnanswered,
+    AuthFailed,
+    EapFailed,
+    RecurringCollisions,
+    PeerRestarted,
+}
+
+impl VerdictKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            VerdictKind::PeerRekeysSooner => "peer_rekeys_sooner",
+            VerdictKind::PeerLetsSasExpire => "peer_lets_sas_expire",
+            VerdictKind::OneSidedPfs => "one_sided_pfs",
+            VerdictKind::NoProposal => "no_proposal",
+            VerdictKind::TsUnacceptable => "ts_unacceptable",
+            VerdictKind::HardExpiry => "hard_expiry",
+            VerdictKind::DeadPeer => "dead_peer",
+            VerdictKind::NeverReachable => "never_reachable",
+            VerdictKind::AuthUnanswered => "auth_unanswered",
+            VerdictKind::AuthFailed => "auth_failed",
+            VerdictKind::EapFailed => "eap_failed",
+            VerdictKind::RecurringCollisions => "recurring_collisions",
+            VerdictKind::PeerRestarted => "peer_restarted",
+        }
+    }
+
+    /// A note says how things are and needs nothing changed.
+    pub fn is_problem(self) -> bool {
+        self != VerdictKind::PeerRekeysSooner
+    }
+}
+
+/// One finding about a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub kind: VerdictKind,
+    pub connection: String,
+    pub child: Option<String>,
+    /// What happened, with times and counts.
+    pub what: String,
+    /// What it was judged from.
+    pub evidence: Vec<String>,
+    /// The configuration key to change (ours or the peer's), when there is one.
+    pub setting: Option<&'static str>,
+    /// What to change (with a suggested value) or check.
+    pub fix: String,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.what)?;
+        if !self.fix.is_empty() {
+            write!(f, " Fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+/// A connection's diagnosis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub connection: String,
+    /// Problems first, then notes.
+    pub verdicts: Vec<Verdict>,
+    /// One line of evidence when there is no problem.
+    pub healthy: Option<String>,
+}
+
+impl Diagnosis {
+    pub fn problems(&self) -> usize {
+        self.verdicts.iter().filter(|v| v.kind.is_problem()).count()
+    }
+}
+
+/// How many collisions in a connection's recent ends make a pattern.
+const COLLISIONS_RECURRING: usize = 3;
+
+/// Judges one connection.
+pub fn diagnose(e: &Evidence) -> Diagnosis {
+    let mut verdicts = Vec::new();
+    never_up(e, &mut verdicts);
+    dead_peer(e, &mut verdicts);
+    child_refusals(e, &mut verdicts);
+    peer_lets_expire(e, &mut verdicts);
+    hard_expiries(e, &mut verdicts);
+    restarts(e, &mut verdicts);
+    collisions(e, &mut verdicts);
+    peer_sooner(e, &mut verdicts);
+    verdicts.sort_by_key(|v| !v.kind.is_problem());
+    let healthy = verdicts
+        .iter()
+        .all(|v| !v.kind.is_problem())
+        .then(|| healthy_line(e));
+    Diagnosis {
+        connection: e.connection.clone(),
+        verdicts,
+        healthy,
+    }
+}
+
+fn healthy_line(e: &Evidence) -> String {
+    let installed: Vec<&str> = e
+        .children
+        .iter()
+        .filter(|c| c.installed)
+        .map(|c| c.name.as_str())
+        .collect();
+    let routine = e.ends.iter().filter(|x| x.kind.is_routine()).count();
+    let drops = e.ends.iter().filter(|x| !x.kind.is_routine()).count();
+    format!(
+        "healthy: IKE SA {}, {} of {} children installed{}; {} routine replacement(s) and {} other end(s) in the recent history, none a problem",
+        if e.ike_up { "up" } else { "not up" },
+        installed.len(),
+        e.children.len(),
+        if installed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", installed.join(", "))
+        },
+        routine,
+        drops
+    )
+}
+
+fn ends_of<'a>(
+    e: &'a Evidence,
+    ike: bool,
+    kinds: &'a [EndKind],
+) -> impl Iterator<Item = &'a EndEvidence> + 'a {
+    e.ends
+        .iter()
+        .filter(move |x| x.child.is_none() == ike && kinds.contains(&x.kind))
+}
+
+/// A moment as the evidence counts time: a UTC date, or time since the start
+/// of a simulation.
+fn at(e: &Evidence, secs: u64) -> String {
+    match e.clock {
+        Clock::Unix => when(secs),
+        Clock::SinceStart => format!("+{}", elapsed(secs)),
+    }
+}
+
+/// 42s, 1h3m20s, 7d0h0m.
+fn elapsed(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, _) => format!("{h}h{m}m{s}s"),
+        _ => format!("{d}d{h}h{m}m"),
+    }
+}
+
+fn when(unix_secs: u64) -> String {
+    let t = unix_secs % 86_400;
+    let days = unix_secs / 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+/// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn quote(e: &Evidence, x: &EndEvidence) -> String {
+    format!(
+        "{} {}{}: {} ({})",
+        at(e, x.unix_secs),
+        if x.child.is_some() {
+            "CHILD SA"
+        } else {
+            "IKE SA"
+        },
+        x.child
+            .as_deref()
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default(),
+        x.cause,
+        x.kind
+    )
+}
+
+/// Counts and the last of `ends`: "3 times, last at T".
+fn summary(e: &Evidence, ends: &[&EndEvidence]) -> String {
+    let last = ends.last().map(|x| at(e, x.unix_secs)).unwrap_or_default();
+    match ends.len() {
+        1 => format!("at {last}"),
+        n => format!("{n} times, last at {last}"),
+    }
+}
+
+fn verdict(
+    e: &Evidence,
+    kind: VerdictKind,
+    child: Option<&str>,
+    what: String,
+    ends: &[&EndEvidence],
+    setting: Option<&'static str>,
+    fix: String,
+) -> Verdict {
+    Verdict {
+        kind,
+        connection: e.connection.clone(),
+        child: child.map(str::to_string),
+        what,
+        evidence: ends
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(|x| quote(e, x))
+            .collect(),
+        setting,
+        fix,
+    }
+}
+
+#[cfg(test)]
+mod tests;

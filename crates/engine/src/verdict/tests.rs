@@ -1,0 +1,311 @@
+use super::*;
+
+const T0: u64 = 1_796_000_000;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn child(name: &str, pfs: &[&str]) -> ChildEvidence {
+    ChildEvidence {
+        name: name.into(),
+        lifetime: Some(Lifetime::from_rekey_time(secs(3600))),
+        esp_proposals: vec![if pfs.is_empty() {
+            "aes128gcm16".into()
+        } else {
+            format!("aes128gcm16-{}", pfs[0])
+        }],
+        pfs_groups: pfs.iter().map(|s| s.to_string()).collect(),
+        local_ts: vec!["10.1.0.0/24".into()],
+        remote_ts: vec!["10.2.0.0/24".into()],
+        installed: true,
+        peer_rekeyed_at: None,
+        adapted_rekey_before: None,
+    }
+}
+
+fn evidence(children: Vec<ChildEvidence>, ends: Vec<EndEvidence>) -> Evidence {
+    Evidence {
+        connection: "gw".into(),
+        ike: Some(Lifetime::from_rekey_time(secs(4 * 3600))),
+        children,
+        ike_proposals: vec!["aes128gcm16-prfsha256-x25519".into()],
+        ike_up: true,
+        ike_peer_rekeyed_at: None,
+        ends,
+        counters: Counters::default(),
+        clock: Clock::Unix,
+    }
+}
+
+fn end(at: u64, child: Option<&str>, was_up: bool, kind: EndKind) -> EndEvidence {
+    EndEvidence {
+        unix_secs: T0 + at,
+        child: child.map(str::to_string),
+        was_up,
+        kind,
+        cause: format!("{kind} happened"),
+    }
+}
+
+fn only(d: &Diagnosis) -> &Verdict {
+    let problems: Vec<_> = d.verdicts.iter().filter(|v| v.kind.is_problem()).collect();
+    assert_eq!(problems.len(), 1, "{:#?}", d.verdicts);
+    problems[0]
+}
+
+#[test]
+fn routine_rekeys_are_healthy() {
+    let ends = (1..=10)
+        .map(|i| end(i * 3300, Some("net"), true, EndKind::Rekeyed))
+        .chain([end(40_000, None, true, EndKind::Rekeyed)])
+        .collect();
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    assert!(d.verdicts.is_empty(), "{:#?}", d.verdicts);
+    let line = d.healthy.expect("healthy");
+    assert!(
+        line.contains("IKE SA up, 1 of 1 children installed (net)"),
+        "{line}"
+    );
+    assert!(line.contains("11 routine"), "{line}");
+}
+
+#[test]
+fn a_peer_that_rekeys_sooner_is_said_once_and_is_no_problem() {
+    let mut net = child("net", &[]);
+    net.peer_rekeyed_at = Some(secs(2700));
+    let d = diagnose(&evidence(vec![net], vec![]));
+    assert_eq!(d.verdicts.len(), 1);
+    assert_eq!(d.verdicts[0].kind, VerdictKind::PeerRekeysSooner);
+    assert!(d.verdicts[0]
+        .what
+        .contains("after 2700 s, before our rekey_time of 3600 s"));
+    assert!(d.healthy.is_some());
+    assert_eq!(d.problems(), 0);
+    // Within our own jitter and a tenth: not worth a word.
+    let mut net = child("net", &[]);
+    net.peer_rekeyed_at = Some(secs(3000));
+    assert!(diagnose(&evidence(vec![net], vec![])).verdicts.is_empty());
+}
+
+#[test]
+fn a_peer_that_lets_sas_expire_gets_a_rekey_time_below_its_life() {
+    // What adapt saw: the peer deletes at 600 s; tern rekeys before 540 s.
+    let mut net = child("net", &[]);
+    net.adapted_rekey_before = Some(secs(540));
+    let ends = (1..=2)
+        .map(|i| end(i * 600, Some("net"), true, EndKind::DeletedByPeer))
+        .collect();
+    let d = diagnose(&evidence(vec![net], ends));
+    let v = only(&d);
+    assert_eq!(v.kind, VerdictKind::PeerLetsSasExpire);
+    assert_eq!(v.setting, Some("rekey_time"));
+    assert!(v.what.contains("deletes each at about 600 s"), "{}", v.what);
+    assert!(
+        v.what.contains("now rekeys it itself before 540 s"),
+        "{}",
+        v.what
+    );
+    assert!(v.fix.contains("rekey_time = \"480s\""), "{}", v.fix);
+    assert_eq!(v.evidence.len(), 2);
+    assert!(d.healthy.is_none());
+    // Without adapt, from the DELETEs alone: three at one interval.
+    let ends = (1..=3)
+        .map(|i| end(i * 600, Some("net"), true, EndKind::DeletedByPeer))
+        .collect();
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    assert_eq!(only(&d).kind, VerdictKind::PeerLetsSasExpire);
+}
+
+#[test]
+fn deletions_with_collisions_about_are_no_lifetime() {
+    // The peer deletes the redundant SA of each collision it wins.
+    let ends: Vec<_> = (1..=3)
+        .map(|i| end(i * 3600, Some("net"), true, EndKind::DeletedByPeer))
+        .collect();
+    let mut e = evidence(vec![child("net", &[])], ends);
+    e.counters.child_rekey_collisions = 3;
+    e.counters.child_rekeys_initiated = 100;
+    assert!(diagnose(&e).verdicts.is_empty());
+}
+
+#[test]
+fn deletions_at_irregular_times_are_no_lifetime() {
+    let ends = vec![
+        end(100, Some("net"), true, EndKind::DeletedByPeer),
+        end(700, Some("net"), true, EndKind::DeletedByPeer),
+        end(3000, Some("net"), true, EndKind::DeletedByPeer),
+    ];
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    assert!(d.verdicts.is_empty(), "{:#?}", d.verdicts);
+}
+
+#[test]
+fn a_refused_rekey_of_a_child_that_came_up_is_one_sided_pfs_named_in_config_words() {
+    // Ours asks for x25519, the peer offers none.
+    let ends = vec![end(3300, Some("net"), false, EndKind::NoProposal)];
+    let d = diagnose(&evidence(vec![child("net", &["x25519"])], ends.clone()));
+    let v = only(&d);
+    assert_eq!(v.kind, VerdictKind::OneSidedPfs);
+    assert_eq!(v.setting, Some("esp_proposals"));
+    assert!(
+        v.what.contains("PFS (x25519) is wanted by tern only"),
+        "{}",
+        v.what
+    );
+    assert!(v.fix.contains("esp_proposals"), "{}", v.fix);
+    assert!(!v.what.contains("reauthenticated"), "{}", v.what);
+    // The peer asks for it, ours has none; tern reauthenticated instead.
+    let mut e = evidence(vec![child("net", &[])], ends);
+    e.counters.pfs_reauths = 2;
+    let d = diagnose(&e);
+    let v = only(&d);
+    assert!(
+        v.what.contains("tern reauthenticated instead (2 time(s)"),
+        "{}",
+        v.what
+    );
+    assert_eq!(v.kind, VerdictKind::OneSidedPfs);
+    assert!(
+        v.what.contains("PFS is wanted by the peer only"),
+        "{}",
+        v.what
+    );
+    assert!(v.fix.contains("\"aes128gcm16-x25519\""), "{}", v.fix);
+}
+
+#[test]
+fn a_child_that_never_came_up_has_no_proposal_in_common() {
+    let mut net = child("net", &[]);
+    net.installed = false;
+    let d = diagnose(&evidence(
+        vec![net],
+        vec![end(5, Some("net"), false, EndKind::NoProposal)],
+    ));
+    let v = only(&d);
+    assert_eq!(v.kind, VerdictKind::NoProposal);
+    assert!(v.fix.contains("ours are [aes128gcm16]"), "{}", v.fix);
+}
+
+#[test]
+fn refused_selectors_name_ours() {
+    let d = diagnose(&evidence(
+        vec![child("net", &[])],
+        vec![end(5, Some("net"), false, EndKind::TsUnacceptable)],
+    ));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.setting),
+        (VerdictKind::TsUnacceptable, Some("local_ts"))
+    );
+    assert!(v
+        .fix
+        .contains("local_ts [10.1.0.0/24], remote_ts [10.2.0.0/24]"));
+}
+
+#[test]
+fn a_hard_expiry_names_the_failure_before_it() {
+    let ends = vec![
+        end(3300, Some("net"), false, EndKind::Unanswered),
+        end(3960, Some("net"), true, EndKind::HardExpiry),
+    ];
+    let mut e = evidence(vec![child("net", &[])], ends);
+    e.ike_up = true;
+    let d = diagnose(&e);
+    let v = d
+        .verdicts
+        .iter()
+        .find(|v| v.kind == VerdictKind::HardExpiry)
+        .expect("hard expiry");
+    assert!(v.what.contains("its rekey went unanswered"), "{}", v.what);
+    assert_eq!(v.setting, Some("life_time"));
+    assert_eq!(v.evidence.len(), 2);
+}
+
+#[test]
+fn dead_never_reachable_and_auth_unanswered_are_told_apart() {
+    let cases = [
+        (EndKind::DeadPeer, true, VerdictKind::DeadPeer, "dpd_action"),
+        (
+            EndKind::Unanswered,
+            false,
+            VerdictKind::NeverReachable,
+            "remote_addrs",
+        ),
+        (
+            EndKind::AuthUnanswered,
+            false,
+            VerdictKind::AuthUnanswered,
+            "fragmentation.enabled",
+        ),
+        (EndKind::AuthFailed, false, VerdictKind::AuthFailed, "psk"),
+        (
+            EndKind::EapFailed,
+            false,
+            VerdictKind::EapFailed,
+            "users_file",
+        ),
+        (
+            EndKind::NoProposal,
+            false,
+            VerdictKind::NoProposal,
+            "proposals",
+        ),
+        (
+            EndKind::InitialContact,
+            true,
+            VerdictKind::PeerRestarted,
+            "",
+        ),
+    ];
+    for (kind, was_up, verdict, setting) in cases {
+        let d = diagnose(&evidence(
+            vec![child("net", &[])],
+            vec![end(9, None, was_up, kind)],
+        ));
+        let v = only(&d);
+        assert_eq!(v.kind, verdict);
+        assert_eq!(v.setting.unwrap_or(""), setting);
+        assert!(v.what.contains("2026-"), "a time: {}", v.what);
+    }
+}
+
+#[test]
+fn collisions_that_keep_coming_suggest_rand_time() {
+    let ends: Vec<_> = (1..=2)
+        .map(|i| end(i * 3600, Some("net"), true, EndKind::CollisionLoser))
+        .collect();
+    let d = diagnose(&evidence(vec![child("net", &[])], ends.clone()));
+    assert!(d.verdicts.is_empty(), "two are chance");
+    let mut ends = ends;
+    ends.push(end(3 * 3600, Some("net"), true, EndKind::CollisionLoser));
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.setting),
+        (VerdictKind::RecurringCollisions, Some("rand_time"))
+    );
+    // Or counted: 72 of 132 rekeys collided (no jitter on either side).
+    let mut e = evidence(vec![child("net", &[])], vec![]);
+    (
+        e.counters.child_rekey_collisions,
+        e.counters.child_rekeys_initiated,
+    ) = (72, 132);
+    assert_eq!(only(&diagnose(&e)).kind, VerdictKind::RecurringCollisions);
+    (
+        e.counters.child_rekey_collisions,
+        e.counters.child_rekeys_initiated,
+    ) = (3, 132);
+    assert!(diagnose(&e).verdicts.is_empty(), "now and then is chance");
+}
+
+#[test]
+fn times_are_utc_dates() {
+    assert_eq!(when(0), "1970-01-01 00:00:00 UTC");
+    assert_eq!(when(1_709_210_096), "2024-02-29 12:34:56 UTC");
+    let e = Evidence {
+        clock: Clock::SinceStart,
+        ..Evidence::default()
+    };
+    assert_eq!(at(&e, 3800), "+1h3m20s");
+}
