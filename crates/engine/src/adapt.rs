@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::child_sa::ChildState;
 use crate::end_action::EndCause;
 use crate::engine::Ctx;
 use crate::ike_sa::IkeSa;
@@ -337,18 +338,22 @@ impl Ctx {
         let ended = sa.children.iter().find(|c| c.unique_id == id)?;
         // Another SA of the child still stands, or one of ours is on its way: the
         // peer deleted a redundant one (a rekey collision, a duplicate), not the
-        // child's last SA at its end.
+        // child's last SA at its end. An SA already replaced or being deleted does
+        // not stand for the child: the peer may end the replacement before the
+        // old SA is gone (its answer to our rekey came late, the old SA lingers).
         if sa.child_exchange_pending(&ended.name)
-            || sa
-                .children
-                .iter()
-                .any(|c| c.name == ended.name && c.unique_id != id)
+            || sa.children.iter().any(|c| {
+                c.name == ended.name
+                    && c.unique_id != id
+                    && !matches!(c.state, ChildState::Rekeyed | ChildState::Deleting)
+            })
         {
             return None;
         }
+        // The age the peer judged by: ours is shorter when its answer came late.
         let (name, age, peer_rekeys) = (
             ended.name.clone(),
-            now.saturating_duration_since(ended.installed_at),
+            now.saturating_duration_since(ended.peer_has_since),
             ended.peer_rekeyed_at.is_some(),
         );
         let ends = sa.peer_ends.get_or_insert_with(Default::default);

@@ -78,6 +78,10 @@ pub struct ChildSa {
     pub remote_ts: Vec<Ts>,
     pub state: ChildState,
     pub installed_at: Instant,
+    /// Since when the peer may have had this SA: when it was installed, or for
+    /// one we asked for, when our request first left (the peer installs it on
+    /// the first copy that reaches it; the answer may come retransmissions later).
+    pub peer_has_since: Instant,
     /// When to start rekeying (while installed).
     pub rekey_at: Option<Instant>,
     /// When the SA ends, rekeyed or not.
@@ -158,6 +162,7 @@ impl ChildSa {
             remote_ts,
             state: ChildState::Installed,
             installed_at: now,
+            peer_has_since: now,
             rekey_at: rekeys.then(|| now + lifetime.rekey_time.saturating_sub(jitter)),
             expire_at: (lifetime.life_time > Duration::ZERO).then(|| now + lifetime.life_time),
             pending_outbound: None,

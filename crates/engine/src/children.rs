@@ -108,6 +108,9 @@ impl Ctx {
             .unwrap_or_default();
         let jitter = self.jitter(lifetime.rand_time);
         let mut child = ChildSa::new(n, self.unique_id(), now, lifetime, jitter);
+        if let Some(sent) = sa.answered_request_sent {
+            child.peer_has_since = sent;
+        }
         if let Some(age) = crate::adapt::rekey_before(sa, &child.name) {
             child.rekey_at = Some(child.rekey_at.map_or(now + age, |t| t.min(now + age)));
         }

@@ -141,6 +141,8 @@ pub struct InFlight {
     pub datagrams: Vec<Vec<u8>>,
     /// How many times it has been sent, the first time included.
     pub sends: u32,
+    /// When it was first sent: the peer may have acted on it from then on.
+    pub first_sent: Instant,
     pub next_retransmit: Instant,
 }
 
@@ -199,6 +201,8 @@ pub struct IkeSa {
     /// Our next request's message ID.
     pub next_request_id: u32,
     pub in_flight: Option<InFlight>,
+    /// While a response is handled: when its request was first sent.
+    pub answered_request_sent: Option<Instant>,
     pub queued: VecDeque<Queued>,
     /// The message ID we expect on the peer's next request.
     pub expected_request_id: u32,
@@ -282,6 +286,7 @@ impl IkeSa {
             lingering: Vec::new(),
             next_request_id: 0,
             in_flight: None,
+            answered_request_sent: None,
             queued: VecDeque::new(),
             expected_request_id: 0,
             last_response: None,

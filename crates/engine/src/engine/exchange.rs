@@ -192,7 +192,9 @@ impl Ctx {
         }
         if is_response {
             let request = sa.in_flight.take().expect("checked by the caller");
+            sa.answered_request_sent = Some(request.first_sent);
             let next = self.handle_response(now, sa, exchange, request.purpose, payloads);
+            sa.answered_request_sent = None;
             if matches!(next, Next::Keep) {
                 self.send_queued(now, sa);
             }
@@ -314,6 +316,7 @@ impl Ctx {
             purpose,
             datagrams,
             sends: 1,
+            first_sent: now,
             next_retransmit: now + self.retransmit_delay(0),
         });
     }
