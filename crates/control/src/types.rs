@@ -334,6 +334,9 @@ pub enum IkeSaState {
     Connecting,
     Established,
     Deleting,
+    /// Replaced by a rekey (its CHILD SAs moved on); waits for the peer's DELETE,
+    /// or the peer's redundant one after a simultaneous rekey.
+    Rekeyed,
 }
 
 /// Which side started the IKE SA.
@@ -534,6 +537,7 @@ impl fmt::Display for IkeSaState {
             IkeSaState::Connecting => "CONNECTING",
             IkeSaState::Established => "ESTABLISHED",
             IkeSaState::Deleting => "DELETING",
+            IkeSaState::Rekeyed => "REKEYED",
         })
     }
 }

@@ -19,6 +19,7 @@ pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo
         state: match sa.state {
             "ESTABLISHED" => IkeSaState::Established,
             "DELETING" => IkeSaState::Deleting,
+            "REKEYED" => IkeSaState::Rekeyed,
             _ => IkeSaState::Connecting,
         },
         role: if sa.initiator {
