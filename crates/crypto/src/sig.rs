@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
 use ring::rand::SystemRandom;
 use ring::signature as rsig;
 
@@ -183,23 +183,17 @@ impl PrivateKey {
     }
 }
 
-fn k_verify_p521(
-    key: &p521::ecdsa::VerifyingKey,
-    message: &[u8],
-    sig: &p521::ecdsa::Signature,
-) -> bool {
-    key.verify(message, sig).is_ok()
-}
-
-/// Method 14's ECDSA, DER-encoded: its AlgorithmIdentifier names the hash and
-/// the key names the curve, and RFC 7427 lets them pair freely (Libreswan signs
-/// with SHA-512 on a P-256 key). A digest shorter than half the curve's order
-/// (SHA-256 on P-521) fails.
-fn verify_ecdsa_with(
+/// ECDSA over `message` with `hash`, on whatever curve the key has. Methods 9-11
+/// pair each curve with its own hash and send r|s; method 14's AlgorithmIdentifier
+/// names the hash alone and the signature is DER, and RFC 7427 lets hash and curve
+/// pair freely (Libreswan signs with SHA-512 on a P-256 key). A digest shorter than
+/// half the curve's order (SHA-256 on P-521) fails.
+fn verify_ecdsa(
     key: &PublicInner,
     hash: SigHash,
     message: &[u8],
-    der: &[u8],
+    signature: &[u8],
+    der: bool,
 ) -> Result<bool, CryptoError> {
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     use sha2::Digest;
@@ -209,16 +203,23 @@ fn verify_ecdsa_with(
         SigHash::Sha512 => sha2::Sha512::digest(message).to_vec(),
         SigHash::Sha1 | SigHash::Identity => return Ok(false),
     };
+    macro_rules! check {
+        ($curve:ident, $key:expr) => {{
+            let sig = if der {
+                $curve::ecdsa::Signature::from_der(signature)
+            } else {
+                $curve::ecdsa::Signature::from_slice(signature)
+            };
+            sig.is_ok_and(|sig| $key.verify_prehash(&digest, &sig).is_ok())
+        }};
+    }
     Ok(match key {
-        PublicInner::P256(k) => p256::ecdsa::Signature::from_der(der)
-            .is_ok_and(|sig| k.verify_prehash(&digest, &sig).is_ok()),
-        PublicInner::P384(k) => p384::ecdsa::Signature::from_der(der)
-            .is_ok_and(|sig| k.verify_prehash(&digest, &sig).is_ok()),
+        PublicInner::P256(k) => check!(p256, k),
+        PublicInner::P384(k) => check!(p384, k),
         PublicInner::P521(point) => {
             let k = p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
                 .map_err(|_| CryptoError::BadSignatureEncoding)?;
-            p521::ecdsa::Signature::from_der(der)
-                .is_ok_and(|sig| k.verify_prehash(&digest, &sig).is_ok())
+            check!(p521, k)
         }
         PublicInner::Rsa(_) | PublicInner::Ed25519(_) => false,
     })
@@ -358,11 +359,21 @@ pub fn verify_auth(
         other => return Err(CryptoError::UnknownAuthMethod { method: other }),
     };
     let ok = match (&key.inner, scheme) {
+        // Methods 9-11: the curve's own hash; method 14: any of the three.
+        (PublicInner::P256(_), EcdsaP256Sha256)
+        | (PublicInner::P384(_), EcdsaP384Sha384)
+        | (PublicInner::P521(_), EcdsaP521Sha512) => verify_ecdsa(
+            &key.inner,
+            scheme.hash(),
+            signed_octets,
+            signature,
+            method == 14,
+        )?,
         (
             PublicInner::P256(_) | PublicInner::P384(_) | PublicInner::P521(_),
             EcdsaP256Sha256 | EcdsaP384Sha384 | EcdsaP521Sha512,
         ) if method == 14 => {
-            verify_ecdsa_with(&key.inner, scheme.hash(), signed_octets, signature)?
+            verify_ecdsa(&key.inner, scheme.hash(), signed_octets, signature, true)?
         }
         (PublicInner::Rsa(der), _) => {
             let alg: &'static rsig::RsaParameters = match scheme {
@@ -378,32 +389,6 @@ pub fn verify_auth(
             rsig::UnparsedPublicKey::new(alg, der)
                 .verify(signed_octets, signature)
                 .is_ok()
-        }
-        (PublicInner::P256(k), EcdsaP256Sha256) => {
-            let sig = if method == 14 {
-                p256::ecdsa::Signature::from_der(signature)
-            } else {
-                p256::ecdsa::Signature::from_slice(signature)
-            };
-            sig.is_ok_and(|sig| k.verify(signed_octets, &sig).is_ok())
-        }
-        (PublicInner::P384(k), EcdsaP384Sha384) => {
-            let sig = if method == 14 {
-                p384::ecdsa::Signature::from_der(signature)
-            } else {
-                p384::ecdsa::Signature::from_slice(signature)
-            };
-            sig.is_ok_and(|sig| k.verify(signed_octets, &sig).is_ok())
-        }
-        (PublicInner::P521(point), EcdsaP521Sha512) => {
-            let sig = if method == 14 {
-                p521::ecdsa::Signature::from_der(signature)
-            } else {
-                p521::ecdsa::Signature::from_slice(signature)
-            };
-            let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                .map_err(|_| CryptoError::BadSignatureEncoding)?;
-            sig.is_ok_and(|sig| k_verify_p521(&key, signed_octets, &sig))
         }
         (PublicInner::Ed25519(raw), Ed25519) => rsig::UnparsedPublicKey::new(&rsig::ED25519, raw)
             .verify(signed_octets, signature)
