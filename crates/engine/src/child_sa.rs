@@ -58,6 +58,33 @@ impl ChildState {
     }
 }
 
+/// Where a CHILD SA's outbound SA stands in the kernel.
+pub enum Outbound {
+    /// Installed: traffic may leave on it.
+    Installed,
+    /// Held back until the peer surely has the SA: for an SA the peer's rekey
+    /// made, until it deletes the one replaced (before that, the peer may not
+    /// have installed it yet); see also `held_outbound`.
+    /// Boxed: rarely held, and a responder may hold 100,000s of CHILD SAs.
+    Held(Box<SaInstall>),
+    /// Removed before the SA itself: we asked the peer to delete the SA while
+    /// another of the child's SAs carries its traffic.
+    Removed,
+}
+
+impl Outbound {
+    /// A held outbound SA, to be installed now; it counts as installed from here.
+    pub fn release(&mut self) -> Option<Box<SaInstall>> {
+        match std::mem::replace(self, Outbound::Installed) {
+            Outbound::Held(install) => Some(install),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
 /// The peer rekeyed a CHILD SA while our own rekey of it was in flight
 /// (RFC 7296 §2.8.1). Kept with our exchange, not with the old SA: the peer's DELETE
 /// of the old SA may arrive before the answer that settles the collision.
@@ -86,10 +113,8 @@ pub struct ChildSa {
     pub rekey_at: Option<Instant>,
     /// When the SA ends, rekeyed or not.
     pub expire_at: Option<Instant>,
-    /// The outbound SA of a CHILD SA the peer's rekey made, held back until the
-    /// peer deletes the old one: before that, the peer may not have it yet.
-    /// Boxed: rarely set, and a responder may hold 100,000s of CHILD SAs.
-    pub pending_outbound: Option<Box<SaInstall>>,
+    /// Its outbound SA: installed, held back, or already removed.
+    pub outbound: Outbound,
     /// The CHILD SA that replaces this one, whose outbound SA goes in when this
     /// one goes.
     pub successor: Option<u64>,
@@ -165,7 +190,7 @@ impl ChildSa {
             peer_has_since: now,
             rekey_at: rekeys.then(|| now + lifetime.rekey_time.saturating_sub(jitter)),
             expire_at: (lifetime.life_time > Duration::ZERO).then(|| now + lifetime.life_time),
-            pending_outbound: None,
+            outbound: Outbound::Installed,
             successor: None,
             inbound_bytes_seen: 0,
             limits: TrafficLimits::default(),

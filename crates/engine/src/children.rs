@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tern_crypto::{derive_child_keys, ChildKeys, Secret};
 use tern_wire::{DeletePayload, ExchangeType, Payload, ProtocolId};
 
-use crate::child_sa::{self, ChildSa, ChildState, Endpoints, Negotiated, INBOUND_GRACE};
+use crate::child_sa::{self, ChildSa, ChildState, Endpoints, Negotiated, Outbound, INBOUND_GRACE};
 use crate::end_reason::{EndKind, EndReason};
 use crate::engine::Ctx;
 use crate::history::{SaEnd, SaKind};
@@ -88,7 +88,7 @@ impl Ctx {
     }
 
     /// As [`install_child`](Self::install_child); with `defer_outbound` the outbound
-    /// SA waits (see `ChildSa::pending_outbound`).
+    /// SA waits (see `Outbound::Held`).
     pub(crate) fn install_child_with(
         &mut self,
         now: Instant,
@@ -119,7 +119,7 @@ impl Ctx {
         let (inbound, outbound) = child_sa::sa_installs(&child, ends, keys, we_initiated);
         self.kernel_ops.push_back(KernelOp::AddSa(inbound));
         if defer_outbound {
-            child.pending_outbound = Some(Box::new(outbound));
+            child.outbound = Outbound::Held(Box::new(outbound));
         } else {
             self.kernel_ops.push_back(KernelOp::AddSa(outbound));
         }
@@ -210,7 +210,7 @@ impl Ctx {
             .children
             .iter_mut()
             .find(|c| Some(c.unique_id) == child.successor);
-        if let Some(outbound) = successor.and_then(|c| c.pending_outbound.take()) {
+        if let Some(outbound) = successor.and_then(|c| c.outbound.release()) {
             self.kernel_ops.push_back(KernelOp::AddSa(*outbound));
         }
         self.reinstate_predecessor(now, sa, child.unique_id);
@@ -218,8 +218,8 @@ impl Ctx {
             self.kernel_ops
                 .extend(child_sa::policy_removal(&child, ends));
         }
-        // An outbound SA still held back was never installed.
-        if child.pending_outbound.is_none() {
+        // An outbound SA still held back was never installed; one removed early is gone.
+        if matches!(child.outbound, Outbound::Installed) {
             self.kernel_ops
                 .push_back(child_sa::outbound_removal(&child, ends));
         }
@@ -296,11 +296,29 @@ impl Ctx {
         unique_id: u64,
         reason: EndReason,
     ) {
-        let Some(child) = sa.children.iter_mut().find(|c| c.unique_id == unique_id) else {
+        let Some(pos) = sa.children.iter().position(|c| c.unique_id == unique_id) else {
             return;
         };
+        let name = &sa.children[pos].name;
+        let carried_by_another = sa.children.iter().any(|c| {
+            c.unique_id != unique_id
+                && &c.name == name
+                && c.state != ChildState::Deleting
+                && matches!(c.outbound, Outbound::Installed)
+        });
+        let ends = endpoints(sa);
+        let child = &mut sa.children[pos];
         child.state = ChildState::Deleting;
         child.expire_at = None;
+        // Stop sending on it now if another of the child's SAs carries the traffic:
+        // the peer drops its inbound SA when our DELETE arrives, and the kernel
+        // would keep using this one until the answer (or move onto it, if it is
+        // the newest: our redundant SA after a simultaneous rekey).
+        if carried_by_another && matches!(child.outbound, Outbound::Installed) {
+            self.kernel_ops
+                .push_back(child_sa::outbound_removal(child, ends));
+            child.outbound = Outbound::Removed;
+        }
         let (spi_in, successor) = (child.spi_in, child.successor);
         if let Some(new) = sa
             .children
@@ -353,9 +371,10 @@ impl Ctx {
         for child in &mut sa.children {
             let [inbound, outbound] = child_sa::sa_moves(child, before, after);
             self.kernel_ops.push_back(KernelOp::MoveSa(inbound));
-            match child.pending_outbound.as_mut() {
-                Some(pending) => child_sa::retarget(pending, after),
-                None => self.kernel_ops.push_back(KernelOp::MoveSa(outbound)),
+            match &mut child.outbound {
+                Outbound::Held(held) => child_sa::retarget(held, after),
+                Outbound::Installed => self.kernel_ops.push_back(KernelOp::MoveSa(outbound)),
+                Outbound::Removed => {}
             }
             if !addresses_changed {
                 continue;

@@ -18,7 +18,7 @@ use crate::output::KernelOp;
 /// replaces (a DELETE lost once is sent again within this).
 const HOLD: Duration = Duration::from_secs(5);
 
-/// A new CHILD SA whose outbound SA waits in `ChildSa::pending_outbound`.
+/// A new CHILD SA whose outbound SA is held (`Outbound::Held`).
 pub(crate) struct HeldOutbound {
     pub until: Instant,
     /// Our SPI of its IKE SA, and its unique id.
@@ -108,7 +108,7 @@ impl Engine {
             .sas
             .get_mut(&ike)
             .and_then(|sa| sa.children.iter_mut().find(|c| c.unique_id == child))
-            .and_then(|c| c.pending_outbound.take());
+            .and_then(|c| c.outbound.release());
         if let Some(outbound) = outbound {
             self.ctx.kernel_ops.push_back(KernelOp::AddSa(*outbound));
         }
