@@ -1,5 +1,7 @@
 //! Wall-clock times as UTC text.
 
+use tern_engine::civil_time::civil_from_days;
+
 /// Milliseconds since the Unix epoch as `2026-11-23 18:20:01Z` (UTC).
 pub fn utc_time_secs(unix_ms: u64) -> String {
     let exact = utc_time(unix_ms);
@@ -18,21 +20,6 @@ pub fn utc_time(unix_ms: u64) -> String {
         rem % 60,
         unix_ms % 1000
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days` algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
