@@ -7,6 +7,7 @@ use tern_wire::{NotifyType, Payload, SaPayload, TsPayload};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::child_sa::Negotiated;
 use crate::config::{Connection, Mode};
 use crate::payloads;
 use crate::proposal::{self, EspSuite};
@@ -39,6 +40,22 @@ pub struct Choice {
     pub proposal_number: u8,
     pub suite: EspSuite,
     pub spi_out: u32,
+}
+
+impl Choice {
+    /// The CHILD SA this choice makes, with our reqid and inbound SPI for it.
+    pub fn into_negotiated(self, reqid: u32, spi_in: u32) -> Negotiated {
+        Negotiated {
+            name: self.config.name.clone(),
+            reqid,
+            mode: self.mode,
+            suite: self.suite,
+            spi_in,
+            spi_out: self.spi_out,
+            local_ts: self.local_ts,
+            remote_ts: self.remote_ts,
+        }
+    }
 }
 
 /// A refusal: the notify for the peer and the reason for our log.

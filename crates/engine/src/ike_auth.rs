@@ -606,17 +606,8 @@ impl Ctx {
             })?;
         let keys = crate::children::child_keys(sa, choice.suite, None, &sa.nonce_i, &sa.nonce_r)
             .map_err(|e| (NotifyType::NO_PROPOSAL_CHOSEN, e))?;
-        let negotiated = Negotiated {
-            name: choice.config.name.clone(),
-            reqid,
-            mode: choice.mode,
-            suite: choice.suite,
-            spi_in,
-            spi_out: choice.spi_out,
-            local_ts: choice.local_ts,
-            remote_ts: choice.remote_ts,
-        };
-        Ok((negotiated, keys, choice.proposal_number))
+        let proposal_number = choice.proposal_number;
+        Ok((choice.into_negotiated(reqid, spi_in), keys, proposal_number))
     }
 
     fn established(&mut self, now: Instant, sa: &mut IkeSa, peer_id: Identification) {

@@ -5,6 +5,7 @@
 //! clock or draws randomness itself (see [`Environment`]), so a simulation of two
 //! engines is deterministic and runs hours of protocol time in milliseconds.
 
+pub mod civil_time;
 pub mod config;
 pub mod log_limit;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tern_crypto::{ke_public, ke_shared};
 use tern_wire::{ExchangeType, KePayload, NotifyPayload, NotifyType, Payload, ProtocolId};
 
-use crate::child_sa::{ChildExchange, ChildState, Collision, Negotiated};
+use crate::child_sa::{ChildExchange, ChildState, Collision};
 use crate::child_select;
 use crate::config::{KeyExchange, Mode};
 use crate::end_reason::{EndKind, EndReason};
@@ -391,16 +391,7 @@ impl Ctx {
         response.push(Payload::TsI(ts::to_payload(&choice.remote_ts)));
         response.push(Payload::TsR(ts::to_payload(&choice.local_ts)));
         self.respond(sa, ExchangeType::CREATE_CHILD_SA, id, &response);
-        let negotiated = Negotiated {
-            name: choice.config.name.clone(),
-            reqid,
-            mode: choice.mode,
-            suite: choice.suite,
-            spi_in,
-            spi_out: choice.spi_out,
-            local_ts: choice.local_ts,
-            remote_ts: choice.remote_ts,
-        };
+        let negotiated = choice.into_negotiated(reqid, spi_in);
         // Make-before-break for the responder: the initiator installs its new SAs
         // only when our answer arrives, so ours sends on the old SA until the
         // initiator deletes it.

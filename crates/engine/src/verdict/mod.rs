@@ -10,6 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::civil_time::civil_from_days;
 use crate::config::Lifetime;
 use crate::end_reason::EndKind;
 
@@ -273,19 +274,6 @@ fn when(unix_secs: u64) -> String {
         t / 60 % 60,
         t % 60
     )
-}
-
-/// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn quote(e: &Evidence, x: &EndEvidence) -> String {

@@ -1,0 +1,203 @@
+//! IKE and CHILD SAs as shown to users, and how they ended.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// State of an IKE SA as shown to users.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IkeSaState {
+    Connecting,
+    Established,
+    Deleting,
+    /// Replaced by a rekey (its CHILD SAs moved on); waits for the peer's DELETE,
+    /// or the peer's redundant one after a simultaneous rekey.
+    Rekeyed,
+}
+
+/// Which side started the IKE SA.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IkeRole {
+    Initiator,
+    Responder,
+}
+
+/// State of a CHILD SA as shown to users.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChildSaState {
+    Installing,
+    Installed,
+    /// Our rekey of it is in flight.
+    Rekeying,
+    /// Replaced by a new CHILD SA; about to be deleted.
+    Rekeyed,
+    Deleting,
+}
+
+/// IPsec mode of a CHILD SA.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChildSaMode {
+    Tunnel,
+    Transport,
+}
+
+/// The recent ends of one connection's SAs, oldest first.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConnHistory {
+    pub connection: String,
+    pub ends: Vec<SaEndInfo>,
+}
+
+/// One SA's end and its cause.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SaEndInfo {
+    /// Seconds before the answer was made.
+    pub ago_secs: u64,
+    /// When it ended, in milliseconds since the Unix epoch (UTC); absent from
+    /// older daemons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_ms: Option<u64>,
+    /// "IKE" or "CHILD".
+    pub kind: String,
+    pub ike_id: u64,
+    /// The CHILD SA's name; absent for an IKE SA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<String>,
+    /// The CHILD SA's SPIs (8 hex digits), when it had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spi_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spi_out: Option<String>,
+    /// False if the SA never came up (a failed negotiation or rekey).
+    pub was_up: bool,
+    pub cause: String,
+    /// The cause's kind, a stable name (`rekeyed`, `deleted_by_peer`,
+    /// `hard_expiry`, ...: docs/CONTROL.md); absent from older daemons.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub end_kind: String,
+    /// Replaced by another SA that carries the same traffic (a rekey, a
+    /// reauthentication, a collision's or duplicate's redundant SA): nothing lost.
+    #[serde(default)]
+    pub routine: bool,
+}
+
+/// One IKE SA. SPIs are 16 lowercase hex digits without `0x`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IkeSaInfo {
+    pub connection: String,
+    pub unique_id: u64,
+    pub state: IkeSaState,
+    pub role: IkeRole,
+    /// `address:port`, IPv6 in brackets.
+    pub local_addr: String,
+    pub remote_addr: String,
+    pub local_id: String,
+    pub remote_id: String,
+    pub initiator_spi: String,
+    pub responder_spi: String,
+    /// Negotiated algorithms, e.g. `AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE25519`.
+    pub proposal: String,
+    /// Seconds since the SA was established; `null` while it is still connecting.
+    pub established_secs: Option<u64>,
+    /// Seconds until the IKE SA is rekeyed, and until it ends.
+    #[serde(default)]
+    pub rekey_in_secs: Option<u64>,
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+    /// How old (seconds) an IKE SA of this line was when the peer last rekeyed
+    /// it: the peer's rhythm, beside our own `rekey_in_secs`. Absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_rekeyed_at_secs: Option<u64>,
+    pub children: Vec<ChildSaInfo>,
+}
+
+/// One CHILD SA (a pair of ESP SAs). SPIs are 8 lowercase hex digits without `0x`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ChildSaInfo {
+    pub name: String,
+    pub unique_id: u64,
+    /// The kernel reqid its SAs and policies share (kept across rekeys); absent
+    /// from older daemons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reqid: Option<u32>,
+    pub state: ChildSaState,
+    pub mode: ChildSaMode,
+    /// `ESP` for now.
+    pub protocol: String,
+    pub spi_in: String,
+    pub spi_out: String,
+    /// Negotiated algorithms, e.g. `AES_GCM_16_128`.
+    pub proposal: String,
+    pub local_ts: Vec<String>,
+    pub remote_ts: Vec<String>,
+    /// Traffic counters from the kernel; `null` when there is no kernel backend.
+    pub bytes_in: Option<u64>,
+    pub packets_in: Option<u64>,
+    pub bytes_out: Option<u64>,
+    pub packets_out: Option<u64>,
+    /// Seconds since it was installed.
+    #[serde(default)]
+    pub installed_secs: Option<u64>,
+    /// Seconds until rekeying starts; none while rekeying or if rekeying is off.
+    #[serde(default)]
+    pub rekey_in_secs: Option<u64>,
+    /// Seconds until it ends, rekeyed or not.
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+    /// Seconds since a packet last went through one of its policies (in, out
+    /// or fwd, the latest); absent when none has (or there is no kernel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_use_secs: Option<u64>,
+    /// How old (seconds) an SA of this child was when the peer last rekeyed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_rekeyed_at_secs: Option<u64>,
+    /// The age (seconds) before which tern rekeys this child's SAs itself,
+    /// since it saw the peer let them expire at about that age; absent until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted_rekey_before_secs: Option<u64>,
+}
+
+impl fmt::Display for IkeSaState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IkeSaState::Connecting => "CONNECTING",
+            IkeSaState::Established => "ESTABLISHED",
+            IkeSaState::Deleting => "DELETING",
+            IkeSaState::Rekeyed => "REKEYED",
+        })
+    }
+}
+
+impl fmt::Display for IkeRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IkeRole::Initiator => "initiator",
+            IkeRole::Responder => "responder",
+        })
+    }
+}
+
+impl fmt::Display for ChildSaState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChildSaState::Installing => "INSTALLING",
+            ChildSaState::Installed => "INSTALLED",
+            ChildSaState::Rekeying => "REKEYING",
+            ChildSaState::Rekeyed => "REKEYED",
+            ChildSaState::Deleting => "DELETING",
+        })
+    }
+}
+
+impl fmt::Display for ChildSaMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChildSaMode::Tunnel => "TUNNEL",
+            ChildSaMode::Transport => "TRANSPORT",
+        })
+    }
+}
