@@ -435,7 +435,25 @@ pub struct IkeSaInfo {
     /// it: the peer's rhythm, beside our own `rekey_in_secs`. Absent if never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_rekeyed_at_secs: Option<u64>,
+    /// Our rekeys of it that failed while it goes on; absent when none has (and
+    /// from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_failed: Option<RekeyFailedInfo>,
     pub children: Vec<ChildSaInfo>,
+}
+
+/// An SA's rekeys that failed since it was made: it still carries the traffic,
+/// and ends at its life_time (`expires_in_secs`) unless a retry succeeds.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RekeyFailedInfo {
+    /// Why the last one failed: its kind (`no_proposal`, `ts_unacceptable`, as
+    /// in history's `end_kind`) and the sentence.
+    pub end_kind: String,
+    pub cause: String,
+    pub count: u32,
+    /// Seconds since the first and the last failed.
+    pub first_ago_secs: u64,
+    pub last_ago_secs: u64,
 }
 
 /// One CHILD SA (a pair of ESP SAs). SPIs are 8 lowercase hex digits without `0x`.
@@ -482,6 +500,9 @@ pub struct ChildSaInfo {
     /// since it saw the peer let them expire at about that age; absent until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapted_rekey_before_secs: Option<u64>,
+    /// Our rekeys of it that failed while it goes on; absent when none has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_failed: Option<RekeyFailedInfo>,
 }
 
 /// One configured connection, in configuration-file syntax.
@@ -595,6 +616,7 @@ mod tests {
             rekey_in_secs: None,
             expires_in_secs: None,
             peer_rekeyed_at_secs: None,
+            rekey_failed: None,
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
@@ -617,6 +639,7 @@ mod tests {
                 last_use_secs: Some(3),
                 peer_rekeyed_at_secs: Some(2700),
                 adapted_rekey_before_secs: None,
+                rekey_failed: None,
             }],
         }
     }

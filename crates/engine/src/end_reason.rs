@@ -205,6 +205,40 @@ impl fmt::Display for EndReason {
     }
 }
 
+/// An SA's rekeys that failed since it was made (refused by the peer, or an
+/// answer we could not use): the SA still carries the traffic, and ends at its
+/// life_time unless a retry succeeds. `ternctl diagnose` warns from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RekeyFailure {
+    /// When the first and the last of them came.
+    pub first: std::time::Instant,
+    pub last: std::time::Instant,
+    pub count: u32,
+    /// Why the last one failed.
+    pub reason: EndReason,
+}
+
+impl RekeyFailure {
+    /// Notes one more failed rekey of the SA whose record `slot` is.
+    pub fn note(slot: &mut Option<Box<RekeyFailure>>, now: std::time::Instant, reason: EndReason) {
+        match slot {
+            Some(f) => {
+                f.last = now;
+                f.count += 1;
+                f.reason = reason;
+            }
+            None => {
+                *slot = Some(Box::new(RekeyFailure {
+                    first: now,
+                    last: now,
+                    count: 1,
+                    reason,
+                }))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,6 +248,8 @@ pub struct IkeSa {
     /// The ages at which the peer ended CHILD SAs without rekeying them (see
     /// `adapt`). Boxed: most peers rekey, and most IKE SAs never need it.
     pub peer_ends: Option<Box<crate::adapt::PeerEnds>>,
+    /// Our rekeys of it that failed, while it goes on (see `RekeyFailure`).
+    pub rekey_failed: Option<Box<crate::end_reason::RekeyFailure>>,
     /// Responder: the addresses the peer was given from a pool (see
     /// `config_payload`), released when the line of IKE SAs ends.
     pub virtual_ips: Vec<crate::pool::VirtualIp>,
@@ -310,6 +312,7 @@ impl IkeSa {
             reauthenticates: false,
             peer_rekeyed_at: None,
             peer_ends: None,
+            rekey_failed: None,
             virtual_ips: Vec::new(),
         }
     }

@@ -83,7 +83,18 @@ fn a_peer_that_lets_sas_expire_is_named_with_rekey_time() {
     assert_eq!(f.setting, Some("rekey_time"));
     assert_eq!(f.child.as_deref(), Some("net"));
     assert!(f.message.contains("tern noticed"), "{}", f.message);
-    assert!(f.fix.contains("rekey_time = \"5s\""), "{}", f.fix);
+    assert!(f.fix.contains("rekey_time = \"5s\""), "{}", f.fix); // Ahead: tern's adaptive rekey renews the live SA before the peer's end.
+    let note = demo(&report)
+        .findings
+        .iter()
+        .find(|f| f.kind == "adapted_rekey_ahead")
+        .unwrap_or_else(|| panic!("no note ahead\n{report}"));
+    assert!(!note.problem);
+    assert!(
+        note.message.contains("so the tunnel will not drop"),
+        "{}",
+        note.message
+    );
 }
 
 /// Both sides rekey at the same instant (no jitter): rand_time.
@@ -139,4 +150,72 @@ fn pfs_wanted_by_the_peer_only_is_named_when_the_peer_rekeys() {
         f.message
     );
     assert!(f.fix.contains("\"aes128gcm16-x25519\""), "{}", f.fix);
+}
+
+/// Looking ahead: the peer refuses each of our rekeys with TS_UNACCEPTABLE (a
+/// Cisco ASA after narrowing) and does not rekey itself before our life_time:
+/// before the SA ends, the verdict says when it will, why, and names local_ts.
+#[test]
+fn a_refused_rekey_is_reported_before_the_sa_ends() {
+    let local = side(true, &Lifetimes::default(), &Lifetimes::rekey("10m"), "");
+    let peer = side(false, &Lifetimes::default(), &Lifetimes::rekey("2h"), "");
+    let report = run(&scenario(
+        "630s",
+        7,
+        &local,
+        &peer,
+        "behaves = [\"refuse-rekeys-ts-unacceptable\"]\n",
+    ));
+    let f = problem(&report, "rekey_failed_will_expire");
+    assert_eq!(f.child.as_deref(), Some("net"));
+    assert_eq!(f.setting, Some("local_ts"));
+    assert!(
+        f.message
+            .contains("the peer refused the traffic selectors (TS_UNACCEPTABLE)"),
+        "{}",
+        f.message
+    );
+    // life_time is 11 m (rekey_time + 10 %): from +10m30s and a few seconds
+    // of settling, about 25 s ahead.
+    assert!(
+        f.message.contains("will end at +11m0s (in "),
+        "{}",
+        f.message
+    );
+    assert!(f.fix.contains("local_ts [10.1.0.0/24]"), "{}", f.fix);
+    assert!(
+        f.evidence[0].contains("TS_UNACCEPTABLE"),
+        "{:?}",
+        f.evidence
+    );
+}
+
+/// Looking ahead: the peer lets each CHILD SA expire at 10 m (rekeying off on
+/// its side) and tern does not adapt (rekey_adapt = false): the verdict says
+/// when the live SA will end on the peer's side, before our rekey at 1 h, and
+/// names rekey_time below 10 m.
+#[test]
+fn the_peers_sa_ending_before_our_rekey_is_foreseen() {
+    let local = side(
+        true,
+        &Lifetimes::default(),
+        &Lifetimes::default(),
+        "rekey_adapt = false\n",
+    );
+    let peer_child = Lifetimes {
+        rekey_time: Some("0".into()),
+        life_time: Some("10m".into()),
+        rand_time: Some("0".into()),
+    };
+    let peer = side(false, &Lifetimes::default(), &peer_child, "");
+    let report = run(&scenario("45m", 8, &local, &peer, ""));
+    let f = problem(&report, "peer_ends_first");
+    assert_eq!(f.child.as_deref(), Some("net"));
+    assert_eq!(f.setting, Some("rekey_time"));
+    assert!(
+        f.message.contains("at the age of about 600 s at which the peer lets its SAs expire, before ours rekeys at"),
+        "{}",
+        f.message
+    );
+    assert!(f.fix.contains("rekey_time = \"480s\""), "{}", f.fix);
 }

@@ -524,6 +524,7 @@ mod tests {
             rekey_in_secs: Some(13900),
             expires_in_secs: Some(15828),
             peer_rekeyed_at_secs: None,
+            rekey_failed: None,
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
@@ -546,6 +547,7 @@ mod tests {
                 last_use_secs: Some(3),
                 peer_rekeyed_at_secs: None,
                 adapted_rekey_before_secs: None,
+                rekey_failed: None,
             }],
         }
     }

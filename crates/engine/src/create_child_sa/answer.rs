@@ -344,6 +344,7 @@ impl Ctx {
         if old.state == ChildState::Rekeying {
             old.state = ChildState::Installed;
             old.rekey_at = retry.map(|d| now + d);
+            crate::end_reason::RekeyFailure::note(&mut old.rekey_failed, now, reason.clone());
         }
         let retry_text = retry.map_or(String::new(), |d| {
             format!("; retrying in {} s", d.as_secs())

@@ -13,7 +13,9 @@ use std::time::Duration;
 use crate::config::Lifetime;
 use crate::end_reason::EndKind;
 
+mod ahead;
 mod findings;
+use ahead::{peer_ends_first, rekey_failed_will_expire};
 use findings::{
     child_refusals, collisions, dead_peer, hard_expiries, never_up, peer_lets_expire, peer_sooner,
     restarts,
@@ -32,12 +34,39 @@ pub struct Evidence {
     pub ike_up: bool,
     /// How old an IKE SA was when the peer last rekeyed it.
     pub ike_peer_rekeyed_at: Option<Duration>,
+    /// The newest established IKE SA, as it stands now.
+    pub ike_sa: Option<SaNow>,
     /// The connection's recent SA ends, oldest first.
     pub ends: Vec<EndEvidence>,
     /// Daemon-wide counters (not per connection).
     pub counters: Counters,
     /// What the ends' times count from.
     pub clock: Clock,
+    /// The moment judged, on the same clock as the ends' times.
+    pub now: u64,
+}
+
+/// One SA as it stands now: its times on the evidence's clock (seconds), and
+/// our rekeys of it that failed.
+#[derive(Clone, Debug, Default)]
+pub struct SaNow {
+    pub installed_at: u64,
+    /// When we rekey it; none while rekeying, or with rekeying off.
+    pub rekey_at: Option<u64>,
+    /// When it reaches its life_time.
+    pub expire_at: Option<u64>,
+    pub rekey_failed: Option<RekeyFailed>,
+}
+
+/// Our rekeys of an SA that failed while it goes on.
+#[derive(Clone, Debug)]
+pub struct RekeyFailed {
+    /// The last failure's kind, and its sentence (quoted as evidence).
+    pub kind: EndKind,
+    pub cause: String,
+    pub count: u32,
+    pub first_at: u64,
+    pub last_at: u64,
 }
 
 /// What [`EndEvidence::unix_secs`] counts from.
@@ -69,6 +98,8 @@ pub struct ChildEvidence {
     /// The age before which tern now rekeys it itself, having seen the peer
     /// delete its SAs at about one age and create them again (`adapt`).
     pub adapted_rekey_before: Option<Duration>,
+    /// Its newest installed CHILD SA, as it stands now.
+    pub sa: Option<SaNow>,
 }
 
 /// One SA's end.
@@ -114,6 +145,13 @@ pub enum VerdictKind {
     EapFailed,
     RecurringCollisions,
     PeerRestarted,
+    /// Looking ahead: our rekey of a live SA failed; it will reach its life_time.
+    RekeyFailedWillExpire,
+    /// Looking ahead: the peer's SA will end (its life) before ours rekeys.
+    PeerEndsFirst,
+    /// Looking ahead: the peer's SA would end before our rekey_time, and tern's
+    /// adaptive rekey renews it first.
+    AdaptedRekeyAhead,
 }
 
 impl VerdictKind {
@@ -132,12 +170,18 @@ impl VerdictKind {
             VerdictKind::EapFailed => "eap_failed",
             VerdictKind::RecurringCollisions => "recurring_collisions",
             VerdictKind::PeerRestarted => "peer_restarted",
+            VerdictKind::RekeyFailedWillExpire => "rekey_failed_will_expire",
+            VerdictKind::PeerEndsFirst => "peer_ends_first",
+            VerdictKind::AdaptedRekeyAhead => "adapted_rekey_ahead",
         }
     }
 
     /// A note says how things are and needs nothing changed.
     pub fn is_problem(self) -> bool {
-        self != VerdictKind::PeerRekeysSooner
+        !matches!(
+            self,
+            VerdictKind::PeerRekeysSooner | VerdictKind::AdaptedRekeyAhead
+        )
     }
 }
 
@@ -197,6 +241,8 @@ pub fn diagnose(e: &Evidence) -> Diagnosis {
     restarts(e, &mut verdicts);
     collisions(e, &mut verdicts);
     peer_sooner(e, &mut verdicts);
+    rekey_failed_will_expire(e, &mut verdicts);
+    peer_ends_first(e, &mut verdicts);
     verdicts.sort_by_key(|v| !v.kind.is_problem());
     let healthy = verdicts
         .iter()
@@ -250,6 +296,11 @@ fn at(e: &Evidence, secs: u64) -> String {
         Clock::Unix => when(secs),
         Clock::SinceStart => format!("+{}", elapsed(secs)),
     }
+}
+
+/// "T (in N s)": a moment to come.
+fn ahead(e: &Evidence, secs: u64) -> String {
+    format!("{} (in {} s)", at(e, secs), secs.saturating_sub(e.now))
 }
 
 /// 42s, 1h3m20s, 7d0h0m.
