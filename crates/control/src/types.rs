@@ -406,6 +406,13 @@ pub struct SaEndInfo {
     /// reauthentication, a collision's or duplicate's redundant SA): nothing lost.
     #[serde(default)]
     pub routine: bool,
+    /// For an INVALID_KE_PAYLOAD loop (`end_kind` `invalid_ke_loop`): the key
+    /// exchange groups our proposals offer and those the peer asked for, in
+    /// the configuration's words; left out otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ke_ours: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ke_asked: Vec<String>,
 }
 
 /// One IKE SA. SPIs are 16 lowercase hex digits without `0x`.
@@ -786,6 +793,8 @@ mod tests {
                         cause: "deleted by the peer".into(),
                         end_kind: "deleted_by_peer".into(),
                         routine: false,
+                        ke_ours: vec![],
+                        ke_asked: vec![],
                     }],
                 }],
             },

@@ -216,6 +216,8 @@ pub struct ChildExchange {
     /// The peer deleted the SA this rekey replaces while the rekey was in flight
     /// (only kept to emulate strongSwan, see `Emulation::rekey_delete_collision`).
     pub deleted_meanwhile: bool,
+    /// The key exchange groups sent for it so far, in order (INVALID_KE_PAYLOAD).
+    pub ke_sent: Vec<KeyExchange>,
 }
 
 /// The tunnel endpoints of a CHILD SA.

@@ -48,6 +48,8 @@ pub struct AwaitInitResponse {
     /// INVALID_KE_PAYLOAD and COOKIE answers are followed at most this often,
     /// so a hostile responder cannot keep us looping.
     pub restarts_left: u8,
+    /// The key exchange groups sent so far, in order (INVALID_KE_PAYLOAD).
+    pub ke_sent: Vec<KeyExchange>,
 }
 
 pub struct AwaitAuthResponse {

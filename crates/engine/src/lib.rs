@@ -62,7 +62,7 @@ mod trap;
 mod ts;
 pub mod verdict;
 
-pub use end_reason::{EndKind, EndReason, RekeyFailure};
+pub use end_reason::{EndKind, EndReason, KeGroups, RekeyFailure};
 pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};

@@ -123,6 +123,7 @@ fn evidence(
             was_up: end.was_up,
             kind: end.cause.kind,
             cause: end.cause.text.clone(),
+            ke_groups: end.cause.ke_groups.as_deref().cloned(),
         })
         .collect();
     Evidence {

@@ -219,3 +219,52 @@ fn the_peers_sa_ending_before_our_rekey_is_foreseen() {
     );
     assert!(f.fix.contains("rekey_time = \"480s\""), "{}", f.fix);
 }
+
+/// Both sides offer x25519 and ecp256; the peer answers each IKE_SA_INIT
+/// INVALID_KE_PAYLOAD asking for the other group: tern stops the loop, and
+/// the verdict names both groups in the configuration's words and proposals.
+#[test]
+fn an_invalid_ke_loop_names_both_groups_and_proposals() {
+    let groups =
+        "proposals = [\"aes128gcm16-prfsha256-x25519\", \"aes128gcm16-prfsha256-ecp256\"]\n";
+    let local = side(true, &Lifetimes::default(), &Lifetimes::default(), groups);
+    let peer = side(false, &Lifetimes::default(), &Lifetimes::default(), groups) + "";
+    let report = run(&scenario(
+        "2m",
+        9,
+        &local,
+        &peer,
+        "behaves = [\"ask-other-ke-group\"]\n",
+    ));
+    let f = problem(&report, "invalid_ke_loop");
+    assert_eq!(f.child, None);
+    assert_eq!(f.setting, Some("proposals"));
+    assert!(
+        f.message
+            .contains("ours are x25519, ecp256; it asked for ecp256, x25519"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.fix
+            .contains("proposals = [\"aes128gcm16-prfsha256-x25519\"]"),
+        "{}",
+        f.fix
+    );
+    assert!(
+        f.evidence[0].contains("INVALID_KE_PAYLOAD"),
+        "{:?}",
+        f.evidence
+    );
+    // No false alarm: a peer with ecp256 only asks once, tern follows, and the
+    // tunnel comes up healthy.
+    let peer = side(
+        false,
+        &Lifetimes::default(),
+        &Lifetimes::default(),
+        "proposals = [\"aes128gcm16-prfsha256-ecp256\"]\n",
+    );
+    let report = run(&scenario("2h", 10, &local, &peer, ""));
+    assert!(demo(&report).healthy, "{report}");
+    assert!(report.local.ike_sas_established >= 1, "{report}");
+}

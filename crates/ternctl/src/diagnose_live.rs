@@ -11,7 +11,7 @@ use tern_engine::config::Lifetime;
 use tern_engine::verdict::{
     self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence, RekeyFailed, SaNow,
 };
-use tern_engine::EndKind;
+use tern_engine::{EndKind, KeGroups};
 
 /// Each connection's diagnosis, from ternd's answer at `now_ms` (Unix ms).
 pub fn judge(connections: &[ConnEvidence], stats: &StatsInfo, now_ms: u64) -> Vec<Diagnosis> {
@@ -121,6 +121,10 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
             // An older ternd's ends carry no kind: they prove nothing.
             kind: EndKind::from_name(&e.end_kind).unwrap_or(EndKind::Other),
             cause: e.cause.clone(),
+            ke_groups: (!e.ke_ours.is_empty() || !e.ke_asked.is_empty()).then(|| KeGroups {
+                ours: e.ke_ours.clone(),
+                asked: e.ke_asked.clone(),
+            }),
         })
         .collect();
     let x = &stats.exchanges;
@@ -270,6 +274,8 @@ mod tests {
             cause: "rekey failed: the peer refused with NO_PROPOSAL_CHOSEN".into(),
             end_kind: kind.into(),
             routine: false,
+            ke_ours: vec![],
+            ke_asked: vec![],
         }
     }
 

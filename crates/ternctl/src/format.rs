@@ -659,6 +659,8 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
             }
             .into(),
             routine: cause == "rekeyed",
+            ke_ours: vec![],
+            ke_asked: vec![],
         };
         let history = [ConnHistory {
             connection: "demo".into(),
@@ -701,6 +703,8 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
                 cause: "dead peer (DPD timeout)".into(),
                 end_kind: "dead_peer".into(),
                 routine: false,
+                ke_ours: vec![],
+                ke_asked: vec![],
             }],
         }];
         assert_eq!(

@@ -204,8 +204,24 @@ impl Ctx {
                     .filter(|k| offered.clone().any(|o| o == *k));
                 self.release_spi(sa, ex.spi_in);
                 match group {
-                    Some(k) if ex.ke.as_ref().map(|(o, _)| *o) != Some(k) => {
+                    Some(k) if !ex.ke_sent.contains(&k) => {
                         self.send_create_child(now, sa, ex, Some(k))
+                    }
+                    // Asked again for a group it had: the lists never meet.
+                    Some(k) => {
+                        let reason = crate::ike_sa_init::invalid_ke_loop(
+                            "CREATE_CHILD_SA",
+                            &ex.ke_sent,
+                            k,
+                            offered.collect(),
+                        );
+                        self.child_exchange_failed(
+                            now,
+                            sa,
+                            &ChildExchange { spi_in: 0, ..ex },
+                            reason,
+                            Some(REFUSED_RETRY),
+                        );
                     }
                     _ => {
                         let reason = format!("the peer requires a PFS group we do not offer (INVALID_KE_PAYLOAD {wanted:?})");

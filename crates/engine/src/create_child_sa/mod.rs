@@ -64,6 +64,7 @@ impl Ctx {
             nonce: Vec::new(),
             collision: None,
             deleted_meanwhile: false,
+            ke_sent: Vec::new(),
         };
         let pfs = first_pfs_group(&exchange);
         if self.config.emulate.rekey_twice {
@@ -79,6 +80,7 @@ impl Ctx {
                 nonce: Vec::new(),
                 collision: None,
                 deleted_meanwhile: false,
+                ke_sent: Vec::new(),
             };
             self.send_create_child(now, sa, again, pfs);
         }
@@ -99,6 +101,7 @@ impl Ctx {
             nonce: Vec::new(),
             collision: None,
             deleted_meanwhile: false,
+            ke_sent: Vec::new(),
         };
         let pfs = first_pfs_group(&exchange);
         self.send_create_child(now, sa, exchange, pfs);
@@ -133,6 +136,7 @@ impl Ctx {
         };
         ex.nonce = self.random(NONCE_LEN);
         ex.ke = pfs.map(|k| (k, self.ke_private(k)));
+        ex.ke_sent.extend(pfs);
         let mut p = Vec::new();
         if let Some(old_spi) = ex.rekey_of {
             p.push(Payload::Notify(NotifyPayload {

@@ -496,3 +496,85 @@ pub(super) fn peer_sooner(e: &Evidence, out: &mut Vec<Verdict>) {
         });
     }
 }
+
+/// The peer answered INVALID_KE_PAYLOAD asking again for a group it had
+/// refused: the two sides' group preferences never meet (the engine stops the
+/// exchange rather than go back and forth).
+pub(super) fn invalid_ke_loops(e: &Evidence, out: &mut Vec<Verdict>) {
+    let mut lines: Vec<Option<&ChildEvidence>> = vec![None];
+    lines.extend(e.children.iter().map(Some));
+    for child in lines {
+        let name = child.map(|c| c.name.as_str());
+        let loops: Vec<&EndEvidence> = e
+            .ends
+            .iter()
+            .filter(|x| x.child.as_deref() == name && x.kind == EndKind::InvalidKeLoop)
+            .collect();
+        let Some(last) = loops.last() else { continue };
+        let (ours, asked) = last
+            .ke_groups
+            .as_ref()
+            .map(|g| (g.ours.clone(), g.asked.clone()))
+            .unwrap_or_default();
+        // A group both sides have, the peer's last choice first.
+        let meet = asked
+            .iter()
+            .rev()
+            .find(|g| ours.contains(g))
+            .or(ours.first())
+            .cloned()
+            .unwrap_or_else(|| "x25519".into());
+        let (line, exchange, setting, proposals) = match child {
+            Some(c) => (
+                format!("connection {}, child {}", e.connection, c.name),
+                "CREATE_CHILD_SA",
+                "esp_proposals",
+                &c.esp_proposals,
+            ),
+            None => (
+                format!("connection {}", e.connection),
+                "IKE_SA_INIT",
+                "proposals",
+                &e.ike_proposals,
+            ),
+        };
+        let first = proposals.first().map_or("aes128gcm16", String::as_str);
+        let suggested = only_group(first, &ours, &meet);
+        out.push(verdict(
+            e,
+            VerdictKind::InvalidKeLoop,
+            name,
+            format!(
+                "{line}: the peer keeps answering {exchange} with INVALID_KE_PAYLOAD, asking again for a key exchange group it refused before ({}): ours are {}; it asked for {}, in that order. The two sides' group preferences never meet, so tern stops instead of going back and forth.",
+                summary(e, &loops),
+                words(&ours),
+                words(&asked)
+            ),
+            &loops,
+            Some(setting),
+            format!(
+                "offer one group both sides accept, alone or first, on both sides: here {setting} = [\"{suggested}\"], and {meet} first in the peer's (strongSwan: {} = {suggested})",
+                if child.is_some() { "esp_proposals" } else { "proposals" }
+            ),
+        ));
+    }
+}
+
+fn words(groups: &[String]) -> String {
+    if groups.is_empty() {
+        "(not recorded)".into()
+    } else {
+        groups.join(", ")
+    }
+}
+
+/// `proposal` (configuration words joined by `-`) with its key exchange
+/// groups (those of `groups`) replaced by `group` alone.
+fn only_group(proposal: &str, groups: &[String], group: &str) -> String {
+    let mut words: Vec<&str> = proposal
+        .split('-')
+        .filter(|w| !groups.iter().any(|g| g == w) && *w != group)
+        .collect();
+    words.push(group);
+    words.join("-")
+}

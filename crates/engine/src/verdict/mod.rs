@@ -11,14 +11,14 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::Lifetime;
-use crate::end_reason::EndKind;
+use crate::end_reason::{EndKind, KeGroups};
 
 mod ahead;
 mod findings;
 use ahead::{peer_ends_first, rekey_failed_will_expire};
 use findings::{
-    child_refusals, collisions, dead_peer, hard_expiries, never_up, peer_lets_expire, peer_sooner,
-    restarts,
+    child_refusals, collisions, dead_peer, hard_expiries, invalid_ke_loops, never_up,
+    peer_lets_expire, peer_sooner, restarts,
 };
 
 /// What is known about one connection.
@@ -115,6 +115,8 @@ pub struct EndEvidence {
     pub kind: EndKind,
     /// The engine's sentence, quoted as evidence.
     pub cause: String,
+    /// For an INVALID_KE_PAYLOAD loop, the groups of each side.
+    pub ke_groups: Option<KeGroups>,
 }
 
 /// Daemon-wide counters the engine keeps (`ternctl stats`).
@@ -152,6 +154,8 @@ pub enum VerdictKind {
     /// Looking ahead: the peer's SA would end before our rekey_time, and tern's
     /// adaptive rekey renews it first.
     AdaptedRekeyAhead,
+    /// INVALID_KE_PAYLOAD back and forth: the groups never meet.
+    InvalidKeLoop,
 }
 
 impl VerdictKind {
@@ -173,6 +177,7 @@ impl VerdictKind {
             VerdictKind::RekeyFailedWillExpire => "rekey_failed_will_expire",
             VerdictKind::PeerEndsFirst => "peer_ends_first",
             VerdictKind::AdaptedRekeyAhead => "adapted_rekey_ahead",
+            VerdictKind::InvalidKeLoop => "invalid_ke_loop",
         }
     }
 
@@ -236,6 +241,7 @@ pub fn diagnose(e: &Evidence) -> Diagnosis {
     never_up(e, &mut verdicts);
     dead_peer(e, &mut verdicts);
     child_refusals(e, &mut verdicts);
+    invalid_ke_loops(e, &mut verdicts);
     peer_lets_expire(e, &mut verdicts);
     hard_expiries(e, &mut verdicts);
     restarts(e, &mut verdicts);

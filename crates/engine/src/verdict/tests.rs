@@ -48,6 +48,7 @@ fn end(at: u64, child: Option<&str>, was_up: bool, kind: EndKind) -> EndEvidence
         was_up,
         kind,
         cause: format!("{kind} happened"),
+        ke_groups: None,
     }
 }
 
@@ -484,4 +485,47 @@ fn an_adapted_rekey_ahead_of_the_peers_end_is_a_note() {
     );
     assert!(v.what.contains("(in 440 s), first"), "{}", v.what);
     assert!(ahead_of(&d, VerdictKind::PeerEndsFirst).is_empty());
+}
+
+#[test]
+fn an_invalid_ke_loop_names_both_sides_groups_in_config_words() {
+    let mut net = child("net", &["x25519"]);
+    net.esp_proposals = vec!["aes128gcm16-x25519-ecp256".into()];
+    let mut looped = end(300, Some("net"), false, EndKind::InvalidKeLoop);
+    looped.ke_groups = Some(KeGroups {
+        ours: vec!["x25519".into(), "ecp256".into()],
+        asked: vec!["ecp256".into(), "x25519".into()],
+    });
+    let d = diagnose(&evidence(vec![net], vec![looped]));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.child.as_deref(), v.setting),
+        (
+            VerdictKind::InvalidKeLoop,
+            Some("net"),
+            Some("esp_proposals")
+        )
+    );
+    assert!(v
+        .what
+        .contains("answering CREATE_CHILD_SA with INVALID_KE_PAYLOAD"));
+    assert!(
+        v.what
+            .contains("ours are x25519, ecp256; it asked for ecp256, x25519"),
+        "{}",
+        v.what
+    );
+    assert!(
+        v.fix.contains("esp_proposals = [\"aes128gcm16-x25519\"]"),
+        "{}",
+        v.fix
+    );
+    // From an older ternd, without the groups: still said, and the key named.
+    let d = diagnose(&evidence(
+        vec![child("net", &[])],
+        vec![end(300, None, false, EndKind::InvalidKeLoop)],
+    ));
+    let v = only(&d);
+    assert_eq!(v.setting, Some("proposals"));
+    assert!(v.what.contains("ours are (not recorded)"), "{}", v.what);
 }
