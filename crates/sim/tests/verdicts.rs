@@ -268,3 +268,19 @@ fn an_invalid_ke_loop_names_both_groups_and_proposals() {
     assert!(demo(&report).healthy, "{report}");
     assert!(report.local.ike_sas_established >= 1, "{report}");
 }
+
+/// Both sides start the connection and reauthenticate on one schedule (no
+/// jitter): each reauthentication makes duplicate IKE and CHILD SAs, which
+/// tern settles; the verdict says it keeps happening and names start_action.
+#[test]
+fn duplicates_again_and_again_name_start_action() {
+    let both = "start_action = \"start\"\nreauth_time = \"10m\"\nrand_time = \"0\"\n";
+    let child = Lifetimes::rekey("10m");
+    let local = side(true, &Lifetimes::default(), &child, both);
+    let peer = side(false, &Lifetimes::default(), &child, both);
+    let report = run(&scenario("2h", 12, &local, &peer, ""));
+    let f = problem(&report, "repeated_duplicates");
+    assert_eq!(f.setting, Some("start_action"));
+    assert!(f.message.contains("duplicate IKE SA(s)"), "{}", f.message);
+    assert!(f.fix.contains("reauth_time"), "{}", f.fix);
+}

@@ -15,11 +15,13 @@ use crate::end_reason::{EndKind, KeGroups};
 
 mod ahead;
 mod findings;
+mod repeats;
 use ahead::{peer_ends_first, rekey_failed_will_expire};
 use findings::{
     child_refusals, collisions, dead_peer, hard_expiries, invalid_ke_loops, never_up,
     peer_lets_expire, peer_sooner, restarts,
 };
+use repeats::{duplicates, repeated_deletes};
 
 /// What is known about one connection.
 #[derive(Clone, Debug, Default)]
@@ -156,6 +158,10 @@ pub enum VerdictKind {
     AdaptedRekeyAhead,
     /// INVALID_KE_PAYLOAD back and forth: the groups never meet.
     InvalidKeLoop,
+    /// Duplicate IKE or CHILD SAs, again and again.
+    RepeatedDuplicates,
+    /// The peer deletes a child's SAs again and again.
+    RepeatedDeletes,
 }
 
 impl VerdictKind {
@@ -178,6 +184,8 @@ impl VerdictKind {
             VerdictKind::PeerEndsFirst => "peer_ends_first",
             VerdictKind::AdaptedRekeyAhead => "adapted_rekey_ahead",
             VerdictKind::InvalidKeLoop => "invalid_ke_loop",
+            VerdictKind::RepeatedDuplicates => "repeated_duplicates",
+            VerdictKind::RepeatedDeletes => "repeated_deletes",
         }
     }
 
@@ -246,6 +254,8 @@ pub fn diagnose(e: &Evidence) -> Diagnosis {
     hard_expiries(e, &mut verdicts);
     restarts(e, &mut verdicts);
     collisions(e, &mut verdicts);
+    duplicates(e, &mut verdicts);
+    repeated_deletes(e, &mut verdicts);
     peer_sooner(e, &mut verdicts);
     rekey_failed_will_expire(e, &mut verdicts);
     peer_ends_first(e, &mut verdicts);

@@ -529,3 +529,52 @@ fn an_invalid_ke_loop_names_both_sides_groups_in_config_words() {
     assert_eq!(v.setting, Some("proposals"));
     assert!(v.what.contains("ours are (not recorded)"), "{}", v.what);
 }
+
+#[test]
+fn duplicates_again_and_again_suggest_one_side_initiates() {
+    let ends: Vec<_> = (1..=2)
+        .map(|i| end(i * 3600, None, true, EndKind::Duplicate))
+        .collect();
+    let d = diagnose(&evidence(vec![child("net", &[])], ends.clone()));
+    assert!(d.verdicts.is_empty(), "two are chance: {:#?}", d.verdicts);
+    let mut ends = ends;
+    ends.push(end(3 * 3600, Some("net"), true, EndKind::Duplicate));
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.setting),
+        (VerdictKind::RepeatedDuplicates, Some("start_action"))
+    );
+    assert!(
+        v.what
+            .contains("2 duplicate IKE SA(s) and 1 duplicate CHILD SA(s)"),
+        "{}",
+        v.what
+    );
+    assert!(v.fix.contains("reauth_time"), "{}", v.fix);
+}
+
+#[test]
+fn a_child_deleted_again_and_again_at_no_regular_age_is_said_with_the_peer_hint() {
+    let ends = vec![
+        end(100, Some("net"), true, EndKind::DeletedByPeer),
+        end(700, Some("net"), true, EndKind::DeletedByPeer),
+        end(3000, Some("net"), true, EndKind::DeletedByPeer),
+        end(3100, Some("net"), true, EndKind::DeletedByPeer),
+    ];
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.child.as_deref(), v.setting),
+        (VerdictKind::RepeatedDeletes, Some("net"), None)
+    );
+    assert!(v.what.contains("deleted its SA 4 times"), "{}", v.what);
+    assert!(v.what.contains("it is installed now"), "{}", v.what);
+    assert!(v.fix.contains("close_action"), "{}", v.fix);
+    // At one interval it is the peer's lifetime, said once, by that finding.
+    let ends: Vec<_> = (1..=4)
+        .map(|i| end(i * 600, Some("net"), true, EndKind::DeletedByPeer))
+        .collect();
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    assert_eq!(only(&d).kind, VerdictKind::PeerLetsSasExpire);
+}
