@@ -284,3 +284,44 @@ fn duplicates_again_and_again_name_start_action() {
     assert!(f.message.contains("duplicate IKE SA(s)"), "{}", f.message);
     assert!(f.fix.contains("reauth_time"), "{}", f.fix);
 }
+
+/// The same peer habit in CREATE_CHILD_SA: both children offer PFS with
+/// x25519 or ecp256, and the peer asks for the other group each time. tern
+/// stops each rekey, and the verdict names the child and esp_proposals.
+#[test]
+fn an_invalid_ke_loop_in_a_child_rekey_names_esp_proposals() {
+    let ike = "proposals = [\"aes128gcm16-prfsha256-x25519\"]\n";
+    let esp = "esp_proposals = [\"aes128gcm16-x25519\", \"aes128gcm16-ecp256\"]\n";
+    let local = side(true, &Lifetimes::default(), &Lifetimes::rekey("10m"), ike) + esp;
+    let peer = side(false, &Lifetimes::default(), &Lifetimes::rekey("2h"), ike) + esp;
+    let report = run(&scenario(
+        "630s",
+        13,
+        &local,
+        &peer,
+        "behaves = [\"ask-other-ke-group\"]\n",
+    ));
+    let f = problem(&report, "invalid_ke_loop");
+    assert_eq!(f.child.as_deref(), Some("net"));
+    assert_eq!(f.setting, Some("esp_proposals"));
+    assert!(
+        f.message
+            .contains("CREATE_CHILD_SA with INVALID_KE_PAYLOAD")
+            && f.message.contains("ours are x25519, ecp256"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.fix.contains("esp_proposals = [\"aes128gcm16-x25519\"]"),
+        "{}",
+        f.fix
+    );
+    // The SA goes on until its life_time, and that is said ahead too.
+    let ahead = problem(&report, "rekey_failed_will_expire");
+    assert!(
+        ahead.message.contains("will end at +11m0s"),
+        "{}",
+        ahead.message
+    );
+    assert_eq!(ahead.setting, Some("esp_proposals"));
+}

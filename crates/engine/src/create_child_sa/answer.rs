@@ -365,7 +365,8 @@ impl Ctx {
         let retry_text = retry.map_or(String::new(), |d| {
             format!("; retrying in {} s", d.as_secs())
         });
-        let reason = EndReason::new(reason.kind, format!("rekey failed: {reason}{retry_text}"));
+        let text = format!("rekey failed: {reason}{retry_text}");
+        let reason = EndReason { text, ..reason };
         self.child_failed(now, sa, &ex.config.name, reason);
     }
 }

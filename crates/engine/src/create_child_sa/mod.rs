@@ -315,6 +315,10 @@ impl Ctx {
                 return refuse(self, sa, notify, &why);
             }
         };
+        let mut choice = choice;
+        if self.config.emulate.ask_other_ke_group {
+            ask_other_group(&mut choice, payloads::ke(&p).map(|ke| ke.method));
+        }
         let ke_private = match (choice.suite.key_exchange, payloads::ke(&p)) {
             (None, _) => None,
             (Some(k), Some(ke)) if ke.method == proposal::ke_method(k) => {
@@ -527,4 +531,24 @@ fn only_pfs(sa: &IkeSa, child: Option<&str>) -> bool {
 /// The lower of an exchange's two nonces, compared as octet strings.
 fn lowest<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
     a.min(b)
+}
+
+/// `Emulation::ask_other_ke_group`: a KE payload with the group we would choose
+/// is asked for another group of the child's proposals instead.
+fn ask_other_group(choice: &mut child_select::Choice, sent: Option<tern_wire::KeMethod>) {
+    let Some(ours) = choice.suite.key_exchange else {
+        return;
+    };
+    if sent != Some(proposal::ke_method(ours)) {
+        return;
+    }
+    let other = choice
+        .config
+        .esp_proposals
+        .iter()
+        .flat_map(|p| p.key_exchange.iter().copied())
+        .find(|k| *k != ours);
+    if let Some(other) = other {
+        choice.suite.key_exchange = Some(other);
+    }
 }

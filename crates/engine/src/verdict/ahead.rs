@@ -98,6 +98,11 @@ fn refusal(
                 e.ike_proposals.join(", ")
             ),
         ),
+        (c, EndKind::InvalidKeLoop) => (
+            "the peer keeps answering INVALID_KE_PAYLOAD, asking for a key exchange group it refused before".into(),
+            Some(if c.is_some() { "esp_proposals" } else { "proposals" }),
+            "offer one key exchange group both sides take, alone or first, on both sides (the invalid_ke_loop finding names them)".into(),
+        ),
         (_, kind) => (
             format!("the peer refused it ({kind})"),
             None,
