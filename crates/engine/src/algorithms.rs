@@ -34,6 +34,19 @@ pub fn prf_name(p: Prf) -> &'static str {
     }
 }
 
+/// A key exchange group in the configuration's words (tern-config reads them).
+pub fn ke_word(k: KeyExchange) -> &'static str {
+    match k {
+        KeyExchange::X25519 => "x25519",
+        KeyExchange::Ecp256 => "ecp256",
+        KeyExchange::Ecp384 => "ecp384",
+        KeyExchange::Modp1024 => "modp1024",
+        KeyExchange::Modp2048 => "modp2048",
+        KeyExchange::Modp3072 => "modp3072",
+        KeyExchange::Modp4096 => "modp4096",
+    }
+}
+
 pub fn ke_name(k: KeyExchange) -> &'static str {
     match k {
         KeyExchange::X25519 => "CURVE25519",

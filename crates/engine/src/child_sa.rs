@@ -145,6 +145,9 @@ pub struct ChildSa {
     /// Made by the peer's side of a simultaneous rekey that lost (RFC 7296
     /// §2.8.1): the peer deletes it, and that is no close.
     pub collision_loser: bool,
+    /// Our rekeys of it that failed, while it goes on (see `RekeyFailure`).
+    /// Boxed: rarely set.
+    pub rekey_failed: Option<Box<crate::end_reason::RekeyFailure>>,
 }
 
 /// What a new CHILD SA is made of, before its timers are set.
@@ -200,6 +203,7 @@ impl ChildSa {
             predecessor_deleted_by_us: false,
             deleted_during_our_rekey: false,
             collision_loser: false,
+            rekey_failed: None,
         }
     }
 
@@ -237,6 +241,8 @@ pub struct ChildExchange {
     /// The peer deleted the SA this rekey replaces while the rekey was in flight
     /// (only kept to emulate strongSwan, see `Emulation::rekey_delete_collision`).
     pub deleted_meanwhile: bool,
+    /// The key exchange groups sent for it so far, in order (INVALID_KE_PAYLOAD).
+    pub ke_sent: Vec<KeyExchange>,
 }
 
 /// The tunnel endpoints of a CHILD SA.

@@ -73,6 +73,12 @@ pub struct Emulation {
     /// `auth = eap-mschapv2`, Windows): its IKE_AUTH has no AUTH, it answers the
     /// gateway's EAP requests as this user, and authenticates with the MSK.
     pub eap_login: Option<EapLogin>,
+    /// As IKE_SA_INIT's (and CREATE_CHILD_SA's) responder, an initiator whose
+    /// KE payload has the group we would choose is answered INVALID_KE_PAYLOAD
+    /// naming another group of our (ESP) proposals (a peer whose group preference contradicts its choice of
+    /// proposal): with two groups on both sides, the initiator is sent back
+    /// and forth between them.
+    pub ask_other_ke_group: bool,
 }
 
 /// The user an emulated EAP client logs in as.

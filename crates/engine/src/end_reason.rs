@@ -53,6 +53,10 @@ pub enum EndKind {
     NoProposal,
     /// The traffic selectors were refused.
     TsUnacceptable,
+    /// The peer kept answering INVALID_KE_PAYLOAD, asking again for a key
+    /// exchange group we had sent it already: the two sides' group lists never
+    /// meet (see [`EndReason::ke_groups`]).
+    InvalidKeLoop,
     /// No virtual IP was left in the pools (INTERNAL_ADDRESS_FAILURE).
     PoolExhausted,
     /// The peer refused with another error notify.
@@ -89,6 +93,7 @@ impl EndKind {
             EndKind::EapFailed => "eap_failed",
             EndKind::NoProposal => "no_proposal",
             EndKind::TsUnacceptable => "ts_unacceptable",
+            EndKind::InvalidKeLoop => "invalid_ke_loop",
             EndKind::PoolExhausted => "pool_exhausted",
             EndKind::RefusedByPeer => "refused_by_peer",
             EndKind::KernelRefused => "kernel_refused",
@@ -99,7 +104,7 @@ impl EndKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [EndKind; 24] = [
+    pub const ALL: [EndKind; 25] = [
         EndKind::Rekeyed,
         EndKind::RekeyedWithoutPeerDelete,
         EndKind::Reauthenticated,
@@ -118,6 +123,7 @@ impl EndKind {
         EndKind::EapFailed,
         EndKind::NoProposal,
         EndKind::TsUnacceptable,
+        EndKind::InvalidKeLoop,
         EndKind::PoolExhausted,
         EndKind::RefusedByPeer,
         EndKind::KernelRefused,
@@ -161,6 +167,7 @@ impl EndKind {
             EndKind::AuthFailed | EndKind::EapFailed => Some(NotifyType::AUTHENTICATION_FAILED),
             EndKind::NoProposal => Some(NotifyType::NO_PROPOSAL_CHOSEN),
             EndKind::TsUnacceptable => Some(NotifyType::TS_UNACCEPTABLE),
+            EndKind::InvalidKeLoop => Some(NotifyType::INVALID_KE_PAYLOAD),
             EndKind::PoolExhausted => Some(NotifyType::INTERNAL_ADDRESS_FAILURE),
             EndKind::InitialContact => Some(NotifyType::INITIAL_CONTACT),
             _ => None,
@@ -180,6 +187,18 @@ impl fmt::Display for EndKind {
 pub struct EndReason {
     pub kind: EndKind,
     pub text: String,
+    /// For an INVALID_KE_PAYLOAD loop, the groups of each side. Boxed: rare.
+    pub ke_groups: Option<Box<KeGroups>>,
+}
+
+/// The key exchange groups of an INVALID_KE_PAYLOAD loop, in the
+/// configuration's words (`x25519`, `ecp256`, `modp2048`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeGroups {
+    /// Those our proposals offer.
+    pub ours: Vec<String>,
+    /// Those the peer asked for, in order.
+    pub asked: Vec<String>,
 }
 
 impl EndReason {
@@ -187,7 +206,13 @@ impl EndReason {
         EndReason {
             kind,
             text: text.into(),
+            ke_groups: None,
         }
+    }
+
+    pub fn with_ke_groups(mut self, groups: KeGroups) -> EndReason {
+        self.ke_groups = Some(Box::new(groups));
+        self
     }
 
     pub fn rekeyed() -> EndReason {
@@ -202,6 +227,40 @@ impl EndReason {
 impl fmt::Display for EndReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+/// An SA's rekeys that failed since it was made (refused by the peer, or an
+/// answer we could not use): the SA still carries the traffic, and ends at its
+/// life_time unless a retry succeeds. `ternctl diagnose` warns from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RekeyFailure {
+    /// When the first and the last of them came.
+    pub first: std::time::Instant,
+    pub last: std::time::Instant,
+    pub count: u32,
+    /// Why the last one failed.
+    pub reason: EndReason,
+}
+
+impl RekeyFailure {
+    /// Notes one more failed rekey of the SA whose record `slot` is.
+    pub fn note(slot: &mut Option<Box<RekeyFailure>>, now: std::time::Instant, reason: EndReason) {
+        match slot {
+            Some(f) => {
+                f.last = now;
+                f.count += 1;
+                f.reason = reason;
+            }
+            None => {
+                *slot = Some(Box::new(RekeyFailure {
+                    first: now,
+                    last: now,
+                    count: 1,
+                    reason,
+                }))
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tern_crypto::{ike_keys_from_skeyseed, ke_public, ke_shared, skeyseed_rekey, Secret};
 use tern_wire::{ExchangeType, KeMethod, KePayload, NotifyType, Payload, SaPayload};
 
-use crate::end_reason::{EndKind, EndReason};
+use crate::end_reason::{EndKind, EndReason, RekeyFailure};
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeCollision, IkeRekey, IkeSa, Phase, Purpose, Spi};
 use crate::ike_sa_init::{set_keys, NONCE_LEN, NONCE_RANGE};
@@ -187,6 +187,9 @@ impl Ctx {
                 retry.as_secs()
             );
             sa.rekey_at = Some(now + retry);
+            let kind = EndKind::refused_with(err.notify_type);
+            let reason = EndReason::new(kind, format!("rekey refused: {why}"));
+            RekeyFailure::note(&mut sa.rekey_failed, now, reason);
             return Next::Keep;
         }
         match self.finish_ike_rekey(now, sa, &rekey, &p) {
@@ -208,6 +211,9 @@ impl Ctx {
                     REFUSED_RETRY.as_secs()
                 );
                 sa.rekey_at = Some(now + REFUSED_RETRY);
+                let reason =
+                    EndReason::new(EndKind::PeerMisbehaved, format!("rekey failed: {reason}"));
+                RekeyFailure::note(&mut sa.rekey_failed, now, reason);
                 Next::Keep
             }
         }

@@ -48,6 +48,8 @@ pub struct AwaitInitResponse {
     /// INVALID_KE_PAYLOAD and COOKIE answers are followed at most this often,
     /// so a hostile responder cannot keep us looping.
     pub restarts_left: u8,
+    /// The key exchange groups sent so far, in order (INVALID_KE_PAYLOAD).
+    pub ke_sent: Vec<KeyExchange>,
 }
 
 pub struct AwaitAuthResponse {
@@ -248,6 +250,8 @@ pub struct IkeSa {
     /// The ages at which the peer ended CHILD SAs without rekeying them (see
     /// `adapt`). Boxed: most peers rekey, and most IKE SAs never need it.
     pub peer_ends: Option<Box<crate::adapt::PeerEnds>>,
+    /// Our rekeys of it that failed, while it goes on (see `RekeyFailure`).
+    pub rekey_failed: Option<Box<crate::end_reason::RekeyFailure>>,
     /// Responder: the addresses the peer was given from a pool (see
     /// `config_payload`), released when the line of IKE SAs ends.
     pub virtual_ips: Vec<crate::pool::VirtualIp>,
@@ -310,6 +314,7 @@ impl IkeSa {
             reauthenticates: false,
             peer_rekeyed_at: None,
             peer_ends: None,
+            rekey_failed: None,
             virtual_ips: Vec::new(),
         }
     }

@@ -11,7 +11,7 @@ use tern_wire::{
 
 use crate::capabilities;
 use crate::config::{Connection, KeyExchange};
-use crate::end_reason::{EndKind, EndReason};
+use crate::end_reason::{EndKind, EndReason, KeGroups};
 use crate::engine::{Ctx, Next};
 use crate::half_open::Refusal;
 use crate::ike_sa::{AwaitInitResponse, IkeSa, Phase, Purpose, SaKeys};
@@ -56,6 +56,7 @@ impl Ctx {
             ke_private,
             cookie: None,
             restarts_left: 3,
+            ke_sent: vec![key_exchange],
         }));
         let mut sa = IkeSa::new(self.unique_id(), conn, true, local, remote, phase);
         sa.negotiation_started = Some(now);
@@ -164,10 +165,21 @@ impl Ctx {
                     format!("the peer requires key exchange {wanted}, which none of our IKE proposals offers"),
                 ));
             };
+            if let Phase::AwaitInitResponse(state) = &sa.phase {
+                if state.ke_sent.contains(&ke) {
+                    return Next::Destroy(invalid_ke_loop(
+                        "IKE_SA_INIT",
+                        &state.ke_sent,
+                        ke,
+                        offered.collect(),
+                    ));
+                }
+            }
             let private = self.ke_private(ke);
             return self.restart_init(now, sa, |state| {
                 state.key_exchange = ke;
                 state.ke_private = private;
+                state.ke_sent.push(ke);
                 Ok(())
             });
         }
@@ -379,6 +391,17 @@ impl Ctx {
             );
             return None;
         };
+        let mut suite = suite;
+        if self.config.emulate.ask_other_ke_group
+            && ke.method == proposal::ke_method(suite.key_exchange)
+        {
+            let other = conn
+                .ike_proposals
+                .iter()
+                .flat_map(|p| p.key_exchange.iter().copied())
+                .find(|k| *k != suite.key_exchange);
+            suite.key_exchange = other.unwrap_or(suite.key_exchange);
+        }
         if ke.method != proposal::ke_method(suite.key_exchange) {
             if self.log_allowed(
                 now,
@@ -604,4 +627,49 @@ fn nat_detection(sa: &IkeSa) -> [Payload; 2] {
         payloads::status(NotifyType::NAT_DETECTION_SOURCE_IP, hash(sa.local)),
         payloads::status(NotifyType::NAT_DETECTION_DESTINATION_IP, hash(sa.remote)),
     ]
+}
+
+/// The end of an exchange whose peer asked, with INVALID_KE_PAYLOAD, for
+/// `again`, a group we had sent it already (`sent`, in order; the peer asked
+/// for each after the first): the two sides' group lists never meet. `offered`:
+/// the groups of our proposals.
+pub(crate) fn invalid_ke_loop(
+    exchange: &str,
+    sent: &[KeyExchange],
+    again: KeyExchange,
+    offered: Vec<KeyExchange>,
+) -> EndReason {
+    let words = |ks: &[KeyExchange]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for k in ks {
+            let w = proposal::ke_word(*k).to_string();
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+        out
+    };
+    let asked: Vec<KeyExchange> = sent.iter().skip(1).copied().chain([again]).collect();
+    let steps: Vec<String> = sent
+        .iter()
+        .zip(&asked)
+        .map(|(s, a)| {
+            format!(
+                "we sent {}, the peer asked for {}",
+                proposal::ke_word(*s),
+                proposal::ke_word(*a)
+            )
+        })
+        .collect();
+    EndReason::new(
+        EndKind::InvalidKeLoop,
+        format!(
+            "the peer keeps answering INVALID_KE_PAYLOAD to our {exchange} ({}): it asks again for a key exchange group it refused before",
+            steps.join("; ")
+        ),
+    )
+    .with_ke_groups(KeGroups {
+        ours: words(&offered),
+        asked: words(&asked),
+    })
 }

@@ -63,7 +63,7 @@ mod trap;
 mod ts;
 pub mod verdict;
 
-pub use end_reason::{EndKind, EndReason};
+pub use end_reason::{EndKind, EndReason, KeGroups, RekeyFailure};
 pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
@@ -73,8 +73,8 @@ pub use kernel_events::KernelEvent;
 pub use lint::{lint, Finding, FindingKind};
 pub use nat::NAT_KEEPALIVE;
 pub use output::{
-    ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall, SaInstall,
-    SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
+    ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall,
+    RekeyFailedInfo, SaInstall, SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
 };
 pub use pool::{LeaseInfo, VirtualIp};
 pub use proposal::{encryption_name, EspSuite, IkeSuite};

@@ -245,7 +245,33 @@ pub struct IkeSaInfo {
     pub expires_in: Option<Duration>,
     /// How old an IKE SA of this line was when the peer last rekeyed it.
     pub peer_rekeyed_at: Option<Duration>,
+    /// Our rekeys of it that failed (it ends at `expires_in` unless a retry succeeds).
+    pub rekey_failed: Option<RekeyFailedInfo>,
     pub children: Vec<ChildSaInfo>,
+}
+
+/// An SA's failed rekeys, as of the moment asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RekeyFailedInfo {
+    /// Why the last one failed.
+    pub kind: crate::end_reason::EndKind,
+    pub cause: String,
+    pub count: u32,
+    /// How long ago the first and the last failed.
+    pub first_ago: Duration,
+    pub last_ago: Duration,
+}
+
+impl RekeyFailedInfo {
+    pub fn of(f: &crate::end_reason::RekeyFailure, now: std::time::Instant) -> RekeyFailedInfo {
+        RekeyFailedInfo {
+            kind: f.reason.kind,
+            cause: f.reason.text.clone(),
+            count: f.count,
+            first_ago: now.saturating_duration_since(f.first),
+            last_ago: now.saturating_duration_since(f.last),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,6 +298,8 @@ pub struct ChildSaInfo {
     /// The age before which tern rekeys this child's SAs itself, once it saw
     /// the peer let them expire at about the same age (`adapt`); none until then.
     pub adapted_rekey_before: Option<Duration>,
+    /// Our rekeys of it that failed (it ends at `expires_in` unless a retry succeeds).
+    pub rekey_failed: Option<RekeyFailedInfo>,
     /// For reading the kernel's counters: the inbound SA is `remote -> local`.
     pub local_addr: IpAddr,
     pub remote_addr: IpAddr,

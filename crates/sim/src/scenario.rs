@@ -218,6 +218,10 @@ fn emulation(config: &mut EngineConfig, name: &str) -> Result<(), String> {
         "no-recreate-after-expiry" => config.emulate.no_recreate_after_expiry = true,
         "life-rounded-down" => round_default_lives_down(config),
         "refuse-rekey-while-rekeying" => config.emulate.refuse_rekey_while_rekeying = true,
+        "ask-other-ke-group" => config.emulate.ask_other_ke_group = true,
+        "refuse-rekeys-ts-unacceptable" => {
+            config.emulate.refuse_peer_rekeys_with = Some(tern_wire::NotifyType::TS_UNACCEPTABLE)
+        }
         other => {
             return Err(format!(
                 "`{other}` is not a behaviour; known: rekey-delete-collision \
@@ -226,7 +230,11 @@ fn emulation(config: &mut EngineConfig, name: &str) -> Result<(), String> {
                  life-rounded-down (a default CHILD life_time of rekey_time + 10 % in \
                  whole seconds, as strongSwan computes it), refuse-rekey-while-rekeying \
                  (a rekey of a CHILD SA this side is rekeying too is answered \
-                 TEMPORARY_FAILURE)"
+                 TEMPORARY_FAILURE), refuse-rekeys-ts-unacceptable (every CHILD SA \
+                 rekey the other side asks for is answered TS_UNACCEPTABLE, as a Cisco \
+                 ASA does after narrowing), ask-other-ke-group (IKE_SA_INIT's KE payload \
+                 with the group this side would choose is answered INVALID_KE_PAYLOAD \
+                 naming another of its groups)"
             ))
         }
     }

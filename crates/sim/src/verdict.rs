@@ -2,12 +2,14 @@
 //! `ternctl diagnose` judges a running ternd (tern_engine::verdict), from its
 //! SAs' ends, the peer's rekey rhythm and its counters.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tern_engine::config::Connection;
-use tern_engine::verdict::{self, ChildEvidence, Clock, Counters, EndEvidence, Evidence};
-use tern_engine::{Engine, Stats};
+use tern_engine::verdict::{
+    self, ChildEvidence, Clock, Counters, EndEvidence, Evidence, RekeyFailed, SaNow,
+};
+use tern_engine::{Engine, RekeyFailedInfo, Stats};
 
 /// One connection's verdict, as the report shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -69,6 +71,7 @@ fn evidence(
     now: Instant,
 ) -> Evidence {
     let described = tern_config::conn_info(conn);
+    let now_s = now.saturating_duration_since(start);
     let sas: Vec<_> = engine
         .list_sas(now)
         .into_iter()
@@ -94,6 +97,18 @@ fn evidence(
                 installed: of().any(|c| matches!(c.state, "INSTALLED" | "REKEYING" | "REKEYED")),
                 peer_rekeyed_at: of().filter_map(|c| c.peer_rekeyed_at).min(),
                 adapted_rekey_before: of().filter_map(|c| c.adapted_rekey_before).min(),
+                sa: of()
+                    .filter(|c| matches!(c.state, "INSTALLED" | "REKEYING"))
+                    .min_by_key(|c| c.installed_for)
+                    .map(|c| {
+                        sa_now(
+                            now_s,
+                            c.installed_for,
+                            c.rekey_in,
+                            c.expires_in,
+                            c.rekey_failed.as_ref(),
+                        )
+                    }),
             }
         })
         .collect();
@@ -108,6 +123,7 @@ fn evidence(
             was_up: end.was_up,
             kind: end.cause.kind,
             cause: end.cause.text.clone(),
+            ke_groups: end.cause.ke_groups.as_deref().cloned(),
         })
         .collect();
     Evidence {
@@ -117,6 +133,19 @@ fn evidence(
         ike_proposals: described.ike_proposals.clone(),
         ike_up: !sas.is_empty(),
         ike_peer_rekeyed_at: sas.iter().filter_map(|sa| sa.peer_rekeyed_at).min(),
+        ike_sa: sas
+            .iter()
+            .filter_map(|sa| sa.established_for.map(|age| (age, sa)))
+            .min_by_key(|(age, _)| *age)
+            .map(|(age, sa)| {
+                sa_now(
+                    now_s,
+                    age,
+                    sa.rekey_in,
+                    sa.expires_in,
+                    sa.rekey_failed.as_ref(),
+                )
+            }),
         ends,
         counters: Counters {
             rekeys_adapted: stats.rekeys_adapted,
@@ -125,5 +154,29 @@ fn evidence(
             child_rekeys_initiated: stats.child_rekeys_initiated,
         },
         clock: Clock::SinceStart,
+        now: now_s.as_secs(),
+    }
+}
+
+/// An SA as it stands at `now` (since the start), in whole seconds as the
+/// ends' times are.
+fn sa_now(
+    now: Duration,
+    age: Duration,
+    rekey_in: Option<Duration>,
+    expires_in: Option<Duration>,
+    failed: Option<&RekeyFailedInfo>,
+) -> SaNow {
+    SaNow {
+        installed_at: now.saturating_sub(age).as_secs(),
+        rekey_at: rekey_in.map(|d| (now + d).as_secs()),
+        expire_at: expires_in.map(|d| (now + d).as_secs()),
+        rekey_failed: failed.map(|f| RekeyFailed {
+            kind: f.kind,
+            cause: f.cause.clone(),
+            count: f.count,
+            first_at: now.saturating_sub(f.first_ago).as_secs(),
+            last_at: now.saturating_sub(f.last_ago).as_secs(),
+        }),
     }
 }

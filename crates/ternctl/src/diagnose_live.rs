@@ -4,12 +4,14 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tern_control::{ChildSaState, ConnEvidence, IkeSaState, LifetimeInfo, StatsInfo};
+use tern_control::{
+    ChildSaState, ConnEvidence, IkeSaState, LifetimeInfo, RekeyFailedInfo, StatsInfo,
+};
 use tern_engine::config::Lifetime;
 use tern_engine::verdict::{
-    self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence,
+    self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence, RekeyFailed, SaNow,
 };
-use tern_engine::EndKind;
+use tern_engine::{EndKind, KeGroups};
 
 /// Each connection's diagnosis, from ternd's answer at `now_ms` (Unix ms).
 pub fn judge(connections: &[ConnEvidence], stats: &StatsInfo, now_ms: u64) -> Vec<Diagnosis> {
@@ -27,8 +29,33 @@ fn lifetime(l: &LifetimeInfo) -> Lifetime {
     }
 }
 
+/// An SA as it stands, on the Unix clock in seconds (`now`), from its ages
+/// and times to come as ternd gave them.
+fn sa_now(
+    now: u64,
+    age: Option<u64>,
+    rekey_in: Option<u64>,
+    expires_in: Option<u64>,
+    failed: Option<&RekeyFailedInfo>,
+) -> SaNow {
+    SaNow {
+        installed_at: now.saturating_sub(age.unwrap_or(0)),
+        rekey_at: rekey_in.map(|s| now + s),
+        expire_at: expires_in.map(|s| now + s),
+        rekey_failed: failed.map(|f| RekeyFailed {
+            // A kind this ternctl does not know proves nothing.
+            kind: EndKind::from_name(&f.end_kind).unwrap_or(EndKind::Other),
+            cause: f.cause.clone(),
+            count: f.count,
+            first_at: now.saturating_sub(f.first_ago_secs),
+            last_at: now.saturating_sub(f.last_ago_secs),
+        }),
+    }
+}
+
 /// The verdict's input for one connection.
 pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
+    let now = now_ms / 1000;
     let established = || {
         c.sas
             .iter()
@@ -65,6 +92,19 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
                     .filter_map(|x| x.adapted_rekey_before_secs)
                     .min()
                     .map(Duration::from_secs),
+                // The newest that carries the traffic.
+                sa: sas()
+                    .filter(|x| matches!(x.state, ChildSaState::Installed | ChildSaState::Rekeying))
+                    .min_by_key(|x| x.installed_secs)
+                    .map(|x| {
+                        sa_now(
+                            now,
+                            x.installed_secs,
+                            x.rekey_in_secs,
+                            x.expires_in_secs,
+                            x.rekey_failed.as_ref(),
+                        )
+                    }),
             }
         })
         .collect();
@@ -81,6 +121,10 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
             // An older ternd's ends carry no kind: they prove nothing.
             kind: EndKind::from_name(&e.end_kind).unwrap_or(EndKind::Other),
             cause: e.cause.clone(),
+            ke_groups: (!e.ke_ours.is_empty() || !e.ke_asked.is_empty()).then(|| KeGroups {
+                ours: e.ke_ours.clone(),
+                asked: e.ke_asked.clone(),
+            }),
         })
         .collect();
     let x = &stats.exchanges;
@@ -94,6 +138,17 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
             .filter_map(|sa| sa.peer_rekeyed_at_secs)
             .min()
             .map(Duration::from_secs),
+        ike_sa: established()
+            .min_by_key(|sa| sa.established_secs)
+            .map(|sa| {
+                sa_now(
+                    now,
+                    sa.established_secs,
+                    sa.rekey_in_secs,
+                    sa.expires_in_secs,
+                    sa.rekey_failed.as_ref(),
+                )
+            }),
         ends,
         counters: Counters {
             rekeys_adapted: x.rekeys_adapted,
@@ -102,6 +157,7 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
             child_rekeys_initiated: x.child_rekeys_initiated,
         },
         clock: Clock::Unix,
+        now,
     }
 }
 
@@ -218,6 +274,8 @@ mod tests {
             cause: "rekey failed: the peer refused with NO_PROPOSAL_CHOSEN".into(),
             end_kind: kind.into(),
             routine: false,
+            ke_ours: vec![],
+            ke_asked: vec![],
         }
     }
 
@@ -244,6 +302,57 @@ mod tests {
         assert_eq!(finding["kind"], "one_sided_pfs");
         assert_eq!(finding["setting"], "esp_proposals");
         assert_eq!(finding["child"], "net");
+    }
+
+    /// An established IKE SA with child `net` as ternd's list-sas gives it,
+    /// `rekey_failed` on the child when given (an older ternd leaves it out).
+    fn live_sa(rekey_failed: Option<serde_json::Value>) -> tern_control::IkeSaInfo {
+        let mut child = json!({"name":"net","unique_id":2,"state":"INSTALLED","mode":"TUNNEL",
+            "protocol":"ESP","spi_in":"c1a2b3c4","spi_out":"c5d6e7f8","proposal":"AES_GCM_16_128",
+            "local_ts":["10.1.0.0/24"],"remote_ts":["10.2.0.0/24"],"bytes_in":null,"packets_in":null,
+            "bytes_out":null,"packets_out":null,"installed_secs":3300,"rekey_in_secs":null,
+            "expires_in_secs":660});
+        if let Some(f) = rekey_failed {
+            child["rekey_failed"] = f;
+        }
+        serde_json::from_value(
+            json!({"connection":"gw","unique_id":1,"state":"ESTABLISHED",
+            "role":"initiator","local_addr":"192.0.2.1:500","remote_addr":"192.0.2.2:500",
+            "local_id":"moon","remote_id":"sun","initiator_spi":"0123456789abcdef",
+            "responder_spi":"fedcba9876543210","proposal":"AES_GCM_16_128","established_secs":3300,
+            "rekey_in_secs":10000,"expires_in_secs":11000,"children":[child]}),
+        )
+        .expect("list-sas JSON")
+    }
+
+    #[test]
+    fn a_live_child_whose_rekey_failed_is_said_to_end_at_its_life_time() {
+        let mut c = answer(&["x25519"], vec![]);
+        c.sas = vec![live_sa(Some(json!({"end_kind":"no_proposal",
+            "cause":"rekey failed: the peer refused with NO_PROPOSAL_CHOSEN; retrying in 60 s",
+            "count":2,"first_ago_secs":100,"last_ago_secs":40})))];
+        let d = judge(&[c], &StatsInfo::default(), 1_796_000_000_000);
+        assert_eq!(exit_code(&d), 1);
+        let text = text(&d);
+        assert!(
+            text.contains("its rekey failed (2 times since 2026-11-30 00:51:40 UTC, the last at 2026-11-30 00:52:40 UTC)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "will end at 2026-11-30 01:04:20 UTC (in 660 s) when its life_time is reached"
+            ),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
+        let finding = &json["connections"][0]["findings"][0];
+        assert_eq!(finding["kind"], "rekey_failed_will_expire");
+        assert_eq!(finding["setting"], "esp_proposals");
+        // The same SA from a ternd that does not say: nothing to foresee.
+        let mut c = answer(&["x25519"], vec![]);
+        c.sas = vec![live_sa(None)];
+        let d = judge(&[c], &StatsInfo::default(), 1_796_000_000_000);
+        assert_eq!(exit_code(&d), 0, "{}", super::text(&d));
     }
 
     #[test]

@@ -98,6 +98,8 @@ mod tests {
             cause: cause.into(),
             end_kind: "dead_peer".into(),
             routine: false,
+            ke_ours: vec![],
+            ke_asked: vec![],
         }
     }
 

@@ -46,6 +46,7 @@ impl EndKind {
             | Engine::EapFailed
             | Engine::NoProposal
             | Engine::TsUnacceptable
+            | Engine::InvalidKeLoop
             | Engine::PoolExhausted
             | Engine::RefusedByPeer
             | Engine::KernelRefused

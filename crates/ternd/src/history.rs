@@ -47,6 +47,11 @@ pub struct StoredEnd {
     /// in state files written before it was kept.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub end_kind: String,
+    /// For an INVALID_KE_PAYLOAD loop: our groups and those the peer asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ke_ours: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ke_asked: Vec<String>,
 }
 
 impl StoredEnd {
@@ -80,6 +85,8 @@ impl StoredEnd {
                     was_up: matches!(event, Event::IkeSaDeleted { .. }),
                     cause: reason.text.clone(),
                     end_kind: reason.kind.as_str().into(),
+                    ke_ours: ke_groups(reason, |g| &g.ours),
+                    ke_asked: ke_groups(reason, |g| &g.asked),
                 },
             ),
             Event::ChildSaDeleted {
@@ -101,6 +108,8 @@ impl StoredEnd {
                     was_up: true,
                     cause: reason.text.clone(),
                     end_kind: reason.kind.as_str().into(),
+                    ke_ours: ke_groups(reason, |g| &g.ours),
+                    ke_asked: ke_groups(reason, |g| &g.asked),
                 },
             ),
             Event::ChildSaFailed {
@@ -120,6 +129,8 @@ impl StoredEnd {
                     was_up: false,
                     cause: reason.text.clone(),
                     end_kind: reason.kind.as_str().into(),
+                    ke_ours: ke_groups(reason, |g| &g.ours),
+                    ke_asked: ke_groups(reason, |g| &g.asked),
                 },
             ),
             Event::IkeSaEstablished { .. }
@@ -129,6 +140,17 @@ impl StoredEnd {
         };
         Some((connection.clone(), end))
     }
+}
+
+fn ke_groups(
+    reason: &tern_engine::EndReason,
+    side: impl Fn(&tern_engine::KeGroups) -> &Vec<String>,
+) -> Vec<String> {
+    reason
+        .ke_groups
+        .as_deref()
+        .map(|g| side(g).clone())
+        .unwrap_or_default()
 }
 
 /// The state file's content.
@@ -198,6 +220,8 @@ impl History {
                         cause: e.cause.clone(),
                         end_kind: e.end_kind.clone(),
                         routine: e.is_routine(),
+                        ke_ours: e.ke_ours.clone(),
+                        ke_asked: e.ke_asked.clone(),
                     })
                     .collect(),
             })
@@ -354,6 +378,8 @@ mod tests {
                 "other"
             }
             .into(),
+            ke_ours: vec![],
+            ke_asked: vec![],
         }
     }
 

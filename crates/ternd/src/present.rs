@@ -2,6 +2,7 @@
 
 use tern_control::{
     ChildSaInfo, ChildSaMode, ChildSaState, EventInfo, EventKind, IkeRole, IkeSaInfo, IkeSaState,
+    RekeyFailedInfo,
 };
 use tern_engine::config::Mode;
 use tern_engine::Event;
@@ -38,6 +39,7 @@ pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo
         rekey_in_secs: sa.rekey_in.map(|d| d.as_secs()),
         expires_in_secs: sa.expires_in.map(|d| d.as_secs()),
         peer_rekeyed_at_secs: sa.peer_rekeyed_at.map(|d| d.as_secs()),
+        rekey_failed: sa.rekey_failed.as_ref().map(rekey_failed),
         children: sa.children.iter().map(|c| child_sa(c, kernel)).collect(),
     }
 }
@@ -80,6 +82,17 @@ fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInf
         last_use_secs: last_use.map(|t| unix_now.saturating_sub(t)),
         peer_rekeyed_at_secs: c.peer_rekeyed_at.map(|d| d.as_secs()),
         adapted_rekey_before_secs: c.adapted_rekey_before.map(|d| d.as_secs()),
+        rekey_failed: c.rekey_failed.as_ref().map(rekey_failed),
+    }
+}
+
+fn rekey_failed(f: &tern_engine::RekeyFailedInfo) -> RekeyFailedInfo {
+    RekeyFailedInfo {
+        end_kind: f.kind.as_str().into(),
+        cause: f.cause.clone(),
+        count: f.count,
+        first_ago_secs: f.first_ago.as_secs(),
+        last_ago_secs: f.last_ago.as_secs(),
     }
 }
 

@@ -83,6 +83,13 @@ pub struct SaEndInfo {
     /// reauthentication, a collision's or duplicate's redundant SA): nothing lost.
     #[serde(default)]
     pub routine: bool,
+    /// For an INVALID_KE_PAYLOAD loop (`end_kind` `invalid_ke_loop`): the key
+    /// exchange groups our proposals offer and those the peer asked for, in
+    /// the configuration's words; left out otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ke_ours: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ke_asked: Vec<String>,
 }
 
 /// One IKE SA. SPIs are 16 lowercase hex digits without `0x`.
@@ -112,7 +119,25 @@ pub struct IkeSaInfo {
     /// it: the peer's rhythm, beside our own `rekey_in_secs`. Absent if never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_rekeyed_at_secs: Option<u64>,
+    /// Our rekeys of it that failed while it goes on; absent when none has (and
+    /// from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_failed: Option<RekeyFailedInfo>,
     pub children: Vec<ChildSaInfo>,
+}
+
+/// An SA's rekeys that failed since it was made: it still carries the traffic,
+/// and ends at its life_time (`expires_in_secs`) unless a retry succeeds.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RekeyFailedInfo {
+    /// Why the last one failed: its kind (`no_proposal`, `ts_unacceptable`, as
+    /// in history's `end_kind`) and the sentence.
+    pub end_kind: String,
+    pub cause: String,
+    pub count: u32,
+    /// Seconds since the first and the last failed.
+    pub first_ago_secs: u64,
+    pub last_ago_secs: u64,
 }
 
 /// One CHILD SA (a pair of ESP SAs). SPIs are 8 lowercase hex digits without `0x`.
@@ -159,6 +184,9 @@ pub struct ChildSaInfo {
     /// since it saw the peer let them expire at about that age; absent until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapted_rekey_before_secs: Option<u64>,
+    /// Our rekeys of it that failed while it goes on; absent when none has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_failed: Option<RekeyFailedInfo>,
 }
 
 impl fmt::Display for IkeSaState {

@@ -19,6 +19,7 @@ fn sample_sa() -> IkeSaInfo {
         rekey_in_secs: None,
         expires_in_secs: None,
         peer_rekeyed_at_secs: None,
+        rekey_failed: None,
         children: vec![ChildSaInfo {
             name: "net".into(),
             unique_id: 1,
@@ -41,6 +42,7 @@ fn sample_sa() -> IkeSaInfo {
             last_use_secs: Some(3),
             peer_rekeyed_at_secs: Some(2700),
             adapted_rekey_before_secs: None,
+            rekey_failed: None,
         }],
     }
 }
@@ -187,6 +189,8 @@ fn every_command_and_response_round_trips() {
                     cause: "deleted by the peer".into(),
                     end_kind: "deleted_by_peer".into(),
                     routine: false,
+                    ke_ours: vec![],
+                    ke_asked: vec![],
                 }],
             }],
         },

@@ -204,8 +204,24 @@ impl Ctx {
                     .filter(|k| offered.clone().any(|o| o == *k));
                 self.release_spi(sa, ex.spi_in);
                 match group {
-                    Some(k) if ex.ke.as_ref().map(|(o, _)| *o) != Some(k) => {
+                    Some(k) if !ex.ke_sent.contains(&k) => {
                         self.send_create_child(now, sa, ex, Some(k))
+                    }
+                    // Asked again for a group it had: the lists never meet.
+                    Some(k) => {
+                        let reason = crate::ike_sa_init::invalid_ke_loop(
+                            "CREATE_CHILD_SA",
+                            &ex.ke_sent,
+                            k,
+                            offered.collect(),
+                        );
+                        self.child_exchange_failed(
+                            now,
+                            sa,
+                            &ChildExchange { spi_in: 0, ..ex },
+                            reason,
+                            Some(REFUSED_RETRY),
+                        );
                     }
                     _ => {
                         let reason = format!("the peer requires a PFS group we do not offer (INVALID_KE_PAYLOAD {wanted:?})");
@@ -344,11 +360,13 @@ impl Ctx {
         if old.state == ChildState::Rekeying {
             old.state = ChildState::Installed;
             old.rekey_at = retry.map(|d| now + d);
+            crate::end_reason::RekeyFailure::note(&mut old.rekey_failed, now, reason.clone());
         }
         let retry_text = retry.map_or(String::new(), |d| {
             format!("; retrying in {} s", d.as_secs())
         });
-        let reason = EndReason::new(reason.kind, format!("rekey failed: {reason}{retry_text}"));
+        let text = format!("rekey failed: {reason}{retry_text}");
+        let reason = EndReason { text, ..reason };
         self.child_failed(now, sa, &ex.config.name, reason);
     }
 }

@@ -64,6 +64,7 @@ impl Ctx {
             nonce: Vec::new(),
             collision: None,
             deleted_meanwhile: false,
+            ke_sent: Vec::new(),
         };
         let pfs = first_pfs_group(&exchange);
         if self.config.emulate.rekey_twice {
@@ -79,6 +80,7 @@ impl Ctx {
                 nonce: Vec::new(),
                 collision: None,
                 deleted_meanwhile: false,
+                ke_sent: Vec::new(),
             };
             self.send_create_child(now, sa, again, pfs);
         }
@@ -99,6 +101,7 @@ impl Ctx {
             nonce: Vec::new(),
             collision: None,
             deleted_meanwhile: false,
+            ke_sent: Vec::new(),
         };
         let pfs = first_pfs_group(&exchange);
         self.send_create_child(now, sa, exchange, pfs);
@@ -133,6 +136,7 @@ impl Ctx {
         };
         ex.nonce = self.random(NONCE_LEN);
         ex.ke = pfs.map(|k| (k, self.ke_private(k)));
+        ex.ke_sent.extend(pfs);
         let mut p = Vec::new();
         if let Some(old_spi) = ex.rekey_of {
             p.push(Payload::Notify(NotifyPayload {
@@ -311,6 +315,10 @@ impl Ctx {
                 return refuse(self, sa, notify, &why);
             }
         };
+        let mut choice = choice;
+        if self.config.emulate.ask_other_ke_group {
+            ask_other_group(&mut choice, payloads::ke(&p).map(|ke| ke.method));
+        }
         let ke_private = match (choice.suite.key_exchange, payloads::ke(&p)) {
             (None, _) => None,
             (Some(k), Some(ke)) if ke.method == proposal::ke_method(k) => {
@@ -514,4 +522,24 @@ fn only_pfs(sa: &IkeSa, child: Option<&str>) -> bool {
 /// The lower of an exchange's two nonces, compared as octet strings.
 fn lowest<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
     a.min(b)
+}
+
+/// `Emulation::ask_other_ke_group`: a KE payload with the group we would choose
+/// is asked for another group of the child's proposals instead.
+fn ask_other_group(choice: &mut child_select::Choice, sent: Option<tern_wire::KeMethod>) {
+    let Some(ours) = choice.suite.key_exchange else {
+        return;
+    };
+    if sent != Some(proposal::ke_method(ours)) {
+        return;
+    }
+    let other = choice
+        .config
+        .esp_proposals
+        .iter()
+        .flat_map(|p| p.key_exchange.iter().copied())
+        .find(|k| *k != ours);
+    if let Some(other) = other {
+        choice.suite.key_exchange = Some(other);
+    }
 }

@@ -17,7 +17,7 @@ use crate::env::Environment;
 use crate::history::{History, SaEnd};
 use crate::identity;
 use crate::ike_sa::{IkeSa, Phase, Spi};
-use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, Transmit};
+use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, RekeyFailedInfo, Transmit};
 use crate::shard::Shard;
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
@@ -576,6 +576,10 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
             .map(|t| t.saturating_duration_since(now)),
         expires_in: sa.expire_at.map(|t| t.saturating_duration_since(now)),
         peer_rekeyed_at: sa.peer_rekeyed_at,
+        rekey_failed: sa
+            .rekey_failed
+            .as_deref()
+            .map(|f| RekeyFailedInfo::of(f, now)),
         children: sa
             .children
             .iter()
@@ -598,6 +602,10 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
                 expires_in: c.expire_at.map(|t| t.saturating_duration_since(now)),
                 peer_rekeyed_at: c.peer_rekeyed_at,
                 adapted_rekey_before: crate::adapt::rekey_before(sa, &c.name),
+                rekey_failed: c
+                    .rekey_failed
+                    .as_deref()
+                    .map(|f| RekeyFailedInfo::of(f, now)),
                 local_addr: sa.local.ip(),
                 remote_addr: sa.remote.ip(),
                 policies: crate::child_sa::policies(c, crate::children::endpoints(sa)),

@@ -134,32 +134,12 @@ pub(super) fn child_refusals(e: &Evidence, out: &mut Vec<Verdict>) {
                 .iter()
                 .any(|x| x.child.as_deref() == Some(name) && x.was_up);
         if !no_proposal.is_empty() && came_up {
-            let (what, fix) = if child.pfs_groups.is_empty() {
-                (
-                    format!(
-                        "connection {}, child {name}: its rekey was refused ({}): PFS is wanted by the peer only; the child comes up in IKE_AUTH (which makes no key exchange) but every CREATE_CHILD_SA without a key exchange is refused.",
-                        e.connection,
-                        summary(e, &no_proposal)
-                    ),
-                    format!(
-                        "add the peer's PFS group to child {name}'s esp_proposals, e.g. \"{}\", or remove the group from the peer's ESP proposals",
-                        with_group(child.esp_proposals.first(), "x25519")
-                    ),
-                )
-            } else {
-                let groups = child.pfs_groups.join(", ");
-                (
-                    format!(
-                        "connection {}, child {name}: its rekey was refused ({}): PFS ({groups}) is wanted by tern only; the child comes up in IKE_AUTH (which makes no key exchange) but the peer refuses every CREATE_CHILD_SA with {groups}.",
-                        e.connection,
-                        summary(e, &no_proposal)
-                    ),
-                    format!(
-                        "add {groups} to the peer's ESP proposals (strongSwan: esp_proposals = aes128gcm16-{}), or drop it from child {name}'s esp_proposals",
-                        child.pfs_groups[0]
-                    ),
-                )
-            };
+            let (cause, fix) = one_sided_pfs(child);
+            let what = format!(
+                "connection {}, child {name}: its rekey was refused ({}): {cause}.",
+                e.connection,
+                summary(e, &no_proposal)
+            );
             let what = match e.counters.pfs_reauths {
                 0 => what,
                 n => format!(
@@ -206,14 +186,42 @@ pub(super) fn child_refusals(e: &Evidence, out: &mut Vec<Verdict>) {
                 ),
                 &ts,
                 Some("local_ts"),
-                format!(
-                    "ours are local_ts [{}], remote_ts [{}]: the peer's must be the mirror image (its local_ts our remote_ts) or contain them",
-                    child.local_ts.join(", "),
-                    child.remote_ts.join(", ")
-                ),
+                ts_fix(child),
             ));
         }
     }
+}
+
+/// Why the rekeys of a child that came up are refused for want of a proposal
+/// (PFS on one side only), and the fix.
+pub(super) fn one_sided_pfs(child: &ChildEvidence) -> (String, String) {
+    let name = &child.name;
+    if child.pfs_groups.is_empty() {
+        return (
+            "PFS is wanted by the peer only; the child comes up in IKE_AUTH (which makes no key exchange) but every CREATE_CHILD_SA without a key exchange is refused".into(),
+            format!(
+                "add the peer's PFS group to child {name}'s esp_proposals, e.g. \"{}\", or remove the group from the peer's ESP proposals",
+                with_group(child.esp_proposals.first(), "x25519")
+            ),
+        );
+    }
+    let groups = child.pfs_groups.join(", ");
+    (
+        format!("PFS ({groups}) is wanted by tern only; the child comes up in IKE_AUTH (which makes no key exchange) but the peer refuses every CREATE_CHILD_SA with {groups}"),
+        format!(
+            "add {groups} to the peer's ESP proposals (strongSwan: esp_proposals = aes128gcm16-{}), or drop it from child {name}'s esp_proposals",
+            child.pfs_groups[0]
+        ),
+    )
+}
+
+/// What to do about refused traffic selectors.
+pub(super) fn ts_fix(child: &ChildEvidence) -> String {
+    format!(
+        "ours are local_ts [{}], remote_ts [{}]: the peer's must be the mirror image (its local_ts our remote_ts) or contain them",
+        child.local_ts.join(", "),
+        child.remote_ts.join(", ")
+    )
 }
 
 /// `proposal` with its key exchange replaced by (or added as) `group`.
@@ -244,18 +252,8 @@ pub(super) fn peer_lets_expire(e: &Evidence, out: &mut Vec<Verdict>) {
         )
     }));
     for (child, ours, adapted) in lines {
-        let deleted: Vec<&EndEvidence> = e
-            .ends
-            .iter()
-            .filter(|x| x.child.as_deref() == child && x.was_up && x.kind == EndKind::DeletedByPeer)
-            .collect();
-        let life = match adapted {
-            // adapt rekeys a tenth before the age it saw.
-            Some(before) => ((before * 10 / 9).as_millis() as u64 + 500) / 1000,
-            None => match regular_gap(&deleted) {
-                Some(gap) if e.counters.child_rekey_collisions == 0 || child.is_none() => gap,
-                _ => continue,
-            },
+        let Some((life, deleted)) = peer_life(e, child, adapted) else {
+            continue;
         };
         let line = match child {
             Some(c) => format!("connection {}, child {c}", e.connection),
@@ -291,6 +289,30 @@ pub(super) fn peer_lets_expire(e: &Evidence, out: &mut Vec<Verdict>) {
             ),
         ));
     }
+}
+
+/// The age (seconds) at which the peer lets the SAs of a line (`child`, or the
+/// IKE SA's) expire, from what adapt learned (`adapted`) or from its DELETEs at
+/// one interval; with those DELETEs.
+pub(super) fn peer_life<'a>(
+    e: &'a Evidence,
+    child: Option<&str>,
+    adapted: Option<Duration>,
+) -> Option<(u64, Vec<&'a EndEvidence>)> {
+    let deleted: Vec<&EndEvidence> = e
+        .ends
+        .iter()
+        .filter(|x| x.child.as_deref() == child && x.was_up && x.kind == EndKind::DeletedByPeer)
+        .collect();
+    let life = match adapted {
+        // adapt rekeys a tenth before the age it saw.
+        Some(before) => ((before * 10 / 9).as_millis() as u64 + 500) / 1000,
+        None => match regular_gap(&deleted) {
+            Some(gap) if e.counters.child_rekey_collisions == 0 || child.is_none() => gap,
+            _ => return None,
+        },
+    };
+    Some((life, deleted))
 }
 
 /// The one interval at which `ends` came, if there are three or more of them
@@ -473,4 +495,86 @@ pub(super) fn peer_sooner(e: &Evidence, out: &mut Vec<Verdict>) {
             fix: String::new(),
         });
     }
+}
+
+/// The peer answered INVALID_KE_PAYLOAD asking again for a group it had
+/// refused: the two sides' group preferences never meet (the engine stops the
+/// exchange rather than go back and forth).
+pub(super) fn invalid_ke_loops(e: &Evidence, out: &mut Vec<Verdict>) {
+    let mut lines: Vec<Option<&ChildEvidence>> = vec![None];
+    lines.extend(e.children.iter().map(Some));
+    for child in lines {
+        let name = child.map(|c| c.name.as_str());
+        let loops: Vec<&EndEvidence> = e
+            .ends
+            .iter()
+            .filter(|x| x.child.as_deref() == name && x.kind == EndKind::InvalidKeLoop)
+            .collect();
+        let Some(last) = loops.last() else { continue };
+        let (ours, asked) = last
+            .ke_groups
+            .as_ref()
+            .map(|g| (g.ours.clone(), g.asked.clone()))
+            .unwrap_or_default();
+        // A group both sides have, the peer's last choice first.
+        let meet = asked
+            .iter()
+            .rev()
+            .find(|g| ours.contains(g))
+            .or(ours.first())
+            .cloned()
+            .unwrap_or_else(|| "x25519".into());
+        let (line, exchange, setting, proposals) = match child {
+            Some(c) => (
+                format!("connection {}, child {}", e.connection, c.name),
+                "CREATE_CHILD_SA",
+                "esp_proposals",
+                &c.esp_proposals,
+            ),
+            None => (
+                format!("connection {}", e.connection),
+                "IKE_SA_INIT",
+                "proposals",
+                &e.ike_proposals,
+            ),
+        };
+        let first = proposals.first().map_or("aes128gcm16", String::as_str);
+        let suggested = only_group(first, &ours, &meet);
+        out.push(verdict(
+            e,
+            VerdictKind::InvalidKeLoop,
+            name,
+            format!(
+                "{line}: the peer keeps answering {exchange} with INVALID_KE_PAYLOAD, asking again for a key exchange group it refused before ({}): ours are {}; it asked for {}, in that order. The two sides' group preferences never meet, so tern stops instead of going back and forth.",
+                summary(e, &loops),
+                words(&ours),
+                words(&asked)
+            ),
+            &loops,
+            Some(setting),
+            format!(
+                "offer one group both sides accept, alone or first, on both sides: here {setting} = [\"{suggested}\"], and {meet} first in the peer's (strongSwan: {} = {suggested})",
+                if child.is_some() { "esp_proposals" } else { "proposals" }
+            ),
+        ));
+    }
+}
+
+fn words(groups: &[String]) -> String {
+    if groups.is_empty() {
+        "(not recorded)".into()
+    } else {
+        groups.join(", ")
+    }
+}
+
+/// `proposal` (configuration words joined by `-`) with its key exchange
+/// groups (those of `groups`) replaced by `group` alone.
+fn only_group(proposal: &str, groups: &[String], group: &str) -> String {
+    let mut words: Vec<&str> = proposal
+        .split('-')
+        .filter(|w| !groups.iter().any(|g| g == w) && *w != group)
+        .collect();
+    words.push(group);
+    words.join("-")
 }

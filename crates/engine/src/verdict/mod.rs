@@ -12,13 +12,17 @@ use std::time::Duration;
 
 use crate::civil_time::civil_from_days;
 use crate::config::Lifetime;
-use crate::end_reason::EndKind;
+use crate::end_reason::{EndKind, KeGroups};
 
+mod ahead;
 mod findings;
+mod repeats;
+use ahead::{peer_ends_first, rekey_failed_will_expire};
 use findings::{
-    child_refusals, collisions, dead_peer, hard_expiries, never_up, peer_lets_expire, peer_sooner,
-    restarts,
+    child_refusals, collisions, dead_peer, hard_expiries, invalid_ke_loops, never_up,
+    peer_lets_expire, peer_sooner, restarts,
 };
+use repeats::{duplicates, repeated_deletes};
 
 /// What is known about one connection.
 #[derive(Clone, Debug, Default)]
@@ -33,12 +37,39 @@ pub struct Evidence {
     pub ike_up: bool,
     /// How old an IKE SA was when the peer last rekeyed it.
     pub ike_peer_rekeyed_at: Option<Duration>,
+    /// The newest established IKE SA, as it stands now.
+    pub ike_sa: Option<SaNow>,
     /// The connection's recent SA ends, oldest first.
     pub ends: Vec<EndEvidence>,
     /// Daemon-wide counters (not per connection).
     pub counters: Counters,
     /// What the ends' times count from.
     pub clock: Clock,
+    /// The moment judged, on the same clock as the ends' times.
+    pub now: u64,
+}
+
+/// One SA as it stands now: its times on the evidence's clock (seconds), and
+/// our rekeys of it that failed.
+#[derive(Clone, Debug, Default)]
+pub struct SaNow {
+    pub installed_at: u64,
+    /// When we rekey it; none while rekeying, or with rekeying off.
+    pub rekey_at: Option<u64>,
+    /// When it reaches its life_time.
+    pub expire_at: Option<u64>,
+    pub rekey_failed: Option<RekeyFailed>,
+}
+
+/// Our rekeys of an SA that failed while it goes on.
+#[derive(Clone, Debug)]
+pub struct RekeyFailed {
+    /// The last failure's kind, and its sentence (quoted as evidence).
+    pub kind: EndKind,
+    pub cause: String,
+    pub count: u32,
+    pub first_at: u64,
+    pub last_at: u64,
 }
 
 /// What [`EndEvidence::unix_secs`] counts from.
@@ -70,6 +101,8 @@ pub struct ChildEvidence {
     /// The age before which tern now rekeys it itself, having seen the peer
     /// delete its SAs at about one age and create them again (`adapt`).
     pub adapted_rekey_before: Option<Duration>,
+    /// Its newest installed CHILD SA, as it stands now.
+    pub sa: Option<SaNow>,
 }
 
 /// One SA's end.
@@ -85,6 +118,8 @@ pub struct EndEvidence {
     pub kind: EndKind,
     /// The engine's sentence, quoted as evidence.
     pub cause: String,
+    /// For an INVALID_KE_PAYLOAD loop, the groups of each side.
+    pub ke_groups: Option<KeGroups>,
 }
 
 /// Daemon-wide counters the engine keeps (`ternctl stats`).
@@ -115,6 +150,19 @@ pub enum VerdictKind {
     EapFailed,
     RecurringCollisions,
     PeerRestarted,
+    /// Looking ahead: our rekey of a live SA failed; it will reach its life_time.
+    RekeyFailedWillExpire,
+    /// Looking ahead: the peer's SA will end (its life) before ours rekeys.
+    PeerEndsFirst,
+    /// Looking ahead: the peer's SA would end before our rekey_time, and tern's
+    /// adaptive rekey renews it first.
+    AdaptedRekeyAhead,
+    /// INVALID_KE_PAYLOAD back and forth: the groups never meet.
+    InvalidKeLoop,
+    /// Duplicate IKE or CHILD SAs, again and again.
+    RepeatedDuplicates,
+    /// The peer deletes a child's SAs again and again.
+    RepeatedDeletes,
 }
 
 impl VerdictKind {
@@ -133,12 +181,21 @@ impl VerdictKind {
             VerdictKind::EapFailed => "eap_failed",
             VerdictKind::RecurringCollisions => "recurring_collisions",
             VerdictKind::PeerRestarted => "peer_restarted",
+            VerdictKind::RekeyFailedWillExpire => "rekey_failed_will_expire",
+            VerdictKind::PeerEndsFirst => "peer_ends_first",
+            VerdictKind::AdaptedRekeyAhead => "adapted_rekey_ahead",
+            VerdictKind::InvalidKeLoop => "invalid_ke_loop",
+            VerdictKind::RepeatedDuplicates => "repeated_duplicates",
+            VerdictKind::RepeatedDeletes => "repeated_deletes",
         }
     }
 
     /// A note says how things are and needs nothing changed.
     pub fn is_problem(self) -> bool {
-        self != VerdictKind::PeerRekeysSooner
+        !matches!(
+            self,
+            VerdictKind::PeerRekeysSooner | VerdictKind::AdaptedRekeyAhead
+        )
     }
 }
 
@@ -193,11 +250,16 @@ pub fn diagnose(e: &Evidence) -> Diagnosis {
     never_up(e, &mut verdicts);
     dead_peer(e, &mut verdicts);
     child_refusals(e, &mut verdicts);
+    invalid_ke_loops(e, &mut verdicts);
     peer_lets_expire(e, &mut verdicts);
     hard_expiries(e, &mut verdicts);
     restarts(e, &mut verdicts);
     collisions(e, &mut verdicts);
+    duplicates(e, &mut verdicts);
+    repeated_deletes(e, &mut verdicts);
     peer_sooner(e, &mut verdicts);
+    rekey_failed_will_expire(e, &mut verdicts);
+    peer_ends_first(e, &mut verdicts);
     verdicts.sort_by_key(|v| !v.kind.is_problem());
     let healthy = verdicts
         .iter()
@@ -251,6 +313,11 @@ fn at(e: &Evidence, secs: u64) -> String {
         Clock::Unix => when(secs),
         Clock::SinceStart => format!("+{}", elapsed(secs)),
     }
+}
+
+/// "T (in N s)": a moment to come.
+fn ahead(e: &Evidence, secs: u64) -> String {
+    format!("{} (in {} s)", at(e, secs), secs.saturating_sub(e.now))
 }
 
 /// 42s, 1h3m20s, 7d0h0m.

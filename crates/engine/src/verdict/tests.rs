@@ -21,6 +21,7 @@ fn child(name: &str, pfs: &[&str]) -> ChildEvidence {
         installed: true,
         peer_rekeyed_at: None,
         adapted_rekey_before: None,
+        sa: None,
     }
 }
 
@@ -32,9 +33,11 @@ fn evidence(children: Vec<ChildEvidence>, ends: Vec<EndEvidence>) -> Evidence {
         ike_proposals: vec!["aes128gcm16-prfsha256-x25519".into()],
         ike_up: true,
         ike_peer_rekeyed_at: None,
+        ike_sa: None,
         ends,
         counters: Counters::default(),
         clock: Clock::Unix,
+        now: T0 + 86_400,
     }
 }
 
@@ -45,6 +48,7 @@ fn end(at: u64, child: Option<&str>, was_up: bool, kind: EndKind) -> EndEvidence
         was_up,
         kind,
         cause: format!("{kind} happened"),
+        ke_groups: None,
     }
 }
 
@@ -308,4 +312,269 @@ fn times_are_utc_dates() {
         ..Evidence::default()
     };
     assert_eq!(at(&e, 3800), "+1h3m20s");
+}
+
+/// Now, in these tests: a day after T0.
+const NOW: u64 = T0 + 86_400;
+
+fn sa_now(age: u64, rekey_in: Option<u64>, expire_in: u64) -> SaNow {
+    SaNow {
+        installed_at: NOW - age,
+        rekey_at: rekey_in.map(|s| NOW + s),
+        expire_at: Some(NOW + expire_in),
+        rekey_failed: None,
+    }
+}
+
+fn failed(kind: EndKind, count: u32, last_ago: u64) -> RekeyFailed {
+    RekeyFailed {
+        kind,
+        cause: format!("rekey failed: {kind} said the peer; retrying in 60 s"),
+        count,
+        first_at: NOW - last_ago - 60 * u64::from(count - 1),
+        last_at: NOW - last_ago,
+    }
+}
+
+fn ahead_of(d: &Diagnosis, kind: VerdictKind) -> Vec<&Verdict> {
+    d.verdicts.iter().filter(|v| v.kind == kind).collect()
+}
+
+#[test]
+fn a_live_child_whose_rekey_was_refused_will_end_at_its_life_time() {
+    // PFS wanted by tern only: the rekey refused 12 minutes before the end.
+    let mut net = child("net", &["x25519"]);
+    let mut sa = sa_now(3300, None, 720);
+    sa.rekey_failed = Some(failed(EndKind::NoProposal, 1, 0));
+    net.sa = Some(sa);
+    let d = diagnose(&evidence(vec![net], vec![]));
+    let v = only(&d);
+    assert_eq!(v.kind, VerdictKind::RekeyFailedWillExpire);
+    assert_eq!(v.child.as_deref(), Some("net"));
+    assert_eq!(v.setting, Some("esp_proposals"));
+    assert!(
+        v.what.contains(
+            "will end at 2026-12-01 01:05:20 UTC (in 720 s) when its life_time is reached"
+        ),
+        "{}",
+        v.what
+    );
+    assert!(
+        v.what.contains("PFS (x25519) is wanted by tern only"),
+        "{}",
+        v.what
+    );
+    assert!(
+        v.fix.contains("add x25519 to the peer's ESP proposals"),
+        "{}",
+        v.fix
+    );
+    assert!(
+        v.evidence[0].contains("retrying in 60 s"),
+        "{:?}",
+        v.evidence
+    );
+    assert!(d.healthy.is_none());
+    // Selectors refused, five times: counted, and the selectors named.
+    let mut net = child("net", &[]);
+    let mut sa = sa_now(3500, None, 300);
+    sa.rekey_failed = Some(failed(EndKind::TsUnacceptable, 5, 20));
+    net.sa = Some(sa);
+    let d = diagnose(&evidence(vec![net], vec![]));
+    let v = only(&d);
+    assert_eq!(v.setting, Some("local_ts"));
+    assert!(v.what.contains("5 times since"), "{}", v.what);
+    assert!(v.what.contains("(in 300 s)"), "{}", v.what);
+    assert!(v.fix.contains("local_ts [10.1.0.0/24]"), "{}", v.fix);
+}
+
+#[test]
+fn a_refused_ike_rekey_warns_that_the_children_go_with_it() {
+    let mut e = evidence(vec![child("net", &[])], vec![]);
+    let mut sa = sa_now(14_400, None, 1440);
+    sa.rekey_failed = Some(failed(EndKind::NoProposal, 2, 30));
+    e.ike_sa = Some(sa);
+    let d = diagnose(&e);
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.child.as_deref(), v.setting),
+        (VerdictKind::RekeyFailedWillExpire, None, Some("proposals"))
+    );
+    assert!(v.what.contains("connection gw, IKE SA"), "{}", v.what);
+    assert!(v.what.contains("(in 1440 s)"), "{}", v.what);
+    assert!(v.what.contains("taking every CHILD SA"), "{}", v.what);
+    assert!(
+        v.fix.contains("ours are [aes128gcm16-prfsha256-x25519]"),
+        "{}",
+        v.fix
+    );
+}
+
+#[test]
+fn no_warning_for_a_passing_failure_an_sa_gone_or_one_renewed() {
+    // One TEMPORARY_FAILURE: the retry in seconds will most likely pass.
+    let mut net = child("net", &[]);
+    let mut sa = sa_now(3300, Some(10), 600);
+    sa.rekey_failed = Some(failed(EndKind::RefusedByPeer, 1, 0));
+    net.sa = Some(sa.clone());
+    let d = diagnose(&evidence(vec![net.clone()], vec![]));
+    assert!(d.verdicts.is_empty(), "{:#?}", d.verdicts);
+    // The third in a row is no passing failure.
+    sa.rekey_failed = Some(failed(EndKind::RefusedByPeer, 3, 0));
+    net.sa = Some(sa);
+    let d = diagnose(&evidence(vec![net], vec![]));
+    assert_eq!(only(&d).kind, VerdictKind::RekeyFailedWillExpire);
+    assert!(only(&d).what.contains("refused it (refused_by_peer)"));
+    // An SA whose rekey never failed (a new one replaced the one that did)
+    // and no peer lifetime known: nothing ahead.
+    let mut net = child("net", &[]);
+    net.sa = Some(sa_now(100, Some(3200), 3860));
+    let mut e = evidence(vec![net], vec![]);
+    e.ike_sa = Some(sa_now(100, Some(14_000), 15_000));
+    assert!(diagnose(&e).verdicts.is_empty());
+}
+
+#[test]
+fn the_peers_sa_ending_before_our_rekey_is_said_ahead_with_rekey_time() {
+    // The peer deletes at 600 s, three times at one interval; rekey_adapt off.
+    let ends: Vec<_> = (1..=3)
+        .map(|i| {
+            end(
+                86_400 - 700 - (3 - i) * 600,
+                Some("net"),
+                true,
+                EndKind::DeletedByPeer,
+            )
+        })
+        .collect();
+    let mut net = child("net", &[]);
+    net.sa = Some(sa_now(100, Some(3200), 3860));
+    let d = diagnose(&evidence(vec![net], ends));
+    let v = ahead_of(&d, VerdictKind::PeerEndsFirst);
+    assert_eq!(v.len(), 1, "{:#?}", d.verdicts);
+    let v = v[0];
+    assert!(v.kind.is_problem());
+    assert_eq!(v.setting, Some("rekey_time"));
+    assert!(
+        v.what.contains("the peer's SA will end at 2026-12-01 01:01:40 UTC (in 500 s), at the age of about 600 s"),
+        "{}",
+        v.what
+    );
+    assert!(v.what.contains("before ours rekeys at"), "{}", v.what);
+    assert!(v.what.contains("(in 3200 s)"), "{}", v.what);
+    assert!(v.fix.contains("rekey_time = \"480s\""), "{}", v.fix);
+    assert_eq!(v.evidence.len(), 4, "{:?}", v.evidence);
+}
+
+#[test]
+fn an_adapted_rekey_ahead_of_the_peers_end_is_a_note() {
+    let mut net = child("net", &[]);
+    net.adapted_rekey_before = Some(secs(540));
+    net.sa = Some(sa_now(100, Some(440), 3860));
+    let d = diagnose(&evidence(vec![net], vec![]));
+    let notes = ahead_of(&d, VerdictKind::AdaptedRekeyAhead);
+    assert_eq!(notes.len(), 1, "{:#?}", d.verdicts);
+    let v = notes[0];
+    assert!(!v.kind.is_problem());
+    assert!(v.what.contains("(in 500 s)"), "{}", v.what);
+    assert!(
+        v.what
+            .contains("adaptive rekey (before an age of 540 s) renews it at"),
+        "{}",
+        v.what
+    );
+    assert!(v.what.contains("(in 440 s), first"), "{}", v.what);
+    assert!(ahead_of(&d, VerdictKind::PeerEndsFirst).is_empty());
+}
+
+#[test]
+fn an_invalid_ke_loop_names_both_sides_groups_in_config_words() {
+    let mut net = child("net", &["x25519"]);
+    net.esp_proposals = vec!["aes128gcm16-x25519-ecp256".into()];
+    let mut looped = end(300, Some("net"), false, EndKind::InvalidKeLoop);
+    looped.ke_groups = Some(KeGroups {
+        ours: vec!["x25519".into(), "ecp256".into()],
+        asked: vec!["ecp256".into(), "x25519".into()],
+    });
+    let d = diagnose(&evidence(vec![net], vec![looped]));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.child.as_deref(), v.setting),
+        (
+            VerdictKind::InvalidKeLoop,
+            Some("net"),
+            Some("esp_proposals")
+        )
+    );
+    assert!(v
+        .what
+        .contains("answering CREATE_CHILD_SA with INVALID_KE_PAYLOAD"));
+    assert!(
+        v.what
+            .contains("ours are x25519, ecp256; it asked for ecp256, x25519"),
+        "{}",
+        v.what
+    );
+    assert!(
+        v.fix.contains("esp_proposals = [\"aes128gcm16-x25519\"]"),
+        "{}",
+        v.fix
+    );
+    // From an older ternd, without the groups: still said, and the key named.
+    let d = diagnose(&evidence(
+        vec![child("net", &[])],
+        vec![end(300, None, false, EndKind::InvalidKeLoop)],
+    ));
+    let v = only(&d);
+    assert_eq!(v.setting, Some("proposals"));
+    assert!(v.what.contains("ours are (not recorded)"), "{}", v.what);
+}
+
+#[test]
+fn duplicates_again_and_again_suggest_one_side_initiates() {
+    let ends: Vec<_> = (1..=2)
+        .map(|i| end(i * 3600, None, true, EndKind::Duplicate))
+        .collect();
+    let d = diagnose(&evidence(vec![child("net", &[])], ends.clone()));
+    assert!(d.verdicts.is_empty(), "two are chance: {:#?}", d.verdicts);
+    let mut ends = ends;
+    ends.push(end(3 * 3600, Some("net"), true, EndKind::Duplicate));
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.setting),
+        (VerdictKind::RepeatedDuplicates, Some("start_action"))
+    );
+    assert!(
+        v.what
+            .contains("2 duplicate IKE SA(s) and 1 duplicate CHILD SA(s)"),
+        "{}",
+        v.what
+    );
+    assert!(v.fix.contains("reauth_time"), "{}", v.fix);
+}
+
+#[test]
+fn a_child_deleted_again_and_again_at_no_regular_age_is_said_with_the_peer_hint() {
+    let ends = vec![
+        end(100, Some("net"), true, EndKind::DeletedByPeer),
+        end(700, Some("net"), true, EndKind::DeletedByPeer),
+        end(3000, Some("net"), true, EndKind::DeletedByPeer),
+        end(3100, Some("net"), true, EndKind::DeletedByPeer),
+    ];
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.child.as_deref(), v.setting),
+        (VerdictKind::RepeatedDeletes, Some("net"), None)
+    );
+    assert!(v.what.contains("deleted its SA 4 times"), "{}", v.what);
+    assert!(v.what.contains("it is installed now"), "{}", v.what);
+    assert!(v.fix.contains("close_action"), "{}", v.fix);
+    // At one interval it is the peer's lifetime, said once, by that finding.
+    let ends: Vec<_> = (1..=4)
+        .map(|i| end(i * 600, Some("net"), true, EndKind::DeletedByPeer))
+        .collect();
+    let d = diagnose(&evidence(vec![child("net", &[])], ends));
+    assert_eq!(only(&d).kind, VerdictKind::PeerLetsSasExpire);
 }

@@ -69,6 +69,8 @@ mod tests {
             }
             .into(),
             routine: cause == "rekeyed",
+            ke_ours: vec![],
+            ke_asked: vec![],
         };
         let history = [ConnHistory {
             connection: "demo".into(),
@@ -111,6 +113,8 @@ mod tests {
                 cause: "dead peer (DPD timeout)".into(),
                 end_kind: "dead_peer".into(),
                 routine: false,
+                ke_ours: vec![],
+                ke_asked: vec![],
             }],
         }];
         assert_eq!(

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use tern_control::{ChildSaInfo, IkeRole, IkeSaInfo};
+use tern_control::{ChildSaInfo, IkeRole, IkeSaInfo, RekeyFailedInfo};
 
 use super::{duration, Times};
 
@@ -57,6 +57,9 @@ fn ike_sa(out: &mut String, sa: &IkeSaInfo, times: Times) {
     if let Some(rhythm) = peer_rhythm(sa.peer_rekeyed_at_secs, times) {
         let _ = writeln!(out, "  {rhythm}");
     }
+    if let Some(failed) = rekey_failed(sa.rekey_failed.as_ref(), times) {
+        let _ = writeln!(out, "  {failed}");
+    }
     for child in &sa.children {
         child_sa(out, child, times);
     }
@@ -93,6 +96,9 @@ fn child_sa(out: &mut String, child: &ChildSaInfo, times: Times) {
     if let Some(rhythm) = peer_rhythm(child.peer_rekeyed_at_secs, times) {
         let _ = writeln!(out, "    {rhythm}");
     }
+    if let Some(failed) = rekey_failed(child.rekey_failed.as_ref(), times) {
+        let _ = writeln!(out, "    {failed}");
+    }
     let _ = writeln!(
         out,
         "    in  {}{}",
@@ -127,6 +133,22 @@ fn last_use(child: &ChildSaInfo, times: Times) -> Option<String> {
 /// of its line (IKEv2 does not negotiate lifetimes; compare with ours above).
 fn peer_rhythm(secs: Option<u64>, times: Times) -> Option<String> {
     secs.map(|s| format!("the peer rekeys at {}", duration(s, times)))
+}
+
+/// `rekey failed 3 times, last 40s ago: CAUSE`: our rekeys of the SA that
+/// failed while it goes on (it ends at its expiry unless a retry succeeds).
+fn rekey_failed(f: Option<&RekeyFailedInfo>, times: Times) -> Option<String> {
+    f.map(|f| {
+        format!(
+            "rekey failed {}, last {} ago: {}",
+            match f.count {
+                1 => "once".to_string(),
+                n => format!("{n} times"),
+            },
+            duration(f.last_ago_secs, times),
+            f.cause
+        )
+    })
 }
 
 /// `installed 12s ago, rekeying in 55m, expires in 65m`, as swanctl says it.
@@ -191,6 +213,7 @@ mod tests {
             rekey_in_secs: Some(13900),
             expires_in_secs: Some(15828),
             peer_rekeyed_at_secs: None,
+            rekey_failed: None,
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
@@ -213,6 +236,7 @@ mod tests {
                 last_use_secs: Some(3),
                 peer_rekeyed_at_secs: None,
                 adapted_rekey_before_secs: None,
+                rekey_failed: None,
             }],
         }
     }
@@ -249,6 +273,23 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
         );
         assert!(
             text.contains("expires in 65m\n    the peer rekeys at 45m\n    in "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_failed_rekey_is_shown_under_the_sas_times() {
+        let mut sa = demo_sa();
+        sa.children[0].rekey_failed = Some(RekeyFailedInfo {
+            end_kind: "ts_unacceptable".into(),
+            cause: "rekey failed: the peer refused with TS_UNACCEPTABLE; retrying in 60 s".into(),
+            count: 3,
+            first_ago_secs: 150,
+            last_ago_secs: 30,
+        });
+        let text = ike_sas(&[sa], Times::Rounded);
+        assert!(
+            text.contains("expires in 65m\n    rekey failed 3 times, last 30s ago: rekey failed: the peer refused with TS_UNACCEPTABLE; retrying in 60 s\n    in "),
             "{text}"
         );
     }
