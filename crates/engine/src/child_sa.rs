@@ -237,6 +237,11 @@ pub struct ChildExchange {
     /// The peer deleted the SA this rekey replaces while the rekey was in flight
     /// (only kept to emulate strongSwan, see `Emulation::rekey_delete_collision`).
     pub deleted_meanwhile: bool,
+    /// The SPIs (our outbound ones) that DELETEs of the peer named while this
+    /// request was in flight and that matched none of our SAs, with when: the
+    /// peer may have deleted the SA its answer makes before that answer reached
+    /// us (see `create_child_sa::overtaken`).
+    pub unknown_deleted: Vec<(u32, std::time::Instant)>,
 }
 
 /// The tunnel endpoints of a CHILD SA.
