@@ -202,7 +202,7 @@ impl Ctx {
                 };
                 match &name {
                     Some(name) if cause == EndCause::PeerClosed => {
-                        self.note_peer_close(now, sa, child_id, name)
+                        self.note_peer_close(now, sa, child_id, name, true)
                     }
                     Some(name) => self.trap_before_retire(sa, name, cause),
                     None => {}
@@ -266,12 +266,19 @@ impl Ctx {
 impl Ctx {
     /// The peer deleted CHILD SA `id` of child `name` on its own at `at` (a
     /// close, or the end of its life there): the trap its end action asks for
-    /// goes in before it is retired, and the deletion is noted (see `adapt`);
-    /// if the child is to be set up again, by the peer or by us, its policies
-    /// are held until then.
-    pub(crate) fn note_peer_close(&mut self, at: Instant, sa: &mut IkeSa, id: u64, name: &str) {
+    /// goes in before it is retired, and the deletion is noted (see `adapt`;
+    /// `seen`: we had the SA before); if the child is to be set up again, by
+    /// the peer or by us, its policies are held until then.
+    pub(crate) fn note_peer_close(
+        &mut self,
+        at: Instant,
+        sa: &mut IkeSa,
+        id: u64,
+        name: &str,
+        seen: bool,
+    ) {
         self.trap_before_retire(sa, name, EndCause::PeerClosed);
-        let end = self.note_peer_end(at, sa, id);
+        let end = self.note_peer_end(at, sa, id, seen);
         if matches!(end, Some(crate::adapt::Deletion::EndOfLife)) {
             self.hold_policies(sa, id);
         }

@@ -80,7 +80,8 @@ impl Ctx {
              reached us",
             now.saturating_duration_since(deleted_at).as_secs_f64()
         );
-        self.note_peer_close(deleted_at, sa, id, &name);
+        // Its age there is unknown: no close to honour, no lifetime to learn.
+        self.note_peer_close(deleted_at, sa, id, &name, false);
         let reason = EndReason::new(
             EndKind::DeletedByPeer,
             "deleted by the peer before its answer to our request reached us",
