@@ -243,6 +243,11 @@ pub struct ChildExchange {
     pub deleted_meanwhile: bool,
     /// The key exchange groups sent for it so far, in order (INVALID_KE_PAYLOAD).
     pub ke_sent: Vec<KeyExchange>,
+    /// The SPIs (our outbound ones) that DELETEs of the peer named while this
+    /// request was in flight and that matched none of our SAs, with when: the
+    /// peer may have deleted the SA its answer makes before that answer reached
+    /// us (see `create_child_sa::overtaken`).
+    pub unknown_deleted: Vec<(u32, std::time::Instant)>,
 }
 
 /// The tunnel endpoints of a CHILD SA.

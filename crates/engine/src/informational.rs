@@ -140,6 +140,13 @@ impl Ctx {
             .filter(|(_, _, state, _)| *state != ChildState::Deleting)
             .map(|(_, spi_in, _, _)| spi_in.to_be_bytes().to_vec())
             .collect();
+        let unknown: Vec<u32> = peer_spis
+            .iter()
+            .copied()
+            .filter(|spi| !sa.children.iter().any(|c| c.spi_out == *spi))
+            .collect();
+        // Perhaps of the SA our request in flight makes, its answer overtaken.
+        crate::create_child_sa::overtaken::remember_unknown_deletes(sa, &unknown, now);
         let mut closed = Vec::new();
         if self.config.emulate.rekey_delete_collision {
             for (_, spi_in, _, _) in gone.iter().filter(|g| g.2 == ChildState::Rekeying) {
@@ -193,15 +200,12 @@ impl Ctx {
                 } else {
                     EndCause::PeerClosed
                 };
-                if let Some(name) = &name {
-                    self.trap_before_retire(sa, name, cause);
-                }
-                if cause == EndCause::PeerClosed {
-                    let end = self.note_peer_end(now, sa, child_id);
-                    if matches!(end, Some(crate::adapt::Deletion::EndOfLife)) {
-                        // It is to be set up again, by the peer or by us.
-                        self.hold_policies(sa, child_id);
+                match &name {
+                    Some(name) if cause == EndCause::PeerClosed => {
+                        self.note_peer_close(now, sa, child_id, name, true)
                     }
+                    Some(name) => self.trap_before_retire(sa, name, cause),
+                    None => {}
                 }
                 closed.extend(name.map(|n| (n, cause)));
             }
@@ -260,6 +264,26 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// The peer deleted CHILD SA `id` of child `name` on its own at `at` (a
+    /// close, or the end of its life there): the trap its end action asks for
+    /// goes in before it is retired, and the deletion is noted (see `adapt`;
+    /// `seen`: we had the SA before); if the child is to be set up again, by
+    /// the peer or by us, its policies are held until then.
+    pub(crate) fn note_peer_close(
+        &mut self,
+        at: Instant,
+        sa: &mut IkeSa,
+        id: u64,
+        name: &str,
+        seen: bool,
+    ) {
+        self.trap_before_retire(sa, name, EndCause::PeerClosed);
+        let end = self.note_peer_end(at, sa, id, seen);
+        if matches!(end, Some(crate::adapt::Deletion::EndOfLife)) {
+            self.hold_policies(sa, id);
+        }
+    }
+
     /// Whether the peer's DELETE of IKE SA `sa` is the SA's hard expiry on the
     /// peer's side (after a rekey that failed there): it came at an age past the
     /// one at which the peer rekeys its IKE SAs (its rhythm, see `rhythm`, and a

@@ -71,6 +71,7 @@ struct PeerEnd {
 #[derive(Debug)]
 struct Left {
     child: String,
+    /// Zero when unknown (see [`PeerEnds::deleted_unseen`]): no pattern either way.
     age: Duration,
     /// The peer rekeyed SAs of this child before: this end was a rekey that
     /// failed, no pattern to adapt to.
@@ -134,6 +135,22 @@ impl PeerEnds {
             at: now,
         });
         Deletion::EndOfLife
+    }
+
+    /// The peer deleted the only SA of `child` before its answer to our request
+    /// for it reached us: its age there is unknown (the request may have gone
+    /// out several times), so it is neither a close nor an end to learn from;
+    /// the child is left to be created again, as after an end of life.
+    pub(crate) fn deleted_unseen(&mut self, child: &str, now: Instant) {
+        self.left.retain(|l| l.child != child);
+        let (child, age) = (child.to_string(), Duration::ZERO);
+        let peer_rekeys = false;
+        self.left.push(Left {
+            child,
+            age,
+            peer_rekeys,
+            at: now,
+        });
     }
 
     /// The peer creates `child` again: if it deleted it a moment ago, that was the
@@ -328,12 +345,14 @@ impl Ctx {
     /// The peer deleted CHILD SA `id` of `sa` on its own, neither rekeying it nor
     /// in a collision: remembered, so that the child is created again if the peer
     /// does not (see [`Ctx::recreate_left_children`]), and in case the peer does.
-    /// `None` when it was not the child's last SA.
+    /// `None` when it was not the child's last SA. `seen`: we had the SA before
+    /// the peer deleted it, so its age there is known.
     pub(crate) fn note_peer_end(
         &mut self,
         now: Instant,
         sa: &mut IkeSa,
         id: u64,
+        seen: bool,
     ) -> Option<Deletion> {
         let ended = sa.children.iter().find(|c| c.unique_id == id)?;
         // Another SA of the child still stands, or one of ours is on its way: the
@@ -357,6 +376,10 @@ impl Ctx {
             ended.peer_rekeyed_at.is_some(),
         );
         let ends = sa.peer_ends.get_or_insert_with(Default::default);
+        if !seen {
+            ends.deleted_unseen(&name, now);
+            return Some(Deletion::EndOfLife);
+        }
         Some(ends.deleted(&name, age, peer_rekeys, now))
     }
 
@@ -404,11 +427,14 @@ impl Ctx {
                     "leaves it to us to create a new one",
                 );
             }
+            let when = if age.is_zero() {
+                "before its answer to our request reached us".to_string()
+            } else {
+                format!("at an age of {:.1} s", age.as_secs_f64())
+            };
             let why = format!(
-                "deleted by the peer at an age of {:.1} s and not created again by it within \
-                 {} s: that SA's end of life on its side (rekeying off there, or its rekey \
-                 failed)",
-                age.as_secs_f64(),
+                "deleted by the peer {when} and not created again by it within {} s: that \
+                 SA's end of life on its side (rekeying off there, or its rekey failed)",
                 RECREATE_WITHIN.as_secs()
             );
             if !answered {

@@ -165,3 +165,25 @@ fn ends_at_different_ages_are_no_pattern() {
     assert_eq!(end(&mut ends, t0, secs(1800), soon), None);
     assert_eq!(ends.rekey_before("net"), None);
 }
+
+#[test]
+fn a_deletion_before_we_had_the_sa_is_no_close_and_no_age_to_learn() {
+    let (mut ends, t0) = (PeerEnds::default(), Instant::now());
+    ends.deleted("net", secs(16), false, t0);
+    ends.take_left(t0 + RECREATE_WITHIN);
+    // The SA we made is deleted before the answer to our (many times
+    // retransmitted) request reached us: its age there is unknown.
+    let t1 = t0 + secs(40);
+    ends.deleted_unseen("net", t1);
+    assert_eq!(ends.recreation_due(), Some(t1 + RECREATE_WITHIN));
+    assert_eq!(
+        ends.take_left(t1 + RECREATE_WITHIN),
+        [("net".to_string(), Duration::ZERO, None)]
+    );
+    // The next SA we make ends at the lifetime seen before: an end, no close.
+    assert_eq!(
+        ends.deleted("net", secs(16), false, t1 + secs(30)),
+        Deletion::EndOfLife
+    );
+    assert_eq!(ends.rekey_before("net"), None);
+}

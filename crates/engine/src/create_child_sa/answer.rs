@@ -15,6 +15,7 @@ use crate::ike_sa_init::NONCE_RANGE;
 use crate::payloads;
 use crate::proposal;
 
+use super::overtaken::deleted_before_answer;
 use super::{
     deleted_during_our_rekey, first_pfs_group, lowest, REFUSED_RETRY, TEMPORARY_FAILURE_RETRY,
 };
@@ -42,12 +43,35 @@ impl Ctx {
             }
         };
         let nonce_r = payloads::nonce(&p).cloned().unwrap_or_default();
+        let overtaken = deleted_before_answer(&ex.unknown_deleted, negotiated.spi_out);
         let new_id = self.install_child(now, sa, negotiated, keys, true);
+        self.settle_child_answer(now, sa, &ex, new_id, &nonce_r, overtaken.is_some());
+        if let Some(deleted_at) = overtaken {
+            self.answer_deleted_by_peer(now, deleted_at, sa, new_id);
+        }
+        Next::Keep
+    }
+
+    /// CHILD SA `new_id` is in from the answer to `ex`: a duplicate of the
+    /// peer's goes, and the SA a rekey replaced is settled as RFC 7296 says
+    /// (§1.3.3, §2.8.1). `overtaken`: the peer deleted the new SA already, so it
+    /// is no duplicate to settle.
+    fn settle_child_answer(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        ex: &ChildExchange,
+        new_id: u64,
+        nonce_r: &[u8],
+        overtaken: bool,
+    ) {
         let line = match ex.rekey_of {
             None => Some(true),
             Some(old_spi) => crate::duplicates::line_of(sa, |c| c.spi_in == old_spi),
         };
-        self.drop_duplicate_child(now, sa, new_id, line);
+        if !overtaken {
+            self.drop_duplicate_child(now, sa, new_id, line);
+        }
         if ex.deleted_meanwhile {
             tracing::info!(
                 ike = sa.unique_id,
@@ -55,10 +79,10 @@ impl Ctx {
             );
             let why = EndReason::new(EndKind::CollisionLoser, "rekey/delete collision");
             self.start_child_delete(now, sa, new_id, why);
-            return Next::Keep;
+            return;
         }
         let Some(old_spi) = ex.rekey_of else {
-            return Next::Keep;
+            return;
         };
         if let Some(old_id) = deleted_during_our_rekey(sa, old_spi) {
             // The peer's DELETE overtook this answer: the old SA was replaced.
@@ -79,7 +103,7 @@ impl Ctx {
             // §2.8.1: the rekey with the lowest of the four nonces made a redundant SA;
             // its initiator deletes that, and the other side deletes the old SA (which
             // may be gone already: the peer's DELETE can overtake its answer).
-            Some(c) if lowest(&ex.nonce, &nonce_r) < c.lowest_nonce.as_slice() => {
+            Some(c) if lowest(&ex.nonce, nonce_r) < c.lowest_nonce.as_slice() => {
                 self.stats.child_rekey_collisions += 1;
                 if let Some(old) = old {
                     old.state = ChildState::Rekeyed;
@@ -129,7 +153,6 @@ impl Ctx {
                 }
             }
         }
-        Next::Keep
     }
 
     fn accept_child_answer(

@@ -21,6 +21,7 @@ use crate::shared_child::SharedChild;
 use crate::ts;
 
 mod answer;
+pub(crate) mod overtaken;
 
 /// After TEMPORARY_FAILURE the rekey is tried again within this many seconds.
 const TEMPORARY_FAILURE_RETRY: Duration = Duration::from_secs(10);
@@ -65,6 +66,7 @@ impl Ctx {
             collision: None,
             deleted_meanwhile: false,
             ke_sent: Vec::new(),
+            unknown_deleted: Vec::new(),
         };
         let pfs = first_pfs_group(&exchange);
         if self.config.emulate.rekey_twice {
@@ -81,6 +83,7 @@ impl Ctx {
                 collision: None,
                 deleted_meanwhile: false,
                 ke_sent: Vec::new(),
+                unknown_deleted: Vec::new(),
             };
             self.send_create_child(now, sa, again, pfs);
         }
@@ -102,6 +105,7 @@ impl Ctx {
             collision: None,
             deleted_meanwhile: false,
             ke_sent: Vec::new(),
+            unknown_deleted: Vec::new(),
         };
         let pfs = first_pfs_group(&exchange);
         self.send_create_child(now, sa, exchange, pfs);
