@@ -287,6 +287,7 @@ impl Ctx {
             && matches!(&sa.in_flight, Some(r) if matches!(&r.purpose,
                 Purpose::RekeyIke(ours) if ours.collision.is_none()));
         if (sa.in_flight.is_some() || !sa.queued.is_empty()) && !colliding {
+            sa.refused_peer_rekey_at = Some(now);
             return refuse(
                 self,
                 sa,

@@ -247,6 +247,10 @@ pub struct IkeSa {
     /// How old an IKE SA of this line was when the peer last rekeyed it (see
     /// `rhythm`). New IKE SAs of a rekey keep it until the peer rekeys again.
     pub peer_rekeyed_at: Option<Duration>,
+    /// When we last refused the peer's rekey of it with TEMPORARY_FAILURE (an
+    /// exchange of ours was in flight): a DELETE soon after is the SA's life
+    /// ending on the peer's side, not a close (see `ike_ended_at_peer`).
+    pub refused_peer_rekey_at: Option<Instant>,
     /// The ages at which the peer ended CHILD SAs without rekeying them (see
     /// `adapt`). Boxed: most peers rekey, and most IKE SAs never need it.
     pub peer_ends: Option<Box<crate::adapt::PeerEnds>>,
@@ -313,6 +317,7 @@ impl IkeSa {
             reauth_by: None,
             reauthenticates: false,
             peer_rekeyed_at: None,
+            refused_peer_rekey_at: None,
             peer_ends: None,
             rekey_failed: None,
             virtual_ips: Vec::new(),

@@ -1,7 +1,7 @@
 //! INFORMATIONAL (RFC 7296 §1.4): DELETE of IKE and CHILD SAs, liveness checks,
 //! error notifies.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tern_wire::{DeletePayload, ExchangeType, NotifyType, Payload, ProtocolId};
 
@@ -11,6 +11,11 @@ use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::ike_sa::{IkeSa, Phase, Purpose};
 use crate::payloads;
+
+/// How soon after we refused the peer's IKE rekey (TEMPORARY_FAILURE) its DELETE
+/// of the IKE SA counts as the SA's end of life there: a refused peer tries
+/// again within seconds, until its life_time ends the SA.
+const REFUSED_REKEY_THEN_DELETE: Duration = Duration::from_secs(60);
 
 impl Ctx {
     /// An IKE SA that another replaces ends (a reauthentication, a duplicate, the
@@ -90,10 +95,7 @@ impl Ctx {
                 _ if self.ike_ended_at_peer(sa, now) => {
                     sa.end_cause = Some(EndCause::EndedAtPeer);
                     self.note_peer_ike_end_of_life(now, sa);
-                    EndReason::new(
-                        EndKind::DeletedByPeer,
-                        "deleted by the peer at an age past its own IKE rekeys: its end of life there, not a close",
-                    )
+                    EndReason::new(EndKind::DeletedByPeer, ended_at_peer_text(sa, now))
                 }
                 _ => {
                     sa.end_cause = Some(EndCause::PeerClosed);
@@ -289,8 +291,10 @@ impl Ctx {
     /// one at which the peer rekeys its IKE SAs (its rhythm, see `rhythm`, and a
     /// twentieth more: the rhythm is one sample of a jittered rekey_time, and a
     /// deliberate close of an SA the peer is about to rekey stays a close), or at
-    /// about the age the peer ended the line's last IKE SA it let expire. (A
-    /// rekey or a DELETE in the first seconds is a command or a collision.)
+    /// about the age the peer ended the line's last IKE SA it let expire, or
+    /// soon after we refused its rekey (it kept trying until its life ran out;
+    /// property search seeds 524 and 703). (A rekey or a DELETE in the first
+    /// seconds is a command or a collision.)
     fn ike_ended_at_peer(&self, sa: &IkeSa, now: Instant) -> bool {
         use crate::adapt::MIN_END_AGE;
         let Some(since) = sa.established_at else {
@@ -300,8 +304,27 @@ impl Ctx {
         let past_rhythm = sa
             .peer_rekeyed_at
             .is_some_and(|rhythm| rhythm >= MIN_END_AGE && age >= rhythm + rhythm / 20);
-        age >= MIN_END_AGE && (past_rhythm || self.ike_peer_ends.ends_like_the_last(sa, age))
+        age >= MIN_END_AGE
+            && (past_rhythm
+                || refused_lately(sa, now)
+                || self.ike_peer_ends.ends_like_the_last(sa, age))
     }
+}
+
+/// Why the peer's DELETE of IKE SA `sa` is its end of life there (see
+/// `ike_ended_at_peer`).
+fn ended_at_peer_text(sa: &IkeSa, now: Instant) -> &'static str {
+    if refused_lately(sa, now) {
+        "deleted by the peer soon after we refused its rekey (an exchange of ours was in flight): its end of life there, not a close"
+    } else {
+        "deleted by the peer at an age past its own IKE rekeys: its end of life there, not a close"
+    }
+}
+
+/// We refused the peer's rekey of IKE SA `sa` shortly before `now`.
+fn refused_lately(sa: &IkeSa, now: Instant) -> bool {
+    sa.refused_peer_rekey_at
+        .is_some_and(|t| now.saturating_duration_since(t) <= REFUSED_REKEY_THEN_DELETE)
 }
 
 /// Whether CHILD SA `id` is the peer's side of a simultaneous rekey that lost

@@ -427,3 +427,48 @@ fn an_ike_rekey_put_off_by_another_exchange_still_comes_before_life_time() {
     assert_eq!(stats.ike_hard_expiries, 0, "{stats:?}");
     assert_eq!(stats.ike_rekeys_initiated, 1, "{stats:?}");
 }
+
+/// The peer's IKE rekeys refused with TEMPORARY_FAILURE while a CHILD rekey of ours
+/// is stuck in retransmission, until the peer's IKE SA reaches its life_time and the
+/// peer deletes it (property search seeds 524 and 703: the tunnel stayed down for
+/// hours). That DELETE is the SA's end of life on the peer's side, not a close: moon
+/// sets the IKE SA up again.
+#[test]
+fn an_ike_sa_the_peer_lets_expire_after_our_refusals_is_set_up_again() {
+    use tern_wire::{ExchangeType, Message};
+    let mut pair = Pair::new(moon_config(), ike_lifetime(sun_config(), 30, 36, 0));
+    up(&mut pair);
+    let (first, _) = assert_one_ike_sa(&pair);
+    pair.run_for(secs(25));
+    // From here sun's answers to CREATE_CHILD_SA are lost: moon's rekey stays in flight.
+    pair.network = Box::new(|t, from_a| {
+        let child_answer = Message::parse(&t.payload).is_ok_and(|m| {
+            m.header.exchange == ExchangeType::CREATE_CHILD_SA && m.header.flags.is_response()
+        });
+        if !from_a && child_answer {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    pair.a.rekey(pair.now, "demo");
+    pair.run_for(secs(15));
+    let deleted = pair.a.events.iter().find_map(|e| match e {
+        Event::IkeSaDeleted { ike_id, reason, .. } if *ike_id == first.unique_id => {
+            Some(reason.text.clone())
+        }
+        _ => None,
+    });
+    assert_eq!(
+        deleted.as_deref(),
+        Some("deleted by the peer soon after we refused its rekey (an exchange of ours was in flight): its end of life there, not a close"),
+        "moon refused sun's IKE rekeys, then sun deleted the IKE SA at its life_time"
+    );
+    pair.network = Box::new(|_, _| Fate::Deliver);
+    pair.run_for(secs(15));
+    let (again, _) = assert_one_ike_sa(&pair);
+    assert_ne!(
+        again.unique_id, first.unique_id,
+        "a new IKE SA, set up by moon"
+    );
+}
