@@ -21,10 +21,22 @@ fn with_child_lifetime(mut config: EngineConfig, rekey_s: u64, life_s: u64) -> E
     config
 }
 
-fn is_informational_request(payload: &[u8]) -> bool {
-    Message::parse(payload).is_ok_and(|m| {
-        m.header.exchange == ExchangeType::INFORMATIONAL && !m.header.flags.is_response()
-    })
+/// Brings the tunnel up, then runs past moon's rekey at 60 s with every
+/// INFORMATIONAL request (the DELETEs) held on the wire.
+fn up_then_rekey_with_deletes_held(pair: &mut Pair) {
+    pair.initiate_from_a("demo");
+    pair.deliver();
+    pair.network = Box::new(|t, _| {
+        let informational_request = Message::parse(&t.payload).is_ok_and(|m| {
+            m.header.exchange == ExchangeType::INFORMATIONAL && !m.header.flags.is_response()
+        });
+        if informational_request {
+            Fate::Hold
+        } else {
+            Fate::Deliver
+        }
+    });
+    pair.run_for(Duration::from_secs(61));
 }
 
 /// With every DELETE held on the wire: each CHILD SA a side is deleting has no
@@ -61,16 +73,7 @@ fn simultaneous_rekeys_stop_sending_on_the_sas_each_side_deletes() {
         with_child_lifetime(moon_config(), 60, 120),
         with_child_lifetime(sun_config(), 60, 120),
     );
-    pair.initiate_from_a("demo");
-    pair.deliver();
-    pair.network = Box::new(|t, _| {
-        if is_informational_request(&t.payload) {
-            Fate::Hold
-        } else {
-            Fate::Deliver
-        }
-    });
-    pair.run_for(Duration::from_secs(61));
+    up_then_rekey_with_deletes_held(&mut pair);
     let collisions =
         pair.a.engine.stats().child_rekey_collisions + pair.b.engine.stats().child_rekey_collisions;
     assert_eq!(collisions, 2, "both sides saw the collision");
@@ -100,16 +103,7 @@ fn a_rekey_stops_sending_on_the_old_sa_when_its_delete_leaves() {
         with_child_lifetime(moon_config(), 60, 120),
         with_child_lifetime(sun_config(), 100, 200),
     );
-    pair.initiate_from_a("demo");
-    pair.deliver();
-    pair.network = Box::new(|t, _| {
-        if is_informational_request(&t.payload) {
-            Fate::Hold
-        } else {
-            Fate::Deliver
-        }
-    });
-    pair.run_for(Duration::from_secs(61));
+    up_then_rekey_with_deletes_held(&mut pair);
     assert_eq!(pair.held.len(), 1, "moon's DELETE of the old SA is held");
     assert_nothing_sent_on_sas_being_deleted(&pair, &pair.a, pair.b.addr.ip());
     pair.network = Box::new(|_, _| Fate::Deliver);
