@@ -20,6 +20,11 @@ const TIMELINE_LIMIT: usize = 200;
 /// request sent just before the network turned clean may wait for its next
 /// retransmission: 76 s at the end of the default schedule, so twice that and more.
 const SETTLE: Duration = Duration::from_secs(300);
+/// After the scenario, when the end state is first judged: past the inbound
+/// grace period (5 s), and past the 10 s an engine waits for the peer to create
+/// a deleted SA again before it does so itself (`adapt::RECREATE_WITHIN`): a run
+/// that ends just after the peer's DELETE is not yet down for good.
+const FIRST_LOOK: Duration = Duration::from_secs(15);
 /// Steps at one instant before the simulation concludes the engines are looping.
 const MAX_STEPS_AT_ONE_INSTANT: u32 = 100_000;
 /// Datagrams in one run before the simulation concludes the engines are in a
@@ -262,7 +267,7 @@ impl World {
     /// Returns when they agreed.
     fn settle(&mut self) -> Result<Option<Instant>, String> {
         let give_up = self.now + SETTLE;
-        let first_look = self.now + Duration::from_secs(6);
+        let first_look = self.now + FIRST_LOOK;
         while self.now < give_up {
             let step = (self.now + Duration::from_millis(100)).min(give_up);
             self.advance_until(step, false)?;
