@@ -109,6 +109,9 @@ pub struct ChildSa {
     /// one we asked for, when our request first left (the peer installs it on
     /// the first copy that reaches it; the answer may come retransmissions later).
     pub peer_has_since: Instant,
+    /// Whether `peer_has_since` is when the peer made it: not so if the request
+    /// that made it was sent more than once.
+    pub peer_age_known: bool,
     /// When to start rekeying (while installed).
     pub rekey_at: Option<Instant>,
     /// When the SA ends, rekeyed or not.
@@ -191,6 +194,7 @@ impl ChildSa {
             state: ChildState::Installed,
             installed_at: now,
             peer_has_since: now,
+            peer_age_known: true,
             rekey_at: rekeys.then(|| now + lifetime.rekey_time.saturating_sub(jitter)),
             expire_at: (lifetime.life_time > Duration::ZERO).then(|| now + lifetime.life_time),
             outbound: Outbound::Installed,

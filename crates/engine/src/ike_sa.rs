@@ -135,6 +135,14 @@ pub enum Opened {
     Fragment,
 }
 
+/// The request whose answer is being handled: when it first left, and how many
+/// times it was sent.
+#[derive(Clone, Copy)]
+pub struct AnsweredRequest {
+    pub first_sent: Instant,
+    pub sends: u32,
+}
+
 /// A request of ours awaiting its response.
 pub struct InFlight {
     pub message_id: u32,
@@ -203,8 +211,8 @@ pub struct IkeSa {
     /// Our next request's message ID.
     pub next_request_id: u32,
     pub in_flight: Option<InFlight>,
-    /// While a response is handled: when its request was first sent.
-    pub answered_request_sent: Option<Instant>,
+    /// While a response is handled: when its request was first sent, how often.
+    pub answered_request: Option<AnsweredRequest>,
     pub queued: VecDeque<Queued>,
     /// The message ID we expect on the peer's next request.
     pub expected_request_id: u32,
@@ -294,7 +302,7 @@ impl IkeSa {
             lingering: Vec::new(),
             next_request_id: 0,
             in_flight: None,
-            answered_request_sent: None,
+            answered_request: None,
             queued: VecDeque::new(),
             expected_request_id: 0,
             last_response: None,

@@ -198,3 +198,51 @@ fn the_peers_delete_of_the_new_sa_overtakes_its_answer_to_our_rekey() {
         (EndKind::Rekeyed, "rekeyed".to_string())
     );
 }
+
+/// Seed 347 of the property search (issue 18): moon creates the child again
+/// after sun let it expire, but its request's first two copies are lost; sun
+/// makes the SA from the third and deletes it at its 10 s life_time. Counted
+/// from moon's first copy the SA looked 21 s old, twice the age sun ended the
+/// last one at, and its deletion was taken for a deliberate close: nothing
+/// created the child again. The age of an SA made by a retransmitted request is
+/// unknown, and its deletion is treated as its end of life.
+#[test]
+fn seed_347_an_sa_our_retransmitted_request_made_is_of_unknown_age() {
+    let mut pair = Pair::new(moon_config(), expiring_sun());
+    up(&mut pair);
+    // Sun's SA ends at 10 s, moon creates the child again at 20 s; the copies
+    // of its request at 20 s and 24 s are lost, the one at 31.2 s arrives.
+    let clock = Rc::new(Cell::new(pair.now));
+    let dropped = Rc::new(Cell::new(0));
+    let (seen, count, start) = (clock.clone(), dropped.clone(), pair.start);
+    pair.network = Box::new(move |t, from_a| {
+        let at = seen.get() - start;
+        match (from_a, exchange(t)) {
+            (true, (CREATE_CHILD_SA, false)) if at >= secs(19) && at < secs(30) => {
+                count.set(count.get() + 1);
+                Fate::Drop
+            }
+            _ => Fate::Deliver,
+        }
+    });
+    run_with_clock(&mut pair, &clock, secs(35));
+    assert_eq!(dropped.get(), 2, "two copies of moon's request were lost");
+    assert!(
+        both_agree(&pair),
+        "the child is back once the third copy is answered"
+    );
+    // Sun deletes it at its life_time, 10 s after the third copy.
+    run_with_clock(&mut pair, &clock, secs(8));
+    assert!(
+        pair.b.engine.list_sas(pair.now)[0].children.is_empty(),
+        "sun let the SA moon's retransmitted request made expire"
+    );
+    let took = until_both_agree(&mut pair, &clock, secs(12));
+    assert!(
+        took.is_some(),
+        "moon did not create the child again: {:?}",
+        child_ends(&pair.a)
+    );
+    assert_one_consistent_child(&pair);
+    assert_policies_in_place(&pair, "once the child is back");
+}

@@ -9,7 +9,7 @@ use tern_wire::{ExchangeType, Message, Payload};
 use crate::end_action::EndCause;
 use crate::end_reason::{EndKind, EndReason};
 use crate::history::{SaEnd, SaKind};
-use crate::ike_sa::{IkeSa, InFlight, Opened, Phase, Purpose, Queued};
+use crate::ike_sa::{AnsweredRequest, IkeSa, InFlight, Opened, Phase, Purpose, Queued};
 use crate::output::{Event, KernelOp, Transmit};
 use crate::stats::DropReason;
 
@@ -192,9 +192,12 @@ impl Ctx {
         }
         if is_response {
             let request = sa.in_flight.take().expect("checked by the caller");
-            sa.answered_request_sent = Some(request.first_sent);
+            sa.answered_request = Some(AnsweredRequest {
+                first_sent: request.first_sent,
+                sends: request.sends,
+            });
             let next = self.handle_response(now, sa, exchange, request.purpose, payloads);
-            sa.answered_request_sent = None;
+            sa.answered_request = None;
             if matches!(next, Next::Keep) {
                 self.send_queued(now, sa);
             }
