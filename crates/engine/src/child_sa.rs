@@ -105,13 +105,11 @@ pub struct ChildSa {
     pub remote_ts: Vec<Ts>,
     pub state: ChildState,
     pub installed_at: Instant,
-    /// Since when the peer may have had this SA: when it was installed, or for
-    /// one we asked for, when our request first left (the peer installs it on
-    /// the first copy that reaches it; the answer may come retransmissions later).
-    pub peer_has_since: Instant,
-    /// Whether `peer_has_since` is when the peer made it: not so if the request
-    /// that made it was sent more than once.
-    pub peer_age_known: bool,
+    /// Since when the peer has had this SA: when it was installed, or for one
+    /// we asked for, when our request left (the answer may come late). None if
+    /// the request was sent more than once: the peer made the SA from whichever
+    /// copy reached it first, and its age there is unknown.
+    pub peer_has_since: Option<Instant>,
     /// When to start rekeying (while installed).
     pub rekey_at: Option<Instant>,
     /// When the SA ends, rekeyed or not.
@@ -193,8 +191,7 @@ impl ChildSa {
             remote_ts,
             state: ChildState::Installed,
             installed_at: now,
-            peer_has_since: now,
-            peer_age_known: true,
+            peer_has_since: Some(now),
             rekey_at: rekeys.then(|| now + lifetime.rekey_time.saturating_sub(jitter)),
             expire_at: (lifetime.life_time > Duration::ZERO).then(|| now + lifetime.life_time),
             outbound: Outbound::Installed,

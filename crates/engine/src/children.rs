@@ -109,10 +109,8 @@ impl Ctx {
         let jitter = self.jitter(lifetime.rand_time);
         let mut child = ChildSa::new(n, self.unique_id(), now, lifetime, jitter);
         if let Some(request) = sa.answered_request {
-            child.peer_has_since = request.first_sent;
-            // The peer made it on whichever copy reached it first: its age there
-            // is not known (property search seed 347).
-            child.peer_age_known = request.sends == 1;
+            // Sent more than once, the age is unknown (property search seed 347).
+            child.peer_has_since = (request.sends == 1).then_some(request.first_sent);
         }
         if let Some(age) = crate::adapt::rekey_before(sa, &child.name) {
             child.rekey_at = Some(child.rekey_at.map_or(now + age, |t| t.min(now + age)));

@@ -204,11 +204,7 @@ impl Ctx {
                 };
                 match &name {
                     Some(name) if cause == EndCause::PeerClosed => {
-                        let seen = sa
-                            .children
-                            .iter()
-                            .any(|c| c.unique_id == child_id && c.peer_age_known);
-                        self.note_peer_close(now, sa, child_id, name, seen)
+                        self.note_peer_close(now, sa, child_id, name, true)
                     }
                     Some(name) => self.trap_before_retire(sa, name, cause),
                     None => {}

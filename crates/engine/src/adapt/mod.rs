@@ -346,7 +346,7 @@ impl Ctx {
     /// in a collision: remembered, so that the child is created again if the peer
     /// does not (see [`Ctx::recreate_left_children`]), and in case the peer does.
     /// `None` when it was not the child's last SA. `seen`: we had the SA before
-    /// the peer deleted it, so its age there is known.
+    /// the peer deleted it, so its age there is known if `peer_has_since` is.
     pub(crate) fn note_peer_end(
         &mut self,
         now: Instant,
@@ -372,14 +372,17 @@ impl Ctx {
         // The age the peer judged by: ours is shorter when its answer came late.
         let (name, age, peer_rekeys) = (
             ended.name.clone(),
-            now.saturating_duration_since(ended.peer_has_since),
+            ended
+                .peer_has_since
+                .filter(|_| seen)
+                .map(|since| now.saturating_duration_since(since)),
             ended.peer_rekeyed_at.is_some(),
         );
         let ends = sa.peer_ends.get_or_insert_with(Default::default);
-        if !seen {
+        let Some(age) = age else {
             ends.deleted_unseen(&name, now);
             return Some(Deletion::EndOfLife);
-        }
+        };
         Some(ends.deleted(&name, age, peer_rekeys, now))
     }
 
