@@ -244,11 +244,9 @@ pub struct ChildExchange {
     pub deleted_meanwhile: bool,
     /// The key exchange groups sent for it so far, in order (INVALID_KE_PAYLOAD).
     pub ke_sent: Vec<KeyExchange>,
-    /// The SPIs (our outbound ones) that DELETEs of the peer named while this
-    /// request was in flight and that matched none of our SAs, with when: the
-    /// peer may have deleted the SA its answer makes before that answer reached
+    /// The peer may delete the SA its answer makes before that answer reaches
     /// us (see `create_child_sa::overtaken`).
-    pub unknown_deleted: Vec<(u32, std::time::Instant)>,
+    pub unknown_deleted: crate::create_child_sa::overtaken::UnknownDeletes,
 }
 
 /// The tunnel endpoints of a CHILD SA.

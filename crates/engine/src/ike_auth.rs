@@ -12,6 +12,7 @@ use crate::child_sa::{ChildRequest, Negotiated};
 use crate::child_select;
 use crate::config::{AuthConfig, Connection, Mode, RemoteAuth};
 use crate::config_payload::{self, CpAnswer};
+use crate::create_child_sa::overtaken::UnknownDeletes;
 use crate::eap_client::EapClient;
 use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
@@ -214,7 +215,11 @@ impl Ctx {
                 remote_ts,
             });
         }
-        sa.phase = Phase::AwaitAuthResponse(Box::new(AwaitAuthResponse { child, eap }));
+        sa.phase = Phase::AwaitAuthResponse(Box::new(AwaitAuthResponse {
+            child,
+            eap,
+            unknown_deleted: Default::default(),
+        }));
         self.request(now, sa, ExchangeType::IKE_AUTH, Purpose::IkeAuth, payloads);
         Next::Keep
     }
@@ -309,7 +314,7 @@ impl Ctx {
         // The peer may have set one up with us at the same time.
         self.maybe_duplicates.push(sa.our_spi());
         if let Some(request) = pending.child {
-            self.finish_child(now, sa, request, p);
+            self.finish_child(now, sa, request, &pending.unknown_deleted, p);
         }
         // IKE_AUTH carries the first child; each other one follows in its own
         // CREATE_CHILD_SA (RFC 7296 §1.3.1), queued one after the other.
@@ -321,7 +326,15 @@ impl Ctx {
     }
 
     /// Initiator: install the CHILD SA the responder agreed to, or report why not.
-    fn finish_child(&mut self, now: Instant, sa: &mut IkeSa, request: ChildRequest, p: &[Payload]) {
+    /// If the peer deleted it already (`unknown_deleted`), it goes at once.
+    fn finish_child(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        request: ChildRequest,
+        unknown_deleted: &UnknownDeletes,
+        p: &[Payload],
+    ) {
         let name = request.config.name.clone();
         let outcome = match (payloads::error_notify(p), child_select::child_payloads(p)) {
             (Some(err), _) => Err(EndReason::new(
@@ -360,8 +373,12 @@ impl Ctx {
         });
         match keys {
             Ok((negotiated, keys)) => {
+                let overtaken = unknown_deleted.deleted_at(negotiated.spi_out);
                 let id = self.install_child(now, sa, negotiated, keys, true);
                 crate::duplicates::set_line(sa, id, true);
+                if let Some(deleted_at) = overtaken {
+                    self.answer_deleted_by_peer(now, deleted_at, sa, id);
+                }
             }
             Err(reason) => {
                 self.kernel_ops.push_back(KernelOp::DeleteSa {

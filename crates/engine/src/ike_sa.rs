@@ -56,6 +56,9 @@ pub struct AwaitAuthResponse {
     pub child: Option<ChildRequest>,
     /// An (emulated) EAP client: where its login is.
     pub eap: Option<crate::eap_client::EapClient>,
+    /// The peer, established once it answered, may delete the first CHILD SA
+    /// before its answer reaches us (see `create_child_sa::overtaken`).
+    pub unknown_deleted: crate::create_child_sa::overtaken::UnknownDeletes,
 }
 
 impl Phase {

@@ -246,3 +246,43 @@ fn seed_347_an_sa_our_retransmitted_request_made_is_of_unknown_age() {
     assert_one_consistent_child(&pair);
     assert_policies_in_place(&pair, "once the child is back");
 }
+
+/// Seed 406 of the property search (issue 18), the IKE_AUTH form of seed 335:
+/// sun answers moon's IKE_AUTH, which makes it established with the first
+/// CHILD SA, but its answer is lost, and so is the one to moon's first
+/// retransmission. Sun's SA reaches its life_time and sun deletes it, in a
+/// DELETE that names an SPI moon does not know yet; then moon's second
+/// retransmission is answered. Moon installed an SA sun no longer had, and the
+/// tunnel was dead for 1,016 s in the draw.
+#[test]
+fn seed_406_the_peers_delete_overtakes_its_answer_to_our_ike_auth() {
+    let mut pair = Pair::new(moon_config(), expiring_sun());
+    // Moon's IKE_AUTH leaves at 0 s and again at 4 s and 11.2 s; sun makes the
+    // SA from the first copy and deletes it at 10 s.
+    let clock = Rc::new(Cell::new(pair.now));
+    let dropped = Rc::new(Cell::new(0));
+    let (seen, count, start) = (clock.clone(), dropped.clone(), pair.start);
+    pair.network = Box::new(move |t, from_a| {
+        let at = seen.get() - start;
+        match (from_a, exchange(t)) {
+            (false, (IKE_AUTH, true)) if at < secs(11) => {
+                count.set(count.get() + 1);
+                Fate::Drop
+            }
+            _ => Fate::Deliver,
+        }
+    });
+    pair.initiate_from_a("demo");
+    run_with_clock(&mut pair, &clock, secs(11));
+    assert_eq!(dropped.get(), 2, "sun's two answers were lost");
+    assert!(
+        pair.b.engine.list_sas(pair.now)[0].children.is_empty(),
+        "sun deleted the SA it made for moon's IKE_AUTH"
+    );
+    assert_eq!(
+        pair.a.engine.list_sas(pair.now)[0].state,
+        "CONNECTING",
+        "moon still waits for sun's answer"
+    );
+    assert_late_answer_settled(&mut pair, &clock, 0);
+}

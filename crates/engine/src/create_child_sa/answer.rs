@@ -15,7 +15,6 @@ use crate::ike_sa_init::NONCE_RANGE;
 use crate::payloads;
 use crate::proposal;
 
-use super::overtaken::deleted_before_answer;
 use super::{
     deleted_during_our_rekey, first_pfs_group, lowest, REFUSED_RETRY, TEMPORARY_FAILURE_RETRY,
 };
@@ -43,7 +42,7 @@ impl Ctx {
             }
         };
         let nonce_r = payloads::nonce(&p).cloned().unwrap_or_default();
-        let overtaken = deleted_before_answer(&ex.unknown_deleted, negotiated.spi_out);
+        let overtaken = ex.unknown_deleted.deleted_at(negotiated.spi_out);
         let new_id = self.install_child(now, sa, negotiated, keys, true);
         self.settle_child_answer(now, sa, &ex, new_id, &nonce_r, overtaken.is_some());
         if let Some(deleted_at) = overtaken {

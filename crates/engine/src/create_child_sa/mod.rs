@@ -66,7 +66,7 @@ impl Ctx {
             collision: None,
             deleted_meanwhile: false,
             ke_sent: Vec::new(),
-            unknown_deleted: Vec::new(),
+            unknown_deleted: Default::default(),
         };
         let pfs = first_pfs_group(&exchange);
         if self.config.emulate.rekey_twice {
@@ -83,7 +83,7 @@ impl Ctx {
                 collision: None,
                 deleted_meanwhile: false,
                 ke_sent: Vec::new(),
-                unknown_deleted: Vec::new(),
+                unknown_deleted: Default::default(),
             };
             self.send_create_child(now, sa, again, pfs);
         }
@@ -105,7 +105,7 @@ impl Ctx {
             collision: None,
             deleted_meanwhile: false,
             ke_sent: Vec::new(),
-            unknown_deleted: Vec::new(),
+            unknown_deleted: Default::default(),
         };
         let pfs = first_pfs_group(&exchange);
         self.send_create_child(now, sa, exchange, pfs);

@@ -6,7 +6,10 @@
 //! tunnel is dead until that SA's own rekey. So while our request is in flight
 //! the SPIs of such DELETEs are remembered with it; an answer whose SA is among
 //! them is taken as made and then deleted by the peer, and the child comes back
-//! as after any deletion by the peer (`adapt`, `end_action`).
+//! as after any deletion by the peer (`adapt`, `end_action`). The same holds
+//! for the first CHILD SA, made by the peer from our IKE_AUTH: a responder is
+//! established once it answers, so its DELETE may come while our IKE_AUTH is
+//! still being retransmitted.
 
 use std::time::Instant;
 
@@ -14,40 +17,53 @@ use crate::child_sa::ChildState;
 use crate::end_action::EndCause;
 use crate::end_reason::{EndKind, EndReason};
 use crate::engine::Ctx;
-use crate::ike_sa::{IkeSa, Purpose};
+use crate::ike_sa::{IkeSa, Phase, Purpose};
 
 /// The most unknown SPIs remembered for one request: one DELETE per SA the
 /// peer may have made for it is plenty; more are not ours (the oldest go).
 const MAX_REMEMBERED: usize = 4;
 
+/// The SPIs (our outbound ones) that DELETEs of the peer named while a request
+/// of ours that makes a CHILD SA was in flight, and that matched none of our
+/// SAs, each with when it came.
+#[derive(Default)]
+pub struct UnknownDeletes(Vec<(u32, Instant)>);
+
+impl UnknownDeletes {
+    fn remember(&mut self, spis: &[u32], now: Instant) {
+        for &spi in spis {
+            if self.0.len() >= MAX_REMEMBERED {
+                self.0.remove(0);
+            }
+            self.0.push((spi, now));
+        }
+    }
+
+    /// When the peer deleted the SA with outbound SPI `spi_out`, if a DELETE of
+    /// it came while the request was in flight.
+    pub(crate) fn deleted_at(&self, spi_out: u32) -> Option<Instant> {
+        self.0
+            .iter()
+            .find(|(spi, _)| *spi == spi_out)
+            .map(|(_, at)| *at)
+    }
+}
+
 /// A DELETE of the peer named `spis` (our outbound SPIs), which match none of
-/// our CHILD SAs: if a CREATE_CHILD_SA of ours is in flight, they are kept with
-/// it until its answer comes (and go with the exchange).
+/// our CHILD SAs: if a request of ours that makes a CHILD SA is in flight (a
+/// CREATE_CHILD_SA, or the IKE_AUTH that carries the first one), they are kept
+/// with it until its answer comes (and go with the exchange).
 pub(crate) fn remember_unknown_deletes(sa: &mut IkeSa, spis: &[u32], now: Instant) {
     let Some(request) = sa.in_flight.as_mut() else {
         return;
     };
-    let Purpose::CreateChild(ex) = &mut request.purpose else {
-        return;
-    };
-    for &spi in spis {
-        if ex.unknown_deleted.len() >= MAX_REMEMBERED {
-            ex.unknown_deleted.remove(0);
+    match (&mut request.purpose, &mut sa.phase) {
+        (Purpose::CreateChild(ex), _) => ex.unknown_deleted.remember(spis, now),
+        (Purpose::IkeAuth, Phase::AwaitAuthResponse(pending)) => {
+            pending.unknown_deleted.remember(spis, now)
         }
-        ex.unknown_deleted.push((spi, now));
+        _ => {}
     }
-}
-
-/// When the peer deleted the SA with outbound SPI `spi_out`, if a DELETE of it
-/// came while the request was in flight.
-pub(crate) fn deleted_before_answer(
-    unknown_deleted: &[(u32, Instant)],
-    spi_out: u32,
-) -> Option<Instant> {
-    unknown_deleted
-        .iter()
-        .find(|(spi, _)| *spi == spi_out)
-        .map(|(_, at)| *at)
 }
 
 impl Ctx {

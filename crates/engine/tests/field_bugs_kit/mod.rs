@@ -12,6 +12,7 @@ use tern_engine::{EndKind, Event, Transmit};
 use crate::common::{Node, Pair};
 
 pub const IKE_SA_INIT: u8 = 34;
+pub const IKE_AUTH: u8 = 35;
 pub const CREATE_CHILD_SA: u8 = 36;
 pub const INFORMATIONAL: u8 = 37;
 
