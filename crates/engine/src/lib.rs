@@ -75,6 +75,7 @@ pub use nat::NAT_KEEPALIVE;
 pub use output::{
     ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall,
     RekeyFailedInfo, SaInstall, SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
+    UnansweredInfo,
 };
 pub use pool::{LeaseInfo, VirtualIp};
 pub use proposal::{encryption_name, EspSuite, IkeSuite};

@@ -247,7 +247,29 @@ pub struct IkeSaInfo {
     pub peer_rekeyed_at: Option<Duration>,
     /// Our rekeys of it that failed (it ends at `expires_in` unless a retry succeeds).
     pub rekey_failed: Option<RekeyFailedInfo>,
+    /// Our rekey of it in flight, once it had to be sent again.
+    pub rekey_unanswered: Option<UnansweredInfo>,
     pub children: Vec<ChildSaInfo>,
+}
+
+/// A rekey request of ours sent more than once and not answered yet: the SA
+/// ends at its life_time unless an answer comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnansweredInfo {
+    /// How many times it was sent, the first time included (at least 2).
+    pub sends: u32,
+    /// How long ago it was first sent.
+    pub first_sent_ago: Duration,
+}
+
+impl UnansweredInfo {
+    /// The request in flight, if it was sent more than once.
+    pub(crate) fn of(request: &crate::ike_sa::InFlight, now: std::time::Instant) -> Option<Self> {
+        (request.sends > 1).then(|| UnansweredInfo {
+            sends: request.sends,
+            first_sent_ago: now.saturating_duration_since(request.first_sent),
+        })
+    }
 }
 
 /// An SA's failed rekeys, as of the moment asked.
@@ -300,6 +322,8 @@ pub struct ChildSaInfo {
     pub adapted_rekey_before: Option<Duration>,
     /// Our rekeys of it that failed (it ends at `expires_in` unless a retry succeeds).
     pub rekey_failed: Option<RekeyFailedInfo>,
+    /// Our rekey of it in flight, once it had to be sent again.
+    pub rekey_unanswered: Option<UnansweredInfo>,
     /// For reading the kernel's counters: the inbound SA is `remote -> local`.
     pub local_addr: IpAddr,
     pub remote_addr: IpAddr,

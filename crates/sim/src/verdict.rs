@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tern_engine::config::Connection;
 use tern_engine::verdict::{
-    self, ChildEvidence, Clock, Counters, EndEvidence, Evidence, RekeyFailed, SaNow,
+    self, ChildEvidence, Clock, Counters, EndEvidence, Evidence, RekeyFailed, SaNow, Unanswered,
 };
-use tern_engine::{Engine, RekeyFailedInfo, Stats};
+use tern_engine::{Engine, RekeyFailedInfo, Stats, UnansweredInfo};
 
 /// One connection's verdict, as the report shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -107,6 +107,7 @@ fn evidence(
                             c.rekey_in,
                             c.expires_in,
                             c.rekey_failed.as_ref(),
+                            c.rekey_unanswered,
                         )
                     }),
             }
@@ -144,6 +145,7 @@ fn evidence(
                     sa.rekey_in,
                     sa.expires_in,
                     sa.rekey_failed.as_ref(),
+                    sa.rekey_unanswered,
                 )
             }),
         ends,
@@ -166,6 +168,7 @@ fn sa_now(
     rekey_in: Option<Duration>,
     expires_in: Option<Duration>,
     failed: Option<&RekeyFailedInfo>,
+    unanswered: Option<UnansweredInfo>,
 ) -> SaNow {
     SaNow {
         installed_at: now.saturating_sub(age).as_secs(),
@@ -177,6 +180,10 @@ fn sa_now(
             count: f.count,
             first_at: now.saturating_sub(f.first_ago).as_secs(),
             last_at: now.saturating_sub(f.last_ago).as_secs(),
+        }),
+        rekey_unanswered: unanswered.map(|u| Unanswered {
+            sends: u.sends,
+            first_sent_at: now.saturating_sub(u.first_sent_ago).as_secs(),
         }),
     }
 }

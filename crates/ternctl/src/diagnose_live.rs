@@ -6,10 +6,12 @@ use std::time::Duration;
 use serde_json::json;
 use tern_control::{
     ChildSaState, ConnEvidence, IkeSaState, LifetimeInfo, RekeyFailedInfo, StatsInfo,
+    UnansweredInfo,
 };
 use tern_engine::config::Lifetime;
 use tern_engine::verdict::{
     self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence, RekeyFailed, SaNow,
+    Unanswered,
 };
 use tern_engine::{EndKind, KeGroups};
 
@@ -37,6 +39,7 @@ fn sa_now(
     rekey_in: Option<u64>,
     expires_in: Option<u64>,
     failed: Option<&RekeyFailedInfo>,
+    unanswered: Option<UnansweredInfo>,
 ) -> SaNow {
     SaNow {
         installed_at: now.saturating_sub(age.unwrap_or(0)),
@@ -49,6 +52,10 @@ fn sa_now(
             count: f.count,
             first_at: now.saturating_sub(f.first_ago_secs),
             last_at: now.saturating_sub(f.last_ago_secs),
+        }),
+        rekey_unanswered: unanswered.map(|u| Unanswered {
+            sends: u.sends,
+            first_sent_at: now.saturating_sub(u.first_sent_ago_secs),
         }),
     }
 }
@@ -103,6 +110,7 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
                             x.rekey_in_secs,
                             x.expires_in_secs,
                             x.rekey_failed.as_ref(),
+                            x.rekey_unanswered,
                         )
                     }),
             }
@@ -147,6 +155,7 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
                     sa.rekey_in_secs,
                     sa.expires_in_secs,
                     sa.rekey_failed.as_ref(),
+                    sa.rekey_unanswered,
                 )
             }),
         ends,
@@ -353,6 +362,30 @@ mod tests {
         c.sas = vec![live_sa(None)];
         let d = judge(&[c], &StatsInfo::default(), 1_796_000_000_000);
         assert_eq!(exit_code(&d), 0, "{}", super::text(&d));
+    }
+
+    #[test]
+    fn a_rekey_ternd_sends_again_and_again_is_said() {
+        let mut c = answer(&[], vec![]);
+        let mut sa = live_sa(None);
+        sa.children[0].state = ChildSaState::Rekeying;
+        sa.children[0].rekey_unanswered = Some(UnansweredInfo {
+            sends: 4,
+            first_sent_ago_secs: 25,
+        });
+        c.sas = vec![sa];
+        let d = judge(&[c], &StatsInfo::default(), 1_796_000_000_000);
+        assert_eq!(exit_code(&d), 1);
+        let text = text(&d);
+        assert!(
+            text.contains("our rekey has gone unanswered since 2026-11-30 00:52:55 UTC (4 sends)"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
+        assert_eq!(
+            json["connections"][0]["findings"][0]["kind"],
+            "rekey_unanswered"
+        );
     }
 
     #[test]

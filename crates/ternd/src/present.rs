@@ -2,7 +2,7 @@
 
 use tern_control::{
     ChildSaInfo, ChildSaMode, ChildSaState, EventInfo, EventKind, IkeRole, IkeSaInfo, IkeSaState,
-    RekeyFailedInfo,
+    RekeyFailedInfo, UnansweredInfo,
 };
 use tern_engine::config::Mode;
 use tern_engine::Event;
@@ -40,6 +40,7 @@ pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo
         expires_in_secs: sa.expires_in.map(|d| d.as_secs()),
         peer_rekeyed_at_secs: sa.peer_rekeyed_at.map(|d| d.as_secs()),
         rekey_failed: sa.rekey_failed.as_ref().map(rekey_failed),
+        rekey_unanswered: sa.rekey_unanswered.map(unanswered),
         children: sa.children.iter().map(|c| child_sa(c, kernel)).collect(),
     }
 }
@@ -83,6 +84,14 @@ fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInf
         peer_rekeyed_at_secs: c.peer_rekeyed_at.map(|d| d.as_secs()),
         adapted_rekey_before_secs: c.adapted_rekey_before.map(|d| d.as_secs()),
         rekey_failed: c.rekey_failed.as_ref().map(rekey_failed),
+        rekey_unanswered: c.rekey_unanswered.map(unanswered),
+    }
+}
+
+fn unanswered(u: tern_engine::UnansweredInfo) -> UnansweredInfo {
+    UnansweredInfo {
+        sends: u.sends,
+        first_sent_ago_secs: u.first_sent_ago.as_secs(),
     }
 }
 

@@ -123,7 +123,20 @@ pub struct IkeSaInfo {
     /// from older daemons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rekey_failed: Option<RekeyFailedInfo>,
+    /// Our rekey of it in flight, once it had to be sent again; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_unanswered: Option<UnansweredInfo>,
     pub children: Vec<ChildSaInfo>,
+}
+
+/// A rekey request of ours sent more than once and not answered yet: the SA
+/// ends at its life_time (`expires_in_secs`) unless an answer comes first.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnansweredInfo {
+    /// How many times it was sent, the first time included.
+    pub sends: u32,
+    /// Seconds since it was first sent.
+    pub first_sent_ago_secs: u64,
 }
 
 /// An SA's rekeys that failed since it was made: it still carries the traffic,
@@ -187,6 +200,9 @@ pub struct ChildSaInfo {
     /// Our rekeys of it that failed while it goes on; absent when none has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rekey_failed: Option<RekeyFailedInfo>,
+    /// Our rekey of it in flight, once it had to be sent again; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_unanswered: Option<UnansweredInfo>,
 }
 
 impl fmt::Display for IkeSaState {

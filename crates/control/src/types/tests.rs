@@ -20,6 +20,7 @@ fn sample_sa() -> IkeSaInfo {
         expires_in_secs: None,
         peer_rekeyed_at_secs: None,
         rekey_failed: None,
+        rekey_unanswered: None,
         children: vec![ChildSaInfo {
             name: "net".into(),
             unique_id: 1,
@@ -43,6 +44,7 @@ fn sample_sa() -> IkeSaInfo {
             peer_rekeyed_at_secs: Some(2700),
             adapted_rekey_before_secs: None,
             rekey_failed: None,
+            rekey_unanswered: None,
         }],
     }
 }

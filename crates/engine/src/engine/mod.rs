@@ -16,8 +16,10 @@ use crate::end_reason::EndReason;
 use crate::env::Environment;
 use crate::history::{History, SaEnd};
 use crate::identity;
-use crate::ike_sa::{IkeSa, Phase, Spi};
-use crate::output::{ChildSaInfo, Event, IkeSaInfo, KernelOp, RekeyFailedInfo, Transmit};
+use crate::ike_sa::{IkeSa, Phase, Purpose, Spi};
+use crate::output::{
+    ChildSaInfo, Event, IkeSaInfo, KernelOp, RekeyFailedInfo, Transmit, UnansweredInfo,
+};
 use crate::shard::Shard;
 use crate::stats::{DropReason, Stats};
 use crate::timers::Timers;
@@ -580,6 +582,11 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
             .rekey_failed
             .as_deref()
             .map(|f| RekeyFailedInfo::of(f, now)),
+        rekey_unanswered: sa
+            .in_flight
+            .as_ref()
+            .filter(|r| matches!(r.purpose, Purpose::RekeyIke(_)))
+            .and_then(|r| UnansweredInfo::of(r, now)),
         children: sa
             .children
             .iter()
@@ -606,6 +613,14 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
                     .rekey_failed
                     .as_deref()
                     .map(|f| RekeyFailedInfo::of(f, now)),
+                rekey_unanswered: sa
+                    .in_flight
+                    .as_ref()
+                    .filter(|r| {
+                        matches!(&r.purpose,
+                        Purpose::CreateChild(ex) if ex.rekey_of == Some(c.spi_in))
+                    })
+                    .and_then(|r| UnansweredInfo::of(r, now)),
                 local_addr: sa.local.ip(),
                 remote_addr: sa.remote.ip(),
                 policies: crate::child_sa::policies(c, crate::children::endpoints(sa)),

@@ -6,6 +6,66 @@
 use super::findings::{one_sided_pfs, peer_life, ts_fix};
 use super::*;
 
+/// The live SA of each line: the IKE SA (no child), then each child's.
+fn live_lines(e: &Evidence) -> impl Iterator<Item = (Option<&ChildEvidence>, &SaNow)> {
+    let ike = e.ike_sa.as_ref().map(|sa| (None, sa));
+    let children = e
+        .children
+        .iter()
+        .filter_map(|c| c.sa.as_ref().map(|sa| (Some(c), sa)));
+    ike.into_iter().chain(children)
+}
+
+/// A line as a verdict names it.
+fn line_name(e: &Evidence, child: Option<&ChildEvidence>) -> String {
+    match child {
+        Some(c) => format!("connection {}, child {}", e.connection, c.name),
+        None => format!("connection {}, IKE SA", e.connection),
+    }
+}
+
+/// One lost message is routine on a lossy path: a rekey is worth a word
+/// once it was sent this often without an answer.
+const UNANSWERED_SENDS: u32 = 3;
+
+/// Our rekey of a live SA has been sent again and again without an answer:
+/// the SA will reach its life_time unless one comes, and the IKE SA is given
+/// up as dead once the retransmissions run out.
+pub(super) fn rekey_unanswered(e: &Evidence, out: &mut Vec<Verdict>) {
+    for (child, sa) in live_lines(e) {
+        let Some(u) = sa.rekey_unanswered.filter(|u| u.sends >= UNANSWERED_SENDS) else {
+            continue;
+        };
+        let ends = match sa.expire_at {
+            Some(end) if end > e.now => format!(
+                "the SA ends at {} when its life_time is reached, and ",
+                ahead(e, end)
+            ),
+            _ => String::new(),
+        };
+        out.push(Verdict {
+            kind: VerdictKind::RekeyUnanswered,
+            connection: e.connection.clone(),
+            child: child.map(|c| c.name.clone()),
+            what: format!(
+                "{}: our rekey has gone unanswered since {} ({} sends): unless an answer comes, {ends}the IKE SA is given up as dead when the retransmissions run out.",
+                line_name(e, child),
+                at(e, u.first_sent_at),
+                u.sends
+            ),
+            evidence: vec![format!(
+                "{} {} request first sent at {}, sent {} times, not answered",
+                line_name(e, child),
+                if child.is_some() { "CHILD SA rekey" } else { "IKE SA rekey" },
+                at(e, u.first_sent_at),
+                u.sends
+            )],
+            setting: None,
+            fix: "check that the peer is up and that IKE (UDP 500 and 4500) passes both ways; the peer's log shows whether the rekey requests reach it".into(),
+        });
+    }
+}
+
 /// Failures that may clear up on the next try (a TEMPORARY_FAILURE, an answer
 /// we could not use) are worth a word only once they repeat this often.
 const TRANSIENT_REPEATS: u32 = 3;
@@ -13,14 +73,7 @@ const TRANSIENT_REPEATS: u32 = 3;
 /// Our rekey of a live SA failed and the SA still carries the traffic: it
 /// reaches its life_time at `expire_at` unless a retry succeeds.
 pub(super) fn rekey_failed_will_expire(e: &Evidence, out: &mut Vec<Verdict>) {
-    let mut lines: Vec<(Option<&ChildEvidence>, &SaNow)> = Vec::new();
-    lines.extend(e.ike_sa.as_ref().map(|sa| (None, sa)));
-    lines.extend(
-        e.children
-            .iter()
-            .filter_map(|c| c.sa.as_ref().map(|sa| (Some(c), sa))),
-    );
-    for (child, sa) in lines {
+    for (child, sa) in live_lines(e) {
         let (Some(f), Some(end)) = (&sa.rekey_failed, sa.expire_at) else {
             continue;
         };
@@ -31,15 +84,10 @@ pub(super) fn rekey_failed_will_expire(e: &Evidence, out: &mut Vec<Verdict>) {
         if end <= e.now || (transient && f.count < TRANSIENT_REPEATS) {
             continue;
         }
-        let (line, with) = match child {
-            Some(c) => (
-                format!("connection {}, child {}", e.connection, c.name),
-                "and the child's traffic with it",
-            ),
-            None => (
-                format!("connection {}, IKE SA", e.connection),
-                "taking every CHILD SA of the connection with it",
-            ),
+        let line = line_name(e, child);
+        let with = match child {
+            Some(_) => "and the child's traffic with it",
+            None => "taking every CHILD SA of the connection with it",
         };
         let (cause, setting, fix) = refusal(e, child, f.kind);
         let times = match f.count {
@@ -117,14 +165,7 @@ fn refusal(
 /// the SA ends on the peer's side first, and the tunnel drops until a new one
 /// is made. When tern's adaptive rekey renews it first, that is a note.
 pub(super) fn peer_ends_first(e: &Evidence, out: &mut Vec<Verdict>) {
-    let mut lines: Vec<(Option<&ChildEvidence>, &SaNow)> = Vec::new();
-    lines.extend(e.ike_sa.as_ref().map(|sa| (None, sa)));
-    lines.extend(
-        e.children
-            .iter()
-            .filter_map(|c| c.sa.as_ref().map(|sa| (Some(c), sa))),
-    );
-    for (child, sa) in lines {
+    for (child, sa) in live_lines(e) {
         let name = child.map(|c| c.name.as_str());
         let adapted = child.and_then(|c| c.adapted_rekey_before);
         let Some((life, deleted)) = peer_life(e, name, adapted) else {
@@ -134,10 +175,7 @@ pub(super) fn peer_ends_first(e: &Evidence, out: &mut Vec<Verdict>) {
         if peer_end <= e.now {
             continue;
         }
-        let line = match name {
-            Some(c) => format!("connection {}, child {c}", e.connection),
-            None => format!("connection {}, IKE SA", e.connection),
-        };
+        let line = line_name(e, child);
         let ends = |will: &str| {
             format!(
                 "the peer's SA {will} end at {}, at the age of about {life} s at which the peer lets its SAs expire",

@@ -17,7 +17,7 @@ use crate::end_reason::{EndKind, KeGroups};
 mod ahead;
 mod findings;
 mod repeats;
-use ahead::{peer_ends_first, rekey_failed_will_expire};
+use ahead::{peer_ends_first, rekey_failed_will_expire, rekey_unanswered};
 use findings::{
     child_refusals, collisions, dead_peer, hard_expiries, invalid_ke_loops, never_up,
     peer_lets_expire, peer_sooner, restarts,
@@ -59,6 +59,17 @@ pub struct SaNow {
     /// When it reaches its life_time.
     pub expire_at: Option<u64>,
     pub rekey_failed: Option<RekeyFailed>,
+    /// Our rekey of it in flight, sent more than once and not answered yet.
+    pub rekey_unanswered: Option<Unanswered>,
+}
+
+/// A request of ours sent again and again without an answer.
+#[derive(Clone, Copy, Debug)]
+pub struct Unanswered {
+    /// How many times it was sent, the first time included.
+    pub sends: u32,
+    /// When it was first sent.
+    pub first_sent_at: u64,
 }
 
 /// Our rekeys of an SA that failed while it goes on.
@@ -152,6 +163,8 @@ pub enum VerdictKind {
     PeerRestarted,
     /// Looking ahead: our rekey of a live SA failed; it will reach its life_time.
     RekeyFailedWillExpire,
+    /// Looking ahead: our rekey of a live SA goes unanswered, retransmitted.
+    RekeyUnanswered,
     /// Looking ahead: the peer's SA will end (its life) before ours rekeys.
     PeerEndsFirst,
     /// Looking ahead: the peer's SA would end before our rekey_time, and tern's
@@ -177,6 +190,7 @@ impl VerdictKind {
             VerdictKind::DeadPeer => "dead_peer",
             VerdictKind::NeverReachable => "never_reachable",
             VerdictKind::AuthUnanswered => "auth_unanswered",
+            VerdictKind::RekeyUnanswered => "rekey_unanswered",
             VerdictKind::AuthFailed => "auth_failed",
             VerdictKind::EapFailed => "eap_failed",
             VerdictKind::RecurringCollisions => "recurring_collisions",
@@ -259,6 +273,7 @@ pub fn diagnose(e: &Evidence) -> Diagnosis {
     repeated_deletes(e, &mut verdicts);
     peer_sooner(e, &mut verdicts);
     rekey_failed_will_expire(e, &mut verdicts);
+    rekey_unanswered(e, &mut verdicts);
     peer_ends_first(e, &mut verdicts);
     verdicts.sort_by_key(|v| !v.kind.is_problem());
     let healthy = verdicts

@@ -323,6 +323,7 @@ fn sa_now(age: u64, rekey_in: Option<u64>, expire_in: u64) -> SaNow {
         rekey_at: rekey_in.map(|s| NOW + s),
         expire_at: Some(NOW + expire_in),
         rekey_failed: None,
+        rekey_unanswered: None,
     }
 }
 
@@ -408,6 +409,52 @@ fn a_refused_ike_rekey_warns_that_the_children_go_with_it() {
         "{}",
         v.fix
     );
+}
+
+#[test]
+fn a_rekey_sent_again_and_again_is_said_with_the_end_it_leads_to() {
+    // Sent twice: one lost message, routine.
+    let mut net = child("net", &[]);
+    let mut sa = sa_now(3300, None, 600);
+    sa.rekey_unanswered = Some(Unanswered {
+        sends: 2,
+        first_sent_at: NOW - 5,
+    });
+    net.sa = Some(sa.clone());
+    assert!(diagnose(&evidence(vec![net.clone()], vec![]))
+        .verdicts
+        .is_empty());
+    // The third send unanswered: the IKE SA's and the child's ends said.
+    sa.rekey_unanswered = Some(Unanswered {
+        sends: 3,
+        first_sent_at: NOW - 12,
+    });
+    net.sa = Some(sa);
+    let d = diagnose(&evidence(vec![net], vec![]));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.child.as_deref()),
+        (VerdictKind::RekeyUnanswered, Some("net"))
+    );
+    assert!(
+        v.what
+            .contains("connection gw, child net: our rekey has gone unanswered since"),
+        "{}",
+        v.what
+    );
+    assert!(v.what.contains("(3 sends)"), "{}", v.what);
+    assert!(
+        v.what.contains("(in 600 s) when its life_time is reached"),
+        "{}",
+        v.what
+    );
+    assert!(
+        v.what.contains("the IKE SA is given up as dead"),
+        "{}",
+        v.what
+    );
+    assert!(v.fix.contains("UDP 500 and 4500"), "{}", v.fix);
+    assert!(d.healthy.is_none());
 }
 
 #[test]

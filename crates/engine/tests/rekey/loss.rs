@@ -27,8 +27,17 @@ fn lost_rekey_request_is_retransmitted_and_the_old_sa_works_meanwhile() {
         first,
         "not replaced yet; still in place"
     );
+    // What `ternctl list-sas` and `diagnose` see meanwhile: sent at 60 s and
+    // again at 64 s, unanswered.
+    let child = |pair: &Pair| pair.a.engine.list_sas(pair.now)[0].children[0].clone();
+    let unanswered = child(&pair)
+        .rekey_unanswered
+        .expect("the rekey is unanswered");
+    assert_eq!(unanswered.sends, 2);
+    assert_eq!(unanswered.first_sent_ago.as_secs(), 5);
     pair.run_for(secs(20));
     assert_ne!(child_spis(&pair.a, &pair), first);
+    assert_eq!(child(&pair).rekey_unanswered, None, "answered at last");
     assert_eq!(pair.a.engine.stats().retransmits_sent, 2);
     assert_one_consistent_child(&pair);
 }

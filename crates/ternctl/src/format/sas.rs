@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use tern_control::{ChildSaInfo, IkeRole, IkeSaInfo, RekeyFailedInfo};
+use tern_control::{ChildSaInfo, IkeRole, IkeSaInfo, RekeyFailedInfo, UnansweredInfo};
 
 use super::{duration, Times};
 
@@ -60,6 +60,9 @@ fn ike_sa(out: &mut String, sa: &IkeSaInfo, times: Times) {
     if let Some(failed) = rekey_failed(sa.rekey_failed.as_ref(), times) {
         let _ = writeln!(out, "  {failed}");
     }
+    if let Some(unanswered) = rekey_unanswered(sa.rekey_unanswered, times) {
+        let _ = writeln!(out, "  {unanswered}");
+    }
     for child in &sa.children {
         child_sa(out, child, times);
     }
@@ -98,6 +101,9 @@ fn child_sa(out: &mut String, child: &ChildSaInfo, times: Times) {
     }
     if let Some(failed) = rekey_failed(child.rekey_failed.as_ref(), times) {
         let _ = writeln!(out, "    {failed}");
+    }
+    if let Some(unanswered) = rekey_unanswered(child.rekey_unanswered, times) {
+        let _ = writeln!(out, "    {unanswered}");
     }
     let _ = writeln!(
         out,
@@ -147,6 +153,18 @@ fn rekey_failed(f: Option<&RekeyFailedInfo>, times: Times) -> Option<String> {
             },
             duration(f.last_ago_secs, times),
             f.cause
+        )
+    })
+}
+
+/// `rekey unanswered, sent 3 times since 12s ago`: our rekey in flight, sent
+/// again without an answer (the SA ends at its expiry unless one comes).
+fn rekey_unanswered(u: Option<UnansweredInfo>, times: Times) -> Option<String> {
+    u.map(|u| {
+        format!(
+            "rekey unanswered, sent {} times since {} ago",
+            u.sends,
+            duration(u.first_sent_ago_secs, times)
         )
     })
 }
@@ -214,6 +232,7 @@ mod tests {
             expires_in_secs: Some(15828),
             peer_rekeyed_at_secs: None,
             rekey_failed: None,
+            rekey_unanswered: None,
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
@@ -237,6 +256,7 @@ mod tests {
                 peer_rekeyed_at_secs: None,
                 adapted_rekey_before_secs: None,
                 rekey_failed: None,
+                rekey_unanswered: None,
             }],
         }
     }
@@ -290,6 +310,22 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
         let text = ike_sas(&[sa], Times::Rounded);
         assert!(
             text.contains("expires in 65m\n    rekey failed 3 times, last 30s ago: rekey failed: the peer refused with TS_UNACCEPTABLE; retrying in 60 s\n    in "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unanswered_rekey_is_shown_under_the_sas_times() {
+        let mut sa = demo_sa();
+        sa.children[0].rekey_unanswered = Some(UnansweredInfo {
+            sends: 3,
+            first_sent_ago_secs: 12,
+        });
+        let text = ike_sas(&[sa], Times::Rounded);
+        assert!(
+            text.contains(
+                "expires in 65m\n    rekey unanswered, sent 3 times since 12s ago\n    in "
+            ),
             "{text}"
         );
     }
