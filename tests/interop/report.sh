@@ -39,6 +39,7 @@ declare -A SCENARIO_SUMMARY=(
     [diagnose-strongswan-pfs-tern-rekeys]="strongSwan wants PFS (x25519), tern does not and rekeys first (15 s): strongSwan refuses; ternctl diagnose says PFS is wanted by the peer only and names esp_proposals (exit 1)"
     [diagnose-no-proposal]="no IKE proposal in common (tern AES-GCM/X25519, strongSwan AES-CBC/MODP-2048): initiate fails, ternctl diagnose names proposals and lists ours (exit 1)"
     [diagnose-strongswan-rekey-off]="strongSwan with CHILD rekeying off and a 12 s life: ternctl diagnose says the peer lets its SAs expire, that tern adapted, and suggests a rekey_time below 12 s (exit 1)"
+    [diagnose-esp-filtered]="the tunnel up, then strongSwan's ESP dropped on the path (IKE passes): 15 pings go out unanswered, and ternctl diagnose says ESP does not arrive from the kernel's counters, naming IP protocol 50 (exit 1)"
     [tern-pfs-on-rekeys]="tern wants PFS on CHILD rekeys, strongSwan does not: tern's rekey is refused, and it reauthenticates at once; no SA expires, ping without loss but at a handover"
     [lossy-ike-rekeys]="20 % of IKE datagrams lost each way, CHILD rekey_time 20 s on both sides: the longest run of unanswered pings stays within what one exchange's retransmissions explain"
     [simultaneous-ike-rekeys]="equal IKE lifetimes without jitter, 50 ms each way: colliding IKE rekeys, ping without loss"

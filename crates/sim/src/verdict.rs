@@ -185,5 +185,7 @@ fn sa_now(
             sends: u.sends,
             first_sent_at: now.saturating_sub(u.first_sent_ago).as_secs(),
         }),
+        // The simulation carries IKE only.
+        traffic: None,
     }
 }

@@ -11,7 +11,7 @@ use tern_control::{
 use tern_engine::config::Lifetime;
 use tern_engine::verdict::{
     self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence, RekeyFailed, SaNow,
-    Unanswered,
+    Traffic, Unanswered,
 };
 use tern_engine::{EndKind, KeGroups};
 
@@ -57,6 +57,7 @@ fn sa_now(
             sends: u.sends,
             first_sent_at: now.saturating_sub(u.first_sent_ago_secs),
         }),
+        traffic: None,
     }
 }
 
@@ -103,8 +104,14 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
                 sa: sas()
                     .filter(|x| matches!(x.state, ChildSaState::Installed | ChildSaState::Rekeying))
                     .min_by_key(|x| x.installed_secs)
-                    .map(|x| {
-                        sa_now(
+                    .map(|x| SaNow {
+                        traffic: x.packets_in.zip(x.packets_out).map(
+                            |(packets_in, packets_out)| Traffic {
+                                packets_in,
+                                packets_out,
+                            },
+                        ),
+                        ..sa_now(
                             now,
                             x.installed_secs,
                             x.rekey_in_secs,
@@ -386,6 +393,34 @@ mod tests {
             json["connections"][0]["findings"][0]["kind"],
             "rekey_unanswered"
         );
+    }
+
+    #[test]
+    fn esp_out_and_nothing_in_by_the_kernels_counters_is_said() {
+        let mut c = answer(&[], vec![]);
+        let mut sa = live_sa(None);
+        let net = &mut sa.children[0];
+        (net.packets_in, net.packets_out) = (Some(0), Some(25));
+        c.sas = vec![sa.clone()];
+        let d = judge(&[c], &StatsInfo::default(), 1_796_000_000_000);
+        assert_eq!(exit_code(&d), 1);
+        let json: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
+        let finding = &json["connections"][0]["findings"][0];
+        assert_eq!(finding["kind"], "esp_not_arriving");
+        assert!(
+            finding["message"]
+                .as_str()
+                .unwrap()
+                .contains("25 ESP packets went out"),
+            "{finding}"
+        );
+        // Without a kernel (ternd --no-kernel) there are no counters: nothing.
+        let mut c = answer(&[], vec![]);
+        let net = &mut sa.children[0];
+        (net.packets_in, net.packets_out) = (None, None);
+        c.sas = vec![sa];
+        let d = judge(&[c], &StatsInfo::default(), 1_796_000_000_000);
+        assert_eq!(exit_code(&d), 0, "{}", text(&d));
     }
 
     #[test]

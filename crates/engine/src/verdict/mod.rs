@@ -15,9 +15,11 @@ use crate::config::Lifetime;
 use crate::end_reason::{EndKind, KeGroups};
 
 mod ahead;
+mod esp;
 mod findings;
 mod repeats;
 use ahead::{peer_ends_first, rekey_failed_will_expire, rekey_unanswered};
+use esp::esp_not_arriving;
 use findings::{
     child_refusals, collisions, dead_peer, hard_expiries, invalid_ke_loops, never_up,
     peer_lets_expire, peer_sooner, restarts,
@@ -61,6 +63,16 @@ pub struct SaNow {
     pub rekey_failed: Option<RekeyFailed>,
     /// Our rekey of it in flight, sent more than once and not answered yet.
     pub rekey_unanswered: Option<Unanswered>,
+    /// A CHILD SA's packets through the kernel so far (none without a kernel,
+    /// and for an IKE SA).
+    pub traffic: Option<Traffic>,
+}
+
+/// Packets a CHILD SA's two ESP SAs carried, as the kernel counts them.
+#[derive(Clone, Copy, Debug)]
+pub struct Traffic {
+    pub packets_in: u64,
+    pub packets_out: u64,
 }
 
 /// A request of ours sent again and again without an answer.
@@ -165,6 +177,8 @@ pub enum VerdictKind {
     RekeyFailedWillExpire,
     /// Looking ahead: our rekey of a live SA goes unanswered, retransmitted.
     RekeyUnanswered,
+    /// ESP goes out on a CHILD SA and nothing comes in.
+    EspNotArriving,
     /// Looking ahead: the peer's SA will end (its life) before ours rekeys.
     PeerEndsFirst,
     /// Looking ahead: the peer's SA would end before our rekey_time, and tern's
@@ -191,6 +205,7 @@ impl VerdictKind {
             VerdictKind::NeverReachable => "never_reachable",
             VerdictKind::AuthUnanswered => "auth_unanswered",
             VerdictKind::RekeyUnanswered => "rekey_unanswered",
+            VerdictKind::EspNotArriving => "esp_not_arriving",
             VerdictKind::AuthFailed => "auth_failed",
             VerdictKind::EapFailed => "eap_failed",
             VerdictKind::RecurringCollisions => "recurring_collisions",
@@ -274,6 +289,7 @@ pub fn diagnose(e: &Evidence) -> Diagnosis {
     peer_sooner(e, &mut verdicts);
     rekey_failed_will_expire(e, &mut verdicts);
     rekey_unanswered(e, &mut verdicts);
+    esp_not_arriving(e, &mut verdicts);
     peer_ends_first(e, &mut verdicts);
     verdicts.sort_by_key(|v| !v.kind.is_problem());
     let healthy = verdicts

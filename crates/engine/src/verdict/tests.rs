@@ -324,6 +324,7 @@ fn sa_now(age: u64, rekey_in: Option<u64>, expire_in: u64) -> SaNow {
         expire_at: Some(NOW + expire_in),
         rekey_failed: None,
         rekey_unanswered: None,
+        traffic: None,
     }
 }
 
@@ -454,6 +455,42 @@ fn a_rekey_sent_again_and_again_is_said_with_the_end_it_leads_to() {
         v.what
     );
     assert!(v.fix.contains("UDP 500 and 4500"), "{}", v.fix);
+    assert!(d.healthy.is_none());
+}
+
+#[test]
+fn esp_that_goes_out_and_never_comes_back_is_said_once_enough_went() {
+    let with = |packets_in, packets_out| {
+        let mut net = child("net", &[]);
+        let mut sa = sa_now(300, Some(3000), 3600);
+        sa.traffic = Some(Traffic {
+            packets_in,
+            packets_out,
+        });
+        net.sa = Some(sa);
+        diagnose(&evidence(vec![net], vec![]))
+    };
+    // A few out before the first answer, or traffic both ways: nothing.
+    assert!(with(0, 9).verdicts.is_empty());
+    assert!(with(12, 40).verdicts.is_empty());
+    let d = with(0, 40);
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.child.as_deref()),
+        (VerdictKind::EspNotArriving, Some("net"))
+    );
+    assert!(
+        v.what
+            .contains("40 ESP packets went out on the CHILD SA installed at"),
+        "{}",
+        v.what
+    );
+    assert!(
+        v.what.contains("none came in, while IKE works"),
+        "{}",
+        v.what
+    );
+    assert!(v.fix.contains("IP protocol 50 (ESP)"), "{}", v.fix);
     assert!(d.healthy.is_none());
 }
 
