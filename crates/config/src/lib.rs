@@ -16,6 +16,7 @@ mod pool;
 mod proposal;
 mod psk;
 mod pubkey;
+pub mod radius;
 mod reader;
 mod schema;
 mod suggest;
@@ -91,6 +92,8 @@ pub struct DaemonConfig {
     pub history_length: usize,
     /// Where ternd keeps that history across restarts.
     pub state_file: PathBuf,
+    /// `[radius]`: where EAP-RADIUS logins go; `None` without the table.
+    pub radius: Option<radius::RadiusConfig>,
 }
 
 /// Parses configuration text. `origin` names it in errors; a relative `psk_file` is
