@@ -194,10 +194,9 @@ impl Ctx {
     /// The RADIUS side answered: relay its EAP request, or finish EAP.
     fn radius_answered(&mut self, sa: &mut IkeSa, answer: RadiusAnswer) -> Next {
         let waiting = match &sa.phase {
-            Phase::AwaitEap(state) => match &state.step {
-                EapStep::Radius(RadiusStep::Asking { .. }) => true,
-                _ => false,
-            },
+            Phase::AwaitEap(state) => {
+                matches!(state.step, EapStep::Radius(RadiusStep::Asking { .. }))
+            }
             _ => false,
         };
         if !waiting {
