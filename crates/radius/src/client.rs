@@ -136,7 +136,7 @@ impl Client {
         let waited = self.timeout * self.attempts;
         Err(match last_refusal {
             Some(why) => format!(
-                "no valid reply to {} tries in {waited:?} ({why})",
+                "no valid reply to {} tries in {waited:?} (last: {why})",
                 self.attempts
             ),
             None => format!("no reply to {} tries in {waited:?}", self.attempts),
