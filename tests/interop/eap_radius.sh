@@ -107,4 +107,6 @@ scenario_strongswan-eap-radius() {
     sun_eap_conf "$EAP_PASSWORD"
     refused_login "FreeRADIUS stopped" \
         "EAP-RADIUS failed for user '$EAP_USER': no RADIUS server answered" radius_unreachable
+    expect_within 5 "ternctl diagnose to name the unreachable RADIUS server" tern_finding radius_unreachable
+    expect_finding radius_unreachable radius.servers "no RADIUS server answered"
 }
