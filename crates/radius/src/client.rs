@@ -4,7 +4,7 @@
 //! Authenticator on a retransmission, which is what we send).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tern_crypto::{BufferedRandom, Secret};
@@ -40,6 +40,20 @@ impl std::fmt::Display for Unreachable {
     }
 }
 
+/// What a client did, counted since it was made.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Access-Requests relayed (one per EAP message, whatever came of it).
+    pub requests: AtomicU64,
+    /// Datagrams sent again after a timeout.
+    pub retransmissions: AtomicU64,
+    /// Replies ignored: malformed, another identifier, or an authenticator
+    /// that does not verify (RFC 2865 §3, RFC 3579 §3.2).
+    pub replies_refused: AtomicU64,
+    /// Requests no server answered.
+    pub unreachable: AtomicU64,
+}
+
 /// Sends Access-Requests; shared by all conversations of a daemon.
 #[derive(Debug)]
 pub struct Client {
@@ -48,6 +62,7 @@ pub struct Client {
     attempts: u32,
     /// The server that answered last: the next request starts there.
     preferred: AtomicUsize,
+    counts: Counts,
 }
 
 impl Client {
@@ -58,12 +73,19 @@ impl Client {
             timeout,
             attempts: attempts.max(1),
             preferred: AtomicUsize::new(0),
+            counts: Counts::default(),
         }
+    }
+
+    /// What this client did so far.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     /// Relays one EAP message: the first valid answer from a server, starting
     /// with the one that answered last, or what went wrong at each.
     pub async fn exchange(&self, request: &EapRequest) -> Result<Answer, Unreachable> {
+        self.counts.requests.fetch_add(1, Ordering::Relaxed);
         let mut tried = Vec::new();
         let n = self.servers.len();
         let first = self.preferred.load(Ordering::Relaxed) % n.max(1);
@@ -81,6 +103,7 @@ impl Client {
                 }
             }
         }
+        self.counts.unreachable.fetch_add(1, Ordering::Relaxed);
         Err(Unreachable { tried })
     }
 
@@ -107,7 +130,10 @@ impl Client {
             .map_err(|e| format!("cannot reach it: {e}"))?;
         let mut last_refusal = None;
         let mut buf = vec![0u8; MAX_LEN];
-        for _ in 0..self.attempts {
+        for attempt in 0..self.attempts {
+            if attempt > 0 {
+                self.counts.retransmissions.fetch_add(1, Ordering::Relaxed);
+            }
             if let Err(e) = socket.send(&bytes).await {
                 last_refusal = Some(format!("send failed: {e}"));
                 continue;
@@ -127,6 +153,7 @@ impl Client {
                 match Answer::read(&buf[..received], identifier, &authenticator, &server.secret) {
                     Ok(answer) => return Ok(answer),
                     Err(e) => {
+                        self.counts.replies_refused.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(server = %server.address, "ignored a RADIUS reply: {e}");
                         last_refusal = Some(format!("its reply was refused: {e}"));
                     }

@@ -14,7 +14,7 @@ pub mod client;
 pub mod eap;
 pub mod packet;
 
-pub use client::{Client, Server, Unreachable};
+pub use client::{Client, Counts, Server, Unreachable};
 pub use eap::{Answer, EapRequest};
 pub use packet::{Attribute, Packet};
 
