@@ -292,6 +292,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             snapshot_queues,
             counted.clone(),
             setup_times.clone(),
+            radius.clone(),
         ));
     }
 

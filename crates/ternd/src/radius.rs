@@ -18,6 +18,11 @@ pub struct Relayer {
 }
 
 impl Relayer {
+    /// What the client did so far, for the metrics.
+    pub fn counts(&self) -> &tern_radius::Counts {
+        self.client.counts()
+    }
+
     pub fn new(config: &RadiusConfig) -> Relayer {
         let servers = config
             .servers
