@@ -51,6 +51,8 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("fragmentation", schema::FRAGMENTATION_KEYS),
     ("pools.NAME", pool::POOL_KEYS),
     ("eap", eap::EAP_KEYS),
+    ("radius", radius::RADIUS_KEYS),
+    ("radius.servers.NAME", radius::SERVER_KEYS),
     ("connections.NAME", connection::CONNECTION_KEYS),
     ("connections.NAME.children.CHILD", connection::CHILD_KEYS),
 ];
