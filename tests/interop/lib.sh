@@ -77,6 +77,10 @@ TERN_DEBIAN_PACKAGES+=(openiked)
 TERN_DEBIAN_PACKAGES+=(libnss3-tools libldns3 libevent-pthreads-2.1-7 libunbound8 libcurl3-nss)
 # fuzz/run: libfuzzer-sys compiles libFuzzer, which needs a C++ compiler.
 TERN_DEBIAN_PACKAGES+=(g++)
+# EAP-RADIUS (crates/radius/tests/freeradius.rs, eap_radius.sh): FreeRADIUS, which the
+# tests start themselves with their own configuration directory on other ports (the
+# package's own service, if it runs, is left alone).
+TERN_DEBIAN_PACKAGES+=(freeradius)
 
 # Installs the packages that dpkg does not know as installed. Needs root and apt-get.
 ensure_debian_packages() {

@@ -10,6 +10,7 @@
 declare -A SCENARIO_SUMMARY=(
     [strongswan-eap-mschapv2]="tern as a gateway with remote_auth = eap-mschapv2: strongSwan (auth = eap-mschapv2) checks moon's PSK, logs in as a user of a 0600 users_file, gets a pool address, ping through ESP"
     [strongswan-eap-mschapv2-wrong-password]="the same with a wrong EAP password: EAP-Failure and AUTHENTICATION_FAILED, strongSwan refuses, ternd's log names the user and the reason (never the password), history eap_failed, diagnose finding, no SA, no lease"
+    [strongswan-eap-radius]="tern as a gateway with remote_auth = eap-radius: strongSwan's EAP-MSCHAPv2 login relayed to FreeRADIUS in moon (started with its own configuration), MSK from its MS-MPPE keys, pool address, ping through ESP; then a wrong password (Access-Reject, eap_failed) and FreeRADIUS stopped (radius_unreachable) refused, user and reason logged, nothing left"
     [strongswan-virtual-ip]="tern as a gateway with an address pool: strongSwan (vips) gets the address it asks for and a DNS server, CHILD SA narrowed to it, ping both ways from it through ESP, the lease kept and given back when it returns"
     [charon-selftest]="charon against charon: the harness, the kernel's ESP, no tern"
     [tern-initiates]="tern initiates, tunnel checked on both sides and both kernels, ping, tern deletes"

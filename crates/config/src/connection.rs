@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tern_engine::config::{
-    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, EapUsers, Lifetime, Mode,
-    PoolConfig, RemoteAuth, StartAction,
+    AuthConfig, ChildConfig, CloseAction, Connection, DpdAction, Lifetime, Mode, PoolConfig,
+    RemoteAuth, StartAction,
 };
 
 use crate::duration::{duration, format as format_duration};
+use crate::eap::EapSources;
 
 use crate::error::{ConfigError, Errors, Source};
 use crate::identity::identity;
@@ -81,7 +82,7 @@ pub(crate) fn connections(
     ctx: &Context<'_>,
     table: &TableReader<'_>,
     pools: &[PoolConfig],
-    eap_users: &Arc<EapUsers>,
+    eap: &EapSources,
     errors: &mut Errors,
 ) -> Vec<Connection> {
     table
@@ -90,7 +91,7 @@ pub(crate) fn connections(
         .filter_map(|(name, field)| {
             let named = errors.keep(check_name(&ctx.src, &name, "connection"));
             let table = field.table_checked(CONNECTION_KEYS, errors)?;
-            let connection = connection(ctx, name.value, &table, pools, eap_users, errors);
+            let connection = connection(ctx, name.value, &table, pools, eap, errors);
             named.and(connection)
         })
         .collect()
@@ -103,7 +104,7 @@ fn connection(
     name: &str,
     table: &TableReader<'_>,
     pools: &[PoolConfig],
-    eap_users: &Arc<EapUsers>,
+    eap: &EapSources,
     errors: &mut Errors,
 ) -> Option<Connection> {
     let src = &ctx.src;
@@ -129,7 +130,7 @@ fn connection(
         None => Some(None),
     };
     let auth = errors.keep(auth(ctx, table));
-    let remote_auth = errors.keep(remote_auth(table, eap_users));
+    let remote_auth = errors.keep(remote_auth(table, eap));
     if let (Some(AuthConfig::Pubkey(pubkey)), Some(field), Some(id)) =
         (&auth, &local_id_field, &local_id)
     {
@@ -314,10 +315,8 @@ fn auth(ctx: &Context<'_>, table: &TableReader<'_>) -> Result<AuthConfig, Config
 }
 
 /// `remote_auth`: how the peer authenticates when not as `auth` says.
-fn remote_auth(
-    table: &TableReader<'_>,
-    eap_users: &Arc<EapUsers>,
-) -> Result<RemoteAuth, ConfigError> {
+fn remote_auth(table: &TableReader<'_>, eap: &EapSources) -> Result<RemoteAuth, ConfigError> {
+    let eap_users = &eap.users;
     let Some(field) = table.field("remote_auth") else {
         return Ok(RemoteAuth::AsAuth);
     };
@@ -327,8 +326,12 @@ fn remote_auth(
             "remote_auth = \"eap-mschapv2\" needs EAP users: add them under [eap.users] or in [eap] users_file",
         )),
         "eap-mschapv2" => Ok(RemoteAuth::EapMschapv2(Arc::clone(eap_users))),
+        "eap-radius" if !eap.radius => Err(field.error(
+            "remote_auth = \"eap-radius\" needs RADIUS servers: add [radius.servers.NAME] with address and secret",
+        )),
+        "eap-radius" => Ok(RemoteAuth::EapRadius),
         other => Err(field.error(format!(
-            "unsupported remote_auth method `{other}`; tern supports: eap-mschapv2 \
+            "unsupported remote_auth method `{other}`; tern supports: eap-mschapv2, eap-radius \
              (leave remote_auth out for the peer to authenticate as `auth` says)"
         ))),
     }

@@ -11,6 +11,12 @@ use crate::psk::{read_secret_file, resolve, SecretFileError};
 use crate::reader::{Field, TableReader};
 use crate::schema::Context;
 
+/// What `remote_auth` may use: the `[eap]` users, and whether `[radius]` has servers.
+pub(crate) struct EapSources {
+    pub users: Arc<EapUsers>,
+    pub radius: bool,
+}
+
 pub(crate) const EAP_KEYS: &[&str] = &["users", "users_file"];
 
 /// The users of `[eap]`: those of `users`, then those of `users_file`. A name

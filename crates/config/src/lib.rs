@@ -16,6 +16,7 @@ mod pool;
 mod proposal;
 mod psk;
 mod pubkey;
+pub mod radius;
 mod reader;
 mod schema;
 mod suggest;
@@ -50,6 +51,8 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("fragmentation", schema::FRAGMENTATION_KEYS),
     ("pools.NAME", pool::POOL_KEYS),
     ("eap", eap::EAP_KEYS),
+    ("radius", radius::RADIUS_KEYS),
+    ("radius.servers.NAME", radius::SERVER_KEYS),
     ("connections.NAME", connection::CONNECTION_KEYS),
     ("connections.NAME.children.CHILD", connection::CHILD_KEYS),
 ];
@@ -91,6 +94,8 @@ pub struct DaemonConfig {
     pub history_length: usize,
     /// Where ternd keeps that history across restarts.
     pub state_file: PathBuf,
+    /// `[radius]`: where EAP-RADIUS logins go; `None` without the table.
+    pub radius: Option<radius::RadiusConfig>,
 }
 
 /// Parses configuration text. `origin` names it in errors; a relative `psk_file` is

@@ -36,6 +36,7 @@ pub(crate) const ROOT_KEYS: &[&str] = &[
     "fragmentation",
     "pools",
     "eap",
+    "radius",
     "connections",
 ];
 pub(crate) const DAEMON_KEYS: &[&str] = &[
@@ -71,6 +72,7 @@ impl Default for DaemonConfig {
             metrics_listen: None,
             history_length: DEFAULT_HISTORY_LENGTH,
             state_file: PathBuf::from(DEFAULT_STATE_FILE),
+            radius: None,
         }
     }
 }
@@ -127,14 +129,24 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, Vec<ConfigError>> {
         Some(table) => crate::eap::eap_users(ctx, &table, &mut errors),
         None => Default::default(),
     };
+    let radius = root
+        .field("radius")
+        .and_then(|f| f.table_checked(crate::radius::RADIUS_KEYS, &mut errors))
+        .and_then(|table| crate::radius::radius(ctx, &table, &mut errors));
+    let eap = crate::eap::EapSources {
+        users: eap_users,
+        radius: radius.is_some(),
+    };
     let connections = match root
         .field("connections")
         .and_then(|f| errors.keep(f.named_tables()))
     {
-        Some(table) => connections(ctx, &table, &pools, &eap_users, &mut errors),
+        Some(table) => connections(ctx, &table, &pools, &eap, &mut errors),
         None => Vec::new(),
     };
     let (ike_port, nat_port) = (daemon.port, daemon.nat_port);
+    let mut daemon = daemon;
+    daemon.radius = radius;
     errors.finish(Config {
         daemon,
         engine: EngineConfig {

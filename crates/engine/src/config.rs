@@ -330,6 +330,26 @@ pub enum RemoteAuth {
     /// with `auth` in the first IKE_AUTH answer, both sides with the EAP MSK at
     /// the end.
     EapMschapv2(Arc<EapUsers>),
+    /// EAP relayed to a RADIUS server (RFC 3579): we ask the peer's EAP
+    /// identity, then pass its EAP messages to the server and the server's
+    /// back, and take the MSK from the server's Access-Accept. The servers
+    /// are the daemon's (`[radius]`); the engine only hands the messages out.
+    EapRadius,
+}
+
+impl RemoteAuth {
+    /// Whether the peer logs in with EAP (its first IKE_AUTH has no AUTH).
+    pub fn is_eap(&self) -> bool {
+        matches!(self, RemoteAuth::EapMschapv2(_) | RemoteAuth::EapRadius)
+    }
+
+    /// The EAP login's name in logs.
+    pub fn eap_name(&self) -> &'static str {
+        match self {
+            RemoteAuth::EapRadius => "EAP-RADIUS",
+            _ => "EAP-MSCHAPv2",
+        }
+    }
 }
 
 /// EAP users and their passwords (as NT hashes: MS-CHAPv2 needs no more).

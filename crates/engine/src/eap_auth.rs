@@ -3,6 +3,8 @@
 //! request, EAP goes back and forth in further IKE_AUTH exchanges (`eap_server`),
 //! and after EAP-Success both sides send an AUTH made with the EAP MSK. The first
 //! request's SA, TS and CP payloads are answered with the last AUTH.
+//! With `remote_auth = "eap-radius"` the EAP steps after the identity are the
+//! RADIUS server's (`eap_radius`); the AUTH at the end is the same.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +16,7 @@ use tern_wire::{
 
 use crate::config::{Connection, RemoteAuth};
 use crate::eap::{self, Packet};
+use crate::eap_radius::RadiusStep;
 use crate::eap_server::{EapAwait, EapFailure};
 use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
@@ -24,11 +27,18 @@ use crate::payloads;
 
 /// A responder's IKE_AUTH while EAP runs.
 pub struct AwaitEap {
-    pub step: EapAwait,
+    pub step: EapStep,
     /// The identity the initiator gave in IDi.
     pub id_i: Identification,
     /// The first IKE_AUTH request: its CHILD SA and CP are answered at the end.
     pub first_request: Vec<Payload>,
+}
+
+/// Who runs the EAP conversation: we (EAP-MSCHAPv2), or a RADIUS server we
+/// relay to. Either way it ends in `EapAwait::Auth` with the MSK.
+pub(crate) enum EapStep {
+    Local(EapAwait),
+    Radius(RadiusStep),
 }
 
 /// An identity of the EAP user, for the IKE SA's peer and its lease.
@@ -60,7 +70,18 @@ impl Ctx {
         };
         let mut identifier = [0u8; 1];
         self.env.random(&mut identifier);
-        let (step, request) = EapAwait::start(identifier[0]);
+        let (step, request) = match conn.remote_auth {
+            RemoteAuth::EapRadius => (
+                EapStep::Radius(RadiusStep::Identity {
+                    identifier: identifier[0],
+                }),
+                Packet::request(identifier[0], eap::TYPE_IDENTITY, &[]),
+            ),
+            _ => {
+                let (step, request) = EapAwait::start(identifier[0]);
+                (EapStep::Local(step), request)
+            }
+        };
         let mut response = vec![Payload::IdR(identity::to_wire(&conn.local_id))];
         response.extend(our);
         response.push(Payload::Eap(request.to_bytes()));
@@ -69,7 +90,8 @@ impl Ctx {
             ike = sa.unique_id,
             conn = conn.name,
             peer = identity::describe(&id_i),
-            "peer logs in with EAP-MSCHAPv2; asked for its EAP identity"
+            "peer logs in with {}; asked for its EAP identity",
+            conn.remote_auth.eap_name()
         );
         sa.phase = Phase::AwaitEap(Box::new(AwaitEap {
             step,
@@ -91,15 +113,18 @@ impl Ctx {
         else {
             unreachable!("EAP requests are only handled while EAP runs")
         };
+        if let EapStep::Radius(_) = state.step {
+            return self.relay_eap(sa, id, p, state);
+        }
         let AwaitEap {
-            step,
+            step: EapStep::Local(step),
             id_i,
             first_request,
-        } = *state;
-        let conn = sa.connection.clone();
-        let RemoteAuth::EapMschapv2(users) = &conn.remote_auth else {
-            unreachable!("EAP runs only for connections with remote_auth = eap-mschapv2")
+        } = *state
+        else {
+            unreachable!("RADIUS steps were handed on above")
         };
+        let conn = sa.connection.clone();
         if let EapAwait::Auth { user, msk } = step {
             return match payloads::auth(&p) {
                 Some(auth) => {
@@ -140,6 +165,9 @@ impl Ctx {
                 return self.eap_failed(sa, id, failure, false);
             }
         };
+        let RemoteAuth::EapMschapv2(users) = &conn.remote_auth else {
+            unreachable!("local EAP steps run only for remote_auth = eap-mschapv2")
+        };
         let env = &mut self.env;
         let mut random = |buf: &mut [u8]| env.random(buf);
         match step.next(users, &received, &mut random) {
@@ -159,7 +187,7 @@ impl Ctx {
                     &[Payload::Eap(packet.to_bytes())],
                 );
                 sa.phase = Phase::AwaitEap(Box::new(AwaitEap {
-                    step,
+                    step: EapStep::Local(step),
                     id_i,
                     first_request,
                 }));
@@ -203,7 +231,8 @@ impl Ctx {
             conn = conn.name,
             peer = identity::describe(&state.id_i),
             user = state.user.as_str(),
-            "peer authenticated: EAP-MSCHAPv2 as user '{}'",
+            "peer authenticated: {} as user '{}'",
+            conn.remote_auth.eap_name(),
             state.user
         );
         let peer = eap_identity(&state.user);
@@ -212,7 +241,25 @@ impl Ctx {
 
     /// Ends the conversation: EAP-Failure when an EAP exchange is open (`eap`),
     /// AUTHENTICATION_FAILED, a log line naming the user and the reason.
-    fn eap_failed(&mut self, sa: &mut IkeSa, id: u32, failure: EapFailure, eap: bool) -> Next {
+    pub(crate) fn eap_failed(
+        &mut self,
+        sa: &mut IkeSa,
+        id: u32,
+        failure: EapFailure,
+        eap: bool,
+    ) -> Next {
+        self.eap_failed_as(sa, id, failure, eap, EndKind::EapFailed)
+    }
+
+    /// [`Ctx::eap_failed`] with the end reason's kind.
+    pub(crate) fn eap_failed_as(
+        &mut self,
+        sa: &mut IkeSa,
+        id: u32,
+        failure: EapFailure,
+        eap: bool,
+        kind: EndKind,
+    ) -> Next {
         let mut response = Vec::new();
         if eap {
             let packet = Packet::outcome(eap::FAILURE, failure.identifier);
@@ -221,21 +268,22 @@ impl Ctx {
         response.push(payloads::error(NotifyType::AUTHENTICATION_FAILED));
         self.respond(sa, ExchangeType::IKE_AUTH, id, &response);
         let user = failure.user.as_deref().unwrap_or("(none given)");
+        let method = sa.connection.remote_auth.eap_name();
         tracing::warn!(
             ike = sa.unique_id,
             conn = sa.connection.name,
             user,
             remote = %sa.remote,
-            "EAP-MSCHAPv2 failed for user '{user}': {}; answered AUTHENTICATION_FAILED",
+            "{method} failed for user '{user}': {}; answered AUTHENTICATION_FAILED",
             failure.why
         );
         let text = format!(
-            "connection `{}`: EAP-MSCHAPv2 failed for user '{user}' from {}: {}",
+            "connection `{}`: {method} failed for user '{user}' from {}: {}",
             sa.connection.name,
             sa.remote.ip(),
             failure.why
         );
-        Next::Destroy(EndReason::new(EndKind::EapFailed, text))
+        Next::Destroy(EndReason::new(kind, text))
     }
 }
 

@@ -49,6 +49,9 @@ pub enum EndKind {
     /// A remote-access peer's EAP login failed: unknown user, wrong password,
     /// or an EAP conversation it did not follow.
     EapFailed,
+    /// A remote-access peer's EAP login could not be decided: no RADIUS
+    /// server answered (`remote_auth = "eap-radius"`).
+    RadiusUnreachable,
     /// No proposal in common.
     NoProposal,
     /// The traffic selectors were refused.
@@ -91,6 +94,7 @@ impl EndKind {
             EndKind::HalfOpenTimeout => "half_open_timeout",
             EndKind::AuthFailed => "auth_failed",
             EndKind::EapFailed => "eap_failed",
+            EndKind::RadiusUnreachable => "radius_unreachable",
             EndKind::NoProposal => "no_proposal",
             EndKind::TsUnacceptable => "ts_unacceptable",
             EndKind::InvalidKeLoop => "invalid_ke_loop",
@@ -104,7 +108,7 @@ impl EndKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [EndKind; 25] = [
+    pub const ALL: [EndKind; 26] = [
         EndKind::Rekeyed,
         EndKind::RekeyedWithoutPeerDelete,
         EndKind::Reauthenticated,
@@ -121,6 +125,7 @@ impl EndKind {
         EndKind::HalfOpenTimeout,
         EndKind::AuthFailed,
         EndKind::EapFailed,
+        EndKind::RadiusUnreachable,
         EndKind::NoProposal,
         EndKind::TsUnacceptable,
         EndKind::InvalidKeLoop,
@@ -164,7 +169,9 @@ impl EndKind {
     /// The notify that says this on the wire, where one does.
     pub fn notify(self) -> Option<NotifyType> {
         match self {
-            EndKind::AuthFailed | EndKind::EapFailed => Some(NotifyType::AUTHENTICATION_FAILED),
+            EndKind::AuthFailed | EndKind::EapFailed | EndKind::RadiusUnreachable => {
+                Some(NotifyType::AUTHENTICATION_FAILED)
+            }
             EndKind::NoProposal => Some(NotifyType::NO_PROPOSAL_CHOSEN),
             EndKind::TsUnacceptable => Some(NotifyType::TS_UNACCEPTABLE),
             EndKind::InvalidKeLoop => Some(NotifyType::INVALID_KE_PAYLOAD),

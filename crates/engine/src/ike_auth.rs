@@ -10,7 +10,7 @@ use tern_wire::{AuthMethod, AuthPayload, ExchangeType, Identification, NotifyTyp
 use crate::cert_auth;
 use crate::child_sa::{ChildRequest, Negotiated};
 use crate::child_select;
-use crate::config::{AuthConfig, Connection, Mode, RemoteAuth};
+use crate::config::{AuthConfig, Connection, Mode};
 use crate::config_payload::{self, CpAnswer};
 use crate::create_child_sa::overtaken::UnknownDeletes;
 use crate::eap_client::EapClient;
@@ -574,7 +574,7 @@ impl Ctx {
                     .as_ref()
                     .is_none_or(|r| identity::matches(r, id_i))
                 && proposal::select_ike(&proposal::ike_answer(1, suite), &c.ike_proposals).is_some()
-                && matches!(c.remote_auth, RemoteAuth::EapMschapv2(_)) == eap
+                && c.remote_auth.is_eap() == eap
         };
         let names_us = |c: &Arc<Connection>| id_r.is_none_or(|r| identity::matches(&c.local_id, r));
         let current = std::iter::once(&sa.connection);

@@ -26,6 +26,7 @@ mod duplicates;
 mod eap;
 mod eap_auth;
 mod eap_client;
+mod eap_radius;
 mod eap_server;
 mod end_action;
 mod end_reason;
@@ -63,6 +64,7 @@ mod trap;
 mod ts;
 pub mod verdict;
 
+pub use eap_radius::{RadiusAnswer, RadiusRelay};
 pub use end_reason::{EndKind, EndReason, KeGroups, RekeyFailure};
 pub use engine::{Command, CommandAccepted, Engine, ReloadReport};
 pub use env::Environment;

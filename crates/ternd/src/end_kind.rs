@@ -44,6 +44,7 @@ impl EndKind {
             | Engine::HalfOpenTimeout
             | Engine::AuthFailed
             | Engine::EapFailed
+            | Engine::RadiusUnreachable
             | Engine::NoProposal
             | Engine::TsUnacceptable
             | Engine::InvalidKeLoop
@@ -92,6 +93,7 @@ mod tests {
             (Engine::DeadPeer, Dpd),
             (Engine::AuthFailed, Failed),
             (Engine::EapFailed, Failed),
+            (Engine::RadiusUnreachable, Failed),
             (Engine::Other, Other),
         ] {
             // The sentence plays no part.

@@ -18,6 +18,7 @@ mod log_output;
 mod metrics;
 mod metrics_http;
 mod present;
+mod radius;
 mod shards;
 mod stats;
 mod steering;
@@ -200,6 +201,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         inbound_queues.push(inbound_rx);
     }
     let to_shards: Arc<[mpsc::Sender<Inbound>]> = to_shards.into();
+    let radius = config
+        .daemon
+        .radius
+        .as_ref()
+        .map(|r| Arc::new(radius::Relayer::new(r)));
     for ((index, inbound_rx), sockets) in (0..workers).zip(inbound_queues).zip(engine_sockets) {
         let (control_tx, control_rx) = mpsc::channel(64);
         let (kernel_tx, kernel_rx) = mpsc::channel(256);
@@ -217,6 +223,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 sockets_counted: counted.clone(),
                 history: history.clone(),
                 setup_times: setup_times.clone(),
+                radius: radius.clone(),
             },
         );
         let shutdown = shutdown_rx.clone();
@@ -285,6 +292,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             snapshot_queues,
             counted.clone(),
             setup_times.clone(),
+            radius.clone(),
         ));
     }
 

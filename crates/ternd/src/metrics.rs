@@ -216,6 +216,7 @@ pub fn render(
     snapshots: Vec<ShardSnapshot>,
     sockets: &SocketCounters,
     setup_times: &SetupTimes,
+    radius: Option<&tern_radius::Counts>,
 ) -> String {
     let mut all = ShardSnapshot::default();
     for s in snapshots {
@@ -360,6 +361,31 @@ pub fn render(
         packets,
     );
 
+    if let Some(r) = radius {
+        let read = |c: &std::sync::atomic::AtomicU64| {
+            counter(c.load(std::sync::atomic::Ordering::Relaxed))
+        };
+        registry.register(
+            "radius_requests",
+            "Access-Requests relaying an EAP message ([radius])",
+            read(&r.requests),
+        );
+        registry.register(
+            "radius_retransmissions",
+            "Access-Requests sent again for want of an answer",
+            read(&r.retransmissions),
+        );
+        registry.register(
+            "radius_replies_refused",
+            "RADIUS replies ignored: malformed, or an authenticator that does not verify",
+            read(&r.replies_refused),
+        );
+        registry.register(
+            "radius_unreachable",
+            "Access-Requests no RADIUS server answered",
+            read(&r.unreachable),
+        );
+    }
     registry.register(
         "ike_sa_setup_seconds",
         "How long IKE SAs took from IKE_SA_INIT to established, by connection and role",
@@ -432,16 +458,23 @@ mod tests {
         };
         setup.get_or_create(&initiator).observe(0.003);
         setup.get_or_create(&initiator).observe(0.5);
+        let radius = tern_radius::Counts::default();
+        radius
+            .replies_refused
+            .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
         let text = render(
             vec![snapshot("net", 1, 3), snapshot("net", 2, 4)],
             &sockets,
             &setup,
+            Some(&radius),
         );
         for line in [
             "tern_ike_sas{connection=\"net\",state=\"established\"} 3",
             "tern_sa_ends_total{sa=\"child\",connection=\"net\",kind=\"rekeyed\"} 7",
             "tern_retransmits_total 4",
             "tern_half_open_ike_sas 2",
+            "tern_radius_replies_refused_total 2",
+            "tern_radius_requests_total 0",
             "tern_messages_dropped_total{reason=\"not_ike\"} 1",
             "# TYPE tern_sa_ends counter",
             "tern_ike_sa_setup_seconds_count{connection=\"net\",role=\"initiator\"} 2",

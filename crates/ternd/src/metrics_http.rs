@@ -31,6 +31,7 @@ pub async fn serve(
     shards: Vec<SnapshotQueue>,
     sockets: Arc<SocketCounters>,
     setup_times: SetupTimes,
+    radius: Option<Arc<crate::radius::Relayer>>,
 ) {
     let shards: Arc<[SnapshotQueue]> = shards.into();
     loop {
@@ -38,8 +39,10 @@ pub async fn serve(
             Ok((stream, peer)) => {
                 let (shards, sockets) = (shards.clone(), sockets.clone());
                 let setup_times = setup_times.clone();
+                let radius = radius.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = answer(stream, &shards, &sockets, &setup_times).await {
+                    let radius = radius.as_ref().map(|r| r.counts());
+                    if let Err(e) = answer(stream, &shards, &sockets, &setup_times, radius).await {
                         tracing::debug!(%peer, "metrics request: {e}");
                     }
                 });
@@ -57,6 +60,7 @@ async fn answer(
     shards: &[SnapshotQueue],
     sockets: &SocketCounters,
     setup_times: &SetupTimes,
+    radius: Option<&tern_radius::Counts>,
 ) -> std::io::Result<()> {
     let head = tokio::time::timeout(TIMEOUT, read_head(&mut stream))
         .await
@@ -65,13 +69,13 @@ async fn answer(
         Route::Metrics => match gather(shards).await {
             // Prometheus asks for OpenMetrics; anyone else gets the older text format.
             Some(snapshots) if wants_openmetrics(&head) => {
-                let text = metrics::render(snapshots, sockets, setup_times);
+                let text = metrics::render(snapshots, sockets, setup_times, radius);
                 ("200 OK", OPENMETRICS, text)
             }
             Some(snapshots) => (
                 "200 OK",
                 TEXT_FORMAT,
-                metrics::text_format(&metrics::render(snapshots, sockets, setup_times)),
+                metrics::text_format(&metrics::render(snapshots, sockets, setup_times, radius)),
             ),
             None => (
                 "503 Service Unavailable",

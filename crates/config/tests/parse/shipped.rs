@@ -76,6 +76,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
             metrics_listen: None,
             history_length: 16,
             state_file: PathBuf::from("/var/lib/tern/history.json"),
+            radius: None,
         },
         engine: EngineConfig {
             connections: vec![demo_connection(

@@ -79,6 +79,8 @@ pub(crate) struct Ctx {
     pub env: Box<dyn Environment + Send>,
     pub transmits: VecDeque<Transmit>,
     pub kernel_ops: VecDeque<KernelOp>,
+    /// EAP messages for the RADIUS server (see `eap_radius`).
+    pub radius_requests: VecDeque<crate::eap_radius::RadiusRelay>,
     pub events: VecDeque<Event>,
     /// How SAs ended, per connection.
     pub history: History,
@@ -168,6 +170,7 @@ impl Engine {
                 env,
                 transmits: VecDeque::new(),
                 kernel_ops: VecDeque::new(),
+                radius_requests: VecDeque::new(),
                 events: VecDeque::new(),
                 history: History::default(),
                 stats: Stats::default(),

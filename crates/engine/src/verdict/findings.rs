@@ -66,7 +66,26 @@ pub(super) fn never_up(e: &Evidence, out: &mut Vec<Verdict>) {
             format!("connection {c}: EAP logins failed ({}).", summary(e, &eap)),
             &eap,
             Some("users_file"),
-            "the evidence names each user and why (unknown user, wrong password, an EAP method the client refused): check the user's name and password in [eap] users / users_file and that the client uses EAP-MSCHAPv2".into(),
+            "the evidence names each user and why (unknown user, wrong password, an EAP method the client refused): check the user's name and password in [eap] users / users_file and that the client uses EAP-MSCHAPv2; with remote_auth = \"eap-radius\", the RADIUS server's own log says why it rejected the user".into(),
+        ));
+    }
+    let radius: Vec<_> = e
+        .ends
+        .iter()
+        .filter(|x| x.kind == EndKind::RadiusUnreachable)
+        .collect();
+    if !radius.is_empty() {
+        out.push(verdict(
+            e,
+            VerdictKind::RadiusUnreachable,
+            None,
+            format!(
+                "connection {c}: EAP-RADIUS logins could not be decided: no RADIUS server answered ({}).",
+                summary(e, &radius)
+            ),
+            &radius,
+            Some("radius.servers"),
+            "check that the [radius] servers run and listen at their address and port, that UDP to them passes, and that each knows this host as a client with the same secret (a request with a wrong secret is dropped without an answer; the server's log says so)".into(),
         ));
     }
     let no_ike: Vec<_> = ends_of(e, true, &[EndKind::NoProposal]).collect();

@@ -171,6 +171,8 @@ pub enum VerdictKind {
     AuthUnanswered,
     AuthFailed,
     EapFailed,
+    /// EAP-RADIUS logins no RADIUS server answered.
+    RadiusUnreachable,
     RecurringCollisions,
     PeerRestarted,
     /// Looking ahead: our rekey of a live SA failed; it will reach its life_time.
@@ -208,6 +210,7 @@ impl VerdictKind {
             VerdictKind::EspNotArriving => "esp_not_arriving",
             VerdictKind::AuthFailed => "auth_failed",
             VerdictKind::EapFailed => "eap_failed",
+            VerdictKind::RadiusUnreachable => "radius_unreachable",
             VerdictKind::RecurringCollisions => "recurring_collisions",
             VerdictKind::PeerRestarted => "peer_restarted",
             VerdictKind::RekeyFailedWillExpire => "rekey_failed_will_expire",

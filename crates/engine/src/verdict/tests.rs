@@ -250,6 +250,12 @@ fn dead_never_reachable_and_auth_unanswered_are_told_apart() {
             "users_file",
         ),
         (
+            EndKind::RadiusUnreachable,
+            false,
+            VerdictKind::RadiusUnreachable,
+            "radius.servers",
+        ),
+        (
             EndKind::NoProposal,
             false,
             VerdictKind::NoProposal,

@@ -90,6 +90,10 @@ pub struct Daemon {
     intake: Intake,
     /// Until when failed sends are not retried (see `send`).
     sends_stalled_until: Option<Instant>,
+    /// Where EAP-RADIUS messages go (`[radius]`), and their answers come back.
+    radius: Option<Arc<crate::radius::Relayer>>,
+    radius_answers: crate::radius::Answers,
+    radius_answered: Option<mpsc::UnboundedReceiver<(u64, tern_engine::RadiusAnswer)>>,
 }
 
 /// What every engine's loop shares with the others.
@@ -101,6 +105,8 @@ pub struct Shared {
     pub history: SharedHistory,
     /// How long IKE SAs took to come up, for the metrics.
     pub setup_times: crate::metrics::SetupTimes,
+    /// The RADIUS servers of `[radius]`, if any.
+    pub radius: Option<Arc<crate::radius::Relayer>>,
 }
 
 impl Daemon {
@@ -112,7 +118,11 @@ impl Daemon {
         nat_port: u16,
         shared: Shared,
     ) -> Daemon {
+        let (radius_answers, radius_answered) = mpsc::unbounded_channel();
         Daemon {
+            radius: shared.radius,
+            radius_answers,
+            radius_answered: Some(radius_answered),
             engine,
             kernel,
             sockets,
@@ -141,6 +151,7 @@ impl Daemon {
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         self.start_connections();
+        let mut radius_answered = self.radius_answered.take().expect("a daemon runs once");
         let sockets = self.sockets.clone();
         let mut buf = vec![0u8; 65536];
         // Summaries of the warnings the limiters left out, when a flood has ended too.
@@ -159,6 +170,9 @@ impl Daemon {
                 Some(handed) = inbound.recv() => self.handed_on(handed),
                 Some(req) = control.recv() => self.control(req),
                 Some(reply) = snapshots.recv() => drop(reply.send(self.metrics_snapshot())),
+                Some((ike, answer)) = radius_answered.recv() => {
+                    self.engine.handle_radius_answer(std::time::Instant::now(), ike, answer);
+                }
                 Some(event) = kernel_events.recv() => {
                     self.engine.handle_kernel_event(std::time::Instant::now(), event);
                 }
@@ -260,6 +274,9 @@ impl Daemon {
         }
         while let Some(t) = self.engine.poll_transmit() {
             self.send(t);
+        }
+        while let Some(relay) = self.engine.poll_radius_request() {
+            crate::radius::relay(self.radius.as_ref(), relay, &self.radius_answers);
         }
         while let Some(event) = self.engine.poll_event() {
             self.on_event(event);

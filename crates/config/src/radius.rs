@@ -1,0 +1,171 @@
+//! `[radius]`: the RADIUS servers a connection with `remote_auth = "eap-radius"`
+//! relays EAP to, tried in turn, each with its shared secret inline (`secret`)
+//! or in a file only its owner may read (`secret_file`, as `psk_file` is).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tern_crypto::Secret;
+
+use crate::error::{ConfigError, Errors};
+use crate::psk::{read_secret_file, resolve, SecretFileError};
+use crate::reader::{Field, TableReader};
+use crate::schema::Context;
+
+pub(crate) const RADIUS_KEYS: &[&str] = &["servers", "timeout_secs", "tries", "nas_identifier"];
+pub(crate) const SERVER_KEYS: &[&str] = &["address", "port", "secret", "secret_file"];
+
+/// The RADIUS authentication port (RFC 2865 §3).
+pub const DEFAULT_RADIUS_PORT: u16 = 1812;
+/// How long one try waits for an answer, and how many tries a server gets.
+pub const DEFAULT_RADIUS_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_RADIUS_TRIES: u32 = 3;
+
+/// `[radius]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadiusConfig {
+    /// In the order tried.
+    pub servers: Vec<RadiusServer>,
+    pub timeout: Duration,
+    pub tries: u32,
+    /// NAS-Identifier in our requests; default `tern`.
+    pub nas_identifier: String,
+}
+
+/// `[radius.servers.NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadiusServer {
+    pub name: String,
+    pub address: SocketAddr,
+    /// Never logged; `Debug` shows its length only.
+    pub secret: Secret,
+}
+
+pub(crate) fn radius(
+    ctx: &Context<'_>,
+    table: &TableReader<'_>,
+    errors: &mut Errors,
+) -> Option<RadiusConfig> {
+    let before = errors.len();
+    let timeout = match table.field("timeout_secs") {
+        Some(f) => errors
+            .keep(f.integer_in(1, 60))
+            .map(|s| Duration::from_secs(s as u64)),
+        None => Some(DEFAULT_RADIUS_TIMEOUT),
+    };
+    let tries = match table.field("tries") {
+        Some(f) => errors.keep(f.integer_in(1, 10)).map(|n| n as u32),
+        None => Some(DEFAULT_RADIUS_TRIES),
+    };
+    let nas_identifier = match table.field("nas_identifier") {
+        Some(f) => errors.keep(f.string().and_then(|s| {
+            if s.value.is_empty() || s.value.len() > 253 {
+                Err(f.error("`radius.nas_identifier` must be 1 to 253 octets"))
+            } else {
+                Ok(s.value.to_string())
+            }
+        })),
+        None => Some("tern".to_string()),
+    };
+    let mut servers = Vec::new();
+    match table.field("servers") {
+        Some(f) => {
+            if let Some(named) = errors.keep(f.named_tables()) {
+                for (name, field) in named.entries() {
+                    let Some(server) = field.table_checked(SERVER_KEYS, errors) else {
+                        continue;
+                    };
+                    if let Some(s) = errors.keep(radius_server(ctx, name.value, &server)) {
+                        servers.push(s);
+                    }
+                }
+                if named.entries().is_empty() {
+                    errors.push(f.error("[radius] needs at least one server: add [radius.servers.NAME] with address and secret"));
+                }
+            }
+        }
+        None => errors.push(table.error(
+            "[radius] needs at least one server: add [radius.servers.NAME] with address and secret",
+        )),
+    }
+    if errors.len() != before {
+        return None;
+    }
+    Some(RadiusConfig {
+        servers,
+        timeout: timeout?,
+        tries: tries?,
+        nas_identifier: nas_identifier?,
+    })
+}
+
+fn radius_server(
+    ctx: &Context<'_>,
+    name: &str,
+    table: &TableReader<'_>,
+) -> Result<RadiusServer, ConfigError> {
+    let address = table.required("address")?;
+    let text = address.string()?;
+    let ip: IpAddr = text.value.parse().map_err(|_| {
+        address.error(format!(
+            "`{}` is not an IPv4 or IPv6 address (host names are not supported)",
+            text.value
+        ))
+    })?;
+    let port = match table.field("port") {
+        Some(f) => f.port()?,
+        None => DEFAULT_RADIUS_PORT,
+    };
+    let secret = match (table.field("secret"), table.field("secret_file")) {
+        (Some(_), Some(file)) => {
+            return Err(file.error(format!("set either `secret` or `secret_file` in {}, not both", table_name(table))))
+        }
+        (None, None) => {
+            return Err(table.error(format!(
+                "missing key `secret` (or `secret_file`) in {}: a RADIUS server needs the secret it shares with us",
+                table_name(table)
+            )))
+        }
+        (Some(f), None) => {
+            let s = f.string()?;
+            if s.value.is_empty() {
+                return Err(f.error("the RADIUS secret is empty"));
+            }
+            Secret::from_slice(s.value.as_bytes())
+        }
+        (None, Some(f)) => secret_file(ctx, &f)?,
+    };
+    Ok(RadiusServer {
+        name: name.to_string(),
+        address: SocketAddr::new(ip, port),
+        secret,
+    })
+}
+
+/// Reads `secret_file`: the secret, surrounding white space left out.
+fn secret_file(ctx: &Context<'_>, field: &Field<'_>) -> Result<Secret, ConfigError> {
+    let text = field.string()?;
+    let path = resolve(text.value, ctx.base_dir);
+    let shown = path.display().to_string();
+    let bytes = read_secret_file(&path).map_err(|e| match e {
+        SecretFileError::Unreadable(io) => {
+            field.error(format!("cannot read secret_file {shown}: {io}"))
+        }
+        SecretFileError::OpenToOthers { mode } => {
+            field.error(SecretFileError::open_to_others("secret_file", &shown, mode))
+        }
+        SecretFileError::Invalid(m) => field.error(format!("secret_file {shown}: {m}")),
+    })?;
+    let bytes = Secret::new(bytes);
+    let trimmed = std::str::from_utf8(bytes.expose())
+        .map_err(|_| field.error(format!("secret_file {shown} is not UTF-8 text")))?
+        .trim();
+    if trimmed.is_empty() {
+        return Err(field.error(format!("secret_file {shown} is empty")));
+    }
+    Ok(Secret::from_slice(trimmed.as_bytes()))
+}
+
+fn table_name(table: &TableReader<'_>) -> String {
+    format!("[{}]", table.path())
+}
