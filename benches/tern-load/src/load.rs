@@ -1,5 +1,8 @@
 //! The load generator: tern engines as initiators over real UDP sockets.
 //!
+//! Each IKE SA comes with a CHILD SA, or, with a childless profile, alone
+//! (RFC 6023; see [`crate::childless`] for what is checked of the responder).
+//!
 //! `concurrency` workers each own one UDP socket (so one source port) and
 //! establish IKE SAs one after another, each with a fresh engine and its own
 //! identity, until `count` have been tried. An established SA is left to the
@@ -16,6 +19,7 @@ use tern_crypto::BufferedRandom;
 use tern_engine::{Command, Engine, Environment, Event, Transmit};
 use tokio::net::UdpSocket;
 
+use crate::childless;
 use crate::profile::{Initiator, Profile, CONNECTION};
 
 /// What to run.
@@ -42,9 +46,12 @@ pub struct LoadSpec {
 pub struct Summary {
     pub established: u32,
     pub failed: u32,
-    /// Established IKE SAs (with their CHILD SA) per second of the run.
+    /// Whether the IKE SAs were childless (no CHILD SA asked for or made).
+    pub childless: bool,
+    /// Established IKE SAs (with their CHILD SA unless childless) per second of the run.
     pub rate_per_s: f64,
-    /// Time from sending IKE_SA_INIT to the CHILD SA being installed.
+    /// Time from sending IKE_SA_INIT to the CHILD SA being installed (childless:
+    /// to the IKE SA being established).
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub elapsed_s: f64,
@@ -100,6 +107,7 @@ pub async fn run(spec: LoadSpec) -> anyhow::Result<Summary> {
     Ok(Summary {
         established: latencies.len() as u32,
         failed,
+        childless: spec.profile.childless,
         rate_per_s: latencies.len() as f64 / elapsed,
         p50_ms: percentile_ms(&latencies, 0.50),
         p99_ms: percentile_ms(&latencies, 0.99),
@@ -153,18 +161,21 @@ async fn worker(
             Box::new(OsEnv::new(rng.clone())?),
         );
         let started = Instant::now();
-        let result = establish(engine, &socket, local, spec.timeout, &mut buf).await?;
+        let childless = spec.profile.childless;
+        let result = establish(engine, &socket, local, spec.timeout, childless, &mut buf).await?;
         outcomes.push(result.map(|()| started.elapsed()));
     }
 }
 
-/// Drives one initiator engine until its CHILD SA is installed, it fails, or
-/// `timeout` passes. Socket errors end the run; protocol failures end the SA.
+/// Drives one initiator engine until its CHILD SA is installed (childless: its
+/// IKE SA is established without one), it fails, or `timeout` passes. Socket
+/// errors end the run; protocol failures end the SA.
 async fn establish(
     mut engine: Engine,
     socket: &UdpSocket,
     local: SocketAddr,
     timeout: Duration,
+    childless: bool,
     buf: &mut [u8],
 ) -> anyhow::Result<Result<(), String>> {
     let deadline = Instant::now() + timeout;
@@ -179,18 +190,27 @@ async fn establish(
             send(socket, &t).await?;
         }
         while engine.poll_kernel_op().is_some() {}
+        let mut ike_up = false;
         while let Some(event) = engine.poll_event() {
             match event {
+                Event::ChildSaInstalled { .. } if childless => {
+                    return Ok(Err("a CHILD SA came up in a childless IKE SA".into()))
+                }
                 Event::ChildSaInstalled { .. } => return Ok(Ok(())),
+                Event::IkeSaEstablished { .. } if childless => ike_up = true,
                 Event::IkeSaFailed { reason, .. } | Event::ChildSaFailed { reason, .. } => {
                     return Ok(Err(reason.text))
                 }
                 _ => {}
             }
         }
+        if ike_up {
+            return Ok(childless::judge_established(&engine, Instant::now()));
+        }
         let now = Instant::now();
         if now >= deadline {
-            return Ok(Err(format!("no CHILD SA within {timeout:?}")));
+            let what = if childless { "IKE SA" } else { "CHILD SA" };
+            return Ok(Err(format!("no {what} within {timeout:?}")));
         }
         let wake = engine.poll_timeout().map_or(deadline, |t| t.min(deadline));
         tokio::select! {
@@ -202,6 +222,11 @@ async fn establish(
                         Some(ike) => datagram = ike,
                         None => continue, // ESP, which a load run never carries
                     }
+                }
+                if childless
+                    && childless::init_response_announces_childless(datagram) == Some(false)
+                {
+                    return Ok(Err(childless::NOT_ANNOUNCED.into()));
                 }
                 engine.handle_datagram(Instant::now(), local, from, datagram);
             }

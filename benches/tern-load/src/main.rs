@@ -1,5 +1,6 @@
-//! tern-load: establishes IKE SAs, each with a CHILD SA, against a responder
-//! (ternd, strongSwan's charon, ...) and prints what it achieved as JSON.
+//! tern-load: establishes IKE SAs, each with a CHILD SA (or, with
+//! `--childless`, none: RFC 6023), against a responder (ternd, strongSwan's
+//! charon, ...) and prints what it achieved as JSON.
 //!
 //!     tern-load --responder 192.0.2.2:500 --count 10000 --concurrency 64
 
@@ -44,6 +45,11 @@ struct Args {
     /// turn. Default: the address the route to the responder picks.
     #[arg(long = "source")]
     sources: Vec<std::net::IpAddr>,
+    /// IKE SAs without a CHILD SA (RFC 6023): IKE_AUTH carries no SA or TS
+    /// payloads, and an IKE SA counts only if the responder announced
+    /// CHILDLESS_IKEV2_SUPPORTED and made no CHILD SA.
+    #[arg(long)]
+    childless: bool,
     /// Runtime threads (1 keeps the generator off the responder's cores).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -58,6 +64,7 @@ fn main() -> anyhow::Result<()> {
             proposal: args.proposal,
             esp_proposal: args.esp_proposal,
             responder_id: (args.responder_id != "%any").then_some(args.responder_id),
+            childless: args.childless,
         },
         count: args.count,
         concurrency: args.concurrency,

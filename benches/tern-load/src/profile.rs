@@ -16,6 +16,9 @@ pub struct Profile {
     pub esp_proposal: String,
     /// The responder's identity, or `None` to accept whatever it proves.
     pub responder_id: Option<String>,
+    /// IKE SAs without a CHILD SA (RFC 6023): no SA or TS payloads in IKE_AUTH,
+    /// and a responder configuration without children.
+    pub childless: bool,
 }
 
 impl Default for Profile {
@@ -25,6 +28,7 @@ impl Default for Profile {
             proposal: "aes128gcm16-prfsha256-x25519".into(),
             esp_proposal: "aes128gcm16".into(),
             responder_id: Some(RESPONDER_ID.into()),
+            childless: false,
         }
     }
 }
@@ -42,8 +46,10 @@ pub fn responder_toml(profile: &Profile, listen: IpAddr, port: u16, socket: &str
         psk,
         proposal,
         esp_proposal,
+        childless,
         ..
     } = profile;
+    let children = children_toml(*childless, RESPONDER_TS, INITIATOR_NET, esp_proposal);
     format!(
         r#"[daemon]
 socket = "{socket}"
@@ -60,13 +66,7 @@ remote_id = "%any"
 auth = "psk"
 psk = "{psk}"
 proposals = ["{proposal}"]
-
-[connections.load.children.net]
-local_ts = ["{RESPONDER_TS}"]
-remote_ts = ["{INITIATOR_NET}"]
-esp_proposals = ["{esp_proposal}"]
-mode = "tunnel"
-"#,
+{children}"#,
         nat_port = port.wrapping_add(1),
     )
 }
@@ -85,7 +85,10 @@ impl Initiator {
             proposal,
             esp_proposal,
             responder_id,
+            childless,
         } = profile;
+        // The inner address is set per IKE SA by `for_sa`.
+        let children = children_toml(*childless, "10.128.0.0/32", RESPONDER_TS, esp_proposal);
         let remote_id = responder_id.as_deref().unwrap_or("%any");
         let text = format!(
             r#"[connections.load]
@@ -97,13 +100,7 @@ remote_id = "{remote_id}"
 auth = "psk"
 psk = "{psk}"
 proposals = ["{proposal}"]
-
-[connections.load.children.net]
-local_ts = ["10.128.0.0/32"]
-remote_ts = ["{RESPONDER_TS}"]
-esp_proposals = ["{esp_proposal}"]
-mode = "tunnel"
-"#,
+{children}"#,
             ip = responder.ip(),
             port = responder.port(),
         );
@@ -121,8 +118,11 @@ mode = "tunnel"
         config.ike_port = port;
         let conn = &mut config.connections[0];
         conn.local_id = Identity::Fqdn(format!("load-{index}.tern.example"));
+        let Some(child) = conn.children.first_mut() else {
+            return config; // childless
+        };
         let inner = u32::from(Ipv4Addr::new(10, 128, 0, 0)) | (index & 0x7f_ffff);
-        conn.children[0].local_ts = vec![TsConfig {
+        child.local_ts = vec![TsConfig {
             addr: IpAddr::V4(Ipv4Addr::from(inner)),
             prefix_len: 32,
             protocol: 0,
@@ -131,6 +131,22 @@ mode = "tunnel"
         }];
         config
     }
+}
+
+/// The CHILD SA section of a load connection, or nothing for a childless one.
+fn children_toml(childless: bool, local: &str, remote: &str, esp_proposal: &str) -> String {
+    if childless {
+        return String::new();
+    }
+    format!(
+        r#"
+[connections.load.children.net]
+local_ts = ["{local}"]
+remote_ts = ["{remote}"]
+esp_proposals = ["{esp_proposal}"]
+mode = "tunnel"
+"#
+    )
 }
 
 /// The connection name in both configurations.
@@ -171,5 +187,37 @@ mod tests {
             b.connections[0].children[0].local_ts[0].addr,
             "10.128.1.2".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn childless_profiles_configure_no_children_on_either_side() {
+        let profile = Profile {
+            childless: true,
+            ..Profile::default()
+        };
+        let init = Initiator::new(
+            &profile,
+            "127.0.0.1".parse().unwrap(),
+            "127.0.0.2:500".parse().unwrap(),
+        )
+        .expect("valid");
+        let a = init.for_sa(7, 500);
+        assert!(a.connections[0].children.is_empty());
+        assert_eq!(
+            a.connections[0].local_id,
+            Identity::Fqdn("load-7.tern.example".into())
+        );
+        let text = responder_toml(&profile, "127.0.0.1".parse().unwrap(), 1500, "/tmp/x.sock");
+        let responder = tern_config::parse_str(&text, "test").expect("valid");
+        assert!(responder.engine.connections[0].children.is_empty());
+        // And the default keeps its CHILD SA on both sides.
+        let text = responder_toml(
+            &Profile::default(),
+            "127.0.0.1".parse().unwrap(),
+            1500,
+            "/tmp/x.sock",
+        );
+        let responder = tern_config::parse_str(&text, "test").expect("valid");
+        assert_eq!(responder.engine.connections[0].children.len(), 1);
     }
 }

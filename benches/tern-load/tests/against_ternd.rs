@@ -1,5 +1,6 @@
 //! tern-load against a real ternd (`--no-kernel`) on the loopback: every IKE SA
-//! and its CHILD SA comes up, the JSON says so, and ternd holds them all.
+//! and its CHILD SA comes up (or, with `--childless`, every IKE SA alone), the
+//! JSON says so, and ternd holds them all.
 //!
 //! ternd and ternctl are built by this test (`cargo build -p ternd -p ternctl`)
 //! into the same target directory, since a test can only name its own
@@ -60,11 +61,15 @@ impl Drop for Ternd {
     }
 }
 
-fn start_ternd(ternd: &Path, dir: &Path, port: u16) -> (Ternd, PathBuf) {
+fn start_ternd(ternd: &Path, dir: &Path, port: u16, childless: bool) -> (Ternd, PathBuf) {
     let socket = dir.join("ternd.sock");
     let config = dir.join("ternd.toml");
+    let profile = tern_load::profile::Profile {
+        childless,
+        ..Default::default()
+    };
     let text = tern_load::profile::responder_toml(
-        &tern_load::profile::Profile::default(),
+        &profile,
         "127.0.0.1".parse().unwrap(),
         port,
         socket.to_str().expect("utf-8 path"),
@@ -105,7 +110,7 @@ fn establishes_every_sa_against_ternd_and_reports_json() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let port = free_port_pair();
-    let (daemon, socket) = start_ternd(&ternd, &dir, port);
+    let (daemon, socket) = start_ternd(&ternd, &dir, port, false);
 
     let count = 60;
     let out = Command::new(TERN_LOAD)
@@ -132,15 +137,7 @@ fn establishes_every_sa_against_ternd_and_reports_json() {
     assert!(rate > 0.0 && p50 > 0.0 && p50 <= p99, "{summary}");
 
     // The responder holds every IKE SA, each with its CHILD SA, one identity each.
-    let listed = Command::new(ternctl)
-        .args(["--json", "--socket"])
-        .arg(&socket)
-        .arg("list-sas")
-        .output()
-        .expect("run ternctl");
-    assert!(listed.status.success(), "{listed:?}");
-    let sas: Value = serde_json::from_slice(&listed.stdout).expect("list-sas JSON");
-    let sas = sas.as_array().expect("an array of IKE SAs");
+    let sas = list_sas(&ternctl, &socket);
     assert_eq!(sas.len(), count, "ternd lists {} IKE SAs", sas.len());
     let mut ids: Vec<&str> = sas
         .iter()
@@ -157,4 +154,68 @@ fn establishes_every_sa_against_ternd_and_reports_json() {
     );
     drop(daemon);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ternd's IKE SAs, as `ternctl --json list-sas` shows them.
+fn list_sas(ternctl: &Path, socket: &Path) -> Vec<Value> {
+    let listed = Command::new(ternctl)
+        .args(["--json", "--socket"])
+        .arg(socket)
+        .arg("list-sas")
+        .output()
+        .expect("run ternctl");
+    assert!(listed.status.success(), "{listed:?}");
+    let sas: Value = serde_json::from_slice(&listed.stdout).expect("list-sas JSON");
+    sas.as_array().expect("an array of IKE SAs").clone()
+}
+
+#[test]
+fn childless_load_sets_up_ike_sas_alone_against_ternd() {
+    let (ternd, ternctl) = build_daemon_and_ctl();
+    // A responder configured with a CHILD SA (it would make one if asked), and
+    // one configured without: either way no CHILD SA comes up.
+    for responder_childless in [false, true] {
+        let dir = std::env::temp_dir().join(format!(
+            "tern-load-childless-{}-{responder_childless}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let port = free_port_pair();
+        let (daemon, socket) = start_ternd(&ternd, &dir, port, responder_childless);
+
+        let count = 40;
+        let out = Command::new(TERN_LOAD)
+            .args(["--responder", &format!("127.0.0.1:{port}"), "--childless"])
+            .args(["--count", &count.to_string(), "--concurrency", "8"])
+            .args(["--timeout-s", "20"])
+            .output()
+            .expect("run tern-load");
+        assert!(
+            out.status.success(),
+            "tern-load failed: {}\nternd: {}",
+            String::from_utf8_lossy(&out.stderr),
+            read(&daemon.log)
+        );
+        let summary: Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("JSON");
+        assert_eq!(summary["established"], count, "{summary}");
+        assert_eq!(summary["failed"], 0, "{summary}");
+        assert_eq!(summary["childless"], true, "{summary}");
+        let (p50, p99) = (
+            summary["p50_ms"].as_f64().expect("p50_ms"),
+            summary["p99_ms"].as_f64().expect("p99_ms"),
+        );
+        assert!(p50 > 0.0 && p50 <= p99, "{summary}");
+
+        let sas = list_sas(&ternctl, &socket);
+        assert_eq!(sas.len(), count, "ternd lists {} IKE SAs", sas.len());
+        assert!(
+            sas.iter().all(|sa| sa["state"] == "ESTABLISHED"
+                && sa["children"].as_array().map(Vec::len) == Some(0)),
+            "{sas:?}"
+        );
+        drop(daemon);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
