@@ -81,12 +81,7 @@ impl Engine {
     /// The RADIUS side's answer for IKE SA `ike`. One for an IKE SA that is
     /// gone, or that waits for no answer, is ignored.
     pub fn handle_radius_answer(&mut self, now: Instant, ike: u64, answer: RadiusAnswer) {
-        let Some(spi) = self
-            .sas
-            .iter()
-            .find(|(_, sa)| sa.unique_id == ike)
-            .map(|(spi, _)| *spi)
-        else {
+        let Some(spi) = self.spi_of(ike) else {
             tracing::debug!(ike, "RADIUS answer for an IKE SA that is gone; ignored");
             return;
         };

@@ -144,12 +144,7 @@ impl Engine {
         }
         for new_id in std::mem::take(&mut self.ctx.reauths_done) {
             // The peer may have reauthenticated the same IKE SA at the same time.
-            let new_spi = self
-                .sas
-                .iter()
-                .find(|(_, sa)| sa.unique_id == new_id)
-                .map(|(spi, _)| *spi);
-            if let Some(spi) = new_spi {
+            if let Some(spi) = self.spi_of(new_id) {
                 self.check_duplicates_later(now, spi);
             }
             let old: Vec<_> = self
@@ -183,7 +178,7 @@ impl Engine {
             return;
         };
         if let Some(id) = old.reauth_by {
-            if self.sas.values().any(|sa| sa.unique_id == id) {
+            if self.spi_of(id).is_some() {
                 return; // still coming up
             }
         }

@@ -150,6 +150,10 @@ pub struct Engine {
     /// Responder: (peer address, peer's SPI) -> our SPI, so a retransmitted
     /// IKE_SA_INIT finds its SA instead of making a second one.
     by_peer_spi: HashMap<(SocketAddr, Spi), Spi>,
+    /// An IKE SA's unique id -> our SPI: the control socket, the metrics and
+    /// RADIUS answers name SAs by id, and a scan of 100,000 SAs for each was
+    /// 15 % of ternd's time under a load of new IKE SAs.
+    by_unique_id: HashMap<u64, Spi>,
     timers: Timers,
 }
 
@@ -198,6 +202,7 @@ impl Engine {
                 pools: crate::pool::Pools::new(shard),
             },
             sas: HashMap::default(),
+            by_unique_id: HashMap::new(),
             peers_started_over: VecDeque::new(),
             by_peer_spi: HashMap::new(),
             timers: Timers::default(),
@@ -464,10 +469,17 @@ impl Engine {
 
     /// One IKE SA's view, by unique id, without building everyone's.
     pub fn ike_sa(&self, now: Instant, unique_id: u64) -> Option<IkeSaInfo> {
+        let spi = self.spi_of(unique_id)?;
+        self.sas.get(&spi).map(|sa| info(sa, now))
+    }
+
+    /// Our SPI of the IKE SA with `unique_id`, if it is in the table.
+    pub(crate) fn spi_of(&self, unique_id: u64) -> Option<Spi> {
+        let spi = *self.by_unique_id.get(&unique_id)?;
         self.sas
-            .values()
-            .find(|sa| sa.unique_id == unique_id)
-            .map(|sa| info(sa, now))
+            .get(&spi)
+            .is_some_and(|sa| sa.unique_id == unique_id)
+            .then_some(spi)
     }
 
     pub fn list_sas(&self, now: Instant) -> Vec<IkeSaInfo> {
@@ -520,12 +532,14 @@ impl Engine {
                     }
                 }
                 self.ctx.peers.add(&mut sa);
+                self.by_unique_id.insert(sa.unique_id, sa.our_spi());
                 self.sas.insert(sa.our_spi(), sa);
                 self.drop_stale_timers();
             }
             Next::Destroy(reason) => {
                 self.ctx.peers.remove(&sa);
                 self.by_peer_spi.remove(&(sa.init_remote, sa.spi_i));
+                self.by_unique_id.remove(&sa.unique_id);
                 let restart = end_action::plan(&sa);
                 self.release_outbound_before_end(&sa);
                 let (ike_id, connection) = (sa.unique_id, sa.connection.name.clone());
