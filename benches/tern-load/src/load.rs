@@ -245,24 +245,14 @@ async fn send(socket: &UdpSocket, t: &Transmit) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The OS random source (shared by a worker's IKE SAs), and SPIs from a
-/// counter (nothing is installed in a kernel, so nothing needs reserving).
+/// The OS random source (shared by a worker's IKE SAs).
 struct OsEnv {
     rng: Arc<Mutex<BufferedRandom>>,
-    next_spi: u32,
 }
 
 impl OsEnv {
     fn new(rng: Arc<Mutex<BufferedRandom>>) -> anyhow::Result<OsEnv> {
-        let mut start = [0u8; 4];
-        rng.lock()
-            .expect("random source lock")
-            .fill(&mut start)
-            .map_err(|_| anyhow::anyhow!("the OS random source failed"))?;
-        Ok(OsEnv {
-            rng,
-            next_spi: u32::from_be_bytes(start) | 0x100,
-        })
+        Ok(OsEnv { rng })
     }
 }
 
@@ -273,11 +263,6 @@ impl Environment for OsEnv {
             .expect("random source lock")
             .fill(buf)
             .expect("the OS random source failed");
-    }
-
-    fn allocate_spi(&mut self, _: IpAddr, _: IpAddr, _: u32) -> Result<u32, String> {
-        self.next_spi = self.next_spi.wrapping_add(1) | 0x100;
-        Ok(self.next_spi)
     }
 
     fn local_address_for(&mut self, _: IpAddr) -> Option<IpAddr> {

@@ -13,15 +13,11 @@ use crate::profile::{responder_toml, Initiator, Profile, CONNECTION};
 /// xorshift64*, seeded: a benchmark needs no entropy, only variety.
 pub struct SeededEnv {
     state: u64,
-    next_spi: u32,
 }
 
 impl SeededEnv {
     pub fn new(seed: u64) -> SeededEnv {
-        SeededEnv {
-            state: seed | 1,
-            next_spi: 0xc000_0000,
-        }
+        SeededEnv { state: seed | 1 }
     }
 }
 
@@ -34,11 +30,6 @@ impl Environment for SeededEnv {
             let word = self.state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
             chunk.copy_from_slice(&word[..chunk.len()]);
         }
-    }
-
-    fn allocate_spi(&mut self, _: IpAddr, _: IpAddr, _: u32) -> Result<u32, String> {
-        self.next_spi += 1;
-        Ok(self.next_spi)
     }
 
     fn local_address_for(&mut self, _: IpAddr) -> Option<IpAddr> {

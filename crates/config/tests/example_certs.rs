@@ -55,9 +55,6 @@ impl Environment for Env {
             *b = (self.0 >> 56) as u8;
         }
     }
-    fn allocate_spi(&mut self, _: IpAddr, _: IpAddr, reqid: u32) -> Result<u32, String> {
-        Ok(0xc000_0000 | (self.0 as u32 & 0xffff_0000) | reqid)
-    }
     fn local_address_for(&mut self, _: IpAddr) -> Option<IpAddr> {
         None
     }

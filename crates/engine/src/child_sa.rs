@@ -121,6 +121,9 @@ pub struct ChildSa {
     pub successor: Option<u64>,
     /// The inbound SA's byte counter when dead peer detection last read it.
     pub inbound_bytes_seen: u64,
+    /// The kernel's answer, in this timer run, to how many bytes the inbound SA
+    /// has received (see `counters`); `None` outside a run or if it could not tell.
+    pub inbound_bytes_read: Option<u64>,
     /// The traffic limits its kernel SAs carry.
     pub limits: TrafficLimits,
     /// Which end created the first SA of this line (IKE_AUTH or a CREATE_CHILD_SA
@@ -197,6 +200,7 @@ impl ChildSa {
             outbound: Outbound::Installed,
             successor: None,
             inbound_bytes_seen: 0,
+            inbound_bytes_read: None,
             limits: TrafficLimits::default(),
             policies_fingerprint: 0,
             created_by_us: None,
@@ -309,7 +313,6 @@ pub fn sa_installs(
         (all, all)
     });
     let encap = |inbound: bool| ends.encap(inbound);
-    // The inbound SA fills the SPI the kernel reserved for it.
     let sa = |src, dst, spi, key, inbound: bool| SaInstall {
         src,
         dst,
@@ -321,7 +324,6 @@ pub fn sa_installs(
         key,
         selector,
         esn: child.suite.esn,
-        update: inbound,
         encap: encap(inbound),
         limits: child.limits,
     };

@@ -517,16 +517,12 @@ impl Ctx {
 
     /// Whether the peer has sent ESP on the SA that replaces `old`: then it has
     /// the new SA, and its rekey is done.
+    /// Its counter was read for this timer run (see `counters`).
     fn peer_sends_on_successor(&mut self, sa: &IkeSa, old: &ChildSa) -> bool {
-        let Some(new) = sa
-            .children
+        sa.children
             .iter()
             .find(|c| Some(c.unique_id) == old.successor)
-        else {
-            return false;
-        };
-        self.env
-            .inbound_bytes(sa.remote.ip(), sa.local.ip(), new.spi_in)
+            .and_then(|new| new.inbound_bytes_read)
             .is_some_and(|bytes| bytes > 0)
     }
 

@@ -2,12 +2,10 @@
 //! peer has been silent for `dpd_delay`.
 //!
 //! Silence means no IKE message and no inbound ESP traffic; the latter is read
-//! from the kernel's byte counters through [`Environment::inbound_bytes`], so a
-//! tunnel carrying traffic is never probed. A check that goes unanswered through
+//! from the kernel's byte counters, which the timer run asked for before it began
+//! (see `counters`), so a tunnel carrying traffic is never probed. A check that goes unanswered through
 //! the retransmission schedule ends the IKE SA (see `Ctx::retransmit_due`); like
 //! strongSwan's IKEv2, there is no separate DPD timeout.
-//!
-//! [`Environment::inbound_bytes`]: crate::Environment::inbound_bytes
 
 use std::time::Instant;
 
@@ -69,10 +67,9 @@ impl Ctx {
 
     /// Whether any CHILD SA's inbound byte counter grew since it was last read.
     fn esp_arrived(&mut self, sa: &mut IkeSa) -> bool {
-        let (local, remote) = (sa.local.ip(), sa.remote.ip());
         let mut grew = false;
         for child in &mut sa.children {
-            if let Some(bytes) = self.env.inbound_bytes(remote, local, child.spi_in) {
+            if let Some(bytes) = child.inbound_bytes_read {
                 grew |= bytes > child.inbound_bytes_seen;
                 child.inbound_bytes_seen = bytes;
             }

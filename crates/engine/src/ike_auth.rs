@@ -18,7 +18,7 @@ use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Next};
 use crate::identity;
 use crate::ike_sa::{AwaitAuthResponse, IkeSa, Phase, Purpose};
-use crate::output::{Event, KernelOp};
+use crate::output::Event;
 use crate::payloads;
 use crate::proposal;
 use crate::shared_child::SharedChild;
@@ -187,15 +187,7 @@ impl Ctx {
         let mut child = None;
         if let Some(config) = conn.children.first() {
             let reqid = self.reqid_for(&conn.name, &config.name);
-            let spi_in = match self.env.allocate_spi(sa.local.ip(), sa.remote.ip(), reqid) {
-                Ok(spi) => spi,
-                Err(e) => {
-                    return Next::Destroy(EndReason::new(
-                        EndKind::KernelRefused,
-                        format!("cannot reserve an ESP SPI in the kernel: {e}"),
-                    ))
-                }
-            };
+            let spi_in = self.choose_spi_in(sa.local.ip());
             let local_ts: Vec<Ts> = config.local_ts.iter().map(Ts::from_config).collect();
             let remote_ts: Vec<Ts> = config.remote_ts.iter().map(Ts::from_config).collect();
             if config.mode == Mode::Transport {
@@ -381,11 +373,8 @@ impl Ctx {
                 }
             }
             Err(reason) => {
-                self.kernel_ops.push_back(KernelOp::DeleteSa {
-                    src: sa.remote.ip(),
-                    dst: sa.local.ip(),
-                    spi: request.spi_in,
-                });
+                // Chosen, never installed: nothing to remove from the kernel.
+                self.spis_in.release(request.spi_in);
                 self.child_failed(now, sa, &name, reason);
             }
         }
@@ -612,17 +601,9 @@ impl Ctx {
             ));
         }
         let reqid = self.reqid_for(&sa.connection.name, &choice.config.name);
-        let spi_in = self
-            .env
-            .allocate_spi(sa.local.ip(), sa.remote.ip(), reqid)
-            .map_err(|e| {
-                (
-                    NotifyType::TEMPORARY_FAILURE,
-                    format!("cannot reserve an ESP SPI in the kernel: {e}"),
-                )
-            })?;
         let keys = crate::children::child_keys(sa, choice.suite, None, &sa.nonce_i, &sa.nonce_r)
             .map_err(|e| (NotifyType::NO_PROPOSAL_CHOSEN, e))?;
+        let spi_in = self.choose_spi_in(sa.local.ip());
         let proposal_number = choice.proposal_number;
         Ok((choice.into_negotiated(reqid, spi_in), keys, proposal_number))
     }

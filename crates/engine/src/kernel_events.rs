@@ -42,6 +42,14 @@ pub enum KernelEvent {
         src: IpAddr,
         dst: IpAddr,
     },
+    /// The answer to a [`CounterRead`](crate::CounterRead): the bytes the ESP SA
+    /// (`src`, `dst`, `spi`) has received, `None` if the kernel cannot tell.
+    InboundBytes {
+        src: IpAddr,
+        dst: IpAddr,
+        spi: u32,
+        bytes: Option<u64>,
+    },
 }
 
 impl Engine {
@@ -50,6 +58,9 @@ impl Engine {
             KernelEvent::Expire { dst, spi, hard, .. } => self.on_expire(now, dst, spi, hard),
             KernelEvent::Mapping { dst, spi, new } => self.on_mapping(now, dst, spi, new),
             KernelEvent::Acquire { reqid, src, dst } => self.on_acquire(now, reqid, src, dst),
+            KernelEvent::InboundBytes {
+                dst, spi, bytes, ..
+            } => self.on_inbound_bytes(now, dst, spi, bytes),
         }
     }
 

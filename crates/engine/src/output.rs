@@ -73,8 +73,6 @@ pub struct SaInstall {
     pub selector: Option<(Selector, Selector)>,
     /// Extended sequence numbers, as negotiated.
     pub esn: bool,
-    /// Fill a SPI reserved earlier by [`Environment::allocate_spi`](crate::Environment::allocate_spi).
-    pub update: bool,
     /// ESP in UDP, when a NAT is in the way.
     pub encap: Option<UdpEncap>,
     /// Traffic limits for the kernel to enforce (EXPIRE events come back).

@@ -51,8 +51,9 @@ pub struct KernelSa {
 pub struct Kernel {
     /// (src, dst, spi) -> SA
     pub sas: BTreeMap<(IpAddr, IpAddr, u32), KernelSa>,
-    /// SPIs reserved (ALLOCSPI) and not yet filled or released.
-    pub larval: BTreeSet<(IpAddr, IpAddr, u32)>,
+    /// Inbound SPIs (our address, SPI) the engine holds with no SA here: chosen
+    /// for an exchange and not given up (see `Host::drain_local`).
+    pub larval: BTreeSet<(IpAddr, u32)>,
     /// (direction, tunnel src, tunnel dst, reqid) of each policy.
     pub policies: BTreeSet<(u8, IpAddr, IpAddr, u32)>,
     pub errors: Vec<String>,
@@ -64,10 +65,6 @@ impl Kernel {
         match op {
             KernelOp::AddSa(sa) => {
                 let id = (sa.src, sa.dst, sa.spi);
-                if sa.update && !self.larval.remove(&id) {
-                    self.errors
-                        .push(format!("UPDSA for SPI {:08x}, never allocated", sa.spi));
-                }
                 self.installs += 1;
                 let new = KernelSa {
                     key_fingerprint: fingerprint(sa.key.expose()),
@@ -80,7 +77,7 @@ impl Kernel {
             }
             KernelOp::DeleteSa { src, dst, spi } => {
                 let id = (src, dst, spi);
-                if self.sas.remove(&id).is_none() && !self.larval.remove(&id) {
+                if self.sas.remove(&id).is_none() {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
             }
@@ -165,7 +162,6 @@ fn fingerprint(bytes: &[u8]) -> u64 {
 /// The engine's window on the simulated world.
 struct SimEnv {
     rng: Rng,
-    kernel: Arc<Mutex<Kernel>>,
     /// The virtual instant first asked about, which is `SIM_CALENDAR_START`.
     calendar_anchor: Option<std::time::Instant>,
 }
@@ -178,19 +174,6 @@ impl Environment for SimEnv {
         for chunk in buf.chunks_mut(8) {
             let bytes = self.rng.next_u64().to_le_bytes();
             chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-
-    fn allocate_spi(&mut self, local: IpAddr, remote: IpAddr, _reqid: u32) -> Result<u32, String> {
-        // Like the kernel: random, in the range it uses, unique on this host.
-        let mut kernel = self.kernel.lock().expect("kernel lock");
-        loop {
-            let spi = 0xc000_0000 | (self.rng.next_u64() >> 34) as u32;
-            let id = (remote, local, spi);
-            if !kernel.larval.contains(&id) && !kernel.sas.contains_key(&id) {
-                kernel.larval.insert(id);
-                return Ok(spi);
-            }
         }
     }
 
@@ -232,7 +215,6 @@ impl Host {
         let kernel = Arc::new(Mutex::new(Kernel::default()));
         let env = SimEnv {
             rng: Rng::new(seed),
-            kernel: kernel.clone(),
             calendar_anchor: None,
         };
         Host {
@@ -248,14 +230,44 @@ impl Host {
         self.kernel.lock().expect("kernel lock")
     }
 
-    /// Applies the engine's kernel operations and collects its events.
-    pub fn drain_local(&mut self) {
-        if let Some(op) = self.engine.poll_kernel_op() {
-            let mut kernel = self.kernel.lock().expect("kernel lock");
-            kernel.apply(op);
-            while let Some(op) = self.engine.poll_kernel_op() {
+    /// Applies the engine's kernel operations, answers its counter reads (at
+    /// `now`: this kernel counts no traffic, so it cannot tell) and collects its
+    /// events.
+    pub fn drain_local(&mut self, now: std::time::Instant) {
+        let mut changed = false;
+        loop {
+            if let Some(op) = self.engine.poll_kernel_op() {
+                let mut kernel = self.kernel.lock().expect("kernel lock");
                 kernel.apply(op);
+                while let Some(op) = self.engine.poll_kernel_op() {
+                    kernel.apply(op);
+                }
+                changed = true;
             }
+            let Some(read) = self.engine.poll_counter_read() else {
+                break;
+            };
+            let answer = tern_engine::KernelEvent::InboundBytes {
+                src: read.src,
+                dst: read.dst,
+                spi: read.spi,
+                bytes: None,
+            };
+            self.engine.handle_kernel_event(now, answer);
+        }
+        let held = self.engine.inbound_spis();
+        let mut kernel = self.kernel.lock().expect("kernel lock");
+        let installed: BTreeSet<(IpAddr, u32)> = kernel.sas.keys().map(|k| (k.1, k.2)).collect();
+        let larval: BTreeSet<(IpAddr, u32)> = held
+            .into_iter()
+            .filter(|h| !installed.contains(h))
+            .collect();
+        if larval != kernel.larval {
+            kernel.larval = larval;
+            changed = true;
+        }
+        drop(kernel);
+        if changed {
             self.kernel_generation = next_generation();
         }
         while let Some(e) = self.engine.poll_event() {

@@ -352,11 +352,11 @@ impl World {
 
     fn settle_messages(&mut self) {
         for i in 0..2 {
-            self.hosts[i].drain_local();
+            self.hosts[i].drain_local(self.now);
             while let Some(t) = self.hosts[i].engine.poll_transmit() {
                 self.send(i, t);
             }
-            self.hosts[i].drain_local();
+            self.hosts[i].drain_local(self.now);
             let events = std::mem::take(&mut self.hosts[i].events);
             for e in events {
                 self.record(i, e);

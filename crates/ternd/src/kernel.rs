@@ -6,14 +6,12 @@
 use std::net::IpAddr;
 
 use tern_engine::config::{Encryption, Integrity, Mode};
-use tern_engine::{KernelOp, PolicyDirection, PolicyInstall, SaInstall};
+use tern_engine::{CounterRead, KernelEvent, KernelOp, PolicyDirection, PolicyInstall, SaInstall};
 use tern_xfrm::{
     kernel_reqid, EspAlgorithm, FakeXfrm, Lifetime, PolicyDir, PolicyParams, SaParams, Selector,
     Template, Xfrm, XfrmOps, TERN_REQIDS,
 };
 
-/// Where inbound SPIs are taken from: a range that reads as ours in `ip xfrm`.
-const SPI_RANGE: (u32, u32) = (0xc000_0000, 0xcfff_ffff);
 const REPLAY_WINDOW: u32 = 32;
 
 /// Traffic counters of one SA.
@@ -23,8 +21,13 @@ pub struct Counters {
     pub packets: u64,
 }
 
+/// The engine chooses inbound SPIs itself (see tern-engine's `inbound_spis`): the
+/// inbound SA's NEWSA is what takes its SPI in the kernel, and the kernel refuses
+/// it (EEXIST) should another XFRM user hold that SPI. There is no ALLOCSPI: a
+/// reservation before the SA would be a synchronous netlink call in the middle
+/// of handling a datagram, and a larval SA that expires if IKE_AUTH outlasts
+/// `net.core.xfrm_acq_expires`.
 pub trait Kernel: Send {
-    fn allocate_spi(&mut self, local: IpAddr, remote: IpAddr, reqid: u32) -> Result<u32, String>;
     fn apply(&mut self, op: KernelOp) -> Result<(), String>;
     /// `None` when the SA is not there (or cannot be read). The in-memory
     /// backend counts nothing: its SAs show zeros.
@@ -36,16 +39,24 @@ pub trait Kernel: Send {
     }
 }
 
+/// The kernel's answer to the engine's question `read`: the same GETSA counters
+/// `list-sas` shows (dead peer detection asks once per dpd_delay per CHILD SA).
+pub fn counter_answer(kernel: &mut dyn Kernel, read: CounterRead) -> KernelEvent {
+    KernelEvent::InboundBytes {
+        src: read.src,
+        dst: read.dst,
+        spi: read.spi,
+        bytes: kernel
+            .counters(read.src, read.dst, read.spi)
+            .map(|c| c.bytes),
+    }
+}
+
 /// The engine's kernel operations on an XFRM: the kernel's ([`Xfrm`]) or
 /// an in-memory one ([`FakeXfrm`]).
 pub struct XfrmKernel<X> {
     xfrm: X,
 }
-
-/// A SPI reserved by ALLOCSPI lives `net.core.xfrm_acq_expires` seconds (30 by
-/// default); IKE_AUTH with its retransmissions can take up to 165 s.
-const ACQ_EXPIRES_PATH: &str = "/proc/sys/net/core/xfrm_acq_expires";
-const ACQ_EXPIRES_NEEDED: u64 = 165;
 
 impl XfrmKernel<Xfrm> {
     /// Opens XFRM and first removes what a previous ternd that died without
@@ -80,15 +91,14 @@ impl XfrmKernel<Xfrm> {
             }
             Err(e) => tracing::warn!("could not remove a previous ternd's SAs and policies: {e}"),
         }
-        keep_reserved_spis_long_enough();
         Ok(XfrmKernel { xfrm })
     }
 }
 
 impl XfrmKernel<FakeXfrm> {
     /// For `--no-kernel`: nothing is installed, but every operation is
-    /// translated and checked as for the kernel. `seed` varies the SPIs
-    /// handed out, so two such daemons on one host do not pick the same.
+    /// translated and checked as for the kernel. `seed` seeds the in-memory
+    /// XFRM (the SPIs of its ALLOCSPI, which ternd does not call).
     pub fn in_memory(seed: u32) -> XfrmKernel<FakeXfrm> {
         XfrmKernel {
             xfrm: FakeXfrm::with_seed(u64::from(seed)),
@@ -96,25 +106,7 @@ impl XfrmKernel<FakeXfrm> {
     }
 }
 
-fn keep_reserved_spis_long_enough() {
-    let current = std::fs::read_to_string(ACQ_EXPIRES_PATH)
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok());
-    if current.is_some_and(|c| c < ACQ_EXPIRES_NEEDED) {
-        match std::fs::write(ACQ_EXPIRES_PATH, ACQ_EXPIRES_NEEDED.to_string()) {
-            Ok(()) => tracing::info!("raised {ACQ_EXPIRES_PATH} to {ACQ_EXPIRES_NEEDED} s so reserved SPIs outlive IKE_AUTH retransmissions"),
-            Err(e) => tracing::warn!("cannot raise {ACQ_EXPIRES_PATH} to {ACQ_EXPIRES_NEEDED}: {e}; a slow IKE_AUTH may lose its reserved SPI"),
-        }
-    }
-}
-
 impl<X: XfrmOps + Send> Kernel for XfrmKernel<X> {
-    fn allocate_spi(&mut self, local: IpAddr, remote: IpAddr, reqid: u32) -> Result<u32, String> {
-        self.xfrm
-            .alloc_spi(remote, local, kernel_reqid(reqid), SPI_RANGE.0, SPI_RANGE.1)
-            .map_err(|e| e.to_string())
-    }
-
     fn apply(&mut self, op: KernelOp) -> Result<(), String> {
         let result = match op {
             KernelOp::AddSa(sa) => self.xfrm.add_sa(&sa_params(&sa)?),
@@ -251,7 +243,8 @@ fn sa_params(sa: &SaInstall) -> Result<SaParams, String> {
             dport: dst.port,
             dport_mask: dst.port_mask,
         }),
-        update: sa.update,
+        // NEWSA: the inbound SA takes its SPI here, or is refused (EEXIST).
+        update: false,
         mark: None,
         if_id: None,
     };
@@ -322,7 +315,7 @@ mod tests {
         }
     }
 
-    fn esp_sa(src: &str, dst: &str, spi: u32, update: bool) -> KernelOp {
+    fn esp_sa(src: &str, dst: &str, spi: u32) -> KernelOp {
         KernelOp::AddSa(SaInstall {
             src: ip(src),
             dst: ip(dst),
@@ -334,7 +327,6 @@ mod tests {
             key: Secret::new(vec![7; 20]),
             selector: None,
             esn: false,
-            update,
             encap: None,
             limits: Default::default(),
         })
@@ -359,7 +351,7 @@ mod tests {
 
     #[test]
     fn esp_in_udp_ports_reach_the_kernel() {
-        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "203.0.113.9", 0xc0de_0003, false) else {
+        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "203.0.113.9", 0xc0de_0003) else {
             unreachable!()
         };
         assert_eq!(sa_params(&sa).unwrap().encap, None);
@@ -383,7 +375,7 @@ mod tests {
 
     #[test]
     fn traffic_limits_reach_the_kernel() {
-        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "192.0.2.2", 0xc0de_0004, false) else {
+        let KernelOp::AddSa(mut sa) = esp_sa("192.0.2.1", "192.0.2.2", 0xc0de_0004) else {
             unreachable!()
         };
         sa.limits = tern_engine::TrafficLimits {
@@ -408,11 +400,10 @@ mod tests {
     fn in_memory_backend_keeps_what_the_kernel_would() {
         let mut k = XfrmKernel::in_memory(1);
         let (us, peer) = (ip("192.0.2.1"), ip("192.0.2.2"));
-        let spi_in = k.allocate_spi(us, peer, 3).unwrap();
-        assert!((SPI_RANGE.0..=SPI_RANGE.1).contains(&spi_in), "{spi_in:#x}");
-        k.apply(esp_sa("192.0.2.2", "192.0.2.1", spi_in, true))
-            .unwrap();
-        k.apply(esp_sa("192.0.2.1", "192.0.2.2", 0xc0de_0001, false))
+        // The engine chose the inbound SPI: the SA's NEWSA takes it.
+        let spi_in = 0xc0de_1234;
+        k.apply(esp_sa("192.0.2.2", "192.0.2.1", spi_in)).unwrap();
+        k.apply(esp_sa("192.0.2.1", "192.0.2.2", 0xc0de_0001))
             .unwrap();
         let dirs = [
             PolicyDirection::Out,
@@ -424,7 +415,7 @@ mod tests {
         }
 
         let sas = k.xfrm.list_sas().unwrap();
-        assert_eq!(sas.len(), 2, "the reserved SPI was filled: {sas:#?}");
+        assert_eq!(sas.len(), 2, "{sas:#?}");
         assert!(sas.iter().all(|s| s.reqid == kernel_reqid(3)));
         let policies = k.xfrm.list_policies().unwrap();
         assert_eq!(policies.len(), 3);
@@ -437,8 +428,9 @@ mod tests {
         // Installing twice is an error, as in the kernel.
         let e = k.apply(KernelOp::AddPolicy(policy(PolicyDirection::Out)));
         assert!(e.unwrap_err().contains("already exists"));
-        let e = k.apply(esp_sa("192.0.2.2", "192.0.2.1", 0xc0de_0002, true));
-        assert!(e.unwrap_err().contains("no such SA"));
+        // An inbound SPI another XFRM user holds already: refused, not overwritten.
+        let e = k.apply(esp_sa("192.0.2.2", "192.0.2.1", spi_in));
+        assert!(e.unwrap_err().contains("already exists"));
 
         // Deleting what is gone already is fine.
         for _ in 0..2 {
@@ -455,5 +447,44 @@ mod tests {
         assert!(k.counters(peer, us, spi_in).is_none());
         assert_eq!(k.xfrm.list_sas().unwrap().len(), 1);
         assert!(k.xfrm.list_policies().unwrap().is_empty());
+    }
+
+    /// A kernel with one inbound SA that has carried 4242 bytes.
+    struct OneSa;
+
+    impl Kernel for OneSa {
+        fn apply(&mut self, _: KernelOp) -> Result<(), String> {
+            Ok(())
+        }
+        fn counters(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<Counters> {
+            let known = (src, dst, spi) == (ip("192.0.2.2"), ip("192.0.2.1"), 0xc000_0001);
+            known.then_some(Counters {
+                bytes: 4242,
+                packets: 3,
+            })
+        }
+    }
+
+    #[test]
+    fn counter_reads_are_answered_from_the_kernel_counters() {
+        let read = |spi| CounterRead {
+            src: ip("192.0.2.2"),
+            dst: ip("192.0.2.1"),
+            spi,
+        };
+        let answer = |spi| match counter_answer(&mut OneSa, read(spi)) {
+            KernelEvent::InboundBytes {
+                src,
+                dst,
+                spi: answered,
+                bytes,
+            } => {
+                assert_eq!((src, dst, answered), (read(spi).src, read(spi).dst, spi));
+                bytes
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(answer(0xc000_0001), Some(4242));
+        assert_eq!(answer(0xc000_0002), None);
     }
 }

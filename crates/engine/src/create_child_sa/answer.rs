@@ -330,14 +330,11 @@ impl Ctx {
         }
     }
 
-    pub(super) fn release_spi(&mut self, sa: &IkeSa, spi_in: u32) {
+    /// The SPI chosen for an exchange that installed nothing: free again, and
+    /// nothing to remove from the kernel.
+    pub(super) fn release_spi(&mut self, _sa: &IkeSa, spi_in: u32) {
         if spi_in != 0 {
-            self.kernel_ops
-                .push_back(crate::output::KernelOp::DeleteSa {
-                    src: sa.remote.ip(),
-                    dst: sa.local.ip(),
-                    spi: spi_in,
-                });
+            self.spis_in.release(spi_in);
         }
     }
 

@@ -119,25 +119,7 @@ impl Ctx {
         mut ex: ChildExchange,
         pfs: Option<KeyExchange>,
     ) {
-        ex.spi_in = match self
-            .env
-            .allocate_spi(sa.local.ip(), sa.remote.ip(), ex.reqid)
-        {
-            Ok(spi) => spi,
-            Err(e) => {
-                let reason = EndReason::new(
-                    EndKind::KernelRefused,
-                    format!("cannot reserve an ESP SPI in the kernel: {e}"),
-                );
-                return self.child_exchange_failed(
-                    now,
-                    sa,
-                    &ex,
-                    reason,
-                    Some(TEMPORARY_FAILURE_RETRY),
-                );
-            }
-        };
+        ex.spi_in = self.choose_spi_in(sa.local.ip());
         ex.nonce = self.random(NONCE_LEN);
         ex.ke = pfs.map(|k| (k, self.ke_private(k)));
         ex.ke_sent.extend(pfs);
@@ -371,17 +353,6 @@ impl Ctx {
             Some((_, reqid, _)) => *reqid,
             None => self.reqid_for(&sa.connection.name, &choice.config.name),
         };
-        let spi_in = match self.env.allocate_spi(sa.local.ip(), sa.remote.ip(), reqid) {
-            Ok(spi) => spi,
-            Err(e) => {
-                return refuse(
-                    self,
-                    sa,
-                    NotifyType::TEMPORARY_FAILURE,
-                    &format!("cannot reserve an ESP SPI: {e}"),
-                )
-            }
-        };
         let nonce_r = self.random(NONCE_LEN);
         let keys =
             match crate::children::child_keys(sa, choice.suite, shared.as_ref(), nonce_i, &nonce_r)
@@ -389,6 +360,7 @@ impl Ctx {
                 Ok(k) => k,
                 Err(e) => return refuse(self, sa, NotifyType::NO_PROPOSAL_CHOSEN, &e),
             };
+        let spi_in = self.choose_spi_in(sa.local.ip());
         let mut response = Vec::new();
         if choice.mode == Mode::Transport {
             response.push(payloads::status(NotifyType::USE_TRANSPORT_MODE, Vec::new()));

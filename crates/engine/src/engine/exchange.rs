@@ -10,7 +10,7 @@ use crate::end_action::EndCause;
 use crate::end_reason::{EndKind, EndReason};
 use crate::history::{SaEnd, SaKind};
 use crate::ike_sa::{AnsweredRequest, IkeSa, InFlight, Opened, Phase, Purpose, Queued};
-use crate::output::{Event, KernelOp, Transmit};
+use crate::output::{Event, Transmit};
 use crate::stats::DropReason;
 
 use super::{ike_spi, Ctx, Next, HALF_OPEN_TIMEOUT};
@@ -20,6 +20,22 @@ impl Ctx {
         let mut buf = vec![0; len];
         self.env.random(&mut buf);
         buf
+    }
+
+    /// A new inbound ESP SPI for an SA to `local`, held until its SA is removed
+    /// or released (see `inbound_spis`).
+    pub fn choose_spi_in(&mut self, local: IpAddr) -> u32 {
+        let Ctx {
+            env,
+            spis_in,
+            shard,
+            ..
+        } = self;
+        spis_in.choose(*shard, local, || {
+            let mut word = [0; 4];
+            env.random(&mut word);
+            u32::from_be_bytes(word)
+        })
     }
 
     pub fn unique_id(&mut self) -> u64 {
@@ -373,7 +389,7 @@ impl Ctx {
         r.base.mul_f64(factor.powi(n as i32))
     }
 
-    pub(super) fn on_timeout(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
+    pub(crate) fn on_timeout(&mut self, now: Instant, sa: &mut IkeSa) -> Next {
         if sa.phase_deadline.is_some_and(|d| d <= now) {
             return Next::Destroy(match sa.phase {
                 Phase::AwaitAuthRequest => EndReason::new(
@@ -477,12 +493,9 @@ impl Ctx {
             .chain(queued_spis)
             .filter(|s| *s != 0)
             .collect();
+        // Chosen, never installed: nothing to remove from the kernel.
         for spi in reserved {
-            self.kernel_ops.push_back(KernelOp::DeleteSa {
-                src: sa.remote.ip(),
-                dst: sa.local.ip(),
-                spi,
-            });
+            self.spis_in.release(spi);
         }
         self.kernel_ops.extend(sa.lingering.drain(..).map(|l| l.op));
         self.release_virtual_ips(&mut sa);

@@ -81,6 +81,8 @@ pub(crate) struct Ctx {
     pub kernel_ops: VecDeque<KernelOp>,
     /// EAP messages for the RADIUS server (see `eap_radius`).
     pub radius_requests: VecDeque<crate::eap_radius::RadiusRelay>,
+    /// Byte counters to read for a timer run (see `counters`).
+    pub counter_reads: VecDeque<crate::counters::CounterRead>,
     pub events: VecDeque<Event>,
     /// How SAs ended, per connection.
     pub history: History,
@@ -133,6 +135,8 @@ pub(crate) struct Ctx {
     next_reqid: u32,
     /// The slice of SPIs, reqids and unique ids this engine hands out.
     pub shard: Shard,
+    /// The inbound ESP SPIs chosen and not yet given up (see `inbound_spis`).
+    pub(crate) spis_in: crate::inbound_spis::InboundSpis,
     /// Virtual IPs leased to remote-access peers (see `pool`).
     pub(crate) pools: crate::pool::Pools,
 }
@@ -154,7 +158,10 @@ pub struct Engine {
     /// RADIUS answers name SAs by id, and a scan of 100,000 SAs for each was
     /// 15 % of ternd's time under a load of new IKE SAs.
     by_unique_id: HashMap<u64, Spi>,
-    timers: Timers,
+    pub(crate) timers: Timers,
+    /// IKE SAs whose due timers wait for counters, and how many answers are to
+    /// come (see `counters`).
+    pub(crate) counter_waits: HashMap<Spi, usize>,
 }
 
 impl Engine {
@@ -175,6 +182,7 @@ impl Engine {
                 transmits: VecDeque::new(),
                 kernel_ops: VecDeque::new(),
                 radius_requests: VecDeque::new(),
+                counter_reads: VecDeque::new(),
                 events: VecDeque::new(),
                 history: History::default(),
                 stats: Stats::default(),
@@ -199,6 +207,7 @@ impl Engine {
                 next_unique_id: shard.first_serial(),
                 next_reqid: shard.first_serial() as u32,
                 shard,
+                spis_in: Default::default(),
                 pools: crate::pool::Pools::new(shard),
             },
             sas: HashMap::default(),
@@ -206,6 +215,7 @@ impl Engine {
             peers_started_over: VecDeque::new(),
             by_peer_spi: HashMap::new(),
             timers: Timers::default(),
+            counter_waits: HashMap::new(),
         }
     }
 
@@ -327,7 +337,12 @@ impl Engine {
                 continue;
             };
             sa.scheduled = None;
+            if self.wait_for_counters(now, &mut sa) {
+                self.sas.insert(spi, sa);
+                continue;
+            }
             let next = self.ctx.on_timeout(now, &mut sa);
+            crate::counters::forget_counters(&mut sa);
             self.settle(now, sa, next);
         }
         self.run_restarts(now);
@@ -460,7 +475,9 @@ impl Engine {
     }
 
     pub fn poll_kernel_op(&mut self) -> Option<KernelOp> {
-        self.ctx.kernel_ops.pop_front()
+        let op = self.ctx.kernel_ops.pop_front()?;
+        self.ctx.spis_in.note(&op);
+        Some(op)
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {

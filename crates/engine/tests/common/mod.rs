@@ -17,7 +17,6 @@ use tern_engine::{
 /// xorshift64*: plenty for simulations, and reproducible from a seed.
 pub struct SeededEnv {
     state: u64,
-    next_spi: u32,
     pub kernel: std::sync::Arc<std::sync::Mutex<FakeKernel>>,
     pub calendar: Calendar,
 }
@@ -39,17 +38,6 @@ impl Environment for SeededEnv {
         }
     }
 
-    fn allocate_spi(&mut self, local: IpAddr, remote: IpAddr, _reqid: u32) -> Result<u32, String> {
-        self.next_spi += 1;
-        let spi = self.next_spi;
-        self.kernel
-            .lock()
-            .unwrap()
-            .larval
-            .insert((remote, local, spi));
-        Ok(spi)
-    }
-
     fn local_address_for(&mut self, _remote: IpAddr) -> Option<IpAddr> {
         None
     }
@@ -58,15 +46,6 @@ impl Environment for SeededEnv {
         let (at, date) = *self.calendar.lock().unwrap();
         date + now.saturating_duration_since(at)
     }
-
-    fn inbound_bytes(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<u64> {
-        let kernel = self.kernel.lock().unwrap();
-        let id = (src, dst, spi);
-        kernel
-            .sas
-            .contains_key(&id)
-            .then(|| kernel.bytes.get(&id).copied().unwrap_or(0))
-    }
 }
 
 /// What the kernel would hold after the engine's operations.
@@ -74,8 +53,9 @@ impl Environment for SeededEnv {
 pub struct FakeKernel {
     /// (src, dst, spi) -> key material
     pub sas: BTreeMap<(IpAddr, IpAddr, u32), Vec<u8>>,
-    /// SPIs reserved by ALLOCSPI and not yet filled.
-    pub larval: BTreeSet<(IpAddr, IpAddr, u32)>,
+    /// Inbound SPIs (our address, SPI) the engine holds with no SA installed:
+    /// chosen for an exchange and not given up (see `Node::drain_local`).
+    pub larval: BTreeSet<(IpAddr, u32)>,
     pub policies: BTreeSet<(String, u32)>,
     pub errors: Vec<String>,
     /// Bytes each SA has carried, as GETSA would report them.
@@ -100,12 +80,6 @@ impl FakeKernel {
         match op {
             KernelOp::AddSa(sa) => {
                 let id = (sa.src, sa.dst, sa.spi);
-                if sa.update && !self.larval.remove(&id) {
-                    self.errors.push(format!(
-                        "UPDSA for SPI {:08x} that was never allocated",
-                        sa.spi
-                    ));
-                }
                 if let Some(encap) = sa.encap {
                     self.encap.insert(id, encap);
                 }
@@ -120,7 +94,7 @@ impl FakeKernel {
                 self.encap.remove(&id);
                 self.limits.remove(&id);
                 self.reqids.remove(&id);
-                if self.sas.remove(&id).is_none() && !self.larval.remove(&id) {
+                if self.sas.remove(&id).is_none() {
                     self.errors.push(format!("deleting unknown SA {spi:08x}"));
                 }
                 let last = !self.sas.keys().any(|k| (k.0, k.1) == (src, dst));
@@ -278,7 +252,6 @@ impl Node {
         )));
         let env = SeededEnv {
             state: seed | 1,
-            next_spi: 0xc000_0000 + (seed as u32 & 0xff) * 0x100,
             kernel: kernel.clone(),
             calendar: calendar.clone(),
         };
@@ -356,10 +329,40 @@ impl Node {
         self.kernel().receive_esp(self.addr.ip(), bytes);
     }
 
-    fn drain_local(&mut self) {
-        while let Some(op) = self.engine.poll_kernel_op() {
-            self.kernel.lock().unwrap().apply(op);
+    /// Applies the engine's kernel operations, answers its counter reads as GETSA
+    /// would (at `now`), and collects its events.
+    fn drain_local(&mut self, now: Instant) {
+        loop {
+            while let Some(op) = self.engine.poll_kernel_op() {
+                self.kernel.lock().unwrap().apply(op);
+            }
+            let Some(read) = self.engine.poll_counter_read() else {
+                break;
+            };
+            let id = (read.src, read.dst, read.spi);
+            let bytes = {
+                let kernel = self.kernel.lock().unwrap();
+                kernel
+                    .sas
+                    .contains_key(&id)
+                    .then(|| kernel.bytes.get(&id).copied().unwrap_or(0))
+            };
+            let answer = KernelEvent::InboundBytes {
+                src: read.src,
+                dst: read.dst,
+                spi: read.spi,
+                bytes,
+            };
+            self.engine.handle_kernel_event(now, answer);
         }
+        let held = self.engine.inbound_spis();
+        let mut kernel = self.kernel.lock().unwrap();
+        let installed: BTreeSet<(IpAddr, u32)> = kernel.sas.keys().map(|k| (k.1, k.2)).collect();
+        kernel.larval = held
+            .into_iter()
+            .filter(|h| !installed.contains(h))
+            .collect();
+        drop(kernel);
         while let Some(e) = self.engine.poll_event() {
             self.events.push(e);
         }
@@ -492,8 +495,8 @@ impl Pair {
     /// Delivers datagrams until both sides are quiet (no time passes).
     pub fn deliver(&mut self) {
         for _ in 0..1000 {
-            self.a.drain_local();
-            self.b.drain_local();
+            self.a.drain_local(self.now);
+            self.b.drain_local(self.now);
             let mut moved = false;
             while let Some(t) = self.a.engine.poll_transmit() {
                 moved = true;
@@ -504,8 +507,8 @@ impl Pair {
                 self.carry(t, false);
             }
             if !moved {
-                self.a.drain_local();
-                self.b.drain_local();
+                self.a.drain_local(self.now);
+                self.b.drain_local(self.now);
                 return;
             }
         }

@@ -264,12 +264,23 @@ impl Daemon {
         // The kernel first: a CREATE_CHILD_SA response lets the peer send on the new
         // SA at once, so our inbound SA must hold its keys before the response leaves
         // (sent first, strongSwan's first packets met a key-less SPI and were lost).
+        // The engine's counter reads are answered here, off its own path: an
+        // answer may let a timer run that was waiting for it, whose kernel
+        // operations then go out before its datagrams too.
         {
             let mut kernel = self.kernel.lock().expect("kernel lock");
-            while let Some(op) = self.engine.poll_kernel_op() {
-                if let Err(e) = kernel.apply(op) {
-                    tracing::error!("kernel: {e}");
+            loop {
+                while let Some(op) = self.engine.poll_kernel_op() {
+                    if let Err(e) = kernel.apply(op) {
+                        tracing::error!("kernel: {e}");
+                    }
                 }
+                let Some(read) = self.engine.poll_counter_read() else {
+                    break;
+                };
+                let answer = crate::kernel::counter_answer(&mut *kernel, read);
+                self.engine
+                    .handle_kernel_event(std::time::Instant::now(), answer);
             }
         }
         while let Some(t) = self.engine.poll_transmit() {
