@@ -76,10 +76,8 @@ impl InboundSpis {
     /// SA frees its SPI, a move takes it to its new address.
     pub(crate) fn note(&mut self, op: &KernelOp) {
         match op {
-            KernelOp::DeleteSa { dst, spi, .. } => {
-                if self.held.get(spi) == Some(dst) {
-                    self.held.remove(spi);
-                }
+            KernelOp::DeleteSa { dst, spi, .. } if self.held.get(spi) == Some(dst) => {
+                self.held.remove(spi);
             }
             KernelOp::MoveSa(m) => {
                 if let Some(local) = self.held.get_mut(&m.spi).filter(|l| **l == m.dst) {

@@ -13,8 +13,8 @@ pub struct DaemonEnv {
     rng: BufferedRandom,
 }
 
-impl DaemonEnv {
-    pub fn new() -> DaemonEnv {
+impl Default for DaemonEnv {
+    fn default() -> DaemonEnv {
         DaemonEnv {
             rng: BufferedRandom::new(),
         }

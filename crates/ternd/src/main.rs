@@ -211,7 +211,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let (kernel_tx, kernel_rx) = mpsc::channel(256);
         let (snapshot_tx, snapshot_rx) = mpsc::channel(4);
         let shard = tern_engine::Shard::new(index, workers).expect("index < workers");
-        let environment = env::DaemonEnv::new();
+        let environment = env::DaemonEnv::default();
         let engine =
             tern_engine::Engine::sharded(config.engine.clone(), Box::new(environment), shard);
         // What the thread builds its Daemon from, once its sockets are registered.
