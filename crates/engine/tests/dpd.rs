@@ -152,3 +152,45 @@ fn dead_peer_is_cleared_after_the_retransmit_schedule() {
     assert!(pair.a.engine.list_sas(pair.now).is_empty());
     assert!(pair.a.engine.poll_timeout().is_none());
 }
+
+/// The liveness decision reads the kernel's counter of the inbound SA through an
+/// output (the engine does no I/O); until it is answered, no check goes out. A
+/// caller that never answers delays the decision by a second, then it is taken
+/// as if the kernel could not tell.
+#[test]
+fn the_liveness_decision_asks_for_the_counters_and_waits_a_second_at_most() {
+    let mut pair = up(pair_with_dpd(DELAY, Duration::ZERO));
+    let us = pair.a.addr.ip();
+    let inbound: Vec<_> = pair
+        .a
+        .kernel()
+        .sas
+        .keys()
+        .filter(|(_, dst, _)| *dst == us)
+        .copied()
+        .collect();
+    assert_eq!(inbound.len(), 1);
+    let (peer, _, spi_in) = inbound[0];
+
+    pair.now += DELAY;
+    pair.a.engine.handle_timeout(pair.now);
+    let reads: Vec<_> = std::iter::from_fn(|| pair.a.engine.poll_counter_read()).collect();
+    assert_eq!(
+        reads,
+        [tern_engine::CounterRead {
+            src: peer,
+            dst: us,
+            spi: spi_in
+        }]
+    );
+    assert!(
+        pair.a.engine.poll_transmit().is_none(),
+        "waits for the answer"
+    );
+
+    pair.run_for(Duration::from_millis(999));
+    assert_eq!(informational_requests_from_a(&pair), 0);
+    pair.run_for(Duration::from_millis(2));
+    assert_eq!(informational_requests_from_a(&pair), 1);
+    assert_eq!(pair.a.engine.stats().dpd_checks_sent, 1);
+}
