@@ -45,10 +45,18 @@ impl Engine {
     /// waited already goes ahead.
     pub(crate) fn wait_for_counters(&mut self, now: Instant, sa: &mut IkeSa) -> bool {
         let spi = sa.our_spi();
-        if self.counter_waits.remove(&spi).is_some() || !wants_counters(sa, now) {
+        let (local, remote) = (sa.local.ip(), sa.remote.ip());
+        if self.counter_waits.remove(&spi).is_some() {
+            // Waited long enough. Reads nobody took are dropped, so a caller that
+            // never answers does not make the queue grow.
+            self.ctx
+                .counter_reads
+                .retain(|r| r.dst != local || sa.children.iter().all(|c| c.spi_in != r.spi));
             return false;
         }
-        let (local, remote) = (sa.local.ip(), sa.remote.ip());
+        if !wants_counters(sa, now) {
+            return false;
+        }
         let reads = sa.children.iter().map(|c| CounterRead {
             src: remote,
             dst: local,
@@ -76,6 +84,9 @@ impl Engine {
         spi: u32,
         bytes: Option<u64>,
     ) {
+        // IKE SAs that ended while they waited wait no more.
+        self.counter_waits
+            .retain(|ike_spi, _| self.sas.contains_key(ike_spi));
         let waiting = self.counter_waits.keys().copied().find(|ike_spi| {
             self.sas.get(ike_spi).is_some_and(|sa| {
                 sa.local.ip() == dst && sa.children.iter().any(|c| c.spi_in == spi)
