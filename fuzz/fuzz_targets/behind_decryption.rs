@@ -15,10 +15,10 @@ use tern_engine::config::EngineConfig;
 use tern_engine::{Command, Engine, Environment};
 use tern_wire::{parse_payloads, ExchangeType, PayloadType};
 
-/// Seeded randomness and counted SPIs: the same input always runs the same way.
+/// Seeded randomness (the engine draws its SPIs from it): the same input always
+/// runs the same way.
 struct FuzzEnv {
     state: u64,
-    next_spi: u32,
 }
 
 impl Environment for FuzzEnv {
@@ -29,11 +29,6 @@ impl Environment for FuzzEnv {
             self.state ^= self.state << 17;
             *b = (self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8;
         }
-    }
-
-    fn allocate_spi(&mut self, _: IpAddr, _: IpAddr, _: u32) -> Result<u32, String> {
-        self.next_spi += 1;
-        Ok(self.next_spi)
     }
 
     fn local_address_for(&mut self, _: IpAddr) -> Option<IpAddr> {
@@ -67,16 +62,11 @@ struct Pair {
 impl Pair {
     fn established() -> Pair {
         let (moon, sun) = configs();
-        let env = |seed: u64, spi: u32| {
-            Box::new(FuzzEnv {
-                state: seed,
-                next_spi: spi,
-            })
-        };
+        let env = |seed: u64| Box::new(FuzzEnv { state: seed });
         let mut pair = Pair {
             engines: [
-                Engine::new(moon.clone(), env(0x9e37_79b9_7f4a_7c15, 0xc000_0000)),
-                Engine::new(sun.clone(), env(0x2545_f491_4f6c_dd1d, 0xd000_0000)),
+                Engine::new(moon.clone(), env(0x9e37_79b9_7f4a_7c15)),
+                Engine::new(sun.clone(), env(0x2545_f491_4f6c_dd1d)),
             ],
             addrs: [
                 "192.0.2.1:500".parse().unwrap(),
