@@ -7,8 +7,13 @@ use super::*;
 /// the peer's first answer, and a flow one way only sends some too.
 const SENT_WITHOUT_ANSWER: u64 = 10;
 
-/// Each child whose live SA sent at least [`SENT_WITHOUT_ANSWER`] packets and
-/// received none.
+/// How old a live SA must be before its counters say anything: just after a
+/// rekey the peer starts sending on the new SA a round trip after we do, and a
+/// busy tunnel sends more than [`SENT_WITHOUT_ANSWER`] meanwhile.
+const SETTLED_AFTER_SECS: u64 = 10;
+
+/// Each child whose live SA, settled, sent at least [`SENT_WITHOUT_ANSWER`]
+/// packets and received none.
 pub(super) fn esp_not_arriving(e: &Evidence, out: &mut Vec<Verdict>) {
     if !e.ike_up {
         return;
@@ -16,7 +21,8 @@ pub(super) fn esp_not_arriving(e: &Evidence, out: &mut Vec<Verdict>) {
     for c in &e.children {
         let Some(sa) = &c.sa else { continue };
         let Some(t) = sa.traffic else { continue };
-        if t.packets_in > 0 || t.packets_out < SENT_WITHOUT_ANSWER {
+        let settled = e.now.saturating_sub(sa.installed_at) >= SETTLED_AFTER_SECS;
+        if !settled || t.packets_in > 0 || t.packets_out < SENT_WITHOUT_ANSWER {
             continue;
         }
         out.push(Verdict {

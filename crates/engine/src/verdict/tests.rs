@@ -466,9 +466,9 @@ fn a_rekey_sent_again_and_again_is_said_with_the_end_it_leads_to() {
 
 #[test]
 fn esp_that_goes_out_and_never_comes_back_is_said_once_enough_went() {
-    let with = |packets_in, packets_out| {
+    let with_age = |age, packets_in, packets_out| {
         let mut net = child("net", &[]);
-        let mut sa = sa_now(300, Some(3000), 3600);
+        let mut sa = sa_now(age, Some(3000), 3600);
         sa.traffic = Some(Traffic {
             packets_in,
             packets_out,
@@ -476,9 +476,13 @@ fn esp_that_goes_out_and_never_comes_back_is_said_once_enough_went() {
         net.sa = Some(sa);
         diagnose(&evidence(vec![net], vec![]))
     };
+    let with = |packets_in, packets_out| with_age(300, packets_in, packets_out);
     // A few out before the first answer, or traffic both ways: nothing.
     assert!(with(0, 9).verdicts.is_empty());
     assert!(with(12, 40).verdicts.is_empty());
+    // An SA a few seconds old (a rekey just made it; the peer's first packet
+    // on it is a round trip away): nothing yet.
+    assert!(with_age(3, 0, 40).verdicts.is_empty());
     let d = with(0, 40);
     let v = only(&d);
     assert_eq!(
