@@ -14,28 +14,38 @@ use common::*;
 use field_bugs_kit::*;
 use tern_engine::EndKind;
 
-/// Drops the peer's (sun's) CREATE_CHILD_SA answers from `from` until `until`
-/// after the pair started; the returned clock is the network's idea of the time,
-/// kept by `run_with_clock`. Returns how many answers it dropped too.
-fn drop_suns_answers(
+/// Drops the datagrams of one kind, `(exchange, response)`, that one side sends
+/// (moon if `from_moon`) from `from` until `until` after the pair started; the
+/// returned clock is the network's idea of the time, kept by `run_with_clock`.
+/// Returns how many it dropped too.
+fn drop_between(
     pair: &mut Pair,
-    from: Duration,
-    until: Duration,
+    from_moon: bool,
+    kind: (u8, bool),
+    (from, until): (Duration, Duration),
 ) -> (Rc<Cell<Instant>>, Rc<Cell<u32>>) {
     let clock = Rc::new(Cell::new(pair.now));
     let dropped = Rc::new(Cell::new(0));
     let (seen, count, start) = (clock.clone(), dropped.clone(), pair.start);
     pair.network = Box::new(move |t, from_a| {
         let at = seen.get() - start;
-        match (from_a, exchange(t)) {
-            (false, (CREATE_CHILD_SA, true)) if at >= from && at < until => {
-                count.set(count.get() + 1);
-                Fate::Drop
-            }
-            _ => Fate::Deliver,
+        if from_a == from_moon && exchange(t) == kind && at >= from && at < until {
+            count.set(count.get() + 1);
+            Fate::Drop
+        } else {
+            Fate::Deliver
         }
     });
     (clock, dropped)
+}
+
+/// Drops the peer's (sun's) CREATE_CHILD_SA answers from `from` until `until`.
+fn drop_suns_answers(
+    pair: &mut Pair,
+    from: Duration,
+    until: Duration,
+) -> (Rc<Cell<Instant>>, Rc<Cell<u32>>) {
+    drop_between(pair, false, (CREATE_CHILD_SA, true), (from, until))
 }
 
 /// Runs `total` one 100 ms step at a time, telling the network the time.
@@ -212,19 +222,12 @@ fn seed_347_an_sa_our_retransmitted_request_made_is_of_unknown_age() {
     up(&mut pair);
     // Sun's SA ends at 10 s, moon creates the child again at 20 s; the copies
     // of its request at 20 s and 24 s are lost, the one at 31.2 s arrives.
-    let clock = Rc::new(Cell::new(pair.now));
-    let dropped = Rc::new(Cell::new(0));
-    let (seen, count, start) = (clock.clone(), dropped.clone(), pair.start);
-    pair.network = Box::new(move |t, from_a| {
-        let at = seen.get() - start;
-        match (from_a, exchange(t)) {
-            (true, (CREATE_CHILD_SA, false)) if at >= secs(19) && at < secs(30) => {
-                count.set(count.get() + 1);
-                Fate::Drop
-            }
-            _ => Fate::Deliver,
-        }
-    });
+    let (clock, dropped) = drop_between(
+        &mut pair,
+        true,
+        (CREATE_CHILD_SA, false),
+        (secs(19), secs(30)),
+    );
     run_with_clock(&mut pair, &clock, secs(35));
     assert_eq!(dropped.get(), 2, "two copies of moon's request were lost");
     assert!(
@@ -259,19 +262,7 @@ fn seed_406_the_peers_delete_overtakes_its_answer_to_our_ike_auth() {
     let mut pair = Pair::new(moon_config(), expiring_sun());
     // Moon's IKE_AUTH leaves at 0 s and again at 4 s and 11.2 s; sun makes the
     // SA from the first copy and deletes it at 10 s.
-    let clock = Rc::new(Cell::new(pair.now));
-    let dropped = Rc::new(Cell::new(0));
-    let (seen, count, start) = (clock.clone(), dropped.clone(), pair.start);
-    pair.network = Box::new(move |t, from_a| {
-        let at = seen.get() - start;
-        match (from_a, exchange(t)) {
-            (false, (IKE_AUTH, true)) if at < secs(11) => {
-                count.set(count.get() + 1);
-                Fate::Drop
-            }
-            _ => Fate::Deliver,
-        }
-    });
+    let (clock, dropped) = drop_between(&mut pair, false, (IKE_AUTH, true), (secs(0), secs(11)));
     pair.initiate_from_a("demo");
     run_with_clock(&mut pair, &clock, secs(11));
     assert_eq!(dropped.get(), 2, "sun's two answers were lost");
