@@ -3,21 +3,14 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use tern_config::{load_file, parse_str, ConfigError};
+mod common;
+
+use common::*;
+use tern_config::{load_file, parse_str};
 use tern_crypto::mschapv2::NtHash;
 use tern_engine::config::RemoteAuth;
 
 const GATEWAY: &str = "[connections.rw]\nlocal_id = \"moon\"\nauth = \"psk\"\npsk = \"k\"\nremote_auth = \"eap-mschapv2\"\n";
-
-fn error(text: &str) -> ConfigError {
-    parse_str(text, "test.toml").expect_err("the configuration is refused")
-}
-
-fn assert_error(text: &str, line: usize, column: usize, needle: &str) {
-    let e = error(text);
-    assert_eq!((e.line, e.column), (line, column), "{e}");
-    assert!(e.message.contains(needle), "`{needle}` not in: {e}");
-}
 
 #[test]
 fn inline_users_are_the_remote_auth_of_a_connection() {
