@@ -339,7 +339,7 @@ impl Ctx {
     /// Runs what is due among an IKE SA's CHILD SAs: lingering inbound SAs,
     /// rekeys, hard expiries.
     /// Sends the INFORMATIONAL DELETE for our CHILD SA `spi_in`.
-    fn request_child_delete(
+    pub(crate) fn request_child_delete(
         &mut self,
         now: Instant,
         sa: &mut IkeSa,
@@ -564,6 +564,7 @@ impl Ctx {
             return;
         }
         self.recreate_left_children(now, sa);
+        self.retry_refused_children(now, sa);
         let due: Vec<(u64, ChildState, bool, bool)> = sa
             .children
             .iter()

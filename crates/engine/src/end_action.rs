@@ -147,7 +147,7 @@ fn may_try_again(sa: &IkeSa, attempt: u32) -> bool {
 }
 
 /// How long to wait before initiation number `attempt`.
-fn retry_delay(attempt: u32) -> Duration {
+pub(crate) fn retry_delay(attempt: u32) -> Duration {
     match attempt {
         0 | 1 => Duration::ZERO,
         n => RETRY_BASE

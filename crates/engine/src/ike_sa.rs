@@ -265,6 +265,9 @@ pub struct IkeSa {
     /// The ages at which the peer ended CHILD SAs without rekeying them (see
     /// `adapt`). Boxed: most peers rekey, and most IKE SAs never need it.
     pub peer_ends: Option<Box<crate::adapt::PeerEnds>>,
+    /// CHILD SAs of it the kernel refused, created again after a back-off (see
+    /// `kernel_refusal`). Boxed: most IKE SAs never need it.
+    pub kernel_retries: Option<Box<crate::kernel_refusal::KernelRetries>>,
     /// Our rekeys of it that failed, while it goes on (see `RekeyFailure`).
     pub rekey_failed: Option<Box<crate::end_reason::RekeyFailure>>,
     /// Responder: the addresses the peer was given from a pool (see
@@ -330,6 +333,7 @@ impl IkeSa {
             peer_rekeyed_at: None,
             refused_peer_rekey_at: None,
             peer_ends: None,
+            kernel_retries: None,
             rekey_failed: None,
             virtual_ips: Vec::new(),
         }
@@ -553,6 +557,11 @@ impl IkeSa {
             .as_ref()
             .and_then(|e| e.recreation_due())
             .filter(|_| self.is_established());
+        let refused = self
+            .kernel_retries
+            .as_ref()
+            .and_then(|r| r.due())
+            .filter(|_| self.is_established());
         let keepalive = self.keepalive_at;
         retransmit
             .into_iter()
@@ -561,6 +570,7 @@ impl IkeSa {
             .chain(reauth)
             .chain(dpd)
             .chain(recreation)
+            .chain(refused)
             .chain(keepalive)
             .chain(self.expire_at)
             .chain(children)

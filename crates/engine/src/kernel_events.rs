@@ -10,12 +10,16 @@
 //! A NAT between the peers may also change its mapping; the kernel notices when
 //! authenticated ESP in UDP arrives from a new address or port (a MAPPING
 //! message), and the CHILD SAs and their IKE SA follow the peer there.
+//!
+//! The daemon also reports an ESP SA the kernel would not install (see
+//! `kernel_refusal`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::child_sa::ChildState;
 use crate::engine::{Engine, Next};
+pub use crate::kernel_refusal::Refusal;
 
 /// A kernel notification, as ternd reads it off the XFRM monitor socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +46,14 @@ pub enum KernelEvent {
         src: IpAddr,
         dst: IpAddr,
     },
+    /// The kernel refused the ESP SA (`src`, `dst`, `spi`) an
+    /// [`AddSa`](crate::KernelOp::AddSa) asked for.
+    SaRefused {
+        src: IpAddr,
+        dst: IpAddr,
+        spi: u32,
+        refusal: Refusal,
+    },
     /// The answer to a [`CounterRead`](crate::CounterRead): the bytes the ESP SA
     /// (`src`, `dst`, `spi`) has received, `None` if the kernel cannot tell.
     InboundBytes {
@@ -58,6 +70,9 @@ impl Engine {
             KernelEvent::Expire { dst, spi, hard, .. } => self.on_expire(now, dst, spi, hard),
             KernelEvent::Mapping { dst, spi, new } => self.on_mapping(now, dst, spi, new),
             KernelEvent::Acquire { reqid, src, dst } => self.on_acquire(now, reqid, src, dst),
+            KernelEvent::SaRefused {
+                dst, spi, refusal, ..
+            } => self.on_sa_refused(now, dst, spi, refusal),
             KernelEvent::InboundBytes {
                 dst, spi, bytes, ..
             } => self.on_inbound_bytes(now, dst, spi, bytes),

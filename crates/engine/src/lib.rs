@@ -49,6 +49,7 @@ mod inbound_spis;
 mod informational;
 mod initial_contact;
 mod kernel_events;
+mod kernel_refusal;
 mod lint;
 mod nat;
 mod output;
@@ -74,7 +75,7 @@ pub use env::Environment;
 pub use history::{SaEnd, SaKind, HISTORY_PER_CONNECTION};
 pub use identity::describe_config as describe_identity;
 pub use initial_contact::PeerStartedOver;
-pub use kernel_events::KernelEvent;
+pub use kernel_events::{KernelEvent, Refusal};
 pub use lint::{lint, Finding, FindingKind};
 pub use nat::NAT_KEEPALIVE;
 pub use output::{

@@ -86,6 +86,9 @@ pub struct Stats {
     /// Connections initiated again by dpd_action = restart or close_action = start
     /// (each attempt counts).
     pub restarts: u64,
+    /// ESP SAs the kernel refused to install (each ends its CHILD SA, which is
+    /// created again after a back-off).
+    pub kernel_refusals: u64,
 }
 
 impl Stats {

@@ -6,7 +6,9 @@
 use std::net::IpAddr;
 
 use tern_engine::config::{Encryption, Integrity, Mode};
-use tern_engine::{CounterRead, KernelEvent, KernelOp, PolicyDirection, PolicyInstall, SaInstall};
+use tern_engine::{
+    CounterRead, KernelEvent, KernelOp, PolicyDirection, PolicyInstall, Refusal, SaInstall,
+};
 use tern_xfrm::{
     kernel_reqid, EspAlgorithm, FakeXfrm, Lifetime, PolicyDir, PolicyParams, SaParams, Selector,
     Template, Xfrm, XfrmOps, TERN_REQIDS,
@@ -21,14 +23,62 @@ pub struct Counters {
     pub packets: u64,
 }
 
+/// Why the kernel did not carry out an operation.
+#[derive(Debug)]
+pub struct Refused {
+    pub message: String,
+    /// The kernel holds what was to be added already (EEXIST).
+    pub already_exists: bool,
+}
+
+impl From<String> for Refused {
+    fn from(message: String) -> Refused {
+        Refused {
+            message,
+            already_exists: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What the engine hears when the kernel would not install an ESP SA: the
+/// CHILD SA ends, and is created again after a back-off (tern-engine's
+/// `kernel_refusal`). `None` for any other operation.
+pub fn sa_refusal(added: Option<(IpAddr, IpAddr, u32)>, refused: &Refused) -> Option<KernelEvent> {
+    let (src, dst, spi) = added?;
+    Some(KernelEvent::SaRefused {
+        src,
+        dst,
+        spi,
+        refusal: Refusal {
+            error: refused.message.clone(),
+            spi_taken: refused.already_exists,
+        },
+    })
+}
+
+/// The SA an operation adds, if it adds one.
+pub fn added_sa(op: &KernelOp) -> Option<(IpAddr, IpAddr, u32)> {
+    match op {
+        KernelOp::AddSa(sa) => Some((sa.src, sa.dst, sa.spi)),
+        _ => None,
+    }
+}
+
 /// The engine chooses inbound SPIs itself (see tern-engine's `inbound_spis`): the
 /// inbound SA's NEWSA is what takes its SPI in the kernel, and the kernel refuses
-/// it (EEXIST) should another XFRM user hold that SPI. There is no ALLOCSPI: a
+/// it (EEXIST) should another XFRM user hold that SPI; the engine hears of it
+/// ([`sa_refusal`]) and chooses another. There is no ALLOCSPI: a
 /// reservation before the SA would be a synchronous netlink call in the middle
 /// of handling a datagram, and a larval SA that expires if IKE_AUTH outlasts
 /// `net.core.xfrm_acq_expires`.
 pub trait Kernel: Send {
-    fn apply(&mut self, op: KernelOp) -> Result<(), String>;
+    fn apply(&mut self, op: KernelOp) -> Result<(), Refused>;
     /// `None` when the SA is not there (or cannot be read). The in-memory
     /// backend counts nothing: its SAs show zeros.
     fn counters(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<Counters>;
@@ -107,7 +157,7 @@ impl XfrmKernel<FakeXfrm> {
 }
 
 impl<X: XfrmOps + Send> Kernel for XfrmKernel<X> {
-    fn apply(&mut self, op: KernelOp) -> Result<(), String> {
+    fn apply(&mut self, op: KernelOp) -> Result<(), Refused> {
         let result = match op {
             KernelOp::AddSa(sa) => self.xfrm.add_sa(&sa_params(&sa)?),
             KernelOp::DeleteSa { src, dst, spi } => match self.xfrm.delete_sa(src, dst, spi) {
@@ -136,7 +186,10 @@ impl<X: XfrmOps + Send> Kernel for XfrmKernel<X> {
                 other => other,
             },
         };
-        result.map_err(|e| e.to_string())
+        result.map_err(|e| Refused {
+            already_exists: e.is_already_exists(),
+            message: e.to_string(),
+        })
     }
 
     fn last_use(&mut self, policies: &[PolicyInstall]) -> Option<u64> {
@@ -427,10 +480,21 @@ mod tests {
 
         // Installing twice is an error, as in the kernel.
         let e = k.apply(KernelOp::AddPolicy(policy(PolicyDirection::Out)));
-        assert!(e.unwrap_err().contains("already exists"));
-        // An inbound SPI another XFRM user holds already: refused, not overwritten.
-        let e = k.apply(esp_sa("192.0.2.2", "192.0.2.1", spi_in));
-        assert!(e.unwrap_err().contains("already exists"));
+        assert!(e.unwrap_err().message.contains("already exists"));
+        // An inbound SPI another XFRM user holds already: refused, not overwritten,
+        // and the engine hears that the SPI is taken.
+        let op = esp_sa("192.0.2.2", "192.0.2.1", spi_in);
+        let added = added_sa(&op);
+        let e = k.apply(op).unwrap_err();
+        assert!(e.already_exists && e.message.contains("already exists"));
+        let Some(KernelEvent::SaRefused {
+            dst, spi, refusal, ..
+        }) = sa_refusal(added, &e)
+        else {
+            panic!("an SA refusal");
+        };
+        assert_eq!((dst, spi), (us, spi_in));
+        assert!(refusal.spi_taken);
 
         // Deleting what is gone already is fine.
         for _ in 0..2 {
@@ -453,7 +517,7 @@ mod tests {
     struct OneSa;
 
     impl Kernel for OneSa {
-        fn apply(&mut self, _: KernelOp) -> Result<(), String> {
+        fn apply(&mut self, _: KernelOp) -> Result<(), Refused> {
             Ok(())
         }
         fn counters(&mut self, src: IpAddr, dst: IpAddr, spi: u32) -> Option<Counters> {

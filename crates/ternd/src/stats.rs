@@ -179,6 +179,7 @@ pub fn info(s: Sources<'_>) -> StatsInfo {
             dpd_checks_sent: e.dpd_checks_sent,
             dead_peers: e.dead_peers,
             restarts: e.restarts,
+            kernel_refusals: e.kernel_refusals,
         },
         events: EventStats {
             watchers: s.watchers as u64,
@@ -233,6 +234,7 @@ pub fn merge(parts: Vec<StatsInfo>) -> Option<StatsInfo> {
         a.dpd_checks_sent += e.dpd_checks_sent;
         a.dead_peers += e.dead_peers;
         a.restarts += e.restarts;
+        a.kernel_refusals += e.kernel_refusals;
         all.events.watchers = all.events.watchers.max(s.events.watchers);
         all.events.dropped += s.events.dropped;
         let (a, h) = (&mut all.half_open, s.half_open);

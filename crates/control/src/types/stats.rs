@@ -90,6 +90,9 @@ pub struct ExchangeStats {
     pub dpd_checks_sent: u64,
     pub dead_peers: u64,
     pub restarts: u64,
+    /// ESP SAs the kernel refused to install (absent from older daemons).
+    #[serde(default)]
+    pub kernel_refusals: u64,
 }
 
 /// The event stream.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tern_engine::config::*;
 use tern_engine::{
-    Engine, Environment, Event, KernelEvent, KernelOp, PolicyDirection, PolicyInstall,
+    Engine, Environment, Event, KernelEvent, KernelOp, PolicyDirection, PolicyInstall, Refusal,
     TrafficLimits, Transmit, UdpEncap,
 };
 
@@ -73,13 +73,42 @@ pub struct FakeKernel {
     /// Moments traffic between the hosts would have been dropped: the last SA
     /// from one to the other deleted (only tunnels meant to stay up check this).
     pub gaps: Vec<String>,
+    /// Inbound SAs (our address, SPI) another XFRM user holds: adding one of ours
+    /// there is refused (EEXIST).
+    pub taken: BTreeSet<(IpAddr, u32)>,
+    /// Another XFRM user takes the SPI of the next SA added to this address
+    /// just before it (joins `taken`).
+    pub take_next_to: Option<IpAddr>,
+    /// Every SA added is refused with these words (an algorithm, or ESP itself,
+    /// missing from the kernel).
+    pub refusing: Option<String>,
 }
 
 impl FakeKernel {
-    pub fn apply(&mut self, op: KernelOp) {
+    /// Applies `op`, or returns the refusal the engine must hear of.
+    pub fn apply(&mut self, op: KernelOp) -> Option<KernelEvent> {
         match op {
             KernelOp::AddSa(sa) => {
                 let id = (sa.src, sa.dst, sa.spi);
+                if self.take_next_to.take_if(|to| *to == sa.dst).is_some() {
+                    self.taken.insert((sa.dst, sa.spi));
+                }
+                let taken = self.taken.contains(&(sa.dst, sa.spi));
+                if let Some(error) = self
+                    .refusing
+                    .clone()
+                    .or(taken.then(|| "File exists".into()))
+                {
+                    return Some(KernelEvent::SaRefused {
+                        src: sa.src,
+                        dst: sa.dst,
+                        spi: sa.spi,
+                        refusal: Refusal {
+                            error,
+                            spi_taken: taken,
+                        },
+                    });
+                }
                 if let Some(encap) = sa.encap {
                     self.encap.insert(id, encap);
                 }
@@ -108,7 +137,7 @@ impl FakeKernel {
                 let id = (m.src, m.dst, m.spi);
                 let Some(key) = self.sas.remove(&id) else {
                     self.errors.push(format!("moving unknown SA {:08x}", m.spi));
-                    return;
+                    return None;
                 };
                 let moved = (m.new_src, m.new_dst, m.spi);
                 if self.encap.remove(&id).is_some() != m.encap.is_some() {
@@ -162,6 +191,7 @@ impl FakeKernel {
                 }
             }
         }
+        None
     }
 
     /// An outbound packet from `src` to `dst`: the ACQUIRE the kernel sends when
@@ -333,8 +363,15 @@ impl Node {
     /// would (at `now`), and collects its events.
     fn drain_local(&mut self, now: Instant) {
         loop {
+            let mut refusals = Vec::new();
             while let Some(op) = self.engine.poll_kernel_op() {
-                self.kernel.lock().unwrap().apply(op);
+                refusals.extend(self.kernel.lock().unwrap().apply(op));
+            }
+            if !refusals.is_empty() {
+                for refusal in refusals {
+                    self.engine.handle_kernel_event(now, refusal);
+                }
+                continue;
             }
             let Some(read) = self.engine.poll_counter_read() else {
                 break;

@@ -61,12 +61,13 @@ pub fn stats(s: &StatsInfo) -> String {
     }
     let _ = writeln!(
         out,
-        "CHILD SAs:  {} installed, {} rekeyed ({} by us, {} collisions), {} hard expiries",
+        "CHILD SAs:  {} installed, {} rekeyed ({} by us, {} collisions), {} hard expiries, {} refused by the kernel",
         x.child_sas_installed,
         x.child_rekeys,
         x.child_rekeys_initiated,
         x.child_rekey_collisions,
-        x.child_hard_expiries
+        x.child_hard_expiries,
+        x.kernel_refusals
     );
     let _ = writeln!(
         out,

@@ -270,10 +270,22 @@ impl Daemon {
         {
             let mut kernel = self.kernel.lock().expect("kernel lock");
             loop {
+                // Every operation first, then the refusals: the engine's answer to
+                // one (its CHILD SA retired) may cancel operations queued with it.
+                let mut refusals = Vec::new();
                 while let Some(op) = self.engine.poll_kernel_op() {
+                    let added = crate::kernel::added_sa(&op);
                     if let Err(e) = kernel.apply(op) {
                         tracing::error!("kernel: {e}");
+                        refusals.extend(crate::kernel::sa_refusal(added, &e));
                     }
+                }
+                if !refusals.is_empty() {
+                    let now = std::time::Instant::now();
+                    for refusal in refusals {
+                        self.engine.handle_kernel_event(now, refusal);
+                    }
+                    continue;
                 }
                 let Some(read) = self.engine.poll_counter_read() else {
                     break;
