@@ -17,6 +17,7 @@ use crate::end_reason::{EndKind, KeGroups};
 mod ahead;
 mod esp;
 mod findings;
+mod kernel;
 mod repeats;
 use ahead::{peer_ends_first, rekey_failed_will_expire, rekey_unanswered};
 use esp::esp_not_arriving;
@@ -24,6 +25,7 @@ use findings::{
     child_refusals, collisions, dead_peer, hard_expiries, invalid_ke_loops, never_up,
     peer_lets_expire, peer_sooner, restarts,
 };
+use kernel::kernel_refusals;
 use repeats::{duplicates, repeated_deletes};
 
 /// What is known about one connection.
@@ -192,6 +194,8 @@ pub enum VerdictKind {
     RepeatedDuplicates,
     /// The peer deletes a child's SAs again and again.
     RepeatedDeletes,
+    /// This host's kernel refused a child's ESP SAs.
+    KernelRefused,
 }
 
 impl VerdictKind {
@@ -219,6 +223,7 @@ impl VerdictKind {
             VerdictKind::InvalidKeLoop => "invalid_ke_loop",
             VerdictKind::RepeatedDuplicates => "repeated_duplicates",
             VerdictKind::RepeatedDeletes => "repeated_deletes",
+            VerdictKind::KernelRefused => "kernel_refused",
         }
     }
 
@@ -282,6 +287,7 @@ pub fn diagnose(e: &Evidence) -> Diagnosis {
     never_up(e, &mut verdicts);
     dead_peer(e, &mut verdicts);
     child_refusals(e, &mut verdicts);
+    kernel_refusals(e, &mut verdicts);
     invalid_ke_loops(e, &mut verdicts);
     peer_lets_expire(e, &mut verdicts);
     hard_expiries(e, &mut verdicts);

@@ -672,3 +672,28 @@ fn a_child_deleted_again_and_again_at_no_regular_age_is_said_with_the_peer_hint(
     let d = diagnose(&evidence(vec![child("net", &[])], ends));
     assert_eq!(only(&d).kind, VerdictKind::PeerLetsSasExpire);
 }
+
+#[test]
+fn kernel_refusals_point_at_this_host_not_the_peer() {
+    let d = diagnose(&evidence(
+        vec![child("net", &[])],
+        vec![
+            end(100, Some("net"), true, EndKind::KernelRefused),
+            end(105, Some("net"), true, EndKind::KernelRefused),
+        ],
+    ));
+    let v = only(&d);
+    assert_eq!(
+        (v.kind, v.child.as_deref()),
+        (VerdictKind::KernelRefused, Some("net"))
+    );
+    assert!(
+        v.what
+            .contains("this host's kernel refused its ESP SAs (2 times"),
+        "{}",
+        v.what
+    );
+    assert!(v.fix.contains("esp4/esp6"), "{}", v.fix);
+    assert_eq!(v.evidence.len(), 2);
+    assert!(d.healthy.is_none());
+}
