@@ -12,10 +12,12 @@ pub mod attr;
 pub mod auth;
 pub mod client;
 pub mod eap;
+pub mod grant;
 pub mod packet;
 
 pub use client::{Client, Counts, Server, Unreachable};
 pub use eap::{Answer, EapRequest};
+pub use grant::Grant;
 pub use packet::{Attribute, Packet};
 
 /// Why a RADIUS datagram was refused. Never carries secret bytes.

@@ -217,7 +217,7 @@ async fn eap_mschapv2_login_gives_the_peers_msk() {
         .exchange(&request(eap_response(id, 26, &[3]), state, USER))
         .await
         .unwrap();
-    let Answer::Accept { eap, msk } = last else {
+    let Answer::Accept { eap, msk, .. } = last else {
         panic!("expected Access-Accept, got {last:?}")
     };
     assert_eq!(eap.unwrap()[0], 3, "EAP-Success for the peer");
