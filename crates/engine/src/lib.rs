@@ -56,6 +56,7 @@ mod payloads;
 mod policy_hold;
 mod pool;
 mod proposal;
+mod radius_session;
 mod reauth;
 mod rhythm;
 mod shard;
@@ -84,5 +85,6 @@ pub use output::{
 };
 pub use pool::{LeaseInfo, VirtualIp};
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
+pub use radius_session::{AccountingRecord, AccountingStatus, RadiusGrant, RadiusSession};
 pub use shard::Shard;
 pub use stats::{DropReason, Stats};

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use tern_config::radius::RadiusConfig;
-use tern_engine::{RadiusAnswer, RadiusRelay};
+use tern_engine::{RadiusAnswer, RadiusGrant, RadiusRelay};
 use tern_radius::{Answer, Client, EapRequest, Server};
 use tokio::sync::mpsc;
 
@@ -64,7 +64,25 @@ pub fn relay(relayer: Option<&Arc<Relayer>>, relay: RadiusRelay, answers: &Answe
         };
         let answer = match relayer.client.exchange(&request).await {
             Ok(Answer::Challenge { eap, state }) => RadiusAnswer::Challenge { eap, state },
-            Ok(Answer::Accept { msk, .. }) => RadiusAnswer::Accept { msk },
+            Ok(Answer::Accept { msk, grant, .. }) => {
+                for why in &grant.ignored {
+                    tracing::warn!(
+                        user = relay.user.as_str(),
+                        "the RADIUS server's Access-Accept has {why}: left out"
+                    );
+                }
+                RadiusAnswer::Accept {
+                    msk,
+                    grant: RadiusGrant {
+                        framed_ip: grant.framed_ip,
+                        framed_ipv6: grant.framed_ipv6,
+                        session_timeout: grant
+                            .session_timeout
+                            .map(|s| std::time::Duration::from_secs(u64::from(s))),
+                        class: grant.class,
+                    },
+                }
+            }
             Ok(Answer::Reject { reply_message, .. }) => RadiusAnswer::Reject {
                 reason: reply_message,
             },
