@@ -66,6 +66,8 @@ pub struct Client {
     /// The server that answered last: the next request starts there.
     preferred: AtomicUsize,
     counts: Counts,
+    /// Each server's failure at debug level only (the caller logs the outcome).
+    quiet: bool,
 }
 
 impl Client {
@@ -77,7 +79,15 @@ impl Client {
             attempts: attempts.max(1),
             preferred: AtomicUsize::new(0),
             counts: Counts::default(),
+            quiet: false,
         }
+    }
+
+    /// A client that logs no warning per server: its caller says what came of
+    /// each request (accounting, which must not fill the log when a server is down).
+    pub fn quiet(mut self) -> Client {
+        self.quiet = true;
+        self
     }
 
     /// What this client did so far.
@@ -123,6 +133,10 @@ impl Client {
                 Ok(answer) => {
                     self.preferred.store(index, Ordering::Relaxed);
                     return Ok(answer);
+                }
+                Err(why) if self.quiet => {
+                    tracing::debug!(server = %server.address, "RADIUS server did not answer: {why}");
+                    tried.push((server.address, why));
                 }
                 Err(why) => {
                     tracing::warn!(server = %server.address, "RADIUS server did not answer: {why}");
@@ -203,7 +217,11 @@ impl Client {
                     Ok(answer) => return Ok(answer),
                     Err(e) => {
                         self.counts.replies_refused.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(server = %server.address, "ignored a RADIUS reply: {e}");
+                        if self.quiet {
+                            tracing::debug!(server = %server.address, "ignored a RADIUS reply: {e}");
+                        } else {
+                            tracing::warn!(server = %server.address, "ignored a RADIUS reply: {e}");
+                        }
                         last_refusal = Some(format!("its reply was refused: {e}"));
                     }
                 }

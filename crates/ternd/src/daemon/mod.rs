@@ -289,6 +289,9 @@ impl Daemon {
         while let Some(relay) = self.engine.poll_radius_request() {
             crate::radius::relay(self.radius.as_ref(), relay, &self.radius_answers);
         }
+        while let Some(record) = self.engine.poll_accounting() {
+            crate::radius::account(self.radius.as_ref(), record);
+        }
         while let Some(event) = self.engine.poll_event() {
             self.on_event(event);
         }
