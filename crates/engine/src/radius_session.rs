@@ -190,7 +190,7 @@ impl Ctx {
         let Some(session) = sa.radius.as_mut() else {
             return Next::Keep;
         };
-        if !session.ends_at.is_some_and(|t| t <= now) || !established {
+        if session.ends_at.is_none_or(|t| t > now) || !established {
             return Next::Keep;
         }
         session.ends_at = None;
