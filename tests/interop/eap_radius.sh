@@ -175,4 +175,22 @@ scenario_strongswan-eap-radius-accounting() {
         fail "Start and Stop have different Acct-Session-Ids: '$start_id' and '$stop_id'"
     step "Start and Stop share Acct-Session-Id $start_id"
     note "EAP-RADIUS accounting: FreeRADIUS gave $RADIUS_VIP (strongSwan got it, ping through ESP), AUTH_LIFETIME 3540 s told, Start and Stop (User-Request) logged with session $start_id and the Class"
+
+    # ternd stopping deletes the IKE SA and waits for the Stop to be acknowledged.
+    case_start eap-radius-accounting-ternd-stops
+    initiate_from strongswan
+    expect_within 10 "FreeRADIUS logged a second Start" detail_count Start 2
+    ternd_stop "$R/moon-ternd"
+    expect_within 5 "FreeRADIUS logged the Stop (Admin-Reset) ternd sent as it stopped" \
+        detail_has_cause Admin-Reset
+    cp "$R/moon-radius/detail" "$W/moon-radius-detail.txt"
+    note "EAP-RADIUS accounting: ternd stopping sent the session's Stop (Admin-Reset) before it exited"
 }
+
+# detail_count STATUS N: FreeRADIUS's detail file has N records of STATUS.
+detail_count() {
+    [[ $(grep -c "Acct-Status-Type = $1\$" "$R/moon-radius/detail") -eq $2 ]]
+}
+
+# detail_has_cause CAUSE: a Stop record with Acct-Terminate-Cause CAUSE.
+detail_has_cause() { grep -q "Acct-Terminate-Cause = $1\$" "$R/moon-radius/detail"; }

@@ -126,12 +126,17 @@ pub fn relay(relayer: Option<&Arc<Relayer>>, relay: RadiusRelay, answers: &Answe
     });
 }
 
-/// Sends an accounting record on a task, with `accounting = true`; else drops it.
-pub fn account(relayer: Option<&Arc<Relayer>>, record: AccountingRecord) {
+/// Sends an accounting record on a task of `tasks`, with `accounting = true`;
+/// else drops it.
+pub fn account(
+    relayer: Option<&Arc<Relayer>>,
+    record: AccountingRecord,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
     let Some(relayer) = relayer.filter(|r| r.accounting.is_some()).cloned() else {
         return;
     };
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let request = accounting_request(&record, &relayer.nas_identifier);
         let client = relayer.accounting.as_ref().expect("checked above");
         let kind = if request.stop.is_some() {
