@@ -239,3 +239,34 @@ fn a_login_that_fails_after_the_accept_sends_no_accounting() {
     assert!(pair.b.engine.list_sas(pair.now).is_empty());
     assert!(accounting(&mut pair.b.engine).is_empty());
 }
+
+#[test]
+fn an_ipv6_address_from_radius_is_given_beside_the_ipv4_one() {
+    let mut client = road_warrior("carol", "Ar3etTnp");
+    client.connections[0].children[0].local_ts = vec![cidr("0.0.0.0/0"), cidr("::/0")];
+    client.emulate.request_virtual_ip = Some(VirtualIpRequest {
+        ipv4: Some(None),
+        ipv6: Some(None),
+        dns: false,
+    });
+    let mut gateway = gateway_with_pool();
+    gateway.connections[0].children[0].remote_ts = vec![cidr("10.0.0.0/8"), cidr("fd00::/16")];
+    let mut pair = Pair::new(client, gateway);
+    let mut radius = granting(RadiusGrant {
+        framed_ip: Some(GIVEN),
+        framed_ipv6: Some("fd00::7".parse().unwrap()),
+        ..Default::default()
+    });
+    pair.initiate_from_a("demo");
+    converse(&mut pair, &mut radius);
+    let b = pair.b.engine.list_sas(pair.now);
+    assert_eq!(b.len(), 1, "{b:?}");
+    let mut remote = b[0].children[0].remote_ts.clone();
+    remote.sort();
+    assert_eq!(remote, ["10.9.0.7/32", "fd00::7/128"]);
+    let start = accounting(&mut pair.b.engine);
+    assert_eq!(
+        start[0].virtual_ips,
+        [IpAddr::V4(GIVEN), "fd00::7".parse::<IpAddr>().unwrap()]
+    );
+}
