@@ -5,19 +5,27 @@
 # loopback, with its own configuration directory (the one crates/radius/tests
 # uses), and takes the MSK from FreeRADIUS's Access-Accept. Then a wrong password
 # (Access-Reject) and FreeRADIUS stopped (no answer) are refused.
+# strongswan-eap-radius-accounting: FreeRADIUS gives the user an address, a
+# Session-Timeout and a Class; ternd hands strongSwan that address, tells it
+# AUTH_LIFETIME, and accounts the session (Start, then Stop) to FreeRADIUS.
 #
 # Sourced by tests/interop/run after eap.sh, whose client side it reuses.
 
-RADIUS_PORT=18120 RADIUS_SECRET='tern-interop-radius'
+RADIUS_PORT=18120 RADIUS_ACCT_PORT=18130 RADIUS_SECRET='tern-interop-radius'
+# What FreeRADIUS grants the user in the accounting scenario (in VIP_POOL, which
+# moon routes to sun, but outside the pool's addresses there).
+RADIUS_VIP=10.3.0.200
 
-# start_freeradius: FreeRADIUS in moon, in the foreground (-X), knowing EAP_USER.
+# start_freeradius [REPLY]: FreeRADIUS in moon, in the foreground (-X), knowing
+# EAP_USER; REPLY: the users file's reply items for it (Framed-IP-Address, ...).
 start_freeradius() {
-    local dir="$R/moon-radius"
+    local dir="$R/moon-radius" reply=${1:-}
     [[ -x /usr/sbin/freeradius ]] || fail "FreeRADIUS is not installed (apt-get install freeradius)"
     mkdir -p "$dir"
-    sed -e "s|@DIR@|$dir|g; s|@PORT@|$RADIUS_PORT|; s|@SECRET@|$RADIUS_SECRET|" \
+    sed -e "s|@DIR@|$dir|g; s|@PORT@|$RADIUS_PORT|; s|@ACCTPORT@|$RADIUS_ACCT_PORT|; s|@SECRET@|$RADIUS_SECRET|" \
         "$TERN_ROOT/crates/radius/tests/freeradius/radiusd.conf" >"$dir/radiusd.conf"
     printf '%s Cleartext-Password := "%s"\n' "$EAP_USER" "$EAP_PASSWORD" >"$dir/users"
+    [[ -z $reply ]] || printf '\t%s\n' "$reply" >>"$dir/users"
     : >"$dir/dictionary"
     cp "$dir/radiusd.conf" "$W/moon-radiusd.conf"
     ip netns exec moon /usr/sbin/freeradius -X -d "$dir" >"$W/moon-freeradius.log" 2>&1 &
@@ -33,14 +41,15 @@ radius_stop() {
     rm -f "$pidfile"
 }
 
-# ternd in moon: the pool, [radius] with the secret in a 0600 file, the EAP connection.
+# tern_radius_gateway [RADIUS_KEYS]: ternd in moon: the pool, [radius] with the
+# secret in a 0600 file (and RADIUS_KEYS, e.g. accounting = true), the EAP connection.
 tern_radius_gateway() {
-    local secret="$W/moon-radius.secret"
+    local secret="$W/moon-radius.secret" keys=${1:-}
     printf '%s\n' "$RADIUS_SECRET" >"$secret"
     chmod 600 "$secret"
     tern_with remote_ts="[\"$VIP_POOL\"]" conn="$(printf 'pools = ["rw"]\nremote_auth = "eap-radius"')" \
-        more="$(printf '[pools.rw]\naddrs = ["%s"]\n[radius]\ntimeout_secs = 1\ntries = 2\n[radius.servers.local]\naddress = "127.0.0.1"\nport = %s\nsecret_file = "%s"\n' \
-            "$VIP_POOL" "$RADIUS_PORT" "$secret")"
+        more="$(printf '[pools.rw]\naddrs = ["%s"]\n[radius]\ntimeout_secs = 1\ntries = 2\n%s\n[radius.servers.local]\naddress = "127.0.0.1"\nport = %s\naccounting_port = %s\nsecret_file = "%s"\n' \
+            "10.3.0.1-10.3.0.100" "$keys" "$RADIUS_PORT" "$RADIUS_ACCT_PORT" "$secret")"
     ip -n moon route replace "$VIP_POOL" via "$TOPO_SUN_WAN" dev moon0 src "$TOPO_MOON_LAN" ||
         fail "could not route $VIP_POOL in moon"
 }
@@ -110,3 +119,78 @@ scenario_strongswan-eap-radius() {
     expect_within 5 "ternctl diagnose to name the unreachable RADIUS server" tern_finding radius_unreachable
     expect_finding radius_unreachable radius.servers "no RADIUS server answered"
 }
+
+# detail_record STATUS: FreeRADIUS's detail file has a STATUS record (Start or
+# Stop) for EAP_USER with RADIUS_VIP, the Class, and (for Stop) User-Request.
+detail_record() {
+    local status=$1 detail="$R/moon-radius/detail"
+    [[ -f $detail ]] || return 1
+    awk -v RS= -v status="$1" -v user="$EAP_USER" -v vip="$RADIUS_VIP" '
+        index($0, "Acct-Status-Type = " status) && index($0, "User-Name = \"" user "\"") &&
+        index($0, "Framed-IP-Address = " vip) && index($0, "Class = 0x7465726e2d696e7465726f70") &&
+        (status != "Stop" || index($0, "Acct-Terminate-Cause = User-Request")) { found = 1 }
+        END { exit !found }' "$detail"
+}
+
+# The Acct-Session-Id of the STATUS record.
+detail_session_id() {
+    awk -v RS= -v status="$1" 'index($0, "Acct-Status-Type = " status) {
+        if (match($0, /Acct-Session-Id = "[^"]*"/)) print substr($0, RSTART + 19, RLENGTH - 20) }' \
+        "$R/moon-radius/detail"
+}
+
+scenario_strongswan-eap-radius-accounting() {
+    load_demo_psk
+    start_eap_charon
+    case_start eap-radius-accounting
+    # Class "tern-interop" (hex in FreeRADIUS's detail file).
+    start_freeradius "Framed-IP-Address = $RADIUS_VIP, Session-Timeout = 3600, Class = \"tern-interop\""
+    tern_radius_gateway "accounting = true"
+    sun_eap_conf "$EAP_PASSWORD"
+    initiate_from strongswan
+    expect "ternd's log says the server gave $RADIUS_VIP, a Session-Timeout and a Class" \
+        grep -q "accepted user '$EAP_USER' (Framed-IP-Address $RADIUS_VIP, Session-Timeout 3600 s, 1 Class)" \
+        "$W/moon-ternd.log"
+    tern_sas_json "$R/moon-ternd" >"$W/moon-ternctl-list-sas-$CASE.json" 2>&1
+    expect "tern's CHILD SA is narrowed to the RADIUS address $RADIUS_VIP" \
+        jq -e --arg v "$RADIUS_VIP/32" '.[0].children[0].remote_ts == [$v]' "$W/moon-ternctl-list-sas-$CASE.json"
+    expect "no pool address is leased" tern_leases_match 'length == 0'
+    expect_within 10 "strongSwan put $RADIUS_VIP on an interface in sun" \
+        bash -c "ip -n sun -4 addr show | grep -q 'inet $RADIUS_VIP/'"
+    expect "strongSwan heard AUTH_LIFETIME (Session-Timeout 3600 s less a minute)" \
+        grep -qE "received AUTH_LIFETIME of 3540s" "$W/sun-charon.log"
+    local out
+    out=$(ip netns exec sun ping -c 3 -i 0.2 -W 2 -I "$RADIUS_VIP" "$TOPO_MOON_LAN" 2>&1) ||
+        fail "ping $RADIUS_VIP -> $TOPO_MOON_LAN from sun failed: $(grep -E 'packets transmitted' <<<"$out")"
+    step "ping $RADIUS_VIP -> $TOPO_MOON_LAN from sun: $(grep -E 'packets transmitted' <<<"$out")"
+    expect_within 10 "FreeRADIUS logged an accounting Start for $EAP_USER with $RADIUS_VIP and the Class" \
+        detail_record Start
+    terminate_from strongswan
+    expect_within 10 "FreeRADIUS logged an accounting Stop (User-Request) for $EAP_USER with $RADIUS_VIP and the Class" \
+        detail_record Stop
+    cp "$R/moon-radius/detail" "$W/moon-radius-detail.txt"
+    local start_id stop_id
+    start_id=$(detail_session_id Start) stop_id=$(detail_session_id Stop)
+    [[ -n $start_id && $start_id == "$stop_id" ]] ||
+        fail "Start and Stop have different Acct-Session-Ids: '$start_id' and '$stop_id'"
+    step "Start and Stop share Acct-Session-Id $start_id"
+    note "EAP-RADIUS accounting: FreeRADIUS gave $RADIUS_VIP (strongSwan got it, ping through ESP), AUTH_LIFETIME 3540 s told, Start and Stop (User-Request) logged with session $start_id and the Class"
+
+    # ternd stopping deletes the IKE SA and waits for the Stop to be acknowledged.
+    case_start eap-radius-accounting-ternd-stops
+    initiate_from strongswan
+    expect_within 10 "FreeRADIUS logged a second Start" detail_count Start 2
+    ternd_stop "$R/moon-ternd"
+    expect_within 5 "FreeRADIUS logged the Stop (Admin-Reset) ternd sent as it stopped" \
+        detail_has_cause Admin-Reset
+    cp "$R/moon-radius/detail" "$W/moon-radius-detail.txt"
+    note "EAP-RADIUS accounting: ternd stopping sent the session's Stop (Admin-Reset) before it exited"
+}
+
+# detail_count STATUS N: FreeRADIUS's detail file has N records of STATUS.
+detail_count() {
+    [[ $(grep -c "Acct-Status-Type = $1\$" "$R/moon-radius/detail") -eq $2 ]]
+}
+
+# detail_has_cause CAUSE: a Stop record with Acct-Terminate-Cause CAUSE.
+detail_has_cause() { grep -q "Acct-Terminate-Cause = $1\$" "$R/moon-radius/detail"; }

@@ -12,11 +12,25 @@ use crate::psk::{read_secret_file, resolve, SecretFileError};
 use crate::reader::{Field, TableReader};
 use crate::schema::Context;
 
-pub(crate) const RADIUS_KEYS: &[&str] = &["servers", "timeout_secs", "tries", "nas_identifier"];
-pub(crate) const SERVER_KEYS: &[&str] = &["address", "port", "secret", "secret_file"];
+pub(crate) const RADIUS_KEYS: &[&str] = &[
+    "servers",
+    "timeout_secs",
+    "tries",
+    "nas_identifier",
+    "accounting",
+];
+pub(crate) const SERVER_KEYS: &[&str] = &[
+    "address",
+    "port",
+    "accounting_port",
+    "secret",
+    "secret_file",
+];
 
 /// The RADIUS authentication port (RFC 2865 §3).
 pub const DEFAULT_RADIUS_PORT: u16 = 1812;
+/// The RADIUS accounting port (RFC 2866 §3).
+pub const DEFAULT_ACCOUNTING_PORT: u16 = 1813;
 /// How long one try waits for an answer, and how many tries a server gets.
 pub const DEFAULT_RADIUS_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_RADIUS_TRIES: u32 = 3;
@@ -30,6 +44,9 @@ pub struct RadiusConfig {
     pub tries: u32,
     /// NAS-Identifier in our requests; default `tern`.
     pub nas_identifier: String,
+    /// Whether EAP-RADIUS sessions are accounted (RFC 2866 Start and Stop to
+    /// each server's `accounting_port`); off unless asked, as in strongSwan.
+    pub accounting: bool,
 }
 
 /// `[radius.servers.NAME]`.
@@ -37,6 +54,8 @@ pub struct RadiusConfig {
 pub struct RadiusServer {
     pub name: String,
     pub address: SocketAddr,
+    /// Where accounting goes: the address's host, `accounting_port`.
+    pub accounting_address: SocketAddr,
     /// Never logged; `Debug` shows its length only.
     pub secret: Secret,
 }
@@ -67,6 +86,10 @@ pub(crate) fn radius(
         })),
         None => Some("tern".to_string()),
     };
+    let accounting = match table.field("accounting") {
+        Some(f) => errors.keep(f.boolean()),
+        None => Some(false),
+    };
     let mut servers = Vec::new();
     match table.field("servers") {
         Some(f) => {
@@ -96,6 +119,7 @@ pub(crate) fn radius(
         timeout: timeout?,
         tries: tries?,
         nas_identifier: nas_identifier?,
+        accounting: accounting?,
     })
 }
 
@@ -115,6 +139,10 @@ fn radius_server(
     let port = match table.field("port") {
         Some(f) => f.port()?,
         None => DEFAULT_RADIUS_PORT,
+    };
+    let accounting_port = match table.field("accounting_port") {
+        Some(f) => f.port()?,
+        None => DEFAULT_ACCOUNTING_PORT,
     };
     let secret = match (table.field("secret"), table.field("secret_file")) {
         (Some(_), Some(file)) => {
@@ -138,6 +166,7 @@ fn radius_server(
     Ok(RadiusServer {
         name: name.to_string(),
         address: SocketAddr::new(ip, port),
+        accounting_address: SocketAddr::new(ip, accounting_port),
         secret,
     })
 }

@@ -41,12 +41,37 @@ fn servers_are_read_in_order_with_their_defaults() {
         ]
     );
     assert_eq!(radius.servers[0].secret.expose(), b"t0p-s3cret");
+    assert!(!radius.accounting, "accounting is off unless asked");
+    assert_eq!(
+        radius.servers[0].accounting_address.to_string(),
+        "192.0.2.53:1813"
+    );
     // Debug output (logs, panics) never shows a secret.
     let shown = format!("{:?}", config.daemon);
     assert!(
         shown.contains("192.0.2.53") && !shown.contains("t0p-s3cret"),
         "{shown}"
     );
+}
+
+#[test]
+fn accounting_is_turned_on_with_a_port_per_server() {
+    let text = format!(
+        "[radius]\naccounting = true\n\
+         [radius.servers.main]\naddress = \"192.0.2.53\"\naccounting_port = 11813\nsecret = \"s\"\n\n{GATEWAY}"
+    );
+    let config = parse_str(&text, "test.toml").unwrap();
+    let radius = config.daemon.radius.as_ref().unwrap();
+    assert!(radius.accounting);
+    assert_eq!(radius.servers[0].address.to_string(), "192.0.2.53:1812");
+    assert_eq!(
+        radius.servers[0].accounting_address.to_string(),
+        "192.0.2.53:11813"
+    );
+    let bad = format!(
+        "[radius]\naccounting = \"yes\"\n[radius.servers.main]\naddress = \"192.0.2.53\"\nsecret = \"s\"\n\n{GATEWAY}"
+    );
+    assert!(parse_str(&bad, "test.toml").is_err());
 }
 
 #[test]

@@ -244,7 +244,11 @@ impl Ctx {
                 names.join(", ")
             );
         }
-        if conn.pools.is_empty() {
+        let from_radius = sa
+            .radius
+            .as_ref()
+            .is_some_and(|r| r.grant.framed_ip.is_some() || r.grant.framed_ipv6.is_some());
+        if conn.pools.is_empty() && !from_radius {
             if request.wants_an_address() {
                 tracing::info!(
                     ike = sa.unique_id,
@@ -261,6 +265,29 @@ impl Ctx {
         let mut refusals = Vec::new();
         for (wanted, v6) in [(request.ip4, false), (request.ip6, true)] {
             let Some(requested) = wanted else { continue };
+            match self.grant_address(sa, &who, v6) {
+                Some(Ok(vip)) => {
+                    tracing::info!(
+                        ike = sa.unique_id,
+                        conn = conn.name,
+                        peer = who,
+                        "assigned virtual IP {} (the RADIUS server's Framed-IP)",
+                        vip.address
+                    );
+                    self.stats.virtual_ips_assigned += 1;
+                    sa.virtual_ips.push(vip);
+                    continue;
+                }
+                Some(Err(why)) => {
+                    refusals.push(why);
+                    continue;
+                }
+                None => {}
+            }
+            if conn.pools.is_empty() {
+                refusals.push(format!("`{}` names no `pools`", conn.name));
+                continue;
+            }
             match self
                 .pools
                 .acquire(&conn.pools, &who, v6, requested, started_over)
@@ -308,6 +335,16 @@ impl Ctx {
     /// The IKE SA ended: its addresses go back to their pools, kept for its peer.
     pub(crate) fn release_virtual_ips(&mut self, sa: &mut IkeSa) {
         for vip in sa.virtual_ips.drain(..) {
+            if vip.pool == crate::radius_session::GIVEN_BY_RADIUS {
+                tracing::info!(
+                    ike = sa.unique_id,
+                    conn = sa.connection.name,
+                    "released virtual IP {} (the RADIUS server's Framed-IP)",
+                    vip.address
+                );
+                self.release_given(vip.address);
+                continue;
+            }
             tracing::info!(
                 ike = sa.unique_id,
                 conn = sa.connection.name,

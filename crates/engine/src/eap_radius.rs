@@ -19,6 +19,7 @@ use crate::end_reason::EndKind;
 use crate::engine::{Ctx, Engine, Next};
 use crate::ike_sa::{IkeSa, Phase};
 use crate::payloads;
+use crate::radius_session::{RadiusGrant, RadiusSession};
 
 /// An EAP message of a peer for the RADIUS server.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +45,12 @@ pub enum RadiusAnswer {
         eap: Vec<u8>,
         state: Option<Vec<u8>>,
     },
-    /// Access-Accept, with MS-MPPE-Recv-Key || MS-MPPE-Send-Key as the MSK.
-    Accept { msk: Option<Secret> },
+    /// Access-Accept, with MS-MPPE-Recv-Key || MS-MPPE-Send-Key as the MSK,
+    /// and what it granted (address, Session-Timeout, Class).
+    Accept {
+        msk: Option<Secret>,
+        grant: RadiusGrant,
+    },
     /// Access-Reject; `reason` is the server's Reply-Message, if any.
     Reject { reason: Option<String> },
     /// No server gave a valid answer: what happened at each.
@@ -249,13 +254,27 @@ impl Ctx {
                 sa.phase = Phase::AwaitEap(state);
                 Next::Keep
             }
-            RadiusAnswer::Accept { msk: Some(msk) } => {
+            RadiusAnswer::Accept {
+                msk: Some(msk),
+                grant,
+            } => {
                 tracing::info!(
                     ike = sa.unique_id,
                     conn = sa.connection.name,
                     user = user.as_str(),
-                    "the RADIUS server accepted user '{user}'; awaiting the peer's AUTH"
+                    "the RADIUS server accepted user '{user}'{}; awaiting the peer's AUTH",
+                    describe(&grant)
                 );
+                let mut random = [0u8; 4];
+                self.env.random(&mut random);
+                sa.radius = Some(Box::new(RadiusSession {
+                    user: user.clone(),
+                    grant,
+                    // Unique per IKE SA, and across restarts of ternd.
+                    session_id: format!("{:08x}{:08x}", u32::from_be_bytes(random), sa.unique_id),
+                    started: None,
+                    ends_at: None,
+                }));
                 let success = Packet::outcome(eap::SUCCESS, identifier);
                 self.respond(
                     sa,
@@ -267,7 +286,7 @@ impl Ctx {
                 sa.phase = Phase::AwaitEap(state);
                 Next::Keep
             }
-            RadiusAnswer::Accept { msk: None } => {
+            RadiusAnswer::Accept { msk: None, .. } => {
                 let why = "the RADIUS server accepted the user but sent no MS-MPPE keys, so there is no MSK for AUTH".into();
                 self.eap_failed(sa, message_id, failure(why), true)
             }
@@ -286,5 +305,27 @@ impl Ctx {
                 EndKind::RadiusUnreachable,
             ),
         }
+    }
+}
+
+/// What an Accept granted, for the log line: " (Framed-IP ..., ...)" or "".
+fn describe(grant: &RadiusGrant) -> String {
+    let mut parts = Vec::new();
+    if let Some(ip) = grant.framed_ip {
+        parts.push(format!("Framed-IP-Address {ip}"));
+    }
+    if let Some(ip) = grant.framed_ipv6 {
+        parts.push(format!("Framed-IPv6-Address {ip}"));
+    }
+    if let Some(t) = grant.session_timeout {
+        parts.push(format!("Session-Timeout {} s", t.as_secs()));
+    }
+    if !grant.class.is_empty() {
+        parts.push(format!("{} Class", grant.class.len()));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
     }
 }

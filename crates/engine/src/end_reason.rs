@@ -35,6 +35,8 @@ pub enum EndKind {
     ClosedByUs,
     /// It reached a hard lifetime (time, bytes or packets) before a rekey replaced it.
     HardExpiry,
+    /// The Session-Timeout a RADIUS server gave the peer's login was reached.
+    SessionTimeout,
     /// Established, and then the peer stopped answering our requests.
     DeadPeer,
     /// It never came up: the peer answered none of our transmissions.
@@ -88,6 +90,7 @@ impl EndKind {
             EndKind::DeletedByPeerInCollision => "deleted_by_peer_in_collision",
             EndKind::ClosedByUs => "closed_by_us",
             EndKind::HardExpiry => "hard_expiry",
+            EndKind::SessionTimeout => "session_timeout",
             EndKind::DeadPeer => "dead_peer",
             EndKind::Unanswered => "unanswered",
             EndKind::AuthUnanswered => "auth_unanswered",
@@ -108,7 +111,7 @@ impl EndKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [EndKind; 26] = [
+    pub const ALL: [EndKind; 27] = [
         EndKind::Rekeyed,
         EndKind::RekeyedWithoutPeerDelete,
         EndKind::Reauthenticated,
@@ -119,6 +122,7 @@ impl EndKind {
         EndKind::DeletedByPeerInCollision,
         EndKind::ClosedByUs,
         EndKind::HardExpiry,
+        EndKind::SessionTimeout,
         EndKind::DeadPeer,
         EndKind::Unanswered,
         EndKind::AuthUnanswered,

@@ -508,10 +508,19 @@ impl Ctx {
             Some(Err((notify, _))) => response.push(payloads::error(*notify)),
             None => {}
         }
+        if let Some(limit) = sa.radius.as_ref().and_then(|r| r.grant.session_timeout) {
+            // RFC 4478: when to reauthenticate, before the RADIUS limit ends it.
+            let secs = crate::radius_session::auth_lifetime(limit);
+            response.push(payloads::status(
+                NotifyType::AUTH_LIFETIME,
+                secs.to_be_bytes().to_vec(),
+            ));
+        }
         self.respond(sa, ExchangeType::IKE_AUTH, id, &response);
         sa.phase = Phase::Established;
         sa.phase_deadline = None;
         self.established(now, sa, peer);
+        self.radius_session_started(now, sa);
         // Without INITIAL_CONTACT the peer may hold another IKE SA with us: this
         // may be its make-before-break reauthentication (see `held_outbound`).
         let peer_alone = payloads::notify(p, NotifyType::INITIAL_CONTACT).is_some();

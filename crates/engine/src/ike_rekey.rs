@@ -616,6 +616,8 @@ fn move_children(old: &mut IkeSa, new: &mut IkeSa) {
     new.kernel_retries = old.kernel_retries.take();
     // The peer keeps its virtual IPs: the lease belongs to the line, not one SA.
     new.virtual_ips = std::mem::take(&mut old.virtual_ips);
+    // So does a RADIUS login's session: one accounting session, one Session-Timeout.
+    new.radius = old.radius.take();
 }
 
 /// The lower of an exchange's two nonces, compared as octet strings.

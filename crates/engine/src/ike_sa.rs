@@ -273,6 +273,8 @@ pub struct IkeSa {
     /// Responder: the addresses the peer was given from a pool (see
     /// `config_payload`), released when the line of IKE SAs ends.
     pub virtual_ips: Vec<crate::pool::VirtualIp>,
+    /// The session of an EAP-RADIUS login (see `radius_session`).
+    pub radius: Option<Box<crate::radius_session::RadiusSession>>,
 }
 
 impl IkeSa {
@@ -336,6 +338,7 @@ impl IkeSa {
             kernel_retries: None,
             rekey_failed: None,
             virtual_ips: Vec::new(),
+            radius: None,
         }
     }
 
@@ -563,9 +566,15 @@ impl IkeSa {
             .and_then(|r| r.due())
             .filter(|_| self.is_established());
         let keepalive = self.keepalive_at;
+        let session_end = self
+            .radius
+            .as_ref()
+            .and_then(|r| r.ends_at)
+            .filter(|_| self.is_established());
         retransmit
             .into_iter()
             .chain(self.phase_deadline)
+            .chain(session_end)
             .chain(rekey)
             .chain(reauth)
             .chain(dpd)

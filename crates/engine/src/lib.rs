@@ -57,6 +57,7 @@ mod payloads;
 mod policy_hold;
 mod pool;
 mod proposal;
+mod radius_session;
 mod reauth;
 mod rhythm;
 mod shard;
@@ -85,5 +86,6 @@ pub use output::{
 };
 pub use pool::{LeaseInfo, VirtualIp};
 pub use proposal::{encryption_name, EspSuite, IkeSuite};
+pub use radius_session::{AccountingRecord, AccountingStatus, RadiusGrant, RadiusSession};
 pub use shard::Shard;
 pub use stats::{DropReason, Stats};

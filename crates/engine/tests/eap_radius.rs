@@ -14,7 +14,7 @@ use common::*;
 use tern_crypto::mschapv2::{self, NtHash};
 use tern_crypto::Secret;
 use tern_engine::config::{EapLogin, EngineConfig, RemoteAuth};
-use tern_engine::{EndKind, RadiusAnswer, RadiusRelay, SaEnd};
+use tern_engine::{EndKind, RadiusAnswer, RadiusGrant, RadiusRelay, SaEnd};
 
 fn client(user: &'static str, password: &'static str) -> EngineConfig {
     let mut config = moon_config();
@@ -53,6 +53,8 @@ struct Radius {
     behaviour: Behaviour,
     sessions: HashMap<Vec<u8>, Session>,
     seen: Vec<RadiusRelay>,
+    /// What an Accept grants besides the keys.
+    grant: RadiusGrant,
 }
 
 fn eap(code: u8, id: u8, type_data: &[u8]) -> Vec<u8> {
@@ -69,6 +71,7 @@ impl Radius {
             behaviour,
             sessions: HashMap::new(),
             seen: Vec::new(),
+            grant: RadiusGrant::default(),
         }
     }
 
@@ -135,6 +138,7 @@ impl Radius {
                 assert_eq!(&m[5..], [3], "the peer acknowledges MS-CHAPv2 Success");
                 RadiusAnswer::Accept {
                     msk: (self.behaviour == Behaviour::Normal).then_some(msk),
+                    grant: self.grant.clone(),
                 }
             }
             _ => panic!("an EAP message out of turn: {m:?}"),
@@ -143,7 +147,7 @@ impl Radius {
 }
 
 /// Delivers datagrams and RADIUS answers until all is quiet.
-fn converse(pair: &mut Pair, radius: &mut Radius) {
+pub(crate) fn converse(pair: &mut Pair, radius: &mut Radius) {
     loop {
         pair.deliver();
         let mut answered = false;
@@ -329,3 +333,8 @@ fn an_answer_for_nobody_changes_nothing() {
     assert_eq!(pair.b.engine.list_sas(pair.now), before);
     assert!(ends(pair.b.engine.history()).is_empty());
 }
+
+/// What an Access-Accept grants (address, Session-Timeout, Class) and the
+/// accounting that follows the session.
+#[path = "eap_radius/session.rs"]
+mod session;

@@ -2,16 +2,41 @@
 //! RFC 3579 §3, RFC 2548 §2.4).
 
 pub const USER_NAME: u8 = 1;
+pub const NAS_IP_ADDRESS: u8 = 4;
 pub const SERVICE_TYPE: u8 = 6;
+pub const FRAMED_IP_ADDRESS: u8 = 8;
 pub const REPLY_MESSAGE: u8 = 18;
 pub const STATE: u8 = 24;
+pub const CLASS: u8 = 25;
 pub const VENDOR_SPECIFIC: u8 = 26;
+pub const SESSION_TIMEOUT: u8 = 27;
 pub const CALLED_STATION_ID: u8 = 30;
 pub const CALLING_STATION_ID: u8 = 31;
 pub const NAS_IDENTIFIER: u8 = 32;
+/// Accounting (RFC 2866 §5).
+pub const ACCT_STATUS_TYPE: u8 = 40;
+pub const ACCT_DELAY_TIME: u8 = 41;
+pub const ACCT_INPUT_OCTETS: u8 = 42;
+pub const ACCT_OUTPUT_OCTETS: u8 = 43;
+pub const ACCT_SESSION_ID: u8 = 44;
+pub const ACCT_AUTHENTIC: u8 = 45;
+pub const ACCT_SESSION_TIME: u8 = 46;
+pub const ACCT_INPUT_PACKETS: u8 = 47;
+pub const ACCT_OUTPUT_PACKETS: u8 = 48;
+pub const ACCT_TERMINATE_CAUSE: u8 = 49;
 pub const NAS_PORT_TYPE: u8 = 61;
 pub const EAP_MESSAGE: u8 = 79;
 pub const MESSAGE_AUTHENTICATOR: u8 = 80;
+pub const NAS_IPV6_ADDRESS: u8 = 95;
+pub const FRAMED_IPV6_PREFIX: u8 = 97;
+/// RFC 6911 §3.1.
+pub const FRAMED_IPV6_ADDRESS: u8 = 168;
+
+/// Acct-Status-Type values (RFC 2866 §5.1).
+pub const ACCT_STATUS_START: u32 = 1;
+pub const ACCT_STATUS_STOP: u32 = 2;
+/// Acct-Authentic RADIUS (RFC 2866 §5.6).
+pub const ACCT_AUTHENTIC_RADIUS: u32 = 1;
 
 /// Service-Type Framed (RFC 2865 §5.6), as IKEv2 gateways send it.
 pub const SERVICE_TYPE_FRAMED: u32 = 2;

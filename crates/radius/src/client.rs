@@ -1,4 +1,5 @@
-//! The RADIUS client: one Access-Request to the configured servers in turn,
+//! The RADIUS client: one Access-Request (or Accounting-Request) to the
+//! configured servers in turn,
 //! each tried `attempts` times `timeout` apart (RFC 2865 §2.4 leaves the
 //! policy to the client; RFC 5080 §2.2.1 asks for the same Identifier and
 //! Authenticator on a retransmission, which is what we send).
@@ -11,6 +12,7 @@ use tern_crypto::{BufferedRandom, Secret};
 use tokio::net::UdpSocket;
 use tokio::time::{timeout_at, Instant};
 
+use crate::acct::{read_response, AccountingRequest};
 use crate::eap::{Answer, EapRequest};
 use crate::packet::MAX_LEN;
 
@@ -43,7 +45,8 @@ impl std::fmt::Display for Unreachable {
 /// What a client did, counted since it was made.
 #[derive(Debug, Default)]
 pub struct Counts {
-    /// Access-Requests relayed (one per EAP message, whatever came of it).
+    /// Requests made: Access-Requests relayed (one per EAP message), or
+    /// Accounting-Requests (whatever came of it).
     pub requests: AtomicU64,
     /// Datagrams sent again after a timeout.
     pub retransmissions: AtomicU64,
@@ -63,6 +66,8 @@ pub struct Client {
     /// The server that answered last: the next request starts there.
     preferred: AtomicUsize,
     counts: Counts,
+    /// Each server's failure at debug level only (the caller logs the outcome).
+    quiet: bool,
 }
 
 impl Client {
@@ -74,7 +79,15 @@ impl Client {
             attempts: attempts.max(1),
             preferred: AtomicUsize::new(0),
             counts: Counts::default(),
+            quiet: false,
         }
+    }
+
+    /// A client that logs no warning per server: its caller says what came of
+    /// each request (accounting, which must not fill the log when a server is down).
+    pub fn quiet(mut self) -> Client {
+        self.quiet = true;
+        self
     }
 
     /// What this client did so far.
@@ -85,6 +98,30 @@ impl Client {
     /// Relays one EAP message: the first valid answer from a server, starting
     /// with the one that answered last, or what went wrong at each.
     pub async fn exchange(&self, request: &EapRequest) -> Result<Answer, Unreachable> {
+        self.in_turn(|server| self.ask(server, request)).await
+    }
+
+    /// Sends one Accounting-Request (RFC 2866) to the servers in turn, as
+    /// [`Client::exchange`] does: Ok once a server acknowledged it.
+    pub async fn account(&self, request: &AccountingRequest) -> Result<(), Unreachable> {
+        self.in_turn(|server| async move {
+            let identifier = self.random_identifier()?;
+            let bytes = request.to_bytes(identifier, &server.secret);
+            let authenticator: [u8; 16] = bytes[4..20].try_into().expect("a 20-octet header");
+            self.send_and_wait(server, &bytes, |reply| {
+                read_response(reply, identifier, &authenticator, &server.secret)
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Asks the servers in turn, starting with the one that answered last.
+    async fn in_turn<'a, T, F, Fut>(&'a self, ask: F) -> Result<T, Unreachable>
+    where
+        F: Fn(&'a Server) -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
         self.counts.requests.fetch_add(1, Ordering::Relaxed);
         let mut tried = Vec::new();
         let n = self.servers.len();
@@ -92,10 +129,14 @@ impl Client {
         for k in 0..n {
             let index = (first + k) % n;
             let server = &self.servers[index];
-            match self.ask(server, request).await {
+            match ask(server).await {
                 Ok(answer) => {
                     self.preferred.store(index, Ordering::Relaxed);
                     return Ok(answer);
+                }
+                Err(why) if self.quiet => {
+                    tracing::debug!(server = %server.address, "RADIUS server did not answer: {why}");
+                    tried.push((server.address, why));
                 }
                 Err(why) => {
                     tracing::warn!(server = %server.address, "RADIUS server did not answer: {why}");
@@ -117,6 +158,28 @@ impl Client {
         let mut authenticator = [0u8; 16];
         authenticator.copy_from_slice(&random[1..]);
         let bytes = request.to_bytes(identifier, authenticator, &server.secret);
+        self.send_and_wait(server, &bytes, |reply| {
+            Answer::read(reply, identifier, &authenticator, &server.secret)
+        })
+        .await
+    }
+
+    fn random_identifier(&self) -> Result<u8, String> {
+        let mut random = [0u8; 1];
+        BufferedRandom::new()
+            .fill(&mut random)
+            .map_err(|_| "the system's random source failed".to_string())?;
+        Ok(random[0])
+    }
+
+    /// Sends `bytes` to `server`, again after each timeout, until `read`
+    /// takes a reply.
+    async fn send_and_wait<T>(
+        &self,
+        server: &Server,
+        bytes: &[u8],
+        read: impl Fn(&[u8]) -> Result<T, crate::Error>,
+    ) -> Result<T, String> {
         let unspecified = match server.address.ip() {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -134,7 +197,7 @@ impl Client {
             if attempt > 0 {
                 self.counts.retransmissions.fetch_add(1, Ordering::Relaxed);
             }
-            if let Err(e) = socket.send(&bytes).await {
+            if let Err(e) = socket.send(bytes).await {
                 last_refusal = Some(format!("send failed: {e}"));
                 continue;
             }
@@ -150,11 +213,15 @@ impl Client {
                     }
                     Ok(Ok(n)) => n,
                 };
-                match Answer::read(&buf[..received], identifier, &authenticator, &server.secret) {
+                match read(&buf[..received]) {
                     Ok(answer) => return Ok(answer),
                     Err(e) => {
                         self.counts.replies_refused.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(server = %server.address, "ignored a RADIUS reply: {e}");
+                        if self.quiet {
+                            tracing::debug!(server = %server.address, "ignored a RADIUS reply: {e}");
+                        } else {
+                            tracing::warn!(server = %server.address, "ignored a RADIUS reply: {e}");
+                        }
                         last_refusal = Some(format!("its reply was refused: {e}"));
                     }
                 }

@@ -5,6 +5,7 @@ use tern_crypto::Secret;
 
 use crate::attr;
 use crate::auth;
+use crate::grant::Grant;
 use crate::packet::{self, Attribute, Packet};
 use crate::Error;
 
@@ -66,10 +67,12 @@ pub enum Answer {
         state: Option<Vec<u8>>,
     },
     /// The peer authenticated. `eap` (normally EAP-Success) goes to the peer;
-    /// `msk` is MS-MPPE-Recv-Key || MS-MPPE-Send-Key when the server sent them.
+    /// `msk` is MS-MPPE-Recv-Key || MS-MPPE-Send-Key when the server sent them;
+    /// `grant` the address, session limit and Class it gave the user.
     Accept {
         eap: Option<Vec<u8>>,
         msk: Option<Secret>,
+        grant: Grant,
     },
     /// Refused: `eap` (normally EAP-Failure) and the server's Reply-Message.
     Reject {
@@ -97,6 +100,7 @@ impl Answer {
             packet::ACCESS_ACCEPT => Ok(Answer::Accept {
                 eap,
                 msk: msk(&p, request_authenticator, secret)?,
+                grant: Grant::read(&p),
             }),
             packet::ACCESS_REJECT => Ok(Answer::Reject {
                 eap,
@@ -214,6 +218,8 @@ mod tests {
             p.push_split(attr::VENDOR_SPECIFIC, &v);
         }
         p.push_split(attr::EAP_MESSAGE, &[3, 7, 0, 4]);
+        p.push_split(attr::FRAMED_IP_ADDRESS, &[10, 9, 0, 5]);
+        p.push_split(attr::CLASS, b"c1");
         p.push_split(attr::MESSAGE_AUTHENTICATOR, &[0; 16]);
         auth::seal_response(&p, ra, secret)
     }
@@ -222,12 +228,14 @@ mod tests {
     fn accept_gives_recv_then_send_key_as_the_msk() {
         let secret = Secret::from_slice(b"s3cr3t");
         let ra = [0x77; 16];
-        let Answer::Accept { eap, msk } =
+        let Answer::Accept { eap, msk, grant } =
             Answer::read(&accept(&ra, &secret), 5, &ra, &secret).unwrap()
         else {
             panic!("not an accept")
         };
         assert_eq!(eap.unwrap(), [3, 7, 0, 4]);
+        assert_eq!(grant.framed_ip, Some(std::net::Ipv4Addr::new(10, 9, 0, 5)));
+        assert_eq!(grant.class, vec![b"c1".to_vec()]);
         let mut want = vec![0x11; 16];
         want.extend_from_slice(&[0x22; 16]);
         assert_eq!(msk.unwrap().expose(), &want[..]);

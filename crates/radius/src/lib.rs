@@ -1,4 +1,5 @@
-//! RADIUS as an EAP pass-through authenticator uses it (RFC 2865, RFC 3579):
+//! RADIUS as an EAP pass-through authenticator uses it (RFC 2865, RFC 3579),
+//! and accounting (RFC 2866, `acct`):
 //! Access-Request with the peer's EAP message, Access-Challenge /
 //! Access-Accept / Access-Reject back, Message-Authenticator (RFC 2869) on
 //! both, and the MSK from the Accept's MS-MPPE keys (RFC 2548).
@@ -8,14 +9,18 @@
 //! pure. `client` is the only I/O: a tokio UDP exchange with retransmission
 //! over several servers in turn.
 
+pub mod acct;
 pub mod attr;
 pub mod auth;
 pub mod client;
 pub mod eap;
+pub mod grant;
 pub mod packet;
 
+pub use acct::{AccountingRequest, Stop};
 pub use client::{Client, Counts, Server, Unreachable};
 pub use eap::{Answer, EapRequest};
+pub use grant::Grant;
 pub use packet::{Attribute, Packet};
 
 /// Why a RADIUS datagram was refused. Never carries secret bytes.

@@ -3,7 +3,9 @@
 //! an EAP-MSCHAPv2 login relayed end to end, the MSK checked against the one
 //! the peer derives, wrong password and unknown user refused, a wrong shared
 //! secret and a dead server seen as unreachable, and a dead first server
-//! passed over for the second.
+//! passed over for the second; a user the server gives an address, a
+//! Session-Timeout and a Class, and that session's accounting Start and Stop
+//! as FreeRADIUS writes them to its `detail` file.
 //!
 //! Without FreeRADIUS installed these tests fail, saying so.
 
@@ -14,17 +16,21 @@ use std::time::{Duration, Instant};
 
 use tern_crypto::mschapv2::{self, NtHash};
 use tern_crypto::Secret;
-use tern_radius::{Answer, Client, EapRequest, Server};
+use tern_radius::{AccountingRequest, Answer, Client, EapRequest, Server, Stop};
 
 const SECRET: &[u8] = b"tern-test-secret";
 const USER: &str = "carol";
 const PASSWORD: &str = "carol-radius-pw";
+/// A user whose Access-Accept grants more than the login.
+const GRANTED: &str = "erin";
+const GRANTED_PASSWORD: &str = "erin-radius-pw";
 
 /// A FreeRADIUS running in the foreground for one test; killed on drop.
 struct FreeRadius {
     child: Child,
     dir: PathBuf,
     port: u16,
+    acct_port: u16,
 }
 
 fn free_udp_port() -> u16 {
@@ -55,14 +61,22 @@ impl FreeRadius {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_udp_port();
+        let acct_port = free_udp_port();
         let conf = include_str!("freeradius/radiusd.conf")
             .replace("@DIR@", dir.to_str().unwrap())
             .replace("@PORT@", &port.to_string())
+            .replace("@ACCTPORT@", &acct_port.to_string())
             .replace("@SECRET@", std::str::from_utf8(SECRET).unwrap());
         std::fs::write(dir.join("radiusd.conf"), conf).unwrap();
         std::fs::write(
             dir.join("users"),
-            format!("{USER} Cleartext-Password := \"{PASSWORD}\"\n"),
+            format!(
+                "{USER} Cleartext-Password := \"{PASSWORD}\"\n\
+                 {GRANTED} Cleartext-Password := \"{GRANTED_PASSWORD}\"\n\
+                 \tFramed-IP-Address = 10.9.0.7,\n\
+                 \tSession-Timeout = 3600,\n\
+                 \tClass = \"tern-class\"\n"
+            ),
         )
         .unwrap();
         std::fs::write(dir.join("dictionary"), "").unwrap();
@@ -75,7 +89,12 @@ impl FreeRadius {
             .stderr(log)
             .spawn()
             .expect("cannot start freeradius");
-        let server = FreeRadius { child, dir, port };
+        let server = FreeRadius {
+            child,
+            dir,
+            port,
+            acct_port,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let log = server.log();
@@ -96,6 +115,15 @@ impl FreeRadius {
 
     fn address(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn accounting_address(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.acct_port))
+    }
+
+    /// The accounting requests FreeRADIUS wrote down.
+    fn detail(&self) -> String {
+        std::fs::read_to_string(self.dir.join("detail")).unwrap_or_default()
     }
 }
 
@@ -200,11 +228,9 @@ async fn login_to_response(client: &Client, user: &str, password: &str) -> After
     AfterResponse { answer, verified }
 }
 
-#[tokio::test]
-async fn eap_mschapv2_login_gives_the_peers_msk() {
-    let radius = FreeRadius::start("login");
-    let client = client(vec![server(radius.address(), SECRET)]);
-    let AfterResponse { answer, verified } = login_to_response(&client, USER, PASSWORD).await;
+/// A whole EAP-MSCHAPv2 login: the Access-Accept, and what the peer computed.
+async fn login(client: &Client, user: &str, password: &str) -> (Answer, mschapv2::Verified) {
+    let AfterResponse { answer, verified } = login_to_response(client, user, password).await;
     let verified = verified.unwrap();
     let (id, method, data, state) = challenge(answer);
     assert_eq!((method, data[0]), (26, 3), "MS-CHAPv2 Success request");
@@ -214,10 +240,18 @@ async fn eap_mschapv2_login_gives_the_peers_msk() {
         "FreeRADIUS proves it knows the password: {message}"
     );
     let last = client
-        .exchange(&request(eap_response(id, 26, &[3]), state, USER))
+        .exchange(&request(eap_response(id, 26, &[3]), state, user))
         .await
         .unwrap();
-    let Answer::Accept { eap, msk } = last else {
+    (last, verified)
+}
+
+#[tokio::test]
+async fn eap_mschapv2_login_gives_the_peers_msk() {
+    let radius = FreeRadius::start("login");
+    let client = client(vec![server(radius.address(), SECRET)]);
+    let (last, verified) = login(&client, USER, PASSWORD).await;
+    let Answer::Accept { eap, msk, .. } = last else {
         panic!("expected Access-Accept, got {last:?}")
     };
     assert_eq!(eap.unwrap()[0], 3, "EAP-Success for the peer");
@@ -292,4 +326,102 @@ async fn a_dead_first_server_is_passed_over() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(600), "{waited:?}");
     assert!(waited < Duration::from_millis(1200), "{waited:?}");
+}
+
+#[tokio::test]
+async fn the_servers_grant_is_read_and_its_session_accounted() {
+    let radius = FreeRadius::start("accounting");
+    let client = client(vec![server(radius.address(), SECRET)]);
+    let (last, _) = login(&client, GRANTED, GRANTED_PASSWORD).await;
+    let Answer::Accept { grant, .. } = last else {
+        panic!("expected Access-Accept, got {last:?}")
+    };
+    assert_eq!(grant.framed_ip, Some(std::net::Ipv4Addr::new(10, 9, 0, 7)));
+    assert_eq!(grant.session_timeout, Some(3600));
+    assert_eq!(grant.class, [b"tern-class".to_vec()]);
+    assert!(grant.ignored.is_empty(), "{:?}", grant.ignored);
+
+    let accounting = Client::new(
+        vec![server(radius.accounting_address(), SECRET)],
+        Duration::from_millis(300),
+        2,
+    );
+    let mut request = AccountingRequest {
+        stop: None,
+        user_name: GRANTED.into(),
+        session_id: "5eed000000000007".into(),
+        framed: vec!["10.9.0.7".parse().unwrap()],
+        nas_ip: "127.0.0.1".parse().unwrap(),
+        nas_identifier: "tern-test".into(),
+        called_station: "127.0.0.1".into(),
+        calling_station: "192.0.2.10".into(),
+        class: grant.class.clone(),
+    };
+    accounting
+        .account(&request)
+        .await
+        .expect("Start acknowledged");
+    request.stop = Some(Stop {
+        session_time: 90,
+        terminate_cause: tern_radius::acct::cause::USER_REQUEST,
+        ..Default::default()
+    });
+    accounting
+        .account(&request)
+        .await
+        .expect("Stop acknowledged");
+
+    let detail = radius.detail();
+    let records: Vec<&str> = detail
+        .split("\n\n")
+        .filter(|r| !r.trim().is_empty())
+        .collect();
+    assert_eq!(records.len(), 2, "{detail}");
+    for (record, status) in records.iter().zip(["Start", "Stop"]) {
+        for line in [
+            format!("Acct-Status-Type = {status}"),
+            format!("User-Name = \"{GRANTED}\""),
+            "Framed-IP-Address = 10.9.0.7".to_string(),
+            "Acct-Session-Id = \"5eed000000000007\"".to_string(),
+            "Calling-Station-Id = \"192.0.2.10\"".to_string(),
+            "NAS-Identifier = \"tern-test\"".to_string(),
+            // "tern-class" in hex: Class is octets.
+            "Class = 0x7465726e2d636c617373".to_string(),
+        ] {
+            assert!(
+                record.lines().any(|l| l.trim() == line),
+                "no `{line}` in the {status} record:\n{record}"
+            );
+        }
+    }
+    assert!(
+        records[1]
+            .lines()
+            .any(|l| l.trim() == "Acct-Terminate-Cause = User-Request"),
+        "{}",
+        records[1]
+    );
+    assert!(
+        records[1]
+            .lines()
+            .any(|l| l.trim() == "Acct-Session-Time = 90"),
+        "{}",
+        records[1]
+    );
+    // A wrong secret: FreeRADIUS drops it (the Request Authenticator does not
+    // verify), and the client gives up.
+    let wrong = Client::new(
+        vec![server(radius.accounting_address(), b"not-the-secret")],
+        Duration::from_millis(200),
+        1,
+    );
+    assert!(wrong.account(&request).await.is_err());
+    assert_eq!(
+        radius
+            .detail()
+            .split("\n\n")
+            .filter(|r| !r.trim().is_empty())
+            .count(),
+        2
+    );
 }

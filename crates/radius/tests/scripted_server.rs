@@ -119,3 +119,68 @@ async fn silence_is_retransmitted_unchanged_then_reported() {
     assert_eq!(counts.retransmissions.load(Ordering::Relaxed), 2);
     assert_eq!(counts.unreachable.load(Ordering::Relaxed), 1);
 }
+
+fn accounting_start() -> tern_radius::AccountingRequest {
+    tern_radius::AccountingRequest {
+        stop: None,
+        user_name: "carol".into(),
+        session_id: "00000001".into(),
+        framed: vec!["10.9.0.7".parse().unwrap()],
+        nas_ip: "127.0.0.1".parse().unwrap(),
+        nas_identifier: "tern-test".into(),
+        called_station: "127.0.0.1".into(),
+        calling_station: "192.0.2.1".into(),
+        class: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn an_accounting_request_is_retransmitted_the_same_until_acknowledged() {
+    let (socket, addr) = server().await;
+    let script = tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        // The first try goes unanswered; the retransmission is the same bytes.
+        let (n, _) = socket.recv_from(&mut buf).await.unwrap();
+        let first = buf[..n].to_vec();
+        let (n, from) = socket.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &first[..], "retransmitted unchanged");
+        let req = Packet::parse(&first).unwrap();
+        assert_eq!(req.code, tern_radius::acct::ACCOUNTING_REQUEST);
+        let reply = Packet {
+            code: tern_radius::acct::ACCOUNTING_RESPONSE,
+            identifier: req.identifier,
+            authenticator: [0; 16],
+            attributes: vec![],
+        };
+        let sealed = seal_response(&reply, &req.authenticator, &Secret::from_slice(SECRET));
+        socket.send_to(&sealed, from).await.unwrap();
+    });
+    let client = Client::new(
+        vec![Server {
+            address: addr,
+            secret: Secret::from_slice(SECRET),
+        }],
+        Duration::from_millis(300),
+        3,
+    );
+    client.account(&accounting_start()).await.unwrap();
+    assert_eq!(client.counts().retransmissions.load(Ordering::Relaxed), 1);
+    script.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_accounting_server_that_never_answers_is_given_up_after_the_tries() {
+    let (_socket, addr) = server().await;
+    let client = Client::new(
+        vec![Server {
+            address: addr,
+            secret: Secret::from_slice(SECRET),
+        }],
+        Duration::from_millis(100),
+        2,
+    );
+    let err = client.account(&accounting_start()).await.unwrap_err();
+    assert_eq!(err.tried.len(), 1);
+    assert!(err.tried[0].1.contains("no reply to 2 tries"), "{err}");
+    assert_eq!(client.counts().unreachable.load(Ordering::Relaxed), 1);
+}

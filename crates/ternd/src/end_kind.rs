@@ -36,7 +36,7 @@ impl EndKind {
             | Engine::Duplicate
             | Engine::InitialContact => EndKind::Replaced,
             Engine::DeletedByPeer | Engine::DeletedByPeerInCollision => EndKind::DeletedByPeer,
-            Engine::ClosedByUs => EndKind::DeletedByUs,
+            Engine::ClosedByUs | Engine::SessionTimeout => EndKind::DeletedByUs,
             Engine::HardExpiry => EndKind::HardExpiry,
             Engine::DeadPeer => EndKind::Dpd,
             Engine::Unanswered

@@ -211,12 +211,19 @@ fn counter(value: u64) -> Counter {
     c
 }
 
+/// The RADIUS clients' counts: authentication, and accounting when on.
+#[derive(Clone, Copy)]
+pub struct RadiusCounts<'a> {
+    pub auth: &'a tern_radius::Counts,
+    pub accounting: Option<&'a tern_radius::Counts>,
+}
+
 /// The OpenMetrics text of the engines' snapshots and the sockets' counts.
 pub fn render(
     snapshots: Vec<ShardSnapshot>,
     sockets: &SocketCounters,
     setup_times: &SetupTimes,
-    radius: Option<&tern_radius::Counts>,
+    radius: Option<RadiusCounts<'_>>,
 ) -> String {
     let mut all = ShardSnapshot::default();
     for s in snapshots {
@@ -361,10 +368,31 @@ pub fn render(
         packets,
     );
 
-    if let Some(r) = radius {
-        let read = |c: &std::sync::atomic::AtomicU64| {
-            counter(c.load(std::sync::atomic::Ordering::Relaxed))
-        };
+    let read =
+        |c: &std::sync::atomic::AtomicU64| counter(c.load(std::sync::atomic::Ordering::Relaxed));
+    if let Some(a) = radius.and_then(|r| r.accounting) {
+        registry.register(
+            "radius_accounting_requests",
+            "Accounting-Requests (Start, Stop) sent for EAP-RADIUS sessions",
+            read(&a.requests),
+        );
+        registry.register(
+            "radius_accounting_retransmissions",
+            "Accounting-Requests sent again for want of an answer",
+            read(&a.retransmissions),
+        );
+        registry.register(
+            "radius_accounting_replies_refused",
+            "Accounting-Responses ignored: malformed, or an authenticator that does not verify",
+            read(&a.replies_refused),
+        );
+        registry.register(
+            "radius_accounting_unreachable",
+            "Accounting-Requests no RADIUS server acknowledged (given up; the tunnel is not affected)",
+            read(&a.unreachable),
+        );
+    }
+    if let Some(r) = radius.map(|r| r.auth) {
         registry.register(
             "radius_requests",
             "Access-Requests relaying an EAP message ([radius])",
@@ -462,11 +490,18 @@ mod tests {
         radius
             .replies_refused
             .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+        let accounting = tern_radius::Counts::default();
+        accounting
+            .unreachable
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let text = render(
             vec![snapshot("net", 1, 3), snapshot("net", 2, 4)],
             &sockets,
             &setup,
-            Some(&radius),
+            Some(RadiusCounts {
+                auth: &radius,
+                accounting: Some(&accounting),
+            }),
         );
         for line in [
             "tern_ike_sas{connection=\"net\",state=\"established\"} 3",
@@ -475,6 +510,7 @@ mod tests {
             "tern_half_open_ike_sas 2",
             "tern_radius_replies_refused_total 2",
             "tern_radius_requests_total 0",
+            "tern_radius_accounting_unreachable_total 1",
             "tern_messages_dropped_total{reason=\"not_ike\"} 1",
             "# TYPE tern_sa_ends counter",
             "tern_ike_sa_setup_seconds_count{connection=\"net\",role=\"initiator\"} 2",

@@ -41,7 +41,10 @@ pub async fn serve(
                 let setup_times = setup_times.clone();
                 let radius = radius.clone();
                 tokio::spawn(async move {
-                    let radius = radius.as_ref().map(|r| r.counts());
+                    let radius = radius.as_ref().map(|r| metrics::RadiusCounts {
+                        auth: r.counts(),
+                        accounting: r.accounting_counts(),
+                    });
                     if let Err(e) = answer(stream, &shards, &sockets, &setup_times, radius).await {
                         tracing::debug!(%peer, "metrics request: {e}");
                     }
@@ -60,7 +63,7 @@ async fn answer(
     shards: &[SnapshotQueue],
     sockets: &SocketCounters,
     setup_times: &SetupTimes,
-    radius: Option<&tern_radius::Counts>,
+    radius: Option<metrics::RadiusCounts<'_>>,
 ) -> std::io::Result<()> {
     let head = tokio::time::timeout(TIMEOUT, read_head(&mut stream))
         .await

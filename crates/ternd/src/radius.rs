@@ -2,12 +2,20 @@
 //! (`Engine::poll_radius_request`) goes to the `[radius]` servers on a task of
 //! the engine's own runtime, and the answer comes back on the engine's queue
 //! (`Engine::handle_radius_answer`). The engine never waits on the server.
+//! With `accounting = true`, each accounting record an engine hands out
+//! (`Engine::poll_accounting`) goes to the servers' accounting ports the same
+//! way; nothing comes back to the engine: a server that does not answer is
+//! logged (once until one answers again) and counted, never the tunnel's concern.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tern_config::radius::RadiusConfig;
-use tern_engine::{RadiusAnswer, RadiusRelay};
-use tern_radius::{Answer, Client, EapRequest, Server};
+use tern_engine::{
+    AccountingRecord, AccountingStatus, EndKind, RadiusAnswer, RadiusGrant, RadiusRelay,
+};
+use tern_radius::acct::cause;
+use tern_radius::{AccountingRequest, Answer, Client, EapRequest, Server, Stop};
 use tokio::sync::mpsc;
 
 /// The RADIUS client every engine shares, and what goes in each request.
@@ -15,12 +23,22 @@ use tokio::sync::mpsc;
 pub struct Relayer {
     client: Client,
     nas_identifier: String,
+    /// The accounting client, with `accounting = true`.
+    accounting: Option<Client>,
+    /// Whether the last accounting request went unanswered (so the next
+    /// failures are not logged again).
+    accounting_down: AtomicBool,
 }
 
 impl Relayer {
     /// What the client did so far, for the metrics.
     pub fn counts(&self) -> &tern_radius::Counts {
         self.client.counts()
+    }
+
+    /// What the accounting client did so far, with `accounting = true`.
+    pub fn accounting_counts(&self) -> Option<&tern_radius::Counts> {
+        self.accounting.as_ref().map(Client::counts)
     }
 
     pub fn new(config: &RadiusConfig) -> Relayer {
@@ -32,9 +50,22 @@ impl Relayer {
                 secret: s.secret.clone(),
             })
             .collect();
+        let accounting = config.accounting.then(|| {
+            let servers = config
+                .servers
+                .iter()
+                .map(|s| Server {
+                    address: s.accounting_address,
+                    secret: s.secret.clone(),
+                })
+                .collect();
+            Client::new(servers, config.timeout, config.tries).quiet()
+        });
         Relayer {
             client: Client::new(servers, config.timeout, config.tries),
             nas_identifier: config.nas_identifier.clone(),
+            accounting,
+            accounting_down: AtomicBool::new(false),
         }
     }
 }
@@ -64,7 +95,25 @@ pub fn relay(relayer: Option<&Arc<Relayer>>, relay: RadiusRelay, answers: &Answe
         };
         let answer = match relayer.client.exchange(&request).await {
             Ok(Answer::Challenge { eap, state }) => RadiusAnswer::Challenge { eap, state },
-            Ok(Answer::Accept { msk, .. }) => RadiusAnswer::Accept { msk },
+            Ok(Answer::Accept { msk, grant, .. }) => {
+                for why in &grant.ignored {
+                    tracing::warn!(
+                        user = relay.user.as_str(),
+                        "the RADIUS server's Access-Accept has {why}: left out"
+                    );
+                }
+                RadiusAnswer::Accept {
+                    msk,
+                    grant: RadiusGrant {
+                        framed_ip: grant.framed_ip,
+                        framed_ipv6: grant.framed_ipv6,
+                        session_timeout: grant
+                            .session_timeout
+                            .map(|s| std::time::Duration::from_secs(u64::from(s))),
+                        class: grant.class,
+                    },
+                }
+            }
             Ok(Answer::Reject { reply_message, .. }) => RadiusAnswer::Reject {
                 reason: reply_message,
             },
@@ -75,4 +124,128 @@ pub fn relay(relayer: Option<&Arc<Relayer>>, relay: RadiusRelay, answers: &Answe
         // The engine's loop may have ended (ternd stopping): nothing to do then.
         let _ = answers.send((relay.ike, answer));
     });
+}
+
+/// Sends an accounting record on a task of `tasks`, with `accounting = true`;
+/// else drops it.
+pub fn account(
+    relayer: Option<&Arc<Relayer>>,
+    record: AccountingRecord,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
+    let Some(relayer) = relayer.filter(|r| r.accounting.is_some()).cloned() else {
+        return;
+    };
+    tasks.spawn(async move {
+        let request = accounting_request(&record, &relayer.nas_identifier);
+        let client = relayer.accounting.as_ref().expect("checked above");
+        let kind = if request.stop.is_some() {
+            "Stop"
+        } else {
+            "Start"
+        };
+        match client.account(&request).await {
+            Ok(()) => {
+                tracing::debug!(
+                    user = record.user.as_str(),
+                    session = record.session_id.as_str(),
+                    "RADIUS accounting {kind} acknowledged"
+                );
+                if relayer.accounting_down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("a RADIUS accounting server answers again");
+                }
+            }
+            Err(unreachable) => {
+                if !relayer.accounting_down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        user = record.user.as_str(),
+                        session = record.session_id.as_str(),
+                        "RADIUS accounting {kind} given up: {unreachable} (the tunnel is not \
+                         affected; further failures are counted in \
+                         tern_radius_accounting_unreachable_total, not logged)"
+                    );
+                }
+            }
+        }
+    });
+}
+
+/// The Accounting-Request for an engine's record.
+fn accounting_request(record: &AccountingRecord, nas_identifier: &str) -> AccountingRequest {
+    let stop = match &record.status {
+        AccountingStatus::Start => None,
+        AccountingStatus::Stop {
+            cause,
+            session_time,
+        } => Some(Stop {
+            session_time: u32::try_from(session_time.as_secs()).unwrap_or(u32::MAX),
+            terminate_cause: terminate_cause(*cause),
+            // The CHILD SAs' kernel counters are gone by the time the Stop is
+            // made (their SAs are removed first): not sent rather than wrong.
+            ..Default::default()
+        }),
+    };
+    AccountingRequest {
+        stop,
+        user_name: record.user.clone(),
+        session_id: record.session_id.clone(),
+        framed: record.virtual_ips.clone(),
+        nas_ip: record.local.ip(),
+        nas_identifier: nas_identifier.to_string(),
+        called_station: record.local.ip().to_string(),
+        calling_station: record.remote.ip().to_string(),
+        class: record.class.clone(),
+    }
+}
+
+/// Acct-Terminate-Cause (RFC 2866 §5.10) for how the IKE SA ended.
+fn terminate_cause(kind: EndKind) -> u32 {
+    match kind {
+        EndKind::DeletedByPeer | EndKind::DeletedByPeerInCollision => cause::USER_REQUEST,
+        // The peer is gone, or came back without its state.
+        EndKind::DeadPeer | EndKind::InitialContact => cause::LOST_CARRIER,
+        EndKind::SessionTimeout => cause::SESSION_TIMEOUT,
+        EndKind::ClosedByUs => cause::ADMIN_RESET,
+        EndKind::PeerMisbehaved => cause::USER_ERROR,
+        EndKind::KernelRefused | EndKind::Other => cause::NAS_ERROR,
+        _ => cause::NAS_REQUEST,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_stop_says_how_and_when_the_session_ended() {
+        let record = AccountingRecord {
+            status: AccountingStatus::Stop {
+                cause: EndKind::DeadPeer,
+                session_time: Duration::from_millis(90_900),
+            },
+            session_id: "00c0ffee00000007".into(),
+            user: "carol".into(),
+            connection: "rw".into(),
+            virtual_ips: vec!["10.9.0.7".parse().unwrap()],
+            class: vec![b"c".to_vec()],
+            local: "192.0.2.2:4500".parse().unwrap(),
+            remote: "198.51.100.7:4500".parse().unwrap(),
+        };
+        let r = accounting_request(&record, "moon");
+        let stop = r.stop.clone().unwrap();
+        assert_eq!(
+            (stop.session_time, stop.terminate_cause),
+            (90, cause::LOST_CARRIER)
+        );
+        assert_eq!(r.calling_station, "198.51.100.7");
+        assert_eq!(r.called_station, "192.0.2.2");
+        assert_eq!(r.nas_ip, "192.0.2.2".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(terminate_cause(EndKind::DeletedByPeer), cause::USER_REQUEST);
+        assert_eq!(
+            terminate_cause(EndKind::SessionTimeout),
+            cause::SESSION_TIMEOUT
+        );
+        assert_eq!(terminate_cause(EndKind::ClosedByUs), cause::ADMIN_RESET);
+    }
 }

@@ -408,6 +408,9 @@ impl Ctx {
         }
         self.run_keepalive(now, sa);
         self.run_child_timers(now, sa);
+        if let Next::Destroy(reason) = self.session_timeout_due(now, sa) {
+            return Next::Destroy(reason);
+        }
         let next = self.run_ike_timers(now, sa);
         if matches!(next, Next::Keep) {
             self.run_dpd(now, sa);
@@ -498,6 +501,7 @@ impl Ctx {
             self.spis_in.release(spi);
         }
         self.kernel_ops.extend(sa.lingering.drain(..).map(|l| l.op));
+        self.radius_session_ended(now, &mut sa, reason);
         self.release_virtual_ips(&mut sa);
         let ids: Vec<u64> = sa.children.iter().map(|c| c.unique_id).collect();
         for id in ids {

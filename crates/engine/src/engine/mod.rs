@@ -81,6 +81,8 @@ pub(crate) struct Ctx {
     pub kernel_ops: VecDeque<KernelOp>,
     /// EAP messages for the RADIUS server (see `eap_radius`).
     pub radius_requests: VecDeque<crate::eap_radius::RadiusRelay>,
+    /// Accounting to send, and addresses RADIUS gave (see `radius_session`).
+    pub radius: crate::radius_session::RadiusBook,
     /// Byte counters to read for a timer run (see `counters`).
     pub counter_reads: VecDeque<crate::counters::CounterRead>,
     pub events: VecDeque<Event>,
@@ -182,6 +184,7 @@ impl Engine {
                 transmits: VecDeque::new(),
                 kernel_ops: VecDeque::new(),
                 radius_requests: VecDeque::new(),
+                radius: Default::default(),
                 counter_reads: VecDeque::new(),
                 events: VecDeque::new(),
                 history: History::default(),

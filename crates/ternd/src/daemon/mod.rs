@@ -94,6 +94,8 @@ pub struct Daemon {
     radius: Option<Arc<crate::radius::Relayer>>,
     radius_answers: crate::radius::Answers,
     radius_answered: Option<mpsc::UnboundedReceiver<(u64, tern_engine::RadiusAnswer)>>,
+    /// Accounting requests on their way: a stopping ternd waits for them.
+    accounting: tokio::task::JoinSet<()>,
 }
 
 /// What every engine's loop shares with the others.
@@ -123,6 +125,7 @@ impl Daemon {
             radius: shared.radius,
             radius_answers,
             radius_answered: Some(radius_answered),
+            accounting: tokio::task::JoinSet::new(),
             engine,
             kernel,
             sockets,
@@ -233,6 +236,21 @@ impl Daemon {
             }
             self.flush();
         }
+        // The Stops of the sessions just ended are on their way: let them
+        // arrive (each gives up after its tries), or the server would count
+        // those sessions as open.
+        if !self.accounting.is_empty() {
+            let waited = tokio::time::timeout(Duration::from_secs(10), async {
+                while self.accounting.join_next().await.is_some() {}
+            })
+            .await;
+            if waited.is_err() {
+                tracing::warn!(
+                    "stopping without the answers to {} RADIUS accounting requests",
+                    self.accounting.len()
+                );
+            }
+        }
     }
 
     /// Switches the engine to `config` (read and validated by `Shards`, the same
@@ -301,6 +319,11 @@ impl Daemon {
         while let Some(relay) = self.engine.poll_radius_request() {
             crate::radius::relay(self.radius.as_ref(), relay, &self.radius_answers);
         }
+        while let Some(record) = self.engine.poll_accounting() {
+            crate::radius::account(self.radius.as_ref(), record, &mut self.accounting);
+        }
+        // Forget the requests that are done.
+        while self.accounting.try_join_next().is_some() {}
         while let Some(event) = self.engine.poll_event() {
             self.on_event(event);
         }
