@@ -660,3 +660,57 @@ fn broken_captures_never_panic() {
         bytes[at] = original;
     }
 }
+
+/// An IPv4 packet of IP protocol 50 whose payload starts with SPI and sequence number.
+fn ip_esp(source: [u8; 4], destination: [u8; 4], spi: u32, sequence: u32) -> Vec<u8> {
+    let mut packet = vec![0x45, 0, 0, 20 + 8 + 16, 0, 0, 0x40, 0, 64, 50, 0, 0];
+    packet.extend_from_slice(&source);
+    packet.extend_from_slice(&destination);
+    packet.extend_from_slice(&spi.to_be_bytes());
+    packet.extend_from_slice(&sequence.to_be_bytes());
+    packet.extend_from_slice(&[0xee; 16]);
+    packet
+}
+
+#[test]
+fn read_capture_gives_esp_headers_and_packet_times() {
+    let message = ike_sa_init_request();
+    let (a, b) = (addr("192.0.2.1:4500"), addr("192.0.2.2:4500"));
+    let mut esp_in_udp = 0xc100_0001u32.to_be_bytes().to_vec();
+    esp_in_udp.extend_from_slice(&7u32.to_be_bytes());
+    esp_in_udp.extend_from_slice(&[0xee; 16]);
+    let frames = [
+        ip_udp(a, b, &marked(&message)),
+        ip_esp([192, 0, 2, 2], [192, 0, 2, 1], 0xc200_0002, 41),
+        ip_udp(a, b, &esp_in_udp),
+        ip_udp(a, b, &[0xff]), // NAT keepalive: neither
+    ]
+    .map(|ip| frame(LINKTYPE_ETHERNET, &ip));
+    let found = read_capture(&pcap(LINKTYPE_ETHERNET, true, &frames)).expect("a capture");
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found[0].time_us, Some(1_700_000_000_000_000));
+    assert!(matches!(found[0].item, CaptureItem::Ike(_)));
+    let esp: Vec<(Option<u64>, u64, EspHeader)> = found[1..]
+        .iter()
+        .map(|c| match &c.item {
+            CaptureItem::Esp { number, header } => (c.time_us, *number, *header),
+            other => panic!("not ESP: {other:?}"),
+        })
+        .collect();
+    assert_eq!(esp[0].0, Some(1_700_000_001_000_000));
+    assert_eq!(esp[0].1, 2);
+    assert_eq!(
+        (esp[0].2.spi, esp[0].2.sequence, esp[0].2.in_udp),
+        (0xc200_0002, 41, false)
+    );
+    assert_eq!(esp[0].2.source, "192.0.2.2".parse::<IpAddr>().unwrap());
+    assert_eq!(
+        (esp[1].2.spi, esp[1].2.sequence, esp[1].2.in_udp),
+        (0xc100_0001, 7, true)
+    );
+    assert_eq!(esp[1].0, Some(1_700_000_002_000_000));
+    // decode still shows the IKE message alone.
+    assert_eq!(messages(&pcap(LINKTYPE_ETHERNET, true, &frames)).len(), 1);
+    // Hex text is no capture.
+    assert!(read_capture(b"2a2a").is_err());
+}
