@@ -83,6 +83,6 @@ pub use output::{
     UnansweredInfo,
 };
 pub use pool::{LeaseInfo, VirtualIp};
-pub use proposal::{encryption_name, EspSuite, IkeSuite};
+pub use proposal::{describe_offer, encryption_name, EspSuite, IkeSuite};
 pub use shard::Shard;
 pub use stats::{DropReason, Stats};

@@ -13,6 +13,7 @@ mod diagnose_live;
 mod format;
 mod generate;
 mod import;
+mod offline;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -74,8 +75,12 @@ fn main() -> ExitCode {
             config: Some(path), ..
         } => return run_diagnose(path, cli.json),
         CliCommand::Diagnose {
+            pcap: Some(path), ..
+        } => return run_offline_diagnose(path, cli.json),
+        CliCommand::Diagnose {
             connection,
             config: None,
+            pcap: None,
         } => return run_live_diagnose(&cli, connection.clone()),
         CliCommand::Watch { connection } => return run_watch(&cli, connection.clone()),
         CliCommand::Completions { shell } => {
@@ -254,6 +259,29 @@ fn run_diagnose(path: &std::path::Path, as_json: bool) -> ExitCode {
     print_stdout(&stdout);
     eprint!("{stderr}");
     ExitCode::from(outcome.exit_code())
+}
+
+/// `ternctl diagnose --pcap FILE`: the verdicts per pair of peers on stdout,
+/// what could not be read on stderr; 0 when every pair is healthy, 1 when one
+/// has a problem or the capture is unreadable or partly so.
+fn run_offline_diagnose(path: &std::path::Path, as_json: bool) -> ExitCode {
+    let input = match decode::read_input(path) {
+        Ok(input) => input,
+        Err(e) => return report_failure(&Failure::Unexpected(e), as_json),
+    };
+    let result = offline::diagnose(&input);
+    if let Some(why) = &result.unreadable {
+        return report_failure(&Failure::Unexpected(why.clone()), as_json);
+    }
+    print_stdout(&if as_json {
+        result.json()
+    } else {
+        result.text()
+    });
+    for error in result.errors() {
+        eprintln!("ternctl: {error}");
+    }
+    ExitCode::from(result.exit_code())
 }
 
 /// `ternctl diagnose [CONN]`: asks ternd for its evidence and prints the

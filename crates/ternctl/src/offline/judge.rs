@@ -1,0 +1,611 @@
+//! The verdicts on one pair of peers from their rebuilt story, in the live
+//! diagnosis's kinds and words, with each side named by its address.
+
+use std::net::IpAddr;
+
+use tern_engine::verdict::{Diagnosis, Verdict, VerdictKind};
+use tern_wire::{ExchangeType, NotifyType};
+
+use super::story::{EspSa, Exchange, IkeSa};
+use super::{at, secs};
+
+/// ESP packets one way, none back, before one-way ESP is worth a word.
+const ONE_WAY_PACKETS: u64 = 10;
+/// How long (µs) ESP must go on one way after the other stopped to say so.
+const STOPPED_FOR_US: u64 = 10_000_000;
+
+/// What is known of one pair of peers.
+pub struct Pair<'a> {
+    pub addresses: (IpAddr, IpAddr),
+    pub ike: Vec<&'a IkeSa>,
+    pub esp: Vec<&'a EspSa>,
+}
+
+impl Pair<'_> {
+    pub fn label(&self) -> String {
+        format!("{} <-> {}", self.addresses.0, self.addresses.1)
+    }
+
+    fn verdict(
+        &self,
+        kind: VerdictKind,
+        what: String,
+        evidence: Vec<String>,
+        setting: Option<&'static str>,
+        fix: String,
+    ) -> Verdict {
+        Verdict {
+            kind,
+            connection: self.label(),
+            child: None,
+            what,
+            evidence,
+            setting,
+            fix,
+        }
+    }
+}
+
+/// Judges one pair.
+pub fn judge(pair: &Pair<'_>) -> Diagnosis {
+    let mut out = Vec::new();
+    never_reachable(pair, &mut out);
+    no_proposal(pair, &mut out);
+    invalid_ke_loop(pair, &mut out);
+    auth_unanswered(pair, &mut out);
+    refused_inside(pair, &mut out);
+    unanswered_requests(pair, &mut out);
+    esp_one_way(pair, &mut out);
+    not_rekeyed(pair, &mut out);
+    let healthy = out.is_empty().then(|| healthy_line(pair));
+    Diagnosis {
+        connection: pair.label(),
+        verdicts: out,
+        healthy,
+    }
+}
+
+fn sends(x: &Exchange) -> String {
+    match x.sent.len() {
+        1 => format!("sent once at {}", at(x.first_sent())),
+        n => format!(
+            "sent {n} times from {} to {}",
+            at(x.first_sent()),
+            at(x.last_sent())
+        ),
+    }
+}
+
+fn init_answered(sa: &IkeSa) -> bool {
+    sa.of(ExchangeType::IKE_SA_INIT)
+        .any(|x| x.answered_at.is_some())
+}
+
+/// IKE_SA_INIT requests without any answer, after the last answer of the pair.
+fn never_reachable(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    let last_answer = pair
+        .ike
+        .iter()
+        .flat_map(|sa| sa.exchanges.iter())
+        .filter_map(|x| x.answered_at)
+        .max();
+    let silent: Vec<&IkeSa> = pair
+        .ike
+        .iter()
+        .copied()
+        .filter(|sa| !init_answered(sa) && sa.of(ExchangeType::IKE_SA_INIT).next().is_some())
+        .filter(|sa| last_answer.is_none_or(|t| sa.first_at() > t))
+        .collect();
+    let Some(first) = silent.first() else { return };
+    let requests: Vec<&Exchange> = silent
+        .iter()
+        .flat_map(|sa| sa.of(ExchangeType::IKE_SA_INIT))
+        .collect();
+    let count: usize = requests.iter().map(|x| x.sent.len()).sum();
+    let (from, to) = (first.initiator, first.responder);
+    let since = match last_answer {
+        None => "never answered".to_string(),
+        Some(t) => format!("stopped answering (its last answer was at {})", at(t)),
+    };
+    let last = requests.iter().map(|x| x.last_sent()).max().unwrap_or(0);
+    out.push(pair.verdict(
+        VerdictKind::NeverReachable,
+        format!(
+            "{}: {from} sent IKE_SA_INIT {count} time(s) ({} IKE SA(s), from {} to {}) and {to} {since}: {} is down, or UDP 500/4500 is filtered on the path.",
+            pair.label(),
+            silent.len(),
+            at(first.first_at()),
+            at(last),
+            to.ip()
+        ),
+        requests
+            .iter()
+            .take(3)
+            .map(|x| format!("IKE_SA_INIT {} -> {}, {}, no answer in the capture", x.from, x.to, sends(x)))
+            .collect(),
+        Some("remote_addrs"),
+        format!(
+            "check that {} runs IKE on {} and that UDP ports 500 and 4500 pass both ways between {} and {} (firewalls, security groups); a capture taken at {} shows whether the requests arrive",
+            to.ip(), to, from.ip(), to.ip(), to.ip()
+        ),
+    ));
+}
+
+fn refusals<'a>(
+    pair: &Pair<'a>,
+    exchange: ExchangeType,
+    notify: NotifyType,
+) -> Vec<(&'a IkeSa, &'a Exchange)> {
+    pair.ike
+        .iter()
+        .flat_map(|sa| sa.of(exchange).map(move |x| (*sa, x)))
+        .filter(|(_, x)| x.answer_notifies.iter().any(|(n, _)| *n == notify))
+        .collect()
+}
+
+fn no_proposal(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    let refused = refusals(
+        pair,
+        ExchangeType::IKE_SA_INIT,
+        NotifyType::NO_PROPOSAL_CHOSEN,
+    );
+    let Some((_, last)) = refused.last() else {
+        return;
+    };
+    let offered = last
+        .offered
+        .clone()
+        .unwrap_or_else(|| "(no SA payload)".into());
+    out.push(pair.verdict(
+        VerdictKind::NoProposal,
+        format!(
+            "{}: no IKE proposal in common: {} answered {}'s IKE_SA_INIT with NO_PROPOSAL_CHOSEN ({} time(s), the last at {}); {} offered {offered}.",
+            pair.label(),
+            last.to,
+            last.from,
+            refused.len(),
+            at(last.answered_at.unwrap_or(0)),
+            last.from.ip()
+        ),
+        refused
+            .iter()
+            .rev()
+            .take(3)
+            .map(|(_, x)| format!("IKE_SA_INIT {} -> {} at {}: NO_PROPOSAL_CHOSEN", x.from, x.to, at(x.first_sent())))
+            .collect(),
+        Some("proposals"),
+        format!(
+            "give both sides one IKE proposal in common: add one {} offers to {}'s IKE proposals (tern and strongSwan: proposals), or offer on {} one {} accepts (its log names what it has), e.g. aes128gcm16-prfsha256-x25519 or, for older peers, aes256-sha256-modp2048",
+            last.from.ip(), last.to.ip(), last.from.ip(), last.to.ip()
+        ),
+    ));
+}
+
+fn group_asked(x: &Exchange) -> Option<String> {
+    x.answer_notifies
+        .iter()
+        .find(|(n, _)| *n == NotifyType::INVALID_KE_PAYLOAD)
+        .and_then(|(_, d)| {
+            Some(tern_wire::KeMethod(u16::from_be_bytes(d.get(..2)?.try_into().ok()?)).to_string())
+        })
+}
+
+fn invalid_ke_loop(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    for sa in &pair.ike {
+        if sa.init_accepted().is_some() {
+            continue;
+        }
+        let loops: Vec<&Exchange> = sa
+            .of(ExchangeType::IKE_SA_INIT)
+            .filter(|x| x.refused_with() == Some(NotifyType::INVALID_KE_PAYLOAD))
+            .collect();
+        if loops.len() < 2 {
+            continue;
+        }
+        let sent: Vec<String> = loops
+            .iter()
+            .filter_map(|x| x.ke_sent.map(|k| k.to_string()))
+            .collect();
+        let asked: Vec<String> = loops.iter().filter_map(|x| group_asked(x)).collect();
+        out.push(pair.verdict(
+            VerdictKind::InvalidKeLoop,
+            format!(
+                "{}: {} keeps answering {}'s IKE_SA_INIT with INVALID_KE_PAYLOAD ({} times, from {} to {}): {} sent key exchanges {}; {} asked for {}, in that order. The two sides' group preferences never meet.",
+                pair.label(),
+                sa.responder,
+                sa.initiator,
+                loops.len(),
+                at(loops[0].first_sent()),
+                at(loops[loops.len() - 1].first_sent()),
+                sa.initiator.ip(),
+                sent.join(", "),
+                sa.responder.ip(),
+                asked.join(", ")
+            ),
+            loops
+                .iter()
+                .take(3)
+                .map(|x| format!(
+                    "IKE_SA_INIT at {} with KE {}: INVALID_KE_PAYLOAD asking for {}",
+                    at(x.first_sent()),
+                    x.ke_sent.map(|k| k.to_string()).unwrap_or_default(),
+                    group_asked(x).unwrap_or_default()
+                ))
+                .collect(),
+            Some("proposals"),
+            format!(
+                "offer one key exchange group both sides accept, alone or first, on both {} and {} (tern and strongSwan: the group in proposals, e.g. aes128gcm16-prfsha256-x25519)",
+                sa.initiator.ip(),
+                sa.responder.ip()
+            ),
+        ));
+    }
+}
+
+fn auth_unanswered(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    for sa in &pair.ike {
+        let Some(init) = sa.init_accepted() else {
+            continue;
+        };
+        let auths: Vec<&Exchange> = sa.of(ExchangeType::IKE_AUTH).collect();
+        if auths.is_empty() || auths.iter().any(|x| x.answered_at.is_some()) {
+            continue;
+        }
+        let x = auths[0];
+        out.push(pair.verdict(
+            VerdictKind::AuthUnanswered,
+            format!(
+                "{}: {} answered {}'s IKE_SA_INIT at {} but never its IKE_AUTH ({} bytes, {}): large IKE messages are lost on the path (IP fragments dropped, MTU).",
+                pair.label(),
+                sa.responder,
+                sa.initiator,
+                at(init.answered_at.unwrap_or(0)),
+                x.request_len,
+                sends(x)
+            ),
+            vec![format!(
+                "IKE_AUTH {} -> {}: {} bytes, {}, no answer in the capture",
+                x.from, x.to, x.request_len, sends(x)
+            )],
+            Some("fragmentation.enabled"),
+            "keep IKE fragmentation on at both ends (tern: [fragmentation] enabled = true, the default; strongSwan: fragmentation = yes) so IKE_AUTH goes in pieces the path carries, and check that the path passes UDP 4500 and IP fragments (certificates make IKE_AUTH large)".into(),
+        ));
+    }
+}
+
+/// Refusals seen inside SK payloads (with --keys): authentication, no
+/// proposal or unacceptable selectors for a CHILD SA.
+fn refused_inside(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    let cases = [
+        (NotifyType::AUTHENTICATION_FAILED, VerdictKind::AuthFailed, "authentication failed", "psk",
+         "check that both sides use the same PSK, that each side's local identity is the one the other expects as remote, and for certificates the CA, validity and revocation"),
+        (NotifyType::NO_PROPOSAL_CHOSEN, VerdictKind::NoProposal, "no ESP proposal in common for a CHILD SA", "esp_proposals",
+         "give both sides one ESP proposal in common (tern and strongSwan: esp_proposals), with the same PFS group or none on both sides"),
+        (NotifyType::TS_UNACCEPTABLE, VerdictKind::TsUnacceptable, "the traffic selectors were refused (TS_UNACCEPTABLE)", "local_ts",
+         "make each side's local_ts the other's remote_ts (tern and strongSwan: local_ts / remote_ts)"),
+    ];
+    for (notify, kind, words, setting, fix) in cases {
+        let found: Vec<(&IkeSa, &Exchange)> = pair
+            .ike
+            .iter()
+            .flat_map(|sa| sa.exchanges.iter().map(move |x| (*sa, x)))
+            .filter(|(_, x)| x.exchange != ExchangeType::IKE_SA_INIT)
+            .filter(|(_, x)| {
+                x.answer_notifies.iter().any(|(n, _)| *n == notify)
+                    || x.request_notifies.contains(&notify)
+            })
+            .collect();
+        let Some((_, last)) = found.last() else {
+            continue;
+        };
+        let by = if last.request_notifies.contains(&notify) {
+            last.from.ip()
+        } else {
+            last.to.ip()
+        };
+        out.push(
+            pair.verdict(
+                kind,
+                format!(
+                    "{}: {words}: {by} said {notify} in {} ({} time(s), the last at {}).",
+                    pair.label(),
+                    last.exchange,
+                    found.len(),
+                    at(last.answered_at.unwrap_or(last.first_sent()))
+                ),
+                found
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .map(|(_, x)| {
+                        format!(
+                            "{} {} -> {} at {} (decrypted): {notify}",
+                            x.exchange,
+                            x.from,
+                            x.to,
+                            at(x.first_sent())
+                        )
+                    })
+                    .collect(),
+                Some(setting),
+                fix.into(),
+            ),
+        );
+    }
+}
+
+/// Requests retransmitted and never answered inside an established IKE SA:
+/// liveness checks (INFORMATIONAL) make a dead peer; CREATE_CHILD_SA an
+/// unanswered rekey.
+fn unanswered_requests(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    for sa in &pair.ike {
+        if !sa.established() {
+            continue;
+        }
+        for x in &sa.exchanges {
+            let dpd = x.exchange == ExchangeType::INFORMATIONAL;
+            if x.answered_at.is_some()
+                || x.sent.len() < 2
+                || !(dpd || x.exchange == ExchangeType::CREATE_CHILD_SA)
+            {
+                continue;
+            }
+            let next = pair
+                .ike
+                .iter()
+                .filter(|o| o.first_at() > x.first_sent() && o.initiator.ip() == x.from.ip())
+                .map(|o| o.first_at())
+                .min();
+            let then = next
+                .map(|t| format!("; then {} started a new IKE SA at {}", x.from.ip(), at(t)))
+                .unwrap_or_default();
+            let (kind, words, setting, fix) = if dpd {
+                (
+                    VerdictKind::DeadPeer,
+                    "stopped answering an established IKE SA (dead peer)",
+                    "dpd_action",
+                    format!("check that {} is running and reachable (it went silent, or UDP 500/4500 from it stopped passing); dpd_action = \"restart\" on {} brings the tunnel back when it is", x.to.ip(), x.from.ip()),
+                )
+            } else {
+                (
+                    VerdictKind::RekeyUnanswered,
+                    "never answered a CREATE_CHILD_SA (a rekey or a new CHILD SA)",
+                    "rekey_time",
+                    format!("check that {} is running and that UDP 500/4500 passes; if it answers other requests, its log says why it ignores this one", x.to.ip()),
+                )
+            };
+            out.push(pair.verdict(
+                kind,
+                format!(
+                    "{}: {} {words}: {} sent {} (message ID {}) {} times from {} to {} without an answer{then}.",
+                    pair.label(),
+                    x.to.ip(),
+                    x.from,
+                    x.exchange,
+                    x.message_id,
+                    x.sent.len(),
+                    at(x.first_sent()),
+                    at(x.last_sent())
+                ),
+                vec![format!(
+                    "IKE SA {} {} -> {}: {} message ID {}, {}, no answer",
+                    super::hex(&sa.spi_i),
+                    x.from,
+                    x.to,
+                    x.exchange,
+                    x.message_id,
+                    sends(x)
+                )],
+                Some(setting),
+                fix,
+            ));
+        }
+    }
+}
+
+fn esp_from<'a>(pair: &Pair<'a>, source: IpAddr) -> Vec<&'a EspSa> {
+    let mut v: Vec<&EspSa> = pair
+        .esp
+        .iter()
+        .copied()
+        .filter(|e| e.source == source)
+        .collect();
+    v.sort_by_key(|e| e.first_at);
+    v
+}
+
+/// ESP one way only, or one way stopping while the other goes on.
+fn esp_one_way(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    let (a, b) = pair.addresses;
+    for (from, to) in [(a, b), (b, a)] {
+        let there = esp_from(pair, from);
+        let back = esp_from(pair, to);
+        let packets: u64 = there.iter().map(|e| e.packets).sum();
+        let (Some(first), Some(last)) = (there.first(), there.iter().max_by_key(|e| e.last_at))
+        else {
+            continue;
+        };
+        let back_last = back.iter().map(|e| e.last_at).max();
+        let what = match back_last {
+            None if packets >= ONE_WAY_PACKETS => format!(
+                "{}: ESP went from {from} to {to} ({packets} packets on {} SPI(s), from {} to {}) and none came back from {to}: ESP from {to} does not arrive (filtered on the path), or {to} sends nothing into the tunnel.",
+                pair.label(),
+                there.len(),
+                at(first.first_at),
+                at(last.last_at)
+            ),
+            Some(stop) if last.last_at > stop + STOPPED_FOR_US && packets_after(&there, stop) >= ONE_WAY_PACKETS => format!(
+                "{}: ESP from {to} to {from} stopped at {} while ESP from {from} went on to {} ({} packets after): ESP from {to} no longer arrives, while the tunnel stays up.",
+                pair.label(),
+                at(stop),
+                at(last.last_at),
+                packets_after(&there, stop)
+            ),
+            _ => continue,
+        };
+        let mut evidence: Vec<String> = there
+            .iter()
+            .chain(back.iter())
+            .take(4)
+            .map(|e| describe_esp(e))
+            .collect();
+        if back.is_empty() {
+            evidence.push(format!("no ESP from {to} in the capture"));
+        }
+        out.push(pair.verdict(
+            VerdictKind::EspNotArriving,
+            what,
+            evidence,
+            None,
+            format!("check the firewalls on the path and on both hosts for IP protocol 50 (ESP) and, with NAT traversal, UDP 4500 from {to} to {from}; and at {to} that traffic for the tunnel's selectors goes into it"),
+        ));
+    }
+}
+
+fn packets_after(esp: &[&EspSa], t: u64) -> u64 {
+    // Per SA only first and last are known: count the SAs' packets wholly after.
+    esp.iter()
+        .map(|e| {
+            if e.first_at > t {
+                e.packets
+            } else if e.last_at > t && e.last_at > e.first_at {
+                let share = (e.last_at - t) as f64 / (e.last_at - e.first_at) as f64;
+                (e.packets as f64 * share) as u64
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+pub fn describe_esp(e: &EspSa) -> String {
+    format!(
+        "ESP {} -> {} SPI {:08x}{}: {} packets from {} to {}, sequence {} to {}",
+        e.source,
+        e.destination,
+        e.spi,
+        if e.in_udp { " (in UDP 4500)" } else { "" },
+        e.packets,
+        at(e.first_at),
+        at(e.last_at),
+        e.first_sequence,
+        e.last_sequence
+    )
+}
+
+/// An ESP SA that ended with no CREATE_CHILD_SA while it carried traffic,
+/// its successor coming after a gap: the SA was let expire, not rekeyed.
+fn not_rekeyed(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    let exchanges: Vec<&Exchange> = pair.ike.iter().flat_map(|sa| sa.exchanges.iter()).collect();
+    let creates: Vec<u64> = exchanges
+        .iter()
+        .filter(|x| x.exchange == ExchangeType::CREATE_CHILD_SA)
+        .map(|x| x.first_sent())
+        .collect();
+    let (a, b) = pair.addresses;
+    let mut ends: Vec<(&EspSa, &EspSa)> = Vec::new();
+    for from in [a, b] {
+        let esp = esp_from(pair, from);
+        for w in esp.windows(2) {
+            let (old, new) = (w[0], w[1]);
+            let rekeyed = creates
+                .iter()
+                .any(|&t| t >= old.first_at && t <= old.last_at);
+            if !rekeyed && new.first_at > old.last_at {
+                // Both directions end together: count the pair once.
+                if !ends
+                    .iter()
+                    .any(|(o, _)| o.last_at.abs_diff(old.last_at) < 2_000_000)
+                {
+                    ends.push((old, new));
+                }
+            }
+        }
+    }
+    if ends.is_empty() {
+        return;
+    }
+    // Who deleted: the sender of the INFORMATIONAL closest after each end.
+    let deleter = |t: u64| {
+        exchanges
+            .iter()
+            .filter(|x| {
+                x.exchange == ExchangeType::INFORMATIONAL && x.first_sent() + 2_000_000 >= t
+            })
+            .min_by_key(|x| x.first_sent())
+            .map(|x| x.from.ip())
+    };
+    let deleters: Vec<IpAddr> = ends
+        .iter()
+        .filter_map(|(old, _)| deleter(old.last_at))
+        .collect();
+    let by = deleters.first().copied();
+    let lives: Vec<u64> = ends
+        .iter()
+        .map(|(old, _)| old.last_at - old.first_at)
+        .collect();
+    let life = lives.iter().sum::<u64>() / lives.len() as u64;
+    let gaps: Vec<u64> = ends
+        .iter()
+        .map(|(old, new)| new.first_at - old.last_at)
+        .collect();
+    let who = by.map_or_else(
+        || "one side".to_string(),
+        |ip| format!("{ip} (it sent the INFORMATIONAL that deleted each)"),
+    );
+    out.push(pair.verdict(
+        VerdictKind::PeerLetsSasExpire,
+        format!(
+            "{}: CHILD SAs are let expire instead of rekeyed: {} time(s) an ESP SA stopped after about {} with no CREATE_CHILD_SA while it carried traffic, and the next came {} later; {who} lets its SAs expire (rekeying off on its side, or its life_time equal to its rekey_time).",
+            pair.label(),
+            ends.len(),
+            secs(life),
+            secs(*gaps.iter().max().unwrap_or(&0))
+        ),
+        ends.iter()
+            .take(3)
+            .map(|(old, new)| format!(
+                "SPI {:08x} from {} stopped at {} (sequence {}), SPI {:08x} started at {}",
+                old.spi,
+                old.source,
+                at(old.last_at),
+                old.last_sequence,
+                new.spi,
+                at(new.first_at)
+            ))
+            .collect(),
+        Some("rekey_time"),
+        match by {
+            Some(ip) => {
+                let other = if ip == a { b } else { a };
+                format!(
+                    "on {ip}, turn rekeying on (strongSwan: rekey_time below life_time); or on {other}, set rekey_time below {ip}'s life of about {}, e.g. rekey_time = \"{}s\"",
+                    secs(life),
+                    life * 8 / 10 / 1_000_000
+                )
+            }
+            None => "turn rekeying on at both ends (rekey_time below life_time)".into(),
+        },
+    ));
+}
+
+fn healthy_line(pair: &Pair<'_>) -> String {
+    let established = pair.ike.iter().filter(|sa| sa.established()).count();
+    let creates: Vec<&Exchange> = pair
+        .ike
+        .iter()
+        .flat_map(|sa| sa.of(ExchangeType::CREATE_CHILD_SA))
+        .collect();
+    let (a, b) = pair.addresses;
+    let by = |ip: IpAddr| creates.iter().filter(|x| x.from.ip() == ip).count();
+    let esp_a: u64 = esp_from(pair, a).iter().map(|e| e.packets).sum();
+    let esp_b: u64 = esp_from(pair, b).iter().map(|e| e.packets).sum();
+    format!(
+        "healthy: {} IKE SA(s) ({} established), {} CREATE_CHILD_SA ({} by {a}, {} by {b}), ESP {esp_a} packet(s) from {a} and {esp_b} from {b}, every request answered",
+        pair.ike.len(),
+        established,
+        creates.len(),
+        by(a),
+        by(b)
+    )
+}
