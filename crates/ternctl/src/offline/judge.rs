@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use tern_engine::verdict::{Diagnosis, Verdict, VerdictKind};
 use tern_wire::{ExchangeType, NotifyType};
 
-use super::story::{EspSa, Exchange, IkeSa};
+use super::story::{EspSa, Exchange, IkeSa, AUTH_ANSWER_MIN};
 use super::{at, secs};
 
 /// ESP packets one way, none back, before one-way ESP is worth a word.
@@ -49,12 +49,14 @@ impl Pair<'_> {
 /// Judges one pair.
 pub fn judge(pair: &Pair<'_>) -> Diagnosis {
     let mut out = Vec::new();
+    // A dead peer first: the IKE_SA_INITs nobody answers after it follow from it.
+    unanswered_requests(pair, &mut out);
     never_reachable(pair, &mut out);
     no_proposal(pair, &mut out);
     invalid_ke_loop(pair, &mut out);
     auth_unanswered(pair, &mut out);
+    auth_refused_in_clear(pair, &mut out);
     refused_inside(pair, &mut out);
-    unanswered_requests(pair, &mut out);
     esp_one_way(pair, &mut out);
     not_rekeyed(pair, &mut out);
     let healthy = out.is_empty().then(|| healthy_line(pair));
@@ -271,6 +273,64 @@ fn auth_unanswered(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
             "keep IKE fragmentation on at both ends (tern: [fragmentation] enabled = true, the default; strongSwan: fragmentation = yes) so IKE_AUTH goes in pieces the path carries, and check that the path passes UDP 4500 and IP fragments (certificates make IKE_AUTH large)".into(),
         ));
     }
+}
+
+/// Whether an IKE SA's IKE_AUTH was answered with too little to be a success,
+/// and nothing of it followed: the answer held an error notify.
+pub fn auth_refused(sa: &IkeSa) -> Option<&Exchange> {
+    let x = sa
+        .of(ExchangeType::IKE_AUTH)
+        .find(|x| x.answered_at.is_some())?;
+    let after = sa.exchanges.iter().any(|o| {
+        o.first_sent() > x.answered_at.unwrap_or(0) && o.exchange != ExchangeType::INFORMATIONAL
+    });
+    (!x.decrypted && x.answer_len < AUTH_ANSWER_MIN && !after).then_some(x)
+}
+
+/// Without --keys: IKE_AUTH answered with a message too small to carry more
+/// than an error notify, and no CHILD SA after it.
+fn auth_refused_in_clear(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
+    let refused: Vec<(&IkeSa, &Exchange)> = pair
+        .ike
+        .iter()
+        .filter_map(|sa| Some((*sa, auth_refused(sa)?)))
+        .collect();
+    let Some((sa, last)) = refused.last() else {
+        return;
+    };
+    let esp_after = pair
+        .esp
+        .iter()
+        .any(|e| e.last_at > last.answered_at.unwrap_or(0));
+    if esp_after {
+        return;
+    }
+    out.push(pair.verdict(
+        VerdictKind::AuthFailed,
+        format!(
+            "{}: {} refused {}'s IKE_AUTH ({} time(s), the last at {}): its answer of {} bytes is too small to hold more than an error notify, and no CHILD SA followed; most likely AUTHENTICATION_FAILED (the SK payload is encrypted; the responder's log names the notify).",
+            pair.label(),
+            sa.responder.ip(),
+            sa.initiator.ip(),
+            refused.len(),
+            at(last.answered_at.unwrap_or(0)),
+            last.answer_len
+        ),
+        refused
+            .iter()
+            .rev()
+            .take(3)
+            .map(|(_, x)| format!(
+                "IKE_AUTH {} -> {} ({} bytes) at {}, answered with {} bytes, nothing after",
+                x.from, x.to, x.request_len, at(x.first_sent()), x.answer_len
+            ))
+            .collect(),
+        Some("psk"),
+        format!(
+            "check that {} and {} use the same PSK, that each side's local identity is the one the other expects as remote, and for certificates the CA, validity and revocation; {}'s log says which",
+            sa.initiator.ip(), sa.responder.ip(), sa.responder.ip()
+        ),
+    ));
 }
 
 /// Refusals seen inside SK payloads (with --keys): authentication, no

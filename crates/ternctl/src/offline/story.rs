@@ -9,6 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use tern_wire::decode::{CaptureItem, Captured, EspHeader};
 use tern_wire::{ExchangeType, KeMethod, Message, NotifyType, Payload};
 
+/// An IKE_AUTH answer shorter than this holds no identity, AUTH, SA and
+/// selectors (about 200 bytes with a PSK): it is an error notify alone.
+pub const AUTH_ANSWER_MIN: usize = 120;
+
 /// One exchange: a request (sent once or more) and its answer, if any.
 #[derive(Clone, Debug)]
 pub struct Exchange {
@@ -32,6 +36,8 @@ pub struct Exchange {
     /// When the first answer was seen, and its notifies.
     pub answered_at: Option<u64>,
     pub answer_notifies: Vec<(NotifyType, Vec<u8>)>,
+    /// The answer's length in bytes.
+    pub answer_len: usize,
     /// Whether the answer carried an SA payload (a proposal was chosen).
     pub answer_has_sa: bool,
     /// Whether the contents were decrypted with --keys (SK payloads).
@@ -76,10 +82,11 @@ impl IkeSa {
         {
             return self.exchanges.iter().any(|x| x.answered_at.is_some());
         }
-        let auth = self
-            .exchanges
-            .iter()
-            .any(|x| x.exchange == ExchangeType::IKE_AUTH && x.answered_at.is_some());
+        let auth = self.of(ExchangeType::IKE_AUTH).any(|x| {
+            x.answered_at.is_some()
+                && x.refused_with().is_none()
+                && (x.decrypted || x.answer_len >= AUTH_ANSWER_MIN)
+        });
         auth && self.init_accepted().is_some()
     }
 
@@ -345,6 +352,7 @@ fn add_message(all: &mut Vec<IkeSa>, by_spi: &mut BTreeMap<[u8; 8], usize>, s: S
             request_notifies: notifies(&payloads).into_iter().map(|(n, _)| n).collect(),
             answered_at: None,
             answer_notifies: Vec::new(),
+            answer_len: 0,
             answer_has_sa: false,
             decrypted,
         });
@@ -359,6 +367,7 @@ fn add_message(all: &mut Vec<IkeSa>, by_spi: &mut BTreeMap<[u8; 8], usize>, s: S
     if x.answered_at.is_none() {
         x.answered_at = Some(s.at);
         x.answer_notifies = notifies(&payloads);
+        x.answer_len = s.bytes.len();
         x.answer_has_sa = payloads.iter().any(|p| matches!(p, Payload::Sa(_)));
         x.decrypted |= decrypted;
     }

@@ -469,3 +469,23 @@ fn a_capture_without_ike_or_a_file_that_is_no_capture_is_said() {
         Some("cannot read the capture: at byte 0 of the input: not a capture: no pcap or pcapng magic number at the start")
     );
 }
+
+#[test]
+fn ike_auth_answered_with_a_bare_notify_is_a_refused_authentication() {
+    let mut ike = Ike::new(12);
+    ike.init_request(0, 31);
+    ike.init_answer(5);
+    ike.sk(10, (ExchangeType::IKE_AUTH, 1, true, false), 300);
+    ike.sk(15, (ExchangeType::IKE_AUTH, 1, false, true), 40);
+    let (kinds, text) = kinds(&judge_packets(ike.packets));
+    assert_eq!(kinds, ["auth_failed"], "{text}");
+    assert!(
+        text.contains("192.0.2.2 refused 192.0.2.1's IKE_AUTH (1 time(s), the last at 2026-11-23 00:00:00.015Z): its answer of 72 bytes"),
+        "{text}"
+    );
+    // A full answer (identity, AUTH, SA, selectors) is a success.
+    let mut ike = Ike::new(12);
+    ike.established(0);
+    let o = judge_packets(ike.packets);
+    assert_eq!(o.exit_code(), 0, "{}", o.text());
+}
