@@ -151,6 +151,11 @@ pub enum CliCommand {
         /// A capture to judge, without asking the daemon (`-` reads stdin).
         #[arg(long, value_name = "FILE")]
         pcap: Option<PathBuf>,
+        /// With --pcap: IKE SA keys in Wireshark's ikev2_decryption_table format
+        /// (SPIs, SK_ei, SK_er, encryption, SK_ai, SK_ar, integrity; one SA a
+        /// line), to open the encrypted payloads too (notifies, deletes).
+        #[arg(long, value_name = "FILE", requires = "pcap")]
+        keys: Option<PathBuf>,
     },
     /// Run a scenario (TOML: both sides' configurations, the network, events) with
     /// two tern engines in virtual time and report what the tunnel went through:
@@ -201,6 +206,7 @@ mod tests {
                 connection: None,
                 config: Some(PathBuf::from("/tmp/t.toml")),
                 pcap: None,
+                keys: None,
             }
         );
         let cli = Cli::try_parse_from(["ternctl", "diagnose"]).unwrap();
@@ -210,6 +216,7 @@ mod tests {
                 connection: None,
                 config: None,
                 pcap: None,
+                keys: None,
             }
         );
         let cli = Cli::try_parse_from(["ternctl", "diagnose", "gw"]).unwrap();
@@ -219,6 +226,7 @@ mod tests {
                 connection: Some("gw".into()),
                 config: None,
                 pcap: None,
+                keys: None,
             }
         );
         assert!(

@@ -75,12 +75,15 @@ fn main() -> ExitCode {
             config: Some(path), ..
         } => return run_diagnose(path, cli.json),
         CliCommand::Diagnose {
-            pcap: Some(path), ..
-        } => return run_offline_diagnose(path, cli.json),
+            pcap: Some(path),
+            keys,
+            ..
+        } => return run_offline_diagnose(path, keys.as_deref(), cli.json),
         CliCommand::Diagnose {
             connection,
             config: None,
             pcap: None,
+            ..
         } => return run_live_diagnose(&cli, connection.clone()),
         CliCommand::Watch { connection } => return run_watch(&cli, connection.clone()),
         CliCommand::Completions { shell } => {
@@ -264,12 +267,27 @@ fn run_diagnose(path: &std::path::Path, as_json: bool) -> ExitCode {
 /// `ternctl diagnose --pcap FILE`: the verdicts per pair of peers on stdout,
 /// what could not be read on stderr; 0 when every pair is healthy, 1 when one
 /// has a problem or the capture is unreadable or partly so.
-fn run_offline_diagnose(path: &std::path::Path, as_json: bool) -> ExitCode {
+fn run_offline_diagnose(
+    path: &std::path::Path,
+    keys: Option<&std::path::Path>,
+    as_json: bool,
+) -> ExitCode {
+    let keys = match keys.map(|k| {
+        std::fs::read_to_string(k)
+            .map_err(|e| format!("cannot read {}: {e}", k.display()))
+            .and_then(|text| {
+                offline::KeyTable::parse(&text).map_err(|e| format!("{}: {e}", k.display()))
+            })
+    }) {
+        None => None,
+        Some(Ok(table)) => Some(table),
+        Some(Err(e)) => return report_failure(&Failure::Unexpected(e), as_json),
+    };
     let input = match decode::read_input(path) {
         Ok(input) => input,
         Err(e) => return report_failure(&Failure::Unexpected(e), as_json),
     };
-    let result = offline::diagnose(&input);
+    let result = offline::diagnose(&input, keys.as_ref());
     if let Some(why) = &result.unreadable {
         return report_failure(&Failure::Unexpected(why.clone()), as_json);
     }

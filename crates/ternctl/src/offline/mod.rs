@@ -3,6 +3,7 @@
 //! the live diagnosis's words. Nothing here talks to the daemon.
 
 mod judge;
+mod keys;
 mod story;
 #[cfg(test)]
 mod tests;
@@ -16,6 +17,7 @@ use tern_wire::decode::read_capture;
 use tern_wire::ExchangeType;
 
 use judge::{describe_esp, Pair};
+pub use keys::KeyTable;
 use story::{IkeSa, Story};
 
 /// A moment of the capture (µs since the epoch) as UTC to the millisecond.
@@ -40,8 +42,9 @@ pub struct Offline {
     pub unreadable: Option<String>,
 }
 
-/// Reads the capture's bytes and judges each pair of peers in it.
-pub fn diagnose(input: &[u8]) -> Offline {
+/// Reads the capture's bytes and judges each pair of peers in it, opening the
+/// SK payloads of the IKE SAs `keys` has keys for.
+pub fn diagnose(input: &[u8], keys: Option<&KeyTable>) -> Offline {
     let items = match read_capture(input) {
         Ok(items) => items,
         Err(e) => {
@@ -52,7 +55,7 @@ pub fn diagnose(input: &[u8]) -> Offline {
             }
         }
     };
-    let story = story::rebuild(&items, None);
+    let story = story::rebuild(&items, keys.map(|k| k as &dyn story::Decrypter));
     let pairs: BTreeSet<(IpAddr, IpAddr)> = story
         .ike_sas
         .iter()
@@ -163,7 +166,9 @@ fn ike_line(sa: &IkeSa) -> String {
             ExchangeType::CREATE_CHILD_SA | ExchangeType::INFORMATIONAL
         ) && x.answered_at.is_some()
             && x.sent.len() == 1
-            && x.refused_with().is_none();
+            && x.refused_with().is_none()
+            && x.deletes.is_empty()
+            && !x.decrypted;
         if routine {
             continue;
         }
@@ -177,8 +182,19 @@ fn ike_line(sa: &IkeSa) -> String {
         } else {
             String::new()
         };
+        let inside = match (x.request_notifies.is_empty(), x.deletes.is_empty()) {
+            (true, true) => String::new(),
+            _ => {
+                let mut words: Vec<String> =
+                    x.request_notifies.iter().map(ToString::to_string).collect();
+                if !x.deletes.is_empty() {
+                    words.push(format!("DELETE {}", x.deletes.join(" ")));
+                }
+                format!(" ({})", words.join(", "))
+            }
+        };
         parts.push(format!(
-            "{} #{} by {} at {}{sends}, {answer}",
+            "{} #{} by {}{inside} at {}{sends}, {answer}",
             x.exchange,
             x.message_id,
             x.from.ip(),
@@ -187,7 +203,13 @@ fn ike_line(sa: &IkeSa) -> String {
     }
     let routine = |kind: ExchangeType| {
         sa.of(kind)
-            .filter(|x| x.answered_at.is_some() && x.sent.len() == 1 && x.refused_with().is_none())
+            .filter(|x| {
+                x.answered_at.is_some()
+                    && x.sent.len() == 1
+                    && x.refused_with().is_none()
+                    && x.deletes.is_empty()
+                    && !x.decrypted
+            })
             .count()
     };
     let creates = routine(ExchangeType::CREATE_CHILD_SA);
@@ -231,6 +253,8 @@ fn ike_json(sa: &IkeSa) -> serde_json::Value {
             "answered_us": x.answered_at,
             "answer_notifies": x.answer_notifies.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>(),
             "offered": x.offered,
+            "request_notifies": x.request_notifies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "deletes": x.deletes,
             "decrypted": x.decrypted,
         })).collect::<Vec<_>>(),
     })

@@ -31,8 +31,11 @@ pub struct Exchange {
     /// For an IKE_SA_INIT: the proposals offered and the key exchange sent.
     pub offered: Option<String>,
     pub ke_sent: Option<KeMethod>,
-    /// Notifies of the request, in clear (or decrypted).
+    /// Notifies of the request, in clear (or decrypted): REKEY_SA marks a rekey.
     pub request_notifies: Vec<NotifyType>,
+    /// The SPIs a DELETE in the request names (decrypted): ESP/AH SPIs as 8
+    /// hex digits, or "IKE SA".
+    pub deletes: Vec<String>,
     /// When the first answer was seen, and its notifies.
     pub answered_at: Option<u64>,
     pub answer_notifies: Vec<(NotifyType, Vec<u8>)>,
@@ -162,10 +165,10 @@ pub struct Story {
     pub span: Option<(u64, u64)>,
 }
 
-/// A decrypted message body, handed in by --keys: the inner payloads of the SK
-/// payload of the message with these bytes.
+/// What opens SK payloads (--keys): the inner payloads of the message with
+/// these bytes, `None` without keys for its IKE SA, or why it does not open.
 pub trait Decrypter {
-    fn inner(&self, message: &Message, bytes: &[u8]) -> Option<Vec<Payload>>;
+    fn inner(&self, message: &Message, bytes: &[u8]) -> Result<Option<Vec<Payload>>, String>;
 }
 
 /// Rebuilds the story of `items`, decrypting with `keys` where it can.
@@ -198,7 +201,14 @@ pub fn rebuild(items: &[Captured], keys: Option<&dyn Decrypter>) -> Story {
                 };
                 match Message::parse(&d.bytes) {
                     Ok(m) => {
-                        let inner = keys.and_then(|k| k.inner(&m, &d.bytes));
+                        let inner = match keys.map(|k| k.inner(&m, &d.bytes)) {
+                            Some(Ok(inner)) => inner,
+                            Some(Err(why)) => {
+                                story.problems.push(format!("{}: {why}", d.origin));
+                                None
+                            }
+                            None => None,
+                        };
                         add_message(
                             &mut story.ike_sas,
                             &mut by_spi,
@@ -350,6 +360,7 @@ fn add_message(all: &mut Vec<IkeSa>, by_spi: &mut BTreeMap<[u8; 8], usize>, s: S
             offered,
             ke_sent,
             request_notifies: notifies(&payloads).into_iter().map(|(n, _)| n).collect(),
+            deletes: deletes(&payloads),
             answered_at: None,
             answer_notifies: Vec::new(),
             answer_len: 0,
@@ -371,6 +382,26 @@ fn add_message(all: &mut Vec<IkeSa>, by_spi: &mut BTreeMap<[u8; 8], usize>, s: S
         x.answer_has_sa = payloads.iter().any(|p| matches!(p, Payload::Sa(_)));
         x.decrypted |= decrypted;
     }
+}
+
+fn deletes(payloads: &[Payload]) -> Vec<String> {
+    payloads
+        .iter()
+        .filter_map(|p| match p {
+            Payload::Delete(d) => Some(d),
+            _ => None,
+        })
+        .flat_map(|d| {
+            if d.spis.is_empty() {
+                vec!["IKE SA".to_string()]
+            } else {
+                d.spis
+                    .iter()
+                    .map(|s| s.iter().map(|b| format!("{b:02x}")).collect())
+                    .collect()
+            }
+        })
+        .collect()
 }
 
 /// The fragment number of an SKF message (RFC 7383), counted from 1.
