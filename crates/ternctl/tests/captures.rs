@@ -171,3 +171,37 @@ fn each_capture_is_small_and_its_text_names_the_story() {
         assert!(text.contains("\nstory:\n  IKE SA "), "{name}: {text}");
     }
 }
+
+#[test]
+fn a_wrong_psk_with_the_initiators_keys_is_the_notify_itself() {
+    let keys = capture("wrong-psk").with_extension("keys");
+    let out = Command::new(env!("CARGO_BIN_EXE_ternctl"))
+        .args(["diagnose", "--pcap"])
+        .arg(capture("wrong-psk"))
+        .arg("--keys")
+        .arg(&keys)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "authentication failed: 192.0.2.2 said AUTHENTICATION_FAILED in IKE_AUTH (1 time(s)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("(decrypted): AUTHENTICATION_FAILED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("IKE_AUTH #1 by 192.0.2.1 (INITIAL_CONTACT) at"),
+        "{text}"
+    );
+    assert!(!text.contains("most likely"), "{text}");
+}

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use serde_json::json;
 use tern_engine::verdict::Diagnosis;
 use tern_wire::decode::read_capture;
-use tern_wire::ExchangeType;
+use tern_wire::{ExchangeType, NotifyType};
 
 use judge::{describe_esp, Pair};
 pub use keys::KeyTable;
@@ -182,15 +182,31 @@ fn ike_line(sa: &IkeSa) -> String {
         } else {
             String::new()
         };
-        let inside = match (x.request_notifies.is_empty(), x.deletes.is_empty()) {
-            (true, true) => String::new(),
-            _ => {
-                let mut words: Vec<String> =
-                    x.request_notifies.iter().map(ToString::to_string).collect();
+        let inside = {
+            {
+                // The notifies that tell the story; capability ones are left out.
+                let mut words: Vec<String> = x
+                    .request_notifies
+                    .iter()
+                    .filter(|n| {
+                        n.is_error()
+                            || [
+                                NotifyType::REKEY_SA,
+                                NotifyType::INITIAL_CONTACT,
+                                NotifyType::COOKIE,
+                            ]
+                            .contains(n)
+                    })
+                    .map(ToString::to_string)
+                    .collect();
                 if !x.deletes.is_empty() {
                     words.push(format!("DELETE {}", x.deletes.join(" ")));
                 }
-                format!(" ({})", words.join(", "))
+                if words.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", words.join(", "))
+                }
             }
         };
         parts.push(format!(
