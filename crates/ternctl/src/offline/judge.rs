@@ -660,8 +660,18 @@ fn healthy_line(pair: &Pair<'_>) -> String {
     let by = |ip: IpAddr| creates.iter().filter(|x| x.from.ip() == ip).count();
     let esp_a: u64 = esp_from(pair, a).iter().map(|e| e.packets).sum();
     let esp_b: u64 = esp_from(pair, b).iter().map(|e| e.packets).sum();
+    let unanswered = pair
+        .ike
+        .iter()
+        .flat_map(|sa| sa.exchanges.iter())
+        .filter(|x| x.answered_at.is_none())
+        .count();
+    let answers = match unanswered {
+        0 => "every request answered".to_string(),
+        n => format!("{n} request(s) without an answer in the capture"),
+    };
     format!(
-        "healthy: {} IKE SA(s) ({} established), {} CREATE_CHILD_SA ({} by {a}, {} by {b}), ESP {esp_a} packet(s) from {a} and {esp_b} from {b}, every request answered",
+        "healthy: {} IKE SA(s) ({} established), {} CREATE_CHILD_SA ({} by {a}, {} by {b}), ESP {esp_a} packet(s) from {a} and {esp_b} from {b}, {answers}",
         pair.ike.len(),
         established,
         creates.len(),
