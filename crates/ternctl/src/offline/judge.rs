@@ -657,7 +657,21 @@ fn healthy_line(pair: &Pair<'_>) -> String {
         .flat_map(|sa| sa.of(ExchangeType::CREATE_CHILD_SA))
         .collect();
     let (a, b) = pair.addresses;
-    let by = |ip: IpAddr| creates.iter().filter(|x| x.from.ip() == ip).count();
+    // Each side's CREATE_CHILD_SAs and, with two or more, their usual interval.
+    let by = |ip: IpAddr| {
+        let mut times: Vec<u64> = creates
+            .iter()
+            .filter(|x| x.from.ip() == ip)
+            .map(|x| x.first_sent())
+            .collect();
+        times.sort_unstable();
+        let mut gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_unstable();
+        match gaps.get(gaps.len() / 2) {
+            Some(median) => format!("{} every {}", times.len(), secs(*median)),
+            None => times.len().to_string(),
+        }
+    };
     let esp_a: u64 = esp_from(pair, a).iter().map(|e| e.packets).sum();
     let esp_b: u64 = esp_from(pair, b).iter().map(|e| e.packets).sum();
     let unanswered = pair

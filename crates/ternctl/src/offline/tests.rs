@@ -698,3 +698,25 @@ fn with_keys_deletes_and_rekeys_are_in_the_story() {
     assert_eq!(x[2]["request_notifies"], serde_json::json!(["REKEY_SA"]));
     assert_eq!(x[2]["decrypted"], true);
 }
+
+#[test]
+fn the_healthy_line_gives_each_sides_rekey_rhythm() {
+    let mut ike = Ike::new(16);
+    ike.established(0);
+    for (i, ms) in [20_000u64, 40_000, 60_100].into_iter().enumerate() {
+        let id = 2 + i as u32;
+        ike.sk(ms, (ExchangeType::CREATE_CHILD_SA, id, true, false), 300);
+        ike.sk(
+            ms + 10,
+            (ExchangeType::CREATE_CHILD_SA, id, false, true),
+            300,
+        );
+    }
+    let o = judge_packets(ike.packets);
+    let healthy = o.diagnoses[0].healthy.clone().unwrap_or_default();
+    assert!(
+        healthy.contains("3 CREATE_CHILD_SA (3 every 20.1 s by 192.0.2.1, 0 by 192.0.2.2)"),
+        "{}",
+        o.text()
+    );
+}
