@@ -403,3 +403,31 @@ fn interface_of(interface: u32, interfaces: &[Interface]) -> Result<Interface, S
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Interface;
+
+    #[test]
+    fn pcapng_timestamps_follow_the_interfaces_resolution_and_offset() {
+        let micro = Interface {
+            linktype: 101,
+            units_per_second: 1_000_000,
+            offset_secs: 0,
+        };
+        assert_eq!(micro.micros(1_700_000_000_123_456), 1_700_000_000_123_456);
+        let nano = Interface {
+            units_per_second: 1_000_000_000,
+            ..micro
+        };
+        assert_eq!(
+            nano.micros(1_700_000_000_123_456_789),
+            1_700_000_000_123_456
+        );
+        let offset = Interface {
+            offset_secs: 3600,
+            ..micro
+        };
+        assert_eq!(offset.micros(1_000_000), 3_601_000_000);
+    }
+}
