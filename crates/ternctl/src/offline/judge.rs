@@ -562,6 +562,22 @@ fn not_rekeyed(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
         .filter(|x| x.exchange == ExchangeType::CREATE_CHILD_SA)
         .map(|x| x.first_sent())
         .collect();
+    // A rekey creates the new SA before deleting the old (RFC 7296 §1.3.3): if the
+    // first CREATE_CHILD_SA or INFORMATIONAL after an SA went quiet is a
+    // CREATE_CHILD_SA, traffic merely paused over a rekey.
+    let created_first = |quiet_from: u64, until: u64| {
+        exchanges
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x.exchange,
+                    ExchangeType::CREATE_CHILD_SA | ExchangeType::INFORMATIONAL
+                ) && x.first_sent() > quiet_from
+                    && x.first_sent() <= until
+            })
+            .min_by_key(|x| x.first_sent())
+            .is_some_and(|x| x.exchange == ExchangeType::CREATE_CHILD_SA)
+    };
     let (a, b) = pair.addresses;
     let mut ends: Vec<(&EspSa, &EspSa)> = Vec::new();
     for from in [a, b] {
@@ -570,7 +586,8 @@ fn not_rekeyed(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
             let (old, new) = (w[0], w[1]);
             let rekeyed = creates
                 .iter()
-                .any(|&t| t >= old.first_at && t <= old.last_at);
+                .any(|&t| t >= old.first_at && t <= old.last_at)
+                || created_first(old.last_at, new.first_at);
             if !rekeyed && new.first_at > old.last_at {
                 // Both directions end together: count the pair once.
                 if !ends

@@ -720,3 +720,19 @@ fn the_healthy_line_gives_each_sides_rekey_rhythm() {
         o.text()
     );
 }
+
+#[test]
+fn a_rekey_while_traffic_pauses_is_no_expiry() {
+    let mut ike = Ike::new(17);
+    ike.established(0);
+    // Traffic stops at 20 s; the rekey comes at 40 s, then the old SA's DELETE.
+    ike.sk(40_000, (ExchangeType::CREATE_CHILD_SA, 2, true, false), 300);
+    ike.sk(40_010, (ExchangeType::CREATE_CHILD_SA, 2, false, true), 300);
+    ike.sk(40_500, (ExchangeType::INFORMATIONAL, 3, true, false), 80);
+    ike.sk(40_510, (ExchangeType::INFORMATIONAL, 3, false, true), 80);
+    let mut packets = ike.packets;
+    packets.extend(both_ways(0xc000_0001, 1..21));
+    packets.extend(both_ways(0xc000_0002, 50..60));
+    let o = judge_packets(packets);
+    assert_eq!(o.exit_code(), 0, "{}", o.text());
+}
