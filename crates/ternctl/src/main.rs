@@ -274,6 +274,7 @@ fn run_offline_diagnose(
 ) -> ExitCode {
     let keys = match keys.map(|k| {
         std::fs::read_to_string(k)
+            .map(zeroize::Zeroizing::new)
             .map_err(|e| format!("cannot read {}: {e}", k.display()))
             .and_then(|text| {
                 offline::KeyTable::parse(&text).map_err(|e| format!("{}: {e}", k.display()))

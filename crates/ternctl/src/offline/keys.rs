@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use tern_crypto::{AeadAlg, IntegAlg, Secret, SkCipher, SkTransform};
 use tern_wire::{Message, Payload};
+use zeroize::Zeroizing;
 
 use super::story::Decrypter;
 
@@ -44,11 +45,14 @@ impl KeyTable {
     }
 }
 
-/// The fields of a line: comma-separated, each optionally in double quotes.
-fn fields(line: &str) -> Vec<String> {
-    line.split(',')
-        .map(|f| f.trim().trim_matches('"').trim().to_string())
-        .collect()
+/// The fields of a line: comma-separated, each optionally in double quotes
+/// (wiped when dropped: they hold keys).
+fn fields(line: &str) -> Zeroizing<Vec<String>> {
+    Zeroizing::new(
+        line.split(',')
+            .map(|f| f.trim().trim_matches('"').trim().to_string())
+            .collect(),
+    )
 }
 
 fn hex_bytes(what: &str, text: &str) -> Result<Vec<u8>, String> {
