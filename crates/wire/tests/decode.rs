@@ -714,3 +714,28 @@ fn read_capture_gives_esp_headers_and_packet_times() {
     // Hex text is no capture.
     assert!(read_capture(b"2a2a").is_err());
 }
+
+#[test]
+fn esp_over_ipv6_is_read_too() {
+    let (s, d): (std::net::Ipv6Addr, std::net::Ipv6Addr) = (
+        "2001:db8::1".parse().unwrap(),
+        "2001:db8::2".parse().unwrap(),
+    );
+    let mut ip = vec![0x60, 0, 0, 0, 0, 24, 50, 64];
+    ip.extend_from_slice(&s.octets());
+    ip.extend_from_slice(&d.octets());
+    ip.extend_from_slice(&0xc300_0003u32.to_be_bytes());
+    ip.extend_from_slice(&9u32.to_be_bytes());
+    ip.extend_from_slice(&[0xee; 16]);
+    let found = read_capture(&pcap(LINKTYPE_RAW, false, &[ip])).expect("a capture");
+    match &found[0].item {
+        CaptureItem::Esp { number: 1, header } => {
+            assert_eq!(
+                (header.spi, header.sequence, header.in_udp),
+                (0xc300_0003, 9, false)
+            );
+            assert_eq!(header.destination, IpAddr::V6(d));
+        }
+        other => panic!("not ESP: {other:?}"),
+    }
+}
