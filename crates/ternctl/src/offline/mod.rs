@@ -2,6 +2,7 @@
 //! peers, rebuilt ([`story`]) and judged per pair of addresses ([`judge`]) in
 //! the live diagnosis's words. Nothing here talks to the daemon.
 
+mod esp;
 mod judge;
 mod keys;
 mod story;
@@ -16,7 +17,8 @@ use tern_engine::verdict::Diagnosis;
 use tern_wire::decode::read_capture;
 use tern_wire::{ExchangeType, NotifyType};
 
-use judge::{describe_esp, Pair};
+use esp::describe_esp;
+use judge::Pair;
 pub use keys::KeyTable;
 use story::{IkeSa, Story};
 
