@@ -190,23 +190,32 @@ fn group_asked(x: &Exchange) -> Option<String> {
 }
 
 fn invalid_ke_loop(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
-    for sa in &pair.ike {
-        if sa.init_accepted().is_some() {
-            continue;
-        }
-        let loops: Vec<&Exchange> = sa
-            .of(ExchangeType::IKE_SA_INIT)
-            .filter(|x| x.refused_with() == Some(NotifyType::INVALID_KE_PAYLOAD))
-            .collect();
-        if loops.len() < 2 {
-            continue;
-        }
-        let sent: Vec<String> = loops
-            .iter()
-            .filter_map(|x| x.ke_sent.map(|k| k.to_string()))
-            .collect();
-        let asked: Vec<String> = loops.iter().filter_map(|x| group_asked(x)).collect();
-        out.push(pair.verdict(
+    // Across the pair's IKE SAs (an initiator may take a new SPI for each try),
+    // after the last IKE_SA_INIT that was accepted.
+    let accepted = pair
+        .ike
+        .iter()
+        .filter_map(|sa| sa.init_accepted().map(Exchange::first_sent))
+        .max();
+    let refused: Vec<(&IkeSa, &Exchange)> = pair
+        .ike
+        .iter()
+        .flat_map(|sa| sa.of(ExchangeType::IKE_SA_INIT).map(move |x| (*sa, x)))
+        .filter(|(_, x)| x.refused_with() == Some(NotifyType::INVALID_KE_PAYLOAD))
+        .filter(|(_, x)| accepted.is_none_or(|t| x.first_sent() > t))
+        .collect();
+    if refused.len() < 2 {
+        return;
+    }
+    let sa = refused[0].0;
+    let mut loops: Vec<&Exchange> = refused.iter().map(|(_, x)| *x).collect();
+    loops.sort_by_key(|x| x.first_sent());
+    let sent: Vec<String> = loops
+        .iter()
+        .filter_map(|x| x.ke_sent.map(|k| k.to_string()))
+        .collect();
+    let asked: Vec<String> = loops.iter().filter_map(|x| group_asked(x)).collect();
+    out.push(pair.verdict(
             VerdictKind::InvalidKeLoop,
             format!(
                 "{}: {} keeps answering {}'s IKE_SA_INIT with INVALID_KE_PAYLOAD ({} times, from {} to {}): {} sent key exchanges {}; {} asked for {}, in that order. The two sides' group preferences never meet.",
@@ -238,7 +247,6 @@ fn invalid_ke_loop(pair: &Pair<'_>, out: &mut Vec<Verdict>) {
                 sa.responder.ip()
             ),
         ));
-    }
 }
 
 fn auth_unanswered(pair: &Pair<'_>, out: &mut Vec<Verdict>) {

@@ -529,3 +529,29 @@ fn a_rekey_while_traffic_pauses_is_no_expiry() {
     let o = judge_packets(packets);
     assert_eq!(o.exit_code(), 0, "{}", o.text());
 }
+
+#[test]
+fn invalid_ke_back_and_forth_across_new_spis_is_a_loop_too() {
+    let mut first = Ike::new(18);
+    first.init_request(0, 31);
+    first.init_refused(
+        2,
+        NotifyType::INVALID_KE_PAYLOAD,
+        19u16.to_be_bytes().to_vec(),
+    );
+    let mut second = Ike::new(19);
+    second.init_request(10, 19);
+    second.init_refused(
+        12,
+        NotifyType::INVALID_KE_PAYLOAD,
+        31u16.to_be_bytes().to_vec(),
+    );
+    let mut packets = first.packets;
+    packets.extend(second.packets);
+    let (kinds, text) = kinds(&judge_packets(packets));
+    assert_eq!(kinds, ["invalid_ke_loop"], "{text}");
+    assert!(
+        text.contains("192.0.2.1 sent key exchanges CURVE25519, ECP_256"),
+        "{text}"
+    );
+}
