@@ -85,7 +85,7 @@ pub use output::{
     UnansweredInfo,
 };
 pub use pool::{LeaseInfo, VirtualIp};
-pub use proposal::{encryption_name, EspSuite, IkeSuite};
+pub use proposal::{describe_offer, encryption_name, EspSuite, IkeSuite};
 pub use radius_session::{AccountingRecord, AccountingStatus, RadiusGrant, RadiusSession};
 pub use shard::Shard;
 pub use stats::{DropReason, Stats};

@@ -137,14 +137,25 @@ pub enum CliCommand {
     /// change, or "healthy" with one line of evidence. Exit status 1 if there are
     /// problems. With --config FILE, check a configuration file instead (no
     /// daemon needed) for settings that load but will hurt; exit status 2 if the
-    /// file does not load.
+    /// file does not load. With --pcap FILE, judge a capture (pcap or pcapng)
+    /// between any two IKEv2 peers instead: each IKE SA and ESP SA rebuilt from
+    /// what is in clear, then the same verdicts per pair of addresses; exit
+    /// status 1 if there are problems or the capture is unreadable or cut short.
     Diagnose {
         /// Only this connection (default: every configured one).
-        #[arg(value_name = "CONN", conflicts_with = "config")]
+        #[arg(value_name = "CONN", conflicts_with_all = ["config", "pcap"])]
         connection: Option<String>,
         /// The configuration file to check, without asking the daemon.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "pcap")]
         config: Option<PathBuf>,
+        /// A capture to judge, without asking the daemon (`-` reads stdin).
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
+        /// With --pcap: IKE SA keys in Wireshark's ikev2_decryption_table format
+        /// (SPIs, SK_ei, SK_er, encryption, SK_ai, SK_ar, integrity; one SA a
+        /// line), to open the encrypted payloads too (notifies, deletes).
+        #[arg(long, value_name = "FILE", requires = "pcap")]
+        keys: Option<PathBuf>,
     },
     /// Run a scenario (TOML: both sides' configurations, the network, events) with
     /// two tern engines in virtual time and report what the tunnel went through:
@@ -193,7 +204,9 @@ mod tests {
             cli.command,
             CliCommand::Diagnose {
                 connection: None,
-                config: Some(PathBuf::from("/tmp/t.toml"))
+                config: Some(PathBuf::from("/tmp/t.toml")),
+                pcap: None,
+                keys: None,
             }
         );
         let cli = Cli::try_parse_from(["ternctl", "diagnose"]).unwrap();
@@ -201,7 +214,9 @@ mod tests {
             cli.command,
             CliCommand::Diagnose {
                 connection: None,
-                config: None
+                config: None,
+                pcap: None,
+                keys: None,
             }
         );
         let cli = Cli::try_parse_from(["ternctl", "diagnose", "gw"]).unwrap();
@@ -209,7 +224,9 @@ mod tests {
             cli.command,
             CliCommand::Diagnose {
                 connection: Some("gw".into()),
-                config: None
+                config: None,
+                pcap: None,
+                keys: None,
             }
         );
         assert!(

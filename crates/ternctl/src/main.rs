@@ -13,6 +13,7 @@ mod diagnose_live;
 mod format;
 mod generate;
 mod import;
+mod offline;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -74,8 +75,15 @@ fn main() -> ExitCode {
             config: Some(path), ..
         } => return run_diagnose(path, cli.json),
         CliCommand::Diagnose {
+            pcap: Some(path),
+            keys,
+            ..
+        } => return run_offline_diagnose(path, keys.as_deref(), cli.json),
+        CliCommand::Diagnose {
             connection,
             config: None,
+            pcap: None,
+            ..
         } => return run_live_diagnose(&cli, connection.clone()),
         CliCommand::Watch { connection } => return run_watch(&cli, connection.clone()),
         CliCommand::Completions { shell } => {
@@ -254,6 +262,45 @@ fn run_diagnose(path: &std::path::Path, as_json: bool) -> ExitCode {
     print_stdout(&stdout);
     eprint!("{stderr}");
     ExitCode::from(outcome.exit_code())
+}
+
+/// `ternctl diagnose --pcap FILE`: the verdicts per pair of peers on stdout,
+/// what could not be read on stderr; 0 when every pair is healthy, 1 when one
+/// has a problem or the capture is unreadable or partly so.
+fn run_offline_diagnose(
+    path: &std::path::Path,
+    keys: Option<&std::path::Path>,
+    as_json: bool,
+) -> ExitCode {
+    let keys = match keys.map(|k| {
+        std::fs::read_to_string(k)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| format!("cannot read {}: {e}", k.display()))
+            .and_then(|text| {
+                offline::KeyTable::parse(&text).map_err(|e| format!("{}: {e}", k.display()))
+            })
+    }) {
+        None => None,
+        Some(Ok(table)) => Some(table),
+        Some(Err(e)) => return report_failure(&Failure::Unexpected(e), as_json),
+    };
+    let input = match decode::read_input(path) {
+        Ok(input) => input,
+        Err(e) => return report_failure(&Failure::Unexpected(e), as_json),
+    };
+    let result = offline::diagnose(&input, keys.as_ref());
+    if let Some(why) = &result.unreadable {
+        return report_failure(&Failure::Unexpected(why.clone()), as_json);
+    }
+    print_stdout(&if as_json {
+        result.json()
+    } else {
+        result.text()
+    });
+    for error in result.errors() {
+        eprintln!("ternctl: {error}");
+    }
+    ExitCode::from(result.exit_code())
 }
 
 /// `ternctl diagnose [CONN]`: asks ternd for its evidence and prints the

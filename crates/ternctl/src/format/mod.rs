@@ -14,6 +14,7 @@ pub use history::history;
 pub use leases::leases;
 pub use sas::ike_sas;
 pub use stats::stats;
+pub use utc::utc_time;
 
 /// How times are shown: rounded as swanctl does (`55m`), or exactly (`--exact`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! Capture files: classic pcap (either byte order, micro- or nanosecond) and pcapng
 //! (Section Header, Interface Description, Enhanced/Simple/obsolete Packet blocks;
 //! other blocks are skipped), read with pcap-parser. Each packet goes to
-//! [`super::packet`]; what is wrong with a file is said with its offset.
+//! [`super::packet`] and comes back with its timestamp; what is wrong with a file
+//! is said with its offset.
 
 use pcap_parser::pcapng::{
     parse_block_be, parse_block_le, parse_sectionheaderblock, parse_unknownblock_be,
@@ -10,7 +11,7 @@ use pcap_parser::pcapng::{
 use pcap_parser::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
 
 use super::packet::{ike_in_frame, supported_linktype, Frame};
-use super::{Datagram, Extracted, InputError, Origin};
+use super::{CaptureItem, Captured, Datagram, InputError, Origin};
 
 const PCAP_MAGICS: [[u8; 4]; 4] = [
     [0xa1, 0xb2, 0xc3, 0xd4], // microseconds, big-endian
@@ -40,23 +41,36 @@ pub(crate) fn is_pcapng(input: &[u8]) -> bool {
     input.starts_with(&PCAPNG_SHB)
 }
 
-/// Turns one captured frame into at most one extracted item.
-fn extract_frame(
+/// One packet as its block gives it: its number, timestamp (microseconds since
+/// the Unix epoch), link type, bytes and their offset, and its length on the wire.
+struct RawFrame<'a> {
     number: u64,
+    time_us: u64,
     linktype: u32,
-    frame: &[u8],
-    frame_offset: usize,
+    data: &'a [u8],
+    offset: usize,
     original_len: usize,
-    out: &mut Vec<Extracted>,
-) {
-    match ike_in_frame(linktype, frame, original_len) {
-        Frame::NotIke => {}
+}
+
+/// Turns one captured frame into at most one item.
+fn extract_frame(raw: RawFrame<'_>, out: &mut Vec<Captured>) {
+    let RawFrame {
+        number,
+        time_us,
+        linktype,
+        data: frame,
+        offset: frame_offset,
+        original_len,
+    } = raw;
+    let item = match ike_in_frame(linktype, frame, original_len) {
+        Frame::NotIke => return,
+        Frame::Esp(header) => CaptureItem::Esp { number, header },
         Frame::Ike {
             source,
             destination,
             offset,
             message,
-        } => out.push(Extracted::Ike(Datagram {
+        } => CaptureItem::Ike(Datagram {
             origin: Origin::Packet {
                 number,
                 source: Some(source),
@@ -64,12 +78,12 @@ fn extract_frame(
                 input_offset: frame_offset + offset,
             },
             bytes: message.to_vec(),
-        })),
+        }),
         Frame::Problem {
             source,
             destination,
             reason,
-        } => out.push(Extracted::Problem {
+        } => CaptureItem::Problem {
             origin: Origin::Packet {
                 number,
                 source,
@@ -77,12 +91,24 @@ fn extract_frame(
                 input_offset: frame_offset,
             },
             reason,
-        }),
+        },
+    };
+    out.push(Captured {
+        time_us: Some(time_us),
+        item,
+    });
+}
+
+/// A problem with no packet time (the file itself is cut short or malformed).
+fn untimed(item: CaptureItem) -> Captured {
+    Captured {
+        time_us: None,
+        item,
     }
 }
 
-fn truncated_file(number: u64, input_offset: usize, what: &str) -> Extracted {
-    Extracted::Problem {
+fn truncated_file(number: u64, input_offset: usize, what: &str) -> Captured {
+    untimed(CaptureItem::Problem {
         origin: Origin::Packet {
             number,
             source: None,
@@ -90,11 +116,11 @@ fn truncated_file(number: u64, input_offset: usize, what: &str) -> Extracted {
             input_offset,
         },
         reason: format!("the file ends in the middle of {what}; the rest is not decoded"),
-    }
+    })
 }
 
 /// Classic pcap.
-pub(crate) fn read_pcap(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
+pub(crate) fn read_pcap(input: &[u8]) -> Result<Vec<Captured>, InputError> {
     let Ok((mut rest, header)) = parse_pcap_header(input) else {
         return Err(InputError::new(0, "the pcap file header is truncated"));
     };
@@ -105,6 +131,8 @@ pub(crate) fn read_pcap(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
             format!("link type {linktype} is not supported (Ethernet, Linux cooked, raw IP and loopback are)"),
         ));
     }
+    // Either fraction of a second, as the magic says.
+    let nanoseconds = header.is_nanosecond_precision();
     let parse_record = if header.is_bigendian() {
         parse_pcap_frame_be
     } else {
@@ -124,12 +152,21 @@ pub(crate) fn read_pcap(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
             out.push(truncated_file(number, at, what));
             break;
         };
+        let fraction = u64::from(record.ts_usec);
         extract_frame(
-            number,
-            linktype,
-            record.data,
-            at + PCAP_RECORD_HEADER_LEN,
-            record.origlen as usize,
+            RawFrame {
+                number,
+                time_us: u64::from(record.ts_sec) * 1_000_000
+                    + if nanoseconds {
+                        fraction / 1000
+                    } else {
+                        fraction
+                    },
+                linktype,
+                data: record.data,
+                offset: at + PCAP_RECORD_HEADER_LEN,
+                original_len: record.origlen as usize,
+            },
             &mut out,
         );
         rest = after;
@@ -140,28 +177,32 @@ pub(crate) fn read_pcap(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
 /// One packet of a pcapng file as its block gives it.
 struct NgPacket<'a> {
     interface: u32,
+    /// In the interface's units (none for a Simple Packet Block).
+    timestamp: Option<u64>,
     data: &'a [u8],
     data_offset: usize,
     original_len: usize,
 }
 
 /// pcapng: a sequence of sections, each with its own byte order and interfaces.
-pub(crate) fn read_pcapng(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
+pub(crate) fn read_pcapng(input: &[u8]) -> Result<Vec<Captured>, InputError> {
     let mut out = Vec::new();
     let mut big_endian = true;
-    let mut interfaces: Vec<u32> = Vec::new();
+    let mut interfaces: Vec<Interface> = Vec::new();
     let mut rest = input;
     let mut number = 0;
     while !rest.is_empty() {
         let at = input.len() - rest.len();
-        let problem = |number: u64, input_offset: usize, reason: String| Extracted::Problem {
-            origin: Origin::Packet {
-                number,
-                source: None,
-                destination: None,
-                input_offset,
-            },
-            reason,
+        let problem = |number: u64, input_offset: usize, reason: String| {
+            untimed(CaptureItem::Problem {
+                origin: Origin::Packet {
+                    number,
+                    source: None,
+                    destination: None,
+                    input_offset,
+                },
+                reason,
+            })
         };
         if rest.starts_with(&PCAPNG_SHB) {
             match parse_sectionheaderblock(rest) {
@@ -221,11 +262,16 @@ pub(crate) fn read_pcapng(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
         };
         let packet = match typed {
             Ok((_, Block::InterfaceDescription(idb))) => {
-                interfaces.push(idb.linktype.0 as u32);
+                interfaces.push(Interface {
+                    linktype: idb.linktype.0 as u32,
+                    units_per_second: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    offset_secs: idb.ts_offset(),
+                });
                 None
             }
             Ok((_, Block::EnhancedPacket(epb))) => Some(Ok(NgPacket {
                 interface: epb.if_id,
+                timestamp: Some((u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low)),
                 // The data field is padded to 32 bits; the captured length says how much is packet.
                 data: &epb.data[..(epb.caplen as usize).min(epb.data.len())],
                 data_offset: at + EPB_DATA_OFFSET,
@@ -233,6 +279,7 @@ pub(crate) fn read_pcapng(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
             })),
             Ok((_, Block::SimplePacket(spb))) => Some(Ok(NgPacket {
                 interface: 0,
+                timestamp: None,
                 // No captured length here: the original, up to what the block holds.
                 data: &spb.data[..(spb.origlen as usize).min(spb.data.len())],
                 data_offset: at + SPB_DATA_OFFSET,
@@ -252,13 +299,16 @@ pub(crate) fn read_pcapng(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
             None => {}
             Some(Ok(p)) => {
                 number += 1;
-                match linktype_of(p.interface, &interfaces) {
-                    Ok(linktype) => extract_frame(
-                        number,
-                        linktype,
-                        p.data,
-                        p.data_offset,
-                        p.original_len,
+                match interface_of(p.interface, &interfaces) {
+                    Ok(interface) => extract_frame(
+                        RawFrame {
+                            number,
+                            time_us: p.timestamp.map_or(0, |t| interface.micros(t)),
+                            linktype: interface.linktype,
+                            data: p.data,
+                            offset: p.data_offset,
+                            original_len: p.original_len,
+                        },
                         &mut out,
                     ),
                     Err(reason) => out.push(problem(number, at, reason)),
@@ -310,23 +360,74 @@ fn obsolete_packet(body: &[u8], big_endian: bool, at: usize) -> Result<NgPacket<
     let data = body
         .get(20..20usize.saturating_add(captured))
         .ok_or_else(|| "the packet's captured length exceeds its block".to_string())?;
+    let timestamp = (u64::from(u32_at(4).ok_or_else(missing)?) << 32)
+        | u64::from(u32_at(8).ok_or_else(missing)?);
     Ok(NgPacket {
         interface: u32::from(interface),
+        timestamp: Some(timestamp),
         data,
         data_offset: at + OBSOLETE_PB_DATA_OFFSET,
         original_len: original,
     })
 }
 
-/// The link type of interface `interface`, if it was described and is supported.
-fn linktype_of(interface: u32, interfaces: &[u32]) -> Result<u32, String> {
-    let linktype = *interfaces.get(interface as usize).ok_or_else(|| {
+/// What a pcapng Interface Description Block says that reading packets needs.
+#[derive(Clone, Copy)]
+struct Interface {
+    linktype: u32,
+    /// if_tsresol (10^6 when absent).
+    units_per_second: u64,
+    /// if_tsoffset: seconds to add to every timestamp.
+    offset_secs: i64,
+}
+
+impl Interface {
+    /// A timestamp in this interface's units as microseconds since the epoch.
+    fn micros(&self, timestamp: u64) -> u64 {
+        let us = u128::from(timestamp) * 1_000_000 / u128::from(self.units_per_second);
+        let us = u64::try_from(us).unwrap_or(u64::MAX);
+        us.saturating_add_signed(self.offset_secs.saturating_mul(1_000_000))
+    }
+}
+
+/// Interface `interface`, if it was described and its link type is supported.
+fn interface_of(interface: u32, interfaces: &[Interface]) -> Result<Interface, String> {
+    let found = *interfaces.get(interface as usize).ok_or_else(|| {
         format!("the packet names interface {interface}, which was not described")
     })?;
-    if !supported_linktype(linktype) {
+    if !supported_linktype(found.linktype) {
         return Err(format!(
-            "link type {linktype} is not supported (Ethernet, Linux cooked, raw IP and loopback are)"
+            "link type {} is not supported (Ethernet, Linux cooked, raw IP and loopback are)",
+            found.linktype
         ));
     }
-    Ok(linktype)
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Interface;
+
+    #[test]
+    fn pcapng_timestamps_follow_the_interfaces_resolution_and_offset() {
+        let micro = Interface {
+            linktype: 101,
+            units_per_second: 1_000_000,
+            offset_secs: 0,
+        };
+        assert_eq!(micro.micros(1_700_000_000_123_456), 1_700_000_000_123_456);
+        let nano = Interface {
+            units_per_second: 1_000_000_000,
+            ..micro
+        };
+        assert_eq!(
+            nano.micros(1_700_000_000_123_456_789),
+            1_700_000_000_123_456
+        );
+        let offset = Interface {
+            offset_secs: 3600,
+            ..micro
+        };
+        assert_eq!(offset.micros(1_000_000), 3_601_000_000);
+    }
 }

@@ -16,6 +16,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 pub use describe::{describe_message, describe_payload};
+pub use packet::EspHeader;
 pub use value::Value;
 
 use crate::{Message, WireError};
@@ -73,6 +74,44 @@ pub enum Extracted {
     },
 }
 
+/// One item of a capture, with the packet's time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Captured {
+    /// Microseconds since the Unix epoch; `None` for a problem with the file
+    /// rather than with a packet.
+    pub time_us: Option<u64>,
+    pub item: CaptureItem,
+}
+
+/// What a captured packet held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaptureItem {
+    Ike(Datagram),
+    /// An ESP packet (IP protocol 50, or ESP in UDP 4500), packet `number`.
+    Esp {
+        number: u64,
+        header: EspHeader,
+    },
+    /// As [`Extracted::Problem`].
+    Problem {
+        origin: Origin,
+        reason: String,
+    },
+}
+
+/// The IKE messages and ESP packets of a capture (pcap or pcapng) with their
+/// times; anything else is refused.
+pub fn read_capture(input: &[u8]) -> Result<Vec<Captured>, InputError> {
+    match InputFormat::detect(input) {
+        InputFormat::Pcap => capture::read_pcap(input),
+        InputFormat::PcapNg => capture::read_pcapng(input),
+        InputFormat::Hex => Err(InputError::new(
+            0,
+            "not a capture: no pcap or pcapng magic number at the start",
+        )),
+    }
+}
+
 /// The input as a whole is unusable (no known format, a truncated file header, an
 /// unsupported link type).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -114,11 +153,17 @@ impl InputFormat {
 
 /// Finds the IKE messages in a capture or hex text.
 pub fn extract(input: &[u8]) -> Result<Vec<Extracted>, InputError> {
-    match InputFormat::detect(input) {
-        InputFormat::Pcap => capture::read_pcap(input),
-        InputFormat::PcapNg => capture::read_pcapng(input),
-        InputFormat::Hex => hex::read_hex(input),
+    if InputFormat::detect(input) == InputFormat::Hex {
+        return hex::read_hex(input);
     }
+    Ok(read_capture(input)?
+        .into_iter()
+        .filter_map(|c| match c.item {
+            CaptureItem::Ike(datagram) => Some(Extracted::Ike(datagram)),
+            CaptureItem::Problem { origin, reason } => Some(Extracted::Problem { origin, reason }),
+            CaptureItem::Esp { .. } => None,
+        })
+        .collect())
 }
 
 /// One decoded item: a message, or why there is none.

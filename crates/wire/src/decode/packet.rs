@@ -1,7 +1,8 @@
 //! From one captured frame to the IKE message it carries: link layer (Ethernet,
 //! Linux cooked v1/v2, raw IP, BSD loopback), IPv4/IPv6, UDP, then port 500 (IKE
-//! as is) or 4500 (IKE after the four-zero-octet non-ESP marker; ESP and NAT
-//! keepalives are not IKE and are skipped).
+//! as is) or 4500 (IKE after the four-zero-octet non-ESP marker; NAT keepalives
+//! are skipped). ESP (IP protocol 50, or in UDP 4500 with a non-zero first word)
+//! is told by its SPI and sequence number.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -22,6 +23,7 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 const IP_PROTO_UDP: u8 = 17;
+const IP_PROTO_ESP: u8 = 50;
 const IKE_PORT: u16 = 500;
 const NAT_T_PORT: u16 = 4500;
 const NON_ESP_MARKER: [u8; 4] = [0; 4];
@@ -36,7 +38,10 @@ pub(crate) enum Frame<'a> {
         offset: usize,
         message: &'a [u8],
     },
-    /// Something else: not IP, not UDP, other ports, ESP, a keepalive, a later fragment.
+    /// An ESP packet's header: its SPI and sequence number, its addresses, and
+    /// whether it came in UDP 4500 (NAT traversal).
+    Esp(EspHeader),
+    /// Something else: not IP, not UDP, other ports, a keepalive, a later fragment.
     NotIke,
     /// IKE traffic that cannot be decoded from this frame alone.
     Problem {
@@ -44,6 +49,16 @@ pub(crate) enum Frame<'a> {
         destination: Option<SocketAddr>,
         reason: String,
     },
+}
+
+/// The clear part of an ESP packet (RFC 4303 §2) and where it went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EspHeader {
+    pub source: IpAddr,
+    pub destination: IpAddr,
+    pub in_udp: bool,
+    pub spi: u32,
+    pub sequence: u32,
 }
 
 /// Whether a link type is one this reader can take apart.
@@ -124,7 +139,11 @@ fn ipv4(frame: &[u8], start: usize, cut_short: bool) -> Frame<'_> {
     let flags_fragment = u16::from_be_bytes([header[6], header[7]]);
     let more_fragments = flags_fragment & 0x2000 != 0;
     let fragment_offset = flags_fragment & 0x1fff;
-    if header[0] >> 4 != 4 || header_len < 20 || total_len < header_len || header[9] != IP_PROTO_UDP
+    let protocol = header[9];
+    if header[0] >> 4 != 4
+        || header_len < 20
+        || total_len < header_len
+        || ![IP_PROTO_UDP, IP_PROTO_ESP].contains(&protocol)
     {
         return Frame::NotIke;
     }
@@ -137,6 +156,9 @@ fn ipv4(frame: &[u8], start: usize, cut_short: bool) -> Frame<'_> {
     let destination = IpAddr::V4(Ipv4Addr::new(
         header[16], header[17], header[18], header[19],
     ));
+    if protocol == IP_PROTO_ESP {
+        return esp(frame, start + header_len, (source, destination), false);
+    }
     udp(
         frame,
         start + header_len,
@@ -167,6 +189,9 @@ fn ipv6(frame: &[u8], start: usize, cut_short: bool) -> Frame<'_> {
     loop {
         match next {
             IP_PROTO_UDP => break,
+            IP_PROTO_ESP if !more_fragments => {
+                return esp(frame, offset, (source, destination), false)
+            }
             HOP_BY_HOP | ROUTING | DESTINATION_OPTIONS => {
                 let (Some(&following), Some(&len)) = (frame.get(offset), frame.get(offset + 1))
                 else {
@@ -268,7 +293,30 @@ fn udp(
             offset: payload_start + 4,
             message,
         },
-        _ => Frame::NotIke, // ESP in UDP
+        _ => esp(frame, payload_start, (source_ip, destination_ip), true),
+    }
+}
+
+/// The ESP header at `start`: SPI then sequence number (a zero SPI is reserved and
+/// marks no ESP packet).
+fn esp(
+    frame: &[u8],
+    start: usize,
+    (source, destination): (IpAddr, IpAddr),
+    in_udp: bool,
+) -> Frame<'_> {
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(frame.get(at..at + 4)?.try_into().ok()?))
+    };
+    match (word(start), word(start + 4)) {
+        (Some(spi), Some(sequence)) if spi != 0 => Frame::Esp(EspHeader {
+            source,
+            destination,
+            in_udp,
+            spi,
+            sequence,
+        }),
+        _ => Frame::NotIke,
     }
 }
 
