@@ -19,7 +19,8 @@ mod world;
 
 pub use report::{Outage, Report, SideReport, TimelineEntry};
 pub use scenario::{
-    load, parse, parse_duration, Action, NetworkSettings, Scenario, ScheduledEvent, Side,
+    load, load_with, parse, parse_duration, parse_with, Action, Importer, NetworkSettings,
+    Scenario, ScheduledEvent, Side,
 };
 pub use verdict::{ConnVerdict, VerdictFinding};
 pub use world::{run, run_keeping};

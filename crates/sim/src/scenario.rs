@@ -13,6 +13,8 @@
 //! ...
 //! """
 //! behaves = ["rekey-delete-collision"]   # play another implementation (see `emulation`)
+//! # or, for a strongSwan peer, its own file (ternctl simulate imports it):
+//! # swanctl = "peer-swanctl.conf"   # behaves defaults to strongSwan's ways
 //!
 //! [network]
 //! loss = 0.05                   # fraction of datagrams lost, each way
@@ -91,15 +93,38 @@ pub enum Action {
     Network(NetworkSettings),
 }
 
+/// Turns another daemon's configuration file into tern's TOML: ternctl passes
+/// its importer, so a side may be given as `swanctl = "FILE"`.
+pub type Importer<'a> = &'a dyn Fn(&Path) -> Result<String, String>;
+
+/// How strongSwan differs from tern where the simulation can play it: the
+/// behaviours a side given as a swanctl.conf gets unless `behaves` says otherwise.
+const STRONGSWAN_BEHAVES: &[&str] = &["rekey-delete-collision", "life-rounded-down"];
+
 /// Reads a scenario file; configurations named in it are read relative to it.
 pub fn load(path: &Path) -> Result<Scenario, String> {
+    load_with(path, None)
+}
+
+/// As [`load`], with an importer for sides given as another daemon's file.
+pub fn load_with(path: &Path, import: Option<Importer>) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read the scenario: {e}", path.display()))?;
-    parse(&text, &path.display().to_string(), path.parent())
+    parse_with(&text, &path.display().to_string(), path.parent(), import)
 }
 
 /// Parses scenario text; `origin` names it in errors and `base_dir` resolves `config`.
 pub fn parse(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Scenario, String> {
+    parse_with(text, origin, base_dir, None)
+}
+
+/// As [`parse`], with an importer for sides given as another daemon's file.
+pub fn parse_with(
+    text: &str,
+    origin: &str,
+    base_dir: Option<&Path>,
+    import: Option<Importer>,
+) -> Result<Scenario, String> {
     let file: ScenarioFile = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
@@ -116,8 +141,8 @@ pub fn parse(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Scenar
     if duration.is_zero() {
         return Err(err("duration must be more than 0"));
     }
-    let local = side_config(&file.local, "local", text, origin, base_dir)?;
-    let peer = side_config(&file.peer, "peer", text, origin, base_dir)?;
+    let local = side_config(&file.local, "local", text, origin, base_dir, import)?;
+    let peer = side_config(&file.peer, "peer", text, origin, base_dir, import)?;
     let network = network(&file.network, &NetworkSettings::default())
         .map_err(|e| err(&format!("[network]: {e}")))?;
     let mut events = Vec::new();
@@ -168,10 +193,12 @@ fn default_seed() -> u64 {
 struct SideFile {
     config: Option<String>,
     config_text: Option<toml::Spanned<String>>,
+    /// strongSwan's swanctl.conf for this side, imported as `ternctl import
+    /// swanctl` would.
+    swanctl: Option<String>,
     /// How this side differs from tern, to play another implementation (see
-    /// `emulation`).
-    #[serde(default)]
-    behaves: Vec<String>,
+    /// `emulation`). For a swanctl side, strongSwan's ways when not given.
+    behaves: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -202,9 +229,15 @@ fn side_config(
     scenario_text: &str,
     origin: &str,
     base_dir: Option<&Path>,
+    import: Option<Importer>,
 ) -> Result<EngineConfig, String> {
-    let mut config = side_engine_config(side, name, scenario_text, origin, base_dir)?;
-    for behaviour in &side.behaves {
+    let mut config = side_engine_config(side, name, scenario_text, origin, base_dir, import)?;
+    let behaves: Vec<String> = match (&side.behaves, &side.swanctl) {
+        (Some(given), _) => given.clone(),
+        (None, Some(_)) => STRONGSWAN_BEHAVES.iter().map(|b| b.to_string()).collect(),
+        (None, None) => Vec::new(),
+    };
+    for behaviour in &behaves {
         emulation(&mut config, behaviour)
             .map_err(|e| format!("{origin}: [{name}] behaves: {e}"))?;
     }
@@ -263,18 +296,30 @@ fn side_engine_config(
     scenario_text: &str,
     origin: &str,
     base_dir: Option<&Path>,
+    import: Option<Importer>,
 ) -> Result<EngineConfig, String> {
-    match (&side.config, &side.config_text) {
-        (Some(path), None) => {
-            let path = match base_dir {
-                Some(dir) => dir.join(path),
-                None => path.into(),
-            };
-            tern_config::load_file(&path)
+    let resolve = |path: &str| match base_dir {
+        Some(dir) => dir.join(path),
+        None => path.into(),
+    };
+    match (&side.config, &side.config_text, &side.swanctl) {
+        (None, None, Some(path)) => {
+            let path = resolve(path);
+            let import = import.ok_or_else(|| {
+                format!("{origin}: [{name}] swanctl: only `ternctl simulate` imports swanctl.conf")
+            })?;
+            let toml = import(&path).map_err(|e| format!("[{name}] swanctl: {e}"))?;
+            let imported = format!("{} (imported)", path.display());
+            tern_config::parse_str(&toml, &imported)
+                .map(|c| c.engine)
+                .map_err(|e| format!("[{name}] swanctl: {e}"))
+        }
+        (Some(path), None, None) => {
+            tern_config::load_file(&resolve(path))
                 .map(|c| c.engine)
                 .map_err(|e| format!("[{name}] config: {e}"))
         }
-        (None, Some(text)) => {
+        (None, Some(text), None) => {
             tern_config::parse_str(text.get_ref(), origin)
                 .map(|c| c.engine)
                 .map_err(|mut e| {
@@ -291,7 +336,7 @@ fn side_engine_config(
                 })
         }
         _ => Err(format!(
-            "{origin}: [{name}] needs exactly one of `config` (a file) and `config_text`"
+            "{origin}: [{name}] needs exactly one of `config` (a file), `config_text` and `swanctl` (strongSwan's file)"
         )),
     }
 }
@@ -403,6 +448,32 @@ mod tests {
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("-1.0s"), None);
+    }
+
+    const TERN_SIDE: &str = "config_text = \"\"\"\n[connections.demo]\nlocal_addrs = [\"192.0.2.1\"]\nremote_addrs = [\"192.0.2.2\"]\nlocal_id = \"moon\"\nremote_id = \"sun\"\nauth = \"psk\"\npsk = \"a demo key\"\n[connections.demo.children.net]\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\n\"\"\"\n";
+
+    fn with_swanctl_peer(behaves: &str) -> String {
+        format!("duration = \"1h\"\n[local]\n{TERN_SIDE}[peer]\nswanctl = \"peer.conf\"\n{behaves}")
+    }
+
+    /// What ternctl's importer would make of the peer's swanctl.conf.
+    fn imported(path: &Path) -> Result<String, String> {
+        assert!(path.ends_with("peer.conf"), "{}", path.display());
+        Ok("[connections.demo]\nlocal_addrs = [\"192.0.2.2\"]\nremote_addrs = [\"192.0.2.1\"]\nlocal_id = \"sun\"\nremote_id = \"moon\"\nauth = \"psk\"\npsk = \"a demo key\"\n[connections.demo.children.net]\nlocal_ts = [\"10.2.0.0/24\"]\nremote_ts = [\"10.1.0.0/24\"]\n".into())
+    }
+
+    #[test]
+    fn a_swanctl_side_is_imported_and_plays_strongswan_unless_told_otherwise() {
+        let text = with_swanctl_peer("");
+        let s = parse_with(&text, "s.toml", None, Some(&imported)).unwrap();
+        assert!(s.peer.emulate.rekey_delete_collision);
+        assert!(!s.local.emulate.rekey_delete_collision);
+        let text = with_swanctl_peer("behaves = []\n");
+        let s = parse_with(&text, "s.toml", None, Some(&imported)).unwrap();
+        assert!(!s.peer.emulate.rekey_delete_collision);
+        // Without ternctl's importer, a clear refusal.
+        let e = parse(&with_swanctl_peer(""), "s.toml", None).unwrap_err();
+        assert!(e.contains("[peer] swanctl: only `ternctl simulate`"), "{e}");
     }
 
     #[test]

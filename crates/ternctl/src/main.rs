@@ -331,9 +331,32 @@ fn run_live_diagnose(cli: &Cli, connection: Option<String>) -> ExitCode {
     ExitCode::from(diagnose_live::exit_code(&diagnoses))
 }
 
+/// A scenario's `swanctl = "FILE"` side: strongSwan's file as tern's TOML, as
+/// `ternctl import swanctl` makes it; refused when tern would not load the result.
+fn import_for_simulate(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let imported = import::swanctl(&text, path)
+        .map_err(|n| format!("{}:{}: {}", path.display(), n.line, n.message))?;
+    if !imported.loads {
+        let notes: Vec<String> = imported
+            .notes
+            .iter()
+            .map(|n| format!("{}:{}: {}", path.display(), n.line, n.message))
+            .collect();
+        return Err(format!(
+            "tern cannot load what it imports from this file:\n{}",
+            notes.join("\n")
+        ));
+    }
+    Ok(imported.toml)
+}
+
 /// `ternctl simulate`: the report to stdout; 1 if the scenario could not be run.
 fn run_simulate(file: &std::path::Path, as_json: bool) -> ExitCode {
-    let report = match tern_sim::load(file).and_then(|scenario| tern_sim::run(&scenario)) {
+    let report = match tern_sim::load_with(file, Some(&import_for_simulate))
+        .and_then(|scenario| tern_sim::run(&scenario))
+    {
         Ok(report) => report,
         Err(e) => return report_failure(&Failure::Unexpected(e.to_string()), as_json),
     };

@@ -78,3 +78,53 @@ fn a_bad_scenario_names_file_line_and_column() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_strongswan_peer_given_as_its_swanctl_conf_is_simulated_with_its_ways() {
+    // strongSwan with CHILD rekey_time = 7s and no life_time: its life is 7 s as
+    // well, so it lets each SA expire; tern learns that and rekeys first.
+    let file = scenario("strongswan-rekey-7s.toml");
+    let (code, stdout, stderr) = ternctl(&["simulate", "--json", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    // Imported as written: the peer's 7 s lives (rounded down as strongSwan
+    // computes them) end its first SAs before anyone rekeys.
+    let peer_expiries = report["peer"]["hard_expiries"].as_u64().unwrap();
+    assert!((1..=3).contains(&peer_expiries), "{stdout}");
+    assert_eq!(report["local"]["rekeys_adapted"], 1, "{stdout}");
+    // Then tern rekeys every few seconds, and the tunnel stays up.
+    assert!(
+        report["local"]["child_rekeys"].as_u64().unwrap() > 400,
+        "{stdout}"
+    );
+    assert!(report["max_outage_s"].as_f64().unwrap() < 1.0, "{stdout}");
+    let (code, text, _) = ternctl(&["simulate", file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("the peer lets its SAs expire instead of rekeying them"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_swanctl_peer_tern_cannot_load_is_refused_with_the_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("ternctl-simulate-swan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("peer.conf"),
+        "connections {\n    demo {\n        local_addrs = 192.0.2.2\n    }\n",
+    )
+    .unwrap();
+    // The same scenario, with a swanctl.conf whose connection lacks what tern needs.
+    let text = std::fs::read_to_string(scenario("strongswan-rekey-7s.toml")).unwrap();
+    std::fs::write(
+        dir.join("s.toml"),
+        text.replace("strongswan-rekey-7s.swanctl.conf", "peer.conf"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = ternctl(&["simulate", dir.join("s.toml").to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stderr.contains("[peer] swanctl:"), "{stderr}");
+    assert!(stderr.contains("peer.conf"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
