@@ -159,7 +159,8 @@ pub enum CliCommand {
     },
     /// Run a scenario (TOML: both sides' configurations, the network, events) with
     /// two tern engines in virtual time and report what the tunnel went through:
-    /// rekeys, collisions, hard expiries, outages. Does not need the daemon.
+    /// rekeys, collisions, hard expiries, outages. A side may be given as
+    /// strongSwan's swanctl.conf (docs/SCENARIOS.md). Does not need the daemon.
     Simulate {
         /// The scenario file.
         #[arg(value_name = "SCENARIO")]
