@@ -143,6 +143,14 @@ impl XfrmKernel<Xfrm> {
         }
         Ok(XfrmKernel { xfrm })
     }
+
+    /// Opens XFRM and nothing more: a further engine's socket, once
+    /// [`XfrmKernel::open`] has cleaned up.
+    pub fn connect() -> Result<XfrmKernel<Xfrm>, String> {
+        Ok(XfrmKernel {
+            xfrm: Xfrm::open().map_err(|e| e.to_string())?,
+        })
+    }
 }
 
 impl XfrmKernel<FakeXfrm> {

@@ -132,22 +132,37 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let socket_path = args.socket.clone().unwrap_or(config.daemon.socket.clone());
     let mut instance = instance::Instance::claim(&socket_path)?;
 
-    let kernel: Arc<Mutex<dyn Kernel>> = if args.no_kernel {
+    let workers = config.daemon.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }) as u32;
+    // One kernel backend per engine, each with its own XFRM netlink socket (or
+    // in-memory model): an engine's kernel operations concern its own SAs, so
+    // engines never queue behind one another's on a shared socket and lock.
+    let kernels: Vec<Arc<Mutex<dyn Kernel>>> = if args.no_kernel {
         tracing::warn!(
             "--no-kernel: CHILD SAs are negotiated but not installed; no traffic is protected"
         );
-        Arc::new(Mutex::new(XfrmKernel::in_memory(std::process::id())))
+        (0..workers)
+            .map(|i| {
+                let kernel = XfrmKernel::in_memory(std::process::id().wrapping_add(i));
+                Arc::new(Mutex::new(kernel)) as Arc<Mutex<dyn Kernel>>
+            })
+            .collect()
     } else {
         let report = tern_xfrm::probe();
         if !report.ready() {
             anyhow::bail!("this kernel cannot carry tern's tunnels: {report}\n(run with --no-kernel to negotiate IKE only)");
         }
-        Arc::new(Mutex::new(XfrmKernel::open().map_err(anyhow::Error::msg)?))
+        // The first removes what a previous ternd left; the others only connect.
+        let mut kernels: Vec<Arc<Mutex<dyn Kernel>>> = vec![Arc::new(Mutex::new(
+            XfrmKernel::open().map_err(anyhow::Error::msg)?,
+        ))];
+        for _ in 1..workers {
+            let kernel = XfrmKernel::connect().map_err(anyhow::Error::msg)?;
+            kernels.push(Arc::new(Mutex::new(kernel)));
+        }
+        kernels
     };
-
-    let workers = config.daemon.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    }) as u32;
     // All free before any is bound: ours may share a port among themselves
     // (a wildcard and a specific address), not with another daemon.
     for ip in &config.daemon.listen {
@@ -206,7 +221,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .radius
         .as_ref()
         .map(|r| Arc::new(radius::Relayer::new(r)));
-    for ((index, inbound_rx), sockets) in (0..workers).zip(inbound_queues).zip(engine_sockets) {
+    for (((index, inbound_rx), sockets), kernel) in (0..workers)
+        .zip(inbound_queues)
+        .zip(engine_sockets)
+        .zip(kernels)
+    {
         let (control_tx, control_rx) = mpsc::channel(64);
         let (kernel_tx, kernel_rx) = mpsc::channel(256);
         let (snapshot_tx, snapshot_rx) = mpsc::channel(4);
@@ -216,7 +235,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             tern_engine::Engine::sharded(config.engine.clone(), Box::new(environment), shard);
         // What the thread builds its Daemon from, once its sockets are registered.
         let parts = (
-            kernel.clone(),
+            kernel,
             to_shards.clone(),
             config.daemon.nat_port,
             daemon::Shared {

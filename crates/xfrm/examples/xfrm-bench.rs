@@ -3,8 +3,13 @@
 //! as ternd installs them. Runs in a fresh network namespace of its own, so
 //! it needs root; run it in a kernel with ESP (crates/xfrm/tests/uml/bench).
 //!
-//!   xfrm-bench [COUNT]     (default 10000)
+//!   xfrm-bench [COUNT] [--json]          (default 10000)
+//!   xfrm-bench [COUNT] --ip-batch FILE   writes the same SAs and policies as
+//!                                        `ip -batch` input, installs nothing
+//!
+//! benches/xfrm-install sets the two side by side in the test kernel.
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
@@ -79,11 +84,52 @@ fn child(i: u32) -> Child {
     }
 }
 
+/// The same CHILD SAs as `ip xfrm` commands, one a line, for `ip -batch`.
+fn ip_batch(children: &[Child]) -> String {
+    let mut out = String::new();
+    for c in children {
+        for sa in [&c.in_sa, &c.out_sa] {
+            let aead = sa.aead.as_ref().expect("AES-GCM is an AEAD");
+            let key: String = aead.key.iter().map(|b| format!("{b:02x}")).collect();
+            writeln!(
+                out,
+                "xfrm state add src {} dst {} proto esp spi 0x{:08x} reqid {} mode tunnel replay-window {} aead {} 0x{key} {}",
+                sa.src, sa.dst, sa.spi, sa.reqid, sa.replay_window, aead.name, aead.icv_bits
+            )
+            .expect("a String takes any write");
+        }
+        for p in &c.policies {
+            let s = &p.selector;
+            let t = &p.templates[0];
+            writeln!(
+                out,
+                "xfrm policy add src {}/{} dst {}/{} dir {} priority {} tmpl src {} dst {} proto esp reqid {} mode tunnel",
+                s.src, s.src_prefix, s.dst, s.dst_prefix, p.dir, p.priority, t.src, t.dst, t.reqid
+            )
+            .expect("a String takes any write");
+        }
+    }
+    out
+}
+
 fn main() {
-    let count: u32 = std::env::args()
-        .nth(1)
-        .map(|s| s.parse().expect("COUNT"))
-        .unwrap_or(10_000);
+    let mut count: u32 = 10_000;
+    let mut ip_batch_file = None;
+    let mut json = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--ip-batch" => ip_batch_file = Some(args.next().expect("--ip-batch FILE")),
+            "--json" => json = true,
+            n => count = n.parse().expect("COUNT"),
+        }
+    }
+    if let Some(file) = ip_batch_file {
+        let children: Vec<Child> = (0..count).map(child).collect();
+        std::fs::write(&file, ip_batch(&children))
+            .unwrap_or_else(|e| panic!("writing {file}: {e}"));
+        return;
+    }
     // SAFETY: unshare(2) affects only this (single-threaded) process.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
         eprintln!(
@@ -123,6 +169,16 @@ fn main() {
     assert!(x.list_sas().unwrap().is_empty() && x.list_policies().unwrap().is_empty());
 
     let rate = |d: std::time::Duration| f64::from(count) / d.as_secs_f64();
+    if json {
+        println!(
+            "{{\"count\":{count},\"install_s\":{:.3},\"install_per_s\":{:.0},\"removal_s\":{:.3},\"removal_per_s\":{:.0}}}",
+            install.as_secs_f64(),
+            rate(install),
+            removal.as_secs_f64(),
+            rate(removal)
+        );
+        return;
+    }
     println!(
         "xfrm-bench: {count} CHILD SAs (2 SAs + 3 policies each): install {:.2} s = {:.0} CHILD SAs/s; removal {:.2} s = {:.0} CHILD SAs/s",
         install.as_secs_f64(),
