@@ -180,7 +180,7 @@ impl Ctx {
             .kernel_retries
             .get_or_insert_with(Default::default)
             .refused(&name, now);
-        if carried {
+        let what = if carried {
             if let Some(old) = sa
                 .children
                 .iter_mut()
@@ -188,20 +188,15 @@ impl Ctx {
             {
                 old.rekey_at = Some(now + wait);
             }
-            tracing::warn!(
-                conn = sa.connection.name,
-                ike = sa.unique_id,
-                child = name,
-                "the kernel refused the rekeyed CHILD SA ({error}); the old one carries on, rekeyed again in {} s",
-                wait.as_secs()
-            );
-            return;
-        }
+            "the old one carries on, rekeyed again"
+        } else {
+            "creating it again"
+        };
         tracing::warn!(
             conn = sa.connection.name,
             ike = sa.unique_id,
             child = name,
-            "CHILD SA refused by the kernel ({error}); creating it again in {} s",
+            "CHILD SA refused by the kernel ({error}); {what} in {} s",
             wait.as_secs()
         );
     }
