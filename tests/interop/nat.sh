@@ -155,6 +155,19 @@ tern_sees_moon_at() {
     (($(ip -n sun xfrm state | grep -c "src $1 dst $TOPO_SUN_WAN\|src $TOPO_SUN_WAN dst $1") == 2))
 }
 
+# nat_map_moon_to ADDR: the NAT maps moon to ADDR (one of its outside addresses)
+# from now on, both ways.
+nat_map_moon_to() {
+    tc -n nat filter del dev out0 parent 1: protocol ip prio 10 &&
+        tc -n nat filter add dev out0 parent 1: protocol ip prio 10 u32 \
+            match ip src "$NAT_MOON_WAN/32" action nat egress "$NAT_MOON_WAN/32" "$1" &&
+        tc -n nat filter del dev out0 parent ffff: protocol ip prio 10 &&
+        tc -n nat filter add dev out0 parent ffff: protocol ip prio 10 u32 \
+            match ip dst "$1/32" action nat ingress "$1/32" "$NAT_MOON_WAN" ||
+        fail "could not change the NAT's mapping: $(tc -n nat filter show dev out0 2>&1 | tr '\n' ' ')"
+    step "the NAT maps moon to $1 from now on"
+}
+
 # strongSwan behind a NAT that changes its mapping mid-tunnel (moon appears from
 # another public address): tern learns it from the kernel (XFRM MAPPING on the first
 # ESP packet from there), and its IKE SA, ESP SAs and policies follow, keeping their
@@ -180,15 +193,8 @@ scenario_nat-mapping-changes() {
     check_ping_through_esp
 
     # The NAT now maps moon to another public address.
-    ip -n nat addr add "$moved/24" dev out0 &&
-        tc -n nat filter del dev out0 parent 1: protocol ip prio 10 &&
-        tc -n nat filter add dev out0 parent 1: protocol ip prio 10 u32 \
-            match ip src "$NAT_MOON_WAN/32" action nat egress "$NAT_MOON_WAN/32" "$moved" &&
-        tc -n nat filter del dev out0 parent ffff: protocol ip prio 10 &&
-        tc -n nat filter add dev out0 parent ffff: protocol ip prio 10 u32 \
-            match ip dst "$moved/32" action nat ingress "$moved/32" "$NAT_MOON_WAN" ||
-        fail "could not change the NAT's mapping: $(tc -n nat filter show dev out0 2>&1 | tr '\n' ' ')"
-    step "the NAT maps moon to $moved from now on"
+    ip -n nat addr add "$moved/24" dev out0 || fail "could not add $moved to the NAT"
+    nat_map_moon_to "$moved"
     # Traffic from moon shows the kernel the new mapping.
     ip netns exec moon ping -c 3 -i 0.2 -W 1 -I "$TOPO_MOON_LAN" "$TOPO_SUN_LAN" >/dev/null 2>&1
     expect_within 10 "tern's IKE SA and ESP SAs follow moon to $moved:4500" tern_sees_moon_at "$moved"
@@ -202,6 +208,19 @@ scenario_nat-mapping-changes() {
         fail "sun's inbound policy does not expect ESP from $moved: $(grep 'tmpl src' <<<"$policies" | tr '\n' ' ')"
     check_ping_through_esp
     note "the NAT moved moon from $TOPO_MOON_WAN to $moved: IKE, ESP and policies followed, same SPIs, ping 3/3"
+
+    # And back: a mapping that keeps changing is what ternctl diagnose points at.
+    nat_map_moon_to "$TOPO_MOON_WAN"
+    ip netns exec moon ping -c 3 -i 0.2 -W 1 -I "$TOPO_MOON_LAN" "$TOPO_SUN_LAN" >/dev/null 2>&1
+    expect_within 10 "tern's IKE SA and ESP SAs follow moon back to $TOPO_MOON_WAN:4500" tern_sees_moon_at "$TOPO_MOON_WAN"
+    local changes finding
+    changes=$(tern_sas_json "$R/sun-ternd" | jq -r '.[0].nat.mapping_changes')
+    exactly 2 "$changes" "the mapping changes ternctl list-sas counts"
+    finding=$(ternctl_in "$R/sun-ternd" --json diagnose |
+        jq -c '[.connections[].findings[] | select(.kind == "nat_mapping_changes")] | first')
+    [[ $(jq -r .setting <<<"$finding") == nat_keepalive ]] ||
+        fail "ternctl diagnose has no nat_mapping_changes finding naming nat_keepalive: $(ternctl_in "$R/sun-ternd" diagnose 2>&1 | tr '\n' ' ')"
+    note "ternctl diagnose: $(jq -r .message <<<"$finding")"
     swanctl_in "$dir" --terminate --ike demo --timeout 30 >/dev/null 2>&1 || fail "swanctl --terminate from moon failed"
     expect_within 10 "sun's kernel (tern) has no SA and no policy left" xfrm_is_empty sun
 }

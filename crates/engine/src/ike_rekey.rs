@@ -604,13 +604,14 @@ impl Ctx {
 
 /// What the old IKE SA carries for the line moves to the one that replaces it:
 /// the CHILD SAs (and inbound SAs lingering after a rekey), the NAT-keepalive
-/// schedule, a reauthentication under way, what was learnt of the peer's rhythm,
+/// schedule and the peer's NAT mapping changes, a reauthentication under way, what was learnt of the peer's rhythm,
 /// the children waiting to be created again after a kernel refusal, the virtual
 /// IPs the peer holds.
 fn move_children(old: &mut IkeSa, new: &mut IkeSa) {
     new.children = std::mem::take(&mut old.children);
     new.lingering = std::mem::take(&mut old.lingering);
     new.keepalive_at = old.keepalive_at.take();
+    new.mapping_changes = old.mapping_changes.take();
     new.reauth_by = old.reauth_by.take();
     new.peer_ends = old.peer_ends.take();
     new.kernel_retries = old.kernel_retries.take();

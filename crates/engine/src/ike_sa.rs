@@ -244,6 +244,8 @@ pub struct IkeSa {
     iv_counter: u64,
     /// What NAT detection in IKE_SA_INIT found.
     pub nat: NatState,
+    /// The peer's NAT mapping changes seen while established (see `follow_peer`).
+    pub mapping_changes: Option<Box<crate::nat::MappingChanges>>,
     /// When to send the next NAT-keepalive (only while we are behind a NAT).
     pub keepalive_at: Option<Instant>,
     /// Initiator: say INITIAL_CONTACT in IKE_AUTH (no other IKE SA with the peer).
@@ -326,6 +328,7 @@ impl IkeSa {
             restart: None,
             iv_counter: 0,
             nat: NatState::default(),
+            mapping_changes: None,
             keepalive_at: None,
             initial_contact: false,
             peer_key: None,

@@ -98,7 +98,7 @@ impl Engine {
             "the peer's NAT mapping changed (seen on ESP)"
         );
         let local = sa.local;
-        self.ctx.follow_peer(&mut sa, local, new);
+        self.ctx.follow_peer(now, &mut sa, local, new);
         self.settle(now, sa, Next::Keep);
     }
 

@@ -80,7 +80,7 @@ pub use kernel_events::{KernelEvent, Refusal};
 pub use lint::{lint, Finding, FindingKind};
 pub use nat::NAT_KEEPALIVE;
 pub use output::{
-    ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, PolicyDirection, PolicyInstall,
+    ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, NatInfo, PolicyDirection, PolicyInstall,
     RekeyFailedInfo, SaInstall, SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
     UnansweredInfo,
 };

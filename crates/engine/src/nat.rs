@@ -41,6 +41,34 @@ impl NatState {
     }
 }
 
+/// How often the peer's NAT mapping changed under an established IKE SA: a
+/// NAT that forgets idle mappings (keepalives too rare for it) or a peer whose
+/// network changes. Kept across IKE rekeys; boxed, as most IKE SAs never see one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MappingChanges {
+    pub count: u32,
+    pub first: Instant,
+    pub last: Instant,
+}
+
+impl MappingChanges {
+    pub(crate) fn record(changes: &mut Option<Box<MappingChanges>>, now: Instant) {
+        match changes {
+            Some(c) => {
+                c.count += 1;
+                c.last = now;
+            }
+            None => {
+                *changes = Some(Box::new(MappingChanges {
+                    count: 1,
+                    first: now,
+                    last: now,
+                }))
+            }
+        }
+    }
+}
+
 impl Ctx {
     /// Compares the peer's NAT detection hashes in IKE_SA_INIT with the addresses
     /// we see, records the result, and moves an initiator behind or facing a NAT

@@ -247,7 +247,27 @@ pub struct IkeSaInfo {
     pub rekey_failed: Option<RekeyFailedInfo>,
     /// Our rekey of it in flight, once it had to be sent again.
     pub rekey_unanswered: Option<UnansweredInfo>,
+    /// NAT traversal, when a NAT was detected between the peers.
+    pub nat: Option<NatInfo>,
     pub children: Vec<ChildSaInfo>,
+}
+
+/// What NAT detection found for an IKE SA, and what happened to the mapping since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatInfo {
+    /// This host is behind a NAT (it sends the keepalives).
+    pub local_behind: bool,
+    /// The peer is behind a NAT.
+    pub peer_behind: bool,
+    /// How often we send NAT-keepalives; none when we are not behind a NAT or
+    /// `nat_keepalive` is 0.
+    pub keepalive_every: Option<Duration>,
+    /// The peer's NAT mapping changed this often while established (and in the
+    /// IKE SAs this one replaced).
+    pub mapping_changes: u32,
+    /// How long ago the first and the last change were.
+    pub first_change_ago: Option<Duration>,
+    pub last_change_ago: Option<Duration>,
 }
 
 /// A rekey request of ours sent more than once and not answered yet: the SA

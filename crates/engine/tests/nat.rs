@@ -100,12 +100,29 @@ fn behind_a_nat_ike_floats_to_4500_and_esp_goes_in_udp() {
 }
 
 #[test]
+fn the_float_to_4500_is_no_mapping_change_and_each_side_says_who_is_behind() {
+    let pair = up(pair_behind_nat(moon_config()));
+    let a = pair.a.engine.list_sas(pair.now)[0]
+        .nat
+        .expect("A sees the NAT");
+    let b = pair.b.engine.list_sas(pair.now)[0]
+        .nat
+        .expect("B sees the NAT");
+    assert!(a.local_behind && !a.peer_behind, "{a:?}");
+    assert_eq!(a.keepalive_every, Some(Duration::from_secs(20)));
+    assert!(b.peer_behind && !b.local_behind, "{b:?}");
+    assert_eq!(b.keepalive_every, None, "B is not behind a NAT");
+    assert_eq!((a.mapping_changes, b.mapping_changes), (0, 0));
+}
+
+#[test]
 fn without_a_nat_nothing_moves() {
     let pair = up(Pair::demo());
     let a = &pair.a.engine.list_sas(pair.now)[0];
     assert_eq!(a.local_addr.port(), 500);
     assert_eq!(a.remote_addr.port(), 500);
     assert!(pair.a.kernel().encap.is_empty());
+    assert_eq!(a.nat, None);
     assert!(pair.b.kernel().encap.is_empty());
     let mut pair = pair;
     pair.run_for(Duration::from_secs(300));
@@ -212,6 +229,12 @@ fn when_the_nat_maps_a_anew_the_esp_sas_follow_with_their_keys() {
     let (after, inbound, outbound) = b_sees(&pair);
     assert_eq!(after.ip(), public());
     assert_ne!(after.port(), before.port(), "A was mapped anew");
+    // B counts the change of A's mapping, for `ternctl diagnose`.
+    let nat = pair.b.engine.list_sas(pair.now)[0]
+        .nat
+        .expect("a NAT in the way");
+    assert!(nat.peer_behind && !nat.local_behind, "{nat:?}");
+    assert_eq!(nat.mapping_changes, 1, "{nat:?}");
     let sa = &pair.b.engine.list_sas(pair.now)[0];
     assert_eq!(sa.children[0].spi_in, child.spi_in, "the same CHILD SA");
     let moved = |sport, dport| Some(UdpEncap { sport, dport });
@@ -245,6 +268,13 @@ fn a_mapping_seen_on_esp_moves_ike_and_esp_to_the_new_port() {
 
     let (after, inbound, outbound) = b_sees(&pair);
     assert_eq!(after, new, "IKE follows");
+    let changes = |pair: &Pair| {
+        let nat = pair.b.engine.list_sas(pair.now)[0]
+            .nat
+            .expect("a NAT in the way");
+        nat.mapping_changes
+    };
+    assert_eq!(changes(&pair), 1, "the mapping change is counted");
     assert_eq!(
         inbound,
         Some(UdpEncap {
@@ -278,6 +308,7 @@ fn a_mapping_seen_on_esp_moves_ike_and_esp_to_the_new_port() {
         pair.deliver();
         assert_eq!(b_sees(&pair).0, new);
     }
+    assert_eq!(changes(&pair), 1, "nothing moved, nothing counted");
 }
 
 #[test]

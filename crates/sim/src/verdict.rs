@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tern_engine::config::Connection;
 use tern_engine::verdict::{
-    self, ChildEvidence, Clock, Counters, EndEvidence, Evidence, RekeyFailed, SaNow, Unanswered,
+    self, ChildEvidence, Clock, Counters, EndEvidence, Evidence, NatNow, RekeyFailed, SaNow,
+    Unanswered,
 };
 use tern_engine::{Engine, RekeyFailedInfo, Stats, UnansweredInfo};
 
@@ -138,8 +139,18 @@ fn evidence(
             .iter()
             .filter_map(|sa| sa.established_for.map(|age| (age, sa)))
             .min_by_key(|(age, _)| *age)
-            .map(|(age, sa)| {
-                sa_now(
+            .map(|(age, sa)| SaNow {
+                nat: sa.nat.map(|n| NatNow {
+                    local_behind: n.local_behind,
+                    peer_behind: n.peer_behind,
+                    keepalive_every: n.keepalive_every,
+                    mapping_changes: n.mapping_changes,
+                    first_change_at: n
+                        .first_change_ago
+                        .map(|d| now_s.saturating_sub(d).as_secs()),
+                    last_change_at: n.last_change_ago.map(|d| now_s.saturating_sub(d).as_secs()),
+                }),
+                ..sa_now(
                     now_s,
                     age,
                     sa.rekey_in,
@@ -187,5 +198,6 @@ fn sa_now(
         }),
         // The simulation carries IKE only.
         traffic: None,
+        nat: None,
     }
 }

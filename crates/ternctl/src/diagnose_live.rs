@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use serde_json::json;
 use tern_control::{
-    ChildSaState, ConnEvidence, IkeSaState, LifetimeInfo, RekeyFailedInfo, StatsInfo,
+    ChildSaState, ConnEvidence, IkeSaState, LifetimeInfo, NatInfo, RekeyFailedInfo, StatsInfo,
     UnansweredInfo,
 };
 use tern_engine::config::Lifetime;
 use tern_engine::verdict::{
-    self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence, RekeyFailed, SaNow,
-    Traffic, Unanswered,
+    self, ChildEvidence, Clock, Counters, Diagnosis, EndEvidence, Evidence, NatNow, RekeyFailed,
+    SaNow, Traffic, Unanswered,
 };
 use tern_engine::{EndKind, KeGroups};
 
@@ -58,6 +58,19 @@ fn sa_now(
             first_sent_at: now.saturating_sub(u.first_sent_ago_secs),
         }),
         traffic: None,
+        nat: None,
+    }
+}
+
+/// An IKE SA's NAT traversal on the Unix clock in seconds (`now`).
+fn nat_now(now: u64, n: NatInfo) -> NatNow {
+    NatNow {
+        local_behind: n.local_behind,
+        peer_behind: n.peer_behind,
+        keepalive_every: n.keepalive_secs.map(Duration::from_secs),
+        mapping_changes: n.mapping_changes,
+        first_change_at: n.first_change_ago_secs.map(|s| now.saturating_sub(s)),
+        last_change_at: n.last_change_ago_secs.map(|s| now.saturating_sub(s)),
     }
 }
 
@@ -155,8 +168,9 @@ pub fn evidence(c: &ConnEvidence, stats: &StatsInfo, now_ms: u64) -> Evidence {
             .map(Duration::from_secs),
         ike_sa: established()
             .min_by_key(|sa| sa.established_secs)
-            .map(|sa| {
-                sa_now(
+            .map(|sa| SaNow {
+                nat: sa.nat.map(|n| nat_now(now, n)),
+                ..sa_now(
                     now,
                     sa.established_secs,
                     sa.rekey_in_secs,
@@ -393,6 +407,27 @@ mod tests {
             json["connections"][0]["findings"][0]["kind"],
             "rekey_unanswered"
         );
+    }
+
+    #[test]
+    fn a_peer_whose_nat_mapping_keeps_changing_is_said_from_list_sas() {
+        let mut c = answer(&[], vec![]);
+        let mut sa = live_sa(None);
+        sa.nat = serde_json::from_value(json!({"local_behind":false,"peer_behind":true,
+            "mapping_changes":3,"first_change_ago_secs":900,"last_change_ago_secs":20}))
+        .expect("nat JSON");
+        c.sas = vec![sa];
+        let d = judge(&[c], &StatsInfo::default(), 1_796_000_000_000);
+        assert_eq!(exit_code(&d), 1);
+        let text = text(&d);
+        assert!(
+            text.contains("the peer's NAT mapping changed 3 times since 2026-11-30 00:38:20 UTC, the last at 2026-11-30 00:53:00 UTC"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
+        let finding = &json["connections"][0]["findings"][0];
+        assert_eq!(finding["kind"], "nat_mapping_changes");
+        assert_eq!(finding["setting"], "nat_keepalive");
     }
 
     #[test]

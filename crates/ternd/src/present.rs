@@ -2,7 +2,7 @@
 
 use tern_control::{
     ChildSaInfo, ChildSaMode, ChildSaState, EventInfo, EventKind, IkeRole, IkeSaInfo, IkeSaState,
-    RekeyFailedInfo, UnansweredInfo,
+    NatInfo, RekeyFailedInfo, UnansweredInfo,
 };
 use tern_engine::config::Mode;
 use tern_engine::Event;
@@ -41,6 +41,7 @@ pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo
         peer_rekeyed_at_secs: sa.peer_rekeyed_at.map(|d| d.as_secs()),
         rekey_failed: sa.rekey_failed.as_ref().map(rekey_failed),
         rekey_unanswered: sa.rekey_unanswered.map(unanswered),
+        nat: sa.nat.map(nat),
         children: sa.children.iter().map(|c| child_sa(c, kernel)).collect(),
     }
 }
@@ -85,6 +86,17 @@ fn child_sa(c: &tern_engine::ChildSaInfo, kernel: &mut dyn Kernel) -> ChildSaInf
         adapted_rekey_before_secs: c.adapted_rekey_before.map(|d| d.as_secs()),
         rekey_failed: c.rekey_failed.as_ref().map(rekey_failed),
         rekey_unanswered: c.rekey_unanswered.map(unanswered),
+    }
+}
+
+fn nat(n: tern_engine::NatInfo) -> NatInfo {
+    NatInfo {
+        local_behind: n.local_behind,
+        peer_behind: n.peer_behind,
+        keepalive_secs: n.keepalive_every.map(|d| d.as_secs()),
+        mapping_changes: n.mapping_changes,
+        first_change_ago_secs: n.first_change_ago.map(|d| d.as_secs()),
+        last_change_ago_secs: n.last_change_ago.map(|d| d.as_secs()),
     }
 }
 

@@ -126,7 +126,29 @@ pub struct IkeSaInfo {
     /// Our rekey of it in flight, once it had to be sent again; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rekey_unanswered: Option<UnansweredInfo>,
+    /// NAT traversal, when a NAT was detected between the peers; absent
+    /// otherwise (and from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat: Option<NatInfo>,
     pub children: Vec<ChildSaInfo>,
+}
+
+/// What NAT detection found for an IKE SA, and the peer's mapping changes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatInfo {
+    /// This host is behind a NAT (it sends the keepalives).
+    pub local_behind: bool,
+    pub peer_behind: bool,
+    /// Seconds between our NAT-keepalives; absent when we send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_secs: Option<u64>,
+    /// How often the peer's NAT mapping changed while the IKE SA (and those
+    /// it replaced) was established, and seconds since the first and last.
+    pub mapping_changes: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_change_ago_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_change_ago_secs: Option<u64>,
 }
 
 /// A rekey request of ours sent more than once and not answered yet: the SA

@@ -192,7 +192,7 @@ impl Ctx {
         message_id: u32,
         payloads: Vec<Payload>,
     ) -> Next {
-        self.follow_peer(sa, local, remote);
+        self.follow_peer(now, sa, local, remote);
         sa.last_heard = Some(now);
         if let Some(critical) = crate::payloads::unknown_critical(&payloads) {
             if !is_response {
@@ -227,9 +227,21 @@ impl Ctx {
     /// peer moved (e.g. it floated to port 4500, as strongSwan does with MOBIKE).
     /// Answers and our later requests follow it (RFC 7296 §2.11, §2.23).
     /// Its CHILD SAs follow too.
-    pub(crate) fn follow_peer(&mut self, sa: &mut IkeSa, local: SocketAddr, remote: SocketAddr) {
+    /// Once established, a move of the peer's address or port on the same local
+    /// address is its NAT mapping changing (the float to the NAT-T port happens
+    /// before), counted for `ternctl diagnose`.
+    pub(crate) fn follow_peer(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
         if (sa.local, sa.remote) != (local, remote) {
             tracing::info!(ike = sa.unique_id, from = %sa.remote, to = %remote, local = %local, "peer moved; following it");
+            if sa.is_established() && sa.nat.peer_behind && sa.local == local {
+                crate::nat::MappingChanges::record(&mut sa.mapping_changes, now);
+            }
             let before = crate::children::endpoints(sa);
             sa.local = local;
             sa.remote = remote;

@@ -18,7 +18,7 @@ use crate::history::{History, SaEnd};
 use crate::identity;
 use crate::ike_sa::{IkeSa, Phase, Purpose, Spi};
 use crate::output::{
-    ChildSaInfo, Event, IkeSaInfo, KernelOp, RekeyFailedInfo, Transmit, UnansweredInfo,
+    ChildSaInfo, Event, IkeSaInfo, KernelOp, NatInfo, RekeyFailedInfo, Transmit, UnansweredInfo,
 };
 use crate::shard::Shard;
 use crate::stats::{DropReason, Stats};
@@ -490,7 +490,9 @@ impl Engine {
     /// One IKE SA's view, by unique id, without building everyone's.
     pub fn ike_sa(&self, now: Instant, unique_id: u64) -> Option<IkeSaInfo> {
         let spi = self.spi_of(unique_id)?;
-        self.sas.get(&spi).map(|sa| info(sa, now))
+        self.sas
+            .get(&spi)
+            .map(|sa| info(sa, self.ctx.config.nat_keepalive, now))
     }
 
     /// Our SPI of the IKE SA with `unique_id`, if it is in the table.
@@ -503,7 +505,11 @@ impl Engine {
     }
 
     pub fn list_sas(&self, now: Instant) -> Vec<IkeSaInfo> {
-        let mut out: Vec<IkeSaInfo> = self.sas.values().map(|sa| info(sa, now)).collect();
+        let mut out: Vec<IkeSaInfo> = self
+            .sas
+            .values()
+            .map(|sa| info(sa, self.ctx.config.nat_keepalive, now))
+            .collect();
         out.sort_by_key(|i| i.unique_id);
         out
     }
@@ -587,7 +593,7 @@ impl Engine {
     }
 }
 
-fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
+fn info(sa: &IkeSa, keepalive_every: Duration, now: Instant) -> IkeSaInfo {
     IkeSaInfo {
         connection: sa.connection.name.clone(),
         unique_id: sa.unique_id,
@@ -624,6 +630,7 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
             .as_ref()
             .filter(|r| matches!(r.purpose, Purpose::RekeyIke(_)))
             .and_then(|r| UnansweredInfo::of(r, now)),
+        nat: nat_info(sa, keepalive_every, now),
         children: sa
             .children
             .iter()
@@ -664,6 +671,19 @@ fn info(sa: &IkeSa, now: Instant) -> IkeSaInfo {
             })
             .collect(),
     }
+}
+
+fn nat_info(sa: &IkeSa, keepalive_every: Duration, now: Instant) -> Option<NatInfo> {
+    let changes = sa.mapping_changes.as_deref();
+    sa.nat.detected().then(|| NatInfo {
+        local_behind: sa.nat.local_behind,
+        peer_behind: sa.nat.peer_behind,
+        keepalive_every: (sa.nat.local_behind && !keepalive_every.is_zero())
+            .then_some(keepalive_every),
+        mapping_changes: changes.map_or(0, |c| c.count),
+        first_change_ago: changes.map(|c| now.saturating_duration_since(c.first)),
+        last_change_ago: changes.map(|c| now.saturating_duration_since(c.last)),
+    })
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -18,6 +18,7 @@ mod ahead;
 mod esp;
 mod findings;
 mod kernel;
+mod nat;
 mod repeats;
 use ahead::{peer_ends_first, rekey_failed_will_expire, rekey_unanswered};
 use esp::esp_not_arriving;
@@ -26,6 +27,7 @@ use findings::{
     peer_lets_expire, peer_sooner, restarts,
 };
 use kernel::kernel_refusals;
+use nat::{nat_keepalives_off, nat_mapping_changes};
 use repeats::{duplicates, repeated_deletes};
 
 /// What is known about one connection.
@@ -68,6 +70,22 @@ pub struct SaNow {
     /// A CHILD SA's packets through the kernel so far (none without a kernel,
     /// and for an IKE SA).
     pub traffic: Option<Traffic>,
+    /// An IKE SA's NAT traversal, when a NAT is in the way (none for a CHILD SA).
+    pub nat: Option<NatNow>,
+}
+
+/// What NAT detection found for an IKE SA, and the peer's mapping changes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NatNow {
+    /// This host is behind a NAT.
+    pub local_behind: bool,
+    pub peer_behind: bool,
+    /// How often we send NAT-keepalives (none: not behind a NAT, or turned off).
+    pub keepalive_every: Option<Duration>,
+    /// How often the peer's mapping changed while established.
+    pub mapping_changes: u32,
+    pub first_change_at: Option<u64>,
+    pub last_change_at: Option<u64>,
 }
 
 /// Packets a CHILD SA's two ESP SAs carried, as the kernel counts them.
@@ -196,6 +214,10 @@ pub enum VerdictKind {
     RepeatedDeletes,
     /// This host's kernel refused a child's ESP SAs.
     KernelRefused,
+    /// The peer's NAT mapping changes again and again.
+    NatMappingChanges,
+    /// Behind a NAT with keepalives turned off.
+    NatKeepalivesOff,
 }
 
 impl VerdictKind {
@@ -224,6 +246,8 @@ impl VerdictKind {
             VerdictKind::RepeatedDuplicates => "repeated_duplicates",
             VerdictKind::RepeatedDeletes => "repeated_deletes",
             VerdictKind::KernelRefused => "kernel_refused",
+            VerdictKind::NatMappingChanges => "nat_mapping_changes",
+            VerdictKind::NatKeepalivesOff => "nat_keepalives_off",
         }
     }
 
@@ -299,6 +323,8 @@ pub fn diagnose(e: &Evidence) -> Diagnosis {
     rekey_failed_will_expire(e, &mut verdicts);
     rekey_unanswered(e, &mut verdicts);
     esp_not_arriving(e, &mut verdicts);
+    nat_mapping_changes(e, &mut verdicts);
+    nat_keepalives_off(e, &mut verdicts);
     peer_ends_first(e, &mut verdicts);
     verdicts.sort_by_key(|v| !v.kind.is_problem());
     let healthy = verdicts

@@ -331,6 +331,7 @@ fn sa_now(age: u64, rekey_in: Option<u64>, expire_in: u64) -> SaNow {
         rekey_failed: None,
         rekey_unanswered: None,
         traffic: None,
+        nat: None,
     }
 }
 
@@ -696,4 +697,72 @@ fn kernel_refusals_point_at_this_host_not_the_peer() {
     assert!(v.fix.contains("esp4/esp6"), "{}", v.fix);
     assert_eq!(v.evidence.len(), 2);
     assert!(d.healthy.is_none());
+}
+
+fn with_nat(nat: NatNow) -> Diagnosis {
+    let mut e = evidence(vec![child("net", &[])], vec![]);
+    let mut ike = sa_now(7200, Some(3600), 10_000);
+    ike.nat = Some(nat);
+    e.ike_sa = Some(ike);
+    diagnose(&e)
+}
+
+#[test]
+fn a_peer_nat_mapping_that_keeps_changing_points_at_its_keepalives() {
+    let peer_behind = |changes: u32| NatNow {
+        peer_behind: true,
+        mapping_changes: changes,
+        first_change_at: (changes > 0).then_some(NOW - 3000),
+        last_change_at: (changes > 0).then_some(NOW - 60),
+        ..NatNow::default()
+    };
+    // A NAT in the way, and one change (a router's restart, a new network): nothing.
+    assert!(with_nat(peer_behind(0)).verdicts.is_empty());
+    assert!(with_nat(peer_behind(1)).verdicts.is_empty());
+    let d = with_nat(peer_behind(3));
+    let v = only(&d);
+    assert_eq!(v.kind, VerdictKind::NatMappingChanges);
+    assert_eq!(v.kind.code(), "nat_mapping_changes");
+    assert!(
+        v.what
+            .contains("the peer's NAT mapping changed 3 times since"),
+        "{}",
+        v.what
+    );
+    assert!(
+        v.what.contains(&at(&evidence(vec![], vec![]), NOW - 60)),
+        "{}",
+        v.what
+    );
+    assert_eq!(v.setting, Some("nat_keepalive"));
+    assert!(v.fix.contains("NAT-keepalives more often"), "{}", v.fix);
+    // Changes of a peer that is not behind a NAT are not this finding's.
+    let not_behind = NatNow {
+        local_behind: true,
+        keepalive_every: Some(secs(20)),
+        mapping_changes: 3,
+        ..NatNow::default()
+    };
+    assert!(with_nat(not_behind).verdicts.is_empty());
+}
+
+#[test]
+fn behind_a_nat_without_keepalives_is_said_with_the_setting() {
+    let behind = |keepalive_every| NatNow {
+        local_behind: true,
+        keepalive_every,
+        ..NatNow::default()
+    };
+    assert!(with_nat(behind(Some(secs(20)))).verdicts.is_empty());
+    let d = with_nat(behind(None));
+    let v = only(&d);
+    assert_eq!(v.kind, VerdictKind::NatKeepalivesOff);
+    assert!(v.what.contains("sends no NAT-keepalives"), "{}", v.what);
+    assert_eq!(v.setting, Some("nat_keepalive"));
+    // Only the peer behind a NAT: its keepalives are its own business.
+    let peer_only = NatNow {
+        peer_behind: true,
+        ..NatNow::default()
+    };
+    assert!(with_nat(peer_only).verdicts.is_empty());
 }

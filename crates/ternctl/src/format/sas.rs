@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use tern_control::{ChildSaInfo, IkeRole, IkeSaInfo, RekeyFailedInfo, UnansweredInfo};
+use tern_control::{ChildSaInfo, IkeRole, IkeSaInfo, NatInfo, RekeyFailedInfo, UnansweredInfo};
 
 use super::{duration, Times};
 
@@ -62,6 +62,9 @@ fn ike_sa(out: &mut String, sa: &IkeSaInfo, times: Times) {
     }
     if let Some(unanswered) = rekey_unanswered(sa.rekey_unanswered, times) {
         let _ = writeln!(out, "  {unanswered}");
+    }
+    if let Some(nat) = sa.nat {
+        let _ = writeln!(out, "  {}", nat_line(nat, times));
     }
     for child in &sa.children {
         child_sa(out, child, times);
@@ -169,6 +172,34 @@ fn rekey_unanswered(u: Option<UnansweredInfo>, times: Times) -> Option<String> {
     })
 }
 
+/// `NAT: peer behind, its mapping changed 2 times (last 5s ago)` or
+/// `NAT: this host behind, keepalives every 20s`.
+fn nat_line(n: NatInfo, times: Times) -> String {
+    let behind = match (n.local_behind, n.peer_behind) {
+        (true, true) => "both ends behind",
+        (true, false) => "this host behind",
+        _ => "peer behind",
+    };
+    let mut line = format!("NAT: {behind}");
+    if n.local_behind {
+        match n.keepalive_secs {
+            Some(every) => line.push_str(&format!(", keepalives every {}", duration(every, times))),
+            None => line.push_str(", no keepalives (nat_keepalive = 0)"),
+        }
+    }
+    if n.mapping_changes > 0 {
+        line.push_str(&format!(
+            ", the peer's mapping changed {} time{}",
+            n.mapping_changes,
+            if n.mapping_changes == 1 { "" } else { "s" }
+        ));
+        if let Some(last) = n.last_change_ago_secs {
+            line.push_str(&format!(" (last {} ago)", duration(last, times)));
+        }
+    }
+    line
+}
+
 /// `installed 12s ago, rekeying in 55m, expires in 65m`, as swanctl says it.
 fn timing(
     age: Option<u64>,
@@ -233,6 +264,7 @@ mod tests {
             peer_rekeyed_at_secs: None,
             rekey_failed: None,
             rekey_unanswered: None,
+            nat: None,
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
@@ -279,6 +311,39 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
     remote 10.2.0.0/24
 ";
         assert_eq!(ike_sas(&[demo_sa()], Times::Rounded), expected);
+    }
+
+    #[test]
+    fn nat_traversal_and_the_peers_mapping_changes_are_shown() {
+        let mut sa = demo_sa();
+        sa.nat = Some(NatInfo {
+            local_behind: false,
+            peer_behind: true,
+            keepalive_secs: None,
+            mapping_changes: 2,
+            first_change_ago_secs: Some(600),
+            last_change_ago_secs: Some(5),
+        });
+        let text = ike_sas(&[sa.clone()], Times::Rounded);
+        assert!(
+            text.contains(
+                "expires in 4h\n  NAT: peer behind, the peer's mapping changed 2 times (last 5s ago)\n  net:"
+            ),
+            "{text}"
+        );
+        sa.nat = Some(NatInfo {
+            local_behind: true,
+            peer_behind: false,
+            keepalive_secs: Some(20),
+            mapping_changes: 0,
+            first_change_ago_secs: None,
+            last_change_ago_secs: None,
+        });
+        let text = ike_sas(&[sa], Times::Rounded);
+        assert!(
+            text.contains("\n  NAT: this host behind, keepalives every 20s\n"),
+            "{text}"
+        );
     }
 
     #[test]
