@@ -706,6 +706,7 @@ pub fn connection(
         reauth_time: Duration::ZERO,
         keyingtries: 0,
         rekey_adapt: true,
+        mobike: true,
         pools: Vec::new(),
     }
 }
