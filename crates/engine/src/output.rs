@@ -247,7 +247,16 @@ pub struct IkeSaInfo {
     pub rekey_failed: Option<RekeyFailedInfo>,
     /// Our rekey of it in flight, once it had to be sent again.
     pub rekey_unanswered: Option<UnansweredInfo>,
+    /// MOBIKE (RFC 4555), when both sides agreed to it.
+    pub mobike: Option<MobikeInfo>,
     pub children: Vec<ChildSaInfo>,
+}
+
+/// MOBIKE on an IKE SA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MobikeInfo {
+    /// The peer's other addresses (ADDITIONAL_IP4/6_ADDRESS), as it last listed them.
+    pub peer_addresses: Vec<IpAddr>,
 }
 
 /// A rekey request of ours sent more than once and not answered yet: the SA
