@@ -2,7 +2,7 @@
 
 use tern_control::{
     ChildSaInfo, ChildSaMode, ChildSaState, EventInfo, EventKind, IkeRole, IkeSaInfo, IkeSaState,
-    RekeyFailedInfo, UnansweredInfo,
+    MobikeInfo, RekeyFailedInfo, UnansweredInfo,
 };
 use tern_engine::config::Mode;
 use tern_engine::Event;
@@ -41,6 +41,9 @@ pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo
         peer_rekeyed_at_secs: sa.peer_rekeyed_at.map(|d| d.as_secs()),
         rekey_failed: sa.rekey_failed.as_ref().map(rekey_failed),
         rekey_unanswered: sa.rekey_unanswered.map(unanswered),
+        mobike: sa.mobike.as_ref().map(|m| MobikeInfo {
+            peer_addresses: m.peer_addresses.iter().map(|a| a.to_string()).collect(),
+        }),
         children: sa.children.iter().map(|c| child_sa(c, kernel)).collect(),
     }
 }

@@ -21,6 +21,7 @@ fn sample_sa() -> IkeSaInfo {
         peer_rekeyed_at_secs: None,
         rekey_failed: None,
         rekey_unanswered: None,
+        mobike: None,
         children: vec![ChildSaInfo {
             name: "net".into(),
             unique_id: 1,
