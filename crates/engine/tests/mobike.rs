@@ -261,3 +261,69 @@ fn without_mobike_a_request_from_a_new_address_moves_the_sa_as_before() {
     let b = &pair.b.engine.list_sas(pair.now)[0];
     assert_eq!(b.remote_addr, elsewhere, "RFC 7296 §2.23: the SA follows");
 }
+
+/// B gets `notifies` in an INFORMATIONAL request of A's, as if decrypted.
+fn informational_to_b(pair: &mut Pair, notifies: Vec<tern_wire::Payload>) {
+    let id = pair.b.engine.fuzz_ike_sa_ids()[0];
+    let now = pair.now;
+    assert!(pair.b.engine.fuzz_deliver_decrypted(
+        now,
+        id,
+        tern_wire::ExchangeType::INFORMATIONAL,
+        false,
+        notifies
+    ));
+    while pair.b.engine.poll_transmit().is_some() {}
+}
+
+fn notify(t: tern_wire::NotifyType, data: Vec<u8>) -> tern_wire::Payload {
+    tern_wire::Payload::Notify(tern_wire::NotifyPayload::new(t, data))
+}
+
+#[test]
+fn the_peers_other_addresses_are_kept_until_it_lists_them_again() {
+    use tern_wire::NotifyType as N;
+    let mut pair = up(Pair::demo());
+    informational_to_b(
+        &mut pair,
+        vec![
+            notify(N::ADDITIONAL_IP4_ADDRESS, vec![198, 51, 100, 7]),
+            notify(
+                N::ADDITIONAL_IP6_ADDRESS,
+                ip("2001:db8::7").to_string().into_bytes(),
+            ),
+        ],
+    );
+    // The IPv6 one above is malformed (text, not 16 octets): counted and ignored.
+    let b = &pair.b.engine.list_sas(pair.now)[0];
+    assert_eq!(
+        b.mobike.as_ref().unwrap().peer_addresses,
+        vec![ip("198.51.100.7")]
+    );
+    assert_eq!(pair.b.engine.stats().dropped_malformed, 1);
+
+    informational_to_b(
+        &mut pair,
+        vec![notify(N::NO_ADDITIONAL_ADDRESSES, Vec::new())],
+    );
+    let b = &pair.b.engine.list_sas(pair.now)[0];
+    assert!(b.mobike.as_ref().unwrap().peer_addresses.is_empty());
+}
+
+#[test]
+fn an_update_with_a_malformed_nat_hash_is_counted_and_changes_no_nat_state() {
+    use tern_wire::NotifyType as N;
+    let mut pair = up(Pair::demo());
+    informational_to_b(
+        &mut pair,
+        vec![
+            notify(N::UPDATE_SA_ADDRESSES, Vec::new()),
+            notify(N::NAT_DETECTION_SOURCE_IP, vec![0; 19]),
+            notify(N::NAT_DETECTION_DESTINATION_IP, vec![0; 20]),
+        ],
+    );
+    assert_eq!(pair.b.engine.stats().dropped_malformed, 1);
+    let kb = pair.b.kernel();
+    assert!(kb.encap.is_empty(), "no NAT concluded from it");
+    assert!(kb.errors.is_empty(), "{:?}", kb.errors);
+}
