@@ -8,6 +8,7 @@
 
 # One line per scenario for the document: what it shows.
 declare -A SCENARIO_SUMMARY=(
+    [strongswan-mobike]="MOBIKE: strongSwan (mobike = yes) in moon loses the address its tunnel uses while pinging and moves with UPDATE_SA_ADDRESSES; tern moves its IKE SA, ESP SAs and policies to the other address, same IKE and ESP SPIs on both sides, at most one ping lost, ternd logs the move"
     [strongswan-eap-mschapv2]="tern as a gateway with remote_auth = eap-mschapv2: strongSwan (auth = eap-mschapv2) checks moon's PSK, logs in as a user of a 0600 users_file, gets a pool address, ping through ESP"
     [strongswan-eap-mschapv2-wrong-password]="the same with a wrong EAP password: EAP-Failure and AUTHENTICATION_FAILED, strongSwan refuses, ternd's log names the user and the reason (never the password), history eap_failed, diagnose finding, no SA, no lease"
     [strongswan-eap-radius]="tern as a gateway with remote_auth = eap-radius: strongSwan's EAP-MSCHAPv2 login relayed to FreeRADIUS in moon (started with its own configuration), MSK from its MS-MPPE keys, pool address, ping through ESP; then a wrong password (Access-Reject, eap_failed) and FreeRADIUS stopped (radius_unreachable) refused, user and reason logged, nothing left"

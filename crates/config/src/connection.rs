@@ -44,6 +44,7 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "reauth_time",
     "keyingtries",
     "rekey_adapt",
+    "mobike",
     "dpd_delay",
     "dpd_timeout",
     "pools",
@@ -162,6 +163,10 @@ fn connection(
         .keep(optional(table, "rekey_adapt", |f| f.boolean()))
         .flatten()
         .unwrap_or(true);
+    let mobike = errors
+        .keep(optional(table, "mobike", |f| f.boolean()))
+        .flatten()
+        .unwrap_or(true);
     // IKEv2 judges a peer dead by the retransmission schedule, as strongSwan does;
     // dpd_timeout is read (and checked) so swanctl-style files load unchanged.
     errors.keep(optional(table, "dpd_timeout", duration));
@@ -208,6 +213,7 @@ fn connection(
         reauth_time,
         keyingtries,
         rekey_adapt,
+        mobike,
         pools,
     })
 }

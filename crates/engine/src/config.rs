@@ -212,6 +212,9 @@ pub struct Connection {
     /// Rekey a child's SAs before the age at which the peer keeps ending them
     /// without a rekey (see `adapt`); on unless configured off.
     pub rekey_adapt: bool,
+    /// MOBIKE (RFC 4555): a peer that offers it may move the IKE SA and its CHILD
+    /// SAs to new addresses with UPDATE_SA_ADDRESSES; on unless configured off.
+    pub mobike: bool,
     /// Address pools a remote-access peer's configuration request (CP) is
     /// answered from, tried in order; empty answers none.
     pub pools: Vec<PoolConfig>,

@@ -54,13 +54,15 @@ impl Ctx {
                 silent_s = (now - sa.last_heard.unwrap_or(now)).as_secs(),
                 "peer silent; sending a liveness check"
             );
-            self.request(
-                now,
-                sa,
-                ExchangeType::INFORMATIONAL,
-                Purpose::Liveness,
-                Vec::new(),
-            );
+            if !self.refresh_nat_mapping(now, sa) {
+                self.request(
+                    now,
+                    sa,
+                    ExchangeType::INFORMATIONAL,
+                    Purpose::Liveness,
+                    Vec::new(),
+                );
+            }
         }
         sa.dpd_at = Some(now + delay);
     }

@@ -177,6 +177,7 @@ impl Ctx {
         if sa.initial_contact {
             payloads.push(payloads::status(NotifyType::INITIAL_CONTACT, Vec::new()));
         }
+        payloads.extend(crate::mobike_client::offer(sa));
         if let Some(remote_id) = &conn.remote_id {
             payloads.push(Payload::IdR(identity::to_wire(remote_id)));
         }
@@ -303,6 +304,7 @@ impl Ctx {
             unreachable!("IKE_AUTH responses are only accepted while awaiting one")
         };
         self.established(now, sa, id_r);
+        self.note_mobike_answer(sa, p);
         // The peer may have set one up with us at the same time.
         self.maybe_duplicates.push(sa.our_spi());
         if let Some(request) = pending.child {
@@ -424,6 +426,7 @@ impl Ctx {
             return Next::Destroy(EndReason::new(EndKind::AuthFailed, why));
         };
         sa.connection = conn.clone();
+        self.agree_mobike(now, sa, &p);
         let checked = match auth {
             None => Ok("EAP to follow".to_string()),
             Some(auth) => {
@@ -507,6 +510,9 @@ impl Ctx {
             }
             Some(Err((notify, _))) => response.push(payloads::error(*notify)),
             None => {}
+        }
+        if sa.mobike.is_some() {
+            response.push(payloads::status(NotifyType::MOBIKE_SUPPORTED, Vec::new()));
         }
         if let Some(limit) = sa.radius.as_ref().and_then(|r| r.grant.session_timeout) {
             // RFC 4478: when to reauthenticate, before the RADIUS limit ends it.

@@ -569,6 +569,8 @@ impl Ctx {
         new.peer_id = old.peer_id.clone();
         // NAT detection is not repeated: the new SA travels the way the old one did.
         new.nat = old.nat;
+        // MOBIKE was agreed for the line of IKE SAs, not renegotiated (RFC 4555 §3.3).
+        new.mobike = old.mobike.clone();
         new.established_at = Some(now);
         // A rekey does not authenticate anyone again: the reauthentication stays due.
         new.reauth_at = old.reauth_at;

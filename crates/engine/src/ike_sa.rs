@@ -88,6 +88,8 @@ pub enum Purpose {
     RekeyIke(Box<IkeRekey>),
     /// An empty INFORMATIONAL: is the peer still there? (RFC 7296 §2.4)
     Liveness,
+    /// UPDATE_SA_ADDRESSES: we moved (RFC 4555 §3.5, see `mobike_client`).
+    UpdateAddresses(Box<crate::mobike_client::AddressUpdate>),
 }
 
 /// Our IKE SA rekey in flight (RFC 7296 §1.3.2).
@@ -120,6 +122,7 @@ impl Purpose {
             Purpose::CreateChild(_) => "CREATE_CHILD_SA",
             Purpose::RekeyIke(_) => "IKE SA rekey",
             Purpose::Liveness => "liveness check",
+            Purpose::UpdateAddresses(_) => "UPDATE_SA_ADDRESSES",
         }
     }
 }
@@ -277,6 +280,9 @@ pub struct IkeSa {
     pub virtual_ips: Vec<crate::pool::VirtualIp>,
     /// The session of an EAP-RADIUS login (see `radius_session`).
     pub radius: Option<Box<crate::radius_session::RadiusSession>>,
+    /// MOBIKE, once the peer offered it and we agreed (see `mobike`). Boxed:
+    /// most IKE SAs of a site-to-site gateway never use it.
+    pub mobike: Option<Box<crate::mobike::Mobike>>,
 }
 
 impl IkeSa {
@@ -342,6 +348,7 @@ impl IkeSa {
             rekey_failed: None,
             virtual_ips: Vec::new(),
             radius: None,
+            mobike: None,
         }
     }
 

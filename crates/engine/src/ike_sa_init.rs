@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tern_crypto::{derive_ike_keys, ke_public, ke_shared, nat_detection_hash, Secret, SkCipher};
+use tern_crypto::{derive_ike_keys, ke_public, ke_shared, Secret, SkCipher};
 use tern_wire::{
     ExchangeType, Flags, Header, KeMethod, KePayload, Message, NotifyType, Payload, PayloadType,
 };
@@ -100,7 +100,7 @@ impl Ctx {
             data: public,
         }));
         payloads.push(Payload::Nonce(sa.nonce_i.clone()));
-        payloads.extend(nat_detection(sa));
+        payloads.extend(crate::nat::our_hashes(sa));
         payloads.extend(capabilities::announce(&self.config, &sa.connection, false));
         let bytes = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, false, 0),
@@ -466,7 +466,7 @@ impl Ctx {
             }),
             Payload::Nonce(sa.nonce_r.clone()),
         ];
-        response.extend(nat_detection(&sa));
+        response.extend(crate::nat::our_hashes(&sa));
         response.extend(capabilities::announce(&self.config, &sa.connection, true));
         let bytes = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, true, 0),
@@ -616,17 +616,6 @@ pub(crate) fn set_keys(
     });
     sa.suite = Some(suite);
     Ok(())
-}
-
-/// Our NAT_DETECTION_SOURCE_IP and _DESTINATION_IP notifies (RFC 7296 §2.23).
-fn nat_detection(sa: &IkeSa) -> [Payload; 2] {
-    let hash = |addr: SocketAddr| {
-        nat_detection_hash(&sa.spi_i, &sa.spi_r, addr.ip(), addr.port()).to_vec()
-    };
-    [
-        payloads::status(NotifyType::NAT_DETECTION_SOURCE_IP, hash(sa.local)),
-        payloads::status(NotifyType::NAT_DETECTION_DESTINATION_IP, hash(sa.remote)),
-    ]
 }
 
 /// The end of an exchange whose peer asked, with INVALID_KE_PAYLOAD, for

@@ -213,7 +213,7 @@ impl Ctx {
             }
             self.retire_child(now, sa, child_id, &reason, true);
         }
-        let response = if our_spis.is_empty() {
+        let mut response = if our_spis.is_empty() {
             Vec::new()
         } else {
             vec![Payload::Delete(DeletePayload {
@@ -222,6 +222,8 @@ impl Ctx {
                 spis: our_spis,
             })]
         };
+        let path = self.request_path.unwrap_or((sa.local, sa.remote));
+        response.extend(self.mobike_request(now, sa, id, path, &p));
         self.respond(sa, ExchangeType::INFORMATIONAL, id, &response);
         if sa.is_established() {
             for (name, cause) in closed {
@@ -242,9 +244,13 @@ impl Ctx {
         now: Instant,
         sa: &mut IkeSa,
         purpose: Purpose,
-        _p: Vec<Payload>,
+        p: Vec<Payload>,
     ) -> Next {
         match purpose {
+            Purpose::UpdateAddresses(update) => {
+                self.handle_update_response(now, sa, &update, &p);
+                Next::Keep
+            }
             Purpose::DeleteIke => Next::Destroy(match &sa.phase {
                 Phase::Deleting(reason) => reason.clone(),
                 _ => EndReason::new(EndKind::ClosedByUs, "deleted"),

@@ -51,6 +51,8 @@ mod initial_contact;
 mod kernel_events;
 mod kernel_refusal;
 mod lint;
+mod mobike;
+mod mobike_client;
 mod nat;
 mod output;
 mod payloads;
@@ -80,8 +82,8 @@ pub use kernel_events::{KernelEvent, Refusal};
 pub use lint::{lint, Finding, FindingKind};
 pub use nat::NAT_KEEPALIVE;
 pub use output::{
-    ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, NatInfo, PolicyDirection, PolicyInstall,
-    RekeyFailedInfo, SaInstall, SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
+    ChildSaInfo, EndAction, Event, IkeSaInfo, KernelOp, MobikeInfo, NatInfo, PolicyDirection,
+    PolicyInstall, RekeyFailedInfo, SaInstall, SaMove, Selector, TrafficLimits, Transmit, UdpEncap,
     UnansweredInfo,
 };
 pub use pool::{LeaseInfo, VirtualIp};

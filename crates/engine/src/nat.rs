@@ -69,6 +69,39 @@ impl MappingChanges {
     }
 }
 
+/// What the peer's NAT detection hashes (`src`: of where it sent from, `dst`: of
+/// where it sent to) say, given the (local, remote) addresses the message came over.
+pub(crate) fn judge(
+    sa: &IkeSa,
+    spi_r: [u8; 8],
+    (local, remote): (SocketAddr, SocketAddr),
+    src: &[u8],
+    dst: &[u8],
+) -> NatState {
+    let hash = |addr: SocketAddr| nat_detection_hash(&sa.spi_i, &spi_r, addr.ip(), addr.port());
+    NatState {
+        peer_behind: src != hash(remote),
+        local_behind: dst != hash(local),
+    }
+}
+
+/// Our NAT_DETECTION_SOURCE_IP and _DESTINATION_IP notifies for the SA's
+/// current addresses (RFC 7296 §2.23).
+pub(crate) fn our_hashes(sa: &IkeSa) -> [Payload; 2] {
+    hashes_for(sa, (sa.local, sa.remote))
+}
+
+/// The same for a message over the (local, remote) path (RFC 4555 §3.5).
+pub(crate) fn hashes_for(sa: &IkeSa, (local, remote): (SocketAddr, SocketAddr)) -> [Payload; 2] {
+    let hash = |addr: SocketAddr| {
+        nat_detection_hash(&sa.spi_i, &sa.spi_r, addr.ip(), addr.port()).to_vec()
+    };
+    [
+        payloads::status(NotifyType::NAT_DETECTION_SOURCE_IP, hash(local)),
+        payloads::status(NotifyType::NAT_DETECTION_DESTINATION_IP, hash(remote)),
+    ]
+}
+
 impl Ctx {
     /// Compares the peer's NAT detection hashes in IKE_SA_INIT with the addresses
     /// we see, records the result, and moves an initiator behind or facing a NAT
@@ -83,11 +116,7 @@ impl Ctx {
         // The peer hashed with the SPIs in the header of the message that carried
         // them: the responder SPI is still zero in the initiator's request.
         let spi_r = if sa.initiator { sa.spi_r } else { [0; 8] };
-        let hash = |addr: SocketAddr| nat_detection_hash(&sa.spi_i, &spi_r, addr.ip(), addr.port());
-        sa.nat = NatState {
-            peer_behind: src.data != hash(sa.remote),
-            local_behind: dst.data != hash(sa.local),
-        };
+        sa.nat = judge(sa, spi_r, (sa.local, sa.remote), &src.data, &dst.data);
         if !sa.nat.detected() {
             return;
         }
@@ -111,7 +140,7 @@ impl Ctx {
         }
     }
 
-    fn keepalive_due(&self, now: Instant) -> Option<Instant> {
+    pub(crate) fn keepalive_due(&self, now: Instant) -> Option<Instant> {
         let every = self.config.nat_keepalive;
         (!every.is_zero()).then(|| now + every)
     }

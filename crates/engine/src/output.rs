@@ -249,6 +249,8 @@ pub struct IkeSaInfo {
     pub rekey_unanswered: Option<UnansweredInfo>,
     /// NAT traversal, when a NAT was detected between the peers.
     pub nat: Option<NatInfo>,
+    /// MOBIKE (RFC 4555), when both sides agreed to it.
+    pub mobike: Option<MobikeInfo>,
     pub children: Vec<ChildSaInfo>,
 }
 
@@ -268,6 +270,13 @@ pub struct NatInfo {
     /// How long ago the first and the last change were.
     pub first_change_ago: Option<Duration>,
     pub last_change_ago: Option<Duration>,
+}
+
+/// MOBIKE on an IKE SA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MobikeInfo {
+    /// The peer's other addresses (ADDITIONAL_IP4/6_ADDRESS), as it last listed them.
+    pub peer_addresses: Vec<IpAddr>,
 }
 
 /// A rekey request of ours sent more than once and not answered yet: the SA

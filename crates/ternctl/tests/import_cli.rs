@@ -24,7 +24,7 @@ fn ternctl(args: &[&str], file: &PathBuf) -> Output {
 const GOOD: &str = "connections {\n\
   gw {\n\
     remote_addrs = 192.0.2.9\n\
-    mobike = no\n\
+    encap = yes\n\
     local { auth = psk\n id = a.example }\n\
     remote { auth = psk\n id = b.example }\n\
     children { lan { local_ts = 10.0.1.0/24\n remote_ts = 10.0.2.0/24 } }\n\
@@ -46,7 +46,7 @@ fn converts_to_stdout_and_reports_to_stderr_by_line() {
     assert_eq!(
         stderr.trim(),
         format!(
-            "{}:4: `mobike = no` not converted: tern does not do MOBIKE",
+            "{}:4: `encap = yes` not converted: tern encapsulates ESP in UDP only when it detects a NAT",
             file.display()
         )
     );

@@ -2,7 +2,7 @@
 
 use tern_control::{
     ChildSaInfo, ChildSaMode, ChildSaState, EventInfo, EventKind, IkeRole, IkeSaInfo, IkeSaState,
-    NatInfo, RekeyFailedInfo, UnansweredInfo,
+    MobikeInfo, NatInfo, RekeyFailedInfo, UnansweredInfo,
 };
 use tern_engine::config::Mode;
 use tern_engine::Event;
@@ -42,6 +42,9 @@ pub fn ike_sa(sa: &tern_engine::IkeSaInfo, kernel: &mut dyn Kernel) -> IkeSaInfo
         rekey_failed: sa.rekey_failed.as_ref().map(rekey_failed),
         rekey_unanswered: sa.rekey_unanswered.map(unanswered),
         nat: sa.nat.map(nat),
+        mobike: sa.mobike.as_ref().map(|m| MobikeInfo {
+            peer_addresses: m.peer_addresses.iter().map(|a| a.to_string()).collect(),
+        }),
         children: sa.children.iter().map(|c| child_sa(c, kernel)).collect(),
     }
 }

@@ -291,3 +291,12 @@ fn keyingtries_defaults_to_until_the_peer_answers() {
         "`connections.c.keyingtries` must be between 0 and 10000, not -1",
     );
 }
+
+#[test]
+fn mobike_is_on_unless_configured_off() {
+    let config = parse_str(&format!("{BASE}{CHILD}"), "t").unwrap();
+    assert!(config.engine.connections[0].mobike);
+    let text = BASE.replace("psk = \"k\"\n", "psk = \"k\"\nmobike = false\n");
+    let config = parse_str(&format!("{text}{CHILD}"), "t").unwrap();
+    assert!(!config.engine.connections[0].mobike);
+}

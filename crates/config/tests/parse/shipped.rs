@@ -58,6 +58,7 @@ fn demo_connection(
         reauth_time: Duration::ZERO,
         keyingtries: 0,
         rekey_adapt: true,
+        mobike: true,
         pools: Vec::new(),
     }
 }

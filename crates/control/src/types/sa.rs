@@ -130,6 +130,10 @@ pub struct IkeSaInfo {
     /// otherwise (and from older daemons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nat: Option<NatInfo>,
+    /// MOBIKE (RFC 4555), when both sides agreed to it; absent otherwise (and
+    /// from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobike: Option<MobikeInfo>,
     pub children: Vec<ChildSaInfo>,
 }
 
@@ -149,6 +153,14 @@ pub struct NatInfo {
     pub first_change_ago_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_change_ago_secs: Option<u64>,
+}
+
+/// MOBIKE on an IKE SA: the peer may move it with UPDATE_SA_ADDRESSES.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct MobikeInfo {
+    /// The peer's other addresses (ADDITIONAL_IP4/6_ADDRESS), as it last listed
+    /// them; empty when it listed none.
+    pub peer_addresses: Vec<String>,
 }
 
 /// A rekey request of ours sent more than once and not answered yet: the SA

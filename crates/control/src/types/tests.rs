@@ -22,6 +22,7 @@ fn sample_sa() -> IkeSaInfo {
         rekey_failed: None,
         rekey_unanswered: None,
         nat: None,
+        mobike: None,
         children: vec![ChildSaInfo {
             name: "net".into(),
             unique_id: 1,

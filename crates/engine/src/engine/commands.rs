@@ -54,6 +54,34 @@ impl Engine {
                 }
                 Ok(CommandAccepted { ike_ids })
             }
+            Command::MoveLocal { connection, local } => {
+                let spis: Vec<Spi> = self
+                    .sas
+                    .iter()
+                    .filter(|(_, sa)| sa.connection.name == connection && sa.is_established())
+                    .map(|(spi, _)| *spi)
+                    .collect();
+                if spis.is_empty() {
+                    return Err(format!(
+                        "no established IKE SA for connection `{connection}`"
+                    ));
+                }
+                let mut ike_ids = Vec::new();
+                let mut refusals = Vec::new();
+                for spi in spis {
+                    if let Some(mut sa) = self.sas.remove(&spi) {
+                        match self.ctx.move_local(now, &mut sa, local) {
+                            Ok(()) => ike_ids.push(sa.unique_id),
+                            Err(why) => refusals.push(why),
+                        }
+                        self.settle(now, sa, Next::Keep);
+                    }
+                }
+                if ike_ids.is_empty() {
+                    return Err(refusals.join("; "));
+                }
+                Ok(CommandAccepted { ike_ids })
+            }
             Command::Rekey { connection } => {
                 let mut ike_ids = Vec::new();
                 for sa in self

@@ -140,7 +140,14 @@ impl Ctx {
                     id = header.message_id,
                     "request retransmitted by the peer; resending our response"
                 );
-                self.transmit_all(sa.local, sa.remote, response);
+                // With MOBIKE the SA stays where it is; the answer goes where
+                // the retransmission came from (RFC 4555 §3.8, RFC 7296 §2.11).
+                let (from, to) = if crate::mobike::in_use(sa) {
+                    (local, remote)
+                } else {
+                    (sa.local, sa.remote)
+                };
+                self.transmit_all(from, to, response);
             }
             return Next::Keep;
         } else if header.message_id != sa.expected_request_id {
@@ -192,7 +199,29 @@ impl Ctx {
         message_id: u32,
         payloads: Vec<Payload>,
     ) -> Next {
-        self.follow_peer(now, sa, local, remote);
+        // With MOBIKE only UPDATE_SA_ADDRESSES moves the SA (RFC 4555 §3.8).
+        let mobike = crate::mobike::in_use(sa);
+        if !mobike {
+            self.follow_peer(now, sa, local, remote);
+        } else if !is_response {
+            self.request_path = Some((local, remote));
+        }
+        let next =
+            self.dispatch_authenticated(now, sa, exchange, is_response, message_id, payloads);
+        self.request_path = None;
+        next
+    }
+
+    /// Handles an authenticated message of the peer's, now on the SA's path.
+    fn dispatch_authenticated(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        is_response: bool,
+        message_id: u32,
+        payloads: Vec<Payload>,
+    ) -> Next {
         sa.last_heard = Some(now);
         if let Some(critical) = crate::payloads::unknown_critical(&payloads) {
             if !is_response {
@@ -297,7 +326,10 @@ impl Ctx {
                 self.handle_create_child_response(now, sa, ex, payloads)
             }
             (
-                purpose @ (Purpose::DeleteIke | Purpose::DeleteChild { .. } | Purpose::Liveness),
+                purpose @ (Purpose::DeleteIke
+                | Purpose::DeleteChild { .. }
+                | Purpose::Liveness
+                | Purpose::UpdateAddresses(_)),
                 ExchangeType::INFORMATIONAL,
             ) => self.handle_informational_response(now, sa, purpose, payloads),
             (purpose, exchange) => {
@@ -370,7 +402,8 @@ impl Ctx {
         let datagrams = sa.seal(exchange, true, id, payloads, limit);
         sa.expected_request_id = id.wrapping_add(1);
         sa.last_response = Some(datagrams.clone());
-        self.transmit_all(sa.local, sa.remote, datagrams);
+        let (from, to) = self.request_path.unwrap_or((sa.local, sa.remote));
+        self.transmit_all(from, to, datagrams);
     }
 
     /// How long a half-open IKE SA waits for IKE_AUTH: as long as an initiator

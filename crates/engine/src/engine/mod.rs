@@ -55,6 +55,12 @@ pub enum Command {
     RekeyIke {
         connection: String,
     },
+    /// Our local address of the connection's IKE SAs is now `local`: those that
+    /// use MOBIKE move there and tell the peer (UPDATE_SA_ADDRESSES).
+    MoveLocal {
+        connection: String,
+        local: std::net::IpAddr,
+    },
 }
 
 /// What a reload did, by connection name.
@@ -74,6 +80,10 @@ pub struct CommandAccepted {
 
 /// Everything but the SA table, so handlers can borrow one SA and the rest at once.
 pub(crate) struct Ctx {
+    /// The (local, remote) addresses of the peer's request being handled, while
+    /// MOBIKE keeps its IKE SA where it is: answers go back that way (RFC 7296
+    /// §2.11), and UPDATE_SA_ADDRESSES moves the SA there (see `mobike`).
+    pub request_path: Option<(SocketAddr, SocketAddr)>,
     pub connections: Vec<Arc<Connection>>,
     pub config: EngineConfig,
     pub env: Box<dyn Environment + Send>,
@@ -178,6 +188,7 @@ impl Engine {
         }
         Engine {
             ctx: Ctx {
+                request_path: None,
                 connections: config.connections.iter().cloned().map(Arc::new).collect(),
                 config,
                 env,
@@ -631,6 +642,13 @@ fn info(sa: &IkeSa, keepalive_every: Duration, now: Instant) -> IkeSaInfo {
             .filter(|r| matches!(r.purpose, Purpose::RekeyIke(_)))
             .and_then(|r| UnansweredInfo::of(r, now)),
         nat: nat_info(sa, keepalive_every, now),
+        mobike: sa
+            .mobike
+            .as_deref()
+            .filter(|_| crate::mobike::in_use(sa))
+            .map(|m| crate::output::MobikeInfo {
+                peer_addresses: m.peer_addresses.clone(),
+            }),
         children: sa
             .children
             .iter()

@@ -60,6 +60,7 @@ fn connection(ike: Lifetime) -> Connection {
         reauth_time: Duration::ZERO,
         keyingtries: 0,
         rekey_adapt: true,
+        mobike: true,
         pools: Vec::new(),
     }
 }

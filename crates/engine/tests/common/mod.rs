@@ -140,7 +140,10 @@ impl FakeKernel {
                     return None;
                 };
                 let moved = (m.new_src, m.new_dst, m.spi);
-                if self.encap.remove(&id).is_some() != m.encap.is_some() {
+                // tern-xfrm re-adds an SA that changes address with the new
+                // encapsulation (MOBIKE); one updated in place keeps its own.
+                let in_place = id == moved;
+                if self.encap.remove(&id).is_some() != m.encap.is_some() && in_place {
                     self.errors
                         .push(format!("SA {:08x}: encapsulation added or removed", m.spi));
                 }
@@ -165,7 +168,10 @@ impl FakeKernel {
                 if self.policies.len() == before {
                     self.errors.push(format!("replacing unknown policy {p:?}"));
                 }
-                self.policies.insert((key, p.reqid));
+                self.policies.insert((key.clone(), p.reqid));
+                if p.direction == PolicyDirection::Out {
+                    self.outbound.insert(key, p);
+                }
             }
             // As in the kernel, a policy is known by its selector and direction: a
             // second one with another reqid is refused all the same.
@@ -706,6 +712,7 @@ pub fn connection(
         reauth_time: Duration::ZERO,
         keyingtries: 0,
         rekey_adapt: true,
+        mobike: true,
         pools: Vec::new(),
     }
 }

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use tern_control::{ChildSaInfo, IkeRole, IkeSaInfo, NatInfo, RekeyFailedInfo, UnansweredInfo};
+use tern_control::{
+    ChildSaInfo, IkeRole, IkeSaInfo, MobikeInfo, NatInfo, RekeyFailedInfo, UnansweredInfo,
+};
 
 use super::{duration, Times};
 
@@ -65,6 +67,9 @@ fn ike_sa(out: &mut String, sa: &IkeSaInfo, times: Times) {
     }
     if let Some(nat) = sa.nat {
         let _ = writeln!(out, "  {}", nat_line(nat, times));
+    }
+    if let Some(mobike) = &sa.mobike {
+        let _ = writeln!(out, "  {}", mobike_line(mobike));
     }
     for child in &sa.children {
         child_sa(out, child, times);
@@ -162,6 +167,15 @@ fn rekey_failed(f: Option<&RekeyFailedInfo>, times: Times) -> Option<String> {
 
 /// `rekey unanswered, sent 3 times since 12s ago`: our rekey in flight, sent
 /// again without an answer (the SA ends at its expiry unless one comes).
+/// `MOBIKE, peer also at 198.51.100.7`: the peer may move the SA.
+fn mobike_line(m: &MobikeInfo) -> String {
+    if m.peer_addresses.is_empty() {
+        "MOBIKE".to_string()
+    } else {
+        format!("MOBIKE, peer also at {}", m.peer_addresses.join(", "))
+    }
+}
+
 fn rekey_unanswered(u: Option<UnansweredInfo>, times: Times) -> Option<String> {
     u.map(|u| {
         format!(
@@ -265,6 +279,7 @@ mod tests {
             rekey_failed: None,
             rekey_unanswered: None,
             nat: None,
+            mobike: None,
             children: vec![ChildSaInfo {
                 name: "net".into(),
                 unique_id: 1,
@@ -358,6 +373,26 @@ demo: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
         );
         assert!(
             text.contains("expires in 65m\n    the peer rekeys at 45m\n    in "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn mobike_and_the_peers_other_addresses_are_shown() {
+        let mut sa = demo_sa();
+        let plain = ike_sas(&[sa.clone()], Times::Rounded);
+        assert!(!plain.contains("MOBIKE"), "{plain}");
+        sa.mobike = Some(MobikeInfo {
+            peer_addresses: Vec::new(),
+        });
+        let text = ike_sas(&[sa.clone()], Times::Rounded);
+        assert!(text.contains("expires in 4h\n  MOBIKE\n  net:"), "{text}");
+        sa.mobike = Some(MobikeInfo {
+            peer_addresses: vec!["198.51.100.7".into(), "2001:db8::7".into()],
+        });
+        let text = ike_sas(&[sa], Times::Rounded);
+        assert!(
+            text.contains("  MOBIKE, peer also at 198.51.100.7, 2001:db8::7\n"),
             "{text}"
         );
     }

@@ -72,6 +72,7 @@ fn host_to_host_with_default_converts_and_loads() {
         "proposals = [\"aes256-sha256-modp2048\"]",
         "esp_proposals = [\"aes256gcm16-modp2048\"]",
         "keyingtries = 1",
+        "mobike = false",
         "rand_time = \"3m\"",
         "start_action = \"start\"",
         "dpd_action = \"restart\"",
@@ -83,11 +84,6 @@ fn host_to_host_with_default_converts_and_loads() {
     }
     note_on(&imported, 2, "`config setup` not converted");
     note_on(&imported, 18, "the strict flag `!` is dropped");
-    note_on(
-        &imported,
-        22,
-        "`mobike=no` not converted: tern does not do MOBIKE",
-    );
     assert!(
         imported
             .notes

@@ -10,6 +10,15 @@ mod toml_out;
 
 use std::path::Path;
 
+/// A strongSwan boolean (`yes`, `no`, `true`, ...).
+fn strongswan_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "1" | "enabled" => Some(true),
+        "no" | "false" | "0" | "disabled" => Some(false),
+        _ => None,
+    }
+}
+
 /// Something in the source file the importer could not carry over, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {

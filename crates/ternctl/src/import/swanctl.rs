@@ -31,7 +31,6 @@ const CHILD_PASSED: &[&str] = &[
 /// Why some common swanctl settings are not converted.
 fn unsupported(key: &str) -> String {
     let why = match key {
-        "mobike" => "tern does not do MOBIKE",
         "encap" => "tern encapsulates ESP in UDP only when it detects a NAT",
         "fragmentation" => "tern's fragmentation is set for all connections in [fragmentation]",
         "local_port" => "tern's IKE ports are [daemon] port and nat_port",
@@ -144,6 +143,10 @@ fn connection(
             }
             "remote_port" => out.raw(&v.key, &v.value, v.line),
             "keyingtries" => out.raw(&v.key, &v.value, v.line),
+            "mobike" => match super::strongswan_bool(&v.value) {
+                Some(on) => out.boolean("mobike", on, v.line),
+                None => notes.push(not_converted(v, "not a boolean")),
+            },
             "proposals" => proposals(out, v, notes),
             "rekey_time" => {
                 ike_rekey = Some(v);

@@ -99,6 +99,7 @@ fn a_site_to_site_psk_connection_converts_and_loads() {
         "psk = \"0x7365637265742d6b65792d666f722d74657374696e67\"",
         "dpd_action = \"restart\"",
         "start_action = \"start\"",
+        "mobike = false",
     ] {
         assert!(
             imported.toml.lines().any(|l| l == line),
@@ -110,15 +111,10 @@ fn a_site_to_site_psk_connection_converts_and_loads() {
     note_on(&imported, 7, "`default` not converted");
     note_on(
         &imported,
-        11,
-        "`mobike = no` not converted: tern does not do MOBIKE",
-    );
-    note_on(
-        &imported,
         29,
         "`updown = /usr/local/sbin/updown.sh` not converted",
     );
-    assert_eq!(imported.notes.len(), 4, "{:#?}", imported.notes);
+    assert_eq!(imported.notes.len(), 3, "{:#?}", imported.notes);
     assert!(
         imported
             .notes

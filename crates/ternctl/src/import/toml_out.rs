@@ -27,6 +27,10 @@ impl Toml {
         }
     }
 
+    pub fn boolean(&mut self, name: &str, value: bool, from: usize) {
+        self.lines.push((format!("{} = {value}", key(name)), from));
+    }
+
     pub fn string(&mut self, name: &str, value: &str, from: usize) {
         self.lines
             .push((format!("{} = {}", key(name), string(value)), from));

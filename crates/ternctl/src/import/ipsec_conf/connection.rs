@@ -37,6 +37,12 @@ pub(super) fn connection(
         };
         out.raw("keyingtries", tries, p.line);
     }
+    if let Some(p) = r.get("mobike") {
+        match crate::import::strongswan_bool(&p.value) {
+            Some(on) => out.boolean("mobike", on, p.line),
+            None => notes.push(not_converted(p, "not a boolean")),
+        }
+    }
     if let Some(p) = r.get("dpddelay") {
         out.duration("dpd_delay", &p.value, p.line);
     }

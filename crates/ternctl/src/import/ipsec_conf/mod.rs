@@ -67,7 +67,6 @@ fn unsupported(key: &str) -> &'static str {
         "leftfirewall" | "rightfirewall" | "lefthostaccess" | "righthostaccess" => {
             "tern installs no firewall rules"
         }
-        "mobike" => "tern does not do MOBIKE",
         "forceencaps" => "tern encapsulates ESP in UDP only when it detects a NAT",
         "fragmentation" => "tern's fragmentation is set for all connections in [fragmentation]",
         "compress" => "tern has no IP compression",
@@ -119,6 +118,7 @@ const READ: &[&str] = &[
     "type",
     "keyexchange",
     "keyingtries",
+    "mobike",
     "reauth",
     "rekey",
 ];
