@@ -115,6 +115,17 @@ impl Ctx {
             None => before_nat,
         };
         let (from_local, from_remote) = (sa.local, sa.remote);
+        // Behind a NAT before and after, at the same public address on another
+        // port: the peer's NAT mapped it anew (it noticed by NAT detection), no
+        // roam. Counted as `follow_peer` counts the changes it follows.
+        let remapped = before_nat.peer_behind
+            && nat.peer_behind
+            && from_local == local
+            && from_remote.ip() == remote.ip()
+            && from_remote.port() != remote.port();
+        if remapped {
+            nat::MappingChanges::record(&mut sa.mapping_changes, now);
+        }
         let before = crate::children::endpoints(sa);
         sa.local = local;
         sa.remote = remote;

@@ -172,10 +172,20 @@ fn a_move_behind_a_nat_puts_esp_in_udp_and_a_move_out_takes_it_out() {
     // A, now behind the NAT, keeps its mapping alive.
     pair.run_for(Duration::from_secs(60));
     assert!(pair.keepalives.iter().any(|(from_a, _)| *from_a));
+    let nat = pair.b.engine.list_sas(pair.now)[0]
+        .nat
+        .expect("A behind the NAT");
+    assert_eq!(
+        nat.mapping_changes, 0,
+        "a roam behind a NAT is no remapping"
+    );
 
     pair.nat = None;
     move_a(&mut pair, "192.0.2.12").unwrap();
 
+    // Roams are no NAT mapping changes (diagnose's nat_mapping_changes).
+    let b = &pair.b.engine.list_sas(pair.now)[0];
+    assert_eq!(b.nat, None, "no NAT in the way any more");
     let kb = pair.b.kernel();
     assert!(kb.encap.is_empty(), "plain ESP again: {:?}", kb.encap);
     assert!(kb.sas.contains_key(&(b_ip(), ip("192.0.2.12"), spi_out)));
