@@ -223,7 +223,12 @@ impl Ctx {
     /// The IKE SA ends: accounting says Stop, if it said Start. An IKE SA
     /// replaced by its rekey has handed its session on and says nothing.
     pub(crate) fn radius_session_ended(&mut self, now: Instant, sa: &mut IkeSa, why: &EndReason) {
-        let Some(started) = sa.radius.as_ref().and_then(|s| s.started) else {
+        let Some(session) = sa.radius.as_ref() else {
+            return;
+        };
+        let Some(started) = session.started else {
+            // Its CHILD SA may be installed already (and accounted).
+            self.traffic.drop_session(&session.session_id);
             return;
         };
         let status = AccountingStatus::Stop {

@@ -154,6 +154,18 @@ impl TrafficBook {
         }
     }
 
+    /// A session that never started (no Start, so no Stop) accounts nothing more.
+    pub fn drop_session(&mut self, session: &str) {
+        if self.ledgers.remove(session).is_some() {
+            self.accounted.retain(|_, o| o.session != session);
+            self.awaiting.retain(|_, a| a.owner.session != session);
+            let awaiting = &self.awaiting;
+            self.reads
+                .retain(|r| awaiting.contains_key(&(r.dst, r.spi)));
+            self.waiting.retain(|(_, s)| s != session);
+        }
+    }
+
     /// `op` leaves for the kernel: an accounted SA it deletes is read first;
     /// one it moves (MOBIKE, a NAT) is known by its new addresses.
     fn note(&mut self, op: &KernelOp) {
