@@ -7,7 +7,9 @@
 # (Access-Reject) and FreeRADIUS stopped (no answer) are refused.
 # strongswan-eap-radius-accounting: FreeRADIUS gives the user an address, a
 # Session-Timeout and a Class; ternd hands strongSwan that address, tells it
-# AUTH_LIFETIME, and accounts the session (Start, then Stop) to FreeRADIUS.
+# AUTH_LIFETIME, and accounts the session to FreeRADIUS: Start, an
+# Interim-Update after interim_interval (60 s, the floor) and Stop, these two
+# with the traffic of known pings through the tunnel.
 #
 # Sourced by tests/interop/run after eap.sh, whose client side it reuses.
 
@@ -145,7 +147,7 @@ scenario_strongswan-eap-radius-accounting() {
     case_start eap-radius-accounting
     # Class "tern-interop" (hex in FreeRADIUS's detail file).
     start_freeradius "Framed-IP-Address = $RADIUS_VIP, Session-Timeout = 3600, Class = \"tern-interop\""
-    tern_radius_gateway "accounting = true"
+    tern_radius_gateway "$(printf 'accounting = true\ninterim_interval = 60')"
     sun_eap_conf "$EAP_PASSWORD"
     initiate_from strongswan
     expect "ternd's log says the server gave $RADIUS_VIP, a Session-Timeout and a Class" \
@@ -163,18 +165,29 @@ scenario_strongswan-eap-radius-accounting() {
     out=$(ip netns exec sun ping -c 3 -i 0.2 -W 2 -I "$RADIUS_VIP" "$TOPO_MOON_LAN" 2>&1) ||
         fail "ping $RADIUS_VIP -> $TOPO_MOON_LAN from sun failed: $(grep -E 'packets transmitted' <<<"$out")"
     step "ping $RADIUS_VIP -> $TOPO_MOON_LAN from sun: $(grep -E 'packets transmitted' <<<"$out")"
+    # Known traffic: PINGS echo requests of 1000 bytes of data (1028-byte IP
+    # packets) in, as many replies out.
+    local pings=20
+    out=$(ip netns exec sun ping -c $pings -s 1000 -i 0.2 -W 2 -I "$RADIUS_VIP" "$TOPO_MOON_LAN" 2>&1) ||
+        fail "ping -s 1000 $RADIUS_VIP -> $TOPO_MOON_LAN from sun failed: $(grep -E 'packets transmitted' <<<"$out")"
+    step "ping -c $pings -s 1000 through the tunnel: $(grep -E 'packets transmitted' <<<"$out")"
     expect_within 10 "FreeRADIUS logged an accounting Start for $EAP_USER with $RADIUS_VIP and the Class" \
         detail_record Start
+    expect_within 75 "FreeRADIUS logged an Interim-Update (interim_interval 60) with at least $pings pings of 1000 bytes each way" \
+        detail_traffic_at_least Interim-Update $pings 1000
     terminate_from strongswan
     expect_within 10 "FreeRADIUS logged an accounting Stop (User-Request) for $EAP_USER with $RADIUS_VIP and the Class" \
         detail_record Stop
+    expect "the Stop counts at least $pings pings of 1000 bytes each way" \
+        detail_traffic_at_least Stop $pings 1000
+    step "Interim-Update: $(detail_traffic Interim-Update); Stop: $(detail_traffic Stop)"
     cp "$R/moon-radius/detail" "$W/moon-radius-detail.txt"
     local start_id stop_id
     start_id=$(detail_session_id Start) stop_id=$(detail_session_id Stop)
     [[ -n $start_id && $start_id == "$stop_id" ]] ||
         fail "Start and Stop have different Acct-Session-Ids: '$start_id' and '$stop_id'"
     step "Start and Stop share Acct-Session-Id $start_id"
-    note "EAP-RADIUS accounting: FreeRADIUS gave $RADIUS_VIP (strongSwan got it, ping through ESP), AUTH_LIFETIME 3540 s told, Start and Stop (User-Request) logged with session $start_id and the Class"
+    note "EAP-RADIUS accounting: FreeRADIUS gave $RADIUS_VIP (strongSwan got it, ping through ESP), AUTH_LIFETIME 3540 s told, Start, Interim-Update and Stop (User-Request) logged with session $start_id and the Class; traffic (in/out octets, packets): Interim-Update $(detail_traffic Interim-Update), Stop $(detail_traffic Stop) after $pings pings of 1000 bytes"
 
     # ternd stopping deletes the IKE SA and waits for the Stop to be acknowledged.
     case_start eap-radius-accounting-ternd-stops
@@ -185,6 +198,32 @@ scenario_strongswan-eap-radius-accounting() {
         detail_has_cause Admin-Reset
     cp "$R/moon-radius/detail" "$W/moon-radius-detail.txt"
     note "EAP-RADIUS accounting: ternd stopping sent the session's Stop (Admin-Reset) before it exited"
+}
+
+# detail_traffic STATUS: "IN_OCTETS IN_PACKETS OUT_OCTETS OUT_PACKETS" of the
+# first STATUS record (octets with their Gigawords), 0 for what it lacks.
+detail_traffic() {
+    awk -v RS= -v status="$1" 'index($0, "Acct-Status-Type = " status "\n") && !done {
+        n = split($0, lines, "\n")
+        for (i = 1; i <= n; i++) {
+            split(lines[i], kv, " = ")
+            gsub(/^[ \t]+/, "", kv[1])
+            v[kv[1]] = kv[2]
+        }
+        printf "%d %d %d %d\n", v["Acct-Input-Octets"] + v["Acct-Input-Gigawords"] * 4294967296,
+            v["Acct-Input-Packets"], v["Acct-Output-Octets"] + v["Acct-Output-Gigawords"] * 4294967296,
+            v["Acct-Output-Packets"]
+        done = 1
+    }' "$R/moon-radius/detail"
+}
+
+# detail_traffic_at_least STATUS PACKETS SIZE: the first STATUS record counts
+# at least PACKETS packets and PACKETS * SIZE octets, in and out.
+detail_traffic_at_least() {
+    local in_octets in_packets out_octets out_packets
+    read -r in_octets in_packets out_octets out_packets <<<"$(detail_traffic "$1")"
+    [[ -n $in_octets ]] &&
+        ((in_packets >= $2 && out_packets >= $2 && in_octets >= $2 * $3 && out_octets >= $2 * $3))
 }
 
 # detail_count STATUS N: FreeRADIUS's detail file has N records of STATUS.

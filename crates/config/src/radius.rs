@@ -18,6 +18,7 @@ pub(crate) const RADIUS_KEYS: &[&str] = &[
     "tries",
     "nas_identifier",
     "accounting",
+    "interim_interval",
 ];
 pub(crate) const SERVER_KEYS: &[&str] = &[
     "address",
@@ -34,6 +35,9 @@ pub const DEFAULT_ACCOUNTING_PORT: u16 = 1813;
 /// How long one try waits for an answer, and how many tries a server gets.
 pub const DEFAULT_RADIUS_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_RADIUS_TRIES: u32 = 3;
+/// The shortest Interim-Update interval: RFC 2869 §2.1 says it should not
+/// be less than 600 s and must not be less than 60 s.
+pub const MIN_INTERIM_INTERVAL: Duration = Duration::from_secs(60);
 
 /// `[radius]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +51,10 @@ pub struct RadiusConfig {
     /// Whether EAP-RADIUS sessions are accounted (RFC 2866 Start and Stop to
     /// each server's `accounting_port`); off unless asked, as in strongSwan.
     pub accounting: bool,
+    /// How often an Interim-Update goes when the server's Access-Accept has no
+    /// Acct-Interim-Interval (strongSwan's `eap-radius.accounting_interval`);
+    /// `None` (0, the default): no Interim-Update unless the server asks.
+    pub interim_interval: Option<Duration>,
 }
 
 /// `[radius.servers.NAME]`.
@@ -90,6 +98,20 @@ pub(crate) fn radius(
         Some(f) => errors.keep(f.boolean()),
         None => Some(false),
     };
+    let interim_interval = match table.field("interim_interval") {
+        Some(f) => errors.keep(f.integer_in(0, i64::from(u32::MAX)).and_then(|secs| {
+            let every = Duration::from_secs(secs as u64);
+            match secs {
+                0 => Ok(None),
+                _ if every < MIN_INTERIM_INTERVAL => Err(f.error(format!(
+                    "`radius.interim_interval` is 0 (no Interim-Update) or at least {} seconds (RFC 2869 §2.1)",
+                    MIN_INTERIM_INTERVAL.as_secs()
+                ))),
+                _ => Ok(Some(every)),
+            }
+        })),
+        None => Some(None),
+    };
     let mut servers = Vec::new();
     match table.field("servers") {
         Some(f) => {
@@ -120,6 +142,7 @@ pub(crate) fn radius(
         tries: tries?,
         nas_identifier: nas_identifier?,
         accounting: accounting?,
+        interim_interval: interim_interval?,
     })
 }
 

@@ -43,6 +43,10 @@ fn servers_are_read_in_order_with_their_defaults() {
     assert_eq!(radius.servers[0].secret.expose(), b"t0p-s3cret");
     assert!(!radius.accounting, "accounting is off unless asked");
     assert_eq!(
+        radius.interim_interval, None,
+        "no Interim-Update unless asked"
+    );
+    assert_eq!(
         radius.servers[0].accounting_address.to_string(),
         "192.0.2.53:1813"
     );
@@ -57,12 +61,13 @@ fn servers_are_read_in_order_with_their_defaults() {
 #[test]
 fn accounting_is_turned_on_with_a_port_per_server() {
     let text = format!(
-        "[radius]\naccounting = true\n\
+        "[radius]\naccounting = true\ninterim_interval = 600\n\
          [radius.servers.main]\naddress = \"192.0.2.53\"\naccounting_port = 11813\nsecret = \"s\"\n\n{GATEWAY}"
     );
     let config = parse_str(&text, "test.toml").unwrap();
     let radius = config.daemon.radius.as_ref().unwrap();
     assert!(radius.accounting);
+    assert_eq!(radius.interim_interval, Some(Duration::from_secs(600)));
     assert_eq!(radius.servers[0].address.to_string(), "192.0.2.53:1812");
     assert_eq!(
         radius.servers[0].accounting_address.to_string(),
@@ -111,6 +116,18 @@ fn radius_mistakes_are_located() {
         4,
         1,
         "secrets",
+    );
+    assert_error(
+        "[radius]\ninterim_interval = 30\n[radius.servers.a]\naddress = \"192.0.2.1\"\nsecret = \"s\"\n",
+        2,
+        20,
+        "0 (no Interim-Update) or at least 60 seconds",
+    );
+    assert_error(
+        "[radius]\ninterim_interval = -1\n[radius.servers.a]\naddress = \"192.0.2.1\"\nsecret = \"s\"\n",
+        2,
+        20,
+        "interim_interval",
     );
     assert_error(
         "[radius]\ntries = 2\n",

@@ -151,6 +151,11 @@ impl Ctx {
             spi_in: child.spi_in,
             spi_out: child.spi_out,
         });
+        if let Some(session) = &sa.radius {
+            let (local, remote) = (sa.local.ip(), sa.remote.ip());
+            self.traffic
+                .account(&session.session_id, local, remote, &child);
+        }
         let id = child.unique_id;
         // Exactly: a first push would make room for 4 (864 bytes), and most IKE
         // SAs hold one CHILD SA (two while one is rekeyed).
@@ -223,6 +228,8 @@ impl Ctx {
         if matches!(child.outbound, Outbound::Installed) {
             self.kernel_ops
                 .push_back(child_sa::outbound_removal(&child, ends));
+        } else {
+            self.traffic.forget(sa.remote.ip(), child.spi_out);
         }
         let inbound = child_sa::inbound_removal(&child, ends);
         if grace {

@@ -274,6 +274,7 @@ impl Ctx {
                     session_id: format!("{:08x}{:08x}", u32::from_be_bytes(random), sa.unique_id),
                     started: None,
                     ends_at: None,
+                    interim_at: None,
                 }));
                 let success = Packet::outcome(eap::SUCCESS, identifier);
                 self.respond(

@@ -581,10 +581,16 @@ impl IkeSa {
             .as_ref()
             .and_then(|r| r.ends_at)
             .filter(|_| self.is_established());
+        let interim = self
+            .radius
+            .as_ref()
+            .and_then(|r| r.interim_at)
+            .filter(|_| self.is_established());
         retransmit
             .into_iter()
             .chain(self.phase_deadline)
             .chain(session_end)
+            .chain(interim)
             .chain(rekey)
             .chain(reauth)
             .chain(dpd)

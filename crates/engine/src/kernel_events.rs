@@ -62,6 +62,14 @@ pub enum KernelEvent {
         spi: u32,
         bytes: Option<u64>,
     },
+    /// The answer to a [`TrafficRead`](crate::TrafficRead): what the ESP SA
+    /// (`src`, `dst`, `spi`) has carried, `None` if the kernel cannot tell.
+    Traffic {
+        src: IpAddr,
+        dst: IpAddr,
+        spi: u32,
+        traffic: Option<crate::SaTraffic>,
+    },
 }
 
 impl Engine {
@@ -76,6 +84,9 @@ impl Engine {
             KernelEvent::InboundBytes {
                 dst, spi, bytes, ..
             } => self.on_inbound_bytes(now, dst, spi, bytes),
+            KernelEvent::Traffic {
+                dst, spi, traffic, ..
+            } => self.on_traffic(dst, spi, traffic),
         }
     }
 

@@ -11,10 +11,15 @@
 //!   end kind `session_timeout`. An IKE rekey keeps the limit: it belongs to
 //!   the login, not to one IKE SA.
 //! - Class: kept with the session and echoed in every accounting request.
+//! - Acct-Interim-Interval (RFC 2869 §5.16; the daemon puts its own
+//!   `interim_interval` there when the server sent none): an Interim-Update
+//!   every so often while the session lasts.
 //!
 //! Accounting stays sans-IO: the engine queues an [`AccountingRecord`] when the
-//! IKE SA is established (Start) and when it ends (Stop, with the typed end
-//! reason); the daemon polls them (`Engine::poll_accounting`) and sends them.
+//! IKE SA is established (Start), at each interim interval (Interim-Update) and
+//! when it ends (Stop, with the typed end reason); the daemon polls them
+//! (`Engine::poll_accounting`) and sends them. Interim-Update and Stop carry
+//! the session's traffic, which `traffic.rs` gathers from the kernel's counters.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -24,6 +29,7 @@ use crate::end_reason::{EndKind, EndReason};
 use crate::engine::{Ctx, Engine, Next};
 use crate::ike_sa::IkeSa;
 use crate::pool::VirtualIp;
+use crate::traffic::Usage;
 
 /// What the server's Access-Accept granted, beyond the login.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,6 +42,8 @@ pub struct RadiusGrant {
     pub session_timeout: Option<Duration>,
     /// Class attributes, echoed in accounting.
     pub class: Vec<Vec<u8>>,
+    /// How often to send an Interim-Update, if at all.
+    pub interim_interval: Option<Duration>,
 }
 
 /// The session of an IKE SA whose peer logged in through RADIUS.
@@ -50,16 +58,25 @@ pub struct RadiusSession {
     pub started: Option<Instant>,
     /// When Session-Timeout ends it.
     pub ends_at: Option<Instant>,
+    /// When the next Interim-Update is due.
+    pub interim_at: Option<Instant>,
 }
 
-/// Start or Stop (RFC 2866 §5.1).
+/// Start, Interim-Update or Stop (RFC 2866 §5.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AccountingStatus {
     Start,
-    /// The session ended: how, and after how long.
+    /// The session goes on: for how long so far, and its traffic.
+    Interim {
+        session_time: Duration,
+        usage: Usage,
+    },
+    /// The session ended: how, after how long, and its traffic (every CHILD
+    /// SA it had, across rekeys of either kind).
     Stop {
         cause: EndKind,
         session_time: Duration,
+        usage: Usage,
     },
 }
 
@@ -99,6 +116,7 @@ pub(crate) const GIVEN_BY_RADIUS: &str = "(radius)";
 impl Engine {
     /// The next accounting request to send (see [`AccountingRecord`]).
     pub fn poll_accounting(&mut self) -> Option<AccountingRecord> {
+        self.ctx.move_done_reports();
         self.ctx.radius.accounting.pop_front()
     }
 }
@@ -165,22 +183,63 @@ impl Ctx {
         };
         session.started = Some(now);
         session.ends_at = session.grant.session_timeout.map(|t| now + t);
+        session.interim_at = session.grant.interim_interval.map(|t| now + t);
         let record = record(sa, AccountingStatus::Start);
         self.radius.accounting.push_back(record);
+    }
+
+    /// Sends an Interim-Update when it is due, with the traffic so far.
+    pub(crate) fn interim_due(&mut self, now: Instant, sa: &mut IkeSa) {
+        let Some(session) = sa.radius.as_mut() else {
+            return;
+        };
+        let (Some(due), Some(every), Some(started)) = (
+            session.interim_at,
+            session.grant.interim_interval,
+            session.started,
+        ) else {
+            return;
+        };
+        if due > now {
+            return;
+        }
+        // From now, not from `due`: a late run must not send a burst.
+        session.interim_at = Some(now + every);
+        let status = AccountingStatus::Interim {
+            session_time: now.saturating_duration_since(started),
+            usage: Usage::default(),
+        };
+        let record = record(sa, status);
+        let (local, remote) = (sa.local.ip(), sa.remote.ip());
+        let live: Vec<_> = sa
+            .children
+            .iter()
+            .flat_map(|c| [(local, c.spi_in), (remote, c.spi_out)])
+            .collect();
+        let id = record.session_id.clone();
+        self.traffic.report(now, &id, record, &live);
     }
 
     /// The IKE SA ends: accounting says Stop, if it said Start. An IKE SA
     /// replaced by its rekey has handed its session on and says nothing.
     pub(crate) fn radius_session_ended(&mut self, now: Instant, sa: &mut IkeSa, why: &EndReason) {
-        let Some(started) = sa.radius.as_ref().and_then(|s| s.started) else {
+        let Some(session) = sa.radius.as_ref() else {
+            return;
+        };
+        let Some(started) = session.started else {
+            // Its CHILD SA may be installed already (and accounted).
+            self.traffic.drop_session(&session.session_id);
             return;
         };
         let status = AccountingStatus::Stop {
             cause: why.kind,
             session_time: now.saturating_duration_since(started),
+            usage: Usage::default(),
         };
         let record = record(sa, status);
-        self.radius.accounting.push_back(record);
+        // It waits for the final counters of the SAs the IKE SA's end deletes.
+        let id = record.session_id.clone();
+        self.traffic.report(now, &id, record, &[]);
         sa.radius = None;
     }
 

@@ -338,3 +338,7 @@ fn an_answer_for_nobody_changes_nothing() {
 /// accounting that follows the session.
 #[path = "eap_radius/session.rs"]
 mod session;
+
+/// The traffic figures of Interim-Update and Stop.
+#[path = "eap_radius/accounting.rs"]
+mod accounting;

@@ -30,25 +30,42 @@ pub mod cause {
     pub const HOST_REQUEST: u32 = 18;
 }
 
-/// What a Stop adds to a Start.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stop {
+/// The session's usage so far: what an Interim-Update and a Stop report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
     /// Acct-Session-Time, seconds.
     pub session_time: u32,
-    /// Acct-Terminate-Cause.
-    pub terminate_cause: u32,
-    /// Octets and packets from (input) and to (output) the client, where known.
-    pub input_octets: Option<u64>,
-    pub output_octets: Option<u64>,
-    pub input_packets: Option<u32>,
-    pub output_packets: Option<u32>,
+    /// Octets and packets from (input) and to (output) the client. Octets
+    /// past 2^32 go in Acct-*-Gigawords (RFC 2869 §5.1); packets wrap.
+    pub input_octets: u64,
+    pub output_octets: u64,
+    pub input_packets: u64,
+    pub output_packets: u64,
+}
+
+/// Acct-Status-Type (RFC 2866 §5.1), and what each adds to a Start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    Start,
+    InterimUpdate(Usage),
+    Stop { usage: Usage, terminate_cause: u32 },
+}
+
+impl Status {
+    /// The name an operator knows it by.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Start => "Start",
+            Status::InterimUpdate(_) => "Interim-Update",
+            Status::Stop { .. } => "Stop",
+        }
+    }
 }
 
 /// One Accounting-Request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountingRequest {
-    /// None: Start; Some: Stop.
-    pub stop: Option<Stop>,
+    pub status: Status,
     pub user_name: String,
     pub session_id: String,
     /// Framed-IP-Address / Framed-IPv6-Address: the client's virtual IPs.
@@ -76,10 +93,10 @@ impl AccountingRequest {
             authenticator: [0; 16],
             attributes: Vec::new(),
         };
-        let status = if self.stop.is_some() {
-            attr::ACCT_STATUS_STOP
-        } else {
-            attr::ACCT_STATUS_START
+        let status = match self.status {
+            Status::Start => attr::ACCT_STATUS_START,
+            Status::InterimUpdate(_) => attr::ACCT_STATUS_INTERIM_UPDATE,
+            Status::Stop { .. } => attr::ACCT_STATUS_STOP,
         };
         p.push_split(attr::ACCT_STATUS_TYPE, &status.to_be_bytes());
         p.push_split(attr::ACCT_SESSION_ID, cut(&self.session_id));
@@ -112,36 +129,54 @@ impl AccountingRequest {
                 &class[..class.len().min(packet::MAX_VALUE_LEN)],
             );
         }
-        if let Some(stop) = &self.stop {
-            p.push_split(attr::ACCT_SESSION_TIME, &stop.session_time.to_be_bytes());
-            p.push_split(
-                attr::ACCT_TERMINATE_CAUSE,
-                &stop.terminate_cause.to_be_bytes(),
-            );
-            // Octets past 2^32 wrap; Acct-*-Gigawords (RFC 2869 §5.1) are not sent.
-            let octets = [
-                (attr::ACCT_INPUT_OCTETS, stop.input_octets),
-                (attr::ACCT_OUTPUT_OCTETS, stop.output_octets),
-            ];
-            for (kind, value) in octets {
-                if let Some(v) = value {
-                    p.push_split(kind, &(v as u32).to_be_bytes());
-                }
-            }
-            let packets = [
-                (attr::ACCT_INPUT_PACKETS, stop.input_packets),
-                (attr::ACCT_OUTPUT_PACKETS, stop.output_packets),
-            ];
-            for (kind, value) in packets {
-                if let Some(v) = value {
-                    p.push_split(kind, &v.to_be_bytes());
-                }
+        match &self.status {
+            Status::Start => {}
+            Status::InterimUpdate(usage) => push_usage(&mut p, usage),
+            Status::Stop {
+                usage,
+                terminate_cause,
+            } => {
+                push_usage(&mut p, usage);
+                p.push_split(attr::ACCT_TERMINATE_CAUSE, &terminate_cause.to_be_bytes());
             }
         }
         let mut bytes = p.to_bytes();
         let authenticator = auth::response_authenticator(&bytes, &[0; 16], secret);
         bytes[4..HEADER_LEN].copy_from_slice(&authenticator);
         bytes
+    }
+}
+
+/// Acct-Session-Time and the traffic counters; octets split into their low
+/// 32 bits and Acct-*-Gigawords (sent only when not zero, as NASes do).
+fn push_usage(p: &mut Packet, usage: &Usage) {
+    p.push_split(attr::ACCT_SESSION_TIME, &usage.session_time.to_be_bytes());
+    let octets = [
+        (
+            attr::ACCT_INPUT_OCTETS,
+            attr::ACCT_INPUT_GIGAWORDS,
+            usage.input_octets,
+        ),
+        (
+            attr::ACCT_OUTPUT_OCTETS,
+            attr::ACCT_OUTPUT_GIGAWORDS,
+            usage.output_octets,
+        ),
+    ];
+    for (low, high, value) in octets {
+        p.push_split(low, &(value as u32).to_be_bytes());
+        let gigawords = (value >> 32) as u32;
+        if gigawords != 0 {
+            p.push_split(high, &gigawords.to_be_bytes());
+        }
+    }
+    let packets = [
+        (attr::ACCT_INPUT_PACKETS, usage.input_packets),
+        (attr::ACCT_OUTPUT_PACKETS, usage.output_packets),
+    ];
+    for (kind, value) in packets {
+        // A 32-bit counter (RFC 2866 §5.3): it wraps, as the octets' low word does.
+        p.push_split(kind, &(value as u32).to_be_bytes());
     }
 }
 
@@ -167,7 +202,7 @@ mod tests {
 
     fn start() -> AccountingRequest {
         AccountingRequest {
-            stop: None,
+            status: Status::Start,
             user_name: "carol".into(),
             session_id: "0123456789abcdef".into(),
             framed: vec!["10.9.0.7".parse().unwrap()],
@@ -208,22 +243,50 @@ mod tests {
         assert_eq!(p.first(attr::CALLING_STATION_ID).unwrap(), b"192.0.2.1");
         assert_eq!(p.first(attr::CLASS).unwrap(), b"dept=ops");
         assert_eq!(p.first(attr::ACCT_SESSION_TIME), None);
+        assert_eq!(p.first(attr::ACCT_INPUT_OCTETS), None);
 
         let mut stop = start();
-        stop.stop = Some(Stop {
-            session_time: 90,
+        stop.status = Status::Stop {
+            usage: Usage {
+                session_time: 90,
+                input_octets: (3 << 32) + 5,
+                output_octets: 700,
+                input_packets: 9,
+                output_packets: (1 << 32) + 3,
+            },
             terminate_cause: cause::USER_REQUEST,
-            input_octets: Some((1 << 32) + 5),
-            output_packets: Some(3),
-            ..Default::default()
-        });
+        };
         let p = Packet::parse(&stop.to_bytes(2, &secret)).unwrap();
         assert_eq!(p.first(attr::ACCT_STATUS_TYPE).unwrap(), [0, 0, 0, 2]);
         assert_eq!(p.first(attr::ACCT_SESSION_TIME).unwrap(), [0, 0, 0, 90]);
         assert_eq!(p.first(attr::ACCT_TERMINATE_CAUSE).unwrap(), [0, 0, 0, 1]);
+        // 3 * 2^32 + 5 octets: 5 in Acct-Input-Octets, 3 in its Gigawords.
         assert_eq!(p.first(attr::ACCT_INPUT_OCTETS).unwrap(), [0, 0, 0, 5]);
+        assert_eq!(p.first(attr::ACCT_INPUT_GIGAWORDS).unwrap(), [0, 0, 0, 3]);
+        assert_eq!(p.first(attr::ACCT_OUTPUT_OCTETS).unwrap(), [0, 0, 2, 188]);
+        assert_eq!(p.first(attr::ACCT_OUTPUT_GIGAWORDS), None, "zero: not sent");
+        assert_eq!(p.first(attr::ACCT_INPUT_PACKETS).unwrap(), [0, 0, 0, 9]);
         assert_eq!(p.first(attr::ACCT_OUTPUT_PACKETS).unwrap(), [0, 0, 0, 3]);
-        assert_eq!(p.first(attr::ACCT_OUTPUT_OCTETS), None, "unknown: not sent");
+    }
+
+    #[test]
+    fn an_interim_update_reports_the_usage_without_a_cause() {
+        let secret = Secret::from_slice(b"s3cr3t");
+        let mut interim = start();
+        interim.status = Status::InterimUpdate(Usage {
+            session_time: 60,
+            input_octets: 1 << 32,
+            input_packets: 4,
+            ..Default::default()
+        });
+        let p = Packet::parse(&interim.to_bytes(3, &secret)).unwrap();
+        assert_eq!(p.first(attr::ACCT_STATUS_TYPE).unwrap(), [0, 0, 0, 3]);
+        assert_eq!(p.first(attr::ACCT_SESSION_TIME).unwrap(), [0, 0, 0, 60]);
+        assert_eq!(p.first(attr::ACCT_INPUT_OCTETS).unwrap(), [0, 0, 0, 0]);
+        assert_eq!(p.first(attr::ACCT_INPUT_GIGAWORDS).unwrap(), [0, 0, 0, 1]);
+        assert_eq!(p.first(attr::ACCT_INPUT_PACKETS).unwrap(), [0, 0, 0, 4]);
+        assert_eq!(p.first(attr::ACCT_TERMINATE_CAUSE), None);
+        assert_eq!(p.first(attr::CLASS).unwrap(), b"dept=ops");
     }
 
     #[test]

@@ -24,7 +24,12 @@ pub const ACCT_SESSION_TIME: u8 = 46;
 pub const ACCT_INPUT_PACKETS: u8 = 47;
 pub const ACCT_OUTPUT_PACKETS: u8 = 48;
 pub const ACCT_TERMINATE_CAUSE: u8 = 49;
+/// RFC 2869 §5.1-5.2: the octet counters' high 32 bits.
+pub const ACCT_INPUT_GIGAWORDS: u8 = 52;
+pub const ACCT_OUTPUT_GIGAWORDS: u8 = 53;
 pub const NAS_PORT_TYPE: u8 = 61;
+/// RFC 2869 §5.16.
+pub const ACCT_INTERIM_INTERVAL: u8 = 85;
 pub const EAP_MESSAGE: u8 = 79;
 pub const MESSAGE_AUTHENTICATOR: u8 = 80;
 pub const NAS_IPV6_ADDRESS: u8 = 95;
@@ -35,6 +40,7 @@ pub const FRAMED_IPV6_ADDRESS: u8 = 168;
 /// Acct-Status-Type values (RFC 2866 §5.1).
 pub const ACCT_STATUS_START: u32 = 1;
 pub const ACCT_STATUS_STOP: u32 = 2;
+pub const ACCT_STATUS_INTERIM_UPDATE: u32 = 3;
 /// Acct-Authentic RADIUS (RFC 2866 §5.6).
 pub const ACCT_AUTHENTIC_RADIUS: u32 = 1;
 

@@ -19,6 +19,9 @@ pub struct Grant {
     pub framed_ipv6: Option<Ipv6Addr>,
     /// Session-Timeout in seconds: the most the session may last.
     pub session_timeout: Option<u32>,
+    /// Acct-Interim-Interval in seconds (RFC 2869 §5.16): how often the
+    /// server wants an Interim-Update, as it sent it (the floor is the NAS's).
+    pub interim_interval: Option<u32>,
     /// Every Class, in order, to echo unchanged in accounting (RFC 2865 §5.25).
     pub class: Vec<Vec<u8>>,
     /// Attributes left out, and why.
@@ -72,6 +75,15 @@ impl Grant {
                     }
                     Err(_) => g.ignored.push("a Session-Timeout that is not 4 octets"),
                 },
+                attr::ACCT_INTERIM_INTERVAL => match <[u8; 4]>::try_from(v) {
+                    Ok(octets) if octets != [0; 4] => {
+                        g.interim_interval = Some(u32::from_be_bytes(octets));
+                    }
+                    Ok(_) => g.ignored.push("an Acct-Interim-Interval of 0 seconds"),
+                    Err(_) => g
+                        .ignored
+                        .push("an Acct-Interim-Interval that is not 4 octets"),
+                },
                 attr::CLASS => g.class.push(v.to_vec()),
                 _ => {}
             }
@@ -110,10 +122,12 @@ mod tests {
             (attr::CLASS, b"dept=a"),
             (attr::CLASS, b"\x00\x01"),
             (attr::FRAMED_IPV6_PREFIX, &prefix),
+            (attr::ACCT_INTERIM_INTERVAL, &600u32.to_be_bytes()),
         ]));
         assert_eq!(g.framed_ip, Some(Ipv4Addr::new(10, 3, 0, 200)));
         assert_eq!(g.framed_ipv6, Some("fd00::7".parse().unwrap()));
         assert_eq!(g.session_timeout, Some(3600));
+        assert_eq!(g.interim_interval, Some(600));
         assert_eq!(g.class, vec![b"dept=a".to_vec(), vec![0, 1]]);
         assert!(g.ignored.is_empty());
     }
@@ -134,11 +148,16 @@ mod tests {
                 &[0, 64, 0xfd, 0, 0, 0, 0, 0, 0, 0],
             ),
             (attr::FRAMED_IPV6_ADDRESS, &[1; 15]),
+            (attr::ACCT_INTERIM_INTERVAL, &[0, 60]),
         ]));
+        assert_eq!(g.interim_interval, None);
+        assert!(g
+            .ignored
+            .contains(&"an Acct-Interim-Interval that is not 4 octets"));
         assert_eq!(g.framed_ip, None);
         assert_eq!(g.framed_ipv6, None);
         assert_eq!(g.session_timeout, None);
-        assert_eq!(g.ignored.len(), 4, "{:?}", g.ignored);
+        assert_eq!(g.ignored.len(), 5, "{:?}", g.ignored);
         assert_eq!(g.ignored[0], "a Framed-IP-Address that is not 4 octets");
     }
 }

@@ -17,7 +17,7 @@ pub mod eap;
 pub mod grant;
 pub mod packet;
 
-pub use acct::{AccountingRequest, Stop};
+pub use acct::{AccountingRequest, Status, Usage};
 pub use client::{Client, Counts, Server, Unreachable};
 pub use eap::{Answer, EapRequest};
 pub use grant::Grant;

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use tern_crypto::mschapv2::{self, NtHash};
 use tern_crypto::Secret;
-use tern_radius::{AccountingRequest, Answer, Client, EapRequest, Server, Stop};
+use tern_radius::acct::{Status, Usage};
+use tern_radius::{AccountingRequest, Answer, Client, EapRequest, Server};
 
 const SECRET: &[u8] = b"tern-test-secret";
 const USER: &str = "carol";
@@ -347,7 +348,7 @@ async fn the_servers_grant_is_read_and_its_session_accounted() {
         2,
     );
     let mut request = AccountingRequest {
-        stop: None,
+        status: Status::Start,
         user_name: GRANTED.into(),
         session_id: "5eed000000000007".into(),
         framed: vec!["10.9.0.7".parse().unwrap()],
@@ -361,11 +362,22 @@ async fn the_servers_grant_is_read_and_its_session_accounted() {
         .account(&request)
         .await
         .expect("Start acknowledged");
-    request.stop = Some(Stop {
+    let usage = Usage {
         session_time: 90,
+        input_octets: (2 << 32) + 1000,
+        output_octets: 2000,
+        input_packets: 10,
+        output_packets: 20,
+    };
+    request.status = Status::InterimUpdate(usage);
+    accounting
+        .account(&request)
+        .await
+        .expect("Interim-Update acknowledged");
+    request.status = Status::Stop {
+        usage,
         terminate_cause: tern_radius::acct::cause::USER_REQUEST,
-        ..Default::default()
-    });
+    };
     accounting
         .account(&request)
         .await
@@ -376,8 +388,8 @@ async fn the_servers_grant_is_read_and_its_session_accounted() {
         .split("\n\n")
         .filter(|r| !r.trim().is_empty())
         .collect();
-    assert_eq!(records.len(), 2, "{detail}");
-    for (record, status) in records.iter().zip(["Start", "Stop"]) {
+    assert_eq!(records.len(), 3, "{detail}");
+    for (record, status) in records.iter().zip(["Start", "Interim-Update", "Stop"]) {
         for line in [
             format!("Acct-Status-Type = {status}"),
             format!("User-Name = \"{GRANTED}\""),
@@ -394,19 +406,35 @@ async fn the_servers_grant_is_read_and_its_session_accounted() {
             );
         }
     }
+    // FreeRADIUS's names for the counters, the octets split at 2^32.
+    for record in &records[1..] {
+        for line in [
+            "Acct-Input-Octets = 1000",
+            "Acct-Input-Gigawords = 2",
+            "Acct-Output-Octets = 2000",
+            "Acct-Input-Packets = 10",
+            "Acct-Output-Packets = 20",
+            "Acct-Session-Time = 90",
+        ] {
+            assert!(
+                record.lines().any(|l| l.trim() == line),
+                "no `{line}` in:\n{record}"
+            );
+        }
+    }
     assert!(
-        records[1]
+        records[2]
             .lines()
             .any(|l| l.trim() == "Acct-Terminate-Cause = User-Request"),
         "{}",
-        records[1]
+        records[2]
     );
     assert!(
-        records[1]
+        records[2]
             .lines()
             .any(|l| l.trim() == "Acct-Session-Time = 90"),
         "{}",
-        records[1]
+        records[2]
     );
     // A wrong secret: FreeRADIUS drops it (the Request Authenticator does not
     // verify), and the client gives up.
@@ -422,6 +450,7 @@ async fn the_servers_grant_is_read_and_its_session_accounted() {
             .split("\n\n")
             .filter(|r| !r.trim().is_empty())
             .count(),
-        2
+        3,
+        "nothing logged beyond Start, Interim-Update and Stop"
     );
 }

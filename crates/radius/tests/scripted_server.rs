@@ -122,7 +122,7 @@ async fn silence_is_retransmitted_unchanged_then_reported() {
 
 fn accounting_start() -> tern_radius::AccountingRequest {
     tern_radius::AccountingRequest {
-        stop: None,
+        status: tern_radius::Status::Start,
         user_name: "carol".into(),
         session_id: "00000001".into(),
         framed: vec!["10.9.0.7".parse().unwrap()],

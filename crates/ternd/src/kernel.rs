@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use tern_engine::config::{Encryption, Integrity, Mode};
 use tern_engine::{
     CounterRead, KernelEvent, KernelOp, PolicyDirection, PolicyInstall, Refusal, SaInstall,
+    SaTraffic, TrafficRead,
 };
 use tern_xfrm::{
     kernel_reqid, EspAlgorithm, FakeXfrm, Lifetime, PolicyDir, PolicyParams, SaParams, Selector,
@@ -99,6 +100,22 @@ pub fn counter_answer(kernel: &mut dyn Kernel, read: CounterRead) -> KernelEvent
         bytes: kernel
             .counters(read.src, read.dst, read.spi)
             .map(|c| c.bytes),
+    }
+}
+
+/// The kernel's answer to the engine's traffic read `read` (RADIUS
+/// accounting): the SA's GETSA byte and packet counters.
+pub fn traffic_answer(kernel: &mut dyn Kernel, read: TrafficRead) -> KernelEvent {
+    KernelEvent::Traffic {
+        src: read.src,
+        dst: read.dst,
+        spi: read.spi,
+        traffic: kernel
+            .counters(read.src, read.dst, read.spi)
+            .map(|c| SaTraffic {
+                bytes: c.bytes,
+                packets: c.packets,
+            }),
     }
 }
 
@@ -558,5 +575,33 @@ mod tests {
         };
         assert_eq!(answer(0xc000_0001), Some(4242));
         assert_eq!(answer(0xc000_0002), None);
+    }
+
+    #[test]
+    fn traffic_reads_are_answered_with_bytes_and_packets() {
+        let read = |spi| TrafficRead {
+            src: ip("192.0.2.2"),
+            dst: ip("192.0.2.1"),
+            spi,
+        };
+        let answer = |spi| match traffic_answer(&mut OneSa, read(spi)) {
+            KernelEvent::Traffic {
+                spi: answered,
+                traffic,
+                ..
+            } => {
+                assert_eq!(answered, spi);
+                traffic
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            answer(0xc000_0001),
+            Some(SaTraffic {
+                bytes: 4242,
+                packets: 3
+            })
+        );
+        assert_eq!(answer(0xc000_0002), None, "gone: not known, not zero");
     }
 }

@@ -373,7 +373,7 @@ pub fn render(
     if let Some(a) = radius.and_then(|r| r.accounting) {
         registry.register(
             "radius_accounting_requests",
-            "Accounting-Requests (Start, Stop) sent for EAP-RADIUS sessions",
+            "Accounting-Requests (Start, Interim-Update, Stop) sent for EAP-RADIUS sessions",
             read(&a.requests),
         );
         registry.register(

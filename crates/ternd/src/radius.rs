@@ -3,19 +3,20 @@
 //! the engine's own runtime, and the answer comes back on the engine's queue
 //! (`Engine::handle_radius_answer`). The engine never waits on the server.
 //! With `accounting = true`, each accounting record an engine hands out
-//! (`Engine::poll_accounting`) goes to the servers' accounting ports the same
-//! way; nothing comes back to the engine: a server that does not answer is
+//! (`Engine::poll_accounting`: Start, Interim-Update, Stop) goes to the
+//! servers' accounting ports the same way; nothing comes back to the engine: a server that does not answer is
 //! logged (once until one answers again) and counted, never the tunnel's concern.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use tern_config::radius::RadiusConfig;
+use tern_config::radius::{RadiusConfig, MIN_INTERIM_INTERVAL};
 use tern_engine::{
     AccountingRecord, AccountingStatus, EndKind, RadiusAnswer, RadiusGrant, RadiusRelay,
 };
 use tern_radius::acct::cause;
-use tern_radius::{AccountingRequest, Answer, Client, EapRequest, Server, Stop};
+use tern_radius::{AccountingRequest, Answer, Client, EapRequest, Server, Status, Usage};
 use tokio::sync::mpsc;
 
 /// The RADIUS client every engine shares, and what goes in each request.
@@ -25,6 +26,8 @@ pub struct Relayer {
     nas_identifier: String,
     /// The accounting client, with `accounting = true`.
     accounting: Option<Client>,
+    /// `[radius] interim_interval`.
+    interim_interval: Option<Duration>,
     /// Whether the last accounting request went unanswered (so the next
     /// failures are not logged again).
     accounting_down: AtomicBool,
@@ -65,6 +68,7 @@ impl Relayer {
             client: Client::new(servers, config.timeout, config.tries),
             nas_identifier: config.nas_identifier.clone(),
             accounting,
+            interim_interval: config.interim_interval,
             accounting_down: AtomicBool::new(false),
         }
     }
@@ -109,7 +113,12 @@ pub fn relay(relayer: Option<&Arc<Relayer>>, relay: RadiusRelay, answers: &Answe
                         framed_ipv6: grant.framed_ipv6,
                         session_timeout: grant
                             .session_timeout
-                            .map(|s| std::time::Duration::from_secs(u64::from(s))),
+                            .map(|s| Duration::from_secs(u64::from(s))),
+                        interim_interval: interim_interval(
+                            grant.interim_interval,
+                            relayer.interim_interval,
+                            relayer.accounting.is_some(),
+                        ),
                         class: grant.class,
                     },
                 }
@@ -126,6 +135,23 @@ pub fn relay(relayer: Option<&Arc<Relayer>>, relay: RadiusRelay, answers: &Answe
     });
 }
 
+/// How often a session's Interim-Updates go: the server's Acct-Interim-Interval
+/// (`server`, seconds), else `[radius] interim_interval`; never more often
+/// than every 60 s (RFC 2869 §2.1); never without accounting.
+fn interim_interval(
+    server: Option<u32>,
+    configured: Option<Duration>,
+    accounting: bool,
+) -> Option<Duration> {
+    if !accounting {
+        return None;
+    }
+    let every = server
+        .map(|s| Duration::from_secs(u64::from(s)))
+        .or(configured)?;
+    Some(every.max(MIN_INTERIM_INTERVAL))
+}
+
 /// Sends an accounting record on a task of `tasks`, with `accounting = true`;
 /// else drops it.
 pub fn account(
@@ -139,11 +165,7 @@ pub fn account(
     tasks.spawn(async move {
         let request = accounting_request(&record, &relayer.nas_identifier);
         let client = relayer.accounting.as_ref().expect("checked above");
-        let kind = if request.stop.is_some() {
-            "Stop"
-        } else {
-            "Start"
-        };
+        let kind = request.status.name();
         match client.account(&request).await {
             Ok(()) => {
                 tracing::debug!(
@@ -172,21 +194,23 @@ pub fn account(
 
 /// The Accounting-Request for an engine's record.
 fn accounting_request(record: &AccountingRecord, nas_identifier: &str) -> AccountingRequest {
-    let stop = match &record.status {
-        AccountingStatus::Start => None,
+    let status = match &record.status {
+        AccountingStatus::Start => Status::Start,
+        AccountingStatus::Interim {
+            session_time,
+            usage,
+        } => Status::InterimUpdate(radius_usage(*session_time, usage)),
         AccountingStatus::Stop {
             cause,
             session_time,
-        } => Some(Stop {
-            session_time: u32::try_from(session_time.as_secs()).unwrap_or(u32::MAX),
+            usage,
+        } => Status::Stop {
+            usage: radius_usage(*session_time, usage),
             terminate_cause: terminate_cause(*cause),
-            // The CHILD SAs' kernel counters are gone by the time the Stop is
-            // made (their SAs are removed first): not sent rather than wrong.
-            ..Default::default()
-        }),
+        },
     };
     AccountingRequest {
-        stop,
+        status,
         user_name: record.user.clone(),
         session_id: record.session_id.clone(),
         framed: record.virtual_ips.clone(),
@@ -195,6 +219,16 @@ fn accounting_request(record: &AccountingRecord, nas_identifier: &str) -> Accoun
         called_station: record.local.ip().to_string(),
         calling_station: record.remote.ip().to_string(),
         class: record.class.clone(),
+    }
+}
+
+fn radius_usage(session_time: Duration, usage: &tern_engine::Usage) -> Usage {
+    Usage {
+        session_time: u32::try_from(session_time.as_secs()).unwrap_or(u32::MAX),
+        input_octets: usage.input_octets,
+        output_octets: usage.output_octets,
+        input_packets: usage.input_packets,
+        output_packets: usage.output_packets,
     }
 }
 
@@ -223,6 +257,12 @@ mod tests {
             status: AccountingStatus::Stop {
                 cause: EndKind::DeadPeer,
                 session_time: Duration::from_millis(90_900),
+                usage: tern_engine::Usage {
+                    input_octets: 5_000_000_000,
+                    input_packets: 4_000_000,
+                    output_octets: 700,
+                    output_packets: 7,
+                },
             },
             session_id: "00c0ffee00000007".into(),
             user: "carol".into(),
@@ -233,11 +273,19 @@ mod tests {
             remote: "198.51.100.7:4500".parse().unwrap(),
         };
         let r = accounting_request(&record, "moon");
-        let stop = r.stop.clone().unwrap();
+        let Status::Stop {
+            usage,
+            terminate_cause: said,
+        } = r.status
+        else {
+            panic!("{:?}", r.status)
+        };
+        assert_eq!((usage.session_time, said), (90, cause::LOST_CARRIER));
         assert_eq!(
-            (stop.session_time, stop.terminate_cause),
-            (90, cause::LOST_CARRIER)
+            (usage.input_octets, usage.input_packets),
+            (5_000_000_000, 4_000_000)
         );
+        assert_eq!((usage.output_octets, usage.output_packets), (700, 7));
         assert_eq!(r.calling_station, "198.51.100.7");
         assert_eq!(r.called_station, "192.0.2.2");
         assert_eq!(r.nas_ip, "192.0.2.2".parse::<std::net::IpAddr>().unwrap());
@@ -247,5 +295,27 @@ mod tests {
             cause::SESSION_TIMEOUT
         );
         assert_eq!(terminate_cause(EndKind::ClosedByUs), cause::ADMIN_RESET);
+    }
+
+    #[test]
+    fn the_servers_interval_comes_first_then_ours_never_under_a_minute() {
+        let ten_min = Some(Duration::from_secs(600));
+        assert_eq!(
+            interim_interval(Some(300), ten_min, true),
+            Some(Duration::from_secs(300)),
+            "Acct-Interim-Interval wins"
+        );
+        assert_eq!(interim_interval(None, ten_min, true), ten_min);
+        assert_eq!(
+            interim_interval(Some(10), None, true),
+            Some(MIN_INTERIM_INTERVAL),
+            "raised to the floor"
+        );
+        assert_eq!(interim_interval(None, None, true), None);
+        assert_eq!(
+            interim_interval(Some(300), ten_min, false),
+            None,
+            "no accounting, no updates"
+        );
     }
 }

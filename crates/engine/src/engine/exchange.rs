@@ -456,6 +456,7 @@ impl Ctx {
         if let Next::Destroy(reason) = self.session_timeout_due(now, sa) {
             return Next::Destroy(reason);
         }
+        self.interim_due(now, sa);
         let next = self.run_ike_timers(now, sa);
         if matches!(next, Next::Keep) {
             self.run_dpd(now, sa);

@@ -93,6 +93,8 @@ pub(crate) struct Ctx {
     pub radius_requests: VecDeque<crate::eap_radius::RadiusRelay>,
     /// Accounting to send, and addresses RADIUS gave (see `radius_session`).
     pub radius: crate::radius_session::RadiusBook,
+    /// The traffic of RADIUS sessions, for accounting (see `traffic`).
+    pub traffic: crate::traffic::TrafficBook,
     /// Byte counters to read for a timer run (see `counters`).
     pub counter_reads: VecDeque<crate::counters::CounterRead>,
     pub events: VecDeque<Event>,
@@ -196,6 +198,7 @@ impl Engine {
                 kernel_ops: VecDeque::new(),
                 radius_requests: VecDeque::new(),
                 radius: Default::default(),
+                traffic: Default::default(),
                 counter_reads: VecDeque::new(),
                 events: VecDeque::new(),
                 history: History::default(),
@@ -362,6 +365,7 @@ impl Engine {
         self.run_restarts(now);
         self.run_duplicate_checks(now);
         self.release_due_outbound(now);
+        self.ctx.traffic.run_deadlines(now);
     }
 
     /// Drops the timer entries at the top of the heap that an SA's deadline
@@ -402,6 +406,7 @@ impl Engine {
             self.ctx.next_restart(),
             self.next_duplicate_check(),
             self.next_outbound_release(),
+            self.ctx.traffic.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -491,6 +496,7 @@ impl Engine {
     pub fn poll_kernel_op(&mut self) -> Option<KernelOp> {
         let op = self.ctx.kernel_ops.pop_front()?;
         self.ctx.spis_in.note(&op);
+        self.note_traffic(&op);
         Some(op)
     }
 

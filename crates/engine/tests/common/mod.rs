@@ -60,6 +60,8 @@ pub struct FakeKernel {
     pub errors: Vec<String>,
     /// Bytes each SA has carried, as GETSA would report them.
     pub bytes: BTreeMap<(IpAddr, IpAddr, u32), u64>,
+    /// Packets each SA has carried, likewise.
+    pub packets: BTreeMap<(IpAddr, IpAddr, u32), u64>,
     /// The ESP-in-UDP ports of the SAs that have them.
     pub encap: BTreeMap<(IpAddr, IpAddr, u32), UdpEncap>,
     /// The traffic limits of every SA.
@@ -156,6 +158,9 @@ impl FakeKernel {
                 if let Some(bytes) = self.bytes.remove(&id) {
                     self.bytes.insert(moved, bytes);
                 }
+                if let Some(packets) = self.packets.remove(&id) {
+                    self.packets.insert(moved, packets);
+                }
                 if let Some(reqid) = self.reqids.remove(&id) {
                     self.reqids.insert(moved, reqid);
                 }
@@ -228,6 +233,29 @@ impl FakeKernel {
         }
     }
 
+    /// `count` packets of `size` bytes go through every SA `dst`-ward
+    /// (`inbound`) or from `addr` (`!inbound`).
+    pub fn carry(&mut self, addr: IpAddr, inbound: bool, count: u64, size: u64) {
+        let sas: Vec<_> = self
+            .sas
+            .keys()
+            .filter(|k| if inbound { k.1 == addr } else { k.0 == addr })
+            .copied()
+            .collect();
+        for id in sas {
+            *self.bytes.entry(id).or_default() += count * size;
+            *self.packets.entry(id).or_default() += count;
+        }
+    }
+
+    /// What GETSA would say of the SA `id`: `None` when it is not there.
+    pub fn traffic(&self, id: (IpAddr, IpAddr, u32)) -> Option<tern_engine::SaTraffic> {
+        self.sas.contains_key(&id).then(|| tern_engine::SaTraffic {
+            bytes: self.bytes.get(&id).copied().unwrap_or(0),
+            packets: self.packets.get(&id).copied().unwrap_or(0),
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sas.is_empty() && self.larval.is_empty() && self.policies.is_empty()
     }
@@ -267,6 +295,8 @@ pub struct Node {
     pub kernel: std::sync::Arc<std::sync::Mutex<FakeKernel>>,
     pub events: Vec<Event>,
     pub calendar: Calendar,
+    /// Traffic reads go unanswered (see `set_answer_traffic`).
+    silent_traffic: bool,
 }
 
 impl Node {
@@ -297,6 +327,7 @@ impl Node {
             kernel,
             events: Vec::new(),
             calendar,
+            silent_traffic: false,
         }
     }
 
@@ -365,14 +396,52 @@ impl Node {
         self.kernel().receive_esp(self.addr.ip(), bytes);
     }
 
+    /// `count` packets of `size` bytes from the peer through each of this
+    /// node's inbound SAs.
+    pub fn receive_packets(&self, count: u64, size: u64) {
+        self.kernel().carry(self.addr.ip(), true, count, size);
+    }
+
+    /// `count` packets of `size` bytes to the peer through each of this
+    /// node's outbound SAs.
+    pub fn send_packets(&self, count: u64, size: u64) {
+        self.kernel().carry(self.addr.ip(), false, count, size);
+    }
+
+    /// When `answer_traffic` is false, the engine's traffic reads go
+    /// unanswered (a kernel that cannot tell).
+    pub fn set_answer_traffic(&mut self, answer: bool) {
+        self.silent_traffic = !answer;
+    }
+
+    /// Answers the engine's traffic reads from the kernel's counters.
+    fn answer_traffic(&mut self, now: Instant) {
+        while let Some(read) = self.engine.poll_traffic_read() {
+            if self.silent_traffic {
+                continue;
+            }
+            let traffic = self.kernel().traffic((read.src, read.dst, read.spi));
+            let answer = KernelEvent::Traffic {
+                src: read.src,
+                dst: read.dst,
+                spi: read.spi,
+                traffic,
+            };
+            self.engine.handle_kernel_event(now, answer);
+        }
+    }
+
     /// Applies the engine's kernel operations, answers its counter reads as GETSA
     /// would (at `now`), and collects its events.
     fn drain_local(&mut self, now: Instant) {
         loop {
             let mut refusals = Vec::new();
             while let Some(op) = self.engine.poll_kernel_op() {
+                // The SA an operation deletes is read before it goes, as ternd does.
+                self.answer_traffic(now);
                 refusals.extend(self.kernel.lock().unwrap().apply(op));
             }
+            self.answer_traffic(now);
             if !refusals.is_empty() {
                 for refusal in refusals {
                     self.engine.handle_kernel_event(now, refusal);

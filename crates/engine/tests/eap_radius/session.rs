@@ -94,6 +94,7 @@ fn the_radius_address_is_the_virtual_ip_and_accounting_starts_and_stops() {
         AccountingStatus::Stop {
             cause: EndKind::DeletedByPeer,
             session_time: Duration::from_secs(90),
+            usage: Default::default(),
         }
     );
     assert_eq!(stop[0].session_id, s.session_id);
@@ -202,6 +203,7 @@ fn session_timeout_deletes_the_ike_sa_at_the_limit_even_after_an_ike_rekey() {
         AccountingStatus::Stop {
             cause: EndKind::SessionTimeout,
             session_time: Duration::from_secs(300),
+            usage: Default::default(),
         }
     );
     assert_eq!(stop[0].session_id, start[0].session_id);

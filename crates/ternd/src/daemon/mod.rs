@@ -284,19 +284,33 @@ impl Daemon {
         // (sent first, strongSwan's first packets met a key-less SPI and were lost).
         // The engine's counter reads are answered here, off its own path: an
         // answer may let a timer run that was waiting for it, whose kernel
-        // operations then go out before its datagrams too.
+        // operations then go out before its datagrams too. Its traffic reads
+        // (RADIUS accounting) are answered before each operation: the one just
+        // taken may delete the SA they read.
         {
             let mut kernel = self.kernel.lock().expect("kernel lock");
             loop {
                 // Every operation first, then the refusals: the engine's answer to
                 // one (its CHILD SA retired) may cancel operations queued with it.
                 let mut refusals = Vec::new();
+                let mut traffic = Vec::new();
                 while let Some(op) = self.engine.poll_kernel_op() {
+                    while let Some(read) = self.engine.poll_traffic_read() {
+                        traffic.push(crate::kernel::traffic_answer(&mut *kernel, read));
+                    }
                     let added = crate::kernel::added_sa(&op);
                     if let Err(e) = kernel.apply(op) {
                         tracing::error!("kernel: {e}");
                         refusals.extend(crate::kernel::sa_refusal(added, &e));
                     }
+                }
+                while let Some(read) = self.engine.poll_traffic_read() {
+                    traffic.push(crate::kernel::traffic_answer(&mut *kernel, read));
+                }
+                // Figures for accounting only: they queue no kernel operation.
+                let now = std::time::Instant::now();
+                for answer in traffic {
+                    self.engine.handle_kernel_event(now, answer);
                 }
                 if !refusals.is_empty() {
                     let now = std::time::Instant::now();

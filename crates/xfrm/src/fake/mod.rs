@@ -7,8 +7,8 @@
 //! follow what the kernel does (net/xfrm/xfrm_state.c, xfrm_policy.c):
 //! ESP SAs are found by (dst, spi) and mark, the source is not part of the
 //! key; policies by selector, direction, mark and if_id. Unlike the kernel,
-//! every algorithm is available, counters stay at zero and larval SAs do
-//! not expire.
+//! every algorithm is available, counters only move when a test says traffic
+//! went through ([`FakeXfrm::carry`]) and larval SAs do not expire.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -64,6 +64,19 @@ impl FakeXfrm {
             next_index: 8,
             acq_expires: DEFAULT_ACQ_EXPIRES,
         }
+    }
+
+    /// `packets` packets of `bytes` bytes in all went through the SA
+    /// (`dst`, `spi`): its counters show them, as GETSA's would. Returns
+    /// whether the SA is there.
+    pub fn carry(&mut self, dst: IpAddr, spi: u32, bytes: u64, packets: u64) -> bool {
+        let Some(seq) = self.find_sa(dst, spi, 0) else {
+            return false;
+        };
+        let counters = &mut self.sas.get_mut(seq).summary.counters;
+        counters.bytes += bytes;
+        counters.packets += packets;
+        true
     }
 
     /// Deletes every SA.

@@ -278,3 +278,16 @@ fn flush_empties_both_tables() {
     assert!(x.list_sas().unwrap().is_empty());
     assert!(x.list_policies().unwrap().is_empty());
 }
+
+#[test]
+fn traffic_carried_shows_in_the_sas_counters_until_it_goes() {
+    let mut x = FakeXfrm::new();
+    let (peer, us) = peer_us();
+    x.add_sa(&gcm_sa(peer, us, 0xc000_0001, 5)).unwrap();
+    assert!(x.carry(us, 0xc000_0001, 1500, 3));
+    assert!(x.carry(us, 0xc000_0001, 500, 1));
+    let c = x.sa_counters(peer, us, 0xc000_0001).unwrap();
+    assert_eq!((c.bytes, c.packets), (2000, 4));
+    x.delete_sa(peer, us, 0xc000_0001).unwrap();
+    assert!(!x.carry(us, 0xc000_0001, 1, 1), "no SA, nothing counted");
+}
