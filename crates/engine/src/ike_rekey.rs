@@ -570,7 +570,13 @@ impl Ctx {
         // NAT detection is not repeated: the new SA travels the way the old one did.
         new.nat = old.nat;
         // MOBIKE was agreed for the line of IKE SAs, not renegotiated (RFC 4555 §3.3).
-        new.mobike = old.mobike.clone();
+        // Message IDs start over on the new SA: the last UPDATE's was the old one's.
+        new.mobike = old.mobike.as_deref().map(|m| {
+            Box::new(crate::mobike::Mobike {
+                last_update: None,
+                ..m.clone()
+            })
+        });
         new.established_at = Some(now);
         // A rekey does not authenticate anyone again: the reauthentication stays due.
         new.reauth_at = old.reauth_at;

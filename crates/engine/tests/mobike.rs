@@ -193,6 +193,28 @@ fn a_move_behind_a_nat_puts_esp_in_udp_and_a_move_out_takes_it_out() {
 }
 
 #[test]
+fn after_an_ike_rekey_the_next_update_moves_the_sa_again() {
+    let mut pair = up(Pair::demo());
+    move_a(&mut pair, "192.0.2.11").unwrap();
+    pair.a.rekey_ike(pair.now, "demo");
+    pair.deliver();
+    let b = pair.b.engine.list_sas(pair.now);
+    assert_eq!(b.len(), 1, "the rekeyed IKE SA is gone: {b:?}");
+    assert!(b[0].mobike.is_some(), "MOBIKE stays agreed");
+
+    // The new IKE SA's message IDs start over: its first UPDATE is no replay.
+    move_a(&mut pair, "192.0.2.12").unwrap();
+    let b = &pair.b.engine.list_sas(pair.now)[0];
+    assert_eq!(b.remote_addr, SocketAddr::new(ip("192.0.2.12"), 4500));
+    let (_, _, spi_out) = b_child(&pair);
+    assert!(pair
+        .b
+        .kernel()
+        .sas
+        .contains_key(&(b_ip(), ip("192.0.2.12"), spi_out)));
+}
+
+#[test]
 fn a_replayed_update_does_not_move_the_sa_back() {
     let mut pair = up(Pair::demo());
     let sent = pair.wire_log.len();
