@@ -33,17 +33,7 @@ impl Engine {
                 Ok(CommandAccepted { ike_ids: vec![id] })
             }
             Command::RekeyIke { connection } => {
-                let spis: Vec<Spi> = self
-                    .sas
-                    .iter()
-                    .filter(|(_, sa)| sa.connection.name == connection && sa.is_established())
-                    .map(|(spi, _)| *spi)
-                    .collect();
-                if spis.is_empty() {
-                    return Err(format!(
-                        "no established IKE SA for connection `{connection}`"
-                    ));
-                }
+                let spis = self.established_spis(&connection)?;
                 let mut ike_ids = Vec::new();
                 for spi in spis {
                     if let Some(mut sa) = self.sas.remove(&spi) {
@@ -55,17 +45,7 @@ impl Engine {
                 Ok(CommandAccepted { ike_ids })
             }
             Command::MoveLocal { connection, local } => {
-                let spis: Vec<Spi> = self
-                    .sas
-                    .iter()
-                    .filter(|(_, sa)| sa.connection.name == connection && sa.is_established())
-                    .map(|(spi, _)| *spi)
-                    .collect();
-                if spis.is_empty() {
-                    return Err(format!(
-                        "no established IKE SA for connection `{connection}`"
-                    ));
-                }
+                let spis = self.established_spis(&connection)?;
                 let mut ike_ids = Vec::new();
                 let mut refusals = Vec::new();
                 for spi in spis {
@@ -254,5 +234,23 @@ impl Engine {
         }
         tracing::info!(added = ?report.added, removed = ?report.removed, changed = ?report.changed, "configuration reloaded");
         report
+    }
+}
+
+impl Engine {
+    /// Our SPIs of the connection's established IKE SAs; an error when it has none.
+    fn established_spis(&self, connection: &str) -> Result<Vec<Spi>, String> {
+        let spis: Vec<Spi> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.connection.name == connection && sa.is_established())
+            .map(|(spi, _)| *spi)
+            .collect();
+        if spis.is_empty() {
+            return Err(format!(
+                "no established IKE SA for connection `{connection}`"
+            ));
+        }
+        Ok(spis)
     }
 }
