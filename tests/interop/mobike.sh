@@ -38,7 +38,10 @@ scenario_strongswan-mobike() {
     ip netns exec moon sysctl -qw net.ipv4.conf.moon0.promote_secondaries=1 &&
         ip -n moon addr add "$MOBIKE_MOON_OTHER/24" dev moon0 ||
         fail "could not give moon a second address"
-    start_ternd sun --config "$TERN_ROOT/conf/examples/demo-sun.toml"
+    # MOBIKE is off unless a connection asks for it.
+    sed 's/^\[connections.demo\]$/&\nmobike = true/' "$TERN_ROOT/conf/examples/demo-sun.toml" >"$W/sun-ternd.toml"
+    grep -q '^mobike = true$' "$W/sun-ternd.toml" || fail "could not turn MOBIKE on in sun's configuration"
+    start_ternd sun --config "$W/sun-ternd.toml"
     local dir="$R/moon-charon"
     mkdir -p "$dir"
     charon_write_config "$dir" "$W/moon-charon.log"

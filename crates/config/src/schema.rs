@@ -159,6 +159,8 @@ pub(crate) fn config(ctx: &Context<'_>) -> Result<Config, Vec<ConfigError>> {
             nat_port,
             nat_keepalive: settings.nat_keepalive,
             fragmentation,
+            // Not a setting yet (see EngineConfig::mobike_initiator).
+            mobike_initiator: false,
             emulate: Default::default(),
         },
     })

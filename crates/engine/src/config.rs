@@ -33,6 +33,13 @@ pub struct EngineConfig {
     /// zero sends none.
     pub nat_keepalive: Duration,
     pub fragmentation: Fragmentation,
+    /// Whether, as initiator, a connection with `mobike` offers MOBIKE and so
+    /// becomes the side that moves. Off in ternd: nothing outside the engine
+    /// moves an SA yet, and an initiator that offers MOBIKE should change to
+    /// the NAT-T port for IKE_AUTH (RFC 4555 §3.3), which tern does not yet
+    /// (OpenIKED answers such an IKE_AUTH from port 4500). The gateway side of
+    /// MOBIKE does not depend on it. Engine tests turn it on.
+    pub mobike_initiator: bool,
     /// Behaviours of other implementations, for the simulator's peer; tern's own
     /// configuration file never sets them.
     pub emulate: Emulation,
@@ -125,6 +132,7 @@ impl Default for EngineConfig {
             nat_port: 4500,
             nat_keepalive: DEFAULT_NAT_KEEPALIVE,
             fragmentation: Fragmentation::default(),
+            mobike_initiator: false,
             emulate: Emulation::default(),
         }
     }

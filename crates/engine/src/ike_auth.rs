@@ -177,7 +177,9 @@ impl Ctx {
         if sa.initial_contact {
             payloads.push(payloads::status(NotifyType::INITIAL_CONTACT, Vec::new()));
         }
-        payloads.extend(crate::mobike_client::offer(sa));
+        if self.config.mobike_initiator {
+            payloads.extend(crate::mobike_client::offer(sa));
+        }
         if let Some(remote_id) = &conn.remote_id {
             payloads.push(Payload::IdR(identity::to_wire(remote_id)));
         }

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use common::*;
+use tern_engine::config::EngineConfig;
 use tern_engine::{Command, MobikeInfo, UdpEncap};
 
 const PUBLIC: &str = "203.0.113.9";
@@ -22,6 +23,19 @@ fn up(mut pair: Pair) -> Pair {
         assert_eq!(sas[0].children.len(), 1);
     }
     pair
+}
+
+/// moon as the side that moves: ternd does not offer MOBIKE as initiator yet
+/// (`EngineConfig::mobike_initiator`), the engine can.
+fn moving_moon() -> EngineConfig {
+    EngineConfig {
+        mobike_initiator: true,
+        ..moon_config()
+    }
+}
+
+fn mobike_pair() -> Pair {
+    Pair::new(moving_moon(), sun_config())
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -57,7 +71,7 @@ fn b_child(pair: &Pair) -> (u64, u32, u32) {
 
 #[test]
 fn both_sides_agree_to_mobike_and_list_sas_shows_it() {
-    let pair = up(Pair::demo());
+    let pair = up(mobike_pair());
     for node in [&pair.a, &pair.b] {
         let sa = &node.engine.list_sas(pair.now)[0];
         assert_eq!(
@@ -70,9 +84,20 @@ fn both_sides_agree_to_mobike_and_list_sas_shows_it() {
 }
 
 #[test]
+fn as_ternd_sets_it_up_the_initiator_does_not_offer_mobike_yet() {
+    // Both connections say mobike = true (the default); moon is ternd's initiator.
+    let mut pair = up(Pair::demo());
+    for node in [&pair.a, &pair.b] {
+        assert_eq!(node.engine.list_sas(pair.now)[0].mobike, None);
+    }
+    let refused = move_a(&mut pair, "192.0.2.11").unwrap_err();
+    assert!(refused.contains("MOBIKE is not in use"), "{refused}");
+}
+
+#[test]
 fn mobike_off_on_either_side_is_not_used_and_nothing_moves() {
     for (a_on, b_on) in [(false, true), (true, false)] {
-        let (mut a, mut b) = (moon_config(), sun_config());
+        let (mut a, mut b) = (moving_moon(), sun_config());
         a.connections[0].mobike = a_on;
         b.connections[0].mobike = b_on;
         let mut pair = up(Pair::new(a, b));
@@ -86,7 +111,7 @@ fn mobike_off_on_either_side_is_not_used_and_nothing_moves() {
 
 #[test]
 fn an_update_moves_the_ike_sa_and_its_child_sas_with_their_keys() {
-    let mut pair = up(Pair::demo());
+    let mut pair = up(mobike_pair());
     let old = ip("192.0.2.1");
     let (id, spi_in, spi_out) = b_child(&pair);
     let key_out = pair.b.kernel().sas[&(b_ip(), old, spi_out)].clone();
@@ -140,7 +165,7 @@ fn an_update_moves_the_ike_sa_and_its_child_sas_with_their_keys() {
 
 #[test]
 fn a_move_behind_a_nat_puts_esp_in_udp_and_a_move_out_takes_it_out() {
-    let mut pair = up(Pair::demo());
+    let mut pair = up(mobike_pair());
     let (_, spi_in, spi_out) = b_child(&pair);
     pair.nat = Some(Nat::new(PUBLIC, Duration::from_secs(60)));
 
@@ -194,7 +219,7 @@ fn a_move_behind_a_nat_puts_esp_in_udp_and_a_move_out_takes_it_out() {
 
 #[test]
 fn after_an_ike_rekey_the_next_update_moves_the_sa_again() {
-    let mut pair = up(Pair::demo());
+    let mut pair = up(mobike_pair());
     move_a(&mut pair, "192.0.2.11").unwrap();
     pair.a.rekey_ike(pair.now, "demo");
     pair.deliver();
@@ -216,7 +241,7 @@ fn after_an_ike_rekey_the_next_update_moves_the_sa_again() {
 
 #[test]
 fn a_replayed_update_does_not_move_the_sa_back() {
-    let mut pair = up(Pair::demo());
+    let mut pair = up(mobike_pair());
     let sent = pair.wire_log.len();
     move_a(&mut pair, "192.0.2.11").unwrap();
     let first_update = pair.wire_log[sent].1.clone();
@@ -260,7 +285,7 @@ fn request_from_elsewhere(pair: &mut Pair, elsewhere: SocketAddr) -> Vec<SocketA
 
 #[test]
 fn with_mobike_another_request_from_a_new_address_is_answered_there_not_followed() {
-    let mut pair = up(Pair::demo());
+    let mut pair = up(mobike_pair());
     let (_, _, spi_out) = b_child(&pair);
     let elsewhere: SocketAddr = "192.0.2.99:4500".parse().unwrap();
 
@@ -284,7 +309,7 @@ fn with_mobike_another_request_from_a_new_address_is_answered_there_not_followed
 fn without_mobike_a_request_from_a_new_address_moves_the_sa_as_before() {
     let mut b = sun_config();
     b.connections[0].mobike = false;
-    let mut pair = up(Pair::new(moon_config(), b));
+    let mut pair = up(Pair::new(moving_moon(), b));
     let elsewhere: SocketAddr = "192.0.2.99:4500".parse().unwrap();
 
     let answered_to = request_from_elsewhere(&mut pair, elsewhere);
@@ -315,7 +340,7 @@ fn notify(t: tern_wire::NotifyType, data: Vec<u8>) -> tern_wire::Payload {
 #[test]
 fn the_peers_other_addresses_are_kept_until_it_lists_them_again() {
     use tern_wire::NotifyType as N;
-    let mut pair = up(Pair::demo());
+    let mut pair = up(mobike_pair());
     informational_to_b(
         &mut pair,
         vec![
@@ -345,7 +370,7 @@ fn the_peers_other_addresses_are_kept_until_it_lists_them_again() {
 #[test]
 fn an_update_with_a_malformed_nat_hash_is_counted_and_changes_no_nat_state() {
     use tern_wire::NotifyType as N;
-    let mut pair = up(Pair::demo());
+    let mut pair = up(mobike_pair());
     informational_to_b(
         &mut pair,
         vec![

@@ -293,10 +293,10 @@ fn keyingtries_defaults_to_until_the_peer_answers() {
 }
 
 #[test]
-fn mobike_is_on_unless_configured_off() {
+fn mobike_is_off_unless_configured_on() {
     let config = parse_str(&format!("{BASE}{CHILD}"), "t").unwrap();
-    assert!(config.engine.connections[0].mobike);
-    let text = BASE.replace("psk = \"k\"\n", "psk = \"k\"\nmobike = false\n");
-    let config = parse_str(&format!("{text}{CHILD}"), "t").unwrap();
     assert!(!config.engine.connections[0].mobike);
+    let text = BASE.replace("psk = \"k\"\n", "psk = \"k\"\nmobike = true\n");
+    let config = parse_str(&format!("{text}{CHILD}"), "t").unwrap();
+    assert!(config.engine.connections[0].mobike);
 }

@@ -58,7 +58,7 @@ fn demo_connection(
         reauth_time: Duration::ZERO,
         keyingtries: 0,
         rekey_adapt: true,
-        mobike: true,
+        mobike: false,
         pools: Vec::new(),
     }
 }
@@ -104,6 +104,7 @@ fn default_config_is_the_moon_side_of_the_demo() {
                 size_v4: 576,
                 size_v6: 1280,
             },
+            mobike_initiator: false,
             emulate: Default::default(),
         },
     };
