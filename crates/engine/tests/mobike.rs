@@ -13,18 +13,6 @@ use tern_engine::{Command, MobikeInfo, UdpEncap};
 
 const PUBLIC: &str = "203.0.113.9";
 
-fn up(mut pair: Pair) -> Pair {
-    pair.initiate_from_a("demo");
-    pair.deliver();
-    for node in [&pair.a, &pair.b] {
-        let sas = node.engine.list_sas(pair.now);
-        assert_eq!(sas.len(), 1);
-        assert_eq!(sas[0].state, "ESTABLISHED", "{:?}", node.events);
-        assert_eq!(sas[0].children.len(), 1);
-    }
-    pair
-}
-
 /// moon as the side that moves: ternd does not offer MOBIKE as initiator yet
 /// (`EngineConfig::mobike_initiator`), the engine can.
 fn moving_moon() -> EngineConfig {
@@ -71,7 +59,7 @@ fn b_child(pair: &Pair) -> (u64, u32, u32) {
 
 #[test]
 fn both_sides_agree_to_mobike_and_list_sas_shows_it() {
-    let pair = up(mobike_pair());
+    let pair = mobike_pair().up();
     for node in [&pair.a, &pair.b] {
         let sa = &node.engine.list_sas(pair.now)[0];
         assert_eq!(
@@ -86,7 +74,7 @@ fn both_sides_agree_to_mobike_and_list_sas_shows_it() {
 #[test]
 fn as_ternd_sets_it_up_the_initiator_does_not_offer_mobike_yet() {
     // Both connections say mobike = true (the default); moon is ternd's initiator.
-    let mut pair = up(Pair::demo());
+    let mut pair = Pair::demo().up();
     for node in [&pair.a, &pair.b] {
         assert_eq!(node.engine.list_sas(pair.now)[0].mobike, None);
     }
@@ -100,7 +88,7 @@ fn mobike_off_on_either_side_is_not_used_and_nothing_moves() {
         let (mut a, mut b) = (moving_moon(), sun_config());
         a.connections[0].mobike = a_on;
         b.connections[0].mobike = b_on;
-        let mut pair = up(Pair::new(a, b));
+        let mut pair = Pair::new(a, b).up();
         for node in [&pair.a, &pair.b] {
             assert_eq!(node.engine.list_sas(pair.now)[0].mobike, None);
         }
@@ -111,7 +99,7 @@ fn mobike_off_on_either_side_is_not_used_and_nothing_moves() {
 
 #[test]
 fn an_update_moves_the_ike_sa_and_its_child_sas_with_their_keys() {
-    let mut pair = up(mobike_pair());
+    let mut pair = mobike_pair().up();
     let old = ip("192.0.2.1");
     let (id, spi_in, spi_out) = b_child(&pair);
     let key_out = pair.b.kernel().sas[&(b_ip(), old, spi_out)].clone();
@@ -165,7 +153,7 @@ fn an_update_moves_the_ike_sa_and_its_child_sas_with_their_keys() {
 
 #[test]
 fn a_move_behind_a_nat_puts_esp_in_udp_and_a_move_out_takes_it_out() {
-    let mut pair = up(mobike_pair());
+    let mut pair = mobike_pair().up();
     let (_, spi_in, spi_out) = b_child(&pair);
     pair.nat = Some(Nat::new(PUBLIC, Duration::from_secs(60)));
 
@@ -219,7 +207,7 @@ fn a_move_behind_a_nat_puts_esp_in_udp_and_a_move_out_takes_it_out() {
 
 #[test]
 fn after_an_ike_rekey_the_next_update_moves_the_sa_again() {
-    let mut pair = up(mobike_pair());
+    let mut pair = mobike_pair().up();
     move_a(&mut pair, "192.0.2.11").unwrap();
     pair.a.rekey_ike(pair.now, "demo");
     pair.deliver();
@@ -241,7 +229,7 @@ fn after_an_ike_rekey_the_next_update_moves_the_sa_again() {
 
 #[test]
 fn a_replayed_update_does_not_move_the_sa_back() {
-    let mut pair = up(mobike_pair());
+    let mut pair = mobike_pair().up();
     let sent = pair.wire_log.len();
     move_a(&mut pair, "192.0.2.11").unwrap();
     let first_update = pair.wire_log[sent].1.clone();
@@ -285,7 +273,7 @@ fn request_from_elsewhere(pair: &mut Pair, elsewhere: SocketAddr) -> Vec<SocketA
 
 #[test]
 fn with_mobike_another_request_from_a_new_address_is_answered_there_not_followed() {
-    let mut pair = up(mobike_pair());
+    let mut pair = mobike_pair().up();
     let (_, _, spi_out) = b_child(&pair);
     let elsewhere: SocketAddr = "192.0.2.99:4500".parse().unwrap();
 
@@ -309,7 +297,7 @@ fn with_mobike_another_request_from_a_new_address_is_answered_there_not_followed
 fn without_mobike_a_request_from_a_new_address_moves_the_sa_as_before() {
     let mut b = sun_config();
     b.connections[0].mobike = false;
-    let mut pair = up(Pair::new(moving_moon(), b));
+    let mut pair = Pair::new(moving_moon(), b).up();
     let elsewhere: SocketAddr = "192.0.2.99:4500".parse().unwrap();
 
     let answered_to = request_from_elsewhere(&mut pair, elsewhere);
@@ -340,7 +328,7 @@ fn notify(t: tern_wire::NotifyType, data: Vec<u8>) -> tern_wire::Payload {
 #[test]
 fn the_peers_other_addresses_are_kept_until_it_lists_them_again() {
     use tern_wire::NotifyType as N;
-    let mut pair = up(mobike_pair());
+    let mut pair = mobike_pair().up();
     informational_to_b(
         &mut pair,
         vec![
@@ -370,7 +358,7 @@ fn the_peers_other_addresses_are_kept_until_it_lists_them_again() {
 #[test]
 fn an_update_with_a_malformed_nat_hash_is_counted_and_changes_no_nat_state() {
     use tern_wire::NotifyType as N;
-    let mut pair = up(mobike_pair());
+    let mut pair = mobike_pair().up();
     informational_to_b(
         &mut pair,
         vec![

@@ -22,18 +22,6 @@ fn pair_behind_nat(a: EngineConfig) -> Pair {
     pair
 }
 
-fn up(mut pair: Pair) -> Pair {
-    pair.initiate_from_a("demo");
-    pair.deliver();
-    for node in [&pair.a, &pair.b] {
-        let sas = node.engine.list_sas(pair.now);
-        assert_eq!(sas.len(), 1);
-        assert_eq!(sas[0].state, "ESTABLISHED", "{:?}", node.events);
-        assert_eq!(sas[0].children.len(), 1);
-    }
-    pair
-}
-
 fn a_private() -> IpAddr {
     A_ADDR.parse::<SocketAddr>().unwrap().ip()
 }
@@ -48,7 +36,7 @@ fn public() -> IpAddr {
 
 #[test]
 fn behind_a_nat_ike_floats_to_4500_and_esp_goes_in_udp() {
-    let pair = up(pair_behind_nat(moon_config()));
+    let pair = pair_behind_nat(moon_config()).up();
 
     // Each side's IKE SA runs between the NAT-T ports; B sees A's public side.
     let a = &pair.a.engine.list_sas(pair.now)[0];
@@ -101,7 +89,7 @@ fn behind_a_nat_ike_floats_to_4500_and_esp_goes_in_udp() {
 
 #[test]
 fn the_float_to_4500_is_no_mapping_change_and_each_side_says_who_is_behind() {
-    let pair = up(pair_behind_nat(moon_config()));
+    let pair = pair_behind_nat(moon_config()).up();
     let a = pair.a.engine.list_sas(pair.now)[0]
         .nat
         .expect("A sees the NAT");
@@ -117,7 +105,7 @@ fn the_float_to_4500_is_no_mapping_change_and_each_side_says_who_is_behind() {
 
 #[test]
 fn without_a_nat_nothing_moves() {
-    let pair = up(Pair::demo());
+    let pair = Pair::demo().up();
     let a = &pair.a.engine.list_sas(pair.now)[0];
     assert_eq!(a.local_addr.port(), 500);
     assert_eq!(a.remote_addr.port(), 500);
@@ -131,7 +119,7 @@ fn without_a_nat_nothing_moves() {
 
 #[test]
 fn the_side_behind_the_nat_keeps_its_mapping_alive() {
-    let mut pair = up(pair_behind_nat(moon_config()));
+    let mut pair = pair_behind_nat(moon_config()).up();
     let a_local = pair.a.engine.list_sas(pair.now)[0].local_addr;
     let mapped = pair
         .nat
@@ -182,7 +170,7 @@ fn with_keepalives_off_the_nat_forgets_and_the_peer_cannot_reach_us() {
         nat_keepalive: Duration::ZERO,
         ..moon_config()
     };
-    let mut pair = up(pair_behind_nat(a));
+    let mut pair = pair_behind_nat(a).up();
     pair.run_for(Duration::from_secs(120));
     assert!(pair.keepalives.is_empty());
     let a_local = pair.a.engine.list_sas(pair.now)[0].local_addr;
@@ -219,7 +207,7 @@ fn when_the_nat_maps_a_anew_the_esp_sas_follow_with_their_keys() {
         ..moon_config()
     };
     a.connections[0].dpd_delay = Duration::from_secs(100);
-    let mut pair = up(pair_behind_nat(a));
+    let mut pair = pair_behind_nat(a).up();
     let (before, _, _) = b_sees(&pair);
     let child = pair.b.engine.list_sas(pair.now)[0].children[0].clone();
     let key_out = pair.b.kernel().sas[&(b_ip(), public(), child.spi_out)].clone();
@@ -251,7 +239,7 @@ fn when_the_nat_maps_a_anew_the_esp_sas_follow_with_their_keys() {
 
 #[test]
 fn a_mapping_seen_on_esp_moves_ike_and_esp_to_the_new_port() {
-    let mut pair = up(pair_behind_nat(moon_config()));
+    let mut pair = pair_behind_nat(moon_config()).up();
     let (before, _, _) = b_sees(&pair);
     let spi_in = pair.b.engine.list_sas(pair.now)[0].children[0].spi_in;
     let new = SocketAddr::new(public(), before.port() + 100);
@@ -313,7 +301,7 @@ fn a_mapping_seen_on_esp_moves_ike_and_esp_to_the_new_port() {
 
 #[test]
 fn without_a_nat_a_mapping_is_ignored() {
-    let mut pair = up(Pair::demo());
+    let mut pair = Pair::demo().up();
     let sa = pair.b.engine.list_sas(pair.now)[0].clone();
     let new = SocketAddr::new(sa.remote_addr.ip(), 4321);
     pair.b.engine.handle_kernel_event(

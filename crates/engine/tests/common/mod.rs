@@ -600,6 +600,21 @@ impl Pair {
         Pair::new(moon_config(), sun_config())
     }
 
+    /// A initiates `demo`; both ends then have one established IKE SA with one
+    /// CHILD SA.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn up(mut self) -> Pair {
+        self.initiate_from_a("demo");
+        self.deliver();
+        for node in [&self.a, &self.b] {
+            let sas = node.engine.list_sas(self.now);
+            assert_eq!(sas.len(), 1);
+            assert_eq!(sas[0].state, "ESTABLISHED", "{:?}", node.events);
+            assert_eq!(sas[0].children.len(), 1);
+        }
+        self
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.now - self.start
     }
