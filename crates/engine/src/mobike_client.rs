@@ -15,10 +15,6 @@ use crate::ike_sa::{IkeSa, Purpose};
 use crate::nat;
 use crate::payloads;
 
-/// The standard IKE port, from which a peer moves to its NAT-T port.
-const IKE_PORT: u16 = 500;
-/// The peer's NAT-T port when it listens for IKE on the standard port.
-const PEER_NAT_T_PORT: u16 = 4500;
 /// How many random bytes our COOKIE2 has (RFC 4555 §3.7: 8 to 64).
 const COOKIE2_LEN: usize = 16;
 
@@ -72,9 +68,7 @@ impl Ctx {
         }
         let before = crate::children::endpoints(sa);
         sa.local = SocketAddr::new(local, self.config.nat_port);
-        if sa.remote.port() == IKE_PORT {
-            sa.remote.set_port(PEER_NAT_T_PORT);
-        }
+        nat::peer_to_nat_t_port(sa);
         self.send_update(now, sa, before);
         Ok(())
     }

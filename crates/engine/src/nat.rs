@@ -25,6 +25,14 @@ const IKE_PORT: u16 = 500;
 /// The peer's NAT-T port when it listens for IKE on the standard port.
 const PEER_NAT_T_PORT: u16 = 4500;
 
+/// The peer's end of an IKE SA moving to the NAT-T ports: from the standard IKE
+/// port to its NAT-T port (a peer on another port stays there).
+pub(crate) fn peer_to_nat_t_port(sa: &mut IkeSa) {
+    if sa.remote.port() == IKE_PORT {
+        sa.remote.set_port(PEER_NAT_T_PORT);
+    }
+}
+
 /// What NAT detection found for one IKE SA.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NatState {
@@ -131,9 +139,7 @@ impl Ctx {
         );
         if sa.initiator {
             sa.local.set_port(self.config.nat_port);
-            if sa.remote.port() == IKE_PORT {
-                sa.remote.set_port(PEER_NAT_T_PORT);
-            }
+            peer_to_nat_t_port(sa);
         }
         if sa.nat.local_behind {
             sa.keepalive_at = self.keepalive_due(now);
